@@ -1,0 +1,45 @@
+"""The ``hotline`` command. Subcommands live with their packages and load only when used, so
+``hotline db upgrade`` does not import the web console or the telephony stack."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+# name -> "module:attribute" of a click command or group. One line per capability.
+SUBCOMMANDS: dict[str, str] = {
+    "db": "hotline.db_cli:db",
+    "seed": "hotline.seed_cli:seed",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(SUBCOMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in SUBCOMMANDS:
+            module, _, attr = SUBCOMMANDS[name].partition(":")
+            cmd: click.Command = getattr(importlib.import_module(module), attr)
+            return cmd
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup)
+@click.option("-v", "--verbose", is_flag=True, help="调试日志 / debug logging")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """12349 养老服务热线平台 / 12349 elderly-care hotline platform."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.ensure_object(dict)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="hotline")

@@ -1,0 +1,1 @@
+"""Domain modules, persistence, events and jobs of the 12349 hotline platform."""

@@ -1,0 +1,230 @@
+"""Domain events: queued during a unit of work, published only after its commit.
+
+Subscribers receive plain envelopes (``{"id", "type", "occurred_at", "region_code", "data"}``)
+whether the bus is in-process or Redis pub/sub, so the console relays both the same way.
+Redis pub/sub forgets what is published while a subscriber is away: a subscriber passes
+``on_gap`` and is told after every reconnect, so its clients re-fetch a snapshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, ClassVar, Protocol
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+Envelope = dict[str, Any]
+Handler = Callable[[Envelope], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class DomainEvent:
+    """Base of past-tense domain events. ``region_code`` routes it to the right audience."""
+
+    type_name: ClassVar[str] = ""
+
+    def envelope(self) -> Envelope:
+        data = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {
+            "id": uuid.uuid4().hex,
+            "type": self.type_name or type(self).__name__,
+            "occurred_at": datetime.now().astimezone().isoformat(),
+            "region_code": data.get("region_code"),
+            "data": data,
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def publish_on_commit(session: Session, event: DomainEvent) -> None:
+    """Queue ``event``; it is published when (and only if) the session commits."""
+    session.info.setdefault("pending_events", []).append(event.envelope())
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _publish_pending(session: Session) -> None:
+    pending: list[Envelope] = session.info.pop("pending_events", [])
+    if not pending:
+        return
+    bus: EventBus | None = session.info.get("event_bus")
+    if bus is None:
+        log.warning("会话未配置事件总线, 丢弃 %d 个事件 / no event bus on session", len(pending))
+        return
+    for env in pending:
+        try:
+            bus.publish(env)
+        except Exception:  # the commit already happened: log, never undo it
+            log.exception("事件发布失败 / event publish failed: %s", env.get("type"))
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _discard_pending(session: Session) -> None:
+    session.info.pop("pending_events", None)
+
+
+class EventBus(Protocol):
+    def publish(self, envelope: Envelope) -> None: ...
+
+    def subscribe(self, handler: Handler, *, on_gap: Callable[[], None] | None = None) -> Callable[[], None]: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessEventBus:
+    """Delivers on one dispatcher thread, in publish order, like a pub/sub subscriber would."""
+
+    def __init__(self) -> None:
+        self._handlers: list[Handler] = []
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[Envelope | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="event-bus", daemon=True)
+        self._thread.start()
+
+    def publish(self, envelope: Envelope) -> None:
+        self._queue.put(envelope)
+
+    def subscribe(self, handler: Handler, *, on_gap: Callable[[], None] | None = None) -> Callable[[], None]:
+        with self._lock:
+            self._handlers.append(handler)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if handler in self._handlers:
+                    self._handlers.remove(handler)
+
+        return unsubscribe
+
+    def _run(self) -> None:
+        while True:
+            env = self._queue.get()
+            if env is None:
+                return
+            with self._lock:
+                handlers = list(self._handlers)
+            for h in handlers:
+                try:
+                    h(env)
+                except Exception:
+                    log.exception("事件处理失败 / event handler failed: %s", env.get("type"))
+            self._queue.task_done()
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Wait until everything published so far was delivered (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+
+class RedisEventBus:
+    """Redis pub/sub on ``<namespace>:events``; one listener thread that survives restarts."""
+
+    def __init__(self, redis_url: str, namespace: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(redis_url)
+        self._url = redis_url
+        self.channel = f"{namespace}:events"
+        self._handlers: list[tuple[Handler, Callable[[], None] | None]] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._subscribed = threading.Event()
+
+    def publish(self, envelope: Envelope) -> None:
+        self._redis.publish(self.channel, json.dumps(envelope, ensure_ascii=False))
+
+    def subscribe(self, handler: Handler, *, on_gap: Callable[[], None] | None = None) -> Callable[[], None]:
+        entry = (handler, on_gap)
+        with self._lock:
+            self._handlers.append(entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._listen, name="event-bus-redis", daemon=True)
+                self._thread.start()
+        self._subscribed.wait(5)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if entry in self._handlers:
+                    self._handlers.remove(entry)
+
+        return unsubscribe
+
+    def _listen(self) -> None:
+        import redis
+
+        backoff = 0.2
+        first = True
+        while not self._stop.is_set():
+            try:
+                pubsub = redis.Redis.from_url(self._url).pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
+                self._subscribed.set()
+                if not first:
+                    self._notify_gap()
+                first = False
+                backoff = 0.2
+                while not self._stop.is_set():
+                    msg = pubsub.get_message(timeout=0.5)
+                    if msg is None or msg.get("type") != "message":
+                        continue
+                    try:
+                        env = json.loads(msg["data"])
+                    except ValueError:
+                        log.error("无法解析的事件 / undecodable event on %s", self.channel)
+                        continue
+                    self._deliver(env)
+                pubsub.close()
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                log.warning("Redis 事件订阅断开, %.1fs 后重连 / subscriber lost Redis: %s", backoff, exc)
+                self._subscribed.set()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _deliver(self, env: Envelope) -> None:
+        with self._lock:
+            handlers = list(self._handlers)
+        for h, _ in handlers:
+            try:
+                h(env)
+            except Exception:
+                log.exception("事件处理失败 / event handler failed: %s", env.get("type"))
+
+    def _notify_gap(self) -> None:
+        with self._lock:
+            gaps = [g for _, g in self._handlers if g is not None]
+        for g in gaps:
+            try:
+                g()
+            except Exception:
+                log.exception("on_gap 回调失败 / on_gap callback failed")
+
+    def close(self) -> None:
+        self._stop.set()

@@ -1,0 +1,189 @@
+"""Background jobs: RQ on a real Redis, or an in-process worker running the same functions.
+
+A job is named by its dotted path (``"platform_core.orders.jobs:dispatch_order"``) and takes
+only ids and plain values of rows already committed. RQ delivers at least once (a killed
+worker's job runs again), so every job function must be idempotent.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import itertools
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+def resolve(func_path: str) -> Callable[..., Any]:
+    module, _, name = func_path.replace(":", ".").rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+class JobQueue(Protocol):
+    def enqueue(
+        self, func_path: str, *args: Any, job_id: str | None = None, at: datetime | None = None, queue: str = "default"
+    ) -> str: ...
+
+    def cancel(self, job_id: str) -> None: ...
+
+    def failed_jobs(self) -> list[dict[str, Any]]: ...
+
+    def retry(self, job_id: str) -> None: ...
+
+
+@dataclass(order=True)
+class _Scheduled:
+    run_at: float
+    seq: int
+    job_id: str = field(compare=False)
+    func_path: str = field(compare=False)
+    args: tuple[Any, ...] = field(compare=False)
+
+
+class InProcessJobQueue:
+    """The embedded default: one worker thread, a timer heap, failures kept for retry."""
+
+    def __init__(self, *, start: bool = True) -> None:
+        self._heap: list[_Scheduled] = []
+        self._cancelled: set[str] = set()
+        self._failed: dict[str, dict[str, Any]] = {}
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._running = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="jobs", daemon=True)
+        if start:
+            self._thread.start()
+
+    def enqueue(
+        self, func_path: str, *args: Any, job_id: str | None = None, at: datetime | None = None, queue: str = "default"
+    ) -> str:
+        resolve(func_path)  # fail at enqueue time on a wrong name, not later in a worker
+        job_id = job_id or uuid.uuid4().hex
+        run_at = time.time() if at is None else at.astimezone(UTC).timestamp()
+        with self._cond:
+            self._cancelled.discard(job_id)
+            heapq.heappush(self._heap, _Scheduled(run_at, next(self._seq), job_id, func_path, args))
+            self._cond.notify()
+        return job_id
+
+    def cancel(self, job_id: str) -> None:
+        with self._cond:
+            self._cancelled.add(job_id)
+
+    def failed_jobs(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return list(self._failed.values())
+
+    def retry(self, job_id: str) -> None:
+        with self._cond:
+            job = self._failed.pop(job_id)
+        self.enqueue(job["func"], *job["args"], job_id=job_id)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and (not self._heap or self._heap[0].run_at > time.time()):
+                    wait = None if not self._heap else max(0.0, self._heap[0].run_at - time.time())
+                    self._cond.wait(wait)
+                if self._stop:
+                    return
+                job = heapq.heappop(self._heap)
+                if job.job_id in self._cancelled:
+                    self._cancelled.discard(job.job_id)
+                    continue
+                self._running += 1
+            try:
+                resolve(job.func_path)(*job.args)
+            except Exception:
+                log.exception("后台任务失败 / job failed: %s %s", job.func_path, job.job_id)
+                with self._cond:
+                    self._failed[job.job_id] = {
+                        "id": job.job_id,
+                        "func": job.func_path,
+                        "args": job.args,
+                        "error": traceback.format_exc(limit=5),
+                        "failed_at": datetime.now(UTC).isoformat(),
+                    }
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._cond.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no job is due or running (jobs scheduled in the future do not count)."""
+        deadline = time.time() + timeout
+        with self._cond:
+            while self._running or (self._heap and self._heap[0].run_at <= time.time()):
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.05))
+        return True
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+
+class RQJobQueue:
+    """RQ on Redis; queue names carry the deployment namespace."""
+
+    def __init__(self, redis_url: str, namespace: str) -> None:
+        import redis
+
+        self.connection = redis.Redis.from_url(redis_url)
+        self.namespace = namespace
+
+    def queue_name(self, queue: str) -> str:
+        return f"{self.namespace}:{queue}"
+
+    def _queue(self, queue: str) -> Any:
+        from rq import Queue
+
+        return Queue(self.queue_name(queue), connection=self.connection)
+
+    def enqueue(
+        self, func_path: str, *args: Any, job_id: str | None = None, at: datetime | None = None, queue: str = "default"
+    ) -> str:
+        resolve(func_path)
+        q = self._queue(queue)
+        dotted = func_path.replace(":", ".")
+        if at is None:
+            job = q.enqueue(dotted, *args, job_id=job_id, failure_ttl=30 * 24 * 3600)
+        else:
+            job = q.enqueue_at(at, dotted, *args, job_id=job_id, failure_ttl=30 * 24 * 3600)
+        return str(job.id)
+
+    def cancel(self, job_id: str) -> None:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            Job.fetch(job_id, connection=self.connection).cancel()
+        except NoSuchJobError:
+            pass
+
+    def failed_jobs(self, queue: str = "default") -> list[dict[str, Any]]:
+        from rq.job import Job
+
+        q = self._queue(queue)
+        out = []
+        for job_id in q.failed_job_registry.get_job_ids():
+            job = Job.fetch(job_id, connection=self.connection)
+            out.append({"id": job.id, "func": job.func_name, "args": job.args, "error": job.exc_info,
+                        "failed_at": job.ended_at.isoformat() if job.ended_at else None})
+        return out
+
+    def retry(self, job_id: str, queue: str = "default") -> None:
+        self._queue(queue).failed_job_registry.requeue(job_id)

@@ -1,0 +1,9 @@
+"""Imports every domain module's models so that ``Base.metadata`` is complete.
+
+Alembic, ``create_all`` in tests and the schema check all start here. One line per module.
+"""
+
+from platform_core.db import Base
+from platform_core.regions import models as regions_models  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,91 @@
+"""The composed runtime of one process: settings, database, event bus, job queue, cipher.
+
+Built once by the composition root (``hotline`` CLI, the demo, a worker) and installed so that
+RQ job functions, which receive only ids, can open their own sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from platform_core.db import make_engine, make_session_factory, session_scope
+from platform_core.events import EventBus, InProcessEventBus, RedisEventBus
+from platform_core.jobs import InProcessJobQueue, JobQueue, RQJobQueue
+from platform_core.security.crypto import FieldCipher
+from platform_core.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    event_bus: EventBus
+    jobs: JobQueue
+    cipher: FieldCipher
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with session_scope(self.session_factory) as s:
+            yield s
+
+    def redis(self) -> Any:
+        """A Redis client for the configured server (None on embedded defaults)."""
+        if not self.settings.redis_url:
+            return None
+        import redis
+
+        return redis.Redis.from_url(self.settings.redis_url)
+
+    def close(self) -> None:
+        self.event_bus.close()
+        close = getattr(self.jobs, "close", None)
+        if close:
+            close()
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings, *, engine: Engine | None = None, start_jobs: bool = True) -> Runtime:
+    engine = engine or make_engine(settings.effective_database_url)
+    cipher = FieldCipher(settings.data_key_bytes())
+    bus: EventBus
+    jobs: JobQueue
+    if settings.redis_url:
+        bus = RedisEventBus(settings.redis_url, settings.redis_namespace)
+        jobs = RQJobQueue(settings.redis_url, settings.redis_namespace)
+    else:
+        bus = InProcessEventBus()
+        jobs = InProcessJobQueue(start=start_jobs)
+    factory = make_session_factory(engine, event_bus=bus, cipher=cipher, settings=settings)
+    return Runtime(settings, engine, factory, bus, jobs, cipher)
+
+
+_current: Runtime | None = None
+
+
+def install_runtime(runtime: Runtime | None) -> None:
+    global _current
+    _current = runtime
+
+
+def current_runtime() -> Runtime:
+    if _current is None:
+        raise RuntimeError("no runtime installed: the process entry point must call install_runtime()")
+    return _current
+
+
+def cipher_of(session: Session) -> FieldCipher:
+    cipher = session.info.get("cipher")
+    if cipher is None:
+        raise RuntimeError("session has no cipher: build sessions through build_runtime()")
+    return cipher  # type: ignore[no-any-return]
+
+
+def settings_of(session: Session) -> Settings:
+    return session.info["settings"]  # type: ignore[no-any-return]

@@ -1,0 +1,161 @@
+"""Typed settings, loaded once from ``HOTLINE_*`` environment variables and passed down.
+
+Nothing here is read at import time: the composition root calls :func:`load_settings` and hands
+the result to whatever it builds. Secrets never live in the repository; on embedded defaults
+they are generated on first start and kept in the data directory (mode 0600).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+PREFIX = "HOTLINE_"
+
+
+class SettingsError(ValueError):
+    """A HOTLINE_* variable holds a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where embedded state lives (SQLite file, generated keys, outbox, logs).
+    data_dir: Path = Path("var")
+    # PostgreSQL in production and CI; empty means SQLite in data_dir.
+    database_url: str = ""
+    # Redis for RQ, Socket.IO and domain events; empty means in-process equivalents.
+    redis_url: str = ""
+    # Prefix for every Redis key and channel, so several deployments (or test runs) can share one.
+    redis_namespace: str = "hotline"
+    # Signs sessions and CSRF tokens.
+    secret_key: str = ""
+    # 32-byte key (urlsafe base64) that encrypts sensitive fields and keys their search hashes.
+    data_key: str = ""
+    timezone: str = "Asia/Shanghai"
+    # The region this deployment serves (the autonomous region's code).
+    home_region_code: str = "150000000000"
+
+    # Telephony.
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "hotline"
+    ami_secret: str = ""
+    ami_action_timeout_s: float = 5.0
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+
+    # Web console.
+    console_host: str = "127.0.0.1"
+    console_port: int = 8000
+    session_idle_timeout_min: int = 30
+    login_max_failures: int = 5
+    login_lockout_min: int = 15
+
+    # KPIs (DOMAIN.md section 8): service level threshold and the short-abandon threshold that
+    # a report may exclude in its second, labelled answer rate.
+    service_level_s: int = 20
+    short_abandon_s: int = 5
+
+    # Notifications and devices.
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from_number: str = ""
+    twilio_api_base: str = ""
+    mqtt_url: str = ""
+
+    # Analytics engine (ClickHouse HTTP URL); empty means the primary database answers.
+    clickhouse_url: str = ""
+
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'hotline.db').resolve()}"
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url)
+
+    def data_key_bytes(self) -> bytes:
+        try:
+            key = base64.urlsafe_b64decode(self.data_key.encode())
+        except (ValueError, TypeError) as exc:
+            raise SettingsError("HOTLINE_DATA_KEY 不是合法的 base64 / not valid base64") from exc
+        if len(key) != 32:
+            raise SettingsError("HOTLINE_DATA_KEY 必须是 32 字节 / must decode to 32 bytes")
+        return key
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _coerce(name: str, raw: str, target: Any) -> Any:
+    if target is int:
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} 不是整数 / is not an integer") from exc
+    if target is float:
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} 不是数字 / is not a number") from exc
+    if target is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if target is Path:
+        return Path(raw)
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, ensure_secrets: bool = True) -> Settings:
+    """Read ``HOTLINE_*`` variables into :class:`Settings`.
+
+    With ``ensure_secrets`` the secret and data keys are generated (once, persisted in the data
+    directory) when the environment does not provide them, so the embedded demo starts with no
+    configuration while production supplies its own.
+    """
+    env = os.environ if environ is None else environ
+    hints = get_type_hints(Settings)
+    values: dict[str, Any] = {}
+    known = set()
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        known.add(PREFIX + f.name.upper())
+        raw = env.get(PREFIX + f.name.upper())
+        if raw is not None and raw != "":
+            values[f.name] = _coerce(f.name, raw, hints[f.name])
+    extra = {k[len(PREFIX):].lower(): v for k, v in env.items() if k.startswith(PREFIX) and k not in known}
+    settings = Settings(**values, extra=extra)
+    if ensure_secrets:
+        settings = _with_generated_secrets(settings)
+    return settings
+
+
+def _with_generated_secrets(settings: Settings) -> Settings:
+    changes: dict[str, str] = {}
+    if not settings.secret_key:
+        changes["secret_key"] = _persisted_secret(settings.data_dir / "secret_key", lambda: secrets.token_urlsafe(48))
+    if not settings.data_key:
+        changes["data_key"] = _persisted_secret(
+            settings.data_dir / "data_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        )
+    if not settings.ami_secret:
+        changes["ami_secret"] = _persisted_secret(settings.data_dir / "ami_secret", lambda: secrets.token_urlsafe(18))
+    return replace(settings, **changes) if changes else settings
+
+
+def _persisted_secret(path: Path, make: Any) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value: str = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
