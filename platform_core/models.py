@@ -7,3 +7,4 @@ from platform_core.db import Base
 from platform_core.regions import models as regions_models  # noqa: F401
 
 metadata = Base.metadata
+from platform_core.audit import models as audit_models  # noqa: F401,E402

@@ -1,0 +1,42 @@
+"""Who is acting: every command that changes state or reveals personal data takes an Actor,
+so transitions and audit records say who did it, in which role and region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    AGENT = "agent"  # 坐席 / 话务员
+    SUPERVISOR = "supervisor"  # 班长 / 值班主管
+    ADMIN = "admin"  # 系统管理员
+    PROVIDER = "provider"  # 服务商 / 服务人员
+    OFFICER = "officer"  # 民政监管
+
+
+ROLE_LABELS = {
+    Role.AGENT: "坐席",
+    Role.SUPERVISOR: "值班主管",
+    Role.ADMIN: "系统管理员",
+    Role.PROVIDER: "服务商",
+    Role.OFFICER: "民政监管",
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # "user", "system", "provider_api", "device", "ivr", "telephony"
+    name: str
+    region_code: str
+    role: Role | None = None
+    user_id: int | None = None
+    provider_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}({ROLE_LABELS.get(self.role, self.kind) if self.role else self.kind})"
+
+
+def system_actor(name: str = "系统", region_code: str = "150000000000", kind: str = "system") -> Actor:
+    return Actor(kind=kind, name=name, region_code=region_code)

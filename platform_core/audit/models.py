@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from platform_core.db import Base, utcnow
+
+
+class AuditRecord(Base):
+    """Who saw or changed what, when, with what result. Rows are chained by hash: editing or
+    deleting one breaks every later ``chain_hash`` (GB/T 22239 level 2: logs protected)."""
+
+    __tablename__ = "audit_records"
+    __table_args__ = (Index("ix_audit_target", "target_type", "target_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_kind: Mapped[str] = mapped_column(String(20))
+    actor_name: Mapped[str] = mapped_column(String(64))
+    actor_user_id: Mapped[int | None] = mapped_column(index=True)
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    actor_region: Mapped[str] = mapped_column(String(12))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target_type: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(20))  # ok, denied, failed
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    source_ip: Mapped[str | None] = mapped_column(String(45))
+    chain_hash: Mapped[str] = mapped_column(String(64))
