@@ -181,7 +181,9 @@ class RQJobQueue:
         out = []
         for job_id in q.failed_job_registry.get_job_ids():
             job = Job.fetch(job_id, connection=self.connection)
-            out.append({"id": job.id, "func": job.func_name, "args": job.args, "error": job.exc_info,
+            result = job.latest_result()
+            out.append({"id": job.id, "func": job.func_name, "args": job.args,
+                        "error": result.exc_string if result is not None else None,
                         "failed_at": job.ended_at.isoformat() if job.ended_at else None})
         return out
 
