@@ -144,3 +144,23 @@ def test_masking() -> None:
     assert mask_phone("04716912345") == "0471***2345"
     assert mask_name("张三丰") == "张**"
     assert mask_name("巴特·尔") == "巴特·*"
+
+
+def test_redis_subscriber_reports_gap_after_restart(private_redis) -> None:
+    """Pub/sub forgets what is published while Redis is away: subscribers are told to re-fetch."""
+    from platform_core.events import RedisEventBus
+
+    bus = RedisEventBus(private_redis.url, "gap-test")
+    got: list = []
+    gaps = threading.Event()
+    bus.subscribe(got.append, on_gap=gaps.set)
+    private_redis.stop()
+    time.sleep(0.3)
+    private_redis.start()
+    assert gaps.wait(10), "no gap notification after the Redis restart"
+    bus.publish(SomethingHappened("after restart").envelope())
+    deadline = time.time() + 5
+    while not got and time.time() < deadline:
+        time.sleep(0.02)
+    assert [e["data"]["what"] for e in got] == ["after restart"]
+    bus.close()
