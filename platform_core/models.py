@@ -8,3 +8,4 @@ from platform_core.regions import models as regions_models  # noqa: F401
 
 metadata = Base.metadata
 from platform_core.audit import models as audit_models  # noqa: F401,E402
+from platform_core.accounts import models as accounts_models  # noqa: F401,E402

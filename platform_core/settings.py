@@ -55,6 +55,15 @@ class Settings:
     session_idle_timeout_min: int = 30
     login_max_failures: int = 5
     login_lockout_min: int = 15
+    password_min_length: int = 12
+    # Longest free-text note an agent may attach to a call or an order.
+    note_max_chars: int = 2000
+    # Wallboard thresholds: green at or above the target, amber down to the amber floor, red
+    # below; a caller waiting longer than wait_alert_s raises an alert (amber from wait_amber_s).
+    answer_rate_target: float = 0.95
+    answer_rate_amber: float = 0.90
+    wait_amber_s: int = 30
+    wait_alert_s: int = 60
 
     # KPIs (DOMAIN.md section 8): service level threshold and the short-abandon threshold that
     # a report may exclude in its second, labelled answer rate.

@@ -1,0 +1,1 @@
+"""User accounts of the console: roles, region scope, passwords, lockout and login sessions."""

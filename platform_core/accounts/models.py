@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from platform_core.db import Base, utcnow
+
+
+class User(Base):
+    """A person who signs in: agent, supervisor, administrator, provider staff or officer."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(20))
+    # The user sees this region and everything below it (a prefix of the 12-digit code).
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    # The queue member interface of the agent's phone ("PJSIP/8001"): maps telephony events
+    # about a member to the person signed in to the console.
+    sip_interface: Mapped[str | None] = mapped_column(String(80), unique=True)
+    provider_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    sessions: Mapped[list[LoginSession]] = relationship(back_populates="user", lazy="raise")
+
+
+class LoginSession(Base):
+    """One signed-in browser. The cookie carries a random token; only its hash is stored, so a
+    copy of the database cannot be replayed as a login."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(20))  # logout, idle, disabled, password
+    source_ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+    user: Mapped[User] = relationship(back_populates="sessions", lazy="joined")
+
+
+class WrapUp(Base):
+    """After-call work an agent must close with a disposition before taking the next call."""
+
+    __tablename__ = "agent_wrapups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    linkedid: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disposition: Mapped[str | None] = mapped_column(String(30))
+    notes: Mapped[str] = mapped_column(String(2000), default="")
+    completed_at: Mapped[datetime | None]

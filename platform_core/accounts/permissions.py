@@ -1,0 +1,83 @@
+"""Least privilege: what each role may do. One table, read by every web handler and event."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from platform_core.actors import Actor, Role
+from platform_core.errors import PermissionDenied
+
+
+class Permission(StrEnum):
+    TAKE_CALLS = "take_calls"  # agent state, answer, transfer, hang up, call back
+    VIEW_ELDER = "view_elder"  # screen pop, masked profile
+    REVEAL_PERSONAL = "reveal_personal"  # unmask an ID number or phone (audited)
+    REGISTER_ELDER = "register_elder"  # quick registration of an unknown caller
+    OPEN_ORDER = "open_order"
+    VIEW_RECALLS = "view_recalls"
+    VIEW_WALLBOARD = "view_wallboard"
+    MONITOR_CALLS = "monitor_calls"  # listen, whisper, barge
+    VIEW_REPORTS = "view_reports"
+    EXPORT_REPORTS = "export_reports"
+    MANAGE_USERS = "manage_users"
+
+
+_GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.AGENT: frozenset(
+        {
+            Permission.TAKE_CALLS,
+            Permission.VIEW_ELDER,
+            Permission.REVEAL_PERSONAL,
+            Permission.REGISTER_ELDER,
+            Permission.OPEN_ORDER,
+            Permission.VIEW_RECALLS,
+        }
+    ),
+    Role.SUPERVISOR: frozenset(
+        {
+            Permission.TAKE_CALLS,
+            Permission.VIEW_ELDER,
+            Permission.REVEAL_PERSONAL,
+            Permission.REGISTER_ELDER,
+            Permission.OPEN_ORDER,
+            Permission.VIEW_RECALLS,
+            Permission.VIEW_WALLBOARD,
+            Permission.MONITOR_CALLS,
+            Permission.VIEW_REPORTS,
+            Permission.EXPORT_REPORTS,
+        }
+    ),
+    Role.ADMIN: frozenset(
+        {
+            Permission.VIEW_ELDER,
+            Permission.REVEAL_PERSONAL,
+            Permission.VIEW_WALLBOARD,
+            Permission.VIEW_REPORTS,
+            Permission.EXPORT_REPORTS,
+            Permission.MANAGE_USERS,
+        }
+    ),
+    Role.OFFICER: frozenset(
+        {Permission.VIEW_WALLBOARD, Permission.VIEW_REPORTS, Permission.EXPORT_REPORTS}
+    ),
+    Role.PROVIDER: frozenset(),
+}
+
+
+def allows(role: Role | str | None, permission: Permission) -> bool:
+    if role is None:
+        return False
+    return permission in _GRANTS.get(Role(role), frozenset())
+
+
+def roles_with(permission: Permission) -> set[Role]:
+    return {role for role, grants in _GRANTS.items() if permission in grants}
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    if not allows(actor.role, permission):
+        raise PermissionDenied(
+            f"当前角色无权执行此操作 / your role may not do this ({permission.value})",
+            code="permission_denied",
+            permission=permission.value,
+        )

@@ -1,0 +1,527 @@
+"""Account use cases: create users, log in and out, resume a session, wrap-up after a call.
+
+Refused logins and expired sessions are recorded in a transaction of their own: the request
+that met the refusal rolls back, but the failure count and the audit record must stay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from platform_core.accounts.models import LoginSession, User, WrapUp
+from platform_core.accounts.passwords import (
+    DUMMY_HASH,
+    check_policy,
+    hash_password,
+    verify_password,
+)
+from platform_core.accounts.permissions import Permission, allows
+from platform_core.actors import Actor, Role
+from platform_core.audit import service as audit
+from platform_core.db import utcnow
+from platform_core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from platform_core.regions import codes
+from platform_core.regions.service import find_region, require_within, within
+from platform_core.runtime import settings_of
+
+T = TypeVar("T")
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+_SIP_INTERFACE = re.compile(r"^[A-Za-z]+/[A-Za-z0-9_.@-]{1,60}$")
+# Writing last_seen_at on every request would turn each page view into a write; a minute of
+# slack on a thirty-minute idle timeout costs nothing.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+DISPOSITIONS: dict[str, str] = {
+    "resolved": "已解决 / resolved",
+    "order_opened": "已建工单 / order opened",
+    "info_given": "咨询已答复 / information given",
+    "transferred": "已转接 / transferred",
+    "callback_needed": "需回拨 / call back needed",
+    "silent_or_wrong": "无声或误拨 / silent or wrong number",
+    "complaint": "投诉已登记 / complaint recorded",
+}
+
+
+class LoginRefused(DomainError):
+    code = "login_failed"
+    http_status = 401
+
+
+class NotAuthenticated(DomainError):
+    code = "not_authenticated"
+    http_status = 401
+
+
+@dataclass(frozen=True)
+class LoginGranted:
+    user: User
+    token: str  # goes into the cookie, never stored
+    session_id: str
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(
+        kind="user",
+        name=user.username,
+        region_code=user.region_code,
+        role=Role(user.role),
+        user_id=user.id,
+        provider_id=user.provider_id,
+    )
+
+
+def session_id_of(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _own_transaction(session: Session, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in a separate, committed transaction on the same database."""
+    own = Session(bind=session.get_bind(), info=dict(session.info), expire_on_commit=False)
+    try:
+        result = work(own)
+        own.commit()
+        return result
+    except BaseException:
+        own.rollback()
+        raise
+    finally:
+        own.close()
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def _may_manage(actor: Actor, region_code: str) -> None:
+    if actor.kind == "system":
+        return
+    if not allows(actor.role, Permission.MANAGE_USERS):
+        raise PermissionDenied("只有系统管理员可以管理账号 / only administrators manage accounts")
+    require_within(region_code, actor.region_code)
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Actor,
+    username: str,
+    password: str,
+    role: Role | str,
+    region_code: str,
+    display_name: str = "",
+    sip_interface: str | None = None,
+    provider_id: int | None = None,
+) -> User:
+    """Create an account after checking the name, the role, the region and the password policy."""
+    if not _USERNAME.match(username or ""):
+        raise ValidationFailed(
+            "用户名须为 3-64 位字母、数字、_.- / username must be 3-64 letters, digits or _.-",
+            code="invalid_username",
+        )
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        raise ValidationFailed(f"未知角色: {role} / unknown role", code="invalid_role") from exc
+    region_code = codes.normalize_code(region_code)
+    if find_region(session, region_code) is None:
+        raise NotFound(f"区划不存在: {region_code} / unknown region", code="region_not_found")
+    _may_manage(actor, region_code)
+    if sip_interface is not None and not _SIP_INTERFACE.match(sip_interface):
+        raise ValidationFailed(
+            "分机接口格式应如 PJSIP/8001 / interface must look like PJSIP/8001",
+            code="invalid_interface",
+        )
+    if role is Role.PROVIDER and provider_id is None:
+        raise ValidationFailed(
+            "服务商账号须指定服务商 / provider staff need a provider", code="provider_required"
+        )
+    settings = settings_of(session)
+    check_policy(password, username=username, min_length=settings.password_min_length)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"用户名已存在: {username} / username taken", code="duplicate_username")
+    if (
+        sip_interface
+        and session.scalar(select(User.id).where(User.sip_interface == sip_interface)) is not None
+    ):
+        raise Conflict(
+            f"分机已分配给其他账号: {sip_interface} / interface already assigned",
+            code="duplicate_interface",
+        )
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role.value,
+        region_code=region_code,
+        sip_interface=sip_interface,
+        provider_id=provider_id,
+        active=True,
+        failed_logins=0,
+        password_changed_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        target_type="user",
+        target_id=user.id,
+        detail={"username": username, "role": role.value, "region_code": region_code},
+    )
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("账号不存在 / no such user", code="user_not_found")
+    return user
+
+
+def find_user_by_username(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def find_user_by_interface(session: Session, interface: str) -> User | None:
+    return session.scalar(
+        select(User).where(User.sip_interface == interface, User.active.is_(True))
+    )
+
+
+def list_users(session: Session, *, region_code: str, role: Role | str | None = None) -> list[User]:
+    q = select(User).where(within(User.region_code, region_code)).order_by(User.username)
+    if role is not None:
+        q = q.where(User.role == Role(role).value)
+    return list(session.scalars(q))
+
+
+def set_password(session: Session, *, actor: Actor, user_id: int, password: str) -> User:
+    """Replace a password; every open session of that user ends."""
+    user = get_user(session, user_id)
+    if actor.user_id != user.id:
+        _may_manage(actor, user.region_code)
+    check_policy(
+        password, username=user.username, min_length=settings_of(session).password_min_length
+    )
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.failed_logins = 0
+    user.locked_until = None
+    end_sessions_for_user(session, user_id=user.id, reason="password")
+    audit.record(
+        session, actor=actor, action="user.set_password", target_type="user", target_id=user.id
+    )
+    return user
+
+
+def deactivate_user(session: Session, *, actor: Actor, user_id: int) -> list[str]:
+    """Disable an account; returns the ended session ids so live connections can be closed."""
+    user = get_user(session, user_id)
+    _may_manage(actor, user.region_code)
+    user.active = False
+    ended = end_sessions_for_user(session, user_id=user.id, reason="disabled")
+    audit.record(
+        session, actor=actor, action="user.deactivate", target_type="user", target_id=user.id
+    )
+    return ended
+
+
+# --- login sessions ----------------------------------------------------------------------
+
+
+def _anonymous(username: str) -> Actor:
+    return Actor(kind="anonymous", name=(username or "?")[:64], region_code="000000000000")
+
+
+def log_in(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    source_ip: str | None = None,
+    user_agent: str = "",
+) -> LoginGranted:
+    """Check the password and open a login session, or raise :class:`LoginRefused`.
+
+    Unknown users and wrong passwords get the same message in the same time; after
+    ``login_max_failures`` failures in a row the account is locked for ``login_lockout_min``.
+    """
+    now = utcnow()
+    user = find_user_by_username(session, username) if username else None
+    if user is None:
+        verify_password(password, DUMMY_HASH)
+        _refuse(session, None, username, source_ip, "unknown_user")
+    assert user is not None
+    if user.locked_until is not None and user.locked_until > now:
+        _refuse(session, user, username, source_ip, "locked", count=False)
+    if not verify_password(password, user.password_hash):
+        _refuse(session, user, username, source_ip, "bad_password")
+    if not user.active:
+        _refuse(session, user, username, source_ip, "disabled", count=False)
+    token = secrets.token_urlsafe(32)
+    sid = session_id_of(token)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    session.add(
+        LoginSession(
+            id=sid,
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            source_ip=source_ip,
+            user_agent=(user_agent or "")[:200],
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor_for(user),
+        action="auth.login",
+        target_type="user",
+        target_id=user.id,
+        source_ip=source_ip,
+    )
+    return LoginGranted(user=user, token=token, session_id=sid)
+
+
+def _refuse(
+    session: Session,
+    user: User | None,
+    username: str,
+    source_ip: str | None,
+    reason: str,
+    *,
+    count: bool = True,
+) -> None:
+    settings = settings_of(session)
+
+    def bookkeeping(own: Session) -> bool:
+        locked_now = False
+        if user is not None and count:
+            own.execute(
+                update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+            )
+            failures = own.scalar(select(User.failed_logins).where(User.id == user.id)) or 0
+            if failures >= settings.login_max_failures:
+                own.execute(
+                    update(User)
+                    .where(User.id == user.id)
+                    .values(
+                        failed_logins=0,
+                        locked_until=utcnow() + timedelta(minutes=settings.login_lockout_min),
+                    )
+                )
+                locked_now = True
+        actor = actor_for(user) if user is not None else _anonymous(username)
+        audit.record(
+            own,
+            actor=actor,
+            action="auth.login",
+            target_type="user",
+            target_id=user.id if user else None,
+            result="denied",
+            detail={"reason": reason, "username": (username or "")[:64], "locked": locked_now},
+            source_ip=source_ip,
+        )
+        if locked_now:
+            audit.record(
+                own,
+                actor=actor,
+                action="auth.lock",
+                target_type="user",
+                target_id=user.id if user else None,
+                detail={"minutes": settings.login_lockout_min},
+                source_ip=source_ip,
+            )
+        return locked_now
+
+    locked_now = _own_transaction(session, bookkeeping)
+    if reason == "locked" or locked_now:
+        raise LoginRefused(
+            f"失败次数过多, 账号已锁定 {settings.login_lockout_min} 分钟 / too many failures, account locked "
+            f"for {settings.login_lockout_min} minutes",
+            code="account_locked",
+        )
+    if reason == "disabled":
+        raise LoginRefused("账号已停用 / account disabled", code="account_disabled")
+    raise LoginRefused("用户名或密码错误 / wrong username or password")
+
+
+def resume_session(session: Session, *, token: str, source_ip: str | None = None) -> LoginSession:
+    """The live login session behind a cookie token; ends it when idle too long."""
+    if not token:
+        raise NotAuthenticated("请先登录 / please log in")
+    login = session.get(LoginSession, session_id_of(token))
+    if login is None or login.ended_at is not None:
+        raise NotAuthenticated(
+            "登录已失效, 请重新登录 / your session has ended, please log in again"
+        )
+    settings = settings_of(session)
+    now = utcnow()
+    idle = timedelta(minutes=settings.session_idle_timeout_min)
+    if now - login.last_seen_at > idle or not login.user.active:
+        reason = "idle" if login.user.active else "disabled"
+
+        def expire(own: Session) -> None:
+            own.execute(
+                update(LoginSession)
+                .where(LoginSession.id == login.id, LoginSession.ended_at.is_(None))
+                .values(ended_at=now, end_reason=reason)
+            )
+            audit.record(
+                own,
+                actor=actor_for(login.user),
+                action="auth.session_expired",
+                target_type="user",
+                target_id=login.user_id,
+                detail={"reason": reason},
+                source_ip=source_ip,
+            )
+
+        _own_transaction(session, expire)
+        raise NotAuthenticated(
+            "长时间未操作, 已自动退出 / logged out after inactivity", code="session_expired"
+        )
+    if now - login.last_seen_at > _TOUCH_EVERY:
+        login.last_seen_at = now
+        session.flush()
+    return login
+
+
+def log_out(session: Session, *, session_id: str, source_ip: str | None = None) -> None:
+    login = session.get(LoginSession, session_id)
+    if login is None or login.ended_at is not None:
+        return
+    login.ended_at = utcnow()
+    login.end_reason = "logout"
+    session.flush()
+    audit.record(
+        session,
+        actor=actor_for(login.user),
+        action="auth.logout",
+        target_type="user",
+        target_id=login.user_id,
+        source_ip=source_ip,
+    )
+
+
+def end_sessions_for_user(session: Session, *, user_id: int, reason: str) -> list[str]:
+    ids = list(
+        session.scalars(
+            select(LoginSession.id).where(
+                LoginSession.user_id == user_id, LoginSession.ended_at.is_(None)
+            )
+        )
+    )
+    if ids:
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.id.in_(ids))
+            .values(ended_at=utcnow(), end_reason=reason)
+        )
+    return ids
+
+
+def is_session_live(session: Session, session_id: str) -> bool:
+    return (
+        session.scalar(
+            select(LoginSession.id).where(
+                LoginSession.id == session_id, LoginSession.ended_at.is_(None)
+            )
+        )
+        is not None
+    )
+
+
+# --- wrap-up -----------------------------------------------------------------------------
+
+
+def open_wrapup(session: Session, *, user_id: int, linkedid: str) -> WrapUp:
+    """Start after-call work for a call the agent handled (idempotent per call)."""
+    existing = session.scalar(
+        select(WrapUp).where(WrapUp.user_id == user_id, WrapUp.linkedid == linkedid)
+    )
+    if existing is not None:
+        return existing
+    row = WrapUp(user_id=user_id, linkedid=linkedid, started_at=utcnow(), notes="")
+    session.add(row)
+    session.flush()
+    return row
+
+
+def pending_wrapup(session: Session, *, user_id: int) -> WrapUp | None:
+    return session.scalar(
+        select(WrapUp)
+        .where(WrapUp.user_id == user_id, WrapUp.completed_at.is_(None))
+        .order_by(WrapUp.started_at)
+        .limit(1)
+    )
+
+
+def complete_wrapup(session: Session, *, actor: Actor, disposition: str, notes: str = "") -> WrapUp:
+    """Close the oldest open wrap-up with a disposition; the agent may take calls again."""
+    if disposition not in DISPOSITIONS:
+        raise ValidationFailed(
+            "请选择通话结果 / choose a disposition",
+            code="invalid_disposition",
+            allowed=sorted(DISPOSITIONS),
+        )
+    max_chars = settings_of(session).note_max_chars
+    if len(notes) > max_chars:
+        raise ValidationFailed(
+            f"备注不能超过 {max_chars} 字 / note longer than {max_chars} characters",
+            code="note_too_long",
+        )
+    if actor.user_id is None:
+        raise PermissionDenied("需要登录的坐席 / an agent must be logged in")
+    row = pending_wrapup(session, user_id=actor.user_id)
+    if row is None:
+        raise NotFound("没有待处理的话后工作 / no wrap-up pending", code="no_wrapup")
+    row.disposition = disposition
+    row.notes = notes
+    row.completed_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="call.disposition",
+        target_type="call",
+        target_id=row.linkedid,
+        detail={"disposition": disposition},
+    )
+    return row
+
+
+def require_no_wrapup(session: Session, *, user_id: int) -> None:
+    if pending_wrapup(session, user_id=user_id) is not None:
+        raise Conflict(
+            "请先填写上一通电话的处理结果 / record the last call's disposition first",
+            code="wrapup_pending",
+        )
+
+
+def user_summary(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "region_code": user.region_code,
+        "sip_interface": user.sip_interface,
+        "provider_id": user.provider_id,
+    }
+
+
+def now() -> datetime:
+    return utcnow()

@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from platform_core.accounts import service as accounts
+from platform_core.accounts.models import LoginSession, User
+from platform_core.accounts.passwords import (
+    WeakPassword,
+    check_policy,
+    generate_password,
+    verify_password,
+)
+from platform_core.accounts.permissions import Permission, allows
+from platform_core.actors import Actor, Role, system_actor
+from platform_core.audit import service as audit
+from platform_core.errors import Conflict, OutOfRegion, PermissionDenied
+from platform_core.regions.service import load_dictionary
+
+GOOD = "Grassland-Horse-7"
+
+
+@pytest.fixture
+def rt(any_runtime):
+    with any_runtime.session() as s:
+        load_dictionary(s)
+    return any_runtime
+
+
+def _make(rt, username="agent01", role=Role.AGENT, region="150100000000", **kw) -> int:
+    with rt.session() as s:
+        return accounts.create_user(
+            s,
+            actor=system_actor(),
+            username=username,
+            password=GOOD,
+            role=role,
+            region_code=region,
+            **kw,
+        ).id
+
+
+@pytest.mark.parametrize(
+    "password, rule",
+    [
+        ("Short-1a", "至少 12"),
+        ("alllowercaseletters", "三类"),
+        ("Agent01-Grassland", "用户名"),
+        ("Password1111111", "常见"),
+        ("aaaaAAAA1111!!!!", "重复字符"),
+        ("Steppe.Wind.2026", None),
+    ],
+)
+def test_password_policy_names_each_broken_rule(password, rule) -> None:
+    if rule is None:
+        check_policy(password, username="agent01", min_length=12)
+        return
+    with pytest.raises(WeakPassword) as err:
+        check_policy(password, username="agent01", min_length=12)
+    assert rule in err.value.message
+
+
+def test_generated_passwords_pass_the_policy() -> None:
+    for _ in range(20):
+        check_policy(generate_password(), username="demo_agent", min_length=12)
+
+
+def test_password_is_hashed_with_scrypt_and_verifies(rt) -> None:
+    uid = _make(rt)
+    with rt.session() as s:
+        user = s.get(User, uid)
+        assert user.password_hash.startswith("scrypt$") and GOOD not in user.password_hash
+        assert verify_password(GOOD, user.password_hash)
+        assert not verify_password(GOOD + "x", user.password_hash)
+
+
+def test_login_logout_are_audited(rt) -> None:
+    uid = _make(rt)
+    with rt.session() as s:
+        granted = accounts.log_in(s, username="agent01", password=GOOD, source_ip="10.0.0.9")
+    assert granted.token and accounts.session_id_of(granted.token) == granted.session_id
+    with rt.session() as s:
+        login = accounts.resume_session(s, token=granted.token)
+        assert login.user_id == uid
+        accounts.log_out(s, session_id=login.id)
+    with rt.session() as s:
+        with pytest.raises(accounts.NotAuthenticated):
+            accounts.resume_session(s, token=granted.token)
+        actions = [(r.action, r.result) for r in audit.list_records(s, actor_user_id=uid)]
+    assert ("auth.login", "ok") in actions and ("auth.logout", "ok") in actions
+
+
+def test_lockout_after_max_failures_even_with_the_right_password(rt) -> None:
+    uid = _make(rt)
+    max_failures = rt.settings.login_max_failures
+    for _ in range(max_failures):
+        with rt.session() as s, pytest.raises(accounts.LoginRefused):
+            accounts.log_in(s, username="agent01", password="Wrong-password-9")
+    with rt.session() as s, pytest.raises(accounts.LoginRefused) as err:
+        accounts.log_in(s, username="agent01", password=GOOD)
+    assert err.value.code == "account_locked"
+    with rt.session() as s:
+        user = s.get(User, uid)
+        assert user.locked_until is not None
+        denied = audit.list_records(s, actor_user_id=uid, action="auth.login")
+        assert sum(r.result == "denied" for r in denied) == max_failures + 1
+        assert audit.list_records(s, actor_user_id=uid, action="auth.lock")
+        # the lock expires: move it into the past and the right password works again
+        user.locked_until = user.locked_until - timedelta(minutes=rt.settings.login_lockout_min + 1)
+    with rt.session() as s:
+        accounts.log_in(s, username="agent01", password=GOOD)
+
+
+def test_unknown_user_gets_the_same_message_and_is_audited(rt) -> None:
+    _make(rt)
+    with rt.session() as s, pytest.raises(accounts.LoginRefused) as unknown:
+        accounts.log_in(s, username="nobody", password=GOOD)
+    with rt.session() as s, pytest.raises(accounts.LoginRefused) as wrong:
+        accounts.log_in(s, username="agent01", password="Wrong-password-9")
+    assert unknown.value.message == wrong.value.message
+    with rt.session() as s:
+        rows = audit.list_records(s, action="auth.login")
+        assert any(r.actor_kind == "anonymous" and r.detail["username"] == "nobody" for r in rows)
+
+
+def test_idle_session_expires(rt) -> None:
+    _make(rt)
+    with rt.session() as s:
+        granted = accounts.log_in(s, username="agent01", password=GOOD)
+    idle = timedelta(minutes=rt.settings.session_idle_timeout_min + 1)
+    with rt.session() as s:
+        login = s.get(LoginSession, granted.session_id)
+        s.execute(
+            update(LoginSession)
+            .where(LoginSession.id == login.id)
+            .values(last_seen_at=login.last_seen_at - idle)
+        )
+    with rt.session() as s, pytest.raises(accounts.NotAuthenticated) as err:
+        accounts.resume_session(s, token=granted.token)
+    assert err.value.code == "session_expired"
+    with rt.session() as s:
+        assert s.get(LoginSession, granted.session_id).end_reason == "idle"
+
+
+def test_deactivating_ends_sessions(rt) -> None:
+    uid = _make(rt)
+    admin = _make(rt, "admin01", Role.ADMIN, "150000000000")
+    with rt.session() as s:
+        granted = accounts.log_in(s, username="agent01", password=GOOD)
+    with rt.session() as s:
+        admin_actor = accounts.actor_for(s.get(User, admin))
+        assert accounts.deactivate_user(s, actor=admin_actor, user_id=uid) == [granted.session_id]
+    with rt.session() as s, pytest.raises(accounts.NotAuthenticated):
+        accounts.resume_session(s, token=granted.token)
+    with rt.session() as s, pytest.raises(accounts.LoginRefused) as err:
+        accounts.log_in(s, username="agent01", password=GOOD)
+    assert err.value.code == "account_disabled"
+
+
+def test_user_management_is_limited_by_role_and_region(rt) -> None:
+    admin = _make(rt, "admin_hhht", Role.ADMIN, "150100000000")
+    agent = _make(rt, "agent_hhht")
+    with rt.session() as s:
+        admin_actor = accounts.actor_for(s.get(User, admin))
+        agent_actor = accounts.actor_for(s.get(User, agent))
+    with rt.session() as s, pytest.raises(OutOfRegion):
+        accounts.create_user(
+            s,
+            actor=admin_actor,
+            username="baotou1",
+            password=GOOD,
+            role=Role.AGENT,
+            region_code="150200000000",
+        )
+    with rt.session() as s, pytest.raises(PermissionDenied):
+        accounts.create_user(
+            s,
+            actor=agent_actor,
+            username="x_agent",
+            password=GOOD,
+            role=Role.AGENT,
+            region_code="150100000000",
+        )
+    with rt.session() as s:
+        accounts.create_user(
+            s,
+            actor=admin_actor,
+            username="hhht2",
+            password=GOOD,
+            role=Role.AGENT,
+            region_code="150102000000",
+            sip_interface="PJSIP/8002",
+        )
+        assert [u.username for u in accounts.list_users(s, region_code="150100000000")] == [
+            "admin_hhht",
+            "agent_hhht",
+            "hhht2",
+        ]
+        assert accounts.list_users(s, region_code="150200000000") == []
+
+
+def test_duplicates_refused(rt) -> None:
+    _make(rt, sip_interface="PJSIP/8001")
+    with rt.session() as s, pytest.raises(Conflict):
+        accounts.create_user(
+            s,
+            actor=system_actor(),
+            username="agent01",
+            password=GOOD,
+            role="agent",
+            region_code="150100000000",
+        )
+    with rt.session() as s, pytest.raises(Conflict) as err:
+        accounts.create_user(
+            s,
+            actor=system_actor(),
+            username="agent02",
+            password=GOOD,
+            role="agent",
+            region_code="150100000000",
+            sip_interface="PJSIP/8001",
+        )
+    assert err.value.code == "duplicate_interface"
+
+
+def test_wrapup_needs_a_disposition_before_the_next_call(rt) -> None:
+    uid = _make(rt)
+    with rt.session() as s:
+        actor = accounts.actor_for(s.get(User, uid))
+        accounts.open_wrapup(s, user_id=uid, linkedid="1700000000.1")
+        accounts.open_wrapup(s, user_id=uid, linkedid="1700000000.1")
+    with rt.session() as s, pytest.raises(Conflict):
+        accounts.require_no_wrapup(s, user_id=uid)
+    with rt.session() as s, pytest.raises(accounts.ValidationFailed):
+        accounts.complete_wrapup(s, actor=actor, disposition="whatever")
+    with rt.session() as s:
+        row = accounts.complete_wrapup(s, actor=actor, disposition="resolved", notes="已解决")
+        assert row.linkedid == "1700000000.1"
+        accounts.require_no_wrapup(s, user_id=uid)
+
+
+def test_permissions_follow_least_privilege() -> None:
+    assert allows(Role.AGENT, Permission.OPEN_ORDER)
+    assert not allows(Role.AGENT, Permission.VIEW_WALLBOARD)
+    assert allows(Role.SUPERVISOR, Permission.MONITOR_CALLS)
+    assert not allows(Role.OFFICER, Permission.VIEW_ELDER)
+    assert not any(allows(Role.PROVIDER, p) for p in Permission)
+    assert not allows(None, Permission.VIEW_ELDER)
+    officer = Actor(kind="user", name="o", region_code="150100000000", role=Role.OFFICER)
+    assert officer.role is Role.OFFICER
