@@ -14,6 +14,7 @@ import click
 SUBCOMMANDS: dict[str, str] = {
     "db": "hotline.db_cli:db",
     "seed": "hotline.seed_cli:seed",
+    "assessment": "hotline.assessment_cli:assessment",
 }
 
 
