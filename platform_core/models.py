@@ -9,3 +9,4 @@ from platform_core.regions import models as regions_models  # noqa: F401
 metadata = Base.metadata
 from platform_core.audit import models as audit_models  # noqa: F401,E402
 from platform_core.accounts import models as accounts_models  # noqa: F401,E402
+from platform_core.catalogue import models as catalogue_models  # noqa: F401,E402
