@@ -9,4 +9,8 @@ from platform_core.regions import models as regions_models  # noqa: F401
 metadata = Base.metadata
 from platform_core.audit import models as audit_models  # noqa: F401,E402
 from platform_core.accounts import models as accounts_models  # noqa: F401,E402
+from platform_core.elders import models as elders_models  # noqa: F401,E402
+from platform_core.devices import models as devices_models  # noqa: F401,E402
 from platform_core.catalogue import models as catalogue_models  # noqa: F401,E402
+from platform_core.assessment import models as assessment_models  # noqa: F401,E402
+from platform_core.gov_purchase import models as gov_purchase_models  # noqa: F401,E402

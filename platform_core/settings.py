@@ -49,6 +49,37 @@ class Settings:
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
 
+    # IVR (FastAGI). Flow files (empty: the packaged ivr_flows/flows), the local copy of the
+    # prompt files and the path under which Asterisk finds them (sounds/<prefix>/<lang>/<name>).
+    ivr_flows_dir: str = ""
+    ivr_sounds_dir: Path = Path("asterisk_conf/sounds")
+    ivr_sound_prefix: str = "hotline"
+    # A reply slower than this (plus a prompt's own wait) means the socket to Asterisk is dead.
+    ivr_reply_timeout_s: float = 60.0
+    ivr_db_workers: int = 8
+    # Local numbers are completed with this area code before caller identification (0471 ...).
+    ivr_area_code: str = ""
+    # Queue, intent and priority for a call the IVR cannot serve (unknown script, a fault).
+    ivr_fallback_queue: str = "hotline-general"
+    # Offer a call back when the expected wait is at least this long; without live queue data
+    # each caller already waiting is counted as this many seconds.
+    ivr_callback_offer_wait_s: int = 120
+    ivr_seconds_per_waiting_call: int = 60
+
+    # Proactive care calls (主动关怀): who is called, how often it retries, what follows silence.
+    care_min_age: int = 80
+    care_categories: str = "extreme_hardship,subsistence,poor_disabled,poor_semi_disabled,bereaved_parent"
+    care_living_arrangements: str = "alone,empty_nest"
+    care_max_attempts: int = 3
+    care_retry_interval_min: int = 30
+    care_ring_timeout_s: int = 40
+    # An attempt with no outcome after this long counts as not answered.
+    care_attempt_timeout_min: int = 10
+    care_context: str = "hotline-care-call"
+    care_trunk: str = "PJSIP/{number}@trunk"
+    care_caller_id: str = "12349"
+    care_visit_service_type: str = "visit_home"
+
     # Web console.
     console_host: str = "127.0.0.1"
     console_port: int = 8000
@@ -70,6 +101,9 @@ class Settings:
     service_level_s: int = 20
     short_abandon_s: int = 5
 
+    # Elders: from this age an elder is flagged 高龄 on the screen pop (80 in most 盟市, lower in some).
+    elder_very_old_age: int = 80
+
     # Notifications and devices.
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
@@ -79,6 +113,15 @@ class Settings:
 
     # Analytics engine (ClickHouse HTTP URL); empty means the primary database answers.
     clickhouse_url: str = ""
+
+    # Care modules: defaults that a 盟市 may override in its care policy (care_policies table).
+    # Months between two GB/T 42195-2022 assessments of an elder, and how many days before the
+    # due date the re-assessment reminder goes out.
+    assessment_interval_months: int = 12
+    assessment_reminder_lead_days: int = 30
+    # A font with Chinese glyphs for printed reports and notices (TTF/TTC); empty means Debian's
+    # fonts-wqy-microhei or fonts-noto-cjk where installed.
+    report_font_path: str = ""
 
     extra: Mapping[str, str] = field(default_factory=dict)
 
