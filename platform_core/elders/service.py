@@ -65,7 +65,7 @@ from platform_core.errors import (
 )
 from platform_core.events import publish_on_commit
 from platform_core.regions import service as regions
-from platform_core.regions.codes import is_within
+from platform_core.regions.codes import is_within, level_of
 from platform_core.runtime import cipher_of, settings_of
 from platform_core.security.masking import mask_id_number, mask_phone
 
@@ -261,6 +261,19 @@ def _area_code_for(session: Session, region_code: str) -> str | None:
     return None
 
 
+def _known_county(session: Session, raw: str) -> str:
+    """The canonical code, when its 旗县区 is in the dictionary (townships and villages below a
+    known county are created on demand; a county is never invented)."""
+    code = regions.canonical_code(session, raw)
+    county = code[:6].ljust(12, "0")
+    if level_of(code) < 3 or regions.find_region(session, county) is None:
+        raise NotFound(
+            f"区划不存在或不是旗县区以下: {code} / unknown region (must be a county or below)",
+            code="region_not_found",
+        )
+    return code
+
+
 def _phone(raw: str, area_code: str | None, field: str) -> str:
     try:
         return phones.normalize_phone(raw, area_code=area_code).digits
@@ -351,7 +364,7 @@ def _refuse_duplicate(session: Session, index: str, *, except_id: int | None = N
 def register_elder(session: Session, *, data: ElderIn, actor: Actor) -> Elder:
     """Create a profile. A duplicate ID number is refused; any failure leaves nothing behind."""
     parsed, index = _identity(session, data.id_number)
-    region_code = regions.canonical_code(session, data.region_code)
+    region_code = _known_county(session, data.region_code)
     _require_in_scope(region_code, actor)
     _refuse_duplicate(session, index)
     given = data.model_fields_set
@@ -428,7 +441,7 @@ def update_elder(session: Session, *, elder_id: int, changes: ElderUpdate, actor
             elder.id_number_index, elder.id_number_masked = index, mask_id_number(parsed.number)
             elder.sex, elder.birth_date = parsed.sex, parsed.birth_date
         if "region_code" in fields and changes.region_code:
-            code = regions.canonical_code(session, changes.region_code)
+            code = _known_county(session, changes.region_code)
             _require_in_scope(code, actor)
             elder.region_code = regions.ensure_region(session, code).code
         if "household_region_code" in fields:
