@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from platform_core.accounts.events import LoginSessionEnded
 from platform_core.accounts.models import LoginSession, User, WrapUp
 from platform_core.accounts.passwords import (
     DUMMY_HASH,
@@ -29,6 +30,7 @@ from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from platform_core.events import publish_on_commit
 from platform_core.regions import codes
 from platform_core.regions.service import find_region, require_within, within
 from platform_core.runtime import settings_of
@@ -406,6 +408,15 @@ def log_out(session: Session, *, session_id: str, source_ip: str | None = None) 
     login.ended_at = utcnow()
     login.end_reason = "logout"
     session.flush()
+    publish_on_commit(
+        session,
+        LoginSessionEnded(
+            session_id=login.id,
+            user_id=login.user_id,
+            reason="logout",
+            region_code=login.user.region_code,
+        ),
+    )
     audit.record(
         session,
         actor=actor_for(login.user),
@@ -417,6 +428,7 @@ def log_out(session: Session, *, session_id: str, source_ip: str | None = None) 
 
 
 def end_sessions_for_user(session: Session, *, user_id: int, reason: str) -> list[str]:
+    user = get_user(session, user_id)
     ids = list(
         session.scalars(
             select(LoginSession.id).where(
@@ -429,6 +441,13 @@ def end_sessions_for_user(session: Session, *, user_id: int, reason: str) -> lis
             update(LoginSession)
             .where(LoginSession.id.in_(ids))
             .values(ended_at=utcnow(), end_reason=reason)
+        )
+    for sid in ids:
+        publish_on_commit(
+            session,
+            LoginSessionEnded(
+                session_id=sid, user_id=user_id, reason=reason, region_code=user.region_code
+            ),
         )
     return ids
 

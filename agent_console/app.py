@@ -1,0 +1,154 @@
+"""The Flask application factory: one runtime, one Socket.IO server, the blueprints."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, g, jsonify, request
+from flask_socketio import SocketIO
+
+from agent_console import csrf, i18n
+from agent_console.realtime import SESSION_COOKIE, Realtime
+from agent_console.security import ANONYMOUS_REGION, audit_refusal, refusal_response, wants_json
+from platform_core.accounts import service as accounts
+from platform_core.errors import DomainError, OutOfRegion, PermissionDenied, ValidationFailed
+from platform_core.runtime import Runtime
+
+LANG_COOKIE = "hotline_lang"
+# Requests larger than this are refused before any handler reads them (notes are capped far
+# lower by settings.note_max_chars; this only stops a flood).
+MAX_REQUEST_BYTES = 256 * 1024
+
+
+def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
+    """Build the console for ``runtime``; ``relay`` subscribes it to the domain-event bus."""
+    settings = runtime.settings
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["hotline_runtime"] = runtime
+
+    socketio_kwargs: dict[str, Any] = {
+        "async_mode": "threading",
+        "manage_session": False,
+        "ping_interval": 20,
+        "ping_timeout": 20,
+    }
+    if settings.redis_url:
+        socketio_kwargs.update(
+            message_queue=settings.redis_url, channel=f"{settings.redis_namespace}:socketio"
+        )
+    socketio = SocketIO(app, **socketio_kwargs)
+    realtime = Realtime(socketio, runtime)
+    app.extensions["hotline_realtime"] = realtime
+
+    _install_request_hooks(app, runtime)
+
+    from agent_console.views import agent, auth, reports, supervisor
+
+    auth.init_app(app)
+    agent.init_app(app, realtime)
+    supervisor.init_app(app, realtime)
+    reports.init_app(app)
+
+    if relay:
+        realtime.start_relay()
+    return app
+
+
+def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
+    settings = runtime.settings
+
+    @app.before_request
+    def load_login() -> Any:
+        g.lang = i18n.pick_language(request.cookies.get(LANG_COOKIE))
+        g.actor = None
+        g.user = None
+        g.session_id = None
+        g.auth_error = None
+        if request.endpoint == "static":
+            return None
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            try:
+                with runtime.session() as s:
+                    login = accounts.resume_session(s, token=token, source_ip=request.remote_addr)
+                    g.user = accounts.user_summary(login.user)
+                    g.actor = accounts.actor_for(login.user)
+                    g.session_id = login.id
+            except DomainError as err:
+                g.auth_error = err
+        if request.method not in csrf.SAFE_METHODS:
+            binding = g.session_id or request.cookies.get(csrf.PRE_COOKIE)
+            if not csrf.is_valid(settings.secret_key, binding, csrf.submitted_token(request)):
+                audit_refusal("http.csrf", reason="missing or forged CSRF token")
+                return refusal_response(
+                    DomainError(
+                        "请求校验失败, 请刷新页面后重试 / security token missing or invalid, reload the page",
+                        code="csrf_failed",
+                    )
+                )
+        return None
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "connect-src 'self' ws: wss:; frame-ancestors 'none'",
+        )
+        if g.get("auth_error") is not None:
+            response.delete_cookie(SESSION_COOKIE)
+        if request.cookies.get(csrf.PRE_COOKIE) is None and g.get("session_id") is None:
+            response.set_cookie(
+                csrf.PRE_COOKIE,
+                g.get("pre_session") or csrf.new_pre_session(),
+                httponly=True,
+                samesite="Lax",
+            )
+        return response
+
+    @app.errorhandler(DomainError)
+    def domain_error(err: DomainError) -> Any:
+        if isinstance(err, PermissionDenied | OutOfRegion) and err.code not in ("out_of_region",):
+            audit_refusal("http.forbidden", reason=err.code)
+        return refusal_response(err)
+
+    @app.errorhandler(413)
+    def too_large(_err: Any) -> Any:
+        audit_refusal("http.too_large", reason="request body too large")
+        return refusal_response(
+            ValidationFailed("请求内容过大 / request too large", code="too_large")
+        )
+
+    @app.errorhandler(404)
+    def not_found(_err: Any) -> Any:
+        if wants_json():
+            return jsonify({"code": "not_found", "message": "未找到 / not found"}), 404
+        return "未找到 / not found", 404
+
+    @app.context_processor
+    def template_helpers() -> dict[str, Any]:
+        lang = g.get("lang", i18n.DEFAULT)
+        binding = g.get("session_id") or request.cookies.get(csrf.PRE_COOKIE)
+        if binding is None:
+            binding = g.pre_session = csrf.new_pre_session()
+        return {
+            "t": lambda key, **kw: i18n.translate(lang, key, **kw),
+            "lang": lang,
+            "catalogue": i18n.catalogue(lang),
+            "csrf_token": csrf.token_for(settings.secret_key, binding),
+            "current_user": g.get("user"),
+            "anonymous_region": ANONYMOUS_REGION,
+        }

@@ -1,0 +1,267 @@
+"""Socket.IO: authenticated connections, guarded events, and the relay of domain events.
+
+A connection is accepted only with a live login session cookie (the same one HTTP uses) and a
+role allowed on the namespace. Each connection joins its user's room, its login's room and the
+rooms of every region scope it may see. On connect the client receives a snapshot, then the
+stream; after a gap in the event bus (Redis reconnect) it is told to re-fetch the snapshot.
+
+Every process relays the domain events it receives to its own clients only (``ignore_queue``):
+with several console processes each one already receives every event from the bus, so going
+through the Socket.IO message queue as well would deliver each event several times.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+from flask_socketio import SocketIO
+from pydantic import BaseModel, ValidationError
+
+from platform_core.accounts import service as accounts
+from platform_core.accounts.permissions import Permission, allows
+from platform_core.actors import Actor
+from platform_core.audit import service as audit
+from platform_core.errors import DomainError, OutOfRegion, PermissionDenied, ValidationFailed
+from platform_core.regions import codes
+from platform_core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "hotline_session"
+AGENT_NS = "/agent"
+SUPERVISOR_NS = "/supervisor"
+NAMESPACE_PERMISSION = {AGENT_NS: Permission.TAKE_CALLS, SUPERVISOR_NS: Permission.VIEW_WALLBOARD}
+
+
+@dataclass(frozen=True)
+class Connection:
+    session_id: str
+    actor: Actor
+    user: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SocketHandler:
+    namespace: str
+    event: str
+    permission: Permission
+    schema: type[BaseModel] | None
+
+
+def scope_rooms(region_code: str) -> list[str]:
+    """Rooms of every scope that contains ``region_code`` (the region itself and its ancestors)."""
+    rooms = []
+    current: str | None = region_code
+    while current:
+        rooms.append(f"scope:{current}")
+        current = codes.parent_of(current)
+    return rooms
+
+
+class Realtime:
+    def __init__(self, socketio: SocketIO, runtime: Runtime) -> None:
+        self.socketio = socketio
+        self.runtime = runtime
+        self.handlers: list[SocketHandler] = []
+        self._connections: dict[tuple[str, str], Connection] = {}
+        self._lock = threading.Lock()
+        self._snapshots: dict[str, Callable[[Connection], dict[str, Any]]] = {}
+        self._unsubscribe: Callable[[], None] | None = None
+        self.event_handlers: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+        for ns in NAMESPACE_PERMISSION:
+            self._register_connect(ns)
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _audit_denied(self, actor: Actor | None, action: str, detail: dict[str, Any]) -> None:
+        audit.record_separately(
+            self.runtime.session_factory,
+            actor=actor or Actor(kind="anonymous", name="anonymous", region_code="000000000000"),
+            action=action,
+            target_type="socket",
+            target_id=detail.get("namespace"),
+            result="denied",
+            detail=detail,
+            source_ip=request.remote_addr if request else None,
+        )
+
+    def _register_connect(self, namespace: str) -> None:
+        permission = NAMESPACE_PERMISSION[namespace]
+
+        def on_connect(auth: Any = None) -> bool:
+            token = request.cookies.get(SESSION_COOKIE, "")
+            try:
+                with self.runtime.session() as s:
+                    login = accounts.resume_session(s, token=token, source_ip=request.remote_addr)
+                    user = accounts.user_summary(login.user)
+                    actor = accounts.actor_for(login.user)
+                    session_id = login.id
+            except DomainError as err:
+                self._audit_denied(
+                    None, "socket.connect", {"namespace": namespace, "reason": err.code}
+                )
+                raise ConnectionRefusedError(err.to_dict()) from None
+            if not allows(actor.role, permission):
+                self._audit_denied(
+                    actor, "socket.connect", {"namespace": namespace, "reason": "role"}
+                )
+                raise ConnectionRefusedError(
+                    PermissionDenied("当前角色无权连接 / your role may not connect").to_dict()
+                )
+            conn = Connection(session_id=session_id, actor=actor, user=user)
+            sid = request.sid  # type: ignore[attr-defined]
+            with self._lock:
+                self._connections[(namespace, sid)] = conn
+            for room in [f"user:{user['id']}", f"login:{session_id}", f"scope:{actor.region_code}"]:
+                self.socketio.server.enter_room(sid, room, namespace=namespace)
+            self.send_snapshot(namespace, sid, conn)
+            return True
+
+        def on_disconnect(reason: Any = None) -> None:
+            with self._lock:
+                self._connections.pop((namespace, request.sid), None)  # type: ignore[attr-defined]
+
+        self.socketio.on_event("connect", on_connect, namespace=namespace)
+        self.socketio.on_event("disconnect", on_disconnect, namespace=namespace)
+
+    def connection(self, namespace: str, sid: str) -> Connection | None:
+        with self._lock:
+            return self._connections.get((namespace, sid))
+
+    def connection_count(self) -> int:
+        with self._lock:
+            return len(self._connections)
+
+    def set_snapshot(self, namespace: str, build: Callable[[Connection], dict[str, Any]]) -> None:
+        self._snapshots[namespace] = build
+
+    def send_snapshot(self, namespace: str, sid: str, conn: Connection) -> None:
+        build = self._snapshots.get(namespace)
+        if build is None:
+            return
+        try:
+            payload = build(conn)
+        except DomainError as err:
+            payload = {"error": err.to_dict()}
+        self.socketio.emit("snapshot", payload, to=sid, namespace=namespace)
+
+    def close_login(self, session_id: str) -> int:
+        """Disconnect this process's connections of one login session (after logout)."""
+        with self._lock:
+            victims = [key for key, c in self._connections.items() if c.session_id == session_id]
+        for namespace, sid in victims:
+            try:
+                self.socketio.emit(
+                    "session_ended", {"code": "logged_out"}, to=sid, namespace=namespace
+                )
+                self.socketio.server.disconnect(sid, namespace=namespace)
+            except Exception:  # the client may already be gone
+                log.debug("disconnect of %s failed", sid, exc_info=True)
+            with self._lock:
+                self._connections.pop((namespace, sid), None)
+        return len(victims)
+
+    # --- guarded events ------------------------------------------------------------------
+
+    def on(
+        self,
+        namespace: str,
+        event: str,
+        permission: Permission,
+        schema: type[BaseModel] | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register an event handler ``fn(conn, payload) -> dict`` behind auth, role and shape checks.
+
+        The client gets an acknowledgement ``{"ok": true, ...}`` or ``{"ok": false, "code",
+        "message"}``; refusals and malformed payloads are audited.
+        """
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def handler(data: Any = None) -> dict[str, Any]:
+                sid = request.sid  # type: ignore[attr-defined]
+                conn = self.connection(namespace, sid)
+                try:
+                    if conn is None:
+                        raise PermissionDenied("请先登录 / please log in", code="not_authenticated")
+                    with self.runtime.session() as s:
+                        live = accounts.is_session_live(s, conn.session_id)
+                    if not live:
+                        self.socketio.server.disconnect(sid, namespace=namespace)
+                        raise PermissionDenied(
+                            "登录已失效 / your session has ended", code="not_authenticated"
+                        )
+                    if not allows(conn.actor.role, permission):
+                        raise PermissionDenied("当前角色无权执行此操作 / your role may not do this")
+                    payload: Any = data
+                    if schema is not None:
+                        try:
+                            payload = schema.model_validate(data if data is not None else {})
+                        except ValidationError as exc:
+                            fields = sorted(
+                                {
+                                    ".".join(str(p) for p in e["loc"]) or "payload"
+                                    for e in exc.errors()
+                                }
+                            )
+                            raise ValidationFailed(
+                                f"请求格式不正确: {', '.join(fields)} / malformed request",
+                                code="malformed_payload",
+                                fields=fields,
+                            ) from None
+                    result = fn(conn, payload) or {}
+                    return {"ok": True, **result}
+                except DomainError as err:
+                    if isinstance(err, PermissionDenied | OutOfRegion | ValidationFailed):
+                        self._audit_denied(
+                            conn.actor if conn else None,
+                            f"socket.{event}",
+                            {"namespace": namespace, "reason": err.code},
+                        )
+                    return {"ok": False, **err.to_dict()}
+
+            self.socketio.on_event(event, handler, namespace=namespace)
+            self.handlers.append(SocketHandler(namespace, event, permission, schema))
+            return fn
+
+        return decorate
+
+    # --- relay of domain events ----------------------------------------------------------
+
+    def on_domain_event(self, event_type: str, fn: Callable[[dict[str, Any]], None]) -> None:
+        self.event_handlers.setdefault(event_type, []).append(fn)
+
+    def start_relay(self) -> None:
+        if self._unsubscribe is None:
+            self._unsubscribe = self.runtime.event_bus.subscribe(self._relay, on_gap=self._gap)
+
+    def stop_relay(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _relay(self, envelope: dict[str, Any]) -> None:
+        for fn in self.event_handlers.get(envelope.get("type", ""), []) + self.event_handlers.get(
+            "*", []
+        ):
+            try:
+                fn(envelope)
+            except Exception:
+                log.exception("转发事件失败 / relaying %s failed", envelope.get("type"))
+
+    def _gap(self) -> None:
+        for ns in NAMESPACE_PERMISSION:
+            self.socketio.emit("resync", {}, namespace=ns, ignore_queue=True)
+
+    def emit_local(self, event: str, data: Any, *, namespace: str, to: str | None = None) -> None:
+        self.socketio.emit(event, data, namespace=namespace, to=to, ignore_queue=True)
+
+    def emit_to_scopes(
+        self, event: str, data: Any, *, namespace: str, region_code: str | None, home_region: str
+    ) -> None:
+        for room in scope_rooms(region_code or home_region):
+            self.emit_local(event, data, namespace=namespace, to=room)

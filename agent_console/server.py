@@ -1,0 +1,57 @@
+"""Serving the console: a threaded WSGI server that also carries the WebSocket upgrades.
+
+Flask-SocketIO runs in threading mode (simple-websocket), so the console lives beside the
+asyncio callcenter and IVR threads of the one-process demo. Each WebSocket holds one thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+log = logging.getLogger(__name__)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            super().log_request(code, size)
+
+
+class ConsoleServer:
+    def __init__(self, app: Flask, host: str, port: int) -> None:
+        self.app = app
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_QuietHandler
+        )
+        # a backlog for many browsers connecting at once (shift change, the load benchmark)
+        self._server.socket.listen(1024)
+        self.host = host
+        self.port = self._server.server_port
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ConsoleServer:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="console-http", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        realtime = self.app.extensions.get("hotline_realtime")
+        if realtime is not None:
+            realtime.stop_relay()
+        if self._thread is not None:
+            self._thread.join(5)

@@ -1,0 +1,52 @@
+// KPI reports: the same numbers as `hotline report kpi`, as a table, a chart and exports.
+import { api, el, pct, showError, t } from "./common.js";
+
+const form = document.getElementById("report-form");
+const today = new Date().toISOString().slice(0, 10);
+form.start.value = form.start.value || today;
+form.end.value = form.end.value || today;
+let chart = null;
+const RATES = new Set(["answer_rate", "answer_rate_excl_short", "service_level", "abandon_rate", "occupancy"]);
+const COLUMNS = ["offered", "answered", "abandoned", "answer_rate", "answer_rate_excl_short", "service_level", "asa_s", "abandon_rate", "aht_s", "occupancy"];
+
+function query() { return new URLSearchParams(new FormData(form)).toString(); }
+
+function fmt(key, v) {
+  if (v === null || v === undefined) return "—";
+  if (RATES.has(key)) return pct(v);
+  return typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) : String(v);
+}
+
+async function run(e) {
+  if (e) e.preventDefault();
+  document.getElementById("export-csv").href = `/reports/export.csv?${query()}`;
+  document.getElementById("export-xlsx").href = `/reports/export.xlsx?${query()}`;
+  try {
+    const data = await api("GET", `/api/reports/kpi?${query()}`);
+    const rows = data.report.rows || [];
+    const cols = COLUMNS.filter((c) => rows.some((r) => c in r) || (data.report.total && c in data.report.total));
+    const table = document.getElementById("report-table");
+    table.tHead.replaceChildren(el("tr", {}, el("th", {}, t("kpi.key")), cols.map((c) => el("th", {}, t(`kpi.${c}`)))));
+    const all = data.report.total ? [...rows, { ...data.report.total, key: t("report.total") }] : rows;
+    table.tBodies[0].replaceChildren(...all.map((r) => el("tr", {}, el("td", {}, String(r.key ?? r.group ?? "")), cols.map((c) => el("td", {}, fmt(c, r[c]))))));
+    drawChart(rows);
+  } catch (err) { showError(err); }
+}
+
+function drawChart(rows) {
+  if (!window.Chart) return;
+  const labels = rows.map((r) => String(r.key ?? r.group ?? ""));
+  const datasets = [
+    { type: "bar", label: t("kpi.offered"), data: rows.map((r) => r.offered ?? 0), backgroundColor: "#1f4e99", yAxisID: "y" },
+    { type: "bar", label: t("kpi.answered"), data: rows.map((r) => r.answered ?? 0), backgroundColor: "#2e7d32", yAxisID: "y" },
+    { type: "line", label: t("kpi.answer_rate"), data: rows.map((r) => (r.answer_rate ?? 0) * 100), borderColor: "#b00020", yAxisID: "rate" },
+  ];
+  if (chart) chart.destroy();
+  chart = new window.Chart(document.getElementById("chart"), {
+    data: { labels, datasets },
+    options: { animation: false, scales: { y: { beginAtZero: true }, rate: { position: "right", min: 0, max: 100 } } },
+  });
+}
+
+form.addEventListener("submit", run);
+run();

@@ -1,0 +1,47 @@
+// Supervisor's wallboard: snapshot on (re)connect, then events trigger a fresh snapshot.
+import { api, connect, duration, el, pct, showError, t, toast } from "./common.js";
+
+const $ = (id) => document.getElementById(id);
+let agents = [];
+
+function levelClass(level) { return `level-${level || "none"}`; }
+
+function render(snap) {
+  if (!snap || snap.error) { if (snap) toast(snap.error.message, "error"); return; }
+  const k = snap.kpis || {};
+  $("answer-rate").textContent = pct(k.answer_rate);
+  $("tile-answer-rate").className = `tile ${levelClass(snap.answer_rate_level)}`;
+  $("target").textContent = pct(snap.thresholds.answer_rate_target);
+  $("service-level").textContent = pct(k.service_level);
+  $("asa").textContent = k.asa_s === null || k.asa_s === undefined ? "—" : `${Number(k.asa_s).toFixed(1)} ${t("common.seconds")}`;
+  $("abandon-rate").textContent = pct(k.abandon_rate);
+  $("counts").textContent = `${k.offered ?? 0} / ${k.answered ?? 0} / ${k.abandoned ?? 0}`;
+  $("queue-rows").replaceChildren(...(snap.queues || []).map((q) => el("tr", { class: levelClass(q.level) },
+    el("td", {}, q.name || q.queue), el("td", {}, String(q.waiting ?? q.calls_waiting ?? 0)),
+    el("td", {}, q.longest_wait_s ? `${Math.round(q.longest_wait_s)} ${t("common.seconds")}` : "—"))));
+  $("alerts").replaceChildren(...(snap.alerts || []).map((a) => el("p", { class: "alert" },
+    t("wall.alert", { queue: a.queue, seconds: Math.round(a.longest_wait_s) }))));
+  agents = snap.agents || [];
+  renderAgents();
+  $("updated").textContent = new Date(snap.server_time).toLocaleTimeString();
+}
+
+function renderAgents() {
+  const monitor = $("agent-rows").dataset.monitor === "1";
+  $("agent-rows").replaceChildren(...agents.map((a) => el("tr", { class: `state-${a.state}` },
+    el("td", {}, a.member_name || a.name || a.interface), el("td", {}, t(`state.${a.state}`)),
+    el("td", {}, a.pause_reason ? t(`pause.${a.pause_reason}`) : ""), el("td", { class: "dur", "data-since": a.since || "" }, duration(a.since)),
+    monitor ? el("td", {}, ["listen", "whisper", "barge"].map((mode) => el("button", { class: "small", onclick: () => spy(a.interface, mode) }, t(`wall.${mode}`)))) : "")));
+}
+
+setInterval(() => document.querySelectorAll("td.dur").forEach((td) => { td.textContent = duration(td.dataset.since); }), 1000);
+
+async function spy(agentInterface, mode) {
+  try { await api("POST", "/api/monitor", { agent_interface: agentInterface, mode }); toast(t("action.sent")); } catch (err) { showError(err); }
+}
+
+let pending = null;
+const socket = connect("/supervisor", {
+  onSnapshot: render,
+  on: { event: () => { if (!pending) pending = setTimeout(() => { pending = null; socket.refresh(); }, 300); } },
+});

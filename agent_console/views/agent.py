@@ -1,0 +1,478 @@
+"""The agent's console: state control, screen pop, orders from the call, recalls, wrap-up."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from flask import Blueprint, Flask, g, jsonify, render_template
+from sqlalchemy import select
+
+from agent_console import integration
+from agent_console.realtime import AGENT_NS, SUPERVISOR_NS, Connection, Realtime
+from agent_console.security import current_actor, guard, require_region
+from agent_console.views.common import body, check_note, runtime
+from agent_console.views.schemas import (
+    CallbackIn,
+    DispositionIn,
+    OrderIn,
+    PauseIn,
+    QuickRegisterIn,
+    RevealIn,
+    ScreenPopIn,
+    SnapshotIn,
+    TransferIn,
+)
+from platform_core.accounts import service as accounts
+from platform_core.accounts.models import User
+from platform_core.accounts.permissions import Permission
+from platform_core.actors import Actor
+from platform_core.audit import service as audit
+from platform_core.db import utcnow
+from platform_core.errors import (
+    Conflict,
+    DomainError,
+    OutOfRegion,
+    PermissionDenied,
+    ValidationFailed,
+)
+from platform_core.regions import codes
+
+log = logging.getLogger(__name__)
+bp = Blueprint("agent", __name__)
+
+# Pause reasons an agent may choose (labels in the message catalogue under pause.<code>);
+# "wrap_up" is set by the console itself after a call.
+PAUSE_REASONS = ("break", "meal", "training", "meeting", "admin")
+WRAP_UP_REASON = "wrap_up"
+
+
+def _interface() -> str:
+    interface = g.user.get("sip_interface")
+    if not interface:
+        raise Conflict(
+            "该账号未绑定分机 / this account has no phone extension", code="no_interface"
+        )
+    return str(interface)
+
+
+# --- snapshot ------------------------------------------------------------------------------
+
+
+def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
+    """What the agent's screen shows, read in one go: own state, wrap-up, queues, recalls."""
+    out: dict[str, Any] = {
+        "user": user,
+        "server_time": utcnow().isoformat(),
+        "agent": None,
+        "queues": [],
+        "recalls": [],
+        "wrapup": None,
+        "unavailable": [],
+    }
+    rt = runtime()
+    with rt.session() as s:
+        wrap = accounts.pending_wrapup(s, user_id=user["id"])
+        if wrap is not None:
+            out["wrapup"] = {"linkedid": wrap.linkedid, "started_at": wrap.started_at.isoformat()}
+        try:
+            live = integration.live_snapshot(s, region_code=actor.region_code)
+            out["queues"] = live.get("queues", [])
+            out["agent"] = next(
+                (
+                    a
+                    for a in live.get("agents", [])
+                    if a.get("interface") == user.get("sip_interface")
+                ),
+                None,
+            )
+        except integration.ModuleUnavailable as err:
+            out["unavailable"].append(err.message)
+        try:
+            out["recalls"] = integration.list_recalls(s, region_code=actor.region_code)
+        except integration.ModuleUnavailable as err:
+            out["unavailable"].append(err.message)
+    return out
+
+
+@bp.get("/agent")
+@guard(Permission.TAKE_CALLS)
+def console() -> Any:
+    return render_template(
+        "agent.html", pause_reasons=PAUSE_REASONS, dispositions=accounts.DISPOSITIONS
+    )
+
+
+@bp.get("/api/agent/snapshot")
+@guard(Permission.TAKE_CALLS)
+def snapshot() -> Any:
+    return jsonify(agent_snapshot(current_actor(), g.user))
+
+
+# --- agent state -----------------------------------------------------------------------------
+
+
+def _command(action: str, **kwargs: Any) -> Any:
+    """Send a telephony command; the state on screen changes only when callcenter confirms."""
+    client = integration.telephony(runtime())
+    result = getattr(client, action)(**kwargs)
+    with runtime().session() as s:
+        audit.record(
+            s,
+            actor=current_actor(),
+            action=f"agent.{action}",
+            target_type="interface",
+            target_id=kwargs.get("interface"),
+            detail={k: str(v) for k, v in kwargs.items()},
+        )
+    return {
+        "ok": True,
+        "result": getattr(result, "__dict__", None)
+        or (result if isinstance(result, dict) else None),
+    }
+
+
+def _require_no_wrapup() -> None:
+    with runtime().session() as s:
+        accounts.require_no_wrapup(s, user_id=g.user["id"])
+
+
+@bp.post("/api/agent/queue-login")
+@guard(Permission.TAKE_CALLS)
+def queue_login() -> Any:
+    _require_no_wrapup()
+    return jsonify(_command("login", interface=_interface(), member_name=g.user["display_name"]))
+
+
+@bp.post("/api/agent/queue-logout")
+@guard(Permission.TAKE_CALLS)
+def queue_logout() -> Any:
+    return jsonify(_command("logout", interface=_interface()))
+
+
+@bp.post("/api/agent/pause")
+@guard(Permission.TAKE_CALLS)
+def pause() -> Any:
+    data = body(PauseIn)
+    if data.reason not in PAUSE_REASONS:
+        raise ValidationFailed(
+            "未知的暂停原因 / unknown pause reason",
+            code="invalid_pause_reason",
+            allowed=list(PAUSE_REASONS),
+        )
+    return jsonify(_command("pause", interface=_interface(), reason=data.reason))
+
+
+@bp.post("/api/agent/ready")
+@guard(Permission.TAKE_CALLS)
+def ready() -> Any:
+    _require_no_wrapup()
+    return jsonify(_command("unpause", interface=_interface()))
+
+
+@bp.post("/api/agent/disposition")
+@guard(Permission.TAKE_CALLS)
+def disposition() -> Any:
+    data = body(DispositionIn)
+    check_note(data.notes)
+    with runtime().session() as s:
+        row = accounts.complete_wrapup(
+            s, actor=current_actor(), disposition=data.disposition, notes=data.notes
+        )
+        remaining = accounts.pending_wrapup(s, user_id=g.user["id"])
+        linkedid = row.linkedid
+    return jsonify({"ok": True, "linkedid": linkedid, "wrapup_pending": remaining is not None})
+
+
+# --- the call ----------------------------------------------------------------------------------
+
+
+def _own_call(linkedid: str) -> Any:
+    """The call, if this agent may act on it: their own call, or one in a supervisor's region."""
+    with runtime().session() as s:
+        call = integration.find_call(s, linkedid)
+        if call is None:
+            raise integration.NotFound("通话不存在 / no such call", code="call_not_found")
+        interface = getattr(call, "agent_interface", None)
+        region = getattr(call, "region_code", None) or current_actor().region_code
+        mine = interface is not None and interface == g.user.get("sip_interface")
+        if not mine:
+            require_region(region, target_type="call", target_id=linkedid)
+            if g.user["role"] != "supervisor":
+                raise PermissionDenied(
+                    "只能操作自己的通话 / you can only act on your own calls", code="not_your_call"
+                )
+        return call
+
+
+@bp.post("/api/calls/<linkedid>/transfer")
+@guard(Permission.TAKE_CALLS)
+def transfer(linkedid: str) -> Any:
+    data = body(TransferIn)
+    call = _own_call(linkedid)
+    return jsonify(
+        _command("redirect", channel=getattr(call, "channel", None) or linkedid, target=data.target)
+    )
+
+
+@bp.post("/api/calls/<linkedid>/hangup")
+@guard(Permission.TAKE_CALLS)
+def hangup(linkedid: str) -> Any:
+    call = _own_call(linkedid)
+    return jsonify(_command("hangup", channel=getattr(call, "channel", None) or linkedid))
+
+
+@bp.post("/api/recalls/<int:recall_id>/callback")
+@guard(Permission.TAKE_CALLS)
+def recall_callback(recall_id: int) -> Any:
+    body(CallbackIn)
+    _require_no_wrapup()
+    with runtime().session() as s:
+        recall = integration.get_recall(s, recall_id)
+        require_region(
+            getattr(recall, "region_code", None), target_type="recall", target_id=recall_id
+        )
+        number = recall.caller_number if hasattr(recall, "caller_number") else recall.number
+    return jsonify(
+        _command("originate", interface=_interface(), number=number, recall_id=recall_id)
+    )
+
+
+@bp.get("/api/recalls")
+@guard(Permission.VIEW_RECALLS)
+def recalls() -> Any:
+    with runtime().session() as s:
+        return jsonify(
+            {"recalls": integration.list_recalls(s, region_code=current_actor().region_code)}
+        )
+
+
+# --- the elder -----------------------------------------------------------------------------------
+
+
+def _elder_in_region(s: Any, elder_id: int) -> None:
+    require_region(integration.elder_region(s, elder_id), target_type="elder", target_id=elder_id)
+
+
+@bp.get("/api/elders/<int:elder_id>/profile")
+@guard(Permission.VIEW_ELDER)
+def profile(elder_id: int) -> Any:
+    with runtime().session() as s:
+        _elder_in_region(s, elder_id)
+        return jsonify(
+            {"profile": integration.elder_profile(s, elder_id=elder_id, actor=current_actor())}
+        )
+
+
+@bp.post("/api/elders/<int:elder_id>/reveal")
+@guard(Permission.REVEAL_PERSONAL)
+def reveal(elder_id: int) -> Any:
+    data = body(RevealIn)
+    with runtime().session() as s:
+        _elder_in_region(s, elder_id)
+        value = integration.reveal(s, elder_id=elder_id, field=data.field, actor=current_actor())
+    return jsonify({"field": data.field, "value": value})
+
+
+@bp.post("/api/elders")
+@guard(Permission.REGISTER_ELDER)
+def quick_register() -> Any:
+    data = body(QuickRegisterIn)
+    actor = current_actor()
+    if not codes.is_within(codes.normalize_code(data.region_code), actor.region_code):
+        require_region(None, target_type="region", target_id=data.region_code)
+    with runtime().session() as s:
+        elder = integration.register_elder(s, actor=actor, data=data.model_dump())
+        return jsonify({"elder_id": elder.id}), 201
+
+
+@bp.post("/api/elders/<int:elder_id>/orders")
+@guard(Permission.OPEN_ORDER)
+def open_order(elder_id: int) -> Any:
+    data = body(OrderIn)
+    check_note(data.notes)
+    with runtime().session() as s:
+        _elder_in_region(s, elder_id)
+        order = integration.open_order(
+            s,
+            actor=current_actor(),
+            elder_id=elder_id,
+            service_type_code=data.service_type_code,
+            source="call",
+            urgency=data.urgency,
+            notes=data.notes,
+            address=data.address or None,
+            source_ref=data.linkedid,
+        )
+        return jsonify({"order": integration.order_summary(order)}), 201
+
+
+@bp.get("/api/catalogue/service-types")
+@guard(Permission.OPEN_ORDER)
+def service_types() -> Any:
+    with runtime().session() as s:
+        return jsonify({"service_types": integration.service_types(s)})
+
+
+# --- Socket.IO ------------------------------------------------------------------------------------
+
+
+def screen_pop_for(conn_actor: Actor, payload: ScreenPopIn) -> dict[str, Any]:
+    """Who is calling: the elder's masked profile, or how the caller relates to one, or nobody."""
+    with runtime().session() as s:
+        caller: dict[str, Any] | None = None
+        elder_id = payload.elder_id
+        if payload.caller_number:
+            ident = integration.identify(s, number=payload.caller_number)
+            if elder_id is None:
+                elder_id = ident.elder_id
+            if getattr(ident, "is_family", False):
+                match = next((m for m in ident.matches if m.elder_id == elder_id), ident.matches[0])
+                elder_id = elder_id or match.elder_id
+                caller = {"kind": "family", "name": match.contact_name, "relation": match.relation}
+            elif getattr(ident, "is_device", False):
+                caller = {"kind": "device"}
+            elif getattr(ident, "ambiguous", False) and elder_id is None:
+                candidates = [m.elder_id for m in ident.matches]
+                return {
+                    "unknown": False,
+                    "ambiguous": True,
+                    "candidates": _candidates(s, candidates, conn_actor),
+                }
+        if elder_id is None:
+            return {"unknown": True, "caller_number": payload.caller_number}
+        region = integration.elder_region(s, elder_id)
+        if not codes.is_within(region, conn_actor.region_code):
+            raise OutOfRegion("无权访问其他地区的数据 / outside your region")
+        return {
+            "unknown": False,
+            "caller": caller,
+            "profile": integration.elder_profile(s, elder_id=elder_id, actor=conn_actor),
+        }
+
+
+def _candidates(s: Any, elder_ids: list[int], actor: Actor) -> list[dict[str, Any]]:
+    from platform_core.security.masking import mask_name
+
+    models = integration._module("platform_core.elders.models")
+    rows = s.scalars(select(models.Elder).where(models.Elder.id.in_(elder_ids)))
+    return [
+        {"elder_id": e.id, "name": mask_name(e.name)}
+        for e in rows
+        if codes.is_within(e.region_code, actor.region_code)
+    ]
+
+
+def _relay_handlers(realtime: Realtime) -> None:
+    rt = realtime.runtime
+    home = rt.settings.home_region_code
+
+    def user_for(interface: str | None) -> User | None:
+        if not interface:
+            return None
+        with rt.session() as s:
+            return accounts.find_user_by_interface(s, interface)
+
+    def ringing(env: dict[str, Any]) -> None:
+        data = env["data"]
+        user = user_for(data.get("agent_interface"))
+        if user is not None:
+            realtime.emit_local("call_ringing", data, namespace=AGENT_NS, to=f"user:{user.id}")
+        realtime.emit_to_scopes(
+            "event",
+            env,
+            namespace=SUPERVISOR_NS,
+            region_code=env.get("region_code"),
+            home_region=home,
+        )
+
+    def agent_event(env: dict[str, Any]) -> None:
+        data = env["data"]
+        user = user_for(data.get("agent_interface") or data.get("interface"))
+        if user is not None:
+            realtime.emit_local("agent_event", env, namespace=AGENT_NS, to=f"user:{user.id}")
+        realtime.emit_to_scopes(
+            "event",
+            env,
+            namespace=SUPERVISOR_NS,
+            region_code=env.get("region_code"),
+            home_region=home,
+        )
+
+    def call_ended(env: dict[str, Any]) -> None:
+        data = env["data"]
+        user = user_for(data.get("agent_interface"))
+        if user is not None and data.get("linkedid") and data.get("answered", True):
+            with rt.session() as s:
+                accounts.open_wrapup(s, user_id=user.id, linkedid=str(data["linkedid"]))
+            realtime.emit_local(
+                "wrapup_required",
+                {"linkedid": data["linkedid"]},
+                namespace=AGENT_NS,
+                to=f"user:{user.id}",
+            )
+            threading.Thread(
+                target=_pause_for_wrapup, args=(rt, user.sip_interface), daemon=True
+            ).start()
+        agent_event(env)
+
+    def recall_changed(env: dict[str, Any]) -> None:
+        realtime.emit_to_scopes(
+            "recall_changed",
+            env,
+            namespace=AGENT_NS,
+            region_code=env.get("region_code"),
+            home_region=home,
+        )
+        realtime.emit_to_scopes(
+            "event",
+            env,
+            namespace=SUPERVISOR_NS,
+            region_code=env.get("region_code"),
+            home_region=home,
+        )
+
+    def login_ended(env: dict[str, Any]) -> None:
+        realtime.close_login(env["data"]["session_id"])
+
+    realtime.on_domain_event("CallRinging", ringing)
+    for name in (
+        "CallAnswered",
+        "AgentStateChanged",
+        "CallQueued",
+        "CallAbandoned",
+        "QueueStatsChanged",
+    ):
+        realtime.on_domain_event(name, agent_event)
+    realtime.on_domain_event("CallEnded", call_ended)
+    realtime.on_domain_event("RecallOpened", recall_changed)
+    realtime.on_domain_event("RecallClosed", recall_changed)
+    realtime.on_domain_event("LoginSessionEnded", login_ended)
+
+
+def _pause_for_wrapup(rt: Any, interface: str | None) -> None:
+    """Keep new calls away until the disposition is recorded (the agent's ready button unpauses)."""
+    if not interface:
+        return
+    try:
+        integration.telephony(rt).pause(interface=interface, reason=WRAP_UP_REASON)
+    except DomainError as err:
+        log.warning("话后暂停失败 / wrap-up pause failed for %s: %s", interface, err.message)
+    except Exception:
+        log.exception("话后暂停失败 / wrap-up pause failed for %s", interface)
+
+
+def init_app(app: Flask, realtime: Realtime) -> None:
+    app.register_blueprint(bp)
+    realtime.set_snapshot(AGENT_NS, lambda conn: agent_snapshot(conn.actor, conn.user))
+
+    @realtime.on(AGENT_NS, "snapshot", Permission.TAKE_CALLS, SnapshotIn)
+    def socket_snapshot(conn: Connection, _payload: SnapshotIn) -> dict[str, Any]:
+        return {"snapshot": agent_snapshot(conn.actor, conn.user)}
+
+    @realtime.on(AGENT_NS, "screen_pop", Permission.VIEW_ELDER, ScreenPopIn)
+    def socket_screen_pop(conn: Connection, payload: ScreenPopIn) -> dict[str, Any]:
+        return screen_pop_for(conn.actor, payload)
+
+    _relay_handlers(realtime)

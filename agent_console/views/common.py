@@ -1,0 +1,48 @@
+"""Helpers shared by the blueprints: the runtime, request bodies, note limits."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import current_app, request
+from pydantic import BaseModel, ValidationError
+
+from agent_console.security import audit_refusal
+from platform_core.errors import ValidationFailed
+from platform_core.runtime import Runtime
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["hotline_runtime"]
+    return rt
+
+
+def body(schema: type[M]) -> M:
+    """The JSON body as ``schema``; a wrong shape is refused, audited and names the fields."""
+    data: Any = request.get_json(silent=True)
+    if data is None and request.form:
+        data = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    try:
+        return schema.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})
+        audit_refusal("http.malformed", reason="malformed request", detail={"fields": fields})
+        raise ValidationFailed(
+            f"请求格式不正确: {', '.join(fields)} / malformed request",
+            code="malformed_payload",
+            fields=fields,
+        ) from None
+
+
+def check_note(text: str) -> str:
+    limit = runtime().settings.note_max_chars
+    if len(text) > limit:
+        audit_refusal("http.note_too_long", reason="note too long", detail={"length": len(text)})
+        raise ValidationFailed(
+            f"备注不能超过 {limit} 字 / note longer than {limit} characters",
+            code="note_too_long",
+            limit=limit,
+        )
+    return text

@@ -1,0 +1,133 @@
+"""The supervisor's wallboard (live queues, agents and today's KPIs) and call monitoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, jsonify, render_template
+
+from agent_console import integration
+from agent_console.realtime import SUPERVISOR_NS, Connection, Realtime
+from agent_console.security import current_actor, guard, require_region
+from agent_console.views.common import body, runtime
+from agent_console.views.schemas import MonitorIn, SnapshotIn
+from platform_core.accounts import service as accounts
+from platform_core.accounts.permissions import Permission
+from platform_core.actors import Actor
+from platform_core.audit import service as audit
+from platform_core.db import utcnow
+from platform_core.errors import NotFound
+
+bp = Blueprint("supervisor", __name__)
+
+
+def _level(
+    value: float | None, *, green_at: float, amber_at: float, higher_is_better: bool = True
+) -> str:
+    if value is None:
+        return "none"
+    if not higher_is_better:
+        value, green_at, amber_at = -value, -green_at, -amber_at
+    if value >= green_at:
+        return "green"
+    return "amber" if value >= amber_at else "red"
+
+
+def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
+    """Live queues, agents and today's KPIs in the user's region, with traffic-light levels."""
+    settings = runtime().settings
+    with runtime().session() as s:
+        live = integration.live_snapshot(s, region_code=actor.region_code)
+    queues = []
+    alerts = []
+    for q in live.get("queues", []):
+        wait = q.get("longest_wait_s")
+        level = _level(
+            wait,
+            green_at=settings.wait_amber_s,
+            amber_at=settings.wait_alert_s,
+            higher_is_better=False,
+        )
+        if wait is not None and wait == 0:
+            level = "green"
+        queues.append({**q, "level": level})
+        if wait is not None and wait > settings.wait_alert_s:
+            alerts.append({"queue": q.get("name") or q.get("queue"), "longest_wait_s": wait})
+    kpis = dict(live.get("kpis") or live.get("today") or {})
+    rate = kpis.get("answer_rate")
+    return {
+        "server_time": utcnow().isoformat(),
+        "queues": queues,
+        "agents": live.get("agents", []),
+        "waiting_calls": live.get("waiting_calls", live.get("waiting", [])),
+        "kpis": kpis,
+        "answer_rate_level": _level(
+            rate, green_at=settings.answer_rate_target, amber_at=settings.answer_rate_amber
+        ),
+        "alerts": alerts,
+        "thresholds": {
+            "answer_rate_target": settings.answer_rate_target,
+            "answer_rate_amber": settings.answer_rate_amber,
+            "wait_amber_s": settings.wait_amber_s,
+            "wait_alert_s": settings.wait_alert_s,
+            "service_level_s": settings.service_level_s,
+        },
+    }
+
+
+@bp.get("/wallboard")
+@guard(Permission.VIEW_WALLBOARD)
+def wallboard() -> Any:
+    return render_template("wallboard.html")
+
+
+@bp.get("/api/wallboard")
+@guard(Permission.VIEW_WALLBOARD)
+def wallboard_data() -> Any:
+    return jsonify(wallboard_snapshot(current_actor()))
+
+
+@bp.post("/api/monitor")
+@guard(Permission.MONITOR_CALLS)
+def monitor() -> Any:
+    """Listen to, whisper to or barge into an agent's call in the supervisor's region."""
+    data = body(MonitorIn)
+    actor = current_actor()
+    with runtime().session() as s:
+        agent = accounts.find_user_by_interface(s, data.agent_interface)
+        if agent is None:
+            raise NotFound(
+                "没有使用该分机的坐席 / no agent on that extension", code="agent_not_found"
+            )
+        require_region(agent.region_code, target_type="agent", target_id=data.agent_interface)
+        me = accounts.get_user(s, actor.user_id or 0)
+    if not me.sip_interface:
+        raise NotFound(
+            "值班主管账号未绑定分机 / your account has no extension", code="no_interface"
+        )
+    client = integration.telephony(runtime())
+    result = client.spy(
+        supervisor_interface=me.sip_interface, agent_interface=data.agent_interface, mode=data.mode
+    )
+    with runtime().session() as s:
+        audit.record(
+            s,
+            actor=actor,
+            action=f"call.{data.mode}",
+            target_type="agent",
+            target_id=data.agent_interface,
+        )
+    return jsonify({"ok": True, "mode": data.mode, "result": getattr(result, "__dict__", None)})
+
+
+def init_app(app: Flask, realtime: Realtime) -> None:
+    app.register_blueprint(bp)
+
+    def snapshot(conn: Connection) -> dict[str, Any]:
+        return wallboard_snapshot(conn.actor)
+
+    realtime.set_snapshot(SUPERVISOR_NS, snapshot)
+
+    @realtime.on(SUPERVISOR_NS, "snapshot", Permission.VIEW_WALLBOARD, SnapshotIn)
+    def socket_snapshot(conn: Connection, _payload: SnapshotIn) -> dict[str, Any]:
+        return {"snapshot": wallboard_snapshot(conn.actor)}
