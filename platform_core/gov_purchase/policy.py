@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Protocol, TypeVar, get_args, get_origin, get_type_hints
 
@@ -153,3 +154,37 @@ def set_policy(
 
 def as_dict(policy: Any) -> dict[str, Any]:
     return {f.name: _plain(getattr(policy, f.name)) for f in dataclasses.fields(policy)}
+
+
+@dataclass(frozen=True)
+class GovPurchasePolicy:
+    section: ClassVar[str] = "gov_purchase"
+
+    # Elder categories (platform_core.elders vocabulary) that may receive purchased services.
+    eligible_categories: tuple[str, ...] = (
+        "extreme_hardship",
+        "subsistence",
+        "near_subsistence",
+        "poor_disabled",
+        "poor_semi_disabled",
+        "centenarian",
+        "family_planning",
+        "bereaved_parent",
+        "entitled",
+    )
+    # The mildest ability grade that qualifies (intact, mild, moderate, severe, complete).
+    min_grade: str = "mild"
+    # Monthly service allowance by ability grade, 元.
+    monthly_allowance_by_grade: dict[str, Decimal] = dataclasses.field(
+        default_factory=lambda: {
+            "mild": Decimal("100"),
+            "moderate": Decimal("200"),
+            "severe": Decimal("400"),
+            "complete": Decimal("600"),
+        }
+    )
+    publicity_days: int = 7
+    # Days after a refusal within which the applicant may ask for a review (复核).
+    review_request_days: int = 30
+    # Months an approval lasts before the elder must re-apply.
+    approval_months: int = 12

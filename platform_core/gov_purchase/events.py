@@ -1,0 +1,35 @@
+"""Past-tense events of government-purchased services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from platform_core.events import DomainEvent
+
+
+@dataclass(frozen=True)
+class GovPurchaseStepTaken(DomainEvent):
+    application_id: int
+    elder_id: int
+    region_code: str
+    action: str
+    status: str
+    notice_id: int | None
+
+
+@dataclass(frozen=True)
+class AllowanceCharged(DomainEvent):
+    elder_id: int
+    region_code: str
+    order_id: int
+    amount: Decimal
+    remaining: Decimal
+
+
+@dataclass(frozen=True)
+class AllowanceReleased(DomainEvent):
+    elder_id: int
+    region_code: str
+    order_id: int
+    amount: Decimal
