@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
-from platform_core.errors import DomainError, NotFound
+from platform_core.errors import DomainError, NotFound, ValidationFailed
 from platform_core.runtime import Runtime
 
 
@@ -41,29 +41,61 @@ def elder_region(session: Session, elder_id: int) -> str:
     return str(elder.region_code)
 
 
-def elder_profile(session: Session, *, elder_id: int, actor: Actor) -> dict[str, Any]:
+def elder_profile(
+    session: Session, *, elder_id: int, actor: Actor, source_ip: str | None = None
+) -> dict[str, Any]:
     profile: dict[str, Any] = _module("platform_core.elders.service").elder_profile(
-        session, elder_id=elder_id, actor=actor
+        session, elder_id=elder_id, actor=actor, source_ip=source_ip
     )
     return profile
 
 
-def reveal(session: Session, *, elder_id: int, field: str, actor: Actor) -> str:
-    service = _module("platform_core.elders.service")
-    if field == "id_number":
-        return str(service.reveal_id_number(session, elder_id=elder_id, actor=actor))
-    fn = getattr(service, f"reveal_{field}", None)
-    if fn is None:
-        raise NotFound("不能显示该字段 / this field cannot be revealed", code="unknown_field")
-    return str(fn(session, elder_id=elder_id, actor=actor))
+def reveal_id_number(
+    session: Session, *, elder_id: int, actor: Actor, source_ip: str | None = None
+) -> str:
+    return str(
+        _module("platform_core.elders.service").reveal_id_number(
+            session, elder_id=elder_id, actor=actor, source_ip=source_ip
+        )
+    )
 
 
 def identify(session: Session, *, number: str) -> Any:
     return _module("platform_core.elders.identification").identify_caller(session, number=number)
 
 
-def register_elder(session: Session, *, actor: Actor, data: dict[str, Any]) -> Any:
-    return _module("platform_core.elders.service").register_elder(session, actor=actor, **data)
+def register_elder(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    id_number: str,
+    phone: str,
+    address: str,
+    region_code: str,
+    living_arrangement: str,
+) -> Any:
+    """Quick registration of an unknown caller from the screen pop (the rest is filled in later)."""
+    schemas = _module("platform_core.elders.schemas")
+    try:
+        data = schemas.ElderIn(
+            name=name,
+            id_number=id_number,
+            address=address,
+            region_code=region_code,
+            living_arrangement=living_arrangement,
+            phones=[schemas.PhoneIn(number=phone)],
+        )
+    except ValueError as exc:  # pydantic's ValidationError: say which fields, in the domain's words
+        errors = getattr(exc, "errors", lambda: [])()
+        fields = sorted({str(e["loc"][0]) for e in errors if e.get("loc")}) or ["data"]
+        messages = "; ".join(str(e.get("msg", "")) for e in errors)[:300]
+        raise ValidationFailed(
+            f"登记信息有误: {', '.join(fields)} ({messages}) / invalid registration",
+            code="invalid_registration",
+            fields=fields,
+        ) from None
+    return _module("platform_core.elders.service").register_elder(session, data=data, actor=actor)
 
 
 # --- catalogue and orders ----------------------------------------------------------------

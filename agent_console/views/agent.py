@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any
 
-from flask import Blueprint, Flask, g, jsonify, render_template
+from flask import Blueprint, Flask, g, jsonify, render_template, request
 from sqlalchemy import select
 
 from agent_console import integration
@@ -261,17 +261,24 @@ def profile(elder_id: int) -> Any:
     with runtime().session() as s:
         _elder_in_region(s, elder_id)
         return jsonify(
-            {"profile": integration.elder_profile(s, elder_id=elder_id, actor=current_actor())}
+            {
+                "profile": integration.elder_profile(
+                    s, elder_id=elder_id, actor=current_actor(), source_ip=request.remote_addr
+                )
+            }
         )
 
 
 @bp.post("/api/elders/<int:elder_id>/reveal")
 @guard(Permission.REVEAL_PERSONAL)
 def reveal(elder_id: int) -> Any:
+    """The ID number in clear: a deliberate click, audited by the elders service."""
     data = body(RevealIn)
     with runtime().session() as s:
         _elder_in_region(s, elder_id)
-        value = integration.reveal(s, elder_id=elder_id, field=data.field, actor=current_actor())
+        value = integration.reveal_id_number(
+            s, elder_id=elder_id, actor=current_actor(), source_ip=request.remote_addr
+        )
     return jsonify({"field": data.field, "value": value})
 
 
@@ -283,7 +290,7 @@ def quick_register() -> Any:
     if not codes.is_within(codes.normalize_code(data.region_code), actor.region_code):
         require_region(None, target_type="region", target_id=data.region_code)
     with runtime().session() as s:
-        elder = integration.register_elder(s, actor=actor, data=data.model_dump())
+        elder = integration.register_elder(s, actor=actor, **data.model_dump())
         return jsonify({"elder_id": elder.id}), 201
 
 

@@ -31,7 +31,7 @@ class OrderIn(Strict):
 
 
 class RevealIn(Strict):
-    field: Literal["id_number", "phones", "contacts"]
+    field: Literal["id_number"]
 
 
 class QuickRegisterIn(Strict):
