@@ -14,7 +14,10 @@ import click
 SUBCOMMANDS: dict[str, str] = {
     "db": "hotline.db_cli:db",
     "seed": "hotline.seed_cli:seed",
+    "ivr": "ivr_flows.cli:ivr",
     "assessment": "hotline.assessment_cli:assessment",
+    "console": "hotline.console_cli:console",
+    "users": "hotline.console_cli:users",
 }
 
 

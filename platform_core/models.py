@@ -14,3 +14,4 @@ from platform_core.devices import models as devices_models  # noqa: F401,E402
 from platform_core.catalogue import models as catalogue_models  # noqa: F401,E402
 from platform_core.assessment import models as assessment_models  # noqa: F401,E402
 from platform_core.gov_purchase import models as gov_purchase_models  # noqa: F401,E402
+from platform_core.ivr import models as ivr_models  # noqa: F401,E402

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from typing import Any
 
@@ -45,7 +46,8 @@ class Listener:
         return self.client.call(event, data, namespace=self.namespace, timeout=5)
 
     def close(self) -> None:
-        self.client.disconnect()
+        # the client's disconnect waits for the socket's close handshake; nothing here depends on it
+        threading.Thread(target=self.client.disconnect, daemon=True).start()
 
 
 def _cookie(session) -> str:

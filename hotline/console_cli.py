@@ -1,0 +1,100 @@
+"""``hotline console`` serves the agent console; ``hotline users`` manages console accounts."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from platform_core.errors import DomainError
+
+
+@click.command()
+@click.option("--host", default=None, help="监听地址 / bind address (HOTLINE_CONSOLE_HOST)")
+@click.option("--port", default=None, type=int, help="端口 / port (HOTLINE_CONSOLE_PORT)")
+def console(host: str | None, port: int | None) -> None:
+    """启动坐席控制台 / serve the agent console (HTTP + Socket.IO)."""
+    from agent_console import create_app
+    from agent_console.server import ConsoleServer
+    from hotline.context import runtime_for_cli
+
+    runtime = runtime_for_cli()
+    settings = runtime.settings
+    app = create_app(runtime)
+    server = ConsoleServer(app, host or settings.console_host, port or settings.console_port)
+    click.echo(f"坐席控制台 / console: {server.url}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.close()
+
+
+@click.group()
+def users() -> None:
+    """控制台账号 / console accounts."""
+
+
+@users.command("add")
+@click.option("--username", required=True)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["agent", "supervisor", "admin", "provider", "officer"]),
+)
+@click.option("--region", "region_code", required=True, help="12 位区划代码 / 12-digit region code")
+@click.option("--name", "display_name", default="", help="显示名 / display name")
+@click.option(
+    "--interface",
+    "sip_interface",
+    default=None,
+    help="坐席分机, 如 PJSIP/8001 / queue member interface",
+)
+@click.option(
+    "--provider-id",
+    type=int,
+    default=None,
+    help="服务商 id (服务商账号) / provider id for provider staff",
+)
+@click.option(
+    "--password-stdin", is_flag=True, help="从标准输入读取密码 / read the password from stdin"
+)
+def add_user(
+    username: str,
+    role: str,
+    region_code: str,
+    display_name: str,
+    sip_interface: str | None,
+    provider_id: int | None,
+    password_stdin: bool,
+) -> None:
+    """新建账号, 密码须符合强度要求 / create an account (the password must meet the policy)."""
+    from hotline.context import runtime_for_cli
+    from platform_core.accounts.service import create_user
+    from platform_core.actors import system_actor
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
+    runtime = runtime_for_cli(start_jobs=False)
+    try:
+        with runtime.session() as s:
+            user = create_user(
+                s,
+                actor=system_actor("hotline users add"),
+                username=username,
+                password=password,
+                role=role,
+                region_code=region_code,
+                display_name=display_name,
+                sip_interface=sip_interface,
+                provider_id=provider_id,
+            )
+            user_id = user.id
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
+    finally:
+        runtime.close()
+    click.echo(f"已创建账号 {username} (id {user_id}, {role}, {region_code}) / account created")
