@@ -1,0 +1,201 @@
+"""The IVR's database work, run off the event loop: each function is one unit of work.
+
+The FastAGI server serves hundreds of calls on one event loop; a query must never block it.
+:class:`Backend` runs these functions on a small thread pool, each in its own session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from platform_core.actors import Actor
+from platform_core.errors import DomainError
+from platform_core.ivr import service as ivr_service
+from platform_core.runtime import Runtime, settings_of
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CallerInfo:
+    """Who is calling, as far as the IVR needs to know."""
+
+    kind: str  # elder / device / family / ambiguous / unknown
+    elder_id: int | None = None
+    high_risk: bool = False
+    language: str | None = None  # the elder's remembered IVR language
+    region_code: str | None = None
+
+
+UNKNOWN_CALLER = CallerInfo(kind="unknown")
+
+
+def ivr_actor(runtime: Runtime) -> Actor:
+    return Actor(kind="ivr", name="IVR", region_code=runtime.settings.home_region_code)
+
+
+class Backend:
+    """Runs database work for the IVR on a thread pool sized by ``settings.ivr_db_workers``."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.actor = ivr_actor(runtime)
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, runtime.settings.ivr_db_workers), thread_name_prefix="ivr-db"
+        )
+
+    async def run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """``fn(session, actor=..., **kwargs)`` in its own unit of work, off the event loop."""
+
+        def work() -> T:
+            with self.runtime.session() as session:
+                return fn(session, actor=self.actor, **kwargs)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+# --- the units of work ---------------------------------------------------------------------------
+
+
+def identify(session: Session, *, actor: Actor, number: str, area_code: str | None) -> CallerInfo:
+    """The caller behind ``number``: an elder's phone, a device SIM, or family."""
+    from platform_core.elders.identification import identify_caller
+    from platform_core.elders.models import Elder
+
+    identity = identify_caller(session, number=number, area_code=area_code or None)
+    if not identity.matches:
+        return UNKNOWN_CALLER
+    if identity.ambiguous:
+        return CallerInfo(kind="ambiguous")
+    elder = session.get(Elder, identity.elder_id) if identity.elder_id is not None else None
+    if elder is None:
+        return UNKNOWN_CALLER
+    if identity.is_device:
+        kind = "device"
+    elif identity.is_family:
+        kind = "family"
+    else:
+        kind = "elder"
+    return CallerInfo(
+        kind=kind,
+        elder_id=elder.id,
+        # the risk and the language are the elder's own: a relative calling is not high-risk
+        high_risk=kind in ("elder", "device") and elder.risk_level == "high",
+        language=elder.ivr_language if kind in ("elder", "device") else None,
+        region_code=elder.region_code,
+    )
+
+
+def remember_language(session: Session, *, actor: Actor, elder_id: int, language: str) -> None:
+    from platform_core.elders.service import set_language
+
+    set_language(session, elder_id=elder_id, language=language, actor=actor)
+
+
+def open_draft_order(
+    session: Session, *, actor: Actor, elder_id: int, service_type: str, linkedid: str
+) -> int:
+    from platform_core.orders.service import open_order
+
+    order = open_order(
+        session,
+        actor=actor,
+        elder_id=elder_id,
+        service_type_code=service_type,
+        source="ivr",
+        notes="IVR 来电按键预填, 待坐席确认 / drafted from IVR keys, for the agent to confirm",
+        source_ref=linkedid,
+    )
+    return int(order.id)
+
+
+def open_session(session: Session, *, actor: Actor, **fields: Any) -> int:
+    return ivr_service.open_session(session, actor=actor, **fields).id
+
+
+def close_session(
+    session: Session, *, actor: Actor, session_id: int, result: ivr_service.SessionResult
+) -> None:
+    ivr_service.close_session(session, actor=actor, session_id=session_id, result=result)
+
+
+def expected_wait_s(session: Session, *, actor: Actor, queue: str) -> float:
+    """Seconds a new caller in ``queue`` can expect to wait, from the queue's live state."""
+    settings = settings_of(session)
+    waiting = _waiting_calls(session, queue)
+    return float(waiting * settings.ivr_seconds_per_waiting_call)
+
+
+def _waiting_calls(session: Session, queue: str) -> int:
+    try:
+        from platform_core.calls.models import QueueEntry  # type: ignore[attr-defined]
+    except ImportError:
+        return 0
+    state = getattr(QueueEntry, "state", None)
+    if state is None:
+        return 0
+    return int(
+        session.scalar(select(func.count()).where(QueueEntry.queue == queue, state == "waiting"))
+        or 0
+    )
+
+
+def request_callback(
+    session: Session, *, actor: Actor, session_id: int, queue: str | None, elder_id: int | None
+) -> int | None:
+    """Book a call back that keeps the caller's place; returns the recall item's id if made."""
+    recall_id = _open_recall(
+        session, actor=actor, session_id=session_id, queue=queue, elder_id=elder_id
+    )
+    row = ivr_service.record_callback_request(
+        session, actor=actor, session_id=session_id, queue=queue, recall_id=recall_id
+    )
+    return row.recall_id
+
+
+def _open_recall(
+    session: Session, *, actor: Actor, session_id: int, queue: str | None, elder_id: int | None
+) -> int | None:
+    try:
+        from platform_core.calls import service as calls_service
+    except ImportError:
+        return None
+    opener = getattr(calls_service, "open_recall", None)
+    if opener is None:
+        return None
+    row = ivr_service.get_session(session, session_id=session_id)
+    try:
+        recall = opener(
+            session,
+            actor=actor,
+            linkedid=row.linkedid,
+            number=row.caller_number,
+            elder_id=elder_id,
+            queue=queue,
+            reason="callback_requested",
+            requested_at=row.started_at,
+        )
+    except (DomainError, TypeError) as exc:
+        log.warning(
+            "无法创建回拨工作项, 保留在 IVR 记录中 / recall not created, kept on the IVR record: %s",
+            exc,
+        )
+        return None
+    return int(recall.id)
+
+
+def record_survey(session: Session, *, actor: Actor, **fields: Any) -> int:
+    return ivr_service.record_survey(session, actor=actor, **fields).id

@@ -1,0 +1,188 @@
+"""Runs one declarative flow on one AGI channel.
+
+A flow is a graph without cycles (checked at load), so a run always ends: in a handoff (the
+dialplan queues the call with the HOTLINE_* variables set), a hangup, or the caller leaving.
+Whatever goes wrong inside a step (a missing prompt, an action that fails) is logged and the
+caller moves on towards a person; only the caller hanging up stops the run early.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ivr_flows.agi_channel import AgiChannel, AgiEnvironment
+from ivr_flows.backend import UNKNOWN_CALLER, Backend, CallerInfo
+from ivr_flows.flow_model import (
+    OPERATOR_KEY,
+    ActionStep,
+    BranchStep,
+    CollectStep,
+    Flow,
+    HandoffStep,
+    HangupStep,
+    MenuStep,
+    PlayStep,
+)
+
+if TYPE_CHECKING:
+    from ivr_flows.prompts import PromptLibrary
+
+log = logging.getLogger(__name__)
+
+# What the dialplan reads after AGI() returns.
+VAR_ELDER_ID = "HOTLINE_ELDER_ID"
+VAR_INTENT = "HOTLINE_INTENT"
+VAR_PRIORITY = "HOTLINE_PRIORITY"
+VAR_QUEUE = "HOTLINE_QUEUE"
+VAR_LANGUAGE = "HOTLINE_LANGUAGE"
+VAR_IVR_SESSION = "HOTLINE_IVR_SESSION"
+
+
+@dataclass
+class CallContext:
+    """Everything a run knows about its call."""
+
+    env: AgiEnvironment
+    channel: AgiChannel
+    flow: Flow
+    backend: Backend
+    prompts: PromptLibrary
+    session_id: int
+    linkedid: str
+    language: str = "zh"
+    caller: CallerInfo = UNKNOWN_CALLER
+    queue: str | None = None
+    intent: str | None = None
+    priority: int | None = None
+    draft_order_id: int | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, object] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)
+    prompt_failures: list[str] = field(default_factory=list)
+    outcome: str = "running"
+    error: str | None = None
+
+    @property
+    def caller_number(self) -> str:
+        return self.env.callerid
+
+    def describe(self) -> str:
+        return (
+            f"flow={self.flow.name} uniqueid={self.env.uniqueid} caller={self.caller_number or '-'}"
+        )
+
+
+async def play(ctx: CallContext, prompt: str, escape_digits: str = "") -> tuple[bool, str | None]:
+    """Play a prompt in the caller's language; (played, key pressed). A missing file is logged."""
+    name = ctx.prompts.file_for(ctx.flow, prompt, ctx.language)
+    playback = await ctx.channel.stream_file(name, escape_digits)
+    if playback.failed:
+        ctx.prompt_failures.append(f"{ctx.language}/{prompt}")
+        log.warning(
+            "提示音缺失, 无法播放 / prompt missing, not played: %s (file %s) step=%s %s",
+            prompt,
+            name,
+            ctx.path[-1] if ctx.path else "-",
+            ctx.describe(),
+        )
+        return False, None
+    return True, playback.digit
+
+
+async def ask_key(ctx: CallContext, step: MenuStep | CollectStep, allowed: str) -> str | None:
+    """One key from ``allowed`` or 0, asking once more after silence or a wrong key; None when
+    the caller still has not chosen (or the prompt cannot be played)."""
+    escape = allowed + OPERATOR_KEY
+    for attempt in range(step.repeats + 1):
+        played, key = await play(ctx, step.prompt, escape)
+        if not played:
+            return None  # the caller cannot hear the choices: a person will help
+        if key is None:
+            key = await ctx.channel.wait_for_digit(step.timeout_ms)
+        if key is not None and key in escape:
+            return key
+        log.info(
+            "%s / %s: step=%s attempt=%d %s",
+            "未按键" if key is None else f"无效按键 {key}",
+            "no key" if key is None else f"invalid key {key}",
+            ctx.path[-1],
+            attempt + 1,
+            ctx.describe(),
+        )
+        if attempt < step.repeats and step.invalid_prompt:
+            await play(ctx, step.invalid_prompt)
+    return None
+
+
+async def run_flow(ctx: CallContext) -> None:
+    """Walk the flow from its start to a handoff or hangup."""
+    from ivr_flows import actions
+
+    flow = ctx.flow
+    name = flow.start
+    for _ in range(len(flow.steps) + 1):  # a flow is acyclic: no run visits more steps than it has
+        ctx.path.append(name)
+        step = flow.steps[name]
+        if isinstance(step, ActionStep):
+            await actions.run_action(ctx, step)
+            name = step.next
+        elif isinstance(step, BranchStep):
+            name = step.else_
+            for case in step.cases:
+                if await actions.condition_holds(ctx, case.when):
+                    name = case.goto
+                    break
+        elif isinstance(step, PlayStep):
+            await play(ctx, step.prompt)
+            name = step.next
+        elif isinstance(step, MenuStep):
+            key = await ask_key(ctx, step, "".join(step.choices))
+            name = step.choices[key] if key and key != OPERATOR_KEY else flow.operator
+        elif isinstance(step, CollectStep):
+            key = await ask_key(ctx, step, step.valid)
+            if key == OPERATOR_KEY and OPERATOR_KEY not in step.valid:
+                name = flow.operator
+            elif key is None:
+                name = step.on_fail
+            else:
+                ctx.values[step.into] = key
+                name = step.next
+        elif isinstance(step, HandoffStep):
+            await hand_off(ctx, step)
+            return
+        elif isinstance(step, HangupStep):
+            if step.prompt:
+                await play(ctx, step.prompt)
+            ctx.outcome = "completed"
+            await ctx.channel.hangup()
+            return
+    raise RuntimeError(
+        f"流程未结束 / flow {flow.name} did not end"
+    )  # unreachable for a checked flow
+
+
+async def hand_off(ctx: CallContext, step: HandoffStep | None = None) -> None:
+    """Set the HOTLINE_* variables and return the call to the dialplan for a person."""
+    d = ctx.flow.defaults
+    ctx.queue = (step.queue if step and step.queue else None) or ctx.queue or d.queue
+    ctx.intent = (step.intent if step and step.intent else None) or ctx.intent or d.intent
+    if step is not None and step.priority is not None:
+        ctx.priority = step.priority
+    elif ctx.priority is None:
+        ctx.priority = d.priority
+    await set_handoff_variables(ctx)
+    ctx.outcome = "handed_off"
+    if step is not None and step.prompt:
+        await play(ctx, step.prompt)
+
+
+async def set_handoff_variables(ctx: CallContext) -> None:
+    ch = ctx.channel
+    await ch.set_variable(VAR_ELDER_ID, ctx.caller.elder_id or "")
+    await ch.set_variable(VAR_INTENT, ctx.intent or "")
+    await ch.set_variable(VAR_PRIORITY, ctx.priority if ctx.priority is not None else 0)
+    await ch.set_variable(VAR_QUEUE, ctx.queue or "")
+    await ch.set_variable(VAR_LANGUAGE, ctx.language)
+    await ch.set_variable(VAR_IVR_SESSION, ctx.session_id)

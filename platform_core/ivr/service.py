@@ -1,0 +1,296 @@
+"""IVR sessions and satisfaction surveys: recording what the IVR did, and reading it back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from platform_core.actors import Actor
+from platform_core.db import utcnow
+from platform_core.errors import Conflict, NotFound, ValidationFailed
+from platform_core.events import publish_on_commit
+from platform_core.ivr.events import CallbackRequested, IvrSessionEnded, SurveyAnswered
+from platform_core.ivr.models import IvrSession, SatisfactionSurvey
+from platform_core.regions.service import within
+
+OUTCOMES = frozenset({"handed_off", "completed", "hung_up", "lost", "failed"})
+CALLER_KINDS = frozenset({"elder", "device", "family", "ambiguous", "unknown"})
+
+
+def open_session(
+    session: Session,
+    *,
+    actor: Actor,
+    uniqueid: str,
+    linkedid: str,
+    channel: str,
+    script: str,
+    caller_number: str = "",
+    caller_name: str = "",
+    dnid: str = "",
+    flow_name: str | None = None,
+    flow_version: str | None = None,
+    region_code: str | None = None,
+) -> IvrSession:
+    """Start the record of one flow run; the same channel and script twice returns the first."""
+    existing = session.scalar(
+        select(IvrSession).where(IvrSession.uniqueid == uniqueid, IvrSession.script == script)
+    )
+    if existing is not None:
+        return existing
+    row = IvrSession(
+        uniqueid=uniqueid,
+        linkedid=linkedid or uniqueid,
+        channel=channel[:128],
+        script=script[:64],
+        flow_name=flow_name,
+        flow_version=flow_version,
+        caller_number=caller_number[:32],
+        caller_name=caller_name[:80],
+        dnid=dnid[:32],
+        region_code=region_code or actor.region_code,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """How a flow run ended and what it decided."""
+
+    outcome: str
+    path: list[str]
+    elder_id: int | None = None
+    caller_kind: str = "unknown"
+    language: str = "zh"
+    intent: str | None = None
+    priority: int | None = None
+    queue: str | None = None
+    draft_order_id: int | None = None
+    region_code: str | None = None
+    prompt_failures: tuple[str, ...] = ()
+    error: str | None = None
+    commands: int = 0
+
+
+def close_session(
+    session: Session, *, actor: Actor, session_id: int, result: SessionResult
+) -> IvrSession:
+    """Close the record with its outcome; closing twice keeps the first outcome."""
+    if result.outcome not in OUTCOMES:
+        raise ValidationFailed(
+            f"未知的 IVR 结果 / unknown IVR outcome: {result.outcome}", outcome=result.outcome
+        )
+    if result.caller_kind not in CALLER_KINDS:
+        raise ValidationFailed(f"未知的来电者类型 / unknown caller kind: {result.caller_kind}")
+    row = get_session(session, session_id=session_id)
+    if row.ended_at is not None:
+        return row
+    row.outcome = result.outcome
+    row.path = list(result.path)
+    row.elder_id = result.elder_id
+    row.caller_kind = result.caller_kind
+    row.language = result.language
+    row.intent = result.intent
+    row.priority = result.priority
+    row.queue = result.queue
+    row.draft_order_id = result.draft_order_id
+    row.prompt_failures = list(result.prompt_failures)
+    row.error = result.error
+    row.commands = result.commands
+    if result.region_code:
+        row.region_code = result.region_code
+    row.ended_at = utcnow()
+    session.flush()
+    publish_on_commit(
+        session,
+        IvrSessionEnded(
+            region_code=row.region_code,
+            session_id=row.id,
+            uniqueid=row.uniqueid,
+            linkedid=row.linkedid,
+            script=row.script,
+            outcome=row.outcome,
+            elder_id=row.elder_id,
+            intent=row.intent,
+            queue=row.queue,
+            priority=row.priority,
+        ),
+    )
+    return row
+
+
+def get_session(session: Session, *, session_id: int) -> IvrSession:
+    row = session.get(IvrSession, session_id)
+    if row is None:
+        raise NotFound(f"IVR 会话不存在 / no IVR session {session_id}", session_id=session_id)
+    return row
+
+
+def find_session(
+    session: Session, *, uniqueid: str, script: str | None = None
+) -> IvrSession | None:
+    q = (
+        select(IvrSession)
+        .where(IvrSession.uniqueid == uniqueid)
+        .order_by(IvrSession.id.desc())
+        .limit(1)
+    )
+    if script is not None:
+        q = q.where(IvrSession.script == script)
+    return session.scalar(q)
+
+
+def list_sessions(
+    session: Session,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    outcome: str | None = None,
+    region_code: str | None = None,
+    limit: int = 200,
+) -> list[IvrSession]:
+    q = select(IvrSession).order_by(IvrSession.id.desc()).limit(limit)
+    if start is not None:
+        q = q.where(IvrSession.started_at >= start)
+    if end is not None:
+        q = q.where(IvrSession.started_at < end)
+    if outcome is not None:
+        q = q.where(IvrSession.outcome == outcome)
+    if region_code:
+        q = q.where(within(IvrSession.region_code, region_code))
+    return list(session.scalars(q))
+
+
+def record_callback_request(
+    session: Session,
+    *,
+    actor: Actor,
+    session_id: int,
+    queue: str | None,
+    recall_id: int | None = None,
+) -> IvrSession:
+    """The caller chose a call back instead of waiting; ``recall_id`` is the recall item that
+    keeps their place, or None when it is still to be created (see :func:`pending_callbacks`)."""
+    row = get_session(session, session_id=session_id)
+    if not row.caller_number:
+        raise Conflict(
+            "无主叫号码, 无法回拨 / no caller number to call back", session_id=session_id
+        )
+    row.callback_requested = True
+    row.queue = queue or row.queue
+    if recall_id is not None:
+        row.recall_id = recall_id
+    session.flush()
+    publish_on_commit(
+        session,
+        CallbackRequested(
+            region_code=row.region_code,
+            session_id=row.id,
+            linkedid=row.linkedid,
+            caller_number=row.caller_number,
+            elder_id=row.elder_id,
+            queue=row.queue,
+            recall_id=row.recall_id,
+        ),
+    )
+    return row
+
+
+def pending_callbacks(session: Session, *, limit: int = 500) -> list[IvrSession]:
+    """Call-back requests that have no recall item yet, oldest first (their place in line)."""
+    q = (
+        select(IvrSession)
+        .where(IvrSession.callback_requested.is_(True), IvrSession.recall_id.is_(None))
+        .order_by(IvrSession.started_at, IvrSession.id)
+        .limit(limit)
+    )
+    return list(session.scalars(q))
+
+
+def link_recall(session: Session, *, session_id: int, recall_id: int) -> IvrSession:
+    row = get_session(session, session_id=session_id)
+    row.recall_id = recall_id
+    session.flush()
+    return row
+
+
+def record_survey(
+    session: Session,
+    *,
+    actor: Actor,
+    linkedid: str,
+    uniqueid: str,
+    score: int,
+    agent_interface: str = "",
+    agent_name: str = "",
+    elder_id: int | None = None,
+    region_code: str | None = None,
+) -> SatisfactionSurvey:
+    """Store the caller's 1-5 rating of call ``linkedid``; one rating per call."""
+    if not 1 <= score <= 5:
+        raise ValidationFailed("满意度评分须为 1-5 / a rating is 1 to 5", score=score)
+    existing = session.scalar(
+        select(SatisfactionSurvey).where(SatisfactionSurvey.linkedid == linkedid)
+    )
+    if existing is not None:
+        raise Conflict("该通话已评价 / this call was already rated", linkedid=linkedid)
+    row = SatisfactionSurvey(
+        linkedid=linkedid,
+        uniqueid=uniqueid,
+        agent_interface=agent_interface[:64],
+        agent_name=agent_name[:64],
+        elder_id=elder_id,
+        score=score,
+        region_code=region_code or actor.region_code,
+    )
+    session.add(row)
+    session.flush()
+    publish_on_commit(
+        session,
+        SurveyAnswered(
+            region_code=row.region_code,
+            linkedid=linkedid,
+            agent_interface=row.agent_interface,
+            score=score,
+        ),
+    )
+    return row
+
+
+def find_survey(session: Session, *, linkedid: str) -> SatisfactionSurvey | None:
+    return session.scalar(select(SatisfactionSurvey).where(SatisfactionSurvey.linkedid == linkedid))
+
+
+@dataclass(frozen=True)
+class SurveySummary:
+    agent_interface: str
+    answered: int
+    average: float
+    by_score: dict[int, int]
+
+
+def survey_summary(
+    session: Session, *, start: datetime, end: datetime, region_code: str | None = None
+) -> list[SurveySummary]:
+    """Ratings per agent in [start, end): how many, the mean, and the count of each score."""
+    q = (
+        select(SatisfactionSurvey.agent_interface, SatisfactionSurvey.score, func.count())
+        .where(SatisfactionSurvey.answered_at >= start, SatisfactionSurvey.answered_at < end)
+        .group_by(SatisfactionSurvey.agent_interface, SatisfactionSurvey.score)
+    )
+    if region_code:
+        q = q.where(within(SatisfactionSurvey.region_code, region_code))
+    per_agent: dict[str, dict[int, int]] = {}
+    for agent, score, count in session.execute(q):
+        per_agent.setdefault(agent, {})[int(score)] = int(count)
+    out = []
+    for agent, counts in sorted(per_agent.items()):
+        answered = sum(counts.values())
+        average = sum(s * n for s, n in counts.items()) / answered
+        out.append(SurveySummary(agent, answered, round(average, 2), dict(sorted(counts.items()))))
+    return out
