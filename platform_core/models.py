@@ -15,3 +15,4 @@ from platform_core.catalogue import models as catalogue_models  # noqa: F401,E40
 from platform_core.assessment import models as assessment_models  # noqa: F401,E402
 from platform_core.gov_purchase import models as gov_purchase_models  # noqa: F401,E402
 from platform_core.ivr import models as ivr_models  # noqa: F401,E402
+from platform_core.providers import models as providers_models  # noqa: F401,E402

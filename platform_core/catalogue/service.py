@@ -66,14 +66,14 @@ class PriceQuote:
 # ---------------------------------------------------------------- service types
 
 
-def get_service_type(session: Session, code: str) -> ServiceType:
+def get_service_type(session: Session, *, code: str) -> ServiceType:
     st = session.get(ServiceType, code)
     if st is None:
         raise UnknownServiceType(f"服务类型不存在: {code} / unknown service type")
     return st
 
 
-def find_service_type(session: Session, code: str) -> ServiceType | None:
+def find_service_type(session: Session, *, code: str) -> ServiceType | None:
     return session.get(ServiceType, code)
 
 
@@ -242,7 +242,7 @@ def set_league_terms(
         )
     get_region(session, league)
     require_within(league, actor.region_code)
-    st = get_service_type(session, service_type_code)
+    st = get_service_type(session, code=service_type_code)
     _check_terms(
         price,
         response_minutes or st.response_minutes,
@@ -308,7 +308,7 @@ def sla_for(
     the catalogue on purpose.
     """
     league = league_code_of(league_code)
-    st = get_service_type(session, service_type_code)
+    st = get_service_type(session, code=service_type_code)
     sla = _own_sla(session, st, league)
     if urgency != "emergency" or st.category == ServiceCategory.EMERGENCY:
         return sla
@@ -370,7 +370,7 @@ def set_subsidy_rule(
     else:
         _require_region_level(actor)
     if service_type_code is not None:
-        get_service_type(session, service_type_code)
+        get_service_type(session, code=service_type_code)
     if not elder_category:
         raise ValidationFailed(
             "补贴规则必须指定老人类别 / a rule needs an elder category", code="invalid_subsidy_rule"
@@ -508,7 +508,7 @@ def price_for(
     league. ``subsidy_used_this_month`` (rule id -> amount) lets monthly caps count what the
     elder already received; the orders module supplies it."""
     league = league_code_of(league_code)
-    st = get_service_type(session, service_type_code)
+    st = get_service_type(session, code=service_type_code)
     quantity = Decimal(quantity)
     if quantity <= 0:
         raise ValidationFailed(

@@ -1,0 +1,157 @@
+"""Service providers (服务商), the regions they cover, the services they offer, their staff.
+
+A provider's current load is not stored: it is the count of its orders in an active status,
+derived by ``platform_core.orders.service.provider_loads`` so it can never drift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from platform_core.db import Base, utcnow
+
+
+class ProviderStatus(StrEnum):
+    """The outcome of provider evaluation (DOMAIN.md section 10), which dispatch obeys."""
+
+    NORMAL = "normal"  # 正常
+    WARNING = "warning"  # 预警
+    REDUCED = "reduced"  # 减少派单
+    SUSPENDED = "suspended"  # 暂停派单
+    TERMINATED = "terminated"  # 终止合作
+
+
+STATUS_LABELS = {
+    ProviderStatus.NORMAL: "正常",
+    ProviderStatus.WARNING: "预警",
+    ProviderStatus.REDUCED: "减少派单",
+    ProviderStatus.SUSPENDED: "暂停派单",
+    ProviderStatus.TERMINATED: "终止合作",
+}
+
+# Statuses that take no new orders at all.
+CLOSED_STATUSES = frozenset({ProviderStatus.SUSPENDED, ProviderStatus.TERMINATED})
+
+
+class ProviderGrade(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+    __table_args__ = (
+        Index(
+            "ix_providers_region_prefix",
+            "region_code",
+            postgresql_ops={"region_code": "varchar_pattern_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    # 居家养老服务中心, 社区卫生服务站, 家政服务公司, 助餐点, 社会工作服务机构 ...
+    kind: Mapped[str] = mapped_column(String(30), default="")
+    # Where the organisation is registered; its service area is ``coverage``.
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    address: Mapped[str] = mapped_column(String(255), default="")
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    contact_name: Mapped[str] = mapped_column(String(64), default="")
+    contact_phone: Mapped[str] = mapped_column(String(20))
+    # Orders it may hold open at once (dispatched through in service).
+    capacity: Mapped[int] = mapped_column(default=10)
+    status: Mapped[str] = mapped_column(String(12), default=ProviderStatus.NORMAL, index=True)
+    status_reason: Mapped[str] = mapped_column(String(255), default="")
+    status_changed_at: Mapped[datetime | None]
+    grade: Mapped[str] = mapped_column(String(1), default=ProviderGrade.B)
+    # 0-100, fed by provider evaluation and credit events.
+    credit_score: Mapped[float] = mapped_column(Numeric(5, 1, asdecimal=False), default=80.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    coverage: Mapped[list[ProviderCoverage]] = relationship(
+        back_populates="provider",
+        cascade="all, delete-orphan",
+        order_by="ProviderCoverage.region_code",
+    )
+    offerings: Mapped[list[ProviderOffering]] = relationship(
+        back_populates="provider",
+        cascade="all, delete-orphan",
+        order_by="ProviderOffering.service_type_code",
+    )
+    staff: Mapped[list[ProviderStaff]] = relationship(
+        back_populates="provider", cascade="all, delete-orphan", order_by="ProviderStaff.id"
+    )
+
+    @property
+    def service_type_codes(self) -> list[str]:
+        return [o.service_type_code for o in self.offerings]
+
+    @property
+    def coverage_codes(self) -> list[str]:
+        return [c.region_code for c in self.coverage]
+
+
+class ProviderCoverage(Base):
+    """A region the provider serves, with everything below it."""
+
+    __tablename__ = "provider_coverage"
+    __table_args__ = (UniqueConstraint("provider_id", "region_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+
+    provider: Mapped[Provider] = relationship(back_populates="coverage")
+
+
+class ProviderOffering(Base):
+    """A service type the provider is contracted to deliver."""
+
+    __tablename__ = "provider_offerings"
+    __table_args__ = (UniqueConstraint("provider_id", "service_type_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    service_type_code: Mapped[str] = mapped_column(ForeignKey("service_types.code"), index=True)
+
+    provider: Mapped[Provider] = relationship(back_populates="offerings")
+
+
+class ProviderStaff(Base):
+    """A practitioner (从业人员) of a provider. The ID number is sealed and shown masked."""
+
+    __tablename__ = "provider_staff"
+    # One person may work for two providers, never twice for the same one.
+    __table_args__ = (UniqueConstraint("provider_id", "id_number_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    id_number_sealed: Mapped[str] = mapped_column(Text)
+    id_number_index: Mapped[str] = mapped_column(String(64), index=True)
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    # Service type codes this person may be sent for.
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # [{"name": "养老护理员", "level": "四级", "number": "...", "valid_until": "2027-06-30"}]
+    qualifications: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    provider: Mapped[Provider] = relationship(back_populates="staff")

@@ -1,0 +1,760 @@
+"""Provider use cases: registration, coverage and offerings, status, staff, candidate sets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from platform_core.actors import Actor, Role
+from platform_core.audit import service as audit
+from platform_core.catalogue.models import ServiceType
+from platform_core.catalogue.service import get_service_type
+from platform_core.db import utcnow
+from platform_core.elders import idcard, phones
+from platform_core.errors import (
+    Conflict,
+    IllegalTransition,
+    NotFound,
+    OutOfRegion,
+    PermissionDenied,
+    ValidationFailed,
+)
+from platform_core.events import publish_on_commit
+from platform_core.providers.credit_code import normalize_credit_code
+from platform_core.providers.events import (
+    ProviderRegistered,
+    ProviderStatusChanged,
+    ProviderUpdated,
+    StaffAdded,
+    StaffUpdated,
+)
+from platform_core.providers.models import (
+    CLOSED_STATUSES,
+    STATUS_LABELS,
+    Provider,
+    ProviderCoverage,
+    ProviderGrade,
+    ProviderOffering,
+    ProviderStaff,
+    ProviderStatus,
+)
+from platform_core.providers.refusals import audit_refusal
+from platform_core.regions import codes
+from platform_core.regions import service as regions
+from platform_core.regions.models import Region
+from platform_core.runtime import cipher_of
+from platform_core.security.masking import mask_id_number
+
+# Who may register providers and change their contracts, grade and status.
+MANAGER_ROLES = frozenset({Role.ADMIN, Role.OFFICER})
+# Fields a provider may change about itself; the rest is the civil-affairs side's to decide.
+SELF_SERVICE_FIELDS = frozenset(
+    {"contact_name", "contact_phone", "address", "latitude", "longitude"}
+)
+_GRADE_ORDER = {g.value: i for i, g in enumerate(ProviderGrade)}
+
+
+class ProviderNotFound(NotFound):
+    code = "provider_not_found"
+
+
+class StaffNotFound(NotFound):
+    code = "staff_not_found"
+
+
+# ---------------------------------------------------------------- authorisation
+
+
+def is_provider_actor(actor: Actor) -> bool:
+    return actor.role == Role.PROVIDER or actor.provider_id is not None
+
+
+def _denied(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    error: PermissionDenied,
+) -> None:
+    audit_refusal(
+        session,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        error=error,
+    )
+    raise error
+
+
+def _require_manager(
+    session: Session, actor: Actor, *, action: str, provider: Provider | None, region_code: str
+) -> None:
+    allowed = actor.role in MANAGER_ROLES if actor.role is not None else actor.kind == "system"
+    target_id = provider.id if provider is not None else None
+    if not allowed or is_provider_actor(actor):
+        _denied(
+            session,
+            actor=actor,
+            action=action,
+            target_type="provider",
+            target_id=target_id,
+            error=PermissionDenied(
+                "只有民政监管或管理员可以执行此操作 / only civil-affairs officers and "
+                "administrators may do this"
+            ),
+        )
+    if not codes.is_within(region_code, actor.region_code):
+        _denied(
+            session,
+            actor=actor,
+            action=action,
+            target_type="provider",
+            target_id=target_id,
+            error=OutOfRegion("无权管理其他地区的服务商 / outside your region"),
+        )
+
+
+def _require_manager_or_self(
+    session: Session, actor: Actor, *, action: str, provider: Provider
+) -> None:
+    if is_provider_actor(actor):
+        if actor.provider_id != provider.id:
+            _denied(
+                session,
+                actor=actor,
+                action=action,
+                target_type="provider",
+                target_id=provider.id,
+                error=PermissionDenied(
+                    "服务商只能管理本机构 / a provider may act only for itself",
+                    code="not_your_provider",
+                ),
+            )
+        return
+    _require_manager(
+        session, actor, action=action, provider=provider, region_code=provider.region_code
+    )
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+def _region(session: Session, raw: str) -> str:
+    return regions.ensure_region(session, raw).code
+
+
+def _area_code(session: Session, region_code: str) -> str | None:
+    """The landline area code of the nearest region that has one (the 盟市 sets it)."""
+    return session.scalar(
+        select(Region.area_code)
+        .where(Region.code.in_(self_and_ancestors(region_code)), Region.area_code.is_not(None))
+        .order_by(Region.level.desc())
+        .limit(1)
+    )
+
+
+def _phone(session: Session, raw: str, region_code: str, what: str) -> str:
+    try:
+        return phones.normalize_phone(raw, area_code=_area_code(session, region_code)).digits
+    except phones.InvalidPhoneNumber as exc:
+        raise phones.InvalidPhoneNumber(f"{what}: {exc.message}", **exc.details) from exc
+
+
+def _offerings(session: Session, service_types: Iterable[str]) -> list[str]:
+    out = sorted(set(service_types))
+    if not out:
+        raise ValidationFailed(
+            "服务商至少要提供一种服务 / a provider must offer at least one service",
+            code="no_service_types",
+        )
+    found = {
+        st.code: st for st in session.scalars(select(ServiceType).where(ServiceType.code.in_(out)))
+    }
+    for code in out:
+        st = found.get(code) or get_service_type(session, code=code)  # raises for the unknown one
+        if not st.active:
+            raise ValidationFailed(
+                f"服务类型已停用: {st.name} / service type is inactive",
+                code="service_type_inactive",
+            )
+    return out
+
+
+def _coverage(session: Session, actor: Actor, coverage: Iterable[str], *, action: str) -> list[str]:
+    out = sorted({_region(session, c) for c in coverage})
+    if not out:
+        raise ValidationFailed(
+            "服务商至少要覆盖一个区域 / a provider must cover at least one region",
+            code="no_coverage",
+        )
+    for code in out:
+        if not codes.is_within(code, actor.region_code):
+            _denied(
+                session,
+                actor=actor,
+                action=action,
+                target_type="provider",
+                target_id=None,
+                error=OutOfRegion(
+                    f"服务区域 {code} 不在您的管辖范围内 / coverage outside your region"
+                ),
+            )
+    # a region already inside another covered region adds nothing
+    return [c for c in out if not any(o != c and codes.is_within(c, o) for o in out)]
+
+
+def _check_numbers(
+    capacity: int | None,
+    credit_score: float | None,
+    grade: str | None,
+    latitude: float | None,
+    longitude: float | None,
+) -> None:
+    if capacity is not None and capacity < 1:
+        raise ValidationFailed(
+            f"接单容量至少为 1: {capacity} / capacity must be at least 1", code="invalid_capacity"
+        )
+    if credit_score is not None and not 0 <= credit_score <= 100:
+        raise ValidationFailed(
+            f"信用分应在 0-100 之间: {credit_score} / credit score outside 0-100",
+            code="invalid_credit_score",
+        )
+    if grade is not None and grade not in _GRADE_ORDER:
+        raise ValidationFailed(
+            f"等级只能是 A/B/C/D: {grade} / grade must be A-D", code="invalid_grade"
+        )
+    if (
+        latitude is not None
+        and not -90 <= latitude <= 90
+        or longitude is not None
+        and not -180 <= longitude <= 180
+    ):
+        raise ValidationFailed(
+            f"坐标无效: {latitude},{longitude} / invalid coordinates", code="invalid_coordinates"
+        )
+
+
+# ---------------------------------------------------------------- commands
+
+
+def register_provider(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    credit_code: str,
+    region_code: str,
+    contact_phone: str,
+    service_types: Sequence[str],
+    coverage: Sequence[str],
+    capacity: int = 10,
+    kind: str = "",
+    address: str = "",
+    contact_name: str = "",
+    latitude: float | None = None,
+    longitude: float | None = None,
+    grade: str = ProviderGrade.B,
+    credit_score: float = 80.0,
+) -> Provider:
+    """Register a provider with the services it offers and the regions it covers."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationFailed(
+            "服务商名称不能为空 / the provider needs a name", code="invalid_name"
+        )
+    code = normalize_credit_code(credit_code)
+    region = _region(session, region_code)
+    _require_manager(session, actor, action="provider.register", provider=None, region_code=region)
+    _check_numbers(capacity, credit_score, grade, latitude, longitude)
+    if session.scalar(select(Provider.id).where(Provider.credit_code == code)) is not None:
+        raise Conflict(
+            f"统一社会信用代码 {code} 已登记 / this credit code is already registered",
+            code="provider_exists",
+            credit_code=code,
+        )
+    offered = _offerings(session, service_types)
+    covered = _coverage(session, actor, coverage, action="provider.register")
+    provider = Provider(
+        name=name,
+        credit_code=code,
+        kind=kind,
+        region_code=region,
+        address=address,
+        latitude=latitude,
+        longitude=longitude,
+        contact_name=contact_name,
+        contact_phone=_phone(session, contact_phone, region, "联系电话 / contact phone"),
+        capacity=capacity,
+        grade=grade,
+        credit_score=credit_score,
+        status=ProviderStatus.NORMAL,
+        offerings=[ProviderOffering(service_type_code=c) for c in offered],
+        coverage=[ProviderCoverage(region_code=c) for c in covered],
+    )
+    session.add(provider)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="provider.register",
+        target_type="provider",
+        target_id=provider.id,
+        detail={"credit_code": code, "coverage": covered, "service_types": offered},
+    )
+    publish_on_commit(
+        session,
+        ProviderRegistered(
+            provider_id=provider.id,
+            region_code=region,
+            name=name,
+            service_type_codes=offered,
+            coverage_codes=covered,
+        ),
+    )
+    return provider
+
+
+_UNSET: Any = object()
+
+
+def update_provider(
+    session: Session,
+    *,
+    actor: Actor,
+    provider_id: int,
+    name: str = _UNSET,
+    kind: str = _UNSET,
+    address: str = _UNSET,
+    latitude: float | None = _UNSET,
+    longitude: float | None = _UNSET,
+    contact_name: str = _UNSET,
+    contact_phone: str = _UNSET,
+    capacity: int = _UNSET,
+    service_types: Sequence[str] = _UNSET,
+    coverage: Sequence[str] = _UNSET,
+    grade: str = _UNSET,
+    credit_score: float = _UNSET,
+) -> Provider:
+    """Change what is given; a provider may change only its contact details and location."""
+    provider = get_provider(session, provider_id=provider_id)
+    given = {
+        k: v
+        for k, v in {
+            "name": name,
+            "kind": kind,
+            "address": address,
+            "latitude": latitude,
+            "longitude": longitude,
+            "contact_name": contact_name,
+            "contact_phone": contact_phone,
+            "capacity": capacity,
+            "service_types": service_types,
+            "coverage": coverage,
+            "grade": grade,
+            "credit_score": credit_score,
+        }.items()
+        if v is not _UNSET
+    }
+    if is_provider_actor(actor) and not set(given) <= SELF_SERVICE_FIELDS:
+        _require_manager(
+            session,
+            actor,
+            action="provider.update",
+            provider=provider,
+            region_code=provider.region_code,
+        )
+    _require_manager_or_self(session, actor, action="provider.update", provider=provider)
+    _check_numbers(
+        given.get("capacity"),
+        given.get("credit_score"),
+        given.get("grade"),
+        given.get("latitude"),
+        given.get("longitude"),
+    )
+    if provider.status == ProviderStatus.TERMINATED:
+        raise Conflict(
+            "服务商已终止合作, 不能再修改 / the provider's contract is terminated",
+            code="provider_terminated",
+        )
+    if "name" in given:
+        given["name"] = " ".join(given["name"].split())
+        if not given["name"]:
+            raise ValidationFailed(
+                "服务商名称不能为空 / the provider needs a name", code="invalid_name"
+            )
+    if "contact_phone" in given:
+        given["contact_phone"] = _phone(
+            session, given["contact_phone"], provider.region_code, "联系电话 / contact phone"
+        )
+    if "service_types" in given:
+        offered = _offerings(session, given.pop("service_types"))
+        keep = {o.service_type_code: o for o in provider.offerings}
+        provider.offerings = [keep.get(c) or ProviderOffering(service_type_code=c) for c in offered]
+        given["service_types"] = offered
+    if "coverage" in given:
+        covered = _coverage(session, actor, given.pop("coverage"), action="provider.update")
+        keep_cov = {c.region_code: c for c in provider.coverage}
+        provider.coverage = [keep_cov.get(c) or ProviderCoverage(region_code=c) for c in covered]
+        given["coverage"] = covered
+    for field, value in given.items():
+        if field not in ("service_types", "coverage"):
+            setattr(provider, field, value)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="provider.update",
+        target_type="provider",
+        target_id=provider.id,
+        detail={
+            k: (v if isinstance(v, str | int | float | list) or v is None else str(v))
+            for k, v in given.items()
+        },
+    )
+    publish_on_commit(
+        session,
+        ProviderUpdated(
+            provider_id=provider.id, region_code=provider.region_code, fields=sorted(given)
+        ),
+    )
+    return provider
+
+
+def set_status(
+    session: Session, *, actor: Actor, provider_id: int, status: str, reason: str
+) -> Provider:
+    """Move a provider to normal / warning / reduced / suspended / terminated, saying why."""
+    provider = get_provider(session, provider_id=provider_id)
+    _require_manager(
+        session,
+        actor,
+        action="provider.set_status",
+        provider=provider,
+        region_code=provider.region_code,
+    )
+    if status not in set(ProviderStatus):
+        raise ValidationFailed(
+            f"未知状态: {status} / unknown provider status", code="invalid_provider_status"
+        )
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(
+            "变更服务商状态必须说明原因 / a status change needs a reason", code="reason_required"
+        )
+    if provider.status == ProviderStatus.TERMINATED:
+        raise IllegalTransition(
+            f"服务商已终止合作, 不能改为{STATUS_LABELS[ProviderStatus(status)]} / a terminated provider stays terminated",
+            code="provider_terminated",
+            from_status=provider.status,
+            to_status=status,
+        )
+    before = provider.status
+    if before == status:
+        return provider
+    provider.status, provider.status_reason, provider.status_changed_at = status, reason, utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="provider.set_status",
+        target_type="provider",
+        target_id=provider.id,
+        detail={"from": before, "to": status, "reason": reason},
+    )
+    publish_on_commit(
+        session,
+        ProviderStatusChanged(
+            provider_id=provider.id,
+            region_code=provider.region_code,
+            from_status=before,
+            to_status=status,
+            reason=reason,
+            by=actor.label,
+        ),
+    )
+    return provider
+
+
+def add_staff(
+    session: Session,
+    *,
+    actor: Actor,
+    provider_id: int,
+    name: str,
+    phone: str,
+    id_number: str,
+    skills: Sequence[str],
+    qualifications: Sequence[dict[str, str]] = (),
+    today: date | None = None,
+) -> ProviderStaff:
+    """Add a practitioner; skills must be services the provider offers."""
+    provider = get_provider(session, provider_id=provider_id)
+    _require_manager_or_self(session, actor, action="provider.add_staff", provider=provider)
+    if provider.status == ProviderStatus.TERMINATED:
+        raise Conflict(
+            "服务商已终止合作 / the provider's contract is terminated", code="provider_terminated"
+        )
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationFailed(
+            "服务人员姓名不能为空 / the staff member needs a name", code="invalid_name"
+        )
+    parsed = idcard.parse_id_number(id_number, today=today)
+    cipher = cipher_of(session)
+    index = cipher.blind_index(parsed.number)
+    if (
+        session.scalar(
+            select(ProviderStaff.id).where(
+                ProviderStaff.provider_id == provider.id, ProviderStaff.id_number_index == index
+            )
+        )
+        is not None
+    ):
+        raise Conflict(
+            "该身份证号的人员已在本机构登记 / this person is already on the staff",
+            code="staff_exists",
+        )
+    skills_out = _skills(provider, skills)
+    staff = ProviderStaff(
+        provider_id=provider.id,
+        name=name,
+        phone=_phone(session, phone, provider.region_code, "服务人员电话 / phone"),
+        id_number_sealed=cipher.seal(parsed.number),
+        id_number_index=index,
+        id_number_masked=mask_id_number(parsed.number),
+        skills=skills_out,
+        qualifications=[_qualification(q) for q in qualifications],
+        active=True,
+    )
+    session.add(staff)
+    session.flush()
+    publish_on_commit(
+        session,
+        StaffAdded(
+            staff_id=staff.id,
+            provider_id=provider.id,
+            region_code=provider.region_code,
+            name=name,
+            skills=skills_out,
+        ),
+    )
+    return staff
+
+
+def _skills(provider: Provider, skills: Iterable[str]) -> list[str]:
+    out = sorted(set(skills))
+    offered = set(provider.service_type_codes)
+    foreign = [s for s in out if s not in offered]
+    if foreign:
+        raise ValidationFailed(
+            f"服务人员技能超出本机构服务范围: {', '.join(foreign)} / skills the provider does not offer",
+            code="skill_not_offered",
+            skills=foreign,
+        )
+    return out
+
+
+def _qualification(q: dict[str, str]) -> dict[str, str]:
+    if not q.get("name"):
+        raise ValidationFailed(
+            "资质必须有名称 / a qualification needs a name", code="invalid_qualification"
+        )
+    if q.get("valid_until"):
+        try:
+            date.fromisoformat(q["valid_until"])
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"资质有效期不是日期: {q['valid_until']} / valid_until is not a date",
+                code="invalid_qualification",
+            ) from exc
+    return {k: str(v) for k, v in q.items() if v not in (None, "")}
+
+
+def update_staff(
+    session: Session,
+    *,
+    actor: Actor,
+    staff_id: int,
+    active: bool | None = None,
+    skills: Sequence[str] | None = None,
+    phone: str | None = None,
+    qualifications: Sequence[dict[str, str]] | None = None,
+) -> ProviderStaff:
+    staff = get_staff(session, staff_id=staff_id)
+    provider = staff.provider
+    _require_manager_or_self(session, actor, action="provider.update_staff", provider=provider)
+    if skills is not None:
+        staff.skills = _skills(provider, skills)
+    if phone is not None:
+        staff.phone = _phone(session, phone, provider.region_code, "服务人员电话 / phone")
+    if qualifications is not None:
+        staff.qualifications = [_qualification(q) for q in qualifications]
+    if active is not None:
+        staff.active = active
+    session.flush()
+    publish_on_commit(
+        session,
+        StaffUpdated(
+            staff_id=staff.id,
+            provider_id=provider.id,
+            region_code=provider.region_code,
+            active=staff.active,
+            skills=list(staff.skills),
+        ),
+    )
+    return staff
+
+
+def reveal_staff_id_number(
+    session: Session, *, actor: Actor, staff_id: int, reason: str = ""
+) -> str:
+    """The staff member's ID number in clear, for managers of the region or the provider; audited."""
+    staff = get_staff(session, staff_id=staff_id)
+    _require_manager_or_self(
+        session, actor, action="provider.reveal_staff_id_number", provider=staff.provider
+    )
+    number = cipher_of(session).open(staff.id_number_sealed)
+    audit.record(
+        session,
+        actor=actor,
+        action="provider.reveal_staff_id_number",
+        target_type="provider_staff",
+        target_id=staff.id,
+        detail={"reason": reason} if reason else {},
+    )
+    return number
+
+
+# ---------------------------------------------------------------- queries
+
+
+def get_provider(session: Session, *, provider_id: int, within: str | None = None) -> Provider:
+    """The provider, or NotFound; with ``within`` also OutOfRegion when it neither sits nor
+    serves anywhere in that region."""
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ProviderNotFound(f"服务商不存在: {provider_id} / unknown provider")
+    if within is not None and not _visible_from(provider, within):
+        raise OutOfRegion("无权访问其他地区的数据 / outside your region")
+    return provider
+
+
+def find_provider(session: Session, *, provider_id: int) -> Provider | None:
+    return session.get(Provider, provider_id)
+
+
+def find_provider_by_credit_code(session: Session, *, credit_code: str) -> Provider | None:
+    code = normalize_credit_code(credit_code)
+    return session.scalar(select(Provider).where(Provider.credit_code == code))
+
+
+def _visible_from(provider: Provider, scope: str) -> bool:
+    scope = codes.normalize_code(scope)
+    if codes.is_within(provider.region_code, scope):
+        return True
+    return any(
+        codes.is_within(c, scope) or codes.is_within(scope, c) for c in provider.coverage_codes
+    )
+
+
+def self_and_ancestors(region_code: str) -> list[str]:
+    """``150102003201`` -> itself, its township, county, league and the autonomous region."""
+    out: list[str] = []
+    current: str | None = codes.normalize_code(region_code)
+    while current:
+        out.append(current)
+        current = codes.parent_of(current)
+    return out
+
+
+def list_providers(
+    session: Session,
+    *,
+    region_code: str,
+    status: str | None = None,
+    service_type_code: str | None = None,
+    include_terminated: bool = False,
+) -> list[Provider]:
+    """Providers registered in or serving any part of ``region_code`` (a user's scope)."""
+    scope = codes.normalize_code(region_code)
+    cov = ProviderCoverage
+    serves_part = exists().where(
+        cov.provider_id == Provider.id,
+        or_(regions.within(cov.region_code, scope), cov.region_code.in_(self_and_ancestors(scope))),
+    )
+    q = (
+        select(Provider)
+        .where(or_(regions.within(Provider.region_code, scope), serves_part))
+        .options(selectinload(Provider.coverage), selectinload(Provider.offerings))
+        .order_by(Provider.region_code, Provider.id)
+    )
+    if status is not None:
+        q = q.where(Provider.status == status)
+    elif not include_terminated:
+        q = q.where(Provider.status != ProviderStatus.TERMINATED)
+    if service_type_code is not None:
+        q = q.where(
+            exists().where(
+                ProviderOffering.provider_id == Provider.id,
+                ProviderOffering.service_type_code == service_type_code,
+            )
+        )
+    return list(session.scalars(q))
+
+
+def list_providers_covering(
+    session: Session, *, region_code: str, service_type_code: str
+) -> list[Provider]:
+    """The candidate set dispatch ranks: providers offering the service whose coverage contains
+    the elder's region, excluding suspended and terminated ones. Best grade and credit first."""
+    covering = exists().where(
+        ProviderCoverage.provider_id == Provider.id,
+        ProviderCoverage.region_code.in_(self_and_ancestors(region_code)),
+    )
+    offering = exists().where(
+        ProviderOffering.provider_id == Provider.id,
+        ProviderOffering.service_type_code == service_type_code,
+    )
+    q = (
+        select(Provider)
+        .where(covering, offering, Provider.status.not_in([s.value for s in CLOSED_STATUSES]))
+        .options(selectinload(Provider.coverage), selectinload(Provider.offerings))
+        .order_by(Provider.grade, Provider.credit_score.desc(), Provider.id)
+    )
+    return list(session.scalars(q))
+
+
+def covers(provider: Provider, *, region_code: str, service_type_code: str) -> bool:
+    """Whether this provider may be sent to an elder in ``region_code`` for this service."""
+    region = codes.normalize_code(region_code)
+    return service_type_code in provider.service_type_codes and any(
+        codes.is_within(region, c) for c in provider.coverage_codes
+    )
+
+
+def get_staff(session: Session, *, staff_id: int) -> ProviderStaff:
+    staff = session.get(ProviderStaff, staff_id)
+    if staff is None:
+        raise StaffNotFound(f"服务人员不存在: {staff_id} / unknown staff member")
+    return staff
+
+
+def list_staff(
+    session: Session, *, provider_id: int, skill: str | None = None, active_only: bool = True
+) -> list[ProviderStaff]:
+    q = (
+        select(ProviderStaff)
+        .where(ProviderStaff.provider_id == provider_id)
+        .order_by(ProviderStaff.id)
+    )
+    if active_only:
+        q = q.where(ProviderStaff.active.is_(True))
+    rows = list(session.scalars(q))
+    return [r for r in rows if skill is None or skill in r.skills]
