@@ -89,14 +89,28 @@ def identify(session: Session, *, actor: Actor, number: str, area_code: str | No
         kind = "family"
     else:
         kind = "elder"
+    own = kind in ("elder", "device")
     return CallerInfo(
         kind=kind,
         elder_id=elder.id,
         # the risk and the language are the elder's own: a relative calling is not high-risk
-        high_risk=kind in ("elder", "device") and elder.risk_level == "high",
-        language=elder.ivr_language if kind in ("elder", "device") else None,
+        high_risk=own and elder.risk_level == "high",
+        language=_remembered_language(session, elder) if own else None,
         region_code=elder.region_code,
     )
+
+
+MONGOLIAN_ETHNICITY = "02"  # GB/T 3304
+
+
+def _remembered_language(session: Session, elder: Any) -> str | None:
+    """The elder's IVR language, or None when it is only the profile's default and the elder
+    may well prefer Mongolian (a Mongolian elder who has never chosen): then the IVR asks."""
+    if elder.ivr_language != "zh" or elder.ethnicity_code != MONGOLIAN_ETHNICITY:
+        return str(elder.ivr_language)
+    if ivr_service.has_chosen_language(session, elder_id=elder.id):
+        return str(elder.ivr_language)
+    return None
 
 
 def remember_language(session: Session, *, actor: Actor, elder_id: int, language: str) -> None:

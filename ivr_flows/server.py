@@ -235,6 +235,7 @@ class FastAgiServer:
                 elder_id=ctx.caller.elder_id,
                 caller_kind=ctx.caller.kind,
                 language=ctx.language,
+                language_chosen=bool(ctx.facts.get("language_chosen")),
                 intent=ctx.intent,
                 priority=ctx.priority,
                 queue=ctx.queue,

@@ -35,6 +35,8 @@ class IvrSession(Base):
         String(12), default="unknown"
     )  # elder/device/family/ambiguous/unknown
     language: Mapped[str] = mapped_column(String(2), default="zh")
+    # the caller chose the language in this session (not taken from the profile)
+    language_chosen: Mapped[bool] = mapped_column(Boolean, default=False)
     intent: Mapped[str | None] = mapped_column(String(32))
     priority: Mapped[int | None]
     queue: Mapped[str | None] = mapped_column(String(64))

@@ -67,6 +67,7 @@ class SessionResult:
     elder_id: int | None = None
     caller_kind: str = "unknown"
     language: str = "zh"
+    language_chosen: bool = False
     intent: str | None = None
     priority: int | None = None
     queue: str | None = None
@@ -95,6 +96,7 @@ def close_session(
     row.elder_id = result.elder_id
     row.caller_kind = result.caller_kind
     row.language = result.language
+    row.language_chosen = result.language_chosen
     row.intent = result.intent
     row.priority = result.priority
     row.queue = result.queue
@@ -122,6 +124,17 @@ def close_session(
         ),
     )
     return row
+
+
+def has_chosen_language(session: Session, *, elder_id: int) -> bool:
+    """Whether this elder has ever picked a language in the IVR (then the profile's language is
+    their own choice, not a default)."""
+    q = (
+        select(IvrSession.id)
+        .where(IvrSession.elder_id == elder_id, IvrSession.language_chosen.is_(True))
+        .limit(1)
+    )
+    return session.scalar(q) is not None
 
 
 def get_session(session: Session, *, session_id: int) -> IvrSession:
