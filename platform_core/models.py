@@ -16,3 +16,4 @@ from platform_core.assessment import models as assessment_models  # noqa: F401,E
 from platform_core.gov_purchase import models as gov_purchase_models  # noqa: F401,E402
 from platform_core.ivr import models as ivr_models  # noqa: F401,E402
 from platform_core.providers import models as providers_models  # noqa: F401,E402
+from platform_core.meal_aid import models as meal_aid_models  # noqa: F401,E402

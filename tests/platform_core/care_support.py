@@ -10,6 +10,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, Role
+from platform_core.elders.idcard import make_id_number
 from platform_core.elders.models import Elder, ElderCategory
 from platform_core.runtime import cipher_of
 
@@ -71,7 +72,7 @@ def make_elder(
 
     ensure_region(session, region_code)
     n = next(_seq)
-    number = id_number or f"15010219400101{n:03d}X"[-18:]
+    number = id_number or make_id_number("150102", date(1940, 1, 1), n % 1000)
     cipher = cipher_of(session)
     elder = Elder(
         name=name,

@@ -1,0 +1,1 @@
+"""助餐 / meal aid: meal points, menus, bookings, redemption, statistics and settlement."""

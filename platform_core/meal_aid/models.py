@@ -1,0 +1,117 @@
+"""Meal points, their menus, elders' bookings and the monthly settlement per point."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from platform_core.db import Base, utcnow
+
+Money = Numeric(12, 2)
+
+
+class MealPoint(Base):
+    """助餐点: a community service site that cooks or serves meals for elders."""
+
+    __tablename__ = "meal_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    address: Mapped[str] = mapped_column(String(255))
+    provider_id: Mapped[int | None]  # the operator, when a provider runs the point
+    # meal -> serving time "HH:MM" local, e.g. {"lunch": "11:30", "dinner": "17:30"}
+    meal_times: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    delivers: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MealMenu(Base):
+    """What one point serves at one meal of one day, at what price, for how many."""
+
+    __tablename__ = "meal_menus"
+    __table_args__ = (UniqueConstraint("meal_point_id", "served_on", "meal"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id", ondelete="CASCADE"))
+    served_on: Mapped[date] = mapped_column(Date)
+    meal: Mapped[str] = mapped_column(String(10))  # breakfast, lunch, dinner
+    dishes: Mapped[str] = mapped_column(String(255))
+    price: Mapped[Decimal] = mapped_column(Money)
+    capacity: Mapped[int | None]
+
+
+class MealBooking(Base):
+    __tablename__ = "meal_bookings"
+    __table_args__ = (
+        # One live booking per elder and meal: a second one is a mistake or a double subsidy.
+        Index(
+            "uq_meal_bookings_live",
+            "elder_id",
+            "served_on",
+            "meal",
+            unique=True,
+            postgresql_where=text("status <> 'cancelled'"),
+            sqlite_where=text("status <> 'cancelled'"),
+        ),
+        Index("ix_meal_bookings_point_day", "meal_point_id", "served_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    menu_id: Mapped[int] = mapped_column(ForeignKey("meal_menus.id"))
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12))
+    served_on: Mapped[date] = mapped_column(Date)
+    meal: Mapped[str] = mapped_column(String(10))
+    mode: Mapped[str] = mapped_column(String(10))  # dine_in, delivery
+    source: Mapped[str] = mapped_column(String(10))  # hotline, family, point
+    status: Mapped[str] = mapped_column(
+        String(10), default="booked"
+    )  # booked, cancelled, redeemed, no_show
+    price: Mapped[Decimal] = mapped_column(Money)
+    subsidy: Mapped[Decimal] = mapped_column(Money)
+    self_pay: Mapped[Decimal] = mapped_column(Money)
+    subsidy_category: Mapped[str | None] = mapped_column(String(30))
+    capped_by: Mapped[str | None] = mapped_column(String(20))  # daily_meals, monthly_cap, price
+    order_id: Mapped[int | None] = mapped_column(index=True)  # the delivery's service order
+    delivery_address: Mapped[str | None] = mapped_column(String(255))
+    booked_by: Mapped[str] = mapped_column(String(64))
+    booked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    redeemed_at: Mapped[datetime | None]
+    redeemed_by: Mapped[str | None] = mapped_column(String(64))
+    identity_method: Mapped[str | None] = mapped_column(String(12))
+    cancelled_reason: Mapped[str | None] = mapped_column(String(200))
+    settlement_id: Mapped[int | None] = mapped_column(ForeignKey("meal_settlements.id"))
+
+
+class MealSettlement(Base):
+    """One point's month: redeemed meals and what public money owes for them."""
+
+    __tablename__ = "meal_settlements"
+    __table_args__ = (UniqueConstraint("meal_point_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
+    month: Mapped[date] = mapped_column(Date)  # first day
+    meals: Mapped[int]
+    amount: Mapped[Decimal] = mapped_column(Money)
+    subsidy: Mapped[Decimal] = mapped_column(Money)
+    self_pay: Mapped[Decimal] = mapped_column(Money)
+    settled_by: Mapped[str] = mapped_column(String(64))
+    settled_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,762 @@
+"""Meal aid use cases: points and menus, bookings inside the window, redemption with an
+identity check, daily and monthly statistics, the monthly settlement per point."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from platform_core.actors import Actor, Role
+from platform_core.assessment.service import get_elder
+from platform_core.audit import service as audit
+from platform_core.elders.models import Elder
+from platform_core.elders.service import find_elder_by_id_number
+from platform_core.errors import (
+    Conflict,
+    IllegalTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from platform_core.events import publish_on_commit
+from platform_core.gov_purchase.policy import policy_for
+from platform_core.meal_aid.events import (
+    MealBooked,
+    MealBookingCancelled,
+    MealPointSettled,
+    MealRedeemed,
+)
+from platform_core.meal_aid.models import MealBooking, MealMenu, MealPoint, MealSettlement
+from platform_core.meal_aid.policy import MealAidPolicy
+from platform_core.regions.service import ensure_region, require_within
+from platform_core.runtime import settings_of
+
+MEALS = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}
+MODES = {"dine_in": "堂食", "delivery": "送餐"}
+SOURCES = {"hotline": "热线", "family": "家属", "point": "助餐点"}
+STATUS_LABELS = {
+    "booked": "已预订",
+    "cancelled": "已取消",
+    "redeemed": "已就餐",
+    "no_show": "未就餐",
+}
+CENT = Decimal("0.01")
+
+
+class MealAidError(Conflict):
+    code = "meal_aid_conflict"
+
+
+class BookingWindowClosed(MealAidError):
+    code = "meal_booking_window_closed"
+
+
+class MealAlreadyRedeemed(MealAidError):
+    code = "meal_already_redeemed"
+
+
+class IdentityMismatch(PermissionDenied):
+    code = "meal_identity_mismatch"
+
+
+def _money(value: Decimal | int | str) -> Decimal:
+    return Decimal(value).quantize(CENT)
+
+
+def _now_local(session: Session, now: datetime | None) -> datetime:
+    tz = ZoneInfo(settings_of(session).timezone)
+    return (now or datetime.now(tz)).astimezone(tz)
+
+
+def _policy(session: Session, region_code: str) -> MealAidPolicy:
+    return policy_for(session, MealAidPolicy, region_code=region_code)
+
+
+# ---------------------------------------------------------------- points and menus
+
+
+def open_meal_point(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    region_code: str,
+    address: str,
+    meal_times: dict[str, str],
+    delivers: bool = False,
+    provider_id: int | None = None,
+) -> MealPoint:
+    region = ensure_region(session, region_code)
+    require_within(region.code, actor.region_code)
+    for meal, hhmm in meal_times.items():
+        if meal not in MEALS:
+            raise ValidationFailed(
+                f"餐次 {meal!r} 应为 {'/'.join(MEALS)} / unknown meal", code="unknown_meal"
+            )
+        try:
+            time.fromisoformat(hhmm)
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"{MEALS[meal]}供餐时间 {hhmm!r} 应为 HH:MM / time must be HH:MM",
+                code="invalid_meal_time",
+            ) from exc
+    if not meal_times:
+        raise ValidationFailed(
+            "助餐点至少供应一个餐次 / a point serves at least one meal", code="unknown_meal"
+        )
+    point = MealPoint(
+        name=name,
+        region_code=region.code,
+        address=address,
+        meal_times=dict(meal_times),
+        delivers=delivers,
+        provider_id=provider_id,
+    )
+    session.add(point)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="meal_point.open", target_type="meal_point", target_id=point.id
+    )
+    return point
+
+
+def get_meal_point(session: Session, *, meal_point_id: int) -> MealPoint:
+    point = session.get(MealPoint, meal_point_id)
+    if point is None:
+        raise NotFound(
+            f"助餐点不存在: {meal_point_id} / no such meal point", code="meal_point_not_found"
+        )
+    return point
+
+
+def _point_staff(actor: Actor, point: MealPoint) -> None:
+    require_within(point.region_code, actor.region_code)
+    if (
+        actor.role == Role.PROVIDER
+        and point.provider_id is not None
+        and actor.provider_id != point.provider_id
+    ):
+        raise PermissionDenied("只有本助餐点的运营方可以操作 / not this point's operator")
+
+
+def publish_menu(
+    session: Session,
+    *,
+    actor: Actor,
+    meal_point_id: int,
+    served_on: date,
+    meal: str,
+    dishes: str,
+    price: Decimal,
+    capacity: int | None = None,
+) -> MealMenu:
+    """Set (or correct, while nobody has booked it) the menu of one meal."""
+    point = get_meal_point(session, meal_point_id=meal_point_id)
+    _point_staff(actor, point)
+    if meal not in point.meal_times:
+        raise ValidationFailed(
+            f"{point.name}不供应{MEALS.get(meal, meal)} / the point does not serve this meal",
+            code="meal_not_served",
+        )
+    if _money(price) < 0 or (capacity is not None and capacity < 1):
+        raise ValidationFailed(
+            "价格不能为负, 份数至少 1 / invalid price or capacity", code="invalid_menu"
+        )
+    menu = session.scalar(
+        select(MealMenu).where(
+            MealMenu.meal_point_id == point.id,
+            MealMenu.served_on == served_on,
+            MealMenu.meal == meal,
+        )
+    )
+    if menu is None:
+        menu = MealMenu(meal_point_id=point.id, served_on=served_on, meal=meal)
+        session.add(menu)
+    elif _live_count(session, menu.id) and _money(price) != menu.price:
+        raise MealAidError(
+            "已有预订, 不能再改价格 / bookings exist: the price is fixed", code="menu_has_bookings"
+        )
+    menu.dishes, menu.price, menu.capacity = dishes, _money(price), capacity
+    session.flush()
+    return menu
+
+
+def _live_count(session: Session, menu_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(MealBooking)
+            .where(MealBooking.menu_id == menu_id, MealBooking.status != "cancelled")
+        )
+        or 0
+    )
+
+
+def get_menu(session: Session, *, meal_point_id: int, served_on: date, meal: str) -> MealMenu:
+    menu = session.scalar(
+        select(MealMenu).where(
+            MealMenu.meal_point_id == meal_point_id,
+            MealMenu.served_on == served_on,
+            MealMenu.meal == meal,
+        )
+    )
+    if menu is None:
+        raise NotFound(
+            f"{served_on} {MEALS.get(meal, meal)}尚未发布菜单 / no menu for this meal",
+            code="menu_not_found",
+        )
+    return menu
+
+
+# ---------------------------------------------------------------- bookings
+
+
+def serving_time(session: Session, point: MealPoint, served_on: date, meal: str) -> datetime:
+    tz = ZoneInfo(settings_of(session).timezone)
+    return datetime.combine(served_on, time.fromisoformat(point.meal_times[meal]), tzinfo=tz)
+
+
+def _check_window(
+    session: Session,
+    point: MealPoint,
+    served_on: date,
+    meal: str,
+    policy: MealAidPolicy,
+    now: datetime,
+) -> None:
+    serve = serving_time(session, point, served_on, meal)
+    closes = serve - timedelta(minutes=policy.booking_cutoff_minutes)
+    opens = datetime.combine(
+        served_on - timedelta(days=policy.booking_open_days), time(0, 0), tzinfo=serve.tzinfo
+    )
+    if now >= closes:
+        raise BookingWindowClosed(
+            f"{served_on} {MEALS[meal]}的预订已于 {closes:%m-%d %H:%M} 截止 (供餐前 {policy.booking_cutoff_minutes} 分钟) / "
+            "booking window closed",
+            closes=closes.isoformat(),
+            rule="booking_cutoff_minutes",
+        )
+    if now < opens:
+        raise BookingWindowClosed(
+            f"{served_on} {MEALS[meal]}的预订 {opens:%m-%d} 起开放 (提前 {policy.booking_open_days} 天) / booking not open yet",
+            opens=opens.isoformat(),
+            rule="booking_open_days",
+            code="meal_booking_not_open",
+        )
+
+
+def quote_subsidy(
+    session: Session, *, elder: Elder, served_on: date, price: Decimal, policy: MealAidPolicy
+) -> tuple[Decimal, str | None, str | None]:
+    """(subsidy, category, capped_by) for one more meal of ``elder`` on ``served_on``."""
+    rates = {
+        c.category: policy.subsidy_per_meal[c.category]
+        for c in elder.categories
+        if c.category in policy.subsidy_per_meal
+    }
+    if not rates:
+        return Decimal("0.00"), None, None
+    category = max(sorted(rates), key=lambda c: rates[c])
+    subsidy, capped_by = _money(rates[category]), None
+    if subsidy > price:
+        subsidy, capped_by = _money(price), "price"
+    live = (MealBooking.elder_id == elder.id, MealBooking.status != "cancelled")
+    same_day = int(
+        session.scalar(
+            select(func.count())
+            .select_from(MealBooking)
+            .where(*live, MealBooking.served_on == served_on, MealBooking.subsidy > 0)
+        )
+        or 0
+    )
+    if same_day >= policy.subsidised_meals_per_day:
+        return Decimal("0.00"), category, "daily_meals"
+    month_start = served_on.replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    used = session.scalar(
+        select(func.coalesce(func.sum(MealBooking.subsidy), 0)).where(
+            *live, MealBooking.served_on >= month_start, MealBooking.served_on < next_month
+        )
+    )
+    headroom = max(Decimal("0.00"), _money(policy.monthly_subsidy_cap) - _money(used or 0))
+    if subsidy > headroom:
+        subsidy, capped_by = headroom, "monthly_cap"
+    return subsidy, category, capped_by
+
+
+def book_meal(
+    session: Session,
+    *,
+    actor: Actor,
+    elder_id: int,
+    meal_point_id: int,
+    served_on: date,
+    meal: str,
+    mode: str = "dine_in",
+    source: str = "hotline",
+    delivery_address: str | None = None,
+    now: datetime | None = None,
+) -> MealBooking:
+    """Book a meal for an elder from the hotline, the family or the point itself.
+
+    The subsidy is fixed at booking (best category, at most N subsidised meals a day, what is
+    left of the monthly cap); the rest is self-paid. A delivery becomes a service order.
+    """
+    if mode not in MODES:
+        raise ValidationFailed(
+            f"就餐方式 {mode!r} 应为 {'/'.join(MODES)} / unknown mode", code="unknown_meal_mode"
+        )
+    if source not in SOURCES:
+        raise ValidationFailed(
+            f"预订来源 {source!r} 应为 {'/'.join(SOURCES)} / unknown source",
+            code="unknown_booking_source",
+        )
+    elder = get_elder(session, elder_id)
+    require_within(elder.region_code, actor.region_code)
+    if elder.status != "active":
+        raise MealAidError("老人档案非在册状态 / elder is not active", code="elder_not_active")
+    point = get_meal_point(session, meal_point_id=meal_point_id)
+    if not point.active:
+        raise MealAidError(
+            f"{point.name}已停止服务 / the meal point is closed", code="meal_point_closed"
+        )
+    if meal not in point.meal_times:
+        raise ValidationFailed(
+            f"{point.name}不供应{MEALS.get(meal, meal)} / not served here", code="meal_not_served"
+        )
+    if mode == "delivery" and not point.delivers:
+        raise MealAidError(
+            f"{point.name}不提供送餐 / this point does not deliver", code="meal_point_no_delivery"
+        )
+    policy = _policy(session, point.region_code)
+    _check_window(session, point, served_on, meal, policy, _now_local(session, now))
+    menu = session.scalar(
+        select(MealMenu)
+        .where(
+            MealMenu.meal_point_id == point.id,
+            MealMenu.served_on == served_on,
+            MealMenu.meal == meal,
+        )
+        .with_for_update()
+    )
+    if menu is None:
+        raise NotFound(
+            f"{served_on} {MEALS[meal]}尚未发布菜单 / no menu for this meal", code="menu_not_found"
+        )
+    existing = session.scalar(
+        select(MealBooking).where(
+            MealBooking.elder_id == elder.id,
+            MealBooking.served_on == served_on,
+            MealBooking.meal == meal,
+            MealBooking.status != "cancelled",
+        )
+    )
+    if existing is not None:
+        raise MealAidError(
+            f"老人已预订 {served_on} {MEALS[meal]} (预订号 {existing.id}) / already booked",
+            code="meal_already_booked",
+            booking_id=existing.id,
+        )
+    if menu.capacity is not None and _live_count(session, menu.id) >= menu.capacity:
+        raise MealAidError(
+            f"{served_on} {MEALS[meal]}已订满 ({menu.capacity} 份) / fully booked",
+            code="meal_fully_booked",
+        )
+    subsidy, category, capped_by = quote_subsidy(
+        session, elder=elder, served_on=served_on, price=menu.price, policy=policy
+    )
+    booking = MealBooking(
+        menu_id=menu.id,
+        meal_point_id=point.id,
+        elder_id=elder.id,
+        region_code=elder.region_code,
+        served_on=served_on,
+        meal=meal,
+        mode=mode,
+        source=source,
+        status="booked",
+        price=menu.price,
+        subsidy=subsidy,
+        self_pay=menu.price - subsidy,
+        subsidy_category=category,
+        capped_by=capped_by,
+        delivery_address=(delivery_address or elder.address) if mode == "delivery" else None,
+        booked_by=actor.name,
+    )
+    try:
+        with session.begin_nested():
+            session.add(booking)
+    except IntegrityError as exc:  # a concurrent booking of the same meal won
+        raise MealAidError("老人已预订该餐 / already booked", code="meal_already_booked") from exc
+    audit.record(
+        session,
+        actor=actor,
+        action="meal.book",
+        target_type="elder",
+        target_id=elder.id,
+        detail={"booking_id": booking.id, "mode": mode, "source": source},
+    )
+    publish_on_commit(
+        session,
+        MealBooked(booking.id, elder.id, elder.region_code, point.id, served_on, meal, mode),
+    )
+    return booking
+
+
+def get_booking(session: Session, *, booking_id: int) -> MealBooking:
+    booking = session.get(MealBooking, booking_id)
+    if booking is None:
+        raise NotFound(f"预订不存在: {booking_id} / no such booking", code="meal_booking_not_found")
+    return booking
+
+
+def cancel_booking(
+    session: Session,
+    *,
+    actor: Actor,
+    booking_id: int,
+    reason: str = "",
+    now: datetime | None = None,
+) -> MealBooking:
+    booking = get_booking(session, booking_id=booking_id)
+    require_within(booking.region_code, actor.region_code)
+    if booking.status != "booked":
+        raise IllegalTransition(
+            f"预订状态为「{STATUS_LABELS[booking.status]}」, 不能取消 / cannot cancel",
+            status=booking.status,
+        )
+    point = get_meal_point(session, meal_point_id=booking.meal_point_id)
+    policy = _policy(session, point.region_code)
+    closes = serving_time(session, point, booking.served_on, booking.meal) - timedelta(
+        minutes=policy.cancel_cutoff_minutes
+    )
+    if _now_local(session, now) >= closes:
+        raise BookingWindowClosed(
+            f"供餐前 {policy.cancel_cutoff_minutes} 分钟内不能取消 / too late to cancel",
+            rule="cancel_cutoff_minutes",
+        )
+    booking.status, booking.cancelled_reason = "cancelled", reason
+    session.flush()
+    publish_on_commit(
+        session, MealBookingCancelled(booking.id, booking.elder_id, booking.region_code)
+    )
+    return booking
+
+
+def _refuse_audited(session: Session, actor: Actor, booking: MealBooking, why: str) -> None:
+    # The caller's unit of work rolls back with the refusal; the audit record must survive it.
+    factory = sessionmaker(bind=session.get_bind(), info=dict(session.info))
+    audit.record_separately(
+        factory,
+        actor=actor,
+        action="meal.redeem",
+        target_type="elder",
+        target_id=booking.elder_id,
+        result="denied",
+        detail={"booking_id": booking.id, "reason": why},
+    )
+
+
+def redeem_meal(
+    session: Session,
+    *,
+    actor: Actor,
+    booking_id: int,
+    method: str = "id_card",
+    id_number: str | None = None,
+    verified_elder_id: int | None = None,
+    now: datetime | None = None,
+) -> MealBooking:
+    """Serve a booked meal after checking who is eating it.
+
+    ``id_card``: the ID number read from the card must be the booked elder's. ``face``: the
+    point's face terminal reports the elder it matched (``verified_elder_id``). A meal already
+    redeemed is refused, however the second attempt arrives. Refusals are audited in their own
+    transaction, so call this as its own unit of work (as the point's terminal does): a caller
+    that already wrote in the same transaction would hold the locks that record needs.
+    """
+    booking = get_booking(session, booking_id=booking_id)
+    point = get_meal_point(session, meal_point_id=booking.meal_point_id)
+    _point_staff(actor, point)
+    local_now = _now_local(session, now)
+    if booking.status == "redeemed":
+        _refuse_audited(session, actor, booking, "already_redeemed")
+        raise MealAlreadyRedeemed(
+            f"该餐已于 {booking.redeemed_at.astimezone(local_now.tzinfo):%m-%d %H:%M} 核销 / meal already redeemed",
+            redeemed_at=booking.redeemed_at.isoformat() if booking.redeemed_at else None,
+        )
+    if booking.status != "booked":
+        raise IllegalTransition(
+            f"预订状态为「{STATUS_LABELS[booking.status]}」, 不能核销 / cannot redeem",
+            status=booking.status,
+        )
+    if booking.served_on != local_now.date():
+        raise MealAidError(
+            f"该预订是 {booking.served_on} 的餐, 今天不能核销 / not today's meal",
+            code="meal_not_today",
+        )
+    if method == "id_card":
+        found = find_elder_by_id_number(session, id_number=id_number or "")
+        matched = found is not None and found.id == booking.elder_id
+    elif method == "face":
+        matched = verified_elder_id == booking.elder_id
+    else:
+        raise ValidationFailed(
+            f"身份核验方式 {method!r} 应为 id_card/face / unknown method",
+            code="unknown_identity_method",
+        )
+    if not matched:
+        _refuse_audited(session, actor, booking, "identity_mismatch")
+        raise IdentityMismatch(
+            "身份核验未通过: 就餐人与预订老人不符 / identity does not match the booking"
+        )
+    # Conditional update: of two concurrent redemptions only one changes the row.
+    done = session.execute(
+        update(MealBooking)
+        .where(MealBooking.id == booking.id, MealBooking.status == "booked")
+        .values(
+            status="redeemed", redeemed_at=local_now, redeemed_by=actor.name, identity_method=method
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        raise MealAlreadyRedeemed("该餐已核销 / meal already redeemed")
+    session.refresh(booking)
+    audit.record(
+        session,
+        actor=actor,
+        action="meal.redeem",
+        target_type="elder",
+        target_id=booking.elder_id,
+        detail={"booking_id": booking.id, "method": method},
+    )
+    publish_on_commit(
+        session, MealRedeemed(booking.id, booking.elder_id, booking.region_code, point.id)
+    )
+    return booking
+
+
+def close_meal(
+    session: Session, *, actor: Actor, meal_point_id: int, served_on: date, meal: str
+) -> int:
+    """After service: bookings nobody redeemed become no-shows (no subsidy is settled for them)."""
+    point = get_meal_point(session, meal_point_id=meal_point_id)
+    _point_staff(actor, point)
+    result = session.execute(
+        update(MealBooking)
+        .where(
+            MealBooking.meal_point_id == point.id,
+            MealBooking.served_on == served_on,
+            MealBooking.meal == meal,
+            MealBooking.status == "booked",
+        )
+        .values(status="no_show")
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    return int(result.rowcount or 0)
+
+
+# ---------------------------------------------------------------- statistics and settlement
+
+
+def _totals(rows: Iterable[MealBooking]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "booked": 0,
+        "redeemed": 0,
+        "no_show": 0,
+        "cancelled": 0,
+        "dine_in": 0,
+        "delivery": 0,
+        "amount": Decimal("0.00"),
+        "subsidy": Decimal("0.00"),
+        "self_pay": Decimal("0.00"),
+    }
+    for b in rows:
+        if b.status == "cancelled":
+            out["cancelled"] += 1
+            continue
+        out["booked"] += 1
+        out[b.mode] += 1
+        if b.status == "no_show":
+            out["no_show"] += 1
+        if b.status == "redeemed":
+            out["redeemed"] += 1
+            out["amount"] += b.price
+            out["subsidy"] += b.subsidy
+            out["self_pay"] += b.self_pay
+    return out
+
+
+def daily_statistics(session: Session, *, meal_point_id: int, day: date) -> dict[str, Any]:
+    """Per meal and for the day: booked, redeemed, no-shows, cancelled, dine-in vs delivery and
+    the money of redeemed meals (what settlement will pay)."""
+    rows = list(
+        session.scalars(
+            select(MealBooking).where(
+                MealBooking.meal_point_id == meal_point_id, MealBooking.served_on == day
+            )
+        )
+    )
+    return {
+        "day": day.isoformat(),
+        "meals": {m: _totals(b for b in rows if b.meal == m) for m in MEALS},
+        "total": _totals(rows),
+    }
+
+
+def _month_bounds(month: date) -> tuple[date, date]:
+    start = month.replace(day=1)
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def monthly_statistics(session: Session, *, meal_point_id: int, month: date) -> dict[str, Any]:
+    start, end = _month_bounds(month)
+    rows = list(
+        session.scalars(
+            select(MealBooking).where(
+                MealBooking.meal_point_id == meal_point_id,
+                MealBooking.served_on >= start,
+                MealBooking.served_on < end,
+            )
+        )
+    )
+    days = sorted({b.served_on for b in rows})
+    return {
+        "month": start.strftime("%Y-%m"),
+        "days": {d.isoformat(): _totals(b for b in rows if b.served_on == d) for d in days},
+        "total": _totals(rows),
+        "elders": len({b.elder_id for b in rows if b.status == "redeemed"}),
+    }
+
+
+def settle_month(
+    session: Session, *, actor: Actor, meal_point_id: int, month: date, today: date | None = None
+) -> MealSettlement:
+    """Settle a finished month of one point: the subsidy of every redeemed meal, once."""
+    if actor.role not in (Role.OFFICER, Role.ADMIN):
+        raise PermissionDenied("只有民政监管人员可以结算 / only officers settle")
+    point = get_meal_point(session, meal_point_id=meal_point_id)
+    require_within(point.region_code, actor.region_code)
+    start, end = _month_bounds(month)
+    if (today or date.today()) < end:
+        raise MealAidError(
+            f"{start:%Y-%m} 尚未结束, 不能结算 / the month is not over", code="month_not_over"
+        )
+    if (
+        session.scalar(
+            select(MealSettlement.id).where(
+                MealSettlement.meal_point_id == point.id, MealSettlement.month == start
+            )
+        )
+        is not None
+    ):
+        raise MealAidError(
+            f"{point.name} {start:%Y-%m} 已结算 / already settled", code="meal_settlement_exists"
+        )
+    close_q = update(MealBooking).where(
+        MealBooking.meal_point_id == point.id,
+        MealBooking.status == "booked",
+        MealBooking.served_on >= start,
+        MealBooking.served_on < end,
+    )
+    session.execute(close_q.values(status="no_show").execution_options(synchronize_session=False))
+    rows = list(
+        session.scalars(
+            select(MealBooking).where(
+                MealBooking.meal_point_id == point.id,
+                MealBooking.status == "redeemed",
+                MealBooking.served_on >= start,
+                MealBooking.served_on < end,
+                MealBooking.settlement_id.is_(None),
+            )
+        )
+    )
+    totals = _totals(rows)
+    settlement = MealSettlement(
+        meal_point_id=point.id,
+        month=start,
+        meals=totals["redeemed"],
+        amount=totals["amount"],
+        subsidy=totals["subsidy"],
+        self_pay=totals["self_pay"],
+        settled_by=actor.name,
+    )
+    try:
+        with session.begin_nested():
+            session.add(settlement)
+    except IntegrityError as exc:
+        raise MealAidError(
+            f"{point.name} {start:%Y-%m} 已结算 / already settled", code="meal_settlement_exists"
+        ) from exc
+    for b in rows:
+        b.settlement_id = settlement.id
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="meal.settle",
+        target_type="meal_point",
+        target_id=point.id,
+        detail={
+            "month": start.strftime("%Y-%m"),
+            "meals": settlement.meals,
+            "subsidy": str(settlement.subsidy),
+        },
+    )
+    publish_on_commit(session, MealPointSettled(settlement.id, point.id, point.region_code, start))
+    return settlement
+
+
+def status_for_elder(session: Session, *, elder_id: int, on: date | None = None) -> dict[str, Any]:
+    day = on or date.today()
+    upcoming = list(
+        session.scalars(
+            select(MealBooking)
+            .where(
+                MealBooking.elder_id == elder_id,
+                MealBooking.status == "booked",
+                MealBooking.served_on >= day,
+            )
+            .order_by(MealBooking.served_on, MealBooking.id)
+            .limit(5)
+        )
+    )
+    start, end = _month_bounds(day)
+    used = session.scalar(
+        select(func.coalesce(func.sum(MealBooking.subsidy), 0)).where(
+            MealBooking.elder_id == elder_id,
+            MealBooking.status != "cancelled",
+            MealBooking.served_on >= start,
+            MealBooking.served_on < end,
+        )
+    )
+    out: dict[str, Any] = {
+        "module": "meal_aid",
+        "label": "助餐",
+        "state": "booked" if upcoming else "none",
+        "state_label": f"已预订 {len(upcoming)} 餐" if upcoming else "无预订",
+        "subsidy_used_this_month": str(_money(used or 0)),
+        "upcoming": [
+            {
+                "booking_id": b.id,
+                "served_on": b.served_on.isoformat(),
+                "meal": MEALS[b.meal],
+                "mode": MODES[b.mode],
+            }
+            for b in upcoming
+        ],
+    }
+    elder = session.get(Elder, elder_id)
+    if elder is not None:
+        out["monthly_subsidy_cap"] = str(
+            _money(_policy(session, elder.region_code).monthly_subsidy_cap)
+        )
+    return out
