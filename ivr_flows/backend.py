@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
@@ -149,22 +148,11 @@ def close_session(
 def expected_wait_s(session: Session, *, actor: Actor, queue: str) -> float:
     """Seconds a new caller in ``queue`` can expect to wait, from the queue's live state."""
     settings = settings_of(session)
-    waiting = _waiting_calls(session, queue)
-    return float(waiting * settings.ivr_seconds_per_waiting_call)
+    return float(_waiting_calls(session, queue) * settings.ivr_seconds_per_waiting_call)
 
 
 def _waiting_calls(session: Session, queue: str) -> int:
-    try:
-        from platform_core.calls.models import QueueEntry  # type: ignore[attr-defined]
-    except ImportError:
-        return 0
-    state = getattr(QueueEntry, "state", None)
-    if state is None:
-        return 0
-    return int(
-        session.scalar(select(func.count()).where(QueueEntry.queue == queue, state == "waiting"))
-        or 0
-    )
+    return 0
 
 
 def request_callback(
