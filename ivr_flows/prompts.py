@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import operator
+import re
 import shutil
 import struct
 import subprocess
@@ -96,6 +97,16 @@ def prompt_texts(flows: Iterable[Flow], language: str) -> dict[str, str]:
     return texts
 
 
+_DIGIT_NAMES = dict(zip("0123456789", "零幺二三四五六七八九", strict=True))
+_DIGIT_RUN = re.compile(r"\d{3,}")
+
+
+def speakable(text: str) -> str:
+    """Numbers of three digits or more (12349, phone numbers) are read digit by digit, with 1 as
+    幺, as Chinese speakers read them; espeak-ng would say 一万两千三百四十九."""
+    return _DIGIT_RUN.sub(lambda m: "".join(_DIGIT_NAMES[d] for d in m.group()), text)
+
+
 def render_prompts(
     flows: Iterable[Flow],
     sounds_dir: Path,
@@ -122,7 +133,7 @@ def render_prompts(
         with tempfile.TemporaryDirectory() as tmp:
             raw = Path(tmp) / "speech.wav"
             subprocess.run(
-                [binary, "-v", voice, "-s", "150", "-w", str(raw), text],
+                [binary, "-v", voice, "-w", str(raw), speakable(text)],
                 check=True,
                 capture_output=True,
             )
