@@ -17,3 +17,5 @@ from platform_core.gov_purchase import models as gov_purchase_models  # noqa: F4
 from platform_core.ivr import models as ivr_models  # noqa: F401,E402
 from platform_core.providers import models as providers_models  # noqa: F401,E402
 from platform_core.meal_aid import models as meal_aid_models  # noqa: F401,E402
+from platform_core.care_beds import models as care_beds_models  # noqa: F401,E402
+from platform_core.home_adaptation import models as home_adaptation_models  # noqa: F401,E402

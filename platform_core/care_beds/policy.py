@@ -1,0 +1,27 @@
+"""What a 盟市 configures about family care beds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class CareBedPolicy:
+    section: ClassVar[str] = "care_beds"
+
+    # The mildest ability grade that qualifies for a bed (intact, mild, moderate, severe, complete).
+    min_grade: str = "moderate"
+    # Monthly operating subsidy per bed by grade, 元, and the ceiling for one household.
+    monthly_subsidy_by_grade: dict[str, Decimal] = field(
+        default_factory=lambda: {
+            "moderate": Decimal("300"),
+            "severe": Decimal("500"),
+            "complete": Decimal("700"),
+        }
+    )
+    household_monthly_cap: Decimal = Decimal("800")
+    # A month is settled only when at least this many services (visits included) were delivered.
+    min_services_per_month: int = 4
+    min_visits_per_month: int = 1

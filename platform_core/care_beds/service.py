@@ -1,0 +1,515 @@
+"""The family care bed chain (DOMAIN.md section 10) as an explicit state machine.
+
+applied -> assessed -> contracted -> home_adapted -> devices_installed -> planned -> in_service,
+and from any of them withdrawn (death, moving into an institution, request, re-assessment).
+Each move records its date and owner. While in service, each service or visit is recorded
+with the order that carried it, and each month is settled once, under a per-household cap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from platform_core.actors import Actor, Role
+from platform_core.assessment.service import current_assessment, get_elder, grade_key
+from platform_core.assessment.standard import AbilityGrade, parse_grade
+from platform_core.audit import service as audit
+from platform_core.care_beds.events import CareBedStepTaken
+from platform_core.care_beds.models import CareBed, CareBedService, CareBedSettlement, CareBedStep
+from platform_core.care_beds.policy import CareBedPolicy
+from platform_core.elders.models import Elder
+from platform_core.errors import (
+    Conflict,
+    IllegalTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from platform_core.events import publish_on_commit
+from platform_core.gov_purchase.policy import policy_for
+from platform_core.regions.service import require_within
+
+STATUS_LABELS = {
+    "applied": "已申请",
+    "assessed": "已评估",
+    "contracted": "已签约",
+    "home_adapted": "已完成适老化改造",
+    "devices_installed": "已安装设备",
+    "planned": "已制定服务计划",
+    "in_service": "服务中",
+    "withdrawn": "已退出",
+}
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("applied", "assess"): "assessed",
+    ("assessed", "contract"): "contracted",
+    ("contracted", "adapt_home"): "home_adapted",
+    ("home_adapted", "install_devices"): "devices_installed",
+    ("devices_installed", "plan"): "planned",
+    ("planned", "start_service"): "in_service",
+    **{
+        (s, "withdraw"): "withdrawn"
+        for s in (
+            "applied",
+            "assessed",
+            "contracted",
+            "home_adapted",
+            "devices_installed",
+            "planned",
+            "in_service",
+        )
+    },
+}
+ACTION_LABELS = {
+    "assess": "登记评估",
+    "contract": "签约",
+    "adapt_home": "完成适老化改造",
+    "install_devices": "安装设备",
+    "plan": "制定服务计划",
+    "start_service": "开始服务",
+    "withdraw": "退出",
+}
+WITHDRAWAL_REASONS = {
+    "death": "老人去世",
+    "institution": "入住养老机构",
+    "request": "本人或家属申请",
+    "reassessment": "复评后不再符合条件",
+}
+VISIT_TYPES = {"visit_home"}
+ADAPTATION_DONE = {"accepted", "settled", "return_visited"}
+
+
+class CareBedNotFound(NotFound):
+    code = "care_bed_not_found"
+
+
+class NotEligible(Conflict):
+    code = "care_bed_not_eligible"
+
+
+_ADDRESS_NOISE = re.compile(r"[\s,，.。、]")
+
+
+def household_key(elder: Elder) -> str:
+    """Elders living at the same address in the same community are one household."""
+    address = _ADDRESS_NOISE.sub("", elder.address)
+    return f"{elder.region_code}:{address}"
+
+
+def get_care_bed(session: Session, *, care_bed_id: int) -> CareBed:
+    bed = session.get(CareBed, care_bed_id)
+    if bed is None:
+        raise CareBedNotFound(f"家庭养老床位不存在: {care_bed_id} / no such care bed")
+    return bed
+
+
+def _policy(session: Session, bed: CareBed) -> CareBedPolicy:
+    return policy_for(session, CareBedPolicy, region_code=bed.region_code)
+
+
+def _move(
+    session: Session, *, actor: Actor, bed: CareBed, action: str, on: date | None, note: str = ""
+) -> CareBed:
+    require_within(bed.region_code, actor.region_code)
+    new = TRANSITIONS.get((bed.status, action))
+    if new is None:
+        raise IllegalTransition(
+            f"床位当前为「{STATUS_LABELS[bed.status]}」, 不能{ACTION_LABELS[action]} / cannot {action} a bed that is {bed.status}",
+            status=bed.status,
+            action=action,
+        )
+    previous, bed.status = bed.status, new
+    bed.steps.append(
+        CareBedStep(
+            action=action,
+            from_status=previous,
+            to_status=new,
+            on=on or date.today(),
+            owner=actor.name,
+            owner_user_id=actor.user_id,
+            note=note,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=f"care_bed.{action}",
+        target_type="care_bed",
+        target_id=bed.id,
+        detail={"from": previous, "to": new},
+    )
+    publish_on_commit(session, CareBedStepTaken(bed.id, bed.elder_id, bed.region_code, action, new))
+    return bed
+
+
+def _require(bed: CareBed, action: str) -> None:
+    if (bed.status, action) not in TRANSITIONS:
+        raise IllegalTransition(
+            f"床位当前为「{STATUS_LABELS[bed.status]}」, 不能{ACTION_LABELS[action]} / cannot {action} a bed that is {bed.status}",
+            status=bed.status,
+            action=action,
+        )
+
+
+def apply_for_bed(
+    session: Session,
+    *,
+    actor: Actor,
+    elder_id: int,
+    source: str = "application",
+    call_id: str | None = None,
+    on: date | None = None,
+) -> CareBed:
+    """An application by the family, or a referral (e.g. an agent after a call)."""
+    if source not in ("application", "referral"):
+        raise ValidationFailed(
+            f"来源 {source!r} 应为 application/referral / unknown source",
+            code="unknown_care_bed_source",
+        )
+    elder = get_elder(session, elder_id)
+    require_within(elder.region_code, actor.region_code)
+    if elder.status != "active":
+        raise Conflict("老人档案非在册状态 / elder is not active", code="elder_not_active")
+    open_bed = session.scalar(
+        select(CareBed).where(CareBed.elder_id == elder.id, CareBed.status != "withdrawn")
+    )
+    if open_bed is not None:
+        raise Conflict(
+            f"该老人已有家庭养老床位 (编号 {open_bed.id}) / a bed is already open",
+            code="care_bed_already_open",
+        )
+    bed = CareBed(
+        elder_id=elder.id,
+        region_code=elder.region_code,
+        household_key=household_key(elder),
+        status="applied",
+        source=source,
+        call_id=call_id,
+    )
+    session.add(bed)
+    session.flush()
+    bed.steps.append(
+        CareBedStep(
+            action="apply",
+            from_status=None,
+            to_status="applied",
+            on=on or date.today(),
+            owner=actor.name,
+            owner_user_id=actor.user_id,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="care_bed.apply",
+        target_type="care_bed",
+        target_id=bed.id,
+        detail={"elder_id": elder.id, "source": source},
+    )
+    publish_on_commit(
+        session, CareBedStepTaken(bed.id, elder.id, elder.region_code, "apply", "applied")
+    )
+    return bed
+
+
+def record_bed_assessment(
+    session: Session, *, actor: Actor, care_bed_id: int, on: date | None = None
+) -> CareBed:
+    """Link the elder's current assessment; its grade must reach the league's threshold."""
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    _require(bed, "assess")
+    day = on or date.today()
+    assessment = current_assessment(session, elder_id=bed.elder_id)
+    if assessment is None or assessment.next_due_on < day:
+        raise Conflict("老人没有有效的能力评估 / no valid assessment", code="assessment_required")
+    grade, threshold = (
+        AbilityGrade(assessment.final_grade),
+        parse_grade(_policy(session, bed).min_grade),
+    )
+    if grade < threshold:
+        raise NotEligible(
+            f"能力等级为{grade.label}, 家庭养老床位要求至少{threshold.label} / grade below the threshold",
+            rule="min_grade",
+        )
+    bed.assessment_id, bed.grade = assessment.id, grade_key(grade)
+    return _move(session, actor=actor, bed=bed, action="assess", on=day, note=grade.label)
+
+
+def sign_contract(
+    session: Session,
+    *,
+    actor: Actor,
+    care_bed_id: int,
+    provider_id: int,
+    contract_no: str,
+    starts_on: date,
+    ends_on: date,
+    on: date | None = None,
+) -> CareBed:
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    _require(bed, "contract")
+    if ends_on <= starts_on or not contract_no.strip():
+        raise ValidationFailed(
+            "合同须有编号, 且结束日期晚于开始日期 / contract number and a valid term required",
+            code="invalid_contract",
+        )
+    bed.provider_id, bed.contract_no = provider_id, contract_no.strip()
+    bed.contract_starts_on, bed.contract_ends_on = starts_on, ends_on
+    return _move(session, actor=actor, bed=bed, action="contract", on=on, note=contract_no)
+
+
+def complete_home_adaptation(
+    session: Session,
+    *,
+    actor: Actor,
+    care_bed_id: int,
+    home_adaptation_id: int | None = None,
+    waived_reason: str = "",
+    on: date | None = None,
+) -> CareBed:
+    """The home is ready: an accepted adaptation case of the same elder, or a stated waiver."""
+    from platform_core.home_adaptation.models import AdaptationCase
+
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    _require(bed, "adapt_home")
+    if home_adaptation_id is not None:
+        case = session.get(AdaptationCase, home_adaptation_id)
+        if case is None or case.elder_id != bed.elder_id or case.status not in ADAPTATION_DONE:
+            raise Conflict(
+                "适老化改造须为本人且已验收 / the adaptation must be this elder's and accepted",
+                code="adaptation_not_accepted",
+            )
+        bed.home_adaptation_id = case.id
+        note = f"改造案 {case.id}"
+    elif waived_reason.strip():
+        note = f"无需改造: {waived_reason.strip()}"
+    else:
+        raise ValidationFailed(
+            "请关联已验收的改造案或说明无需改造的理由 / link an adaptation or give a waiver",
+            code="adaptation_required",
+        )
+    return _move(session, actor=actor, bed=bed, action="adapt_home", on=on, note=note)
+
+
+def install_devices(
+    session: Session,
+    *,
+    actor: Actor,
+    care_bed_id: int,
+    devices: Sequence[str],
+    on: date | None = None,
+) -> CareBed:
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    _require(bed, "install_devices")
+    names = [d.strip() for d in devices if d.strip()]
+    if not names:
+        raise ValidationFailed(
+            "至少安装一台设备 (如一键呼叫) / at least one device", code="devices_required"
+        )
+    bed.devices = names
+    return _move(
+        session, actor=actor, bed=bed, action="install_devices", on=on, note="、".join(names)
+    )
+
+
+def set_service_plan(
+    session: Session,
+    *,
+    actor: Actor,
+    care_bed_id: int,
+    items: Sequence[dict[str, Any]],
+    on: date | None = None,
+) -> CareBed:
+    """The monthly plan: service types and how often; it must meet the league's minimums."""
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    _require(bed, "plan")
+    policy = _policy(session, bed)
+    plan = []
+    for item in items:
+        code, times = str(item.get("service_type_code", "")).strip(), item.get("times_per_month")
+        if not code or not isinstance(times, int) or times < 1:
+            raise ValidationFailed(
+                f"服务计划项 {item!r} 需要服务类型和每月次数 / each item needs a type and a count",
+                code="invalid_service_plan",
+            )
+        plan.append({"service_type_code": code, "times_per_month": times})
+    total = sum(p["times_per_month"] for p in plan)
+    visits = sum(p["times_per_month"] for p in plan if p["service_type_code"] in VISIT_TYPES)
+    if total < policy.min_services_per_month or visits < policy.min_visits_per_month:
+        raise ValidationFailed(
+            f"服务计划每月至少 {policy.min_services_per_month} 次服务、{policy.min_visits_per_month} 次探访 / "
+            "plan below the league's minimum",
+            code="service_plan_below_minimum",
+            rule="min_services_per_month",
+        )
+    bed.service_plan = plan
+    return _move(session, actor=actor, bed=bed, action="plan", on=on)
+
+
+def start_service(
+    session: Session, *, actor: Actor, care_bed_id: int, on: date | None = None
+) -> CareBed:
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    return _move(session, actor=actor, bed=bed, action="start_service", on=on)
+
+
+def withdraw(
+    session: Session, *, actor: Actor, care_bed_id: int, reason: str, on: date | None = None
+) -> CareBed:
+    if reason not in WITHDRAWAL_REASONS:
+        raise ValidationFailed(
+            f"退出原因 {reason!r} 应为 {'/'.join(WITHDRAWAL_REASONS)} / unknown reason",
+            code="unknown_withdrawal_reason",
+        )
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    _require(bed, "withdraw")
+    bed.withdrawal_reason, bed.withdrawn_on = reason, on or date.today()
+    return _move(
+        session, actor=actor, bed=bed, action="withdraw", on=on, note=WITHDRAWAL_REASONS[reason]
+    )
+
+
+def record_service(
+    session: Session,
+    *,
+    actor: Actor,
+    care_bed_id: int,
+    service_type_code: str,
+    on: date,
+    order_id: int | None = None,
+) -> CareBedService:
+    """A service or visit delivered under the plan (with the service order that carried it)."""
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    require_within(bed.region_code, actor.region_code)
+    if bed.status != "in_service":
+        raise IllegalTransition(
+            f"床位当前为「{STATUS_LABELS[bed.status]}」, 不能登记服务 / not in service",
+            status=bed.status,
+        )
+    if service_type_code not in {p["service_type_code"] for p in bed.service_plan}:
+        raise ValidationFailed(
+            f"{service_type_code} 不在服务计划中 / not in the service plan", code="not_in_plan"
+        )
+    if order_id is not None and session.scalar(
+        select(CareBedService.id).where(CareBedService.order_id == order_id)
+    ):
+        raise Conflict(
+            f"工单 {order_id} 已登记 / order already recorded", code="care_bed_service_duplicate"
+        )
+    row = CareBedService(
+        care_bed_id=bed.id,
+        service_type_code=service_type_code,
+        on=on,
+        order_id=order_id,
+        is_visit=service_type_code in VISIT_TYPES,
+        recorded_by=actor.name,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def settle_month(
+    session: Session, *, actor: Actor, care_bed_id: int, month: date, today: date | None = None
+) -> CareBedSettlement:
+    """Settle one finished month of one bed: the grade's subsidy, within what the household's cap
+    leaves; refused when the plan's minimum services were not delivered or it was settled before."""
+    if actor.role not in (Role.OFFICER, Role.ADMIN):
+        raise PermissionDenied("只有民政监管人员可以结算 / only officers settle")
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    require_within(bed.region_code, actor.region_code)
+    start = month.replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    if (today or date.today()) < end:
+        raise Conflict(f"{start:%Y-%m} 尚未结束 / the month is not over", code="month_not_over")
+    if bed.status not in ("in_service", "withdrawn") or bed.grade is None:
+        raise IllegalTransition(
+            f"床位当前为「{STATUS_LABELS[bed.status]}」, 不能结算 / not in service",
+            status=bed.status,
+        )
+    if session.scalar(
+        select(CareBedSettlement.id).where(
+            CareBedSettlement.care_bed_id == bed.id, CareBedSettlement.month == start
+        )
+    ):
+        raise Conflict(f"{start:%Y-%m} 已结算 / already settled", code="care_bed_settlement_exists")
+    policy = _policy(session, bed)
+    rows = list(
+        session.scalars(
+            select(CareBedService).where(
+                CareBedService.care_bed_id == bed.id,
+                CareBedService.on >= start,
+                CareBedService.on < end,
+            )
+        )
+    )
+    visits = sum(1 for r in rows if r.is_visit)
+    if len(rows) < policy.min_services_per_month or visits < policy.min_visits_per_month:
+        raise Conflict(
+            f"本月服务 {len(rows)} 次、探访 {visits} 次, 未达到至少 {policy.min_services_per_month} 次服务、"
+            f"{policy.min_visits_per_month} 次探访的要求 / plan minimum not delivered",
+            code="care_bed_plan_not_met",
+            rule="min_services_per_month",
+        )
+    due = Decimal(policy.monthly_subsidy_by_grade.get(bed.grade, Decimal("0"))).quantize(
+        Decimal("0.01")
+    )
+    paid = session.scalar(
+        select(func.coalesce(func.sum(CareBedSettlement.subsidy), 0)).where(
+            CareBedSettlement.household_key == bed.household_key, CareBedSettlement.month == start
+        )
+    ) or Decimal("0")
+    cap = Decimal(policy.household_monthly_cap).quantize(Decimal("0.01"))
+    if Decimal(paid) + due > cap:
+        raise Conflict(
+            f"本户本月已结算 {Decimal(paid):.2f} 元, 再结算 {due} 元将超过每户每月上限 {cap} 元 / over the household cap",
+            code="care_bed_household_cap",
+            rule="household_monthly_cap",
+            remaining=str(max(Decimal("0"), cap - Decimal(paid))),
+        )
+    settlement = CareBedSettlement(
+        care_bed_id=bed.id,
+        household_key=bed.household_key,
+        month=start,
+        services=len(rows),
+        subsidy=due,
+        settled_by=actor.name,
+    )
+    session.add(settlement)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="care_bed.settle",
+        target_type="care_bed",
+        target_id=bed.id,
+        detail={"month": start.strftime("%Y-%m"), "subsidy": str(due)},
+    )
+    return settlement
+
+
+def status_for_elder(session: Session, *, elder_id: int) -> dict[str, Any]:
+    bed = session.scalar(
+        select(CareBed).where(CareBed.elder_id == elder_id).order_by(CareBed.id.desc())
+    )
+    base: dict[str, Any] = {"module": "care_beds", "label": "家庭养老床位"}
+    if bed is None:
+        return {**base, "state": "none", "state_label": "未申请"}
+    last = bed.steps[-1] if bed.steps else None
+    return {
+        **base,
+        "care_bed_id": bed.id,
+        "state": bed.status,
+        "state_label": STATUS_LABELS[bed.status],
+        "since": last.on.isoformat() if last else None,
+        "owner": last.owner if last else None,
+        "provider_id": bed.provider_id,
+    }

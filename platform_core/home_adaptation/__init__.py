@@ -1,0 +1,1 @@
+"""适老化改造 / home aging-adaptation: from application to the return visit, under a per-household cap."""

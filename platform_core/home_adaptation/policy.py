@@ -1,0 +1,30 @@
+"""What a 盟市 configures about home adaptation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class HomeAdaptationPolicy:
+    section: ClassVar[str] = "home_adaptation"
+
+    # Categories that qualify on their own (elders vocabulary) ...
+    eligible_categories: tuple[str, ...] = (
+        "extreme_hardship",
+        "subsistence",
+        "near_subsistence",
+        "poor_disabled",
+        "poor_semi_disabled",
+        "disability",
+        "centenarian",
+        "bereaved_parent",
+        "family_planning",
+        "entitled",
+    )
+    # ... and the ability grade that qualifies whatever the category (intact ... complete).
+    min_grade: str = "moderate"
+    # What public money pays for the basic items of one household, over all its cases.
+    household_subsidy_cap: Decimal = Decimal("3000")
