@@ -332,7 +332,7 @@ def set_service_plan(
     bed = get_care_bed(session, care_bed_id=care_bed_id)
     _require(bed, "plan")
     policy = _policy(session, bed)
-    plan = []
+    plan: list[dict[str, Any]] = []
     for item in items:
         code, times = str(item.get("service_type_code", "")).strip(), item.get("times_per_month")
         if not code or not isinstance(times, int) or times < 1:
@@ -341,8 +341,8 @@ def set_service_plan(
                 code="invalid_service_plan",
             )
         plan.append({"service_type_code": code, "times_per_month": times})
-    total = sum(p["times_per_month"] for p in plan)
-    visits = sum(p["times_per_month"] for p in plan if p["service_type_code"] in VISIT_TYPES)
+    total = sum(int(p["times_per_month"]) for p in plan)
+    visits = sum(int(p["times_per_month"]) for p in plan if p["service_type_code"] in VISIT_TYPES)
     if total < policy.min_services_per_month or visits < policy.min_visits_per_month:
         raise ValidationFailed(
             f"服务计划每月至少 {policy.min_services_per_month} 次服务、{policy.min_visits_per_month} 次探访 / "

@@ -489,7 +489,8 @@ def redeem_meal(
     if booking.status == "redeemed":
         _refuse_audited(session, actor, booking, "already_redeemed")
         raise MealAlreadyRedeemed(
-            f"该餐已于 {booking.redeemed_at.astimezone(local_now.tzinfo):%m-%d %H:%M} 核销 / meal already redeemed",
+            f"该餐已于 {(booking.redeemed_at or local_now).astimezone(local_now.tzinfo):%m-%d %H:%M} 核销 / "
+            "meal already redeemed",
             redeemed_at=booking.redeemed_at.isoformat() if booking.redeemed_at else None,
         )
     if booking.status != "booked":
@@ -526,7 +527,7 @@ def redeem_meal(
         )
         .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:
+    if getattr(done, "rowcount", 0) != 1:
         raise MealAlreadyRedeemed("该餐已核销 / meal already redeemed")
     session.refresh(booking)
     audit.record(
@@ -561,7 +562,7 @@ def close_meal(
         .execution_options(synchronize_session=False)
     )
     session.expire_all()
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # ---------------------------------------------------------------- statistics and settlement
