@@ -16,9 +16,9 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from platform_core.devices.models import Device, DeviceStatusChange
@@ -899,6 +899,10 @@ def seed_elders(
     return report
 
 
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
 def _insert_batch(
     session: Session, people: list[_Person], cipher: Any, report: SeedReport, now: datetime
 ) -> None:
@@ -924,7 +928,7 @@ def _insert_batch(
         rows.append(row)
     # Core statements on the session's connection: the ORM bulk path costs several times more.
     conn = session.connection()
-    elders_t, devices_t = Elder.__table__, Device.__table__
+    elders_t, devices_t = _table(Elder), _table(Device)
     returning_id = insert(elders_t).returning(elders_t.c.id, sort_by_parameter_order=True)
     ids = conn.execute(returning_id, rows).scalars().all()
     phones, contacts, cats, consents, provenance, devices = [], [], [], [], [], []
@@ -959,12 +963,12 @@ def _insert_batch(
         (FieldProvenance, provenance),
     ):
         if batch_rows:
-            conn.execute(insert(model.__table__), batch_rows)
+            conn.execute(insert(_table(model)), batch_rows)
     if devices:
         device_returning = insert(devices_t).returning(devices_t.c.id, sort_by_parameter_order=True)
         device_ids = conn.execute(device_returning, devices).scalars().all()
         conn.execute(
-            insert(DeviceStatusChange.__table__),
+            insert(_table(DeviceStatusChange)),
             [
                 {
                     "device_id": did,

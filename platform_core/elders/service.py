@@ -132,7 +132,7 @@ def list_elders(
     return list(session.scalars(q.order_by(Elder.id).limit(limit).offset(offset)))
 
 
-def open_health(session: Session, elder: Elder) -> dict[str, Any]:
+def open_health(session: Session, *, elder: Elder) -> dict[str, Any]:
     """The elder's health details, unsealed (empty lists when none were recorded)."""
     if not elder.health_sealed:
         return HealthIn().model_dump()
@@ -654,7 +654,7 @@ def elder_profile(
     _authorize(session, elder=elder, actor=actor, action="elder.view_profile", roles=PROFILE_ROLES)
     settings = settings_of(session)
     today = today_in(session)
-    health = open_health(session, elder)
+    health = open_health(session, elder=elder)
     flags = risk_flags(elder, health=health, today=today, very_old_age=settings.elder_very_old_age)
     profile = {
         "id": elder.id,
