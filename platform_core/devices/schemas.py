@@ -6,6 +6,7 @@ import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from platform_core.devices.lifecycle import DeviceType
 from platform_core.elders import phones
@@ -78,7 +79,9 @@ class DeviceIn(BaseModel):
         try:
             number = phones.normalize_phone(v, area_code=(info.context or {}).get("area_code"))
         except phones.InvalidPhoneNumber as exc:
-            raise ValueError(f"SIM 卡号: {exc.message}") from None
+            raise PydanticCustomError(
+                exc.code, "SIM 卡号: " + exc.message.replace("{", "(")
+            ) from None
         if number.kind is phones.PhoneKind.SERVICE:
             raise ValueError("SIM 卡号不能是特服号 / a SIM number cannot be a service number")
         return number.digits

@@ -222,3 +222,18 @@ def unbind_device(
         ),
     )
     return device
+
+
+def deactivate_devices_of_elder(
+    session: Session, *, elder_id: int, actor: Actor, reason: str
+) -> list[Device]:
+    """Deactivate and unbind every device serving an elder (death, withdrawal): ``ElderDeceased``
+    handlers call this so a dead elder's pendant can no longer raise alarms in their name."""
+    devices = [
+        d for d in list_devices_for_elder(session, elder_id=elder_id) if d.status in IN_SERVICE
+    ]
+    for device in devices:
+        unbind_device(
+            session, device_id=device.id, actor=actor, reason=reason, to=DeviceStatus.DEACTIVATED
+        )
+    return devices

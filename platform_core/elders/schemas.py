@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from platform_core.elders import idcard, phones
 from platform_core.elders.ethnicity import ETHNICITIES
@@ -59,7 +60,12 @@ def _phone_digits(raw: str, info: Any) -> str:
     except phones.InvalidPhoneNumber as exc:
         if exc.details.get("reason") == "missing_area_code":
             return re.sub(r"\D", "", unicodedata.normalize("NFKC", raw))
-        raise ValueError(exc.message) from None
+        raise _domain(exc) from None
+
+
+def _domain(exc: ValidationFailed) -> PydanticCustomError:
+    """Keep the domain error's stable code (``invalid_id_number`` ...) as the problem's type."""
+    return PydanticCustomError(exc.code, exc.message.replace("{", "(").replace("}", ")"))
 
 
 class _In(BaseModel):
@@ -161,7 +167,7 @@ def _region(v: str) -> str:
     try:
         return normalize_code(v)
     except InvalidRegionCode as exc:
-        raise ValueError(exc.message) from None
+        raise _domain(exc) from None
 
 
 def _ethnicity(v: str) -> str:
@@ -175,7 +181,7 @@ def _id_number(v: str) -> str:
     try:
         return idcard.parse_id_number(v).number
     except idcard.InvalidIdNumber as exc:
-        raise ValueError(exc.message) from None
+        raise _domain(exc) from None
 
 
 class ElderIn(_In):
@@ -274,7 +280,11 @@ def validate_input(model: type[M], data: Any, *, area_code: str | None = None) -
         return model.model_validate(data, context={"area_code": area_code} if area_code else None)
     except ValidationError as exc:
         problems = [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": _message(err)}
+            {
+                "field": ".".join(str(p) for p in err["loc"]),
+                "code": err["type"],
+                "message": _message(err),
+            }
             for err in exc.errors()
         ]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)

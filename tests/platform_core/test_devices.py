@@ -136,3 +136,30 @@ def test_lifecycle_table() -> None:
     with pytest.raises(IllegalTransition) as err:
         check_transition("deactivated", DeviceStatus.ONLINE)
     assert "已停用" in err.value.message and "在线" in err.value.message
+
+
+def test_devices_of_a_deceased_elder_are_deactivated(rt) -> None:
+    with rt.session() as s:
+        elder_id = elders.register_elder(s, data=elder_input(), actor=AGENT_HOHHOT).id
+        ids = [
+            service.register_device(
+                s,
+                data=pendant(
+                    serial=f"SOS-{n}", sim=f"1390000000{n}", imei_body=f"8645120300001{n}"
+                ),
+                actor=STAFF,
+            ).id
+            for n in range(2)
+        ]
+        for device_id in ids:
+            service.bind_device(s, device_id=device_id, elder_id=elder_id, actor=AGENT_HOHHOT)
+        elders.record_death(s, elder_id=elder_id, died_on=date(2024, 3, 1), actor=STAFF)
+        done = service.deactivate_devices_of_elder(
+            s, elder_id=elder_id, actor=STAFF, reason="老人去世"
+        )
+        assert sorted(d.id for d in done) == ids
+    with rt.session() as s:
+        assert service.list_devices_for_elder(s, elder_id=elder_id) == []
+        for device_id in ids:
+            device = service.get_device(s, device_id=device_id)
+            assert device.status == "deactivated" and device.changes[-1].reason == "老人去世"

@@ -10,7 +10,7 @@ from platform_core.audit.service import list_records
 from platform_core.elders import service
 from platform_core.elders.idcard import InvalidIdNumber
 from platform_core.elders.models import Elder, ElderPhone, EmergencyContact
-from platform_core.elders.schemas import ContactIn, ElderIn, ElderUpdate, validate_input
+from platform_core.elders.schemas import ContactIn, ElderIn, ElderUpdate, clean_name, validate_input
 from platform_core.errors import NotFound, OutOfRegion, PermissionDenied, ValidationFailed
 from platform_core.regions.service import load_dictionary
 from tests.platform_core.elders_support import (
@@ -109,8 +109,12 @@ def test_invalid_input_says_what_is_wrong() -> None:
                 "phones": [{"number": "12812345678"}],
             },
         )
-    fields = {p["field"] for p in err.value.details["problems"]}
-    assert fields == {"name", "id_number", "phones.0.number"}
+    codes = {p["field"]: p["code"] for p in err.value.details["problems"]}
+    assert codes == {
+        "name": "value_error",
+        "id_number": "invalid_id_number",
+        "phones.0.number": "invalid_phone_number",
+    }
     assert "校验位" in err.value.message and "手机号码" in err.value.message
     with pytest.raises(InvalidIdNumber):
         service.find_elder_by_id_number(None, id_number="123")  # type: ignore[arg-type]
@@ -268,3 +272,35 @@ def test_update_contact_language_and_death(rt) -> None:
         "died_on": "2024-05-20",
     }
     assert types[0] == "ElderRegistered" and "EmergencyContactAdded" in types
+
+
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("王 桂兰", "王桂兰"),
+        (" 阿不都•热合曼 ", "阿不都·热合曼"),
+        ("阿不都.热合曼", "阿不都·热合曼"),
+        ("巴特尔", "巴特尔"),
+        ("ＭＡＲＹ Ｌｉ", "MARY Li"),
+    ],
+)
+def test_names_are_cleaned_the_chinese_way(raw: str, clean: str) -> None:
+    assert clean_name(raw) == clean
+
+
+@pytest.mark.parametrize("raw", ["王", "·巴特尔", "王桂兰123", "王<script>"])
+def test_bad_names_are_refused(raw: str) -> None:
+    with pytest.raises(ValueError):
+        clean_name(raw)
+
+
+def test_fifteen_digit_id_number_registers_as_eighteen(rt) -> None:
+    with rt.session() as s:
+        elder = service.register_elder(
+            s, data=elder_input(id_number="150102450203622"), actor=AGENT_HOHHOT
+        )
+        assert elder.birth_date == date(1945, 2, 3) and elder.sex == "female"
+        assert service.find_elder_by_id_number(s, id_number="150102450203622").id == elder.id
+        assert service.reveal_id_number(s, elder_id=elder.id, actor=AGENT_HOHHOT).startswith(
+            "15010219450203622"
+        )
