@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "hotline_session"
 AGENT_NS = "/agent"
 SUPERVISOR_NS = "/supervisor"
+LIVE_RECHECK_S = 5.0
 NAMESPACE_PERMISSION = {AGENT_NS: Permission.TAKE_CALLS, SUPERVISOR_NS: Permission.VIEW_WALLBOARD}
 
 
@@ -72,6 +74,7 @@ class Realtime:
         self._lock = threading.Lock()
         self._snapshots: dict[str, Callable[[Connection], dict[str, Any]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
+        self._live_checked: dict[str, float] = {}
         self.event_handlers: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         for ns in NAMESPACE_PERMISSION:
             self._register_connect(ns)
@@ -129,6 +132,25 @@ class Realtime:
         self.socketio.on_event("connect", on_connect, namespace=namespace)
         self.socketio.on_event("disconnect", on_disconnect, namespace=namespace)
 
+    def _still_live(self, conn: Connection) -> bool:
+        """Whether the login behind a connection is still open, re-read at most every few seconds.
+
+        Logout, idle expiry and disabling an account close the connections at once (through
+        LoginSessionEnded); this re-check only bounds how long a connection that escaped that
+        (another process, a lost event) could keep acting.
+        """
+        now = time.monotonic()
+        checked = self._live_checked.get(conn.session_id)
+        if checked is not None and now - checked < LIVE_RECHECK_S:
+            return True
+        with self.runtime.session() as s:
+            live = accounts.is_session_live(s, conn.session_id)
+        if live:
+            self._live_checked[conn.session_id] = now
+        else:
+            self._live_checked.pop(conn.session_id, None)
+        return live
+
     def connection(self, namespace: str, sid: str) -> Connection | None:
         with self._lock:
             return self._connections.get((namespace, sid))
@@ -148,10 +170,19 @@ class Realtime:
             payload = build(conn)
         except DomainError as err:
             payload = {"error": err.to_dict()}
+        except Exception:  # the connection stays up; the client shows the error and can re-fetch
+            log.exception("快照失败 / snapshot for %s failed", namespace)
+            payload = {
+                "error": {
+                    "code": "snapshot_failed",
+                    "message": "读取实时状态失败 / could not read the live state",
+                }
+            }
         self.socketio.emit("snapshot", payload, to=sid, namespace=namespace)
 
     def close_login(self, session_id: str) -> int:
         """Disconnect this process's connections of one login session (after logout)."""
+        self._live_checked.pop(session_id, None)
         with self._lock:
             victims = [key for key, c in self._connections.items() if c.session_id == session_id]
         for namespace, sid in victims:
@@ -188,9 +219,7 @@ class Realtime:
                 try:
                     if conn is None:
                         raise PermissionDenied("请先登录 / please log in", code="not_authenticated")
-                    with self.runtime.session() as s:
-                        live = accounts.is_session_live(s, conn.session_id)
-                    if not live:
+                    if not self._still_live(conn):
                         self.socketio.server.disconnect(sid, namespace=namespace)
                         raise PermissionDenied(
                             "登录已失效 / your session has ended", code="not_authenticated"
