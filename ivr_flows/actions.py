@@ -156,8 +156,6 @@ async def _record_survey_score(ctx: CallContext, p: RecordScoreParams) -> None:
 
 
 async def _load_care_call(ctx: CallContext, _: Any) -> None:
-    from ivr_flows import care
-
     raw = await ctx.channel.get_variable(VAR_CARE_ATTEMPT)
     if not raw or not raw.isdigit():
         log.warning(
@@ -167,21 +165,19 @@ async def _load_care_call(ctx: CallContext, _: Any) -> None:
             ctx.describe(),
         )
         return
-    info = await ctx.backend.run(care.answered, attempt_id=int(raw), uniqueid=ctx.env.uniqueid)
     ctx.facts["care_attempt_id"] = int(raw)
-    if info is not None:
-        ctx.caller = info.caller
-        if info.caller.language:
-            ctx.language = info.caller.language
+    ctx.caller = await ctx.backend.run(
+        backend.care_answered, attempt_id=int(raw), uniqueid=ctx.env.uniqueid
+    )
+    if ctx.caller.language:
+        ctx.language = ctx.caller.language
 
 
 async def _record_care_response(ctx: CallContext, p: CareResponseParams) -> None:
-    from ivr_flows import care
-
     attempt_id = ctx.facts.get("care_attempt_id")
     if not isinstance(attempt_id, int):
         return
-    await ctx.backend.run(care.responded, attempt_id=attempt_id, response=p.response)
+    await ctx.backend.run(backend.care_responded, attempt_id=attempt_id, response=p.response)
 
 
 _Action = Callable[[CallContext, Any], Awaitable[None]]

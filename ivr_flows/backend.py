@@ -201,3 +201,22 @@ def _open_recall(
 
 def record_survey(session: Session, *, actor: Actor, **fields: Any) -> int:
     return ivr_service.record_survey(session, actor=actor, **fields).id
+
+
+def care_answered(session: Session, *, actor: Actor, attempt_id: int, uniqueid: str) -> CallerInfo:
+    """The elder picked up a care call: mark the attempt and say who it is."""
+    from platform_core.care_calls import service as care
+
+    answered = care.record_answered(session, actor=actor, attempt_id=attempt_id, uniqueid=uniqueid)
+    return CallerInfo(
+        kind="elder",
+        elder_id=answered.elder_id,
+        language=answered.language,
+        region_code=answered.region_code,
+    )
+
+
+def care_responded(session: Session, *, actor: Actor, attempt_id: int, response: str) -> None:
+    from platform_core.care_calls import service as care
+
+    care.record_response(session, actor=actor, attempt_id=attempt_id, response=response)

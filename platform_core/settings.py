@@ -75,7 +75,7 @@ class Settings:
     care_ring_timeout_s: int = 40
     # An attempt with no outcome after this long counts as not answered.
     care_attempt_timeout_min: int = 10
-    care_context: str = "hotline-care-call"
+    care_context: str = "hotline-carecall"
     care_trunk: str = "PJSIP/{number}@trunk"
     care_caller_id: str = "12349"
     care_visit_service_type: str = "visit_home"

@@ -59,7 +59,7 @@ def problems_of(text: str) -> list[str]:
 def test_packaged_flows_are_valid_and_name_only_known_actions() -> None:
     registry = FlowRegistry(PACKAGED_FLOWS)
     assert registry.errors() == {}
-    assert registry.names() == ["care", "main", "survey"]
+    assert registry.names() == ["carecall", "main", "survey"]
     # the vocabulary a flow may use is exactly what the engine implements
     assert set(ACTIONS) == set(actions._ACTIONS)
     assert set(CONDITIONS) == set(actions._CONDITIONS)
