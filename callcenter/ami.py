@@ -121,7 +121,10 @@ def parse_block(block: str, stats: AmiStats | None = None) -> list[Message]:
         if value.startswith(" "):
             value = value[1:]
         low = key.lower()
-        if low in _MESSAGE_STARTS and lowered & _MESSAGE_STARTS:
+        # An event may carry a Response header (OriginateResponse); a response never carries
+        # an Event header. So a second message starts at "Event:" after Event or Response, or
+        # at "Response:" after another Response.
+        if (low == "event" and lowered & _MESSAGE_STARTS) or (low == "response" and low in lowered):
             if stats is not None:
                 stats.merged_blocks += 1
             messages.append(Message(headers))

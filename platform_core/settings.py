@@ -48,6 +48,21 @@ class Settings:
     ami_action_timeout_s: float = 5.0
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    # AMI login (md5 challenge or plain), keep-alive, reconnect back-off and how many refused
+    # logins in a row stop the callcenter with an error instead of hammering Asterisk.
+    ami_auth: str = "md5"
+    ami_ping_interval_s: float = 10.0
+    ami_reconnect_max_s: float = 30.0
+    ami_auth_retries: int = 3
+    # Dialplan contexts (asterisk_conf/extensions.conf) that mark a 12349 inbound call and an
+    # agent's call back; the trunk's area code completes local caller numbers.
+    call_inbound_contexts: str = "hotline-inbound"
+    call_callback_context: str = "hotline-callback"
+    trunk_area_code: str = "0471"
+    # Wrap-up after each queue call, per queue as in queues.conf ("queue=seconds,...", "*" default).
+    call_wrapup_s: str = "hotline-emergency=10,hotline-general=15,*=15"
+    # How long the console or a job waits for callcenter to carry out a telephony command.
+    telephony_command_timeout_s: float = 10.0
 
     # IVR (FastAGI). Flow files (empty: the packaged ivr_flows/flows), the local copy of the
     # prompt files and the path under which Asterisk finds them (sounds/<prefix>/<lang>/<name>).

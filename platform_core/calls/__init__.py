@@ -1,0 +1,1 @@
+"""Calls, queues, agents and recalls: the telephony truth that callcenter writes from AMI."""

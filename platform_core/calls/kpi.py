@@ -1,0 +1,415 @@
+"""The hotline KPIs exactly as DOMAIN.md section 8 pins them.
+
+- Offered: calls that entered a hotline queue (their first QueueCallerJoin falls in the period)
+  and whose fate is known; a caller still waiting is not counted yet. IVR-only calls are never
+  offered. A call transferred or overflowed into another queue is offered once, credited to
+  the queue it first entered and the agent who first answered it.
+- Answer rate (接通率) = answered / offered, strict: every abandon counts, however short. The
+  second rate excludes abandons shorter than ``short_abandon_s`` and is labelled so.
+- Service level = answered within ``service_level_s`` / offered.
+- ASA = mean wait of answered calls (from the first join to the answer, across queues).
+- Abandon rate = abandoned in queue / offered.
+- AHT = talk + hold + wrap-up per answered agent leg (Asterisk's TalkTime already includes
+  time on hold, so hold is not added twice).
+- Occupancy = time on calls / (time on calls + idle ready time); ringing counts as idle ready,
+  wrap-up and pauses count as neither.
+
+By agent, a row counts the calls offered to (rung at) that agent and the calls it answered.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from platform_core.calls.models import Agent, AgentOffer, AgentStateSpan, Call
+from platform_core.errors import ValidationFailed
+from platform_core.settings import Settings
+
+GROUPINGS = ("hour", "day", "agent", "queue")
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What the KPIs need of one offered call."""
+
+    linkedid: str
+    queued_at: datetime
+    queue: str | None
+    outcome: str | None
+    wait_s: float | None
+    agent: str | None = None
+
+
+@dataclass
+class KpiFigures:
+    service_level_s: int
+    short_abandon_s: int
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    timeout: int = 0
+    short_abandoned: int = 0
+    answered_in_sl: int = 0
+    wait_answered_s: float = 0.0
+    legs: int = 0
+    handle_s: float = 0.0
+    talk_s: float = 0.0
+    on_call_s: float = 0.0
+    ready_s: float = 0.0
+    no_answer: int = 0
+
+    def add_call(self, c: CallFacts) -> None:
+        if c.outcome not in ("answered", "abandoned", "timeout"):
+            return
+        self.offered += 1
+        if c.outcome == "answered":
+            self.answered += 1
+            wait = c.wait_s or 0.0
+            self.wait_answered_s += wait
+            if wait <= self.service_level_s:
+                self.answered_in_sl += 1
+        elif c.outcome == "abandoned":
+            self.abandoned += 1
+            if (c.wait_s or 0.0) < self.short_abandon_s:
+                self.short_abandoned += 1
+        else:
+            self.timeout += 1
+
+    @property
+    def answer_rate(self) -> float | None:
+        return _ratio(self.answered, self.offered)
+
+    @property
+    def answer_rate_excl_short(self) -> float | None:
+        return _ratio(self.answered, self.offered - self.short_abandoned)
+
+    @property
+    def service_level(self) -> float | None:
+        return _ratio(self.answered_in_sl, self.offered)
+
+    @property
+    def asa_s(self) -> float | None:
+        return round(self.wait_answered_s / self.answered, 1) if self.answered else None
+
+    @property
+    def abandon_rate(self) -> float | None:
+        return _ratio(self.abandoned, self.offered)
+
+    @property
+    def aht_s(self) -> float | None:
+        return round(self.handle_s / self.legs, 1) if self.legs else None
+
+    @property
+    def occupancy(self) -> float | None:
+        return _ratio(self.on_call_s, self.on_call_s + self.ready_s)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "offered": self.offered,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "timeout": self.timeout,
+            "answer_rate": self.answer_rate,
+            f"answer_rate_excl_abandons_under_{self.short_abandon_s}s": self.answer_rate_excl_short,
+            "service_level": self.service_level,
+            "service_level_s": self.service_level_s,
+            "asa_s": self.asa_s,
+            "abandon_rate": self.abandon_rate,
+            "aht_s": self.aht_s,
+            "occupancy": self.occupancy,
+            "no_answer": self.no_answer,
+        }
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return round(num / den, 4) if den > 0 else None
+
+
+@dataclass
+class KpiRow:
+    key: str
+    figures: KpiFigures
+
+
+@dataclass
+class KpiReport:
+    start: datetime
+    end: datetime
+    by: str | None
+    queue: str | None
+    region_code: str | None
+    total: KpiFigures
+    rows: list[KpiRow] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "by": self.by,
+            "queue": self.queue,
+            "region_code": self.region_code,
+            "total": self.total.as_dict(),
+            "rows": [{"key": r.key, **r.figures.as_dict()} for r in self.rows],
+        }
+
+
+def compute_kpis(
+    calls: Iterable[CallFacts], *, service_level_s: int, short_abandon_s: int
+) -> KpiFigures:
+    """The call-based KPIs of a set of calls (pure; the replay command uses it directly)."""
+    fig = KpiFigures(service_level_s=service_level_s, short_abandon_s=short_abandon_s)
+    for c in calls:
+        fig.add_call(c)
+    return fig
+
+
+def _prefix(region_code: str) -> str:
+    from platform_core.regions.codes import prefix_of
+
+    return prefix_of(region_code)
+
+
+def _bucket(at: datetime, by: str, tz: ZoneInfo) -> str:
+    local = at.astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:00") if by == "hour" else local.strftime("%Y-%m-%d")
+
+
+def kpi_report(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    queue: str | None = None,
+    by: str | None = None,
+    region_code: str | None = None,
+) -> KpiReport:
+    """KPIs of calls first queued in [start, end), in total and grouped ``by`` hour, day,
+    agent or queue; the console's reports and ``hotline report kpi`` both call this."""
+    if by is not None and by not in GROUPINGS:
+        raise ValidationFailed(
+            f"不支持的分组: {by} / grouping must be one of {', '.join(GROUPINGS)}",
+            code="invalid_grouping",
+        )
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        raise ValidationFailed(
+            "统计区间无效 / the period must be timezone-aware with end after start",
+            code="invalid_period",
+        )
+    settings: Settings = session.info.get("settings") or Settings()
+    tz = ZoneInfo(settings.timezone)
+
+    def new() -> KpiFigures:
+        return KpiFigures(
+            service_level_s=settings.service_level_s, short_abandon_s=settings.short_abandon_s
+        )
+
+    q = select(
+        Call.linkedid,
+        Call.queued_at,
+        Call.first_queue,
+        Call.outcome,
+        Call.wait_s,
+        Call.agent_interface,
+    ).where(Call.queued_at >= start, Call.queued_at < end, Call.direction == "inbound")
+    if queue:
+        q = q.where(Call.first_queue == queue)
+    if region_code:
+        q = q.where(Call.region_code.startswith(_prefix(region_code)))
+    facts = [CallFacts(*row) for row in session.execute(q)]
+    total = new()
+    groups: dict[str, KpiFigures] = defaultdict(new)
+    for c in facts:
+        total.add_call(c)
+        if by in ("hour", "day"):
+            groups[_bucket(c.queued_at, by, tz)].add_call(c)
+        elif by == "queue":
+            groups[c.queue or "-"].add_call(c)
+
+    call_ids = {c.linkedid for c in facts}
+    oq = select(
+        AgentOffer.linkedid,
+        AgentOffer.interface,
+        AgentOffer.queue,
+        AgentOffer.status,
+        AgentOffer.talk_s,
+        AgentOffer.wrapup_s,
+        AgentOffer.hold_s,
+        AgentOffer.offered_at,
+    ).where(AgentOffer.offered_at >= start, AgentOffer.offered_at < end)
+    if queue:
+        oq = oq.where(AgentOffer.queue == queue)
+    by_agent_calls: dict[str, set[str]] = defaultdict(set)
+    answered_by_agent: dict[str, set[str]] = defaultdict(set)
+    for linkedid, interface, oqueue, status, talk, wrapup, hold, offered_at in session.execute(oq):
+        if region_code and linkedid not in call_ids:
+            continue
+        if status == "completed":
+            handle = float(talk or 0) + float(wrapup or 0)
+            for fig in _targets(total, groups, by, oqueue, interface, offered_at, tz):
+                fig.legs += 1
+                fig.handle_s += handle
+                fig.talk_s += float(talk or 0)
+        if status == "no_answer":
+            for fig in _targets(total, groups, by, oqueue, interface, offered_at, tz):
+                fig.no_answer += 1
+        if by == "agent":
+            by_agent_calls[interface].add(linkedid)
+            if status in ("connected", "completed"):
+                answered_by_agent[interface].add(linkedid)
+                fig = groups[interface]
+                fig.wait_answered_s += float(hold or 0)
+                if (hold or 0) <= settings.service_level_s:
+                    fig.answered_in_sl += 1
+    if by == "agent":
+        for interface, calls in by_agent_calls.items():
+            groups[interface].offered = len(calls)
+            groups[interface].answered = len(answered_by_agent[interface])
+
+    _add_occupancy(
+        session,
+        start=start,
+        end=end,
+        total=total,
+        groups=groups,
+        by=by,
+        queue=queue,
+        region_code=region_code,
+    )
+    rows = [KpiRow(key, fig) for key, fig in sorted(groups.items())]
+    return KpiReport(
+        start=start, end=end, by=by, queue=queue, region_code=region_code, total=total, rows=rows
+    )
+
+
+def _targets(
+    total: KpiFigures,
+    groups: dict[str, KpiFigures],
+    by: str | None,
+    queue: str,
+    interface: str,
+    at: datetime,
+    tz: ZoneInfo,
+) -> list[KpiFigures]:
+    if by == "agent":
+        return [total, groups[interface]]
+    if by == "queue":
+        return [total, groups[queue]]
+    if by in ("hour", "day"):
+        return [total, groups[_bucket(at, by, tz)]]
+    return [total]
+
+
+def _add_occupancy(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    total: KpiFigures,
+    groups: dict[str, KpiFigures],
+    by: str | None,
+    queue: str | None,
+    region_code: str | None,
+) -> None:
+    """Time on calls and idle ready time from the agents' state spans, clipped to the period."""
+    stop = min(end, datetime.now(UTC))
+    if stop <= start:
+        return
+    agents_q = select(Agent.interface, Agent.region_code)
+    allowed = None
+    if region_code:
+        allowed = {
+            i
+            for i, r in session.execute(agents_q)
+            if r is None or r.startswith(_prefix(region_code))
+        }
+    if queue:
+        in_queue = set(
+            session.scalars(
+                select(AgentOffer.interface)
+                .where(
+                    AgentOffer.queue == queue,
+                    AgentOffer.offered_at >= start,
+                    AgentOffer.offered_at < end,
+                )
+                .distinct()
+            )
+        )
+        allowed = in_queue if allowed is None else allowed & in_queue
+    before = (
+        select(AgentStateSpan.interface, func.max(AgentStateSpan.started_at).label("at"))
+        .where(AgentStateSpan.started_at < start)
+        .group_by(AgentStateSpan.interface)
+        .subquery()
+    )
+    first = select(AgentStateSpan.interface, AgentStateSpan.state, AgentStateSpan.started_at).join(
+        before,
+        (AgentStateSpan.interface == before.c.interface)
+        & (AgentStateSpan.started_at == before.c.at),
+    )
+    inside = select(
+        AgentStateSpan.interface, AgentStateSpan.state, AgentStateSpan.started_at
+    ).where(AgentStateSpan.started_at >= start, AgentStateSpan.started_at < stop)
+    spans: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for interface, state, at in [*session.execute(first), *session.execute(inside)]:
+        if allowed is not None and interface not in allowed:
+            continue
+        spans[interface].append((at, state))
+    tz = ZoneInfo((session.info.get("settings") or Settings()).timezone)
+    for interface, items in spans.items():
+        items.sort()
+        for i, (at, state) in enumerate(items):
+            begin = max(at, start)
+            finish = items[i + 1][0] if i + 1 < len(items) else stop
+            finish = min(finish, stop)
+            seconds = (finish - begin).total_seconds()
+            if seconds <= 0 or state not in ("on_call", "ready", "ringing"):
+                continue
+            for fig in _occupancy_targets(total, groups, by, interface, begin, finish, tz):
+                if state == "on_call":
+                    fig[0].on_call_s += fig[1]
+                else:
+                    fig[0].ready_s += fig[1]
+
+
+def _occupancy_targets(
+    total: KpiFigures,
+    groups: dict[str, KpiFigures],
+    by: str | None,
+    interface: str,
+    begin: datetime,
+    finish: datetime,
+    tz: ZoneInfo,
+) -> list[tuple[KpiFigures, float]]:
+    seconds = (finish - begin).total_seconds()
+    out = [(total, seconds)]
+    if by == "agent":
+        out.append((groups[interface], seconds))
+    elif by in ("hour", "day"):
+        # Split the span across the buckets it covers.
+        from datetime import timedelta
+
+        cursor = begin
+        while cursor < finish:
+            local = cursor.astimezone(tz)
+            if by == "hour":
+                nxt = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            else:
+                nxt = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+            edge = min(nxt.astimezone(UTC), finish)
+            key = _bucket(cursor, by, tz)
+            if key in groups:
+                out.append((groups[key], (edge - cursor).total_seconds()))
+            cursor = edge
+    return out
+
+
+def figures_dict(fig: KpiFigures) -> dict[str, Any]:
+    return {**asdict(fig), **fig.as_dict()}

@@ -1,0 +1,1386 @@
+"""Use cases of the call records: one function per AMI fact, each idempotent.
+
+callcenter calls these from its event handlers (and from ``replay``) in Asterisk's order:
+record_channel, record_variables, record_join, record_agent_called, record_ring_no_answer,
+record_leave, record_connect, record_complete, record_abandon, record_hangup, record_member.
+Every function finds its rows by natural keys (Linkedid, the agent leg's Uniqueid, the member
+interface) and only moves state forward, so the same stream applied twice leaves the same
+records. Lookups go through a per-unit-of-work cache that :func:`prefetch` fills in one query
+per batch, so a burst of events costs a handful of round trips, not one per event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from platform_core.calls import events as ev
+from platform_core.calls.models import (
+    Agent,
+    AgentMembership,
+    AgentOffer,
+    AgentStateSpan,
+    Call,
+    QueueEntry,
+    RecallAttempt,
+    RecallItem,
+    TelephonyQueue,
+)
+from platform_core.calls.schemas import (
+    NO_NUMBER,
+    ChannelRef,
+    LiveChannel,
+    MemberState,
+    WaitingCaller,
+)
+from platform_core.errors import NotFound
+from platform_core.events import publish_on_commit
+from platform_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Agent states (DOMAIN.md 1, issue 3).
+LOGGED_OUT, READY, RINGING, ON_CALL, WRAP_UP, PAUSED = (
+    "logged_out",
+    "ready",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "paused",
+)
+AGENT_STATES = (LOGGED_OUT, READY, RINGING, ON_CALL, WRAP_UP, PAUSED)
+OUTCOMES = ("answered", "abandoned", "timeout", "ivr_only")
+_DEVICE_IN_USE = {2, 3, 8}  # INUSE, BUSY, ONHOLD
+_DEVICE_RINGING = {6, 7}  # RINGING, RINGINUSE
+_DEVICE_GONE = {4, 5}  # INVALID, UNAVAILABLE
+_CACHE = "calls.cache"
+_DIRTY_QUEUES = "calls.dirty_queues"
+
+
+# -- unit-of-work cache -------------------------------------------------------------------------
+
+
+def _settings(session: Session) -> Settings:
+    return session.info.get("settings") or Settings()
+
+
+def _cache(session: Session) -> dict[tuple[str, str], Any]:
+    cache: dict[tuple[str, str], Any] | None = session.info.get(_CACHE)
+    if cache is None:
+        cache = session.info[_CACHE] = {}
+    return cache
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_cache(session: Session) -> None:
+    session.info.pop(_CACHE, None)
+    session.info.pop(_DIRTY_QUEUES, None)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _publish_queue_stats(session: Session) -> None:
+    """One QueueStatsChanged per queue whose waiting callers changed in this unit of work."""
+    dirty: set[str] | None = session.info.pop(_DIRTY_QUEUES, None)
+    if not dirty:
+        return
+    region = _settings(session).home_region_code
+    for name in sorted(dirty):
+        q = _cache(session).get(("queue", name)) or session.get(TelephonyQueue, name)
+        if q is None:
+            continue
+        publish_on_commit(
+            session,
+            ev.QueueStatsChanged(
+                queue=name,
+                waiting=q.waiting,
+                oldest_joined_at=q.oldest_joined_at.isoformat() if q.oldest_joined_at else None,
+                region_code=region,
+            ),
+        )
+
+
+def prefetch(
+    session: Session, *, linkedids: Collection[str] = (), interfaces: Collection[str] = ()
+) -> None:
+    """Load the calls (with entries and offers) and agents a batch of events will touch."""
+    cache = _cache(session)
+    want = sorted({x for x in linkedids if x and ("call", x) not in cache})
+    for chunk in _chunks(want, 500):
+        rows = session.scalars(
+            select(Call)
+            .where(Call.linkedid.in_(chunk))
+            .options(selectinload(Call.entries), selectinload(Call.offers))
+        ).all()
+        for x in chunk:
+            cache[("call", x)] = None
+        for c in rows:
+            cache[("call", c.linkedid)] = c
+    want = sorted({x for x in interfaces if x and ("agent", x) not in cache})
+    for chunk in _chunks(want, 500):
+        agents = session.scalars(
+            select(Agent).where(Agent.interface.in_(chunk)).options(selectinload(Agent.memberships))
+        ).all()
+        for x in chunk:
+            cache[("agent", x)] = None
+        for a in agents:
+            cache[("agent", a.interface)] = a
+
+
+def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def find_call(session: Session, *, linkedid: str) -> Call | None:
+    cache = _cache(session)
+    key = ("call", linkedid)
+    if key not in cache:
+        cache[key] = session.get(Call, linkedid)
+    return cache[key]  # type: ignore[no-any-return]
+
+
+def get_call(session: Session, *, linkedid: str) -> Call:
+    call = find_call(session, linkedid=linkedid)
+    if call is None:
+        raise NotFound(f"通话不存在: {linkedid} / no such call", code="call_not_found")
+    return call
+
+
+def _agent(
+    session: Session, interface: str, member_name: str = "", *, create: bool = True
+) -> Agent | None:
+    cache = _cache(session)
+    key = ("agent", interface)
+    if key not in cache:
+        cache[key] = session.get(Agent, interface)
+    agent: Agent | None = cache[key]
+    if agent is None and create:
+        agent = Agent(
+            interface=interface,
+            member_name=member_name or interface,
+            state=LOGGED_OUT,
+            since=datetime.now(UTC),
+            region_code=_account_region(session, interface),
+        )
+        agent.memberships = []
+        session.add(agent)
+        cache[key] = agent
+    elif agent is not None and member_name and agent.member_name != member_name:
+        agent.member_name = member_name
+    return agent
+
+
+def _queue(session: Session, name: str) -> TelephonyQueue:
+    cache = _cache(session)
+    key = ("queue", name)
+    if key not in cache:
+        cache[key] = session.get(TelephonyQueue, name)
+    q: TelephonyQueue | None = cache[key]
+    if q is None:
+        q = TelephonyQueue(name=name, waiting=0)
+        session.add(q)
+        cache[key] = q
+    return q
+
+
+def _account_region(session: Session, interface: str) -> str | None:
+    """The region of the user whose account carries this SIP interface, if accounts exist."""
+    try:
+        from platform_core.accounts.models import User
+    except ImportError:
+        return None
+    try:
+        with session.no_autoflush:
+            return session.scalar(select(User.region_code).where(User.sip_interface == interface))
+    except Exception:  # noqa: BLE001 - an agent's region is a nicety, never a reason to drop an event
+        log.exception("查询坐席账号区划失败 / account region lookup failed")
+        return None
+
+
+# -- caller -------------------------------------------------------------------------------------
+
+
+def usable_number(number: str) -> bool:
+    digits = number.strip().lstrip("+")
+    return number.strip().lower() not in NO_NUMBER and digits.isdigit()
+
+
+def _identify(session: Session, call: Call) -> None:
+    """Who is calling: the IVR's HOTLINE_ELDER_ID when it set one, else the foundation's
+    caller identification. Never lets a lookup problem stop the call being recorded."""
+    if call.identified:
+        return
+    call.identified = True
+    if call.elder_id is None and usable_number(call.caller_number):
+        try:
+            from platform_core.elders.identification import identify_caller
+        except ImportError:
+            identify_caller = None  # type: ignore[assignment]
+        if identify_caller is not None:
+            try:
+                with session.no_autoflush:
+                    who = identify_caller(
+                        session,
+                        number=call.caller_number,
+                        area_code=_settings(session).trunk_area_code,
+                    )
+                call.elder_id = who.elder_id
+                call.is_device = who.is_device
+            except Exception:  # noqa: BLE001
+                log.exception("来电识别失败 / caller identification failed for %s", call.linkedid)
+    if call.elder_id is not None:
+        region = _elder_region(session, call.elder_id)
+        if region:
+            call.region_code = region
+
+
+def _elder_region(session: Session, elder_id: int) -> str | None:
+    try:
+        from platform_core.elders.models import Elder
+    except ImportError:
+        return None
+    try:
+        with session.no_autoflush:
+            return session.scalar(select(Elder.region_code).where(Elder.id == elder_id))
+    except Exception:  # noqa: BLE001
+        log.exception("查询老人区划失败 / elder region lookup failed")
+        return None
+
+
+# -- calls --------------------------------------------------------------------------------------
+
+
+def _new_call(
+    session: Session, chan: ChannelRef, *, at: datetime, direction: str = "inbound"
+) -> Call:
+    settings = _settings(session)
+    call = Call(
+        linkedid=chan.linkedid,
+        uniqueid=chan.uniqueid,
+        channel=chan.channel,
+        direction=direction,
+        caller_number=chan.caller_number if chan.caller_number.lower() not in NO_NUMBER else "",
+        caller_name=chan.caller_name if chan.caller_name.lower() not in NO_NUMBER else "",
+        region_code=settings.home_region_code,
+        started_at=at,
+        priority=0,
+        identified=False,
+        transferred=False,
+        closed_by_resync=False,
+        is_device=False,
+    )
+    call.entries = []
+    call.offers = []
+    session.add(call)
+    _cache(session)[("call", call.linkedid)] = call
+    if chan.variables:
+        _apply_variables(session, call, chan.variables)
+    return call
+
+
+def _inbound_contexts(session: Session) -> set[str]:
+    return {c.strip() for c in _settings(session).call_inbound_contexts.split(",") if c.strip()}
+
+
+def record_channel(session: Session, *, chan: ChannelRef, at: datetime) -> Call | None:
+    """Newchannel: the first channel of an inbound 12349 call opens its record."""
+    if chan.uniqueid != chan.linkedid:
+        return find_call(session, linkedid=chan.linkedid)
+    call = find_call(session, linkedid=chan.linkedid)
+    if call is not None:
+        return call
+    if chan.context in _inbound_contexts(session):
+        return _new_call(session, chan, at=at)
+    if (
+        chan.variables.get("HOTLINE_RECALL_ID")
+        or chan.context == _settings(session).call_callback_context
+    ):
+        return _new_call(session, chan, at=at, direction="outbound")
+    return None
+
+
+def _apply_variables(session: Session, call: Call, variables: Mapping[str, str]) -> None:
+    for name, value in variables.items():
+        value = value.strip()
+        if name == "HOTLINE_ELDER_ID":
+            if value.isdigit() and int(value) != call.elder_id:
+                call.elder_id = int(value)
+                call.identified = False  # region follows the elder the IVR named
+        elif name == "HOTLINE_INTENT":
+            call.intent = value[:40] or None
+        elif name == "HOTLINE_PRIORITY":
+            if value.lstrip("-").isdigit():
+                call.priority = int(value)
+        elif name == "HOTLINE_QUEUE":
+            call.requested_queue = value[:64] or None
+        elif name == "HOTLINE_RECALL_ID":
+            if value.isdigit():
+                call.recall_id = int(value)
+        elif name == "QUEUESTATUS":
+            call.queue_status = value[:20] or None
+        elif name == "HOTLINE_AFTER_HOURS" and value in ("1", "yes", "true"):
+            call.queue_status = "AFTER_HOURS"
+
+
+def record_variables(
+    session: Session, *, chan: ChannelRef, variables: Mapping[str, str], at: datetime
+) -> None:
+    """VarSet (or ChanVariable lines) carrying the IVR's HOTLINE_* decisions."""
+    call = find_call(session, linkedid=chan.linkedid)
+    if call is None:
+        if variables.get("HOTLINE_RECALL_ID") and chan.uniqueid == chan.linkedid:
+            call = _new_call(session, chan, at=at, direction="outbound")
+        else:
+            return
+    if chan.uniqueid != call.uniqueid:
+        return
+    _apply_variables(session, call, variables)
+
+
+def _entries_in(call: Call, uniqueid: str, queue: str) -> list[QueueEntry]:
+    return [e for e in call.entries if e.queue == queue and e.uniqueid == uniqueid]
+
+
+def _ensure_call(session: Session, chan: ChannelRef, at: datetime) -> Call:
+    call = find_call(session, linkedid=chan.linkedid)
+    if call is None:
+        # We never saw its Newchannel (started before we connected): take it from here.
+        call = _new_call(session, chan, at=at)
+    elif chan.variables:
+        _apply_variables(session, call, chan.variables)
+    return call
+
+
+def record_join(
+    session: Session, *, chan: ChannelRef, queue: str, position: int, at: datetime
+) -> QueueEntry | None:
+    """QueueCallerJoin: the caller asks for a person; the first join makes the call offered."""
+    call = _ensure_call(session, chan, at)
+    if call.ended_at is not None:
+        return None
+    entries = _entries_in(call, chan.uniqueid, queue)
+    if entries and entries[-1].left_at is None:
+        return entries[-1]
+    if entries and entries[-1].joined_at == at:
+        return entries[-1]  # a replayed join of a stay already closed
+    for prior in call.entries:
+        if prior.left_at is not None and prior.outcome is None:
+            prior.outcome = "timeout"  # overflowed from a queue that timed out
+    entry = QueueEntry(
+        linkedid=call.linkedid,
+        seq=len(call.entries) + 1,
+        uniqueid=chan.uniqueid,
+        queue=queue,
+        priority=call.priority,
+        position=position,
+        joined_at=at,
+    )
+    call.entries.append(entry)
+    if call.queued_at is None:
+        call.queued_at = at
+        call.first_queue = queue
+        _identify(session, call)
+    q = _queue(session, queue)
+    q.waiting += 1
+    if q.oldest_joined_at is None or at < q.oldest_joined_at:
+        q.oldest_joined_at = at
+    session.info.setdefault(_DIRTY_QUEUES, set()).add(queue)
+    publish_on_commit(
+        session,
+        ev.CallQueued(
+            linkedid=call.linkedid,
+            queue=queue,
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            elder_id=call.elder_id,
+            priority=call.priority,
+            intent=call.intent,
+            joined_at=at.isoformat(),
+            position=position,
+            region_code=call.region_code,
+        ),
+    )
+    return entry
+
+
+def _left(session: Session, entry: QueueEntry, at: datetime) -> None:
+    """Close a stay in a queue and keep the queue's waiting count true."""
+    if entry.left_at is not None:
+        return
+    entry.left_at = at
+    q = _queue(session, entry.queue)
+    q.waiting = max(0, q.waiting - 1)
+    if q.oldest_joined_at is not None and entry.joined_at <= q.oldest_joined_at:
+        q.oldest_joined_at = session.scalar(
+            select(func.min(QueueEntry.joined_at)).where(
+                QueueEntry.queue == entry.queue, QueueEntry.left_at.is_(None)
+            )
+        )
+    session.info.setdefault(_DIRTY_QUEUES, set()).add(entry.queue)
+
+
+def _current_entry(
+    session: Session, call: Call, chan: ChannelRef, queue: str, at: datetime
+) -> QueueEntry:
+    entries = _entries_in(call, chan.uniqueid, queue)
+    if entries:
+        return entries[-1]
+    # A queue event without its join (we connected mid-call): the stay starts now.
+    entry = record_join(session, chan=chan, queue=queue, position=0, at=at)
+    assert entry is not None
+    return entry
+
+
+def record_agent_called(
+    session: Session,
+    *,
+    chan: ChannelRef,
+    dest: ChannelRef,
+    queue: str,
+    interface: str,
+    member_name: str,
+    at: datetime,
+) -> AgentOffer | None:
+    """AgentCalled: an agent's phone rings for this caller -> the screen pop (CallRinging)."""
+    call = _ensure_call(session, chan, at)
+    if call.ended_at is not None:
+        return None
+    offer = next((o for o in call.offers if o.dest_uniqueid == dest.uniqueid), None)
+    if offer is not None:
+        return offer
+    entry = _current_entry(session, call, chan, queue, at)
+    if entry.left_at is not None and entry.outcome is not None:
+        return None
+    offer = AgentOffer(
+        dest_uniqueid=dest.uniqueid,
+        linkedid=call.linkedid,
+        queue=queue,
+        interface=interface,
+        member_name=member_name,
+        dest_channel=dest.channel,
+        offered_at=at,
+        status="ringing",
+    )
+    call.offers.append(offer)
+    agent = _agent(session, interface, member_name)
+    assert agent is not None
+    agent.ringing_uniqueid = dest.uniqueid
+    _refresh_agent(session, agent, at)
+    publish_on_commit(
+        session,
+        ev.CallRinging(
+            linkedid=call.linkedid,
+            uniqueid=call.uniqueid,
+            queue=queue,
+            agent_interface=interface,
+            member_name=member_name,
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            elder_id=call.elder_id,
+            intent=call.intent,
+            priority=call.priority,
+            region_code=call.region_code,
+        ),
+    )
+    return offer
+
+
+def _offer(
+    session: Session,
+    call: Call,
+    chan: ChannelRef,
+    dest: ChannelRef,
+    queue: str,
+    interface: str,
+    member_name: str,
+    at: datetime,
+) -> AgentOffer:
+    offer = next((o for o in call.offers if o.dest_uniqueid == dest.uniqueid), None)
+    if offer is None:
+        offer = AgentOffer(
+            dest_uniqueid=dest.uniqueid,
+            linkedid=call.linkedid,
+            queue=queue,
+            interface=interface,
+            member_name=member_name,
+            dest_channel=dest.channel,
+            offered_at=at,
+            status="ringing",
+        )
+        call.offers.append(offer)
+    return offer
+
+
+def record_ring_no_answer(
+    session: Session,
+    *,
+    chan: ChannelRef,
+    dest: ChannelRef,
+    queue: str,
+    interface: str,
+    member_name: str,
+    ring_ms: int,
+    at: datetime,
+) -> None:
+    """AgentRingNoAnswer (RingTime in milliseconds): the agent let it ring; another may be tried."""
+    call = _ensure_call(session, chan, at)
+    offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
+    if offer.status != "ringing":
+        return
+    offer.status = "no_answer"
+    offer.ring_ms = ring_ms
+    offer.ended_at = at
+    agent = _agent(session, interface, member_name)
+    assert agent is not None
+    if agent.ringing_uniqueid == dest.uniqueid:
+        agent.ringing_uniqueid = None
+    _refresh_agent(session, agent, at)
+
+
+def record_leave(
+    session: Session, *, chan: ChannelRef, queue: str, position: int, at: datetime
+) -> None:
+    """QueueCallerLeave: the caller left the queue (answered, abandoned or timed out: Asterisk
+    sends it before AgentConnect, so the outcome is settled by the event that follows)."""
+    call = find_call(session, linkedid=chan.linkedid)
+    if call is None:
+        return
+    entries = _entries_in(call, chan.uniqueid, queue)
+    if entries:
+        _left(session, entries[-1], at)
+
+
+def record_abandon(
+    session: Session,
+    *,
+    chan: ChannelRef,
+    queue: str,
+    position: int,
+    original_position: int,
+    hold_s: int,
+    at: datetime,
+) -> None:
+    """QueueCallerAbandon: the caller hung up while waiting (QueueCallerLeave follows)."""
+    call = _ensure_call(session, chan, at)
+    entry = _current_entry(session, call, chan, queue, at)
+    if entry.outcome == "abandoned":
+        return
+    entry.outcome = "abandoned"
+    entry.wait_s = float(hold_s)
+    entry.abandon_position = position
+    if call.answered_at is None and call.outcome != "abandoned":
+        call.outcome = "abandoned"
+        call.wait_s = _total_wait(call)
+        publish_on_commit(
+            session,
+            ev.CallAbandoned(
+                linkedid=call.linkedid,
+                queue=queue,
+                caller_number=call.caller_number,
+                elder_id=call.elder_id,
+                wait_s=call.wait_s,
+                region_code=call.region_code,
+            ),
+        )
+        _open_recall(session, call, reason="abandoned", queue=queue, at=at)
+
+
+def _total_wait(call: Call) -> float:
+    return float(
+        sum(
+            e.wait_s or 0.0
+            for e in call.entries
+            if e.outcome in ("abandoned", "answered", "timeout")
+        )
+    )
+
+
+def record_connect(
+    session: Session,
+    *,
+    chan: ChannelRef,
+    dest: ChannelRef,
+    queue: str,
+    interface: str,
+    member_name: str,
+    hold_s: int,
+    ring_s: int,
+    at: datetime,
+) -> None:
+    """AgentConnect: the agent answered; the call is credited to this queue and agent unless
+    an earlier stay of the same call was already answered (a transfer does not re-credit)."""
+    call = _ensure_call(session, chan, at)
+    entry = _current_entry(session, call, chan, queue, at)
+    offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
+    if offer.status in ("connected", "completed"):
+        return
+    offer.status = "connected"
+    offer.connected_at = at
+    offer.hold_s = hold_s
+    entry.outcome = "answered"
+    entry.wait_s = float(hold_s)
+    entry.agent_interface = interface
+    _left(session, entry, at)
+    agent = _agent(session, interface, member_name)
+    assert agent is not None
+    if agent.ringing_uniqueid == dest.uniqueid:
+        agent.ringing_uniqueid = None
+    agent.linkedid = call.linkedid
+    agent.wrapup_until = None
+    _refresh_agent(session, agent, at)
+    if call.answered_at is None:
+        call.answered_at = at
+        call.answered_queue = queue
+        call.agent_interface = interface
+        call.member_name = member_name
+        call.outcome = "answered"
+        call.wait_s = _total_wait(call)
+        publish_on_commit(
+            session,
+            ev.CallAnswered(
+                linkedid=call.linkedid,
+                queue=queue,
+                agent_interface=interface,
+                member_name=member_name,
+                caller_number=call.caller_number,
+                elder_id=call.elder_id,
+                wait_s=call.wait_s,
+                region_code=call.region_code,
+            ),
+        )
+        _close_recalls(session, call=call, reason="reached_inbound", at=at)
+
+
+def wrapup_seconds(settings: Settings, queue: str) -> float:
+    table: dict[str, float] = {}
+    for part in settings.call_wrapup_s.split(","):
+        name, _, value = part.partition("=")
+        try:
+            table[name.strip()] = float(value)
+        except ValueError:
+            continue
+    return table.get(queue, table.get("*", 0.0))
+
+
+def record_complete(
+    session: Session,
+    *,
+    chan: ChannelRef,
+    dest: ChannelRef,
+    queue: str,
+    interface: str,
+    member_name: str,
+    hold_s: int,
+    talk_s: int,
+    reason: str,
+    at: datetime,
+) -> None:
+    """AgentComplete: the agent's part ended (caller, agent or transfer); wrap-up begins."""
+    call = _ensure_call(session, chan, at)
+    offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
+    if offer.status == "completed":
+        return
+    offer.status = "completed"
+    offer.talk_s = talk_s
+    offer.complete_reason = reason
+    offer.ended_at = at
+    wrapup = wrapup_seconds(_settings(session), queue)
+    offer.wrapup_s = wrapup
+    if call.agent_interface == interface and call.talk_s is None:
+        call.talk_s = talk_s
+    if reason == "transfer":
+        call.transferred = True
+    agent = _agent(session, interface, member_name)
+    assert agent is not None
+    if agent.linkedid == call.linkedid:
+        agent.linkedid = None
+    agent.wrapup_until = at + timedelta(seconds=wrapup) if wrapup > 0 else None
+    _refresh_agent(session, agent, at)
+
+
+def record_hangup(session: Session, *, chan: ChannelRef, cause: int, at: datetime) -> bool:
+    """Hangup: the caller's channel ends the call (its outcome is settled here); an agent leg
+    that was still ringing was cancelled. Returns False for a channel of no known call."""
+    call = find_call(session, linkedid=chan.linkedid)
+    if call is None:
+        return False
+    if chan.uniqueid == call.uniqueid:
+        _finish(session, call, at)
+        return True
+    offer = next((o for o in call.offers if o.dest_uniqueid == chan.uniqueid), None)
+    if offer is None:
+        return True
+    if offer.status == "ringing":
+        offer.status = "cancelled"
+        offer.ended_at = at
+    agent = _agent(session, offer.interface, create=False)
+    if agent is not None:
+        changed = False
+        if agent.ringing_uniqueid == chan.uniqueid:
+            agent.ringing_uniqueid = None
+            changed = True
+        if agent.linkedid == call.linkedid and offer.status in ("connected",):
+            agent.linkedid = None
+            changed = True
+        if changed:
+            _refresh_agent(session, agent, at)
+    return True
+
+
+def _finish(session: Session, call: Call, at: datetime, *, by_resync: bool = False) -> None:
+    if call.ended_at is not None:
+        return
+    call.ended_at = at
+    call.closed_by_resync = by_resync
+    for entry in call.entries:
+        if entry.left_at is None:
+            # Gone without a QueueCallerLeave we saw: the caller hung up while waiting.
+            if entry.outcome is None:
+                entry.outcome = "abandoned"
+                entry.wait_s = max(0.0, (at - entry.joined_at).total_seconds())
+            _left(session, entry, at)
+        elif entry.outcome is None:
+            entry.outcome = "timeout"
+            if entry.wait_s is None and entry.left_at is not None:
+                entry.wait_s = max(0.0, (entry.left_at - entry.joined_at).total_seconds())
+    for offer in call.offers:
+        if offer.status == "ringing":
+            offer.status = "cancelled"
+            offer.ended_at = at
+    if call.direction == "inbound":
+        if call.queued_at is None:
+            call.outcome = "ivr_only"
+            if call.queue_status in ("JOINEMPTY", "JOINUNAVAIL", "FULL", "AFTER_HOURS"):
+                _identify(session, call)
+                reason = "after_hours" if call.queue_status == "AFTER_HOURS" else "no_agent"
+                _open_recall(session, call, reason=reason, queue=call.requested_queue, at=at)
+        elif call.answered_at is None:
+            abandoned = any(e.outcome == "abandoned" for e in call.entries)
+            call.outcome = "abandoned" if abandoned else "timeout"
+            call.wait_s = _total_wait(call)
+            # Lost: abandoned, or left the queue unanswered (no agent was ever rung: no_agent).
+            reason = "abandoned" if abandoned else "timeout" if call.offers else "no_agent"
+            _open_recall(session, call, reason=reason, queue=call.first_queue, at=at)
+    publish_on_commit(
+        session,
+        ev.CallEnded(
+            linkedid=call.linkedid,
+            outcome=call.outcome,
+            queue=call.answered_queue or call.first_queue,
+            agent_interface=call.agent_interface,
+            caller_number=call.caller_number,
+            elder_id=call.elder_id,
+            wait_s=call.wait_s,
+            talk_s=call.talk_s,
+            region_code=call.region_code,
+        ),
+    )
+
+
+def record_dial_end(
+    session: Session, *, chan: ChannelRef, dest: ChannelRef, status: str, at: datetime
+) -> None:
+    """DialEnd of a call back: the elder answered (the recall closes) or did not."""
+    call = find_call(session, linkedid=chan.linkedid)
+    if call is None or call.direction != "outbound" or call.recall_id is None:
+        return
+    result = {"ANSWER": "reached", "NOANSWER": "no_answer", "BUSY": "busy"}.get(
+        status.upper(), "failed"
+    )
+    record_recall_attempt(
+        session,
+        recall_id=call.recall_id,
+        attempt_key=call.linkedid,
+        result=result,
+        at=at,
+        agent_interface=_interface_of(chan.channel),
+        by_linkedid=call.linkedid,
+    )
+
+
+def _interface_of(channel: str) -> str:
+    """``PJSIP/8001-0000000a`` -> ``PJSIP/8001``."""
+    base, sep, _ = channel.rpartition("-")
+    return base if sep else channel
+
+
+# -- agents -------------------------------------------------------------------------------------
+
+
+def derive_agent_state(agent: Agent, at: datetime) -> tuple[str, str | None]:
+    """The state a wallboard shows, from the memberships Asterisk confirmed and the call legs."""
+    members = agent.memberships
+    if not members:
+        return LOGGED_OUT, None
+    if (
+        agent.linkedid is not None
+        or agent.device_status in _DEVICE_IN_USE
+        or any(m.in_call for m in members)
+    ):
+        return ON_CALL, None
+    if agent.ringing_uniqueid is not None or agent.device_status in _DEVICE_RINGING:
+        return RINGING, None
+    if agent.wrapup_until is not None and agent.wrapup_until > at:
+        return WRAP_UP, None
+    if all(m.paused for m in members):
+        return PAUSED, next((m.paused_reason for m in members if m.paused_reason), "") or None
+    if agent.device_status in _DEVICE_GONE:
+        return PAUSED, "device_unavailable"
+    return READY, None
+
+
+def _refresh_agent(session: Session, agent: Agent, at: datetime) -> None:
+    state, reason = derive_agent_state(agent, at)
+    if state == agent.state and reason == agent.reason:
+        return
+    previous = agent.state
+    agent.state, agent.reason, agent.since = state, reason, at
+    session.add(
+        AgentStateSpan(interface=agent.interface, state=state, reason=reason, started_at=at)
+    )
+    publish_on_commit(
+        session,
+        ev.AgentStateChanged(
+            interface=agent.interface,
+            member_name=agent.member_name,
+            state=state,
+            reason=reason,
+            since=at.isoformat(),
+            previous=previous,
+            linkedid=agent.linkedid,
+            queues=[m.queue for m in agent.memberships],
+            region_code=agent.region_code or _settings(session).home_region_code,
+        ),
+    )
+
+
+def record_member(
+    session: Session, *, member: MemberState, at: datetime, removed: bool = False
+) -> None:
+    """QueueMemberStatus / QueueMemberPause / QueueMemberAdded / QueueMemberRemoved."""
+    agent = _agent(session, member.interface, member.member_name)
+    assert agent is not None
+    row = next((m for m in agent.memberships if m.queue == member.queue), None)
+    if removed:
+        if row is not None:
+            agent.memberships.remove(row)
+    else:
+        if row is None:
+            row = AgentMembership(interface=agent.interface, queue=member.queue)
+            agent.memberships.append(row)
+        row.paused, row.paused_reason = member.paused, member.paused_reason[:40]
+        row.penalty, row.status, row.in_call = member.penalty, member.status, member.in_call
+        row.calls_taken, row.membership, row.login_time = (
+            member.calls_taken,
+            member.membership,
+            member.login_time,
+        )
+        agent.device_status = member.status
+    _refresh_agent(session, agent, at)
+
+
+def expire_wrapups(session: Session, *, now: datetime) -> int:
+    """Agents whose wrap-up time is over become ready (Asterisk sends no event for that)."""
+    due = session.scalars(
+        select(Agent)
+        .where(Agent.wrapup_until.is_not(None), Agent.wrapup_until <= now)
+        .options(selectinload(Agent.memberships))
+    ).all()
+    for agent in due:
+        _cache(session)[("agent", agent.interface)] = agent
+        agent.wrapup_until = None
+        _refresh_agent(session, agent, now)
+    return len(due)
+
+
+# -- resync after a reconnect -------------------------------------------------------------------
+
+
+def resync(
+    session: Session,
+    *,
+    channels: Collection[LiveChannel],
+    waiting: Collection[WaitingCaller],
+    members: Collection[MemberState],
+    at: datetime,
+    exempt_linkedids: Collection[str] = (),
+    exempt_interfaces: Collection[str] = (),
+    queues: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, int]:
+    """Make the records agree with what Asterisk reports after a reconnect.
+
+    Calls we hold open whose caller channel is gone ended while we were away: they are closed
+    (answered calls as answered; waiting ones as abandoned, which opens their recall). Callers
+    waiting that we never saw join get a call and a queue entry. Memberships, pauses and
+    device states are replaced by QueueStatus's. Calls and agents touched by events that arrived
+    while the lists were being read are left alone (those events are newer).
+    """
+    counts = {"closed": 0, "adopted": 0, "agents": 0}
+    live = {c.uniqueid for c in channels}
+    exempt_calls = set(exempt_linkedids)
+    open_calls = session.scalars(
+        select(Call)
+        .where(Call.ended_at.is_(None))
+        .options(selectinload(Call.entries), selectinload(Call.offers))
+    ).all()
+    by_uniqueid = {}
+    for call in open_calls:
+        _cache(session)[("call", call.linkedid)] = call
+        by_uniqueid[call.uniqueid] = call
+        if call.uniqueid in live or call.linkedid in exempt_calls:
+            continue
+        _finish(session, call, at, by_resync=True)
+        counts["closed"] += 1
+    for w in waiting:
+        if w.uniqueid in by_uniqueid or w.uniqueid in exempt_calls:
+            continue
+        joined = at - timedelta(seconds=w.wait_s)
+        chan = ChannelRef(
+            channel=w.channel,
+            uniqueid=w.uniqueid,
+            linkedid=_linkedid_of(channels, w.uniqueid),
+            caller_number=w.caller_number,
+            caller_name=w.caller_name,
+        )
+        if find_call(session, linkedid=chan.linkedid) is not None:
+            continue
+        call = _new_call(session, chan, at=joined)
+        call.priority = w.priority
+        record_join(session, chan=chan, queue=w.queue, position=w.position, at=joined)
+        counts["adopted"] += 1
+    seen: dict[str, list[MemberState]] = {}
+    for m in members:
+        seen.setdefault(m.interface, []).append(m)
+    exempt_agents = set(exempt_interfaces)
+    agents = session.scalars(select(Agent).options(selectinload(Agent.memberships))).all()
+    for agent in agents:
+        _cache(session)[("agent", agent.interface)] = agent
+    known = {a.interface: a for a in agents}
+    for interface in set(known) | set(seen):
+        if interface in exempt_agents:
+            continue
+        agent = known.get(interface) or _agent(session, interface, seen[interface][0].member_name)
+        assert agent is not None
+        reported = {m.queue: m for m in seen.get(interface, [])}
+        for row in list(agent.memberships):
+            if row.queue not in reported:
+                agent.memberships.remove(row)
+        for m in reported.values():
+            record_member(session, member=m, at=at)
+        if agent.linkedid is not None and agent.linkedid not in {c.linkedid for c in channels}:
+            agent.linkedid = None
+        if agent.ringing_uniqueid is not None and agent.ringing_uniqueid not in live:
+            agent.ringing_uniqueid = None
+        _refresh_agent(session, agent, at)
+        counts["agents"] += 1
+    for name, params in (queues or {}).items():
+        q = _queue(session, name)
+        q.strategy = str(params.get("strategy") or q.strategy or "") or None
+        q.weight = int(params.get("weight") or 0)
+        q.service_level_s = (
+            int(params["service_level"]) if params.get("service_level") else q.service_level_s
+        )
+    _recount_queues(session)
+    return counts
+
+
+def _linkedid_of(channels: Collection[LiveChannel], uniqueid: str) -> str:
+    return next((c.linkedid for c in channels if c.uniqueid == uniqueid and c.linkedid), uniqueid)
+
+
+def _recount_queues(session: Session) -> None:
+    session.flush()
+    rows = session.execute(
+        select(QueueEntry.queue, func.count(), func.min(QueueEntry.joined_at))
+        .where(QueueEntry.left_at.is_(None))
+        .group_by(QueueEntry.queue)
+    ).all()
+    found = {name: (n, oldest) for name, n, oldest in rows}
+    for q in session.scalars(select(TelephonyQueue)).all():
+        n, oldest = found.pop(q.name, (0, None))
+        if (q.waiting, q.oldest_joined_at) != (n, oldest):
+            q.waiting, q.oldest_joined_at = n, oldest
+            session.info.setdefault(_DIRTY_QUEUES, set()).add(q.name)
+    for name, (n, oldest) in found.items():
+        q = _queue(session, name)
+        q.waiting, q.oldest_joined_at = n, oldest
+        session.info.setdefault(_DIRTY_QUEUES, set()).add(name)
+
+
+# -- recalls ------------------------------------------------------------------------------------
+
+
+def _open_recall(
+    session: Session, call: Call, *, reason: str, queue: str | None, at: datetime
+) -> RecallItem | None:
+    if call.direction != "inbound" or not usable_number(call.caller_number):
+        return None
+    cache = _cache(session)
+    key = ("recall", call.linkedid)
+    if key not in cache:
+        cache[key] = session.scalar(
+            select(RecallItem).where(RecallItem.origin_linkedid == call.linkedid)
+        )
+    if cache[key] is not None:
+        return cache[key]  # type: ignore[no-any-return]
+    item = RecallItem(
+        origin_linkedid=call.linkedid,
+        elder_id=call.elder_id,
+        number=call.caller_number,
+        caller_name=call.caller_name,
+        region_code=call.region_code,
+        queue=queue,
+        reason=reason,
+        wait_s=call.wait_s,
+        status="open",
+        opened_at=at,
+        attempts=0,
+    )
+    session.add(item)
+    session.flush()
+    cache[key] = item
+    publish_on_commit(
+        session,
+        ev.RecallOpened(
+            recall_id=item.id,
+            linkedid=call.linkedid,
+            number=item.number,
+            elder_id=item.elder_id,
+            reason=reason,
+            queue=queue,
+            region_code=item.region_code,
+        ),
+    )
+    return item
+
+
+def _close_recalls(session: Session, *, call: Call, reason: str, at: datetime) -> None:
+    """Someone got through to this elder (or number): their open recall items are done."""
+    if call.direction != "inbound" and call.recall_id is None:
+        return
+    conditions = []
+    if call.elder_id is not None:
+        conditions.append(RecallItem.elder_id == call.elder_id)
+    if usable_number(call.caller_number):
+        conditions.append(RecallItem.number == call.caller_number)
+    if not conditions:
+        return
+    items = session.scalars(
+        select(RecallItem).where(
+            RecallItem.status == "open", or_(*conditions), RecallItem.opened_at <= at
+        )
+    ).all()
+    for item in items:
+        _close(session, item, reason=reason, by_linkedid=call.linkedid, at=at)
+
+
+def _close(
+    session: Session,
+    item: RecallItem,
+    *,
+    reason: str,
+    by_linkedid: str | None,
+    at: datetime,
+    by: str | None = None,
+) -> None:
+    if item.status != "open":
+        return
+    item.status = "closed"
+    item.closed_at = at
+    item.closed_reason = reason
+    item.closed_by_linkedid = by_linkedid
+    item.closed_by = by
+    publish_on_commit(
+        session,
+        ev.RecallClosed(
+            recall_id=item.id,
+            number=item.number,
+            elder_id=item.elder_id,
+            closed_reason=reason,
+            by_linkedid=by_linkedid,
+            region_code=item.region_code,
+        ),
+    )
+
+
+def open_recall_request(
+    session: Session,
+    *,
+    linkedid: str,
+    number: str,
+    elder_id: int | None,
+    queue: str | None,
+    at: datetime,
+    region_code: str | None = None,
+    caller_name: str = "",
+) -> RecallItem:
+    """The caller asked to be called back (the IVR's offer when the wait is long)."""
+    existing = session.scalar(select(RecallItem).where(RecallItem.origin_linkedid == linkedid))
+    if existing is not None:
+        return existing
+    item = RecallItem(
+        origin_linkedid=linkedid,
+        elder_id=elder_id,
+        number=number,
+        caller_name=caller_name,
+        region_code=region_code or _settings(session).home_region_code,
+        queue=queue,
+        reason="callback_requested",
+        status="open",
+        opened_at=at,
+        attempts=0,
+    )
+    session.add(item)
+    session.flush()
+    publish_on_commit(
+        session,
+        ev.RecallOpened(
+            recall_id=item.id,
+            linkedid=linkedid,
+            number=number,
+            elder_id=elder_id,
+            reason=item.reason,
+            queue=queue,
+            region_code=item.region_code,
+        ),
+    )
+    return item
+
+
+def record_recall_attempt(
+    session: Session,
+    *,
+    recall_id: int,
+    attempt_key: str,
+    result: str,
+    at: datetime,
+    agent_interface: str | None = None,
+    actor_name: str | None = None,
+    actor_user_id: int | None = None,
+    by_linkedid: str | None = None,
+) -> RecallAttempt | None:
+    """One call-back attempt and its result; "reached" closes the item. Idempotent per key."""
+    item = session.get(RecallItem, recall_id)
+    if item is None:
+        log.warning("回拨记录不存在 / no recall item %s", recall_id)
+        return None
+    existing = session.scalar(
+        select(RecallAttempt).where(
+            RecallAttempt.recall_id == recall_id, RecallAttempt.attempt_key == attempt_key
+        )
+    )
+    if existing is not None:
+        if existing.result == "reached" or result != "reached":
+            return existing
+        existing.result = result
+        attempt = existing
+    else:
+        attempt = RecallAttempt(
+            recall_id=recall_id,
+            attempt_key=attempt_key,
+            at=at,
+            result=result,
+            agent_interface=agent_interface,
+            actor_name=actor_name,
+            actor_user_id=actor_user_id,
+        )
+        session.add(attempt)
+        item.attempts += 1
+    item.last_attempt_at = at
+    item.last_result = result
+    publish_on_commit(
+        session,
+        ev.RecallAttempted(
+            recall_id=item.id, result=result, attempts=item.attempts, region_code=item.region_code
+        ),
+    )
+    if result == "reached":
+        _close(
+            session, item, reason="reached_callback", by_linkedid=by_linkedid, at=at, by=actor_name
+        )
+    return attempt
+
+
+def get_recall(session: Session, *, recall_id: int) -> RecallItem:
+    item = session.get(RecallItem, recall_id)
+    if item is None:
+        raise NotFound(
+            f"回拨事项不存在: {recall_id} / no such recall item", code="recall_not_found"
+        )
+    return item
+
+
+def list_recalls(
+    session: Session,
+    *,
+    status: str | None = "open",
+    region_code: str | None = None,
+    elder_id: int | None = None,
+    limit: int = 200,
+) -> list[RecallItem]:
+    q = select(RecallItem).order_by(RecallItem.opened_at).limit(limit)
+    if status:
+        q = q.where(RecallItem.status == status)
+    if region_code:
+        q = q.where(RecallItem.region_code.startswith(_prefix(region_code)))
+    if elder_id is not None:
+        q = q.where(RecallItem.elder_id == elder_id)
+    return list(session.scalars(q))
+
+
+def cancel_recall(
+    session: Session, *, recall_id: int, actor_name: str, reason: str = "cancelled"
+) -> RecallItem:
+    item = get_recall(session, recall_id=recall_id)
+    _close(session, item, reason=reason, by_linkedid=None, at=datetime.now(UTC), by=actor_name)
+    return item
+
+
+def _prefix(region_code: str) -> str:
+    from platform_core.regions.codes import prefix_of
+
+    return prefix_of(region_code)
+
+
+# -- queries ------------------------------------------------------------------------------------
+
+
+def recent_calls(
+    session: Session, *, elder_id: int | None = None, number: str | None = None, limit: int = 10
+) -> list[Call]:
+    """The caller's last calls, for the screen pop."""
+    q = select(Call).order_by(Call.started_at.desc()).limit(limit)
+    if elder_id is not None:
+        q = q.where(Call.elder_id == elder_id)
+    elif number:
+        q = q.where(Call.caller_number == number)
+    else:
+        return []
+    return list(session.scalars(q))
+
+
+def day_bounds(settings: Settings, day: date) -> tuple[datetime, datetime]:
+    tz = ZoneInfo(settings.timezone)
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+
+
+def live_snapshot(session: Session, *, region_code: str | None = None) -> dict[str, Any]:
+    """What a console loads on (re)connect before applying events: queues with their waiting
+    callers and longest wait, agents with state, reason and since, and today's KPIs."""
+    from platform_core.calls.kpi import kpi_report
+
+    settings = _settings(session)
+    now = datetime.now(UTC)
+    q = (
+        select(QueueEntry, Call)
+        .join(Call, Call.linkedid == QueueEntry.linkedid)
+        .where(QueueEntry.left_at.is_(None), Call.ended_at.is_(None))
+        .order_by(QueueEntry.queue, QueueEntry.priority.desc(), QueueEntry.joined_at)
+    )
+    if region_code:
+        q = q.where(Call.region_code.startswith(_prefix(region_code)))
+    queues: dict[str, dict[str, Any]] = {}
+    for tq in session.scalars(
+        select(TelephonyQueue).order_by(TelephonyQueue.weight.desc(), TelephonyQueue.name)
+    ):
+        queues[tq.name] = {
+            "queue": tq.name,
+            "strategy": tq.strategy,
+            "weight": tq.weight,
+            "waiting": [],
+            "waiting_count": 0,
+            "longest_wait_s": 0.0,
+            "agents": {s: 0 for s in AGENT_STATES},
+        }
+    for entry, call in session.execute(q):
+        item = queues.setdefault(
+            entry.queue,
+            {
+                "queue": entry.queue,
+                "strategy": None,
+                "weight": 0,
+                "waiting": [],
+                "waiting_count": 0,
+                "longest_wait_s": 0.0,
+                "agents": {s: 0 for s in AGENT_STATES},
+            },
+        )
+        wait = max(0.0, (now - entry.joined_at).total_seconds())
+        item["waiting"].append(
+            {
+                "linkedid": call.linkedid,
+                "caller_number": call.caller_number,
+                "caller_name": call.caller_name,
+                "elder_id": call.elder_id,
+                "priority": entry.priority,
+                "intent": call.intent,
+                "joined_at": entry.joined_at.isoformat(),
+                "wait_s": round(wait, 1),
+                "region_code": call.region_code,
+                "ringing": [o.interface for o in call.offers if o.status == "ringing"],
+            }
+        )
+        item["waiting_count"] += 1
+        item["longest_wait_s"] = max(item["longest_wait_s"], round(wait, 1))
+    agents_out = []
+    aq = select(Agent).options(selectinload(Agent.memberships)).order_by(Agent.interface)
+    for agent in session.scalars(aq):
+        if (
+            region_code
+            and agent.region_code
+            and not agent.region_code.startswith(_prefix(region_code))
+        ):
+            continue
+        names = [m.queue for m in agent.memberships]
+        for name in names:
+            queues.setdefault(
+                name,
+                {
+                    "queue": name,
+                    "strategy": None,
+                    "weight": 0,
+                    "waiting": [],
+                    "waiting_count": 0,
+                    "longest_wait_s": 0.0,
+                    "agents": {s: 0 for s in AGENT_STATES},
+                },
+            )
+            queues[name]["agents"][agent.state] += 1
+        agents_out.append(
+            {
+                "interface": agent.interface,
+                "member_name": agent.member_name,
+                "state": agent.state,
+                "reason": agent.reason,
+                "since": agent.since.isoformat(),
+                "duration_s": round(max(0.0, (now - agent.since).total_seconds()), 1),
+                "linkedid": agent.linkedid,
+                "queues": names,
+                "wrapup_until": agent.wrapup_until.isoformat() if agent.wrapup_until else None,
+            }
+        )
+    start, end = day_bounds(settings, now.astimezone(ZoneInfo(settings.timezone)).date())
+    today = kpi_report(session, start=start, end=end, region_code=region_code)
+    open_recalls = session.scalar(
+        select(func.count())
+        .select_from(RecallItem)
+        .where(
+            RecallItem.status == "open",
+            *([RecallItem.region_code.startswith(_prefix(region_code))] if region_code else []),
+        )
+    )
+    return {
+        "at": now.isoformat(),
+        "queues": list(queues.values()),
+        "agents": agents_out,
+        "kpi": today.total.as_dict(),
+        "open_recalls": int(open_recalls or 0),
+    }
