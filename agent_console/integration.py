@@ -116,9 +116,17 @@ def order_summary(order: Any) -> dict[str, Any]:
         "id": order.id,
         "order_no": order.order_no,
         "service_type_code": order.service_type_code,
-        "urgency": order.urgency,
+        "urgency": str(getattr(order.urgency, "value", order.urgency)),
         "status": str(getattr(order.status, "value", order.status)),
+        "opened_at": _iso(getattr(order, "created_at", None)),
     }
+
+
+def open_orders_for_elder(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
+    orders = _module("platform_core.orders.service").open_orders_for_elder(
+        session, elder_id=elder_id
+    )
+    return [order_summary(o) for o in orders]
 
 
 # --- calls, recalls, KPIs and telephony ---------------------------------------------------
@@ -132,15 +140,28 @@ def live_snapshot(session: Session, *, region_code: str | None) -> dict[str, Any
 
 
 def find_call(session: Session, linkedid: str) -> Any:
-    service = _module("platform_core.calls.service")
-    fn = getattr(service, "find_call", None) or service.find_call_by_linkedid
-    return fn(session, linkedid=linkedid)
+    return _module("platform_core.calls.service").find_call(session, linkedid=linkedid)
+
+
+def recent_calls(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
+    calls = _module("platform_core.calls.service").recent_calls(session, elder_id=elder_id, limit=5)
+    return [
+        {
+            "linkedid": c.linkedid,
+            "started_at": _iso(c.started_at),
+            "outcome": c.outcome,
+            "intent": c.intent,
+            "agent": c.member_name or c.agent_interface,
+            "wait_s": c.wait_s,
+            "talk_s": c.talk_s,
+        }
+        for c in calls
+    ]
 
 
 def list_recalls(session: Session, *, region_code: str) -> list[dict[str, Any]]:
-    service = _module("platform_core.calls.service")
-    rows = service.list_open_recalls(session, region_code=region_code)
-    return [r if isinstance(r, dict) else _recall_dict(r) for r in rows]
+    rows = _module("platform_core.calls.service").list_recalls(session, region_code=region_code)
+    return [_recall_dict(r) for r in rows]
 
 
 def get_recall(session: Session, recall_id: int) -> Any:
@@ -150,12 +171,16 @@ def get_recall(session: Session, recall_id: int) -> Any:
 def _recall_dict(r: Any) -> dict[str, Any]:
     return {
         "id": r.id,
-        "number": getattr(r, "caller_number", getattr(r, "number", "")),
-        "elder_id": getattr(r, "elder_id", None),
-        "region_code": getattr(r, "region_code", None),
-        "reason": getattr(r, "reason", ""),
-        "opened_at": _iso(getattr(r, "opened_at", None)),
-        "attempts": getattr(r, "attempts", 0),
+        "number": r.number,
+        "caller_name": r.caller_name,
+        "elder_id": r.elder_id,
+        "region_code": r.region_code,
+        "queue": r.queue,
+        "reason": r.reason,
+        "wait_s": r.wait_s,
+        "opened_at": _iso(r.opened_at),
+        "attempts": r.attempts,
+        "last_result": r.last_result,
     }
 
 
@@ -171,10 +196,27 @@ def kpi_report(
     queue: str | None,
     by: str | None,
     region_code: str,
-) -> Any:
-    return _module("platform_core.calls.kpi").kpi_report(
+) -> dict[str, Any]:
+    """The same report as ``hotline report kpi``, as a dict; the short-abandon rate's key is
+    normalised (``answer_rate_excl_short``) with its threshold beside it."""
+    report = _module("platform_core.calls.kpi").kpi_report(
         session, start=start, end=end, queue=queue, by=by, region_code=region_code
     )
+    data: dict[str, Any] = report.as_dict()
+    short = session.info["settings"].short_abandon_s
+
+    def norm(figures: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for k, v in figures.items():
+            out[
+                "answer_rate_excl_short" if k.startswith("answer_rate_excl_abandons_under_") else k
+            ] = v
+        return out
+
+    data["total"] = norm(data["total"])
+    data["rows"] = [norm(r) for r in data["rows"]]
+    data["short_abandon_s"] = short
+    return data
 
 
 def telephony(runtime: Runtime) -> Any:

@@ -110,6 +110,8 @@ class Settings:
     answer_rate_amber: float = 0.90
     wait_amber_s: int = 30
     wait_alert_s: int = 60
+    # The queues an agent logs in to from the console (names as in asterisk_conf/queues.conf).
+    agent_queues: str = "hotline-emergency,hotline-general"
 
     # KPIs (DOMAIN.md section 8): service level threshold and the short-abandon threshold that
     # a report may exclude in its second, labelled answer rate.

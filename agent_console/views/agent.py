@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, g, jsonify, render_template, request
@@ -28,14 +29,8 @@ from platform_core.accounts import service as accounts
 from platform_core.accounts.models import User
 from platform_core.accounts.permissions import Permission
 from platform_core.actors import Actor
-from platform_core.audit import service as audit
 from platform_core.db import utcnow
-from platform_core.errors import (
-    Conflict,
-    DomainError,
-    PermissionDenied,
-    ValidationFailed,
-)
+from platform_core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from platform_core.regions import codes
 
 log = logging.getLogger(__name__)
@@ -122,24 +117,19 @@ def snapshot() -> Any:
 # --- agent state -----------------------------------------------------------------------------
 
 
-def _command(action: str, **kwargs: Any) -> Any:
-    """Send a telephony command; the state on screen changes only when callcenter confirms."""
-    client = integration.telephony(runtime())
-    result = getattr(client, action)(**kwargs)
-    with runtime().session() as s:
-        audit.record(
-            s,
-            actor=current_actor(),
-            action=f"agent.{action}",
-            target_type="interface",
-            target_id=kwargs.get("interface"),
-            detail={k: str(v) for k, v in kwargs.items()},
-        )
+def _command(send: Callable[[Any], Any]) -> dict[str, Any]:
+    """Send one telephony command (callcenter audits it); the state on screen changes only when
+    the event confirming it comes back from Asterisk."""
+    result = send(integration.telephony(runtime()))
     return {
-        "ok": True,
-        "result": getattr(result, "__dict__", None)
-        or (result if isinstance(result, dict) else None),
+        "ok": bool(result.ok),
+        "message": result.message,
+        "repeated": bool(getattr(result, "repeated", False)),
     }
+
+
+def _agent_queues() -> list[str]:
+    return [q.strip() for q in runtime().settings.agent_queues.split(",") if q.strip()]
 
 
 def _require_no_wrapup() -> None:
@@ -151,13 +141,26 @@ def _require_no_wrapup() -> None:
 @guard(Permission.TAKE_CALLS)
 def queue_login() -> Any:
     _require_no_wrapup()
-    return jsonify(_command("login", interface=_interface(), member_name=g.user["display_name"]))
+    interface, actor = _interface(), current_actor()
+    return jsonify(
+        _command(
+            lambda c: c.login(
+                interface=interface,
+                queues=_agent_queues(),
+                member_name=g.user["display_name"],
+                actor=actor,
+            )
+        )
+    )
 
 
 @bp.post("/api/agent/queue-logout")
 @guard(Permission.TAKE_CALLS)
 def queue_logout() -> Any:
-    return jsonify(_command("logout", interface=_interface()))
+    interface, actor = _interface(), current_actor()
+    return jsonify(
+        _command(lambda c: c.logout(interface=interface, queues=_agent_queues(), actor=actor))
+    )
 
 
 @bp.post("/api/agent/pause")
@@ -170,14 +173,18 @@ def pause() -> Any:
             code="invalid_pause_reason",
             allowed=list(PAUSE_REASONS),
         )
-    return jsonify(_command("pause", interface=_interface(), reason=data.reason))
+    interface, actor = _interface(), current_actor()
+    return jsonify(
+        _command(lambda c: c.pause(interface=interface, reason=data.reason, actor=actor))
+    )
 
 
 @bp.post("/api/agent/ready")
 @guard(Permission.TAKE_CALLS)
 def ready() -> Any:
     _require_no_wrapup()
-    return jsonify(_command("unpause", interface=_interface()))
+    interface, actor = _interface(), current_actor()
+    return jsonify(_command(lambda c: c.unpause(interface=interface, actor=actor)))
 
 
 @bp.post("/api/agent/disposition")
@@ -198,16 +205,17 @@ def disposition() -> Any:
 
 
 def _own_call(linkedid: str) -> Any:
-    """The call, if this agent may act on it: their own call, or one in a supervisor's region."""
+    """The call, if this user may act on it: the agent's own call, or for a supervisor any call
+    in their region."""
     with runtime().session() as s:
         call = integration.find_call(s, linkedid)
         if call is None:
-            raise integration.NotFound("通话不存在 / no such call", code="call_not_found")
-        interface = getattr(call, "agent_interface", None)
-        region = getattr(call, "region_code", None) or current_actor().region_code
-        mine = interface is not None and interface == g.user.get("sip_interface")
+            raise NotFound("通话不存在 / no such call", code="call_not_found")
+        mine = call.agent_interface is not None and call.agent_interface == g.user.get(
+            "sip_interface"
+        )
         if not mine:
-            require_region(region, target_type="call", target_id=linkedid)
+            require_region(call.region_code, target_type="call", target_id=linkedid)
             if g.user["role"] != "supervisor":
                 raise PermissionDenied(
                     "只能操作自己的通话 / you can only act on your own calls", code="not_your_call"
@@ -219,32 +227,53 @@ def _own_call(linkedid: str) -> Any:
 @guard(Permission.TAKE_CALLS)
 def transfer(linkedid: str) -> Any:
     data = body(TransferIn)
-    call = _own_call(linkedid)
+    call, actor = _own_call(linkedid), current_actor()
+    to_queue = data.target in _agent_queues()
     return jsonify(
-        _command("redirect", channel=getattr(call, "channel", None) or linkedid, target=data.target)
+        _command(
+            lambda c: c.transfer(
+                channel=call.channel,
+                queue=data.target if to_queue else None,
+                extension=None if to_queue else data.target,
+                actor=actor,
+            )
+        )
     )
 
 
 @bp.post("/api/calls/<linkedid>/hangup")
 @guard(Permission.TAKE_CALLS)
 def hangup(linkedid: str) -> Any:
-    call = _own_call(linkedid)
-    return jsonify(_command("hangup", channel=getattr(call, "channel", None) or linkedid))
+    call, actor = _own_call(linkedid), current_actor()
+    return jsonify(_command(lambda c: c.hangup(channel=call.channel, actor=actor)))
 
 
 @bp.post("/api/recalls/<int:recall_id>/callback")
 @guard(Permission.TAKE_CALLS)
 def recall_callback(recall_id: int) -> Any:
+    """One click: ring the agent's phone, then the elder. A double click is the same command
+    (same idempotency key), so the elder is never dialled twice for one attempt."""
     body(CallbackIn)
     _require_no_wrapup()
+    interface, actor = _interface(), current_actor()
     with runtime().session() as s:
         recall = integration.get_recall(s, recall_id)
-        require_region(
-            getattr(recall, "region_code", None), target_type="recall", target_id=recall_id
-        )
-        number = recall.caller_number if hasattr(recall, "caller_number") else recall.number
+        require_region(recall.region_code, target_type="recall", target_id=recall_id)
+        if recall.status != "open":
+            raise Conflict("该回拨事项已关闭 / this recall is already closed", code="recall_closed")
+        number, elder_id, attempts = recall.number, recall.elder_id, recall.attempts
+    key = f"recall:{recall_id}:{attempts}"
     return jsonify(
-        _command("originate", interface=_interface(), number=number, recall_id=recall_id)
+        _command(
+            lambda c: c.call_back(
+                agent_interface=interface,
+                number=number,
+                recall_id=recall_id,
+                elder_id=elder_id,
+                idempotency_key=key,
+                actor=actor,
+            )
+        )
     )
 
 
@@ -359,11 +388,18 @@ def screen_pop_for(conn_actor: Actor, payload: ScreenPopIn) -> dict[str, Any]:
         if elder_id is None:
             return {"unknown": True, "caller_number": payload.caller_number}
         # elder_profile refuses (and audits) an elder outside the agent's region itself
-        return {
-            "unknown": False,
-            "caller": caller,
-            "profile": integration.elder_profile(s, elder_id=elder_id, actor=conn_actor),
-        }
+        profile = integration.elder_profile(s, elder_id=elder_id, actor=conn_actor)
+        result: dict[str, Any] = {"unknown": False, "caller": caller, "profile": profile}
+        for name, read in (
+            ("open_orders", integration.open_orders_for_elder),
+            ("recent_calls", integration.recent_calls),
+        ):
+            try:
+                with s.begin_nested():
+                    result[name] = read(s, elder_id=elder_id)
+            except integration.ModuleUnavailable:
+                result[name] = []
+        return result
 
 
 def _candidates(s: Any, elder_ids: list[int], actor: Actor) -> list[dict[str, Any]]:
@@ -417,7 +453,7 @@ def _relay_handlers(realtime: Realtime) -> None:
     def call_ended(env: dict[str, Any]) -> None:
         data = env["data"]
         user = user_for(data.get("agent_interface"))
-        if user is not None and data.get("linkedid") and data.get("answered", True):
+        if user is not None and data.get("linkedid") and data.get("outcome") == "answered":
             with rt.session() as s:
                 accounts.open_wrapup(s, user_id=user.id, linkedid=str(data["linkedid"]))
             realtime.emit_local(

@@ -14,7 +14,6 @@ from agent_console.views.schemas import MonitorIn, SnapshotIn
 from platform_core.accounts import service as accounts
 from platform_core.accounts.permissions import Permission
 from platform_core.actors import Actor
-from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.errors import NotFound
 
@@ -26,8 +25,6 @@ def _level(
 ) -> str:
     if value is None:
         return "none"
-    if not higher_is_better:
-        value, green_at, amber_at = -value, -green_at, -amber_at
     if value >= green_at:
         return "green"
     return "amber" if value >= amber_at else "red"
@@ -41,28 +38,37 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
     queues = []
     alerts = []
     for q in live.get("queues", []):
-        wait = q.get("longest_wait_s")
-        level = _level(
-            wait,
-            green_at=settings.wait_amber_s,
-            amber_at=settings.wait_alert_s,
-            higher_is_better=False,
+        wait = float(q.get("longest_wait_s") or 0)
+        level = (
+            "green"
+            if wait < settings.wait_amber_s
+            else "amber"
+            if wait <= settings.wait_alert_s
+            else "red"
         )
-        if wait is not None and wait == 0:
-            level = "green"
-        queues.append({**q, "level": level})
-        if wait is not None and wait > settings.wait_alert_s:
-            alerts.append({"queue": q.get("name") or q.get("queue"), "longest_wait_s": wait})
-    kpis = dict(live.get("kpis") or live.get("today") or {})
-    rate = kpis.get("answer_rate")
+        queues.append(
+            {
+                "queue": q["queue"],
+                "waiting_count": q.get("waiting_count", 0),
+                "longest_wait_s": wait,
+                "waiting": q.get("waiting", []),
+                "agents": q.get("agents", {}),
+                "level": level,
+            }
+        )
+        if wait > settings.wait_alert_s:
+            alerts.append({"queue": q["queue"], "longest_wait_s": wait})
+    kpis = dict(live.get("kpi") or {})
     return {
         "server_time": utcnow().isoformat(),
         "queues": queues,
         "agents": live.get("agents", []),
-        "waiting_calls": live.get("waiting_calls", live.get("waiting", [])),
         "kpis": kpis,
+        "open_recalls": live.get("open_recalls", 0),
         "answer_rate_level": _level(
-            rate, green_at=settings.answer_rate_target, amber_at=settings.answer_rate_amber
+            kpis.get("answer_rate"),
+            green_at=settings.answer_rate_target,
+            amber_at=settings.answer_rate_amber,
         ),
         "alerts": alerts,
         "thresholds": {
@@ -105,19 +111,11 @@ def monitor() -> Any:
         raise NotFound(
             "值班主管账号未绑定分机 / your account has no extension", code="no_interface"
         )
+    supervisor = me.sip_interface
     client = integration.telephony(runtime())
-    result = client.spy(
-        supervisor_interface=me.sip_interface, agent_interface=data.agent_interface, mode=data.mode
-    )
-    with runtime().session() as s:
-        audit.record(
-            s,
-            actor=actor,
-            action=f"call.{data.mode}",
-            target_type="agent",
-            target_id=data.agent_interface,
-        )
-    return jsonify({"ok": True, "mode": data.mode, "result": getattr(result, "__dict__", None)})
+    spy = {"listen": client.listen, "whisper": client.whisper, "barge": client.barge}[data.mode]
+    result = spy(supervisor_interface=supervisor, agent_interface=data.agent_interface, actor=actor)
+    return jsonify({"ok": bool(result.ok), "mode": data.mode, "message": result.message})
 
 
 def init_app(app: Flask, realtime: Realtime) -> None:

@@ -9,7 +9,7 @@ function renderState() {
   const code = a ? a.state : "unknown";
   $("agent-state").textContent = t(`state.${code}`);
   $("agent-state").className = `badge state-${code}`;
-  $("agent-reason").textContent = a && a.pause_reason ? `(${t(`pause.${a.pause_reason}`)})` : "";
+  $("agent-reason").textContent = a && a.reason ? `(${t(`pause.${a.reason}`)})` : "";
   $("wrapup").hidden = !state.wrapup;
   $("btn-ready").disabled = Boolean(state.wrapup);
 }
@@ -22,7 +22,7 @@ function renderRecalls(recalls) {
   if (!recalls.length) body.append(el("tr", {}, el("td", { colspan: 4 }, t("recall.none"))));
   for (const r of recalls) {
     body.append(el("tr", {},
-      el("td", {}, r.number || r.caller_number || ""), el("td", {}, r.reason || ""),
+      el("td", {}, r.number || ""), el("td", {}, t(`recall.reason.${r.reason}`)),
       el("td", {}, (r.opened_at || "").replace("T", " ").slice(0, 19)),
       el("td", {}, el("button", { onclick: () => command(`/api/recalls/${r.id}/callback`, {}) }, t("recall.callback")))));
   }
@@ -90,9 +90,9 @@ function renderProfile(result) {
     el("h4", {}, t("pop.devices")),
     list(p.devices, (d) => `${d.type_label || d.device_type} · ${t("pop.device_status")}: ${d.status_label || d.status} · ${t("pop.heartbeat")}: ${(d.last_heartbeat_at || "—").replace("T", " ").slice(0, 19)}`),
     el("h4", {}, t("pop.open_orders")),
-    list(result.open_orders || p.open_orders, (o) => `${o.order_no} ${o.service_type_name || o.service_type_code} ${o.status}`),
+    list(result.open_orders || p.open_orders, (o) => `${o.order_no} ${o.service_type_code} ${t(`urgency.${o.urgency}`)} ${o.status}`),
     el("h4", {}, t("pop.recent_calls")),
-    list(result.recent_calls || p.recent_calls, (c) => `${(c.started_at || "").replace("T", " ").slice(0, 16)} ${c.outcome || ""} ${c.intent || ""}`),
+    list(result.recent_calls || p.recent_calls, (c) => `${(c.started_at || "").replace("T", " ").slice(0, 16)} ${t(`outcome.${c.outcome}`)} ${c.intent ? t(`intent.${c.intent}`) : ""} ${c.agent || ""}`),
   );
   box.hidden = false;
   $("order-card").hidden = false;

@@ -17,7 +17,7 @@ function render(snap) {
   $("abandon-rate").textContent = pct(k.abandon_rate);
   $("counts").textContent = `${k.offered ?? 0} / ${k.answered ?? 0} / ${k.abandoned ?? 0}`;
   $("queue-rows").replaceChildren(...(snap.queues || []).map((q) => el("tr", { class: levelClass(q.level) },
-    el("td", {}, q.name || q.queue), el("td", {}, String(q.waiting ?? q.calls_waiting ?? 0)),
+    el("td", {}, q.queue), el("td", { "data-testid": `waiting-${q.queue}` }, String(q.waiting_count ?? 0)),
     el("td", {}, q.longest_wait_s ? `${Math.round(q.longest_wait_s)} ${t("common.seconds")}` : "—"))));
   $("alerts").replaceChildren(...(snap.alerts || []).map((a) => el("p", { class: "alert" },
     t("wall.alert", { queue: a.queue, seconds: Math.round(a.longest_wait_s) }))));
@@ -28,9 +28,9 @@ function render(snap) {
 
 function renderAgents() {
   const monitor = $("agent-rows").dataset.monitor === "1";
-  $("agent-rows").replaceChildren(...agents.map((a) => el("tr", { class: `state-${a.state}` },
+  $("agent-rows").replaceChildren(...agents.map((a) => el("tr", { class: `state-${a.state}`, "data-interface": a.interface },
     el("td", {}, a.member_name || a.name || a.interface), el("td", {}, t(`state.${a.state}`)),
-    el("td", {}, a.pause_reason ? t(`pause.${a.pause_reason}`) : ""), el("td", { class: "dur", "data-since": a.since || "" }, duration(a.since)),
+    el("td", {}, a.reason ? t(`pause.${a.reason}`) : ""), el("td", { class: "dur", "data-since": a.since || "" }, duration(a.since)),
     monitor ? el("td", {}, ["listen", "whisper", "barge"].map((mode) => el("button", { class: "small", onclick: () => spy(a.interface, mode) }, t(`wall.${mode}`)))) : "")));
 }
 
