@@ -33,10 +33,17 @@ VAR_MEMBER_INTERFACE = "MEMBERINTERFACE"
 VAR_MEMBER_NAME = "MEMBERNAME"
 
 
-async def run_action(ctx: CallContext, step: ActionStep) -> None:
+# Actions whose failure would mislead the caller (told "we will call you back" with nothing
+# booked): when one fails the caller goes to a person instead of on through the flow.
+CRITICAL = frozenset({"request_callback"})
+
+
+async def run_action(ctx: CallContext, step: ActionStep) -> bool:
+    """Run one action; False when it failed (logged)."""
     handler = _ACTIONS[step.do]
     try:
         await handler(ctx, step.params())
+        return True
     except AgiHangup:
         raise
     except DomainError as exc:
@@ -48,9 +55,8 @@ async def run_action(ctx: CallContext, step: ActionStep) -> None:
             ctx.describe(),
         )
     except Exception:
-        log.exception(
-            "动作失败, 流程继续 / action failed, the flow goes on: %s %s", step.do, ctx.describe()
-        )
+        log.exception("动作失败 / action failed: %s %s", step.do, ctx.describe())
+    return False
 
 
 async def condition_holds(ctx: CallContext, name: str) -> bool:

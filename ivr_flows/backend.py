@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
-from platform_core.errors import DomainError
 from platform_core.ivr import service as ivr_service
 from platform_core.runtime import Runtime, settings_of
 
@@ -146,56 +145,37 @@ def close_session(
 
 
 def expected_wait_s(session: Session, *, actor: Actor, queue: str) -> float:
-    """Seconds a new caller in ``queue`` can expect to wait, from the queue's live state."""
+    """Seconds a new caller in ``queue`` can expect to wait: the callers already waiting there
+    (callcenter keeps the count live from the queue's events), each counted as
+    ``ivr_seconds_per_waiting_call``."""
+    from platform_core.calls.models import TelephonyQueue
+
     settings = settings_of(session)
-    return float(_waiting_calls(session, queue) * settings.ivr_seconds_per_waiting_call)
-
-
-def _waiting_calls(session: Session, queue: str) -> int:
-    return 0
+    row = session.get(TelephonyQueue, queue)
+    waiting = row.waiting if row is not None else 0
+    return float(waiting * settings.ivr_seconds_per_waiting_call)
 
 
 def request_callback(
     session: Session, *, actor: Actor, session_id: int, queue: str | None, elder_id: int | None
-) -> int | None:
-    """Book a call back that keeps the caller's place; returns the recall item's id if made."""
-    recall_id = _open_recall(
-        session, actor=actor, session_id=session_id, queue=queue, elder_id=elder_id
-    )
-    row = ivr_service.record_callback_request(
-        session, actor=actor, session_id=session_id, queue=queue, recall_id=recall_id
-    )
-    return row.recall_id
+) -> int:
+    """Book a call back as a recall item dated at the original call, so it keeps its place."""
+    from platform_core.calls.service import open_recall_request
 
-
-def _open_recall(
-    session: Session, *, actor: Actor, session_id: int, queue: str | None, elder_id: int | None
-) -> int | None:
-    try:
-        from platform_core.calls import service as calls_service
-    except ImportError:
-        return None
-    opener = getattr(calls_service, "open_recall", None)
-    if opener is None:
-        return None
     row = ivr_service.get_session(session, session_id=session_id)
-    try:
-        recall = opener(
-            session,
-            actor=actor,
-            linkedid=row.linkedid,
-            number=row.caller_number,
-            elder_id=elder_id,
-            queue=queue,
-            reason="callback_requested",
-            requested_at=row.started_at,
-        )
-    except (DomainError, TypeError) as exc:
-        log.warning(
-            "无法创建回拨工作项, 保留在 IVR 记录中 / recall not created, kept on the IVR record: %s",
-            exc,
-        )
-        return None
+    recall = open_recall_request(
+        session,
+        linkedid=row.linkedid,
+        number=row.caller_number,
+        elder_id=elder_id,
+        queue=queue,
+        at=row.started_at,
+        region_code=row.region_code,
+        caller_name=row.caller_name,
+    )
+    ivr_service.record_callback_request(
+        session, actor=actor, session_id=session_id, queue=queue, recall_id=recall.id
+    )
     return int(recall.id)
 
 

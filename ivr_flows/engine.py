@@ -126,8 +126,8 @@ async def run_flow(ctx: CallContext) -> None:
         ctx.path.append(name)
         step = flow.steps[name]
         if isinstance(step, ActionStep):
-            await actions.run_action(ctx, step)
-            name = step.next
+            done = await actions.run_action(ctx, step)
+            name = step.next if done or step.do not in actions.CRITICAL else flow.operator
         elif isinstance(step, BranchStep):
             name = step.else_
             for case in step.cases:

@@ -29,7 +29,7 @@ class CallbackRequested(DomainEvent):
     caller_number: str
     elder_id: int | None
     queue: str | None
-    recall_id: int | None
+    recall_id: int
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ class IvrSession(Base):
     commands: Mapped[int] = mapped_column(default=0)
 
     callback_requested: Mapped[bool] = mapped_column(Boolean, default=False)
-    # the recall item that keeps the caller's place; None while the request waits for one
+    # the recall item (platform_core.calls) that keeps the caller's place in line
     recall_id: Mapped[int | None]
 
     started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

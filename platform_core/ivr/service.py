@@ -180,15 +180,10 @@ def list_sessions(
 
 
 def record_callback_request(
-    session: Session,
-    *,
-    actor: Actor,
-    session_id: int,
-    queue: str | None,
-    recall_id: int | None = None,
+    session: Session, *, actor: Actor, session_id: int, queue: str | None, recall_id: int
 ) -> IvrSession:
-    """The caller chose a call back instead of waiting; ``recall_id`` is the recall item that
-    keeps their place, or None when it is still to be created (see :func:`pending_callbacks`)."""
+    """The caller chose a call back instead of waiting; ``recall_id`` is the recall item
+    (platform_core.calls) that keeps their place."""
     row = get_session(session, session_id=session_id)
     if not row.caller_number:
         raise Conflict(
@@ -196,8 +191,7 @@ def record_callback_request(
         )
     row.callback_requested = True
     row.queue = queue or row.queue
-    if recall_id is not None:
-        row.recall_id = recall_id
+    row.recall_id = recall_id
     session.flush()
     publish_on_commit(
         session,
@@ -211,24 +205,6 @@ def record_callback_request(
             recall_id=row.recall_id,
         ),
     )
-    return row
-
-
-def pending_callbacks(session: Session, *, limit: int = 500) -> list[IvrSession]:
-    """Call-back requests that have no recall item yet, oldest first (their place in line)."""
-    q = (
-        select(IvrSession)
-        .where(IvrSession.callback_requested.is_(True), IvrSession.recall_id.is_(None))
-        .order_by(IvrSession.started_at, IvrSession.id)
-        .limit(limit)
-    )
-    return list(session.scalars(q))
-
-
-def link_recall(session: Session, *, session_id: int, recall_id: int) -> IvrSession:
-    row = get_session(session, session_id=session_id)
-    row.recall_id = recall_id
-    session.flush()
     return row
 
 

@@ -196,7 +196,58 @@ def test_long_wait_offers_a_call_back_that_keeps_the_place(busy_ivr: RunningServ
     row = last_session(busy_ivr.runtime)
     assert row.callback_requested and row.outcome == "completed"
     assert row.caller_number == "13904711234" and row.queue == "hotline-general"
+    from platform_core.calls.models import RecallItem
+
+    with busy_ivr.runtime.session() as s:
+        recall = s.get(RecallItem, row.recall_id)
+        assert (recall.reason, recall.status, recall.number) == (
+            "callback_requested",
+            "open",
+            "13904711234",
+        )
+        assert recall.opened_at == row.started_at  # dated at the call: the caller keeps their place
+        assert recall.origin_linkedid == row.linkedid
 
     waits = busy_ivr.call(callerid="13904711234", digits=["3", "2"])
     assert waits.variables["HOTLINE_INTENT"] == "consult"
     assert not last_session(busy_ivr.runtime).callback_requested
+
+
+def test_the_wait_is_estimated_from_the_callers_already_waiting(ivr: RunningServer) -> None:
+    from platform_core.calls.models import TelephonyQueue
+
+    register_elder(ivr.runtime, phones=[{"number": "13904711234"}])
+    with ivr.runtime.session() as s:
+        s.add(TelephonyQueue(name="hotline-general", waiting=1))
+    short = ivr.call(callerid="13904711234", digits=["3"])  # 1 x 60 s < 120 s: no offer
+    assert streamed(short, "hotline/zh/offer_callback") == 0
+    with ivr.runtime.session() as s:
+        s.get(TelephonyQueue, "hotline-general").waiting = 2
+    long = ivr.call(callerid="13904711234", digits=["3", "2"])  # 2 x 60 s: offered, caller waits
+    assert streamed(long, "hotline/zh/offer_callback") == 1
+    assert long.variables["HOTLINE_INTENT"] == "consult"
+
+
+def test_choosing_a_service_drafts_an_order_for_the_agent(ivr: RunningServer) -> None:
+    from platform_core.catalogue.demo import seed_catalogue
+    from platform_core.orders.models import ServiceOrder
+
+    with ivr.runtime.session() as s:
+        seed_catalogue(s)
+    elder_id = register_elder(ivr.runtime, phones=[{"number": "13904711234"}])
+    outcome = ivr.call(callerid="13904711234", digits=["2", "1"])
+    assert outcome.variables["HOTLINE_INTENT"] == "service"
+    assert outcome.variables["HOTLINE_PRIORITY"] == "2"
+    order_id = int(outcome.variables["HOTLINE_DRAFT_ORDER_ID"])
+    with ivr.runtime.session() as s:
+        order = s.get(ServiceOrder, order_id)
+        assert (order.elder_id, order.service_type_code, order.source) == (
+            elder_id,
+            "meal_delivery",
+            "ivr",
+        )
+    assert last_session(ivr.runtime).draft_order_id == order_id
+
+    stranger = ivr.call(callerid="13911112222", digits=["1", "2", "1"])  # nobody to draft it for
+    assert "HOTLINE_DRAFT_ORDER_ID" not in stranger.variables
+    assert stranger.variables["HOTLINE_INTENT"] == "service"

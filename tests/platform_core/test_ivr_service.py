@@ -86,16 +86,17 @@ def test_unknown_outcome_is_refused(any_runtime: Runtime) -> None:
             )
 
 
-def test_callback_request_needs_a_number_and_waits_for_its_recall(any_runtime: Runtime) -> None:
+def test_callback_request_needs_a_number(any_runtime: Runtime) -> None:
+    seen = _events(any_runtime)
     with any_runtime.session() as s:
         anonymous = ivr.open_session(
             s, actor=IVR, uniqueid="3.1", linkedid="3.1", channel="c", script="main"
         )
         with pytest.raises(Conflict):
             ivr.record_callback_request(
-                s, actor=IVR, session_id=anonymous.id, queue="hotline-general"
+                s, actor=IVR, session_id=anonymous.id, queue="hotline-general", recall_id=1
             )
-        early = ivr.open_session(
+        known = ivr.open_session(
             s,
             actor=IVR,
             uniqueid="3.2",
@@ -104,24 +105,12 @@ def test_callback_request_needs_a_number_and_waits_for_its_recall(any_runtime: R
             script="main",
             caller_number="13904711234",
         )
-        late = ivr.open_session(
-            s,
-            actor=IVR,
-            uniqueid="3.3",
-            linkedid="3.3",
-            channel="c",
-            script="main",
-            caller_number="13904711235",
+        ivr.record_callback_request(
+            s, actor=IVR, session_id=known.id, queue="hotline-general", recall_id=77
         )
-        late.started_at = early.started_at + timedelta(seconds=5)
-        for row in (late, early):
-            ivr.record_callback_request(s, actor=IVR, session_id=row.id, queue="hotline-general")
-        assert [r.id for r in ivr.pending_callbacks(s)] == [
-            early.id,
-            late.id,
-        ]  # their place in line
-        ivr.link_recall(s, session_id=early.id, recall_id=77)
-        assert [r.id for r in ivr.pending_callbacks(s)] == [late.id]
+    any_runtime.event_bus.drain()
+    [event] = [e for e in seen if e["type"] == "CallbackRequested"]
+    assert (event["data"]["recall_id"], event["data"]["caller_number"]) == (77, "13904711234")
 
 
 def test_survey_rules_and_summary(any_runtime: Runtime) -> None:
