@@ -21,3 +21,4 @@ from platform_core.care_beds import models as care_beds_models  # noqa: F401,E40
 from platform_core.home_adaptation import models as home_adaptation_models  # noqa: F401,E402
 from platform_core.care_calls import models as care_calls_models  # noqa: F401,E402
 from platform_core.calls import models as calls_models  # noqa: F401,E402
+from platform_core.orders import models as orders_models  # noqa: F401,E402

@@ -140,6 +140,11 @@ class Settings:
     # fonts-wqy-microhei or fonts-noto-cjk where installed.
     report_font_path: str = ""
 
+    # Service orders: an appointment (requested time) must be met within this grace, and a
+    # check-in farther than this from the service address is flagged on the order's history.
+    order_appointment_grace_min: int = 30
+    order_check_in_radius_m: int = 500
+
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

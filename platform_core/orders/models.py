@@ -1,0 +1,197 @@
+"""Service orders (服务工单), their transition log and the per-day order-number counter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from platform_core.db import Base, utcnow
+
+Money = Numeric(12, 2)
+
+
+class Urgency(StrEnum):
+    EMERGENCY = "emergency"  # 紧急
+    URGENT = "urgent"  # 加急
+    NORMAL = "normal"  # 普通
+
+
+URGENCY_LABELS = {Urgency.EMERGENCY: "紧急", Urgency.URGENT: "加急", Urgency.NORMAL: "普通"}
+
+
+class OrderSource(StrEnum):
+    CALL = "call"  # 来电
+    IVR = "ivr"  # 语音自助
+    SOS_ALARM = "sos_alarm"  # 一键呼叫/设备告警
+    CARE_CALL = "care_call"  # 主动关怀
+    ASSESSMENT_PLAN = "assessment_plan"  # 评估后的服务计划
+    APP = "app"  # 老人/家属端
+    PROVIDER = "provider"  # 服务商上报
+
+
+SOURCE_LABELS = {
+    OrderSource.CALL: "来电",
+    OrderSource.IVR: "语音自助",
+    OrderSource.SOS_ALARM: "一键呼叫告警",
+    OrderSource.CARE_CALL: "主动关怀",
+    OrderSource.ASSESSMENT_PLAN: "评估服务计划",
+    OrderSource.APP: "移动端",
+    OrderSource.PROVIDER: "服务商上报",
+}
+
+
+class ReturnVisitResult(StrEnum):
+    SATISFIED = "satisfied"  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+    DISSATISFIED = "dissatisfied"  # 不满意
+    UNREACHABLE = "unreachable"  # 未联系上
+
+
+RETURN_VISIT_LABELS = {
+    ReturnVisitResult.SATISFIED: "满意",
+    ReturnVisitResult.BASICALLY_SATISFIED: "基本满意",
+    ReturnVisitResult.DISSATISFIED: "不满意",
+    ReturnVisitResult.UNREACHABLE: "未联系上",
+}
+
+
+class ServiceOrder(Base):
+    __tablename__ = "service_orders"
+    __table_args__ = (
+        Index(
+            "ix_service_orders_region_prefix",
+            "region_code",
+            postgresql_ops={"region_code": "varchar_pattern_ops"},
+        ),
+        Index("ix_service_orders_elder_status", "elder_id", "status"),
+        Index("ix_service_orders_provider_status", "provider_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(20), unique=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id"))
+    # The elder's region when the order was opened: it scopes who sees the order.
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    service_type_code: Mapped[str] = mapped_column(ForeignKey("service_types.code"), index=True)
+    category: Mapped[str] = mapped_column(String(20))
+    urgency: Mapped[str] = mapped_column(String(10), default=Urgency.NORMAL)
+    source: Mapped[str] = mapped_column(String(20))
+    # The call's linkedid, the alarm's id, the care round ... whatever opened the order.
+    source_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(String(255), default="")
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    requested_at: Mapped[datetime | None]
+
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("provider_staff.id"))
+
+    # Price and its split, fixed from the catalogue when the order is opened.
+    quantity: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal("1"))
+    unit: Mapped[str] = mapped_column(String(10), default="次")
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    price: Mapped[Decimal] = mapped_column(Money)
+    subsidy: Mapped[Decimal] = mapped_column(Money)
+    self_pay: Mapped[Decimal] = mapped_column(Money)
+    subsidy_category: Mapped[str | None] = mapped_column(String(30))
+    subsidy_rule_id: Mapped[int | None] = mapped_column(ForeignKey("subsidy_rules.id"), index=True)
+
+    # SLA in force when opened, and the deadlines that follow from it.
+    response_minutes: Mapped[int]
+    arrival_minutes: Mapped[int | None]
+    response_due_at: Mapped[datetime]
+    arrival_due_at: Mapped[datetime | None]
+
+    # Milestones.
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    opened_by: Mapped[str] = mapped_column(String(64), default="")
+    submitted_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    departed_at: Mapped[datetime | None]
+    checked_in_at: Mapped[datetime | None]
+    check_in_latitude: Mapped[float | None]
+    check_in_longitude: Mapped[float | None]
+    checked_out_at: Mapped[datetime | None]
+    check_out_latitude: Mapped[float | None]
+    check_out_longitude: Mapped[float | None]
+    completed_at: Mapped[datetime | None]
+    completion_report: Mapped[str] = mapped_column(Text, default="")
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    rated_at: Mapped[datetime | None]
+    rating: Mapped[int | None]
+    rating_comment: Mapped[str] = mapped_column(Text, default="")
+    return_visited_at: Mapped[datetime | None]
+    return_visit_result: Mapped[str | None] = mapped_column(String(20))
+    return_visit_note: Mapped[str] = mapped_column(Text, default="")
+    settled_at: Mapped[datetime | None]
+    settlement_ref: Mapped[str | None] = mapped_column(String(40), index=True)
+    closed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    escalated_at: Mapped[datetime | None]
+    escalation_count: Mapped[int] = mapped_column(default=0)
+    complaint_at: Mapped[datetime | None]
+    complaint_text: Mapped[str] = mapped_column(Text, default="")
+    reject_count: Mapped[int] = mapped_column(default=0)
+    transition_count: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    transitions: Mapped[list[OrderTransition]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderTransition.seq"
+    )
+
+
+class OrderTransition(Base):
+    """One step in an order's life: who did what, when, where and why. Never updated."""
+
+    __tablename__ = "order_transitions"
+    __table_args__ = (UniqueConstraint("order_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    order_id: Mapped[int] = mapped_column(ForeignKey("service_orders.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    command: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_kind: Mapped[str] = mapped_column(String(20))
+    actor_name: Mapped[str] = mapped_column(String(64))
+    actor_user_id: Mapped[int | None]
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    actor_provider_id: Mapped[int | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    order: Mapped[ServiceOrder] = relationship(back_populates="transitions")
+
+
+class OrderNumberCounter(Base):
+    """The last order number handed out on a local calendar day."""
+
+    __tablename__ = "order_number_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)  # YYYYMMDD, local time
+    last: Mapped[int] = mapped_column(default=0)
