@@ -408,6 +408,25 @@ def record_no_answer(
     return FollowUp(call.id, escalated=True)
 
 
+def record_not_placed(
+    session: Session, *, actor: Actor, attempt_id: int, reason: str | None = None
+) -> FollowUp:
+    """The call could not be placed at all (callcenter unreachable): the phone never rang, so
+    the attempt does not count; the same attempt number is tried again after the interval."""
+    attempt = get_attempt(session, attempt_id=attempt_id)
+    call = attempt.care_call
+    if attempt.status != "placing":
+        return FollowUp(call.id)
+    log.warning("关怀外呼未能发起, 稍后重试 / care call %s not placed: %s", call.id, reason)
+    session.delete(attempt)
+    call.attempts -= 1
+    call.status = "retry"
+    call.next_attempt_at = utcnow() + timedelta(minutes=call.campaign.retry_interval_min)
+    call.note = f"未能发起外呼 / not placed: {reason or ''}"[:255]
+    session.flush()
+    return FollowUp(call.id, next_attempt_no=call.attempts + 1, retry_at=call.next_attempt_at)
+
+
 def settle_stale_attempt(session: Session, *, actor: Actor, attempt_id: int) -> FollowUp:
     """An attempt with no outcome after ``care_attempt_timeout_min``: if it rang unanswered it
     counts as not answered; if the elder answered and pressed nothing, a person took it."""
