@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from platform_core.db import Base, utcnow
 
@@ -121,6 +121,7 @@ class ServiceOrder(Base):
 
     # Milestones.
     opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at = synonym("opened_at")  # "created" is the lifecycle's first status
     opened_by: Mapped[str] = mapped_column(String(64), default="")
     submitted_at: Mapped[datetime | None]
     dispatched_at: Mapped[datetime | None]

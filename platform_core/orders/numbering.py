@@ -28,9 +28,13 @@ def next_order_no(session: Session, at: datetime) -> str:
     day = local_day(session, at)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(OrderNumberCounter).values(day=day, last=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[OrderNumberCounter.day], set_={"last": OrderNumberCounter.last + 1}
-    ).returning(OrderNumberCounter.last)
-    seq = session.execute(stmt).scalar_one()
+    upsert = (
+        insert(OrderNumberCounter)
+        .values(day=day, last=1)
+        .on_conflict_do_update(
+            index_elements=[OrderNumberCounter.day], set_={"last": OrderNumberCounter.last + 1}
+        )
+        .returning(OrderNumberCounter.last)
+    )
+    seq = session.execute(upsert).scalar_one()
     return f"{PREFIX}{day}-{seq:05d}"

@@ -1050,7 +1050,9 @@ def provider_loads(session: Session, *, provider_ids: Iterable[int]) -> dict[int
         .group_by(ServiceOrder.provider_id)
     )
     loads = {pid: 0 for pid in ids}
-    loads.update({pid: int(n) for pid, n in rows})
+    for pid, n in rows:
+        if pid is not None:
+            loads[pid] = int(n)
     return loads
 
 
@@ -1079,4 +1081,8 @@ def subsidy_used_this_month(session: Session, *, elder_id: int, at: datetime) ->
         )
         .group_by(ServiceOrder.subsidy_rule_id)
     )
-    return {rule_id: Decimal(total) for rule_id, total in rows if rule_id is not None}
+    used: dict[int, Decimal] = {}
+    for rule_id, total in rows:
+        if rule_id is not None:
+            used[rule_id] = Decimal(total)
+    return used

@@ -344,7 +344,7 @@ def update_provider(
 ) -> Provider:
     """Change what is given; a provider may change only its contact details and location."""
     provider = get_provider(session, provider_id=provider_id)
-    given = {
+    given: dict[str, Any] = {
         k: v
         for k, v in {
             "name": name,
