@@ -9,8 +9,13 @@ from platform_core.db import Base, utcnow
 
 
 class AuditRecord(Base):
-    """Who saw or changed what, when, with what result. Rows are chained by hash: editing or
-    deleting one breaks every later ``chain_hash`` (GB/T 22239 level 2: logs protected)."""
+    """Who saw or changed what, when, with what result (GB/T 22239 level 2: logs protected).
+
+    ``row_hash`` binds a record's own content when it is written. A sealer later links records
+    into one chain (``chain_seq`` 1, 2, 3 ... with ``chain_hash`` over the previous link), so an
+    edited record breaks its own hash and a deleted one leaves a gap in the chain, while writers
+    never wait on a global lock.
+    """
 
     __tablename__ = "audit_records"
     __table_args__ = (Index("ix_audit_target", "target_type", "target_id"),)
@@ -28,4 +33,6 @@ class AuditRecord(Base):
     result: Mapped[str] = mapped_column(String(20))  # ok, denied, failed
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     source_ip: Mapped[str | None] = mapped_column(String(45))
-    chain_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), unique=True)
+    chain_hash: Mapped[str | None] = mapped_column(String(64))

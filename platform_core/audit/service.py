@@ -1,7 +1,9 @@
 """Audit trail: every reveal, export, profile view and refused attempt is recorded.
 
-Records are hash-chained in insertion order; :func:`verify_chain` finds the first tampered row.
-A process-wide lock plus a row lock on PostgreSQL keeps the chain linear under concurrency.
+Writing a record takes no lock, so auditing every screen pop costs one insert. Tamper evidence
+comes in two layers: each record's ``row_hash`` covers its content from the moment it is written,
+and :func:`seal_pending` (run every minute by a job, and before every verification) links the
+records into a single hash chain in the order they were sealed.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
@@ -20,16 +23,20 @@ from platform_core.audit.models import AuditRecord
 from platform_core.db import utcnow
 
 _GENESIS = "0" * 64
-_lock = threading.Lock()
+_seal_lock = threading.Lock()
 
 
-def _digest(prev: str, row: AuditRecord) -> str:
+def _content_hash(row: AuditRecord) -> str:
     body = json.dumps(
-        [prev, row.at.isoformat(), row.actor_kind, row.actor_name, row.actor_user_id, row.actor_role,
-         row.actor_region, row.action, row.target_type, row.target_id, row.result, row.detail, row.source_ip],
+        [row.at.isoformat(), row.actor_kind, row.actor_name, row.actor_user_id, row.actor_role, row.actor_region,
+         row.action, row.target_type, row.target_id, row.result, row.detail, row.source_ip],
         ensure_ascii=False, sort_keys=True, default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _link(prev: str, row_hash: str) -> str:
+    return hashlib.sha256((prev + row_hash).encode()).hexdigest()
 
 
 def record(
@@ -45,29 +52,24 @@ def record(
     at: datetime | None = None,
 ) -> AuditRecord:
     """Append one audit record (flushed with the caller's unit of work)."""
-    with _lock:
-        if session.bind is not None and session.get_bind().dialect.name == "postgresql":
-            # serialise chain appends across processes for the rest of this transaction
-            session.execute(text("SELECT pg_advisory_xact_lock(12349)"))
-        prev = session.scalar(select(AuditRecord.chain_hash).order_by(AuditRecord.id.desc()).limit(1)) or _GENESIS
-        row = AuditRecord(
-            at=at or utcnow(),
-            actor_kind=actor.kind,
-            actor_name=actor.name,
-            actor_user_id=actor.user_id,
-            actor_role=actor.role.value if actor.role else None,
-            actor_region=actor.region_code,
-            action=action,
-            target_type=target_type,
-            target_id=None if target_id is None else str(target_id),
-            result=result,
-            detail=detail or {},
-            source_ip=source_ip,
-        )
-        row.chain_hash = _digest(prev, row)
-        session.add(row)
-        session.flush()
-        return row
+    row = AuditRecord(
+        at=at or utcnow(),
+        actor_kind=actor.kind,
+        actor_name=actor.name,
+        actor_user_id=actor.user_id,
+        actor_role=actor.role.value if actor.role else None,
+        actor_region=actor.region_code,
+        action=action,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        result=result,
+        detail=detail or {},
+        source_ip=source_ip,
+    )
+    row.row_hash = _content_hash(row)
+    session.add(row)
+    session.flush()
+    return row
 
 
 def record_separately(session_factory: Any, **kwargs: Any) -> None:
@@ -81,14 +83,81 @@ def record_separately(session_factory: Any, **kwargs: Any) -> None:
         s.close()
 
 
-def verify_chain(session: Session) -> int | None:
-    """Return the id of the first record whose hash does not match, or None if intact."""
-    prev = _GENESIS
-    for row in session.scalars(select(AuditRecord).order_by(AuditRecord.id)):
-        if _digest(prev, row) != row.chain_hash:
-            return row.id
-        prev = row.chain_hash
-    return None
+_REFUSALS = "audit_refusals"
+
+
+def record_refusal(session: Session, **kwargs: Any) -> None:
+    """Audit a refused attempt made inside ``session``'s unit of work.
+
+    The refusal usually rolls that unit back, and on SQLite a second writer would wait for it,
+    so the record is written in its own transaction as soon as the session's transaction ends,
+    whether it commits or rolls back.
+    """
+    kwargs.setdefault("result", "denied")
+    session.info.setdefault(_REFUSALS, []).append(kwargs)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _write_refusals(session: Session) -> None:
+    pending: list[dict[str, Any]] = session.info.pop(_REFUSALS, [])
+    if not pending:
+        return
+    bind = session.get_bind()
+    for kwargs in pending:
+        record_separately(lambda: Session(bind=bind), **kwargs)
+
+
+def seal_pending(session: Session, *, limit: int = 10_000) -> int:
+    """Link committed, unsealed records into the chain; returns how many were sealed."""
+    with _seal_lock:
+        if session.get_bind().dialect.name == "postgresql":
+            # one sealer at a time across processes, for the rest of this transaction
+            session.execute(text("SELECT pg_advisory_xact_lock(12349)"))
+        last = session.execute(
+            select(AuditRecord.chain_seq, AuditRecord.chain_hash)
+            .where(AuditRecord.chain_seq.is_not(None)).order_by(AuditRecord.chain_seq.desc()).limit(1)
+        ).first()
+        seq, prev = (last[0], last[1]) if last else (0, _GENESIS)
+        rows = session.scalars(
+            select(AuditRecord).where(AuditRecord.chain_seq.is_(None)).order_by(AuditRecord.id).limit(limit)
+        ).all()
+        for row in rows:
+            seq += 1
+            prev = _link(prev, row.row_hash)
+            row.chain_seq, row.chain_hash = seq, prev
+        session.flush()
+        return len(rows)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    intact: bool
+    checked: int
+    altered_ids: tuple[int, ...]  # records whose content no longer matches their hash
+    broken_at_seq: int | None  # first chain position that does not link (deletion or rewrite)
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Check every record's content and the chain's links."""
+    altered: list[int] = []
+    broken: int | None = None
+    prev, expected_seq, checked = _GENESIS, 1, 0
+    for row in session.scalars(select(AuditRecord).order_by(AuditRecord.chain_seq.is_(None), AuditRecord.chain_seq, AuditRecord.id)):
+        checked += 1
+        if _content_hash(row) != row.row_hash:
+            altered.append(row.id)
+        if row.chain_seq is None or broken is not None:
+            continue
+        if row.chain_seq != expected_seq or _link(prev, row.row_hash) != row.chain_hash:
+            broken = expected_seq
+            continue
+        prev, expected_seq = row.chain_hash, expected_seq + 1
+    return ChainReport(not altered and broken is None, checked, tuple(altered), broken)
+
+
+def count_unsealed(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AuditRecord).where(AuditRecord.chain_seq.is_(None))) or 0
 
 
 def list_records(

@@ -189,14 +189,9 @@ def risk_flags(
 def _denied(
     session: Session, *, actor: Actor, action: str, elder_id: int, error: PermissionDenied
 ) -> None:
-    """Audit a refusal in its own transaction (the caller's rolls back), then raise."""
-    info = {k: v for k, v in session.info.items() if k in ("event_bus", "cipher", "settings")}
-
-    def factory() -> Session:
-        return Session(bind=session.get_bind(), info=info)
-
-    audit.record_separately(
-        factory,
+    """Audit the refusal (written once the caller's unit of work ends), then raise."""
+    audit.record_refusal(
+        session,
         actor=actor,
         action=action,
         target_type="elder",

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, Role
 from platform_core.assessment.service import get_elder
@@ -451,10 +451,8 @@ def cancel_booking(
 
 
 def _refuse_audited(session: Session, actor: Actor, booking: MealBooking, why: str) -> None:
-    # The caller's unit of work rolls back with the refusal; the audit record must survive it.
-    factory = sessionmaker(bind=session.get_bind(), info=dict(session.info))
-    audit.record_separately(
-        factory,
+    audit.record_refusal(
+        session,
         actor=actor,
         action="meal.redeem",
         target_type="elder",
