@@ -186,6 +186,9 @@ class EventPipeline:
                 typed.append(marker)
                 continue
             assert message is not None
+            if not ami_events.wanted(message):
+                self.stats.processed += 1
+                continue
             try:
                 typed.append(ami_events.parse_event(message, received_at))
             except ami_events.MalformedEvent as exc:

@@ -264,6 +264,13 @@ class PbxSimulator:
             if classes is None or cls in classes:
                 sink(name, cls, data)
 
+    def _emit_soon(self, name: str, body: Fields) -> None:
+        """Member events reach AMI through stasis, after the action's own response."""
+        if self._loop is None:
+            self._emit(name, body)
+        else:
+            self._loop.call_soon(self._emit, name, body)
+
     def _snap(self, ch: Channel, prefix: str = "") -> Fields:
         return ch.snapshot(prefix, self.config.channelvars)
 
@@ -908,7 +915,7 @@ class PbxSimulator:
             last_pause=now if paused else 0,
         )
         q.members.append(interface)
-        self._emit("QueueMemberAdded", m.fields(queue, q.cfg.wrapuptime).member_event_body())
+        self._emit_soon("QueueMemberAdded", m.fields(queue, q.cfg.wrapuptime).member_event_body())
         self._kick()
         return None
 
@@ -922,7 +929,7 @@ class PbxSimulator:
         body = m.fields(queue, q.cfg.wrapuptime).member_event_body()
         del m.queues[queue]
         q.members.remove(interface)
-        self._emit("QueueMemberRemoved", body)
+        self._emit_soon("QueueMemberRemoved", body)
         return None
 
     def queue_pause(
@@ -939,7 +946,7 @@ class PbxSimulator:
             mq.reason = reason if paused else ""
             if paused:
                 mq.last_pause = now
-            self._emit(
+            self._emit_soon(
                 "QueueMemberPause", m.fields(t, self.queues[t].cfg.wrapuptime).member_event_body()
             )
         self._kick()

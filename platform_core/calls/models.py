@@ -142,6 +142,8 @@ class Agent(Base):
     ringing_uniqueid: Mapped[str | None] = mapped_column(String(64))
     linkedid: Mapped[str | None] = mapped_column(String(64))  # the call on the line
     wrapup_until: Mapped[datetime | None] = mapped_column(index=True)
+    # Time of the newest member event applied: an older one (a replayed stream) is stale.
+    member_event_at: Mapped[datetime | None]
     region_code: Mapped[str | None] = mapped_column(String(12))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -862,11 +862,24 @@ def _refresh_agent(session: Session, agent: Agent, at: datetime) -> None:
 
 
 def record_member(
-    session: Session, *, member: MemberState, at: datetime, removed: bool = False
+    session: Session,
+    *,
+    member: MemberState,
+    at: datetime,
+    removed: bool = False,
+    from_event: bool = True,
 ) -> None:
-    """QueueMemberStatus / QueueMemberPause / QueueMemberAdded / QueueMemberRemoved."""
+    """QueueMemberStatus / QueueMemberPause / QueueMemberAdded / QueueMemberRemoved.
+
+    A member event older than the newest one applied to this agent is stale (the same stream
+    replayed) and changes nothing; a resync's snapshot (``from_event=False``) always applies.
+    """
     agent = _agent(session, member.interface, member.member_name)
     assert agent is not None
+    if from_event:
+        if agent.member_event_at is not None and at < agent.member_event_at:
+            return
+        agent.member_event_at = at
     row = next((m for m in agent.memberships if m.queue == member.queue), None)
     if removed:
         if row is not None:
@@ -973,7 +986,7 @@ def resync(
             if row.queue not in reported:
                 agent.memberships.remove(row)
         for m in reported.values():
-            record_member(session, member=m, at=at)
+            record_member(session, member=m, at=at, from_event=False)
         if agent.linkedid is not None and agent.linkedid not in {c.linkedid for c in channels}:
             agent.linkedid = None
         if agent.ringing_uniqueid is not None and agent.ringing_uniqueid not in live:

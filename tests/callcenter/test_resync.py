@@ -1,0 +1,57 @@
+"""A reconnect resyncs from QueueStatus and CoreShowChannels: calls that ended while callcenter
+was away are closed, callers who joined meanwhile are adopted, nothing is counted twice."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from callcenter.pbx_sim import CallerConfig
+from platform_core.calls.models import Agent, Call, QueueEntry, RecallItem
+from tests.callcenter.conftest import settle, sim_config
+
+
+def test_calls_that_ended_while_away_are_closed_and_new_waiters_adopted(
+    runtime, start_sim, start_center, captured
+):
+    cfg = sim_config(agents=1)
+    cfg.agents[0].paused = True
+    sim = start_sim(cfg)
+    center = start_center(sim, reconnect_initial=1.0)
+    gone = sim.place_call(CallerConfig(number="13800000011", name="离开的", patience=30))
+    captured.wait_for("CallQueued", lambda d: d["linkedid"] == gone.linkedid)
+    sim.call(sim.server.drop_all)  # callcenter is away for about a second
+    newcomer = sim.place_call(CallerConfig(number="13800000012", name="新来的", talk=5))
+    sim.wait(gone)  # abandons while nobody listens
+    deadline = time.monotonic() + 10
+    while center.center.resyncs < 2:
+        assert time.monotonic() < deadline, "no reconnect"
+        time.sleep(0.02)
+    settle(center, runtime, sim)
+    with runtime.session() as s:
+        g = s.get(Call, gone.linkedid)
+        assert (g.outcome, g.closed_by_resync, g.ended_at is not None) == ("abandoned", True, True)
+        assert (
+            s.scalar(select(RecallItem.reason).where(RecallItem.origin_linkedid == gone.linkedid))
+            == "abandoned"
+        )
+        n = s.get(Call, newcomer.linkedid)
+        assert (n.outcome, n.first_queue, n.caller_name) == (None, "hotline-general", "新来的")
+        assert s.get(Agent, "PJSIP/8001").state == "paused"
+
+    sim.call(sim.pbx.queue_pause, "PJSIP/8001", False)
+    sim.wait(newcomer)
+    settle(center, runtime, sim)
+    with runtime.session() as s:
+        n = s.get(Call, newcomer.linkedid)
+        entries = list(
+            s.scalars(select(QueueEntry).where(QueueEntry.linkedid == newcomer.linkedid))
+        )
+        assert (n.outcome, n.agent_interface, n.talk_s) == (
+            "answered",
+            "PJSIP/8001",
+            newcomer.talk_s,
+        )
+        assert [(e.queue, e.outcome) for e in entries] == [("hotline-general", "answered")]
+        assert abs(n.wait_s - newcomer.wait_s) <= 1
