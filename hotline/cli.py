@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "assessment": "hotline.assessment_cli:assessment",
     "console": "hotline.console_cli:console",
     "users": "hotline.console_cli:users",
+    "demo": "hotline.demo:demo",
 }
 
 

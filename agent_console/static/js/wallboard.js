@@ -28,8 +28,8 @@ function render(snap) {
 
 function renderAgents() {
   const monitor = $("agent-rows").dataset.monitor === "1";
-  $("agent-rows").replaceChildren(...agents.map((a) => el("tr", { class: `state-${a.state}`, "data-interface": a.interface },
-    el("td", {}, a.member_name || a.name || a.interface), el("td", {}, t(`state.${a.state}`)),
+  $("agent-rows").replaceChildren(...agents.map((a) => el("tr", { "data-interface": a.interface, "data-state": a.state },
+    el("td", {}, `${a.member_name || a.interface} (${a.interface})`), el("td", {}, el("span", { class: `badge state-${a.state}` }, t(`state.${a.state}`))),
     el("td", {}, a.reason ? t(`pause.${a.reason}`) : ""), el("td", { class: "dur", "data-since": a.since || "" }, duration(a.since)),
     monitor ? el("td", {}, ["listen", "whisper", "barge"].map((mode) => el("button", { class: "small", onclick: () => spy(a.interface, mode) }, t(`wall.${mode}`)))) : "")));
 }
