@@ -69,6 +69,7 @@ def serve(settings_kwargs: dict[str, Any], conn: Any) -> None:
         conn.send(server.port)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, conn.recv)  # "stop"
+        await server.stop(grace=30.0)  # in-flight sessions finish and are recorded
         stats = server.stats
         conn.send(
             {
@@ -78,7 +79,6 @@ def serve(settings_kwargs: dict[str, Any], conn: Any) -> None:
                 "outcomes": dict(stats.outcomes),
             }
         )
-        await server.stop()
 
     asyncio.run(main())
     runtime.close()

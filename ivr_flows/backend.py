@@ -15,6 +15,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+# Every model registered before the pool's threads query: a model module first imported inside
+# a worker thread would be configured half-defined by another thread's query.
+import platform_core.models  # noqa: F401
 from platform_core.actors import Actor
 from platform_core.ivr import service as ivr_service
 from platform_core.runtime import Runtime, settings_of
