@@ -79,7 +79,7 @@ async def condition_holds(ctx: CallContext, name: str) -> bool:
 async def _identify_caller(ctx: CallContext, _: Any) -> None:
     if not ctx.caller_number:
         return
-    area = ctx.backend.runtime.settings.ivr_area_code
+    area = ctx.backend.runtime.settings.trunk_area_code  # completes a bare local number
     ctx.caller = await ctx.backend.run(backend.identify, number=ctx.caller_number, area_code=area)
     if ctx.caller.language:
         ctx.language = ctx.caller.language

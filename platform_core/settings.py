@@ -72,12 +72,10 @@ class Settings:
     # A reply slower than this (plus a prompt's own wait) means the socket to Asterisk is dead.
     ivr_reply_timeout_s: float = 60.0
     ivr_db_workers: int = 8
-    # Local numbers are completed with this area code before caller identification (0471 ...).
-    ivr_area_code: str = ""
     # Queue, intent and priority for a call the IVR cannot serve (unknown script, a fault).
     ivr_fallback_queue: str = "hotline-general"
-    # Offer a call back when the expected wait is at least this long; without live queue data
-    # each caller already waiting is counted as this many seconds.
+    # Offer a call back when the expected wait is at least this long; each caller already
+    # waiting in the queue counts as this many seconds.
     ivr_callback_offer_wait_s: int = 120
     ivr_seconds_per_waiting_call: int = 60
 

@@ -251,3 +251,9 @@ def test_choosing_a_service_drafts_an_order_for_the_agent(ivr: RunningServer) ->
     stranger = ivr.call(callerid="13911112222", digits=["1", "2", "1"])  # nobody to draft it for
     assert "HOTLINE_DRAFT_ORDER_ID" not in stranger.variables
     assert stranger.variables["HOTLINE_INTENT"] == "service"
+
+
+def test_a_bare_local_number_is_completed_with_the_trunks_area_code(ivr: RunningServer) -> None:
+    elder_id = register_elder(ivr.runtime, phones=[{"number": "0471-6912345", "kind": "home"}])
+    outcome = ivr.call(callerid="6912345", digits=["0"])
+    assert outcome.variables["HOTLINE_ELDER_ID"] == str(elder_id)
