@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, Role
+from platform_core.audit import service as audit
 from platform_core.catalogue import service as catalogue
 from platform_core.catalogue.models import Fulfilment, ServiceCategory
 from platform_core.db import utcnow
@@ -46,7 +47,6 @@ from platform_core.orders.numbering import next_order_no
 from platform_core.orders.states import Command, Guard, OrderStatus
 from platform_core.providers import service as providers
 from platform_core.providers.models import CLOSED_STATUSES, ProviderStaff
-from platform_core.providers.refusals import audit_refusal
 from platform_core.regions import codes
 from platform_core.regions.service import within
 from platform_core.settings import Settings
@@ -122,14 +122,14 @@ def _refuse(
     error: DomainError,
     detail: dict[str, Any] | None = None,
 ) -> NoReturn:
-    audit_refusal(
+    # written in its own transaction when this unit of work ends, which usually rolls back
+    audit.record_refusal(
         session,
         actor=actor,
         action=f"order.{action}",
         target_type="service_order",
         target_id=order_id,
-        error=error,
-        detail=detail,
+        detail={"reason": error.code, **(detail or {})},
     )
     raise error
 

@@ -42,7 +42,6 @@ from platform_core.providers.models import (
     ProviderStaff,
     ProviderStatus,
 )
-from platform_core.providers.refusals import audit_refusal
 from platform_core.regions import codes
 from platform_core.regions import service as regions
 from platform_core.regions.models import Region
@@ -82,13 +81,14 @@ def _denied(
     target_id: int | None,
     error: PermissionDenied,
 ) -> None:
-    audit_refusal(
+    # written in its own transaction when this unit of work ends, which usually rolls back
+    audit.record_refusal(
         session,
         actor=actor,
         action=action,
         target_type=target_type,
         target_id=target_id,
-        error=error,
+        detail={"reason": error.code},
     )
     raise error
 

@@ -398,3 +398,23 @@ def test_staff_rules_and_a_provider_manages_only_its_own_staff(world) -> None:
         )
         assert providers.get_provider(s, provider_id=mine.id).grade == "B"
         assert providers.get_provider(s, provider_id=mine.id).contact_phone == "13800000000"
+
+
+@pytest.mark.parametrize("ending", ["commit", "rollback"])
+def test_a_refusal_is_recorded_however_the_unit_of_work_ends(world, ending: str) -> None:
+    s = world.session_factory()
+    # audited work first: the refusal must be written without waiting on this unit of work
+    p = register(s, 40 + len(ending), coverage=["150102"])
+    s.flush()
+    with pytest.raises(OutOfRegion):
+        providers.set_status(
+            s, actor=BAOTOU_OFFICER, provider_id=p.id, status="warning", reason="x"
+        )
+    getattr(s, ending)()
+    s.close()
+    with world.session() as s:
+        denied = [r for r in audit.list_records(s) if r.result == "denied"]
+        assert [(r.actor_name, r.action) for r in denied] == [("包头民政", "provider.set_status")]
+        assert audit.verify_chain(s).intact
+        kept = providers.list_providers(s, region_code="150102")
+        assert len(kept) == (1 if ending == "commit" else 0)
