@@ -96,6 +96,8 @@ function renderProfile(result) {
   );
   box.hidden = false;
   $("order-card").hidden = false;
+  state.popShownAt = Date.now();
+  box.dataset.shownAt = String(state.popShownAt);
 }
 
 function showUnknown(number) {
