@@ -278,3 +278,22 @@ def test_unknown_service_type_and_bad_definitions(cat_rt) -> None:
                 response_minutes=10,
                 arrival_minutes=None,
             )
+
+
+def test_demo_catalogue_shows_league_overrides(any_runtime) -> None:
+    from platform_core.catalogue.demo import seed_catalogue
+
+    with any_runtime.session() as s:
+        load_dictionary(s)
+        assert seed_catalogue(s) == len(SERVICE_TYPES)
+        assert seed_catalogue(s) == len(SERVICE_TYPES)  # runs again safely
+        ordos = catalogue.price_for(
+            s, service_type_code="care_cleaning", league_code=ORDOS, categories=[]
+        )
+        assert (ordos.unit_price, ordos.price_source) == (D("45.00"), "league")
+        meal = catalogue.price_for(
+            s, service_type_code="meal_delivery", league_code=HOHHOT, categories=["advanced_age"]
+        )
+        assert meal.subsidy == D("5.00")
+        alxa = catalogue.sla_for(s, service_type_code="emergency_sos", league_code="152921")
+        assert (alxa.response_minutes, alxa.arrival_minutes) == (15, 90)
