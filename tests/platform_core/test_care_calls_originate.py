@@ -37,13 +37,14 @@ def settled(runtime: Runtime, care_call_ids: list[int], timeout: float = 15.0) -
         time.sleep(0.05)
 
 
-@pytest.fixture
-def telephony(
+def _telephony(
     regions: Runtime, tmp_path: Path
 ) -> Iterator[tuple[Runtime, SimulatorThread, RunningServer]]:
     from platform_core.catalogue.demo import seed_catalogue
+    from platform_core.regions.service import load_dictionary
 
     with regions.session() as s:
+        load_dictionary(s)
         seed_catalogue(s)
     (tmp_path / "sounds").mkdir()
     ivr = start_server(regions, None, tmp_path / "sounds")
@@ -74,6 +75,22 @@ def telephony(
         center.stop()
         sim.stop()
         stop_server(ivr)
+
+
+@pytest.fixture
+def telephony(
+    runtime: Runtime, tmp_path: Path
+) -> Iterator[tuple[Runtime, SimulatorThread, RunningServer]]:
+    """In-process jobs and telephony commands (the embedded default)."""
+    yield from _telephony(runtime, tmp_path)
+
+
+@pytest.fixture
+def telephony_redis(
+    redis_runtime: Runtime, tmp_path: Path
+) -> Iterator[tuple[Runtime, SimulatorThread, RunningServer]]:
+    """RQ jobs and telephony commands over Redis, as in production."""
+    yield from _telephony(redis_runtime, tmp_path)
 
 
 def test_campaign_dials_through_callcenter_and_records_every_attempt(telephony) -> None:
@@ -177,3 +194,26 @@ def test_a_scheduled_campaign_runs_on_the_job_queue(telephony) -> None:
         [call] = care.list_calls(s, campaign_id=camp.id)
         assert (call.elder_id, call.status, call.attempts) == (elder_id, "well", 1)
         assert care.get_campaign(s, campaign_id=camp.id).status == "finished"
+
+
+def test_a_campaign_runs_on_rq_with_commands_over_redis(telephony_redis) -> None:
+    from rq import Queue, SimpleWorker
+
+    runtime, _sim, _ivr = telephony_redis
+    elder_id = elder(runtime, born=date(1930, 1, 1), phones=[{"number": HELP, "kind": "home"}])
+    with runtime.session() as s:
+        camp = care.create_campaign(
+            s,
+            actor=OFFICE,
+            name="高龄关怀",
+            region_code="150100000000",
+            criteria=care.CareCriteria(min_age=95),
+            today=TODAY,
+        )
+    jobs.schedule_campaign(runtime, camp.id)
+    queue = Queue(runtime.jobs.queue_name("default"), connection=runtime.jobs.connection)
+    SimpleWorker([queue], connection=runtime.jobs.connection).work(burst=True)
+    with runtime.session() as s:
+        [call] = care.list_calls(s, campaign_id=camp.id)
+    assert settled(runtime, [call.id]) == {call.id: "needs_help"}
+    assert call.elder_id == elder_id
