@@ -138,6 +138,9 @@ async def _load_survey_call(ctx: CallContext, _: Any) -> None:
     interface = await ctx.channel.get_variable(VAR_MEMBER_INTERFACE)
     name = await ctx.channel.get_variable(VAR_MEMBER_NAME)
     elder = await ctx.channel.get_variable("HOTLINE_ELDER_ID")
+    if not interface:
+        # the dialplan did not keep Queue()'s variables: callcenter's call record knows the agent
+        interface, name = await ctx.backend.run(backend.answering_agent, linkedid=ctx.linkedid)
     ctx.facts["survey"] = {
         "agent_interface": interface or "",
         "agent_name": name or "",

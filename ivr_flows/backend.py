@@ -182,6 +182,16 @@ def request_callback(
     return int(recall.id)
 
 
+def answering_agent(session: Session, *, actor: Actor, linkedid: str) -> tuple[str, str]:
+    """The agent who answered call ``linkedid`` (interface, member name), from the call record."""
+    from platform_core.calls.service import find_call
+
+    call = find_call(session, linkedid=linkedid)
+    if call is None or not call.agent_interface:
+        return "", ""
+    return call.agent_interface, call.member_name or ""
+
+
 def record_survey(session: Session, *, actor: Actor, **fields: Any) -> int:
     return ivr_service.record_survey(session, actor=actor, **fields).id
 

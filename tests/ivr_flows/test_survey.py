@@ -54,3 +54,28 @@ def test_one_rating_per_call_and_no_survey_without_an_agent(ivr: RunningServer) 
     with ivr.runtime.session() as s:
         assert ivr_service.find_survey(s, linkedid="1700000500.3").score == 5
         assert ivr_service.find_survey(s, linkedid="1700000500.4") is None
+
+
+def test_the_agent_comes_from_the_call_record_when_the_dialplan_kept_no_variables(
+    ivr: RunningServer,
+) -> None:
+    from platform_core.calls.models import Call
+
+    with ivr.runtime.session() as s:
+        s.add(
+            Call(
+                linkedid="1700000500.9",
+                uniqueid="1700000500.9",
+                region_code="150100000000",
+                agent_interface="PJSIP/8002",
+                member_name="李娜",
+            )
+        )
+    ivr.call("survey", digits=["5"], linkedid="1700000500.9")
+    with ivr.runtime.session() as s:
+        survey = ivr_service.find_survey(s, linkedid="1700000500.9")
+        assert (survey.agent_interface, survey.agent_name, survey.score) == (
+            "PJSIP/8002",
+            "李娜",
+            5,
+        )
