@@ -1,0 +1,119 @@
+"""``hotline demo`` on embedded defaults: a newcomer's first minute, and the command itself."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from hotline.demo import start_demo
+from platform_core.settings import Settings
+from tests.agent_console.conftest import csrf_of
+from tests.agent_console.test_socket import Listener
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _login(base: str, username: str, password: str) -> tuple[requests.Session, str]:
+    s = requests.Session()
+    token = csrf_of(s.get(f"{base}/login").text)
+    resp = s.post(
+        f"{base}/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert resp.status_code == 302, resp.text
+    return s, csrf_of(s.get(f"{base}/no-console").text)
+
+
+def test_newcomer_sets_ready_and_gets_an_elders_call(tmp_path, data_key) -> None:
+    settings = Settings(
+        data_dir=tmp_path, secret_key="s" * 40, data_key=data_key, ami_secret="demo-secret"
+    )
+    demo = start_demo(settings, elders=40, agents=1, console_port=0)
+    try:
+        assert settings.effective_database_url.startswith("sqlite")
+        logins = {username: password for username, password, _ in demo.accounts}
+        assert {"demo_agent", "demo_supervisor"} <= set(logins)
+        agent, token = _login(demo.url, "demo_agent", logins["demo_agent"])
+        sock = Listener(demo.url, "/agent", agent.cookies.get("hotline_session"))
+        assert sock.wait_for("snapshot")["agent"]["state"] == "paused"
+        assert agent.post(
+            f"{demo.url}/api/agent/ready", json={}, headers={"X-CSRF-Token": token}
+        ).json()["ok"]
+
+        number, _ = next(c for c in demo.callers if c[1] == "elder")
+        demo.place_call(number, talk=3.0)
+        ringing = sock.wait_for("call_ringing", timeout=20)
+        pop = sock.call(
+            "screen_pop",
+            {"elder_id": ringing["elder_id"], "caller_number": ringing["caller_number"]},
+        )
+        assert pop["ok"] and pop["profile"]["name"]
+        sock.close()
+
+        supervisor, _ = _login(demo.url, "demo_supervisor", logins["demo_supervisor"])
+        deadline = time.monotonic() + 20
+        kpis: dict = {}
+        while time.monotonic() < deadline:
+            kpis = supervisor.get(f"{demo.url}/api/wallboard").json()["kpis"]
+            if kpis.get("answered"):
+                break
+            time.sleep(0.2)
+        assert kpis["offered"] == 1 and kpis["answered"] == 1 and kpis["answer_rate"] == 1.0
+    finally:
+        demo.stop()
+
+
+def test_demo_command_prints_the_url_and_logins_and_stops_on_ctrl_c(tmp_path) -> None:
+    env = {**os.environ, "HOTLINE_DATA_DIR": str(tmp_path)}
+    for key in ("HOTLINE_DATABASE_URL", "HOTLINE_REDIS_URL"):
+        env.pop(key, None)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("hotline")),
+            "demo",
+            "--elders",
+            "20",
+            "--call-every",
+            "600",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.search(r"console:\s+(http://\S+)", line)
+            url = url or (match.group(1) if match else None)
+            if "Ctrl-C" in line and url:
+                break
+        assert url, "".join(lines)
+        output = "".join(lines)
+        password = re.search(r"agent\s+demo_agent\s+(\S+)", output).group(1)
+        assert len(password) >= 12
+        _login(url, "demo_agent", password)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, "".join(lines) + (proc.stdout.read() or "")
+    assert (tmp_path / "hotline.db").exists()
