@@ -150,7 +150,9 @@ class _Call:
         if not self.sound_exists(argv[2]):
             log.info("模拟 Asterisk: 找不到声音文件 / sim: file %s does not exist", argv[2])
             self.failed = True
+            self.builtins["PLAYBACKSTATUS"] = "FAILED"
             return "200 result=-1 endpos=0"
+        self.builtins["PLAYBACKSTATUS"] = "SUCCESS"
         key = self._take_key(argv[3]) if argv[3] else None
         if key is not None:
             return f"200 result={ord(key)} endpos={_INTERRUPTED_SAMPLES}"
