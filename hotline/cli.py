@@ -19,6 +19,9 @@ SUBCOMMANDS: dict[str, str] = {
     "console": "hotline.console_cli:console",
     "users": "hotline.console_cli:users",
     "demo": "hotline.demo:demo",
+    "callcenter": "callcenter.cli:callcenter",
+    "pbx-sim": "callcenter.pbx_sim.cli:pbx_sim",
+    "report": "callcenter.report_cli:report",
 }
 
 

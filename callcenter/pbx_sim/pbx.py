@@ -91,7 +91,7 @@ class Member:
         )
 
 
-@dataclass
+@dataclass(eq=False)
 class SimCall:
     """One inbound call and what really happened to it (the ground truth tests compare)."""
 

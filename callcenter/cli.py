@@ -1,0 +1,135 @@
+"""``hotline callcenter`` (the service) and ``hotline callcenter replay FILE``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from typing import Any
+
+import click
+from sqlalchemy import inspect
+
+from platform_core.runtime import Runtime, build_runtime, install_runtime
+from platform_core.settings import load_settings
+
+
+def _runtime(*, scratch: bool = False) -> Runtime:
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if scratch:
+        from platform_core.db import make_engine
+        from platform_core.models import metadata
+
+        engine = make_engine("sqlite://")
+        metadata.create_all(engine)
+        runtime = build_runtime(
+            settings.with_overrides(database_url="sqlite://", redis_url=""), engine=engine
+        )
+    else:
+        runtime = build_runtime(settings)
+        if not inspect(runtime.engine).has_table("calls"):
+            raise click.ClickException(
+                "数据库中没有通话表: 请先运行 `hotline db upgrade`, 或加 --scratch 使用临时库 / "
+                "no call tables: run `hotline db upgrade` first, or pass --scratch"
+            )
+    install_runtime(runtime)
+    return runtime
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def callcenter(ctx: click.Context) -> None:
+    """话务中心: 唯一的 AMI 连接 / the callcenter service (the one AMI connection)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from callcenter.ami import AmiAuthenticationFailed
+    from callcenter.app import CallCenter
+
+    runtime = _runtime()
+    center = CallCenter(runtime)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await center.run(stop)
+
+    s = runtime.settings
+    click.echo(f"callcenter → AMI {s.ami_host}:{s.ami_port} ({s.ami_username})")
+    try:
+        asyncio.run(main())
+    except AmiAuthenticationFailed as exc:
+        click.echo(
+            f"{exc}\n请检查 HOTLINE_AMI_USERNAME / HOTLINE_AMI_SECRET 与 manager.conf / "
+            "check the AMI credentials against manager.conf",
+            err=True,
+        )
+        sys.exit(2)
+    finally:
+        runtime.close()
+
+
+@callcenter.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON / print JSON")
+@click.option(
+    "--scratch",
+    is_flag=True,
+    help="使用临时内存库, 不写入正式库 / replay into a throwaway database",
+)
+def replay(file: str, as_json: bool, scratch: bool) -> None:
+    """重放 AMI 原始消息, 重建通话记录 / feed raw AMI messages through the handlers."""
+    from callcenter.replay import replay_file
+
+    runtime = _runtime(scratch=scratch)
+    try:
+        result = replay_file(runtime, file)
+    finally:
+        runtime.close()
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        return
+    _print_table(result.calls, result.kpi)
+    p = result.stats["pipeline"]
+    click.echo(
+        f"\n消息 {result.stats['messages']}, 处理 {p['handled']}, 格式错误 {p['malformed']}, "
+        f"未知通道 {p['unknown_channel']}, 失败 {p['failed']} / messages, handled, malformed, "
+        "unknown channel, failed"
+    )
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _print_table(calls: list[dict[str, Any]], kpi: dict[str, Any]) -> None:
+    headers = ["linkedid", "caller", "elder_id", "queue", "agent", "outcome", "wait_s", "talk_s"]
+    rows = [[_fmt(c[h]) for h in headers] for c in calls]
+    widths = [max([len(h), *(_width(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    click.echo("  ".join(_pad(h, w) for h, w in zip(headers, widths, strict=True)))
+    for r in rows:
+        click.echo("  ".join(_pad(v, w) for v, w in zip(r, widths, strict=True)))
+    rate = kpi["answer_rate"]
+    sl = kpi["service_level"]
+    click.echo(
+        f"\n呼入 offered {kpi['offered']}  接通 answered {kpi['answered']}  放弃 abandoned {kpi['abandoned']}  "
+        f"接通率 {'-' if rate is None else f'{rate:.1%}'}  服务水平 {'-' if sl is None else f'{sl:.1%}'}  "
+        f"平均应答 ASA {_fmt(kpi['asa_s'])} s"
+    )
+
+
+def _width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
