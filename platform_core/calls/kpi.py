@@ -172,9 +172,9 @@ def compute_kpis(
 
 
 def _prefix(region_code: str) -> str:
-    from platform_core.regions.codes import prefix_of
+    from platform_core.regions.codes import normalize_code, prefix_of
 
-    return prefix_of(region_code)
+    return prefix_of(normalize_code(region_code))
 
 
 def _bucket(at: datetime, by: str, tz: ZoneInfo) -> str:
@@ -223,7 +223,11 @@ def kpi_report(
         q = q.where(Call.first_queue == queue)
     if region_code:
         q = q.where(Call.region_code.startswith(_prefix(region_code)))
-    facts = [CallFacts(*row) for row in session.execute(q)]
+    facts = [
+        CallFacts(linkedid, queued_at, first_queue, outcome, wait_s, agent)
+        for linkedid, queued_at, first_queue, outcome, wait_s, agent in session.execute(q)
+        if queued_at is not None
+    ]
     total = new()
     groups: dict[str, KpiFigures] = defaultdict(new)
     for c in facts:

@@ -979,8 +979,9 @@ def resync(
     for interface in set(known) | set(seen):
         if interface in exempt_agents:
             continue
-        agent = known.get(interface) or _agent(session, interface, seen[interface][0].member_name)
-        assert agent is not None
+        found = known.get(interface) or _agent(session, interface, seen[interface][0].member_name)
+        assert found is not None
+        agent = found
         reported = {m.queue: m for m in seen.get(interface, [])}
         for row in list(agent.memberships):
             if row.queue not in reported:
@@ -1257,9 +1258,9 @@ def cancel_recall(
 
 
 def _prefix(region_code: str) -> str:
-    from platform_core.regions.codes import prefix_of
+    from platform_core.regions.codes import normalize_code, prefix_of
 
-    return prefix_of(region_code)
+    return prefix_of(normalize_code(region_code))
 
 
 # -- queries ------------------------------------------------------------------------------------
