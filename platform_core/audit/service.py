@@ -91,15 +91,19 @@ def record_refusal(session: Session, **kwargs: Any) -> None:
 
     The refusal usually rolls that unit back, and on SQLite a second writer would wait for it,
     so the record is written in its own transaction as soon as the session's transaction ends,
-    whether it commits or rolls back.
+    whether it commits, rolls back or is closed without either.
     """
     kwargs.setdefault("result", "denied")
+    if not session.in_transaction():
+        session.begin()  # so that its end, however it comes, writes the record
     session.info.setdefault(_REFUSALS, []).append(kwargs)
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _write_refusals(session: Session) -> None:
+@event.listens_for(Session, "after_transaction_end")
+def _write_refusals(session: Session, transaction: Any) -> None:
+    # the root transaction's end: commit, rollback, or a session closed without either
+    if transaction.parent is not None:
+        return
     pending: list[dict[str, Any]] = session.info.pop(_REFUSALS, [])
     if not pending:
         return

@@ -66,3 +66,11 @@ def test_refused_attempt_survives_rollback(any_runtime) -> None:
         pass
     with any_runtime.session() as s:
         assert [(r.action, r.result) for r in audit.list_records(s)] == [("elder.view", "denied")]
+
+
+def test_refusal_survives_a_session_closed_without_commit(any_runtime) -> None:
+    s = any_runtime.session_factory()
+    audit.record_refusal(s, actor=AGENT, action="order.view", target_type="order", target_id=9)
+    s.close()
+    with any_runtime.session() as s2:
+        assert [(r.action, r.target_id, r.result) for r in audit.list_records(s2)] == [("order.view", "9", "denied")]
