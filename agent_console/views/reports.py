@@ -27,6 +27,7 @@ COLUMNS = (
     "offered",
     "answered",
     "abandoned",
+    "timeout",
     "answer_rate",
     "answer_rate_excl_short",
     "service_level",
@@ -34,6 +35,7 @@ COLUMNS = (
     "abandon_rate",
     "aht_s",
     "occupancy",
+    "no_answer",
 )
 MAX_DAYS = 366
 

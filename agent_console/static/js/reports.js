@@ -7,7 +7,7 @@ form.start.value = form.start.value || today;
 form.end.value = form.end.value || today;
 let chart = null;
 const RATES = new Set(["answer_rate", "answer_rate_excl_short", "service_level", "abandon_rate", "occupancy"]);
-const COLUMNS = ["offered", "answered", "abandoned", "answer_rate", "answer_rate_excl_short", "service_level", "asa_s", "abandon_rate", "aht_s", "occupancy"];
+const COLUMNS = ["offered", "answered", "abandoned", "timeout", "answer_rate", "answer_rate_excl_short", "service_level", "asa_s", "abandon_rate", "aht_s", "occupancy", "no_answer"];
 
 function query() { return new URLSearchParams(new FormData(form)).toString(); }
 

@@ -1,0 +1,183 @@
+"""Reports in the console are the numbers of ``hotline report kpi``, scoped to the user's region."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from callcenter.app import CallCenterThread
+from callcenter.pbx_sim import AmiUser, CallerConfig, default_config
+from callcenter.pbx_sim.harness import SimulatorThread
+from platform_core.audit import service as audit
+from platform_core.calls.service import open_recall_request
+from platform_core.db import utcnow
+from tests.agent_console.conftest import login
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "reports-ami-secret"
+
+
+@pytest.fixture
+def traffic(world):
+    """Three calls through the simulator and callcenter: two answered, then the son of the same
+    elder gives up while the desk is busy (a recall stays open)."""
+    config = default_config(secret=SECRET, agents=1)
+    config.users = {"hotline": AmiUser(secret=SECRET)}
+    config.time_scale = 40.0
+    # a desk no console user owns: the console's enforced wrap-up does not pause it between calls
+    config.agents[0].interface = "PJSIP/8050"
+    sim = SimulatorThread(config)
+    sim.start()
+    center = CallCenterThread(
+        world.runtime,
+        host="127.0.0.1",
+        port=sim.port,
+        username="hotline",
+        secret=SECRET,
+        ping_interval=0,
+    )
+    center.start()
+    try:
+        first = sim.place_call(CallerConfig(number=world.phones["hhht"], talk=10))
+        sim.wait(first)
+        second = sim.place_call(CallerConfig(number=world.phones["hhht"], talk=20))
+        lost = sim.place_call(
+            CallerConfig(number=world.phones["hhht_son"], patience=8)
+        )  # desk busy: abandons
+        sim.wait(second)
+        sim.wait(lost)
+        assert [first.outcome, second.outcome, lost.outcome] == [
+            "answered",
+            "answered",
+            "abandoned",
+        ]
+        assert center.center.pipeline.wait_idle(10)
+    finally:
+        center.stop()
+        sim.stop()
+    return world
+
+
+def _cli_report(world, pg_url: str, day: str, by: str, region: str) -> dict:
+    settings = world.runtime.settings
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOTLINE_DATABASE_URL": pg_url,
+        "HOTLINE_DATA_DIR": str(settings.data_dir),
+        "HOTLINE_SECRET_KEY": settings.secret_key,
+        "HOTLINE_DATA_KEY": settings.data_key,
+    }
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("hotline")),
+            "report",
+            "kpi",
+            "--from",
+            day,
+            "--to",
+            day,
+            "--by",
+            by,
+            "--region",
+            region,
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_console_report_equals_the_cli_and_exports_agree(app, traffic, pg_url) -> None:
+    world = traffic
+    day = datetime.now(ZoneInfo(world.runtime.settings.timezone)).date().isoformat()
+    client = app.test_client()
+    login(client, "sup_hhht")
+    for by in ("queue", "hour", "agent"):
+        console = client.get(f"/api/reports/kpi?start={day}&end={day}&by={by}").json["report"]
+        cli = _cli_report(world, pg_url, day, by, "150100000000")
+        assert console["total"]["offered"] == cli["total"]["offered"] == 3
+        assert console["total"]["answered"] == 2 and console["total"]["abandoned"] == 1
+        assert (
+            console["total"]["answer_rate"]
+            == cli["total"]["answer_rate"]
+            == pytest.approx(2 / 3, abs=1e-4)
+        )
+        assert [(r["key"], r["offered"], r["answered"]) for r in console["rows"]] == [
+            (r["key"], r["offered"], r["answered"]) for r in cli["rows"]
+        ]
+
+    resp = client.get(f"/reports/export.csv?start={day}&end={day}&by=queue")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+    header, total = rows[0], rows[-1]
+    assert header[:3] == ["分组", "进线量", "接通量"]
+    assert total[0] == "合计 / total" and total[1:4] == ["3", "2", "1"]
+
+    resp = client.get(f"/reports/export.xlsx?start={day}&end={day}&by=queue")
+    sheet = load_workbook(io.BytesIO(resp.data)).active
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[1][:3] == ["分组", "进线量", "接通量"] and values[-1][1:4] == [3, 2, 1]
+    with world.runtime.session() as s:
+        exports = audit.list_records(
+            s, action="report.export", actor_user_id=world.users["sup_hhht"]
+        )
+    assert sorted(r.target_id for r in exports) == ["csv", "xlsx"]
+
+
+def test_reports_and_wallboard_are_scoped_to_the_users_region(app, traffic) -> None:
+    world = traffic
+    day = datetime.now(ZoneInfo(world.runtime.settings.timezone)).date().isoformat()
+    other = app.test_client()
+    login(other, "sup_bt")
+    assert (
+        other.get(f"/api/reports/kpi?start={day}&end={day}").json["report"]["total"]["offered"] == 0
+    )
+    assert other.get("/api/wallboard").json["kpis"]["offered"] == 0
+    own = app.test_client()
+    login(own, "officer_hhht")
+    assert own.get("/api/wallboard").json["kpis"]["offered"] == 3
+    with world.runtime.session() as s:
+        for key, region in (("bt", "150202000000"), ("hhht", "150102000000")):
+            open_recall_request(
+                s,
+                linkedid=f"recall-{key}",
+                number=world.phones[key],
+                elder_id=world.elders[key],
+                queue="hotline-general",
+                at=utcnow(),
+                region_code=region,
+            )
+    for username, key in (("agent_bt", "bt"), ("agent_hhht", "hhht")):
+        client = app.test_client()
+        login(client, username)
+        assert [r["number"] for r in client.get("/api/recalls").json["recalls"]] == [
+            world.phones[key]
+        ]
+
+
+def test_bad_report_parameters_are_refused(app, world) -> None:
+    client = app.test_client()
+    login(client, "sup_hhht")
+    for query in (
+        "start=2026-13-01",
+        "start=2026-02-01&end=2026-01-01",
+        "by=minute",
+        "start=2020-01-01&end=2026-01-01",
+    ):
+        resp = client.get(f"/api/reports/kpi?{query}")
+        assert resp.status_code == 422, query
