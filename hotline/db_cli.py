@@ -41,3 +41,10 @@ def downgrade(revision: str) -> None:
 def current() -> None:
     """显示当前版本 / show the current revision."""
     migrate.current(load_settings().effective_database_url)
+
+
+@db.command()
+@click.option("-m", "--message", required=True, help="迁移说明 / what the migration changes")
+def revision(message: str) -> None:
+    """由模型差异生成迁移 / autogenerate a migration from the models' difference to the database."""
+    migrate.revision(load_settings().effective_database_url, message)
