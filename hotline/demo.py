@@ -112,13 +112,13 @@ def prepare(runtime: Any, *, elders: int) -> list[tuple[str, str, str]]:
     """Schema, regions, catalogue, providers, elders (when empty) and the demo accounts."""
     from sqlalchemy import func, select
 
+    from platform_core import migrate
     from platform_core.accounts.demo import seed_users
     from platform_core.elders.demo import seed_elders
     from platform_core.elders.models import Elder
-    from platform_core.models import metadata
     from platform_core.regions.service import load_dictionary
 
-    metadata.create_all(runtime.engine)
+    migrate.upgrade(runtime.settings.effective_database_url)
     with runtime.session() as s:
         load_dictionary(s)
     with runtime.session() as s:
