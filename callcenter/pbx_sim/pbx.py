@@ -770,8 +770,9 @@ class PbxSimulator:
         ch = call.channel
         ch.context, ch.exten, ch.priority = context, exten, 0
         self._newexten(ch, "NoOp", "transfer")
-        if exten in self.queues:
-            await self._in_queue(call, self.queues[exten], 0)
+        queue = exten if exten in self.queues else f"hotline-{exten}"
+        if queue in self.queues:
+            await self._in_queue(call, self.queues[queue], 0)
         else:
             target = next((m for m in self.members.values() if m.peer == exten), None)
             if target is not None:

@@ -712,6 +712,8 @@ def record_hangup(session: Session, *, chan: ChannelRef, cause: int, at: datetim
     if call is None:
         return False
     if chan.uniqueid == call.uniqueid:
+        if chan.variables:
+            _apply_variables(session, call, chan.variables)
         _finish(session, call, at)
         return True
     offer = next((o for o in call.offers if o.dest_uniqueid == chan.uniqueid), None)

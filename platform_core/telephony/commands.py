@@ -455,8 +455,12 @@ class TelephonyClient:
         extension: str | None = None,
         actor: Actor | None = None,
     ) -> CommandResult:
-        """Blind transfer of the caller's channel to a queue or to a desk's extension."""
-        target = queue or extension
+        """Blind transfer of the caller's channel to a queue or to a desk's extension.
+
+        In the hotline-transfer context (asterisk_conf/extensions.conf) a queue is reached by its
+        name without the ``hotline-`` prefix: Asterisk ignores dashes in extension names.
+        """
+        target = queue.removeprefix("hotline-") if queue else extension
         if not target:
             raise TelephonyRejected("转接需要队列或分机 / a transfer needs a queue or an extension")
         return self.redirect(channel=channel, context="hotline-transfer", exten=target, actor=actor)

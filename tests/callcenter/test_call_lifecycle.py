@@ -222,3 +222,40 @@ def test_emergency_queue_with_priority_and_weight(runtime, start_sim, start_cent
         "answered",
     )
     assert e.answered_at < g.answered_at  # the emergency queue's weight wins the one agent
+
+
+def test_as_manager_conf_configures_it_channelvars_and_no_dialplan_events(
+    runtime, start_sim, start_center, captured
+):
+    """Production reads no dialplan class: the IVR's variables ride as ChanVariable lines."""
+    cfg = sim_config(
+        agents=1,
+        channelvars=[
+            "HOTLINE_ELDER_ID",
+            "HOTLINE_INTENT",
+            "HOTLINE_PRIORITY",
+            "HOTLINE_QUEUE",
+            "HOTLINE_RECALL_ID",
+            "HOTLINE_AFTER_HOURS",
+            "QUEUESTATUS",
+        ],
+    )
+    cfg.users["hotline"].read = "call,agent,user"
+    cfg.users["hotline"].write = "call,agent,originate,reporting,user"
+    sim = start_sim(cfg)
+    center = start_center(sim)
+    call = sim.place_call(
+        CallerConfig(
+            number="13800000009",
+            name="其其格",
+            talk=5,
+            variables={"HOTLINE_ELDER_ID": "55", "HOTLINE_INTENT": "companionship"},
+        )
+    )
+    sim.wait(call)
+    settle(center, runtime, sim)
+    pop = captured.wait_for("CallRinging", lambda d: d["linkedid"] == call.linkedid)
+    assert (pop["elder_id"], pop["intent"], pop["caller_name"]) == (55, "companionship", "其其格")
+    assert center.center.pipeline.stats.received > 0
+    c, _, _ = _call(runtime, call.linkedid)
+    assert (c.outcome, c.elder_id) == ("answered", 55)
