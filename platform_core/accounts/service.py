@@ -381,6 +381,15 @@ def resume_session(session: Session, *, token: str, source_ip: str | None = None
                 .where(LoginSession.id == login.id, LoginSession.ended_at.is_(None))
                 .values(ended_at=now, end_reason=reason)
             )
+            publish_on_commit(
+                own,
+                LoginSessionEnded(
+                    session_id=login.id,
+                    user_id=login.user_id,
+                    reason=reason,
+                    region_code=login.user.region_code,
+                ),
+            )
             audit.record(
                 own,
                 actor=actor_for(login.user),

@@ -186,3 +186,42 @@ def test_call_ringing_reaches_that_agent_only_within_a_second(
     finally:
         target.close()
         other.close()
+
+
+def test_cross_site_websocket_is_refused(live, world) -> None:
+    agent, _ = http_login(live.url, "agent_hhht")
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(
+            live.url,
+            namespaces=["/agent"],
+            transports=["websocket"],
+            wait_timeout=3,
+            headers={
+                "Cookie": f"hotline_session={_cookie(agent)}",
+                "Origin": "http://evil.example",
+            },
+        )
+
+
+def test_idle_expiry_closes_the_socket(live, world) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from platform_core.accounts.models import LoginSession
+    from platform_core.db import utcnow
+
+    agent, _ = http_login(live.url, "agent_hhht")
+    sock = Listener(live.url, "/agent", _cookie(agent))
+    sock.wait_for("snapshot")
+    idle = timedelta(minutes=world.runtime.settings.session_idle_timeout_min + 1)
+    with world.runtime.session() as s:
+        s.execute(update(LoginSession).values(last_seen_at=utcnow() - idle))
+    assert (
+        agent.get(f"{live.url}/agent", allow_redirects=False).status_code == 302
+    )  # the expiry is noticed
+    deadline = time.monotonic() + 3
+    while sock.client.connected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not sock.client.connected
