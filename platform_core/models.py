@@ -22,3 +22,4 @@ from platform_core.home_adaptation import models as home_adaptation_models  # no
 from platform_core.care_calls import models as care_calls_models  # noqa: F401,E402
 from platform_core.calls import models as calls_models  # noqa: F401,E402
 from platform_core.orders import models as orders_models  # noqa: F401,E402
+from platform_core.alarms import models as alarms_models  # noqa: F401,E402

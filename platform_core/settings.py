@@ -126,6 +126,49 @@ class Settings:
     twilio_api_base: str = ""
     mqtt_url: str = ""
 
+    # Orders after the call. Dispatch ranks covering providers on points per part
+    # ("part=points,..."); beyond max distance a provider earns no distance points. Provider
+    # statuses cost points and cap the share of capacity they may fill ("status=points:share").
+    # A dispatched order must be accepted within its window (minutes per service type code or
+    # urgency; the service type wins), else the next provider gets it; an order nobody can take
+    # is tried again after the retry interval.
+    dispatch_weights: str = "distance=30,load=25,grade=20,credit=15,coverage=10"
+    dispatch_max_distance_km: float = 30.0
+    dispatch_status_rules: str = "warning=-10:0.5,reduced=-20:0.25"
+    dispatch_accept_windows: str = "emergency=3,urgent=10,normal=30"
+    dispatch_retry_interval_s: int = 120
+    # An SLA breach escalates the order; with this on, it also goes back to dispatch.
+    sla_redispatch_on_breach: bool = True
+    # SMS: attempts and back-off (base x 2^n seconds) for a rate-limited or failing gateway, and
+    # how long after sending the delivery status is fetched. Events that text the family.
+    sms_max_attempts: int = 5
+    sms_retry_base_s: int = 30
+    sms_status_poll_s: int = 60
+    sms_family_events: str = "accepted,checked_in,completed"
+    # Provider reporting API: allowed clock skew, how long a nonce is remembered, how long a
+    # rotated key still works.
+    provider_api_max_skew_s: int = 300
+    provider_api_nonce_ttl_s: int = 900
+    provider_api_key_grace_h: int = 24
+    # Provider portal: photo size limit and the elder's confirmation code (lifetime, tries).
+    order_photo_max_bytes: int = 6 * 1024 * 1024
+    confirmation_code_ttl_h: int = 24
+    confirmation_code_max_tries: int = 5
+    # Return visits: due this long after completion; unreachable elders are tried again after
+    # the retry interval, up to the attempt limit.
+    return_visit_after_h: int = 24
+    return_visit_retry_h: int = 4
+    return_visit_max_attempts: int = 3
+    # Provider evaluation: points per part, grade floors, the status each grade leads to, the
+    # score below which a provider is suspended, and the fewest orders that justify a change.
+    evaluation_weights: str = "on_time=30,satisfaction=30,complaints=20,credit=20"
+    evaluation_grade_floors: str = "A=90,B=75,C=60,D=0"
+    evaluation_grade_status: str = "A=normal,B=normal,C=warning,D=reduced"
+    evaluation_suspend_below: float = 40.0
+    evaluation_min_orders: int = 5
+    # RQ queues `hotline worker` serves, in priority order.
+    worker_queues: str = "dispatch,sla,default,sms"
+
     # Analytics engine (ClickHouse HTTP URL); empty means the primary database answers.
     clickhouse_url: str = ""
 
@@ -142,6 +185,52 @@ class Settings:
     # check-in farther than this from the service address is flagged on the order's history.
     order_appointment_grace_min: int = 30
     order_check_in_radius_m: int = 500
+
+    # Alarms and devices (DOMAIN.md sections 8 and 9). Devices publish on
+    # {mqtt_topic_prefix}/{vendor}/{device}/{alarm|heartbeat}; the intake keeps one persistent
+    # session per lane on the broker (client id + lane), kept this long while the intake is away.
+    mqtt_topic_prefix: str = "hotline/dev"
+    mqtt_client_id: str = "hotline-alarm-intake"
+    mqtt_session_expiry_s: int = 7 * 24 * 3600
+    # Vendor platforms' webhooks (HTTP); port 0 leaves HTTP intake off.
+    alarm_http_host: str = "127.0.0.1"
+    alarm_http_port: int = 8025
+    # Vendors "code:名称:protocol,..." and their signing secrets "code=secret,..." (generated and
+    # kept in the data directory when not given); a signed webhook outside this skew is refused.
+    alarm_vendors: str = "ankang:安康通:hx-json,yijia:颐家:dc09-cid,hejiaqin:中国移动和家亲:hx-json"
+    alarm_vendor_secrets: str = ""
+    alarm_signature_max_skew_s: int = 300
+    # Expected heartbeat interval per device type (a device's own interval wins); a device silent
+    # for interval x grace factor is offline with a link-fault alarm; how often that is checked.
+    device_heartbeat_intervals: str = (
+        "sos_pendant=3600,fixed_caller=3600,smart_watch=900,fall_detector=600,"
+        "smart_mattress=600,pir=600,door=600,smoke=600,gas=600,water=600"
+    )
+    heartbeat_grace_factor: float = 2.5
+    heartbeat_check_interval_s: int = 60
+    # Flood damping: repeats folded into an open alarm are announced at most this often; a
+    # technical alarm raised again this soon after its restore reopens the same alarm.
+    alarm_repeat_notify_s: int = 30
+    alarm_chatter_window_s: int = 600
+    # Timers: an alarm nobody took prompts a supervisor; each rung of the ladder prompts the agent,
+    # then (after as long again) the supervisor. "rung=seconds,...".
+    alarm_take_timeout_s: int = 60
+    alarm_step_timeouts: str = (
+        "talk_to_elder=90,call_landline=60,call_contact=120,call_emergency=180,"
+        "dispatch_provider=600,on_site=1800"
+    )
+    # Answered-within targets "seconds:share,..." (telecare: 97.5% in 60 s, 99% in 180 s).
+    alarm_answer_targets: str = "60:0.975,180:0.99"
+    # Service type of the emergency order per alarm type ("*" for the rest).
+    alarm_order_service_types: str = (
+        "fall=emergency_fall,health_threshold=emergency_health_alarm,"
+        "no_activity=emergency_health_alarm,*=emergency_sos"
+    )
+    # Maintenance: on site within this many hours of a fault report; free repair or replacement
+    # within the service period after installation; return visits about device use.
+    maintenance_onsite_hours: int = 48
+    device_service_months: int = 36
+    device_return_visit_days: int = 90
 
     extra: Mapping[str, str] = field(default_factory=dict)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.db import Base, utcnow
@@ -29,6 +29,8 @@ class Device(Base):
     battery_pct: Mapped[int | None]
     bound_at: Mapped[datetime | None]
     installed_at: Mapped[datetime | None]
+    # End of the service period: repairs and replacements before it are free of charge.
+    service_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -53,3 +55,64 @@ class DeviceStatusChange(Base):
     reason: Mapped[str] = mapped_column(String(255), default="")
 
     device: Mapped[Device] = relationship(back_populates="changes")
+
+
+class MaintenanceTicket(Base):
+    """A repair (报修) or a recovery after death, with its on-site deadline and how it ended.
+
+    One ticket of each kind per device is open at a time (``open_key`` is unique while open):
+    a second fault report of the same device folds into it.
+    """
+
+    __tablename__ = "device_maintenance_tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # repair / recovery
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    status: Mapped[str] = mapped_column(String(12), index=True)  # open, on_site, resolved
+    open_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    source: Mapped[str] = mapped_column(String(10))  # device, agent, alarm, death
+    fault: Mapped[str] = mapped_column(String(500), default="")
+    fault_code: Mapped[str] = mapped_column(String(20), default="")
+    reports: Mapped[int] = mapped_column(default=1)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    on_site_due_at: Mapped[datetime] = mapped_column(index=True)
+    technician: Mapped[str | None] = mapped_column(String(64))
+    assigned_at: Mapped[datetime | None]
+    on_site_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    escalations: Mapped[int] = mapped_column(default=0)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[str | None] = mapped_column(
+        String(12)
+    )  # repaired, replaced, recovered, no_fault
+    within_service_period: Mapped[bool | None]
+    free_of_charge: Mapped[bool | None]
+    replacement_device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    note: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class DeviceReturnVisit(Base):
+    """A periodic return visit (回访) about how an elder gets on with their devices."""
+
+    __tablename__ = "device_return_visits"
+    __table_args__ = (UniqueConstraint("elder_id", "due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(
+        String(10), default="scheduled"
+    )  # scheduled, done, cancelled
+    result: Mapped[str | None] = mapped_column(String(20))
+    # {"device_id": "working" | "not_used" | "problem", ...} as the elder or family said
+    devices: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    visited_at: Mapped[datetime | None]
+    visited_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

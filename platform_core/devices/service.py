@@ -9,7 +9,12 @@ from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
 from platform_core.db import utcnow
-from platform_core.devices.events import DeviceBound, DeviceRegistered, DeviceUnbound
+from platform_core.devices.events import (
+    DeviceBound,
+    DeviceRegistered,
+    DeviceStatusChanged,
+    DeviceUnbound,
+)
 from platform_core.devices.lifecycle import (
     DEVICE_TYPE_LABELS,
     IN_SERVICE,
@@ -102,6 +107,24 @@ def change_status(
         )
     )
     device.status = to.value
+
+
+def set_status(
+    session: Session, *, device: Device, to: DeviceStatus, actor: Actor, reason: str
+) -> None:
+    """Change status through the lifecycle table and tell the consoles."""
+    before = device.status
+    change_status(session, device=device, to=to, actor=actor, reason=reason)
+    publish_on_commit(
+        session,
+        DeviceStatusChanged(
+            device_id=device.id,
+            region_code=device.region_code,
+            from_status=before,
+            to_status=to.value,
+            elder_id=device.elder_id,
+        ),
+    )
 
 
 def register_device(session: Session, *, data: DeviceIn, actor: Actor) -> Device:

@@ -1,0 +1,432 @@
+"""Turning device signals into alarms, a batch at a time.
+
+Each signal is recorded once (a redelivered message is recognised by its ``msg_key``), then:
+an alarm with no open alarm of its device and type raises one; a repeat folds into the open one
+and bumps its count (announced at most every ``alarm_repeat_notify_s``: the flood is damped in
+what the consoles hear, never in what is recorded); a restore clears the condition and closes a
+technical alarm nobody had taken; a technical alarm that chatters (raised again soon after
+closing itself) reopens the same alarm instead of raising another. Folding is per device *and*
+type, so a faulty sensor flooding one type never hides another alarm from the same device.
+
+A device that serves a deceased elder or was deactivated raises nothing: its signals are kept
+and reported as suppressed. A device bound to nobody still raises (someone pressed it), marked
+unbound. The batch costs a handful of statements whatever its size, so a burst of alarms is
+written in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from platform_core.alarms import timers
+from platform_core.alarms.events import AlarmRaised, AlarmRepeated, AlarmRestored
+from platform_core.alarms.models import Alarm, AlarmSignal
+from platform_core.alarms.notify import send_sms
+from platform_core.alarms.schemas import Signal, SignalOutcome
+from platform_core.alarms.vocabulary import (
+    ALARM_TYPE_LABELS,
+    AUTO_CLOSE_ON_RESTORE,
+    NEEDS_PERSON,
+    NOTIFY_FAMILY_ON_RAISE,
+    AlarmStatus,
+    AlarmType,
+    Outcome,
+    class_of,
+    priority_of,
+)
+from platform_core.db import utcnow
+from platform_core.devices.lifecycle import DEVICE_TYPE_LABELS, DeviceStatus, DeviceType
+from platform_core.devices.models import Device
+from platform_core.elders.models import Elder, EmergencyContact
+from platform_core.elders.vocabulary import ElderStatus
+from platform_core.events import publish_on_commit
+from platform_core.runtime import settings_of
+
+SYSTEM_NAME = "系统(设备复位)"
+_RAW_MAX = 2000
+# Devices that raise nothing any more (their elder died, or they were taken out of service).
+_RETIRED = frozenset({DeviceStatus.DEACTIVATED, DeviceStatus.REPLACED})
+
+
+@dataclass
+class _DeviceRow:
+    id: int
+    serial: str
+    imei: str | None
+    status: str
+    elder_id: int | None
+    region_code: str | None
+    device_type: str
+
+
+def open_key(device_id: int, alarm_type: str) -> str:
+    return f"{device_id}:{alarm_type}"
+
+
+def _devices(session: Session, refs: set[str]) -> dict[str, _DeviceRow]:
+    """Devices by the serial (any case) or IMEI the signals name."""
+    upper = {r.strip().upper() for r in refs}
+    rows = session.execute(
+        select(
+            Device.id,
+            Device.serial,
+            Device.imei,
+            Device.status,
+            Device.elder_id,
+            Device.region_code,
+            Device.device_type,
+        ).where(or_(Device.serial.in_(upper), Device.imei.in_(refs)))
+    ).all()
+    out: dict[str, _DeviceRow] = {}
+    for row in rows:
+        d = _DeviceRow(*row)
+        out[d.serial] = d
+        if d.imei:
+            out[d.imei] = d
+    return {ref: out[key] for ref in refs if (key := _key(ref, out)) is not None}
+
+
+def _key(ref: str, by: dict[str, _DeviceRow]) -> str | None:
+    if ref in by:
+        return ref
+    upper = ref.strip().upper()
+    return upper if upper in by else None
+
+
+def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[SignalOutcome]:
+    """Record a batch of signals and apply them to alarms, in order; one outcome per signal."""
+    if not signals:
+        return []
+    settings = settings_of(session)
+    now = utcnow()
+    devices = _devices(session, {s.device_ref for s in signals})
+    device_ids = {d.id for d in devices.values()}
+
+    elders: dict[int, tuple[str, str, str]] = {}
+    elder_ids = {d.elder_id for d in devices.values() if d.elder_id is not None}
+    if elder_ids:
+        for eid, status, region, name in session.execute(
+            select(Elder.id, Elder.status, Elder.region_code, Elder.name).where(
+                Elder.id.in_(elder_ids)
+            )
+        ):
+            elders[eid] = (status, region, name)
+
+    pairs = {(devices[s.device_ref].id, s.msg_key) for s in signals if s.device_ref in devices}
+    seen: set[tuple[int, str]] = set()
+    if pairs:
+        seen = {
+            (device_id, key)
+            for device_id, key in session.execute(
+                select(AlarmSignal.device_id, AlarmSignal.msg_key).where(
+                    tuple_(AlarmSignal.device_id, AlarmSignal.msg_key).in_(list(pairs))
+                )
+            )
+        }
+
+    keys = {
+        open_key(devices[s.device_ref].id, s.alarm_type) for s in signals if s.device_ref in devices
+    }
+    open_alarms: dict[str, Alarm] = {}
+    if keys:
+        for alarm in session.scalars(
+            select(Alarm).where(Alarm.open_key.in_(keys)).with_for_update()
+        ):
+            open_alarms[alarm.open_key or ""] = alarm
+
+    chatter_since = now - timedelta(seconds=settings.alarm_chatter_window_s)
+    recently_restored: dict[str, Alarm] = {}
+    technical = [s for s in signals if s.kind == "alarm" and s.alarm_type in AUTO_CLOSE_ON_RESTORE]
+    if technical and device_ids:
+        for alarm in session.scalars(
+            select(Alarm)
+            .where(
+                Alarm.device_id.in_(device_ids),
+                Alarm.alarm_type.in_([t.value for t in AUTO_CLOSE_ON_RESTORE]),
+                Alarm.outcome == Outcome.RESTORED.value,
+                Alarm.closed_at >= chatter_since,
+            )
+            .order_by(Alarm.closed_at)
+        ):
+            recently_restored[open_key(alarm.device_id, alarm.alarm_type)] = alarm
+
+    outcomes: list[SignalOutcome] = []
+    signal_rows: list[tuple[Signal, _DeviceRow, str, Alarm | None]] = []
+    raised: list[Alarm] = []
+    announce_repeat: dict[int, Alarm] = {}
+    restored: list[tuple[Alarm, bool]] = []
+    repeat_after = timedelta(seconds=settings.alarm_repeat_notify_s)
+
+    for sig in signals:
+        device = devices.get(sig.device_ref)
+        if device is None:
+            outcomes.append(SignalOutcome(sig, "unknown_device"))
+            continue
+        pair = (device.id, sig.msg_key)
+        if pair in seen:
+            outcomes.append(SignalOutcome(sig, "redelivered", device_id=device.id))
+            continue
+        seen.add(pair)
+        key = open_key(device.id, sig.alarm_type)
+        elder = elders.get(device.elder_id) if device.elder_id is not None else None
+        retired = device.status in _RETIRED or (
+            elder is not None and elder[0] == ElderStatus.DECEASED
+        )
+        alarm = open_alarms.get(key)
+
+        if sig.kind == "restore":
+            if alarm is None:
+                result = "restore_unmatched"
+            else:
+                alarm.active = False
+                alarm.restored_at = sig.received_at
+                alarm.last_signal_at = sig.received_at
+                closes = (
+                    AlarmType(alarm.alarm_type) in AUTO_CLOSE_ON_RESTORE
+                    and alarm.status == AlarmStatus.WAITING
+                )
+                if closes:
+                    _close_by_restore(alarm, sig.received_at)
+                    del open_alarms[key]
+                    recently_restored[key] = alarm
+                result = "closed_by_restore" if closes else "restored"
+                restored.append((alarm, closes))
+            signal_rows.append((sig, device, result, alarm))
+            outcomes.append(
+                SignalOutcome(sig, result, alarm.id if alarm else None, device_id=device.id)
+            )
+            continue
+
+        if retired:
+            signal_rows.append((sig, device, "suppressed", None))
+            outcomes.append(SignalOutcome(sig, "suppressed", device_id=device.id))
+            continue
+
+        if alarm is not None:
+            alarm.signal_count += 1
+            alarm.active = True
+            alarm.last_signal_at = sig.received_at
+            _take_position(alarm, sig)
+            if alarm.announced_at is None or sig.received_at - alarm.announced_at >= repeat_after:
+                alarm.announced_at = sig.received_at
+                announce_repeat[id(alarm)] = alarm
+            signal_rows.append((sig, device, "folded", alarm))
+            outcomes.append(SignalOutcome(sig, "folded", alarm.id, device_id=device.id))
+            continue
+
+        previous = recently_restored.get(key)
+        if previous is not None and previous.taken_at is None:
+            _reopen(previous, sig)
+            open_alarms[key] = previous
+            del recently_restored[key]
+            if sig.received_at - (previous.announced_at or previous.received_at) >= repeat_after:
+                previous.announced_at = sig.received_at
+                raised.append(previous)
+            signal_rows.append((sig, device, "reopened", previous))
+            outcomes.append(SignalOutcome(sig, "reopened", previous.id, device_id=device.id))
+            continue
+
+        region = elder[1] if elder is not None else device.region_code or settings.home_region_code
+        alarm = Alarm(
+            device_id=device.id,
+            elder_id=device.elder_id,
+            region_code=region,
+            alarm_type=sig.alarm_type.value,
+            alarm_class=class_of(sig.alarm_type).value,
+            priority=priority_of(sig.alarm_type),
+            status=AlarmStatus.WAITING.value,
+            open_key=key,
+            active=True,
+            event_code=sig.event_code[:20],
+            vendor=sig.vendor[:20],
+            protocol=sig.protocol[:20],
+            unbound=device.elder_id is None,
+            occurred_at=sig.occurred_at,
+            received_at=sig.received_at,
+            last_signal_at=sig.received_at,
+            announced_at=sig.received_at,
+            signal_count=1,
+            reopen_count=0,
+            timer_seq=0,
+        )
+        _take_position(alarm, sig)
+        session.add(alarm)
+        open_alarms[key] = alarm
+        raised.append(alarm)
+        signal_rows.append((sig, device, "raised", alarm))
+        outcomes.append(SignalOutcome(sig, "raised", None, device_id=device.id))
+
+    session.flush()  # one INSERT ... RETURNING for every new alarm
+
+    if signal_rows:
+        session.execute(
+            insert(AlarmSignal),
+            [
+                {
+                    "device_id": device.id,
+                    "alarm_id": alarm.id if alarm is not None else None,
+                    "msg_key": sig.msg_key[:80],
+                    "kind": sig.kind,
+                    "alarm_type": sig.alarm_type.value,
+                    "event_code": sig.event_code[:20],
+                    "result": result,
+                    "occurred_at": sig.occurred_at,
+                    "received_at": sig.received_at,
+                    "transport": sig.transport[:6],
+                    "vendor": sig.vendor[:20],
+                    "latitude": sig.latitude,
+                    "longitude": sig.longitude,
+                    "raw": sig.raw[:_RAW_MAX],
+                }
+                for sig, device, result, alarm in signal_rows
+            ],
+        )
+
+    # the ids of alarms raised in this batch exist only now
+    by_signal = {id(sig): alarm for sig, _d, _r, alarm in signal_rows if alarm is not None}
+    outcomes = [
+        SignalOutcome(o.signal, o.result, by_signal[id(o.signal)].id, o.device_id)
+        if o.alarm_id is None and id(o.signal) in by_signal
+        else o
+        for o in outcomes
+    ]
+
+    take_timeout = timedelta(seconds=settings.alarm_take_timeout_s)
+    for alarm in raised:
+        if AlarmType(alarm.alarm_type) in NEEDS_PERSON and alarm.status == AlarmStatus.WAITING:
+            alarm.timer_seq += 1
+            alarm.timer_rung, alarm.timer_level = "take", None
+            alarm.timer_due_at = alarm.received_at + take_timeout
+            timers.schedule(
+                session, alarm_id=alarm.id, seq=alarm.timer_seq, due_at=alarm.timer_due_at
+            )
+        publish_on_commit(
+            session,
+            AlarmRaised(
+                alarm_id=alarm.id,
+                device_id=alarm.device_id,
+                elder_id=alarm.elder_id,
+                region_code=alarm.region_code,
+                alarm_type=alarm.alarm_type,
+                priority=alarm.priority,
+                received_at=alarm.received_at.isoformat(),
+                unbound=alarm.unbound,
+                reopened=alarm.reopen_count > 0,
+            ),
+        )
+    for alarm in announce_repeat.values():
+        if alarm in raised:
+            continue  # its AlarmRaised carries the count
+        publish_on_commit(
+            session,
+            AlarmRepeated(
+                alarm_id=alarm.id, region_code=alarm.region_code, signal_count=alarm.signal_count
+            ),
+        )
+    for alarm, closed in restored:
+        publish_on_commit(
+            session, AlarmRestored(alarm_id=alarm.id, region_code=alarm.region_code, closed=closed)
+        )
+    _tell_families(session, [a for a in raised if a.reopen_count == 0], devices, elders)
+    session.flush()
+    return outcomes
+
+
+def _take_position(alarm: Alarm, sig: Signal) -> None:
+    if sig.latitude is not None and sig.longitude is not None:
+        alarm.latitude, alarm.longitude = sig.latitude, sig.longitude
+        alarm.position_accuracy_m = sig.accuracy_m
+        alarm.position_source = (sig.position_source or "gps")[:10]
+
+
+def _close_by_restore(alarm: Alarm, at: datetime) -> None:
+    alarm.status = AlarmStatus.CLOSED.value
+    alarm.open_key = None
+    alarm.closed_at = at
+    alarm.closed_by = SYSTEM_NAME
+    alarm.outcome = Outcome.RESTORED.value
+    alarm.timer_due_at = None
+    alarm.timer_seq += 1
+
+
+def _reopen(alarm: Alarm, sig: Signal) -> None:
+    alarm.status = AlarmStatus.WAITING.value
+    alarm.open_key = open_key(alarm.device_id, alarm.alarm_type)
+    alarm.active = True
+    alarm.closed_at = alarm.closed_by = alarm.outcome = None
+    alarm.restored_at = None
+    alarm.reopen_count += 1
+    alarm.signal_count += 1
+    alarm.last_signal_at = sig.received_at
+    _take_position(alarm, sig)
+
+
+def _tell_families(
+    session: Session,
+    alarms: list[Alarm],
+    devices: dict[str, _DeviceRow],
+    elders: dict[int, tuple[str, str, str]],
+) -> None:
+    """An SMS to the first emergency contact for the alarms that call for one at once."""
+    wanted = [
+        a
+        for a in alarms
+        if a.elder_id is not None and AlarmType(a.alarm_type) in NOTIFY_FAMILY_ON_RAISE
+    ]
+    if not wanted:
+        return
+    first: dict[int, EmergencyContact] = {}
+    for contact in session.scalars(
+        select(EmergencyContact)
+        .where(EmergencyContact.elder_id.in_({a.elder_id for a in wanted}))
+        .order_by(EmergencyContact.priority, EmergencyContact.id)
+    ):
+        first.setdefault(contact.elder_id, contact)
+    types = {d.id: d.device_type for d in devices.values()}
+    for alarm in wanted:
+        contact = first.get(alarm.elder_id or 0)
+        if contact is None:
+            continue
+        send_sms(
+            session,
+            to_number=contact.phone,
+            to_name=contact.name,
+            kind="alarm_raised",
+            region_code=alarm.region_code,
+            alarm_id=alarm.id,
+            elder_id=alarm.elder_id,
+            text=raised_text(
+                elder_name=elders[alarm.elder_id or 0][2],
+                device_type=types.get(alarm.device_id, ""),
+                alarm_type=alarm.alarm_type,
+                at=alarm.received_at,
+                timezone=settings_of(session).timezone,
+            ),
+        )
+
+
+def raised_text(
+    *, elder_name: str, device_type: str, alarm_type: str, at: datetime, timezone: str
+) -> str:
+    from zoneinfo import ZoneInfo
+
+    local = at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+    device = DEVICE_TYPE_LABELS.get(DeviceType(device_type), "设备") if device_type else "设备"
+    return (
+        f"【12349】{elder_name}的{device}于{local}发出{ALARM_TYPE_LABELS[AlarmType(alarm_type)]}"
+        "告警, 热线坐席正在处置, 请保持电话畅通。"
+    )
+
+
+def describe(outcomes: Sequence[SignalOutcome]) -> dict[str, Any]:
+    """Counts by result (for logs and the intake's statistics)."""
+    out: dict[str, int] = {}
+    for o in outcomes:
+        out[o.result] = out.get(o.result, 0) + 1
+    return out

@@ -1,0 +1,36 @@
+"""RQ entry points of alarms: they take ids, open their own session and call the service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from platform_core.alarms import service, timers
+from platform_core.alarms.models import Alarm
+from platform_core.alarms.vocabulary import OPEN_STATUSES
+from platform_core.db import utcnow
+from platform_core.runtime import current_runtime
+
+
+def alarm_timer_expired(alarm_id: int, seq: int) -> str:
+    """A rung's timer ran out (idempotent: an overtaken or repeated timer does nothing)."""
+    with current_runtime().session() as s:
+        return service.timer_expired(s, alarm_id=alarm_id, seq=seq)
+
+
+def sweep_alarm_timers(grace_s: int = 30) -> int:
+    """Re-enqueue timers that are overdue with no job behind them (lost with a Redis restart or a
+    failed enqueue); the timer job itself is idempotent, so a second copy is harmless."""
+    rt = current_runtime()
+    cutoff = utcnow() - timedelta(seconds=grace_s)
+    with rt.session() as s:
+        due = s.execute(
+            select(Alarm.id, Alarm.timer_seq, Alarm.timer_due_at).where(
+                Alarm.status.in_([st.value for st in OPEN_STATUSES]),
+                Alarm.timer_due_at.is_not(None),
+                Alarm.timer_due_at < cutoff,
+            )
+        ).all()
+    timers.enqueue([(alarm_id, seq, utcnow()) for alarm_id, seq, _at in due])
+    return len(due)
