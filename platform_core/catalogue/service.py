@@ -29,6 +29,8 @@ from platform_core.catalogue.subsidy import (
     to_money,
     validate_terms,
 )
+from platform_core.elders.vocabulary import CATEGORY_LABELS as ELDER_CATEGORY_LABELS
+from platform_core.elders.vocabulary import Category
 from platform_core.errors import NotFound, PermissionDenied, ValidationFailed
 from platform_core.events import publish_on_commit
 from platform_core.regions import codes
@@ -371,10 +373,7 @@ def set_subsidy_rule(
         _require_region_level(actor)
     if service_type_code is not None:
         get_service_type(session, code=service_type_code)
-    if not elder_category:
-        raise ValidationFailed(
-            "补贴规则必须指定老人类别 / a rule needs an elder category", code="invalid_subsidy_rule"
-        )
+    elder_category = _elder_category(elder_category)
     value = to_money(value)
     validate_terms(SubsidyTerms(elder_category, kind, value, per_order_cap, monthly_cap))
     rule = session.scalar(
@@ -433,6 +432,24 @@ def set_subsidy_rule(
         ),
     )
     return rule
+
+
+def _elder_category(code: str) -> str:
+    """The elders module's category code; a rule for a category no elder can have would never
+    pay (``dibao`` for ``subsistence``), so it is refused, naming the codes that exist."""
+    code = (code or "").strip()
+    if not code:
+        raise ValidationFailed(
+            "补贴规则必须指定老人类别 / a rule needs an elder category", code="invalid_subsidy_rule"
+        )
+    if code not in set(Category):
+        raise ValidationFailed(
+            f"未知老人类别: {code} (可选: {'、'.join(f'{c.value}={ELDER_CATEGORY_LABELS[c]}' for c in Category)})"
+            " / unknown elder category",
+            code="unknown_elder_category",
+            allowed=[c.value for c in Category],
+        )
+    return Category(code).value
 
 
 def _s(value: Decimal | None) -> str | None:

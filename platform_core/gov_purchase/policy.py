@@ -18,7 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, Role
+from platform_core.assessment.standard import GRADE_ENGLISH, GRADE_LABELS, AbilityGrade
 from platform_core.audit import service as audit
+from platform_core.catalogue.models import CATEGORY_LABELS as SERVICE_CATEGORY_LABELS
+from platform_core.catalogue.models import ServiceCategory
+from platform_core.elders.vocabulary import CATEGORY_LABELS
 from platform_core.errors import PermissionDenied, ValidationFailed
 from platform_core.gov_purchase.models import CarePolicyRow
 from platform_core.regions import codes
@@ -70,14 +74,65 @@ def _coerce(name: str, hint: Any, raw: Any) -> Any:
     raise InvalidPolicy(f"配置项 {name} 的类型不受支持 / unsupported type", key=name)
 
 
+# Field metadata naming the closed vocabulary a policy value is made of: an override that names
+# a category or grade the rest of the platform does not know would silently never apply.
+VOCABULARY = "vocabulary"
+ELDER_CATEGORY = "elder_category"  # platform_core.elders.vocabulary.Category
+ABILITY_GRADE = "ability_grade"  # grade keys as the elder profile stores them (moderate ...)
+SERVICE_CATEGORY = "service_category"  # platform_core.catalogue.models.ServiceCategory
+
+
+def vocabulary_codes(name: str) -> dict[str, str]:
+    """code -> Chinese label of a vocabulary policy values are checked against."""
+    if name == ELDER_CATEGORY:
+        return {c.value: label for c, label in CATEGORY_LABELS.items()}
+    if name == ABILITY_GRADE:
+        return {GRADE_ENGLISH[g]: GRADE_LABELS[g] for g in AbilityGrade}
+    if name == SERVICE_CATEGORY:
+        return {c.value: SERVICE_CATEGORY_LABELS[c] for c in ServiceCategory}
+    raise KeyError(name)
+
+
+def vocabulary_field(vocabulary: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
+    """A policy field whose codes (keys of a map, items of a tuple, or the value) must be in
+    ``vocabulary``."""
+    return dataclasses.field(default=default, metadata={VOCABULARY: vocabulary}, **kwargs)
+
+
+def codes_in(value: Any) -> list[str]:
+    """The codes a policy value names: a map's keys, a tuple's items, or the value itself."""
+    if isinstance(value, Mapping):
+        return [str(k) for k in value]
+    if isinstance(value, tuple):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _check_vocabulary(section: str, field: dataclasses.Field[Any], value: Any) -> None:
+    vocabulary = field.metadata.get(VOCABULARY)
+    if vocabulary is None:
+        return
+    known = vocabulary_codes(vocabulary)
+    unknown = [c for c in codes_in(value) if c not in known]
+    if unknown:
+        raise InvalidPolicy(
+            f"{section}.{field.name} 含有未知代码 {', '.join(unknown)} "
+            f"(可选: {'、'.join(f'{k}={v}' for k, v in known.items())}) / unknown {vocabulary} code",
+            key=field.name,
+            unknown=unknown,
+            allowed=list(known),
+        )
+
+
 def _parse(cls: type[Any], values: Mapping[str, Any]) -> dict[str, Any]:
     hints = get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    by_name = {f.name: f for f in dataclasses.fields(cls)}
     out = {}
     for key, raw in values.items():
-        if key not in names:
+        if key not in by_name:
             raise InvalidPolicy(f"{cls.section} 没有配置项 {key} / unknown policy key", key=key)
         out[key] = _coerce(key, hints[key], raw)
+        _check_vocabulary(cls.section, by_name[key], out[key])
     return out
 
 
@@ -161,27 +216,37 @@ class GovPurchasePolicy:
     section: ClassVar[str] = "gov_purchase"
 
     # Elder categories (platform_core.elders vocabulary) that may receive purchased services.
-    eligible_categories: tuple[str, ...] = (
-        "extreme_hardship",
-        "subsistence",
-        "near_subsistence",
-        "poor_disabled",
-        "poor_semi_disabled",
-        "centenarian",
-        "family_planning",
-        "bereaved_parent",
-        "entitled",
+    eligible_categories: tuple[str, ...] = vocabulary_field(
+        ELDER_CATEGORY,
+        (
+            "extreme_hardship",
+            "subsistence",
+            "near_subsistence",
+            "poor_disabled",
+            "poor_semi_disabled",
+            "centenarian",
+            "family_planning",
+            "bereaved_parent",
+            "entitled",
+        ),
     )
     # The mildest ability grade that qualifies (intact, mild, moderate, severe, complete).
-    min_grade: str = "mild"
+    min_grade: str = vocabulary_field(ABILITY_GRADE, "mild")
     # Monthly service allowance by ability grade, 元.
-    monthly_allowance_by_grade: dict[str, Decimal] = dataclasses.field(
+    monthly_allowance_by_grade: dict[str, Decimal] = vocabulary_field(
+        ABILITY_GRADE,
         default_factory=lambda: {
             "mild": Decimal("100"),
             "moderate": Decimal("200"),
             "severe": Decimal("400"),
             "complete": Decimal("600"),
-        }
+        },
+    )
+    # Service categories of the catalogue whose orders draw on the allowance. Meals are left
+    # out: meal aid pays its own per-meal subsidy. What an order draws is its self-pay share
+    # (the catalogue's category subsidy already paid the rest), up to what is left this month.
+    allowance_service_categories: tuple[str, ...] = vocabulary_field(
+        SERVICE_CATEGORY, ("daily_care", "medical", "comfort", "visit")
     )
     publicity_days: int = 7
     # Days after a refusal within which the applicant may ask for a review (复核).

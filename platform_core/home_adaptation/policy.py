@@ -6,25 +6,30 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar
 
+from platform_core.gov_purchase.policy import ABILITY_GRADE, ELDER_CATEGORY, vocabulary_field
+
 
 @dataclass(frozen=True)
 class HomeAdaptationPolicy:
     section: ClassVar[str] = "home_adaptation"
 
     # Categories that qualify on their own (elders vocabulary) ...
-    eligible_categories: tuple[str, ...] = (
-        "extreme_hardship",
-        "subsistence",
-        "near_subsistence",
-        "poor_disabled",
-        "poor_semi_disabled",
-        "disability",
-        "centenarian",
-        "bereaved_parent",
-        "family_planning",
-        "entitled",
+    eligible_categories: tuple[str, ...] = vocabulary_field(
+        ELDER_CATEGORY,
+        (
+            "extreme_hardship",
+            "subsistence",
+            "near_subsistence",
+            "poor_disabled",
+            "poor_semi_disabled",
+            "disability",
+            "centenarian",
+            "bereaved_parent",
+            "family_planning",
+            "entitled",
+        ),
     )
     # ... and the ability grade that qualifies whatever the category (intact ... complete).
-    min_grade: str = "moderate"
+    min_grade: str = vocabulary_field(ABILITY_GRADE, "moderate")
     # What public money pays for the basic items of one household, over all its cases.
     household_subsidy_cap: Decimal = Decimal("3000")

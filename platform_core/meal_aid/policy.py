@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar
+
+from platform_core.gov_purchase.policy import ELDER_CATEGORY, vocabulary_field
 
 
 @dataclass(frozen=True)
@@ -13,7 +15,8 @@ class MealAidPolicy:
 
     # Subsidy per meal by elder category (elders vocabulary), 元. Categories never stack: the
     # best-paying one applies, as with every other subsidy.
-    subsidy_per_meal: dict[str, Decimal] = field(
+    subsidy_per_meal: dict[str, Decimal] = vocabulary_field(
+        ELDER_CATEGORY,
         default_factory=lambda: {
             "extreme_hardship": Decimal("10"),
             "centenarian": Decimal("10"),
@@ -26,7 +29,7 @@ class MealAidPolicy:
             "entitled": Decimal("4"),
             "advanced_age": Decimal("3"),
             "disability": Decimal("3"),
-        }
+        },
     )
     # How many meals a day are subsidised for one elder, and the monthly ceiling per elder.
     subsidised_meals_per_day: int = 2
