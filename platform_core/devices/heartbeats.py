@@ -54,10 +54,15 @@ def record_heartbeats(session: Session, *, beats: Sequence[Heartbeat]) -> Heartb
     if not beats:
         return result
     latest: dict[str, Heartbeat] = {}
+    battery: dict[str, tuple[datetime, int]] = {}  # the latest beat that told its battery
     for beat in beats:
         known = latest.get(beat.device_ref)
         if known is None or beat.at >= known.at:
             latest[beat.device_ref] = beat
+        if beat.battery_pct is not None:
+            told = battery.get(beat.device_ref)
+            if told is None or beat.at >= told[0]:
+                battery[beat.device_ref] = (beat.at, beat.battery_pct)
     refs = set(latest)
     upper = {r.strip().upper() for r in refs}
     rows = session.execute(
@@ -80,8 +85,8 @@ def record_heartbeats(session: Session, *, beats: Sequence[Heartbeat]) -> Heartb
             continue
         device_id, status = found
         row: dict[str, object] = {"id": device_id, "last_heartbeat_at": beat.at}
-        if beat.battery_pct is not None:
-            row["battery_pct"] = max(0, min(100, beat.battery_pct))
+        if ref in battery:
+            row["battery_pct"] = max(0, min(100, battery[ref][1]))
             with_battery.append(row)
         else:
             without_battery.append(row)

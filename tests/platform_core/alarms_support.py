@@ -19,7 +19,9 @@ from tests.platform_core.elders_support import elder_input
 
 STAFF = system_actor("设备管理员")
 AGENT = Actor(kind="user", name="坐席甲", region_code="150100000000", role=Role.AGENT, user_id=101)
-AGENT_2 = Actor(kind="user", name="坐席乙", region_code="150100000000", role=Role.AGENT, user_id=102)
+AGENT_2 = Actor(
+    kind="user", name="坐席乙", region_code="150100000000", role=Role.AGENT, user_id=102
+)
 SUPERVISOR = Actor(
     kind="user", name="班长", region_code="150100000000", role=Role.SUPERVISOR, user_id=103
 )

@@ -148,10 +148,17 @@ def test_technical_alarms_close_on_restore_and_chatter_reopens_the_same_alarm(rt
                 signal(serial, AlarmType.LOW_BATTERY, at=t0),
                 signal(serial, AlarmType.LOW_BATTERY, kind="restore", at=t0 + timedelta(seconds=5)),
                 signal(serial, AlarmType.LOW_BATTERY, at=t0 + timedelta(seconds=8)),
-                signal(serial, AlarmType.LOW_BATTERY, kind="restore", at=t0 + timedelta(seconds=12)),
+                signal(
+                    serial, AlarmType.LOW_BATTERY, kind="restore", at=t0 + timedelta(seconds=12)
+                ),
             ],
         )
-    assert [o.result for o in outs] == ["raised", "closed_by_restore", "reopened", "closed_by_restore"]
+    assert [o.result for o in outs] == [
+        "raised",
+        "closed_by_restore",
+        "reopened",
+        "closed_by_restore",
+    ]
     assert len({o.alarm_id for o in outs}) == 1
     with rt.session() as s:
         [alarm] = s.scalars(select(Alarm)).all()
