@@ -8,9 +8,10 @@ approval, or refusal -> review on request -> approval or final refusal. Every mo
 from __future__ import annotations
 
 import calendar
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -38,7 +39,11 @@ from platform_core.gov_purchase.models import (
     ServiceAllowance,
 )
 from platform_core.gov_purchase.policy import GovPurchasePolicy, policy_for
+from platform_core.orders import service as orders
+from platform_core.orders.models import ServiceOrder
+from platform_core.orders.states import OrderStatus
 from platform_core.regions.service import require_within
+from platform_core.runtime import settings_of
 
 STATUS_LABELS = {
     "submitted": "已申请",
@@ -674,6 +679,94 @@ def release_allowance(session: Session, *, actor: Actor, order_id: int) -> Decim
         session, AllowanceReleased(row.elder_id, row.region_code, order_id, charge.amount)
     )
     return charge.amount
+
+
+def _order_day(session: Session, order: ServiceOrder) -> date:
+    """The local calendar day the order was opened: its month is the allowance it draws on."""
+    return order.opened_at.astimezone(ZoneInfo(settings_of(session).timezone)).date()
+
+
+def _live_charge(session: Session, order_id: int) -> AllowanceCharge | None:
+    return session.scalar(
+        select(AllowanceCharge).where(
+            AllowanceCharge.order_id == order_id, AllowanceCharge.released_at.is_(None)
+        )
+    )
+
+
+def charge_for_order(session: Session, *, actor: Actor, order_id: int) -> AllowanceCharge | None:
+    """Let a service order draw on the elder's allowance of the month it was opened in.
+
+    The allowance is drawn when the order is opened, not when it is completed: what the agent
+    promises on the call is then covered, and two orders opened the same day cannot both
+    count on the last 50 元. A cancelled order gives it back (:func:`release_allowance`).
+    The order draws its self-pay share only (the catalogue's category subsidy already paid
+    the rest, and public money never pays more than the price), up to what is left; the
+    elder pays any remainder. Nothing is drawn, and None returned, for an elder without an
+    approved application that month, a service category the league does not buy, an order
+    with nothing to pay, or a spent allowance. Drawing twice for one order returns the first.
+    """
+    order = orders.get_order(session, order_id=order_id)
+    existing = _live_charge(session, order.id)
+    if existing is not None or order.status == OrderStatus.CANCELLED:
+        return existing
+    day = _order_day(session, order)
+    policy = policy_for(session, GovPurchasePolicy, region_code=order.region_code)
+    if order.category not in policy.allowance_service_categories or order.self_pay <= 0:
+        return None
+    row = _allowance_row(session, order.elder_id, day, lock=True)
+    if row is None:
+        return None
+    amount = min(order.self_pay, row.granted - row.consumed)
+    if amount <= 0:
+        return None
+    return charge_allowance(
+        session, actor=actor, elder_id=order.elder_id, order_id=order.id, amount=amount, on=day
+    )
+
+
+def reconcile_allowance(
+    session: Session, *, actor: Actor, elder_id: int, month: date
+) -> dict[str, list[int]]:
+    """Bring one elder's month in line with its orders, for orders opened or cancelled by a
+    path that did not charge or release (a nightly job runs this): charges of cancelled orders
+    are released, then live orders without a charge draw in the order they were opened."""
+    start = _month_start(month)
+    tz = ZoneInfo(settings_of(session).timezone)
+    opened_from = datetime.combine(start, time(0), tzinfo=tz)
+    opened_before = datetime.combine(_month_end(start) + timedelta(days=1), time(0), tzinfo=tz)
+    released: list[int] = []
+    stale = session.execute(
+        select(AllowanceCharge.order_id)
+        .join(ServiceAllowance, ServiceAllowance.id == AllowanceCharge.allowance_id)
+        .join(ServiceOrder, ServiceOrder.id == AllowanceCharge.order_id)
+        .where(
+            ServiceAllowance.elder_id == elder_id,
+            ServiceAllowance.month == start,
+            AllowanceCharge.released_at.is_(None),
+            ServiceOrder.status == OrderStatus.CANCELLED.value,
+        )
+    ).scalars()
+    for order_id in list(stale):
+        release_allowance(session, actor=actor, order_id=order_id)
+        released.append(order_id)
+    charged: list[int] = []
+    candidates = session.scalars(
+        select(ServiceOrder.id)
+        .where(
+            ServiceOrder.elder_id == elder_id,
+            ServiceOrder.status != OrderStatus.CANCELLED.value,
+            ServiceOrder.opened_at >= opened_from,
+            ServiceOrder.opened_at < opened_before,
+        )
+        .order_by(ServiceOrder.opened_at, ServiceOrder.id)
+    )
+    for order_id in list(candidates):
+        if _live_charge(session, order_id) is None and charge_for_order(
+            session, actor=actor, order_id=order_id
+        ):
+            charged.append(order_id)
+    return {"released": released, "charged": charged}
 
 
 def list_applications(session: Session, *, elder_id: int) -> list[GovPurchaseApplication]:

@@ -89,7 +89,9 @@ class MealBooking(Base):
     self_pay: Mapped[Decimal] = mapped_column(Money)
     subsidy_category: Mapped[str | None] = mapped_column(String(30))
     capped_by: Mapped[str | None] = mapped_column(String(20))  # daily_meals, monthly_cap, price
-    order_id: Mapped[int | None] = mapped_column(index=True)  # the delivery's service order
+    # A delivery is a service order (platform_core.orders); dine-in meals have none.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("service_orders.id"), index=True)
+    call_id: Mapped[str | None] = mapped_column(String(64))  # the call the booking came from
     delivery_address: Mapped[str | None] = mapped_column(String(255))
     booked_by: Mapped[str] = mapped_column(String(64))
     booked_at: Mapped[datetime] = mapped_column(default=utcnow)

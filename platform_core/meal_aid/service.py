@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from platform_core.actors import Actor, Role
+from platform_core.actors import Actor, Role, system_actor
 from platform_core.assessment.service import get_elder
 from platform_core.audit import service as audit
 from platform_core.elders.models import Elder
@@ -26,6 +26,7 @@ from platform_core.errors import (
     ValidationFailed,
 )
 from platform_core.events import publish_on_commit
+from platform_core.gov_purchase import service as gov_purchase
 from platform_core.gov_purchase.policy import policy_for
 from platform_core.meal_aid.events import (
     MealBooked,
@@ -35,6 +36,12 @@ from platform_core.meal_aid.events import (
 )
 from platform_core.meal_aid.models import MealBooking, MealMenu, MealPoint, MealSettlement
 from platform_core.meal_aid.policy import MealAidPolicy
+from platform_core.orders import service as orders
+from platform_core.orders import states as order_states
+from platform_core.orders.models import OrderSource, ServiceOrder
+from platform_core.orders.states import Command, OrderStatus
+from platform_core.providers import service as providers
+from platform_core.providers.models import CLOSED_STATUSES
 from platform_core.regions.service import ensure_region, require_within
 from platform_core.runtime import settings_of
 
@@ -47,6 +54,13 @@ STATUS_LABELS = {
     "redeemed": "已就餐",
     "no_show": "未就餐",
 }
+# Where a booking came from -> the source of its delivery order.
+ORDER_SOURCES = {
+    "hotline": OrderSource.CALL,
+    "family": OrderSource.APP,
+    "point": OrderSource.PROVIDER,
+}
+IDENTITY_METHODS = {"id_card": "身份证核验", "face": "人脸核验"}
 CENT = Decimal("0.01")
 
 
@@ -64,6 +78,10 @@ class MealAlreadyRedeemed(MealAidError):
 
 class IdentityMismatch(PermissionDenied):
     code = "meal_identity_mismatch"
+
+
+class DeliveryPositionRequired(ValidationFailed):
+    code = "delivery_position_required"
 
 
 def _money(value: Decimal | int | str) -> Decimal:
@@ -302,12 +320,15 @@ def book_meal(
     mode: str = "dine_in",
     source: str = "hotline",
     delivery_address: str | None = None,
+    call_id: str | None = None,
     now: datetime | None = None,
 ) -> MealBooking:
     """Book a meal for an elder from the hotline, the family or the point itself.
 
     The subsidy is fixed at booking (best category, at most N subsidised meals a day, what is
-    left of the monthly cap); the rest is self-paid. A delivery becomes a service order.
+    left of the monthly cap); the rest is self-paid. A delivery becomes a service order of the
+    league's delivery service type, opened in the same unit of work (see
+    :func:`_open_delivery_order`): no delivery exists without its order.
     """
     if mode not in MODES:
         raise ValidationFailed(
@@ -389,25 +410,190 @@ def book_meal(
         capped_by=capped_by,
         delivery_address=(delivery_address or elder.address) if mode == "delivery" else None,
         booked_by=actor.name,
+        call_id=call_id,
     )
     try:
         with session.begin_nested():
             session.add(booking)
     except IntegrityError as exc:  # a concurrent booking of the same meal won
         raise MealAidError("老人已预订该餐 / already booked", code="meal_already_booked") from exc
+    if mode == "delivery":
+        _open_delivery_order(
+            session,
+            actor=actor,
+            booking=booking,
+            elder=elder,
+            point=point,
+            menu=menu,
+            policy=policy,
+        )
     audit.record(
         session,
         actor=actor,
         action="meal.book",
         target_type="elder",
         target_id=elder.id,
-        detail={"booking_id": booking.id, "mode": mode, "source": source},
+        detail={
+            "booking_id": booking.id,
+            "mode": mode,
+            "source": source,
+            **({"order_id": booking.order_id} if booking.order_id else {}),
+        },
     )
     publish_on_commit(
         session,
         MealBooked(booking.id, elder.id, elder.region_code, point.id, served_on, meal, mode),
     )
     return booking
+
+
+# ---------------------------------------------------------------- the delivery's service order
+#
+# A delivery is a service order of the league's delivery type (MealAidPolicy), and the order
+# follows its booking:
+#   booked    -> opened (source: call / app / provider from the booking's origin), submitted
+#                for dispatch, and sent straight to the meal point's operator when the point
+#                has one that covers the elder (it cooks and delivers its own meals); a point
+#                without an operator leaves the order to dispatch;
+#   cancelled -> the order is cancelled, which its own rules allow only before service starts;
+#   redeemed  -> the redemption at the door, with the elder's identity checked, is the proof of
+#                delivery: the provider-side steps still missing (accept, start, check-in at
+#                the courier's position) are recorded then, the order completed and confirmed
+#                by that identity check. An order nobody dispatched yet is left to the hotline.
+# The meal's own money (menu price, per-meal subsidy with its caps, per 盟市) stays on the
+# booking and is settled per point and month here; the order's price is the catalogue's
+# delivery terms, and it draws on a government-purchase allowance only where the league buys
+# meals (GovPurchasePolicy.allowance_service_categories).
+
+
+def _on_behalf(why: str, actor: Actor, region_code: str) -> Actor:
+    """The system taking an order step that follows a person's meal-aid action (named in it)."""
+    return system_actor(f"系统({why}: {actor.name})"[:64], region_code=region_code)
+
+
+def _open_delivery_order(
+    session: Session,
+    *,
+    actor: Actor,
+    booking: MealBooking,
+    elder: Elder,
+    point: MealPoint,
+    menu: MealMenu,
+    policy: MealAidPolicy,
+) -> ServiceOrder:
+    source = (
+        OrderSource.PROVIDER
+        if providers.is_provider_actor(actor)
+        else ORDER_SOURCES[booking.source]
+    )
+    order = orders.open_order(
+        session,
+        actor=actor,
+        elder_id=elder.id,
+        service_type_code=policy.delivery_service_type,
+        source=source,
+        notes=(
+            f"助餐送餐 {booking.served_on} {MEALS[booking.meal]}: {menu.dishes} "
+            f"({point.name}, 助餐预订 #{booking.id})"
+        ),
+        # another address than the profile's has no known coordinates
+        address=booking.delivery_address if booking.delivery_address != elder.address else None,
+        source_ref=booking.call_id or f"meal_booking:{booking.id}",
+        requested_at=serving_time(session, point, booking.served_on, booking.meal),
+        quantity=1,
+    )
+    booking.order_id = order.id
+    session.flush()
+    gov_purchase.charge_for_order(session, actor=actor, order_id=order.id)
+    router = _on_behalf("助餐送餐派单", actor, elder.region_code)
+    orders.submit_for_dispatch(
+        session, actor=router, order_id=order.id, reason=f"助餐预订 #{booking.id}"
+    )
+    operator = (
+        providers.find_provider(session, provider_id=point.provider_id)
+        if point.provider_id is not None
+        else None
+    )
+    if (
+        operator is not None
+        and operator.status not in CLOSED_STATUSES
+        and providers.covers(
+            operator, region_code=order.region_code, service_type_code=order.service_type_code
+        )
+    ):
+        orders.dispatch_to(
+            session,
+            actor=router,
+            order_id=order.id,
+            provider_id=operator.id,
+            reason=f"{point.name}自行配送",
+        )
+    return order
+
+
+def find_booking_for_order(session: Session, *, order_id: int) -> MealBooking | None:
+    """The meal booking a delivery order carries, if any."""
+    return session.scalar(select(MealBooking).where(MealBooking.order_id == order_id))
+
+
+def _cancellable(order: ServiceOrder) -> bool:
+    return any(t.command == Command.CANCEL for t in order_states.transitions_from(order.status))
+
+
+# Provider-side steps a redemption at the door stands in for, from each status.
+_DELIVERY_STEPS: dict[str, tuple[str, ...]] = {
+    OrderStatus.DISPATCHED: ("accept", "start_travel", "check_in", "complete", "confirm"),
+    OrderStatus.ACCEPTED: ("start_travel", "check_in", "complete", "confirm"),
+    OrderStatus.EN_ROUTE: ("check_in", "complete", "confirm"),
+    OrderStatus.IN_SERVICE: ("complete", "confirm"),
+    OrderStatus.COMPLETED: ("confirm",),
+}
+
+
+def _delivery_steps(actor: Actor, order: ServiceOrder | None) -> tuple[str, ...]:
+    """What the redemption records on the delivery order: nothing for an order not yet with a
+    provider or already past confirmation, nor for someone who may not act for its provider."""
+    if order is None:
+        return ()
+    steps = _DELIVERY_STEPS.get(order.status, ())
+    if providers.is_provider_actor(actor):
+        return steps if actor.provider_id == order.provider_id else ()
+    if actor.role is not None and actor.role not in orders.COMMAND_ROLES[Command.COMPLETE]:
+        return ()
+    return steps
+
+
+def _walk_delivery(
+    session: Session,
+    *,
+    actor: Actor,
+    booking: MealBooking,
+    order: ServiceOrder,
+    steps: tuple[str, ...],
+    latitude: float | None,
+    longitude: float | None,
+) -> None:
+    method = IDENTITY_METHODS.get(booking.identity_method or "", "身份核验")
+    for step in steps:
+        if step == "accept":
+            orders.accept(session, actor=actor, order_id=order.id)
+        elif step == "start_travel":
+            orders.start_travel(session, actor=actor, order_id=order.id)
+        elif step == "check_in":
+            orders.check_in(
+                session, actor=actor, order_id=order.id, latitude=latitude, longitude=longitude
+            )
+        elif step == "complete":
+            orders.complete(
+                session,
+                actor=actor,
+                order_id=order.id,
+                report=f"送餐到户, {method}通过后核销 (助餐预订 #{booking.id})",
+            )
+        elif step == "confirm":
+            orders.confirm(
+                session, actor=actor, order_id=order.id, confirmed_by="老人本人", method=method
+            )
 
 
 def get_booking(session: Session, *, booking_id: int) -> MealBooking:
@@ -442,8 +628,26 @@ def cancel_booking(
             f"供餐前 {policy.cancel_cutoff_minutes} 分钟内不能取消 / too late to cancel",
             rule="cancel_cutoff_minutes",
         )
+    order = session.get(ServiceOrder, booking.order_id) if booking.order_id else None
+    if order is not None and order.status not in order_states.TERMINAL and not _cancellable(order):
+        raise IllegalTransition(
+            f"送餐工单 {order.order_no} 当前为「{order_states.STATUS_LABELS[order.status]}」, "
+            "送餐已在进行, 不能取消预订 / the delivery is under way",
+            status=booking.status,
+            order_status=order.status,
+        )
     booking.status, booking.cancelled_reason = "cancelled", reason
     session.flush()
+    if order is not None:
+        on_behalf = _on_behalf("助餐预订取消", actor, booking.region_code)
+        if order.status not in order_states.TERMINAL:
+            orders.cancel(
+                session,
+                actor=on_behalf,
+                order_id=order.id,
+                reason=f"助餐预订 #{booking.id} 已取消" + (f": {reason}" if reason else ""),
+            )
+        gov_purchase.release_allowance(session, actor=on_behalf, order_id=order.id)
     publish_on_commit(
         session, MealBookingCancelled(booking.id, booking.elder_id, booking.region_code)
     )
@@ -470,6 +674,8 @@ def redeem_meal(
     method: str = "id_card",
     id_number: str | None = None,
     verified_elder_id: int | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
     now: datetime | None = None,
 ) -> MealBooking:
     """Serve a booked meal after checking who is eating it.
@@ -479,6 +685,10 @@ def redeem_meal(
     redeemed is refused, however the second attempt arrives. Refusals are audited in their own
     transaction, so call this as its own unit of work (as the point's terminal does): a caller
     that already wrote in the same transaction would hold the locks that record needs.
+
+    A delivery is redeemed at the door: its order is carried to completed and confirmed (see
+    the delivery-order notes above), checked in at ``latitude``/``longitude`` (the courier's
+    phone), which are then required when the courier has not checked in yet.
     """
     booking = get_booking(session, booking_id=booking_id)
     point = get_meal_point(session, meal_point_id=booking.meal_point_id)
@@ -516,6 +726,13 @@ def redeem_meal(
         raise IdentityMismatch(
             "身份核验未通过: 就餐人与预订老人不符 / identity does not match the booking"
         )
+    order = session.get(ServiceOrder, booking.order_id) if booking.order_id else None
+    steps = _delivery_steps(actor, order)
+    if "check_in" in steps and (latitude is None or longitude is None):
+        raise DeliveryPositionRequired(
+            "送餐核销须在老人家门口进行, 请开启定位后重试 / a delivery is redeemed at the door: "
+            "the courier's position is required"
+        )
     # Conditional update: of two concurrent redemptions only one changes the row.
     done = session.execute(
         update(MealBooking)
@@ -528,13 +745,27 @@ def redeem_meal(
     if getattr(done, "rowcount", 0) != 1:
         raise MealAlreadyRedeemed("该餐已核销 / meal already redeemed")
     session.refresh(booking)
+    if order is not None and steps:
+        _walk_delivery(
+            session,
+            actor=actor,
+            booking=booking,
+            order=order,
+            steps=steps,
+            latitude=latitude,
+            longitude=longitude,
+        )
     audit.record(
         session,
         actor=actor,
         action="meal.redeem",
         target_type="elder",
         target_id=booking.elder_id,
-        detail={"booking_id": booking.id, "method": method},
+        detail={
+            "booking_id": booking.id,
+            "method": method,
+            **({"order_id": order.id, "order_status": order.status} if order else {}),
+        },
     )
     publish_on_commit(
         session, MealRedeemed(booking.id, booking.elder_id, booking.region_code, point.id)
@@ -743,19 +974,29 @@ def status_for_elder(session: Session, *, elder_id: int, on: date | None = None)
         "state": "booked" if upcoming else "none",
         "state_label": f"已预订 {len(upcoming)} 餐" if upcoming else "无预订",
         "subsidy_used_this_month": str(_money(used or 0)),
-        "upcoming": [
-            {
-                "booking_id": b.id,
-                "served_on": b.served_on.isoformat(),
-                "meal": MEALS[b.meal],
-                "mode": MODES[b.mode],
-            }
-            for b in upcoming
-        ],
+        "upcoming": [_upcoming(session, b) for b in upcoming],
     }
     elder = session.get(Elder, elder_id)
     if elder is not None:
         out["monthly_subsidy_cap"] = str(
             _money(_policy(session, elder.region_code).monthly_subsidy_cap)
+        )
+    return out
+
+
+def _upcoming(session: Session, b: MealBooking) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "booking_id": b.id,
+        "served_on": b.served_on.isoformat(),
+        "meal": MEALS[b.meal],
+        "mode": MODES[b.mode],
+    }
+    order = session.get(ServiceOrder, b.order_id) if b.order_id else None
+    if order is not None:
+        out.update(
+            order_id=order.id,
+            order_no=order.order_no,
+            order_status=order.status,
+            order_status_label=order_states.STATUS_LABELS[order.status],
         )
     return out

@@ -1,15 +1,17 @@
 """Helpers shared by the care-module tests: elders written straight into the profile tables
-(the elders module's own tests cover registration) and actors of each role."""
+(the elders module's own tests cover registration), actors of each role, the shipped
+catalogue and real providers for the service orders the care modules open."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
+from types import SimpleNamespace
 
 from sqlalchemy.orm import Session
 
-from platform_core.actors import Actor, Role
+from platform_core.actors import Actor, Role, system_actor
 from platform_core.elders.idcard import make_id_number
 from platform_core.elders.models import Elder, ElderCategory
 from platform_core.runtime import cipher_of
@@ -17,6 +19,8 @@ from platform_core.runtime import cipher_of
 _seq = itertools.count(1)
 
 HOHHOT_VILLAGE = "150102003001"
+# Where make_elder's elders live (the order module checks check-ins against it).
+HOME = (40.8414, 111.7519)
 BAOTOU_VILLAGE = "150202001001"
 
 FULL_MARKS = {
@@ -83,6 +87,8 @@ def make_elder(
         birth_date=date(1940, 1, 1),
         address=address,
         region_code=region_code,
+        latitude=HOME[0],
+        longitude=HOME[1],
         living_arrangement="alone",
     )
     elder.categories = [ElderCategory(category=c) for c in categories]
@@ -110,3 +116,90 @@ def provider_staff(
         user_id=31,
         provider_id=provider_id,
     )
+
+
+ADMIN = system_actor("管理员")
+
+
+def install_catalogue(session: Session) -> None:
+    """The shipped service types and subsidy rules (the orders the care modules open need them)."""
+    from platform_core.catalogue import service as catalogue
+
+    catalogue.install_defaults(session, actor=ADMIN)
+
+
+def add_provider(
+    session: Session,
+    *,
+    services: Sequence[str] = ("meal_delivery", "care_bathing", "visit_home", "care_cleaning"),
+    coverage: Sequence[str] = ("150102",),
+    name: str = "锡林路居家养老服务中心",
+) -> SimpleNamespace:
+    """A registered provider with one staff member, and the actor its people log in as."""
+    from platform_core.elders.idcard import make_id_number as id_number
+    from platform_core.providers import service as providers
+    from platform_core.providers.credit_code import make_credit_code
+
+    n = next(_seq)
+    provider = providers.register_provider(
+        session,
+        actor=ADMIN,
+        name=f"{name}{n}",
+        credit_code=make_credit_code("52", "150102", f"MJ{n:06d}"),
+        region_code="150102",
+        contact_phone="04716912345",
+        service_types=list(services),
+        coverage=list(coverage),
+    )
+    staff = providers.add_staff(
+        session,
+        actor=ADMIN,
+        provider_id=provider.id,
+        name=f"护理员{n}",
+        phone="13947100001",
+        id_number=id_number("150102", date(1980, 5, 5), n),
+        skills=list(services),
+    )
+    return SimpleNamespace(
+        id=provider.id,
+        staff_id=staff.id,
+        actor=provider_staff(provider_id=provider.id, name=f"{provider.name}送餐员"),
+    )
+
+
+def approved_elder(
+    session: Session,
+    *,
+    categories: Iterable[str] = ("near_subsistence",),
+    scores: dict[str, int] | None = None,
+    region_code: str = HOHHOT_VILLAGE,
+    name: str = "张桂兰",
+) -> Elder:
+    """An elder assessed (中度失能 by default) and approved for government-purchased services
+    this month, by the whole application chain with its publicity period behind it."""
+    from datetime import timedelta
+
+    from platform_core.assessment import service as assessments
+    from platform_core.gov_purchase import service as gp
+
+    start = date.today() - timedelta(days=40)
+    elder = make_elder(session, name=name, categories=categories, region_code=region_code)
+    assessments.record_assessment(
+        session,
+        actor=officer(),
+        elder_id=elder.id,
+        item_scores=scores or MODERATE_46,
+        assessed_on=start,
+        reason="first",
+        assessors=["王敏", "赵云"],
+    )
+    app = gp.apply(session, actor=agent(), elder_id=elder.id, applicant_name=name, applied_on=start)
+    for step, days in (
+        (gp.accept, 1),
+        (gp.pass_first_review, 3),
+        (gp.record_assessment, 5),
+        (gp.start_publicity, 6),
+        (gp.approve, 40),
+    ):
+        step(session, actor=officer(), application_id=app.id, on=start + timedelta(days=days))
+    return elder

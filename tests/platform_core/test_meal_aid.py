@@ -16,7 +16,13 @@ from platform_core.gov_purchase.policy import set_policy
 from platform_core.meal_aid import service as meals
 from platform_core.meal_aid.policy import MealAidPolicy
 from platform_core.runtime import cipher_of
-from tests.platform_core.care_support import agent, make_elder, officer, provider_staff
+from tests.platform_core.care_support import (
+    agent,
+    install_catalogue,
+    make_elder,
+    officer,
+    provider_staff,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2025, 3, 10)  # a Monday; every clock below is set relative to it
@@ -30,7 +36,8 @@ def at(day: date, hhmm: str) -> datetime:
 EARLY = at(DAY - timedelta(days=1), "12:00")
 
 
-def setup_point(s, *, delivers=True, capacity=None, days=(DAY,)):
+def setup_point(s, *, delivers=True, capacity=None, days=(DAY,), provider_id=1):
+    install_catalogue(s)  # a delivery is a service order of the catalogue's meal delivery type
     point = meals.open_meal_point(
         s,
         actor=officer(),
@@ -39,13 +46,13 @@ def setup_point(s, *, delivers=True, capacity=None, days=(DAY,)):
         address="锡林路 8 号",
         meal_times={"breakfast": "07:00", "lunch": "11:30", "dinner": "17:30"},
         delivers=delivers,
-        provider_id=1,
+        provider_id=provider_id,
     )
     for d in days:
         for meal, price in (("breakfast", "5"), ("lunch", "15"), ("dinner", "12")):
             meals.publish_menu(
                 s,
-                actor=provider_staff(),
+                actor=provider_staff(provider_id=provider_id),
                 meal_point_id=point.id,
                 served_on=d,
                 meal=meal,

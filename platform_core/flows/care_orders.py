@@ -1,0 +1,112 @@
+"""Service orders as the care modules see them: opened and cancelled together with what pays
+for them and what they carry.
+
+- A government-purchase allowance is drawn when an order is opened and given back when it is
+  cancelled (``gov_purchase.service.charge_for_order`` says how much and why then).
+- A meal delivery order is cancelled through its booking, so the booking never stays live for
+  a delivery nobody makes (``meal_aid.service`` keeps the two in step).
+
+The console, the IVR and jobs that open orders for an elder call :func:`open_care_order` and
+:func:`cancel_care_order` instead of the orders service; the orders a path opened or cancelled
+without them are put right by :func:`reconcile_allowances` (a nightly job).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from platform_core.actors import Actor
+from platform_core.gov_purchase import service as gov_purchase
+from platform_core.gov_purchase.models import AllowanceCharge, GovPurchaseApplication
+from platform_core.meal_aid import service as meal_aid
+from platform_core.orders import service as orders
+from platform_core.orders.models import ServiceOrder
+from platform_core.regions.service import within
+
+
+def open_care_order(
+    session: Session,
+    *,
+    actor: Actor,
+    elder_id: int,
+    service_type_code: str,
+    source: str,
+    urgency: str = "normal",
+    notes: str = "",
+    address: str | None = None,
+    source_ref: str | None = None,
+    requested_at: datetime | None = None,
+    quantity: Decimal | int = 1,
+) -> ServiceOrder:
+    """Open an order (as ``orders.service.open_order``) and let it draw on the elder's
+    government-purchase allowance; the agent sees what it drew in the elder's care status."""
+    order = orders.open_order(
+        session,
+        actor=actor,
+        elder_id=elder_id,
+        service_type_code=service_type_code,
+        source=source,
+        urgency=urgency,
+        notes=notes,
+        address=address,
+        source_ref=source_ref,
+        requested_at=requested_at,
+        quantity=quantity,
+    )
+    gov_purchase.charge_for_order(session, actor=actor, order_id=order.id)
+    return order
+
+
+def cancel_care_order(
+    session: Session, *, actor: Actor, order_id: int, reason: str, now: datetime | None = None
+) -> ServiceOrder:
+    """Cancel an order and give back what it drew; a meal delivery is cancelled by cancelling
+    its booking (the booking's own cut-off applies, and the order follows it)."""
+    booking = meal_aid.find_booking_for_order(session, order_id=order_id)
+    if booking is not None and booking.status == "booked":
+        meal_aid.cancel_booking(session, actor=actor, booking_id=booking.id, reason=reason, now=now)
+        return orders.get_order(session, order_id=order_id)
+    order = orders.cancel(session, actor=actor, order_id=order_id, reason=reason)
+    gov_purchase.release_allowance(session, actor=actor, order_id=order.id)
+    return order
+
+
+def order_allowance(session: Session, *, order_id: int) -> Decimal:
+    """What the order currently draws from a government-purchase allowance (0 when nothing)."""
+    amount = session.scalar(
+        select(AllowanceCharge.amount).where(
+            AllowanceCharge.order_id == order_id, AllowanceCharge.released_at.is_(None)
+        )
+    )
+    return Decimal("0.00") if amount is None else amount
+
+
+def reconcile_allowances(
+    session: Session, *, actor: Actor, month: date, region_code: str | None = None
+) -> dict[str, Any]:
+    """Every approved elder's allowance of ``month`` (in ``region_code`` and below) in line
+    with their orders: charges of cancelled orders released, uncharged live orders charged."""
+    start = month.replace(day=1)
+    end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    q = select(GovPurchaseApplication.elder_id).where(
+        GovPurchaseApplication.status.in_(("approved", "terminated")),
+        GovPurchaseApplication.allowance_from < end,
+        GovPurchaseApplication.allowance_until >= start,
+    )
+    if region_code is not None:
+        q = q.where(within(GovPurchaseApplication.region_code, region_code))
+    elders = sorted(set(session.scalars(q)))
+    released: list[int] = []
+    charged: list[int] = []
+    for elder_id in elders:
+        done = gov_purchase.reconcile_allowance(
+            session, actor=actor, elder_id=elder_id, month=start
+        )
+        released += done["released"]
+        charged += done["charged"]
+    return {"elders": len(elders), "released": released, "charged": charged}
