@@ -5,10 +5,11 @@ catalogue and real providers for the service orders the care modules open."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from types import SimpleNamespace
 
+import pytest
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, Role, system_actor
@@ -203,3 +204,15 @@ def approved_elder(
     ):
         step(session, actor=officer(), application_id=app.id, on=start + timedelta(days=days))
     return elder
+
+
+@pytest.fixture
+def jobs_settled(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Lets the jobs that committed order steps started (dispatch, notices) finish before the
+    runtime fixture empties the tables under them."""
+    name = next(n for n in ("regions", "any_runtime", "runtime") if n in request.fixturenames)
+    rt = request.getfixturevalue(name)
+    yield
+    wait_idle = getattr(rt.jobs, "wait_idle", None)
+    if wait_idle is not None:
+        wait_idle(10)

@@ -20,9 +20,12 @@ from tests.platform_core.care_support import (
     agent,
     approved_elder,
     install_catalogue,
+    jobs_settled,
     make_elder,
     officer,
 )
+
+pytestmark = pytest.mark.usefixtures(jobs_settled.__name__)
 
 AGENT = agent()
 
