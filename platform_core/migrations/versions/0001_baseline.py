@@ -2,7 +2,7 @@
 
 Revision ID: 0001_baseline
 Revises:
-Create Date: 2026-11-26 10:14:21.939989
+Create Date: 2026-11-26 10:25:51.075676
 """
 
 from collections.abc import Sequence
@@ -213,6 +213,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("regions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_regions_parent_code"), ["parent_code"], unique=False)
+
+    op.create_table(
+        "rejected_device_messages",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("received_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("transport", sa.String(length=6), nullable=False),
+        sa.Column("vendor", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("reason", sa.String(length=30), nullable=False),
+        sa.Column("detail", sa.String(length=500), nullable=False),
+        sa.Column("raw", sa.Text(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rejected_device_messages")),
+    )
+    with op.batch_alter_table("rejected_device_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_rejected_device_messages_reason"), ["reason"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_rejected_device_messages_received_at"), ["received_at"], unique=False
+        )
 
     op.create_table(
         "satisfaction_surveys",
@@ -770,6 +791,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_care_calls_status"), ["status"], unique=False)
 
     op.create_table(
+        "device_return_visits",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("elder_id", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("result", sa.String(length=20), nullable=True),
+        sa.Column("devices", sa.JSON(), nullable=False),
+        sa.Column("note", sa.String(length=1000), nullable=False),
+        sa.Column("visited_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("visited_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["elder_id"], ["elders.id"], name=op.f("fk_device_return_visits_elder_id_elders")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_device_return_visits")),
+        sa.UniqueConstraint(
+            "elder_id", "due_on", name=op.f("uq_device_return_visits_elder_id_due_on")
+        ),
+    )
+    with op.batch_alter_table("device_return_visits", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_device_return_visits_due_on"), ["due_on"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_device_return_visits_elder_id"), ["elder_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_device_return_visits_region_code"), ["region_code"], unique=False
+        )
+
+    op.create_table(
         "devices",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("device_type", sa.String(length=20), nullable=False),
@@ -786,6 +839,7 @@ def upgrade() -> None:
         sa.Column("battery_pct", sa.Integer(), nullable=True),
         sa.Column("bound_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("installed_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("service_until", sa.Date(), nullable=True),
         sa.Column("created_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -1198,6 +1252,69 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_care_notices_elder_id"), ["elder_id"], unique=False)
 
     op.create_table(
+        "device_maintenance_tickets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("device_id", sa.Integer(), nullable=False),
+        sa.Column("elder_id", sa.Integer(), nullable=True),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("open_key", sa.String(length=40), nullable=True),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("fault", sa.String(length=500), nullable=False),
+        sa.Column("fault_code", sa.String(length=20), nullable=False),
+        sa.Column("reports", sa.Integer(), nullable=False),
+        sa.Column("opened_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("opened_by", sa.String(length=64), nullable=False),
+        sa.Column("on_site_due_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("technician", sa.String(length=64), nullable=True),
+        sa.Column("assigned_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("on_site_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("escalated_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("escalations", sa.Integer(), nullable=False),
+        sa.Column("resolved_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_by", sa.String(length=64), nullable=True),
+        sa.Column("resolution", sa.String(length=12), nullable=True),
+        sa.Column("within_service_period", sa.Boolean(), nullable=True),
+        sa.Column("free_of_charge", sa.Boolean(), nullable=True),
+        sa.Column("replacement_device_id", sa.Integer(), nullable=True),
+        sa.Column("note", sa.String(length=1000), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["device_id"],
+            ["devices.id"],
+            name=op.f("fk_device_maintenance_tickets_device_id_devices"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["elder_id"], ["elders.id"], name=op.f("fk_device_maintenance_tickets_elder_id_elders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["replacement_device_id"],
+            ["devices.id"],
+            name=op.f("fk_device_maintenance_tickets_replacement_device_id_devices"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_device_maintenance_tickets")),
+        sa.UniqueConstraint("open_key", name=op.f("uq_device_maintenance_tickets_open_key")),
+    )
+    with op.batch_alter_table("device_maintenance_tickets", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_device_maintenance_tickets_device_id"), ["device_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_device_maintenance_tickets_elder_id"), ["elder_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_device_maintenance_tickets_on_site_due_at"),
+            ["on_site_due_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_device_maintenance_tickets_region_code"), ["region_code"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_device_maintenance_tickets_status"), ["status"], unique=False
+        )
+
+    op.create_table(
         "device_status_changes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("device_id", sa.Integer(), nullable=False),
@@ -1311,67 +1428,6 @@ def upgrade() -> None:
     with op.batch_alter_table("home_adaptation_steps", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_home_adaptation_steps_case_id"), ["case_id"], unique=False
-        )
-
-    op.create_table(
-        "meal_bookings",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("menu_id", sa.Integer(), nullable=False),
-        sa.Column("meal_point_id", sa.Integer(), nullable=False),
-        sa.Column("elder_id", sa.Integer(), nullable=False),
-        sa.Column("region_code", sa.String(length=12), nullable=False),
-        sa.Column("served_on", sa.Date(), nullable=False),
-        sa.Column("meal", sa.String(length=10), nullable=False),
-        sa.Column("mode", sa.String(length=10), nullable=False),
-        sa.Column("source", sa.String(length=10), nullable=False),
-        sa.Column("status", sa.String(length=10), nullable=False),
-        sa.Column("price", sa.Numeric(precision=12, scale=2), nullable=False),
-        sa.Column("subsidy", sa.Numeric(precision=12, scale=2), nullable=False),
-        sa.Column("self_pay", sa.Numeric(precision=12, scale=2), nullable=False),
-        sa.Column("subsidy_category", sa.String(length=30), nullable=True),
-        sa.Column("capped_by", sa.String(length=20), nullable=True),
-        sa.Column("order_id", sa.Integer(), nullable=True),
-        sa.Column("delivery_address", sa.String(length=255), nullable=True),
-        sa.Column("booked_by", sa.String(length=64), nullable=False),
-        sa.Column("booked_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("redeemed_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("redeemed_by", sa.String(length=64), nullable=True),
-        sa.Column("identity_method", sa.String(length=12), nullable=True),
-        sa.Column("cancelled_reason", sa.String(length=200), nullable=True),
-        sa.Column("settlement_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["elder_id"],
-            ["elders.id"],
-            name=op.f("fk_meal_bookings_elder_id_elders"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["meal_point_id"],
-            ["meal_points.id"],
-            name=op.f("fk_meal_bookings_meal_point_id_meal_points"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["menu_id"], ["meal_menus.id"], name=op.f("fk_meal_bookings_menu_id_meal_menus")
-        ),
-        sa.ForeignKeyConstraint(
-            ["settlement_id"],
-            ["meal_settlements.id"],
-            name=op.f("fk_meal_bookings_settlement_id_meal_settlements"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_meal_bookings")),
-    )
-    with op.batch_alter_table("meal_bookings", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_meal_bookings_elder_id"), ["elder_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_meal_bookings_order_id"), ["order_id"], unique=False)
-        batch_op.create_index(
-            "ix_meal_bookings_point_day", ["meal_point_id", "served_on"], unique=False
-        )
-        batch_op.create_index(
-            "uq_meal_bookings_live",
-            ["elder_id", "served_on", "meal"],
-            unique=True,
-            postgresql_where=sa.text("status <> 'cancelled'"),
-            sqlite_where=sa.text("status <> 'cancelled'"),
         )
 
     op.create_table(
@@ -1494,6 +1550,81 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_service_orders_status"), ["status"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_service_orders_subsidy_rule_id"), ["subsidy_rule_id"], unique=False
+        )
+
+    op.create_table(
+        "alarms",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("device_id", sa.Integer(), nullable=False),
+        sa.Column("elder_id", sa.Integer(), nullable=True),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("alarm_type", sa.String(length=20), nullable=False),
+        sa.Column("alarm_class", sa.String(length=12), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("open_key", sa.String(length=40), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("event_code", sa.String(length=20), nullable=False),
+        sa.Column("vendor", sa.String(length=20), nullable=False),
+        sa.Column("protocol", sa.String(length=20), nullable=False),
+        sa.Column("unbound", sa.Boolean(), nullable=False),
+        sa.Column("suppressed_reason", sa.String(length=40), nullable=True),
+        sa.Column("occurred_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_signal_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("signal_count", sa.Integer(), nullable=False),
+        sa.Column("reopen_count", sa.Integer(), nullable=False),
+        sa.Column("announced_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("restored_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("latitude", sa.Double(), nullable=True),
+        sa.Column("longitude", sa.Double(), nullable=True),
+        sa.Column("position_accuracy_m", sa.Double(), nullable=True),
+        sa.Column("position_source", sa.String(length=10), nullable=True),
+        sa.Column("taken_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("taken_by_user_id", sa.Integer(), nullable=True),
+        sa.Column("taken_by", sa.String(length=64), nullable=True),
+        sa.Column("handler_user_id", sa.Integer(), nullable=True),
+        sa.Column("handler_name", sa.String(length=64), nullable=True),
+        sa.Column("first_action_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("on_site_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("timer_rung", sa.String(length=20), nullable=True),
+        sa.Column("timer_due_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("timer_seq", sa.Integer(), nullable=False),
+        sa.Column("timer_level", sa.String(length=12), nullable=True),
+        sa.Column("closed_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_by", sa.String(length=64), nullable=True),
+        sa.Column("outcome", sa.String(length=20), nullable=True),
+        sa.Column("outcome_note", sa.Text(), nullable=False),
+        sa.Column("updated_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["device_id"], ["devices.id"], name=op.f("fk_alarms_device_id_devices")
+        ),
+        sa.ForeignKeyConstraint(
+            ["elder_id"], ["elders.id"], name=op.f("fk_alarms_elder_id_elders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["service_orders.id"], name=op.f("fk_alarms_order_id_service_orders")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alarms")),
+        sa.UniqueConstraint("open_key", name=op.f("uq_alarms_open_key")),
+    )
+    with op.batch_alter_table("alarms", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alarms_device_id"), ["device_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_alarms_elder_id"), ["elder_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_alarms_handler_user_id"), ["handler_user_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_alarms_received_at"), ["received_at"], unique=False)
+        batch_op.create_index(
+            "ix_alarms_region_prefix",
+            ["region_code"],
+            unique=False,
+            postgresql_ops={"region_code": "varchar_pattern_ops"},
+        )
+        batch_op.create_index(batch_op.f("ix_alarms_status"), ["status"], unique=False)
+        batch_op.create_index(
+            "ix_alarms_status_priority", ["status", "priority", "received_at"], unique=False
         )
 
     op.create_table(
@@ -1622,6 +1753,73 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "meal_bookings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("menu_id", sa.Integer(), nullable=False),
+        sa.Column("meal_point_id", sa.Integer(), nullable=False),
+        sa.Column("elder_id", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("served_on", sa.Date(), nullable=False),
+        sa.Column("meal", sa.String(length=10), nullable=False),
+        sa.Column("mode", sa.String(length=10), nullable=False),
+        sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("price", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("subsidy", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("self_pay", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("subsidy_category", sa.String(length=30), nullable=True),
+        sa.Column("capped_by", sa.String(length=20), nullable=True),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("call_id", sa.String(length=64), nullable=True),
+        sa.Column("delivery_address", sa.String(length=255), nullable=True),
+        sa.Column("booked_by", sa.String(length=64), nullable=False),
+        sa.Column("booked_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("redeemed_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("redeemed_by", sa.String(length=64), nullable=True),
+        sa.Column("identity_method", sa.String(length=12), nullable=True),
+        sa.Column("cancelled_reason", sa.String(length=200), nullable=True),
+        sa.Column("settlement_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["elder_id"],
+            ["elders.id"],
+            name=op.f("fk_meal_bookings_elder_id_elders"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["meal_point_id"],
+            ["meal_points.id"],
+            name=op.f("fk_meal_bookings_meal_point_id_meal_points"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["menu_id"], ["meal_menus.id"], name=op.f("fk_meal_bookings_menu_id_meal_menus")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["service_orders.id"],
+            name=op.f("fk_meal_bookings_order_id_service_orders"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["settlement_id"],
+            ["meal_settlements.id"],
+            name=op.f("fk_meal_bookings_settlement_id_meal_settlements"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_meal_bookings")),
+    )
+    with op.batch_alter_table("meal_bookings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_meal_bookings_elder_id"), ["elder_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_meal_bookings_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(
+            "ix_meal_bookings_point_day", ["meal_point_id", "served_on"], unique=False
+        )
+        batch_op.create_index(
+            "uq_meal_bookings_live",
+            ["elder_id", "served_on", "meal"],
+            unique=True,
+            postgresql_where=sa.text("status <> 'cancelled'"),
+            sqlite_where=sa.text("status <> 'cancelled'"),
+        )
+
+    op.create_table(
         "order_transitions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("order_id", sa.Integer(), nullable=False),
@@ -1684,6 +1882,82 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "alarm_notices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("alarm_id", sa.Integer(), nullable=True),
+        sa.Column("elder_id", sa.Integer(), nullable=True),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("to_number", sa.String(length=20), nullable=False),
+        sa.Column("to_name", sa.String(length=64), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("created_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["alarm_id"], ["alarms.id"], name=op.f("fk_alarm_notices_alarm_id_alarms")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alarm_notices")),
+    )
+    with op.batch_alter_table("alarm_notices", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alarm_notices_alarm_id"), ["alarm_id"], unique=False)
+
+    op.create_table(
+        "alarm_signals",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("device_id", sa.Integer(), nullable=False),
+        sa.Column("alarm_id", sa.Integer(), nullable=True),
+        sa.Column("msg_key", sa.String(length=80), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("alarm_type", sa.String(length=20), nullable=False),
+        sa.Column("event_code", sa.String(length=20), nullable=False),
+        sa.Column("result", sa.String(length=20), nullable=False),
+        sa.Column("occurred_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("transport", sa.String(length=6), nullable=False),
+        sa.Column("vendor", sa.String(length=20), nullable=False),
+        sa.Column("latitude", sa.Double(), nullable=True),
+        sa.Column("longitude", sa.Double(), nullable=True),
+        sa.Column("raw", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alarm_id"], ["alarms.id"], name=op.f("fk_alarm_signals_alarm_id_alarms")
+        ),
+        sa.ForeignKeyConstraint(
+            ["device_id"], ["devices.id"], name=op.f("fk_alarm_signals_device_id_devices")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alarm_signals")),
+        sa.UniqueConstraint(
+            "device_id", "msg_key", name=op.f("uq_alarm_signals_device_id_msg_key")
+        ),
+    )
+    with op.batch_alter_table("alarm_signals", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_alarm_signals_alarm_id"), ["alarm_id"], unique=False)
+
+    op.create_table(
+        "alarm_steps",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("alarm_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("step", sa.String(length=20), nullable=False),
+        sa.Column("result", sa.String(length=12), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=True),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor_kind", sa.String(length=20), nullable=False),
+        sa.Column("actor_name", sa.String(length=64), nullable=False),
+        sa.Column("actor_user_id", sa.Integer(), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alarm_id"],
+            ["alarms.id"],
+            name=op.f("fk_alarm_steps_alarm_id_alarms"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alarm_steps")),
+        sa.UniqueConstraint("alarm_id", "seq", name=op.f("uq_alarm_steps_alarm_id_seq")),
+    )
+    op.create_table(
         "allowance_charges",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("allowance_id", sa.Integer(), nullable=False),
@@ -1715,6 +1989,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_allowance_charges_allowance_id"))
 
     op.drop_table("allowance_charges")
+    op.drop_table("alarm_steps")
+    with op.batch_alter_table("alarm_signals", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alarm_signals_alarm_id"))
+
+    op.drop_table("alarm_signals")
+    with op.batch_alter_table("alarm_notices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_alarm_notices_alarm_id"))
+
+    op.drop_table("alarm_notices")
     with op.batch_alter_table("service_allowances", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_service_allowances_region_code"))
         batch_op.drop_index(batch_op.f("ix_service_allowances_elder_id"))
@@ -1724,6 +2007,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_order_transitions_at"))
 
     op.drop_table("order_transitions")
+    with op.batch_alter_table("meal_bookings", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_meal_bookings_live",
+            postgresql_where=sa.text("status <> 'cancelled'"),
+            sqlite_where=sa.text("status <> 'cancelled'"),
+        )
+        batch_op.drop_index("ix_meal_bookings_point_day")
+        batch_op.drop_index(batch_op.f("ix_meal_bookings_order_id"))
+        batch_op.drop_index(batch_op.f("ix_meal_bookings_elder_id"))
+
+    op.drop_table("meal_bookings")
     with op.batch_alter_table("gov_purchase_steps", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_gov_purchase_steps_application_id"))
 
@@ -1745,6 +2039,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_care_bed_services_care_bed_id"))
 
     op.drop_table("care_bed_services")
+    with op.batch_alter_table("alarms", schema=None) as batch_op:
+        batch_op.drop_index("ix_alarms_status_priority")
+        batch_op.drop_index(batch_op.f("ix_alarms_status"))
+        batch_op.drop_index(
+            "ix_alarms_region_prefix", postgresql_ops={"region_code": "varchar_pattern_ops"}
+        )
+        batch_op.drop_index(batch_op.f("ix_alarms_received_at"))
+        batch_op.drop_index(batch_op.f("ix_alarms_handler_user_id"))
+        batch_op.drop_index(batch_op.f("ix_alarms_elder_id"))
+        batch_op.drop_index(batch_op.f("ix_alarms_device_id"))
+
+    op.drop_table("alarms")
     with op.batch_alter_table("service_orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_service_orders_subsidy_rule_id"))
         batch_op.drop_index(batch_op.f("ix_service_orders_status"))
@@ -1759,17 +2065,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_service_orders_elder_status")
 
     op.drop_table("service_orders")
-    with op.batch_alter_table("meal_bookings", schema=None) as batch_op:
-        batch_op.drop_index(
-            "uq_meal_bookings_live",
-            postgresql_where=sa.text("status <> 'cancelled'"),
-            sqlite_where=sa.text("status <> 'cancelled'"),
-        )
-        batch_op.drop_index("ix_meal_bookings_point_day")
-        batch_op.drop_index(batch_op.f("ix_meal_bookings_order_id"))
-        batch_op.drop_index(batch_op.f("ix_meal_bookings_elder_id"))
-
-    op.drop_table("meal_bookings")
     with op.batch_alter_table("home_adaptation_steps", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_home_adaptation_steps_case_id"))
 
@@ -1788,6 +2083,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_device_status_changes_device_id"))
 
     op.drop_table("device_status_changes")
+    with op.batch_alter_table("device_maintenance_tickets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_device_maintenance_tickets_status"))
+        batch_op.drop_index(batch_op.f("ix_device_maintenance_tickets_region_code"))
+        batch_op.drop_index(batch_op.f("ix_device_maintenance_tickets_on_site_due_at"))
+        batch_op.drop_index(batch_op.f("ix_device_maintenance_tickets_elder_id"))
+        batch_op.drop_index(batch_op.f("ix_device_maintenance_tickets_device_id"))
+
+    op.drop_table("device_maintenance_tickets")
     with op.batch_alter_table("care_notices", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_care_notices_elder_id"))
         batch_op.drop_index(batch_op.f("ix_care_notices_care_call_id"))
@@ -1860,6 +2163,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_devices_device_type"))
 
     op.drop_table("devices")
+    with op.batch_alter_table("device_return_visits", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_device_return_visits_region_code"))
+        batch_op.drop_index(batch_op.f("ix_device_return_visits_elder_id"))
+        batch_op.drop_index(batch_op.f("ix_device_return_visits_due_on"))
+
+    op.drop_table("device_return_visits")
     with op.batch_alter_table("care_calls", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_care_calls_status"))
         batch_op.drop_index(batch_op.f("ix_care_calls_region_code"))
@@ -1953,6 +2262,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_satisfaction_surveys_agent")
 
     op.drop_table("satisfaction_surveys")
+    with op.batch_alter_table("rejected_device_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rejected_device_messages_received_at"))
+        batch_op.drop_index(batch_op.f("ix_rejected_device_messages_reason"))
+
+    op.drop_table("rejected_device_messages")
     with op.batch_alter_table("regions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_regions_parent_code"))
 
