@@ -2,22 +2,26 @@
 
 applied -> assessed -> contracted -> home_adapted -> devices_installed -> planned -> in_service,
 and from any of them withdrawn (death, moving into an institution, request, re-assessment).
-Each move records its date and owner. While in service, each service or visit is recorded
-with the order that carried it, and each month is settled once, under a per-household cap.
+Each move records its date and owner. While in service, each month's plan is opened as
+service orders (source ``assessment_plan``) sent to the contracted provider, each recorded as a
+service of the bed; a month is settled once, under a per-household cap, counting only the
+services whose orders were completed. Withdrawal cancels the plan's orders not yet under way.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from platform_core.actors import Actor, Role
+from platform_core.actors import Actor, Role, system_actor
 from platform_core.assessment.service import current_assessment, get_elder, grade_key
 from platform_core.assessment.standard import AbilityGrade, parse_grade
 from platform_core.audit import service as audit
@@ -34,7 +38,14 @@ from platform_core.errors import (
 )
 from platform_core.events import publish_on_commit
 from platform_core.gov_purchase.policy import policy_for
+from platform_core.orders import service as orders
+from platform_core.orders import states as order_states
+from platform_core.orders.models import OrderSource, ServiceOrder
+from platform_core.orders.states import Command, OrderStatus
+from platform_core.providers import service as providers
+from platform_core.providers.models import CLOSED_STATUSES
 from platform_core.regions.service import require_within
+from platform_core.runtime import settings_of
 
 STATUS_LABELS = {
     "applied": "已申请",
@@ -261,7 +272,8 @@ def sign_contract(
             "合同须有编号, 且结束日期晚于开始日期 / contract number and a valid term required",
             code="invalid_contract",
         )
-    bed.provider_id, bed.contract_no = provider_id, contract_no.strip()
+    provider = providers.get_provider(session, provider_id=provider_id)
+    bed.provider_id, bed.contract_no = provider.id, contract_no.strip()
     bed.contract_starts_on, bed.contract_ends_on = starts_on, ends_on
     return _move(session, actor=actor, bed=bed, action="contract", on=on, note=contract_no)
 
@@ -372,9 +384,133 @@ def withdraw(
     bed = get_care_bed(session, care_bed_id=care_bed_id)
     _require(bed, "withdraw")
     bed.withdrawal_reason, bed.withdrawn_on = reason, on or date.today()
-    return _move(
-        session, actor=actor, bed=bed, action="withdraw", on=on, note=WITHDRAWAL_REASONS[reason]
+    _move(session, actor=actor, bed=bed, action="withdraw", on=on, note=WITHDRAWAL_REASONS[reason])
+    on_behalf = _on_behalf("家庭养老床位退出", actor, bed.region_code)
+    for order in _plan_orders(session, bed):
+        # an order already under way runs to its end; it counts for its month as delivered
+        if order.status not in order_states.TERMINAL and _cancellable(order):
+            orders.cancel(
+                session,
+                actor=on_behalf,
+                order_id=order.id,
+                reason=f"家庭养老床位 #{bed.id} 退出: {WITHDRAWAL_REASONS[reason]}",
+            )
+    return bed
+
+
+def _on_behalf(why: str, actor: Actor, region_code: str) -> Actor:
+    """The system taking an order step that follows a person's care-bed action (named in it)."""
+    return system_actor(f"系统({why}: {actor.name})"[:64], region_code=region_code)
+
+
+def _cancellable(order: ServiceOrder) -> bool:
+    return any(t.command == Command.CANCEL for t in order_states.transitions_from(order.status))
+
+
+def _plan_orders(session: Session, bed: CareBed) -> list[ServiceOrder]:
+    return list(
+        session.scalars(
+            select(ServiceOrder)
+            .join(CareBedService, CareBedService.order_id == ServiceOrder.id)
+            .where(CareBedService.care_bed_id == bed.id)
+            .order_by(ServiceOrder.id)
+        )
     )
+
+
+def _slot_ref(bed: CareBed, month: date, code: str, n: int) -> str:
+    return f"care_bed:{bed.id}:{month:%Y%m}:{code}:{n}"
+
+
+def _planned_days(month: date, times: int, today: date) -> list[date]:
+    """``times`` days spread evenly over the month, or over what is left of it when the month
+    is under way (a month opened late does not plan services in the past)."""
+    last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    first = today if month <= today <= last else month
+    span = (last - first).days + 1
+    return [first + timedelta(days=(i * span) // times) for i in range(times)]
+
+
+def open_month_orders(
+    session: Session,
+    *,
+    actor: Actor,
+    care_bed_id: int,
+    month: date,
+    today: date | None = None,
+) -> list[CareBedService]:
+    """Open the month's planned services as service orders (source ``assessment_plan``), each
+    on its planned day and sent to the contracted provider, and record each as a service of the
+    bed. Running it again opens only what is still missing (each planned service has its slot,
+    the order's ``source_ref``), so a job may run it daily."""
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    require_within(bed.region_code, actor.region_code)
+    if bed.status != "in_service":
+        raise IllegalTransition(
+            f"床位当前为「{STATUS_LABELS[bed.status]}」, 不能安排服务 / not in service",
+            status=bed.status,
+        )
+    start = month.replace(day=1)
+    end = start.replace(day=calendar.monthrange(start.year, start.month)[1])
+    if (
+        bed.contract_starts_on is None
+        or bed.contract_ends_on is None
+        or not (bed.contract_starts_on <= end and start <= bed.contract_ends_on)
+    ):
+        raise Conflict(
+            f"{start:%Y-%m} 不在服务合同期内 ({bed.contract_starts_on} 至 {bed.contract_ends_on}) / "
+            "outside the contract",
+            code="care_bed_outside_contract",
+        )
+    tz = ZoneInfo(settings_of(session).timezone)
+    router = _on_behalf("家庭养老床位派单", actor, bed.region_code)
+    provider = providers.find_provider(session, provider_id=bed.provider_id or 0)
+    opened: list[CareBedService] = []
+    for item in bed.service_plan:
+        code, times = str(item["service_type_code"]), int(item["times_per_month"])
+        days = _planned_days(start, times, today or date.today())
+        for n, day in enumerate(days, start=1):
+            ref = _slot_ref(bed, start, code, n)
+            if session.scalar(select(ServiceOrder.id).where(ServiceOrder.source_ref == ref)):
+                continue
+            order = orders.open_order(
+                session,
+                actor=actor,
+                elder_id=bed.elder_id,
+                service_type_code=code,
+                source=OrderSource.ASSESSMENT_PLAN,
+                source_ref=ref,
+                requested_at=datetime.combine(day, time(9, 0), tzinfo=tz),
+                notes=f"家庭养老床位 #{bed.id} {start:%Y-%m} 服务计划第 {n}/{times} 次",
+            )
+            orders.submit_for_dispatch(
+                session, actor=router, order_id=order.id, reason=f"家庭养老床位 #{bed.id}"
+            )
+            if (
+                provider is not None
+                and provider.status not in CLOSED_STATUSES
+                and providers.covers(
+                    provider, region_code=order.region_code, service_type_code=code
+                )
+            ):
+                orders.dispatch_to(
+                    session,
+                    actor=router,
+                    order_id=order.id,
+                    provider_id=provider.id,
+                    reason=f"签约服务商 (合同 {bed.contract_no})",
+                )
+            opened.append(
+                record_service(
+                    session,
+                    actor=actor,
+                    care_bed_id=bed.id,
+                    service_type_code=code,
+                    on=day,
+                    order_id=order.id,
+                )
+            )
+    return opened
 
 
 def record_service(
@@ -384,9 +520,10 @@ def record_service(
     care_bed_id: int,
     service_type_code: str,
     on: date,
-    order_id: int | None = None,
+    order_id: int,
 ) -> CareBedService:
-    """A service or visit delivered under the plan (with the service order that carried it)."""
+    """A service or visit under the plan, with the elder's service order that carries it; it
+    counts for its month once that order is completed (see :func:`settle_month`)."""
     bed = get_care_bed(session, care_bed_id=care_bed_id)
     require_within(bed.region_code, actor.region_code)
     if bed.status != "in_service":
@@ -398,9 +535,19 @@ def record_service(
         raise ValidationFailed(
             f"{service_type_code} 不在服务计划中 / not in the service plan", code="not_in_plan"
         )
-    if order_id is not None and session.scalar(
-        select(CareBedService.id).where(CareBedService.order_id == order_id)
-    ):
+    order = orders.get_order(session, order_id=order_id)
+    if order.elder_id != bed.elder_id or order.service_type_code != service_type_code:
+        raise ValidationFailed(
+            f"工单 {order.order_no} 不是该老人的{service_type_code}服务 / the order is for another "
+            "elder or service",
+            code="care_bed_order_mismatch",
+        )
+    if order.status == OrderStatus.CANCELLED:
+        raise Conflict(
+            f"工单 {order.order_no} 已取消 / the order is cancelled",
+            code="care_bed_order_cancelled",
+        )
+    if session.scalar(select(CareBedService.id).where(CareBedService.order_id == order_id)):
         raise Conflict(
             f"工单 {order_id} 已登记 / order already recorded", code="care_bed_service_duplicate"
         )
@@ -442,22 +589,18 @@ def settle_month(
     ):
         raise Conflict(f"{start:%Y-%m} 已结算 / already settled", code="care_bed_settlement_exists")
     policy = _policy(session, bed)
-    rows = list(
-        session.scalars(
-            select(CareBedService).where(
-                CareBedService.care_bed_id == bed.id,
-                CareBedService.on >= start,
-                CareBedService.on < end,
-            )
-        )
-    )
+    recorded = month_services(session, care_bed_id=bed.id, month=start)
+    rows = [r for r, delivered in recorded if delivered]
     visits = sum(1 for r in rows if r.is_visit)
     if len(rows) < policy.min_services_per_month or visits < policy.min_visits_per_month:
         raise Conflict(
-            f"本月服务 {len(rows)} 次、探访 {visits} 次, 未达到至少 {policy.min_services_per_month} 次服务、"
+            f"本月完成服务 {len(rows)} 次、探访 {visits} 次 (另有 {len(recorded) - len(rows)} 次"
+            f"工单未完成), 未达到至少 {policy.min_services_per_month} 次服务、"
             f"{policy.min_visits_per_month} 次探访的要求 / plan minimum not delivered",
             code="care_bed_plan_not_met",
             rule="min_services_per_month",
+            completed=len(rows),
+            not_completed=len(recorded) - len(rows),
         )
     due = Decimal(policy.monthly_subsidy_by_grade.get(bed.grade, Decimal("0"))).quantize(
         Decimal("0.01")
@@ -496,6 +639,29 @@ def settle_month(
     return settlement
 
 
+def month_services(
+    session: Session, *, care_bed_id: int, month: date
+) -> list[tuple[CareBedService, bool]]:
+    """The bed's services planned in ``month``, each with whether its order was completed
+    (a completed order stays delivered through confirmation, rating, a complaint, settlement)."""
+    start = month.replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    rows = session.execute(
+        select(CareBedService, ServiceOrder.completed_at, ServiceOrder.status)
+        .join(ServiceOrder, ServiceOrder.id == CareBedService.order_id)
+        .where(
+            CareBedService.care_bed_id == care_bed_id,
+            CareBedService.on >= start,
+            CareBedService.on < end,
+        )
+        .order_by(CareBedService.on, CareBedService.id)
+    )
+    return [
+        (row, completed_at is not None and status != OrderStatus.CANCELLED)
+        for row, completed_at, status in rows
+    ]
+
+
 def status_for_elder(session: Session, *, elder_id: int) -> dict[str, Any]:
     bed = session.scalar(
         select(CareBed).where(CareBed.elder_id == elder_id).order_by(CareBed.id.desc())
@@ -512,4 +678,14 @@ def status_for_elder(session: Session, *, elder_id: int) -> dict[str, Any]:
         "since": last.on.isoformat() if last else None,
         "owner": last.owner if last else None,
         "provider_id": bed.provider_id,
+        **({"this_month": _month_summary(session, bed)} if bed.status == "in_service" else {}),
+    }
+
+
+def _month_summary(session: Session, bed: CareBed) -> dict[str, Any]:
+    recorded = month_services(session, care_bed_id=bed.id, month=date.today())
+    return {
+        "planned": sum(int(p["times_per_month"]) for p in bed.service_plan),
+        "opened": len(recorded),
+        "completed": sum(1 for _, done in recorded if done),
     }

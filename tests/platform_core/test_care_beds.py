@@ -16,14 +16,29 @@ from platform_core.gov_purchase import service as gp
 from platform_core.gov_purchase.policy import set_policy
 from platform_core.home_adaptation import service as ha
 from platform_core.meal_aid import service as meals
+from platform_core.orders import service as orders
 from tests.platform_core.care_support import (
+    HOME,
     MODERATE_46,
     SEVERE_43,
+    add_provider,
     agent,
+    install_catalogue,
+    jobs_settled,
     make_elder,
     officer,
     provider_staff,
 )
+
+pytestmark = pytest.mark.usefixtures(jobs_settled.__name__, "catalogue")
+
+
+@pytest.fixture
+def catalogue(regions):
+    """Care-bed services are service orders of the shipped catalogue."""
+    with regions.session() as s:
+        install_catalogue(s)
+
 
 TODAY = date.today()
 MONTH = date(2025, 3, 1)
@@ -45,7 +60,9 @@ def assess(s, elder, scores):
     )
 
 
-def in_service(s, elder, on=MONTH):
+def in_service(s, elder, on=MONTH, provider_id=None):
+    if provider_id is None:
+        provider_id = add_provider(s).id
     bed = beds.apply_for_bed(
         s, actor=agent(), elder_id=elder.id, source="referral", call_id="17000.2", on=on
     )
@@ -54,7 +71,7 @@ def in_service(s, elder, on=MONTH):
         s,
         actor=officer(),
         care_bed_id=bed.id,
-        provider_id=7,
+        provider_id=provider_id,
         contract_no="JTCW-2025-001",
         starts_on=on,
         ends_on=on + timedelta(days=365),
@@ -75,25 +92,27 @@ def in_service(s, elder, on=MONTH):
     return bed
 
 
+def complete_order(s, order_id: int) -> None:
+    """The contracted provider's staff goes through the order to its check-out."""
+    order = orders.get_order(s, order_id=order_id)
+    staff = provider_staff(provider_id=order.provider_id)
+    orders.accept(s, actor=staff, order_id=order_id)
+    orders.start_travel(s, actor=staff, order_id=order_id)
+    orders.check_in(s, actor=staff, order_id=order_id, latitude=HOME[0], longitude=HOME[1])
+    orders.check_out(
+        s, actor=staff, order_id=order_id, latitude=HOME[0], longitude=HOME[1], report="服务完成"
+    )
+
+
 def deliver(s, bed, *, baths=4, visits=1):
-    for i in range(baths):
-        beds.record_service(
-            s,
-            actor=provider_staff(),
-            care_bed_id=bed.id,
-            service_type_code="care_bathing",
-            on=MONTH + timedelta(days=i * 7),
-            order_id=bed.id * 100 + i,
-        )
-    for i in range(visits):
-        beds.record_service(
-            s,
-            actor=provider_staff(),
-            care_bed_id=bed.id,
-            service_type_code="visit_home",
-            on=MONTH + timedelta(days=3 + i),
-            order_id=bed.id * 100 + 50 + i,
-        )
+    """Open the month's plan as orders (again: only what is missing) and complete some."""
+    beds.open_month_orders(s, actor=agent(), care_bed_id=bed.id, month=MONTH)
+    pending = {"care_bathing": baths, "visit_home": visits}
+    for row, done in beds.month_services(s, care_bed_id=bed.id, month=MONTH):
+        if not done and pending[row.service_type_code] > 0:
+            complete_order(s, row.order_id)
+            pending[row.service_type_code] -= 1
+    assert not any(pending.values()), "the plan has fewer services than asked to deliver"
 
 
 def test_the_chain_with_dates_owners_services_and_settlement(regions) -> None:
@@ -113,12 +132,21 @@ def test_the_chain_with_dates_owners_services_and_settlement(regions) -> None:
         ]
         assert bed.steps[2].on == MONTH and bed.steps[1].on == TODAY
         deliver(s, bed, baths=3, visits=0)
+        # six services planned (4 baths, 2 visits), three completed: not enough, and no visit
         with pytest.raises(DomainError) as err:
             beds.settle_month(
                 s, actor=officer(), care_bed_id=bed.id, month=MONTH, today=date(2025, 4, 1)
             )
         assert err.value.code == "care_bed_plan_not_met"
+        assert (err.value.details["completed"], err.value.details["not_completed"]) == (3, 3)
         deliver(s, bed, baths=0, visits=1)
+        cleaning = orders.open_order(
+            s,
+            actor=agent(),
+            elder_id=elder.id,
+            service_type_code="care_cleaning",
+            source="assessment_plan",
+        )
         with pytest.raises(DomainError) as err:
             beds.record_service(
                 s,
@@ -126,15 +154,14 @@ def test_the_chain_with_dates_owners_services_and_settlement(regions) -> None:
                 care_bed_id=bed.id,
                 service_type_code="care_cleaning",
                 on=MONTH,
+                order_id=cleaning.id,
             )
         assert err.value.code == "not_in_plan"
         settlement = beds.settle_month(
             s, actor=officer(), care_bed_id=bed.id, month=MONTH, today=date(2025, 4, 1)
         )
-        assert (settlement.services, settlement.subsidy) == (
-            4,
-            Decimal("500.00"),
-        )  # 重度 by default
+        # only the four completed services count; 重度 by default
+        assert (settlement.services, settlement.subsidy) == (4, Decimal("500.00"))
         with pytest.raises(DomainError) as err:
             beds.settle_month(
                 s, actor=officer(), care_bed_id=bed.id, month=MONTH, today=date(2025, 4, 2)
@@ -144,6 +171,19 @@ def test_the_chain_with_dates_owners_services_and_settlement(regions) -> None:
             s, actor=agent(), care_bed_id=bed.id, reason="institution", on=date(2025, 4, 10)
         )
         assert (bed.status, bed.withdrawn_on) == ("withdrawn", date(2025, 4, 10))
+        # the plan's orders nobody started are cancelled; delivered ones stay as they were
+        statuses = sorted(
+            orders.get_order(s, order_id=r.order_id).status
+            for r, _ in beds.month_services(s, care_bed_id=bed.id, month=MONTH)
+        )
+        assert statuses == ["cancelled"] * 2 + ["completed"] * 4
+        visit = orders.open_order(
+            s,
+            actor=agent(),
+            elder_id=elder.id,
+            service_type_code="visit_home",
+            source="assessment_plan",
+        )
         with pytest.raises(IllegalTransition):
             beds.record_service(
                 s,
@@ -151,6 +191,7 @@ def test_the_chain_with_dates_owners_services_and_settlement(regions) -> None:
                 care_bed_id=bed.id,
                 service_type_code="visit_home",
                 on=TODAY,
+                order_id=visit.id,
             )
 
 
@@ -160,7 +201,11 @@ def test_household_cap_refuses_the_second_bed_of_a_couple(regions) -> None:
         wife = make_elder(s, name="李大娘", address="锡林路1号")
         assess(s, husband, SEVERE_43)
         assess(s, wife, MODERATE_46)
-        a, b = in_service(s, husband), in_service(s, wife)
+        provider_id = add_provider(s).id
+        a, b = (
+            in_service(s, husband, provider_id=provider_id),
+            in_service(s, wife, provider_id=provider_id),
+        )
         deliver(s, a)
         deliver(s, b)
         beds.settle_month(
@@ -237,7 +282,7 @@ def test_home_must_be_adapted_by_an_accepted_case_or_waived(regions) -> None:
             s,
             actor=officer(),
             care_bed_id=bed.id,
-            provider_id=7,
+            provider_id=add_provider(s).id,
             contract_no="C-1",
             starts_on=TODAY,
             ends_on=TODAY + timedelta(days=365),
