@@ -23,3 +23,5 @@ from platform_core.care_calls import models as care_calls_models  # noqa: F401,E
 from platform_core.calls import models as calls_models  # noqa: F401,E402
 from platform_core.orders import models as orders_models  # noqa: F401,E402
 from platform_core.alarms import models as alarms_models  # noqa: F401,E402
+from platform_core.sla import models as sla_models  # noqa: F401,E402
+from platform_core.notifications import models as notifications_models  # noqa: F401,E402

@@ -27,6 +27,8 @@ class OrderEvent(DomainEvent):
     actor: str
     reason: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    # the step's number in the order's transition log (jobs that follow it are keyed by it)
+    seq: int = 0
 
 
 class OrderOpened(OrderEvent): ...

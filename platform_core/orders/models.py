@@ -196,3 +196,70 @@ class OrderNumberCounter(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)  # YYYYMMDD, local time
     last: Mapped[int] = mapped_column(default=0)
+
+
+class OrderConfirmationCode(Base):
+    """The code the elder reads out to confirm the service (sent to the elder's or the family's
+    mobile at check-in). Only a keyed hash is kept; a new code replaces the old one."""
+
+    __tablename__ = "order_confirmation_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("service_orders.id", ondelete="CASCADE"), unique=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    sent_to_masked: Mapped[str] = mapped_column(String(20), default="")
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    tries: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]
+
+
+class OrderPhoto(Base):
+    """A photo taken at the elder's home (check-in, check-out, the work, the elder's signature),
+    stored under the data directory; the row keeps where, its type, size and digest."""
+
+    __tablename__ = "order_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("service_orders.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(12))  # check_in, check_out, work, signature
+    path: Mapped[str] = mapped_column(String(255))  # relative to the data directory
+    content_type: Mapped[str] = mapped_column(String(20))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_by_user_id: Mapped[int | None]
+    provider_id: Mapped[int | None]
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReturnVisit(Base):
+    """One return-visit attempt (回访): a satisfaction call or survey after the service, kept
+    against the order, its provider and its staff member for evaluation."""
+
+    __tablename__ = "return_visits"
+    __table_args__ = (UniqueConstraint("order_id", "attempt_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("service_orders.id", ondelete="CASCADE"), index=True
+    )
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("provider_staff.id"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    attempt_no: Mapped[int]
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    by: Mapped[str] = mapped_column(String(80))
+    by_user_id: Mapped[int | None]
+    channel: Mapped[str] = mapped_column(String(10), default="phone")  # phone, visit, sms
+    result: Mapped[str] = mapped_column(String(20))  # ReturnVisitResult
+    # 1 (very dissatisfied) .. 5 (very satisfied); None when the elder was not reached
+    satisfaction: Mapped[int | None]
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")

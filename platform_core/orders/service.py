@@ -34,7 +34,7 @@ from platform_core.errors import (
     ValidationFailed,
 )
 from platform_core.events import publish_on_commit
-from platform_core.orders import states
+from platform_core.orders import followups, states
 from platform_core.orders.events import EVENT_OF
 from platform_core.orders.models import (
     OrderSource,
@@ -293,8 +293,10 @@ def _record(
             actor=actor.label,
             reason=reason,
             detail=detail or {},
+            seq=row.seq,
         ),
     )
+    followups.plan(session, order, command=command, seq=row.seq)
     return row
 
 
@@ -590,10 +592,21 @@ def accept(
     return order
 
 
-def reject(session: Session, *, actor: Actor, order_id: int, reason: str) -> ServiceOrder:
+# Why an order left its provider: the provider declined, its acceptance window ran out, or
+# hotline staff moved it to another provider. Dispatch passes over each of them for this order.
+REJECT_CAUSES = frozenset({"declined", "timed_out", "reassigned"})
+
+
+def reject(
+    session: Session, *, actor: Actor, order_id: int, reason: str, cause: str = "declined"
+) -> ServiceOrder:
     """The provider declines (or the acceptance window ran out); dispatch picks another."""
     order, target = _begin(session, actor=actor, command=Command.REJECT, order_id=order_id)
     reason = _required_text(reason, "拒单原因", "reason_required")
+    if cause not in REJECT_CAUSES:
+        raise ValidationFailed(
+            f"未知拒单类型: {cause} / unknown cause", code="invalid_reject_cause"
+        )
     now = utcnow()
     provider_id = order.provider_id
     order.provider_id, order.staff_id = None, None
@@ -606,7 +619,7 @@ def reject(session: Session, *, actor: Actor, order_id: int, reason: str) -> Ser
         actor=actor,
         at=now,
         reason=reason,
-        detail={"provider_id": provider_id},
+        detail={"provider_id": provider_id, "cause": cause},
     )
     return order
 

@@ -374,7 +374,8 @@ def test_queries_for_the_screen_pop_dispatch_and_lists(world) -> None:
             "submit_for_dispatch",
         ]
         assert history[3].reason == "无空闲人员" and history[3].detail == {
-            "provider_id": world.other.id
+            "provider_id": world.other.id,
+            "cause": "declined",
         }
         walk_supervisor = orders.escalate(
             s, actor=SUPERVISOR, order_id=bounced.id, reason="30 分钟无人接单", breach="response"

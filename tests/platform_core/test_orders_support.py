@@ -16,6 +16,7 @@ from platform_core.catalogue import service as catalogue
 from platform_core.elders import service as elders
 from platform_core.elders.idcard import make_id_number
 from platform_core.elders.schemas import CategoryIn, ElderIn
+from platform_core.jobs import InProcessJobQueue
 from platform_core.orders import service as orders
 from platform_core.providers import service as providers
 from platform_core.providers.credit_code import make_credit_code
@@ -87,9 +88,22 @@ def add_provider(
     return SimpleNamespace(id=p.id, staff_id=staff.id, actor=provider_actor(p.id))
 
 
+class HeldJobs(InProcessJobQueue):
+    """Keeps the jobs that follow each step (dispatch, SMS, SLA timers) without running them:
+    these tests drive every step by hand and must see the order stay where they left it."""
+
+    def __init__(self) -> None:
+        super().__init__(start=False)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        return True
+
+
 @pytest.fixture
 def world(any_runtime):
     """Two elders (one 低保 + 高龄), two providers covering 新城区, one covering only 赛罕区."""
+    running, any_runtime.jobs = any_runtime.jobs, HeldJobs()
+    running.close()
     with any_runtime.session() as s:
         load_dictionary(s)
         catalogue.install_defaults(s, actor=ADMIN)
