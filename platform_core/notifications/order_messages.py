@@ -133,7 +133,8 @@ def notify_order_step(session: Session, *, order_id: int, seq: int) -> list[Outb
     staff_id = step.detail.get("staff_id")
     if command in ("accept", "assign_staff", "start_travel") and staff_id:
         staff = session.get(ProviderStaff, staff_id)
-        if staff is not None:
+        # once per order and staff member, whichever step named them
+        if staff is not None and not _staff_told(session, order.id, staff.phone):
             send(
                 staff.phone,
                 "staff_assigned",
@@ -181,6 +182,20 @@ def notify_order_step(session: Session, *, order_id: int, seq: int) -> list[Outb
             code = confirmation.issue_code(session, order_id=order.id, sent_to=to)
             send(to, "confirmation_code", {"code": code})
     return sent
+
+
+def _staff_told(session: Session, order_id: int, phone: str) -> bool:
+    return (
+        session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.ref_type == "order_step",
+                OutboxMessage.ref_id.like(f"{order_id}:%"),
+                OutboxMessage.template == "staff_assigned",
+                OutboxMessage.to_number == phone,
+            )
+        )
+        is not None
+    )
 
 
 def _sent_before(session: Session, ref: str, template: str) -> bool:

@@ -101,7 +101,7 @@ def add_provider(
         actor=ADMIN,
         provider_id=p.id,
         name=f"护理员{n}",
-        phone=f"1394710{n:04d}",
+        phone=f"1370471{n:04d}",
         id_number=make_id_number("150102", date(1980, 5, 5), 500 + n),
         skills=list(services),
     )
