@@ -24,3 +24,21 @@ class ReassessmentDue(DomainEvent):
     elder_id: int
     region_code: str
     due_on: date
+
+
+@dataclass(frozen=True)
+class AssessmentRequested(DomainEvent):
+    request_id: int
+    elder_id: int
+    region_code: str
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True)
+class AssessmentRequestClosed(DomainEvent):
+    request_id: int
+    elder_id: int
+    region_code: str
+    status: str  # done, cancelled
+    assessment_id: int | None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from platform_core.db import Base, utcnow
@@ -47,3 +47,35 @@ class Assessment(Base):
     @property
     def is_legacy(self) -> bool:
         return self.legacy_grade_label is not None
+
+
+class AssessmentRequest(Base):
+    """A request that assessors visit an elder (from a call, a referral, the counter); it stays
+    open until an assessment of the elder is recorded, or it is cancelled."""
+
+    __tablename__ = "assessment_requests"
+    __table_args__ = (
+        # One open request per elder: a second call about the same elder joins the first.
+        Index(
+            "uq_assessment_requests_open",
+            "elder_id",
+            unique=True,
+            postgresql_where=text("status = 'requested'"),
+            sqlite_where=text("status = 'requested'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    reason: Mapped[str] = mapped_column(String(12))  # standard.REASONS
+    status: Mapped[str] = mapped_column(String(12), default="requested")  # done, cancelled
+    source: Mapped[str] = mapped_column(String(12))  # call, referral, counter
+    source_ref: Mapped[str | None] = mapped_column(String(64))  # the call's id
+    note: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
+from platform_core.assessment import requests
 from platform_core.assessment.events import AssessmentRecorded, ReassessmentDue
 from platform_core.assessment.legacy import (
     LEGACY_GRADES,
@@ -221,6 +222,7 @@ def record_assessment(
     session.add(row)
     _update_profile(elder, result.final_grade, assessed_on)
     session.flush()
+    requests.fulfil_requests(session, actor=actor, assessment=row)
     audit.record(
         session,
         actor=actor,
@@ -463,12 +465,23 @@ def send_reassessment_reminders(session: Session, *, region_code: str, on: date)
 def status_for_elder(session: Session, *, elder_id: int, on: date | None = None) -> dict[str, Any]:
     """Where the elder's assessment stands, for the screen pop (no health detail)."""
     row = current_assessment(session, elder_id=elder_id)
+    pending = requests.find_open_request(session, elder_id=elder_id)
+    asked: dict[str, Any] = (
+        {
+            "state": "requested",
+            "state_label": requests.STATUS_LABELS["requested"],
+            "request": requests.request_summary(pending),
+        }
+        if pending is not None
+        else {}
+    )
     if row is None:
         return {
             "module": "assessment",
             "label": "能力评估",
             "state": "none",
             "state_label": "未评估",
+            **asked,
         }
     today = on or date.today()
     grade = AbilityGrade(row.final_grade)
@@ -486,4 +499,5 @@ def status_for_elder(session: Session, *, elder_id: int, on: date | None = None)
         "total": row.total,
         "assessed_on": row.assessed_on.isoformat(),
         "next_due_on": row.next_due_on.isoformat(),
+        **asked,
     }

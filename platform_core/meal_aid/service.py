@@ -270,6 +270,88 @@ def _check_window(
         )
 
 
+def _window_open(
+    session: Session,
+    point: MealPoint,
+    served_on: date,
+    meal: str,
+    policy: MealAidPolicy,
+    now: datetime,
+) -> bool:
+    try:
+        _check_window(session, point, served_on, meal, policy, now)
+    except BookingWindowClosed:
+        return False
+    return True
+
+
+def _nearness(point: MealPoint, region_code: str) -> int:
+    """How many leading digits of the region code the point shares with the elder's."""
+    return next(
+        (n for n in (12, 9, 6, 4) if point.region_code[:n] == region_code[:n]),
+        0,
+    )
+
+
+def next_bookable_meal(
+    session: Session,
+    *,
+    elder_id: int,
+    meal_point_id: int | None = None,
+    now: datetime | None = None,
+) -> tuple[MealPoint, date, str] | None:
+    """The first meal the elder can still book: at the given point, or at the nearest active
+    point of the elder's league (same community, then township, then banner), the soonest
+    meal whose booking window is open, with a menu, a place left and no booking of theirs."""
+    elder = get_elder(session, elder_id)
+    local_now = _now_local(session, now)
+    if meal_point_id is not None:
+        points = [get_meal_point(session, meal_point_id=meal_point_id)]
+    else:
+        league = elder.region_code[:4]
+        candidates = session.scalars(
+            select(MealPoint)
+            .where(MealPoint.active, MealPoint.region_code.startswith(league))
+            .order_by(MealPoint.id)
+        )
+        points = sorted(candidates, key=lambda p: -_nearness(p, elder.region_code))
+    booked = {
+        (b.served_on, b.meal)
+        for b in session.scalars(
+            select(MealBooking).where(
+                MealBooking.elder_id == elder.id,
+                MealBooking.status != "cancelled",
+                MealBooking.served_on >= local_now.date(),
+            )
+        )
+    }
+    for point in points:
+        if not point.active:
+            continue
+        policy = _policy(session, point.region_code)
+        meals_in_order = sorted(point.meal_times, key=lambda m: point.meal_times[m])
+        for offset in range(policy.booking_open_days + 1):
+            day = local_now.date() + timedelta(days=offset)
+            for meal in meals_in_order:
+                if (day, meal) in booked or not _window_open(
+                    session, point, day, meal, policy, local_now
+                ):
+                    continue
+                menu = session.scalar(
+                    select(MealMenu).where(
+                        MealMenu.meal_point_id == point.id,
+                        MealMenu.served_on == day,
+                        MealMenu.meal == meal,
+                    )
+                )
+                if menu is None or (
+                    menu.capacity is not None and _live_count(session, menu.id) >= menu.capacity
+                ):
+                    continue
+                return point, day, meal
+    return None
+
+
 def quote_subsidy(
     session: Session, *, elder: Elder, served_on: date, price: Decimal, policy: MealAidPolicy
 ) -> tuple[Decimal, str | None, str | None]:

@@ -1,0 +1,274 @@
+"""The care processes as an agent sees them on a call: where each stands for the elder, and
+starting any of them with one confirmation.
+
+:func:`care_status_for_elder` gathers every care module's ``status_for_elder`` for the screen
+pop, each with whether it can be started now (and why not). :func:`start_care_process` starts
+one of them for the caller with the defaults a call implies: the call is the source and its id
+the reference, an application is made by the elder themselves, a meal is the soonest one the
+nearest meal point can still take, delivered where the point delivers. ``options`` overrides a
+default where the agent knows better (the daughter applies, another point, dine-in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from platform_core.actors import Actor
+from platform_core.assessment import requests as assessment_requests
+from platform_core.assessment import service as assessments
+from platform_core.care_beds import service as care_beds
+from platform_core.elders.models import Elder
+from platform_core.elders.vocabulary import ElderStatus
+from platform_core.errors import NotFound, ValidationFailed
+from platform_core.gov_purchase import service as gov_purchase
+from platform_core.home_adaptation import service as home_adaptation
+from platform_core.meal_aid import service as meal_aid
+from platform_core.orders import states as order_states
+from platform_core.orders.models import ServiceOrder
+
+# The processes in the order the screen pop lists them, with the button's label.
+PROCESSES: dict[str, str] = {
+    "assessment": "申请能力评估",
+    "meal_aid": "预订助餐",
+    "care_bed": "申请家庭养老床位",
+    "home_adaptation": "申请适老化改造",
+    "gov_purchase": "申请政府购买服务",
+}
+# Statuses of a case after which a new one may be started.
+_CLOSED_BED = {"none", "withdrawn"}
+_CLOSED_ADAPTATION = {"none", "ineligible", "cancelled", "settled", "return_visited"}
+
+
+def _elder(session: Session, elder_id: int) -> Elder:
+    elder = session.get(Elder, elder_id)
+    if elder is None:
+        raise NotFound(f"老年人档案不存在: {elder_id} / no such elder", code="elder_not_found")
+    return elder
+
+
+def _entry(process: str, status: dict[str, Any], why_not: str | None) -> dict[str, Any]:
+    return {
+        **status,
+        "process": process,
+        "start_label": PROCESSES[process],
+        "can_start": why_not is None,
+        "why_not": why_not,
+    }
+
+
+def care_status_for_elder(
+    session: Session, *, elder_id: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """Where each care process stands for the elder, for the screen pop: every module's
+    ``status_for_elder`` plus ``process``, ``start_label``, ``can_start`` and ``why_not``."""
+    elder = _elder(session, elder_id)
+    today = now.date() if now else date.today()
+    inactive = None if elder.status == ElderStatus.ACTIVE else "老人档案非在册状态"
+
+    status = assessments.status_for_elder(session, elder_id=elder.id, on=today)
+    asked = "已有待上门的评估申请" if status.get("request") else None
+    modules = [_entry("assessment", status, inactive or asked)]
+
+    status = meal_aid.status_for_elder(session, elder_id=elder.id, on=today)
+    nothing = (
+        None
+        if inactive or meal_aid.next_bookable_meal(session, elder_id=elder.id, now=now)
+        else "附近助餐点暂无可预订的餐次"
+    )
+    modules.append(_entry("meal_aid", status, inactive or nothing))
+
+    status = care_beds.status_for_elder(session, elder_id=elder.id)
+    busy = None if status["state"] in _CLOSED_BED else "已有进行中的家庭养老床位"
+    modules.append(_entry("care_bed", status, inactive or busy))
+
+    status = home_adaptation.status_for_elder(session, elder_id=elder.id)
+    busy = None if status["state"] in _CLOSED_ADAPTATION else "已有进行中的改造案"
+    modules.append(_entry("home_adaptation", status, inactive or busy))
+
+    status = gov_purchase.status_for_elder(session, elder_id=elder.id, on=today)
+    busy = None if status["state"] not in gov_purchase.OPEN_STATUSES else "已有进行中的申请"
+    modules.append(_entry("gov_purchase", status, inactive or busy))
+
+    return {
+        "elder_id": elder.id,
+        "elder_status": elder.status,
+        "modules": modules,
+    }
+
+
+def start_care_process(
+    session: Session,
+    *,
+    actor: Actor,
+    elder_id: int,
+    process: str,
+    source_ref: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Start ``process`` (one of :data:`PROCESSES`) for the elder from a call whose id is
+    ``source_ref``; returns what was started and the process's new status for the screen pop.
+    A refusal (a case already open, an elder not eligible) is the module's own error."""
+    if process not in PROCESSES:
+        raise ValidationFailed(
+            f"未知的服务流程: {process} (可选: {'、'.join(PROCESSES)}) / unknown care process",
+            code="unknown_care_process",
+            allowed=list(PROCESSES),
+        )
+    elder = _elder(session, elder_id)
+    started = _STARTERS[process](session, actor, elder, source_ref, dict(options or {}), now)
+    status = next(
+        m
+        for m in care_status_for_elder(session, elder_id=elder.id, now=now)["modules"]
+        if m["process"] == process
+    )
+    return {"process": process, "label": PROCESSES[process], "started": started, "status": status}
+
+
+Starter = Callable[
+    [Session, Actor, Elder, str | None, dict[str, Any], datetime | None], dict[str, Any]
+]
+
+
+def _assessment(
+    session: Session,
+    actor: Actor,
+    elder: Elder,
+    ref: str | None,
+    options: dict[str, Any],
+    now: datetime | None,
+) -> dict[str, Any]:
+    row = assessment_requests.request_assessment(
+        session,
+        actor=actor,
+        elder_id=elder.id,
+        reason=options.get("reason"),
+        source="call",
+        source_ref=ref,
+        note=str(options.get("note", "")),
+    )
+    return assessment_requests.request_summary(row)
+
+
+def _meal(
+    session: Session,
+    actor: Actor,
+    elder: Elder,
+    ref: str | None,
+    options: dict[str, Any],
+    now: datetime | None,
+) -> dict[str, Any]:
+    if {"meal_point_id", "served_on", "meal"} <= options.keys():
+        point = meal_aid.get_meal_point(session, meal_point_id=int(options["meal_point_id"]))
+        served_on = date.fromisoformat(str(options["served_on"]))
+        meal = str(options["meal"])
+    else:
+        found = meal_aid.next_bookable_meal(
+            session, elder_id=elder.id, meal_point_id=options.get("meal_point_id"), now=now
+        )
+        if found is None:
+            raise meal_aid.MealAidError(
+                "附近助餐点暂无可预订的餐次 / no meal nearby can still be booked",
+                code="no_bookable_meal",
+            )
+        point, served_on, meal = found
+    mode = str(options.get("mode") or ("delivery" if point.delivers else "dine_in"))
+    booking = meal_aid.book_meal(
+        session,
+        actor=actor,
+        elder_id=elder.id,
+        meal_point_id=point.id,
+        served_on=served_on,
+        meal=meal,
+        mode=mode,
+        source="hotline",
+        delivery_address=options.get("delivery_address"),
+        call_id=ref,
+        now=now,
+    )
+    order = session.get(ServiceOrder, booking.order_id) if booking.order_id else None
+    return {
+        "booking_id": booking.id,
+        "meal_point_id": point.id,
+        "meal_point": point.name,
+        "served_on": served_on.isoformat(),
+        "meal": meal_aid.MEALS[meal],
+        "mode": meal_aid.MODES[mode],
+        "subsidy": str(booking.subsidy),
+        "self_pay": str(booking.self_pay),
+        **(
+            {
+                "order_id": order.id,
+                "order_no": order.order_no,
+                "order_status_label": order_states.STATUS_LABELS[order.status],
+            }
+            if order
+            else {}
+        ),
+    }
+
+
+def _care_bed(
+    session: Session,
+    actor: Actor,
+    elder: Elder,
+    ref: str | None,
+    options: dict[str, Any],
+    now: datetime | None,
+) -> dict[str, Any]:
+    bed = care_beds.apply_for_bed(
+        session, actor=actor, elder_id=elder.id, source="referral", call_id=ref
+    )
+    return {"care_bed_id": bed.id, "state": bed.status}
+
+
+def _home_adaptation(
+    session: Session,
+    actor: Actor,
+    elder: Elder,
+    ref: str | None,
+    options: dict[str, Any],
+    now: datetime | None,
+) -> dict[str, Any]:
+    case = home_adaptation.apply_for_adaptation(
+        session, actor=actor, elder_id=elder.id, source="referral", call_id=ref
+    )
+    return {"case_id": case.id, "state": case.status}
+
+
+def _gov_purchase(
+    session: Session,
+    actor: Actor,
+    elder: Elder,
+    ref: str | None,
+    options: dict[str, Any],
+    now: datetime | None,
+) -> dict[str, Any]:
+    app = gov_purchase.apply(
+        session,
+        actor=actor,
+        elder_id=elder.id,
+        applicant_name=str(options.get("applicant_name") or elder.name),
+        applicant_relation=str(options.get("applicant_relation") or "本人"),
+        source="call",
+        call_id=ref,
+    )
+    notice = app.notices[-1] if app.notices else None
+    return {
+        "application_id": app.id,
+        "state": app.status,
+        **({"notice_no": notice.number, "notice_title": notice.title} if notice else {}),
+    }
+
+
+_STARTERS: dict[str, Starter] = {
+    "assessment": _assessment,
+    "meal_aid": _meal,
+    "care_bed": _care_bed,
+    "home_adaptation": _home_adaptation,
+    "gov_purchase": _gov_purchase,
+}
