@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "callcenter": "callcenter.cli:callcenter",
     "pbx-sim": "callcenter.pbx_sim.cli:pbx_sim",
     "report": "callcenter.report_cli:report",
+    "worker": "hotline.worker_cli:worker",
+    "jobs": "hotline.worker_cli:jobs",
 }
 
 

@@ -11,6 +11,7 @@ import heapq
 import importlib
 import itertools
 import logging
+import re
 import threading
 import time
 import traceback
@@ -144,9 +145,17 @@ class RQJobQueue:
 
         self.connection = redis.Redis.from_url(redis_url)
         self.namespace = namespace
+        self._id_prefix = re.sub(r"[^A-Za-z0-9_-]", "_", namespace) + "-"
 
     def queue_name(self, queue: str) -> str:
         return f"{self.namespace}:{queue}"
+
+    def job_id(self, job_id: str | None) -> str | None:
+        """RQ's job ids are global to the Redis server: a custom id carries the namespace, so
+        deployments (and test runs) sharing one server never overwrite each other's jobs."""
+        if job_id is None or job_id.startswith(self._id_prefix):
+            return job_id
+        return self._id_prefix + job_id
 
     def _queue(self, queue: str) -> Any:
         from rq import Queue
@@ -159,6 +168,7 @@ class RQJobQueue:
         resolve(func_path)
         q = self._queue(queue)
         dotted = func_path.replace(":", ".")
+        job_id = self.job_id(job_id)
         if at is None:
             job = q.enqueue(dotted, *args, job_id=job_id, failure_ttl=30 * 24 * 3600)
         else:
@@ -170,7 +180,7 @@ class RQJobQueue:
         from rq.job import Job
 
         try:
-            Job.fetch(job_id, connection=self.connection).cancel()
+            Job.fetch(self.job_id(job_id) or job_id, connection=self.connection).cancel()
         except NoSuchJobError:
             pass
 

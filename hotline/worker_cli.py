@@ -1,0 +1,181 @@
+"""``hotline worker`` runs RQ workers (with the scheduler) on the deployment's namespaced queues;
+``hotline jobs`` shows queues and failed jobs to administrators and retries a failed one."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import click
+
+log = logging.getLogger(__name__)
+
+
+def _queues(raw: str | None, default: str) -> list[str]:
+    names = [q.strip() for q in (raw or default).split(",") if q.strip()]
+    if not names:
+        raise click.UsageError("至少要有一个队列 / at least one queue")
+    return names
+
+
+def recover(runtime: Any) -> dict[str, int]:
+    """Re-create the work a stopped worker may have lost: dispatch of waiting orders and their
+    acceptance windows, SLA timers of open orders, undelivered text messages. Every job keeps
+    the id it was first given, so nothing already queued runs twice."""
+    from platform_core.dispatch import service as dispatch
+    from platform_core.notifications import service as sms
+    from platform_core.sla import service as sla
+
+    with runtime.session() as s:
+        counts = {
+            "dispatch": dispatch.requeue_open_work(s),
+            "sla_timers": sla.reschedule_open_timers(s),
+            "sms": sms.requeue_unsent(s),
+        }
+    return counts
+
+
+@click.command()
+@click.option(
+    "--queues",
+    default=None,
+    help="队列, 按优先级 / queues in priority order (HOTLINE_WORKER_QUEUES)",
+)
+@click.option(
+    "-n", "--processes", default=1, show_default=True, help="工作进程数 / worker processes"
+)
+@click.option("--burst", is_flag=True, help="处理完队列即退出 / exit when the queues are empty")
+@click.option(
+    "--no-recovery", is_flag=True, help="启动时不补排任务 / skip the recovery sweep at start"
+)
+def worker(queues: str | None, processes: int, burst: bool, no_recovery: bool) -> None:
+    """后台任务进程 / run RQ workers (dispatch, SLA timers, SMS, the platform's other jobs)."""
+    from hotline.context import runtime_for_cli
+    from platform_core.settings import load_settings
+
+    settings = load_settings()
+    if not settings.redis_url:
+        raise click.ClickException(
+            "hotline worker 需要 Redis: 请设置 HOTLINE_REDIS_URL / the worker needs HOTLINE_REDIS_URL "
+            "(the embedded default runs jobs inside each process)"
+        )
+    names = _queues(queues, settings.worker_queues)
+    if processes > 1:
+        sys.exit(_run_many(processes, names, burst=burst, no_recovery=no_recovery))
+    runtime = runtime_for_cli(settings)
+    try:
+        if not no_recovery:
+            counts = recover(runtime)
+            click.echo("补排 / recovered: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        from rq import SimpleWorker
+
+        # jobs are short database transactions: run them in this process (no fork per job),
+        # which keeps the process's connection pool and runtime
+        w = SimpleWorker(
+            [runtime.jobs.queue_name(q) for q in names],  # type: ignore[attr-defined]
+            connection=runtime.jobs.connection,  # type: ignore[attr-defined]
+        )
+        click.echo(f"队列 / queues: {', '.join(w.queue_names())}")
+        w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    finally:
+        runtime.close()
+
+
+def _run_many(n: int, names: list[str], *, burst: bool, no_recovery: bool) -> int:
+    """Start ``n`` single workers (the first one sweeps); stop them all on SIGTERM or Ctrl-C."""
+    base = [sys.executable, "-c", "from hotline.cli import main; main()", "worker"]
+    base += ["--queues", ",".join(names)]
+    if burst:
+        base.append("--burst")
+    procs = [
+        subprocess.Popen(
+            base + (["--no-recovery"] if i or no_recovery else []), env=os.environ.copy()
+        )
+        for i in range(n)
+    ]
+
+    def stop(signum: int, _frame: Any) -> None:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return max(p.wait() for p in procs)
+    except KeyboardInterrupt:
+        stop(signal.SIGINT, None)
+        return max(p.wait() for p in procs)
+
+
+@click.group()
+def jobs() -> None:
+    """后台任务管理 / background jobs: queues, failures, retries (administrators)."""
+
+
+def _rq_runtime() -> Any:
+    from hotline.context import runtime_for_cli
+    from platform_core.settings import load_settings
+
+    settings = load_settings()
+    if not settings.redis_url:
+        raise click.ClickException("需要 HOTLINE_REDIS_URL / needs HOTLINE_REDIS_URL")
+    return runtime_for_cli(settings)
+
+
+@jobs.command("status")
+def status() -> None:
+    """各队列待办、计划和失败数 / queued, scheduled and failed jobs per queue."""
+    from rq import Queue
+
+    rt = _rq_runtime()
+    try:
+        for name in _queues(None, rt.settings.worker_queues):
+            q = Queue(rt.jobs.queue_name(name), connection=rt.jobs.connection)
+            click.echo(
+                f"{name:10} 待办/queued {q.count:6}  计划/scheduled {q.scheduled_job_registry.count:6}  "
+                f"失败/failed {q.failed_job_registry.count:6}"
+            )
+    finally:
+        rt.close()
+
+
+@jobs.command("failed")
+@click.option("--queue", "queue_name", default=None, help="只看一个队列 / one queue only")
+def failed(queue_name: str | None) -> None:
+    """失败的任务 / list failed jobs with their error."""
+    rt = _rq_runtime()
+    try:
+        names = [queue_name] if queue_name else _queues(None, rt.settings.worker_queues)
+        count = 0
+        for name in names:
+            for job in rt.jobs.failed_jobs(name):
+                count += 1
+                error = (job.get("error") or "").strip().splitlines()
+                click.echo(
+                    f"{job['id']}  [{name}] {job['func']}{tuple(job['args'])}  "
+                    f"{job.get('failed_at') or ''}  {error[-1] if error else ''}"
+                )
+        if not count:
+            click.echo("没有失败的任务 / no failed jobs")
+    finally:
+        rt.close()
+
+
+@jobs.command("retry")
+@click.argument("job_id")
+def retry(job_id: str) -> None:
+    """重新执行一个失败的任务 / requeue one failed job."""
+    rt = _rq_runtime()
+    try:
+        for name in _queues(None, rt.settings.worker_queues):
+            if any(j["id"] == job_id for j in rt.jobs.failed_jobs(name)):
+                rt.jobs.retry(job_id, name)
+                click.echo(f"已重新排队 / requeued {job_id} on {name}")
+                return
+        raise click.ClickException(f"没有这个失败任务 / no failed job {job_id}")
+    finally:
+        rt.close()
