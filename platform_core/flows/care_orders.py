@@ -8,25 +8,24 @@ for them and what they carry.
 
 The console, the IVR and jobs that open orders for an elder call :func:`open_care_order` and
 :func:`cancel_care_order` instead of the orders service; the orders a path opened or cancelled
-without them are put right by :func:`reconcile_allowances` (a nightly job).
+without them are put right by ``gov_purchase.service.reconcile_allowances`` (a nightly job,
+``platform_core.gov_purchase.jobs:reconcile_allowances``).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
 from platform_core.gov_purchase import service as gov_purchase
-from platform_core.gov_purchase.models import AllowanceCharge, GovPurchaseApplication
+from platform_core.gov_purchase.models import AllowanceCharge
 from platform_core.meal_aid import service as meal_aid
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
-from platform_core.regions.service import within
 
 
 def open_care_order(
@@ -84,29 +83,3 @@ def order_allowance(session: Session, *, order_id: int) -> Decimal:
         )
     )
     return Decimal("0.00") if amount is None else amount
-
-
-def reconcile_allowances(
-    session: Session, *, actor: Actor, month: date, region_code: str | None = None
-) -> dict[str, Any]:
-    """Every approved elder's allowance of ``month`` (in ``region_code`` and below) in line
-    with their orders: charges of cancelled orders released, uncharged live orders charged."""
-    start = month.replace(day=1)
-    end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
-    q = select(GovPurchaseApplication.elder_id).where(
-        GovPurchaseApplication.status.in_(("approved", "terminated")),
-        GovPurchaseApplication.allowance_from < end,
-        GovPurchaseApplication.allowance_until >= start,
-    )
-    if region_code is not None:
-        q = q.where(within(GovPurchaseApplication.region_code, region_code))
-    elders = sorted(set(session.scalars(q)))
-    released: list[int] = []
-    charged: list[int] = []
-    for elder_id in elders:
-        done = gov_purchase.reconcile_allowance(
-            session, actor=actor, elder_id=elder_id, month=start
-        )
-        released += done["released"]
-        charged += done["charged"]
-    return {"elders": len(elders), "released": released, "charged": charged}

@@ -42,7 +42,7 @@ from platform_core.gov_purchase.policy import GovPurchasePolicy, policy_for
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import OrderStatus
-from platform_core.regions.service import require_within
+from platform_core.regions.service import require_within, within
 from platform_core.runtime import settings_of
 
 STATUS_LABELS = {
@@ -767,6 +767,29 @@ def reconcile_allowance(
         ):
             charged.append(order_id)
     return {"released": released, "charged": charged}
+
+
+def reconcile_allowances(
+    session: Session, *, actor: Actor, month: date, region_code: str | None = None
+) -> dict[str, Any]:
+    """Every approved elder's allowance of ``month`` (in ``region_code`` and below) in line
+    with their orders (see :func:`reconcile_allowance`)."""
+    start = _month_start(month)
+    q = select(GovPurchaseApplication.elder_id).where(
+        GovPurchaseApplication.status.in_(("approved", "terminated")),
+        GovPurchaseApplication.allowance_from <= _month_end(start),
+        GovPurchaseApplication.allowance_until >= start,
+    )
+    if region_code is not None:
+        q = q.where(within(GovPurchaseApplication.region_code, region_code))
+    elders = sorted(set(session.scalars(q)))
+    released: list[int] = []
+    charged: list[int] = []
+    for elder_id in elders:
+        done = reconcile_allowance(session, actor=actor, elder_id=elder_id, month=start)
+        released += done["released"]
+        charged += done["charged"]
+    return {"elders": len(elders), "released": released, "charged": charged}
 
 
 def list_applications(session: Session, *, elder_id: int) -> list[GovPurchaseApplication]:

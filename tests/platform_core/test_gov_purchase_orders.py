@@ -12,6 +12,7 @@ import pytest
 
 from platform_core.errors import DomainError
 from platform_core.flows import care_orders
+from platform_core.gov_purchase import jobs as gp_jobs
 from platform_core.gov_purchase import service as gp
 from platform_core.gov_purchase.policy import GovPurchasePolicy, set_policy
 from platform_core.orders import service as orders
@@ -145,12 +146,26 @@ def test_reconciliation_puts_right_orders_that_went_around_the_flow(regions) -> 
         orders.open_order(
             s, actor=AGENT, elder_id=other.id, service_type_code="care_bathing", source="call"
         )
-        done = care_orders.reconcile_allowances(s, actor=officer(), month=date.today())
+        done = gp.reconcile_allowances(s, actor=officer(), month=date.today())
         assert done == {"elders": 1, "released": [through.id], "charged": [around.id]}
         assert care_orders.order_allowance(s, order_id=around.id) == around.self_pay
         assert remaining(s, elder.id) == D("200.00") - around.self_pay
-        again = care_orders.reconcile_allowances(s, actor=officer(), month=date.today())
+        again = gp.reconcile_allowances(s, actor=officer(), month=date.today())
         assert (again["released"], again["charged"]) == ([], [])
+
+
+def test_the_nightly_job_charges_what_the_console_opened_directly(regions) -> None:
+    with regions.session() as s:
+        install_catalogue(s)
+        elder = approved_elder(s)
+        order = orders.open_order(
+            s, actor=AGENT, elder_id=elder.id, service_type_code="care_bathing", source="call"
+        )
+        ids = (elder.id, order.id, order.self_pay)
+    assert gp_jobs.reconcile_allowances()["charged"] == [ids[1]]
+    assert gp_jobs.reconcile_allowances()["charged"] == []
+    with regions.session() as s:
+        assert remaining(s, ids[0]) == D("200.00") - ids[2]
 
 
 def test_two_orders_opened_at_once_never_overdraw(regions) -> None:
