@@ -41,7 +41,8 @@ class Heartbeat:
 class HeartbeatResult:
     recorded: int = 0
     unknown: list[str] = field(default_factory=list)
-    back_online: list[Device] = field(default_factory=list)
+    came_online: list[Device] = field(default_factory=list)  # first heartbeat, or back
+    back_online: list[Device] = field(default_factory=list)  # of those, the ones that were offline
 
 
 def expected_interval_s(settings: Settings, device: Device) -> int:
@@ -103,6 +104,7 @@ def record_heartbeats(session: Session, *, beats: Sequence[Heartbeat]) -> Heartb
             if DeviceStatus(device.status) in _WAKES and can_transition(
                 device.status, DeviceStatus.ONLINE
             ):
+                was_offline = device.status == DeviceStatus.OFFLINE
                 set_status(
                     session,
                     device=device,
@@ -110,7 +112,9 @@ def record_heartbeats(session: Session, *, beats: Sequence[Heartbeat]) -> Heartb
                     actor=HEARTBEAT_ACTOR,
                     reason="收到心跳 / heartbeat received",
                 )
-                result.back_online.append(device)
+                result.came_online.append(device)
+                if was_offline:
+                    result.back_online.append(device)
     session.flush()
     return result
 

@@ -66,7 +66,8 @@ def test_heartbeats_bring_devices_online_and_silence_raises_one_link_fault(rt) -
             ],
         )
         assert out.heartbeats.recorded == 2 and out.heartbeats.unknown == ["GHOST-1"]
-        assert sorted(d.id for d in out.heartbeats.back_online) == sorted(ids)
+        assert sorted(d.id for d in out.heartbeats.came_online) == sorted(ids)
+        assert out.heartbeats.back_online == [] and out.restores == []
     with rt.session() as s:
         rows = {d.id: d for d in s.scalars(select(Device).where(Device.id.in_(ids)))}
         assert {d.status for d in rows.values()} == {"online"}

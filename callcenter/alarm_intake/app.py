@@ -1,0 +1,151 @@
+"""The alarm intake, composed: pipeline, MQTT lanes, webhook server, scheduler.
+
+It runs inside callcenter's process in production (``hotline devices intake`` runs it on its
+own as well) and inside the one-process demo (:func:`start_in_process`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+from callcenter.alarm_intake.http import WebhookServer
+from callcenter.alarm_intake.mqtt import Broker, MqttIntake
+from callcenter.alarm_intake.pipeline import IntakePipeline
+from callcenter.alarm_intake.rejects import RejectLog
+from callcenter.alarm_intake.scheduler import Scheduler
+from callcenter.alarm_intake.vendors import Vendor, load_vendors
+from platform_core.alarms import timers
+from platform_core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class TimerQueue:
+    """Alarm timers enqueued off the writers' path (one Redis round trip each under RQ)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[list[timers.Timer] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="intake-timers", daemon=True)
+        self._thread.start()
+
+    def put(self, batch: list[timers.Timer]) -> None:
+        self._queue.put(batch)
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            try:
+                timers.enqueue(batch)
+            except Exception:  # the scheduler's sweep queues them again
+                log.exception("告警计时器入队失败 / enqueueing alarm timers failed")
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(5)
+
+
+class AlarmIntake:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        mqtt_url: str | None = None,
+        http_host: str | None = None,
+        http_port: int | None = None,
+        http: bool = True,
+        schedule: bool = True,
+        vendors: dict[str, Vendor] | None = None,
+        topic_prefix: str | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        """``mqtt_url`` None: the settings' (empty: no MQTT). ``http_port`` None: the settings'
+        (0 there: no webhooks); 0 here: any free port."""
+        s = runtime.settings
+        self.runtime = runtime
+        self.vendors = vendors or load_vendors(s)
+        self.rejects = RejectLog(runtime)
+        self.timer_queue = TimerQueue()
+        self.pipeline = IntakePipeline(
+            runtime, rejects=self.rejects, timer_sink=self.timer_queue.put
+        )
+        url = s.mqtt_url if mqtt_url is None else mqtt_url
+        self.mqtt = (
+            MqttIntake(
+                broker=Broker.from_url(url),
+                client_id=client_id or s.mqtt_client_id,
+                topic_prefix=topic_prefix or s.mqtt_topic_prefix,
+                session_expiry_s=s.mqtt_session_expiry_s,
+                vendors=self.vendors,
+                pipeline=self.pipeline,
+            )
+            if url
+            else None
+        )
+        port = s.alarm_http_port if http_port is None else http_port
+        enabled = http and (http_port is not None or port != 0)
+        self.http = (
+            WebhookServer(
+                http_host or s.alarm_http_host,
+                port,
+                pipeline=self.pipeline,
+                vendors=self.vendors,
+                max_skew_s=s.alarm_signature_max_skew_s,
+            )
+            if enabled
+            else None
+        )
+        self.scheduler = Scheduler(runtime) if schedule else None
+
+    def start(self, *, wait_connected: float | None = 10.0) -> AlarmIntake:
+        self.pipeline.start()
+        if self.http is not None:
+            self.http.start()
+            log.info("告警 Webhook 已启动 / webhook intake on %s", self.http.url)
+        if self.mqtt is not None:
+            self.mqtt.start()
+            if wait_connected and not self.mqtt.wait_connected(wait_connected):
+                log.warning("MQTT 暂未连上, 后台继续重连 / broker not reached yet, retrying")
+        if self.scheduler is not None:
+            self.scheduler.start()
+        return self
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        if self.http is not None:
+            self.http.stop()
+        self.pipeline.stop()
+        self.rejects.close()
+        self.timer_queue.close()
+
+    def stats(self) -> dict[str, Any]:
+        out = self.pipeline.snapshot()
+        out["rejected"] = dict(self.rejects.counts)
+        return out
+
+
+def start_in_process(
+    runtime: Runtime,
+    *,
+    mqtt_url: str | None = None,
+    http_host: str | None = None,
+    http_port: int | None = None,
+    http: bool = True,
+    schedule: bool = True,
+) -> AlarmIntake:
+    """Start the intake in this process (the demo, tests, benchmarks); ``stop()`` ends it."""
+    return AlarmIntake(
+        runtime,
+        mqtt_url=mqtt_url,
+        http_host=http_host,
+        http_port=http_port,
+        http=http,
+        schedule=schedule,
+    ).start()

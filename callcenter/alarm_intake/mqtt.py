@@ -1,0 +1,257 @@
+"""MQTT intake: persistent sessions on the broker, QoS 1, acknowledged after commit.
+
+Devices (or their vendor's cloud) publish on ``{prefix}/{vendor}/{device}/alarm`` and
+``{prefix}/{vendor}/{device}/heartbeat``. Messages are acknowledged by hand once their batch has
+committed, so a message is never lost between the broker and the database; each client
+reconnects by itself after a broker restart and resubscribes.
+
+Alarms arrive on two sessions at once, and the alarm service records each message once:
+
+- ``alarm``: MQTT 5 with a large Receive Maximum, so a burst of alarms is in flight together and
+  written in a few batches (MQTT 3.1.1 leaves the window to the broker: 20 on Mosquitto).
+- ``alarm-safe``: MQTT 3.1.1 with ``clean_session=False``, whose session and queue Mosquitto
+  writes to its persistence store and restores after a restart (2.0.11 does not restore MQTT 5
+  sessions). It usually brings copies already recorded, recognised by their message key; after a
+  broker restart, or an intake restart across one, it brings what the other session lost.
+
+Heartbeats have one MQTT 5 session of their own, so a heartbeat flood never holds alarms back in
+the broker's in-flight window; a heartbeat lost in a broker restart is replaced by the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from callcenter.alarm_intake.pipeline import Delivery, IntakePipeline
+from callcenter.alarm_intake.protocols import PARSERS, ProtocolError
+from callcenter.alarm_intake.vendors import Vendor
+from platform_core.db import utcnow
+
+log = logging.getLogger(__name__)
+
+# (client suffix, topic channel, MQTT protocol)
+SESSIONS = (
+    ("alarm", "alarm", mqtt.MQTTv5),
+    ("alarm-safe", "alarm", mqtt.MQTTv311),
+    ("heartbeat", "heartbeat", mqtt.MQTTv5),
+)
+# How many unacknowledged messages the broker may have in flight to one MQTT 5 session.
+RECEIVE_MAXIMUM = 2000
+
+
+@dataclass(frozen=True)
+class Broker:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def from_url(cls, url: str) -> Broker:
+        parts = urlparse(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError(f"MQTT 地址须为 mqtt:// 或 mqtts:// / unsupported MQTT URL: {url}")
+        tls = parts.scheme in ("mqtts", "ssl")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            username=parts.username,
+            password=parts.password,
+            tls=tls,
+        )
+
+
+class LaneClient:
+    """One MQTT client (one session) feeding the pipeline."""
+
+    def __init__(
+        self,
+        *,
+        lane: str,
+        channel: str,
+        protocol: int,
+        broker: Broker,
+        client_id: str,
+        topic_prefix: str,
+        session_expiry_s: int,
+        vendors: dict[str, Vendor],
+        pipeline: IntakePipeline,
+    ) -> None:
+        self.lane = lane
+        self.protocol = protocol
+        self.copy = lane == "alarm-safe"
+        self.broker = broker
+        self.topic = f"{topic_prefix}/+/+/{channel}"
+        self.prefix_parts = len(topic_prefix.split("/"))
+        self.vendors = vendors
+        self.pipeline = pipeline
+        self.session_expiry_s = session_expiry_s
+        self.connected = threading.Event()
+        self.connects = 0
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"{client_id}-{lane}",
+            protocol=protocol,
+            clean_session=False if protocol != mqtt.MQTTv5 else None,
+            manual_ack=True,
+        )
+        if broker.username:
+            self.client.username_pw_set(broker.username, broker.password)
+        if broker.tls:
+            self.client.tls_set()
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    def start(self) -> None:
+        if self.protocol == mqtt.MQTTv5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry_s
+            props.ReceiveMaximum = RECEIVE_MAXIMUM
+            self.client.connect_async(
+                self.broker.host,
+                self.broker.port,
+                keepalive=30,
+                clean_start=False,
+                properties=props,
+            )
+        else:
+            self.client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(
+        self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("MQTT 连接被拒 (%s): %s / broker refused the connection", self.lane, reason)
+            return
+        self.connects += 1
+        self.pipeline.count(f"mqtt.{self.lane}.connects")
+        # the persistent session keeps the subscription; subscribing again is harmless and
+        # covers a session the broker had to drop
+        client.subscribe(self.topic, qos=1)
+        log.info("MQTT 已连接 (%s), 订阅 %s / connected, subscribed", self.lane, self.topic)
+        self.connected.set()
+
+    def _on_disconnect(
+        self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any
+    ) -> None:
+        self.connected.clear()
+        self.pipeline.count(f"mqtt.{self.lane}.disconnects")
+        log.warning("MQTT 断开 (%s): %s, 自动重连 / disconnected, reconnecting", self.lane, reason)
+
+    def _ack(self, mid: int, qos: int) -> Any:
+        def ack(_ok: bool) -> None:
+            if qos > 0:
+                self.client.ack(mid, qos)
+
+        return ack
+
+    def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
+        received = utcnow()
+        ack = self._ack(msg.mid, msg.qos)
+        parts = msg.topic.split("/")[self.prefix_parts :]
+        vendor_code = parts[0] if len(parts) == 3 else ""
+        vendor = self.vendors.get(vendor_code)
+        if vendor is None:
+            if self.copy:
+                ack(False)  # the first session has reported it
+                return
+            self.pipeline.refuse(
+                ProtocolError("unknown_vendor", msg.topic[:120]),
+                transport="mqtt",
+                vendor=vendor_code[:20],
+                source=msg.topic,
+                raw=msg.payload[:2000],
+            )
+            ack(False)
+            return
+        try:
+            parsed = PARSERS[vendor.protocol](
+                msg.payload,
+                vendor=vendor.code,
+                secret=vendor.secret,
+                transport="mqtt",
+                received_at=received,
+            )
+        except ProtocolError as err:
+            if not self.copy:  # the first session reports it
+                self.pipeline.refuse(
+                    err,
+                    transport="mqtt",
+                    vendor=vendor.code,
+                    source=msg.topic,
+                    raw=msg.payload[:2000],
+                )
+            ack(False)
+            return
+        for err, raw in [] if self.copy else parsed.refused:
+            self.pipeline.refuse(
+                err, transport="mqtt", vendor=vendor.code, source=msg.topic, raw=raw
+            )
+        self.pipeline.count(f"mqtt.{self.lane}.messages")
+        # routed by content: an alarm sent on the heartbeat topic still takes the alarm lane
+        self.pipeline.submit(
+            Delivery(
+                parsed.reports,
+                ack,
+                transport="mqtt",
+                vendor=vendor.code,
+                source=msg.topic,
+                copy=self.copy,
+            )
+        )
+
+
+class MqttIntake:
+    def __init__(
+        self,
+        *,
+        broker: Broker,
+        client_id: str,
+        topic_prefix: str,
+        session_expiry_s: int,
+        vendors: dict[str, Vendor],
+        pipeline: IntakePipeline,
+    ) -> None:
+        self.clients = [
+            LaneClient(
+                lane=lane,
+                channel=channel,
+                protocol=protocol,
+                broker=broker,
+                client_id=client_id,
+                topic_prefix=topic_prefix,
+                session_expiry_s=session_expiry_s,
+                vendors=vendors,
+                pipeline=pipeline,
+            )
+            for lane, channel, protocol in SESSIONS
+        ]
+
+    def start(self) -> MqttIntake:
+        for c in self.clients:
+            c.start()
+        return self
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return all(c.connected.wait(timeout) for c in self.clients)
+
+    def stop(self) -> None:
+        for c in self.clients:
+            c.stop()

@@ -1,0 +1,299 @@
+"""The intake pipeline: parsed device reports in, committed records out, then the ack.
+
+Two lanes, each one thread writing batches: alarms never wait behind heartbeats. The alarm
+lane takes whatever has arrived and writes it at once; the heartbeat lane lingers a moment to
+write thousands of heartbeats in one statement. A delivery (one MQTT message, one webhook
+request) is acknowledged only after its batch has committed, so a crash, a database outage or
+a restart loses nothing: the broker (or the vendor) delivers it again and the alarm service
+recognises the repeat. A batch that fails is retried with back-off; one that keeps failing is
+split, and a single delivery that still fails is set aside as rejected (logged, counted, kept)
+so it cannot block the lane for everyone behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from callcenter.alarm_intake.protocols.base import ProtocolError, Report
+from callcenter.alarm_intake.rejects import RejectLog
+from platform_core.alarms.schemas import Signal
+from platform_core.alarms.timers import Timer
+from platform_core.devices.heartbeats import Heartbeat
+from platform_core.flows import device_reports
+from platform_core.flows.device_reports import FaultReport
+from platform_core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[[bool], None]
+
+
+@dataclass
+class Delivery:
+    reports: list[Report]
+    ack: Ack
+    transport: str = "mqtt"
+    vendor: str = ""
+    source: str = ""
+    # a second copy of a message (the durable MQTT session): it reports no refusals of its own
+    copy: bool = False
+    received: float = field(default_factory=time.monotonic)
+
+
+class Lane:
+    """One writer thread with its queue."""
+
+    def __init__(
+        self,
+        pipeline: IntakePipeline,
+        name: str,
+        *,
+        linger_s: float,
+        max_batch: int,
+    ) -> None:
+        self.pipeline = pipeline
+        self.name = name
+        self.linger_s = linger_s
+        self.max_batch = max_batch
+        self.queue: queue.Queue[Delivery | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name=f"intake-{name}", daemon=True)
+        self.busy = False
+
+    def _take(self) -> list[Delivery] | None:
+        first = self.queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        deadline = time.monotonic() + self.linger_s
+        while len(batch) < self.max_batch:
+            wait = deadline - time.monotonic()
+            try:
+                item = self.queue.get(timeout=wait) if wait > 0 else self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self.queue.put(None)
+                break
+            batch.append(item)
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            self.busy = True
+            try:
+                self.pipeline.write(batch, lane=self.name)
+            finally:
+                self.busy = False
+
+    def idle(self) -> bool:
+        return self.queue.empty() and not self.busy
+
+
+class IntakePipeline:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        rejects: RejectLog | None = None,
+        timer_sink: Callable[[list[Timer]], None] | None = None,
+        alarm_batch: int = 500,
+        heartbeat_batch: int = 5000,
+        heartbeat_linger_s: float = 0.5,
+        max_attempts: int = 5,
+    ) -> None:
+        self.runtime = runtime
+        self.rejects = rejects or RejectLog(runtime)
+        self.timer_sink = timer_sink
+        self.max_attempts = max_attempts
+        self.stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
+        self.lanes = {
+            "alarm": Lane(self, "alarm", linger_s=0.0, max_batch=alarm_batch),
+            "heartbeat": Lane(
+                self, "heartbeat", linger_s=heartbeat_linger_s, max_batch=heartbeat_batch
+            ),
+        }
+        self.listeners: list[Callable[[list[Any]], None]] = []
+        self._started = False
+
+    # --- feeding ---------------------------------------------------------------------
+
+    def start(self) -> IntakePipeline:
+        if not self._started:
+            for lane in self.lanes.values():
+                lane.thread.start()
+            self._started = True
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for lane in self.lanes.values():
+            lane.queue.put(None)
+        for lane in self.lanes.values():
+            lane.thread.join(timeout)
+
+    def count(self, key: str, n: int = 1) -> None:
+        with self._stats_lock:
+            self.stats[key] += n
+
+    def submit(self, delivery: Delivery, *, lane: str | None = None) -> None:
+        """Queue a delivery; an empty one (everything in it refused) is acknowledged at once."""
+        if not delivery.reports:
+            delivery.ack(True)
+            return
+        if lane is None:
+            lane = (
+                "heartbeat" if all(isinstance(r, Heartbeat) for r in delivery.reports) else "alarm"
+            )
+        self.count(f"{lane}_deliveries")
+        self.lanes[lane].queue.put(delivery)
+
+    def refuse(
+        self, error: ProtocolError, *, transport: str, vendor: str, source: str, raw: str | bytes
+    ) -> None:
+        self.count(f"rejected.{error.reason}")
+        self.rejects.add(
+            reason=error.reason,
+            detail=error.detail,
+            transport=transport,
+            vendor=vendor,
+            source=source,
+            raw=raw,
+        )
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(lane.idle() for lane in self.lanes.values()):
+                return True
+            time.sleep(0.01)
+        return False
+
+    # --- writing ---------------------------------------------------------------------
+
+    def write(self, batch: list[Delivery], *, lane: str) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._commit(batch)
+                break
+            except Exception:
+                self.count("write_errors")
+                if attempt >= self.max_attempts:
+                    if len(batch) > 1:
+                        log.error(
+                            "告警写入反复失败, 拆分处理 %d 条 / batch keeps failing, splitting %d",
+                            len(batch),
+                            len(batch),
+                        )
+                        middle = len(batch) // 2
+                        self.write(batch[:middle], lane=lane)
+                        self.write(batch[middle:], lane=lane)
+                        return
+                    log.exception(
+                        "设备消息无法处理, 已隔离 / a delivery cannot be written, set aside"
+                    )
+                    self._set_aside(batch[0])
+                    return
+                pause = min(0.1 * 2 ** (attempt - 1), 5.0)
+                log.warning(
+                    "写入失败 (第 %d 次), %.1fs 后重试 / write failed (attempt %d), retrying",
+                    attempt,
+                    pause,
+                    attempt,
+                    exc_info=True,
+                )
+                time.sleep(pause)
+        for delivery in batch:
+            try:
+                delivery.ack(True)
+            except Exception:  # a lost ack only means a redelivery, recognised as such
+                log.warning("确认失败 / ack failed", exc_info=True)
+        self.count(f"{lane}_batches")
+
+    def _commit(self, batch: list[Delivery]) -> None:
+        signals: list[Signal] = []
+        copies: list[bool] = []
+        beats: list[Heartbeat] = []
+        faults: list[FaultReport] = []
+        for delivery in batch:
+            for report in delivery.reports:
+                if isinstance(report, Signal):
+                    signals.append(report)
+                    copies.append(delivery.copy)
+                elif isinstance(report, Heartbeat):
+                    beats.append(report)
+                else:
+                    faults.append(report)
+        outcomes: list[Any] = []
+        copied: list[bool] = []
+        with self.runtime.session() as s:
+            if self.timer_sink is not None:
+                s.info["timer_sink"] = self.timer_sink
+            if signals:
+                outcomes.extend(device_reports.receive_signals(s, signals=signals))
+                copied.extend(copies)
+            if faults:
+                outcomes.extend(device_reports.receive_faults(s, reports=faults))
+            if beats:
+                hb = device_reports.receive_heartbeats(s, beats=beats)
+                outcomes.extend(hb.restores)
+                self.count("heartbeats", hb.heartbeats.recorded)
+                for ref in hb.heartbeats.unknown:
+                    self.refuse(
+                        ProtocolError("unknown_device", "heartbeat"),
+                        transport="",
+                        vendor="",
+                        source=ref,
+                        raw=ref,
+                    )
+        copied.extend([False] * (len(outcomes) - len(copied)))
+        for o, copy in zip(outcomes, copied, strict=True):
+            # whichever copy of a message comes first is recorded, the other is "redelivered"
+            self.count(f"signals.{o.result}")
+            if o.result == "unknown_device" and not copy:
+                sig = getattr(o, "signal", None) or getattr(o, "report", None)
+                self.refuse(
+                    ProtocolError("unknown_device", getattr(sig, "device_ref", "")),
+                    transport=getattr(sig, "transport", ""),
+                    vendor=getattr(sig, "vendor", ""),
+                    source=getattr(sig, "device_ref", ""),
+                    raw=getattr(sig, "raw", "") or getattr(sig, "device_ref", ""),
+                )
+        for listener in self.listeners:
+            try:
+                listener(outcomes)
+            except Exception:
+                log.exception("intake listener failed")
+
+    def _set_aside(self, delivery: Delivery) -> None:
+        self.count("set_aside")
+        for report in delivery.reports:
+            self.rejects.add(
+                reason="processing_error",
+                detail=type(report).__name__,
+                transport=delivery.transport,
+                vendor=delivery.vendor,
+                source=delivery.source,
+                raw=getattr(report, "raw", "") or repr(report)[:500],
+            )
+        try:
+            delivery.ack(True)
+        except Exception:
+            log.warning("确认失败 / ack failed", exc_info=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._stats_lock:
+            out: dict[str, Any] = dict(self.stats)
+        out["queued"] = {name: lane.queue.qsize() for name, lane in self.lanes.items()}
+        return out

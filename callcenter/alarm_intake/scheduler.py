@@ -1,0 +1,109 @@
+"""Periodic work of the intake process, each task idempotent so two intakes can both run it:
+
+- link faults: devices silent beyond their interval go offline with a link-fault alarm;
+- maintenance tickets past their on-site deadline are escalated;
+- device return visits are scheduled;
+- alarm timers that were never queued (a Redis restart) are queued again.
+
+It also completes a death recorded elsewhere: on ElderDeceased it applies the death flow.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from platform_core.alarms import jobs as alarm_jobs
+from platform_core.devices import maintenance, return_visits
+from platform_core.flows import death, device_reports
+from platform_core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Task:
+    name: str
+    every_s: float
+    run: Callable[[], Any]
+    next_at: float = 0.0
+
+
+class Scheduler:
+    def __init__(
+        self, runtime: Runtime, *, on_result: Callable[[str, Any], None] | None = None
+    ) -> None:
+        self.runtime = runtime
+        self.on_result = on_result
+        s = runtime.settings
+        self.tasks = [
+            Task("link_faults", s.heartbeat_check_interval_s, self._link_faults),
+            Task("maintenance", 60, self._maintenance),
+            Task("return_visits", 3600, self._return_visits),
+            Task("alarm_timers", 30, lambda: alarm_jobs.sweep_alarm_timers()),
+        ]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="intake-scheduler", daemon=True)
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def _link_faults(self) -> int:
+        with self.runtime.session() as s:
+            return len(device_reports.raise_link_faults(s))
+
+    def _maintenance(self) -> int:
+        with self.runtime.session() as s:
+            return len(maintenance.escalate_overdue(s))
+
+    def _return_visits(self) -> int:
+        with self.runtime.session() as s:
+            return len(return_visits.schedule_due(s))
+
+    def run_once(self, name: str) -> Any:
+        task = next(t for t in self.tasks if t.name == name)
+        return task.run()
+
+    def _on_event(self, envelope: dict[str, Any]) -> None:
+        if envelope.get("type") != "ElderDeceased":
+            return
+        elder_id = int(envelope["data"]["elder_id"])
+        try:
+            with self.runtime.session() as s:
+                report = death.apply_death(s, elder_id=elder_id)
+            if report.devices_deactivated or report.alarms_closed:
+                log.info(
+                    "老人 %s 去世: 已停用设备 %s / death applied",
+                    elder_id,
+                    report.devices_deactivated,
+                )
+        except Exception:
+            log.exception("处理老人去世失败 / applying the death of elder %s failed", elder_id)
+
+    def start(self) -> Scheduler:
+        self._unsubscribe = self.runtime.event_bus.subscribe(self._on_event)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for task in self.tasks:
+                if now < task.next_at:
+                    continue
+                task.next_at = now + task.every_s
+                try:
+                    result = task.run()
+                    if self.on_result is not None:
+                        self.on_result(task.name, result)
+                except Exception:
+                    log.exception("定时任务失败 / scheduled task %s failed", task.name)
+            self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._thread.join(5)
