@@ -58,6 +58,9 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     agent.init_app(app, realtime)
     supervisor.init_app(app, realtime)
     reports.init_app(app)
+    from agent_console.views import provider_api
+
+    provider_api.init_app(app)
 
     if relay:
         realtime.start_relay()
@@ -86,7 +89,8 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
                     g.session_id = login.id
             except DomainError as err:
                 g.auth_error = err
-        if request.method not in csrf.SAFE_METHODS:
+        view = app.view_functions.get(request.endpoint or "")
+        if request.method not in csrf.SAFE_METHODS and not getattr(view, csrf.EXEMPT_ATTR, False):
             binding = g.session_id or request.cookies.get(csrf.PRE_COOKIE)
             if not csrf.is_valid(settings.secret_key, binding, csrf.submitted_token(request)):
                 audit_refusal("http.csrf", reason="missing or forged CSRF token")

@@ -10,11 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Any
 
 from flask import Request
 
 PRE_COOKIE = "hotline_pre"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+EXEMPT_ATTR = "hotline_csrf_exempt"
+
+
+def exempt(view: Any) -> Any:
+    """Mark a view whose every request carries its own signature and no cookie (a machine
+    interface): there is no browser session for another site to ride on."""
+    setattr(view, EXEMPT_ATTR, True)
+    return view
 
 
 def token_for(secret_key: str, binding: str) -> str:

@@ -210,14 +210,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             db_url, env, elders=args.elders, agents=args.agents, supervisors=args.supervisors
         )
         seed_s = time.monotonic() - t0
+        print(f"seeded {len(world['elders'])} elder phones in {seed_s:.1f}s", flush=True)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
+        # the server's log goes to a file: a pipe nobody reads fills up and blocks every thread
+        # that logs
+        server_log = open(data_dir / "console.log", "wb")  # noqa: SIM115
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("hotline")), "console", "--port", str(port)],
             env={**os.environ, **env},
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
         )
         conn = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(
@@ -233,7 +237,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.1)
             else:
                 raise RuntimeError(
-                    "console did not start: " + server.stderr.read(2000).decode(errors="replace")
+                    "console did not start: " + (data_dir / "console.log").read_text()[-2000:]
                 )
 
             accounts = [f"agent{i:04d}" for i in range(args.agents)] + [
@@ -249,6 +253,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
             await asyncio.gather(*(do_login(a) for a in accounts))
             login_s = time.monotonic() - t0
+            print(f"{len(logins)} logins in {login_s:.1f}s", flush=True)
 
             # client i uses account i mod n: several connections per login, like browser tabs
             sup_names = accounts[args.agents :]
@@ -281,6 +286,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.monotonic()
             await asyncio.gather(*(connect(i) for i in range(args.clients)))
             connect_s = time.monotonic() - t0
+            print(f"{len(clients)} sockets connected in {connect_s:.1f}s", flush=True)
             mem_connected = rss_mb(server.pid)
 
             elders = world["elders"]
@@ -355,12 +361,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
             workers = clients[: args.workers]
             t0 = time.monotonic()
+
+            async def progress() -> None:
+                while True:
+                    await asyncio.sleep(10)
+                    done = sum(len(v) for v in stats.latency.values())
+                    print(
+                        f"  {time.monotonic() - t0:5.0f}s: {done} operations, {sum(stats.errors.values())} errors",
+                        flush=True,
+                    )
+
+            reporter = asyncio.create_task(progress())
             await asyncio.gather(*(work(n, c) for n, c in workers))
+            reporter.cancel()
             ops_s = time.monotonic() - t0
             still_connected = sum(1 for _, c in clients if c.connected)
             mem_end = rss_mb(server.pid)
-            for _, c in clients:
-                c.eio.state = "disconnected"  # no close handshakes: the server is stopped next
+            # stop the server first: its sockets close from its side and the clients need no
+            # close handshakes, which a thousand clients would otherwise wait for one by one
+            server.kill()
+            server.wait()
+            await asyncio.wait(
+                [asyncio.create_task(c.disconnect()) for _, c in clients], timeout=10
+            )
 
         total_ops = sum(len(v) for v in stats.latency.values())
         result = {
@@ -425,17 +448,21 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clients", type=int, default=1000)
     p.add_argument("--workers", type=int, default=500)
-    p.add_argument("--ops", type=int, default=6, help="operations per working client")
+    p.add_argument("--ops", type=int, default=4, help="operations per working client")
     p.add_argument("--elders", type=int, default=3000)
     p.add_argument("--agents", type=int, default=100)
     p.add_argument("--supervisors", type=int, default=10)
     p.add_argument("--order-share", type=float, default=0.3)
-    p.add_argument("--think-min", type=float, default=2.0)
-    p.add_argument("--think-max", type=float, default=6.0)
+    # seconds a working client waits between operations (an agent's screen pops once per call,
+    # which lasts minutes; these defaults are far busier than a real shift)
+    p.add_argument("--think-min", type=float, default=5.0)
+    p.add_argument("--think-max", type=float, default=15.0)
     p.add_argument("--connect-concurrency", type=int, default=50)
     args = p.parse_args()
     result = asyncio.run(run(args))
-    print("RESULT " + json.dumps(result, ensure_ascii=False))
+    print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
+    # client library threads may still be winding down; the result is out, the database dropped
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -395,8 +395,7 @@ def screen_pop_for(conn_actor: Actor, payload: ScreenPopIn) -> dict[str, Any]:
             ("recent_calls", integration.recent_calls),
         ):
             try:
-                with s.begin_nested():
-                    result[name] = read(s, elder_id=elder_id)
+                result[name] = read(s, elder_id=elder_id)
             except integration.ModuleUnavailable:
                 result[name] = []
         return result

@@ -18,6 +18,8 @@ LANG_COOKIE = "hotline_lang"
 
 
 def home_for(role: str) -> str:
+    if allows(role, Permission.PROVIDER_PORTAL):
+        return url_for("provider.inbox")
     if allows(role, Permission.TAKE_CALLS) and role == Role.AGENT:
         return url_for("agent.console")
     if allows(role, Permission.VIEW_WALLBOARD) and role != Role.OFFICER:
