@@ -85,6 +85,7 @@ class AmiStats:
     auth_failures: int = 0
     lost_actions: int = 0
     timeouts: int = 0
+    skipped: int = 0  # events read but not parsed (not in accept_events)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -200,9 +201,19 @@ class HotlineAmiProtocol(AMIProtocol):
             self.banner_seen.set_result(self.version)
         parts = _BLOCK_END.split(self._buffer)
         self._buffer = parts.pop()
+        accept = self.client.accept_events
         for block in parts:
             if not block:
                 continue
+            if accept is not None and block.startswith("Event: "):
+                # Asterisk sends far more events than the service acts on; read the name only
+                # and drop the rest unparsed, so the reader keeps up with the socket.
+                end = block.find("\n")
+                name = (block[7:] if end < 0 else block[7:end]).rstrip("\r")
+                if name not in accept:
+                    stats.events += 1
+                    stats.skipped += 1
+                    continue
             for message in parse_block(block, stats):
                 try:
                     self.client._on_message(message, received_at)
@@ -251,6 +262,7 @@ class AmiClient:
         reconnect_initial: float = 0.5,
         reconnect_max: float = 30.0,
         auth_retries: int = 3,
+        accept_events: frozenset[str] | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.username, self.secret = username, secret
@@ -265,6 +277,8 @@ class AmiClient:
         self.reconnect_max = reconnect_max
         self.auth_retries = max(1, auth_retries)
         self.stats = AmiStats()
+        # Event names worth parsing (None: all); responses and list items are always parsed.
+        self.accept_events = accept_events
         self.version: str | None = None
         self._protocol: HotlineAmiProtocol | None = None
         self._pending: dict[str, _Pending] = {}

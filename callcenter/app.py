@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 from typing import Any
 
 from callcenter.ami import AmiClient
+from callcenter.events import ACCEPTED_EVENTS
 from callcenter.pipeline import EventPipeline
 from callcenter.resync import resync
 from platform_core.runtime import Runtime
@@ -31,6 +33,7 @@ class CallCenter:
         self.runtime = runtime
         self.pipeline = EventPipeline(runtime)
         options: dict[str, Any] = {
+            "accept_events": ACCEPTED_EVENTS,
             "auth": s.ami_auth,
             "action_timeout": s.ami_action_timeout_s,
             "ping_interval": s.ami_ping_interval_s,
@@ -48,18 +51,24 @@ class CallCenter:
             **options,
         )
         self.resyncs = 0
+        self.switch_interval_s = 0.0005
         self.loop: asyncio.AbstractEventLoop | None = None
         from callcenter.commands import CommandExecutor
 
         self.commands = CommandExecutor(self)
 
     async def _connected(self, ami: AmiClient) -> None:
+        self.pipeline.filter.reset()
         await resync(ami, self.pipeline)
         self.resyncs += 1
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (or a refused password ends it with an error)."""
         self.loop = asyncio.get_running_loop()
+        # The writer thread waits on PostgreSQL thousands of times a second and the reader
+        # thread parses without pause; with CPython's default 5 ms switch interval each of those
+        # waits can cost the writer a full interval before it gets the GIL back.
+        sys.setswitchinterval(self.switch_interval_s)
         stop = stop or asyncio.Event()
         self.pipeline.start()
         self.commands.start()

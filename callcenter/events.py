@@ -300,6 +300,23 @@ _BUILDERS: dict[str, Callable[[Message, datetime], AmiEvent]] = {
 
 TYPED_EVENTS = frozenset(_BUILDERS)
 
+# What callcenter's AMI reader parses at all: the typed events, what the adapter and commands
+# wait for, and the items of the list actions the resync sends.
+ACCEPTED_EVENTS = TYPED_EVENTS | {
+    "UserEvent",
+    "OriginateResponse",
+    "FullyBooted",
+    "Shutdown",
+    "QueueParams",
+    "QueueMember",
+    "QueueEntry",
+    "QueueStatusComplete",
+    "QueueSummary",
+    "QueueSummaryComplete",
+    "CoreShowChannel",
+    "CoreShowChannelsComplete",
+}
+
 
 def wanted(m: Message) -> bool:
     """Cheap test the reader makes before queueing: is this an event callcenter acts on?"""

@@ -54,6 +54,47 @@ class PipelineStats:
         return dict(self.__dict__)
 
 
+class ReaderFilter:
+    """What the reader drops before queueing, at the cost of a few dictionary lookups: events
+    callcenter does not act on, the agent legs' Newchannel, DialEnd outside call backs, and
+    member events that repeat what was already queued for that member of that queue (Asterisk
+    sends one per queue for every device change)."""
+
+    def __init__(self, callback_context: str) -> None:
+        self.callback_context = callback_context
+        self.members: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self.repeated = 0
+
+    def reset(self) -> None:
+        """After a reconnect the resync reads every member afresh."""
+        self.members.clear()
+
+    def keep(self, m: Message) -> bool:
+        if not ami_events.wanted(m):
+            return False
+        name = m.get("Event")
+        if name == "Newchannel":
+            return bool(m.get("Uniqueid") == (m.get("Linkedid") or m.get("Uniqueid")))
+        if name == "DialEnd":
+            return bool(m.get("Context") == self.callback_context)
+        if name in (
+            "QueueMemberStatus",
+            "QueueMemberPause",
+            "QueueMemberAdded",
+            "QueueMemberRemoved",
+        ):
+            key = (str(m.get("Interface") or m.get("Location")), str(m.get("Queue")))
+            if name in ("QueueMemberAdded", "QueueMemberRemoved"):
+                self.members.pop(key, None)
+                return True
+            state = (m.get("Status"), m.get("Paused"), m.get("PausedReason"), m.get("InCall"))
+            if self.members.get(key) == state:
+                self.repeated += 1
+                return False
+            self.members[key] = state
+        return True
+
+
 class _Window:
     """Calls and agents named by events that arrived while a resync was reading its lists."""
 
@@ -81,6 +122,8 @@ class EventPipeline:
         self._windows: list[_Window] = []
         self._last_wrapup = 0.0
         self.last_probe: str | None = None
+        self.filter = ReaderFilter(runtime.settings.call_callback_context)
+        self._session: Session | None = None
         self.on_batch: Callable[[list[ami_events.AmiEvent]], None] | None = None
 
     # -- reader side (event loop) -------------------------------------------------------------
@@ -88,7 +131,7 @@ class EventPipeline:
     def submit(self, message: Message, received_at: float) -> None:
         """Called by the AMI reader for every event: filter, note, enqueue. Never blocks."""
         self.stats.received += 1
-        if not ami_events.wanted(message):
+        if not self.filter.keep(message):
             self.stats.processed += 1
             if message.get("UserEvent") == PROBE_EVENT:
                 self.last_probe = str(message.get("Token", ""))
@@ -133,6 +176,12 @@ class EventPipeline:
         self._queue.put((None, 0.0, None))
         if self._thread is not None:
             self._thread.join(timeout)
+        self.close()
+
+    @property
+    def backlog(self) -> int:
+        """Events (and markers) queued and not yet committed."""
+        return self._pending
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -172,10 +221,38 @@ class EventPipeline:
     def _expire_wrapups(self) -> None:
         self._last_wrapup = time.monotonic()
         try:
-            with self.runtime.session() as s:
-                calls.expire_wrapups(s, now=datetime.now(UTC))
+            self._in_session(lambda s: calls.expire_wrapups(s, now=datetime.now(UTC)))
         except Exception:  # noqa: BLE001
             log.exception("话后处理到期检查失败 / wrap-up expiry failed")
+
+    def _in_session(self, work: Callable[[Session], Any]) -> Any:
+        """Run ``work`` in the writer's session and commit it.
+
+        The writer is the only one that changes call, queue and agent rows, so it keeps one
+        session (expire_on_commit is off): the calls and agents of the last events stay in
+        memory and a burst costs no re-reads. On any error the session and everything it holds
+        are dropped, and the next unit of work reads the truth back from the database.
+        """
+        if self._session is None:
+            self._session = self.runtime.session_factory()
+        s = self._session
+        try:
+            result = work(s)
+            s.commit()
+        except BaseException:
+            self._session = None
+            try:
+                s.rollback()
+            finally:
+                s.close()
+            raise
+        calls.release_finished(s)
+        return result
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def process(self, items: Iterable[tuple[Message | None, float, Marker | None]]) -> None:
         """Handle one batch in one transaction (the replay command calls this directly)."""
@@ -220,9 +297,10 @@ class EventPipeline:
             self.on_batch([t for t in typed if isinstance(t, ami_events.AmiEvent)])
 
     def _apply(self, typed: list[ami_events.AmiEvent | Marker]) -> int:
-        unknown = 0
         events = [t for t in typed if isinstance(t, ami_events.AmiEvent)]
-        with self.runtime.session() as s:
+
+        def work(s: Session) -> int:
+            unknown = 0
             calls.prefetch(
                 s,
                 linkedids=[x for x in (e.linkedid for e in events) if x],
@@ -234,6 +312,9 @@ class EventPipeline:
                         unknown += 1
                 else:
                     item(s)
+            return unknown
+
+        unknown: int = self._in_session(work)
         handled = len(events)
         self.stats.handled += handled
         self.stats.processed += handled

@@ -107,7 +107,8 @@ class SimCall:
     talk_s: int | None = None
     ring_no_answer: int = 0
     transferred: bool = False
-    agent_called_at: list[float] = field(default_factory=list)  # wall clock of each AgentCalled
+    # (interface, wall clock) of each AgentCalled written: where screen-pop latency starts
+    agent_called_at: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def uniqueid(self) -> str:
@@ -583,7 +584,7 @@ class PbxSimulator:
             legs[m.interface] = leg
             m.channel = leg
             self._member_status(m)
-            call.agent_called_at.append(time.time())
+            call.agent_called_at.append((m.interface, time.time()))
             self._emit("AgentCalled", self._agent_body(ch, leg, q, m))
             self._emit(
                 "DialBegin",
@@ -844,19 +845,22 @@ class PbxSimulator:
         self._kick_pending = False
         now = time.monotonic()
         for q in sorted(self.queues.values(), key=lambda s: -s.cfg.weight):
+            free: list[Member] | None = None
             for w in q.waiting:
                 if w.ringing or w.assigned or w.interrupt is not None or w.next_try > now:
                     continue
-                free = [
-                    self.members[i]
-                    for i in q.members
-                    if i in self.members and self._available(self.members[i], q.cfg.name, now)
-                ]
+                if free is None:
+                    free = [
+                        self.members[i]
+                        for i in q.members
+                        if i in self.members and self._available(self.members[i], q.cfg.name, now)
+                    ]
                 if not free:
                     break
                 chosen = self._choose(q, free)
                 for m in chosen:
                     m.ringing += 1
+                    free.remove(m)
                 w.assigned = chosen
                 w.wake.set()
 
@@ -874,13 +878,15 @@ class PbxSimulator:
             return [self.rng.choice(free)]
         if strategy == "linear":
             return [free[0]]
+        # rrmemory: the next free member after the one rung last, in join order
         order = q.members
         n = len(order)
+        by_iface = {f.interface: f for f in free}
         for k in range(n):
-            iface = order[(q.rr_next + k) % n]
-            m = next((f for f in free if f.interface == iface), None)
+            i = (q.rr_next + k) % n
+            m = by_iface.get(order[i])
             if m is not None:
-                q.rr_next = (order.index(iface) + 1) % n
+                q.rr_next = (i + 1) % n
                 return [m]
         return [free[0]]
 

@@ -51,6 +51,7 @@ class Call(Base):
     transferred: Mapped[bool] = mapped_column(default=False)
     ended_at: Mapped[datetime | None]
     closed_by_resync: Mapped[bool] = mapped_column(default=False)
+    recall_opened: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     entries: Mapped[list[QueueEntry]] = relationship(

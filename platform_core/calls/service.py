@@ -5,14 +5,15 @@ record_channel, record_variables, record_join, record_agent_called, record_ring_
 record_leave, record_connect, record_complete, record_abandon, record_hangup, record_member.
 Every function finds its rows by natural keys (Linkedid, the agent leg's Uniqueid, the member
 interface) and only moves state forward, so the same stream applied twice leaves the same
-records. Lookups go through a per-unit-of-work cache that :func:`prefetch` fills in one query
-per batch, so a burst of events costs a handful of round trips, not one per event.
+records. The rows they change are live rows of the unit of work (platform_core.calls.live),
+loaded once by :func:`prefetch` and written as one upsert per table when it commits, so a
+burst of events costs a handful of statements, not a flush per event.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,11 +23,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from platform_core.calls import events as ev
+from platform_core.calls import live
+from platform_core.calls.live import LiveAgent, LiveCall, LiveEntry, LiveMembership, LiveOffer
 from platform_core.calls.models import (
     Agent,
-    AgentMembership,
-    AgentOffer,
-    AgentStateSpan,
     Call,
     QueueEntry,
     RecallAttempt,
@@ -62,6 +62,9 @@ _DEVICE_RINGING = {6, 7}  # RINGING, RINGINUSE
 _DEVICE_GONE = {4, 5}  # INVALID, UNAVAILABLE
 _CACHE = "calls.cache"
 _DIRTY_QUEUES = "calls.dirty_queues"
+_NEW_RECALLS = "calls.new_recalls"
+_REACHED = "calls.reached"
+_SPANS = "calls.spans"
 
 
 # -- unit-of-work cache -------------------------------------------------------------------------
@@ -80,21 +83,56 @@ def _cache(session: Session) -> dict[tuple[str, str], Any]:
 
 @sa_event.listens_for(Session, "after_rollback")
 def _forget_cache(session: Session) -> None:
-    session.info.pop(_CACHE, None)
-    session.info.pop(_DIRTY_QUEUES, None)
+    live.forget(session)
+    for key in (_CACHE, _DIRTY_QUEUES, _NEW_RECALLS, _REACHED, _SPANS):
+        session.info.pop(key, None)
 
 
 @sa_event.listens_for(Session, "before_commit")
-def _publish_queue_stats(session: Session) -> None:
-    """One QueueStatsChanged per queue whose waiting callers changed in this unit of work."""
+def _settle_unit_of_work(session: Session) -> None:
+    """Work done once per unit of work rather than once per event: number the new recall items,
+    close the recalls of callers who got through, recount the queues whose callers changed."""
+    live.write(session)
+    new_recalls: list[RecallItem] | None = session.info.pop(_NEW_RECALLS, None)
+    reached: list[tuple[LiveCall, datetime]] | None = session.info.pop(_REACHED, None)
     dirty: set[str] | None = session.info.pop(_DIRTY_QUEUES, None)
-    if not dirty:
+    spans: list[dict[str, Any]] | None = session.info.pop(_SPANS, None)
+    if not (new_recalls or reached or dirty or spans):
         return
+    session.flush()
+    if spans:
+        live.insert_spans(session, spans)
+    for item in new_recalls or []:
+        publish_on_commit(
+            session,
+            ev.RecallOpened(
+                recall_id=item.id,
+                linkedid=item.origin_linkedid,
+                number=item.number,
+                elder_id=item.elder_id,
+                reason=item.reason,
+                queue=item.queue,
+                region_code=item.region_code,
+            ),
+        )
+    if reached:
+        _close_reached(session, reached)
+    if dirty:
+        _recount(session, dirty)
+
+
+def _recount(session: Session, names: Collection[str]) -> None:
+    """Waiting callers and the oldest join per queue, from the open queue entries."""
+    rows = session.execute(
+        select(QueueEntry.queue, func.count(), func.min(QueueEntry.joined_at))
+        .where(QueueEntry.left_at.is_(None), QueueEntry.queue.in_(sorted(names)))
+        .group_by(QueueEntry.queue)
+    ).all()
+    found = {name: (n, oldest) for name, n, oldest in rows}
     region = _settings(session).home_region_code
-    for name in sorted(dirty):
-        q = _cache(session).get(("queue", name)) or session.get(TelephonyQueue, name)
-        if q is None:
-            continue
+    for name in sorted(names):
+        q = _queue(session, name)
+        q.waiting, q.oldest_joined_at = found.get(name, (0, None))
         publish_on_commit(
             session,
             ev.QueueStatsChanged(
@@ -110,40 +148,25 @@ def prefetch(
     session: Session, *, linkedids: Collection[str] = (), interfaces: Collection[str] = ()
 ) -> None:
     """Load the calls (with entries and offers) and agents a batch of events will touch."""
-    cache = _cache(session)
-    want = sorted({x for x in linkedids if x and ("call", x) not in cache})
-    for chunk in _chunks(want, 500):
-        rows = session.scalars(
-            select(Call)
-            .where(Call.linkedid.in_(chunk))
-            .options(selectinload(Call.entries), selectinload(Call.offers))
-        ).all()
-        for x in chunk:
-            cache[("call", x)] = None
-        for c in rows:
-            cache[("call", c.linkedid)] = c
-    want = sorted({x for x in interfaces if x and ("agent", x) not in cache})
-    for chunk in _chunks(want, 500):
-        agents = session.scalars(
-            select(Agent).where(Agent.interface.in_(chunk)).options(selectinload(Agent.memberships))
-        ).all()
-        for x in chunk:
-            cache[("agent", x)] = None
-        for a in agents:
-            cache[("agent", a.interface)] = a
+    live.load_calls(session, linkedids)
+    live.load_agents(session, interfaces)
 
 
-def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
+def release_finished(session: Session, *, keep_commits: int = 20) -> None:
+    """After a commit, let a long-lived writer forget what later events can no longer touch."""
+    live.release_finished(session, keep_commits=keep_commits)
+
+
+def _call(session: Session, linkedid: str) -> LiveCall | None:
+    st = live.store(session)
+    if linkedid not in st.calls:
+        live.load_calls(session, [linkedid])
+    return st.calls.get(linkedid)
 
 
 def find_call(session: Session, *, linkedid: str) -> Call | None:
-    cache = _cache(session)
-    key = ("call", linkedid)
-    if key not in cache:
-        cache[key] = session.get(Call, linkedid)
-    return cache[key]  # type: ignore[no-any-return]
+    """The call's record as stored (the read side)."""
+    return session.get(Call, linkedid)
 
 
 def get_call(session: Session, *, linkedid: str) -> Call:
@@ -155,23 +178,20 @@ def get_call(session: Session, *, linkedid: str) -> Call:
 
 def _agent(
     session: Session, interface: str, member_name: str = "", *, create: bool = True
-) -> Agent | None:
-    cache = _cache(session)
-    key = ("agent", interface)
-    if key not in cache:
-        cache[key] = session.get(Agent, interface)
-    agent: Agent | None = cache[key]
+) -> LiveAgent | None:
+    st = live.store(session)
+    if interface not in st.agents:
+        live.load_agents(session, [interface])
+    agent = st.agents.get(interface)
     if agent is None and create:
-        agent = Agent(
+        agent = LiveAgent(
             interface=interface,
             member_name=member_name or interface,
             state=LOGGED_OUT,
             since=datetime.now(UTC),
             region_code=_account_region(session, interface),
         )
-        agent.memberships = []
-        session.add(agent)
-        cache[key] = agent
+        st.agents[interface] = agent
     elif agent is not None and member_name and agent.member_name != member_name:
         agent.member_name = member_name
     return agent
@@ -212,7 +232,7 @@ def usable_number(number: str) -> bool:
     return number.strip().lower() not in NO_NUMBER and digits.isdigit()
 
 
-def _identify(session: Session, call: Call) -> None:
+def _identify(session: Session, call: LiveCall) -> None:
     """Who is calling: the IVR's HOTLINE_ELDER_ID when it set one, else the foundation's
     caller identification. Never lets a lookup problem stop the call being recorded."""
     if call.identified:
@@ -259,9 +279,9 @@ def _elder_region(session: Session, elder_id: int) -> str | None:
 
 def _new_call(
     session: Session, chan: ChannelRef, *, at: datetime, direction: str = "inbound"
-) -> Call:
+) -> LiveCall:
     settings = _settings(session)
-    call = Call(
+    call = LiveCall(
         linkedid=chan.linkedid,
         uniqueid=chan.uniqueid,
         channel=chan.channel,
@@ -270,16 +290,8 @@ def _new_call(
         caller_name=chan.caller_name if chan.caller_name.lower() not in NO_NUMBER else "",
         region_code=settings.home_region_code,
         started_at=at,
-        priority=0,
-        identified=False,
-        transferred=False,
-        closed_by_resync=False,
-        is_device=False,
     )
-    call.entries = []
-    call.offers = []
-    session.add(call)
-    _cache(session)[("call", call.linkedid)] = call
+    live.store(session).calls[call.linkedid] = call
     if chan.variables:
         _apply_variables(session, call, chan.variables)
     return call
@@ -289,11 +301,11 @@ def _inbound_contexts(session: Session) -> set[str]:
     return {c.strip() for c in _settings(session).call_inbound_contexts.split(",") if c.strip()}
 
 
-def record_channel(session: Session, *, chan: ChannelRef, at: datetime) -> Call | None:
+def record_channel(session: Session, *, chan: ChannelRef, at: datetime) -> LiveCall | None:
     """Newchannel: the first channel of an inbound 12349 call opens its record."""
     if chan.uniqueid != chan.linkedid:
-        return find_call(session, linkedid=chan.linkedid)
-    call = find_call(session, linkedid=chan.linkedid)
+        return _call(session, chan.linkedid)
+    call = _call(session, chan.linkedid)
     if call is not None:
         return call
     if chan.context in _inbound_contexts(session):
@@ -306,7 +318,7 @@ def record_channel(session: Session, *, chan: ChannelRef, at: datetime) -> Call 
     return None
 
 
-def _apply_variables(session: Session, call: Call, variables: Mapping[str, str]) -> None:
+def _apply_variables(session: Session, call: LiveCall, variables: Mapping[str, str]) -> None:
     for name, value in variables.items():
         value = value.strip()
         if name == "HOTLINE_ELDER_ID":
@@ -333,7 +345,7 @@ def record_variables(
     session: Session, *, chan: ChannelRef, variables: Mapping[str, str], at: datetime
 ) -> None:
     """VarSet (or ChanVariable lines) carrying the IVR's HOTLINE_* decisions."""
-    call = find_call(session, linkedid=chan.linkedid)
+    call = _call(session, chan.linkedid)
     if call is None:
         if variables.get("HOTLINE_RECALL_ID") and chan.uniqueid == chan.linkedid:
             call = _new_call(session, chan, at=at, direction="outbound")
@@ -344,12 +356,12 @@ def record_variables(
     _apply_variables(session, call, variables)
 
 
-def _entries_in(call: Call, uniqueid: str, queue: str) -> list[QueueEntry]:
+def _entries_in(call: LiveCall, uniqueid: str, queue: str) -> list[LiveEntry]:
     return [e for e in call.entries if e.queue == queue and e.uniqueid == uniqueid]
 
 
 def _ensure_call(session: Session, chan: ChannelRef, at: datetime) -> Call:
-    call = find_call(session, linkedid=chan.linkedid)
+    call = _call(session, chan.linkedid)
     if call is None:
         # We never saw its Newchannel (started before we connected): take it from here.
         call = _new_call(session, chan, at=at)
@@ -360,7 +372,7 @@ def _ensure_call(session: Session, chan: ChannelRef, at: datetime) -> Call:
 
 def record_join(
     session: Session, *, chan: ChannelRef, queue: str, position: int, at: datetime
-) -> QueueEntry | None:
+) -> LiveEntry | None:
     """QueueCallerJoin: the caller asks for a person; the first join makes the call offered."""
     call = _ensure_call(session, chan, at)
     if call.ended_at is not None:
@@ -373,7 +385,7 @@ def record_join(
     for prior in call.entries:
         if prior.left_at is not None and prior.outcome is None:
             prior.outcome = "timeout"  # overflowed from a queue that timed out
-    entry = QueueEntry(
+    entry = LiveEntry(
         linkedid=call.linkedid,
         seq=len(call.entries) + 1,
         uniqueid=chan.uniqueid,
@@ -387,10 +399,6 @@ def record_join(
         call.queued_at = at
         call.first_queue = queue
         _identify(session, call)
-    q = _queue(session, queue)
-    q.waiting += 1
-    if q.oldest_joined_at is None or at < q.oldest_joined_at:
-        q.oldest_joined_at = at
     session.info.setdefault(_DIRTY_QUEUES, set()).add(queue)
     publish_on_commit(
         session,
@@ -410,25 +418,17 @@ def record_join(
     return entry
 
 
-def _left(session: Session, entry: QueueEntry, at: datetime) -> None:
-    """Close a stay in a queue and keep the queue's waiting count true."""
+def _left(session: Session, entry: LiveEntry, at: datetime) -> None:
+    """Close a stay in a queue (the queue is recounted once, when the unit of work commits)."""
     if entry.left_at is not None:
         return
     entry.left_at = at
-    q = _queue(session, entry.queue)
-    q.waiting = max(0, q.waiting - 1)
-    if q.oldest_joined_at is not None and entry.joined_at <= q.oldest_joined_at:
-        q.oldest_joined_at = session.scalar(
-            select(func.min(QueueEntry.joined_at)).where(
-                QueueEntry.queue == entry.queue, QueueEntry.left_at.is_(None)
-            )
-        )
     session.info.setdefault(_DIRTY_QUEUES, set()).add(entry.queue)
 
 
 def _current_entry(
-    session: Session, call: Call, chan: ChannelRef, queue: str, at: datetime
-) -> QueueEntry:
+    session: Session, call: LiveCall, chan: ChannelRef, queue: str, at: datetime
+) -> LiveEntry:
     entries = _entries_in(call, chan.uniqueid, queue)
     if entries:
         return entries[-1]
@@ -447,7 +447,7 @@ def record_agent_called(
     interface: str,
     member_name: str,
     at: datetime,
-) -> AgentOffer | None:
+) -> LiveOffer | None:
     """AgentCalled: an agent's phone rings for this caller -> the screen pop (CallRinging)."""
     call = _ensure_call(session, chan, at)
     if call.ended_at is not None:
@@ -458,7 +458,7 @@ def record_agent_called(
     entry = _current_entry(session, call, chan, queue, at)
     if entry.left_at is not None and entry.outcome is not None:
         return None
-    offer = AgentOffer(
+    offer = LiveOffer(
         dest_uniqueid=dest.uniqueid,
         linkedid=call.linkedid,
         queue=queue,
@@ -494,17 +494,17 @@ def record_agent_called(
 
 def _offer(
     session: Session,
-    call: Call,
+    call: LiveCall,
     chan: ChannelRef,
     dest: ChannelRef,
     queue: str,
     interface: str,
     member_name: str,
     at: datetime,
-) -> AgentOffer:
+) -> LiveOffer:
     offer = next((o for o in call.offers if o.dest_uniqueid == dest.uniqueid), None)
     if offer is None:
-        offer = AgentOffer(
+        offer = LiveOffer(
             dest_uniqueid=dest.uniqueid,
             linkedid=call.linkedid,
             queue=queue,
@@ -549,7 +549,7 @@ def record_leave(
 ) -> None:
     """QueueCallerLeave: the caller left the queue (answered, abandoned or timed out: Asterisk
     sends it before AgentConnect, so the outcome is settled by the event that follows)."""
-    call = find_call(session, linkedid=chan.linkedid)
+    call = _call(session, chan.linkedid)
     if call is None:
         return
     entries = _entries_in(call, chan.uniqueid, queue)
@@ -592,7 +592,7 @@ def record_abandon(
         _open_recall(session, call, reason="abandoned", queue=queue, at=at)
 
 
-def _total_wait(call: Call) -> float:
+def _total_wait(call: LiveCall) -> float:
     return float(
         sum(
             e.wait_s or 0.0
@@ -655,7 +655,7 @@ def record_connect(
                 region_code=call.region_code,
             ),
         )
-        _close_recalls(session, call=call, reason="reached_inbound", at=at)
+        _close_recalls(session, call=call, at=at)
 
 
 def wrapup_seconds(settings: Settings, queue: str) -> float:
@@ -708,7 +708,7 @@ def record_complete(
 def record_hangup(session: Session, *, chan: ChannelRef, cause: int, at: datetime) -> bool:
     """Hangup: the caller's channel ends the call (its outcome is settled here); an agent leg
     that was still ringing was cancelled. Returns False for a channel of no known call."""
-    call = find_call(session, linkedid=chan.linkedid)
+    call = _call(session, chan.linkedid)
     if call is None:
         return False
     if chan.uniqueid == call.uniqueid:
@@ -736,7 +736,7 @@ def record_hangup(session: Session, *, chan: ChannelRef, cause: int, at: datetim
     return True
 
 
-def _finish(session: Session, call: Call, at: datetime, *, by_resync: bool = False) -> None:
+def _finish(session: Session, call: LiveCall, at: datetime, *, by_resync: bool = False) -> None:
     if call.ended_at is not None:
         return
     call.ended_at = at
@@ -790,7 +790,7 @@ def record_dial_end(
     session: Session, *, chan: ChannelRef, dest: ChannelRef, status: str, at: datetime
 ) -> None:
     """DialEnd of a call back: the elder answered (the recall closes) or did not."""
-    call = find_call(session, linkedid=chan.linkedid)
+    call = _call(session, chan.linkedid)
     if call is None or call.direction != "outbound" or call.recall_id is None:
         return
     result = {"ANSWER": "reached", "NOANSWER": "no_answer", "BUSY": "busy"}.get(
@@ -816,9 +816,10 @@ def _interface_of(channel: str) -> str:
 # -- agents -------------------------------------------------------------------------------------
 
 
-def derive_agent_state(agent: Agent, at: datetime) -> tuple[str, str | None]:
+def derive_agent_state(agent: LiveAgent | Agent, at: datetime) -> tuple[str, str | None]:
     """The state a wallboard shows, from the memberships Asterisk confirmed and the call legs."""
-    members = agent.memberships
+    raw = agent.memberships
+    members = list(raw.values()) if isinstance(raw, dict) else list(raw)
     if not members:
         return LOGGED_OUT, None
     if (
@@ -838,14 +839,15 @@ def derive_agent_state(agent: Agent, at: datetime) -> tuple[str, str | None]:
     return READY, None
 
 
-def _refresh_agent(session: Session, agent: Agent, at: datetime) -> None:
+def _refresh_agent(session: Session, agent: LiveAgent, at: datetime) -> None:
     state, reason = derive_agent_state(agent, at)
     if state == agent.state and reason == agent.reason:
         return
     previous = agent.state
     agent.state, agent.reason, agent.since = state, reason, at
-    session.add(
-        AgentStateSpan(interface=agent.interface, state=state, reason=reason, started_at=at)
+    # Spans are insert-only: written in one multi-row INSERT when the unit of work commits.
+    session.info.setdefault(_SPANS, []).append(
+        {"interface": agent.interface, "state": state, "reason": reason, "started_at": at}
     )
     publish_on_commit(
         session,
@@ -857,7 +859,7 @@ def _refresh_agent(session: Session, agent: Agent, at: datetime) -> None:
             since=at.isoformat(),
             previous=previous,
             linkedid=agent.linkedid,
-            queues=[m.queue for m in agent.memberships],
+            queues=sorted(agent.memberships),
             region_code=agent.region_code or _settings(session).home_region_code,
         ),
     )
@@ -882,37 +884,68 @@ def record_member(
         if agent.member_event_at is not None and at < agent.member_event_at:
             return
         agent.member_event_at = at
-    row = next((m for m in agent.memberships if m.queue == member.queue), None)
+    row = agent.memberships.get(member.queue)
     if removed:
-        if row is not None:
-            agent.memberships.remove(row)
+        if row is None:
+            return
+        _drop_membership(agent, member.queue)
     else:
         if row is None:
-            row = AgentMembership(interface=agent.interface, queue=member.queue)
-            agent.memberships.append(row)
-        row.paused, row.paused_reason = member.paused, member.paused_reason[:40]
-        row.penalty, row.status, row.in_call = member.penalty, member.status, member.in_call
-        row.calls_taken, row.membership, row.login_time = (
-            member.calls_taken,
-            member.membership,
-            member.login_time,
-        )
-        agent.device_status = member.status
+            row = LiveMembership(interface=agent.interface, queue=member.queue)
+            agent.memberships[member.queue] = row
+        # Most member events repeat what is known (one per queue per device change): assign
+        # only what differs, and re-derive the state only when something that drives it moved.
+        wanted = {
+            "paused": member.paused,
+            "paused_reason": member.paused_reason[:40],
+            "penalty": member.penalty,
+            "status": member.status,
+            "in_call": member.in_call,
+            "calls_taken": member.calls_taken,
+            "membership": member.membership,
+            "login_time": member.login_time,
+        }
+        changed = False
+        for name, value in wanted.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+                changed = changed or name in ("paused", "paused_reason", "status", "in_call")
+        if agent.device_status != member.status:
+            agent.device_status = member.status
+            changed = True
+        if not changed and agent.state != LOGGED_OUT:
+            return
     _refresh_agent(session, agent, at)
+
+
+def _drop_membership(agent: LiveAgent, queue: str) -> None:
+    del agent.memberships[queue]
+    agent._removed.append(queue)
 
 
 def expire_wrapups(session: Session, *, now: datetime) -> int:
     """Agents whose wrap-up time is over become ready (Asterisk sends no event for that)."""
-    due = session.scalars(
-        select(Agent)
-        .where(Agent.wrapup_until.is_not(None), Agent.wrapup_until <= now)
-        .options(selectinload(Agent.memberships))
-    ).all()
-    for agent in due:
-        _cache(session)[("agent", agent.interface)] = agent
+    st = live.store(session)
+    interfaces = set(
+        session.scalars(
+            select(Agent.interface).where(
+                Agent.wrapup_until.is_not(None), Agent.wrapup_until <= now
+            )
+        )
+    )
+    interfaces |= {
+        a.interface for a in st.agents.values() if a is not None and a.wrapup_until is not None
+    }
+    live.load_agents(session, interfaces)
+    count = 0
+    for interface in sorted(interfaces):
+        agent = st.agents.get(interface)
+        if agent is None or agent.wrapup_until is None or agent.wrapup_until > now:
+            continue
         agent.wrapup_until = None
         _refresh_agent(session, agent, now)
-    return len(due)
+        count += 1
+    return count
 
 
 # -- resync after a reconnect -------------------------------------------------------------------
@@ -938,18 +971,15 @@ def resync(
     while the lists were being read are left alone (those events are newer).
     """
     counts = {"closed": 0, "adopted": 0, "agents": 0}
-    live = {c.uniqueid for c in channels}
+    alive = {c.uniqueid for c in channels}
     exempt_calls = set(exempt_linkedids)
-    open_calls = session.scalars(
-        select(Call)
-        .where(Call.ended_at.is_(None))
-        .options(selectinload(Call.entries), selectinload(Call.offers))
-    ).all()
+    st = live.store(session)
+    live.load_calls(session, open_only=True)
+    open_calls = [c for c in st.calls.values() if c is not None and c.ended_at is None]
     by_uniqueid = {}
     for call in open_calls:
-        _cache(session)[("call", call.linkedid)] = call
         by_uniqueid[call.uniqueid] = call
-        if call.uniqueid in live or call.linkedid in exempt_calls:
+        if call.uniqueid in alive or call.linkedid in exempt_calls:
             continue
         _finish(session, call, at, by_resync=True)
         counts["closed"] += 1
@@ -964,7 +994,7 @@ def resync(
             caller_number=w.caller_number,
             caller_name=w.caller_name,
         )
-        if find_call(session, linkedid=chan.linkedid) is not None:
+        if _call(session, chan.linkedid) is not None:
             continue
         call = _new_call(session, chan, at=joined)
         call.priority = w.priority
@@ -974,10 +1004,8 @@ def resync(
     for m in members:
         seen.setdefault(m.interface, []).append(m)
     exempt_agents = set(exempt_interfaces)
-    agents = session.scalars(select(Agent).options(selectinload(Agent.memberships))).all()
-    for agent in agents:
-        _cache(session)[("agent", agent.interface)] = agent
-    known = {a.interface: a for a in agents}
+    live.load_agents(session, every=True)
+    known = {a.interface: a for a in st.agents.values() if a is not None}
     for interface in set(known) | set(seen):
         if interface in exempt_agents:
             continue
@@ -985,14 +1013,14 @@ def resync(
         assert found is not None
         agent = found
         reported = {m.queue: m for m in seen.get(interface, [])}
-        for row in list(agent.memberships):
-            if row.queue not in reported:
-                agent.memberships.remove(row)
+        for queue in list(agent.memberships):
+            if queue not in reported:
+                _drop_membership(agent, queue)
         for m in reported.values():
             record_member(session, member=m, at=at, from_event=False)
         if agent.linkedid is not None and agent.linkedid not in {c.linkedid for c in channels}:
             agent.linkedid = None
-        if agent.ringing_uniqueid is not None and agent.ringing_uniqueid not in live:
+        if agent.ringing_uniqueid is not None and agent.ringing_uniqueid not in alive:
             agent.ringing_uniqueid = None
         _refresh_agent(session, agent, at)
         counts["agents"] += 1
@@ -1012,40 +1040,22 @@ def _linkedid_of(channels: Collection[LiveChannel], uniqueid: str) -> str:
 
 
 def _recount_queues(session: Session) -> None:
-    session.flush()
-    rows = session.execute(
-        select(QueueEntry.queue, func.count(), func.min(QueueEntry.joined_at))
-        .where(QueueEntry.left_at.is_(None))
-        .group_by(QueueEntry.queue)
-    ).all()
-    found = {name: (n, oldest) for name, n, oldest in rows}
-    for q in session.scalars(select(TelephonyQueue)).all():
-        n, oldest = found.pop(q.name, (0, None))
-        if (q.waiting, q.oldest_joined_at) != (n, oldest):
-            q.waiting, q.oldest_joined_at = n, oldest
-            session.info.setdefault(_DIRTY_QUEUES, set()).add(q.name)
-    for name, (n, oldest) in found.items():
-        q = _queue(session, name)
-        q.waiting, q.oldest_joined_at = n, oldest
-        session.info.setdefault(_DIRTY_QUEUES, set()).add(name)
+    names = set(session.scalars(select(TelephonyQueue.name)))
+    names |= set(
+        session.scalars(select(QueueEntry.queue).where(QueueEntry.left_at.is_(None)).distinct())
+    )
+    session.info.setdefault(_DIRTY_QUEUES, set()).update(names)
 
 
 # -- recalls ------------------------------------------------------------------------------------
 
 
 def _open_recall(
-    session: Session, call: Call, *, reason: str, queue: str | None, at: datetime
+    session: Session, call: LiveCall, *, reason: str, queue: str | None, at: datetime
 ) -> RecallItem | None:
-    if call.direction != "inbound" or not usable_number(call.caller_number):
+    if call.direction != "inbound" or not usable_number(call.caller_number) or call.recall_opened:
         return None
-    cache = _cache(session)
-    key = ("recall", call.linkedid)
-    if key not in cache:
-        cache[key] = session.scalar(
-            select(RecallItem).where(RecallItem.origin_linkedid == call.linkedid)
-        )
-    if cache[key] is not None:
-        return cache[key]  # type: ignore[no-any-return]
+    call.recall_opened = True  # one lost call, one recall item, however often its events come
     item = RecallItem(
         origin_linkedid=call.linkedid,
         elder_id=call.elder_id,
@@ -1060,41 +1070,39 @@ def _open_recall(
         attempts=0,
     )
     session.add(item)
-    session.flush()
-    cache[key] = item
-    publish_on_commit(
-        session,
-        ev.RecallOpened(
-            recall_id=item.id,
-            linkedid=call.linkedid,
-            number=item.number,
-            elder_id=item.elder_id,
-            reason=reason,
-            queue=queue,
-            region_code=item.region_code,
-        ),
-    )
+    session.info.setdefault(_NEW_RECALLS, []).append(item)
     return item
 
 
-def _close_recalls(session: Session, *, call: Call, reason: str, at: datetime) -> None:
-    """Someone got through to this elder (or number): their open recall items are done."""
-    if call.direction != "inbound" and call.recall_id is None:
+def _close_recalls(session: Session, *, call: LiveCall, at: datetime) -> None:
+    """Someone got through to this elder (or number): their open recall items close when the
+    unit of work commits (one query for every caller reached in it)."""
+    if call.direction != "inbound" or (
+        call.elder_id is None and not usable_number(call.caller_number)
+    ):
         return
+    session.info.setdefault(_REACHED, []).append((call, at))
+
+
+def _close_reached(session: Session, reached: list[tuple[LiveCall, datetime]]) -> None:
+    elders = {c.elder_id for c, _ in reached if c.elder_id is not None}
+    numbers = {c.caller_number for c, _ in reached if usable_number(c.caller_number)}
     conditions = []
-    if call.elder_id is not None:
-        conditions.append(RecallItem.elder_id == call.elder_id)
-    if usable_number(call.caller_number):
-        conditions.append(RecallItem.number == call.caller_number)
-    if not conditions:
-        return
+    if elders:
+        conditions.append(RecallItem.elder_id.in_(sorted(elders)))
+    if numbers:
+        conditions.append(RecallItem.number.in_(sorted(numbers)))
     items = session.scalars(
-        select(RecallItem).where(
-            RecallItem.status == "open", or_(*conditions), RecallItem.opened_at <= at
-        )
+        select(RecallItem).where(RecallItem.status == "open", or_(*conditions))
     ).all()
     for item in items:
-        _close(session, item, reason=reason, by_linkedid=call.linkedid, at=at)
+        for call, at in sorted(reached, key=lambda r: r[1]):
+            same = (
+                item.elder_id is not None and item.elder_id == call.elder_id
+            ) or item.number == call.caller_number
+            if same and item.opened_at <= at and item.origin_linkedid != call.linkedid:
+                _close(session, item, reason="reached_inbound", by_linkedid=call.linkedid, at=at)
+                break
 
 
 def _close(

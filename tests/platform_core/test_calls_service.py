@@ -143,6 +143,7 @@ def test_answered_call_and_agent_states(any_runtime) -> None:
         ]
         assert calls.expire_wrapups(s, now=at(84)) == 0
         assert calls.expire_wrapups(s, now=at(86)) == 1
+    with any_runtime.session() as s:
         assert s.get(Agent, "PJSIP/8001").state == "ready"
 
 

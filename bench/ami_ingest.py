@@ -1,0 +1,512 @@
+"""AMI ingest: the PBX simulator drives ~500 concurrent calls through real AMI TCP into callcenter
+and PostgreSQL.
+
+Measures, in one run:
+- events/s processed end to end (read from AMI, handled, committed), overall and over the
+  sustained-load window, and the largest backlog between reader and writer;
+- p50/p99 from the simulator writing AgentCalled to callcenter publishing CallRinging (the
+  screen pop), both clocks being this machine's;
+- the accounting check: every simulated call recorded once, with the simulator's own outcome,
+  queue, agent, wait and talk time;
+- the ceiling: stock panoramisk with a no-op handler reading a pre-recorded stream as fast as a
+  socket delivers it (and this project's adapter on the same stream), and the ratio.
+
+The simulator runs in its own process (as Asterisk would), configured like asterisk_conf's
+manager.conf: read classes call,agent,user and the HOTLINE_* channel variables. A fresh
+PostgreSQL database is created for the run and dropped afterwards.
+
+    python bench/ami_ingest.py [--rate 170] [--seconds 40] [--concurrency 500] [--agents 640]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import random
+import secrets
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ADMIN_URL = os.environ.get(
+    "HOTLINE_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+SECRET = "bench-ami-secret"
+CHANNELVARS = [
+    "HOTLINE_ELDER_ID",
+    "HOTLINE_INTENT",
+    "HOTLINE_PRIORITY",
+    "HOTLINE_QUEUE",
+    "HOTLINE_RECALL_ID",
+    "HOTLINE_AFTER_HOURS",
+    "QUEUESTATUS",
+]
+
+
+def sim_config(agents: int, time_scale: float, seed: int) -> Any:
+    from callcenter.pbx_sim import default_config
+
+    cfg = default_config(secret=SECRET, agents=agents)
+    cfg.time_scale = time_scale
+    cfg.channelvars = list(CHANNELVARS)
+    cfg.users["hotline"].read = "call,agent,user"
+    cfg.users["hotline"].write = "call,agent,originate,reporting,user"
+    cfg.seed = seed
+    rng = random.Random(seed)
+    for i, desk in enumerate(cfg.agents):
+        # most desks pick up after 1-4 s; a few let it ring (ring-no-answer, then someone else)
+        desk.answer_after = None if rng.random() < 0.02 else rng.uniform(1, 4)
+        # every desk takes general calls; one in ten is also on the emergency team (ringall)
+        desk.queues = (
+            ["hotline-general", "hotline-emergency"] if i % 10 == 0 else ["hotline-general"]
+        )
+    return cfg
+
+
+def simulator_process(args: dict[str, Any], port_q: Any, go: Any, truth_q: Any, stop: Any) -> None:
+    """Asterisk's stand-in: serve AMI, then place calls at the rate for the duration."""
+    from callcenter.pbx_sim import AmiServer, PbxSimulator
+    from callcenter.pbx_sim.scenario import LoadProfile, run_profile
+
+    async def main() -> None:
+        pbx = PbxSimulator(sim_config(args["agents"], args["time_scale"], args["seed"]))
+        server = AmiServer(pbx)
+        port_q.put(await server.start("127.0.0.1", 0))
+        while not go.is_set():
+            await asyncio.sleep(0.01)
+        active: set[Any] = set()
+        peak = 0
+
+        def on_call(call: Any) -> None:
+            nonlocal peak
+            active.add(call)
+            peak = max(peak, len(active))
+            call.done.add_done_callback(lambda _f: active.discard(call))
+
+        profile = LoadProfile(
+            rate=args["rate"] / args["time_scale"],
+            concurrency=args["concurrency"],
+            talk=args["talk"],
+            patience=args["patience"],
+            duration=args["seconds"] * args["time_scale"],
+            emergency_share=0.05,
+            ivr_hangup_share=0.03,
+        )
+        started = time.time()
+        calls = await run_profile(pbx, profile, rng=random.Random(args["seed"]), on_call=on_call)
+        arrivals_end = time.time()
+        await asyncio.wait_for(asyncio.gather(*(c.done for c in calls)), 120)
+        truth = [
+            {
+                "linkedid": c.linkedid,
+                "outcome": c.outcome,
+                "queue": c.queue,
+                "agent": c.agent_interface,
+                "wait_s": c.wait_s,
+                "talk_s": c.talk_s,
+                "queues": list(c.queues),
+                "agent_called": c.agent_called_at,
+            }
+            for c in calls
+        ]
+        truth_q.put(
+            {
+                "calls": truth,
+                "peak": peak,
+                "started": started,
+                "arrivals_end": arrivals_end,
+                "events": pbx.events_emitted,
+                "dropped_slow": server.dropped_slow,
+            }
+        )
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        await server.stop()
+
+    asyncio.run(main())
+
+
+# -- the ceiling: a socket delivering a recorded stream as fast as it can -----------------------
+
+
+def record_stream(calls: int, agents: int, seed: int) -> bytes:
+    """Play ``calls`` calls at a very high time scale with nobody connected; keep the bytes."""
+    from callcenter.pbx_sim import PbxSimulator
+    from callcenter.pbx_sim import wire as simwire
+    from callcenter.pbx_sim.scenario import LoadProfile, run_profile
+
+    async def main() -> bytes:
+        pbx = PbxSimulator(sim_config(agents, 400.0, seed))
+        pbx.record = []
+        pbx.bind_loop(asyncio.get_running_loop())
+        placed = await run_profile(
+            pbx,
+            LoadProfile(rate=40.0, concurrency=500, talk=50, patience=60, total=calls),
+            rng=random.Random(seed),
+        )
+        await asyncio.wait_for(asyncio.gather(*(c.done for c in placed)), 120)
+        await pbx.stop()
+        return b"".join(simwire.encode(fields) for _, fields in pbx.record)
+
+    return asyncio.run(main())
+
+
+def blaster_process(stream: bytes, port_q: Any, rounds: int) -> None:
+    """Accept one AMI client per round, log it in, then write the whole stream at once."""
+    import socket
+
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port_q.put(srv.getsockname()[1])
+    end = (
+        b"Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: HotlineProbe\r\nToken: end\r\n\r\n"
+    )
+    for _ in range(rounds):
+        conn, _ = srv.accept()
+        conn.sendall(b"Asterisk Call Manager/9.0.0\r\n")
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += conn.recv(4096)
+        action_id = ""
+        for line in buf.decode().split("\r\n"):
+            if line.lower().startswith("actionid:"):
+                action_id = line.split(":", 1)[1].strip()
+        conn.sendall(
+            f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n".encode()
+        )
+        time.sleep(0.2)
+        conn.sendall(stream + end)
+        with contextlib.suppress(OSError):
+            conn.recv(1)
+        conn.close()
+
+
+def measure_ceiling(stream: bytes, events: int) -> dict[str, float]:
+    import panoramisk
+
+    from callcenter.ami import AmiClient
+
+    port_q: Any = mp.Queue()
+    proc = mp.Process(target=blaster_process, args=(stream, port_q, 2), daemon=True)
+    proc.start()
+    port = port_q.get(timeout=30)
+
+    async def stock() -> float:
+        loop = asyncio.get_running_loop()
+        seen = {"n": 0, "first": 0.0, "last": 0.0}
+        done = loop.create_future()
+
+        def noop(_mgr: Any, event: Any) -> None:
+            if seen["n"] == 0:
+                seen["first"] = time.perf_counter()
+            seen["n"] += 1
+            if event.get("Token") == "end" and not done.done():
+                seen["last"] = time.perf_counter()
+                done.set_result(None)
+
+        m = panoramisk.Manager(
+            host="127.0.0.1",
+            port=port,
+            username="hotline",
+            secret=SECRET,
+            ping_delay=3600,
+            loop=loop,
+        )
+        m.register_event("*", noop)
+        m.connect()
+        await asyncio.wait_for(done, 120)
+        m.close()
+        return seen["n"] / (seen["last"] - seen["first"])
+
+    async def ours() -> float:
+        loop = asyncio.get_running_loop()
+        seen = {"n": 0, "first": 0.0, "last": 0.0}
+        done = loop.create_future()
+
+        def noop(message: Any, _at: float) -> None:
+            if seen["n"] == 0:
+                seen["first"] = time.perf_counter()
+            seen["n"] += 1
+            if message.get("Token") == "end" and not done.done():
+                seen["last"] = time.perf_counter()
+                done.set_result(None)
+
+        c = AmiClient(
+            host="127.0.0.1",
+            port=port,
+            username="hotline",
+            secret=SECRET,
+            auth="plain",
+            ping_interval=0,
+            on_message=noop,
+        )
+        await c.connect()
+        await asyncio.wait_for(done, 120)
+        return seen["n"] / (seen["last"] - seen["first"])
+
+    stock_rate = asyncio.run(stock())
+    our_rate = asyncio.run(ours())
+    proc.join(10)
+    return {"panoramisk": stock_rate, "adapter": our_rate}
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def fresh_database() -> tuple[str, Any]:
+    from sqlalchemy import text
+
+    from platform_core.db import make_engine
+
+    name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name, (admin, name)
+
+
+def drop_database(handle: Any) -> None:
+    from sqlalchemy import text
+
+    admin, name = handle
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rate", type=float, default=170.0, help="new calls per real second")
+    ap.add_argument("--seconds", type=float, default=40.0, help="real seconds of arrivals")
+    ap.add_argument("--concurrency", type=int, default=500)
+    ap.add_argument("--agents", type=int, default=640)
+    ap.add_argument(
+        "--time-scale", type=float, default=20.0, help="simulated seconds per real second"
+    )
+    ap.add_argument("--talk", type=float, default=45.0, help="mean talk, simulated seconds")
+    ap.add_argument("--patience", type=float, default=90.0, help="mean patience, simulated seconds")
+    ap.add_argument("--ceiling-calls", type=int, default=3000)
+    ap.add_argument("--seed", type=int, default=12349)
+    a = ap.parse_args()
+
+    from sqlalchemy import select
+
+    from callcenter.app import CallCenterThread
+    from callcenter.pipeline import PROBE_EVENT
+    from platform_core.calls.models import Call, QueueEntry
+    from platform_core.db import make_engine
+    from platform_core.models import metadata
+    from platform_core.runtime import build_runtime, install_runtime
+    from platform_core.settings import Settings
+
+    print("录制上限测试流 / recording the ceiling stream ...", flush=True)
+    stream = record_stream(a.ceiling_calls, a.agents, a.seed)
+    stream_events = stream.count(b"\r\n\r\n")
+    ceiling = measure_ceiling(stream, stream_events)
+    print(
+        f"ceiling: panoramisk no-op {ceiling['panoramisk']:.0f} ev/s, adapter no-op {ceiling['adapter']:.0f} ev/s "
+        f"({stream_events} events)",
+        flush=True,
+    )
+
+    url, handle = fresh_database()
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    settings = Settings(
+        data_dir=Path(tempfile.mkdtemp(prefix="hotline-bench-")),
+        database_url=url,
+        data_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        secret_key=secrets.token_urlsafe(32),
+        ami_secret=SECRET,
+        redis_namespace=f"hotline-bench-{uuid.uuid4().hex[:6]}",
+    )
+    runtime = build_runtime(settings, engine=engine)
+    install_runtime(runtime)
+    ringing: list[tuple[str, str, float]] = []
+    original_publish = runtime.event_bus.publish
+
+    def publish(envelope: dict[str, Any]) -> None:
+        if envelope["type"] == "CallRinging":
+            d = envelope["data"]
+            ringing.append((d["linkedid"], d["agent_interface"], time.time()))
+        original_publish(envelope)
+
+    runtime.event_bus.publish = publish  # type: ignore[method-assign]
+
+    ctx = mp.get_context("fork")
+    port_q, truth_q, go, stop = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Event()
+    args = {
+        "agents": a.agents,
+        "time_scale": a.time_scale,
+        "seed": a.seed,
+        "rate": a.rate,
+        "seconds": a.seconds,
+        "concurrency": a.concurrency,
+        "talk": a.talk,
+        "patience": a.patience,
+    }
+    sim = ctx.Process(target=simulator_process, args=(args, port_q, go, truth_q, stop), daemon=True)
+    sim.start()
+    port = port_q.get(timeout=60)
+    center = CallCenterThread(
+        runtime, host="127.0.0.1", port=port, username="hotline", secret=SECRET, ping_interval=0
+    )
+    center.start(wait_connected=60)
+    stats = center.center.pipeline.stats
+    base_received, base_processed = stats.received, stats.processed
+
+    samples: list[tuple[float, int, int]] = []
+    sampling = threading.Event()
+
+    def sampler() -> None:
+        while not sampling.is_set():
+            samples.append(
+                (time.time(), stats.received - base_received, stats.processed - base_processed)
+            )
+            time.sleep(0.5)
+
+    print(
+        f"负载 / load: {a.rate:.0f} calls/s for {a.seconds:.0f} s, {a.agents} desks, "
+        f"cap {a.concurrency} concurrent calls",
+        flush=True,
+    )
+    threading.Thread(target=sampler, daemon=True).start()
+    go.set()
+    truth = truth_q.get(timeout=a.seconds + 300)
+    token = uuid.uuid4().hex
+    asyncio.run_coroutine_threadsafe(
+        center.center.ami.send_action(
+            {"Action": "UserEvent", "UserEvent": PROBE_EVENT, "Token": token}
+        ),
+        center.loop,
+    ).result(30)
+    deadline = time.time() + 120
+    while center.center.pipeline.last_probe != token and time.time() < deadline:
+        time.sleep(0.01)
+    center.center.pipeline.wait_idle(120)
+    finished = time.time()
+    sampling.set()
+    stop.set()
+
+    events = stats.processed - base_processed
+    first = next((t for t, r, _ in samples if r > 0), truth["started"])
+    overall = events / (finished - first)
+    window = [(t, p) for t, _, p in samples if truth["started"] + 5 <= t <= truth["arrivals_end"]]
+    sustained = (
+        (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+        if len(window) > 2
+        else overall
+    )
+    backlog = max((r - p for _, r, p in samples), default=0)
+
+    sim_calls = {c["linkedid"]: c for c in truth["calls"]}
+    with runtime.session() as s:
+        db_calls = {c.linkedid: c for c in s.scalars(select(Call))}
+        entries: dict[str, int] = {}
+        for e in s.scalars(select(QueueEntry)):
+            entries[e.linkedid] = entries.get(e.linkedid, 0) + 1
+    lost = [x for x in sim_calls if x not in db_calls]
+    phantom = [x for x in db_calls if x not in sim_calls]
+    wrong = []
+    for linkedid, c in sim_calls.items():
+        row = db_calls.get(linkedid)
+        if row is None:
+            continue
+        mine = (
+            row.outcome,
+            row.agent_interface if row.outcome == "answered" else None,
+            row.wait_s if row.outcome in ("answered", "abandoned") else None,
+            row.talk_s if row.outcome == "answered" else None,
+            entries.get(linkedid, 0),
+        )
+        theirs = (
+            c["outcome"],
+            c["agent"] if c["outcome"] == "answered" else None,
+            c["wait_s"] if c["outcome"] in ("answered", "abandoned") else None,
+            c["talk_s"] if c["outcome"] == "answered" else None,
+            len(c["queues"]),
+        )
+        if mine != theirs:
+            wrong.append((linkedid, mine, theirs))
+    outcomes: dict[str, int] = {}
+    for c in truth["calls"]:
+        outcomes[c["outcome"]] = outcomes.get(c["outcome"], 0) + 1
+
+    called: dict[tuple[str, str], list[float]] = {}
+    for c in truth["calls"]:
+        for iface, t in c["agent_called"]:
+            called.setdefault((c["linkedid"], iface), []).append(t)
+    latencies = []
+    for linkedid, iface, published in ringing:
+        times = called.get((linkedid, iface))
+        if times:
+            latencies.append((published - times.pop(0)) * 1000)
+
+    center.stop()
+    sim.join(30)
+    runtime.close()
+    drop_database(handle)
+
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    print(
+        f"calls {len(sim_calls)} {outcomes}; peak concurrent {truth['peak']}; events {events} "
+        f"({events / max(1, len(sim_calls)):.1f}/call)"
+    )
+    print(
+        f"end to end: {overall:.0f} ev/s overall, {sustained:.0f} ev/s sustained; max backlog {backlog} events"
+    )
+    print(
+        f"screen pop AgentCalled -> CallRinging: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(latencies)} pops)"
+    )
+    print(
+        f"accounting: lost {len(lost)}, phantom {len(phantom)}, misattributed {len(wrong)}"
+        + (f" e.g. {wrong[:2]}" if wrong else "")
+    )
+    print(
+        f"ceiling: panoramisk no-op {ceiling['panoramisk']:.0f} ev/s; ratio end-to-end/ceiling "
+        f"{sustained / ceiling['panoramisk']:.2f}"
+    )
+    result = {
+        "events_per_s": round(sustained, 1),
+        "events_per_s_overall": round(overall, 1),
+        "events": events,
+        "calls": len(sim_calls),
+        "peak_concurrent_calls": truth["peak"],
+        "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1),
+        "screen_pops": len(latencies),
+        "lost": len(lost),
+        "phantom": len(phantom),
+        "misattributed": len(wrong),
+        "max_backlog_events": backlog,
+        "ceiling_panoramisk_events_per_s": round(ceiling["panoramisk"], 1),
+        "ceiling_adapter_events_per_s": round(ceiling["adapter"], 1),
+        "ratio_to_ceiling": round(sustained / ceiling["panoramisk"], 3),
+        "dropped_by_write_timeout": truth["dropped_slow"],
+    }
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
