@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import delete, select, text, tuple_
+from sqlalchemy import delete, insert, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from platform_core.calls.models import Agent, AgentMembership, AgentOffer, Call, QueueEntry
@@ -371,7 +371,7 @@ def insert_spans(session: Session, spans: list[dict[str, Any]]) -> None:
             {k: [sp[k] for sp in spans] for k in ("interface", "state", "reason", "started_at")},
         )
     else:
-        session.execute(AgentStateSpan.__table__.insert(), spans)
+        session.execute(insert(AgentStateSpan.__table__), spans)
 
 
 def write(session: Session) -> None:

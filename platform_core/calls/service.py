@@ -360,7 +360,7 @@ def _entries_in(call: LiveCall, uniqueid: str, queue: str) -> list[LiveEntry]:
     return [e for e in call.entries if e.queue == queue and e.uniqueid == uniqueid]
 
 
-def _ensure_call(session: Session, chan: ChannelRef, at: datetime) -> Call:
+def _ensure_call(session: Session, chan: ChannelRef, at: datetime) -> LiveCall:
     call = _call(session, chan.linkedid)
     if call is None:
         # We never saw its Newchannel (started before we connected): take it from here.
