@@ -371,7 +371,7 @@ def insert_spans(session: Session, spans: list[dict[str, Any]]) -> None:
             {k: [sp[k] for sp in spans] for k in ("interface", "state", "reason", "started_at")},
         )
     else:
-        session.execute(insert(AgentStateSpan.__table__), spans)
+        session.execute(insert(AgentStateSpan), spans)
 
 
 def write(session: Session) -> None:
