@@ -33,7 +33,17 @@ def _live_channel(m: Message) -> LiveChannel:
         caller_number=str(m.get("CallerIDNum", "")),
         caller_name=str(m.get("CallerIDName", "")),
         context=str(m.get("Context", "")),
+        duration_s=_duration(str(m.get("Duration", ""))),
     )
+
+
+def _duration(value: str) -> int:
+    """CoreShowChannel's ``HH:MM:SS``."""
+    try:
+        h, m, s = (int(x) for x in value.split(":"))
+    except ValueError:
+        return 0
+    return h * 3600 + m * 60 + s
 
 
 def _waiting(m: Message) -> WaitingCaller:

@@ -58,6 +58,7 @@ class KpiFigures:
     timeout: int = 0
     short_abandoned: int = 0
     answered_in_sl: int = 0
+    answered_unknown_wait: int = 0
     wait_answered_s: float = 0.0
     legs: int = 0
     handle_s: float = 0.0
@@ -72,9 +73,13 @@ class KpiFigures:
         self.offered += 1
         if c.outcome == "answered":
             self.answered += 1
-            wait = c.wait_s or 0.0
-            self.wait_answered_s += wait
-            if wait <= self.service_level_s:
+            if c.wait_s is None:
+                # answered while callcenter was away (adopted by a resync): its wait is
+                # unknown, so it counts as answered but outside the service level and ASA
+                self.answered_unknown_wait += 1
+                return
+            self.wait_answered_s += c.wait_s
+            if c.wait_s <= self.service_level_s:
                 self.answered_in_sl += 1
         elif c.outcome == "abandoned":
             self.abandoned += 1
@@ -97,7 +102,8 @@ class KpiFigures:
 
     @property
     def asa_s(self) -> float | None:
-        return round(self.wait_answered_s / self.answered, 1) if self.answered else None
+        timed = self.answered - self.answered_unknown_wait
+        return round(self.wait_answered_s / timed, 1) if timed else None
 
     @property
     def abandon_rate(self) -> float | None:

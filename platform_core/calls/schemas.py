@@ -79,3 +79,4 @@ class LiveChannel:
     caller_number: str = ""
     caller_name: str = ""
     context: str = ""
+    duration_s: int = 0

@@ -1000,6 +1000,43 @@ def resync(
         call.priority = w.priority
         record_join(session, chan=chan, queue=w.queue, position=w.position, at=joined)
         counts["adopted"] += 1
+    waiting_ids = {w.uniqueid for w in waiting}
+    inbound = _inbound_contexts(session)
+    by_bridge: dict[str, list[LiveChannel]] = {}
+    for c in channels:
+        if c.bridge_id:
+            by_bridge.setdefault(c.bridge_id, []).append(c)
+    for c in channels:
+        # A 12349 caller we never saw (it began while we were away): take it from here. One in
+        # a bridge from Queue() was answered meanwhile, by the desk on the other side of it.
+        if (
+            c.uniqueid != c.linkedid
+            or c.context not in inbound
+            or c.uniqueid in waiting_ids
+            or c.linkedid in exempt_calls
+            or _call(session, c.linkedid) is not None
+        ):
+            continue
+        started = at - timedelta(seconds=c.duration_s)
+        call = _new_call(
+            session,
+            ChannelRef(
+                channel=c.channel,
+                uniqueid=c.uniqueid,
+                linkedid=c.linkedid,
+                caller_number=c.caller_number,
+                caller_name=c.caller_name,
+                context=c.context,
+            ),
+            at=started,
+        )
+        counts["adopted"] += 1
+        peer = next((p for p in by_bridge.get(c.bridge_id, []) if p.uniqueid != c.uniqueid), None)
+        if c.application == "Queue" and peer is not None:
+            call.queued_at = call.answered_at = started
+            call.outcome = "answered"
+            call.agent_interface = _interface_of(peer.channel)
+            _identify(session, call)
     seen: dict[str, list[MemberState]] = {}
     for m in members:
         seen.setdefault(m.interface, []).append(m)

@@ -55,3 +55,28 @@ def test_calls_that_ended_while_away_are_closed_and_new_waiters_adopted(
         )
         assert [(e.queue, e.outcome) for e in entries] == [("hotline-general", "answered")]
         assert abs(n.wait_s - newcomer.wait_s) <= 1
+
+
+def test_a_call_answered_while_away_is_adopted_with_its_agent(
+    runtime, start_sim, start_center, captured
+):
+    sim = start_sim(sim_config(agents=1))
+    center = start_center(sim, reconnect_initial=1.0)
+    sim.call(sim.server.drop_all)
+    call = sim.place_call(CallerConfig(number="13800000013", name="错过的", talk=80))
+    deadline = time.monotonic() + 10
+    while center.center.resyncs < 2:
+        assert time.monotonic() < deadline, "no reconnect"
+        time.sleep(0.02)
+    assert call.outcome == "answered" and not call.done.done()  # still talking when we are back
+    sim.wait(call)
+    settle(center, runtime, sim)
+    with runtime.session() as s:
+        c = s.get(Call, call.linkedid)
+        assert (c.outcome, c.agent_interface, c.talk_s, c.wait_s) == (
+            "answered",
+            "PJSIP/8001",
+            call.talk_s,
+            None,
+        )
+        assert c.ended_at is not None and not c.closed_by_resync

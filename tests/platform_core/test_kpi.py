@@ -230,3 +230,16 @@ def test_occupancy_from_state_spans(any_runtime) -> None:
 def test_invalid_period_is_refused(any_runtime) -> None:
     with any_runtime.session() as s, pytest.raises(ValidationFailed):
         kpi_report(s, start=T0, end=T0 - timedelta(hours=1))
+
+
+def test_an_answer_of_unknown_wait_counts_as_answered_but_not_in_asa_or_service_level() -> None:
+    k = compute_kpis(
+        [fact("answered", 10, 1), fact("answered", None, 2)], service_level_s=20, short_abandon_s=5
+    )
+    assert (k.offered, k.answered, k.answer_rate, k.service_level, k.asa_s) == (
+        2,
+        2,
+        1.0,
+        0.5,
+        10.0,
+    )
