@@ -97,7 +97,8 @@ def test_call_rings_screen_pops_order_opened_and_wallboard_moves(
     shown_at = int(agent.get_attribute("[data-testid=screen-pop]", "data-shown-at")) / 1000
     assert agent.inner_text("[data-testid=elder-name]") == "巴特尔"
     assert call.agent_called_at, "the simulator never rang an agent"
-    assert shown_at - call.agent_called_at[0] < 1.0, "screen pop took a second or more"
+    rang_at = next(at for interface, at in call.agent_called_at if interface == "PJSIP/8001")
+    assert shown_at - rang_at < 1.0, "screen pop took a second or more"
     assert "*" in agent.inner_text("[data-testid=screen-pop]")  # ID number masked
 
     agent.select_option("#order-type", "care_cleaning")
