@@ -131,10 +131,14 @@ class InProcessJobQueue:
                 self._cond.wait(min(remaining, 0.05))
         return True
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop taking jobs, drop those not yet due, and wait for the running one to finish."""
         with self._cond:
             self._stop = True
+            self._heap.clear()
             self._cond.notify_all()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
 
 
 class RQJobQueue:
