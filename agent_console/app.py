@@ -58,9 +58,10 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     agent.init_app(app, realtime)
     supervisor.init_app(app, realtime)
     reports.init_app(app)
-    from agent_console.views import provider_api
+    from agent_console.views import provider_api, provider_portal
 
     provider_api.init_app(app)
+    provider_portal.init_app(app)
 
     if relay:
         realtime.start_relay()

@@ -142,11 +142,20 @@ def issue_key(provider_id: int) -> Any:
     _provider_in_scope(provider_id)
     with runtime().session() as s:
         if data.rotate:
-            issued = service.rotate_key(s, actor=current_actor(), provider_id=provider_id, cipher=data.cipher)
+            issued = service.rotate_key(
+                s, actor=current_actor(), provider_id=provider_id, cipher=data.cipher
+            )
         else:
-            issued = service.issue_key(s, actor=current_actor(), provider_id=provider_id, cipher=data.cipher)
+            issued = service.issue_key(
+                s, actor=current_actor(), provider_id=provider_id, cipher=data.cipher
+            )
     response = jsonify(
-        {"key_id": issued.key_id, "secret": issued.secret, "cipher": issued.cipher, "provider_id": provider_id}
+        {
+            "key_id": issued.key_id,
+            "secret": issued.secret,
+            "cipher": issued.cipher,
+            "provider_id": provider_id,
+        }
     )
     response.headers["Cache-Control"] = "no-store"
     return response, 201

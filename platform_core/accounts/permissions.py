@@ -20,6 +20,9 @@ class Permission(StrEnum):
     VIEW_REPORTS = "view_reports"
     EXPORT_REPORTS = "export_reports"
     MANAGE_USERS = "manage_users"
+    PROVIDER_PORTAL = "provider_portal"  # a provider's own orders: accept, check in, complete
+    DISPATCH_ORDERS = "dispatch_orders"  # why dispatch chose, override it, return visits
+    MANAGE_PROVIDERS = "manage_providers"  # API keys, evaluations, settlements
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -31,6 +34,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.REGISTER_ELDER,
             Permission.OPEN_ORDER,
             Permission.VIEW_RECALLS,
+            Permission.DISPATCH_ORDERS,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -45,6 +49,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.MONITOR_CALLS,
             Permission.VIEW_REPORTS,
             Permission.EXPORT_REPORTS,
+            Permission.DISPATCH_ORDERS,
         }
     ),
     Role.ADMIN: frozenset(
@@ -55,12 +60,18 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_REPORTS,
             Permission.EXPORT_REPORTS,
             Permission.MANAGE_USERS,
+            Permission.MANAGE_PROVIDERS,
         }
     ),
     Role.OFFICER: frozenset(
-        {Permission.VIEW_WALLBOARD, Permission.VIEW_REPORTS, Permission.EXPORT_REPORTS}
+        {
+            Permission.VIEW_WALLBOARD,
+            Permission.VIEW_REPORTS,
+            Permission.EXPORT_REPORTS,
+            Permission.MANAGE_PROVIDERS,
+        }
     ),
-    Role.PROVIDER: frozenset(),
+    Role.PROVIDER: frozenset({Permission.PROVIDER_PORTAL}),
 }
 
 

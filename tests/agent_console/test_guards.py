@@ -77,6 +77,10 @@ ENDPOINTS: dict[str, Case] = {
     "reports.export_xlsx": Case("GET", "/reports/export.xlsx", scope="content"),
 }
 
+from tests.agent_console.provider_cases import provider_cases  # noqa: E402
+
+ENDPOINTS.update(provider_cases(Case))
+
 SOCKET_EVENTS = {
     ("/agent", "snapshot"): "self",
     ("/agent", "screen_pop"): "elder",

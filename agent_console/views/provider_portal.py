@@ -1,0 +1,296 @@
+"""The provider portal (服务商平台): a phone-sized inbox of the provider's orders and the steps
+its staff take at the elder's home: accept or reject, name who goes, set off, check in and out
+with the phone's position and a photo, report, and the elder's confirmation."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
+from pydantic import BaseModel, Field
+
+from agent_console.security import audit_refusal, current_actor, guard
+from agent_console.views.common import body, check_note, runtime
+from platform_core.accounts.permissions import Permission
+from platform_core.errors import ValidationFailed
+from platform_core.notifications import order_messages
+from platform_core.orders import confirmation, photos, portal
+from platform_core.orders import service as orders
+
+bp = Blueprint("provider", __name__)
+# Multipart overhead allowed above the photo size limit before the request is cut off.
+_UPLOAD_MARGIN = 64 * 1024
+_MESSAGES = Path(__file__).resolve().parents[1] / "templates" / "provider"
+
+
+@cache
+def portal_messages(lang: str) -> dict[str, str]:
+    """The portal's own strings (Chinese first; a missing English string falls back to it)."""
+    zh: dict[str, str] = json.loads((_MESSAGES / "messages.zh.json").read_text(encoding="utf-8"))
+    path = _MESSAGES / f"messages.{lang}.json"
+    if lang == "zh" or not path.is_file():
+        return zh
+    return {**zh, **json.loads(path.read_text(encoding="utf-8"))}
+
+
+@bp.context_processor
+def portal_text() -> dict[str, Any]:
+    messages = portal_messages(g.get("lang", "zh"))
+
+    def pt(key: str, **values: Any) -> str:
+        text = messages.get(key, key)
+        return text.format(**values) if values else text
+
+    return {"pt": pt, "provider_catalogue": messages}
+
+
+class StaffIn(BaseModel):
+    staff_id: int | None = None
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PositionIn(BaseModel):
+    latitude: float | None = None
+    longitude: float | None = None
+    photo_id: int | None = None
+    report: str = Field(default="", max_length=4000)
+
+
+class ReportIn(BaseModel):
+    report: str = Field(min_length=1, max_length=4000)
+
+
+class ConfirmIn(BaseModel):
+    code: str | None = Field(default=None, max_length=12)
+    photo_id: int | None = None
+    confirmed_by: str = Field(default="老人本人", max_length=64)
+
+
+# ---------------------------------------------------------------- pages
+
+
+@bp.get("/provider")
+@guard(Permission.PROVIDER_PORTAL)
+def inbox() -> Any:
+    return render_template("provider/inbox.html", views=portal.VIEW_LABELS)
+
+
+@bp.get("/provider/orders/<int:order_id>")
+@guard(Permission.PROVIDER_PORTAL)
+def order_page(order_id: int) -> Any:
+    return render_template("provider/order.html", order_id=order_id, photo_kinds=photos.KINDS)
+
+
+# ---------------------------------------------------------------- reads
+
+
+@bp.get("/api/provider/orders")
+@guard(Permission.PROVIDER_PORTAL)
+def list_orders() -> Any:
+    view = request.args.get("view", "new")
+    with runtime().session() as s:
+        actor = current_actor()
+        return jsonify(
+            {
+                "view": view,
+                "orders": portal.provider_orders(s, actor=actor, view=view),
+                "counts": portal.inbox_counts(s, actor=actor),
+            }
+        )
+
+
+@bp.get("/api/provider/orders/<int:order_id>")
+@guard(Permission.PROVIDER_PORTAL)
+def order_detail(order_id: int) -> Any:
+    with runtime().session() as s:
+        return jsonify(portal.provider_order_detail(s, actor=current_actor(), order_id=order_id))
+
+
+@bp.get("/api/provider/photos/<int:photo_id>")
+@guard(Permission.PROVIDER_PORTAL)
+def photo(photo_id: int) -> Any:
+    with runtime().session() as s:
+        data, content_type = photos.read_photo(s, actor=current_actor(), photo_id=photo_id)
+    response = Response(data, mimetype=content_type)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# ---------------------------------------------------------------- steps
+
+
+def _done(order: Any) -> Any:
+    return jsonify({"id": order.id, "status": order.status})
+
+
+@bp.post("/api/provider/orders/<int:order_id>/accept")
+@guard(Permission.PROVIDER_PORTAL)
+def accept(order_id: int) -> Any:
+    data = body(StaffIn)
+    with runtime().session() as s:
+        return _done(
+            orders.accept(s, actor=current_actor(), order_id=order_id, staff_id=data.staff_id)
+        )
+
+
+@bp.post("/api/provider/orders/<int:order_id>/reject")
+@guard(Permission.PROVIDER_PORTAL)
+def reject(order_id: int) -> Any:
+    data = body(ReasonIn)
+    with runtime().session() as s:
+        return _done(
+            orders.reject(
+                s, actor=current_actor(), order_id=order_id, reason=check_note(data.reason)
+            )
+        )
+
+
+@bp.post("/api/provider/orders/<int:order_id>/assign-staff")
+@guard(Permission.PROVIDER_PORTAL)
+def assign_staff(order_id: int) -> Any:
+    data = body(StaffIn)
+    if data.staff_id is None:
+        raise ValidationFailed("请选择服务人员 / choose a staff member", code="staff_required")
+    with runtime().session() as s:
+        return _done(
+            orders.assign_staff(s, actor=current_actor(), order_id=order_id, staff_id=data.staff_id)
+        )
+
+
+@bp.post("/api/provider/orders/<int:order_id>/start-travel")
+@guard(Permission.PROVIDER_PORTAL)
+def start_travel(order_id: int) -> Any:
+    data = body(StaffIn)
+    with runtime().session() as s:
+        return _done(
+            orders.start_travel(s, actor=current_actor(), order_id=order_id, staff_id=data.staff_id)
+        )
+
+
+def _photo_ref(s: Any, order_id: int, photo_id: int | None) -> str | None:
+    if photo_id is None:
+        return None
+    if not any(p.id == photo_id for p in photos.list_photos(s, order_id=order_id)):
+        raise ValidationFailed(
+            "照片不属于该工单 / the photo belongs to another order", code="photo_not_found"
+        )
+    return str(photo_id)
+
+
+@bp.post("/api/provider/orders/<int:order_id>/check-in")
+@guard(Permission.PROVIDER_PORTAL)
+def check_in(order_id: int) -> Any:
+    data = body(PositionIn)
+    with runtime().session() as s:
+        order = orders.check_in(
+            s,
+            actor=current_actor(),
+            order_id=order_id,
+            latitude=data.latitude,
+            longitude=data.longitude,
+            photo_ref=_photo_ref(s, order_id, data.photo_id),
+        )
+        return _done(order)
+
+
+@bp.post("/api/provider/orders/<int:order_id>/check-out")
+@guard(Permission.PROVIDER_PORTAL)
+def check_out(order_id: int) -> Any:
+    data = body(PositionIn)
+    with runtime().session() as s:
+        order = orders.check_out(
+            s,
+            actor=current_actor(),
+            order_id=order_id,
+            latitude=data.latitude,
+            longitude=data.longitude,
+            report=check_note(data.report),
+            photo_ref=_photo_ref(s, order_id, data.photo_id),
+        )
+        return _done(order)
+
+
+@bp.post("/api/provider/orders/<int:order_id>/complete")
+@guard(Permission.PROVIDER_PORTAL)
+def complete(order_id: int) -> Any:
+    data = body(ReportIn)
+    with runtime().session() as s:
+        return _done(
+            orders.complete(
+                s, actor=current_actor(), order_id=order_id, report=check_note(data.report)
+            )
+        )
+
+
+@bp.post("/api/provider/orders/<int:order_id>/confirm")
+@guard(Permission.PROVIDER_PORTAL)
+def confirm(order_id: int) -> Any:
+    data = body(ConfirmIn)
+    with runtime().session() as s:
+        if data.code:
+            order = confirmation.confirm_with_code(
+                s, actor=current_actor(), order_id=order_id, code=data.code
+            )
+        elif data.photo_id is not None:
+            order = confirmation.confirm_with_signature(
+                s,
+                actor=current_actor(),
+                order_id=order_id,
+                photo_id=data.photo_id,
+                confirmed_by=data.confirmed_by,
+            )
+        else:
+            raise ValidationFailed(
+                "请输入确认码或请老人签名 / enter the code or take a signature",
+                code="confirmation_required",
+            )
+        return _done(order)
+
+
+@bp.post("/api/provider/orders/<int:order_id>/resend-code")
+@guard(Permission.PROVIDER_PORTAL)
+def resend_code(order_id: int) -> Any:
+    with runtime().session() as s:
+        msg = order_messages.resend_confirmation_code(s, actor=current_actor(), order_id=order_id)
+        return jsonify({"sent_to": msg.to_number[:3] + "****" + msg.to_number[-4:]})
+
+
+@bp.post("/api/provider/orders/<int:order_id>/photos")
+@guard(Permission.PROVIDER_PORTAL)
+def upload_photo(order_id: int) -> Any:
+    """A photo from the phone's camera (multipart ``photo``, ``kind``, optional position)."""
+    settings = runtime().settings
+    request.max_content_length = settings.order_photo_max_bytes + _UPLOAD_MARGIN
+    upload = request.files.get("photo")
+    if upload is None:
+        audit_refusal("http.malformed", reason="no photo in upload", detail={"order_id": order_id})
+        raise ValidationFailed("没有收到照片 / no photo in the upload", code="photo_required")
+
+    def number(name: str) -> float | None:
+        raw = request.form.get(name)
+        try:
+            return float(raw) if raw not in (None, "") else None
+        except ValueError:
+            return None
+
+    with runtime().session() as s:
+        row = photos.store_photo(
+            s,
+            actor=current_actor(),
+            order_id=order_id,
+            kind=request.form.get("kind", "work"),
+            data=upload.read(settings.order_photo_max_bytes + 1),
+            latitude=number("latitude"),
+            longitude=number("longitude"),
+        )
+        return jsonify({"photo_id": row.id, "kind": row.kind, "size": row.size}), 201
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
