@@ -82,14 +82,23 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
             return None
         token = request.cookies.get(SESSION_COOKIE)
         if token:
-            try:
-                with runtime.session() as s:
-                    login = accounts.resume_session(s, token=token, source_ip=request.remote_addr)
-                    g.user = accounts.user_summary(login.user)
-                    g.actor = accounts.actor_for(login.user)
-                    g.session_id = login.id
-            except DomainError as err:
-                g.auth_error = err
+            realtime: Realtime = app.extensions["hotline_realtime"]
+            cached = realtime.cached_login(accounts.session_id_of(token))
+            if cached is not None:
+                g.user, g.actor = cached
+                g.session_id = accounts.session_id_of(token)
+            else:
+                try:
+                    with runtime.session() as s:
+                        login = accounts.resume_session(
+                            s, token=token, source_ip=request.remote_addr
+                        )
+                        g.user = accounts.user_summary(login.user)
+                        g.actor = accounts.actor_for(login.user)
+                        g.session_id = login.id
+                    realtime.remember_login(g.session_id, g.user, g.actor)
+                except DomainError as err:
+                    g.auth_error = err
         view = app.view_functions.get(request.endpoint or "")
         if request.method not in csrf.SAFE_METHODS and not getattr(view, csrf.EXEMPT_ATTR, False):
             binding = g.session_id or request.cookies.get(csrf.PRE_COOKIE)

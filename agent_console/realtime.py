@@ -75,6 +75,7 @@ class Realtime:
         self._snapshots: dict[str, Callable[[Connection], dict[str, Any]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._live_checked: dict[str, float] = {}
+        self._http_logins: dict[str, tuple[float, dict[str, Any], Actor]] = {}
         self.event_handlers: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         for ns in NAMESPACE_PERMISSION:
             self._register_connect(ns)
@@ -151,6 +152,24 @@ class Realtime:
             self._live_checked.pop(conn.session_id, None)
         return live
 
+    def cached_login(self, session_id: str) -> tuple[dict[str, Any], Actor] | None:
+        """A login this process verified less than LIVE_RECHECK_S ago (HTTP requests skip the
+        database then); logout and expiry remove it at once through close_login."""
+        entry = self._http_logins.get(session_id)
+        if entry is None or time.monotonic() - entry[0] >= LIVE_RECHECK_S:
+            return None
+        return entry[1], entry[2]
+
+    def forget_cached_logins(self) -> None:
+        """Make the next request and event of every login re-read it from the database."""
+        self._http_logins.clear()
+        self._live_checked.clear()
+
+    def remember_login(self, session_id: str, user: dict[str, Any], actor: Actor) -> None:
+        if len(self._http_logins) > 10_000:
+            self._http_logins.clear()
+        self._http_logins[session_id] = (time.monotonic(), user, actor)
+
     def connection(self, namespace: str, sid: str) -> Connection | None:
         with self._lock:
             return self._connections.get((namespace, sid))
@@ -183,6 +202,7 @@ class Realtime:
     def close_login(self, session_id: str) -> int:
         """Disconnect this process's connections of one login session (after logout)."""
         self._live_checked.pop(session_id, None)
+        self._http_logins.pop(session_id, None)
         with self._lock:
             victims = [key for key, c in self._connections.items() if c.session_id == session_id]
         for namespace, sid in victims:

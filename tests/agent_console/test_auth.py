@@ -102,6 +102,7 @@ def test_idle_session_times_out(app, world) -> None:
     idle = timedelta(minutes=world.runtime.settings.session_idle_timeout_min + 1)
     with world.runtime.session() as s:
         s.execute(update(LoginSession).values(last_seen_at=utcnow() - idle))
+    app.extensions["hotline_realtime"].forget_cached_logins()  # as after minutes of silence
     resp = client.get("/agent")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     page = client.get("/login").get_data(as_text=True)
