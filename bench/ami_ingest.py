@@ -15,7 +15,7 @@ The simulator runs in its own process (as Asterisk would), configured like aster
 manager.conf: read classes call,agent,user and the HOTLINE_* channel variables. A fresh
 PostgreSQL database is created for the run and dropped afterwards.
 
-    python bench/ami_ingest.py [--rate 170] [--seconds 40] [--concurrency 500] [--agents 640]
+    python bench/ami_ingest.py [--rate 150] [--seconds 40] [--concurrency 500] [--agents 640]
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ def simulator_process(args: dict[str, Any], port_q: Any, go: Any, truth_q: Any, 
             ivr_hangup_share=0.03,
         )
         started = time.time()
+        cpu0 = time.process_time()
         calls = await run_profile(pbx, profile, rng=random.Random(args["seed"]), on_call=on_call)
         arrivals_end = time.time()
         await asyncio.wait_for(asyncio.gather(*(c.done for c in calls)), 120)
@@ -128,6 +129,7 @@ def simulator_process(args: dict[str, Any], port_q: Any, go: Any, truth_q: Any, 
                 "arrivals_end": arrivals_end,
                 "events": pbx.events_emitted,
                 "dropped_slow": server.dropped_slow,
+                "cpu_s": time.process_time() - cpu0,
             }
         )
         while not stop.is_set():
@@ -297,14 +299,14 @@ def percentile(values: list[float], p: float) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rate", type=float, default=170.0, help="new calls per real second")
+    ap.add_argument("--rate", type=float, default=150.0, help="new calls per real second")
     ap.add_argument("--seconds", type=float, default=40.0, help="real seconds of arrivals")
     ap.add_argument("--concurrency", type=int, default=500)
     ap.add_argument("--agents", type=int, default=640)
     ap.add_argument(
         "--time-scale", type=float, default=20.0, help="simulated seconds per real second"
     )
-    ap.add_argument("--talk", type=float, default=45.0, help="mean talk, simulated seconds")
+    ap.add_argument("--talk", type=float, default=60.0, help="mean talk, simulated seconds")
     ap.add_argument("--patience", type=float, default=90.0, help="mean patience, simulated seconds")
     ap.add_argument("--ceiling-calls", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=12349)
@@ -372,17 +374,25 @@ def main() -> None:
     center = CallCenterThread(
         runtime, host="127.0.0.1", port=port, username="hotline", secret=SECRET, ping_interval=0
     )
+    if os.environ.get("BENCH_SWITCH_INTERVAL"):
+        center.center.switch_interval_s = float(os.environ["BENCH_SWITCH_INTERVAL"])
     center.start(wait_connected=60)
     stats = center.center.pipeline.stats
-    base_received, base_processed = stats.received, stats.processed
+    ami_stats = center.center.ami.stats
 
-    samples: list[tuple[float, int, int]] = []
+    def counts() -> tuple[int, int]:
+        """Events read from AMI; events done with (dropped unparsed, filtered, or committed)."""
+        return ami_stats.events, ami_stats.skipped + stats.processed
+
+    base_read, base_done = counts()
+    samples: list[tuple[float, int, int, int]] = []
     sampling = threading.Event()
 
     def sampler() -> None:
         while not sampling.is_set():
+            read, done = counts()
             samples.append(
-                (time.time(), stats.received - base_received, stats.processed - base_processed)
+                (time.time(), read - base_read, done - base_done, center.center.pipeline.backlog)
             )
             time.sleep(0.5)
 
@@ -392,6 +402,7 @@ def main() -> None:
         flush=True,
     )
     threading.Thread(target=sampler, daemon=True).start()
+    cpu0 = time.process_time()
     go.set()
     truth = truth_q.get(timeout=a.seconds + 300)
     token = uuid.uuid4().hex
@@ -406,19 +417,23 @@ def main() -> None:
         time.sleep(0.01)
     center.center.pipeline.wait_idle(120)
     finished = time.time()
+    cpu_callcenter = time.process_time() - cpu0
+    load = os.getloadavg()[0]
     sampling.set()
     stop.set()
 
-    events = stats.processed - base_processed
-    first = next((t for t, r, _ in samples if r > 0), truth["started"])
+    events = counts()[1] - base_done
+    first = next((t for t, r, _, _ in samples if r > 0), truth["started"])
     overall = events / (finished - first)
-    window = [(t, p) for t, _, p in samples if truth["started"] + 5 <= t <= truth["arrivals_end"]]
+    window = [
+        (t, p) for t, _, p, _ in samples if truth["started"] + 5 <= t <= truth["arrivals_end"]
+    ]
     sustained = (
         (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
         if len(window) > 2
         else overall
     )
-    backlog = max((r - p for _, r, p in samples), default=0)
+    backlog = max((b for _, _, _, b in samples), default=0)
 
     sim_calls = {c["linkedid"]: c for c in truth["calls"]}
     with runtime.session() as s:
@@ -484,6 +499,10 @@ def main() -> None:
         + (f" e.g. {wrong[:2]}" if wrong else "")
     )
     print(
+        f"cpu: callcenter process {cpu_callcenter:.1f} s, simulator {truth['cpu_s']:.1f} s over "
+        f"{finished - first:.1f} s; load average {load:.1f} on {os.cpu_count()} cores"
+    )
+    print(
         f"ceiling: panoramisk no-op {ceiling['panoramisk']:.0f} ev/s; ratio end-to-end/ceiling "
         f"{sustained / ceiling['panoramisk']:.2f}"
     )
@@ -504,6 +523,10 @@ def main() -> None:
         "ceiling_adapter_events_per_s": round(ceiling["adapter"], 1),
         "ratio_to_ceiling": round(sustained / ceiling["panoramisk"], 3),
         "dropped_by_write_timeout": truth["dropped_slow"],
+        "cpu_callcenter_s": round(cpu_callcenter, 1),
+        "events_per_cpu_s": round(events / max(cpu_callcenter, 1e-9), 1),
+        "cpu_simulator_s": round(truth["cpu_s"], 1),
+        "loadavg_1m": round(load, 1),
     }
     print("RESULT " + json.dumps(result))
 

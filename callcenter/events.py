@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from panoramisk.message import Message
 
+from callcenter.ami import fields_of
 from platform_core.calls.schemas import HOTLINE_VARIABLES, ChannelRef, MemberState
 
 
@@ -330,5 +331,6 @@ def wanted(m: Message) -> bool:
 
 def parse_event(m: Message, received_at: float) -> AmiEvent:
     """The typed event for a wanted message (raises MalformedEvent)."""
-    name = str(m.get("Event"))
-    return _BUILDERS[name](m, event_time(m, received_at))
+    f = fields_of(m)
+    name = str(f.get("Event"))
+    return _BUILDERS[name](f, event_time(f, received_at))  # type: ignore[arg-type]

@@ -65,6 +65,7 @@ _DIRTY_QUEUES = "calls.dirty_queues"
 _NEW_RECALLS = "calls.new_recalls"
 _REACHED = "calls.reached"
 _SPANS = "calls.spans"
+_AGENT_CHANGES = "calls.agent_changes"
 
 
 # -- unit-of-work cache -------------------------------------------------------------------------
@@ -84,7 +85,7 @@ def _cache(session: Session) -> dict[tuple[str, str], Any]:
 @sa_event.listens_for(Session, "after_rollback")
 def _forget_cache(session: Session) -> None:
     live.forget(session)
-    for key in (_CACHE, _DIRTY_QUEUES, _NEW_RECALLS, _REACHED, _SPANS):
+    for key in (_CACHE, _DIRTY_QUEUES, _NEW_RECALLS, _REACHED, _SPANS, _AGENT_CHANGES):
         session.info.pop(key, None)
 
 
@@ -97,6 +98,9 @@ def _settle_unit_of_work(session: Session) -> None:
     reached: list[tuple[LiveCall, datetime]] | None = session.info.pop(_REACHED, None)
     dirty: set[str] | None = session.info.pop(_DIRTY_QUEUES, None)
     spans: list[dict[str, Any]] | None = session.info.pop(_SPANS, None)
+    agent_changes = session.info.pop(_AGENT_CHANGES, None)
+    if agent_changes:
+        _publish_agent_changes(session, agent_changes)
     if not (new_recalls or reached or dirty or spans):
         return
     session.flush()
@@ -843,26 +847,42 @@ def _refresh_agent(session: Session, agent: LiveAgent, at: datetime) -> None:
     state, reason = derive_agent_state(agent, at)
     if state == agent.state and reason == agent.reason:
         return
-    previous = agent.state
+    changes: dict[str, tuple[str, str | None, LiveAgent]] = session.info.setdefault(
+        _AGENT_CHANGES, {}
+    )
+    changes.setdefault(agent.interface, (agent.state, agent.reason, agent))
     agent.state, agent.reason, agent.since = state, reason, at
     # Spans are insert-only: written in one multi-row INSERT when the unit of work commits.
     session.info.setdefault(_SPANS, []).append(
         {"interface": agent.interface, "state": state, "reason": reason, "started_at": at}
     )
-    publish_on_commit(
-        session,
-        ev.AgentStateChanged(
-            interface=agent.interface,
-            member_name=agent.member_name,
-            state=state,
-            reason=reason,
-            since=at.isoformat(),
-            previous=previous,
-            linkedid=agent.linkedid,
-            queues=sorted(agent.memberships),
-            region_code=agent.region_code or _settings(session).home_region_code,
-        ),
-    )
+
+
+def _publish_agent_changes(
+    session: Session, changes: dict[str, tuple[str, str | None, LiveAgent]]
+) -> None:
+    """One AgentStateChanged per agent whose state differs at the end of the unit of work from
+    its start: a batch lasts milliseconds, and a screen shows where the agent is now (the spans
+    keep every step for the reports)."""
+    home = _settings(session).home_region_code
+    for interface in sorted(changes):
+        previous, previous_reason, agent = changes[interface]
+        if (agent.state, agent.reason) == (previous, previous_reason):
+            continue
+        publish_on_commit(
+            session,
+            ev.AgentStateChanged(
+                interface=interface,
+                member_name=agent.member_name,
+                state=agent.state,
+                reason=agent.reason,
+                since=agent.since.isoformat(),
+                previous=previous,
+                linkedid=agent.linkedid,
+                queues=sorted(agent.memberships),
+                region_code=agent.region_code or home,
+            ),
+        )
 
 
 def record_member(
