@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "console": "hotline.console_cli:console",
     "users": "hotline.console_cli:users",
     "demo": "hotline.demo:demo",
+    "devices": "hotline.devices_cli:devices",
     "callcenter": "callcenter.cli:callcenter",
     "pbx-sim": "callcenter.pbx_sim.cli:pbx_sim",
     "report": "callcenter.report_cli:report",

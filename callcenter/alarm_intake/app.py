@@ -7,10 +7,9 @@ own as well) and inside the one-process demo (:func:`start_in_process`).
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from typing import Any
 
+import platform_core.models  # noqa: F401 - every mapper the flows touch, in this process too
 from callcenter.alarm_intake.http import WebhookServer
 from callcenter.alarm_intake.mqtt import Broker, MqttIntake
 from callcenter.alarm_intake.pipeline import IntakePipeline
@@ -23,30 +22,10 @@ from platform_core.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-class TimerQueue:
-    """Alarm timers enqueued off the writers' path (one Redis round trip each under RQ)."""
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue[list[timers.Timer] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="intake-timers", daemon=True)
-        self._thread.start()
-
-    def put(self, batch: list[timers.Timer]) -> None:
-        self._queue.put(batch)
-
-    def _run(self) -> None:
-        while True:
-            batch = self._queue.get()
-            if batch is None:
-                return
-            try:
-                timers.enqueue(batch)
-            except Exception:  # the scheduler's sweep queues them again
-                log.exception("告警计时器入队失败 / enqueueing alarm timers failed")
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(5)
+def _timers_from_the_database(_timers: list[timers.Timer]) -> None:
+    """The intake queues no timer jobs: its scheduler fires due timers from the database every
+    second (jobs would cost a Redis round trip per alarm in a burst). Without the scheduler
+    (``schedule=False``) timers are queued as jobs as everywhere else."""
 
 
 class AlarmIntake:
@@ -69,9 +48,10 @@ class AlarmIntake:
         self.runtime = runtime
         self.vendors = vendors or load_vendors(s)
         self.rejects = RejectLog(runtime)
-        self.timer_queue = TimerQueue()
         self.pipeline = IntakePipeline(
-            runtime, rejects=self.rejects, timer_sink=self.timer_queue.put
+            runtime,
+            rejects=self.rejects,
+            timer_sink=_timers_from_the_database if schedule else None,
         )
         url = s.mqtt_url if mqtt_url is None else mqtt_url
         self.mqtt = (
@@ -123,7 +103,6 @@ class AlarmIntake:
             self.http.stop()
         self.pipeline.stop()
         self.rejects.close()
-        self.timer_queue.close()
 
     def stats(self) -> dict[str, Any]:
         out = self.pipeline.snapshot()

@@ -164,6 +164,13 @@ class LaneClient:
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
         received = utcnow()
+        if self.copy:
+            # second copies are checked once the alarms in flight are written
+            self.pipeline.later(lambda: self._handle(msg, received))
+            return
+        self._handle(msg, received)
+
+    def _handle(self, msg: Any, received: Any) -> None:
         ack = self._ack(msg.mid, msg.qos)
         parts = msg.topic.split("/")[self.prefix_parts :]
         vendor_code = parts[0] if len(parts) == 3 else ""

@@ -1,8 +1,9 @@
 """The intake pipeline: parsed device reports in, committed records out, then the ack.
 
-Two lanes, each one thread writing batches: alarms never wait behind heartbeats. The alarm
-lane takes whatever has arrived and writes it at once; the heartbeat lane lingers a moment to
-write thousands of heartbeats in one statement. A delivery (one MQTT message, one webhook
+Two lanes of writer threads: alarms never wait behind heartbeats. The alarm lane has a few
+writers, each owning the devices whose reference hashes to it (so two writers never fold into
+the same alarm at once), and each takes whatever has arrived and writes it at once; the
+heartbeat lane lingers a moment to write thousands of heartbeats in one statement. A delivery (one MQTT message, one webhook
 request) is acknowledged only after its batch has committed, so a crash, a database outage or
 a restart loses nothing: the broker (or the vendor) delivers it again and the alarm service
 recognises the repeat. A batch that fails is retried with back-off; one that keeps failing is
@@ -16,11 +17,13 @@ import logging
 import queue
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from callcenter.alarm_intake.bus import BatchPublisher
 from callcenter.alarm_intake.protocols.base import ProtocolError, Report
 from callcenter.alarm_intake.rejects import RejectLog
 from platform_core.alarms.schemas import Signal
@@ -89,6 +92,8 @@ class Lane:
             batch = self._take()
             if batch is None:
                 return
+            if self.name != "alarm":
+                self.pipeline.yield_to_alarms()
             self.busy = True
             try:
                 self.pipeline.write(batch, lane=self.name)
@@ -106,25 +111,39 @@ class IntakePipeline:
         *,
         rejects: RejectLog | None = None,
         timer_sink: Callable[[list[Timer]], None] | None = None,
-        alarm_batch: int = 500,
+        alarm_batch: int = 200,
+        alarm_writers: int = 1,
         heartbeat_batch: int = 5000,
         heartbeat_linger_s: float = 0.5,
         max_attempts: int = 5,
     ) -> None:
         self.runtime = runtime
         self.rejects = rejects or RejectLog(runtime)
+        self.events = BatchPublisher(
+            runtime.event_bus,
+            redis_url=runtime.settings.redis_url,
+            namespace=runtime.settings.redis_namespace,
+        )
         self.timer_sink = timer_sink
         self.max_attempts = max_attempts
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
+        self.alarm_writers = max(1, alarm_writers)
         self.lanes = {
-            "alarm": Lane(self, "alarm", linger_s=0.0, max_batch=alarm_batch),
-            "heartbeat": Lane(
-                self, "heartbeat", linger_s=heartbeat_linger_s, max_batch=heartbeat_batch
-            ),
+            f"alarm-{n}": Lane(self, "alarm", linger_s=0.0, max_batch=alarm_batch)
+            for n in range(self.alarm_writers)
         }
+        self.lanes["heartbeat"] = Lane(
+            self, "heartbeat", linger_s=heartbeat_linger_s, max_batch=heartbeat_batch
+        )
         self.listeners: list[Callable[[list[Any]], None]] = []
         self._started = False
+        # work that may wait while alarms are being written (second copies of messages)
+        self._later: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._later_thread = threading.Thread(
+            target=self._run_later, name="intake-later", daemon=True
+        )
+        self._later_busy = False
 
     # --- feeding ---------------------------------------------------------------------
 
@@ -132,14 +151,45 @@ class IntakePipeline:
         if not self._started:
             for lane in self.lanes.values():
                 lane.thread.start()
+            self._later_thread.start()
             self._started = True
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        self._later.put(None)
+        self._later_thread.join(timeout)
         for lane in self.lanes.values():
             lane.queue.put(None)
         for lane in self.lanes.values():
             lane.thread.join(timeout)
+
+    def alarms_busy(self) -> bool:
+        return any(not lane.idle() for name, lane in self.lanes.items() if name.startswith("alarm"))
+
+    def yield_to_alarms(self, longest_s: float = 2.0) -> None:
+        """Let alarm writers have the process (one GIL, few cores) while they have work; never
+        for longer than ``longest_s``, so heartbeats are late at most that much."""
+        deadline = time.monotonic() + longest_s
+        while self.alarms_busy() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def later(self, work: Callable[[], None]) -> None:
+        """Run ``work`` on the low-priority thread, once alarms are written."""
+        self._later.put(work)
+
+    def _run_later(self) -> None:
+        while True:
+            work = self._later.get()
+            if work is None:
+                return
+            self.yield_to_alarms()
+            self._later_busy = True
+            try:
+                work()
+            except Exception:
+                log.exception("intake background work failed")
+            finally:
+                self._later_busy = False
 
     def count(self, key: str, n: int = 1) -> None:
         with self._stats_lock:
@@ -155,6 +205,10 @@ class IntakePipeline:
                 "heartbeat" if all(isinstance(r, Heartbeat) for r in delivery.reports) else "alarm"
             )
         self.count(f"{lane}_deliveries")
+        if lane == "alarm":
+            # the same device always to the same writer (crc32: stable across processes)
+            ref = getattr(delivery.reports[0], "device_ref", "").strip().upper()
+            lane = f"alarm-{zlib.crc32(ref.encode()) % self.alarm_writers}"
         self.lanes[lane].queue.put(delivery)
 
     def refuse(
@@ -173,7 +227,11 @@ class IntakePipeline:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all(lane.idle() for lane in self.lanes.values()):
+            if (
+                all(lane.idle() for lane in self.lanes.values())
+                and self._later.empty()
+                and not self._later_busy
+            ):
                 return True
             time.sleep(0.01)
         return False
@@ -237,7 +295,9 @@ class IntakePipeline:
                     faults.append(report)
         outcomes: list[Any] = []
         copied: list[bool] = []
+        events = self.events.session_bus()
         with self.runtime.session() as s:
+            s.info["event_bus"] = events
             if self.timer_sink is not None:
                 s.info["timer_sink"] = self.timer_sink
             if signals:
@@ -257,6 +317,7 @@ class IntakePipeline:
                         source=ref,
                         raw=ref,
                     )
+        events.flush()  # committed: the batch's events go out together
         copied.extend([False] * (len(outcomes) - len(copied)))
         for o, copy in zip(outcomes, copied, strict=True):
             # whichever copy of a message comes first is recorded, the other is "redelivered"

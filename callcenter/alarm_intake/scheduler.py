@@ -3,7 +3,8 @@
 - link faults: devices silent beyond their interval go offline with a link-fault alarm;
 - maintenance tickets past their on-site deadline are escalated;
 - device return visits are scheduled;
-- alarm timers that were never queued (a Redis restart) are queued again.
+- alarm timers that are due fire from the database (every second), so a burst of alarms
+  costs no job per alarm and a timer job lost with Redis still fires.
 
 It also completes a death recorded elsewhere: on ElderDeceased it applies the death flow.
 """
@@ -44,7 +45,7 @@ class Scheduler:
             Task("link_faults", s.heartbeat_check_interval_s, self._link_faults),
             Task("maintenance", 60, self._maintenance),
             Task("return_visits", 3600, self._return_visits),
-            Task("alarm_timers", 30, lambda: alarm_jobs.sweep_alarm_timers()),
+            Task("alarm_timers", 1, lambda: alarm_jobs.fire_due_timers()),
         ]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="intake-scheduler", daemon=True)
@@ -100,7 +101,7 @@ class Scheduler:
                         self.on_result(task.name, result)
                 except Exception:
                     log.exception("定时任务失败 / scheduled task %s failed", task.name)
-            self._stop.wait(1.0)
+            self._stop.wait(0.5)
 
     def stop(self) -> None:
         self._stop.set()

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, tuple_
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from platform_core.alarms import timers
 from platform_core.alarms.events import AlarmRaised, AlarmRepeated, AlarmRestored
 from platform_core.alarms.models import Alarm, AlarmSignal
-from platform_core.alarms.notify import send_sms
+from platform_core.alarms.notify import send_many
 from platform_core.alarms.schemas import Signal, SignalOutcome
 from platform_core.alarms.vocabulary import (
     ALARM_TYPE_LABELS,
@@ -43,6 +43,7 @@ from platform_core.alarms.vocabulary import (
 from platform_core.db import utcnow
 from platform_core.devices.lifecycle import DEVICE_TYPE_LABELS, DeviceStatus, DeviceType
 from platform_core.devices.models import Device
+from platform_core.devices.sql import member_of, next_ids
 from platform_core.elders.models import Elder, EmergencyContact
 from platform_core.elders.vocabulary import ElderStatus
 from platform_core.events import publish_on_commit
@@ -69,27 +70,51 @@ def open_key(device_id: int, alarm_type: str) -> str:
     return f"{device_id}:{alarm_type}"
 
 
+# serial or IMEI -> device id. A device keeps its id, serial and IMEI for life (rows are never
+# deleted), so the mapping is safe to keep across batches; status and owner are read fresh.
+_REFS: dict[str, int] = {}
+_REFS_MAX = 500_000
+
+
 def _devices(session: Session, refs: set[str]) -> dict[str, _DeviceRow]:
     """Devices by the serial (any case) or IMEI the signals name."""
-    upper = {r.strip().upper() for r in refs}
-    rows = session.execute(
-        select(
-            Device.id,
-            Device.serial,
-            Device.imei,
-            Device.status,
-            Device.elder_id,
-            Device.region_code,
-            Device.device_type,
-        ).where(or_(Device.serial.in_(upper), Device.imei.in_(refs)))
-    ).all()
+    columns = (
+        Device.id,
+        Device.serial,
+        Device.imei,
+        Device.status,
+        Device.elder_id,
+        Device.region_code,
+        Device.device_type,
+    )
+    known = {ref: _REFS[ref] for ref in refs if ref in _REFS}
+    rows = []
+    if known:
+        rows += session.execute(
+            select(*columns).where(member_of(session, Device.id, set(known.values())))
+        ).all()
+    unknown = refs - set(known)
+    if unknown:
+        upper = {r.strip().upper() for r in unknown}
+        rows += session.execute(
+            select(*columns).where(
+                or_(
+                    member_of(session, Device.serial, upper),
+                    member_of(session, Device.imei, unknown),
+                )
+            )
+        ).all()
     out: dict[str, _DeviceRow] = {}
     for row in rows:
         d = _DeviceRow(*row)
         out[d.serial] = d
         if d.imei:
             out[d.imei] = d
-    return {ref: out[key] for ref in refs if (key := _key(ref, out)) is not None}
+    found = {ref: out[key] for ref in refs if (key := _key(ref, out)) is not None}
+    if len(_REFS) > _REFS_MAX:
+        _REFS.clear()
+    _REFS.update({ref: d.id for ref, d in found.items()})
+    return found
 
 
 def _key(ref: str, by: dict[str, _DeviceRow]) -> str | None:
@@ -97,6 +122,76 @@ def _key(ref: str, by: dict[str, _DeviceRow]) -> str | None:
         return ref
     upper = ref.strip().upper()
     return upper if upper in by else None
+
+
+@dataclass(eq=False)
+class _NewAlarm:
+    """An alarm raised in this batch, written with one INSERT for the batch (an ORM object per
+    alarm costs more than the database does). Carries the attributes the batch touches."""
+
+    device_id: int
+    elder_id: int | None
+    region_code: str
+    alarm_type: str
+    alarm_class: str
+    priority: int
+    status: str
+    open_key: str | None
+    active: bool
+    event_code: str
+    vendor: str
+    protocol: str
+    unbound: bool
+    occurred_at: datetime
+    received_at: datetime
+    last_signal_at: datetime
+    announced_at: datetime | None
+    signal_count: int = 1
+    reopen_count: int = 0
+    restored_at: datetime | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    position_accuracy_m: float | None = None
+    position_source: str | None = None
+    timer_rung: str | None = None
+    timer_due_at: datetime | None = None
+    timer_seq: int = 0
+    timer_level: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    outcome: str | None = None
+    taken_at: datetime | None = None
+    id: int | None = None
+
+    def row(self, now: datetime) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "id" or v is not None}
+        out["outcome_note"] = ""
+        out["updated_at"] = now
+        return out
+
+
+def _insert_new(session: Session, alarms: list[_NewAlarm], now: datetime) -> None:
+    """One INSERT for the batch's new alarms: keys drawn from the sequence first on PostgreSQL
+    (a pipelined INSERT without RETURNING), returned by the INSERT elsewhere."""
+    if not alarms:
+        return
+    ids = next_ids(session, Alarm.__tablename__, len(alarms))
+    if ids is not None:
+        for alarm, new_id in zip(alarms, ids, strict=True):
+            alarm.id = new_id
+        # Core on the table: the ORM's bulk path costs more per row than the database does
+        session.connection().execute(insert(Alarm.__table__), [a.row(now) for a in alarms])
+        return
+    returned = (
+        session.connection()
+        .execute(
+            insert(Alarm.__table__).returning(Alarm.__table__.c.id, sort_by_parameter_order=True),
+            [a.row(now) for a in alarms],
+        )
+        .scalars()
+    )
+    for alarm, new_id in zip(alarms, returned, strict=True):
+        alarm.id = new_id
 
 
 def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[SignalOutcome]:
@@ -113,7 +208,7 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
     if elder_ids:
         for eid, status, region, name in session.execute(
             select(Elder.id, Elder.status, Elder.region_code, Elder.name).where(
-                Elder.id.in_(elder_ids)
+                member_of(session, Elder.id, elder_ids)
             )
         ):
             elders[eid] = (status, region, name)
@@ -121,13 +216,16 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
     pairs = {(devices[s.device_ref].id, s.msg_key) for s in signals if s.device_ref in devices}
     seen: set[tuple[int, str]] = set()
     if pairs:
+        # both columns as arrays (the unique index serves them); exact pairs picked here
         seen = {
             (device_id, key)
             for device_id, key in session.execute(
                 select(AlarmSignal.device_id, AlarmSignal.msg_key).where(
-                    tuple_(AlarmSignal.device_id, AlarmSignal.msg_key).in_(list(pairs))
+                    member_of(session, AlarmSignal.device_id, {d for d, _k in pairs}),
+                    member_of(session, AlarmSignal.msg_key, {k for _d, k in pairs}),
                 )
             )
+            if (device_id, key) in pairs
         }
 
     keys = {
@@ -136,7 +234,7 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
     open_alarms: dict[str, Alarm] = {}
     if keys:
         for alarm in session.scalars(
-            select(Alarm).where(Alarm.open_key.in_(keys)).with_for_update()
+            select(Alarm).where(member_of(session, Alarm.open_key, keys)).with_for_update()
         ):
             open_alarms[alarm.open_key or ""] = alarm
 
@@ -147,7 +245,7 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
         for alarm in session.scalars(
             select(Alarm)
             .where(
-                Alarm.device_id.in_(device_ids),
+                member_of(session, Alarm.device_id, device_ids),
                 Alarm.alarm_type.in_([t.value for t in AUTO_CLOSE_ON_RESTORE]),
                 Alarm.outcome == Outcome.RESTORED.value,
                 Alarm.closed_at >= chatter_since,
@@ -233,7 +331,7 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
             continue
 
         region = elder[1] if elder is not None else device.region_code or settings.home_region_code
-        alarm = Alarm(
+        alarm = _NewAlarm(
             device_id=device.id,
             elder_id=device.elder_id,
             region_code=region,
@@ -251,22 +349,29 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
             received_at=sig.received_at,
             last_signal_at=sig.received_at,
             announced_at=sig.received_at,
-            signal_count=1,
-            reopen_count=0,
-            timer_seq=0,
         )
         _take_position(alarm, sig)
-        session.add(alarm)
         open_alarms[key] = alarm
         raised.append(alarm)
         signal_rows.append((sig, device, "raised", alarm))
         outcomes.append(SignalOutcome(sig, "raised", None, device_id=device.id))
 
-    session.flush()  # one INSERT ... RETURNING for every new alarm
+    take_timeout = timedelta(seconds=settings.alarm_take_timeout_s)
+    timed = [
+        a
+        for a in raised
+        if AlarmType(a.alarm_type) in NEEDS_PERSON and a.status == AlarmStatus.WAITING
+    ]
+    for alarm in timed:
+        alarm.timer_seq += 1
+        alarm.timer_rung, alarm.timer_level = "take", None
+        alarm.timer_due_at = alarm.received_at + take_timeout
+    session.flush()  # folds and restores of alarms opened before this batch
+    _insert_new(session, [a for a in raised if isinstance(a, _NewAlarm)], now)
 
     if signal_rows:
-        session.execute(
-            insert(AlarmSignal),
+        session.connection().execute(
+            insert(AlarmSignal.__table__),
             [
                 {
                     "device_id": device.id,
@@ -297,15 +402,9 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
         for o in outcomes
     ]
 
-    take_timeout = timedelta(seconds=settings.alarm_take_timeout_s)
+    for alarm in timed:
+        timers.schedule(session, alarm_id=alarm.id, seq=alarm.timer_seq, due_at=alarm.timer_due_at)
     for alarm in raised:
-        if AlarmType(alarm.alarm_type) in NEEDS_PERSON and alarm.status == AlarmStatus.WAITING:
-            alarm.timer_seq += 1
-            alarm.timer_rung, alarm.timer_level = "take", None
-            alarm.timer_due_at = alarm.received_at + take_timeout
-            timers.schedule(
-                session, alarm_id=alarm.id, seq=alarm.timer_seq, due_at=alarm.timer_due_at
-            )
         publish_on_commit(
             session,
             AlarmRaised(
@@ -381,34 +480,39 @@ def _tell_families(
     ]
     if not wanted:
         return
-    first: dict[int, EmergencyContact] = {}
-    for contact in session.scalars(
-        select(EmergencyContact)
-        .where(EmergencyContact.elder_id.in_({a.elder_id for a in wanted}))
+    first: dict[int, Any] = {}
+    for contact in session.execute(
+        select(EmergencyContact.elder_id, EmergencyContact.name, EmergencyContact.phone)
+        .where(member_of(session, EmergencyContact.elder_id, {a.elder_id for a in wanted}))
         .order_by(EmergencyContact.priority, EmergencyContact.id)
     ):
         first.setdefault(contact.elder_id, contact)
     types = {d.id: d.device_type for d in devices.values()}
+    timezone = settings_of(session).timezone
+    messages: list[dict[str, object]] = []
     for alarm in wanted:
         contact = first.get(alarm.elder_id or 0)
         if contact is None:
             continue
-        send_sms(
-            session,
-            to_number=contact.phone,
-            to_name=contact.name,
-            kind="alarm_raised",
-            region_code=alarm.region_code,
-            alarm_id=alarm.id,
-            elder_id=alarm.elder_id,
-            text=raised_text(
-                elder_name=elders[alarm.elder_id or 0][2],
-                device_type=types.get(alarm.device_id, ""),
-                alarm_type=alarm.alarm_type,
-                at=alarm.received_at,
-                timezone=settings_of(session).timezone,
-            ),
+        messages.append(
+            {
+                "to_number": contact.phone,
+                "to_name": contact.name,
+                "kind": "alarm_raised",
+                "region_code": alarm.region_code,
+                "alarm_id": alarm.id,
+                "elder_id": alarm.elder_id,
+                "created_at": alarm.received_at,
+                "text": raised_text(
+                    elder_name=elders[alarm.elder_id or 0][2],
+                    device_type=types.get(alarm.device_id, ""),
+                    alarm_type=alarm.alarm_type,
+                    at=alarm.received_at,
+                    timezone=timezone,
+                ),
+            }
         )
+    send_many(session, messages=messages)
 
 
 def raised_text(

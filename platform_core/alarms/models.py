@@ -16,6 +16,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.db import Base, utcnow
 
+# the tables the foreign keys below name, registered with the metadata in any process
+from platform_core.devices import models as _devices  # noqa: F401, E402
+from platform_core.elders import models as _elders  # noqa: F401, E402
+from platform_core.orders import models as _orders  # noqa: F401, E402
+
 _BIGID = BigInteger().with_variant(Integer(), "sqlite")
 
 

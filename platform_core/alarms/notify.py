@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from platform_core.alarms.models import AlarmNotice
@@ -39,3 +40,13 @@ def send_sms(
     session.add(notice)
     session.flush()
     return notice
+
+
+def send_many(session: Session, *, messages: list[dict[str, object]]) -> int:
+    """Queue many SMS in one statement (an alarm burst). Each dict has send_sms's fields."""
+    if not messages:
+        return 0
+    session.connection().execute(
+        insert(AlarmNotice.__table__), [{"status": "queued", **m} for m in messages]
+    )
+    return len(messages)
