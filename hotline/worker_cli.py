@@ -24,11 +24,14 @@ def _queues(raw: str | None, default: str) -> list[str]:
 
 def recover(runtime: Any) -> dict[str, int]:
     """Re-create the work a stopped worker may have lost: dispatch of waiting orders and their
-    acceptance windows, SLA timers of open orders, undelivered text messages. Every job keeps
+    acceptance windows, SLA timers of open orders, undelivered text messages, the next monthly
+    provider evaluation. Every job keeps
     the id it was first given, so nothing already queued runs twice."""
     from platform_core.dispatch import service as dispatch
     from platform_core.notifications import service as sms
     from platform_core.sla import service as sla
+
+    from platform_core.evaluation import jobs as evaluation_jobs
 
     with runtime.session() as s:
         counts = {
@@ -36,6 +39,7 @@ def recover(runtime: Any) -> dict[str, int]:
             "sla_timers": sla.reschedule_open_timers(s),
             "sms": sms.requeue_unsent(s),
         }
+    evaluation_jobs.ensure_scheduled(runtime)  # the next monthly evaluation, under its fixed id
     return counts
 
 

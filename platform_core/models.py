@@ -26,3 +26,5 @@ from platform_core.alarms import models as alarms_models  # noqa: F401,E402
 from platform_core.sla import models as sla_models  # noqa: F401,E402
 from platform_core.notifications import models as notifications_models  # noqa: F401,E402
 from platform_core.provider_api import models as provider_api_models  # noqa: F401,E402
+from platform_core.evaluation import models as evaluation_models  # noqa: F401,E402
+from platform_core.settlement import models as settlement_models  # noqa: F401,E402
