@@ -28,10 +28,9 @@ def recover(runtime: Any) -> dict[str, int]:
     provider evaluation. Every job keeps
     the id it was first given, so nothing already queued runs twice."""
     from platform_core.dispatch import service as dispatch
+    from platform_core.evaluation import jobs as evaluation_jobs
     from platform_core.notifications import service as sms
     from platform_core.sla import service as sla
-
-    from platform_core.evaluation import jobs as evaluation_jobs
 
     with runtime.session() as s:
         counts = {
