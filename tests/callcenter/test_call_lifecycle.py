@@ -259,3 +259,66 @@ def test_as_manager_conf_configures_it_channelvars_and_no_dialplan_events(
     assert center.center.pipeline.stats.received > 0
     c, _, _ = _call(runtime, call.linkedid)
     assert (c.outcome, c.elder_id) == ("answered", 55)
+
+
+class _TinyIvr:
+    """A FastAGI script on real TCP: reads Asterisk's environment block, asks for one key, and
+    sends the caller to the emergency queue with high priority when it is 9."""
+
+    def __init__(self) -> None:
+        self.env: dict[str, str] = {}
+        self.port = 0
+
+    async def handle(self, reader, writer) -> None:
+        while (line := (await reader.readline()).decode().rstrip("\n")) != "":
+            key, _, value = line.partition(": ")
+            self.env[key] = value
+
+        async def command(text: str) -> str:
+            writer.write((text + "\n").encode())
+            await writer.drain()
+            return (await reader.readline()).decode().strip()
+
+        await command("ANSWER")
+        reply = await command("GET DATA hotline/zh/menu 3000 1")
+        pressed = reply.split("result=", 1)[1].split(" ", 1)[0]
+        await command("SET VARIABLE HOTLINE_ELDER_ID 321")
+        if pressed == "9":
+            await command('SET VARIABLE HOTLINE_QUEUE "hotline-emergency"')
+            await command("SET VARIABLE HOTLINE_PRIORITY 10")
+            await command("SET VARIABLE HOTLINE_INTENT sos")
+        writer.close()
+
+
+def test_the_ivr_runs_over_fastagi_before_the_queue(runtime, start_sim, start_center, captured):
+    import asyncio
+    import threading
+
+    ivr = _TinyIvr()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(
+        asyncio.start_server(ivr.handle, "127.0.0.1", 0), loop
+    ).result(5)
+    ivr.port = server.sockets[0].getsockname()[1]
+    sim = start_sim(sim_config(agents=1, agi_url=f"agi://127.0.0.1:{ivr.port}"))
+    center = start_center(sim)
+    call = sim.place_call(CallerConfig(number="13800000077", name="巴特尔", digits=["9"], talk=5))
+    sim.wait(call)
+    settle(center, runtime, sim)
+    assert ivr.env["agi_network_script"] == "main" and ivr.env["agi_callerid"] == "13800000077"
+    assert ivr.env["agi_uniqueid"] == call.uniqueid and ivr.env["agi_context"] == "hotline-inbound"
+    c, entries, _ = _call(runtime, call.linkedid)
+    assert (c.elder_id, c.intent, c.priority, c.first_queue, c.outcome) == (
+        321,
+        "sos",
+        10,
+        "hotline-emergency",
+        "answered",
+    )
+    pop = captured.wait_for("CallRinging", lambda d: d["linkedid"] == call.linkedid)
+    assert (pop["elder_id"], pop["priority"], pop["queue"]) == (321, 10, "hotline-emergency")
+    loop.call_soon_threadsafe(server.close)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
