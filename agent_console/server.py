@@ -7,6 +7,7 @@ asyncio callcenter and IVR threads of the one-process demo. Each WebSocket holds
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 
 from flask import Flask
@@ -22,15 +23,22 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class ConsoleServer:
-    def __init__(self, app: Flask, host: str, port: int) -> None:
+    def __init__(self, app: Flask, host: str, port: int, *, reuse_port: bool = False) -> None:
+        """``reuse_port`` lets several console processes listen on one port; the kernel spreads
+        new connections over them (each Socket.IO connection then stays with its process)."""
         self.app = app
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=_QuietHandler
-        )
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self._socket.bind((host, port))
         # a backlog for many browsers connecting at once (shift change, the load benchmark)
-        self._server.socket.listen(1024)
+        self._socket.listen(1024)
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_QuietHandler, fd=self._socket.fileno()
+        )
         self.host = host
-        self.port = self._server.server_port
+        self.port = self._socket.getsockname()[1]
         self._thread: threading.Thread | None = None
 
     @property
@@ -50,6 +58,7 @@ class ConsoleServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._socket.close()
         realtime = self.app.extensions.get("hotline_realtime")
         if realtime is not None:
             realtime.stop_relay()

@@ -59,12 +59,29 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+def family(pid: int) -> list[int]:
+    """The server process and its worker processes."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid] + [int(c) for c in children.read_text().split()] if children.exists() else [pid]
+
+
 def rss_mb(pid: int) -> dict[str, float]:
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(("VmRSS", "VmHWM")):
-            out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    """Resident and peak memory of the server, summed over its worker processes."""
+    out = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for p in family(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith(("VmRSS", "VmHWM")):
+                out[line.split(":")[0]] += int(line.split()[1]) / 1024
     return out
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of the server and its worker processes (from /proc)."""
+    total = 0.0
+    for p in family(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def seed(
@@ -217,7 +234,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # that logs
         server_log = open(data_dir / "console.log", "wb")  # noqa: SIM115
         server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("hotline")), "console", "--port", str(port)],
+            [
+                str(Path(sys.executable).with_name("hotline")),
+                "console",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.server_workers),
+            ],
             env={**os.environ, **env},
             cwd=ROOT,
             stdout=server_log,
@@ -371,10 +395,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         flush=True,
                     )
 
+            cpu0 = (cpu_s(server.pid), time.process_time())
             reporter = asyncio.create_task(progress())
             await asyncio.gather(*(work(n, c) for n, c in workers))
             reporter.cancel()
             ops_s = time.monotonic() - t0
+            cpu = (cpu_s(server.pid) - cpu0[0], time.process_time() - cpu0[1])
             still_connected = sum(1 for _, c in clients if c.connected)
             mem_end = rss_mb(server.pid)
             # stop the server first: its sockets close from its side and the clients need no
@@ -400,6 +426,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "ops_per_s": round(total_ops / ops_s, 1) if ops_s else 0,
             "ops_phase_s": round(ops_s, 1),
             "errors": sum(stats.errors.values()),
+            # share of one core used during the operations phase by the server and by the clients
+            "server_cpu_pct": round(100 * cpu[0] / ops_s, 1) if ops_s else 0,
+            "client_cpu_pct": round(100 * cpu[1] / ops_s, 1) if ops_s else 0,
+            "server_workers": args.server_workers,
             "server_rss_mb": round(mem_end.get("VmRSS", 0), 1),
             "server_peak_rss_mb": round(mem_end.get("VmHWM", 0), 1),
             "server_rss_connected_mb": round(mem_connected.get("VmRSS", 0), 1),
@@ -458,6 +488,9 @@ def main() -> None:
     p.add_argument("--think-min", type=float, default=5.0)
     p.add_argument("--think-max", type=float, default=15.0)
     p.add_argument("--connect-concurrency", type=int, default=50)
+    p.add_argument(
+        "--server-workers", type=int, default=2, help="console processes sharing the port"
+    )
     args = p.parse_args()
     result = asyncio.run(run(args))
     print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)

@@ -12,22 +12,68 @@ from platform_core.errors import DomainError
 @click.command()
 @click.option("--host", default=None, help="监听地址 / bind address (HOTLINE_CONSOLE_HOST)")
 @click.option("--port", default=None, type=int, help="端口 / port (HOTLINE_CONSOLE_PORT)")
-def console(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(min=1),
+    show_default=True,
+    help="进程数 (大于 1 需要 Redis) / processes sharing the port (more than one needs Redis)",
+)
+@click.option("--reuse-port", is_flag=True, hidden=True)
+def console(host: str | None, port: int | None, workers: int, reuse_port: bool) -> None:
     """启动坐席控制台 / serve the agent console (HTTP + Socket.IO)."""
+    import subprocess
+
     from agent_console import create_app
     from agent_console.server import ConsoleServer
     from hotline.context import runtime_for_cli
+    from platform_core.settings import load_settings
 
-    runtime = runtime_for_cli()
-    settings = runtime.settings
-    app = create_app(runtime)
-    server = ConsoleServer(app, host or settings.console_host, port or settings.console_port)
-    click.echo(f"坐席控制台 / console: {server.url}")
+    settings = load_settings()
+    host = host or settings.console_host
+    port = port or settings.console_port
+    if workers > 1 and not settings.redis_url:
+        raise click.ClickException(
+            "多个进程需要 HOTLINE_REDIS_URL / more than one worker needs HOTLINE_REDIS_URL"
+        )
+    children: list[subprocess.Popen[bytes]] = []
+    runtime = runtime_for_cli(settings)
     try:
+        app = create_app(runtime)
+        server = ConsoleServer(app, host, port, reuse_port=reuse_port or workers > 1)
+        for _ in range(workers - 1):
+            # each worker is a whole console process; the kernel shares the port between them and
+            # Redis carries events, Socket.IO emits and logouts between them
+            children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-c",
+                        "from hotline.cli import main; main()",
+                        "console",
+                        "--host",
+                        host,
+                        "--port",
+                        str(port),
+                        "--reuse-port",
+                    ]
+                )
+            )
+        click.echo(
+            f"坐席控制台 / console: {server.url}"
+            + (f" ({workers} 进程 / workers)" if workers > 1 else "")
+        )
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
         runtime.close()
 
 
