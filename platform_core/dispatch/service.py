@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
 from platform_core.audit import service as audit
+from platform_core.catalogue import service as catalogue
 from platform_core.db import utcnow
 from platform_core.dispatch import config
 from platform_core.dispatch.events import DispatchOverridden, DispatchStalled
@@ -105,10 +106,16 @@ def _coverage_level(provider: Provider, region_code: str) -> int:
     return max(levels) if levels else 0
 
 
-def candidate_facts(session: Session, order: ServiceOrder) -> list[CandidateFacts]:
+def candidate_facts(
+    session: Session, order: ServiceOrder, *, keep: dict[int, Provider] | None = None
+) -> list[CandidateFacts]:
+    """The candidates' facts; ``keep`` receives the Provider rows, which holds them in the
+    session's identity map (it keeps only referenced rows) so dispatching reads none twice."""
     found = providers.list_providers_covering(
         session, region_code=order.region_code, service_type_code=order.service_type_code
     )
+    if keep is not None:
+        keep.update((p.id, p) for p in found)
     loads = orders.provider_loads(session, provider_ids=[p.id for p in found])
     out = []
     for p in found:
@@ -131,15 +138,19 @@ def candidate_facts(session: Session, order: ServiceOrder) -> list[CandidateFact
     return out
 
 
-def rank_for(session: Session, order: ServiceOrder) -> Ranking:
+def rank_for(
+    session: Session, order: ServiceOrder, *, keep: dict[int, Provider] | None = None
+) -> Ranking:
     settings = _settings(session)
+    # an order nobody declined, let lapse or breached has nobody to pass over
+    fresh = not (order.reject_count or order.escalation_count)
     return rank(
-        candidate_facts(session, order),
+        candidate_facts(session, order, keep=keep),
         weights=config.weights(settings),
         rules=config.status_rules(settings),
         max_distance_km=settings.dispatch_max_distance_km,
         emergency=order.urgency == Urgency.EMERGENCY,
-        passed_over=passed_over(session, order_id=order.id),
+        passed_over={} if fresh else passed_over(session, order_id=order.id),
     )
 
 
@@ -193,7 +204,10 @@ def dispatch_order(session: Session, *, order_id: int, attempt: int = 0) -> Disp
     order = _lock_order(session, order_id)
     if order.status not in DISPATCHABLE:
         return DispatchOutcome(order.id, "unchanged", order.status, order.provider_id)
-    ranking = rank_for(session, order)
+    # held until this returns, the rows the dispatch step reads again come from the identity map
+    held: dict[int, Provider] = {}
+    service_type = catalogue.get_service_type(session, code=order.service_type_code)  # noqa: F841
+    ranking = rank_for(session, order, keep=held)
     for position, candidate in enumerate(ranking.ranked, 1):
         if _load_now(session, candidate.facts.provider_id) >= candidate.effective_capacity:
             ranking.excluded.append(
@@ -441,15 +455,15 @@ def requeue_open_work(session: Session) -> int:
         select(ServiceOrder).where(ServiceOrder.status == OrderStatus.DISPATCHED.value)
     ).all()
     for order in dispatched:
-        seq = last_dispatch_seq(session, order_id=order.id)
-        if seq is None or order.dispatched_at is None:
+        step = last_dispatch_seq(session, order_id=order.id)
+        if step is None or order.dispatched_at is None:
             continue
         followups.enqueue_after_commit(
             session,
             followups.ACCEPT_WINDOW_JOB,
             order.id,
-            seq,
-            job_id=followups.accept_window_job_id(order.id, seq),
+            step,
+            job_id=followups.accept_window_job_id(order.id, step),
             at=order.dispatched_at + followups.acceptance_window(session, order),
             queue=followups.DISPATCH_QUEUE,
         )

@@ -1,0 +1,300 @@
+"""Dispatch through real RQ workers and PostgreSQL: orders from created to a provider assigned.
+
+A fresh PostgreSQL database holds the region dictionary, the catalogue, the demo providers and
+demo elders of one 盟市 (呼和浩特); provider capacities are raised so that every order of the run
+fits (the benchmark measures dispatch, not how fast providers finish). ``--workers`` separate
+``hotline worker`` processes serve the dispatch queue on a fresh Redis namespace. Producer threads
+open orders as agents do (open and submit in one unit of work) at ``--rate`` orders per second;
+each commit enqueues the dispatch job. Latency is the order's ``dispatched_at - opened_at``.
+
+    python bench/dispatch.py [--orders 10000] [--workers 3] [--rate 60] [--producers 4]
+
+Ends with one line ``RESULT {json}``: orders_per_s, p50/p95/p99/max_ms created -> assigned,
+``lost`` (never dispatched), ``double_assigned`` (more than one dispatch step), ``over_capacity``
+(providers holding more than their capacity); the last three must be 0. Target p95 < 1000 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select, text, update  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get(
+    "HOTLINE_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("HOTLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+LEAGUE = "150100000000"  # 呼和浩特市
+SERVICES = (("care_cleaning", 6), ("care_errands", 2), ("emergency_fall", 1), ("comfort_visit", 1))
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1)))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=60.0, help="orders opened per second")
+    parser.add_argument("--producers", type=int, default=4)
+    parser.add_argument("--elders", type=int, default=1000)
+    args = parser.parse_args()
+
+    from platform_core.actors import Actor, Role
+    from platform_core.catalogue.demo import seed_catalogue
+    from platform_core.db import make_engine
+    from platform_core.elders.demo import seed_elders
+    from platform_core.elders.models import Elder
+    from platform_core.models import metadata
+    from platform_core.orders import service as orders
+    from platform_core.orders.models import OrderTransition, ServiceOrder
+    from platform_core.orders.states import LOAD_STATUSES
+    from platform_core.providers.demo import seed_providers
+    from platform_core.providers.models import Provider
+    from platform_core.regions.service import load_dictionary
+    from platform_core.runtime import build_runtime, install_runtime
+    from platform_core.settings import Settings
+
+    db_name = f"hotline_bench_dispatch_{uuid.uuid4().hex[:8]}"
+    namespace = f"hotline-bench-{uuid.uuid4().hex[:8]}"
+    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{db_name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db_name
+    workers: list[subprocess.Popen[bytes]] = []
+    rt = None
+    try:
+        t_seed = time.perf_counter()
+        engine = make_engine(url)
+        metadata.create_all(engine)
+        settings = Settings(
+            database_url=url,
+            redis_url=REDIS_URL,
+            redis_namespace=namespace,
+            data_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            secret_key=secrets.token_urlsafe(32),
+            ami_secret="bench",
+            data_dir=Path("/tmp"),
+        )
+        rt = build_runtime(settings, engine=engine)
+        install_runtime(rt)
+        with rt.session() as s:
+            load_dictionary(s)
+            seed_catalogue(s)
+        with rt.session() as s:
+            seed_providers(s, rng=random.Random(12349))
+            s.execute(
+                update(Provider).values(capacity=func.greatest(Provider.capacity, args.orders))
+            )
+        with rt.session() as s:
+            seed_elders(s, count=args.elders, seed=12349, league_code=LEAGUE)
+        with rt.session() as s:
+            elders = [
+                e
+                for (e,) in s.execute(
+                    select(Elder.id).where(
+                        Elder.status == "active", Elder.region_code.like("1501%")
+                    )
+                )
+            ]
+            n_providers = s.scalar(select(func.count()).select_from(Provider))
+        seed_s = time.perf_counter() - t_seed
+        print(f"seeded {n_providers} providers, {len(elders)} elders in {seed_s:.1f} s", flush=True)
+
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            HOTLINE_DATABASE_URL=url,
+            HOTLINE_REDIS_URL=REDIS_URL,
+            HOTLINE_REDIS_NAMESPACE=namespace,
+            HOTLINE_DATA_KEY=settings.data_key,
+            HOTLINE_SECRET_KEY=settings.secret_key,
+            HOTLINE_AMI_SECRET="bench",
+            HOTLINE_DATA_DIR="/tmp",
+        )
+        for _ in range(args.workers):
+            workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-c",
+                        "from hotline.cli import main; main()",
+                        "worker",
+                        "--queues",
+                        "dispatch",
+                        "--no-recovery",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        from rq import Worker
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            up = [
+                w
+                for w in Worker.all(connection=rt.jobs.connection)
+                if any(namespace in q for q in w.queue_names())
+            ]  # type: ignore[attr-defined]
+            if len(up) >= args.workers:
+                break
+            time.sleep(0.2)
+        else:
+            raise SystemExit("workers did not start")
+
+        agent = Actor(
+            kind="user", name="压测坐席", region_code="150000000000", role=Role.AGENT, user_id=1
+        )
+        weighted = [code for code, w in SERVICES for _ in range(w)]
+        rng = random.Random(7)
+        plan = [(rng.choice(elders), rng.choice(weighted)) for _ in range(args.orders)]
+        cursor = iter(enumerate(plan))
+        lock = threading.Lock()
+        errors: list[str] = []
+        interval = 1.0 / args.rate
+        t0 = time.perf_counter()
+
+        def producer() -> None:
+            while True:
+                with lock:
+                    item = next(cursor, None)
+                if item is None:
+                    return
+                i, (elder_id, service) = item
+                delay = t0 + i * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                try:
+                    with rt.session() as s:
+                        o = orders.open_order(
+                            s,
+                            actor=agent,
+                            elder_id=elder_id,
+                            service_type_code=service,
+                            source="call",
+                        )
+                        orders.submit_for_dispatch(s, actor=agent, order_id=o.id)
+                except Exception as exc:  # noqa: BLE001 - counted and shown
+                    with lock:
+                        errors.append(f"{type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=producer) for _ in range(args.producers)]
+        for t in threads:
+            t.start()
+
+        def dispatched_count() -> int:
+            with rt.session() as s:
+                return int(
+                    s.scalar(
+                        select(func.count())
+                        .select_from(ServiceOrder)
+                        .where(ServiceOrder.dispatched_at.is_not(None))
+                    )
+                    or 0
+                )
+
+        last = 0.0
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.5)
+            if time.perf_counter() - last > 10:
+                last = time.perf_counter()
+                print(
+                    f"  {time.perf_counter() - t0:5.0f} s: {dispatched_count()} dispatched",
+                    flush=True,
+                )
+        produced_s = time.perf_counter() - t0
+        wait_until = time.monotonic() + 120
+        while dispatched_count() < args.orders - len(errors) and time.monotonic() < wait_until:
+            time.sleep(0.2)
+        wall = time.perf_counter() - t0
+
+        with rt.session() as s:
+            rows = s.execute(select(ServiceOrder.opened_at, ServiceOrder.dispatched_at)).all()
+            latencies = [(d - o).total_seconds() * 1000 for o, d in rows if d is not None]
+            first_open = min(o for o, _ in rows)
+            last_dispatch = max((d for _, d in rows if d is not None), default=first_open)
+            double = s.scalar(
+                select(func.count()).select_from(
+                    select(OrderTransition.order_id)
+                    .where(OrderTransition.command == "dispatch_to")
+                    .group_by(OrderTransition.order_id)
+                    .having(func.count() > 1)
+                    .subquery()
+                )
+            )
+            loads = dict(
+                s.execute(
+                    select(ServiceOrder.provider_id, func.count())
+                    .where(ServiceOrder.status.in_([x.value for x in LOAD_STATUSES]))
+                    .group_by(ServiceOrder.provider_id)
+                ).all()
+            )
+            capacity = dict(s.execute(select(Provider.id, Provider.capacity)).all())
+            used = len(loads)
+        span = (last_dispatch - first_open).total_seconds()
+        result = {
+            "orders": args.orders,
+            "workers": args.workers,
+            "producers": args.producers,
+            "rate_target": args.rate,
+            "providers": n_providers,
+            "providers_used": used,
+            "seed_s": round(seed_s, 1),
+            "produce_s": round(produced_s, 1),
+            "wall_s": round(wall, 1),
+            "orders_per_s": round(len(latencies) / span, 1) if span > 0 else 0.0,
+            "p50_ms": round(percentile(latencies, 50), 1),
+            "p95_ms": round(percentile(latencies, 95), 1),
+            "p99_ms": round(percentile(latencies, 99), 1),
+            "max_ms": round(max(latencies, default=0.0), 1),
+            "lost": args.orders - len(latencies),
+            "double_assigned": int(double or 0),
+            "over_capacity": sum(1 for pid, n in loads.items() if n > capacity.get(pid, 0)),
+            "errors": len(errors),
+        }
+        for e in errors[:5]:
+            print("error:", e)
+        print("RESULT " + json.dumps(result, ensure_ascii=False))
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(20)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        if rt is not None:
+            redis = rt.jobs.connection  # type: ignore[attr-defined]
+            for key in redis.scan_iter(match=f"*{namespace}*"):
+                redis.delete(key)
+            rt.close()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
