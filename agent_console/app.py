@@ -52,12 +52,13 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
 
     _install_request_hooks(app, runtime)
 
-    from agent_console.views import agent, auth, reports, supervisor
+    from agent_console.views import agent, alarms, auth, reports, supervisor
 
     auth.init_app(app)
     agent.init_app(app, realtime)
     supervisor.init_app(app, realtime)
     reports.init_app(app)
+    alarms.init_app(app, realtime)
     from agent_console.views import provider_api, provider_portal
 
     provider_api.init_app(app)

@@ -1,0 +1,435 @@
+"""The alarm panel: SOS, fall and sensor alarms offered to agents with their own clock, the
+escalation ladder one button per step, and the outcome that closes each alarm.
+
+Guarded, CSRF-protected and audited like the rest of the console. Alarms reach the next free
+agent first: on AlarmRaised the agents of the alarm's region who are ready (not on a call,
+not paused) receive ``alarm_offered``; everybody in the region sees the list change. Taking
+an alarm pauses the agent in the voice queues (reason ``alarm``) and, where the device can
+speak, rings the agent's phone and then the device.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, g, jsonify, render_template, request
+from pydantic import Field
+
+from agent_console import i18n, integration
+from agent_console.realtime import AGENT_NS, SUPERVISOR_NS, Realtime
+from agent_console.security import current_actor, guard, require_region
+from agent_console.views.common import body, check_note, runtime
+from agent_console.views.schemas import Strict
+from platform_core.accounts.permissions import Permission
+from platform_core.alarms import kpi as alarm_kpi
+from platform_core.alarms import panel, service
+from platform_core.alarms.vocabulary import (
+    EMERGENCY_NUMBERS,
+    NEEDS_PERSON,
+    Outcome,
+    Step,
+    StepResult,
+)
+from platform_core.errors import Conflict, DomainError, ValidationFailed
+from platform_core.regions import codes
+
+log = logging.getLogger(__name__)
+bp = Blueprint("alarms", __name__)
+PAUSE_REASON = "alarm"
+_MESSAGES = Path(__file__).resolve().parents[1] / "templates" / "alarms"
+# the ladder steps an agent records by hand (taking, dispatching and SMS have their own buttons)
+MANUAL_STEPS = tuple(
+    s.value
+    for s in Step
+    if s not in (Step.TAKE, Step.TRANSFER, Step.DISPATCH_PROVIDER, Step.NOTIFY_FAMILY)
+)
+DIALLED_STEPS = (
+    Step.TALK_TO_ELDER,
+    Step.CALL_LANDLINE,
+    Step.CALL_CONTACT,
+    *EMERGENCY_NUMBERS,
+)
+
+
+class TakeIn(Strict):
+    take_over: bool = False
+    call_back: bool = True
+
+
+class DialIn(Strict):
+    step: str = Field(
+        pattern=r"^(talk_to_elder|call_landline|call_contact|call_120|call_110|call_119)$"
+    )
+    contact_id: int | None = Field(default=None, ge=1)
+
+
+class StepIn(Strict):
+    step: str = Field(min_length=1, max_length=20)
+    result: str = Field(default="done", pattern=r"^(reached|no_answer|busy|failed|done)$")
+    contact_id: int | None = Field(default=None, ge=1)
+    note: str = Field(default="", max_length=100_000)
+
+
+class NoteIn(Strict):
+    note: str = Field(default="", max_length=100_000)
+
+
+class CloseIn(Strict):
+    outcome: str = Field(min_length=1, max_length=20)
+    note: str = Field(default="", max_length=100_000)
+
+
+class RevealIn(Strict):
+    field: str = Field(pattern=r"^(health|contact_phone)$")
+    contact_id: int | None = Field(default=None, ge=1)
+
+
+@cache
+def messages(lang: str) -> dict[str, str]:
+    """The panel's own message catalogue, laid over the console's."""
+    name = lang if lang in i18n.LANGUAGES else i18n.DEFAULT
+    own: dict[str, str] = json.loads((_MESSAGES / f"{name}.json").read_text(encoding="utf-8"))
+    return {**i18n.catalogue(name), **own}
+
+
+@bp.context_processor
+def panel_messages() -> dict[str, Any]:
+    lang = g.get("lang", i18n.DEFAULT)
+    catalogue = messages(lang)
+
+    def t(key: str, **values: Any) -> str:
+        text = catalogue.get(key) or messages(i18n.DEFAULT).get(key) or key
+        return text.format(**values) if values else text
+
+    return {"t": t, "catalogue": catalogue}
+
+
+def _alarm_in_region(s: Any, alarm_id: int) -> Any:
+    alarm = service.get_alarm(s, alarm_id=alarm_id)
+    require_region(alarm.region_code, target_type="alarm", target_id=alarm_id)
+    return alarm
+
+
+def _interface() -> str | None:
+    interface = g.user.get("sip_interface")
+    return str(interface) if interface else None
+
+
+# --- pages and reads ---------------------------------------------------------------------------
+
+
+@bp.get("/alarms")
+@guard(Permission.TAKE_CALLS)
+def page() -> Any:
+    return render_template(
+        "alarms/panel.html", manual_steps=MANUAL_STEPS, outcomes=[o.value for o in Outcome]
+    )
+
+
+@bp.get("/api/alarms")
+@guard(Permission.TAKE_CALLS)
+def open_alarms() -> Any:
+    actor = current_actor()
+    with runtime().session() as s:
+        return jsonify(panel.open_alarms(s, region_code=actor.region_code))
+
+
+@bp.get("/api/alarms/<int:alarm_id>")
+@guard(Permission.VIEW_ELDER)
+def detail(alarm_id: int) -> Any:
+    with runtime().session() as s:
+        _alarm_in_region(s, alarm_id)
+        return jsonify(
+            {
+                "alarm": panel.alarm_detail(
+                    s, alarm_id=alarm_id, actor=current_actor(), source_ip=request.remote_addr
+                )
+            }
+        )
+
+
+@bp.get("/api/alarms/kpi")
+@guard(Permission.VIEW_REPORTS)
+def kpi() -> Any:
+    """Alarm KPIs of the user's region for a day range (default today), beside the call KPIs."""
+    tz = ZoneInfo(runtime().settings.timezone)
+    today = datetime.now(tz).date()
+    try:
+        first = datetime.fromisoformat(request.args.get("start") or today.isoformat()).date()
+        last = datetime.fromisoformat(request.args.get("end") or first.isoformat()).date()
+    except ValueError:
+        raise ValidationFailed(
+            "日期格式应为 YYYY-MM-DD / dates must be YYYY-MM-DD", code="invalid_date"
+        ) from None
+    if last < first or (last - first).days > 366:
+        raise ValidationFailed("日期范围无效 / invalid date range", code="invalid_range")
+    start = datetime.combine(first, datetime.min.time(), tz)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
+    with runtime().session() as s:
+        return jsonify(
+            alarm_kpi.kpi(s, start=start, end=end, region_code=current_actor().region_code)
+        )
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def _pause_in_voice_queues(interface: str | None) -> dict[str, Any]:
+    """An agent handling an alarm takes no voice calls until they press ready again."""
+    if not interface:
+        return {"ok": False, "message": "no extension"}
+    try:
+        result = integration.telephony(runtime()).pause(
+            interface=interface, reason=PAUSE_REASON, actor=current_actor()
+        )
+        return {"ok": bool(result.ok), "message": result.message}
+    except DomainError as err:
+        log.warning("接警暂停失败 / pausing %s for an alarm failed: %s", interface, err.message)
+        return {"ok": False, "message": err.message}
+
+
+def _dial(
+    alarm_id: int, step: Step, contact_id: int | None, interface: str | None
+) -> dict[str, Any]:
+    """Ring the agent's phone, then the number the step calls; the dial is recorded as a step."""
+    actor = current_actor()
+    if not interface:
+        raise Conflict(
+            "该账号未绑定分机 / this account has no phone extension", code="no_interface"
+        )
+    with runtime().session() as s:
+        target = service.dial_target(
+            s, alarm_id=alarm_id, step=step, actor=actor, contact_id=contact_id
+        )
+        alarm = service.get_alarm(s, alarm_id=alarm_id)
+        attempt = sum(1 for st in alarm.steps if st.step == step.value) + 1
+        elder_id = alarm.elder_id
+    key = f"alarm:{alarm_id}:{step.value}:{contact_id or 0}:{attempt}"
+    try:
+        result = integration.telephony(runtime()).call_back(
+            agent_interface=interface,
+            number=target.number,
+            elder_id=elder_id,
+            idempotency_key=key,
+            actor=actor,
+        )
+        outcome, message = (StepResult.DIALLED if result.ok else StepResult.FAILED), result.message
+    except DomainError as err:
+        outcome, message = StepResult.FAILED, err.message
+    with runtime().session() as s:
+        service.record_step(
+            s,
+            alarm_id=alarm_id,
+            step=step,
+            result=outcome,
+            actor=actor,
+            contact_id=contact_id,
+            detail={"number": target.label, "telephony": message[:200]},
+        )
+    return {"ok": outcome is StepResult.DIALLED, "dialled": target.label, "message": message}
+
+
+@bp.post("/api/alarms/<int:alarm_id>/take")
+@guard(Permission.TAKE_CALLS)
+def take(alarm_id: int) -> Any:
+    data = body(TakeIn)
+    actor = current_actor()
+    with runtime().session() as s:
+        _alarm_in_region(s, alarm_id)
+        alarm = service.take_alarm(s, alarm_id=alarm_id, actor=actor, take_over=data.take_over)
+        can_speak = service.ladder_of(s, alarm=alarm)["device_can_speak"]
+        waited = (alarm.taken_at - alarm.received_at).total_seconds() if alarm.taken_at else None
+    out: dict[str, Any] = {"ok": True, "alarm_id": alarm_id, "waited_s": waited}
+    interface = _interface()
+    out["paused"] = _pause_in_voice_queues(interface)
+    if data.call_back and can_speak and interface:
+        out["call_back"] = _dial(alarm_id, Step.TALK_TO_ELDER, None, interface)
+    return jsonify(out)
+
+
+@bp.post("/api/alarms/<int:alarm_id>/dial")
+@guard(Permission.TAKE_CALLS)
+def dial(alarm_id: int) -> Any:
+    data = body(DialIn)
+    with runtime().session() as s:
+        _alarm_in_region(s, alarm_id)
+    return jsonify(_dial(alarm_id, Step(data.step), data.contact_id, _interface()))
+
+
+@bp.post("/api/alarms/<int:alarm_id>/steps")
+@guard(Permission.TAKE_CALLS)
+def record_step(alarm_id: int) -> Any:
+    data = body(StepIn)
+    check_note(data.note)
+    if data.step not in MANUAL_STEPS:
+        raise ValidationFailed(
+            "不能手工记录此步骤 / this step has its own button", code="invalid_step"
+        )
+    with runtime().session() as s:
+        _alarm_in_region(s, alarm_id)
+        row = service.record_step(
+            s,
+            alarm_id=alarm_id,
+            step=data.step,
+            result=data.result,
+            contact_id=data.contact_id,
+            note=data.note,
+            actor=current_actor(),
+        )
+        return jsonify({"ok": True, "seq": row.seq})
+
+
+@bp.post("/api/alarms/<int:alarm_id>/dispatch")
+@guard(Permission.OPEN_ORDER)
+def dispatch(alarm_id: int) -> Any:
+    data = body(NoteIn)
+    check_note(data.note)
+    with runtime().session() as s:
+        _alarm_in_region(s, alarm_id)
+        row = service.dispatch_provider(
+            s, alarm_id=alarm_id, actor=current_actor(), notes=data.note
+        )
+        return jsonify({"ok": True, "order_id": row.order_id, "detail": row.detail}), 201
+
+
+@bp.post("/api/alarms/<int:alarm_id>/notify-family")
+@guard(Permission.TAKE_CALLS)
+def notify_family(alarm_id: int) -> Any:
+    data = body(NoteIn)
+    check_note(data.note)
+    with runtime().session() as s:
+        _alarm_in_region(s, alarm_id)
+        notices = service.notify_family(s, alarm_id=alarm_id, actor=current_actor(), note=data.note)
+        return jsonify({"ok": True, "sent": len(notices)})
+
+
+@bp.post("/api/alarms/<int:alarm_id>/close")
+@guard(Permission.TAKE_CALLS)
+def close(alarm_id: int) -> Any:
+    data = body(CloseIn)
+    check_note(data.note)
+    with runtime().session() as s:
+        _alarm_in_region(s, alarm_id)
+        alarm = service.close_alarm(
+            s, alarm_id=alarm_id, outcome=data.outcome, note=data.note, actor=current_actor()
+        )
+        return jsonify({"ok": True, "outcome": alarm.outcome})
+
+
+@bp.post("/api/alarms/<int:alarm_id>/reveal")
+@guard(Permission.REVEAL_PERSONAL)
+def reveal(alarm_id: int) -> Any:
+    """Medical notes or a contact's number in clear: a deliberate click, audited."""
+    data = body(RevealIn)
+    with runtime().session() as s:
+        _alarm_in_region(s, alarm_id)
+        value = panel.reveal(
+            s,
+            alarm_id=alarm_id,
+            field=data.field,
+            contact_id=data.contact_id,
+            actor=current_actor(),
+            source_ip=request.remote_addr,
+        )
+    return jsonify({"field": data.field, "value": value})
+
+
+# --- the relay -------------------------------------------------------------------------------------
+
+
+def ready_users(rt: Any, region_code: str) -> list[int]:
+    """Users whose desk is ready (logged in, not paused, not ringing or on a call) and whose
+    region holds the alarm's. Read from the telephony state callcenter keeps."""
+    from sqlalchemy import select
+
+    from platform_core.accounts.models import User
+    from platform_core.calls.models import Agent
+
+    with rt.session() as s:
+        rows = s.execute(
+            select(User.id, User.region_code)
+            .join(Agent, Agent.interface == User.sip_interface)
+            .where(Agent.state == "ready", User.active.is_(True))
+        ).all()
+    return [uid for uid, scope in rows if codes.is_within(region_code, scope)]
+
+
+def _relay_handlers(realtime: Realtime) -> None:
+    rt = realtime.runtime
+    home = rt.settings.home_region_code
+
+    def to_region(event: str, env: dict[str, Any]) -> None:
+        realtime.emit_to_scopes(
+            event, env, namespace=AGENT_NS, region_code=env.get("region_code"), home_region=home
+        )
+        realtime.emit_to_scopes(
+            "event",
+            env,
+            namespace=SUPERVISOR_NS,
+            region_code=env.get("region_code"),
+            home_region=home,
+        )
+
+    def raised(env: dict[str, Any]) -> None:
+        data = env["data"]
+        if data.get("alarm_type") in NEEDS_PERSON:
+            # the next free agent first: every ready agent of the region gets the offer at once
+            for user_id in ready_users(rt, env.get("region_code") or home):
+                realtime.emit_local("alarm_offered", env, namespace=AGENT_NS, to=f"user:{user_id}")
+        to_region("alarm_changed", env)
+
+    def timer(env: dict[str, Any]) -> None:
+        data = env["data"]
+        if data.get("level") == "agent" and data.get("handler_user_id"):
+            realtime.emit_local(
+                "alarm_prompt", env, namespace=AGENT_NS, to=f"user:{data['handler_user_id']}"
+            )
+        else:
+            realtime.emit_to_scopes(
+                "alarm_prompt",
+                env,
+                namespace=SUPERVISOR_NS,
+                region_code=env.get("region_code"),
+                home_region=home,
+            )
+            realtime.emit_to_scopes(
+                "alarm_prompt",
+                env,
+                namespace=AGENT_NS,
+                region_code=env.get("region_code"),
+                home_region=home,
+            )
+        to_region("alarm_changed", env)
+
+    realtime.on_domain_event("AlarmRaised", raised)
+    realtime.on_domain_event("AlarmTimerExpired", timer)
+    for name in (
+        "AlarmRepeated",
+        "AlarmRestored",
+        "AlarmTaken",
+        "AlarmStepRecorded",
+        "AlarmClosed",
+    ):
+        realtime.on_domain_event(name, lambda env: to_region("alarm_changed", env))
+    for name in ("MaintenanceTicketOpened", "MaintenanceTicketOverdue", "DeviceStatusChanged"):
+        realtime.on_domain_event(
+            name,
+            lambda env: realtime.emit_to_scopes(
+                "event",
+                env,
+                namespace=SUPERVISOR_NS,
+                region_code=env.get("region_code"),
+                home_region=home,
+            ),
+        )
+
+
+def init_app(app: Flask, realtime: Realtime) -> None:
+    app.register_blueprint(bp)
+    _relay_handlers(realtime)
