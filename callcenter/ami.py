@@ -113,6 +113,35 @@ def _message(store: dict[str, tuple[str, Any]]) -> Message:
     return m
 
 
+def _parse_plain(block: str) -> Message | None:
+    """The common case, fast: one CRLF message whose every line is ``Key: value`` and whose
+    only Event/Response lines are where Asterisk puts them. Anything else returns None and goes
+    through the careful parser."""
+    if block.count("\n") != block.count("\r\n"):
+        return None
+    store: dict[str, tuple[str, Any]] = {}
+    first = True
+    for line in block.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            return None
+        low = key.lower()
+        if first:
+            if low != "event" and low != "response":
+                return None
+            first = False
+        elif low == "event" or (low == "response" and "response" in store):
+            return None  # a merged block
+        current = store.get(low)
+        if current is None:
+            store[low] = (key, value)
+        elif isinstance(current[1], list):
+            current[1].append(value)
+        else:
+            store[low] = (current[0], [current[1], value])
+    return _message(store) if store else None
+
+
 def parse_block(block: str, stats: AmiStats | None = None) -> list[Message]:
     """Parse one blank-line-delimited block into messages, never raising.
 
@@ -120,6 +149,9 @@ def parse_block(block: str, stats: AmiStats | None = None) -> list[Message]:
     ``Event:`` or ``Response:`` line inside a block starts a new message (a merged block).
     Repeated keys (``ChanVariable``) collect into a list, in order.
     """
+    plain = _parse_plain(block)
+    if plain is not None:
+        return [plain]
     messages: list[Message] = []
     store: dict[str, tuple[str, Any]] = {}
     for raw in block.split("\n"):
