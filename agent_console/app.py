@@ -59,10 +59,11 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     supervisor.init_app(app, realtime)
     reports.init_app(app)
     alarms.init_app(app, realtime)
-    from agent_console.views import provider_api, provider_portal
+    from agent_console.views import orders_desk, provider_api, provider_portal
 
     provider_api.init_app(app)
     provider_portal.init_app(app)
+    orders_desk.init_app(app)
 
     if relay:
         realtime.start_relay()
