@@ -301,7 +301,10 @@ class IntakePipeline:
             if self.timer_sink is not None:
                 s.info["timer_sink"] = self.timer_sink
             if signals:
-                outcomes.extend(device_reports.receive_signals(s, signals=signals))
+                # the family's SMS goes out after this commit: the alarm reaches the console first
+                outcomes.extend(
+                    device_reports.receive_signals(s, signals=signals, tell_family=False)
+                )
                 copied.extend(copies)
             if faults:
                 outcomes.extend(device_reports.receive_faults(s, reports=faults))
@@ -318,6 +321,11 @@ class IntakePipeline:
                         raw=ref,
                     )
         events.flush()  # committed: the batch's events go out together
+        raised = device_reports.raised_alarm_ids(
+            [o for o in outcomes if getattr(o, "signal", None) is not None]
+        )
+        if raised:
+            self.later(lambda: self._tell_families(raised))
         copied.extend([False] * (len(outcomes) - len(copied)))
         for o, copy in zip(outcomes, copied, strict=True):
             # whichever copy of a message comes first is recorded, the other is "redelivered"
@@ -336,6 +344,26 @@ class IntakePipeline:
                 listener(outcomes)
             except Exception:
                 log.exception("intake listener failed")
+
+    def _tell_families(self, alarm_ids: list[int]) -> None:
+        """SMS to the families of the emergencies just raised (idempotent per alarm, so a retry
+        after a failure sends nothing twice); a failure is logged, the agent's button remains."""
+        from platform_core.alarms import notify
+
+        for attempt in range(3):
+            try:
+                with self.runtime.session() as s:
+                    sent = notify.tell_family_of_raise(s, alarm_ids=alarm_ids)
+                self.count("family_sms", sent)
+                return
+            except Exception:
+                log.warning(
+                    "家属短信失败 (第 %d 次) / family SMS failed", attempt + 1, exc_info=True
+                )
+                time.sleep(0.5 * (attempt + 1))
+        log.error(
+            "家属短信未能发出, 告警 %s / family SMS not queued for alarms %s", alarm_ids, alarm_ids
+        )
 
     def _set_aside(self, delivery: Delivery) -> None:
         self.count("set_aside")

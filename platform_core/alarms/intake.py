@@ -9,7 +9,8 @@ closing itself) reopens the same alarm instead of raising another. Folding is pe
 type, so a faulty sensor flooding one type never hides another alarm from the same device.
 
 A device that serves a deceased elder or was deactivated raises nothing: its signals are kept
-and reported as suppressed. A device bound to nobody still raises (someone pressed it), marked
+and reported as suppressed. Telling the family is the flow's part (platform_core.alarms.notify),
+so a process that writes bursts can send those messages after the alarms are committed. A device bound to nobody still raises (someone pressed it), marked
 unbound. The batch costs a handful of statements whatever its size, so a burst of alarms is
 written in milliseconds.
 """
@@ -27,13 +28,10 @@ from sqlalchemy.orm import Session
 from platform_core.alarms import timers
 from platform_core.alarms.events import AlarmRaised, AlarmRepeated, AlarmRestored
 from platform_core.alarms.models import Alarm, AlarmSignal
-from platform_core.alarms.notify import send_many
 from platform_core.alarms.schemas import Signal, SignalOutcome
 from platform_core.alarms.vocabulary import (
-    ALARM_TYPE_LABELS,
     AUTO_CLOSE_ON_RESTORE,
     NEEDS_PERSON,
-    NOTIFY_FAMILY_ON_RAISE,
     AlarmStatus,
     AlarmType,
     Outcome,
@@ -41,10 +39,10 @@ from platform_core.alarms.vocabulary import (
     priority_of,
 )
 from platform_core.db import utcnow
-from platform_core.devices.lifecycle import DEVICE_TYPE_LABELS, DeviceStatus, DeviceType
+from platform_core.devices.lifecycle import DeviceStatus
 from platform_core.devices.models import Device
 from platform_core.devices.sql import member_of, next_ids
-from platform_core.elders.models import Elder, EmergencyContact
+from platform_core.elders.models import Elder
 from platform_core.elders.vocabulary import ElderStatus
 from platform_core.events import publish_on_commit
 from platform_core.runtime import settings_of
@@ -432,7 +430,6 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
         publish_on_commit(
             session, AlarmRestored(alarm_id=alarm.id, region_code=alarm.region_code, closed=closed)
         )
-    _tell_families(session, [a for a in raised if a.reopen_count == 0], devices, elders)
     session.flush()
     return outcomes
 
@@ -464,68 +461,6 @@ def _reopen(alarm: Alarm, sig: Signal) -> None:
     alarm.signal_count += 1
     alarm.last_signal_at = sig.received_at
     _take_position(alarm, sig)
-
-
-def _tell_families(
-    session: Session,
-    alarms: list[Alarm],
-    devices: dict[str, _DeviceRow],
-    elders: dict[int, tuple[str, str, str]],
-) -> None:
-    """An SMS to the first emergency contact for the alarms that call for one at once."""
-    wanted = [
-        a
-        for a in alarms
-        if a.elder_id is not None and AlarmType(a.alarm_type) in NOTIFY_FAMILY_ON_RAISE
-    ]
-    if not wanted:
-        return
-    first: dict[int, Any] = {}
-    for contact in session.execute(
-        select(EmergencyContact.elder_id, EmergencyContact.name, EmergencyContact.phone)
-        .where(member_of(session, EmergencyContact.elder_id, {a.elder_id for a in wanted}))
-        .order_by(EmergencyContact.priority, EmergencyContact.id)
-    ):
-        first.setdefault(contact.elder_id, contact)
-    types = {d.id: d.device_type for d in devices.values()}
-    timezone = settings_of(session).timezone
-    messages: list[dict[str, object]] = []
-    for alarm in wanted:
-        contact = first.get(alarm.elder_id or 0)
-        if contact is None:
-            continue
-        messages.append(
-            {
-                "to_number": contact.phone,
-                "to_name": contact.name,
-                "kind": "alarm_raised",
-                "region_code": alarm.region_code,
-                "alarm_id": alarm.id,
-                "elder_id": alarm.elder_id,
-                "created_at": alarm.received_at,
-                "text": raised_text(
-                    elder_name=elders[alarm.elder_id or 0][2],
-                    device_type=types.get(alarm.device_id, ""),
-                    alarm_type=alarm.alarm_type,
-                    at=alarm.received_at,
-                    timezone=timezone,
-                ),
-            }
-        )
-    send_many(session, messages=messages)
-
-
-def raised_text(
-    *, elder_name: str, device_type: str, alarm_type: str, at: datetime, timezone: str
-) -> str:
-    from zoneinfo import ZoneInfo
-
-    local = at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
-    device = DEVICE_TYPE_LABELS.get(DeviceType(device_type), "设备") if device_type else "设备"
-    return (
-        f"【12349】{elder_name}的{device}于{local}发出{ALARM_TYPE_LABELS[AlarmType(alarm_type)]}"
-        "告警, 热线坐席正在处置, 请保持电话畅通。"
-    )
 
 
 def describe(outcomes: Sequence[SignalOutcome]) -> dict[str, Any]:

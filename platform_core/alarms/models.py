@@ -140,24 +140,6 @@ class AlarmStep(Base):
     alarm: Mapped[Alarm] = relationship(back_populates="steps")
 
 
-class AlarmNotice(Base):
-    """A text message about an alarm, waiting in the outbox for the notification service."""
-
-    __tablename__ = "alarm_notices"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id"), index=True)
-    elder_id: Mapped[int | None]
-    region_code: Mapped[str] = mapped_column(String(12))
-    kind: Mapped[str] = mapped_column(String(20))  # alarm_raised, alarm_closed, maintenance ...
-    to_number: Mapped[str] = mapped_column(String(20))
-    to_name: Mapped[str] = mapped_column(String(64), default="")
-    text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="queued")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
-
-
 class RejectedDeviceMessage(Base):
     """A device message the intake could not use (malformed, unsigned, unknown device), kept
     for the vendor's support desk; a flood is sampled, its size is counted."""

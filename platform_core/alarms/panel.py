@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, Role
-from platform_core.alarms import service
-from platform_core.alarms.models import Alarm, AlarmNotice
+from platform_core.alarms import notify, service
+from platform_core.alarms.models import Alarm
 from platform_core.alarms.vocabulary import (
     ALARM_TYPE_LABELS,
     OUTCOME_LABELS,
@@ -195,17 +195,7 @@ def alarm_detail(
                 "accuracy_m": None,
                 "source": "address",
             }
-    out["family_notified"] = (
-        session.scalar(
-            select(AlarmNotice.id)
-            .where(
-                AlarmNotice.alarm_id == alarm.id,
-                AlarmNotice.kind.in_(["alarm_raised", "alarm_family"]),
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    out["family_notified"] = notify.family_notified(session, alarm_id=alarm.id)
     return out
 
 

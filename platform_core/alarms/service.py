@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from platform_core.actors import Actor, Role
-from platform_core.alarms import config, timers
+from platform_core.alarms import config, notify, timers
 from platform_core.alarms.events import (
     AlarmClosed,
     AlarmStepRecorded,
@@ -31,8 +31,7 @@ from platform_core.alarms.ladder import (
     emergency_steps,
     ladder_state,
 )
-from platform_core.alarms.models import Alarm, AlarmNotice, AlarmStep
-from platform_core.alarms.notify import send_sms
+from platform_core.alarms.models import Alarm, AlarmStep
 from platform_core.alarms.vocabulary import (
     ALARM_TYPE_LABELS,
     EMERGENCY_NUMBERS,
@@ -64,6 +63,7 @@ from platform_core.errors import (
     ValidationFailed,
 )
 from platform_core.events import publish_on_commit
+from platform_core.notifications.models import OutboxMessage
 from platform_core.regions import codes
 from platform_core.regions.service import within
 from platform_core.runtime import settings_of
@@ -578,8 +578,8 @@ def dispatch_provider(
 
 def notify_family(
     session: Session, *, alarm_id: int, actor: Actor, note: str = ""
-) -> list[AlarmNotice]:
-    """An SMS to every emergency contact of the elder, recorded as a step."""
+) -> list[OutboxMessage]:
+    """An SMS to every emergency contact with a mobile, recorded as a step."""
     alarm = get_alarm(session, alarm_id=alarm_id, lock=True)
     authorize(session, alarm=alarm, actor=actor, action="alarm.notify_family")
     _require_open(alarm)
@@ -590,22 +590,23 @@ def notify_family(
             "该老人没有紧急联系人 / the elder has no emergency contact", code="no_contact"
         )
     label = ALARM_TYPE_LABELS[AlarmType(alarm.alarm_type)]
-    text = f"【12349】{elder.name}的设备发出{label}告警, 热线正在处置。" + (
-        f"{note.strip()}" if note.strip() else "如方便请尽快联系老人或回电12349。"
+    text = f"{elder.name}的设备发出{label}告警, 热线正在处置。" + (
+        note.strip() if note.strip() else "如方便请尽快联系老人或回电12349。"
     )
-    notices = [
-        send_sms(
-            session,
-            to_number=c.phone,
-            to_name=c.name,
-            text=text,
-            kind="alarm_family",
-            region_code=alarm.region_code,
-            alarm_id=alarm.id,
-            elder_id=elder.id,
+    presses = sum(1 for s in alarm.steps if s.step == Step.NOTIFY_FAMILY.value)
+    notices = notify.send_family_notice(
+        session,
+        alarm=alarm,
+        elder=elder,
+        text=text,
+        purpose=f"family{presses + 1}",
+        actor=actor,
+        every=True,
+    )
+    if not notices:
+        raise NotFound(
+            "紧急联系人都没有手机号码 / no emergency contact has a mobile", code="no_mobile"
         )
-        for c in elder.contacts
-    ]
     record_step(
         session,
         alarm_id=alarm.id,
@@ -675,26 +676,17 @@ def close_alarm(
     alarm.outcome, alarm.outcome_note = outcome.value, note.strip()
     _arm(session, alarm, None, None, now)
     session.flush()
-    family_told = session.scalar(
-        select(AlarmNotice.id)
-        .where(
-            AlarmNotice.alarm_id == alarm.id, AlarmNotice.kind.in_(["alarm_raised", "alarm_family"])
-        )
-        .limit(1)
-    )
     elder = session.get(Elder, alarm.elder_id) if alarm.elder_id else None
-    if family_told is not None and elder is not None and elder.contacts:
-        first = elder.contacts[0]
-        send_sms(
+    if elder is not None and notify.family_notified(session, alarm_id=alarm.id):
+        notify.send_family_notice(
             session,
-            to_number=first.phone,
-            to_name=first.name,
-            kind="alarm_closed",
-            region_code=alarm.region_code,
-            alarm_id=alarm.id,
-            elder_id=elder.id,
-            text=f"【12349】{elder.name}的{ALARM_TYPE_LABELS[AlarmType(alarm.alarm_type)]}告警已处置完毕: "
+            alarm=alarm,
+            elder=elder,
+            text=f"{elder.name}的{ALARM_TYPE_LABELS[AlarmType(alarm.alarm_type)]}告警已处置完毕: "
             f"{OUTCOME_LABELS[outcome]}。",
+            purpose="closed",
+            actor=actor,
+            every=False,
         )
     audit.record(
         session,

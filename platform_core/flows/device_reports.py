@@ -1,7 +1,8 @@
 """What devices report, applied across devices and alarms in one unit of work.
 
-- Alarm and restore signals become alarms (platform_core.alarms.intake); a low-battery alarm
-  also marks the device low on battery, its restore marks it online again.
+- Alarm and restore signals become alarms (platform_core.alarms.intake); the family hears of an
+  emergency raised; a low-battery alarm also marks the device low on battery, its restore marks
+  it online again.
 - Heartbeats keep devices online; a device that was offline and beats again clears its
   link-fault alarm (a restore of its own).
 - Silence: a device that missed its heartbeats goes offline and raises a link-fault alarm, once
@@ -18,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from platform_core.alarms import notify
 from platform_core.alarms.intake import record_signals
 from platform_core.alarms.schemas import Signal, SignalOutcome
 from platform_core.alarms.vocabulary import AlarmType
@@ -56,8 +58,14 @@ class HeartbeatOutcome:
     restores: list[SignalOutcome] = field(default_factory=list)
 
 
-def receive_signals(session: Session, *, signals: Sequence[Signal]) -> list[SignalOutcome]:
+def receive_signals(
+    session: Session, *, signals: Sequence[Signal], tell_family: bool = True
+) -> list[SignalOutcome]:
+    """Record the signals; the family of each emergency raised is told in the same unit of work
+    unless ``tell_family`` is False (the caller then calls :func:`tell_families` itself)."""
     outcomes = record_signals(session, signals=signals)
+    if tell_family:
+        tell_families(session, outcomes=outcomes)
     battery = [
         o
         for o in outcomes
@@ -85,6 +93,14 @@ def receive_signals(session: Session, *, signals: Sequence[Signal]) -> list[Sign
                     reason="低电量告警" if o.signal.kind == "alarm" else "电量恢复",
                 )
     return outcomes
+
+
+def raised_alarm_ids(outcomes: Sequence[SignalOutcome]) -> list[int]:
+    return [o.alarm_id for o in outcomes if o.result == "raised" and o.alarm_id is not None]
+
+
+def tell_families(session: Session, *, outcomes: Sequence[SignalOutcome]) -> int:
+    return notify.tell_family_of_raise(session, alarm_ids=raised_alarm_ids(outcomes))
 
 
 def receive_heartbeats(session: Session, *, beats: Sequence[Heartbeat]) -> HeartbeatOutcome:

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from agent_console.views.alarms import ready_users
-from platform_core.alarms.intake import record_signals
-from platform_core.alarms.models import Alarm, AlarmNotice
+from platform_core.alarms.models import Alarm
 from platform_core.audit import service as audit
 from platform_core.calls.models import Agent
 from platform_core.elders import service as elders
 from platform_core.elders.schemas import ElderUpdate, HealthIn
+from platform_core.flows.device_reports import receive_signals
+from platform_core.notifications.models import OutboxMessage
 from platform_core.telephony.commands import CommandResult, result_to_wire, serve_in_process
 from tests.agent_console.conftest import csrf_of, http_login, login
 from tests.agent_console.test_socket import Listener
@@ -61,7 +62,7 @@ def telephony(world):
 
 def _raise(world, key: str, alarm_type: str = "sos", **extra) -> int:
     with world.runtime.session() as s:
-        [out] = record_signals(s, signals=[signal(world.devices[key], alarm_type, **extra)])
+        [out] = receive_signals(s, signals=[signal(world.devices[key], alarm_type, **extra)])
     return out.alarm_id
 
 
@@ -218,8 +219,12 @@ def test_take_dial_the_ladder_and_close(app, alarm_world, telephony) -> None:
         assert alarm.steps[1].result == "dialled" and alarm.steps[1].detail["number"].startswith(
             "147"
         )
-        kinds = s.scalars(select(AlarmNotice.kind).where(AlarmNotice.alarm_id == alarm_id)).all()
-        assert sorted(kinds) == ["alarm_closed", "alarm_family", "alarm_raised"]
+        refs = s.scalars(
+            select(OutboxMessage.ref_id)
+            .where(OutboxMessage.ref_type == "alarm")
+            .order_by(OutboxMessage.id)
+        ).all()
+        assert refs == [str(alarm_id), f"{alarm_id}:family1", f"{alarm_id}:closed"]
 
 
 def test_the_offer_reaches_the_ready_agent_of_the_region(live, alarm_world) -> None:

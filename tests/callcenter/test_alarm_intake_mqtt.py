@@ -13,6 +13,7 @@ from callcenter.alarm_intake.protocols import dc09, hxjson
 from platform_core.alarms.models import Alarm, AlarmSignal, RejectedDeviceMessage
 from platform_core.db import utcnow
 from platform_core.devices.models import Device
+from platform_core.notifications.models import OutboxMessage
 from tests.callcenter import alarm_intake_support as support
 from tests.callcenter.alarm_intake_support import VENDORS, Publisher, count_alarms, wait_until
 
@@ -95,6 +96,11 @@ def test_alarms_heartbeats_and_bad_messages_over_mqtt(home, broker_url, topic_pr
         assert alarms["sos"].signal_count == 2 and alarms["sos"].elder_id == home.elder_id
         assert alarms["smoke"].vendor == "yijia" and alarms["smoke"].event_code == "1111"
         assert s.scalar(select(func.count()).select_from(AlarmSignal)) == 3
+        # the family heard of the SOS (after its commit), and of the smoke alarm
+        told = s.scalars(
+            select(OutboxMessage.ref_id).where(OutboxMessage.ref_type == "alarm")
+        ).all()
+        assert sorted(told) == sorted([str(alarms["sos"].id), str(alarms["smoke"].id)])
         device = s.get(Device, home.pendant.id)
         assert (device.status, device.battery_pct) == ("online", 81)
         stored = dict(

@@ -10,11 +10,13 @@ from sqlalchemy import select
 from platform_core.actors import system_actor
 from platform_core.alarms import service
 from platform_core.alarms.intake import record_signals
-from platform_core.alarms.models import Alarm, AlarmNotice
+from platform_core.alarms.models import Alarm
 from platform_core.alarms.vocabulary import AlarmType, Outcome, Step, StepResult
 from platform_core.audit import service as audit
 from platform_core.catalogue import service as catalogue
 from platform_core.errors import OutOfRegion, PermissionDenied, ValidationFailed
+from platform_core.flows.device_reports import receive_signals
+from platform_core.notifications.models import OutboxMessage
 from platform_core.orders.models import ServiceOrder
 from platform_core.providers import service as providers
 from platform_core.providers.credit_code import make_credit_code
@@ -34,8 +36,16 @@ from tests.platform_core.alarms_support import (
 
 def _raise(rt, serial, alarm_type=AlarmType.SOS) -> int:
     with rt.session() as s:
-        [out] = record_signals(s, signals=[signal(serial, alarm_type)])
+        [out] = receive_signals(s, signals=[signal(serial, alarm_type)])
     return out.alarm_id
+
+
+def _messages(s, alarm_id: int) -> list[OutboxMessage]:
+    return s.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.ref_type == "alarm", OutboxMessage.ref_id.startswith(str(alarm_id)))
+        .order_by(OutboxMessage.id)
+    ).all()
 
 
 @pytest.fixture
@@ -175,8 +185,8 @@ def test_an_alarm_closes_only_with_an_outcome_that_its_steps_bear_out(world) -> 
             None,
         )
         # the family was told at the raise, and now how it ended
-        kinds = s.scalars(select(AlarmNotice.kind).where(AlarmNotice.alarm_id == alarm_id)).all()
-        assert sorted(kinds) == ["alarm_closed", "alarm_raised"]
+        told = [(m.ref_id, m.to_name) for m in _messages(s, alarm_id)]
+        assert told == [(str(alarm_id), "李强"), (f"{alarm_id}:closed", "李强")]
     with pytest.raises(service.AlarmClosedError), rt.session() as s:
         service.record_step(s, alarm_id=alarm_id, step=Step.NOTE, actor=AGENT, note="补记")
     # the next press is a new alarm
@@ -192,11 +202,9 @@ def test_acting_on_a_waiting_alarm_takes_it(world) -> None:
         alarm = service.get_alarm(s, alarm_id=alarm_id)
         assert alarm.status == "handling" and alarm.handler_user_id == AGENT_2.user_id
         assert [st.step for st in alarm.steps] == ["take", "notify_family"]
-        family = s.scalars(
-            select(AlarmNotice).where(AlarmNotice.kind == "alarm_family").order_by(AlarmNotice.id)
-        ).all()
+        family = [m for m in _messages(s, alarm_id) if m.ref_id == f"{alarm_id}:family1"]
         assert [n.to_name for n in family] == ["李强", "李梅"]
-        assert all("请家属尽快回电" in n.text for n in family)
+        assert all("请家属尽快回电" in rt.cipher.open(n.body_sealed) for n in family)
 
 
 def test_the_nearest_provider_gets_an_emergency_order(world) -> None:

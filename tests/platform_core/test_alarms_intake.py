@@ -8,11 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from platform_core.alarms.intake import record_signals
-from platform_core.alarms.models import Alarm, AlarmNotice, AlarmSignal
+from platform_core.alarms.models import Alarm, AlarmSignal
 from platform_core.alarms.vocabulary import AlarmType
 from platform_core.db import utcnow
 from platform_core.devices import service as devices
 from platform_core.elders import service as elders
+from platform_core.flows.device_reports import receive_signals
+from platform_core.notifications.models import OutboxMessage
 from platform_core.regions.service import load_dictionary
 from tests.platform_core.alarms_support import STAFF, new_device, new_elder, signal
 
@@ -43,12 +45,12 @@ def test_a_press_raises_one_alarm_and_repeats_fold_into_it(rt, seen) -> None:
         serial = new_device(s, elder_id=elder_id).serial
     first = signal(serial, msg="A-1")
     with rt.session() as s:
-        [out] = record_signals(s, signals=[first])
+        [out] = receive_signals(s, signals=[first])
         assert out.result == "raised" and out.alarm_id
         alarm_id = out.alarm_id
     # the same message again (a broker redelivery) and two further presses in one batch
     with rt.session() as s:
-        results = record_signals(
+        results = receive_signals(
             s,
             signals=[first, signal(serial.lower(), msg="A-2"), signal(serial, msg="A-3")],
         )
@@ -61,9 +63,12 @@ def test_a_press_raises_one_alarm_and_repeats_fold_into_it(rt, seen) -> None:
         stored = s.scalars(select(AlarmSignal.msg_key).where(AlarmSignal.alarm_id == alarm_id))
         assert sorted(stored) == ["A-1", "A-2", "A-3"]
         # the family hears about an SOS once, not once per press
-        sms = s.scalars(select(AlarmNotice).where(AlarmNotice.alarm_id == alarm_id)).all()
-        assert [(n.kind, n.to_name) for n in sms] == [("alarm_raised", "李强")]
-        assert "一键呼叫" in sms[0].text and "王桂兰" in sms[0].text
+        sms = s.scalars(select(OutboxMessage).where(OutboxMessage.ref_type == "alarm")).all()
+        assert [(m.ref_id, m.template, m.to_name) for m in sms] == [
+            (str(alarm_id), "alarm_family", "李强")
+        ]
+        text = rt.cipher.open(sms[0].body_sealed)
+        assert "一键呼叫" in text and "王桂兰" in text
     raised = _events(rt, "AlarmRaised")
     assert [e["data"]["alarm_id"] for e in raised] == [alarm_id]
     assert raised[0]["region_code"] == "150102003201"
