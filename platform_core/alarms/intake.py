@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session
 
 from platform_core.alarms import timers
@@ -68,6 +68,9 @@ def open_key(device_id: int, alarm_type: str) -> str:
     return f"{device_id}:{alarm_type}"
 
 
+_ALARMS = cast(Table, Alarm.__table__)
+_SIGNALS = cast(Table, AlarmSignal.__table__)
+
 # serial or IMEI -> device id. A device keeps its id, serial and IMEI for life (rows are never
 # deleted), so the mapping is safe to keep across batches; status and owner are read fresh.
 _REFS: dict[str, int] = {}
@@ -86,7 +89,7 @@ def _devices(session: Session, refs: set[str]) -> dict[str, _DeviceRow]:
         Device.device_type,
     )
     known = {ref: _REFS[ref] for ref in refs if ref in _REFS}
-    rows = []
+    rows: list[Any] = []
     if known:
         rows += session.execute(
             select(*columns).where(member_of(session, Device.id, set(known.values())))
@@ -168,6 +171,9 @@ class _NewAlarm:
         return out
 
 
+AnyAlarm = Alarm | _NewAlarm  # an alarm from the table, or one this batch raises
+
+
 def _insert_new(session: Session, alarms: list[_NewAlarm], now: datetime) -> None:
     """One INSERT for the batch's new alarms: keys drawn from the sequence first on PostgreSQL
     (a pipelined INSERT without RETURNING), returned by the INSERT elsewhere."""
@@ -178,12 +184,12 @@ def _insert_new(session: Session, alarms: list[_NewAlarm], now: datetime) -> Non
         for alarm, new_id in zip(alarms, ids, strict=True):
             alarm.id = new_id
         # Core on the table: the ORM's bulk path costs more per row than the database does
-        session.connection().execute(insert(Alarm.__table__), [a.row(now) for a in alarms])
+        session.connection().execute(insert(_ALARMS), [a.row(now) for a in alarms])
         return
     returned = (
         session.connection()
         .execute(
-            insert(Alarm.__table__).returning(Alarm.__table__.c.id, sort_by_parameter_order=True),
+            insert(_ALARMS).returning(_ALARMS.c.id, sort_by_parameter_order=True),
             [a.row(now) for a in alarms],
         )
         .scalars()
@@ -229,18 +235,18 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
     keys = {
         open_key(devices[s.device_ref].id, s.alarm_type) for s in signals if s.device_ref in devices
     }
-    open_alarms: dict[str, Alarm] = {}
+    open_alarms: dict[str, AnyAlarm] = {}
     if keys:
-        for alarm in session.scalars(
+        for found in session.scalars(
             select(Alarm).where(member_of(session, Alarm.open_key, keys)).with_for_update()
         ):
-            open_alarms[alarm.open_key or ""] = alarm
+            open_alarms[found.open_key or ""] = found
 
     chatter_since = now - timedelta(seconds=settings.alarm_chatter_window_s)
-    recently_restored: dict[str, Alarm] = {}
+    recently_restored: dict[str, AnyAlarm] = {}
     technical = [s for s in signals if s.kind == "alarm" and s.alarm_type in AUTO_CLOSE_ON_RESTORE]
     if technical and device_ids:
-        for alarm in session.scalars(
+        for closed in session.scalars(
             select(Alarm)
             .where(
                 member_of(session, Alarm.device_id, device_ids),
@@ -250,13 +256,13 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
             )
             .order_by(Alarm.closed_at)
         ):
-            recently_restored[open_key(alarm.device_id, alarm.alarm_type)] = alarm
+            recently_restored[open_key(closed.device_id, closed.alarm_type)] = closed
 
     outcomes: list[SignalOutcome] = []
-    signal_rows: list[tuple[Signal, _DeviceRow, str, Alarm | None]] = []
-    raised: list[Alarm] = []
-    announce_repeat: dict[int, Alarm] = {}
-    restored: list[tuple[Alarm, bool]] = []
+    signal_rows: list[tuple[Signal, _DeviceRow, str, AnyAlarm | None]] = []
+    raised: list[AnyAlarm] = []
+    announce_repeat: dict[int, AnyAlarm] = {}
+    restored: list[tuple[AnyAlarm, bool]] = []
     repeat_after = timedelta(seconds=settings.alarm_repeat_notify_s)
 
     for sig in signals:
@@ -274,7 +280,7 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
         retired = device.status in _RETIRED or (
             elder is not None and elder[0] == ElderStatus.DECEASED
         )
-        alarm = open_alarms.get(key)
+        alarm: AnyAlarm | None = open_alarms.get(key)
 
         if sig.kind == "restore":
             if alarm is None:
@@ -369,7 +375,7 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
 
     if signal_rows:
         session.connection().execute(
-            insert(AlarmSignal.__table__),
+            insert(_SIGNALS),
             [
                 {
                     "device_id": device.id,
@@ -401,12 +407,13 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
     ]
 
     for alarm in timed:
+        assert alarm.id is not None and alarm.timer_due_at is not None
         timers.schedule(session, alarm_id=alarm.id, seq=alarm.timer_seq, due_at=alarm.timer_due_at)
     for alarm in raised:
         publish_on_commit(
             session,
             AlarmRaised(
-                alarm_id=alarm.id,
+                alarm_id=_id(alarm),
                 device_id=alarm.device_id,
                 elder_id=alarm.elder_id,
                 region_code=alarm.region_code,
@@ -423,25 +430,32 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
         publish_on_commit(
             session,
             AlarmRepeated(
-                alarm_id=alarm.id, region_code=alarm.region_code, signal_count=alarm.signal_count
+                alarm_id=_id(alarm), region_code=alarm.region_code, signal_count=alarm.signal_count
             ),
         )
-    for alarm, closed in restored:
+    for alarm, closes in restored:
         publish_on_commit(
-            session, AlarmRestored(alarm_id=alarm.id, region_code=alarm.region_code, closed=closed)
+            session,
+            AlarmRestored(alarm_id=_id(alarm), region_code=alarm.region_code, closed=closes),
         )
     session.flush()
     return outcomes
 
 
-def _take_position(alarm: Alarm, sig: Signal) -> None:
+def _id(alarm: AnyAlarm) -> int:
+    if alarm.id is None:
+        raise RuntimeError("alarm without an id after the batch's insert")
+    return alarm.id
+
+
+def _take_position(alarm: AnyAlarm, sig: Signal) -> None:
     if sig.latitude is not None and sig.longitude is not None:
         alarm.latitude, alarm.longitude = sig.latitude, sig.longitude
         alarm.position_accuracy_m = sig.accuracy_m
         alarm.position_source = (sig.position_source or "gps")[:10]
 
 
-def _close_by_restore(alarm: Alarm, at: datetime) -> None:
+def _close_by_restore(alarm: AnyAlarm, at: datetime) -> None:
     alarm.status = AlarmStatus.CLOSED.value
     alarm.open_key = None
     alarm.closed_at = at
@@ -451,7 +465,7 @@ def _close_by_restore(alarm: Alarm, at: datetime) -> None:
     alarm.timer_seq += 1
 
 
-def _reopen(alarm: Alarm, sig: Signal) -> None:
+def _reopen(alarm: AnyAlarm, sig: Signal) -> None:
     alarm.status = AlarmStatus.WAITING.value
     alarm.open_key = open_key(alarm.device_id, alarm.alarm_type)
     alarm.active = True

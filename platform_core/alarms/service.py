@@ -475,8 +475,8 @@ def dial_target(
     authorize(session, alarm=alarm, actor=actor, action=f"alarm.dial.{step.value}")
     _require_open(alarm)
     if step in EMERGENCY_NUMBERS:
-        number = EMERGENCY_NUMBERS[step]
-        return DialTarget(number, number)
+        service_number = EMERGENCY_NUMBERS[step]
+        return DialTarget(service_number, service_number)
     device = session.get(Device, alarm.device_id)
     elder = session.get(Elder, alarm.elder_id) if alarm.elder_id else None
     number: str | None = None
