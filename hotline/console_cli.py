@@ -26,7 +26,8 @@ def console(host: str | None, port: int | None, workers: int, reuse_port: bool) 
 
     from agent_console import create_app
     from agent_console.server import ConsoleServer
-    from hotline.context import runtime_for_cli
+    from platform_core.db import make_engine
+    from platform_core.runtime import build_runtime, install_runtime
     from platform_core.settings import load_settings
 
     settings = load_settings()
@@ -37,7 +38,14 @@ def console(host: str | None, port: int | None, workers: int, reuse_port: bool) 
             "多个进程需要 HOTLINE_REDIS_URL / more than one worker needs HOTLINE_REDIS_URL"
         )
     children: list[subprocess.Popen[bytes]] = []
-    runtime = runtime_for_cli(settings)
+    url = settings.effective_database_url
+    pool = (
+        {"pool_size": settings.console_db_pool, "max_overflow": 0}
+        if url.startswith("postgresql")
+        else {}
+    )
+    runtime = build_runtime(settings, engine=make_engine(url, **pool))
+    install_runtime(runtime)
     try:
         app = create_app(runtime)
         server = ConsoleServer(app, host, port, reuse_port=reuse_port or workers > 1)

@@ -110,6 +110,9 @@ class Settings:
     wait_alert_s: int = 60
     # The queues an agent logs in to from the console (names as in asterisk_conf/queues.conf).
     agent_queues: str = "hotline-emergency,hotline-general"
+    # Database connections each console process keeps (requests beyond wait for one): with
+    # several workers the sum must stay under the server's max_connections.
+    console_db_pool: int = 20
 
     # KPIs (DOMAIN.md section 8): service level threshold and the short-abandon threshold that
     # a report may exclude in its second, labelled answer rate.
