@@ -164,8 +164,8 @@ class LaneClient:
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
         received = utcnow()
-        if self.copy:
-            # second copies are checked once the alarms in flight are written
+        if self.copy or self.lane == "heartbeat":
+            # second copies and heartbeats are read once the alarms in flight are written
             self.pipeline.later(lambda: self._handle(msg, received))
             return
         self._handle(msg, received)
