@@ -22,13 +22,14 @@ from platform_core.actors import Actor
 from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.elders import phones
-from platform_core.errors import NotFound, ValidationFailed
+from platform_core.errors import NotFound, OutOfRegion, ValidationFailed
 from platform_core.events import publish_on_commit
 from platform_core.notifications.events import SmsFailed
 from platform_core.notifications.models import OutboxEvent, OutboxMessage, SmsStatus
 from platform_core.notifications.templates import render
 from platform_core.notifications.transport import GatewayError, GatewayMessage, gateway_for
 from platform_core.orders import followups
+from platform_core.regions import codes
 from platform_core.regions.service import within
 from platform_core.runtime import cipher_of
 from platform_core.security.masking import mask_phone
@@ -342,8 +343,6 @@ def summary(msg: OutboxMessage) -> dict[str, Any]:
 def read_message(session: Session, *, actor: Actor, message_id: int) -> str:
     """The message text in clear (it holds personal data): audited."""
     msg = get_message(session, message_id=message_id)
-    from platform_core.regions import codes
-
     if not codes.is_within(msg.region_code, actor.region_code):
         audit.record_refusal(
             session,
@@ -353,8 +352,6 @@ def read_message(session: Session, *, actor: Actor, message_id: int) -> str:
             target_id=msg.id,
             detail={"reason": "out_of_region"},
         )
-        from platform_core.errors import OutOfRegion
-
         raise OutOfRegion("无权查看其他地区的短信 / outside your region")
     audit.record(session, actor=actor, action="sms.read", target_type="sms", target_id=msg.id)
     return cipher_of(session).open(msg.body_sealed)

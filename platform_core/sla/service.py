@@ -23,7 +23,7 @@ from platform_core.events import publish_on_commit
 from platform_core.orders import followups
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
-from platform_core.orders.states import TERMINAL, Command, OrderStatus, transitions_from
+from platform_core.orders.states import TERMINAL, Command, transitions_from
 from platform_core.regions.service import within
 from platform_core.settings import Settings
 from platform_core.sla.events import SlaBreached
@@ -242,7 +242,3 @@ def list_breaches(
     if provider_id is not None:
         q = q.where(SlaBreach.provider_id == provider_id)
     return list(session.scalars(q))
-
-
-def open_statuses() -> list[str]:
-    return [s.value for s in OrderStatus if s not in TERMINAL]
