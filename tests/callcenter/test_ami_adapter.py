@@ -25,8 +25,15 @@ from tests.callcenter.wire_server import Conn, ScriptedServer, msg
 NAME = "张三丰"
 
 
-def run(coro: Any, timeout: float = 20) -> Any:
+def run(coro: Any, timeout: float = 30) -> Any:
     return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def until(condition: Any, timeout: float) -> None:
+    """Poll ``condition`` (the machine may be busy: no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def client(port: int, **kw: Any) -> AmiClient:
@@ -80,7 +87,7 @@ def test_chinese_name_split_across_reads_survives() -> None:
                 ),
             )
             await c.connect()
-            for _ in range(100):
+            for _ in range(500):
                 if names:
                     break
                 await asyncio.sleep(0.01)
@@ -97,7 +104,7 @@ def test_canary_stock_panoramisk_loses_the_split_character() -> None:
             m = stock_manager(srv.port)
             m.register_event("Newchannel", lambda mgr, ev: names.append(ev.CallerIDName))
             m.connect()
-            for _ in range(100):
+            for _ in range(500):
                 if names:
                     break
                 await asyncio.sleep(0.01)
@@ -149,7 +156,7 @@ def test_queueadd_resolves_on_its_response() -> None:
 
     message, elapsed = run(main())
     assert message == "Added interface to queue"
-    assert elapsed < 0.5
+    assert elapsed < 2.0  # its own response resolves it (stock panoramisk never resolves)
 
 
 def test_canary_stock_queueadd_never_resolves() -> None:
@@ -157,7 +164,7 @@ def test_canary_stock_queueadd_never_resolves() -> None:
         async with ScriptedServer(queueadd_script) as srv:
             m = stock_manager(srv.port)
             m.connect()
-            for _ in range(100):
+            for _ in range(500):
                 if m.authenticated:
                     break
                 await asyncio.sleep(0.01)
@@ -208,7 +215,7 @@ def test_canary_stock_panoramisk_retries_a_wrong_password_forever() -> None:
         async with ScriptedServer(refusing_script) as srv:
             m = stock_manager(srv.port, reconnect_timeout=0)
             m.connect()
-            await asyncio.sleep(1.0)
+            await until(lambda: len(srv.connections) >= 3, 10)
             m.close()
             return len(srv.connections)
 
@@ -285,7 +292,7 @@ def test_canary_stock_panoramisk_resends_the_originate_after_reconnect() -> None
         async with ScriptedServer(script) as srv:
             m = stock_manager(srv.port, reconnect_timeout=0)
             m.connect()
-            for _ in range(100):
+            for _ in range(500):
                 if m.authenticated:
                     break
                 await asyncio.sleep(0.01)
@@ -299,7 +306,7 @@ def test_canary_stock_panoramisk_resends_the_originate_after_reconnect() -> None
                     "Async": "false",
                 }
             )
-            await asyncio.sleep(1.0)
+            await until(lambda: sum(script.originates_per_connection[1:]) >= 1, 10)
             m.close()
 
     run(main())
@@ -339,7 +346,7 @@ def test_merged_block_is_split_and_the_connection_stays() -> None:
                 ),
             )
             await c.connect()
-            for _ in range(200):
+            for _ in range(1000):
                 if len(seen) >= 3:
                     break
                 await asyncio.sleep(0.01)
@@ -410,7 +417,7 @@ def test_connection_dropped_mid_message_reconnects_without_garbage() -> None:
             )
             stop = asyncio.Event()
             runner = asyncio.create_task(c.run(stop))
-            for _ in range(300):
+            for _ in range(1000):
                 if queues:
                     break
                 await asyncio.sleep(0.01)
@@ -433,7 +440,7 @@ def test_server_that_never_answers_is_retried_with_backoff_not_a_crash() -> None
             c = client(srv.port, connect_timeout=0.2, reconnect_initial=0.05, reconnect_max=0.2)
             stop = asyncio.Event()
             runner = asyncio.create_task(c.run(stop))
-            await asyncio.sleep(1.2)
+            await until(lambda: len(srv.connections) >= 2, 10)
             stop.set()
             await runner
             with pytest.raises(AmiNotConnected):
@@ -455,7 +462,7 @@ def test_unanswered_ping_drops_and_reconnects() -> None:
             c = client(srv.port, ping_interval=0.1, action_timeout=0.2, reconnect_initial=0.05)
             stop = asyncio.Event()
             runner = asyncio.create_task(c.run(stop))
-            await asyncio.sleep(0.9)
+            await until(lambda: len(srv.connections) >= 2, 10)
             stop.set()
             await runner
             return len(srv.connections)

@@ -184,7 +184,7 @@ def test_later_answered_call_from_the_same_number_closes_the_recall(
     assert captured.wait_for("RecallClosed")["recall_id"] == recall.id
 
 
-def test_emergency_queue_with_priority_and_weight(runtime, start_sim, start_center):
+def test_emergency_queue_with_priority_and_weight(runtime, start_sim, start_center, captured):
     cfg = sim_config(agents=1)
     cfg.agents[0] = AgentConfig(
         interface="PJSIP/8001",
@@ -207,9 +207,8 @@ def test_emergency_queue_with_priority_and_weight(runtime, start_sim, start_cent
             },
         )
     )
-    import time
-
-    time.sleep(0.2)
+    for waiting in (general, sos):  # both wait before the one agent becomes free
+        captured.wait_for("CallQueued", lambda d, w=waiting: d["linkedid"] == w.linkedid)
     sim.call(sim.pbx.queue_pause, "PJSIP/8001", False)
     sim.wait(general)
     sim.wait(sos)

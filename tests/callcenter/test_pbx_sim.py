@@ -643,7 +643,9 @@ def test_slow_reader_is_dropped_like_asterisks_write_timeout() -> None:
         # Stop reading while a burst far larger than the socket buffers is written.
         for i in range(20000):
             pbx.user_event([("UserEvent", "Burst"), ("Seq", str(i)), ("Pad", "x" * 1000)])
-        await asyncio.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while not server.dropped_slow and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         dropped = server.dropped_slow
         await server.stop()
         return dropped
