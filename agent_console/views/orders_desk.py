@@ -310,5 +310,28 @@ def outbox() -> Any:
         return jsonify({"messages": [sms.summary(m) for m in rows]})
 
 
+# Events that need a supervisor's eye: an SLA missed, an order nobody can take, an SMS that
+# never arrived (someone has to phone instead).
+SUPERVISOR_ALERTS = ("SlaBreached", "DispatchStalled", "SmsFailed", "DispatchOverridden")
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    realtime = app.extensions.get("hotline_realtime")
+    if realtime is None:
+        return
+    from agent_console.realtime import SUPERVISOR_NS
+
+    home = app.extensions["hotline_runtime"].settings.home_region_code
+
+    def alert(env: dict[str, Any]) -> None:
+        realtime.emit_to_scopes(
+            "event",
+            env,
+            namespace=SUPERVISOR_NS,
+            region_code=env.get("region_code"),
+            home_region=home,
+        )
+
+    for name in SUPERVISOR_ALERTS:
+        realtime.on_domain_event(name, alert)

@@ -144,3 +144,37 @@ def test_officers_evaluate_and_settle_with_exports(app, provider_world) -> None:
     )
     sup_bt, _ = client_of(app, "sup_bt")
     assert sup_bt.get("/api/sla/breaches").get_json() == {"breaches": []}
+
+
+def test_a_missed_sla_alerts_the_regions_supervisors_live(app, live, provider_world) -> None:
+    from platform_core.sla import jobs as sla_jobs
+    from tests.agent_console.conftest import http_login
+    from tests.agent_console.test_socket import Listener
+
+    w = provider_world
+    with w.rt.session() as s:
+        o = orders.get_order(s, order_id=w.order_id)
+        o.response_due_at = utcnow()  # the deadline passes now, nobody accepted
+    hhht, _ = http_login(live.url, "sup_hhht")
+    baotou, _ = http_login(live.url, "sup_bt")
+    ours = Listener(live.url, "/supervisor", hhht.cookies.get("hotline_session"))
+    theirs = Listener(live.url, "/supervisor", baotou.cookies.get("hotline_session"))
+    try:
+        assert sla_jobs.sla_due(w.order_id, "response") == "breached"
+        deadline = utcnow().timestamp() + 5
+        alert = None
+        while alert is None and utcnow().timestamp() < deadline:
+            data = ours.wait_for("event", timeout=5)
+            if data and data.get("type") == "SlaBreached":
+                alert = data
+        assert alert is not None and alert["data"]["order_id"] == w.order_id
+        assert alert["data"]["provider_id"] == w.first.id and alert["data"]["escalated"]
+        seen = []
+        while not theirs.events.empty():
+            seen.append(theirs.events.get_nowait())
+        assert not [
+            e for e in seen if e[0] == "event" and (e[1] or {}).get("type") == "SlaBreached"
+        ]
+    finally:
+        ours.close()
+        theirs.close()
