@@ -6,7 +6,9 @@
 - alarm timers that are due fire from the database (every second), so a burst of alarms
   costs no job per alarm and a timer job lost with Redis still fires.
 
-It also completes a death recorded elsewhere: on ElderDeceased it applies the death flow.
+It also listens on the event bus: on ElderDeceased it completes the death flow (a death recorded
+elsewhere), on CallAnswered from a device's SIM the device's open emergency alarms are taken by
+the agent who answered.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from platform_core.alarms import jobs as alarm_jobs
 from platform_core.devices import maintenance, return_visits
-from platform_core.flows import death, device_reports
+from platform_core.flows import death, device_calls, device_reports
 from platform_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,9 @@ class Scheduler:
         return task.run()
 
     def _on_event(self, envelope: dict[str, Any]) -> None:
+        if envelope.get("type") == "CallAnswered":
+            self._device_call(envelope["data"])
+            return
         if envelope.get("type") != "ElderDeceased":
             return
         elder_id = int(envelope["data"]["elder_id"])
@@ -82,6 +87,26 @@ class Scheduler:
                 )
         except Exception:
             log.exception("处理老人去世失败 / applying the death of elder %s failed", elder_id)
+
+    def _device_call(self, data: dict[str, Any]) -> None:
+        number, interface = data.get("caller_number"), data.get("agent_interface")
+        if not number or not interface:
+            return
+        try:
+            with self.runtime.session() as s:
+                taken = device_calls.link_device_call(
+                    s,
+                    caller_number=str(number),
+                    agent_interface=str(interface),
+                    linkedid=str(data.get("linkedid", "")),
+                    area_code=self.runtime.settings.trunk_area_code,
+                )
+            if taken:
+                log.info(
+                    "设备来电接通, 告警 %s 由 %s 处置 / device call answered", taken, interface
+                )
+        except Exception:
+            log.exception("设备来电关联告警失败 / linking a device call to its alarms failed")
 
     def start(self) -> Scheduler:
         self._unsubscribe = self.runtime.event_bus.subscribe(self._on_event)
