@@ -21,6 +21,7 @@ from platform_core.db import utcnow
 from platform_core.errors import Conflict, ValidationFailed
 from platform_core.orders import service as orders
 from platform_core.orders.models import OrderConfirmationCode, OrderPhoto, ServiceOrder
+from platform_core.orders.states import Command
 from platform_core.runtime import cipher_of
 from platform_core.security.masking import mask_phone
 from platform_core.settings import Settings
@@ -76,6 +77,10 @@ def code_status(session: Session, *, order_id: int) -> dict[str, Any] | None:
 def confirm_with_code(session: Session, *, actor: Actor, order_id: int, code: str) -> ServiceOrder:
     """Confirm the order with the code the elder read out."""
     order = orders.get_order(session, order_id=order_id)
+    # who may confirm this order at all comes first: nobody else may spend its tries
+    orders._authorize(
+        session, actor=actor, command=Command.CONFIRM, region_code=order.region_code, order=order
+    )
     row = session.scalar(
         select(OrderConfirmationCode).where(OrderConfirmationCode.order_id == order.id)
     )
@@ -130,6 +135,10 @@ def confirm_with_signature(
     session: Session, *, actor: Actor, order_id: int, photo_id: int, confirmed_by: str
 ) -> ServiceOrder:
     """Confirm with a signature the elder (or family member) drew, uploaded as a photo."""
+    order = orders.get_order(session, order_id=order_id)
+    orders._authorize(
+        session, actor=actor, command=Command.CONFIRM, region_code=order.region_code, order=order
+    )
     photo = session.get(OrderPhoto, photo_id)
     if photo is None or photo.order_id != order_id or photo.kind != "signature":
         raise ValidationFailed(

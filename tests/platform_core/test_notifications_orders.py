@@ -110,6 +110,9 @@ def test_the_elder_confirms_with_the_code_and_wrong_codes_are_counted(world) -> 
     with rt.session() as s:
         orders.check_out(s, actor=p.actor, order_id=order_id, latitude=HOME[0], longitude=HOME[1])
     wrong = "000000" if code != "000000" else "111111"
+    with pytest.raises(orders.PermissionDenied) as err, rt.session() as s:
+        confirmation.confirm_with_code(s, actor=world.middle.actor, order_id=order_id, code=wrong)
+    assert err.value.code == "not_your_order"  # and it spent none of the elder's tries
     with pytest.raises(confirmation.WrongConfirmationCode) as err, rt.session() as s:
         confirmation.confirm_with_code(s, actor=p.actor, order_id=order_id, code=wrong)
     assert err.value.details["tries_left"] == 4
