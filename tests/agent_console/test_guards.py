@@ -81,6 +81,10 @@ from tests.agent_console.provider_cases import provider_cases  # noqa: E402
 
 ENDPOINTS.update(provider_cases(Case))
 
+from tests.agent_console.alarm_cases import alarm_cases  # noqa: E402
+
+ENDPOINTS.update(alarm_cases(Case))
+
 SOCKET_EVENTS = {
     ("/agent", "snapshot"): "self",
     ("/agent", "screen_pop"): "elder",
