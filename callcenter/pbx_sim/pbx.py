@@ -302,6 +302,7 @@ class PbxSimulator:
 
     def _varset(self, ch: Channel, name: str, value: str) -> None:
         ch.variables[name] = value
+        ch.touch()
         self._emit("VarSet", [*self._snap(ch), ("Variable", name), ("Value", value)])
 
     def _hangup(self, ch: Channel, cause: int = 16) -> None:
@@ -1040,6 +1041,7 @@ class PbxSimulator:
             exten=exten or "s",
         )
         leg.variables.update(variables)
+        leg.touch()
         if member is not None:
             member.busy_outbound = True
             member.channel = leg

@@ -101,7 +101,30 @@ class Channel:
     bridge_id: str = ""
     hungup: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_snapshots", {})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name in _SNAPSHOT_ATTRS:
+            self.touch()
+
+    def touch(self) -> None:
+        """Forget the built snapshot blocks (after a change they do not see, e.g. variables)."""
+        snapshots = self.__dict__.get("_snapshots")
+        if snapshots:
+            snapshots.clear()
+
     def snapshot(self, prefix: str = "", channelvars: Sequence[str] = ()) -> Fields:
+        """The snapshot block (built once per change of the channel; do not mutate it)."""
+        key = (prefix, tuple(channelvars))
+        snapshots: dict[tuple[str, tuple[str, ...]], Fields] = self.__dict__["_snapshots"]
+        block = snapshots.get(key)
+        if block is None:
+            block = snapshots[key] = self._snapshot(prefix, channelvars)
+        return block
+
+    def _snapshot(self, prefix: str, channelvars: Sequence[str]) -> Fields:
         out: Fields = [
             (prefix + "Channel", self.name),
             (prefix + "ChannelState", str(self.state)),
@@ -123,6 +146,26 @@ class Channel:
             for name in channelvars
         )
         return out
+
+
+_SNAPSHOT_ATTRS = frozenset(
+    {
+        "name",
+        "uniqueid",
+        "linkedid",
+        "caller_num",
+        "caller_name",
+        "connected_num",
+        "connected_name",
+        "language",
+        "account_code",
+        "context",
+        "exten",
+        "priority",
+        "state",
+        "variables",
+    }
+)
 
 
 @dataclass
