@@ -20,12 +20,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.db import utcnow
+from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
@@ -424,7 +425,19 @@ def report_event(session: Session, *, caller: Caller, report: ReportIn) -> dict[
             code="sequence_reused",
         )
     before = order.transition_count
-    _apply(session, actor, order, report)
+    try:
+        _apply(session, actor, order, report)
+    except ValidationFailed as err:
+        # the order's commands audit their own refusals; incomplete events are audited here
+        audit.record_refusal(
+            session,
+            actor=actor,
+            action="provider_api.report",
+            target_type="service_order",
+            target_id=order.id,
+            detail={"reason": err.code, "event": report.event, "seq": report.seq},
+        )
+        raise
     result = {
         "order_no": order.order_no,
         "seq": report.seq,
@@ -502,8 +515,6 @@ def open_orders(
         target_id=caller.provider.id,
         detail={"count": len(rows), "status": status},
     )
-    from platform_core.elders.models import Elder
-
     out = []
     for o in rows:
         elder = session.get(Elder, o.elder_id)
@@ -529,8 +540,6 @@ def open_orders(
 
 
 def _next_seq(session: Session, order_no: str) -> int:
-    from sqlalchemy import func
-
     return (
         int(
             session.scalar(
