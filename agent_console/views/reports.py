@@ -121,7 +121,8 @@ def _table(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         rows.append({**total, "key": "合计 / total"})
     keys = ["key"] + [c for c in COLUMNS if any(c in r for r in rows)]
     lang = g.get("lang", "zh")
-    header = [i18n.translate(lang, f"kpi.{k}") for k in keys]
+    short = report.get("short_abandon_s", "")
+    header = [i18n.translate(lang, f"kpi.{k}", s=short) for k in keys]
     return header, [
         [r.get(k, r.get("group")) if k == "key" else r.get(k) for k in keys] for r in rows
     ]

@@ -26,7 +26,8 @@ async function run(e) {
     const rows = data.report.rows || [];
     const cols = COLUMNS.filter((c) => rows.some((r) => c in r) || (data.report.total && c in data.report.total));
     const table = document.getElementById("report-table");
-    table.tHead.replaceChildren(el("tr", {}, el("th", {}, t("kpi.key")), cols.map((c) => el("th", {}, t(`kpi.${c}`)))));
+    const short = { s: data.report.short_abandon_s };
+    table.tHead.replaceChildren(el("tr", {}, el("th", {}, t("kpi.key")), cols.map((c) => el("th", {}, t(`kpi.${c}`, short)))));
     const all = data.report.total ? [...rows, { ...data.report.total, key: t("report.total") }] : rows;
     table.tBodies[0].replaceChildren(...all.map((r) => el("tr", {}, el("td", {}, String(r.key ?? r.group ?? "")), cols.map((c) => el("td", {}, fmt(c, r[c]))))));
     drawChart(rows);
