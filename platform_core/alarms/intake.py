@@ -62,6 +62,9 @@ class _DeviceRow:
     elder_id: int | None
     region_code: str | None
     device_type: str
+    # the elder it serves, read in the same statement
+    elder_status: str | None = None
+    elder_region: str | None = None
 
 
 def open_key(device_id: int, alarm_type: str) -> str:
@@ -78,8 +81,8 @@ _REFS_MAX = 500_000
 
 
 def _devices(session: Session, refs: set[str]) -> dict[str, _DeviceRow]:
-    """Devices by the serial (any case) or IMEI the signals name."""
-    columns = (
+    """Devices by the serial (any case) or IMEI the signals name, with their elder's status."""
+    query = select(
         Device.id,
         Device.serial,
         Device.imei,
@@ -87,18 +90,20 @@ def _devices(session: Session, refs: set[str]) -> dict[str, _DeviceRow]:
         Device.elder_id,
         Device.region_code,
         Device.device_type,
-    )
+        Elder.status,
+        Elder.region_code,
+    ).outerjoin(Elder, Elder.id == Device.elder_id)
     known = {ref: _REFS[ref] for ref in refs if ref in _REFS}
     rows: list[Any] = []
     if known:
         rows += session.execute(
-            select(*columns).where(member_of(session, Device.id, set(known.values())))
+            query.where(member_of(session, Device.id, set(known.values())))
         ).all()
     unknown = refs - set(known)
     if unknown:
         upper = {r.strip().upper() for r in unknown}
         rows += session.execute(
-            select(*columns).where(
+            query.where(
                 or_(
                     member_of(session, Device.serial, upper),
                     member_of(session, Device.imei, unknown),
@@ -207,16 +212,6 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
     devices = _devices(session, {s.device_ref for s in signals})
     device_ids = {d.id for d in devices.values()}
 
-    elders: dict[int, tuple[str, str, str]] = {}
-    elder_ids = {d.elder_id for d in devices.values() if d.elder_id is not None}
-    if elder_ids:
-        for eid, status, region, name in session.execute(
-            select(Elder.id, Elder.status, Elder.region_code, Elder.name).where(
-                member_of(session, Elder.id, elder_ids)
-            )
-        ):
-            elders[eid] = (status, region, name)
-
     pairs = {(devices[s.device_ref].id, s.msg_key) for s in signals if s.device_ref in devices}
     seen: set[tuple[int, str]] = set()
     if pairs:
@@ -276,10 +271,7 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
             continue
         seen.add(pair)
         key = open_key(device.id, sig.alarm_type)
-        elder = elders.get(device.elder_id) if device.elder_id is not None else None
-        retired = device.status in _RETIRED or (
-            elder is not None and elder[0] == ElderStatus.DECEASED
-        )
+        retired = device.status in _RETIRED or device.elder_status == ElderStatus.DECEASED
         alarm: AnyAlarm | None = open_alarms.get(key)
 
         if sig.kind == "restore":
@@ -334,7 +326,7 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
             outcomes.append(SignalOutcome(sig, "reopened", previous.id, device_id=device.id))
             continue
 
-        region = elder[1] if elder is not None else device.region_code or settings.home_region_code
+        region = device.elder_region or device.region_code or settings.home_region_code
         alarm = _NewAlarm(
             device_id=device.id,
             elder_id=device.elder_id,
