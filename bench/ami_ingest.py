@@ -420,7 +420,6 @@ def main() -> None:
     cpu_callcenter = time.process_time() - cpu0
     load = os.getloadavg()[0]
     sampling.set()
-    stop.set()
 
     events = counts()[1] - base_done
     first = next((t for t, r, _, _ in samples if r > 0), truth["started"])
@@ -479,6 +478,7 @@ def main() -> None:
             latencies.append((published - times.pop(0)) * 1000)
 
     center.stop()
+    stop.set()  # the simulator goes after callcenter, which would otherwise try to reconnect
     sim.join(30)
     runtime.close()
     drop_database(handle)

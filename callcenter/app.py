@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 import threading
+import time
 from typing import Any
 
 from callcenter.ami import AmiClient
@@ -113,8 +114,6 @@ class CallCenterThread:
     def start(self, *, wait_connected: float | None = 10.0) -> CallCenterThread:
         self._thread.start()
         if wait_connected:
-            import time
-
             deadline = time.monotonic() + wait_connected
             while time.monotonic() < deadline:
                 if self.center.resyncs and self.center.pipeline.wait_idle(0.05):
