@@ -63,8 +63,11 @@ def replay_file(runtime: Runtime, path: str | Path, *, batch: int = 500) -> Repl
     messages = read_messages(Path(path).read_text(encoding="utf-8", errors="replace"), ami_stats)
     pipeline = EventPipeline(runtime)
     now = time.time()
-    for i in range(0, len(messages), batch):
-        pipeline.process([(m, now, None) for m in messages[i : i + batch]])
+    try:
+        for i in range(0, len(messages), batch):
+            pipeline.process([(m, now, None) for m in messages[i : i + batch]])
+    finally:
+        pipeline.close()
     wanted = _linkedids(messages)
     with runtime.session() as s:
         rows = {c.linkedid: c for c in s.scalars(select(Call).where(Call.linkedid.in_(wanted)))}
