@@ -98,6 +98,59 @@ def register_elder(
     return _module("platform_core.elders.service").register_elder(session, data=data, actor=actor)
 
 
+# Alarms and unanswered care calls within this many days are shown as risk flags.
+RECENT_DAYS = 30
+
+
+def recent_risk_flags(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
+    """Flags from other modules' records: recent alarms and care calls that never got through."""
+    from datetime import UTC, timedelta
+
+    from sqlalchemy import func, select
+
+    since = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
+    flags: list[dict[str, Any]] = []
+    try:
+        alarms = _module("platform_core.alarms.models").Alarm
+        n = session.scalar(
+            select(func.count())
+            .select_from(alarms)
+            .where(
+                alarms.elder_id == elder_id, alarms.received_at >= since, alarms.unbound.is_(False)
+            )
+        )
+        if n:
+            flags.append(
+                {
+                    "code": "recent_alarms",
+                    "count": n,
+                    "label": f"近{RECENT_DAYS}天报警 {n} 次 / {n} alarms in {RECENT_DAYS} days",
+                }
+            )
+    except ModuleUnavailable:
+        pass
+    try:
+        care = _module("platform_core.care_calls.models").CareCall
+        n = session.scalar(
+            select(func.count())
+            .select_from(care)
+            .where(
+                care.elder_id == elder_id, care.status == "unreachable", care.outcome_at >= since
+            )
+        )
+        if n:
+            flags.append(
+                {
+                    "code": "missed_care_calls",
+                    "count": n,
+                    "label": f"关怀电话未接通 {n} 次 / {n} care calls unanswered",
+                }
+            )
+    except ModuleUnavailable:
+        pass
+    return flags
+
+
 # --- catalogue and orders ----------------------------------------------------------------
 
 

@@ -298,13 +298,13 @@ def _elder_in_region(s: Any, elder_id: int) -> None:
 def profile(elder_id: int) -> Any:
     with runtime().session() as s:
         _elder_in_region(s, elder_id)
-        return jsonify(
-            {
-                "profile": integration.elder_profile(
-                    s, elder_id=elder_id, actor=current_actor(), source_ip=request.remote_addr
-                )
-            }
+        profile = integration.elder_profile(
+            s, elder_id=elder_id, actor=current_actor(), source_ip=request.remote_addr
         )
+        profile["risk_flags"] = list(profile.get("risk_flags", [])) + integration.recent_risk_flags(
+            s, elder_id=elder_id
+        )
+        return jsonify({"profile": profile})
 
 
 @bp.post("/api/elders/<int:elder_id>/reveal")
@@ -389,6 +389,9 @@ def screen_pop_for(conn_actor: Actor, payload: ScreenPopIn) -> dict[str, Any]:
             return {"unknown": True, "caller_number": payload.caller_number}
         # elder_profile refuses (and audits) an elder outside the agent's region itself
         profile = integration.elder_profile(s, elder_id=elder_id, actor=conn_actor)
+        profile["risk_flags"] = list(profile.get("risk_flags", [])) + integration.recent_risk_flags(
+            s, elder_id=elder_id
+        )
         result: dict[str, Any] = {"unknown": False, "caller": caller, "profile": profile}
         for name, read in (
             ("open_orders", integration.open_orders_for_elder),

@@ -141,3 +141,54 @@ def test_quick_register_of_an_unknown_caller(app, world) -> None:
         headers={"X-CSRF-Token": token},
     )
     assert bad.status_code == 422 and "id_number" in bad.json["message"]
+
+
+def test_unanswered_care_calls_show_as_a_risk_flag(app, world) -> None:
+    from datetime import timedelta
+
+    from platform_core.care_calls.models import CareCall, CareCampaign
+    from platform_core.db import utcnow
+
+    with world.runtime.session() as s:
+        campaign = CareCampaign(
+            name="高温关怀",
+            region_code="150100000000",
+            criteria={},
+            max_attempts=3,
+            retry_interval_min=30,
+            status="finished",
+            scheduled_for=utcnow(),
+            created_by="t",
+        )
+        s.add(campaign)
+        s.flush()
+        for days_ago in (3, 60):  # one recent, one too old to count
+            s.add(
+                CareCall(
+                    campaign_id=campaign.id,
+                    elder_id=world.elders["hhht"],
+                    region_code="150102000000",
+                    number=world.phones["hhht"],
+                    status="unreachable",
+                    attempts=3,
+                    outcome_at=utcnow() - timedelta(days=days_ago),
+                )
+            )
+            campaign = CareCampaign(
+                name="回访",
+                region_code="150100000000",
+                criteria={},
+                max_attempts=3,
+                retry_interval_min=30,
+                status="finished",
+                scheduled_for=utcnow(),
+                created_by="t",
+            )
+            s.add(campaign)
+            s.flush()
+    client = app.test_client()
+    login(client, "agent_hhht")
+    flags = client.get(f"/api/elders/{world.elders['hhht']}/profile").json["profile"]["risk_flags"]
+    missed = [f for f in flags if f["code"] == "missed_care_calls"]
+    assert len(missed) == 1 and missed[0]["count"] == 1 and "关怀电话未接通" in missed[0]["label"]
+    assert any(f["code"] == "lives_alone" for f in flags)
