@@ -1,11 +1,14 @@
 """From the AMI reader to the database, in order, without ever blocking the reader.
 
-The reader (on the event loop) only tests whether a message matters and appends it to a queue;
-one writer thread takes everything queued so far as a batch, prefetches the calls and agents
-it touches, runs the handlers in arrival order inside one transaction and commits (events
-publish after the commit). A batch that fails is rolled back and replayed one event per
-transaction, so one bad event is counted and skipped without losing its neighbours. Wrap-up
-expiry runs on the same thread, so it is ordered with the events too.
+The reader (on the event loop) only tests whether a message matters (:class:`ReaderFilter`) and
+appends it to a queue; one writer thread takes everything queued so far as a batch, prefetches
+the calls and agents it touches, runs the handlers in arrival order inside one transaction and
+commits: the live rows go out as one upsert per table and the events publish after the commit.
+The writer is the only one that changes telephony rows, so it keeps its session (and the open
+calls and agents in it) from batch to batch. A batch that fails is rolled back, the session
+dropped, and the batch replayed one event per transaction, so one bad event is counted and
+skipped without losing its neighbours. Wrap-up expiry and resync markers run on the same
+thread, so they are ordered with the events too.
 """
 
 from __future__ import annotations
