@@ -397,7 +397,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         r = redis.Redis.from_url(REDIS_URL)
         for key in r.scan_iter(match=f"*{namespace}*"):
             r.delete(key)
-        clean_broker_sessions(f"bench-intake-{run_id}")
+        from callcenter.alarm_intake.mqtt import Broker, forget_sessions
+
+        forget_sessions(Broker.from_url(MQTT_URL), f"bench-intake-{run_id}")
 
 
 def warmup_payload(device: dict[str, Any], n: int, secret: str) -> bytes:
@@ -425,34 +427,6 @@ def dc09_code(event: str) -> str:
     from callcenter.alarm_intake.simulator import CID_OF
 
     return CID_OF[event]
-
-
-def clean_broker_sessions(client_id: str) -> None:
-    """The intake's persistent sessions would otherwise stay on the broker (and queue)."""
-    host, port = MQTT_URL.removeprefix("mqtt://").split(":")
-    for suffix, protocol in (
-        ("alarm", mqtt.MQTTv5),
-        ("alarm-safe", mqtt.MQTTv311),
-        ("heartbeat", mqtt.MQTTv5),
-    ):
-        kwargs: dict[str, Any] = {"clean_session": True} if protocol == mqtt.MQTTv311 else {}
-        c = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"{client_id}-{suffix}",
-            protocol=protocol,
-            **kwargs,
-        )
-        try:
-            if protocol == mqtt.MQTTv5:
-                c.connect(host, int(port), clean_start=True)
-            else:
-                c.connect(host, int(port))
-            c.loop_start()
-            time.sleep(0.1)
-            c.disconnect()
-            c.loop_stop()
-        except OSError:
-            pass
 
 
 def main() -> None:

@@ -262,3 +262,32 @@ class MqttIntake:
     def stop(self) -> None:
         for c in self.clients:
             c.stop()
+
+
+def forget_sessions(broker: Broker, client_id: str) -> None:
+    """End the intake's persistent sessions on the broker (a retired intake, tests, benchmarks):
+    connecting once with a clean start discards each session and whatever it had queued."""
+    for lane, _channel, protocol in SESSIONS:
+        if protocol == mqtt.MQTTv5:
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=f"{client_id}-{lane}", protocol=protocol
+            )
+        else:
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=f"{client_id}-{lane}",
+                protocol=protocol,
+                clean_session=True,
+            )
+        if broker.username:
+            client.username_pw_set(broker.username, broker.password)
+        try:
+            if protocol == mqtt.MQTTv5:
+                client.connect(broker.host, broker.port, clean_start=True)
+            else:
+                client.connect(broker.host, broker.port)
+            client.loop_start()
+            client.disconnect()
+            client.loop_stop()
+        except OSError:
+            log.warning("无法清理 MQTT 会话 / could not reach the broker to end %s", client_id)

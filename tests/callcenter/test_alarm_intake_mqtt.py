@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from callcenter.alarm_intake.app import AlarmIntake
+from callcenter.alarm_intake.mqtt import Broker, forget_sessions
 from callcenter.alarm_intake.protocols import dc09, hxjson
 from platform_core.alarms.models import Alarm, AlarmSignal, RejectedDeviceMessage
 from platform_core.db import utcnow
@@ -28,7 +30,21 @@ home, broker_url, private_broker, topic_prefix = (
 ANKANG = VENDORS["ankang"].secret
 
 
+@pytest.fixture(autouse=True)
+def forget_intake_sessions():
+    """The intake's sessions this test opened are ended on the broker afterwards."""
+    _used.clear()
+    yield
+    for url, client in _used:
+        forget_sessions(Broker.from_url(url), client)
+
+
+_used: list[tuple[str, str]] = []
+
+
 def _intake(rt, url: str, prefix: str, client: str | None = None) -> AlarmIntake:
+    client = client or f"intake-{prefix.rsplit('/', 1)[-1]}"
+    _used.append((url, client))
     return AlarmIntake(
         rt,
         mqtt_url=url,
@@ -36,7 +52,7 @@ def _intake(rt, url: str, prefix: str, client: str | None = None) -> AlarmIntake
         schedule=False,
         vendors=VENDORS,
         topic_prefix=prefix,
-        client_id=client or f"intake-{prefix.rsplit('/', 1)[-1]}",
+        client_id=client,
     ).start(wait_connected=10)
 
 
