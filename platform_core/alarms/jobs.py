@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select
 
-from platform_core.alarms import service, timers
+from platform_core.alarms import service
 from platform_core.alarms.models import Alarm
 from platform_core.alarms.vocabulary import OPEN_STATUSES
 from platform_core.db import utcnow
@@ -21,8 +19,9 @@ def alarm_timer_expired(alarm_id: int, seq: int) -> str:
 
 def fire_due_timers(limit: int = 500) -> int:
     """Fire every alarm timer that is due, straight from the database (the intake process runs
-    this every second: a burst of alarms needs no job per alarm). Idempotent with the timer
-    jobs: whichever comes first moves the timer on, the other finds it stale."""
+    this every second, so a burst of alarms needs no job per alarm and a job lost with Redis
+    still fires; a deployment without an intake can run it as a periodic job). Idempotent with
+    the timer jobs: whichever comes first moves the timer on, the other finds it stale."""
     rt = current_runtime()
     with rt.session() as s:
         due = s.execute(
@@ -41,20 +40,3 @@ def fire_due_timers(limit: int = 500) -> int:
             if service.timer_expired(s, alarm_id=alarm_id, seq=seq) != "stale":
                 fired += 1
     return fired
-
-
-def sweep_alarm_timers(grace_s: int = 30) -> int:
-    """Re-enqueue timers that are overdue with no job behind them (lost with a Redis restart or a
-    failed enqueue); the timer job itself is idempotent, so a second copy is harmless."""
-    rt = current_runtime()
-    cutoff = utcnow() - timedelta(seconds=grace_s)
-    with rt.session() as s:
-        due = s.execute(
-            select(Alarm.id, Alarm.timer_seq, Alarm.timer_due_at).where(
-                Alarm.status.in_([st.value for st in OPEN_STATUSES]),
-                Alarm.timer_due_at.is_not(None),
-                Alarm.timer_due_at < cutoff,
-            )
-        ).all()
-    timers.enqueue([(alarm_id, seq, utcnow()) for alarm_id, seq, _at in due])
-    return len(due)

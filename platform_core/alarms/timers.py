@@ -4,7 +4,7 @@ A timer is data on the alarm (rung, due time, sequence number) plus one job due 
 the job compares the sequence number, so a timer overtaken by a later step does nothing.
 Enqueueing after the commit means a rolled-back change leaves no job behind. A process that
 enqueues many at once (the intake during a burst) passes ``session.info["timer_sink"]`` and
-enqueues them off its hot path.
+hands them elsewhere (its scheduler fires due timers from the database).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _enqueue_pending(session: Session) -> None:
     sink: TimerSink | None = session.info.get("timer_sink")
     try:
         (sink or enqueue)(pending)
-    except Exception:  # the commit stands; the periodic sweep catches timers that were not queued
+    except Exception:  # the commit stands; fire_due_timers fires what was not queued
         log.exception("告警计时器入队失败 / enqueueing %d alarm timers failed", len(pending))
 
 
