@@ -24,6 +24,13 @@ MAX_REQUEST_BYTES = 256 * 1024
 def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     """Build the console for ``runtime``; ``relay`` subscribes it to the domain-event bus."""
     settings = runtime.settings
+    # Every model is imported and mapped before the first request: a model module imported
+    # lazily by one request thread while another configures the mappers fails half-defined.
+    from sqlalchemy.orm import configure_mappers
+
+    import platform_core.models  # noqa: F401
+
+    configure_mappers()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
