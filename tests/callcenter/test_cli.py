@@ -248,3 +248,20 @@ def test_pbx_sim_command_serves_ami(tmp_path, data_key) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_callcenter_stops_with_a_clear_error_on_a_refused_password(env, start_sim) -> None:
+    from tests.callcenter.conftest import sim_config
+
+    sim = start_sim(sim_config(agents=1))
+    bad = dict(
+        env,
+        HOTLINE_AMI_HOST="127.0.0.1",
+        HOTLINE_AMI_PORT=str(sim.port),
+        HOTLINE_AMI_SECRET="wrong",
+        HOTLINE_AMI_AUTH_RETRIES="2",
+    )
+    result = CliRunner().invoke(cli, ["callcenter"], env=bad)
+    assert result.exit_code == 2
+    assert "登录被拒绝" in result.output and "manager.conf" in result.output
+    assert sim.server.failed_logins == 2
