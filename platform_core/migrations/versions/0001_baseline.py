@@ -2,7 +2,7 @@
 
 Revision ID: 0001_baseline
 Revises:
-Create Date: 2026-11-26 10:25:51.075676
+Create Date: 2026-11-26 11:14:40.955045
 """
 
 from collections.abc import Sequence
@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("transferred", sa.Boolean(), nullable=False),
         sa.Column("ended_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("closed_by_resync", sa.Boolean(), nullable=False),
+        sa.Column("recall_opened", sa.Boolean(), nullable=False),
         sa.Column("updated_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("linkedid", name=op.f("pk_calls")),
     )
@@ -166,6 +167,20 @@ def upgrade() -> None:
         sa.Column("last", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_order_number_counters")),
     )
+    op.create_table(
+        "provider_api_nonces",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key_id", sa.String(length=40), nullable=False),
+        sa.Column("nonce", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provider_api_nonces")),
+        sa.UniqueConstraint("key_id", "nonce", name=op.f("uq_provider_api_nonces_key_id_nonce")),
+    )
+    with op.batch_alter_table("provider_api_nonces", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_provider_api_nonces_expires_at"), ["expires_at"], unique=False
+        )
+
     op.create_table(
         "recall_items",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -278,6 +293,53 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("service_types", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_service_types_category"), ["category"], unique=False)
+
+    op.create_table(
+        "sms_outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("to_number", sa.String(length=20), nullable=False),
+        sa.Column("to_name", sa.String(length=64), nullable=False),
+        sa.Column("template", sa.String(length=40), nullable=False),
+        sa.Column("body_sealed", sa.Text(), nullable=False),
+        sa.Column("ref_type", sa.String(length=30), nullable=False),
+        sa.Column("ref_id", sa.String(length=64), nullable=False),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("channel", sa.String(length=12), nullable=False),
+        sa.Column("gateway_sid", sa.String(length=40), nullable=True),
+        sa.Column("gateway_status", sa.String(length=20), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("error_code", sa.String(length=20), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(length=80), nullable=False),
+        sa.Column("created_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("failed_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sms_outbox")),
+        sa.UniqueConstraint(
+            "ref_type",
+            "ref_id",
+            "to_number",
+            "template",
+            name=op.f("uq_sms_outbox_ref_type_ref_id_to_number_template"),
+        ),
+    )
+    with op.batch_alter_table("sms_outbox", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sms_outbox_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_sms_outbox_gateway_sid"), ["gateway_sid"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sms_outbox_region_code"), ["region_code"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_sms_outbox_status"), ["status"], unique=False)
+        batch_op.create_index(
+            "ix_sms_outbox_status_next", ["status", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_sms_outbox_to_number"), ["to_number"], unique=False)
 
     op.create_table(
         "telephony_agent_spans",
@@ -655,6 +717,27 @@ def upgrade() -> None:
     with op.batch_alter_table("service_league_terms", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_service_league_terms_league_code"), ["league_code"], unique=False
+        )
+
+    op.create_table(
+        "sms_outbox_log",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=False),
+        sa.Column("at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("event", sa.String(length=20), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["sms_outbox.id"],
+            name=op.f("fk_sms_outbox_log_message_id_sms_outbox"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sms_outbox_log")),
+    )
+    with op.batch_alter_table("sms_outbox_log", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sms_outbox_log_message_id"), ["message_id"], unique=False
         )
 
     op.create_table(
@@ -1058,6 +1141,33 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "provider_api_keys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key_id", sa.String(length=40), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=False),
+        sa.Column("secret_sealed", sa.Text(), nullable=False),
+        sa.Column("cipher", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("created_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=80), nullable=False),
+        sa.Column("valid_until", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoke_reason", sa.String(length=200), nullable=False),
+        sa.Column("last_used_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["provider_id"],
+            ["providers.id"],
+            name=op.f("fk_provider_api_keys_provider_id_providers"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provider_api_keys")),
+        sa.UniqueConstraint("key_id", name=op.f("uq_provider_api_keys_key_id")),
+    )
+    with op.batch_alter_table("provider_api_keys", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_provider_api_keys_provider_id"), ["provider_id"], unique=False
+        )
+
+    op.create_table(
         "provider_coverage",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("provider_id", sa.Integer(), nullable=False),
@@ -1082,6 +1192,45 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             batch_op.f("ix_provider_coverage_region_code"), ["region_code"], unique=False
+        )
+
+    op.create_table(
+        "provider_evaluations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("period_start", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("period_end", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("period_label", sa.String(length=20), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("metrics", sa.JSON(), nullable=False),
+        sa.Column("parts", sa.JSON(), nullable=False),
+        sa.Column("score", sa.Numeric(precision=5, scale=1, asdecimal=False), nullable=False),
+        sa.Column("grade", sa.String(length=1), nullable=False),
+        sa.Column(
+            "credit_score", sa.Numeric(precision=5, scale=1, asdecimal=False), nullable=False
+        ),
+        sa.Column("grade_before", sa.String(length=1), nullable=False),
+        sa.Column("status_before", sa.String(length=12), nullable=False),
+        sa.Column("status_proposed", sa.String(length=12), nullable=False),
+        sa.Column("status_after", sa.String(length=12), nullable=False),
+        sa.Column("applied", sa.Boolean(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("created_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=80), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["provider_id"],
+            ["providers.id"],
+            name=op.f("fk_provider_evaluations_provider_id_providers"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provider_evaluations")),
+    )
+    with op.batch_alter_table("provider_evaluations", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_provider_evaluations_provider_period", ["provider_id", "period_start"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_provider_evaluations_region_code"), ["region_code"], unique=False
         )
 
     op.create_table(
@@ -1151,6 +1300,81 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_provider_staff_phone"), ["phone"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_provider_staff_provider_id"), ["provider_id"], unique=False
+        )
+
+    op.create_table(
+        "settlements",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ref", sa.String(length=40), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("order_count", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("subsidy", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("self_pay", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("created_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=80), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["provider_id"], ["providers.id"], name=op.f("fk_settlements_provider_id_providers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlements")),
+        sa.UniqueConstraint(
+            "provider_id", "month", "seq", name=op.f("uq_settlements_provider_id_month_seq")
+        ),
+        sa.UniqueConstraint("ref", name=op.f("uq_settlements_ref")),
+    )
+    with op.batch_alter_table("settlements", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_settlements_provider_id"), ["provider_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_settlements_region_code"), ["region_code"], unique=False
+        )
+
+    op.create_table(
+        "assessment_requests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("elder_id", sa.Integer(), nullable=False),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("reason", sa.String(length=12), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("source", sa.String(length=12), nullable=False),
+        sa.Column("source_ref", sa.String(length=64), nullable=True),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("requested_by", sa.String(length=64), nullable=False),
+        sa.Column("requested_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("assessment_id", sa.Integer(), nullable=True),
+        sa.Column("closed_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_by", sa.String(length=64), nullable=True),
+        sa.Column("cancel_reason", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["assessment_id"],
+            ["assessments.id"],
+            name=op.f("fk_assessment_requests_assessment_id_assessments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["elder_id"],
+            ["elders.id"],
+            name=op.f("fk_assessment_requests_elder_id_elders"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assessment_requests")),
+    )
+    with op.batch_alter_table("assessment_requests", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_assessment_requests_elder_id"), ["elder_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_assessment_requests_region_code"), ["region_code"], unique=False
+        )
+        batch_op.create_index(
+            "uq_assessment_requests_open",
+            ["elder_id"],
+            unique=True,
+            postgresql_where=sa.text("status = 'requested'"),
+            sqlite_where=sa.text("status = 'requested'"),
         )
 
     op.create_table(
@@ -1820,6 +2044,51 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "order_confirmation_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("sent_to_masked", sa.String(length=20), nullable=False),
+        sa.Column("issued_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("tries", sa.Integer(), nullable=False),
+        sa.Column("used_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["service_orders.id"],
+            name=op.f("fk_order_confirmation_codes_order_id_service_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_confirmation_codes")),
+        sa.UniqueConstraint("order_id", name=op.f("uq_order_confirmation_codes_order_id")),
+    )
+    op.create_table(
+        "order_photos",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("path", sa.String(length=255), nullable=False),
+        sa.Column("content_type", sa.String(length=20), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("latitude", sa.Double(), nullable=True),
+        sa.Column("longitude", sa.Double(), nullable=True),
+        sa.Column("uploaded_by", sa.String(length=80), nullable=False),
+        sa.Column("uploaded_by_user_id", sa.Integer(), nullable=True),
+        sa.Column("provider_id", sa.Integer(), nullable=True),
+        sa.Column("uploaded_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["service_orders.id"],
+            name=op.f("fk_order_photos_order_id_service_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_photos")),
+    )
+    with op.batch_alter_table("order_photos", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_order_photos_order_id"), ["order_id"], unique=False)
+
+    op.create_table(
         "order_transitions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("order_id", sa.Integer(), nullable=False),
@@ -1848,6 +2117,113 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("order_transitions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_order_transitions_at"), ["at"], unique=False)
+
+    op.create_table(
+        "provider_credit_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=False),
+        sa.Column("at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("points", sa.Numeric(precision=5, scale=1, asdecimal=False), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("recorded_by", sa.String(length=80), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["service_orders.id"],
+            name=op.f("fk_provider_credit_events_order_id_service_orders"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["provider_id"],
+            ["providers.id"],
+            name=op.f("fk_provider_credit_events_provider_id_providers"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provider_credit_events")),
+    )
+    with op.batch_alter_table("provider_credit_events", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_provider_credit_events_provider_at", ["provider_id", "at"], unique=False
+        )
+
+    op.create_table(
+        "provider_reports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=False),
+        sa.Column("key_id", sa.String(length=40), nullable=False),
+        sa.Column("order_no", sa.String(length=20), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("event", sa.String(length=20), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("occurred_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("payload_hash", sa.String(length=64), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["service_orders.id"],
+            name=op.f("fk_provider_reports_order_id_service_orders"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["provider_id"],
+            ["providers.id"],
+            name=op.f("fk_provider_reports_provider_id_providers"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provider_reports")),
+        sa.UniqueConstraint("order_no", "seq", name=op.f("uq_provider_reports_order_no_seq")),
+    )
+    with op.batch_alter_table("provider_reports", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_provider_reports_order_id"), ["order_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_provider_reports_provider_id"), ["provider_id"], unique=False
+        )
+
+    op.create_table(
+        "return_visits",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=True),
+        sa.Column("staff_id", sa.Integer(), nullable=True),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("attempt_no", sa.Integer(), nullable=False),
+        sa.Column("at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("by", sa.String(length=80), nullable=False),
+        sa.Column("by_user_id", sa.Integer(), nullable=True),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("result", sa.String(length=20), nullable=False),
+        sa.Column("satisfaction", sa.Integer(), nullable=True),
+        sa.Column("answers", sa.JSON(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["service_orders.id"],
+            name=op.f("fk_return_visits_order_id_service_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["provider_id"], ["providers.id"], name=op.f("fk_return_visits_provider_id_providers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"],
+            ["provider_staff.id"],
+            name=op.f("fk_return_visits_staff_id_provider_staff"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_return_visits")),
+        sa.UniqueConstraint(
+            "order_id", "attempt_no", name=op.f("uq_return_visits_order_id_attempt_no")
+        ),
+    )
+    with op.batch_alter_table("return_visits", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_return_visits_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_return_visits_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_return_visits_provider_id"), ["provider_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_return_visits_region_code"), ["region_code"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_return_visits_staff_id"), ["staff_id"], unique=False)
 
     op.create_table(
         "service_allowances",
@@ -1882,25 +2258,81 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "alarm_notices",
+        "settlement_lines",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("alarm_id", sa.Integer(), nullable=True),
-        sa.Column("elder_id", sa.Integer(), nullable=True),
-        sa.Column("region_code", sa.String(length=12), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("to_number", sa.String(length=20), nullable=False),
-        sa.Column("to_name", sa.String(length=64), nullable=False),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("status", sa.String(length=10), nullable=False),
-        sa.Column("created_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("settlement_id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("order_no", sa.String(length=20), nullable=False),
+        sa.Column("service_type_code", sa.String(length=40), nullable=False),
+        sa.Column("service_name", sa.String(length=40), nullable=False),
+        sa.Column("elder_id", sa.Integer(), nullable=False),
+        sa.Column("completed_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("quantity", sa.Numeric(precision=10, scale=2), nullable=False),
+        sa.Column("unit", sa.String(length=10), nullable=False),
+        sa.Column("unit_price", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("subsidy", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("self_pay", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("subsidy_category", sa.String(length=30), nullable=True),
         sa.ForeignKeyConstraint(
-            ["alarm_id"], ["alarms.id"], name=op.f("fk_alarm_notices_alarm_id_alarms")
+            ["elder_id"], ["elders.id"], name=op.f("fk_settlement_lines_elder_id_elders")
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_alarm_notices")),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["service_orders.id"],
+            name=op.f("fk_settlement_lines_order_id_service_orders"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["settlement_id"],
+            ["settlements.id"],
+            name=op.f("fk_settlement_lines_settlement_id_settlements"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlement_lines")),
+        sa.UniqueConstraint("order_id", name=op.f("uq_settlement_lines_order_id")),
     )
-    with op.batch_alter_table("alarm_notices", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_alarm_notices_alarm_id"), ["alarm_id"], unique=False)
+    with op.batch_alter_table("settlement_lines", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_settlement_lines_settlement_id"), ["settlement_id"], unique=False
+        )
+
+    op.create_table(
+        "sla_breaches",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("service_type_code", sa.String(length=40), nullable=False),
+        sa.Column("urgency", sa.String(length=10), nullable=False),
+        sa.Column("provider_id", sa.Integer(), nullable=True),
+        sa.Column("due_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("detected_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status_at_breach", sa.String(length=20), nullable=False),
+        sa.Column("escalated", sa.Boolean(), nullable=False),
+        sa.Column("redispatched", sa.Boolean(), nullable=False),
+        sa.Column("late_by_minutes", sa.Double(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["service_orders.id"],
+            name=op.f("fk_sla_breaches_order_id_service_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["provider_id"], ["providers.id"], name=op.f("fk_sla_breaches_provider_id_providers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sla_breaches")),
+        sa.UniqueConstraint("order_id", "kind", name=op.f("uq_sla_breaches_order_id_kind")),
+    )
+    with op.batch_alter_table("sla_breaches", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sla_breaches_detected_at"), ["detected_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sla_breaches_provider_id"), ["provider_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_sla_breaches_region_code"), ["region_code"], unique=False
+        )
 
     op.create_table(
         "alarm_signals",
@@ -1994,19 +2426,47 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_alarm_signals_alarm_id"))
 
     op.drop_table("alarm_signals")
-    with op.batch_alter_table("alarm_notices", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_alarm_notices_alarm_id"))
+    with op.batch_alter_table("sla_breaches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sla_breaches_region_code"))
+        batch_op.drop_index(batch_op.f("ix_sla_breaches_provider_id"))
+        batch_op.drop_index(batch_op.f("ix_sla_breaches_detected_at"))
 
-    op.drop_table("alarm_notices")
+    op.drop_table("sla_breaches")
+    with op.batch_alter_table("settlement_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_settlement_lines_settlement_id"))
+
+    op.drop_table("settlement_lines")
     with op.batch_alter_table("service_allowances", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_service_allowances_region_code"))
         batch_op.drop_index(batch_op.f("ix_service_allowances_elder_id"))
 
     op.drop_table("service_allowances")
+    with op.batch_alter_table("return_visits", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_return_visits_staff_id"))
+        batch_op.drop_index(batch_op.f("ix_return_visits_region_code"))
+        batch_op.drop_index(batch_op.f("ix_return_visits_provider_id"))
+        batch_op.drop_index(batch_op.f("ix_return_visits_order_id"))
+        batch_op.drop_index(batch_op.f("ix_return_visits_at"))
+
+    op.drop_table("return_visits")
+    with op.batch_alter_table("provider_reports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_provider_reports_provider_id"))
+        batch_op.drop_index(batch_op.f("ix_provider_reports_order_id"))
+
+    op.drop_table("provider_reports")
+    with op.batch_alter_table("provider_credit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_provider_credit_events_provider_at")
+
+    op.drop_table("provider_credit_events")
     with op.batch_alter_table("order_transitions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_order_transitions_at"))
 
     op.drop_table("order_transitions")
+    with op.batch_alter_table("order_photos", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_order_photos_order_id"))
+
+    op.drop_table("order_photos")
+    op.drop_table("order_confirmation_codes")
     with op.batch_alter_table("meal_bookings", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_meal_bookings_live",
@@ -2107,6 +2567,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_care_beds_elder_id"))
 
     op.drop_table("care_beds")
+    with op.batch_alter_table("assessment_requests", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_assessment_requests_open",
+            postgresql_where=sa.text("status = 'requested'"),
+            sqlite_where=sa.text("status = 'requested'"),
+        )
+        batch_op.drop_index(batch_op.f("ix_assessment_requests_region_code"))
+        batch_op.drop_index(batch_op.f("ix_assessment_requests_elder_id"))
+
+    op.drop_table("assessment_requests")
+    with op.batch_alter_table("settlements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_settlements_region_code"))
+        batch_op.drop_index(batch_op.f("ix_settlements_provider_id"))
+
+    op.drop_table("settlements")
     with op.batch_alter_table("provider_staff", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_provider_staff_provider_id"))
         batch_op.drop_index(batch_op.f("ix_provider_staff_phone"))
@@ -2118,11 +2593,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_provider_offerings_provider_id"))
 
     op.drop_table("provider_offerings")
+    with op.batch_alter_table("provider_evaluations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_provider_evaluations_region_code"))
+        batch_op.drop_index("ix_provider_evaluations_provider_period")
+
+    op.drop_table("provider_evaluations")
     with op.batch_alter_table("provider_coverage", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_provider_coverage_region_code"))
         batch_op.drop_index(batch_op.f("ix_provider_coverage_provider_id"))
 
     op.drop_table("provider_coverage")
+    with op.batch_alter_table("provider_api_keys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_provider_api_keys_provider_id"))
+
+    op.drop_table("provider_api_keys")
     op.drop_table("meal_settlements")
     op.drop_table("meal_menus")
     with op.batch_alter_table("home_adaptation_cases", schema=None) as batch_op:
@@ -2188,6 +2672,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_subsidy_rules_lookup")
 
     op.drop_table("subsidy_rules")
+    with op.batch_alter_table("sms_outbox_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sms_outbox_log_message_id"))
+
+    op.drop_table("sms_outbox_log")
     with op.batch_alter_table("service_league_terms", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_service_league_terms_league_code"))
 
@@ -2252,6 +2740,15 @@ def downgrade() -> None:
         batch_op.drop_index("ix_telephony_agent_spans_agent")
 
     op.drop_table("telephony_agent_spans")
+    with op.batch_alter_table("sms_outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sms_outbox_to_number"))
+        batch_op.drop_index("ix_sms_outbox_status_next")
+        batch_op.drop_index(batch_op.f("ix_sms_outbox_status"))
+        batch_op.drop_index(batch_op.f("ix_sms_outbox_region_code"))
+        batch_op.drop_index(batch_op.f("ix_sms_outbox_gateway_sid"))
+        batch_op.drop_index(batch_op.f("ix_sms_outbox_created_at"))
+
+    op.drop_table("sms_outbox")
     with op.batch_alter_table("service_types", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_service_types_category"))
 
@@ -2279,6 +2776,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_recall_items_elder_id"))
 
     op.drop_table("recall_items")
+    with op.batch_alter_table("provider_api_nonces", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_provider_api_nonces_expires_at"))
+
+    op.drop_table("provider_api_nonces")
     op.drop_table("order_number_counters")
     with op.batch_alter_table("ivr_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ivr_sessions_started_at"))
