@@ -73,6 +73,8 @@ class InProcessJobQueue:
         run_at = time.time() if at is None else at.astimezone(UTC).timestamp()
         with self._cond:
             self._cancelled.discard(job_id)
+            if any(j.job_id == job_id for j in self._heap):
+                return job_id  # already waiting: a job id names one run, as it does in RQ
             heapq.heappush(self._heap, _Scheduled(run_at, next(self._seq), job_id, func_path, args))
             self._cond.notify()
         return job_id

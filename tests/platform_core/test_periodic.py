@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+from platform_core.actors import Actor, Role
+from platform_core.audit import service as audit
+from platform_core.periodic import PERIODIC, daily, ensure_periodic_jobs, every, run_periodic
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def test_next_runs() -> None:
+    now = datetime(2026, 11, 26, 23, 59, 30, tzinfo=UTC)  # 07:59:30 in 呼和浩特
+    assert every(1)(now, TZ) == datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
+    assert daily(time(8, 0))(now, TZ) == datetime(2026, 11, 27, 8, 0, tzinfo=TZ)
+    assert daily(time(6, 0))(now, TZ) == datetime(2026, 11, 28, 6, 0, tzinfo=TZ)
+
+
+def test_every_periodic_job_resolves_and_scheduling_twice_schedules_once(runtime) -> None:
+    first = ensure_periodic_jobs(runtime)
+    second = ensure_periodic_jobs(runtime)
+    assert first == second and len(first) == len(PERIODIC) + 1
+    waiting = [j.job_id for j in runtime.jobs._heap]
+    assert sorted(waiting) == sorted(set(waiting))
+
+
+def test_a_run_does_its_work_and_books_the_next(runtime) -> None:
+    agent = Actor(kind="user", name="坐席", region_code="150100000000", role=Role.AGENT, user_id=1)
+    with runtime.session() as s:
+        audit.record(s, actor=agent, action="elder.view", target_type="elder", target_id=1)
+    assert run_periodic("audit-seal") == 1
+    with runtime.session() as s:
+        assert audit.count_unsealed(s) == 0
+    assert any(j.job_id.startswith("periodic-audit-seal-") for j in runtime.jobs._heap)
