@@ -16,7 +16,7 @@ from platform_core.audit import service as audit
 from platform_core.catalogue import service as catalogue
 from platform_core.elders.models import Elder
 from platform_core.errors import PermissionDenied
-from platform_core.orders import confirmation, photos
+from platform_core.orders import confirmation, followups, photos
 from platform_core.orders import service as orders
 from platform_core.orders.models import URGENCY_LABELS, ServiceOrder, Urgency
 from platform_core.orders.states import COMMAND_LABELS, STATUS_LABELS, OrderStatus
@@ -84,6 +84,12 @@ def _card(session: Session, order: ServiceOrder, elder: Elder | None) -> dict[st
         "response_due_at": order.response_due_at.isoformat(),
         "arrival_due_at": order.arrival_due_at.isoformat() if order.arrival_due_at else None,
         "dispatched_at": order.dispatched_at.isoformat() if order.dispatched_at else None,
+        # accept before this, or dispatch offers the order to the next provider
+        "accept_by": (
+            (order.dispatched_at + followups.acceptance_window(session, order)).isoformat()
+            if order.status == OrderStatus.DISPATCHED and order.dispatched_at
+            else None
+        ),
     }
 
 

@@ -7,7 +7,7 @@ const list = document.getElementById("orders");
 const empty = document.getElementById("empty");
 
 function card(o) {
-  const due = view === "new" ? `${pt("due.response")} ${when(o.response_due_at)}`
+  const due = view === "new" ? `${pt("due.accept")} ${when(o.accept_by || o.response_due_at)}`
     : o.arrival_due_at ? `${pt("due.arrival")} ${when(o.arrival_due_at)}` : "";
   return el("li", {}, el("a", { href: `/provider/orders/${o.id}`, "data-testid": `order-${o.order_no}` },
     el("div", { class: "line1" }, el("span", {}, o.service), o.urgency !== "normal" ? el("span", { class: "urgent" }, o.urgency_label) : ""),

@@ -48,7 +48,7 @@ function render(o) {
   $("phone").href = o.elder_phone ? `tel:${o.elder_phone}` : "#";
   $("phone").textContent = o.elder_phone ? `${pt("call")} ${o.elder_phone}` : "—";
   $("notes").textContent = o.notes || "—";
-  $("due-response").textContent = when(o.response_due_at);
+  $("due-response").textContent = when(o.accept_by || o.response_due_at);
   $("due-arrival").textContent = when(o.arrival_due_at);
   for (const select of document.querySelectorAll("select.staff")) {
     select.replaceChildren(...o.staff.map((s) => el("option", { value: s.id, selected: s.id === o.staff_id }, s.name)));
