@@ -9,7 +9,7 @@ each commit enqueues the dispatch job. Latency is from the order's opening to it
 (nobody accepts in the benchmark: an order whose acceptance window lapses is dispatched again,
 which the workers do alongside, and which ``redispatched`` counts).
 
-    python bench/dispatch.py [--orders 10000] [--workers 3] [--rate 40] [--producers 4]
+    python bench/dispatch.py [--orders 10000] [--workers 3] [--rate 42] [--producers 4]
 
 Ends with one line ``RESULT {json}``: orders_per_s, p50/p95/p99/max_ms created -> assigned,
 ``lost`` (never dispatched), ``double_assigned`` (dispatched more often than handed back),
@@ -66,13 +66,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=40.0, help="orders opened per second")
+    parser.add_argument("--rate", type=float, default=42.0, help="orders opened per second")
     parser.add_argument("--producers", type=int, default=4)
     parser.add_argument("--elders", type=int, default=1000)
     parser.add_argument(
         "--max-seconds",
         type=float,
-        default=250.0,
+        default=240.0,
         help="stop opening orders after this long (keeps the run within 5 minutes on a busy machine)",
     )
     parser.add_argument(
@@ -255,7 +255,7 @@ def main() -> None:
         produced_s = time.perf_counter() - t0
         with rt.session() as s:
             opened = int(s.scalar(select(func.count()).select_from(ServiceOrder)) or 0)
-        wait_until = time.monotonic() + 60
+        wait_until = time.monotonic() + 30
         while dispatched_count() < opened and time.monotonic() < wait_until:
             time.sleep(0.2)
         wall = time.perf_counter() - t0
