@@ -209,7 +209,7 @@ def test_compose_runs_every_process_against_postgres_and_redis(compose) -> None:
     commands = {name: s.get("command") for name, s in services.items()}
     assert commands["callcenter"] == ["hotline", "callcenter"]
     assert commands["console"] == ["hotline", "console"]
-    assert commands["worker"][:2] == ["rq", "worker"]
+    assert commands["worker"][:2] == ["hotline", "worker"]
     for name in ("console", "callcenter", "ivr", "worker"):
         env = services[name]["environment"]
         assert (
