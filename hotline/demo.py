@@ -47,6 +47,8 @@ class Demo:
     ivr: Any
     ivr_loop: asyncio.AbstractEventLoop
     accounts: list[tuple[str, str, str]]
+    alarm_intake: Any = None
+    devices: Any = None  # the device traffic simulator, once started
     callers: list[tuple[str, str]] = field(default_factory=list)  # (number, kind)
     _stop: threading.Event = field(default_factory=threading.Event)
     _generator: threading.Thread | None = None
@@ -93,9 +95,26 @@ class Demo:
         self._generator = threading.Thread(target=run, name="demo-calls", daemon=True)
         self._generator.start()
 
+    def simulate_devices(self, alarm_every_s: float) -> None:
+        """Simulated pendants, watches and sensors report to the alarm intake over its signed
+        HTTP webhook (heartbeats, faults, restores, and an alarm every ``alarm_every_s``)."""
+        from callcenter.alarm_intake.simulator import run_simulator
+
+        self.devices = run_simulator(
+            self.runtime,
+            transport="http",
+            http_url=self.alarm_intake.http.url,
+            alarm_every_s=alarm_every_s,
+        )
+
     def stop(self) -> None:
         self._stop.set()
-        for part in (self.console.stop, self.callcenter.stop, self.sim.stop):
+        parts = [self.console.stop, self.callcenter.stop, self.sim.stop]
+        if self.devices is not None:
+            parts.insert(0, self.devices.stop)
+        if self.alarm_intake is not None:
+            parts.insert(1, self.alarm_intake.stop)
+        for part in parts:
             try:
                 part()
             except Exception:
@@ -219,6 +238,14 @@ def start_demo(
     )
     center.start()
     console.start()
+    from callcenter.alarm_intake import start_in_process as start_alarm_intake
+    from platform_core.periodic import ensure_periodic_jobs
+
+    # device alarms arrive over HTTP webhooks (and MQTT too when HOTLINE_MQTT_URL is set)
+    alarm_intake = start_alarm_intake(
+        runtime, mqtt_url=settings.mqtt_url or "", http_host=host, http_port=0
+    )
+    ensure_periodic_jobs(runtime)
     demo = Demo(
         runtime=runtime,
         console=console,
@@ -227,6 +254,7 @@ def start_demo(
         ivr=ivr,
         ivr_loop=ivr_loop,
         accounts=accounts,
+        alarm_intake=alarm_intake,
     )
     demo.callers = _callers(runtime)
     return demo
@@ -253,7 +281,14 @@ def start_demo(
     show_default=True,
     help="模拟来电的平均间隔(秒) / mean seconds between simulated calls",
 )
-def demo(port: int | None, elders: int, call_every: float) -> None:
+@click.option(
+    "--alarm-every",
+    type=click.FloatRange(min=5),
+    default=90.0,
+    show_default=True,
+    help="模拟设备报警的平均间隔(秒) / mean seconds between simulated device alarms",
+)
+def demo(port: int | None, elders: int, call_every: float, alarm_every: float) -> None:
     """一键演示: 控制台、话务、IVR、PBX 模拟器与演示数据 / the whole platform in one process."""
     from platform_core.settings import load_settings
 
@@ -261,8 +296,10 @@ def demo(port: int | None, elders: int, call_every: float) -> None:
     click.echo("正在启动演示环境 / starting the demo ...")
     running = start_demo(settings, elders=elders, console_port=port)
     running.generate_calls(call_every)
+    running.simulate_devices(alarm_every)
     click.echo("")
     click.echo(f"  坐席控制台 / console:  {running.url}")
+    click.echo(f"  设备报警接入 / alarm webhook: {running.alarm_intake.http.url}")
     click.echo("  演示账号 (密码每次启动重新生成) / demo accounts (new passwords at every start):")
     for username, password, role in running.accounts:
         click.echo(f"    {role:<11} {username:<16} {password}")

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +68,15 @@ def test_newcomer_sets_ready_and_gets_an_elders_call(tmp_path, data_key) -> None
                 break
             time.sleep(0.2)
         assert kpis["offered"] == 1 and kpis["answered"] == 1 and kpis["answer_rate"] == 1.0
+
+        # simulated devices report through the intake's signed webhook: an alarm reaches the
+        # agents' alarm panel
+        raised = threading.Event()
+        demo.runtime.event_bus.subscribe(lambda e: e["type"] == "AlarmRaised" and raised.set())
+        demo.simulate_devices(alarm_every_s=1.0)
+        assert raised.wait(30), demo.devices.counts
+        open_alarms = agent.get(f"{demo.url}/api/alarms").json()
+        assert open_alarms, "the alarm panel lists no open alarm"
     finally:
         demo.stop()
 
