@@ -50,6 +50,7 @@ class LoadProfile:
     duration: float | None = None  # simulated seconds; None: until stopped
     emergency_share: float = 0.05  # calls the IVR sends to the emergency queue
     ivr_hangup_share: float = 0.03  # callers who hang up in the IVR
+    known_elder_share: float = 0.7  # callers the IVR recognised as registered elders
     total: int | None = None  # stop after this many calls
     numbers: list[str] = field(default_factory=list)
 
@@ -99,13 +100,24 @@ def random_caller(rng: random.Random, profile: LoadProfile) -> CallerConfig:
     else:
         number = "1" + rng.choice("3578") + "".join(rng.choice("0123456789") for _ in range(9))
     name = rng.choice(MONGOLIAN) if rng.random() < 0.3 else rng.choice(SURNAMES) + rng.choice(GIVEN)
-    variables: dict[str, str] = {}
+    # What the IVR sets at the end of its flow (ivr_flows): always every variable, the elder's
+    # id empty when it found none, and its session's id.
+    known = rng.random() < profile.known_elder_share
+    variables = {
+        "HOTLINE_ELDER_ID": str(rng.randrange(1, 100000)) if known else "",
+        "HOTLINE_INTENT": "consult",
+        "HOTLINE_PRIORITY": "0",
+        "HOTLINE_QUEUE": "hotline-general",
+        "HOTLINE_IVR_SESSION": str(rng.randrange(1, 10**9)),
+    }
     if rng.random() < profile.emergency_share:
-        variables = {
-            "HOTLINE_QUEUE": "hotline-emergency",
-            "HOTLINE_PRIORITY": "10",
-            "HOTLINE_INTENT": "sos",
-        }
+        variables.update(
+            {
+                "HOTLINE_QUEUE": "hotline-emergency",
+                "HOTLINE_PRIORITY": "10",
+                "HOTLINE_INTENT": "sos",
+            }
+        )
     patience = None if profile.patience is None else rng.expovariate(1 / profile.patience)
     return CallerConfig(
         number=number,

@@ -111,6 +111,7 @@ class LiveCall(_Row):
     updated_at: datetime = field(default_factory=utcnow)
     entries: list[LiveEntry] = field(default_factory=list)
     offers: list[LiveOffer] = field(default_factory=list)
+    ivr_ran: bool = False  # the IVR identified the caller already (kept in memory only)
 
 
 @dataclass(eq=False)

@@ -17,6 +17,7 @@ HOTLINE_VARIABLES = frozenset(
         "HOTLINE_QUEUE",
         "HOTLINE_RECALL_ID",
         "HOTLINE_AFTER_HOURS",
+        "HOTLINE_IVR_SESSION",
         "QUEUESTATUS",
     }
 )

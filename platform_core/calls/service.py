@@ -238,11 +238,13 @@ def usable_number(number: str) -> bool:
 
 def _identify(session: Session, call: LiveCall) -> None:
     """Who is calling: the IVR's HOTLINE_ELDER_ID when it set one, else the foundation's
-    caller identification. Never lets a lookup problem stop the call being recorded."""
+    caller identification -- unless the IVR ran (HOTLINE_IVR_SESSION) and found nobody: it
+    identified the caller before its first prompt, and asking again costs a lookup per call.
+    Never lets a lookup problem stop the call being recorded."""
     if call.identified:
         return
     call.identified = True
-    if call.elder_id is None and usable_number(call.caller_number):
+    if call.elder_id is None and usable_number(call.caller_number) and not call.ivr_ran:
         try:
             from platform_core.elders.identification import identify_caller
         except ImportError:
@@ -343,6 +345,8 @@ def _apply_variables(session: Session, call: LiveCall, variables: Mapping[str, s
             call.queue_status = value[:20] or None
         elif name == "HOTLINE_AFTER_HOURS" and value in ("1", "yes", "true"):
             call.queue_status = "AFTER_HOURS"
+        elif name == "HOTLINE_IVR_SESSION" and value:
+            call.ivr_ran = True
 
 
 def record_variables(
