@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import delete, insert, select, text, tuple_
+from sqlalchemy import Float, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from platform_core.calls.models import Agent, AgentMembership, AgentOffer, Call, QueueEntry
@@ -152,6 +152,10 @@ _COLUMNS: dict[type, list[str]] = {}
 for _cls in (LiveEntry, LiveOffer, LiveCall, LiveMembership, LiveAgent):
     _table_columns = {c.name for c in _cls.table.__table__.columns}
     _COLUMNS[_cls] = [f.name for f in fields(_cls) if f.name in _table_columns]
+_FLOATS: dict[type, list[str]] = {
+    cls: [c for c in _COLUMNS[cls] if isinstance(cls.table.__table__.c[c].type, Float)]
+    for cls in _COLUMNS
+}
 _CONFLICT = {
     LiveCall: ["linkedid"],
     LiveEntry: ["linkedid", "seq"],
@@ -318,7 +322,7 @@ def _pg_upsert_sql(cls: type) -> str:
         columns = _COLUMNS[cls]
         keys = _CONFLICT[cls]
         arrays = ", ".join(
-            f"CAST(:{c} AS {table.c[c].type.compile(dialect=dialect)}[])" for c in columns
+            f"CAST(%({c})b AS {table.c[c].type.compile(dialect=dialect)}[])" for c in columns
         )
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
         sql = (
@@ -327,6 +331,16 @@ def _pg_upsert_sql(cls: type) -> str:
         )
         _PG_UPSERT[cls] = sql
     return sql
+
+
+def _pg_execute(session: Session, sql: str, params: dict[str, list[Any]]) -> None:
+    """Run on the session's own connection (its transaction) with the arrays sent in PostgreSQL's
+    binary format (``%(name)b``): quoting every element of every array as text was a third of
+    the writer's time."""
+    raw = session.connection().connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute(sql, params)
 
 
 def _upsert(session: Session, cls: type, rows: list[_Row]) -> None:
@@ -341,7 +355,10 @@ def _upsert(session: Session, cls: type, rows: list[_Row]) -> None:
             values["updated_at"] = now
         params.append(values)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(_pg_upsert_sql(cls)), {c: [p[c] for p in params] for c in columns})
+        arrays = {c: [p[c] for p in params] for c in columns}
+        for c in _FLOATS[cls]:  # a binary array holds one type: 8 and 8.0 must not mix
+            arrays[c] = [None if v is None else float(v) for v in arrays[c]]
+        _pg_execute(session, _pg_upsert_sql(cls), arrays)
     else:
         from sqlalchemy.dialects.sqlite import insert
 
@@ -363,12 +380,11 @@ def insert_spans(session: Session, spans: list[dict[str, Any]]) -> None:
     if not spans:
         return
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text(
-                'INSERT INTO "telephony_agent_spans" (interface, state, reason, started_at) '
-                "SELECT * FROM unnest(CAST(:interface AS VARCHAR(80)[]), CAST(:state AS VARCHAR(12)[]), "
-                "CAST(:reason AS VARCHAR(40)[]), CAST(:started_at AS TIMESTAMP WITH TIME ZONE[]))"
-            ),
+        _pg_execute(
+            session,
+            'INSERT INTO "telephony_agent_spans" (interface, state, reason, started_at) '
+            "SELECT * FROM unnest(CAST(%(interface)b AS VARCHAR(80)[]), CAST(%(state)b AS VARCHAR(12)[]), "
+            "CAST(%(reason)b AS VARCHAR(40)[]), CAST(%(started_at)b AS TIMESTAMP WITH TIME ZONE[]))",
             {k: [sp[k] for sp in spans] for k in ("interface", "state", "reason", "started_at")},
         )
     else:

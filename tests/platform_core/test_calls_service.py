@@ -420,3 +420,16 @@ def test_events_publish_after_commit_and_never_after_rollback(runtime) -> None:
         "CallQueued",
         "QueueStatsChanged",
     ]  # one stats event per queue and commit
+
+
+def test_whole_numbers_in_float_columns_are_written(any_runtime) -> None:
+    from platform_core.calls import live
+
+    c, d = caller(1), caller(2, number="13800000002")
+    with any_runtime.session() as s:
+        for ch in (c, d):
+            calls.record_channel(s, chan=ch, at=at(0))
+        live.store(s).calls[c.linkedid].wait_s = 8  # an int where the column is a float
+        live.store(s).calls[d.linkedid].wait_s = 2.5
+    with any_runtime.session() as s:
+        assert (s.get(Call, c.linkedid).wait_s, s.get(Call, d.linkedid).wait_s) == (8.0, 2.5)
