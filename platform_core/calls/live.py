@@ -153,7 +153,7 @@ for _cls in (LiveEntry, LiveOffer, LiveCall, LiveMembership, LiveAgent):
     _table_columns = {c.name for c in _cls.table.__table__.columns}
     _COLUMNS[_cls] = [f.name for f in fields(_cls) if f.name in _table_columns]
 _FLOATS: dict[type, list[str]] = {
-    cls: [c for c in _COLUMNS[cls] if isinstance(cls.table.__table__.c[c].type, Float)]
+    cls: [c for c in _COLUMNS[cls] if isinstance(cls.table.__table__.c[c].type, Float)]  # type: ignore[attr-defined]
     for cls in _COLUMNS
 }
 _CONFLICT = {
@@ -337,8 +337,7 @@ def _pg_execute(session: Session, sql: str, params: dict[str, list[Any]]) -> Non
     """Run on the session's own connection (its transaction) with the arrays sent in PostgreSQL's
     binary format (``%(name)b``): quoting every element of every array as text was a third of
     the writer's time."""
-    raw = session.connection().connection.dbapi_connection
-    assert raw is not None
+    raw: Any = session.connection().connection.dbapi_connection
     with raw.cursor() as cur:
         cur.execute(sql, params)
 
