@@ -67,15 +67,8 @@ def _settings(session: Session) -> Settings:
 
 
 def _lock_order(session: Session, order_id: int) -> ServiceOrder:
-    order = session.scalar(
-        select(ServiceOrder)
-        .where(ServiceOrder.id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if order is None:
-        raise orders.OrderNotFound(f"工单不存在: {order_id} / unknown order")
-    return order
+    # the order's own lock: the dispatch step after it reads the order from this transaction
+    return orders.lock_order(session, order_id=order_id)
 
 
 def passed_over(session: Session, *, order_id: int) -> dict[int, str]:
@@ -101,22 +94,11 @@ def passed_over(session: Session, *, order_id: int) -> dict[int, str]:
     return out
 
 
-def _coverage_level(provider: Provider, region_code: str) -> int:
-    levels = [codes.level_of(c) for c in provider.coverage_codes if codes.is_within(region_code, c)]
-    return max(levels) if levels else 0
-
-
-def candidate_facts(
-    session: Session, order: ServiceOrder, *, keep: dict[int, Provider] | None = None
-) -> list[CandidateFacts]:
-    """The candidates' facts; ``keep`` receives the Provider rows, which holds them in the
-    session's identity map (it keeps only referenced rows) so dispatching reads none twice."""
-    found = providers.list_providers_covering(
+def candidate_facts(session: Session, order: ServiceOrder) -> list[CandidateFacts]:
+    found = providers.candidate_rows(
         session, region_code=order.region_code, service_type_code=order.service_type_code
     )
-    if keep is not None:
-        keep.update((p.id, p) for p in found)
-    loads = orders.provider_loads(session, provider_ids=[p.id for p in found])
+    loads = orders.provider_loads(session, provider_ids=[p.provider_id for p in found])
     out = []
     for p in found:
         distance = None
@@ -124,28 +106,26 @@ def candidate_facts(
             distance = haversine_km(order.latitude, order.longitude, p.latitude, p.longitude)  # type: ignore[arg-type]
         out.append(
             CandidateFacts(
-                provider_id=p.id,
+                provider_id=p.provider_id,
                 name=p.name,
                 status=p.status,
                 grade=p.grade,
-                credit_score=float(p.credit_score),
+                credit_score=p.credit_score,
                 capacity=p.capacity,
-                load=loads.get(p.id, 0),
+                load=loads.get(p.provider_id, 0),
                 distance_km=distance,
-                coverage_level=_coverage_level(p, order.region_code),
+                coverage_level=max((codes.level_of(c) for c in p.covering_codes), default=0),
             )
         )
     return out
 
 
-def rank_for(
-    session: Session, order: ServiceOrder, *, keep: dict[int, Provider] | None = None
-) -> Ranking:
+def rank_for(session: Session, order: ServiceOrder) -> Ranking:
     settings = _settings(session)
     # an order nobody declined, let lapse or breached has nobody to pass over
     fresh = not (order.reject_count or order.escalation_count)
     return rank(
-        candidate_facts(session, order, keep=keep),
+        candidate_facts(session, order),
         weights=config.weights(settings),
         rules=config.status_rules(settings),
         max_distance_km=settings.dispatch_max_distance_km,
@@ -204,10 +184,9 @@ def dispatch_order(session: Session, *, order_id: int, attempt: int = 0) -> Disp
     order = _lock_order(session, order_id)
     if order.status not in DISPATCHABLE:
         return DispatchOutcome(order.id, "unchanged", order.status, order.provider_id)
-    # held until this returns, the rows the dispatch step reads again come from the identity map
-    held: dict[int, Provider] = {}
+    # held until this returns, the dispatch step finds the service type in the identity map
     service_type = catalogue.get_service_type(session, code=order.service_type_code)  # noqa: F841
-    ranking = rank_for(session, order, keep=held)
+    ranking = rank_for(session, order)
     for position, candidate in enumerate(ranking.ranked, 1):
         if _load_now(session, candidate.facts.provider_id) >= candidate.effective_capacity:
             ranking.excluded.append(

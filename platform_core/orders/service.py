@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -208,8 +209,16 @@ def _facts(session: Session, order: ServiceOrder) -> dict[str, bool]:
     }
 
 
+_LOCKED = "orders_locked"
+
+
 def _load(session: Session, order_id: int) -> ServiceOrder:
     """The order, locked for this unit of work: two commands on one order run one after the other."""
+    if order_id in session.info.get(_LOCKED, ()):
+        # locked earlier in this transaction (or created by it): nobody else can have changed it
+        held = session.get(ServiceOrder, order_id)
+        if held is not None:
+            return held
     order = session.scalar(
         select(ServiceOrder)
         .where(ServiceOrder.id == order_id)
@@ -218,7 +227,19 @@ def _load(session: Session, order_id: int) -> ServiceOrder:
     )
     if order is None:
         raise OrderNotFound(f"工单不存在: {order_id} / unknown order")
+    session.info.setdefault(_LOCKED, set()).add(order.id)
     return order
+
+
+def lock_order(session: Session, *, order_id: int) -> ServiceOrder:
+    """Lock the order for the rest of this unit of work (later commands on it read it once)."""
+    return _load(session, order_id)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_locks(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_LOCKED, None)
 
 
 def _begin(
@@ -477,6 +498,7 @@ def open_order(
     )
     session.add(order)
     session.flush()
+    session.info.setdefault(_LOCKED, set()).add(order.id)  # this transaction's own row
     _record(
         session,
         order,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -709,11 +710,9 @@ def list_providers(
     return list(session.scalars(q))
 
 
-def list_providers_covering(
-    session: Session, *, region_code: str, service_type_code: str
-) -> list[Provider]:
-    """The candidate set dispatch ranks: providers offering the service whose coverage contains
-    the elder's region, excluding suspended and terminated ones. Best grade and credit first."""
+def _covering(region_code: str, service_type_code: str) -> list[Any]:
+    """Who may be sent: offers the service, covers the region (or an ancestor of it), and is
+    neither suspended nor terminated."""
     covering = exists().where(
         ProviderCoverage.provider_id == Provider.id,
         ProviderCoverage.region_code.in_(self_and_ancestors(region_code)),
@@ -722,13 +721,74 @@ def list_providers_covering(
         ProviderOffering.provider_id == Provider.id,
         ProviderOffering.service_type_code == service_type_code,
     )
+    return [covering, offering, Provider.status.not_in([s.value for s in CLOSED_STATUSES])]
+
+
+def list_providers_covering(
+    session: Session, *, region_code: str, service_type_code: str
+) -> list[Provider]:
+    """The candidate set dispatch ranks: providers offering the service whose coverage contains
+    the elder's region, excluding suspended and terminated ones. Best grade and credit first."""
     q = (
         select(Provider)
-        .where(covering, offering, Provider.status.not_in([s.value for s in CLOSED_STATUSES]))
+        .where(*_covering(region_code, service_type_code))
         .options(selectinload(Provider.coverage), selectinload(Provider.offerings))
         .order_by(Provider.grade, Provider.credit_score.desc(), Provider.id)
     )
     return list(session.scalars(q))
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """What dispatch ranks a candidate on, read without loading the provider."""
+
+    provider_id: int
+    name: str
+    status: str
+    grade: str
+    credit_score: float
+    capacity: int
+    latitude: float | None
+    longitude: float | None
+    # the covered regions that contain the elder's region (the most specific fits best)
+    covering_codes: tuple[str, ...]
+
+
+def candidate_rows(
+    session: Session, *, region_code: str, service_type_code: str
+) -> list[CandidateRow]:
+    """The same candidate set as :func:`list_providers_covering`, as plain rows in two queries
+    (dispatch runs this for every order)."""
+    rows = session.execute(
+        select(
+            Provider.id,
+            Provider.name,
+            Provider.status,
+            Provider.grade,
+            Provider.credit_score,
+            Provider.capacity,
+            Provider.latitude,
+            Provider.longitude,
+        )
+        .where(*_covering(region_code, service_type_code))
+        .order_by(Provider.id)
+    ).all()
+    if not rows:
+        return []
+    covered: dict[int, list[str]] = {}
+    for pid, code in session.execute(
+        select(ProviderCoverage.provider_id, ProviderCoverage.region_code).where(
+            ProviderCoverage.provider_id.in_([r[0] for r in rows]),
+            ProviderCoverage.region_code.in_(self_and_ancestors(region_code)),
+        )
+    ):
+        covered.setdefault(pid, []).append(code)
+    return [
+        CandidateRow(
+            r[0], r[1], r[2], r[3], float(r[4]), r[5], r[6], r[7], tuple(covered.get(r[0], ()))
+        )
+        for r in rows
+    ]
 
 
 def covers(provider: Provider, *, region_code: str, service_type_code: str) -> bool:
