@@ -103,52 +103,50 @@ RECENT_DAYS = 30
 
 
 def recent_risk_flags(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
-    """Flags from other modules' records: recent alarms and care calls that never got through."""
+    """Flags from other modules' records: recent alarms and care calls that never got through,
+    counted in one round trip."""
     from datetime import UTC, timedelta
 
     from sqlalchemy import func, select
 
     since = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
-    flags: list[dict[str, Any]] = []
+    counts: dict[str, Any] = {}
     try:
         alarms = _module("platform_core.alarms.models").Alarm
-        n = session.scalar(
+        counts["recent_alarms"] = (
             select(func.count())
             .select_from(alarms)
             .where(
                 alarms.elder_id == elder_id, alarms.received_at >= since, alarms.unbound.is_(False)
             )
+            .scalar_subquery()
         )
-        if n:
-            flags.append(
-                {
-                    "code": "recent_alarms",
-                    "count": n,
-                    "label": f"近{RECENT_DAYS}天报警 {n} 次 / {n} alarms in {RECENT_DAYS} days",
-                }
-            )
     except ModuleUnavailable:
         pass
     try:
         care = _module("platform_core.care_calls.models").CareCall
-        n = session.scalar(
+        counts["missed_care_calls"] = (
             select(func.count())
             .select_from(care)
             .where(
                 care.elder_id == elder_id, care.status == "unreachable", care.outcome_at >= since
             )
+            .scalar_subquery()
         )
-        if n:
-            flags.append(
-                {
-                    "code": "missed_care_calls",
-                    "count": n,
-                    "label": f"关怀电话未接通 {n} 次 / {n} care calls unanswered",
-                }
-            )
     except ModuleUnavailable:
         pass
-    return flags
+    if not counts:
+        return []
+    row = session.execute(select(*(q.label(code) for code, q in counts.items()))).one()
+    labels = {
+        "recent_alarms": "近{days}天报警 {n} 次 / {n} alarms in {days} days",
+        "missed_care_calls": "关怀电话未接通 {n} 次 / {n} care calls unanswered",
+    }
+    return [
+        {"code": code, "count": n, "label": labels[code].format(n=n, days=RECENT_DAYS)}
+        for code, n in zip(counts, row, strict=True)
+        if n
+    ]
 
 
 # --- catalogue and orders ----------------------------------------------------------------

@@ -7,12 +7,13 @@ still reach what they need without globals.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -76,8 +77,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 40)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # Connections older than this are replaced at checkout (firewalls and poolers drop idle ones).
+    kwargs.setdefault("pool_recycle", 1800)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping") and engine.dialect.driver == "psycopg":
+        event.listen(engine, "checkout", _refuse_if_closed_by_server)
+    return engine
+
+
+def _refuse_if_closed_by_server(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """Liveness at checkout without pre-ping's round trip (two, on psycopg: BEGIN and SELECT 1).
+
+    A server that restarts, or terminates a backend, sends its goodbye (FATAL 57P01) and closes
+    the socket, so the pooled connection has something to read; an idle healthy connection never
+    does. One poll() tells them apart; the pool then replaces the dead one with a fresh connection.
+    """
+    if dbapi_conn.closed:
+        raise exc.DisconnectionError("连接已关闭 / connection closed")
+    poller = select.poll()
+    poller.register(dbapi_conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    if poller.poll(0):
+        raise exc.DisconnectionError("数据库已断开此连接 / the server closed this connection")
 
 
 def make_session_factory(engine: Engine, **info: Any) -> sessionmaker[Session]:

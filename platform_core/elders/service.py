@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
@@ -65,7 +66,8 @@ from platform_core.errors import (
 )
 from platform_core.events import publish_on_commit
 from platform_core.regions import service as regions
-from platform_core.regions.codes import is_within, level_of
+from platform_core.regions.codes import is_within, level_of, normalize_code, parent_of
+from platform_core.regions.models import Region
 from platform_core.runtime import cipher_of, settings_of
 from platform_core.security.masking import mask_id_number, mask_phone
 
@@ -137,6 +139,36 @@ def open_health(session: Session, *, elder: Elder) -> dict[str, Any]:
     if not elder.health_sealed:
         return HealthIn().model_dump()
     return json.loads(cipher_of(session).open(elder.health_sealed))  # type: ignore[no-any-return]
+
+
+# Full region names by (database, code). The dictionary changes a few times a year, while every
+# screen pop needs one: a name is kept this long, and only when its whole path was found.
+REGION_NAME_TTL_S = 600.0
+_region_names: dict[tuple[str, str], tuple[float, str]] = {}
+
+
+def region_name(session: Session, code: str) -> str:
+    """``regions.full_name``, from the process's memory or else in one query for the whole path."""
+    code = normalize_code(code)
+    key = (str(session.get_bind().engine.url), code)
+    now = time.monotonic()
+    cached = _region_names.get(key)
+    if cached is not None and now - cached[0] < REGION_NAME_TTL_S:
+        return cached[1]
+    path: list[str] = []
+    current: str | None = code
+    while current:
+        path.append(current)
+        current = parent_of(current)
+    path.reverse()
+    names = dict(
+        session.execute(select(Region.code, Region.name).where(Region.code.in_(path))).all()
+    )
+    found = [names[c] for c in path if c in names]
+    name = "".join(found[1:])
+    if len(found) == len(path):
+        _region_names[key] = (now, name)
+    return name
 
 
 def today_in(session: Session) -> date:
@@ -634,18 +666,29 @@ def elder_profile(
     """The profile as the screen pop shows it: name in clear, ID number and phones masked."""
     from platform_core.devices.service import device_summaries
 
-    elder = session.scalar(
-        select(Elder)
-        .where(Elder.id == elder_id)
-        .options(
-            selectinload(Elder.phones),
-            selectinload(Elder.contacts),
-            selectinload(Elder.categories),
-            selectinload(Elder.consents),
-        )
+    # One round trip for the elder and the lists the pop shows (a few rows each, so the joins'
+    # product stays small); whether consent is on file is a subquery, not a list to load.
+    consent_on_file = (
+        exists()
+        .where(ConsentRecord.elder_id == Elder.id, ConsentRecord.withdrawn_on.is_(None))
+        .correlate(Elder)
     )
-    if elder is None:
+    row = (
+        session.execute(
+            select(Elder, consent_on_file.label("consent_on_file"))
+            .where(Elder.id == elder_id)
+            .options(
+                joinedload(Elder.phones),
+                joinedload(Elder.contacts),
+                joinedload(Elder.categories),
+            )
+        )
+        .unique()
+        .one_or_none()
+    )
+    if row is None:
         raise ElderNotFound(f"老人档案不存在: {elder_id} / no such elder")
+    elder, consent = row
     _authorize(session, elder=elder, actor=actor, action="elder.view_profile", roles=PROFILE_ROLES)
     settings = settings_of(session)
     today = today_in(session)
@@ -667,7 +710,7 @@ def elder_profile(
         "deceased_on": elder.deceased_on.isoformat() if elder.deceased_on else None,
         "address": elder.address,
         "region_code": elder.region_code,
-        "region_name": regions.full_name(session, elder.region_code),
+        "region_name": region_name(session, elder.region_code),
         "household_address": elder.household_address,
         "latitude": elder.latitude,
         "longitude": elder.longitude,
@@ -716,7 +759,7 @@ def elder_profile(
             }
             for c in sorted(elder.contacts, key=lambda c: (c.priority, c.id))
         ],
-        "consent_on_file": any(c.withdrawn_on is None for c in elder.consents),
+        "consent_on_file": bool(consent),
         "devices": device_summaries(session, elder_id=elder.id),
     }
     audit.record(
