@@ -3,7 +3,9 @@
 The elders service records the death (and publishes ElderDeceased); this flow then, in the same
 unit of work: deactivates the elder's devices and opens a recovery ticket for each (maintenance
 staff are told through MaintenanceTicketOpened), closes their open alarms, cancels their open
-service orders and recall items, and cancels scheduled device return visits. Proactive care
+service orders and recall items, cancels scheduled device return visits, withdraws the family
+care bed, ends a government-purchased service (its allowance stops with the month), and cancels
+home adaptation not yet under way and meals still booked. Proactive care
 calls skip a deceased elder at their next attempt (platform_core.care_calls), and a deactivated
 device raises no alarm (platform_core.alarms.intake).
 
@@ -15,6 +17,7 @@ the elders service directly) still stops everything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -46,6 +49,8 @@ class DeathReport:
     )  # under way: their own cancel rules refused
     recalls_cancelled: list[int] = field(default_factory=list)
     visits_cancelled: int = 0
+    # care modules: (module, record id) of what was withdrawn, terminated or cancelled
+    care_stopped: list[tuple[str, int]] = field(default_factory=list)
 
 
 def record_death_of_elder(
@@ -101,8 +106,110 @@ def apply_death(
         report.recalls_cancelled.append(item.id)
 
     report.visits_cancelled = return_visits.cancel_for_elder(session, elder_id=elder_id)
+    report.care_stopped = _stop_care(
+        session, elder_id=elder_id, actor=actor, died_on=elder.deceased_on
+    )
     session.flush()
     return report
+
+
+def _stop_care(
+    session: Session, *, elder_id: int, actor: Actor, died_on: date | None
+) -> list[tuple[str, int]]:
+    """Withdraw the family care bed, end the government-purchased service (its allowance stops at
+    the month of death), cancel home adaptation not yet under way and meals still booked. Each is
+    tried on its own savepoint: a step its state machine refuses is logged, not fatal."""
+    from platform_core.care_beds import service as beds
+    from platform_core.care_beds.models import CareBed
+    from platform_core.gov_purchase import service as gov
+    from platform_core.gov_purchase.models import GovPurchaseApplication
+    from platform_core.home_adaptation import service as adaptation
+    from platform_core.home_adaptation.models import AdaptationCase
+    from platform_core.meal_aid import service as meals
+    from platform_core.meal_aid.models import MealBooking
+
+    def of(model: type, *, exclude: tuple[str, ...]) -> list[int]:
+        return list(
+            session.scalars(
+                select(model.id)
+                .where(model.elder_id == elder_id, model.status.not_in(exclude))
+                .order_by(model.id)
+            )
+        )
+
+    steps: list[tuple[str, int, Callable[[], object]]] = []
+    for bed_id in of(CareBed, exclude=("withdrawn",)):
+        steps.append(
+            (
+                "care_bed",
+                bed_id,
+                lambda i=bed_id: beds.withdraw(
+                    session, actor=actor, care_bed_id=i, reason="death", on=died_on
+                ),
+            )
+        )
+    for app_id in of(
+        GovPurchaseApplication, exclude=("terminated", "withdrawn", "refused", "rejected")
+    ):
+        app = session.get(GovPurchaseApplication, app_id)
+        if app is not None and app.status == "approved":
+            steps.append(
+                (
+                    "gov_purchase",
+                    app_id,
+                    lambda i=app_id: gov.terminate(
+                        session, actor=actor, application_id=i, reason=REASON, on=died_on
+                    ),
+                )
+            )
+        else:
+            steps.append(
+                (
+                    "gov_purchase",
+                    app_id,
+                    lambda i=app_id: gov.withdraw(
+                        session, actor=actor, application_id=i, on=died_on
+                    ),
+                )
+            )
+    for case_id in of(
+        AdaptationCase, exclude=("cancelled", "accepted", "settled", "return_visited")
+    ):
+        steps.append(
+            (
+                "home_adaptation",
+                case_id,
+                lambda i=case_id: adaptation.cancel(
+                    session, actor=actor, case_id=i, reason=REASON, on=died_on
+                ),
+            )
+        )
+    for booking_id in list(
+        session.scalars(
+            select(MealBooking.id).where(
+                MealBooking.elder_id == elder_id, MealBooking.status == "booked"
+            )
+        )
+    ):
+        steps.append(
+            (
+                "meal_booking",
+                booking_id,
+                lambda i=booking_id: meals.cancel_booking(
+                    session, actor=actor, booking_id=i, reason=REASON
+                ),
+            )
+        )
+
+    stopped: list[tuple[str, int]] = []
+    for module, record_id, step in steps:
+        try:
+            with session.begin_nested():
+                step()
+            stopped.append((module, record_id))
+        except DomainError as err:
+            log.warning("%s #%s 未能停止 / not stopped: %s", module, record_id, err.message)
+    return stopped
 
 
 def _deactivated_unrecovered(
