@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import random
@@ -63,6 +64,14 @@ def family(pid: int) -> list[int]:
     """The server process and its worker processes."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
     return [pid] + [int(c) for c in children.read_text().split()] if children.exists() else [pid]
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """Kill the server and its worker processes (they outlive a killed parent otherwise)."""
+    for pid in reversed(family(server.pid)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+    server.wait()
 
 
 def rss_mb(pid: int) -> dict[str, float]:
@@ -405,8 +414,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             mem_end = rss_mb(server.pid)
             # stop the server first: its sockets close from its side and the clients need no
             # close handshakes, which a thousand clients would otherwise wait for one by one
-            server.kill()
-            server.wait()
+            stop(server)
             await asyncio.wait(
                 [asyncio.create_task(c.disconnect()) for _, c in clients], timeout=10
             )
@@ -458,9 +466,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         return result
     finally:
-        if server is not None:
-            server.kill()
-            server.wait()
+        if server is not None and server.poll() is None:
+            stop(server)
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         admin.dispose()
