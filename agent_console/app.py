@@ -59,10 +59,12 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
 
     _install_request_hooks(app, runtime)
 
-    from agent_console.views import agent, alarms, auth, reports, supervisor
+    from agent_console.views import agent, alarms, assessment, auth, care, reports, supervisor
 
     auth.init_app(app)
     agent.init_app(app, realtime)
+    care.init_app(app)
+    assessment.init_app(app)
     supervisor.init_app(app, realtime)
     reports.init_app(app)
     alarms.init_app(app, realtime)

@@ -159,18 +159,77 @@ def service_types(session: Session) -> list[dict[str, Any]]:
 
 
 def open_order(session: Session, *, actor: Actor, **kwargs: Any) -> Any:
-    return _module("platform_core.orders.service").open_order(session, actor=actor, **kwargs)
+    """An order from the call, drawing on the elder's government-purchase allowance."""
+    return _module("platform_core.flows.care_orders").open_care_order(
+        session, actor=actor, **kwargs
+    )
+
+
+def cancel_order(session: Session, *, actor: Actor, order_id: int, reason: str) -> Any:
+    """Cancel an order and give back what it drew (a meal delivery through its booking)."""
+    return _module("platform_core.flows.care_orders").cancel_care_order(
+        session, actor=actor, order_id=order_id, reason=reason
+    )
+
+
+def order_region(session: Session, order_id: int) -> str:
+    order = _module("platform_core.orders.service").get_order(session, order_id=order_id)
+    return str(order.region_code)
+
+
+def order_allowance(session: Session, *, order_id: int) -> str:
+    """What the order draws from a government-purchase allowance ("0.00" when nothing)."""
+    amount = _module("platform_core.flows.care_orders").order_allowance(session, order_id=order_id)
+    return str(amount)
 
 
 def order_summary(order: Any) -> dict[str, Any]:
+    status = str(getattr(order.status, "value", order.status))
+    labels = _module("platform_core.orders.states").STATUS_LABELS
     return {
         "id": order.id,
         "order_no": order.order_no,
         "service_type_code": order.service_type_code,
         "urgency": str(getattr(order.urgency, "value", order.urgency)),
-        "status": str(getattr(order.status, "value", order.status)),
-        "opened_at": _iso(getattr(order, "created_at", None)),
+        "status": status,
+        "status_label": labels.get(status, status),
+        "opened_at": _iso(getattr(order, "opened_at", None)),
     }
+
+
+# --- care processes from a call ----------------------------------------------------------
+
+
+def care_status(session: Session, *, elder_id: int) -> dict[str, Any]:
+    status: dict[str, Any] = _module("platform_core.flows.care_overview").care_status_for_elder(
+        session, elder_id=elder_id
+    )
+    return status
+
+
+def care_processes() -> dict[str, str]:
+    processes: dict[str, str] = _module("platform_core.flows.care_overview").PROCESSES
+    return processes
+
+
+def start_care_process(
+    session: Session,
+    *,
+    actor: Actor,
+    elder_id: int,
+    process: str,
+    source_ref: str | None,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    started: dict[str, Any] = _module("platform_core.flows.care_overview").start_care_process(
+        session,
+        actor=actor,
+        elder_id=elder_id,
+        process=process,
+        source_ref=source_ref,
+        options=options,
+    )
+    return started
 
 
 def open_orders_for_elder(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
@@ -272,3 +331,132 @@ def kpi_report(
 
 def telephony(runtime: Runtime) -> Any:
     return _module("platform_core.telephony.commands").TelephonyClient(runtime)
+
+
+# --- assessment (GB/T 42195-2022) ------------------------------------------------------------
+
+
+def assessment_form() -> dict[str, Any]:
+    """The standard as the form needs it: dimensions with their items and options, the grade
+    bands and the reasons, all from the assessment module's tables."""
+    standard = _module("platform_core.assessment.standard")
+    return {
+        "standard": standard.STANDARD_CODE,
+        "total_max": standard.TOTAL_MAX,
+        "dimensions": [
+            {
+                "code": d.code,
+                "name": d.name,
+                "max": d.max_score,
+                "items": [
+                    {
+                        "code": i.code,
+                        "name": i.name,
+                        "max": i.max_score,
+                        "options": [
+                            {"score": score, "text": text}
+                            for score, text in sorted(i.options.items(), reverse=True)
+                        ],
+                    }
+                    for i in d.items
+                ],
+            }
+            for d in standard.DIMENSIONS
+        ],
+        "grades": [
+            {"from": lowest, "level": int(grade), "label": grade.label}
+            for lowest, grade in standard.GRADE_BANDS
+        ],
+        "reasons": dict(standard.REASONS),
+        "risk_event_threshold": standard.RISK_EVENT_THRESHOLD,
+    }
+
+
+def score_assessment(
+    *, items: dict[str, Any], coma: bool, diagnoses: str, risk_events: int
+) -> dict[str, Any]:
+    """Dimension totals, preliminary and final grade of a complete form, nothing recorded."""
+    scoring = _module("platform_core.assessment.scoring")
+    problems: list[Any] = []
+    facts = scoring.AdjustmentFacts(
+        coma=coma,
+        diagnoses=scoring.parse_diagnoses(diagnoses, problems),
+        risk_events_30d=scoring.parse_risk_events(risk_events, None, problems),
+    )
+    if problems:
+        raise scoring.InvalidAssessmentForm(problems)
+    result: dict[str, Any] = scoring.score_items(items, facts).as_dict()
+    return result
+
+
+def record_assessment(session: Session, *, actor: Actor, elder_id: int, **form: Any) -> Any:
+    return _module("platform_core.assessment.service").record_assessment(
+        session, actor=actor, elder_id=elder_id, **form
+    )
+
+
+def assessment_summary(row: Any) -> dict[str, Any]:
+    standard = _module("platform_core.assessment.standard")
+    grade = standard.AbilityGrade(row.final_grade)
+    return {
+        "id": row.id,
+        "standard": row.standard,
+        "assessed_on": row.assessed_on.isoformat(),
+        "reason": row.reason,
+        "reason_label": standard.REASONS.get(row.reason, row.reason),
+        "assessors": [row.assessor_1, row.assessor_2],
+        "dimension_totals": row.dimension_totals,
+        "total": row.total,
+        "grade_label": row.legacy_grade_label or grade.label,
+        "next_due_on": row.next_due_on.isoformat(),
+        "is_current": row.is_current,
+    }
+
+
+def list_assessments(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
+    rows = _module("platform_core.assessment.service").list_assessments(session, elder_id=elder_id)
+    return [assessment_summary(r) for r in rows]
+
+
+def assessment_region(session: Session, assessment_id: int) -> str:
+    row = _module("platform_core.assessment.service").get_assessment(
+        session, assessment_id=assessment_id
+    )
+    return str(row.region_code)
+
+
+def assessment_report_pdf(session: Session, *, actor: Actor, assessment_id: int) -> bytes:
+    """The printable report; printing health data is audited as an export by the module."""
+    data: bytes = _module("platform_core.assessment.report").render_report(
+        session, actor=actor, assessment_id=assessment_id
+    )
+    return data
+
+
+def elder_header(session: Session, *, elder_id: int) -> dict[str, Any]:
+    """Who a form is about, masked as on the screen pop: name, masked ID number, age, region."""
+    service = _module("platform_core.elders.service")
+    elder = service.get_elder(session, elder_id=elder_id)
+    return {
+        "id": elder.id,
+        "name": elder.name,
+        "id_number_masked": elder.id_number_masked,
+        "age": service.age_of(elder, service.today_in(session)),
+        "region_name": service.region_name(session, elder.region_code),
+        "status": elder.status,
+        "ability_grade": elder.ability_grade,
+    }
+
+
+# --- alarm KPIs ----------------------------------------------------------------------------------
+
+
+def alarm_kpi(
+    session: Session, *, start: datetime, end: datetime, region_code: str
+) -> dict[str, Any]:
+    """Alarms answered within 60 s / 180 s against their targets, time to first action and to
+    someone on site, for alarms received in [start, end) in the region."""
+    kpi: dict[str, Any] = _module("platform_core.alarms.kpi").kpi(
+        session, start=start, end=end, region_code=region_code
+    )
+    return kpi

@@ -16,6 +16,7 @@ from agent_console.security import current_actor, guard, require_region
 from agent_console.views.common import body, check_note, runtime
 from agent_console.views.schemas import (
     CallbackIn,
+    CancelOrderIn,
     DispositionIn,
     OrderIn,
     PauseIn,
@@ -103,8 +104,14 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/agent")
 @guard(Permission.TAKE_CALLS)
 def console() -> Any:
+    from agent_console.views.alarms import messages as alarm_messages
+
+    # the alarm panel's words too: an alarm offered to this desk is named on this page
     return render_template(
-        "agent.html", pause_reasons=PAUSE_REASONS, dispositions=accounts.DISPOSITIONS
+        "agent.html",
+        pause_reasons=PAUSE_REASONS,
+        dispositions=accounts.DISPOSITIONS,
+        catalogue=alarm_messages(g.get("lang", "zh")),
     )
 
 
@@ -350,7 +357,25 @@ def open_order(elder_id: int) -> Any:
             address=data.address or None,
             source_ref=data.linkedid,
         )
-        return jsonify({"order": integration.order_summary(order)}), 201
+        summary = integration.order_summary(order)
+        summary["allowance"] = integration.order_allowance(s, order_id=order.id)
+        return jsonify({"order": summary}), 201
+
+
+@bp.post("/api/orders/<int:order_id>/cancel")
+@guard(Permission.OPEN_ORDER)
+def cancel_order(order_id: int) -> Any:
+    """Cancel an order opened by mistake or no longer wanted; what it drew is given back."""
+    data = body(CancelOrderIn)
+    check_note(data.reason)
+    with runtime().session() as s:
+        require_region(
+            integration.order_region(s, order_id), target_type="service_order", target_id=order_id
+        )
+        order = integration.cancel_order(
+            s, actor=current_actor(), order_id=order_id, reason=data.reason
+        )
+        return jsonify({"order": integration.order_summary(order)})
 
 
 @bp.get("/api/catalogue/service-types")

@@ -89,6 +89,7 @@ def report_data() -> dict[str, Any]:
                 s, start=start, end=end, queue=queue, by=by, region_code=actor.region_code
             )
         )
+        alarms = integration.alarm_kpi(s, start=start, end=end, region_code=actor.region_code)
     if isinstance(report, list):
         report = {"rows": report}
     report.setdefault("rows", [])
@@ -98,7 +99,29 @@ def report_data() -> dict[str, Any]:
         "by": by,
         "queue": queue,
         "report": report,
+        "alarm_kpi": alarms,
     }
+
+
+def alarm_rows(kpi: dict[str, Any]) -> list[list[Any]]:
+    """The alarm KPIs as (measure, value, target) rows for the report's table and exports."""
+    lang = g.get("lang", "zh")
+
+    def tr(key: str, **values: Any) -> str:
+        return i18n.translate(lang, key, **values)
+
+    rows: list[list[Any]] = [[tr("akpi.counted"), kpi["counted"], None]]
+    for w in kpi["answered_within"]:
+        rows.append([tr("akpi.within", s=w["seconds"]), w["share"], w["target"]])
+    for key, label in (
+        ("time_to_answer", "akpi.answer"),
+        ("time_to_first_action", "akpi.first_action"),
+        ("time_to_on_site", "akpi.on_site"),
+    ):
+        d = kpi[key]
+        rows.append([f"{tr(label)} ({tr('common.seconds')})", d["median_s"], None])
+        rows.append([f"{tr(label)} {tr('akpi.p90')} ({tr('common.seconds')})", d["p90_s"], None])
+    return rows
 
 
 @bp.get("/reports")
@@ -150,6 +173,10 @@ def export_csv() -> Any:
     writer = csv.writer(buf)
     writer.writerow(header)
     writer.writerows(rows)
+    writer.writerow([])
+    lang = g.get("lang", "zh")
+    writer.writerow([i18n.translate(lang, k) for k in ("akpi.title", "akpi.value", "akpi.target")])
+    writer.writerows(alarm_rows(data["alarm_kpi"]))
     _audit_export("csv", data)
     # a BOM so that Excel opens the Chinese headers as UTF-8
     return Response(
@@ -178,6 +205,14 @@ def export_xlsx() -> Any:
         cell.font = Font(bold=True)
     for row in rows:
         ws.append(row)
+    lang = g.get("lang", "zh")
+    alarms = wb.create_sheet(i18n.translate(lang, "akpi.title"))
+    alarms.append([f"{data['start']} — {data['end']}"])
+    alarms.append([i18n.translate(lang, k) for k in ("akpi.metric", "akpi.value", "akpi.target")])
+    for cell in alarms[2]:
+        cell.font = Font(bold=True)
+    for row in alarm_rows(data["alarm_kpi"]):
+        alarms.append(row)
     out = io.BytesIO()
     wb.save(out)
     _audit_export("xlsx", data)

@@ -30,6 +30,10 @@ class OrderIn(Strict):
     linkedid: str | None = Field(default=None, max_length=64)
 
 
+class CancelOrderIn(Strict):
+    reason: str = Field(min_length=1, max_length=100_000)
+
+
 class RevealIn(Strict):
     field: Literal["id_number"]
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, jsonify, render_template
 
@@ -17,6 +20,7 @@ from platform_core.actors import Actor
 from platform_core.db import utcnow
 from platform_core.errors import NotFound
 
+log = logging.getLogger(__name__)
 bp = Blueprint("supervisor", __name__)
 
 
@@ -60,6 +64,7 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
             alerts.append({"queue": q["queue"], "longest_wait_s": wait})
     kpis = dict(live.get("kpi") or {})
     return {
+        "alarm_kpi": _alarm_kpi_today(actor),
         "server_time": utcnow().isoformat(),
         "queues": queues,
         "agents": live.get("agents", []),
@@ -79,6 +84,20 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
             "service_level_s": settings.service_level_s,
         },
     }
+
+
+def _alarm_kpi_today(actor: Actor) -> dict[str, Any] | None:
+    """Today's alarm KPIs beside the call KPIs; the wallboard stays up if they cannot be read."""
+    tz = ZoneInfo(runtime().settings.timezone)
+    start = datetime.combine(datetime.now(tz).date(), time.min, tz)
+    try:
+        with runtime().session() as s:
+            return integration.alarm_kpi(
+                s, start=start, end=start + timedelta(days=1), region_code=actor.region_code
+            )
+    except Exception:
+        log.exception("读取告警指标失败 / reading the alarm KPIs failed")
+        return None
 
 
 @bp.get("/wallboard")

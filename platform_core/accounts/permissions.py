@@ -23,6 +23,8 @@ class Permission(StrEnum):
     PROVIDER_PORTAL = "provider_portal"  # a provider's own orders: accept, check in, complete
     DISPATCH_ORDERS = "dispatch_orders"  # why dispatch chose, override it, return visits
     MANAGE_PROVIDERS = "manage_providers"  # API keys, evaluations, settlements
+    START_CARE = "start_care"  # start a care process (assessment, meal aid, ...) for a caller
+    RECORD_ASSESSMENT = "record_assessment"  # key in a GB/T 42195 form, print its report
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -35,6 +37,8 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.OPEN_ORDER,
             Permission.VIEW_RECALLS,
             Permission.DISPATCH_ORDERS,
+            Permission.START_CARE,
+            Permission.RECORD_ASSESSMENT,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -50,6 +54,8 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_REPORTS,
             Permission.EXPORT_REPORTS,
             Permission.DISPATCH_ORDERS,
+            Permission.START_CARE,
+            Permission.RECORD_ASSESSMENT,
         }
     ),
     Role.ADMIN: frozenset(

@@ -1,8 +1,9 @@
-// The agent's console: state with duration, screen pop, orders, wrap-up, recalls.
+// The agent's console: state with duration, screen pop with the care processes, orders,
+// wrap-up, recalls, and alarms offered to this desk.
 import { api, config, connect, duration, el, showError, t, toast } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
-let state = { agent: null, wrapup: null, call: null, elderId: null };
+let state = { agent: null, wrapup: null, call: null, elderId: null, elderName: "", alarm: null, popSeq: 0 };
 
 function renderState() {
   const a = state.agent;
@@ -72,6 +73,7 @@ function renderProfile(result) {
   if (result.caller && result.caller.kind === "device") caller.textContent = t("pop.device");
   const p = result.profile;
   state.elderId = p.id ?? p.elder_id;
+  state.elderName = p.name || "";
   const idValue = el("span", {}, p.id_number_masked || p.id_number || "—");
   box.replaceChildren(
     el("h3", { class: "elder-name", "data-testid": "elder-name" }, p.name || ""),
@@ -79,7 +81,7 @@ function renderProfile(result) {
       field(t("pop.age"), p.age), field(t("pop.sex"), p.sex_label || p.sex),
       field(t("pop.id_number"), idValue, revealButton("id_number", idValue)),
       field(t("pop.address"), p.address), field(t("pop.region"), p.region_name || p.region_full_name || p.region_code),
-      field(t("pop.ability"), p.ability_grade), field(t("pop.living"), p.living_arrangement_label || (p.living_arrangement ? t(`living.${p.living_arrangement}`) : "")),
+      field(t("pop.ability"), p.ability_grade ? t(`grade.${p.ability_grade}`) : null), field(t("pop.living"), p.living_arrangement_label || (p.living_arrangement ? t(`living.${p.living_arrangement}`) : "")),
       field(t("pop.categories"), (p.categories || []).map((c) => c.label || c.category || c).join("、"))),
     el("h4", {}, t("pop.risks")),
     el("div", { class: "risks" }, (p.risk_flags || []).map((f) => el("span", { class: "risk" }, f.label || f))),
@@ -90,19 +92,208 @@ function renderProfile(result) {
     el("h4", {}, t("pop.devices")),
     list(p.devices, (d) => `${d.type_label || d.device_type} · ${t("pop.device_status")}: ${d.status_label || d.status} · ${t("pop.heartbeat")}: ${(d.last_heartbeat_at || "—").replace("T", " ").slice(0, 19)}`),
     el("h4", {}, t("pop.open_orders")),
-    list(result.open_orders || p.open_orders, (o) => `${o.order_no} ${o.service_type_code} ${t(`urgency.${o.urgency}`)} ${o.status}`),
+    orderList(result.open_orders || p.open_orders || []),
     el("h4", {}, t("pop.recent_calls")),
     list(result.recent_calls || p.recent_calls, (c) => `${(c.started_at || "").replace("T", " ").slice(0, 16)} ${t(`outcome.${c.outcome}`)} ${c.intent ? t(`intent.${c.intent}`) : ""} ${c.agent || ""}`),
   );
   box.hidden = false;
   $("order-card").hidden = false;
+  if (state.careFor !== state.elderId) loadCare(state.elderId);
   state.popShownAt = Date.now();
   box.dataset.shownAt = String(state.popShownAt);
 }
 
+// --- care processes from the call: where each stands, and start one in two clicks ---------------
+
+async function loadCare(elderId) {
+  state.careFor = elderId;
+  const seq = ++state.popSeq;
+  $("pop-care").hidden = false;
+  $("care-loading").hidden = false;
+  $("care-rows").replaceChildren();
+  try {
+    const data = await api("GET", `/api/elders/${elderId}/care`);
+    if (seq !== state.popSeq) return; // another caller popped meanwhile
+    $("care-rows").replaceChildren(...data.modules.map(careRow));
+  } catch (err) {
+    if (seq !== state.popSeq) return;
+    $("care-rows").replaceChildren(el("li", { class: "warn" }, err.message || t("common.error")));
+  } finally {
+    if (seq === state.popSeq) $("care-loading").hidden = true;
+  }
+}
+
+function careDetail(m) {
+  const parts = [];
+  if (m.grade_label) parts.push(m.grade_label);
+  if (m.next_due_on) parts.push(`${t("care.next_due")} ${m.next_due_on}`);
+  if (m.since) parts.push(`${t("care.since")} ${m.since}`);
+  if (m.owner) parts.push(m.owner);
+  for (const u of m.upcoming || []) parts.push(`${u.served_on} ${u.meal} ${u.mode}`);
+  return parts.join(" · ");
+}
+
+function careRow(m) {
+  const row = el("li", { class: "care-row", "data-process": m.process, "data-state": m.state },
+    el("span", { class: "care-label" }, t(`care.${m.process}`)),
+    el("span", { class: `badge care-state state-${m.state}`, "data-testid": `care-state-${m.process}` }, m.state_label || m.state),
+    el("span", { class: "hint" }, careDetail(m)));
+  const actions = el("span", { class: "care-actions" });
+  if (m.can_start) actions.append(startButton(m, row));
+  else if (m.why_not) actions.append(el("span", { class: "why-not" }, m.why_not));
+  if (m.process === "assessment" && ["agent", "supervisor"].includes((config.user || {}).role)) {
+    actions.append(" ", el("a", { class: "button small", href: `/elders/${state.elderId}/assessment` }, t("care.fill_form")));
+  }
+  row.append(actions);
+  return row;
+}
+
+function startButton(m, row) {
+  const action = t(`care.start.${m.process}`);
+  const button = el("button", { class: "small primary", "data-testid": `care-start-${m.process}`, onclick: () => {
+    // the second click: nothing is started before the agent confirms
+    const confirm = el("span", { class: "care-confirm", role: "group" },
+      el("strong", {}, t("care.confirm", { name: state.elderName, action })), " ",
+      el("button", { class: "small primary", "data-testid": `care-confirm-${m.process}`, onclick: () => startCare(m, row, action) }, t("care.yes")), " ",
+      el("button", { class: "small", onclick: () => { confirm.replaceWith(button); button.focus(); } }, t("care.no")));
+    button.replaceWith(confirm);
+    confirm.querySelector("button").focus();
+  } }, action);
+  return button;
+}
+
+async function startCare(m, row, action) {
+  const elderId = state.elderId;
+  try {
+    const res = await api("POST", `/api/elders/${elderId}/care/${m.process}`, { linkedid: state.call ? state.call.linkedid : null });
+    toast(t("care.started", { action }));
+    if (elderId === state.elderId) row.replaceWith(careRow(res.status));
+  } catch (err) {
+    showError(err);
+    if (elderId === state.elderId) loadCare(elderId);
+  }
+}
+
+// --- orders: why dispatch chose the provider, and cancelling one ---------------------------------
+
+function orderList(orders) {
+  if (!orders.length) return el("p", {}, t("pop.none"));
+  return el("ul", { class: "orders" }, orders.map(orderItem));
+}
+
+function orderText(o) {
+  return `${o.order_no} ${o.service_type_code} ${t(`urgency.${o.urgency}`)} ${o.status_label || o.status}`;
+}
+
+function orderItem(o) {
+  const text = el("span", {}, orderText(o));
+  const detail = el("div", { class: "order-detail", hidden: true });
+  const li = el("li", { "data-order": o.id }, text, " ",
+    el("button", { class: "small", "aria-expanded": "false", onclick: (e) => toggleDispatch(o, detail, e.target) }, t("order.why")), " ",
+    el("button", { class: "small", onclick: () => askCancel(o, detail, text) }, t("order.cancel")),
+    detail);
+  return li;
+}
+
+function fmtAt(iso) { return (iso || "").replace("T", " ").slice(0, 16); }
+
+function explanation(x) {
+  const parts = Object.entries(x.parts || {}).map(([k, v]) => `${t(`order.part.${k}`)} ${v}`).join(" · ");
+  const where = [
+    x.distance_km !== null && x.distance_km !== undefined ? t("order.distance_km", { km: x.distance_km }) : "",
+    x.capacity ? t("order.load", { load: x.load, capacity: x.capacity }) : "",
+  ].filter(Boolean).join(" · ");
+  return [
+    el("p", { class: "big" }, t("order.dispatched_to", { provider: x.provider_name, rank: x.rank, score: x.score })),
+    el("p", {}, `${t("order.parts")}: ${parts}${where ? ` · ${where}` : ""}`),
+    el("h5", {}, t("order.candidates")),
+    el("ol", {}, (x.candidates || []).map((c) => el("li", {}, `${c.provider_name} · ${c.score} · ${Object.entries(c.parts || {}).map(([k, v]) => `${t(`order.part.${k}`)} ${v}`).join(" / ")}`))),
+    ...((x.excluded || []).length ? [el("h5", {}, t("order.excluded")),
+      el("ul", {}, x.excluded.map((e) => el("li", {}, `${e.provider_name}: ${e.label}`)))] : []),
+  ];
+}
+
+async function toggleDispatch(o, detail, button) {
+  if (!detail.hidden && detail.dataset.kind === "why") { detail.hidden = true; button.setAttribute("aria-expanded", "false"); return; }
+  try {
+    const data = await api("GET", `/api/orders/${o.id}/dispatch`);
+    const history = data.history || [];
+    detail.dataset.kind = "why";
+    detail.replaceChildren(...(history.length ? history.slice().reverse().flatMap((h) => [
+      el("p", { class: "hint" }, t("order.dispatch_by", { at: fmtAt(h.at), by: h.by || "", reason: h.reason || "" })),
+      ...(h.explanation && h.explanation.provider_name ? explanation(h.explanation) : [el("p", {}, h.provider_name || "")]),
+    ]) : [el("p", {}, t("order.not_dispatched"))]));
+    detail.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+  } catch (err) { showError(err); }
+}
+
+function askCancel(o, detail, text) {
+  const reason = el("input", { maxlength: 2000, "aria-label": t("order.cancel_reason"), placeholder: t("order.cancel_reason") });
+  detail.dataset.kind = "cancel";
+  detail.replaceChildren(el("label", {}, t("order.cancel_reason"), reason),
+    el("button", { class: "small danger", onclick: async () => {
+      try {
+        const res = await api("POST", `/api/orders/${o.id}/cancel`, { reason: reason.value });
+        text.textContent = orderText(res.order);
+        detail.hidden = true;
+        toast(t("order.cancelled", { order_no: res.order.order_no }));
+        if (state.elderId) loadCare(state.elderId); // a cancelled order gives its allowance back
+      } catch (err) { showError(err); }
+    } }, t("order.cancel_confirm")));
+  detail.hidden = false;
+  reason.focus();
+}
+
+// --- alarms offered to this desk: impossible to miss, F4 takes it ------------------------------
+
+function alarmOffered(env) {
+  const d = env.data || {};
+  state.alarm = d;
+  $("alarm-offer-type").textContent = t(`alarm.type.${d.alarm_type}`);
+  $("alarm-offer-elder").textContent = d.unbound ? t("offer.unbound") : "";
+  $("alarm-offer-clock").dataset.since = d.received_at || env.occurred_at;
+  $("alarm-offer-clock").textContent = duration($("alarm-offer-clock").dataset.since);
+  $("alarm-offer").hidden = false;
+  document.body.classList.add("alarm-offered");
+  document.title = `🚨 ${t("offer.title")}`;
+}
+
+function hideAlarmOffer() {
+  state.alarm = null;
+  $("alarm-offer").hidden = true;
+  document.body.classList.remove("alarm-offered");
+  document.title = t("app.title");
+}
+
+function alarmChanged(env) {
+  const d = env.data || {};
+  if (!state.alarm || d.alarm_id !== state.alarm.alarm_id) return;
+  if (["AlarmTaken", "AlarmClosed"].includes(env.type) || (env.type === "AlarmRestored" && d.closed)) hideAlarmOffer();
+}
+
+async function takeAlarm() {
+  const alarm = state.alarm;
+  if (!alarm) return;
+  try {
+    await api("POST", `/api/alarms/${alarm.alarm_id}/take`, {});
+    window.location.href = `/alarms?alarm=${alarm.alarm_id}`;
+  } catch (err) {
+    hideAlarmOffer();
+    toast(err.code === "alarm_taken" ? t("offer.gone") : err.message, "error");
+  }
+}
+
+setInterval(() => {
+  const clock = $("alarm-offer-clock");
+  if (!$("alarm-offer").hidden) clock.textContent = duration(clock.dataset.since);
+}, 1000);
+$("alarm-offer-take").addEventListener("click", takeAlarm);
+
 function showUnknown(number) {
   $("pop-empty").hidden = true;
   $("pop-profile").hidden = true;
+  $("pop-care").hidden = true;
   $("pop-caller").hidden = true;
   $("order-card").hidden = true;
   $("register-form").hidden = false;
@@ -111,6 +302,9 @@ function showUnknown(number) {
 
 function screenPop(payload) {
   const started = performance.now();
+  state.careFor = null;
+  // the care status is read in a request of its own, alongside the pop, so the profile shows first
+  if (payload.elder_id) loadCare(payload.elder_id);
   socket.emit("screen_pop", payload, (ack) => {
     if (!ack || !ack.ok) { showError({ message: ack ? ack.message : t("common.error") }); return; }
     if (ack.unknown) showUnknown(payload.caller_number);
@@ -156,6 +350,8 @@ const socket = connect("/agent", {
     agent_event: onAgentEvent,
     wrapup_required: (d) => { state.wrapup = d; renderState(); },
     recall_changed: () => socket.refresh(),
+    alarm_offered: alarmOffered,
+    alarm_changed: alarmChanged,
   },
 });
 
@@ -176,6 +372,7 @@ $("btn-transfer").addEventListener("click", () => state.call && command(`/api/ca
 document.addEventListener("keydown", (e) => {
   if (e.key === "F2") { e.preventDefault(); $("btn-ready").click(); }
   if (e.key === "F3") { e.preventDefault(); $("btn-pause").click(); }
+  if (e.key === "F4" && state.alarm) { e.preventDefault(); takeAlarm(); }
 });
 
 $("wrapup-form").addEventListener("submit", async (e) => {
@@ -196,8 +393,12 @@ $("order-form").addEventListener("submit", async (e) => {
   if (!form.address) delete form.address;
   try {
     const res = await api("POST", `/api/elders/${state.elderId}/orders`, form);
-    $("orders-opened").append(el("li", {}, t("order.created", { order_no: res.order.order_no })));
-    toast(t("order.created", { order_no: res.order.order_no }));
+    const drawn = Number(res.order.allowance || 0) > 0 ? ` · ${t("order.allowance", { amount: res.order.allowance })}` : "";
+    const item = orderItem(res.order);
+    item.prepend(`${t("order.created", { order_no: res.order.order_no })}${drawn} — `);
+    $("orders-opened").append(item);
+    toast(t("order.created", { order_no: res.order.order_no }) + drawn);
+    if (drawn) loadCare(state.elderId);
     e.target.reset();
   } catch (err) { showError(err); }
 });

@@ -107,14 +107,25 @@ function dial(step, contactId = null) {
 
 // --- one alarm -------------------------------------------------------------------------------
 
+// What the agent revealed stays revealed while the same alarm is re-drawn (every event re-draws it).
+const revealed = { alarm: null, values: {} };
+
+function revealKey(body) { return `${body.field}:${body.contact_id || ""}`; }
+
 function reveal(body, target) {
+  const known = revealed.alarm === state.current ? revealed.values[revealKey(body)] : undefined;
+  if (known !== undefined) { target.textContent = known; return ""; }
   return el("button", { class: "small", onclick: async () => {
     if (!window.confirm(t("alarm.reveal_confirm"))) return;
     try {
-      const res = await api("POST", `/api/alarms/${state.current}/reveal`, body);
+      const alarm = state.current;
+      const res = await api("POST", `/api/alarms/${alarm}/reveal`, body);
       const v = res.value;
-      target.textContent = typeof v === "string" ? v : Object.entries(v).filter(([, x]) => x && x.length)
+      const text = typeof v === "string" ? v : Object.entries(v).filter(([, x]) => x && x.length)
         .map(([k, x]) => `${k}: ${Array.isArray(x) ? x.join("、") : x}`).join("; ") || t("alarm.health_none");
+      if (revealed.alarm !== alarm) { revealed.alarm = alarm; revealed.values = {}; }
+      revealed.values[revealKey(body)] = text;
+      if (alarm === state.current) target.textContent = text;
     } catch (err) { showError(err); }
   } }, t("alarm.reveal"));
 }
@@ -261,3 +272,7 @@ connect("/agent", {
   },
 });
 loadList();
+
+// Opened from the agent's desk (the offer there, F4): show that alarm at once.
+const asked = Number(new URLSearchParams(window.location.search).get("alarm"));
+if (asked) open(asked);

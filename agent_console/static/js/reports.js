@@ -31,7 +31,25 @@ async function run(e) {
     const all = data.report.total ? [...rows, { ...data.report.total, key: t("report.total") }] : rows;
     table.tBodies[0].replaceChildren(...all.map((r) => el("tr", {}, el("td", {}, String(r.key ?? r.group ?? "")), cols.map((c) => el("td", {}, fmt(c, r[c]))))));
     drawChart(rows);
+    renderAlarms(data.alarm_kpi);
   } catch (err) { showError(err); }
+}
+
+// Alarm KPIs of the same days: taken within 60 s / 180 s against the targets, then the times.
+function renderAlarms(k) {
+  const body = document.getElementById("alarm-table").tBodies[0];
+  if (!k) { body.replaceChildren(); return; }
+  const secs = (v) => (v === null || v === undefined ? "—" : `${Math.round(v)} ${t("common.seconds")}`);
+  const rows = [[t("akpi.counted"), String(k.counted), "", null]];
+  for (const w of k.answered_within) {
+    rows.push([t("akpi.within", { s: w.seconds }), pct(w.share), pct(w.target), w.met]);
+  }
+  for (const [key, label] of [["time_to_answer", "akpi.answer"], ["time_to_first_action", "akpi.first_action"], ["time_to_on_site", "akpi.on_site"]]) {
+    const d = k[key];
+    rows.push([t(label), `${secs(d.median_s)} (${t("akpi.mean")} ${secs(d.mean_s)}, ${t("akpi.p90")} ${secs(d.p90_s)})`, "", null]);
+  }
+  body.replaceChildren(...rows.map(([name, value, target, met]) => el("tr", { class: met === null ? "" : met ? "level-green" : "level-red" },
+    el("td", {}, name), el("td", {}, value), el("td", {}, target))));
 }
 
 function drawChart(rows) {

@@ -21,9 +21,30 @@ function render(snap) {
     el("td", {}, q.longest_wait_s ? `${Math.round(q.longest_wait_s)} ${t("common.seconds")}` : "—"))));
   $("alerts").replaceChildren(...(snap.alerts || []).map((a) => el("p", { class: "alert" },
     t("wall.alert", { queue: a.queue, seconds: Math.round(a.longest_wait_s) }))));
+  renderAlarmKpi(snap.alarm_kpi);
   agents = snap.agents || [];
   renderAgents();
   $("updated").textContent = new Date(snap.server_time).toLocaleTimeString();
+}
+
+function seconds(v) {
+  return v === null || v === undefined ? "—" : `${Math.round(v)} ${t("common.seconds")}`;
+}
+
+// Alarms run their own clock: the share taken within 60 s and 180 s against the telecare targets.
+function renderAlarmKpi(k) {
+  if (!k) return;
+  $("akpi-counted").textContent = String(k.counted);
+  $("akpi-waiting").textContent = String(k.waiting_now);
+  for (const w of k.answered_within || []) {
+    const tile = $(`akpi-${w.seconds}`);
+    if (!tile) continue;
+    $(`akpi-${w.seconds}-share`).textContent = pct(w.share);
+    $(`akpi-${w.seconds}-target`).textContent = pct(w.target);
+    tile.className = `tile ${levelClass(w.met === null ? "none" : w.met ? "green" : "red")}`;
+  }
+  $("akpi-first").textContent = seconds(k.time_to_first_action.median_s);
+  $("akpi-site").textContent = seconds(k.time_to_on_site.median_s);
 }
 
 function renderAgents() {

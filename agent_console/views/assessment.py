@@ -1,0 +1,136 @@
+"""The GB/T 42195-2022 assessment form in the console and its printable report.
+
+The form lists the standard's 26 items with their options (taken from the assessment module's
+item table, never copied here). Dimension totals add up in the browser as items are chosen; the
+grade, with the standard's adjustments, comes from the module's own scoring once every item has
+a score, and again when the form is saved. Saving needs two distinct assessors and a reason; the
+module refuses anything else naming the rule. Opening the form is audited as a view of the
+elder, printing the report as an export of health data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from pydantic import Field
+
+from agent_console import integration
+from agent_console.security import current_actor, guard, require_region
+from agent_console.views.common import body, runtime
+from agent_console.views.schemas import Strict
+from platform_core.accounts.permissions import Permission
+from platform_core.audit import service as audit
+
+bp = Blueprint("assessment", __name__)
+
+
+class ScoreIn(Strict):
+    items: dict[str, int] = Field(max_length=40)
+    coma: bool = False
+    diagnoses: str = Field(default="", max_length=200)
+    risk_events: int = Field(default=0, ge=0, le=99)
+
+
+class AssessmentIn(ScoreIn):
+    assessed_on: date
+    reason: str = Field(min_length=1, max_length=20)
+    assessors: list[str] = Field(min_length=2, max_length=2)
+    agency: str = Field(default="", max_length=100)
+    disputed_assessment_id: int | None = Field(default=None, ge=1)
+
+
+def _elder_in_region(s: Any, elder_id: int) -> None:
+    require_region(integration.elder_region(s, elder_id), target_type="elder", target_id=elder_id)
+
+
+@bp.get("/elders/<int:elder_id>/assessment")
+@guard(Permission.RECORD_ASSESSMENT)
+def form(elder_id: int) -> Any:
+    actor = current_actor()
+    with runtime().session() as s:
+        _elder_in_region(s, elder_id)
+        elder = integration.elder_header(s, elder_id=elder_id)
+        history = integration.list_assessments(s, elder_id=elder_id)
+        audit.record(
+            s,
+            actor=actor,
+            action="assessment.open_form",
+            target_type="elder",
+            target_id=elder_id,
+            source_ip=request.remote_addr,
+        )
+    today = datetime.now(ZoneInfo(runtime().settings.timezone)).date()
+    return render_template(
+        "assessment/form.html",
+        elder=elder,
+        history=history,
+        standard=integration.assessment_form(),
+        today=today.isoformat(),
+    )
+
+
+@bp.post("/api/assessments/score")
+@guard(Permission.RECORD_ASSESSMENT)
+def score() -> Any:
+    """The grade a complete form gives, without recording anything (no elder is named)."""
+    data = body(ScoreIn)
+    return jsonify(
+        integration.score_assessment(
+            items=data.items,
+            coma=data.coma,
+            diagnoses=data.diagnoses,
+            risk_events=data.risk_events,
+        )
+    )
+
+
+@bp.post("/api/elders/<int:elder_id>/assessments")
+@guard(Permission.RECORD_ASSESSMENT)
+def record(elder_id: int) -> Any:
+    data = body(AssessmentIn)
+    with runtime().session() as s:
+        _elder_in_region(s, elder_id)
+        row = integration.record_assessment(
+            s,
+            actor=current_actor(),
+            elder_id=elder_id,
+            item_scores=data.items,
+            assessed_on=data.assessed_on,
+            reason=data.reason,
+            assessors=data.assessors,
+            coma=data.coma,
+            diagnoses=data.diagnoses,
+            risk_events=data.risk_events,
+            agency=data.agency,
+            disputed_assessment_id=data.disputed_assessment_id,
+        )
+        out = integration.assessment_summary(row)
+    out["report_url"] = f"/assessments/{out['id']}.pdf"
+    return jsonify({"assessment": out}), 201
+
+
+@bp.get("/assessments/<int:assessment_id>.pdf")
+@guard(Permission.RECORD_ASSESSMENT)
+def report(assessment_id: int) -> Any:
+    with runtime().session() as s:
+        require_region(
+            integration.assessment_region(s, assessment_id),
+            target_type="assessment",
+            target_id=assessment_id,
+        )
+        pdf = integration.assessment_report_pdf(
+            s, actor=current_actor(), assessment_id=assessment_id
+        )
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="assessment-{assessment_id}.pdf"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
