@@ -89,6 +89,20 @@ SERVICE_TYPES: tuple[ServiceTypeDefault, ...] = (
     ServiceTypeDefault(
         "meal_delivery", "助餐送餐", C.MEALS, "餐", _d("15"), 60, 120, P, "助餐点配餐送餐上门"
     ),
+    # A meal booked through meal aid is priced and subsidised per meal by meal aid itself (the
+    # meal point settles it); its order carries only the trip to the door, so no per-meal rule
+    # of this catalogue may pay for the same meal a second time.
+    ServiceTypeDefault(
+        "meal_aid_delivery",
+        "助餐点送餐上门",
+        C.MEALS,
+        "次",
+        _d("3"),
+        60,
+        120,
+        P,
+        "助餐点预订餐食的送餐服务费; 餐费与助餐补贴由助餐点结算",
+    ),
     ServiceTypeDefault(
         "medical_escort", "陪同就医", C.MEDICAL, "小时", _d("40"), 60, 240, P, "陪诊、挂号、取报告"
     ),

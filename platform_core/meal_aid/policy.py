@@ -38,5 +38,6 @@ class MealAidPolicy:
     booking_open_days: int = 7
     booking_cutoff_minutes: int = 120
     cancel_cutoff_minutes: int = 60
-    # The catalogue's service type of the order that carries a delivery to the elder's door.
-    delivery_service_type: str = "meal_delivery"
+    # The catalogue's service type of the order that carries a delivery to the elder's door:
+    # the trip only (the meal's money and subsidy stay on the booking, settled per point).
+    delivery_service_type: str = "meal_aid_delivery"

@@ -138,6 +138,7 @@ _TEMPLATES = (
             "care_walking",
             "care_errands",
             "meal_delivery",
+            "meal_aid_delivery",
             "comfort_visit",
             "visit_home",
             "emergency_sos",

@@ -132,7 +132,13 @@ def install_catalogue(session: Session) -> None:
 def add_provider(
     session: Session,
     *,
-    services: Sequence[str] = ("meal_delivery", "care_bathing", "visit_home", "care_cleaning"),
+    services: Sequence[str] = (
+        "meal_aid_delivery",
+        "meal_delivery",
+        "care_bathing",
+        "visit_home",
+        "care_cleaning",
+    ),
     coverage: Sequence[str] = ("150102",),
     name: str = "锡林路居家养老服务中心",
 ) -> SimpleNamespace:

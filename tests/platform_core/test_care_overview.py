@@ -125,7 +125,7 @@ def test_an_agent_starts_each_process_from_the_call_in_one_step(regions) -> None
         assert (order.source, order.source_ref, order.service_type_code) == (
             "call",
             CALL,
-            "meal_delivery",
+            "meal_aid_delivery",
         )
         bed = beds.get_care_bed(s, care_bed_id=results["care_bed"]["started"]["care_bed_id"])
         assert (bed.source, bed.call_id) == ("referral", CALL)

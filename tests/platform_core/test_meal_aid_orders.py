@@ -90,7 +90,7 @@ def test_a_delivery_booking_opens_its_order_and_sends_it_to_the_point(any_runtim
         booking = book(s, elder, point, call_id="1741500000.42")
         order = orders.get_order(s, order_id=booking.order_id)
         assert (order.service_type_code, order.source, order.source_ref, order.elder_id) == (
-            "meal_delivery",
+            "meal_aid_delivery",
             "call",
             "1741500000.42",
             elder.id,
@@ -99,8 +99,10 @@ def test_a_delivery_booking_opens_its_order_and_sends_it_to_the_point(any_runtim
         assert (order.status, order.provider_id) == ("dispatched", operator.id)
         assert f"助餐预订 #{booking.id}" in order.notes and order.address == elder.address
         assert commands(s, order.id) == ["open_order", "submit_for_dispatch", "dispatch_to"]
-        # the meal's own money stays meal aid's, by the league's per-meal subsidy
+        # the meal's own money stays meal aid's, by the league's per-meal subsidy; the order
+        # carries only the trip to the door, so no catalogue rule pays for the meal again
         assert booking.subsidy == MealAidPolicy().subsidy_per_meal["subsistence"]
+        assert order.price == Decimal("3.00") and order.subsidy <= order.price
         # dine-in needs nobody on the road
         other = make_elder(s, name="王秀英")
         assert book(s, other, point, mode="dine_in").order_id is None
