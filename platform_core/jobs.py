@@ -7,6 +7,7 @@ worker's job runs again), so every job function must be idempotent.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import importlib
 import itertools
@@ -185,10 +186,8 @@ class RQJobQueue:
         from rq.exceptions import NoSuchJobError
         from rq.job import Job
 
-        try:
+        with contextlib.suppress(NoSuchJobError):
             Job.fetch(self.job_id(job_id) or job_id, connection=self.connection).cancel()
-        except NoSuchJobError:
-            pass
 
     def failed_jobs(self, queue: str = "default") -> list[dict[str, Any]]:
         from rq.job import Job

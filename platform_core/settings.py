@@ -311,7 +311,7 @@ def _with_generated_secrets(settings: Settings) -> Settings:
         )
     if not settings.ami_secret:
         changes["ami_secret"] = _persisted_secret(settings.data_dir / "ami_secret", lambda: secrets.token_urlsafe(18))
-    return replace(settings, **changes) if changes else settings
+    return replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
 
 
 def _persisted_secret(path: Path, make: Any) -> str:

@@ -122,7 +122,8 @@ def seal_pending(session: Session, *, limit: int = 10_000) -> int:
             select(AuditRecord.chain_seq, AuditRecord.chain_hash)
             .where(AuditRecord.chain_seq.is_not(None)).order_by(AuditRecord.chain_seq.desc()).limit(1)
         ).first()
-        seq, prev = (last[0], last[1]) if last else (0, _GENESIS)
+        seq: int = (last[0] or 0) if last else 0
+        prev: str = (last[1] or _GENESIS) if last else _GENESIS
         rows = session.scalars(
             select(AuditRecord).where(AuditRecord.chain_seq.is_(None)).order_by(AuditRecord.id).limit(limit)
         ).all()

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -128,75 +129,74 @@ def _stop_care(
     from platform_core.meal_aid import service as meals
     from platform_core.meal_aid.models import MealBooking
 
-    def of(model: type, *, exclude: tuple[str, ...]) -> list[int]:
-        return list(
-            session.scalars(
-                select(model.id)
-                .where(model.elder_id == elder_id, model.status.not_in(exclude))
-                .order_by(model.id)
-            )
-        )
-
     steps: list[tuple[str, int, Callable[[], object]]] = []
-    for bed_id in of(CareBed, exclude=("withdrawn",)):
+    for bed in session.scalars(
+        select(CareBed).where(CareBed.elder_id == elder_id, CareBed.status != "withdrawn")
+    ):
         steps.append(
             (
                 "care_bed",
-                bed_id,
-                lambda i=bed_id: beds.withdraw(
-                    session, actor=actor, care_bed_id=i, reason="death", on=died_on
+                bed.id,
+                partial(
+                    beds.withdraw,
+                    session,
+                    actor=actor,
+                    care_bed_id=bed.id,
+                    reason="death",
+                    on=died_on,
                 ),
             )
         )
-    for app_id in of(
-        GovPurchaseApplication, exclude=("terminated", "withdrawn", "refused", "rejected")
+    ended = ("terminated", "withdrawn", "refused", "rejected")
+    for app in session.scalars(
+        select(GovPurchaseApplication).where(
+            GovPurchaseApplication.elder_id == elder_id, GovPurchaseApplication.status.not_in(ended)
+        )
     ):
-        app = session.get(GovPurchaseApplication, app_id)
-        if app is not None and app.status == "approved":
-            steps.append(
-                (
-                    "gov_purchase",
-                    app_id,
-                    lambda i=app_id: gov.terminate(
-                        session, actor=actor, application_id=i, reason=REASON, on=died_on
-                    ),
-                )
+        stop = (
+            partial(
+                gov.terminate,
+                session,
+                actor=actor,
+                application_id=app.id,
+                reason=REASON,
+                on=died_on,
             )
-        else:
-            steps.append(
-                (
-                    "gov_purchase",
-                    app_id,
-                    lambda i=app_id: gov.withdraw(
-                        session, actor=actor, application_id=i, on=died_on
-                    ),
-                )
-            )
-    for case_id in of(
-        AdaptationCase, exclude=("cancelled", "accepted", "settled", "return_visited")
+            if app.status == "approved"
+            else partial(gov.withdraw, session, actor=actor, application_id=app.id, on=died_on)
+        )
+        steps.append(("gov_purchase", app.id, stop))
+    under_way = ("cancelled", "accepted", "settled", "return_visited")
+    for case in session.scalars(
+        select(AdaptationCase).where(
+            AdaptationCase.elder_id == elder_id, AdaptationCase.status.not_in(under_way)
+        )
     ):
         steps.append(
             (
                 "home_adaptation",
-                case_id,
-                lambda i=case_id: adaptation.cancel(
-                    session, actor=actor, case_id=i, reason=REASON, on=died_on
+                case.id,
+                partial(
+                    adaptation.cancel,
+                    session,
+                    actor=actor,
+                    case_id=case.id,
+                    reason=REASON,
+                    on=died_on,
                 ),
             )
         )
-    for booking_id in list(
-        session.scalars(
-            select(MealBooking.id).where(
-                MealBooking.elder_id == elder_id, MealBooking.status == "booked"
-            )
+    for booking_id in session.scalars(
+        select(MealBooking.id).where(
+            MealBooking.elder_id == elder_id, MealBooking.status == "booked"
         )
     ):
         steps.append(
             (
                 "meal_booking",
                 booking_id,
-                lambda i=booking_id: meals.cancel_booking(
-                    session, actor=actor, booking_id=i, reason=REASON
+                partial(
+                    meals.cancel_booking, session, actor=actor, booking_id=booking_id, reason=REASON
                 ),
             )
         )

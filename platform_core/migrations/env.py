@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool
 
 from platform_core.models import metadata
 
@@ -28,7 +28,7 @@ def run_online() -> None:
         _run(conn)
 
 
-def _run(conn: object) -> None:
+def _run(conn: Connection) -> None:
     context.configure(connection=conn, target_metadata=metadata, render_as_batch=True,  # SQLite ALTERs
                       compare_type=True)
     with context.begin_transaction():
