@@ -159,9 +159,13 @@ def service_types(session: Session) -> list[dict[str, Any]]:
 
 
 def open_order(session: Session, *, actor: Actor, **kwargs: Any) -> Any:
-    """An order from the call, drawing on the elder's government-purchase allowance."""
-    return _module("platform_core.flows.care_orders").open_care_order(
+    """An order from the call, drawing on the elder's government-purchase allowance, handed to
+    dispatch in the same unit of work (the dispatch job starts once it commits)."""
+    order = _module("platform_core.flows.care_orders").open_care_order(
         session, actor=actor, **kwargs
+    )
+    return _module("platform_core.orders.service").submit_for_dispatch(
+        session, actor=actor, order_id=order.id, reason="来电建单"
     )
 
 

@@ -116,6 +116,7 @@ def test_an_order_from_the_call_draws_the_allowance_and_cancelling_gives_it_back
     )
     assert resp.status_code == 201, resp.get_data(as_text=True)
     order = resp.json["order"]
+    assert order["status"] == "pending_dispatch"  # handed to dispatch with the opening
     with world.runtime.session() as s:
         row = s.get(ServiceOrder, order["id"])
         assert Decimal(order["allowance"]) == row.self_pay > 0

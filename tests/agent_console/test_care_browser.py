@@ -1,0 +1,120 @@
+"""In headless Chromium, from the agent's desk: the phone rings, the screen pop shows where each
+care process stands, the agent applies for a family care bed in two clicks (the call is its
+source), sees why dispatch chose the provider of an open order, and an SOS offered meanwhile is
+taken with F4."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from agent_console import integration
+from platform_core.calls.events import CallRinging
+from platform_core.calls.models import Agent
+from platform_core.care_beds.models import CareBed
+from platform_core.dispatch.service import dispatch_history
+from platform_core.events import publish_on_commit
+from tests.agent_console.test_alarms_panel import _raise, alarm_world, telephony  # noqa: F401
+from tests.agent_console.test_browser import _login, browser  # noqa: F401
+from tests.platform_core.care_support import add_provider, agent, install_catalogue
+
+pytestmark = pytest.mark.browser
+
+CALL = "1741600000.31"
+
+
+def _dispatched_order(world) -> tuple[int, str]:
+    """A cleaning order opened as the console opens one, which dispatch sent to the one provider
+    covering the elder."""
+    with world.runtime.session() as s:
+        install_catalogue(s)
+        provider = add_provider(s, services=("care_cleaning",))
+        order = integration.open_order(
+            s,
+            actor=agent(),
+            elder_id=world.elders["hhht"],
+            service_type_code="care_cleaning",
+            source="call",
+            address="新城区锡林路 1 号",
+        )
+        order_id = order.id
+    world.runtime.jobs.wait_idle(15)  # the dispatch job the opening set off
+    with world.runtime.session() as s:
+        [sent] = dispatch_history(s, order_id=order_id)
+        assert sent["provider_id"] == provider.id
+        return order_id, sent["provider_name"]
+
+
+def test_two_clicks_start_a_care_process_from_the_screen_pop(
+    browser,  # noqa: F811
+    alarm_world,  # noqa: F811
+    live,
+    telephony,  # noqa: F811
+) -> None:
+    world = alarm_world
+    order_id, provider_name = _dispatched_order(world)
+    with world.runtime.session() as s:
+        s.add(
+            Agent(
+                interface="PJSIP/8001",
+                member_name="agent_hhht",
+                state="ready",
+                region_code="150100000000",
+            )
+        )
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, live.url, "agent_hhht")
+    page.wait_for_url("**/agent")
+    expect(page.locator("#conn")).to_have_class("conn ok", timeout=10_000)
+
+    with world.runtime.session() as s:
+        publish_on_commit(
+            s,
+            CallRinging(
+                linkedid=CALL,
+                uniqueid=CALL,
+                queue="hotline-general",
+                agent_interface="PJSIP/8001",
+                member_name="agent_hhht",
+                caller_number=world.phones["hhht"],
+                caller_name="",
+                elder_id=world.elders["hhht"],
+                intent="daily_care",
+                priority=0,
+                region_code="150102000000",
+            ),
+        )
+    expect(page.get_by_test_id("elder-name")).to_have_text("巴特尔", timeout=10_000)
+    care = page.get_by_test_id("care-status")
+    expect(care.get_by_test_id("care-state-care_bed")).to_have_text("未申请")
+    # meal aid cannot start (no meal point nearby): its reason stands where the button would
+    expect(care.locator("[data-process=meal_aid]")).to_contain_text("附近助餐点暂无可预订的餐次")
+
+    page.get_by_test_id("care-start-care_bed").click()  # first click: asks
+    expect(care).to_contain_text("确认为 巴特尔 申请家庭养老床位？")
+    with world.runtime.session() as s:
+        assert s.scalar(select(CareBed)) is None  # nothing started before the confirmation
+    page.get_by_test_id("care-confirm-care_bed").click()  # second click: started
+    expect(care.get_by_test_id("care-state-care_bed")).to_have_text("已申请", timeout=10_000)
+    expect(care.get_by_test_id("care-start-care_bed")).to_have_count(0)
+    with world.runtime.session() as s:
+        bed = s.scalar(select(CareBed))
+        assert (bed.elder_id, bed.call_id, bed.source) == (world.elders["hhht"], CALL, "referral")
+
+    order = page.locator(f"[data-testid=screen-pop] li[data-order='{order_id}']")
+    order.get_by_role("button", name="派单说明").click()
+    expect(order).to_contain_text(f"派给 {provider_name} (第 1 名")
+    expect(order).to_contain_text("评分构成")
+
+    alarm_id = _raise(world, "hhht")
+    offer = page.get_by_test_id("alarm-offer")
+    expect(offer).to_be_visible(timeout=10_000)
+    expect(offer).to_contain_text("一键呼叫")
+    page.keyboard.press("F4")
+    page.wait_for_url(f"**/alarms?alarm={alarm_id}")
+    expect(page.get_by_test_id("alarm-elder")).to_have_text("巴特尔", timeout=10_000)
+    assert [r["command"]["kind"] for r in telephony][:1] == ["pause"]
+    assert errors == []
