@@ -4,7 +4,8 @@ A fresh PostgreSQL database and a Redis namespace of its own; the console runs a
 process (``hotline console``) on one core while the clients, multiplexed with asyncio, run in this
 process. Working clients pause between operations as people do (think time), and each operation
 is timed from the request to the answer: screen-pop lookups (Socket.IO ack), service orders
-opened from the call (HTTP POST) and KPI report queries (HTTP GET, supervisors).
+opened from the call (HTTP POST), the care processes the agent's page reads beside each pop
+(HTTP GET, at the same time as the pop) and KPI report queries (HTTP GET, supervisors).
 
     python bench/console_load.py [--clients 1000] [--workers 500] [--ops 6]
 
@@ -350,20 +351,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             stats.fail(op, repr(exc))
                     else:
                         elder_id, phone = r.choice(elders)
-                        started = time.monotonic()
-                        try:
-                            ack = await client.call(
-                                "screen_pop",
-                                {"elder_id": elder_id, "caller_number": phone},
-                                namespace="/agent",
-                                timeout=30,
-                            )
-                            if ack.get("ok") and ack.get("profile"):
-                                stats.ok("screen_pop", time.monotonic() - started)
-                            else:
-                                stats.fail("screen_pop", str(ack)[:200])
-                        except Exception as exc:  # noqa: BLE001
-                            stats.fail("screen_pop", repr(exc))
+
+                        async def pop(elder_id: int, phone: str) -> None:
+                            started = time.monotonic()
+                            try:
+                                ack = await client.call(
+                                    "screen_pop",
+                                    {"elder_id": elder_id, "caller_number": phone},
+                                    namespace="/agent",
+                                    timeout=30,
+                                )
+                                if ack.get("ok") and ack.get("profile"):
+                                    stats.ok("screen_pop", time.monotonic() - started)
+                                else:
+                                    stats.fail("screen_pop", str(ack)[:200])
+                            except Exception as exc:  # noqa: BLE001
+                                stats.fail("screen_pop", repr(exc))
+
+                        async def care(elder_id: int) -> None:
+                            # the agent's page reads the care processes beside the pop
+                            started = time.monotonic()
+                            try:
+                                async with http.get(
+                                    f"{base}/api/elders/{elder_id}/care", headers=headers
+                                ) as resp:
+                                    await resp.read()
+                                    ok = resp.status == 200
+                                (
+                                    stats.ok("care_status", time.monotonic() - started)
+                                    if ok
+                                    else stats.fail("care_status", f"HTTP {resp.status}")
+                                )
+                            except Exception as exc:  # noqa: BLE001
+                                stats.fail("care_status", repr(exc))
+
+                        await asyncio.gather(pop(elder_id, phone), care(elder_id))
                         if r.random() < args.order_share:
                             await asyncio.sleep(r.uniform(0.2, 1.0))
                             body = {
@@ -405,10 +427,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
 
             cpu0 = (cpu_s(server.pid), time.process_time())
+            # the machine may be shared: its load says how much of the latency is the neighbours'
+            load0 = os.getloadavg()[0]
             reporter = asyncio.create_task(progress())
             await asyncio.gather(*(work(n, c) for n, c in workers))
             reporter.cancel()
             ops_s = time.monotonic() - t0
+            load1 = os.getloadavg()[0]
             cpu = (cpu_s(server.pid) - cpu0[0], time.process_time() - cpu0[1])
             still_connected = sum(1 for _, c in clients if c.connected)
             mem_end = rss_mb(server.pid)
@@ -438,6 +463,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "server_cpu_pct": round(100 * cpu[0] / ops_s, 1) if ops_s else 0,
             "client_cpu_pct": round(100 * cpu[1] / ops_s, 1) if ops_s else 0,
             "server_workers": args.server_workers,
+            "load_avg_1m_start": round(load0, 2),
+            "load_avg_1m_end": round(load1, 2),
             "server_rss_mb": round(mem_end.get("VmRSS", 0), 1),
             "server_peak_rss_mb": round(mem_end.get("VmHWM", 0), 1),
             "server_rss_connected_mb": round(mem_connected.get("VmRSS", 0), 1),
