@@ -1,8 +1,9 @@
 """Dispatch through real RQ workers and PostgreSQL: orders from created to a provider assigned.
 
-A fresh PostgreSQL database holds the region dictionary, the catalogue, the demo providers and
-demo elders of one 盟市 (呼和浩特); provider capacities are raised so that every order of the run
-fits (the benchmark measures dispatch, not how fast providers finish). ``--workers`` separate
+A fresh PostgreSQL database holds the region dictionary, the catalogue, the demo providers of
+every 盟市 and demo elders across the autonomous region (``--league`` keeps them in one);
+provider capacities are raised so that every order of the run fits (the benchmark measures
+dispatch, not how fast providers finish). ``--workers`` separate
 ``hotline worker`` processes serve the dispatch queue on a fresh Redis namespace. Producer threads
 open orders as agents do (open and submit in one unit of work) at ``--rate`` orders per second;
 each commit enqueues the dispatch job. Latency is from the order's opening to its first dispatch
@@ -42,7 +43,6 @@ PG_ADMIN_URL = os.environ.get(
     "HOTLINE_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("HOTLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-LEAGUE = "150100000000"  # 呼和浩特市
 SERVICES = (("care_cleaning", 6), ("care_errands", 2), ("emergency_fall", 1), ("comfort_visit", 1))
 
 
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=42.0, help="orders opened per second")
     parser.add_argument("--producers", type=int, default=4)
     parser.add_argument("--elders", type=int, default=1000)
+    parser.add_argument("--league", default=None, help="elders of one 盟市 only, e.g. 150100000000")
     parser.add_argument(
         "--max-seconds",
         type=float,
@@ -130,16 +131,9 @@ def main() -> None:
                 update(Provider).values(capacity=func.greatest(Provider.capacity, args.orders))
             )
         with rt.session() as s:
-            seed_elders(s, count=args.elders, seed=12349, league_code=LEAGUE)
+            seed_elders(s, count=args.elders, seed=12349, league_code=args.league)
         with rt.session() as s:
-            elders = [
-                e
-                for (e,) in s.execute(
-                    select(Elder.id).where(
-                        Elder.status == "active", Elder.region_code.like("1501%")
-                    )
-                )
-            ]
+            elders = [e for (e,) in s.execute(select(Elder.id).where(Elder.status == "active"))]
             n_providers = s.scalar(select(func.count()).select_from(Provider))
         seed_s = time.perf_counter() - t_seed
         print(f"seeded {n_providers} providers, {len(elders)} elders in {seed_s:.1f} s", flush=True)
