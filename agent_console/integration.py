@@ -8,7 +8,8 @@ clear ``module_unavailable`` refusal instead of a crash.
 from __future__ import annotations
 
 import importlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -102,14 +103,19 @@ def register_elder(
 RECENT_DAYS = 30
 
 
-def recent_risk_flags(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
-    """Flags from other modules' records: recent alarms and care calls that never got through,
-    counted in one round trip."""
-    from datetime import UTC, timedelta
+_RISK_LABELS = {
+    "recent_alarms": "近{days}天报警 {n} 次 / {n} alarms in {days} days",
+    "missed_care_calls": "关怀电话未接通 {n} 次 / {n} care calls unanswered",
+}
 
-    from sqlalchemy import func, select
 
-    since = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
+@lru_cache(maxsize=1)
+def _risk_counts_statement() -> tuple[tuple[str, ...], Any]:
+    """The counts as one statement with parameters, built once: building a statement on every
+    screen pop costs more CPU than PostgreSQL takes to answer it."""
+    from sqlalchemy import bindparam, func, select
+
+    elder_id, since = bindparam("elder_id"), bindparam("since")
     counts: dict[str, Any] = {}
     try:
         alarms = _module("platform_core.alarms.models").Alarm
@@ -136,15 +142,21 @@ def recent_risk_flags(session: Session, *, elder_id: int) -> list[dict[str, Any]
     except ModuleUnavailable:
         pass
     if not counts:
+        return (), None
+    return tuple(counts), select(*(q.label(code) for code, q in counts.items()))
+
+
+def recent_risk_flags(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
+    """Flags from other modules' records: recent alarms and care calls that never got through,
+    counted in one round trip."""
+    codes, statement = _risk_counts_statement()
+    if statement is None:
         return []
-    row = session.execute(select(*(q.label(code) for code, q in counts.items()))).one()
-    labels = {
-        "recent_alarms": "近{days}天报警 {n} 次 / {n} alarms in {days} days",
-        "missed_care_calls": "关怀电话未接通 {n} 次 / {n} care calls unanswered",
-    }
+    since = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
+    row = session.execute(statement, {"elder_id": elder_id, "since": since}).one()
     return [
-        {"code": code, "count": n, "label": labels[code].format(n=n, days=RECENT_DAYS)}
-        for code, n in zip(counts, row, strict=True)
+        {"code": code, "count": n, "label": _RISK_LABELS[code].format(n=n, days=RECENT_DAYS)}
+        for code, n in zip(codes, row, strict=True)
         if n
     ]
 

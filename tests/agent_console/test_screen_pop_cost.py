@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from sqlalchemy import Engine, event
 
+from platform_core.db import utcnow
+from platform_core.flows.device_reports import receive_signals
 from tests.agent_console.conftest import login
+from tests.platform_core.alarms_support import new_device, signal
 
 # identification, the elder with phones, contacts and categories, devices, the audit record,
 # the risk counts, open orders, recent calls
@@ -31,6 +35,9 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 
 
 def test_a_screen_pop_is_a_handful_of_round_trips(app, world) -> None:
+    with world.runtime.session() as s:  # an SOS yesterday: the pop flags it
+        device = new_device(s, elder_id=world.elders["hhht"])
+        receive_signals(s, signals=[signal(device.serial, at=utcnow() - timedelta(days=1))])
     client = app.test_client()
     login(client, "agent_hhht")
     socketio = app.extensions["hotline_realtime"].socketio
@@ -43,6 +50,8 @@ def test_a_screen_pop_is_a_handful_of_round_trips(app, world) -> None:
         assert ack["ok"] and ack["profile"]["name"] == "巴特尔"
         assert ack["profile"]["contacts"][0]["holds_key"] is True
         assert ack["profile"]["region_name"].startswith("呼和浩特市")
+        flags = {f["code"]: f for f in ack["profile"]["risk_flags"]}
+        assert flags["recent_alarms"]["count"] == 1 and "lives_alone" in flags
         assert len(seen) <= STATEMENTS_PER_POP, "\n".join(s.split("\n")[0] for s in seen)
     finally:
         sock.disconnect(namespace="/agent")
