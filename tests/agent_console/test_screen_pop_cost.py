@@ -1,6 +1,7 @@
-"""What a screen pop costs the database: it runs on every ringing phone, and its latency is
-mostly PostgreSQL round trips, so their number is held here (each statement is one; so are the
-transaction's BEGIN and COMMIT; a pooled connection is checked out without a ping)."""
+"""What a screen pop costs the database: it runs on every ringing phone, and each statement is a
+round trip to PostgreSQL plus the CPU that builds it and reads its rows, so their number is held
+here (the transaction's BEGIN and COMMIT are two more; a pooled connection is checked out
+without a ping)."""
 
 from __future__ import annotations
 

@@ -123,6 +123,12 @@ async function loadCare(elderId) {
   }
 }
 
+function hideCare() {
+  state.popSeq += 1; // a care status still on its way is for a pop no longer shown
+  state.careFor = null;
+  $("pop-care").hidden = true;
+}
+
 function careDetail(m) {
   const parts = [];
   if (m.grade_label) parts.push(m.grade_label);
@@ -293,7 +299,7 @@ $("alarm-offer-take").addEventListener("click", takeAlarm);
 function showUnknown(number) {
   $("pop-empty").hidden = true;
   $("pop-profile").hidden = true;
-  $("pop-care").hidden = true;
+  hideCare();
   $("pop-caller").hidden = true;
   $("order-card").hidden = true;
   $("register-form").hidden = false;
@@ -306,9 +312,14 @@ function screenPop(payload) {
   // the care status is read in a request of its own, alongside the pop, so the profile shows first
   if (payload.elder_id) loadCare(payload.elder_id);
   socket.emit("screen_pop", payload, (ack) => {
-    if (!ack || !ack.ok) { showError({ message: ack ? ack.message : t("common.error") }); return; }
+    if (!ack || !ack.ok) {
+      hideCare();
+      showError({ message: ack ? ack.message : t("common.error") });
+      return;
+    }
     if (ack.unknown) showUnknown(payload.caller_number);
     else if (ack.ambiguous) {
+      hideCare();
       $("pop-ambiguous").hidden = false;
       $("pop-candidates").replaceChildren(...ack.candidates.map((c) => el("li", {},
         el("button", { onclick: () => screenPop({ elder_id: c.elder_id, linkedid: payload.linkedid }) }, c.name))));
