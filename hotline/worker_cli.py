@@ -24,12 +24,12 @@ def _queues(raw: str | None, default: str) -> list[str]:
 
 def recover(runtime: Any) -> dict[str, int]:
     """Re-create the work a stopped worker may have lost: dispatch of waiting orders and their
-    acceptance windows, SLA timers of open orders, undelivered text messages, the next monthly
-    provider evaluation. Every job keeps
-    the id it was first given, so nothing already queued runs twice."""
+    acceptance windows, SLA timers of open orders, undelivered text messages, and the next run of
+    every recurring job (platform_core.periodic, the monthly provider evaluation among them).
+    Every job keeps the id it was first given, so nothing already queued runs twice."""
     from platform_core.dispatch import service as dispatch
-    from platform_core.evaluation import jobs as evaluation_jobs
     from platform_core.notifications import service as sms
+    from platform_core.periodic import ensure_periodic_jobs
     from platform_core.sla import service as sla
 
     with runtime.session() as s:
@@ -38,7 +38,7 @@ def recover(runtime: Any) -> dict[str, int]:
             "sla_timers": sla.reschedule_open_timers(s),
             "sms": sms.requeue_unsent(s),
         }
-    evaluation_jobs.ensure_scheduled(runtime)  # the next monthly evaluation, under its fixed id
+    counts["periodic"] = len(ensure_periodic_jobs(runtime))
     return counts
 
 

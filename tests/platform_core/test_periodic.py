@@ -33,3 +33,18 @@ def test_a_run_does_its_work_and_books_the_next(runtime) -> None:
     with runtime.session() as s:
         assert audit.count_unsealed(s) == 0
     assert any(j.job_id.startswith("periodic-audit-seal-") for j in runtime.jobs._heap)
+
+
+def test_on_rq_each_run_is_scheduled_once_whoever_schedules_it(redis_runtime) -> None:
+    from rq import Queue
+
+    ids = ensure_periodic_jobs(redis_runtime)
+    ensure_periodic_jobs(redis_runtime)  # a second worker starting
+    queue = Queue(
+        redis_runtime.jobs.queue_name("default"), connection=redis_runtime.jobs.connection
+    )
+    scheduled = queue.scheduled_job_registry.get_job_ids()
+    assert len(ids) == len(set(ids)) == len(PERIODIC) + 1
+    assert sorted(scheduled) == sorted(set(scheduled)) and len(scheduled) == len(ids)
+    for job_id in scheduled:
+        queue.scheduled_job_registry.remove(job_id, delete_job=True)
