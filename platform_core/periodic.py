@@ -98,9 +98,10 @@ def _schedule(runtime: Runtime, p: Periodic, after: datetime) -> str:
     )
 
 
-def ensure_periodic_jobs(runtime: Runtime) -> list[str]:
+def ensure_periodic_jobs(runtime: Runtime, *, now: datetime | None = None) -> list[str]:
     """Schedule the next run of every recurring job (safe to call from every process start)."""
-    ids = [_schedule(runtime, p, utcnow()) for p in PERIODIC]
+    now = now or utcnow()
+    ids = [_schedule(runtime, p, now) for p in PERIODIC]
     for path in SELF_SCHEDULING:
         ids.append(resolve(path)(runtime))
     return ids
