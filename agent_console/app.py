@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +43,8 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hotline_runtime"] = runtime
+    # bounds the service orders this process opens at once (views.common.order_opening)
+    app.extensions["hotline_order_slots"] = threading.BoundedSemaphore(settings.console_order_slots)
 
     socketio_kwargs: dict[str, Any] = {
         "async_mode": "threading",

@@ -113,6 +113,9 @@ class Settings:
     # Database connections each console process keeps (requests beyond wait for one): with
     # several workers the sum must stay under the server's max_connections.
     console_db_pool: int = 20
+    # Service orders each console process opens at once. Openings queue for the day's
+    # order-number row anyway; waiting here instead keeps the pool's connections for screen pops.
+    console_order_slots: int = 4
 
     # KPIs (DOMAIN.md section 8): service level threshold and the short-abandon threshold that
     # a report may exclude in its second, labelled answer rate.

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from agent_console import integration
 from agent_console.realtime import AGENT_NS, SUPERVISOR_NS, Connection, Realtime
 from agent_console.security import current_actor, guard, require_region
-from agent_console.views.common import body, check_note, runtime
+from agent_console.views.common import body, check_note, order_opening, runtime
 from agent_console.views.schemas import (
     CallbackIn,
     CancelOrderIn,
@@ -344,7 +344,7 @@ def quick_register() -> Any:
 def open_order(elder_id: int) -> Any:
     data = body(OrderIn)
     check_note(data.notes)
-    with runtime().session() as s:
+    with order_opening(), runtime().session() as s:
         _elder_in_region(s, elder_id)
         order = integration.open_order(
             s,

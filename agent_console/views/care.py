@@ -15,7 +15,7 @@ from pydantic import Field
 
 from agent_console import integration
 from agent_console.security import current_actor, guard, require_region
-from agent_console.views.common import body, check_note, runtime
+from agent_console.views.common import body, check_note, order_opening, runtime
 from agent_console.views.schemas import Strict
 from platform_core.accounts.permissions import Permission
 from platform_core.audit import service as audit
@@ -68,7 +68,8 @@ def start(elder_id: int, process: str) -> Any:
     data = body(CareStartIn)
     check_note(data.options.note)
     options = data.options.model_dump(exclude_none=True, exclude_defaults=True)
-    with runtime().session() as s:
+    # a meal booked for delivery opens a service order
+    with order_opening(), runtime().session() as s:
         _elder_in_region(s, elder_id)
         started = integration.start_care_process(
             s,

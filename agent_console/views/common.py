@@ -1,14 +1,17 @@
-"""Helpers shared by the blueprints: the runtime, request bodies, note limits."""
+"""Helpers shared by the blueprints: the runtime, request bodies, note limits, order openings."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
 from agent_console.security import audit_refusal
-from platform_core.errors import ValidationFailed
+from platform_core.errors import DomainError, ValidationFailed
 from platform_core.runtime import Runtime
 
 M = TypeVar("M", bound=BaseModel)
@@ -46,3 +49,30 @@ def check_note(text: str) -> str:
             limit=limit,
         )
     return text
+
+
+class ConsoleBusy(DomainError):
+    code = "console_busy"
+    http_status = 503
+
+
+# How long an opening waits for its turn before the agent is told to try again.
+ORDER_SLOT_WAIT_S = 30.0
+
+
+@contextmanager
+def order_opening() -> Iterator[None]:
+    """One of the few service-order openings this process runs at once.
+
+    Every opening holds the day's order-number row from its number to its commit, so openings
+    run one after another in the database whatever happens here. Without a bound, a burst of
+    them holds every pooled connection while it queues for that row, and screen pops wait for
+    a connection; with it, the burst queues here and the pool stays free.
+    """
+    slots: threading.BoundedSemaphore = current_app.extensions["hotline_order_slots"]
+    if not slots.acquire(timeout=ORDER_SLOT_WAIT_S):
+        raise ConsoleBusy("系统繁忙, 请稍后重试建单 / too many orders at once, try again shortly")
+    try:
+        yield
+    finally:
+        slots.release()

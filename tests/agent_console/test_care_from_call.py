@@ -154,3 +154,32 @@ def test_another_regions_order_cannot_be_cancelled(app, world) -> None:
             s, action="http.out_of_region", actor_user_id=world.users["agent_hhht"]
         )
         assert [r.target_id for r in refused] == [str(theirs)]
+
+
+def test_order_openings_beyond_the_processs_slots_wait_then_are_refused(
+    app, world, monkeypatch
+) -> None:
+    """A burst of openings queues in the console (not on pooled connections); one that waits too
+    long is refused with a clear message and nothing opened."""
+    from agent_console.views import common
+
+    with world.runtime.session() as s:
+        install_catalogue(s)
+    monkeypatch.setattr(common, "ORDER_SLOT_WAIT_S", 0.2)
+    slots = app.extensions["hotline_order_slots"]
+    client, headers = _client(app, "agent_hhht")
+    order = {"service_type_code": "care_cleaning", "linkedid": CALL}
+    held = [slots.acquire(timeout=1) for _ in range(world.runtime.settings.console_order_slots)]
+    try:
+        assert all(held)
+        busy = client.post(
+            f"/api/elders/{world.elders['hhht']}/orders", json=order, headers=headers
+        )
+        assert busy.status_code == 503 and busy.json["code"] == "console_busy"
+    finally:
+        for _ in held:
+            slots.release()
+    with world.runtime.session() as s:
+        assert s.scalar(select(ServiceOrder)) is None
+    done = client.post(f"/api/elders/{world.elders['hhht']}/orders", json=order, headers=headers)
+    assert done.status_code == 201
