@@ -30,8 +30,8 @@ def _form(**changes) -> dict:
     }
 
 
-def test_the_form_lists_the_standards_items_and_opening_it_is_audited(app, world) -> None:
-    client, _ = _client(app, "agent_hhht")
+def test_the_form_lists_the_items_and_grades_them_before_saving(app, world) -> None:
+    client, headers = _client(app, "agent_hhht")
     page = client.get(f"/elders/{world.elders['hhht']}/assessment")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -47,9 +47,7 @@ def test_the_form_lists_the_standards_items_and_opening_it_is_audited(app, world
             (world.users["agent_hhht"], str(world.elders["hhht"]))
         ]
 
-
-def test_the_grade_is_computed_before_saving_with_the_adjustments(app, world) -> None:
-    client, headers = _client(app, "agent_hhht")
+    # the grade, with the standard's adjustments, before anything is saved
     resp = client.post("/api/assessments/score", json={"items": MODERATE_46}, headers=headers)
     assert resp.status_code == 200
     assert resp.json["dimension_totals"] == {"B.1": 0, "B.2": 3, "B.3": 28, "B.4": 15}
@@ -79,7 +77,7 @@ def test_the_grade_is_computed_before_saving_with_the_adjustments(app, world) ->
     assert resp.status_code == 422 and "超出 0-3" in resp.json["message"]
 
 
-def test_saving_needs_two_assessors_and_updates_the_profile(app, world) -> None:
+def test_saving_needs_two_assessors_updates_the_profile_and_prints(app, world) -> None:
     elder = world.elders["hhht"]
     client, headers = _client(app, "agent_hhht")
     same = client.post(
@@ -102,12 +100,7 @@ def test_saving_needs_two_assessors_and_updates_the_profile(app, world) -> None:
     page = client.get(f"/elders/{elder}/assessment").get_data(as_text=True)
     assert "中度失能" in page and saved["report_url"] in page
 
-
-def test_the_report_prints_as_an_audited_export_within_the_region(app, world) -> None:
-    client, headers = _client(app, "agent_hhht")
-    saved = client.post(
-        f"/api/elders/{world.elders['hhht']}/assessments", json=_form(), headers=headers
-    ).json["assessment"]
+    # the printed report: an export of health data, audited, and only within the region
     pdf = client.get(saved["report_url"])
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert pdf.data.startswith(b"%PDF") and len(pdf.data) > 2000

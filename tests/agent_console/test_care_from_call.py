@@ -76,7 +76,7 @@ def test_the_agent_sees_each_process_and_starts_one_for_the_caller(app, world) -
         assert len(list(s.scalars(select(CareBed).where(CareBed.elder_id == elder)))) == 1
 
 
-def test_starting_needs_the_role_the_region_and_the_token(app, world) -> None:
+def test_refused_without_the_role_the_region_or_the_token(app, world) -> None:
     officer, officer_headers = _client(app, "officer_hhht")
     refused = officer.post(
         f"/api/elders/{world.elders['hhht']}/care/care_bed", json={}, headers=officer_headers
@@ -99,6 +99,27 @@ def test_starting_needs_the_role_the_region_and_the_token(app, world) -> None:
     assert odd.status_code == 422 and odd.json["code"] == "malformed_payload"
     with world.runtime.session() as s:
         assert s.scalar(select(CareBed)) is None
+    # nor another region's order cancelled
+    with world.runtime.session() as s:
+        install_catalogue(s)
+        theirs = orders.open_order(
+            s,
+            actor=system_actor(),
+            elder_id=world.elders["bt"],
+            service_type_code="care_cleaning",
+            source="call",
+        ).id
+    resp = agent.post(f"/api/orders/{theirs}/cancel", json={"reason": "误建"}, headers=headers)
+    assert resp.status_code == 403 and resp.json["code"] == "out_of_region"
+    with world.runtime.session() as s:
+        assert s.get(ServiceOrder, theirs).status != "cancelled"
+        refused = audit.list_records(
+            s, action="http.out_of_region", actor_user_id=world.users["agent_hhht"]
+        )
+        assert sorted((r.target_type, r.target_id) for r in refused) == [
+            ("elder", str(world.elders["bt"])),
+            ("service_order", str(theirs)),
+        ]
 
 
 def test_an_order_from_the_call_draws_the_allowance_and_cancelling_gives_it_back(
@@ -133,27 +154,6 @@ def test_an_order_from_the_call_draws_the_allowance_and_cancelling_gives_it_back
     with world.runtime.session() as s:
         assert gp.allowance_remaining(s, elder_id=elder) == granted
         assert s.get(ServiceOrder, order["id"]).cancel_reason == "老人住院"
-
-
-def test_another_regions_order_cannot_be_cancelled(app, world) -> None:
-    with world.runtime.session() as s:
-        install_catalogue(s)
-        theirs = orders.open_order(
-            s,
-            actor=system_actor(),
-            elder_id=world.elders["bt"],
-            service_type_code="care_cleaning",
-            source="call",
-        ).id
-    client, headers = _client(app, "agent_hhht")
-    resp = client.post(f"/api/orders/{theirs}/cancel", json={"reason": "误建"}, headers=headers)
-    assert resp.status_code == 403 and resp.json["code"] == "out_of_region"
-    with world.runtime.session() as s:
-        assert s.get(ServiceOrder, theirs).status != "cancelled"
-        refused = audit.list_records(
-            s, action="http.out_of_region", actor_user_id=world.users["agent_hhht"]
-        )
-        assert [r.target_id for r in refused] == [str(theirs)]
 
 
 def test_order_openings_beyond_the_processs_slots_wait_then_are_refused(
