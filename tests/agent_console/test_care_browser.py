@@ -1,7 +1,7 @@
 """In headless Chromium, from the agent's desk: the phone rings, the screen pop shows where each
 care process stands, the agent applies for a family care bed in two clicks (the call is its
-source), sees why dispatch chose the provider of an open order, and an SOS offered meanwhile is
-taken with F4."""
+source), sees why dispatch chose the provider of an open order, keys in an assessment form from
+the keyboard, and takes an SOS offered to the desk with F4."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from agent_console import integration
+from platform_core.assessment.standard import ITEMS_BY_CODE
 from platform_core.calls.events import CallRinging
 from platform_core.calls.models import Agent
 from platform_core.care_beds.models import CareBed
 from platform_core.dispatch.service import dispatch_history
+from platform_core.elders.models import Elder
 from platform_core.events import publish_on_commit
 from tests.agent_console.test_alarms_panel import _raise, alarm_world, telephony  # noqa: F401
 from tests.agent_console.test_browser import _login, browser  # noqa: F401
-from tests.platform_core.care_support import add_provider, agent, install_catalogue
+from tests.platform_core.care_support import MODERATE_46, add_provider, agent, install_catalogue
 
 pytestmark = pytest.mark.browser
 
@@ -109,6 +111,23 @@ def test_two_clicks_start_a_care_process_from_the_screen_pop(
     expect(order).to_contain_text(f"派给 {provider_name} (第 1 名")
     expect(order).to_contain_text("评分构成")
 
+    # the assessment form from the care row, keyed in from a paper form: a digit per item
+    care.get_by_role("link", name="录入评估表").click()
+    page.wait_for_url(f"**/elders/{world.elders['hhht']}/assessment")
+    page.focus("input[name='B.1.1']")
+    page.keyboard.type("".join(str(MODERATE_46[code]) for code in ITEMS_BY_CODE))
+    for dimension, total in (("B.1", "0"), ("B.2", "3"), ("B.3", "28"), ("B.4", "15")):
+        expect(page.get_by_test_id(f"dim-{dimension}")).to_have_text(total)
+    expect(page.get_by_test_id("assess-final")).to_have_text("中度失能")
+    page.fill("input[name=assessor_1]", "王敏")
+    page.fill("input[name=assessor_2]", "赵云")
+    page.get_by_test_id("assess-submit").click()
+    expect(page.get_by_test_id("assess-pdf")).to_be_visible(timeout=10_000)
+    with world.runtime.session() as s:
+        assert s.get(Elder, world.elders["hhht"]).ability_grade == "moderate"
+
+    page.goto(f"{live.url}/agent")
+    expect(page.locator("#conn")).to_have_class("conn ok", timeout=10_000)
     alarm_id = _raise(world, "hhht")
     offer = page.get_by_test_id("alarm-offer")
     expect(offer).to_be_visible(timeout=10_000)

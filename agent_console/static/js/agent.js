@@ -114,7 +114,7 @@ async function loadCare(elderId) {
   try {
     const data = await api("GET", `/api/elders/${elderId}/care`);
     if (seq !== state.popSeq) return; // another caller popped meanwhile
-    $("care-rows").replaceChildren(...data.modules.map(careRow));
+    $("care-rows").replaceChildren(...data.modules.map((m) => careRow(m, elderId)));
   } catch (err) {
     if (seq !== state.popSeq) return;
     $("care-rows").replaceChildren(el("li", { class: "warn" }, err.message || t("common.error")));
@@ -139,28 +139,29 @@ function careDetail(m) {
   return parts.join(" · ");
 }
 
-function careRow(m) {
+// Rows are bound to the elder they were read for: the care status may arrive before the pop.
+function careRow(m, elderId) {
   const row = el("li", { class: "care-row", "data-process": m.process, "data-state": m.state },
     el("span", { class: "care-label" }, t(`care.${m.process}`)),
     el("span", { class: `badge care-state state-${m.state}`, "data-testid": `care-state-${m.process}` }, m.state_label || m.state),
     el("span", { class: "hint" }, careDetail(m)));
   const actions = el("span", { class: "care-actions" });
-  if (m.can_start) actions.append(startButton(m, row));
+  if (m.can_start) actions.append(startButton(m, row, elderId));
   else if (m.why_not) actions.append(el("span", { class: "why-not" }, m.why_not));
   if (m.process === "assessment" && ["agent", "supervisor"].includes((config.user || {}).role)) {
-    actions.append(" ", el("a", { class: "button small", href: `/elders/${state.elderId}/assessment` }, t("care.fill_form")));
+    actions.append(" ", el("a", { class: "button small", href: `/elders/${elderId}/assessment` }, t("care.fill_form")));
   }
   row.append(actions);
   return row;
 }
 
-function startButton(m, row) {
+function startButton(m, row, elderId) {
   const action = t(`care.start.${m.process}`);
   const button = el("button", { class: "small primary", "data-testid": `care-start-${m.process}`, onclick: () => {
     // the second click: nothing is started before the agent confirms
     const confirm = el("span", { class: "care-confirm", role: "group" },
       el("strong", {}, t("care.confirm", { name: state.elderName, action })), " ",
-      el("button", { class: "small primary", "data-testid": `care-confirm-${m.process}`, onclick: () => startCare(m, row, action) }, t("care.yes")), " ",
+      el("button", { class: "small primary", "data-testid": `care-confirm-${m.process}`, onclick: () => startCare(m, row, action, elderId) }, t("care.yes")), " ",
       el("button", { class: "small", onclick: () => { confirm.replaceWith(button); button.focus(); } }, t("care.no")));
     button.replaceWith(confirm);
     confirm.querySelector("button").focus();
@@ -168,15 +169,14 @@ function startButton(m, row) {
   return button;
 }
 
-async function startCare(m, row, action) {
-  const elderId = state.elderId;
+async function startCare(m, row, action, elderId) {
   try {
     const res = await api("POST", `/api/elders/${elderId}/care/${m.process}`, { linkedid: state.call ? state.call.linkedid : null });
     toast(t("care.started", { action }));
-    if (elderId === state.elderId) row.replaceWith(careRow(res.status));
+    if (elderId === state.careFor) row.replaceWith(careRow(res.status, elderId));
   } catch (err) {
     showError(err);
-    if (elderId === state.elderId) loadCare(elderId);
+    if (elderId === state.careFor) loadCare(elderId);
   }
 }
 
