@@ -121,6 +121,7 @@ def test_two_clicks_start_a_care_process_from_the_screen_pop(
     expect(page.get_by_test_id("assess-final")).to_have_text("中度失能")
     page.fill("input[name=assessor_1]", "王敏")
     page.fill("input[name=assessor_2]", "赵云")
+    expect(page.get_by_test_id("assess-pdf")).to_be_hidden()
     page.get_by_test_id("assess-submit").click()
     expect(page.get_by_test_id("assess-pdf")).to_be_visible(timeout=10_000)
     with world.runtime.session() as s:
@@ -128,8 +129,9 @@ def test_two_clicks_start_a_care_process_from_the_screen_pop(
 
     page.goto(f"{live.url}/agent")
     expect(page.locator("#conn")).to_have_class("conn ok", timeout=10_000)
-    alarm_id = _raise(world, "hhht")
     offer = page.get_by_test_id("alarm-offer")
+    expect(offer).to_be_hidden()
+    alarm_id = _raise(world, "hhht")
     expect(offer).to_be_visible(timeout=10_000)
     expect(offer).to_contain_text("一键呼叫")
     page.keyboard.press("F4")
