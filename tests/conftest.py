@@ -100,15 +100,21 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 def _empty_tables(engine: Engine) -> None:
+    """Delete every row, children first. On PostgreSQL a DELETE of tiny tables costs a few
+    milliseconds where a TRUNCATE of all of them costs most of a second per test; TRUNCATE
+    remains the fallback when rows reference each other in a cycle."""
     tables = [t.name for t in metadata.sorted_tables]
     if not tables:
         return
-    with engine.begin() as c:
-        if engine.dialect.name == "postgresql":
-            c.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
+    try:
+        with engine.begin() as c:
             for t in reversed(tables):
                 c.execute(text(f'DELETE FROM "{t}"'))
+    except Exception:
+        if engine.dialect.name != "postgresql":
+            raise
+        with engine.begin() as c:
+            c.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
 
 
 def _runtime(settings: Settings, engine: Engine) -> Iterator[Runtime]:
