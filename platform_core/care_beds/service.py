@@ -46,6 +46,7 @@ from platform_core.providers import service as providers
 from platform_core.providers.models import CLOSED_STATUSES
 from platform_core.regions.service import require_within
 from platform_core.runtime import settings_of
+from platform_core.step_chain import StepChain
 
 STATUS_LABELS = {
     "applied": "已申请",
@@ -124,49 +125,28 @@ def _policy(session: Session, bed: CareBed) -> CareBedPolicy:
     return policy_for(session, CareBedPolicy, region_code=bed.region_code)
 
 
+CHAIN = StepChain(
+    noun_zh="床位",
+    noun_en="a bed",
+    audit_prefix="care_bed",
+    target_type="care_bed",
+    step_model=CareBedStep,
+    transitions=TRANSITIONS,
+    status_labels=STATUS_LABELS,
+    action_labels=ACTION_LABELS,
+)
+
+
 def _move(
     session: Session, *, actor: Actor, bed: CareBed, action: str, on: date | None, note: str = ""
 ) -> CareBed:
-    require_within(bed.region_code, actor.region_code)
-    new = TRANSITIONS.get((bed.status, action))
-    if new is None:
-        raise IllegalTransition(
-            f"床位当前为「{STATUS_LABELS[bed.status]}」, 不能{ACTION_LABELS[action]} / cannot {action} a bed that is {bed.status}",
-            status=bed.status,
-            action=action,
-        )
-    previous, bed.status = bed.status, new
-    bed.steps.append(
-        CareBedStep(
-            action=action,
-            from_status=previous,
-            to_status=new,
-            on=on or date.today(),
-            owner=actor.name,
-            owner_user_id=actor.user_id,
-            note=note,
-        )
-    )
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action=f"care_bed.{action}",
-        target_type="care_bed",
-        target_id=bed.id,
-        detail={"from": previous, "to": new},
-    )
+    _, new = CHAIN.move(session, actor=actor, record=bed, action=action, on=on, note=note)
     publish_on_commit(session, CareBedStepTaken(bed.id, bed.elder_id, bed.region_code, action, new))
     return bed
 
 
 def _require(bed: CareBed, action: str) -> None:
-    if (bed.status, action) not in TRANSITIONS:
-        raise IllegalTransition(
-            f"床位当前为「{STATUS_LABELS[bed.status]}」, 不能{ACTION_LABELS[action]} / cannot {action} a bed that is {bed.status}",
-            status=bed.status,
-            action=action,
-        )
+    CHAIN.next_status(bed, action)
 
 
 def apply_for_bed(
@@ -206,23 +186,14 @@ def apply_for_bed(
     )
     session.add(bed)
     session.flush()
-    bed.steps.append(
-        CareBedStep(
-            action="apply",
-            from_status=None,
-            to_status="applied",
-            on=on or date.today(),
-            owner=actor.name,
-            owner_user_id=actor.user_id,
-        )
-    )
-    session.flush()
-    audit.record(
+    CHAIN.record_step(
         session,
         actor=actor,
-        action="care_bed.apply",
-        target_type="care_bed",
-        target_id=bed.id,
+        record=bed,
+        action="apply",
+        from_status=None,
+        to_status="applied",
+        on=on,
         detail={"elder_id": elder.id, "source": source},
     )
     publish_on_commit(

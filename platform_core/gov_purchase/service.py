@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from platform_core.actors import Actor
 from platform_core.assessment.service import add_months, current_assessment, get_elder, grade_key
 from platform_core.assessment.standard import AbilityGrade, parse_grade
-from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
@@ -44,6 +43,7 @@ from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import OrderStatus
 from platform_core.regions.service import require_within, within
 from platform_core.runtime import settings_of
+from platform_core.step_chain import StepChain
 
 STATUS_LABELS = {
     "submitted": "已申请",
@@ -149,6 +149,18 @@ def _policy(session: Session, app: GovPurchaseApplication | Elder) -> GovPurchas
     return policy_for(session, GovPurchasePolicy, region_code=app.region_code)
 
 
+CHAIN = StepChain(
+    noun_zh="申请",
+    noun_en="an application",
+    audit_prefix="gov_purchase",
+    target_type="gov_purchase_application",
+    step_model=GovPurchaseStep,
+    transitions=TRANSITIONS,
+    status_labels=STATUS_LABELS,
+    action_labels=ACTION_LABELS,
+)
+
+
 def _move(
     session: Session,
     *,
@@ -159,27 +171,8 @@ def _move(
     note: str = "",
     notice_values: dict[str, Any] | None = None,
 ) -> GovPurchaseApplication:
-    require_within(app.region_code, actor.region_code)
-    new = TRANSITIONS.get((app.status, action))
-    if new is None:
-        raise IllegalTransition(
-            f"申请当前为「{STATUS_LABELS[app.status]}」, 不能{ACTION_LABELS.get(action, action)} / "
-            f"cannot {action} an application that is {app.status}",
-            status=app.status,
-            action=action,
-        )
-    previous, app.status = app.status, new
-    app.steps.append(
-        GovPurchaseStep(
-            action=action,
-            from_status=previous,
-            to_status=new,
-            on=on,
-            owner=actor.name,
-            owner_user_id=actor.user_id,
-            note=note,
-        )
-    )
+    """Take a step and print its notice (a resubmission's notice is its own kind)."""
+    _, new = CHAIN.move(session, actor=actor, record=app, action=action, on=on, note=note)
     notice = _issue(
         session,
         app,
@@ -188,14 +181,6 @@ def _move(
         on=on,
         note=note,
         values=notice_values or {},
-    )
-    audit.record(
-        session,
-        actor=actor,
-        action=f"gov_purchase.{action}",
-        target_type="gov_purchase_application",
-        target_id=app.id,
-        detail={"from": previous, "to": new},
     )
     publish_on_commit(
         session, GovPurchaseStepTaken(app.id, app.elder_id, app.region_code, action, new, notice.id)
@@ -268,25 +253,17 @@ def apply(
     )
     session.add(app)
     session.flush()
-    app.steps.append(
-        GovPurchaseStep(
-            action="apply",
-            from_status=None,
-            to_status="submitted",
-            on=on,
-            owner=actor.name,
-            owner_user_id=actor.user_id,
-        )
-    )
-    notice = _issue(session, app, "submitted", actor=actor, on=on, note="", values={})
-    audit.record(
+    CHAIN.record_step(
         session,
         actor=actor,
-        action="gov_purchase.apply",
-        target_type="gov_purchase_application",
-        target_id=app.id,
+        record=app,
+        action="apply",
+        from_status=None,
+        to_status="submitted",
+        on=on,
         detail={"elder_id": elder.id, "source": source},
     )
+    notice = _issue(session, app, "submitted", actor=actor, on=on, note="", values={})
     publish_on_commit(
         session,
         GovPurchaseStepTaken(app.id, elder.id, elder.region_code, "apply", "submitted", notice.id),
@@ -414,7 +391,7 @@ def approve(
     """Approve after the publicity period (or on review); fixes the monthly allowance by grade."""
     app = get_application(session, application_id=application_id)
     day = _today(on)
-    if (app.status, "approve") in TRANSITIONS:
+    if CHAIN.allows(app.status, "approve"):
         if (
             app.status == "in_publicity"
             and app.publicity_ends_on is not None
@@ -471,7 +448,7 @@ def reject(
         raise ValidationFailed(
             "不予批准须说明理由 / a refusal states its reason", code="reason_required"
         )
-    if (app.status, "reject") in TRANSITIONS:
+    if CHAIN.allows(app.status, "reject"):
         app.decided_on = day
         app.closing_reason = reason.strip()
     deadline = day + timedelta(days=_policy(session, app).review_request_days)

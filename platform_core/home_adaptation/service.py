@@ -22,11 +22,9 @@ from sqlalchemy.orm import Session
 from platform_core.actors import Actor, Role
 from platform_core.assessment.service import current_grade, get_elder
 from platform_core.assessment.standard import parse_grade
-from platform_core.audit import service as audit
 from platform_core.care_beds.service import household_key
 from platform_core.errors import (
     Conflict,
-    IllegalTransition,
     NotFound,
     PermissionDenied,
     ValidationFailed,
@@ -38,6 +36,7 @@ from platform_core.home_adaptation.models import AdaptationCase, AdaptationItem,
 from platform_core.home_adaptation.policy import HomeAdaptationPolicy
 from platform_core.regions.service import require_within
 from platform_core.runtime import settings_of
+from platform_core.step_chain import StepChain
 
 STATUS_LABELS = {
     "applied": "已申请",
@@ -130,15 +129,20 @@ def _policy(session: Session, case: AdaptationCase) -> HomeAdaptationPolicy:
     return policy_for(session, HomeAdaptationPolicy, region_code=case.region_code)
 
 
+CHAIN = StepChain(
+    noun_zh="改造案",
+    noun_en="a case",
+    audit_prefix="home_adaptation",
+    target_type="home_adaptation",
+    step_model=AdaptationStep,
+    transitions=TRANSITIONS,
+    status_labels=STATUS_LABELS,
+    action_labels=ACTION_LABELS,
+)
+
+
 def _require(case: AdaptationCase, action: str) -> str:
-    new = TRANSITIONS.get((case.status, action))
-    if new is None:
-        raise IllegalTransition(
-            f"改造案当前为「{STATUS_LABELS[case.status]}」, 不能{ACTION_LABELS[action]} / cannot {action} a case that is {case.status}",
-            status=case.status,
-            action=action,
-        )
-    return new
+    return CHAIN.next_status(case, action)
 
 
 def _move(
@@ -150,29 +154,7 @@ def _move(
     on: date | None,
     note: str = "",
 ) -> AdaptationCase:
-    require_within(case.region_code, actor.region_code)
-    new = _require(case, action)
-    previous, case.status = case.status, new
-    case.steps.append(
-        AdaptationStep(
-            action=action,
-            from_status=previous,
-            to_status=new,
-            on=on or date.today(),
-            owner=actor.name,
-            owner_user_id=actor.user_id,
-            note=note,
-        )
-    )
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action=f"home_adaptation.{action}",
-        target_type="home_adaptation",
-        target_id=case.id,
-        detail={"from": previous, "to": new},
-    )
+    _, new = CHAIN.move(session, actor=actor, record=case, action=action, on=on, note=note)
     publish_on_commit(
         session, AdaptationStepTaken(case.id, case.elder_id, case.region_code, action, new)
     )
@@ -213,23 +195,14 @@ def apply_for_adaptation(
     )
     session.add(case)
     session.flush()
-    case.steps.append(
-        AdaptationStep(
-            action="apply",
-            from_status=None,
-            to_status="applied",
-            on=on or date.today(),
-            owner=actor.name,
-            owner_user_id=actor.user_id,
-        )
-    )
-    session.flush()
-    audit.record(
+    CHAIN.record_step(
         session,
         actor=actor,
-        action="home_adaptation.apply",
-        target_type="home_adaptation",
-        target_id=case.id,
+        record=case,
+        action="apply",
+        from_status=None,
+        to_status="applied",
+        on=on,
         detail={"elder_id": elder.id},
     )
     publish_on_commit(

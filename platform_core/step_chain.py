@@ -1,0 +1,123 @@
+"""The fixed step chain of an applied-for care process, shared by its modules.
+
+Family care beds, home adaptation and government-purchased services each move a record
+(a bed, a case, an application) through named actions from one status to the next. The rules
+they share live here: an action the chain does not allow from the current status is refused
+with a message naming both in Chinese first; an allowed one records a step (date, owner, note),
+audits it, and changes nothing else. What a step means (events, notices, orders) stays with the
+module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from platform_core.actors import Actor
+from platform_core.audit import service as audit
+from platform_core.errors import IllegalTransition
+from platform_core.regions.service import require_within
+
+
+class ChainRecord(Protocol):
+    """A bed, a case or an application: what a chain moves."""
+
+    id: Any
+    status: Any
+    region_code: Any
+    steps: Any
+
+
+@dataclass(frozen=True)
+class StepChain:
+    """One module's statuses, actions and allowed moves, and how its records are named."""
+
+    noun_zh: str  # 床位, 改造案, 申请: "床位当前为「已申请」"
+    noun_en: str  # "a bed", "a case", "an application"
+    audit_prefix: str  # audit action "<prefix>.<action>"
+    target_type: str  # audit target type
+    step_model: type  # the record's step row (action, from/to status, on, owner, note)
+    transitions: Mapping[tuple[str, str], str]
+    status_labels: Mapping[str, str]
+    action_labels: Mapping[str, str]
+
+    def allows(self, status: str, action: str) -> bool:
+        return (status, action) in self.transitions
+
+    def next_status(self, record: ChainRecord, action: str) -> str:
+        """Where ``action`` takes ``record``, or IllegalTransition saying why it cannot."""
+        new = self.transitions.get((record.status, action))
+        if new is None:
+            label = self.status_labels.get(record.status, record.status)
+            raise IllegalTransition(
+                f"{self.noun_zh}当前为「{label}」, 不能{self.action_labels.get(action, action)} / "
+                f"cannot {action} {self.noun_en} that is {record.status}",
+                status=record.status,
+                action=action,
+            )
+        return new
+
+    def record_step(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        record: ChainRecord,
+        action: str,
+        from_status: str | None,
+        to_status: str,
+        on: date | None,
+        note: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append the step row and its audit entry; the record's status is already set."""
+        record.steps.append(
+            self.step_model(
+                action=action,
+                from_status=from_status,
+                to_status=to_status,
+                on=on or date.today(),
+                owner=actor.name,
+                owner_user_id=actor.user_id,
+                note=note,
+            )
+        )
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action=f"{self.audit_prefix}.{action}",
+            target_type=self.target_type,
+            target_id=record.id,
+            detail=dict(detail) if detail is not None else {"from": from_status, "to": to_status},
+        )
+
+    def move(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        record: ChainRecord,
+        action: str,
+        on: date | None,
+        note: str = "",
+    ) -> tuple[str, str]:
+        """Take ``action`` on a record of the actor's region; returns (previous, new) status."""
+        require_within(record.region_code, actor.region_code)
+        new = self.next_status(record, action)
+        previous, record.status = record.status, new
+        self.record_step(
+            session,
+            actor=actor,
+            record=record,
+            action=action,
+            from_status=previous,
+            to_status=new,
+            on=on,
+            note=note,
+        )
+        return previous, new
