@@ -64,10 +64,10 @@ ORDER_SLOT_WAIT_S = 30.0
 def order_opening() -> Iterator[None]:
     """One of the few service-order openings this process runs at once.
 
-    Every opening holds the day's order-number row from its number to its commit, so openings
-    run one after another in the database whatever happens here. Without a bound, a burst of
-    them holds every pooled connection while it queues for that row, and screen pops wait for
-    a connection; with it, the burst queues here and the pool stays free.
+    An opening is the console's longest unit of work (price, allowance, order, dispatch, audit)
+    and takes a second connection for a moment to draw its number. Without a bound, a burst of
+    openings can hold every pooled connection and screen pops wait for one; with it, the burst
+    queues here and the pool stays free for the pops.
     """
     slots: threading.BoundedSemaphore = current_app.extensions["hotline_order_slots"]
     if not slots.acquire(timeout=ORDER_SLOT_WAIT_S):

@@ -1,8 +1,12 @@
 """Human-readable order numbers: ``GD`` + local date + a per-day sequence (GD20250314-00017).
 
 The counter row of the day is bumped with an atomic upsert, so concurrent openings on several
-processes never hand out the same number; on PostgreSQL the row stays locked until the opening
-transaction commits, which orders the numbers as the orders are committed.
+processes never hand out the same number. On PostgreSQL the upsert commits on a connection of its
+own: inside the opening's transaction the day's row would stay locked until that commits, and
+every opening in the region would wait for the one before it (a burst of openings then queues for
+seconds). The price is a gap where an opening rolls back, as with any database sequence; numbers
+are unique and rising, not gapless. SQLite has one writer at a time anyway and keeps the upsert in
+the opening's transaction.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -36,5 +41,11 @@ def next_order_no(session: Session, at: datetime) -> str:
         )
         .returning(OrderNumberCounter.last)
     )
-    seq = session.execute(upsert).scalar_one()
+    bind = session.get_bind()
+    if dialect == "postgresql" and isinstance(bind, Engine):
+        with bind.connect() as own:
+            seq = own.execute(upsert).scalar_one()
+            own.commit()
+    else:
+        seq = session.execute(upsert).scalar_one()
     return f"{PREFIX}{day}-{seq:05d}"

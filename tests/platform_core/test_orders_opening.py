@@ -302,6 +302,40 @@ def test_concurrent_openings_never_share_a_number(runtime) -> None:
     assert sorted(int(n[-5:]) for n in numbers) == list(range(1, 21))
 
 
+def test_an_opening_under_way_does_not_hold_up_the_next(runtime) -> None:
+    """The day's number is taken in its own transaction: a second agent's opening completes
+    while the first agent's is still uncommitted (it used to wait for that commit)."""
+    from platform_core.regions.service import load_dictionary
+
+    with runtime.session() as s:
+        load_dictionary(s)
+        catalogue.install_defaults(s, actor=ADMIN)
+        elder = support.add_elder(s, 6)
+
+    def open_one(s) -> str:
+        return orders.open_order(
+            s, actor=AGENT, elder_id=elder, service_type_code="consultation", source="call"
+        ).order_no
+
+    second: list[str] = []
+    with runtime.session() as first:
+        held = open_one(first)  # not committed yet
+        other = threading.Thread(target=lambda: second.append(_open_and_commit(runtime, open_one)))
+        other.start()
+        other.join(timeout=10)
+        assert not other.is_alive(), "the second opening waited for the first one's commit"
+        first.rollback()
+    assert int(second[0][-5:]) == int(held[-5:]) + 1
+    with runtime.session() as s:
+        assert orders.find_order_by_no(s, order_no=held) is None  # a gap, never a duplicate
+        assert int(open_one(s)[-5:]) == int(held[-5:]) + 2
+
+
+def _open_and_commit(runtime, open_one) -> str:
+    with runtime.session() as s:
+        return open_one(s)
+
+
 def test_queries_for_the_screen_pop_dispatch_and_lists(world) -> None:
     with world.rt.session() as s:
 
