@@ -15,7 +15,7 @@ The simulator runs in its own process (as Asterisk would), configured like aster
 manager.conf: read classes call,agent,user and the HOTLINE_* channel variables. A fresh
 PostgreSQL database is created for the run and dropped afterwards.
 
-    python bench/ami_ingest.py [--rate 150] [--seconds 40] [--concurrency 500] [--agents 640]
+    python bench/ami_ingest.py [--rate 180] [--talk 50] [--seconds 40] [--concurrency 500] [--agents 640]
 """
 
 from __future__ import annotations
@@ -300,14 +300,14 @@ def percentile(values: list[float], p: float) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rate", type=float, default=150.0, help="new calls per real second")
+    ap.add_argument("--rate", type=float, default=180.0, help="new calls per real second")
     ap.add_argument("--seconds", type=float, default=40.0, help="real seconds of arrivals")
     ap.add_argument("--concurrency", type=int, default=500)
     ap.add_argument("--agents", type=int, default=640)
     ap.add_argument(
         "--time-scale", type=float, default=20.0, help="simulated seconds per real second"
     )
-    ap.add_argument("--talk", type=float, default=60.0, help="mean talk, simulated seconds")
+    ap.add_argument("--talk", type=float, default=50.0, help="mean talk, simulated seconds")
     ap.add_argument("--patience", type=float, default=90.0, help="mean patience, simulated seconds")
     ap.add_argument("--ceiling-calls", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=12349)
