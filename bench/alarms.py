@@ -64,7 +64,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def seed(env: dict[str, str], db_url: str, devices: int) -> list[dict[str, Any]]:
     """Regions, elders and ``devices`` devices in service, bound to them (bulk inserts)."""
-    from platform_core.db import make_engine, utcnow
+    from platform_core.db import make_engine, refresh_statistics, utcnow
     from platform_core.devices.models import Device
     from platform_core.devices.schemas import imei_check_digit
     from platform_core.elders.demo import seed_elders
@@ -119,6 +119,7 @@ def seed(env: dict[str, str], db_url: str, devices: int) -> list[dict[str, Any]]
         with engine.begin() as c:
             for start in range(0, len(rows), 2000):
                 c.execute(insert(Device.__table__), rows[start : start + 2000])
+        refresh_statistics(engine)
         return rows
     finally:
         rt.close()

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select, text  # noqa: E402
 
-from platform_core.db import make_engine  # noqa: E402
+from platform_core.db import make_engine, refresh_statistics  # noqa: E402
 from platform_core.devices.models import Device  # noqa: E402
 from platform_core.elders.demo import seed_elders  # noqa: E402
 from platform_core.elders.identification import identify_caller  # noqa: E402
@@ -155,8 +155,7 @@ def main() -> None:
             f"{report.devices} devices in {seed_s:.1f}s",
             file=sys.stderr,
         )
-        with runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.execute(text("ANALYZE"))
+        refresh_statistics(runtime.engine)
 
         rng = random.Random(args.seed)
         with runtime.session() as s:

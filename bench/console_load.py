@@ -99,7 +99,7 @@ def seed(
 ) -> dict[str, Any]:
     from platform_core.accounts.service import create_user
     from platform_core.actors import Role, system_actor
-    from platform_core.db import make_engine
+    from platform_core.db import make_engine, refresh_statistics
     from platform_core.elders.models import Elder, ElderPhone
     from platform_core.models import metadata
     from platform_core.regions.service import load_dictionary
@@ -144,6 +144,7 @@ def seed(
                     role=Role.SUPERVISOR,
                     region_code=home,
                 )
+        refresh_statistics(engine)  # as `hotline seed` does after its bulk load
         with rt.session() as s:
             rows = s.execute(
                 select(Elder.id, ElderPhone.number)

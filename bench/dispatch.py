@@ -86,7 +86,7 @@ def main() -> None:
 
     from platform_core.actors import Actor, Role
     from platform_core.catalogue.demo import seed_catalogue
-    from platform_core.db import make_engine
+    from platform_core.db import make_engine, refresh_statistics
     from platform_core.elders.demo import seed_elders
     from platform_core.elders.models import Elder
     from platform_core.models import metadata
@@ -135,6 +135,7 @@ def main() -> None:
         with rt.session() as s:
             elders = [e for (e,) in s.execute(select(Elder.id).where(Elder.status == "active"))]
             n_providers = s.scalar(select(func.count()).select_from(Provider))
+        refresh_statistics(engine)
         seed_s = time.perf_counter() - t_seed
         print(f"seeded {n_providers} providers, {len(elders)} elders in {seed_s:.1f} s", flush=True)
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from callcenter.pbx_sim.agi import AgiOutcome, CallerBehaviour, run_fastagi_call  # noqa: E402
-from platform_core.db import make_engine  # noqa: E402
+from platform_core.db import make_engine, refresh_statistics  # noqa: E402
 from platform_core.settings import Settings  # noqa: E402
 
 DEFAULT_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -214,6 +214,7 @@ def main() -> None:
             session.commit()
         finally:
             session.close()
+        refresh_statistics(runtime.engine)
         callers = build_callers(runtime, args.sessions, random.Random(args.seed))
 
         ctx = mp.get_context("spawn")

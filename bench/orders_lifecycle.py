@@ -55,7 +55,7 @@ def main() -> None:
 
     from platform_core.actors import Actor, Role
     from platform_core.catalogue.demo import seed_catalogue
-    from platform_core.db import make_engine
+    from platform_core.db import make_engine, refresh_statistics
     from platform_core.elders.demo import seed_elders
     from platform_core.elders.models import Elder
     from platform_core.models import metadata
@@ -90,6 +90,7 @@ def main() -> None:
         seed_providers_s = time.perf_counter() - t0
         with rt.session() as s:
             seed_elders(s, count=args.elders, seed=12349, league_code=LEAGUE)
+        refresh_statistics(engine)
         with rt.session() as s:
             elder_rows = s.execute(
                 select(Elder.id, Elder.region_code).where(Elder.status == "active")

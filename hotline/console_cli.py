@@ -25,7 +25,7 @@ def console(host: str | None, port: int | None, workers: int, reuse_port: bool) 
     import subprocess
 
     from agent_console import create_app
-    from agent_console.server import ConsoleServer
+    from agent_console.server import ConsoleServer, calm_garbage_collector
     from platform_core.db import make_engine
     from platform_core.runtime import build_runtime, install_runtime
     from platform_core.settings import load_settings
@@ -71,6 +71,7 @@ def console(host: str | None, port: int | None, workers: int, reuse_port: bool) 
             f"坐席控制台 / console: {server.url}"
             + (f" ({workers} 进程 / workers)" if workers > 1 else "")
         )
+        calm_garbage_collector()
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -50,6 +50,7 @@ def seed(elder_count: int, seed: int, league: str | None, batch_size: int) -> No
     missing (raise --elders to add more); catalogue, providers and accounts add only what is absent.
     """
     from hotline.context import runtime_for_cli
+    from platform_core.db import refresh_statistics
     from platform_core.elders.demo import seed_elders
     from platform_core.regions.codes import InvalidRegionCode
     from platform_core.regions.dictionary import LEAGUES
@@ -132,6 +133,7 @@ def seed(elder_count: int, seed: int, league: str | None, batch_size: int) -> No
             session.commit()
         finally:
             session.close()
+        refresh_statistics(runtime.engine)
         took = time.monotonic() - started
         click.echo(
             f"老人新建 {report.created} 名 (其中已故 {report.deceased}), 已存在 {report.existing} 名; "

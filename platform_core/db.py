@@ -117,3 +117,14 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """ANALYZE after a bulk load, so the planner knows the tables' sizes from the first query.
+
+    Until autovacuum gets round to it (a minute or more), a freshly loaded PostgreSQL table has
+    no statistics and lookups may be planned as scans of the whole table.
+    """
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hotline.cli import cli
 from platform_core.devices.models import Device
@@ -38,6 +38,8 @@ def test_seed_builds_a_consistent_demo_league_and_tops_up(runtime) -> None:
     out = _seed(runtime, "--elders", "240", "--seed", "7", "--league", "150300")
     assert "老人新建 240 名" in out
     with runtime.session() as s:
+        # the planner knows the new size at once (statistics refreshed after the bulk load)
+        assert s.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'elders'")) == 240
         elders = list(s.scalars(select(Elder)))
         assert len(elders) == 240
         cipher = runtime.cipher
