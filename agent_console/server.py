@@ -6,7 +6,6 @@ asyncio callcenter and IVR threads of the one-process demo. Each WebSocket holds
 
 from __future__ import annotations
 
-import gc
 import logging
 import socket
 import threading
@@ -21,27 +20,6 @@ class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if log.isEnabledFor(logging.DEBUG):
             super().log_request(code, size)
-
-
-# Young collections run after this many new container objects instead of Python's 700. A full
-# collection stops every thread of the process while it walks every object; with a thousand
-# open sockets that is 300,000 objects and 120-190 ms on this hardware, and at the default
-# thresholds it came several times a minute: each one showed up as a 150 ms stall of every
-# screen pop in flight (bench/console_load's p95 moved from 90 to 500 ms between runs).
-GC_THRESHOLDS = (50_000, 20, 20)
-
-
-def calm_garbage_collector() -> None:
-    """Fewer, larger young collections, and none of the start-up objects scanned again.
-
-    For a process that serves the console for its lifetime (``hotline console``, the demo),
-    called once when everything is loaded. Python's GIL switch interval stays at its default
-    (5 ms): at 0.5 ms a thousand socket threads traded the GIL 50,000-70,000 times a second under
-    load and the console bench's p95 doubled.
-    """
-    gc.collect()
-    gc.freeze()  # modules, the app, the URL map: alive for the whole process
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class ConsoleServer:

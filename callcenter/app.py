@@ -14,6 +14,7 @@ from callcenter.ami import AmiClient
 from callcenter.events import ACCEPTED_EVENTS
 from callcenter.pipeline import EventPipeline
 from callcenter.resync import resync
+from platform_core.process import settle_service_process
 from platform_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class CallCenter:
         # thread parses without pause; with CPython's default 5 ms switch interval each of those
         # waits can cost the writer a full interval before it gets the GIL back.
         sys.setswitchinterval(self.switch_interval_s)
+        settle_service_process()
         stop = stop or asyncio.Event()
         self.pipeline.start()
         self.commands.start()
