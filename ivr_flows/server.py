@@ -28,6 +28,7 @@ from ivr_flows.engine import CallContext, run_flow, set_handoff_variables
 from ivr_flows.prompts import PromptLibrary
 from ivr_flows.registry import FlowRegistry
 from platform_core.ivr.service import SessionResult
+from platform_core.process import settle_service_process
 from platform_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class FastAgiServer:
             self.port,
             ", ".join(self.registry.names()) or "-",
         )
+        settle_service_process()  # flows and prompts are loaded: what stays is frozen
 
     async def serve_forever(self) -> None:
         if self._server is None:

@@ -17,6 +17,7 @@ from callcenter.alarm_intake.rejects import RejectLog
 from callcenter.alarm_intake.scheduler import Scheduler
 from callcenter.alarm_intake.vendors import Vendor, load_vendors
 from platform_core.alarms import timers
+from platform_core.process import settle_service_process
 from platform_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class AlarmIntake:
                 log.warning("MQTT 暂未连上, 后台继续重连 / broker not reached yet, retrying")
         if self.scheduler is not None:
             self.scheduler.start()
+        settle_service_process()
         return self
 
     def stop(self) -> None:
