@@ -70,3 +70,49 @@ def test_an_sos_offered_taken_worked_and_closed(browser, alarm_world, live, tele
     expect(page.locator("#d-status")).to_contain_text("已结案", timeout=10_000)
     expect(page.get_by_test_id("alarm-rows")).not_to_contain_text("巴**")
     assert errors == []
+
+
+def test_a_list_asked_for_before_the_alarm_does_not_withdraw_its_offer(
+    browser,  # noqa: F811
+    alarm_world,  # noqa: F811
+    live,
+    telephony,  # noqa: F811
+) -> None:
+    """The page's first lists were read before the alarm was raised; their answers arrive late,
+    after the offer. The offer stays, and the agent takes the alarm."""
+    world = alarm_world
+    with world.runtime.session() as s:
+        s.add(
+            Agent(
+                interface="PJSIP/8001",
+                member_name="agent_hhht",
+                state="ready",
+                region_code="150100000000",
+            )
+        )
+    page = browser.new_page()
+    held: list = []
+
+    def hold_the_first_lists(route) -> None:
+        if len(held) < 2:  # the page's own load and the snapshot's: read now, answered later
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    page.route("**/api/alarms", hold_the_first_lists)
+    _login(page, live.url, "agent_hhht")
+    page.goto(f"{live.url}/alarms")
+    expect(page.locator("#conn")).to_have_class("conn ok", timeout=10_000)
+    page.wait_for_timeout(300)
+    assert len(held) == 2
+
+    alarm_id = _raise(world, "hhht")
+    expect(page.get_by_test_id("alarm-offer")).to_be_visible(timeout=10_000)
+    expect(page.locator(f"tr[data-alarm='{alarm_id}']")).to_be_visible(timeout=10_000)
+    for route, stale in held:
+        route.fulfill(response=stale)  # lists without the alarm
+    page.wait_for_timeout(500)
+    expect(page.get_by_test_id("alarm-offer")).to_be_visible()
+    expect(page.locator(f"tr[data-alarm='{alarm_id}']")).to_be_visible()
+    page.click("#offer-take")
+    expect(page.get_by_test_id("alarm-elder")).to_have_text("巴特尔", timeout=10_000)

@@ -2,7 +2,7 @@
 import { api, config, connect, duration, el, pct, showError, t, toast } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { alarms: [], current: null, detail: null, offered: null };
+const state = { alarms: [], current: null, detail: null, offered: null, offeredAtList: 0 };
 const canKpi = ["supervisor", "admin", "officer"].includes((config.user || {}).role);
 
 // --- the list ------------------------------------------------------------------------------
@@ -30,12 +30,21 @@ function renderList() {
   }
 }
 
+// Lists are numbered as they are asked for: an answer older than one already shown is dropped,
+// and only a list asked for after an offer arrived may withdraw it (one asked for just before the
+// alarm was raised does not hold it yet).
+const lists = { asked: 0, shown: 0 };
+
 async function loadList() {
+  const ticket = ++lists.asked;
   try {
     const data = await api("GET", "/api/alarms");
+    if (ticket < lists.shown) return;
+    lists.shown = ticket;
     state.alarms = data.alarms;
     renderList();
-    if (state.offered && !state.alarms.some((a) => a.id === state.offered && a.status === "waiting")) hideOffer();
+    const stillWaiting = state.alarms.some((a) => a.id === state.offered && a.status === "waiting");
+    if (state.offered && ticket > state.offeredAtList && !stillWaiting) hideOffer();
   } catch (err) { showError(err); }
   if (canKpi) loadKpi();
 }
@@ -64,6 +73,7 @@ setInterval(() => document.querySelectorAll("[data-since]").forEach((n) => { n.t
 function offer(env) {
   const d = env.data || {};
   state.offered = d.alarm_id;
+  state.offeredAtList = lists.asked;
   $("offer-type").textContent = t(`alarm.type.${d.alarm_type}`);
   $("offer-elder").textContent = d.unbound ? t("alarm.unbound") : "";
   $("offer-clock").dataset.since = d.received_at;
