@@ -6,8 +6,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from platform_core.calls.models import Agent
-from tests.agent_console.test_alarms_panel import _raise, alarm_world, telephony  # noqa: F401
+from tests.agent_console.test_alarms_panel import (  # noqa: F401
+    _raise,
+    alarm_world,
+    ready_desk,
+    telephony,
+)
 from tests.agent_console.test_browser import _login, browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -15,15 +19,7 @@ pytestmark = pytest.mark.browser
 
 def test_an_sos_offered_taken_worked_and_closed(browser, alarm_world, live, telephony) -> None:  # noqa: F811
     world = alarm_world
-    with world.runtime.session() as s:
-        s.add(
-            Agent(
-                interface="PJSIP/8001",
-                member_name="agent_hhht",
-                state="ready",
-                region_code="150100000000",
-            )
-        )
+    ready_desk(world)
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -81,15 +77,7 @@ def test_a_list_asked_for_before_the_alarm_does_not_withdraw_its_offer(
     """The page's first lists were read before the alarm was raised; their answers arrive late,
     after the offer. The offer stays, and the agent takes the alarm."""
     world = alarm_world
-    with world.runtime.session() as s:
-        s.add(
-            Agent(
-                interface="PJSIP/8001",
-                member_name="agent_hhht",
-                state="ready",
-                region_code="150100000000",
-            )
-        )
+    ready_desk(world)
     page = browser.new_page()
     held: list = []
 

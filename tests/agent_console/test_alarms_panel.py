@@ -60,6 +60,16 @@ def telephony(world):
     stop()
 
 
+def ready_desk(world, interface: str = "PJSIP/8001", member: str = "agent_hhht") -> None:
+    """The Hohhot agent's desk, ready in the voice queues: alarms are offered to it."""
+    with world.runtime.session() as s:
+        s.add(
+            Agent(
+                interface=interface, member_name=member, state="ready", region_code="150100000000"
+            )
+        )
+
+
 def _raise(world, key: str, alarm_type: str = "sos", **extra) -> int:
     with world.runtime.session() as s:
         [out] = receive_signals(s, signals=[signal(world.devices[key], alarm_type, **extra)])

@@ -12,12 +12,16 @@ from sqlalchemy import select
 from agent_console import integration
 from platform_core.assessment.standard import ITEMS_BY_CODE
 from platform_core.calls.events import CallRinging
-from platform_core.calls.models import Agent
 from platform_core.care_beds.models import CareBed
 from platform_core.dispatch.service import dispatch_history
 from platform_core.elders.models import Elder
 from platform_core.events import publish_on_commit
-from tests.agent_console.test_alarms_panel import _raise, alarm_world, telephony  # noqa: F401
+from tests.agent_console.test_alarms_panel import (  # noqa: F401
+    _raise,
+    alarm_world,
+    ready_desk,
+    telephony,
+)
 from tests.agent_console.test_browser import _login, browser  # noqa: F401
 from tests.platform_core.care_support import MODERATE_46, add_provider, agent, install_catalogue
 
@@ -56,15 +60,7 @@ def test_two_clicks_start_a_care_process_from_the_screen_pop(
 ) -> None:
     world = alarm_world
     order_id, provider_name = _dispatched_order(world)
-    with world.runtime.session() as s:
-        s.add(
-            Agent(
-                interface="PJSIP/8001",
-                member_name="agent_hhht",
-                state="ready",
-                region_code="150100000000",
-            )
-        )
+    ready_desk(world)
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
