@@ -50,6 +50,16 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     ctx.ensure_object(dict)
+    from platform_core.notifications.transport import use_gateway
+
+    use_gateway(_twilio_gateway)
+
+
+def _twilio_gateway(settings: Any) -> Any:
+    """Twilio's library is loaded only by a process that sends through it."""
+    from hotline.sms_twilio import twilio_gateway
+
+    return twilio_gateway(settings)
 
 
 def main(argv: list[str] | None = None) -> Any:

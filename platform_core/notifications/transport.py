@@ -1,11 +1,21 @@
-"""What the outbox needs from an SMS gateway, whichever it is (Twilio is the one adapter)."""
+"""What the outbox needs from an SMS gateway, whichever it is.
+
+platform_core imports no vendor SDK: the process's composition root names the adapter with
+:func:`use_gateway` (the ``hotline`` command wires in Twilio's, ``hotline.sms_twilio``). Without
+one, or without Twilio credentials, messages wait in the outbox.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from platform_core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,10 +53,45 @@ def e164(number: str) -> str:
     return number if number.startswith("+") else "+86" + number
 
 
-def gateway_for(settings: Settings) -> SmsGateway | None:
-    """Twilio when its account, token and sender are configured; else None (outbox only)."""
-    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
-        from platform_core.notifications.twilio_sms import TwilioSmsGateway
+GatewayFactory = Callable[[Settings], SmsGateway]
 
-        return TwilioSmsGateway(settings)
-    return None
+_factory: GatewayFactory | None = None
+# one client per thread and set of credentials: built once, not per message
+_built = threading.local()
+_warned = threading.Event()
+
+
+def use_gateway(factory: GatewayFactory | None) -> None:
+    """Name the adapter that sends this process's messages once credentials are configured."""
+    global _factory
+    _factory = factory
+
+
+def gateway_for(settings: Settings) -> SmsGateway | None:
+    """The configured gateway when Twilio's account, token and sender are set; else None."""
+    if not (
+        settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number
+    ):
+        return None
+    if _factory is None:
+        if not _warned.is_set():
+            _warned.set()
+            log.warning(
+                "已配置 Twilio 但本进程未接入短信网关, 短信留在待发箱 / Twilio is configured but no "
+                "gateway adapter is wired into this process; messages stay in the outbox"
+            )
+        return None
+    key = (
+        _factory,
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_from_number,
+        settings.twilio_api_base,
+    )
+    cache: dict[tuple[object, ...], SmsGateway] | None = getattr(_built, "gateways", None)
+    if cache is None:
+        cache = _built.gateways = {}
+    gateway = cache.get(key)
+    if gateway is None:
+        gateway = cache[key] = _factory(settings)
+    return gateway

@@ -10,10 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
+from hotline.sms_twilio import twilio_gateway
 from platform_core.actors import system_actor
 from platform_core.db import utcnow
 from platform_core.errors import ValidationFailed
 from platform_core.notifications import service as sms
+from platform_core.notifications import transport
 from platform_core.notifications.models import OutboxMessage
 from platform_core.notifications.templates import SIGNATURE, TEMPLATES, render
 from platform_core.runtime import Runtime
@@ -22,6 +24,14 @@ from tests.platform_core.twilio_fake import FakeTwilio
 
 ACTOR = system_actor("测试", region_code="150102000000")
 MOBILE = "13800471009"
+
+
+@pytest.fixture(autouse=True)
+def twilio_adapter() -> Iterator[None]:
+    """The adapter the ``hotline`` command wires in (platform_core imports no vendor SDK)."""
+    transport.use_gateway(twilio_gateway)
+    yield
+    transport.use_gateway(None)
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
-"""The Twilio adapter: the only module of platform_core that imports a vendor SDK.
+"""The SMS gateway through Twilio's Python library, wired in by the composition root.
 
-``HOTLINE_TWILIO_API_BASE`` points the client's API domain elsewhere (a regional proxy, or the
+platform_core's outbox speaks only to the ``SmsGateway`` protocol and imports no vendor SDK; the
+``hotline`` command names this adapter (``use_gateway``) before any subcommand runs, and the
+library is imported only when Twilio is configured. ``HOTLINE_TWILIO_API_BASE`` points the client's API domain elsewhere (a regional proxy, or the
 local stand-in the tests run); Twilio's REST errors become :class:`GatewayError`, retriable for
 429 (rate limit) and 5xx, final for the rest (an invalid number will not become valid).
 """
@@ -13,8 +15,13 @@ from requests.exceptions import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.rest import Client
 
-from platform_core.notifications.transport import GatewayError, GatewayMessage, e164
+from platform_core.notifications.transport import GatewayError, GatewayMessage, SmsGateway, e164
 from platform_core.settings import Settings
+
+
+def twilio_gateway(settings: Settings) -> SmsGateway:
+    """The gateway factory ``platform_core.notifications.transport.use_gateway`` expects."""
+    return TwilioSmsGateway(settings)
 
 
 class TwilioSmsGateway:
