@@ -313,8 +313,13 @@ class Realtime:
     def emit_local(self, event: str, data: Any, *, namespace: str, to: str | None = None) -> None:
         self.socketio.emit(event, data, namespace=namespace, to=to, ignore_queue=True)
 
-    def emit_to_scopes(
-        self, event: str, data: Any, *, namespace: str, region_code: str | None, home_region: str
-    ) -> None:
-        for room in scope_rooms(region_code or home_region):
-            self.emit_local(event, data, namespace=namespace, to=room)
+    def emit_to_region(self, event: str, envelope: dict[str, Any], *, namespace: str) -> None:
+        """To every connection whose scope covers the event's region (the home region when the
+        event names none)."""
+        region = envelope.get("region_code") or self.runtime.settings.home_region_code
+        for room in scope_rooms(region):
+            self.emit_local(event, envelope, namespace=namespace, to=room)
+
+    def tell_supervisors(self, envelope: dict[str, Any]) -> None:
+        """The event itself, on the wallboards of the supervisors who may see its region."""
+        self.emit_to_region("event", envelope, namespace=SUPERVISOR_NS)

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, g, jsonify, render_template, request
 from sqlalchemy import select
 
 from agent_console import integration
-from agent_console.realtime import AGENT_NS, SUPERVISOR_NS, Connection, Realtime
+from agent_console.realtime import AGENT_NS, Connection, Realtime
 from agent_console.security import current_actor, guard, require_region
 from agent_console.views.common import body, check_note, order_opening, runtime
 from agent_console.views.schemas import (
@@ -443,7 +443,6 @@ def _candidates(s: Any, elder_ids: list[int], actor: Actor) -> list[dict[str, An
 
 def _relay_handlers(realtime: Realtime) -> None:
     rt = realtime.runtime
-    home = rt.settings.home_region_code
 
     def user_for(interface: str | None) -> User | None:
         if not interface:
@@ -456,26 +455,14 @@ def _relay_handlers(realtime: Realtime) -> None:
         user = user_for(data.get("agent_interface"))
         if user is not None:
             realtime.emit_local("call_ringing", data, namespace=AGENT_NS, to=f"user:{user.id}")
-        realtime.emit_to_scopes(
-            "event",
-            env,
-            namespace=SUPERVISOR_NS,
-            region_code=env.get("region_code"),
-            home_region=home,
-        )
+        realtime.tell_supervisors(env)
 
     def agent_event(env: dict[str, Any]) -> None:
         data = env["data"]
         user = user_for(data.get("agent_interface") or data.get("interface"))
         if user is not None:
             realtime.emit_local("agent_event", env, namespace=AGENT_NS, to=f"user:{user.id}")
-        realtime.emit_to_scopes(
-            "event",
-            env,
-            namespace=SUPERVISOR_NS,
-            region_code=env.get("region_code"),
-            home_region=home,
-        )
+        realtime.tell_supervisors(env)
 
     def call_ended(env: dict[str, Any]) -> None:
         data = env["data"]
@@ -495,20 +482,8 @@ def _relay_handlers(realtime: Realtime) -> None:
         agent_event(env)
 
     def recall_changed(env: dict[str, Any]) -> None:
-        realtime.emit_to_scopes(
-            "recall_changed",
-            env,
-            namespace=AGENT_NS,
-            region_code=env.get("region_code"),
-            home_region=home,
-        )
-        realtime.emit_to_scopes(
-            "event",
-            env,
-            namespace=SUPERVISOR_NS,
-            region_code=env.get("region_code"),
-            home_region=home,
-        )
+        realtime.emit_to_region("recall_changed", env, namespace=AGENT_NS)
+        realtime.tell_supervisors(env)
 
     def login_ended(env: dict[str, Any]) -> None:
         realtime.close_login(env["data"]["session_id"])

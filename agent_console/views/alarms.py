@@ -362,25 +362,16 @@ def ready_users(rt: Any, region_code: str) -> list[int]:
 
 def _relay_handlers(realtime: Realtime) -> None:
     rt = realtime.runtime
-    home = rt.settings.home_region_code
 
     def to_region(event: str, env: dict[str, Any]) -> None:
-        realtime.emit_to_scopes(
-            event, env, namespace=AGENT_NS, region_code=env.get("region_code"), home_region=home
-        )
-        realtime.emit_to_scopes(
-            "event",
-            env,
-            namespace=SUPERVISOR_NS,
-            region_code=env.get("region_code"),
-            home_region=home,
-        )
+        realtime.emit_to_region(event, env, namespace=AGENT_NS)
+        realtime.tell_supervisors(env)
 
     def raised(env: dict[str, Any]) -> None:
         data = env["data"]
         if data.get("alarm_type") in NEEDS_PERSON:
             # the next free agent first: every ready agent of the region gets the offer at once
-            for user_id in ready_users(rt, env.get("region_code") or home):
+            for user_id in ready_users(rt, env.get("region_code") or rt.settings.home_region_code):
                 realtime.emit_local("alarm_offered", env, namespace=AGENT_NS, to=f"user:{user_id}")
         to_region("alarm_changed", env)
 
@@ -391,20 +382,8 @@ def _relay_handlers(realtime: Realtime) -> None:
                 "alarm_prompt", env, namespace=AGENT_NS, to=f"user:{data['handler_user_id']}"
             )
         else:
-            realtime.emit_to_scopes(
-                "alarm_prompt",
-                env,
-                namespace=SUPERVISOR_NS,
-                region_code=env.get("region_code"),
-                home_region=home,
-            )
-            realtime.emit_to_scopes(
-                "alarm_prompt",
-                env,
-                namespace=AGENT_NS,
-                region_code=env.get("region_code"),
-                home_region=home,
-            )
+            realtime.emit_to_region("alarm_prompt", env, namespace=SUPERVISOR_NS)
+            realtime.emit_to_region("alarm_prompt", env, namespace=AGENT_NS)
         to_region("alarm_changed", env)
 
     realtime.on_domain_event("AlarmRaised", raised)
@@ -418,16 +397,7 @@ def _relay_handlers(realtime: Realtime) -> None:
     ):
         realtime.on_domain_event(name, lambda env: to_region("alarm_changed", env))
     for name in ("MaintenanceTicketOpened", "MaintenanceTicketOverdue", "DeviceStatusChanged"):
-        realtime.on_domain_event(
-            name,
-            lambda env: realtime.emit_to_scopes(
-                "event",
-                env,
-                namespace=SUPERVISOR_NS,
-                region_code=env.get("region_code"),
-                home_region=home,
-            ),
-        )
+        realtime.on_domain_event(name, realtime.tell_supervisors)
 
 
 def init_app(app: Flask, realtime: Realtime) -> None:

@@ -320,18 +320,5 @@ def init_app(app: Flask) -> None:
     realtime = app.extensions.get("hotline_realtime")
     if realtime is None:
         return
-    from agent_console.realtime import SUPERVISOR_NS
-
-    home = app.extensions["hotline_runtime"].settings.home_region_code
-
-    def alert(env: dict[str, Any]) -> None:
-        realtime.emit_to_scopes(
-            "event",
-            env,
-            namespace=SUPERVISOR_NS,
-            region_code=env.get("region_code"),
-            home_region=home,
-        )
-
     for name in SUPERVISOR_ALERTS:
-        realtime.on_domain_event(name, alert)
+        realtime.on_domain_event(name, realtime.tell_supervisors)
