@@ -13,7 +13,13 @@ from sqlalchemy import select
 from agent_console import integration
 from agent_console.realtime import AGENT_NS, Connection, Realtime
 from agent_console.security import current_actor, guard, require_region
-from agent_console.views.common import body, check_note, order_opening, runtime
+from agent_console.views.common import (
+    body,
+    check_note,
+    order_opening,
+    require_elder_in_region,
+    runtime,
+)
 from agent_console.views.schemas import (
     CallbackIn,
     CancelOrderIn,
@@ -296,15 +302,11 @@ def recalls() -> Any:
 # --- the elder -----------------------------------------------------------------------------------
 
 
-def _elder_in_region(s: Any, elder_id: int) -> None:
-    require_region(integration.elder_region(s, elder_id), target_type="elder", target_id=elder_id)
-
-
 @bp.get("/api/elders/<int:elder_id>/profile")
 @guard(Permission.VIEW_ELDER)
 def profile(elder_id: int) -> Any:
     with runtime().session() as s:
-        _elder_in_region(s, elder_id)
+        require_elder_in_region(s, elder_id)
         profile = integration.elder_profile(
             s, elder_id=elder_id, actor=current_actor(), source_ip=request.remote_addr
         )
@@ -320,7 +322,7 @@ def reveal(elder_id: int) -> Any:
     """The ID number in clear: a deliberate click, audited by the elders service."""
     data = body(RevealIn)
     with runtime().session() as s:
-        _elder_in_region(s, elder_id)
+        require_elder_in_region(s, elder_id)
         value = integration.reveal_id_number(
             s, elder_id=elder_id, actor=current_actor(), source_ip=request.remote_addr
         )
@@ -345,7 +347,7 @@ def open_order(elder_id: int) -> Any:
     data = body(OrderIn)
     check_note(data.notes)
     with order_opening(), runtime().session() as s:
-        _elder_in_region(s, elder_id)
+        require_elder_in_region(s, elder_id)
         order = integration.open_order(
             s,
             actor=current_actor(),

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from agent_console import integration
 from agent_console.security import current_actor, guard, require_region
-from agent_console.views.common import body, runtime
+from agent_console.views.common import body, require_elder_in_region, runtime
 from agent_console.views.schemas import Strict
 from platform_core.accounts.permissions import Permission
 from platform_core.audit import service as audit
@@ -42,16 +42,12 @@ class AssessmentIn(ScoreIn):
     disputed_assessment_id: int | None = Field(default=None, ge=1)
 
 
-def _elder_in_region(s: Any, elder_id: int) -> None:
-    require_region(integration.elder_region(s, elder_id), target_type="elder", target_id=elder_id)
-
-
 @bp.get("/elders/<int:elder_id>/assessment")
 @guard(Permission.RECORD_ASSESSMENT)
 def form(elder_id: int) -> Any:
     actor = current_actor()
     with runtime().session() as s:
-        _elder_in_region(s, elder_id)
+        require_elder_in_region(s, elder_id)
         elder = integration.elder_header(s, elder_id=elder_id)
         history = integration.list_assessments(s, elder_id=elder_id)
         audit.record(
@@ -92,7 +88,7 @@ def score() -> Any:
 def record(elder_id: int) -> Any:
     data = body(AssessmentIn)
     with runtime().session() as s:
-        _elder_in_region(s, elder_id)
+        require_elder_in_region(s, elder_id)
         row = integration.record_assessment(
             s,
             actor=current_actor(),

@@ -14,8 +14,14 @@ from flask import Blueprint, Flask, jsonify, request
 from pydantic import Field
 
 from agent_console import integration
-from agent_console.security import current_actor, guard, require_region
-from agent_console.views.common import body, check_note, order_opening, runtime
+from agent_console.security import current_actor, guard
+from agent_console.views.common import (
+    body,
+    check_note,
+    order_opening,
+    require_elder_in_region,
+    runtime,
+)
 from agent_console.views.schemas import Strict
 from platform_core.accounts.permissions import Permission
 from platform_core.audit import service as audit
@@ -38,17 +44,13 @@ class CareStartIn(Strict):
     options: CareOptions = Field(default_factory=CareOptions)
 
 
-def _elder_in_region(s: Any, elder_id: int) -> None:
-    require_region(integration.elder_region(s, elder_id), target_type="elder", target_id=elder_id)
-
-
 @bp.get("/api/elders/<int:elder_id>/care")
 @guard(Permission.VIEW_ELDER)
 def status(elder_id: int) -> Any:
     """Each care process for the elder: its state, and whether (or why not) it can start now."""
     actor = current_actor()
     with runtime().session() as s:
-        _elder_in_region(s, elder_id)
+        require_elder_in_region(s, elder_id)
         overview = integration.care_status(s, elder_id=elder_id)
         audit.record(
             s,
@@ -70,7 +72,7 @@ def start(elder_id: int, process: str) -> Any:
     options = data.options.model_dump(exclude_none=True, exclude_defaults=True)
     # a meal booked for delivery opens a service order
     with order_opening(), runtime().session() as s:
-        _elder_in_region(s, elder_id)
+        require_elder_in_region(s, elder_id)
         started = integration.start_care_process(
             s,
             actor=current_actor(),

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
-from agent_console.security import audit_refusal
+from agent_console import integration
+from agent_console.security import audit_refusal, require_region
 from platform_core.errors import DomainError, ValidationFailed
 from platform_core.runtime import Runtime
 
@@ -76,3 +77,10 @@ def order_opening() -> Iterator[None]:
         yield
     finally:
         slots.release()
+
+
+def require_elder_in_region(session: Any, elder_id: int) -> None:
+    """Refuse (and audit) an elder outside the user's region, or one that does not exist."""
+    require_region(
+        integration.elder_region(session, elder_id), target_type="elder", target_id=elder_id
+    )
