@@ -8,12 +8,13 @@ clear ``module_unavailable`` refusal instead of a crash.
 from __future__ import annotations
 
 import importlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.actors import Actor
 from platform_core.errors import DomainError, NotFound, ValidationFailed
 from platform_core.runtime import Runtime
@@ -152,7 +153,7 @@ def recent_risk_flags(session: Session, *, elder_id: int) -> list[dict[str, Any]
     codes, statement = _risk_counts_statement()
     if statement is None:
         return []
-    since = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
+    since = clock.now() - timedelta(days=RECENT_DAYS)
     row = session.execute(statement, {"elder_id": elder_id, "since": since}).one()
     return [
         {"code": code, "count": n, "label": _RISK_LABELS[code].format(n=n, days=RECENT_DAYS)}

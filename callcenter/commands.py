@@ -17,10 +17,10 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from callcenter.ami import AmiActionTimeout, AmiConnectionLost, AmiError, AmiNotConnected
+from platform_core import clock
 from platform_core.calls import service as calls
 from platform_core.telephony import commands as tc
 
@@ -398,7 +398,7 @@ class CommandExecutor:
                 recall_id=recall_id,
                 attempt_key=action_id,
                 result=result,
-                at=datetime.now(UTC),
+                at=clock.now(),
                 agent_interface=command.channel,
                 actor_name=actor or None,
             )

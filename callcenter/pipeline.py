@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from panoramisk.message import Message
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from callcenter import events as ami_events
 from callcenter.handlers import dispatch
+from platform_core import clock
 from platform_core.calls import service as calls
 from platform_core.runtime import Runtime
 
@@ -224,7 +224,7 @@ class EventPipeline:
     def _expire_wrapups(self) -> None:
         self._last_wrapup = time.monotonic()
         try:
-            self._in_session(lambda s: calls.expire_wrapups(s, now=datetime.now(UTC)))
+            self._in_session(lambda s: calls.expire_wrapups(s, now=clock.now()))
         except Exception:  # noqa: BLE001
             log.exception("话后处理到期检查失败 / wrap-up expiry failed")
 

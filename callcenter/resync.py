@@ -8,7 +8,6 @@ the calls and agents that newer events touched meanwhile left alone.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from panoramisk.message import Message
@@ -16,6 +15,7 @@ from panoramisk.message import Message
 from callcenter.ami import AmiClient, ListResponse
 from callcenter.events import member
 from callcenter.pipeline import EventPipeline
+from platform_core import clock
 from platform_core.calls import service as calls
 from platform_core.calls.schemas import LiveChannel, MemberState, WaitingCaller
 
@@ -107,7 +107,7 @@ async def resync(ami: AmiClient, pipeline: EventPipeline) -> dict[str, int]:
                 channels=channels,
                 waiting=waiting,
                 members=members,
-                at=datetime.now(UTC),
+                at=clock.now(),
                 exempt_linkedids=window.linkedids,
                 exempt_interfaces=window.interfaces,
                 queues=queues,

@@ -135,11 +135,12 @@ def simulate(
 def alarm_kpi(start: datetime | None, end: datetime | None, region_code: str | None) -> None:
     """告警考核指标 / alarm KPIs (answered within 60 s / 180 s, time to first action, on site)."""
     from hotline.context import runtime_for_cli
+    from platform_core import clock
     from platform_core.alarms.kpi import kpi
 
     runtime = runtime_for_cli(start_jobs=False)
     tz = ZoneInfo(runtime.settings.timezone)
-    first = start.date() if start else datetime.now(tz).date()
+    first = start.date() if start else clock.today(runtime.settings.timezone)
     last = end.date() if end else first
     since = datetime.combine(first, datetime.min.time(), tz)
     until = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)

@@ -24,6 +24,8 @@ from typing import Any, ClassVar, Protocol
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from platform_core import clock
+
 log = logging.getLogger(__name__)
 
 Envelope = dict[str, Any]
@@ -41,7 +43,7 @@ class DomainEvent:
         return {
             "id": uuid.uuid4().hex,
             "type": self.type_name or type(self).__name__,
-            "occurred_at": datetime.now().astimezone().isoformat(),
+            "occurred_at": clock.now().isoformat(),
             "region_code": data.get("region_code"),
             "data": data,
         }

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from platform_core import clock
+
 log = logging.getLogger(__name__)
 
 
@@ -116,7 +118,7 @@ class InProcessJobQueue:
                         "func": job.func_path,
                         "args": job.args,
                         "error": traceback.format_exc(limit=5),
-                        "failed_at": datetime.now(UTC).isoformat(),
+                        "failed_at": clock.now().isoformat(),
                     }
             finally:
                 with self._cond:

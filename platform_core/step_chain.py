@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.actors import Actor
 from platform_core.audit import service as audit
 from platform_core.errors import IllegalTransition
@@ -80,7 +81,7 @@ class StepChain:
                 action=action,
                 from_status=from_status,
                 to_status=to_status,
-                on=on or date.today(),
+                on=on or clock.today_in(session),
                 owner=actor.name,
                 owner_user_id=actor.user_id,
                 note=note,

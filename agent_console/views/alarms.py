@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, g, jsonify, render_template, request
 from pydantic import Field
@@ -26,6 +25,7 @@ from agent_console.realtime import AGENT_NS, SUPERVISOR_NS, Realtime
 from agent_console.security import current_actor, guard, require_region
 from agent_console.views.common import body, check_note, runtime
 from agent_console.views.schemas import Strict
+from platform_core import clock
 from platform_core.accounts.permissions import Permission
 from platform_core.alarms import kpi as alarm_kpi
 from platform_core.alarms import panel, service
@@ -158,8 +158,8 @@ def detail(alarm_id: int) -> Any:
 @guard(Permission.VIEW_REPORTS)
 def kpi() -> Any:
     """Alarm KPIs of the user's region for a day range (default today), beside the call KPIs."""
-    tz = ZoneInfo(runtime().settings.timezone)
-    today = datetime.now(tz).date()
+    tz = runtime().settings.timezone
+    today = clock.today(tz)
     try:
         first = datetime.fromisoformat(request.args.get("start") or today.isoformat()).date()
         last = datetime.fromisoformat(request.args.get("end") or first.isoformat()).date()
@@ -169,8 +169,8 @@ def kpi() -> Any:
         ) from None
     if last < first or (last - first).days > 366:
         raise ValidationFailed("日期范围无效 / invalid date range", code="invalid_range")
-    start = datetime.combine(first, datetime.min.time(), tz)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
+    start, _ = clock.day_bounds(first, tz)
+    _, end = clock.day_bounds(last, tz)
     with runtime().session() as s:
         return jsonify(
             alarm_kpi.kpi(s, start=start, end=end, region_code=current_actor().region_code)

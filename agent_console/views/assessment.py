@@ -10,9 +10,8 @@ elder, printing the report as an export of health data.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from pydantic import Field
@@ -21,6 +20,7 @@ from agent_console import integration
 from agent_console.security import current_actor, guard, require_region
 from agent_console.views.common import body, require_elder_in_region, runtime
 from agent_console.views.schemas import Strict
+from platform_core import clock
 from platform_core.accounts.permissions import Permission
 from platform_core.audit import service as audit
 
@@ -58,7 +58,7 @@ def form(elder_id: int) -> Any:
             target_id=elder_id,
             source_ip=request.remote_addr,
         )
-    today = datetime.now(ZoneInfo(runtime().settings.timezone)).date()
+    today = clock.today(runtime().settings.timezone)
     return render_template(
         "assessment/form.html",
         elder=elder,

@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, g, jsonify, render_template, reque
 from agent_console import i18n, integration
 from agent_console.security import current_actor, guard
 from agent_console.views.common import runtime
+from platform_core import clock
 from platform_core.accounts.permissions import Permission
 from platform_core.audit import service as audit
 from platform_core.errors import ValidationFailed
@@ -42,7 +43,7 @@ MAX_DAYS = 366
 
 def _params() -> tuple[datetime, datetime, str | None, str | None, date, date]:
     tz = ZoneInfo(runtime().settings.timezone)
-    today = datetime.now(tz).date()
+    today = clock.today(runtime().settings.timezone)
     try:
         start_day = date.fromisoformat(request.args.get("start") or today.isoformat())
         end_day = date.fromisoformat(request.args.get("end") or start_day.isoformat())

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, jsonify, render_template
 
@@ -14,6 +13,7 @@ from agent_console.realtime import SUPERVISOR_NS, Connection, Realtime
 from agent_console.security import current_actor, guard, require_region
 from agent_console.views.common import body, runtime
 from agent_console.views.schemas import MonitorIn, SnapshotIn
+from platform_core import clock
 from platform_core.accounts import service as accounts
 from platform_core.accounts.permissions import Permission
 from platform_core.actors import Actor
@@ -88,8 +88,8 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
 
 def _alarm_kpi_today(actor: Actor) -> dict[str, Any] | None:
     """Today's alarm KPIs beside the call KPIs; the wallboard stays up if they cannot be read."""
-    tz = ZoneInfo(runtime().settings.timezone)
-    start = datetime.combine(datetime.now(tz).date(), time.min, tz)
+    tz = runtime().settings.timezone
+    start = clock.start_of_day(clock.today(tz), tz)
     try:
         with runtime().session() as s:
             return integration.alarm_kpi(

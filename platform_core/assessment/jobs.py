@@ -3,9 +3,9 @@ session; running one twice for the same day sends nothing twice (``reminded_on``
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, time, timedelta
 
+from platform_core import clock
 from platform_core.assessment.service import send_reassessment_reminders
 from platform_core.runtime import current_runtime
 
@@ -17,8 +17,7 @@ def remind_due_reassessments(
 ) -> int:
     """Remind every due re-assessment in ``region_code``; then book tomorrow's run (08:00 local)."""
     runtime = current_runtime()
-    tz = ZoneInfo(runtime.settings.timezone)
-    on = date.fromisoformat(on_iso) if on_iso else datetime.now(tz).date()
+    on = date.fromisoformat(on_iso) if on_iso else clock.today(runtime.settings.timezone)
     with runtime.session() as s:
         sent = send_reassessment_reminders(s, region_code=region_code, on=on)
     if reschedule:
@@ -29,7 +28,7 @@ def remind_due_reassessments(
 def schedule_daily_reminders(region_code: str, *, day: date) -> str:
     """Book the reminder run of ``day`` (job id per region and day; a duplicate run sends nothing)."""
     runtime = current_runtime()
-    at = datetime.combine(day, time(8, 0), tzinfo=ZoneInfo(runtime.settings.timezone))
+    at = clock.at_local(day, time(8, 0), runtime.settings.timezone)
     return runtime.jobs.enqueue(
         JOB,
         region_code,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.actors import Actor
 from platform_core.assessment import requests
 from platform_core.assessment.events import AssessmentRecorded, ReassessmentDue
@@ -173,7 +174,7 @@ def record_assessment(
         raise InvalidAssessmentForm(problems)
     first, second = _check_assessors(assessors)
     reason_key = _check_reason(reason)
-    if assessed_on > date.today():
+    if assessed_on > clock.today_in(session):
         raise ValidationFailed(
             f"评估日期 {assessed_on} 不能晚于今天 / assessment date in the future",
             code="assessment_in_future",
@@ -349,7 +350,7 @@ def current_grade(
 ) -> AbilityGrade | None:
     """The grade eligibility rules may rely on: the current assessment's, while it is not overdue."""
     row = current_assessment(session, elder_id=elder_id)
-    if row is None or row.next_due_on < (on or date.today()):
+    if row is None or row.next_due_on < (on or clock.today_in(session)):
         return None
     return AbilityGrade(row.final_grade)
 
@@ -483,7 +484,7 @@ def status_for_elder(session: Session, *, elder_id: int, on: date | None = None)
             "state_label": "未评估",
             **asked,
         }
-    today = on or date.today()
+    today = on or clock.today_in(session)
     grade = AbilityGrade(row.final_grade)
     overdue = row.next_due_on < today
     return {

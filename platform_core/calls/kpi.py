@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.calls.models import Agent, AgentOffer, AgentStateSpan, Call
 from platform_core.errors import ValidationFailed
 from platform_core.settings import Settings
@@ -329,7 +330,7 @@ def _add_occupancy(
     region_code: str | None,
 ) -> None:
     """Time on calls and idle ready time from the agents' state spans, clipped to the period."""
-    stop = min(end, datetime.now(UTC))
+    stop = min(end, clock.now())
     if stop <= start:
         return
     agents_q = select(Agent.interface, Agent.region_code)

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from platform_core import clock
 from platform_core.calls import events as ev
 from platform_core.calls import live
 from platform_core.calls.live import LiveAgent, LiveCall, LiveEntry, LiveMembership, LiveOffer
@@ -192,7 +192,7 @@ def _agent(
             interface=interface,
             member_name=member_name or interface,
             state=LOGGED_OUT,
-            since=datetime.now(UTC),
+            since=clock.now(),
             region_code=_account_region(session, interface),
         )
         st.agents[interface] = agent
@@ -1324,7 +1324,7 @@ def cancel_recall(
     session: Session, *, recall_id: int, actor_name: str, reason: str = "cancelled"
 ) -> RecallItem:
     item = get_recall(session, recall_id=recall_id)
-    _close(session, item, reason=reason, by_linkedid=None, at=datetime.now(UTC), by=actor_name)
+    _close(session, item, reason=reason, by_linkedid=None, at=clock.now(), by=actor_name)
     return item
 
 
@@ -1352,9 +1352,7 @@ def recent_calls(
 
 
 def day_bounds(settings: Settings, day: date) -> tuple[datetime, datetime]:
-    tz = ZoneInfo(settings.timezone)
-    start = datetime(day.year, day.month, day.day, tzinfo=tz)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+    return clock.day_bounds(day, settings.timezone)
 
 
 def live_snapshot(session: Session, *, region_code: str | None = None) -> dict[str, Any]:
@@ -1363,7 +1361,7 @@ def live_snapshot(session: Session, *, region_code: str | None = None) -> dict[s
     from platform_core.calls.kpi import kpi_report
 
     settings = _settings(session)
-    now = datetime.now(UTC)
+    now = clock.now()
     q = (
         select(QueueEntry, Call)
         .join(Call, Call.linkedid == QueueEntry.linkedid)
@@ -1452,7 +1450,7 @@ def live_snapshot(session: Session, *, region_code: str | None = None) -> dict[s
                 "wrapup_until": agent.wrapup_until.isoformat() if agent.wrapup_until else None,
             }
         )
-    start, end = day_bounds(settings, now.astimezone(ZoneInfo(settings.timezone)).date())
+    start, end = day_bounds(settings, clock.local_date(now, settings.timezone))
     today = kpi_report(session, start=start, end=end, region_code=region_code)
     open_recalls = session.scalar(
         select(func.count())

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from platform_core import clock
 from platform_core.actors import system_actor
 from platform_core.care_beds import service
 from platform_core.care_beds.models import CareBed
@@ -20,8 +21,8 @@ def open_month_orders_for_all(month: str | None = None) -> int:
     """Open the planned services of every bed in service for ``month`` (YYYY-MM-DD, any day of
     it; default this month), one bed per unit of work; returns how many orders were opened.
     Idempotent: a bed's services already opened are skipped, so it may run every day."""
-    day = date.fromisoformat(month) if month else date.today()
     rt = current_runtime()
+    day = date.fromisoformat(month) if month else clock.today(rt.settings.timezone)
     with rt.session() as s:
         beds = list(s.scalars(select(CareBed.id).where(CareBed.status == "in_service")))
     actor = system_actor("系统(家庭养老床位月度服务)", region_code=rt.settings.home_region_code)

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.actors import Actor, Role, system_actor
 from platform_core.assessment.service import current_assessment, get_elder, grade_key
 from platform_core.assessment.standard import AbilityGrade, parse_grade
@@ -208,7 +209,7 @@ def record_bed_assessment(
     """Link the elder's current assessment; its grade must reach the league's threshold."""
     bed = get_care_bed(session, care_bed_id=care_bed_id)
     _require(bed, "assess")
-    day = on or date.today()
+    day = on or clock.today_in(session)
     assessment = current_assessment(session, elder_id=bed.elder_id)
     if assessment is None or assessment.next_due_on < day:
         raise Conflict("老人没有有效的能力评估 / no valid assessment", code="assessment_required")
@@ -354,7 +355,7 @@ def withdraw(
         )
     bed = get_care_bed(session, care_bed_id=care_bed_id)
     _require(bed, "withdraw")
-    bed.withdrawal_reason, bed.withdrawn_on = reason, on or date.today()
+    bed.withdrawal_reason, bed.withdrawn_on = reason, on or clock.today_in(session)
     _move(session, actor=actor, bed=bed, action="withdraw", on=on, note=WITHDRAWAL_REASONS[reason])
     on_behalf = _on_behalf("家庭养老床位退出", actor, bed.region_code)
     for order in _plan_orders(session, bed):
@@ -439,7 +440,7 @@ def open_month_orders(
     opened: list[CareBedService] = []
     for item in bed.service_plan:
         code, times = str(item["service_type_code"]), int(item["times_per_month"])
-        days = _planned_days(start, times, today or date.today())
+        days = _planned_days(start, times, today or clock.today_in(session))
         for n, day in enumerate(days, start=1):
             ref = _slot_ref(bed, start, code, n)
             if session.scalar(select(ServiceOrder.id).where(ServiceOrder.source_ref == ref)):
@@ -546,7 +547,7 @@ def settle_month(
     require_within(bed.region_code, actor.region_code)
     start = month.replace(day=1)
     end = (start + timedelta(days=32)).replace(day=1)
-    if (today or date.today()) < end:
+    if (today or clock.today_in(session)) < end:
         raise Conflict(f"{start:%Y-%m} 尚未结束 / the month is not over", code="month_not_over")
     if bed.status not in ("in_service", "withdrawn") or bed.grade is None:
         raise IllegalTransition(
@@ -654,7 +655,7 @@ def status_for_elder(session: Session, *, elder_id: int) -> dict[str, Any]:
 
 
 def _month_summary(session: Session, bed: CareBed) -> dict[str, Any]:
-    recorded = month_services(session, care_bed_id=bed.id, month=date.today())
+    recorded = month_services(session, care_bed_id=bed.id, month=clock.today_in(session))
     return {
         "planned": sum(int(p["times_per_month"]) for p in bed.service_plan),
         "opened": len(recorded),

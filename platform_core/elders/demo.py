@@ -15,12 +15,13 @@ import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.devices.models import Device, DeviceStatusChange
 from platform_core.devices.schemas import imei_check_digit
 from platform_core.elders.ethnicity import HAN, MONGOLIAN
@@ -872,8 +873,8 @@ def seed_elders(
     ``after_batch(n)`` is called after each batch was flushed with the number of elders it
     covered (created or already there): the CLI commits and advances its progress bar there.
     """
-    started = datetime.now(UTC)
-    today = today or date.today()
+    started = clock.now()
+    today = today or clock.today_in(session)
     report = SeedReport(requested=count)
     villages, report.regions_created = prepare_villages(session, league_code=league_code)
     report.village_count = len(villages)
@@ -895,7 +896,7 @@ def seed_elders(
         _insert_batch(session, batch, cipher, report, started)
         if after_batch:
             after_batch(len(batch))
-    report.seconds = (datetime.now(UTC) - started).total_seconds()
+    report.seconds = (clock.now() - started).total_seconds()
     return report
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from platform_core import clock
 from platform_core.errors import ValidationFailed
 from platform_core.regions.dictionary import ALIASES, LEAGUES, PROVINCE
 
@@ -147,7 +148,7 @@ def parse_id_number(
     ``known_area_codes`` defaults to the region dictionary; codes outside it are flagged in
     ``warnings`` and still accepted.
     """
-    today = today or date.today()
+    today = today or clock.today()
     text = _clean(raw)
     if not text:
         raise _invalid("身份证号为空 / ID number is empty", "empty", raw)

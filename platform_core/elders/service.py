@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from platform_core import clock
 from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.elders import idcard, phones
@@ -172,7 +172,7 @@ def region_name(session: Session, code: str) -> str:
 
 
 def today_in(session: Session) -> date:
-    return datetime.now(ZoneInfo(settings_of(session).timezone)).date()
+    return clock.today_in(session)
 
 
 def age_of(elder: Elder, today: date) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.actors import Actor
 from platform_core.assessment import requests as assessment_requests
 from platform_core.assessment import service as assessments
@@ -66,7 +67,8 @@ def care_status_for_elder(
     """Where each care process stands for the elder, for the screen pop: every module's
     ``status_for_elder`` plus ``process``, ``start_label``, ``can_start`` and ``why_not``."""
     elder = _elder(session, elder_id)
-    today = now.date() if now else date.today()
+    tz = clock.timezone_of(session)
+    today = clock.local_date(now, tz) if now else clock.today(tz)
     inactive = None if elder.status == ElderStatus.ACTIVE else "老人档案非在册状态"
 
     status = assessments.status_for_elder(session, elder_id=elder.id, on=today)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from platform_core import clock
 from platform_core.actors import system_actor
 from platform_core.gov_purchase import service
 from platform_core.runtime import current_runtime
@@ -18,5 +19,5 @@ def reconcile_allowances(month: str | None = None) -> dict[str, Any]:
     actor = system_actor("系统(服务补贴对账)", region_code=rt.settings.home_region_code)
     with rt.session() as s:
         return service.reconcile_allowances(
-            s, actor=actor, month=date.fromisoformat(month) if month else date.today()
+            s, actor=actor, month=date.fromisoformat(month) if month else clock.today(rt.settings.timezone)
         )

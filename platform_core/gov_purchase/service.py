@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.actors import Actor
 from platform_core.assessment.service import add_months, current_assessment, get_elder, grade_key
 from platform_core.assessment.standard import AbilityGrade, parse_grade
@@ -134,8 +135,8 @@ class NoAllowance(NotFound):
     code = "no_service_allowance"
 
 
-def _today(on: date | None) -> date:
-    return on or date.today()
+def _today(session: Session, on: date | None) -> date:
+    return on or clock.today_in(session)
 
 
 def get_application(session: Session, *, application_id: int) -> GovPurchaseApplication:
@@ -240,7 +241,7 @@ def apply(
             code="application_already_open",
             application_id=open_app.id,
         )
-    on = _today(applied_on)
+    on = _today(session, applied_on)
     app = GovPurchaseApplication(
         elder_id=elder.id,
         region_code=elder.region_code,
@@ -275,7 +276,7 @@ def accept(
     session: Session, *, actor: Actor, application_id: int, on: date | None = None
 ) -> GovPurchaseApplication:
     app = get_application(session, application_id=application_id)
-    return _move(session, actor=actor, app=app, action="accept", on=_today(on))
+    return _move(session, actor=actor, app=app, action="accept", on=_today(session, on))
 
 
 def request_correction(
@@ -291,7 +292,7 @@ def request_correction(
         actor=actor,
         app=app,
         action="request_correction",
-        on=_today(on),
+        on=_today(session, on),
         note=missing.strip(),
     )
 
@@ -300,7 +301,7 @@ def resubmit(
     session: Session, *, actor: Actor, application_id: int, on: date | None = None
 ) -> GovPurchaseApplication:
     app = get_application(session, application_id=application_id)
-    return _move(session, actor=actor, app=app, action="resubmit", on=_today(on))
+    return _move(session, actor=actor, app=app, action="resubmit", on=_today(session, on))
 
 
 def _eligible_category(session: Session, app: GovPurchaseApplication) -> None:
@@ -322,7 +323,7 @@ def pass_first_review(
     if app.status == "accepted":
         _eligible_category(session, app)
     return _move(
-        session, actor=actor, app=app, action="pass_first_review", on=_today(on), note=note
+        session, actor=actor, app=app, action="pass_first_review", on=_today(session, on), note=note
     )
 
 
@@ -331,7 +332,7 @@ def record_assessment(
 ) -> GovPurchaseApplication:
     """Link the elder's current, valid assessment; the result notice tells the grade."""
     app = get_application(session, application_id=application_id)
-    day = _today(on)
+    day = _today(session, on)
     assessment = current_assessment(session, elder_id=app.elder_id)
     if app.status == "first_reviewed":
         if assessment is None or assessment.next_due_on < day:
@@ -360,7 +361,7 @@ def start_publicity(
     session: Session, *, actor: Actor, application_id: int, on: date | None = None
 ) -> GovPurchaseApplication:
     app = get_application(session, application_id=application_id)
-    day = _today(on)
+    day = _today(session, on)
     if app.status == "assessed":
         app.publicity_starts_on = day
         app.publicity_ends_on = day + timedelta(days=_policy(session, app).publicity_days - 1)
@@ -390,7 +391,7 @@ def approve(
 ) -> GovPurchaseApplication:
     """Approve after the publicity period (or on review); fixes the monthly allowance by grade."""
     app = get_application(session, application_id=application_id)
-    day = _today(on)
+    day = _today(session, on)
     if CHAIN.allows(app.status, "approve"):
         if (
             app.status == "in_publicity"
@@ -443,7 +444,7 @@ def reject(
     session: Session, *, actor: Actor, application_id: int, reason: str, on: date | None = None
 ) -> GovPurchaseApplication:
     app = get_application(session, application_id=application_id)
-    day = _today(on)
+    day = _today(session, on)
     if not reason.strip():
         raise ValidationFailed(
             "不予批准须说明理由 / a refusal states its reason", code="reason_required"
@@ -468,7 +469,7 @@ def raise_objection(
 ) -> GovPurchaseApplication:
     """An objection during publicity sends the application to review."""
     app = get_application(session, application_id=application_id)
-    day = _today(on)
+    day = _today(session, on)
     if (
         app.status == "in_publicity"
         and app.publicity_ends_on is not None
@@ -486,7 +487,7 @@ def request_review(
     session: Session, *, actor: Actor, application_id: int, reason: str, on: date | None = None
 ) -> GovPurchaseApplication:
     app = get_application(session, application_id=application_id)
-    day = _today(on)
+    day = _today(session, on)
     if app.status == "rejected" and app.decided_on is not None:
         deadline = app.decided_on + timedelta(days=_policy(session, app).review_request_days)
         if day > deadline:
@@ -506,7 +507,7 @@ def uphold_refusal(
     if app.status == "under_review":
         app.closing_reason = reason.strip()
     return _move(
-        session, actor=actor, app=app, action="uphold_refusal", on=_today(on), note=reason.strip()
+        session, actor=actor, app=app, action="uphold_refusal", on=_today(session, on), note=reason.strip()
     )
 
 
@@ -515,7 +516,7 @@ def terminate(
 ) -> GovPurchaseApplication:
     """Stop an approved service (death, moving away, re-assessment); the allowance ends that month."""
     app = get_application(session, application_id=application_id)
-    day = _today(on)
+    day = _today(session, on)
     if app.status == "approved":
         app.allowance_until = min(app.allowance_until or _month_end(day), _month_end(day))
         app.closing_reason = reason.strip()
@@ -526,7 +527,7 @@ def withdraw(
     session: Session, *, actor: Actor, application_id: int, on: date | None = None
 ) -> GovPurchaseApplication:
     app = get_application(session, application_id=application_id)
-    return _move(session, actor=actor, app=app, action="withdraw", on=_today(on))
+    return _move(session, actor=actor, app=app, action="withdraw", on=_today(session, on))
 
 
 # ---------------------------------------------------------------- allowance
@@ -577,7 +578,7 @@ def _allowance_row(
 
 def allowance_remaining(session: Session, *, elder_id: int, on: date | None = None) -> Decimal:
     """What is left of the elder's service allowance in the month of ``on`` (0 without one)."""
-    row = _allowance_row(session, elder_id, _today(on), lock=False)
+    row = _allowance_row(session, elder_id, _today(session, on), lock=False)
     return Decimal("0.00") if row is None else row.granted - row.consumed
 
 
@@ -605,7 +606,7 @@ def charge_allowance(
                 code="allowance_already_charged",
             )
         return existing
-    day = _today(on)
+    day = _today(session, on)
     row = _allowance_row(session, elder_id, day, lock=True)
     if row is None:
         raise NoAllowance(

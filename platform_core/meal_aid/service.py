@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.actors import Actor, Role, system_actor
 from platform_core.assessment.service import get_elder
 from platform_core.audit import service as audit
@@ -89,8 +90,7 @@ def _money(value: Decimal | int | str) -> Decimal:
 
 
 def _now_local(session: Session, now: datetime | None) -> datetime:
-    tz = ZoneInfo(settings_of(session).timezone)
-    return (now or datetime.now(tz)).astimezone(tz)
+    return clock.local(now or clock.now(), clock.timezone_of(session))
 
 
 def _policy(session: Session, region_code: str) -> MealAidPolicy:
@@ -958,7 +958,7 @@ def settle_month(
     point = get_meal_point(session, meal_point_id=meal_point_id)
     require_within(point.region_code, actor.region_code)
     start, end = _month_bounds(month)
-    if (today or date.today()) < end:
+    if (today or clock.today_in(session)) < end:
         raise MealAidError(
             f"{start:%Y-%m} 尚未结束, 不能结算 / the month is not over", code="month_not_over"
         )
@@ -1028,7 +1028,7 @@ def settle_month(
 
 
 def status_for_elder(session: Session, *, elder_id: int, on: date | None = None) -> dict[str, Any]:
-    day = on or date.today()
+    day = on or clock.today_in(session)
     upcoming = list(
         session.scalars(
             select(MealBooking)

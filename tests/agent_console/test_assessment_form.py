@@ -5,8 +5,8 @@ and the printed report as an audited export, refused outside the user's region."
 from __future__ import annotations
 
 import re
-from datetime import date
 
+from platform_core import clock
 from platform_core.audit import service as audit
 from platform_core.elders.models import Elder
 from tests.agent_console.conftest import login
@@ -22,7 +22,7 @@ def _client(app, username: str):
 def _form(**changes) -> dict:
     return {
         "items": MODERATE_46,
-        "assessed_on": date.today().isoformat(),
+        "assessed_on": clock.today().isoformat(),
         "reason": "first",
         "assessors": ["王敏", "赵云"],
         "agency": "新城区评估中心",

@@ -7,9 +7,7 @@ import io
 import json
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -17,6 +15,7 @@ from openpyxl import load_workbook
 from callcenter.app import CallCenterThread
 from callcenter.pbx_sim import AmiUser, CallerConfig, default_config
 from callcenter.pbx_sim.harness import SimulatorThread
+from platform_core import clock
 from platform_core.audit import service as audit
 from platform_core.calls.service import open_recall_request
 from platform_core.db import utcnow
@@ -104,7 +103,7 @@ def _cli_report(world, pg_url: str, day: str, by: str, region: str) -> dict:
 
 def test_console_report_equals_the_cli_and_exports_agree(app, traffic, pg_url) -> None:
     world = traffic
-    day = datetime.now(ZoneInfo(world.runtime.settings.timezone)).date().isoformat()
+    day = clock.today().isoformat()
     client = app.test_client()
     login(client, "sup_hhht")
     for by in ("queue", "hour", "agent"):
@@ -142,7 +141,7 @@ def test_console_report_equals_the_cli_and_exports_agree(app, traffic, pg_url) -
 
 def test_reports_and_wallboard_are_scoped_to_the_users_region(app, traffic) -> None:
     world = traffic
-    day = datetime.now(ZoneInfo(world.runtime.settings.timezone)).date().isoformat()
+    day = clock.today().isoformat()
     other = app.test_client()
     login(other, "sup_bt")
     assert (

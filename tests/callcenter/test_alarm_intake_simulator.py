@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -12,6 +11,7 @@ from sqlalchemy import func, select
 from callcenter.alarm_intake.app import AlarmIntake
 from callcenter.alarm_intake.simulator import run_simulator
 from hotline.cli import cli
+from platform_core import clock
 from platform_core.alarms.models import Alarm, RejectedDeviceMessage
 from platform_core.db import utcnow
 from platform_core.devices.models import Device
@@ -86,7 +86,7 @@ def test_hotline_devices_commands(regions, monkeypatch) -> None:
     }.items():
         monkeypatch.setenv(f"HOTLINE_{key}", value)
     runner = CliRunner()
-    today = (utcnow() + timedelta(hours=8)).date().isoformat()
+    today = clock.today().isoformat()
     died = runner.invoke(
         cli, ["devices", "record-death", str(elder_id), "--date", today, "--source", "公安"]
     )

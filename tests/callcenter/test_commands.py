@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.pbx_sim import CallerConfig, PhoneConfig
+from platform_core import clock
 from platform_core.actors import Actor, Role
 from platform_core.audit.models import AuditRecord
 from platform_core.calls import service as calls
@@ -118,7 +119,7 @@ def test_call_back_of_a_recall_reaches_the_elder_and_closes_it(
             number="13800000021",
             elder_id=None,
             queue="hotline-general",
-            at=calls.datetime.now(calls.UTC),
+            at=clock.now(),
         )
         recall_id = item.id
     client = TelephonyClient(runtime)
@@ -161,7 +162,7 @@ def test_unanswered_call_back_is_an_attempt_and_a_repeated_key_never_dials_twice
             number="13800000022",
             elder_id=None,
             queue=None,
-            at=calls.datetime.now(calls.UTC),
+            at=clock.now(),
         ).id
     client = TelephonyClient(runtime)
     first = client.call_back(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
 from hotline.cli import cli
+from platform_core import clock
 from platform_core.devices.models import Device
 from platform_core.elders.demo import generate_people, prepare_villages
 from platform_core.elders.idcard import parse_id_number
@@ -43,7 +44,7 @@ def test_seed_builds_a_consistent_demo_league_and_tops_up(runtime) -> None:
         elders = list(s.scalars(select(Elder)))
         assert len(elders) == 240
         cipher = runtime.cipher
-        today = date.today()
+        today = clock.today()
         for e in elders:
             parsed = parse_id_number(cipher.open(e.id_number_sealed))
             # the ID number agrees with the elder: birthplace county, birth date, sex

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.actors import Actor, Role, system_actor
 from platform_core.elders.idcard import make_id_number
 from platform_core.elders.models import Elder, ElderCategory
@@ -189,7 +190,7 @@ def approved_elder(
     from platform_core.assessment import service as assessments
     from platform_core.gov_purchase import service as gp
 
-    start = date.today() - timedelta(days=40)
+    start = clock.today() - timedelta(days=40)
     elder = make_elder(session, name=name, categories=categories, region_code=region_code)
     assessments.record_assessment(
         session,

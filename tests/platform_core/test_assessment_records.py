@@ -10,6 +10,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from platform_core import clock
 from platform_core.assessment import service
 from platform_core.assessment.jobs import remind_due_reassessments
 from platform_core.assessment.models import Assessment
@@ -29,7 +30,7 @@ from tests.platform_core.care_support import (
     officer,
 )
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def collect(runtime):

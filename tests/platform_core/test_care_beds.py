@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from platform_core import clock
 from platform_core.assessment import service as assessments
 from platform_core.care_beds import service as beds
 from platform_core.care_beds.policy import CareBedPolicy
@@ -40,7 +41,7 @@ def catalogue(regions):
         install_catalogue(s)
 
 
-TODAY = date.today()
+TODAY = clock.today()
 MONTH = date(2025, 3, 1)
 PLAN = [
     {"service_type_code": "care_bathing", "times_per_month": 4},

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from platform_core import clock
 from platform_core.care_beds import jobs as bed_jobs
 from platform_core.care_beds import service as beds
 from platform_core.errors import DomainError
@@ -193,8 +194,8 @@ def test_the_monthly_job_opens_every_bed_in_service_once(regions) -> None:
     with regions.session() as s:
         install_catalogue(s)
         provider = add_provider(s)
-        first, _ = bed_in_service(s, contract_from=date.today().replace(day=1), provider=provider)
-        second, _ = bed_in_service(s, contract_from=date.today().replace(day=1), provider=provider)
+        first, _ = bed_in_service(s, contract_from=clock.today().replace(day=1), provider=provider)
+        second, _ = bed_in_service(s, contract_from=clock.today().replace(day=1), provider=provider)
         status = beds.status_for_elder(s, elder_id=first.elder_id)
         assert status["this_month"] == {"planned": 6, "opened": 0, "completed": 0}
     assert bed_jobs.open_month_orders_for_all() == 12

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from platform_core import clock
 from platform_core.assessment import requests as assessment_requests
 from platform_core.assessment import service as assessments
 from platform_core.care_beds import service as beds
@@ -213,7 +214,7 @@ def test_a_recorded_assessment_answers_the_request(regions) -> None:
             actor=officer(),
             elder_id=elder.id,
             item_scores=MODERATE_46,
-            assessed_on=date.today() - timedelta(days=1),
+            assessed_on=clock.today() - timedelta(days=1),
             reason="first",
             assessors=["王敏", "赵云"],
         )

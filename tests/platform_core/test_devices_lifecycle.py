@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from platform_core import clock
 from platform_core.alarms.models import Alarm
 from platform_core.db import utcnow
 from platform_core.devices import heartbeats, maintenance, return_visits
@@ -191,7 +192,7 @@ def test_return_visits_are_scheduled_once_and_recorded(rt) -> None:
         elder_id = new_elder(s)
         device = new_device(s, elder_id=elder_id)
         new_device(s, elder_id=new_elder(s), installed=False)  # bound, not installed: no visit
-        today = utcnow().date()
+        today = clock.today()
         first = return_visits.schedule_due(s, today=today)
         assert [(v.elder_id, v.due_on) for v in first] == [
             (elder_id, today + timedelta(days=every))

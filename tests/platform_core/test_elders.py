@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
+from platform_core import clock
 from platform_core.actors import system_actor
 from platform_core.audit.service import list_records
 from platform_core.elders import service
@@ -144,9 +145,8 @@ def test_profile_is_masked_and_every_view_audited(rt) -> None:
     flags = {f["code"] for f in profile["risk_flags"]}
     assert {"lives_alone", "disabled", "chronic_illness", "allergy", "stairs_no_elevator"} <= flags
     assert "no_key_holder" not in flags
-    assert profile["age"] == datetime.now(UTC).year - 1945 - (
-        datetime.now(UTC).date() < date(datetime.now(UTC).year, 2, 3)
-    )
+    today = clock.today()
+    assert profile["age"] == today.year - 1945 - (today < date(today.year, 2, 3))
     assert profile["health"]["allergies"] == ["青霉素"]
     with rt.session() as s:
         views = list_records(s, action="elder.view_profile")

@@ -3,10 +3,9 @@ cancelled), the government-purchased service terminated, home adaptation not und
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
+from platform_core import clock
 from platform_core.care_beds.models import CareBed
 from platform_core.flows.death import record_death_of_elder
 from platform_core.gov_purchase.models import GovPurchaseApplication
@@ -31,11 +30,11 @@ def test_death_withdraws_the_bed_terminates_the_allowance_and_cancels_adaptation
 
     with any_runtime.session() as s:
         report = record_death_of_elder(
-            s, elder_id=ids["bed_elder"], died_on=date.today(), actor=officer()
+            s, elder_id=ids["bed_elder"], died_on=clock.today(), actor=officer()
         )
         assert ("care_bed", ids["bed"]) in report.care_stopped
         report = record_death_of_elder(
-            s, elder_id=ids["elder"], died_on=date.today(), actor=officer()
+            s, elder_id=ids["elder"], died_on=clock.today(), actor=officer()
         )
         assert ("home_adaptation", ids["case"]) in report.care_stopped
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
 
+from platform_core import clock
 from platform_core.assessment import service as assessments
 from platform_core.errors import DomainError, IllegalTransition
 from platform_core.gov_purchase import service as gp
@@ -23,7 +24,7 @@ from tests.platform_core.care_support import (
     officer,
 )
 
-DAY0 = date.today() - timedelta(days=40)
+DAY0 = clock.today() - timedelta(days=40)
 
 
 def assessed_elder(
@@ -233,7 +234,7 @@ def test_review_after_refusal_within_the_deadline_only(regions) -> None:
 def test_allowance_is_drawn_by_orders_up_to_its_cap(regions) -> None:
     seen: list[dict] = []
     regions.event_bus.subscribe(seen.append)
-    today = date.today()
+    today = clock.today()
     with regions.session() as s:
         elder = assessed_elder(s)
         app_id = through_publicity(s, elder.id)

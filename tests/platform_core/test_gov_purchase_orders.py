@@ -5,11 +5,11 @@ buys, and put right for orders opened or cancelled around the flow."""
 from __future__ import annotations
 
 import threading
-from datetime import date
 from decimal import Decimal as D
 
 import pytest
 
+from platform_core import clock
 from platform_core.errors import DomainError
 from platform_core.flows import care_orders
 from platform_core.gov_purchase import jobs as gp_jobs
@@ -146,11 +146,11 @@ def test_reconciliation_puts_right_orders_that_went_around_the_flow(regions) -> 
         orders.open_order(
             s, actor=AGENT, elder_id=other.id, service_type_code="care_bathing", source="call"
         )
-        done = gp.reconcile_allowances(s, actor=officer(), month=date.today())
+        done = gp.reconcile_allowances(s, actor=officer(), month=clock.today())
         assert done == {"elders": 1, "released": [through.id], "charged": [around.id]}
         assert care_orders.order_allowance(s, order_id=around.id) == around.self_pay
         assert remaining(s, elder.id) == D("200.00") - around.self_pay
-        again = gp.reconcile_allowances(s, actor=officer(), month=date.today())
+        again = gp.reconcile_allowances(s, actor=officer(), month=clock.today())
         assert (again["released"], again["charged"]) == ([], [])
 
 

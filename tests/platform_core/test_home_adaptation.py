@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from platform_core import clock
 from platform_core.assessment import service as assessments
 from platform_core.errors import IllegalTransition, PermissionDenied, ValidationFailed
 from platform_core.gov_purchase.policy import set_policy
@@ -116,7 +116,7 @@ def test_grade_qualifies_without_a_category_and_neither_closes_the_case(regions)
             actor=officer(),
             elder_id=severe.id,
             item_scores=SEVERE_43,
-            assessed_on=date.today(),
+            assessed_on=clock.today(),
             reason="first",
             assessors=["王敏", "赵云"],
         )
