@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,17 @@ def test_bad_report_parameters_are_refused(app, world) -> None:
     ):
         resp = client.get(f"/api/reports/kpi?{query}")
         assert resp.status_code == 422, query
+
+
+def test_the_report_day_is_beijings_at_midnight(app) -> None:
+    import time_machine
+
+    client = app.test_client()
+    login(client, "sup_hhht")
+    # 16:00 UTC on 9 March is 00:00 on 10 March in Beijing: the default day is the 10th
+    with time_machine.travel(datetime(2026, 3, 9, 16, 0, 0, tzinfo=UTC), tick=False):
+        data = client.get("/api/reports/kpi").get_json()
+    assert (data["start"], data["end"]) == ("2026-03-10", "2026-03-10")
+    with time_machine.travel(datetime(2026, 3, 9, 15, 59, 59, tzinfo=UTC), tick=False):
+        data = client.get("/api/reports/kpi").get_json()
+    assert data["start"] == "2026-03-09"
