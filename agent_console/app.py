@@ -179,4 +179,5 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
             "csrf_token": csrf.token_for(settings.secret_key, binding),
             "current_user": g.get("user"),
             "anonymous_region": ANONYMOUS_REGION,
+            "timezone": settings.timezone,
         }

@@ -70,6 +70,33 @@ export function duration(sinceIso, now = Date.now()) {
   return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
+// Dates and times are the hotline's (Beijing's by default), whatever zone the browser is in.
+const zone = config.timezone || "Asia/Shanghai";
+const dayFormat = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
+const partsFormat = new Intl.DateTimeFormat("en-GB", {
+  timeZone: zone, month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+
+// The hotline's calendar date (YYYY-MM-DD) of an instant, today by default.
+export function hotlineDate(at = new Date()) { return dayFormat.format(at); }
+
+function parts(at) {
+  return Object.fromEntries(partsFormat.formatToParts(at).map((p) => [p.type, p.value]));
+}
+
+// "HH:MM:SS" in the hotline's zone.
+export function clockTime(at = new Date()) {
+  const p = parts(at);
+  return `${p.hour}:${p.minute}:${p.second}`;
+}
+
+// "M月D日 HH:MM" in the hotline's zone.
+export function monthDayTime(iso) {
+  if (!iso) return "—";
+  const p = parts(new Date(iso));
+  return `${Number(p.month)}月${Number(p.day)}日 ${p.hour}:${p.minute}`;
+}
+
 export function pct(value) {
   return value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)}%`;
 }

@@ -9,12 +9,7 @@ export function pt(key, values = {}) {
   return text;
 }
 
-export function when(iso) {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getMonth() + 1}月${d.getDate()}日 ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
+export { monthDayTime as when } from "/static/js/common.js";
 
 // The phone's position: a one-off fix, high accuracy, not older than a minute.
 export function position() {

@@ -1,8 +1,8 @@
 // KPI reports: the same numbers as `hotline report kpi`, as a table, a chart and exports.
-import { api, el, pct, showError, t } from "./common.js";
+import { api, el, hotlineDate, pct, showError, t } from "./common.js";
 
 const form = document.getElementById("report-form");
-const today = new Date().toISOString().slice(0, 10);
+const today = hotlineDate();
 form.start.value = form.start.value || today;
 form.end.value = form.end.value || today;
 let chart = null;

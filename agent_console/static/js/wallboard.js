@@ -1,5 +1,5 @@
 // Supervisor's wallboard: snapshot on (re)connect, then events trigger a fresh snapshot.
-import { api, connect, duration, el, pct, showError, t, toast } from "./common.js";
+import { api, clockTime, connect, duration, el, pct, showError, t, toast } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 let agents = [];
@@ -24,7 +24,7 @@ function render(snap) {
   renderAlarmKpi(snap.alarm_kpi);
   agents = snap.agents || [];
   renderAgents();
-  $("updated").textContent = new Date(snap.server_time).toLocaleTimeString();
+  $("updated").textContent = clockTime(new Date(snap.server_time));
 }
 
 function seconds(v) {
