@@ -346,6 +346,11 @@ def kpi_report(
     return data
 
 
+def queue_label(settings: Any, queue: str) -> str:
+    label: str = _module("platform_core.calls.queues").queue_label(settings, queue)
+    return label
+
+
 def telephony(runtime: Runtime) -> Any:
     return _module("platform_core.telephony.commands").TelephonyClient(runtime)
 

@@ -10,6 +10,7 @@ from datetime import date
 import click
 
 from platform_core.calls.kpi import GROUPINGS, kpi_report
+from platform_core.calls.queues import queue_label
 from platform_core.calls.service import day_bounds
 from platform_core.runtime import build_runtime, install_runtime
 from platform_core.settings import load_settings
@@ -25,7 +26,22 @@ COLUMNS = [
     "abandon_rate",
     "aht_s",
     "occupancy",
+    "rings",
+    "rings_not_answered",
     "no_answer",
+]
+# An agent's row (DOMAIN.md section 8): answered calls, rings, talk and wrap-up; the per-call
+# figures (offered, rates) belong to the hotline.
+AGENT_COLUMNS = [
+    "answered",
+    "rings",
+    "rings_not_answered",
+    "no_answer",
+    "talk_s",
+    "wrapup_s",
+    "aht_s",
+    "asa_s",
+    "occupancy",
 ]
 
 
@@ -80,22 +96,24 @@ def kpi(
     finally:
         runtime.close()
     short = f"answer_rate_excl_abandons_under_{settings.short_abandon_s}s"
-    columns = COLUMNS[:5] + [short] + COLUMNS[5:]
-    rows = [{"key": r["key"], **r} for r in data["rows"]] + [{"key": "合计 total", **data["total"]}]
+    columns = AGENT_COLUMNS if by == "agent" else COLUMNS[:5] + [short] + COLUMNS[5:]
+    rows = [*data["rows"], {**data["total"], "key": "合计", "label": "合计"}]
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["key", *columns])
+        writer.writerow(["key", "label", *columns])
         for r in rows:
-            writer.writerow([r["key"], *("" if r.get(c) is None else r.get(c) for c in columns)])
+            writer.writerow(
+                [r["key"], r["label"], *("" if r.get(c) is None else r.get(c) for c in columns)]
+            )
         click.echo(buf.getvalue(), nl=False)
         return
     click.echo(
         f"热线指标 {first} ~ {last}"
-        + (f"  队列 {queue}" if queue else "")
+        + (f"  队列 {queue_label(settings, queue)}" if queue else "")
         + f"  (服务水平 {settings.service_level_s} 秒内接通; 短放弃 < {settings.short_abandon_s} 秒)"
     )
     labels = {
@@ -110,10 +128,14 @@ def kpi(
         "answered": "接通",
         "abandoned": "放弃",
         "timeout": "超时",
-        "no_answer": "振铃未接",
+        "rings": "振铃次数",
+        "rings_not_answered": "未接振铃",
+        "no_answer": "其中响铃超时",
+        "talk_s": "通话s",
+        "wrapup_s": "话后处理s",
     }
     header = ["", *(labels.get(c, c) for c in columns)]
-    table = [[str(r["key"]), *(_cell(c, r.get(c)) for c in columns)] for r in rows]
+    table = [[str(r["label"]), *(_cell(c, r.get(c)) for c in columns)] for r in rows]
     widths = [max(_w(h), *(_w(t[i]) for t in table)) for i, h in enumerate(header)]
     click.echo("  ".join(_pad(h, w) for h, w in zip(header, widths, strict=True)))
     for t in table:

@@ -110,6 +110,8 @@ class Settings:
     wait_alert_s: int = 60
     # The queues an agent logs in to from the console (names as in asterisk_conf/queues.conf).
     agent_queues: str = "hotline-emergency,hotline-general"
+    # The queues' names as people read them (reports, wallboard), by queue code.
+    queue_labels: str = "hotline-emergency=紧急求助队列,hotline-general=综合服务队列"
     # Database connections each console process keeps (requests beyond wait for one): with
     # several workers the sum must stay under the server's max_connections.
     console_db_pool: int = 20

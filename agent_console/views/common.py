@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import current_app, g, request
 from pydantic import BaseModel, ValidationError
 
-from agent_console import integration
+from agent_console import i18n, integration
 from agent_console.security import audit_refusal, require_region
 from platform_core.errors import DomainError, ValidationFailed
 from platform_core.runtime import Runtime
@@ -84,3 +84,11 @@ def require_elder_in_region(session: Any, elder_id: int) -> None:
     require_region(
         integration.elder_region(session, elder_id), target_type="elder", target_id=elder_id
     )
+
+
+def queue_name(code: str) -> str:
+    """A queue as the user reads it: the English catalogue's name in English, else the name the
+    settings give it (HOTLINE_QUEUE_LABELS), never the dialplan's code where a name exists."""
+    lang = g.get("lang", i18n.DEFAULT)
+    translated = i18n.catalogue(lang).get(f"queue.{code}") if lang != i18n.DEFAULT else None
+    return translated or integration.queue_label(runtime().settings, code)

@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, g, jsonify, render_template, reque
 
 from agent_console import i18n, integration
 from agent_console.security import current_actor, guard
-from agent_console.views.common import runtime
+from agent_console.views.common import queue_name, runtime
 from platform_core import clock
 from platform_core.accounts.permissions import Permission
 from platform_core.audit import service as audit
@@ -24,6 +24,7 @@ from platform_core.errors import ValidationFailed
 
 bp = Blueprint("reports", __name__)
 GROUPINGS = ("hour", "day", "queue", "agent")
+# The hotline's figures per call (rows by hour, day or queue)...
 COLUMNS = (
     "offered",
     "answered",
@@ -36,8 +37,27 @@ COLUMNS = (
     "abandon_rate",
     "aht_s",
     "occupancy",
+    "rings",
+    "rings_not_answered",
     "no_answer",
 )
+# ... and per agent (DOMAIN.md section 8): answered calls, rings presented and not answered,
+# talk and wrap-up time; offered and the rates are the hotline's, not an agent's.
+AGENT_COLUMNS = (
+    "answered",
+    "rings",
+    "rings_not_answered",
+    "no_answer",
+    "talk_s",
+    "wrapup_s",
+    "aht_s",
+    "asa_s",
+    "occupancy",
+)
+RATES = frozenset(
+    {"answer_rate", "answer_rate_excl_short", "service_level", "abandon_rate", "occupancy"}
+)
+SECONDS = frozenset({"asa_s", "aht_s", "talk_s", "wrapup_s"})
 MAX_DAYS = 366
 
 
@@ -51,14 +71,18 @@ def _params() -> tuple[datetime, datetime, str | None, str | None, date, date]:
         raise ValidationFailed(
             "日期格式应为 YYYY-MM-DD / dates must be YYYY-MM-DD", code="invalid_date"
         ) from exc
-    if end_day < start_day or (end_day - start_day).days > MAX_DAYS:
+    if end_day < start_day:
         raise ValidationFailed(
-            f"日期范围无效 (最多 {MAX_DAYS} 天) / invalid date range", code="invalid_range"
+            "结束日期早于开始日期 / the end date is before the start date", code="invalid_range"
+        )
+    if (end_day - start_day).days > MAX_DAYS:
+        raise ValidationFailed(
+            f"一次最多统计 {MAX_DAYS} 天 / at most {MAX_DAYS} days at once", code="range_too_long"
         )
     by = request.args.get("by") or None
     if by is not None and by not in GROUPINGS:
         raise ValidationFailed(
-            "分组只能是 hour/day/queue/agent / group by hour, day, queue or agent",
+            "分组只能是按小时、按天、按队列或按坐席 / group by hour, day, queue or agent",
             code="invalid_grouping",
         )
     queue = (request.args.get("queue") or "").strip()[:64] or None
@@ -94,11 +118,16 @@ def report_data() -> dict[str, Any]:
     if isinstance(report, list):
         report = {"rows": report}
     report.setdefault("rows", [])
+    if by == "queue":
+        for row in report["rows"]:
+            row["label"] = queue_name(row["key"])
     return {
         "start": start_day.isoformat(),
         "end": end_day.isoformat(),
         "by": by,
         "queue": queue,
+        "queue_label": queue_name(queue) if queue else None,
+        "columns": list(AGENT_COLUMNS if by == "agent" else COLUMNS),
         "report": report,
         "alarm_kpi": alarms,
     }
@@ -128,7 +157,12 @@ def alarm_rows(kpi: dict[str, Any]) -> list[list[Any]]:
 @bp.get("/reports")
 @guard(Permission.VIEW_REPORTS)
 def page() -> Any:
-    return render_template("reports.html", groupings=GROUPINGS)
+    queues = [q.strip() for q in runtime().settings.agent_queues.split(",") if q.strip()]
+    return render_template(
+        "reports.html",
+        groupings=GROUPINGS,
+        queues=[(q, queue_name(q)) for q in queues],
+    )
 
 
 @bp.get("/api/reports/kpi")
@@ -137,19 +171,25 @@ def kpi() -> Any:
     return jsonify(report_data())
 
 
-def _table(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+def _table(data: dict[str, Any]) -> tuple[list[str], list[str], list[list[Any]]]:
+    """Header, the column keys and the rows (the total last) as the page shows them."""
     report = data["report"]
-    rows = list(report.get("rows") or [])
+    lang = g.get("lang", "zh")
+    rows = [dict(r) for r in report.get("rows") or []]
     total = report.get("total")
     if total:
-        rows.append({**total, "key": "合计 / total"})
-    keys = ["key"] + [c for c in COLUMNS if any(c in r for r in rows)]
-    lang = g.get("lang", "zh")
+        rows.append({**total, "label": i18n.translate(lang, "report.total")})
+    keys = ["key", *data["columns"]]
     short = report.get("short_abandon_s", "")
-    header = [i18n.translate(lang, f"kpi.{k}", s=short) for k in keys]
-    return header, [
-        [r.get(k, r.get("group")) if k == "key" else r.get(k) for k in keys] for r in rows
+    by = data.get("by") or "none"
+    header = [i18n.translate(lang, f"kpi.key.{by}")] + [
+        i18n.translate(lang, f"kpi.{k}", s=short) for k in keys[1:]
     ]
+    return (
+        header,
+        keys,
+        [[r.get("label") or r.get("key") if k == "key" else r.get(k) for k in keys] for r in rows],
+    )
 
 
 def _audit_export(kind: str, data: dict[str, Any]) -> None:
@@ -169,7 +209,7 @@ def _audit_export(kind: str, data: dict[str, Any]) -> None:
 @guard(Permission.EXPORT_REPORTS)
 def export_csv() -> Any:
     data = report_data()
-    header, rows = _table(data)
+    header, _keys, rows = _table(data)
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(header)
@@ -196,24 +236,47 @@ def export_xlsx() -> Any:
     from openpyxl.styles import Font
 
     data = report_data()
-    header, rows = _table(data)
+    header, keys, rows = _table(data)
+    lang = g.get("lang", "zh")
     wb = Workbook()
     ws = wb.active
-    ws.title = "KPI"
-    ws.append([f"{data['start']} — {data['end']}", data.get("by") or "", data.get("queue") or ""])
+    ws.title = i18n.translate(lang, "report.sheet")
+    period = [i18n.translate(lang, "report.period"), _day(data["start"]), _day(data["end"])]
+    if data.get("by"):
+        period.append(i18n.translate(lang, f"report.by.{data['by']}"))
+    if data.get("queue_label"):
+        period.append(data["queue_label"])
+    ws.append(period)
+    for cell in ws[1][1:3]:
+        cell.number_format = "yyyy-mm-dd"
     ws.append(header)
     for cell in ws[2]:
         cell.font = Font(bold=True)
-    for row in rows:
-        ws.append(row)
-    lang = g.get("lang", "zh")
+    by = data.get("by")
+    for i, row in enumerate(rows):
+        is_total = i == len(rows) - 1 and bool(data["report"].get("total"))
+        ws.append([_xlsx_key(row[0], by, is_total), *row[1:]])
+        cells = ws[ws.max_row]
+        _format_key(cells[0], by, is_total)
+        for key, cell in zip(keys[1:], cells[1:], strict=True):
+            if key in RATES:
+                cell.number_format = "0.0%"
+            elif key in SECONDS:
+                cell.number_format = "0.0"
     alarms = wb.create_sheet(i18n.translate(lang, "akpi.title"))
-    alarms.append([f"{data['start']} — {data['end']}"])
+    alarms.append([i18n.translate(lang, "report.period"), _day(data["start"]), _day(data["end"])])
+    for cell in alarms[1][1:3]:
+        cell.number_format = "yyyy-mm-dd"
     alarms.append([i18n.translate(lang, k) for k in ("akpi.metric", "akpi.value", "akpi.target")])
     for cell in alarms[2]:
         cell.font = Font(bold=True)
     for row in alarm_rows(data["alarm_kpi"]):
         alarms.append(row)
+        _, value, target = alarms[alarms.max_row]
+        if target.value is not None:  # a share against its target; the other rows count or time
+            value.number_format = target.number_format = "0.0%"
+        elif isinstance(value.value, float):
+            value.number_format = "0.0"
     out = io.BytesIO()
     wb.save(out)
     _audit_export("xlsx", data)
@@ -224,6 +287,28 @@ def export_xlsx() -> Any:
             "Content-Disposition": f'attachment; filename="kpi_{data["start"]}_{data["end"]}.xlsx"'
         },
     )
+
+
+def _day(iso: str) -> date:
+    return date.fromisoformat(iso)
+
+
+def _xlsx_key(value: Any, by: str | None, is_total: bool) -> Any:
+    """A row by day is a date, by hour a date and time; the others are names."""
+    if is_total or by not in ("day", "hour"):
+        return value
+    return datetime.strptime(value, "%Y-%m-%d %H:%M") if by == "hour" else _day(value)
+
+
+def _format_key(cell: Any, by: str | None, is_total: bool) -> None:
+    from openpyxl.styles import Font
+
+    if is_total:
+        cell.font = Font(bold=True)
+    elif by == "day":
+        cell.number_format = "yyyy-mm-dd"
+    elif by == "hour":
+        cell.number_format = "yyyy-mm-dd hh:mm"
 
 
 def init_app(app: Flask) -> None:

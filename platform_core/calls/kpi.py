@@ -14,7 +14,16 @@
 - Occupancy = time on calls / (time on calls + idle ready time); ringing counts as idle ready,
   wrap-up and pauses count as neither.
 
-By agent, a row counts the calls offered to (rung at) that agent and the calls it answered.
+By agent (DOMAIN.md section 8), a row is named by the agent and holds the calls the agent
+answered (the agent a call is credited to: the first to answer it), the rings presented to the
+agent (a ring-all queue rings every free desk for one call: each leg is a ring, not a call
+offered to that agent), the rings the agent did not answer (rang out, taken by a colleague, or
+the caller left), of those the rings that rang out at the desk, and talk and wrap-up time.
+Offered, answer rate, service level and abandon rate are per call and stay empty on agent rows.
+
+Every row counts the offered calls of the period and their rings (a ring belongs to its call,
+so rings and legs fall into the call's hour, day and first queue): the rows of any grouping
+add up to the total.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from platform_core import clock
 from platform_core.calls.models import Agent, AgentOffer, AgentStateSpan, Call
+from platform_core.calls.queues import queue_label
 from platform_core.errors import ValidationFailed
 from platform_core.settings import Settings
 
@@ -66,7 +76,12 @@ class KpiFigures:
     talk_s: float = 0.0
     on_call_s: float = 0.0
     ready_s: float = 0.0
-    no_answer: int = 0
+    no_answer: int = 0  # rings that rang out at the desk (AgentRingNoAnswer)
+    rings: int = 0
+    rings_not_answered: int = 0
+    wrapup_s: float = 0.0
+    # An agent's row: the per-call figures (offered, rates) are not the agent's own.
+    per_agent: bool = False
 
     def add_call(self, c: CallFacts) -> None:
         if c.outcome not in ("answered", "abandoned", "timeout"):
@@ -119,7 +134,7 @@ class KpiFigures:
         return _ratio(self.on_call_s, self.on_call_s + self.ready_s)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "offered": self.offered,
             "answered": self.answered,
             "abandoned": self.abandoned,
@@ -132,8 +147,21 @@ class KpiFigures:
             "abandon_rate": self.abandon_rate,
             "aht_s": self.aht_s,
             "occupancy": self.occupancy,
+            "rings": self.rings,
+            "rings_not_answered": self.rings_not_answered,
             "no_answer": self.no_answer,
+            "talk_s": round(self.talk_s, 1),
+            "wrapup_s": round(self.wrapup_s, 1),
         }
+        if self.per_agent:
+            for key in _PER_CALL:
+                out[key] = None
+            out[f"answer_rate_excl_abandons_under_{self.short_abandon_s}s"] = None
+        return out
+
+
+# Figures of the hotline's calls that an agent's row leaves empty (DOMAIN.md section 8).
+_PER_CALL = ("offered", "abandoned", "timeout", "answer_rate", "service_level", "abandon_rate")
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -144,6 +172,7 @@ def _ratio(num: float, den: float) -> float | None:
 class KpiRow:
     key: str
     figures: KpiFigures
+    label: str = ""  # the agent's name, the queue's name; the key itself for hours and days
 
 
 @dataclass
@@ -164,7 +193,9 @@ class KpiReport:
             "queue": self.queue,
             "region_code": self.region_code,
             "total": self.total.as_dict(),
-            "rows": [{"key": r.key, **r.figures.as_dict()} for r in self.rows],
+            "rows": [
+                {"key": r.key, "label": r.label or r.key, **r.figures.as_dict()} for r in self.rows
+            ],
         }
 
 
@@ -215,9 +246,16 @@ def kpi_report(
 
     def new() -> KpiFigures:
         return KpiFigures(
-            service_level_s=settings.service_level_s, short_abandon_s=settings.short_abandon_s
+            service_level_s=settings.service_level_s,
+            short_abandon_s=settings.short_abandon_s,
+            per_agent=by == "agent",
         )
 
+    period = [Call.queued_at >= start, Call.queued_at < end, Call.direction == "inbound"]
+    if queue:
+        period.append(Call.first_queue == queue)
+    if region_code:
+        period.append(Call.region_code.startswith(_prefix(region_code)))
     q = select(
         Call.linkedid,
         Call.queued_at,
@@ -225,64 +263,59 @@ def kpi_report(
         Call.outcome,
         Call.wait_s,
         Call.agent_interface,
-    ).where(Call.queued_at >= start, Call.queued_at < end, Call.direction == "inbound")
-    if queue:
-        q = q.where(Call.first_queue == queue)
-    if region_code:
-        q = q.where(Call.region_code.startswith(_prefix(region_code)))
-    facts = [
-        CallFacts(linkedid, queued_at, first_queue, outcome, wait_s, agent)
+    ).where(*period)
+    facts = {
+        linkedid: CallFacts(linkedid, queued_at, first_queue, outcome, wait_s, agent)
         for linkedid, queued_at, first_queue, outcome, wait_s, agent in session.execute(q)
         if queued_at is not None
-    ]
+    }
     total = new()
+    total.per_agent = False
     groups: dict[str, KpiFigures] = defaultdict(new)
-    for c in facts:
+    for c in facts.values():
         total.add_call(c)
-        if by in ("hour", "day"):
-            groups[_bucket(c.queued_at, by, tz)].add_call(c)
-        elif by == "queue":
-            groups[c.queue or "-"].add_call(c)
-
-    call_ids = {c.linkedid for c in facts}
-    oq = select(
-        AgentOffer.linkedid,
-        AgentOffer.interface,
-        AgentOffer.queue,
-        AgentOffer.status,
-        AgentOffer.talk_s,
-        AgentOffer.wrapup_s,
-        AgentOffer.hold_s,
-        AgentOffer.offered_at,
-    ).where(AgentOffer.offered_at >= start, AgentOffer.offered_at < end)
-    if queue:
-        oq = oq.where(AgentOffer.queue == queue)
-    by_agent_calls: dict[str, set[str]] = defaultdict(set)
-    answered_by_agent: dict[str, set[str]] = defaultdict(set)
-    for linkedid, interface, oqueue, status, talk, wrapup, hold, offered_at in session.execute(oq):
-        if region_code and linkedid not in call_ids:
-            continue
-        if status == "completed":
-            handle = float(talk or 0) + float(wrapup or 0)
-            for fig in _targets(total, groups, by, oqueue, interface, offered_at, tz):
-                fig.legs += 1
-                fig.handle_s += handle
-                fig.talk_s += float(talk or 0)
-        if status == "no_answer":
-            for fig in _targets(total, groups, by, oqueue, interface, offered_at, tz):
-                fig.no_answer += 1
         if by == "agent":
-            by_agent_calls[interface].add(linkedid)
-            if status in ("connected", "completed"):
-                answered_by_agent[interface].add(linkedid)
-                fig = groups[interface]
-                fig.wait_answered_s += float(hold or 0)
-                if (hold or 0) <= settings.service_level_s:
-                    fig.answered_in_sl += 1
-    if by == "agent":
-        for interface, calls in by_agent_calls.items():
-            groups[interface].offered = len(calls)
-            groups[interface].answered = len(answered_by_agent[interface])
+            # the agent's answered calls, waits and service level: those credited to it
+            if c.outcome == "answered" and c.agent:
+                groups[c.agent].add_call(c)
+        elif by is not None:
+            groups[_group_of(c, by, tz)].add_call(c)
+
+    # The rings of those calls (one per agent leg), in the call's group.
+    oq = (
+        select(
+            AgentOffer.linkedid,
+            AgentOffer.interface,
+            AgentOffer.member_name,
+            AgentOffer.status,
+            AgentOffer.talk_s,
+            AgentOffer.wrapup_s,
+        )
+        .join(Call, Call.linkedid == AgentOffer.linkedid)
+        .where(*period)
+    )
+    member_names: dict[str, str] = {}
+    for linkedid, interface, member_name, status, talk, wrapup in session.execute(oq):
+        fact = facts.get(linkedid)
+        if fact is None:
+            continue
+        member_names.setdefault(interface, member_name or "")
+        targets = [total]
+        if by == "agent":
+            targets.append(groups[interface])
+        elif by is not None:
+            targets.append(groups[_group_of(fact, by, tz)])
+        for fig in targets:
+            fig.rings += 1
+            if status in ("no_answer", "cancelled"):
+                fig.rings_not_answered += 1
+            if status == "no_answer":
+                fig.no_answer += 1
+            if status == "completed":
+                fig.legs += 1
+                fig.talk_s += float(talk or 0)
+                fig.wrapup_s += float(wrapup or 0)
+                fig.handle_s += float(talk or 0) + float(wrapup or 0)
 
     _add_occupancy(
         session,
@@ -294,28 +327,47 @@ def kpi_report(
         queue=queue,
         region_code=region_code,
     )
-    rows = [KpiRow(key, fig) for key, fig in sorted(groups.items())]
+    labels: dict[str, str] = {}
+    if by == "agent":
+        labels = agent_names(session, set(groups), fallback=member_names)
+    elif by == "queue":
+        labels = {key: queue_label(settings, key) for key in groups}
+    rows = [KpiRow(key, fig, labels.get(key, key)) for key, fig in sorted(groups.items())]
     return KpiReport(
         start=start, end=end, by=by, queue=queue, region_code=region_code, total=total, rows=rows
     )
 
 
-def _targets(
-    total: KpiFigures,
-    groups: dict[str, KpiFigures],
-    by: str | None,
-    queue: str,
-    interface: str,
-    at: datetime,
-    tz: ZoneInfo,
-) -> list[KpiFigures]:
-    if by == "agent":
-        return [total, groups[interface]]
+def _group_of(c: CallFacts, by: str, tz: ZoneInfo) -> str:
+    """The row of a call when grouping by hour, day or queue (its first queue)."""
     if by == "queue":
-        return [total, groups[queue]]
-    if by in ("hour", "day"):
-        return [total, groups[_bucket(at, by, tz)]]
-    return [total]
+        return c.queue or "-"
+    return _bucket(c.queued_at, by, tz)
+
+
+def agent_names(
+    session: Session, interfaces: set[str], *, fallback: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Each desk's agent by name: the account that carries the interface, else the member name
+    the queue knows, else the interface itself."""
+    from platform_core.accounts.models import User
+
+    names = dict.fromkeys(interfaces, "")
+    if not interfaces:
+        return names
+    for interface, member_name in session.execute(
+        select(Agent.interface, Agent.member_name).where(Agent.interface.in_(interfaces))
+    ):
+        names[interface] = member_name or ""
+    for interface, name in (fallback or {}).items():
+        if interface in names and not names[interface]:
+            names[interface] = name
+    for account_interface, display_name in session.execute(
+        select(User.sip_interface, User.display_name).where(User.sip_interface.in_(interfaces))
+    ):
+        if account_interface and display_name:
+            names[account_interface] = display_name
+    return {i: (n if n and n != i else i) for i, n in names.items()}
 
 
 def _add_occupancy(

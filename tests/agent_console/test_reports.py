@@ -71,6 +71,8 @@ def _cli_report(world, pg_url: str, day: str, by: str, region: str) -> dict:
     settings = world.runtime.settings
     env = {
         "PATH": "/usr/bin:/bin",
+        # the tree under test, also when the virtualenv's editable install points elsewhere
+        "PYTHONPATH": str(ROOT),
         "HOTLINE_DATABASE_URL": pg_url,
         "HOTLINE_DATA_DIR": str(settings.data_dir),
         "HOTLINE_SECRET_KEY": settings.secret_key,
@@ -117,22 +119,30 @@ def test_console_report_equals_the_cli_and_exports_agree(app, traffic, pg_url) -
             == cli["total"]["answer_rate"]
             == pytest.approx(2 / 3, abs=1e-4)
         )
-        assert [(r["key"], r["offered"], r["answered"]) for r in console["rows"]] == [
-            (r["key"], r["offered"], r["answered"]) for r in cli["rows"]
+        fields = ("key", "label", "offered", "answered", "rings", "rings_not_answered", "talk_s")
+        assert [tuple(r[f] for f in fields) for r in console["rows"]] == [
+            tuple(r[f] for f in fields) for r in cli["rows"]
         ]
+        if by == "agent":  # named by the agent, with rings instead of calls "offered" to it
+            assert [
+                (r["label"], r["offered"], r["answered"], r["rings"]) for r in console["rows"]
+            ] == [("王芳", None, 2, 2)]
+        if by == "queue":
+            assert [r["label"] for r in console["rows"]] == ["综合服务队列"]
 
     resp = client.get(f"/reports/export.csv?start={day}&end={day}&by=queue")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
     # the call KPIs, then (after a blank row) the alarm KPIs of the same days
     header, total = rows[0], rows[rows.index([]) - 1]
-    assert header[:3] == ["分组", "进线量", "接通量"]
-    assert total[0] == "合计 / total" and total[1:4] == ["3", "2", "1"]
+    assert header[:3] == ["队列", "进线量", "接通量"]
+    assert rows[1][0] == "综合服务队列"
+    assert total[0] == "合计" and total[1:4] == ["3", "2", "1"]
 
     resp = client.get(f"/reports/export.xlsx?start={day}&end={day}&by=queue")
     sheet = load_workbook(io.BytesIO(resp.data)).active
     values = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert values[1][:3] == ["分组", "进线量", "接通量"] and values[-1][1:4] == [3, 2, 1]
+    assert values[1][:3] == ["队列", "进线量", "接通量"] and values[-1][1:4] == [3, 2, 1]
     with world.runtime.session() as s:
         exports = audit.list_records(
             s, action="report.export", actor_user_id=world.users["sup_hhht"]
@@ -196,3 +206,42 @@ def test_the_report_day_is_beijings_at_midnight(app) -> None:
     with time_machine.travel(datetime(2026, 3, 9, 15, 59, 59, tzinfo=UTC), tick=False):
         data = client.get("/api/reports/kpi").get_json()
     assert data["start"] == "2026-03-09"
+
+
+def test_excel_cells_are_typed(app, traffic) -> None:
+    """Rates are numbers formatted as percentages, days are dates, durations are numbers."""
+    day = clock.today()
+    client = app.test_client()
+    login(client, "sup_hhht")
+    resp = client.get(f"/reports/export.xlsx?start={day}&end={day}&by=day")
+    book = load_workbook(io.BytesIO(resp.data))
+    sheet = book.active
+    period = [c for c in sheet[1]]
+    assert [c.value.date() for c in period[1:3]] == [day, day]
+    assert all(c.is_date for c in period[1:3])
+    header = [c.value for c in sheet[2]]
+    row = {h: c for h, c in zip(header, sheet[3], strict=True)}
+    assert row["日期"].is_date and row["日期"].value.date() == day
+    rate = row["接通率"]
+    assert isinstance(rate.value, float) and rate.value == pytest.approx(2 / 3, abs=1e-4)
+    assert rate.number_format == "0.0%"
+    asa = row["平均应答(秒)"]
+    assert (
+        isinstance(asa.value, int | float) and asa.data_type == "n" and asa.number_format == "0.0"
+    )
+    assert isinstance(row["进线量"].value, int)
+    total = [c for c in sheet[sheet.max_row]]
+    assert total[0].value == "合计" and total[header.index("接通率")].number_format == "0.0%"
+    alarms = book.worksheets[1]
+    within = [r for r in alarms.iter_rows(min_row=3) if r[2].value is not None]
+    assert within and all(r[2].number_format == "0.0%" for r in within)
+
+
+def test_an_end_before_the_start_says_so(app, world) -> None:
+    client = app.test_client()
+    login(client, "sup_hhht")
+    resp = client.get("/api/reports/kpi?start=2026-02-01&end=2026-01-01")
+    assert resp.status_code == 422 and "早于" in resp.json["message"]
+    assert "366" not in resp.json["message"]
+    resp = client.get("/api/reports/kpi?start=2020-01-01&end=2026-01-01")
+    assert resp.status_code == 422 and "366" in resp.json["message"]

@@ -151,13 +151,14 @@ def test_report_kpi_formats(env, runtime) -> None:
         env, "report", "kpi", "--from", day, "--to", day, "--format", "csv", "--by", "agent"
     )
     lines = csv_out.strip().splitlines()
-    assert lines[0].startswith(
-        "key,offered,answered,abandoned,timeout,answer_rate,answer_rate_excl_abandons_under_5s"
-    )
+    # an agent's row: named, with its answered calls and the rings presented to it
+    assert lines[0].startswith("key,label,answered,rings,rings_not_answered,no_answer,talk_s")
     rows = {line.split(",")[0]: line.split(",") for line in lines[1:]}
-    assert rows["PJSIP/8002"][1:3] == ["1", "0"] and rows["PJSIP/8003"][1:3] == ["1", "1"]
-    table = invoke(env, "report", "kpi", "--from", day, "--to", day)
-    assert "接通率" in table and "66.7%" in table and "合计 total" in table
+    assert rows["PJSIP/8002"][1:5] == ["李娜", "0", "1", "1"]
+    assert rows["PJSIP/8003"][1:5] == ["乌云", "1", "1", "0"]
+    table = invoke(env, "report", "kpi", "--from", day, "--to", day, "--by", "queue")
+    assert "接通率" in table and "66.7%" in table and "合计" in table
+    assert "紧急求助队列" in table and "hotline-emergency" not in table
     empty = json.loads(
         invoke(
             env, "report", "kpi", "--from", "2020-01-01", "--to", "2020-01-01", "--format", "json"

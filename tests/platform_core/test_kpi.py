@@ -243,3 +243,192 @@ def test_an_answer_of_unknown_wait_counts_as_answered_but_not_in_asa_or_service_
         0.5,
         10.0,
     )
+
+
+def _ring_all(
+    s,
+    n: int,
+    *,
+    start: datetime,
+    queue: str,
+    rung: list[str],
+    answered_by: str | None = None,
+    rang_out: tuple[str, ...] = (),
+    talk: int = 60,
+) -> None:
+    """One call: the desks in ``rung`` ring at once (a ring-all queue), ``rang_out`` let it ring
+    to the timeout first, then ``answered_by`` answers (its colleagues' legs are hung up) or the
+    caller gives up."""
+    uid = f"1900000000.{n}"
+    c = ChannelRef(
+        channel=f"PJSIP/trunk-{n}",
+        uniqueid=uid,
+        linkedid=uid,
+        caller_number=f"1390000{n:04d}",
+        context="hotline-inbound",
+    )
+    calls.record_channel(s, chan=c, at=start)
+    calls.record_join(s, chan=c, queue=queue, position=1, at=start)
+    at = start + timedelta(seconds=1)
+    for k, iface in enumerate(rang_out):
+        leg = ChannelRef(channel=f"{iface}-r{n}", uniqueid=f"{uid}.r{k}", linkedid=uid)
+        calls.record_agent_called(
+            s, chan=c, dest=leg, queue=queue, interface=iface, member_name=iface, at=at
+        )
+        at += timedelta(seconds=15)
+        calls.record_ring_no_answer(
+            s,
+            chan=c,
+            dest=leg,
+            queue=queue,
+            interface=iface,
+            member_name=iface,
+            ring_ms=15000,
+            at=at,
+        )
+        calls.record_hangup(s, chan=leg, cause=16, at=at)
+    legs = {
+        iface: ChannelRef(channel=f"{iface}-{n}", uniqueid=f"{uid}.{k}", linkedid=uid)
+        for k, iface in enumerate(rung)
+    }
+    for iface, leg in legs.items():
+        calls.record_agent_called(
+            s, chan=c, dest=leg, queue=queue, interface=iface, member_name=iface, at=at
+        )
+    at += timedelta(seconds=4)
+    wait = int((at - start).total_seconds())
+    if answered_by is None:
+        calls.record_abandon(
+            s, chan=c, queue=queue, position=1, original_position=1, hold_s=wait, at=at
+        )
+        calls.record_hangup(s, chan=c, cause=16, at=at)
+        return
+    for iface, leg in legs.items():
+        if iface != answered_by:
+            calls.record_hangup(s, chan=leg, cause=26, at=at)  # app_queue cancels the others
+    leg = legs[answered_by]
+    calls.record_leave(s, chan=c, queue=queue, position=1, at=at)
+    calls.record_connect(
+        s,
+        chan=c,
+        dest=leg,
+        queue=queue,
+        interface=answered_by,
+        member_name=answered_by,
+        hold_s=wait,
+        ring_s=4,
+        at=at,
+    )
+    calls.record_complete(
+        s,
+        chan=c,
+        dest=leg,
+        queue=queue,
+        interface=answered_by,
+        member_name=answered_by,
+        hold_s=wait,
+        talk_s=talk,
+        reason="caller",
+        at=at + timedelta(seconds=talk),
+    )
+    calls.record_hangup(s, chan=c, cause=16, at=at + timedelta(seconds=talk))
+
+
+def test_agent_rows_count_ring_all_legs_as_rings_and_add_up_to_the_totals(any_runtime) -> None:
+    """A ring-all queue rings every desk for one call: each ring is a ring presented to that
+    agent, not a call offered to it; agent rows are named by the agent and their answered calls,
+    rings, talk and wrap-up add up to the hotline's totals."""
+    from platform_core.accounts import service as accounts
+    from platform_core.actors import Role, system_actor
+    from platform_core.regions.service import load_dictionary
+
+    with any_runtime.session() as s:
+        load_dictionary(s)
+    with any_runtime.session() as s:
+        for iface, name in (("PJSIP/8001", "王芳"), ("PJSIP/8002", "李娜")):
+            accounts.create_user(
+                s,
+                actor=system_actor(),
+                username=f"u{iface[-4:]}",
+                password="Steppe-Wind-2026",
+                role=Role.AGENT,
+                region_code="150100000000",
+                display_name=name,
+                sip_interface=iface,
+            )
+        desks = ["PJSIP/8001", "PJSIP/8002", "PJSIP/8003"]
+        _ring_all(s, 1, start=T0, queue="hotline-emergency", rung=desks, answered_by="PJSIP/8002")
+        _ring_all(
+            s,
+            2,
+            start=T0 + timedelta(minutes=5),
+            queue="hotline-general",
+            rung=["PJSIP/8002"],
+            rang_out=("PJSIP/8001",),
+            answered_by="PJSIP/8002",
+            talk=120,
+        )
+        _ring_all(
+            s,
+            3,
+            start=T0 + timedelta(minutes=10),
+            queue="hotline-emergency",
+            rung=["PJSIP/8001", "PJSIP/8002"],
+        )
+    with any_runtime.session() as s:
+        rep = kpi_report(s, start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1), by="agent")
+        data = rep.as_dict()
+    total = data["total"]
+    assert (total["offered"], total["answered"], total["abandoned"]) == (3, 2, 1)
+    assert (total["rings"], total["rings_not_answered"], total["no_answer"]) == (7, 5, 1)
+    rows = {r["key"]: r for r in data["rows"]}
+    assert {k: r["label"] for k, r in rows.items()} == {
+        "PJSIP/8001": "王芳",
+        "PJSIP/8002": "李娜",
+        "PJSIP/8003": "PJSIP/8003",  # a desk without an account keeps its member name
+    }
+    figures = {
+        k: (r["answered"], r["rings"], r["rings_not_answered"], r["no_answer"])
+        for k, r in rows.items()
+    }
+    assert figures == {
+        "PJSIP/8001": (0, 3, 3, 1),
+        "PJSIP/8002": (2, 3, 1, 0),
+        "PJSIP/8003": (0, 1, 1, 0),
+    }
+    # per call, never per agent: no agent was "offered" a call or has an answer rate of its own
+    for r in rows.values():
+        assert r["offered"] is None and r["answer_rate"] is None and r["abandon_rate"] is None
+    for measure in ("answered", "rings", "rings_not_answered", "no_answer", "talk_s", "wrapup_s"):
+        assert sum(r[measure] for r in rows.values()) == pytest.approx(total[measure]), measure
+    assert rows["PJSIP/8002"]["talk_s"] == 180 and rows["PJSIP/8002"]["wrapup_s"] == 10 + 15
+
+
+def test_rows_by_queue_and_day_add_up_to_the_totals(any_runtime) -> None:
+    with any_runtime.session() as s:
+        desks = ["PJSIP/8001", "PJSIP/8002"]
+        _ring_all(s, 1, start=T0, queue="hotline-emergency", rung=desks, answered_by="PJSIP/8001")
+        _ring_all(
+            s,
+            2,
+            start=T0 + timedelta(hours=1),
+            queue="hotline-general",
+            rung=["PJSIP/8002"],
+            rang_out=("PJSIP/8001",),
+            answered_by="PJSIP/8002",
+        )
+    for by in ("queue", "day", "hour"):
+        with any_runtime.session() as s:
+            data = kpi_report(
+                s, start=T0 - timedelta(days=1), end=T0 + timedelta(days=1), by=by
+            ).as_dict()
+        for measure in ("offered", "answered", "rings", "rings_not_answered", "talk_s"):
+            assert sum(r[measure] for r in data["rows"]) == data["total"][measure], (by, measure)
+    with any_runtime.session() as s:
+        data = kpi_report(
+            s, start=T0 - timedelta(days=1), end=T0 + timedelta(days=1), by="queue"
+        ).as_dict()
+    assert {r["key"]: r["label"] for r in data["rows"]} == {
+        "hotline-emergency": "紧急求助队列",
+        "hotline-general": "综合服务队列",
+    }

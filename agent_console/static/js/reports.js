@@ -1,4 +1,5 @@
 // KPI reports: the same numbers as `hotline report kpi`, as a table, a chart and exports.
+// Rows are named (the agent, the queue), and the server names the columns of each grouping.
 import { api, el, hotlineDate, pct, showError, t } from "./common.js";
 
 const form = document.getElementById("report-form");
@@ -7,7 +8,6 @@ form.start.value = form.start.value || today;
 form.end.value = form.end.value || today;
 let chart = null;
 const RATES = new Set(["answer_rate", "answer_rate_excl_short", "service_level", "abandon_rate", "occupancy"]);
-const COLUMNS = ["offered", "answered", "abandoned", "timeout", "answer_rate", "answer_rate_excl_short", "service_level", "asa_s", "abandon_rate", "aht_s", "occupancy", "no_answer"];
 
 function query() { return new URLSearchParams(new FormData(form)).toString(); }
 
@@ -24,13 +24,14 @@ async function run(e) {
   try {
     const data = await api("GET", `/api/reports/kpi?${query()}`);
     const rows = data.report.rows || [];
-    const cols = COLUMNS.filter((c) => rows.some((r) => c in r) || (data.report.total && c in data.report.total));
+    const cols = data.columns;
     const table = document.getElementById("report-table");
     const short = { s: data.report.short_abandon_s };
-    table.tHead.replaceChildren(el("tr", {}, el("th", {}, t("kpi.key")), cols.map((c) => el("th", {}, t(`kpi.${c}`, short)))));
-    const all = data.report.total ? [...rows, { ...data.report.total, key: t("report.total") }] : rows;
-    table.tBodies[0].replaceChildren(...all.map((r) => el("tr", {}, el("td", {}, String(r.key ?? r.group ?? "")), cols.map((c) => el("td", {}, fmt(c, r[c]))))));
-    drawChart(rows);
+    table.tHead.replaceChildren(el("tr", {}, el("th", {}, t(`kpi.key.${data.by || "none"}`)), cols.map((c) => el("th", {}, t(`kpi.${c}`, short)))));
+    const all = data.report.total ? [...rows, { ...data.report.total, label: t("report.total"), total: true }] : rows;
+    table.tBodies[0].replaceChildren(...all.map((r) => el("tr", { class: r.total ? "total" : "", "data-key": r.total ? "" : r.key },
+      el("th", { scope: "row" }, label(r)), cols.map((c) => el("td", {}, fmt(c, r[c]))))));
+    drawChart(rows, data.by === "agent");
     renderAlarms(data.alarm_kpi);
   } catch (err) { showError(err); }
 }
@@ -52,10 +53,17 @@ function renderAlarms(k) {
     el("td", {}, name), el("td", {}, value), el("td", {}, target))));
 }
 
-function drawChart(rows) {
+function label(r) { return String(r.label ?? r.key ?? ""); }
+
+// By agent: rings presented against calls answered (an agent has no answer rate of its own).
+function drawChart(rows, byAgent) {
   if (!window.Chart) return;
-  const labels = rows.map((r) => String(r.key ?? r.group ?? ""));
-  const datasets = [
+  const labels = rows.map(label);
+  const datasets = byAgent ? [
+    { type: "bar", label: t("kpi.rings"), data: rows.map((r) => r.rings ?? 0), backgroundColor: "#1f4e99", yAxisID: "y" },
+    { type: "bar", label: t("kpi.answered"), data: rows.map((r) => r.answered ?? 0), backgroundColor: "#2e7d32", yAxisID: "y" },
+    { type: "line", label: t("kpi.occupancy"), data: rows.map((r) => (r.occupancy ?? 0) * 100), borderColor: "#b00020", yAxisID: "rate" },
+  ] : [
     { type: "bar", label: t("kpi.offered"), data: rows.map((r) => r.offered ?? 0), backgroundColor: "#1f4e99", yAxisID: "y" },
     { type: "bar", label: t("kpi.answered"), data: rows.map((r) => r.answered ?? 0), backgroundColor: "#2e7d32", yAxisID: "y" },
     { type: "line", label: t("kpi.answer_rate"), data: rows.map((r) => (r.answer_rate ?? 0) * 100), borderColor: "#b00020", yAxisID: "rate" },
