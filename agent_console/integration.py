@@ -470,6 +470,17 @@ def elder_header(session: Session, *, elder_id: int) -> dict[str, Any]:
     }
 
 
+# --- alarms held by a desk ----------------------------------------------------------------------
+
+
+def alarm_desk(session: Session, *, user_id: int) -> dict[str, Any]:
+    """The alarm reserved for this desk and those it is handling (a reload shows them again)."""
+    holdings: dict[str, Any] = _module("platform_core.alarms.queue").desk_holdings(
+        session, user_id=user_id
+    )
+    return holdings
+
+
 # --- alarm KPIs ----------------------------------------------------------------------------------
 
 

@@ -78,6 +78,8 @@ class Realtime:
         self._live_checked: dict[str, float] = {}
         self._http_logins: dict[str, tuple[float, dict[str, Any], Actor]] = {}
         self.event_handlers: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+        # started and stopped with the relay (the alarm router reacts to the relayed events)
+        self._companions: list[tuple[Callable[[], Any], Callable[[], Any]]] = []
         for ns in NAMESPACE_PERMISSION:
             self._register_connect(ns)
 
@@ -288,14 +290,22 @@ class Realtime:
     def on_domain_event(self, event_type: str, fn: Callable[[dict[str, Any]], None]) -> None:
         self.event_handlers.setdefault(event_type, []).append(fn)
 
+    def add_companion(self, start: Callable[[], Any], stop: Callable[[], Any]) -> None:
+        """Something that runs while the relay does (started and stopped with it)."""
+        self._companions.append((start, stop))
+
     def start_relay(self) -> None:
         if self._unsubscribe is None:
             self._unsubscribe = self.runtime.event_bus.subscribe(self._relay, on_gap=self._gap)
+            for start, _stop in self._companions:
+                start()
 
     def stop_relay(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+            for _start, stop in self._companions:
+                stop()
 
     def _relay(self, envelope: dict[str, Any]) -> None:
         for fn in self.event_handlers.get(envelope.get("type", ""), []) + self.event_handlers.get(

@@ -223,6 +223,12 @@ class Settings:
     # Timers: an alarm nobody took prompts a supervisor; each rung of the ladder prompts the agent,
     # then (after as long again) the supervisor. "rung=seconds,...".
     alarm_take_timeout_s: int = 60
+    # The alarm queue: a waiting alarm is reserved for one ready agent at a time; a reservation
+    # not taken within this many seconds lapses (supervisors are told) and goes to the next.
+    alarm_offer_timeout_s: int = 20
+    # An emergency order from an alarm goes only to a provider this close; with nobody that near
+    # (or nobody accepting) a person decides: widen the radius, call 120, send the key holder.
+    alarm_dispatch_radius_km: float = 15.0
     alarm_step_timeouts: str = (
         "talk_to_elder=90,call_landline=60,call_contact=120,call_emergency=180,"
         "dispatch_provider=600,on_site=1800"

@@ -73,6 +73,7 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
         "queues": [],
         "recalls": [],
         "wrapup": None,
+        "alarm_desk": {"offer": None, "handling": []},
         "unavailable": [],
     }
     rt = runtime()
@@ -102,8 +103,12 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
     def recalls(s: Any) -> None:
         out["recalls"] = integration.list_recalls(s, region_code=actor.region_code)
 
+    def alarm_desk(s: Any) -> None:
+        out["alarm_desk"] = integration.alarm_desk(s, user_id=user["id"])
+
     part("live", live)
     part("recalls", recalls)
+    part("alarms", alarm_desk)
     return out
 
 

@@ -1,11 +1,14 @@
 """The alarm panel: SOS, fall and sensor alarms offered to agents with their own clock, the
 escalation ladder one button per step, and the outcome that closes each alarm.
 
-Guarded, CSRF-protected and audited like the rest of the console. Alarms reach the next free
-agent first: on AlarmRaised the agents of the alarm's region who are ready (not on a call,
-not paused) receive ``alarm_offered``; everybody in the region sees the list change. Taking
-an alarm pauses the agent in the voice queues (reason ``alarm``) and, where the device can
-speak, rings the agent's phone and then the device.
+Guarded, CSRF-protected and audited like the rest of the console. Who is offered which alarm is
+decided by the alarm queue (platform_core.alarms.queue), routed by this process's
+:class:`~platform_core.alarms.router.AlarmRouter`: the relay wakes it when an alarm is raised,
+taken or closed and when a desk becomes ready, and hands each reservation to the desk it names
+(``alarm_offered``, ``alarm_offer_ended``); everybody in the region sees the list change, and
+supervisors are told when a reservation lapses. Taking an alarm keeps the agent paused in the
+voice queues (reason ``alarm``) and, where the device can speak, rings the agent's phone and
+then the device.
 """
 
 from __future__ import annotations
@@ -28,16 +31,15 @@ from agent_console.views.schemas import Strict
 from platform_core import clock
 from platform_core.accounts.permissions import Permission
 from platform_core.alarms import kpi as alarm_kpi
-from platform_core.alarms import panel, service
+from platform_core.alarms import panel, queue, service
+from platform_core.alarms.router import AlarmRouter
 from platform_core.alarms.vocabulary import (
     EMERGENCY_NUMBERS,
-    NEEDS_PERSON,
     Outcome,
     Step,
     StepResult,
 )
 from platform_core.errors import Conflict, DomainError, ValidationFailed
-from platform_core.regions import codes
 
 log = logging.getLogger(__name__)
 bp = Blueprint("alarms", __name__)
@@ -83,6 +85,10 @@ class NoteIn(Strict):
 class CloseIn(Strict):
     outcome: str = Field(min_length=1, max_length=20)
     note: str = Field(default="", max_length=100_000)
+
+
+class AssignIn(Strict):
+    user_id: int = Field(ge=1)
 
 
 class RevealIn(Strict):
@@ -322,6 +328,27 @@ def close(alarm_id: int) -> Any:
         return jsonify({"ok": True, "outcome": alarm.outcome})
 
 
+@bp.post("/api/alarms/<int:alarm_id>/assign")
+@guard(Permission.ASSIGN_ALARMS)
+def assign(alarm_id: int) -> Any:
+    """A supervisor reserves a waiting alarm for the agent they choose."""
+    data = body(AssignIn)
+    with runtime().session() as s:
+        _alarm_in_region(s, alarm_id)
+        offer = queue.assign(s, alarm_id=alarm_id, user_id=data.user_id, actor=current_actor())
+        out = {"ok": True, "offer_id": offer.id, "agent": offer.agent_name}
+    _router().wake()  # the desk's pause, and the release of the one it was taken from
+    return jsonify(out)
+
+
+@bp.get("/api/alarms/queue")
+@guard(Permission.VIEW_WALLBOARD)
+def waiting() -> Any:
+    """Every waiting alarm of the region with its age and reservation, and the desks."""
+    with runtime().session() as s:
+        return jsonify(queue.waiting_board(s, region_code=current_actor().region_code))
+
+
 @bp.post("/api/alarms/<int:alarm_id>/reveal")
 @guard(Permission.REVEAL_PERSONAL)
 def reveal(alarm_id: int) -> Any:
@@ -343,37 +370,35 @@ def reveal(alarm_id: int) -> Any:
 # --- the relay -------------------------------------------------------------------------------------
 
 
-def ready_users(rt: Any, region_code: str) -> list[int]:
-    """Users whose desk is ready (logged in, not paused, not ringing or on a call) and whose
-    region holds the alarm's. Read from the telephony state callcenter keeps."""
-    from sqlalchemy import select
+def _router() -> AlarmRouter:
+    from flask import current_app
 
-    from platform_core.accounts.models import User
-    from platform_core.calls.models import Agent
-
-    with rt.session() as s:
-        rows = s.execute(
-            select(User.id, User.region_code)
-            .join(Agent, Agent.interface == User.sip_interface)
-            .where(Agent.state == "ready", User.active.is_(True))
-        ).all()
-    return [uid for uid, scope in rows if codes.is_within(region_code, scope)]
+    router: AlarmRouter = current_app.extensions["hotline_alarm_router"]
+    return router
 
 
-def _relay_handlers(realtime: Realtime) -> None:
-    rt = realtime.runtime
-
+def _relay_handlers(realtime: Realtime, router: AlarmRouter) -> None:
     def to_region(event: str, env: dict[str, Any]) -> None:
         realtime.emit_to_region(event, env, namespace=AGENT_NS)
         realtime.tell_supervisors(env)
 
-    def raised(env: dict[str, Any]) -> None:
-        data = env["data"]
-        if data.get("alarm_type") in NEEDS_PERSON:
-            # the next free agent first: every ready agent of the region gets the offer at once
-            for user_id in ready_users(rt, env.get("region_code") or rt.settings.home_region_code):
-                realtime.emit_local("alarm_offered", env, namespace=AGENT_NS, to=f"user:{user_id}")
+    def changed(env: dict[str, Any]) -> None:
+        router.wake()
         to_region("alarm_changed", env)
+
+    def offered(env: dict[str, Any]) -> None:
+        to = f"user:{env['data']['user_id']}"
+        realtime.emit_local("alarm_offered", env, namespace=AGENT_NS, to=to)
+        to_region("alarm_changed", env)
+
+    def offer_ended(env: dict[str, Any]) -> None:
+        data = env["data"]
+        realtime.emit_local(
+            "alarm_offer_ended", env, namespace=AGENT_NS, to=f"user:{data['user_id']}"
+        )
+        if data.get("outcome") == queue.LAPSED:
+            realtime.emit_to_region("alarm_escalated", env, namespace=SUPERVISOR_NS)
+        changed(env)
 
     def timer(env: dict[str, Any]) -> None:
         data = env["data"]
@@ -386,15 +411,17 @@ def _relay_handlers(realtime: Realtime) -> None:
             realtime.emit_to_region("alarm_prompt", env, namespace=AGENT_NS)
         to_region("alarm_changed", env)
 
-    realtime.on_domain_event("AlarmRaised", raised)
+    def desk_state(env: dict[str, Any]) -> None:
+        if env["data"].get("state") == "ready":
+            router.wake()  # a desk is free: the oldest waiting alarm is offered to it now
+
+    realtime.on_domain_event("AlarmOffered", offered)
+    realtime.on_domain_event("AlarmOfferEnded", offer_ended)
     realtime.on_domain_event("AlarmTimerExpired", timer)
-    for name in (
-        "AlarmRepeated",
-        "AlarmRestored",
-        "AlarmTaken",
-        "AlarmStepRecorded",
-        "AlarmClosed",
-    ):
+    realtime.on_domain_event("AgentStateChanged", desk_state)
+    for name in ("AlarmRaised", "AlarmTaken", "AlarmClosed"):
+        realtime.on_domain_event(name, changed)
+    for name in ("AlarmRepeated", "AlarmRestored", "AlarmStepRecorded"):
         realtime.on_domain_event(name, lambda env: to_region("alarm_changed", env))
     for name in ("MaintenanceTicketOpened", "MaintenanceTicketOverdue", "DeviceStatusChanged"):
         realtime.on_domain_event(name, realtime.tell_supervisors)
@@ -402,4 +429,7 @@ def _relay_handlers(realtime: Realtime) -> None:
 
 def init_app(app: Flask, realtime: Realtime) -> None:
     app.register_blueprint(bp)
-    _relay_handlers(realtime)
+    router = AlarmRouter(realtime.runtime)
+    app.extensions["hotline_alarm_router"] = router
+    realtime.add_companion(router.start, router.stop)
+    _relay_handlers(realtime, router)

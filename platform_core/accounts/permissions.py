@@ -17,6 +17,7 @@ class Permission(StrEnum):
     VIEW_RECALLS = "view_recalls"
     VIEW_WALLBOARD = "view_wallboard"
     MONITOR_CALLS = "monitor_calls"  # listen, whisper, barge
+    ASSIGN_ALARMS = "assign_alarms"  # reserve a waiting alarm for an agent of one's choosing
     VIEW_REPORTS = "view_reports"
     EXPORT_REPORTS = "export_reports"
     MANAGE_USERS = "manage_users"
@@ -51,6 +52,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_RECALLS,
             Permission.VIEW_WALLBOARD,
             Permission.MONITOR_CALLS,
+            Permission.ASSIGN_ALARMS,
             Permission.VIEW_REPORTS,
             Permission.EXPORT_REPORTS,
             Permission.DISPATCH_ORDERS,

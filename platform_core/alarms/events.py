@@ -73,3 +73,46 @@ class AlarmClosed(DomainEvent):
     region_code: str
     outcome: str
     closed_by: str
+
+
+@dataclass(frozen=True)
+class AlarmOffered(DomainEvent):
+    """A waiting alarm is reserved for one agent's desk until ``expires_at``."""
+
+    alarm_id: int
+    offer_id: int
+    region_code: str
+    user_id: int
+    agent_name: str
+    alarm_type: str
+    priority: int
+    received_at: str
+    expires_at: str
+    unbound: bool = False
+    assigned_by: str | None = None
+
+
+@dataclass(frozen=True)
+class AlarmOfferEnded(DomainEvent):
+    """A reservation ended: ``taken``, ``lapsed`` (not taken in time: supervisors are told and
+    the next agent is offered the alarm) or ``withdrawn`` (someone else took it, or it closed)."""
+
+    alarm_id: int
+    offer_id: int
+    region_code: str
+    user_id: int
+    agent_name: str
+    outcome: str
+    waited_s: float  # since the alarm was raised
+
+
+@dataclass(frozen=True)
+class AlarmDispatchNeedsDecision(DomainEvent):
+    """The alarm's emergency order found no provider within reach, or none accepted it: a
+    person chooses (widen the radius, call 120, send the key holder)."""
+
+    alarm_id: int
+    region_code: str
+    order_id: int | None
+    issue: str
+    handler_user_id: int | None

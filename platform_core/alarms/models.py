@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.db import Base, utcnow
@@ -75,6 +85,11 @@ class Alarm(Base):
     first_action_at: Mapped[datetime | None]
     on_site_at: Mapped[datetime | None]
     order_id: Mapped[int | None] = mapped_column(ForeignKey("service_orders.id"))
+    # The emergency order needs a person's decision (nobody within reach, or nobody accepted):
+    # what happened, since when, and what the dispatch found; cleared once a provider accepts.
+    dispatch_issue: Mapped[str | None] = mapped_column(String(20))
+    dispatch_issue_at: Mapped[datetime | None]
+    dispatch_issue_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     # The running timer: which rung it watches, when it runs out, and a sequence number that
     # every step bumps so a timer job that fires late knows it was overtaken.
@@ -92,6 +107,54 @@ class Alarm(Base):
     steps: Mapped[list[AlarmStep]] = relationship(
         back_populates="alarm", cascade="all, delete-orphan", order_by="AlarmStep.seq"
     )
+
+
+_OPEN_OFFER = text("status = 'offered'")
+
+
+class AlarmOffer(Base):
+    """One reservation of a waiting alarm for one agent's desk (a task router's reservation).
+
+    At most one open reservation per alarm and one per agent, whichever process routes: the two
+    partial unique indexes hold it in the database. A reservation ends once: ``taken`` (the agent
+    took the alarm), ``lapsed`` (not taken in time: the next agent is offered it, supervisors
+    are told) or ``withdrawn`` (someone else took it, or it closed). ``desk_paused_at`` and
+    ``desk_released_at`` record that the router sent the desk's pause for the offer and its
+    release after a withdrawal, so each is sent once by one process.
+    """
+
+    __tablename__ = "alarm_offers"
+    __table_args__ = (
+        Index(
+            "uq_alarm_offers_open_alarm",
+            "alarm_id",
+            unique=True,
+            postgresql_where=_OPEN_OFFER,
+            sqlite_where=_OPEN_OFFER,
+        ),
+        Index(
+            "uq_alarm_offers_open_user",
+            "user_id",
+            unique=True,
+            postgresql_where=_OPEN_OFFER,
+            sqlite_where=_OPEN_OFFER,
+        ),
+        Index("ix_alarm_offers_status_expires", "status", "expires_at"),
+        Index("ix_alarm_offers_user_ended", "user_id", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIGID, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int]
+    interface: Mapped[str] = mapped_column(String(80))
+    agent_name: Mapped[str] = mapped_column(String(64), default="")
+    offered_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10), default="offered")
+    ended_at: Mapped[datetime | None]
+    assigned_by: Mapped[str | None] = mapped_column(String(64))  # a supervisor's assignment
+    desk_paused_at: Mapped[datetime | None]
+    desk_released_at: Mapped[datetime | None]
 
 
 class AlarmSignal(Base):

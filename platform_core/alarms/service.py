@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from platform_core.actors import Actor, Role
-from platform_core.alarms import config, notify, timers
+from platform_core.alarms import config, notify, queue, timers
 from platform_core.alarms.events import (
     AlarmClosed,
     AlarmStepRecorded,
@@ -345,6 +345,8 @@ def _take(session: Session, alarm: Alarm, actor: Actor, at: datetime, *, over: b
     previous = alarm.handler_name
     alarm.status = AlarmStatus.HANDLING.value
     alarm.handler_user_id, alarm.handler_name = actor.user_id, actor.label[:64]
+    # its reservation ends here: taken by the agent who held it, withdrawn from anyone else
+    queue.settle_offers(session, alarm=alarm, taker_user_id=actor.user_id)
     _add_step(
         session,
         alarm,
@@ -672,6 +674,7 @@ def close_alarm(
         _take(session, alarm, actor, now, over=False)
     alarm.status = AlarmStatus.CLOSED.value
     alarm.open_key = None
+    queue.settle_offers(session, alarm=alarm, taker_user_id=None)
     alarm.closed_at, alarm.closed_by = now, actor.label[:64]
     alarm.outcome, alarm.outcome_note = outcome.value, note.strip()
     _arm(session, alarm, None, None, now)

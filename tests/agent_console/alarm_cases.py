@@ -20,4 +20,6 @@ def alarm_cases(case: Any) -> dict[str, Any]:
         "alarms.notify_family": case("POST", f"{alarm}/notify-family", {}, scope="alarm"),
         "alarms.close": case("POST", f"{alarm}/close", {}, scope="alarm"),
         "alarms.reveal": case("POST", f"{alarm}/reveal", {}, scope="alarm"),
+        "alarms.assign": case("POST", f"{alarm}/assign", {}, scope="alarm"),
+        "alarms.waiting": case("GET", "/api/alarms/queue", scope="content"),
     }
