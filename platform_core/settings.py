@@ -193,6 +193,9 @@ class Settings:
     # check-in farther than this from the service address is flagged on the order's history.
     order_appointment_grace_min: int = 30
     order_check_in_radius_m: int = 500
+    # The shortest service at the home a check-out may close, in minutes per service type code
+    # ("*" for the rest): a check-out seconds after the check-in is refused on every channel.
+    order_min_service_min: str = "meal_delivery=0,meal_aid_delivery=0,care_unlock=1,*=5"
 
     # Alarms and devices (DOMAIN.md sections 8 and 9). Devices publish on
     # {mqtt_topic_prefix}/{vendor}/{device}/{alarm|heartbeat}; the intake keeps one persistent

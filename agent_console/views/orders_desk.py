@@ -263,6 +263,7 @@ def settlements(provider_id: int) -> Any:
                 "month": month,
                 "settleable": [o.order_no for o in p.settleable],
                 "pending": [o.order_no for o in p.pending],
+                "held": [o.order_no for o in p.held],
                 "totals": {k: str(v) for k, v in p.totals.items()},
             }
         return jsonify(out)

@@ -39,6 +39,7 @@ from platform_core.meal_aid.models import MealBooking, MealMenu, MealPoint, Meal
 from platform_core.meal_aid.policy import MealAidPolicy
 from platform_core.orders import service as orders
 from platform_core.orders import states as order_states
+from platform_core.orders.evidence import IDENTITY_CHECK, Evidence, register_verifier
 from platform_core.orders.models import OrderSource, ServiceOrder
 from platform_core.orders.states import Command, OrderStatus
 from platform_core.providers import service as providers
@@ -674,8 +675,29 @@ def _walk_delivery(
             )
         elif step == "confirm":
             orders.confirm(
-                session, actor=actor, order_id=order.id, confirmed_by="老人本人", method=method
+                session,
+                actor=actor,
+                order_id=order.id,
+                confirmed_by="老人本人",
+                evidence=Evidence(IDENTITY_CHECK, f"meal_booking:{booking.id}", method),
             )
+
+
+def _identity_checked(session: Session, order: ServiceOrder, ref: str) -> bool:
+    """A delivery confirmed at the door: its booking was redeemed with the elder's identity."""
+    kind, _, raw = ref.partition(":")
+    if kind != "meal_booking" or not (raw.isascii() and raw.isdigit()):
+        return False
+    booking = session.get(MealBooking, int(raw))
+    return (
+        booking is not None
+        and booking.order_id == order.id
+        and booking.status == "redeemed"
+        and booking.identity_method in IDENTITY_METHODS
+    )
+
+
+register_verifier(IDENTITY_CHECK, _identity_checked)
 
 
 def get_booking(session: Session, *, booking_id: int) -> MealBooking:

@@ -20,6 +20,7 @@ from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.errors import Conflict, ValidationFailed
 from platform_core.orders import service as orders
+from platform_core.orders.evidence import CODE, SIGNATURE, Evidence
 from platform_core.orders.models import OrderConfirmationCode, OrderPhoto, ServiceOrder
 from platform_core.orders.states import Command
 from platform_core.runtime import cipher_of
@@ -86,7 +87,13 @@ def confirm_with_code(session: Session, *, actor: Actor, order_id: int, code: st
     )
     settings = _settings(session)
     problem: tuple[str, str] | None = None
-    if row is None:
+    if not (code or "").strip():
+        # nothing read out: not a try, and not a confirmation
+        problem = (
+            "confirmation_code_required",
+            "请输入老人收到的短信确认码 / enter the code the elder received",
+        )
+    elif row is None:
         problem = ("no_confirmation_code", "该工单尚未发送确认码 / no code was sent for this order")
     elif row.used_at is not None:
         problem = ("confirmation_code_used", "确认码已使用 / the code was already used")
@@ -123,12 +130,16 @@ def confirm_with_code(session: Session, *, actor: Actor, order_id: int, code: st
             f"确认码不正确, 还可尝试 {max(0, left)} 次 / wrong code, {max(0, left)} tries left",
             tries_left=max(0, left),
         )
-    confirmed = orders.confirm(
-        session, actor=actor, order_id=order.id, confirmed_by="老人本人", method="code"
-    )
+    # spent before the step: the domain's confirm checks that this order's code was used
     row.used_at = utcnow()
     session.flush()
-    return confirmed
+    return orders.confirm(
+        session,
+        actor=actor,
+        order_id=order.id,
+        confirmed_by="老人本人",
+        evidence=Evidence(CODE, str(row.id)),
+    )
 
 
 def confirm_with_signature(
@@ -149,7 +160,7 @@ def confirm_with_signature(
         actor=actor,
         order_id=order_id,
         confirmed_by=confirmed_by,
-        method=f"signature:{photo.id}",
+        evidence=Evidence(SIGNATURE, str(photo.id)),
     )
 
 

@@ -137,6 +137,8 @@ class ServiceOrder(Base):
     completion_report: Mapped[str] = mapped_column(Text, default="")
     confirmed_at: Mapped[datetime | None]
     confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    # "kind:ref" of the elder's evidence (orders/evidence.py); settlement pays only these
+    confirmation_evidence: Mapped[str | None] = mapped_column(String(60))
     rated_at: Mapped[datetime | None]
     rating: Mapped[int | None]
     rating_comment: Mapped[str] = mapped_column(Text, default="")

@@ -35,6 +35,7 @@ from platform_core.errors import (
     ValidationFailed,
 )
 from platform_core.events import publish_on_commit
+from platform_core.orders import evidence as evidence_rules
 from platform_core.orders import followups, states
 from platform_core.orders.events import EVENT_OF
 from platform_core.orders.models import (
@@ -755,6 +756,7 @@ def check_out(
     order, target = _begin(session, actor=actor, command=Command.CHECK_OUT, order_id=order_id)
     lat, lon = _coordinates(latitude, longitude)
     now = utcnow()
+    _require_time_at_home(session, actor, order, Command.CHECK_OUT, now)
     order.checked_out_at, order.check_out_latitude, order.check_out_longitude = now, lat, lon
     order.completed_at = now
     if report.strip():
@@ -778,12 +780,39 @@ def check_out(
     return order
 
 
+def _require_time_at_home(
+    session: Session, actor: Actor, order: ServiceOrder, command: Command, now: datetime
+) -> None:
+    """A service at the home ends no sooner than its type's minimum after the check-in, on
+    every channel: a check-out seconds after the check-in is not a service."""
+    if order.checked_in_at is None:
+        return
+    minimum = evidence_rules.min_service_minutes(_settings(session), order.service_type_code)
+    spent = (now - order.checked_in_at).total_seconds() / 60
+    if spent + 1e-9 < minimum:
+        _refuse(
+            session,
+            actor=actor,
+            action=command,
+            order_id=order.id,
+            error=Conflict(
+                f"签到后服务时间不足 {minimum:g} 分钟 (已 {spent:.1f} 分钟), 不能结束服务 / the service "
+                f"must last at least {minimum:g} minutes after check-in",
+                code="service_too_short",
+                minimum_minutes=minimum,
+                minutes=round(spent, 1),
+            ),
+            detail={"minutes": round(spent, 1), "minimum": minimum},
+        )
+
+
 def complete(session: Session, *, actor: Actor, order_id: int, report: str) -> ServiceOrder:
     """Complete with a report: a checked-in service without check-out coordinates, or a
     service the hotline handles itself (a consultation answered on the call)."""
     order, target = _begin(session, actor=actor, command=Command.COMPLETE, order_id=order_id)
     report = _required_text(report, "完成情况", "report_required")
     now = utcnow()
+    _require_time_at_home(session, actor, order, Command.COMPLETE, now)
     order.completed_at, order.completion_report = now, report
     _record(
         session,
@@ -805,14 +834,35 @@ def confirm(
     *,
     actor: Actor,
     order_id: int,
+    evidence: evidence_rules.Evidence,
     confirmed_by: str = "老人本人",
-    method: str = "",
 ) -> ServiceOrder:
-    """The elder (or a family member) confirms the service was delivered."""
+    """The elder (or a family member) confirms the service was delivered.
+
+    Only with the elder's evidence (``orders/evidence.py``: the SMS code spent for this order,
+    a signature uploaded for it, or an identity check at the door): a provider's word alone,
+    on whatever channel it arrives, confirms nothing.
+    """
+    proof = evidence
     order, target = _begin(session, actor=actor, command=Command.CONFIRM, order_id=order_id)
     confirmed_by = _required_text(confirmed_by, "确认人", "confirmed_by_required")
+    if not evidence_rules.holds(session, order, proof):
+        _refuse(
+            session,
+            actor=actor,
+            action=Command.CONFIRM,
+            order_id=order.id,
+            error=Conflict(
+                "确认须有老人本人的凭证 (短信确认码、签名或身份核验) / a confirmation needs the "
+                "elder's evidence: the SMS code, a signature or an identity check",
+                code="confirmation_evidence_required",
+            ),
+            detail={"evidence": getattr(proof, "kind", None)},
+        )
     now = utcnow()
     order.confirmed_at, order.confirmed_by = now, confirmed_by
+    order.confirmation_evidence = proof.stored
+    method = proof.label or evidence_rules.KIND_LABELS[proof.kind]
     _record(
         session,
         order,
@@ -820,7 +870,7 @@ def confirm(
         to=target,
         actor=actor,
         at=now,
-        detail={"confirmed_by": confirmed_by, **({"method": method} if method else {})},
+        detail={"confirmed_by": confirmed_by, "method": method, "evidence": proof.stored},
     )
     return order
 
@@ -884,6 +934,18 @@ def settle(session: Session, *, actor: Actor, order_id: int, settlement_ref: str
     """Include the order in a settlement (the provider's monthly statement)."""
     order, target = _begin(session, actor=actor, command=Command.SETTLE, order_id=order_id)
     settlement_ref = _required_text(settlement_ref, "结算单号", "settlement_ref_required")
+    if not evidence_rules.is_evidenced(order):
+        _refuse(
+            session,
+            actor=actor,
+            action=Command.SETTLE,
+            order_id=order.id,
+            error=Conflict(
+                f"工单 {order.order_no} 没有老人本人确认的凭证, 不能结算 / the order has no "
+                "confirmation with the elder's evidence and cannot be paid",
+                code="confirmation_unevidenced",
+            ),
+        )
     now = utcnow()
     order.settled_at, order.settlement_ref = now, settlement_ref
     _record(

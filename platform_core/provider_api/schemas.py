@@ -42,3 +42,5 @@ class ReportIn(BaseModel):
     reason: str = Field(default="", max_length=500)
     report: str = Field(default="", max_length=2000)
     confirmed_by: str = Field(default="", max_length=64)
+    # "confirmed": the six-digit code the elder received by SMS and read out
+    confirmation_code: str = Field(default="", max_length=6, pattern=r"^[0-9]{0,6}$")

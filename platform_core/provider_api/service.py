@@ -28,6 +28,7 @@ from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from platform_core.orders import confirmation
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import LOAD_STATUSES, STATUS_LABELS
@@ -409,9 +410,20 @@ def report_event(session: Session, *, caller: Caller, report: ReportIn) -> dict[
             ProviderReport.order_no == order_no, ProviderReport.seq == report.seq
         )
     )
+    if done is not None and done.provider_id == caller.provider.id and done.payload_hash == digest:
+        return {**done.result, "duplicate": True}
+    if order.provider_id != caller.provider.id:
+        # another provider's order answers exactly as an unknown one: no existence oracle
+        audit.record_refusal(
+            session,
+            actor=actor,
+            action="provider_api.report",
+            target_type="service_order",
+            target_id=order.id,
+            detail={"reason": "not_your_order", "order_no": order_no},
+        )
+        raise UnknownOrder(f"工单不存在: {order_no} / unknown order")
     if done is not None:
-        if done.provider_id == caller.provider.id and done.payload_hash == digest:
-            return {**done.result, "duplicate": True}
         audit.record_refusal(
             session,
             actor=actor,
@@ -492,12 +504,9 @@ def _apply(session: Session, actor: Actor, order: ServiceOrder, r: ReportIn) -> 
     elif r.event == "completed":
         orders.complete(session, actor=actor, order_id=oid, report=r.report)
     elif r.event == "confirmed":
-        orders.confirm(
-            session,
-            actor=actor,
-            order_id=oid,
-            confirmed_by=r.confirmed_by or "老人本人",
-            method="provider_api",
+        # the elder's code, read out at the door: the same rule as the portal's
+        confirmation.confirm_with_code(
+            session, actor=actor, order_id=oid, code=r.confirmation_code
         )
 
 

@@ -2,9 +2,11 @@
 split into the public subsidy and the elder's self-pay as the catalogue fixed them when each
 order was opened, on one statement; each order moves to settled and is settled once.
 
-An order enters a settlement when its service was confirmed and visited back (the lifecycle
-settles from "return visited"); orders of the month still waiting for that are listed as pending
-and go into a further statement of the same month later. Orders with nothing to pay are closed
+An order enters a settlement when its service was confirmed with the elder's evidence (the SMS
+code, a signature or an identity check: ``orders/evidence.py``) and visited back (the lifecycle
+settles from "return visited"); one visited back without that evidence is held, never paid.
+Orders of the month still waiting for that are listed as pending and go into a further
+statement of the same month later. Orders with nothing to pay are closed
 without settlement.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +28,7 @@ from platform_core.audit import service as audit
 from platform_core.catalogue import service as catalogue
 from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, NotFound, PermissionDenied
+from platform_core.orders import evidence
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.periods import month_bounds
@@ -54,6 +57,8 @@ class Preview:
     month: str
     settleable: list[ServiceOrder]
     pending: list[ServiceOrder]
+    # visited back, but confirmed without the elder's evidence (or never confirmed): not paid
+    held: list[ServiceOrder] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, Decimal]:
@@ -109,14 +114,18 @@ def _orders(
     return list(session.scalars(q))
 
 
+def _split(rows: list[ServiceOrder]) -> tuple[list[ServiceOrder], list[ServiceOrder]]:
+    """(payable, held): only a confirmation with the elder's evidence is paid."""
+    payable = [o for o in rows if evidence.is_evidenced(o)]
+    return payable, [o for o in rows if not evidence.is_evidenced(o)]
+
+
 def preview(session: Session, *, actor: Actor, provider_id: int, month: str) -> Preview:
     provider = providers.get_provider(session, provider_id=provider_id)
     _require_settler(session, actor, provider, "settlement.preview")
+    payable, held = _split(_orders(session, provider.id, month, (OrderStatus.RETURN_VISITED,)))
     return Preview(
-        provider.id,
-        month,
-        _orders(session, provider.id, month, (OrderStatus.RETURN_VISITED,)),
-        _orders(session, provider.id, month, PENDING),
+        provider.id, month, payable, _orders(session, provider.id, month, PENDING), held
     )
 
 
@@ -126,7 +135,18 @@ def settle_month(session: Session, *, actor: Actor, provider_id: int, month: str
     _require_settler(session, actor, provider, "settlement.settle")
     # one settlement of a provider at a time: the second waits and finds the orders settled
     session.execute(select(Provider.id).where(Provider.id == provider.id).with_for_update()).first()
-    due = _orders(session, provider.id, month, (OrderStatus.RETURN_VISITED,), lock=True)
+    due, held = _split(
+        _orders(session, provider.id, month, (OrderStatus.RETURN_VISITED,), lock=True)
+    )
+    if held:
+        audit.record(
+            session,
+            actor=actor,
+            action="settlement.held",
+            target_type="provider",
+            target_id=provider.id,
+            detail={"month": month, "orders": [o.order_no for o in held][:200]},
+        )
     if not due:
         raise Conflict(
             f"{month} 没有可结算的工单 / nothing to settle for {month}", code="nothing_to_settle"

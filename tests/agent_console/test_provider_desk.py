@@ -16,6 +16,7 @@ from platform_core.orders.periods import month_of
 from tests.agent_console import provider_support as support
 from tests.agent_console.conftest import login
 from tests.agent_console.provider_support import AGENT, HOME, order
+from tests.order_steps import confirm_by_elder, time_at_home
 
 provider_world = support.provider_world  # the shared fixture
 
@@ -39,8 +40,9 @@ def finish(w, order_id: int, provider) -> None:
         orders.accept(s, actor=p, order_id=order_id, staff_id=provider.staff_id)
         orders.start_travel(s, actor=p, order_id=order_id)
         orders.check_in(s, actor=p, order_id=order_id, latitude=HOME[0], longitude=HOME[1])
+        time_at_home(s, order_id)
         orders.check_out(s, actor=p, order_id=order_id, latitude=HOME[0], longitude=HOME[1])
-        orders.confirm(s, actor=p, order_id=order_id)
+        confirm_by_elder(s, actor=p, order_id=order_id)
         orders.rate(s, actor=AGENT, order_id=order_id, score=5)
 
 

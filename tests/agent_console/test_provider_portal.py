@@ -15,6 +15,7 @@ from platform_core.orders import photos
 from tests.agent_console import provider_support as support
 from tests.agent_console.conftest import login
 from tests.agent_console.provider_support import HOME, dispatched_order, order
+from tests.order_steps import time_at_home
 
 provider_world = support.provider_world  # the shared fixture
 
@@ -102,6 +103,8 @@ def test_an_order_from_accept_to_the_elders_confirmation(app, provider_world) ->
         {"latitude": HOME[0], "longitude": HOME[1], "photo_id": photo_id},
     )
     assert resp.get_json()["status"] == "in_service"
+    with w.rt.session() as s:
+        time_at_home(s, oid)
     resp = post(
         client,
         token,
@@ -162,6 +165,8 @@ def test_the_elder_can_sign_instead_of_reading_a_code(app, provider_world) -> No
         f"/api/provider/orders/{oid}/check-in",
         {"latitude": HOME[0], "longitude": HOME[1]},
     )
+    with w.rt.session() as s:
+        time_at_home(s, oid)
     post(
         client,
         token,
@@ -291,6 +296,8 @@ def test_on_a_phone_in_headless_chromium(provider_world, live) -> None:
         )
         page.get_by_test_id("check-in").click()
         expect(page.get_by_test_id("status")).to_have_text("服务中")
+        with w.rt.session() as s:
+            time_at_home(s, w.order_id)
         page.get_by_test_id("report").fill("助洁两小时, 老人满意")
         page.get_by_test_id("check-out").click()
         expect(page.get_by_test_id("status")).to_have_text("已完成")

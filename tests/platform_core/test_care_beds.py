@@ -18,6 +18,7 @@ from platform_core.gov_purchase.policy import set_policy
 from platform_core.home_adaptation import service as ha
 from platform_core.meal_aid import service as meals
 from platform_core.orders import service as orders
+from tests.order_steps import time_at_home
 from tests.platform_core.care_support import (
     HOME,
     MODERATE_46,
@@ -100,6 +101,7 @@ def complete_order(s, order_id: int) -> None:
     orders.accept(s, actor=staff, order_id=order_id)
     orders.start_travel(s, actor=staff, order_id=order_id)
     orders.check_in(s, actor=staff, order_id=order_id, latitude=HOME[0], longitude=HOME[1])
+    time_at_home(s, order_id)
     orders.check_out(
         s, actor=staff, order_id=order_id, latitude=HOME[0], longitude=HOME[1], report="服务完成"
     )

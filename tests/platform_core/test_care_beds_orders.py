@@ -15,6 +15,7 @@ from platform_core.errors import DomainError
 from platform_core.flows import care_orders
 from platform_core.orders import service as orders
 from platform_core.regions.service import load_dictionary
+from tests.order_steps import time_at_home
 from tests.platform_core.care_support import (
     HOME,
     SEVERE_43,
@@ -61,6 +62,7 @@ def finish(s, order_id: int, staff) -> None:
     orders.accept(s, actor=staff, order_id=order_id)
     orders.start_travel(s, actor=staff, order_id=order_id)
     orders.check_in(s, actor=staff, order_id=order_id, latitude=HOME[0], longitude=HOME[1])
+    time_at_home(s, order_id)
     orders.check_out(
         s, actor=staff, order_id=order_id, latitude=HOME[0], longitude=HOME[1], report="完成"
     )
@@ -162,6 +164,7 @@ def test_settlement_counts_only_services_whose_orders_were_completed(regions) ->
         assert (err.value.details["completed"], err.value.details["not_completed"]) == (3, 3)
         orders.start_travel(s, actor=staff, order_id=baths[2])
         orders.check_in(s, actor=staff, order_id=baths[2], latitude=HOME[0], longitude=HOME[1])
+        time_at_home(s, baths[2])
         orders.complete(s, actor=staff, order_id=baths[2], report="助浴完成")
         # a complaint about a delivered service does not undo the delivery
         orders.file_complaint(s, actor=agent(), order_id=baths[0], text="水太凉")

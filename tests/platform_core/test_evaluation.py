@@ -21,6 +21,7 @@ from platform_core.orders import return_visits
 from platform_core.orders import service as orders
 from platform_core.orders.periods import month_of
 from platform_core.providers import service as providers
+from tests.order_steps import confirm_by_elder, time_at_home
 from tests.platform_core import after_call_support as support
 from tests.platform_core.after_call_support import ADMIN, AGENT, HOME, OFFICER, backdate, order_of
 
@@ -51,10 +52,11 @@ def serve(
         if late:
             o.arrival_due_at = utcnow() - timedelta(minutes=5)
         orders.check_in(s, actor=p, order_id=o.id, latitude=HOME[0], longitude=HOME[1])
+        time_at_home(s, o.id)
         orders.check_out(
             s, actor=p, order_id=o.id, latitude=HOME[0], longitude=HOME[1], report="完成"
         )
-        orders.confirm(s, actor=p, order_id=o.id)
+        confirm_by_elder(s, actor=p, order_id=o.id)
         orders.rate(s, actor=AGENT, order_id=o.id, score=rating)
         if complaint:
             orders.file_complaint(s, actor=AGENT, order_id=o.id, text="服务人员迟到且态度差")

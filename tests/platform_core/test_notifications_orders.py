@@ -11,6 +11,7 @@ from platform_core.notifications import order_messages
 from platform_core.notifications import service as sms
 from platform_core.orders import confirmation
 from platform_core.orders import service as orders
+from tests.order_steps import time_at_home
 from tests.platform_core import after_call_support as support
 from tests.platform_core.after_call_support import (
     AGENT,
@@ -72,6 +73,7 @@ def test_each_step_tells_the_right_people(world) -> None:
     assert [t[0] for t in sent[3:]] == ["order_checked_in_family", "confirmation_code"]
     assert sent[4][1] == ELDER_MOBILE  # the elder has a mobile: the code goes to the elder
     with rt.session() as s:
+        time_at_home(s, order_id)
         orders.check_out(
             s,
             actor=p.actor,
@@ -108,6 +110,7 @@ def test_the_elder_confirms_with_the_code_and_wrong_codes_are_counted(world) -> 
     walk_to_in_service(rt, p, order_id)
     code = code_sent(rt, order_id)
     with rt.session() as s:
+        time_at_home(s, order_id)
         orders.check_out(s, actor=p.actor, order_id=order_id, latitude=HOME[0], longitude=HOME[1])
     wrong = "000000" if code != "000000" else "111111"
     with pytest.raises(orders.PermissionDenied) as err, rt.session() as s:
@@ -124,7 +127,7 @@ def test_the_elder_confirms_with_the_code_and_wrong_codes_are_counted(world) -> 
         confirmation.confirm_with_code(s, actor=p.actor, order_id=order_id, code=code)
     order = order_of(rt, order_id)
     assert order.status == "confirmed" and order.confirmed_by == "老人本人"
-    assert support.history(rt, order_id)[-1].detail["method"] == "code"
+    assert support.history(rt, order_id)[-1].detail["method"] == "短信确认码"
     with pytest.raises(Conflict) as err, rt.session() as s:
         confirmation.confirm_with_code(s, actor=p.actor, order_id=order_id, code=code)
     assert err.value.code == "confirmation_code_used"
@@ -150,6 +153,7 @@ def test_too_many_wrong_codes_lock_the_code_until_a_new_one_is_sent(world) -> No
         (resent,) = sms.list_messages(s, region_code="150000000000", ref_type="confirmation_code")
         fresh = sms.read_message(s, actor=AGENT, message_id=resent.id).split("服务确认码")[1][:6]
     with rt.session() as s:
+        time_at_home(s, order_id)
         orders.check_out(s, actor=p.actor, order_id=order_id, latitude=HOME[0], longitude=HOME[1])
         confirmation.confirm_with_code(s, actor=p.actor, order_id=order_id, code=fresh)
     assert order_of(rt, order_id).status == "confirmed"

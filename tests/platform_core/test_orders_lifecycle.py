@@ -11,14 +11,18 @@ from sqlalchemy import func, select
 from platform_core.audit import service as audit
 from platform_core.audit.models import AuditRecord
 from platform_core.errors import IllegalTransition, OutOfRegion, PermissionDenied, ValidationFailed
+from platform_core.orders import confirmation, photos, states
 from platform_core.orders import service as orders
-from platform_core.orders import states
 from platform_core.orders.events import EVENT_OF
 from platform_core.orders.models import OrderTransition
 from platform_core.orders.states import Guard
 from platform_core.providers import service as providers
+from tests.order_steps import confirm_by_elder, time_at_home
 from tests.platform_core import test_orders_support as support
 from tests.platform_core.test_orders_support import AGENT, HOME, SUPERVISOR, walk
+
+# a signature drawn on the staff member's phone (the PNG signature is what the check reads)
+SIGNATURE_PNG = b"\x89PNG\r\n\x1a\n" + b"signature-strokes" * 8
 
 world = support.world  # the shared fixture
 
@@ -61,13 +65,22 @@ def command_runner(s, w, *, for_provider=None) -> Callable[[str, int], object]:
             "check_in": lambda: orders.check_in(
                 s, actor=pa, order_id=order_id, latitude=HOME[0], longitude=HOME[1]
             ),
-            "check_out": lambda: orders.check_out(
-                s, actor=pa, order_id=order_id, latitude=HOME[0], longitude=HOME[1]
-            ),
-            "complete": lambda: orders.complete(
-                s, actor=AGENT if _hotline(s, order_id) else pa, order_id=order_id, report="已解答"
-            ),
-            "confirm": lambda: orders.confirm(s, actor=pa, order_id=order_id),
+            "check_out": lambda: (
+                time_at_home(s, order_id),
+                orders.check_out(
+                    s, actor=pa, order_id=order_id, latitude=HOME[0], longitude=HOME[1]
+                ),
+            )[1],
+            "complete": lambda: (
+                time_at_home(s, order_id),
+                orders.complete(
+                    s,
+                    actor=AGENT if _hotline(s, order_id) else pa,
+                    order_id=order_id,
+                    report="已解答",
+                ),
+            )[1],
+            "confirm": lambda: confirm_by_elder(s, actor=pa, order_id=order_id),
             "rate": lambda: orders.rate(s, actor=AGENT, order_id=order_id, score=4),
             "record_return_visit": lambda: orders.record_return_visit(
                 s, actor=AGENT, order_id=order_id, result="satisfied"
@@ -370,8 +383,14 @@ def test_commands_validate_their_inputs(world) -> None:
         )
         step = orders.order_history(s, order_id=far.id)[-1]
         assert step.detail["far_from_address"] and 2000 < step.detail["distance_m"] < 2400
+        time_at_home(s, order.id)
         orders.check_out(s, actor=pa, order_id=order.id, latitude=HOME[0], longitude=HOME[1])
-        orders.confirm(s, actor=pa, order_id=order.id, confirmed_by="女儿")
+        signature = photos.store_photo(
+            s, actor=pa, order_id=order.id, kind="signature", data=SIGNATURE_PNG
+        )
+        confirmation.confirm_with_signature(
+            s, actor=pa, order_id=order.id, photo_id=signature.id, confirmed_by="女儿"
+        )
         for score in (0, 6, True, 4.5, "5"):
             with pytest.raises(ValidationFailed) as err:
                 orders.rate(s, actor=AGENT, order_id=order.id, score=score)

@@ -21,6 +21,7 @@ from platform_core.orders import service as orders
 from platform_core.providers import service as providers
 from platform_core.providers.credit_code import make_credit_code
 from platform_core.regions.service import load_dictionary
+from tests.order_steps import confirm_by_elder, time_at_home
 
 ADMIN = system_actor("管理员")
 XINCHENG_VILLAGE = "150102003001"  # 新城区 某街道 某社区
@@ -140,16 +141,19 @@ def walk(s, order_id: int, provider, *, until: str, actor: Actor = AGENT) -> Non
         ),
         (
             "completed",
-            lambda: orders.check_out(
-                s,
-                actor=p,
-                order_id=order_id,
-                latitude=HOME[0],
-                longitude=HOME[1],
-                report="打扫完毕",
-            ),
+            lambda: (
+                time_at_home(s, order_id),
+                orders.check_out(
+                    s,
+                    actor=p,
+                    order_id=order_id,
+                    latitude=HOME[0],
+                    longitude=HOME[1],
+                    report="打扫完毕",
+                ),
+            )[1],
         ),
-        ("confirmed", lambda: orders.confirm(s, actor=p, order_id=order_id)),
+        ("confirmed", lambda: confirm_by_elder(s, actor=p, order_id=order_id)),
         ("rated", lambda: orders.rate(s, actor=actor, order_id=order_id, score=5)),
         (
             "return_visited",
