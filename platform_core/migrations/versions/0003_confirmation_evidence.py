@@ -4,8 +4,8 @@ Confirmations recorded before this revision are read back from their step: the S
 signature or a meal redemption's identity check count as the elder's evidence; a confirmation
 on the provider's word alone (the provider API's) keeps none, and settlement holds it.
 
-Revision ID: 0002_confirmation_evidence
-Revises: 0001_baseline
+Revision ID: 0003_confirmation_evidence
+Revises: 0002_alarm_offers
 Create Date: 2026-12-06 21:00:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_confirmation_evidence"
-down_revision: str | Sequence[str] | None = "0001_baseline"
+revision: str = "0003_confirmation_evidence"
+down_revision: str | Sequence[str] | None = "0002_alarm_offers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
