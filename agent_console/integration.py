@@ -481,6 +481,14 @@ def alarm_desk(session: Session, *, user_id: int) -> dict[str, Any]:
     return holdings
 
 
+def alarm_queue(session: Session, *, region_code: str) -> dict[str, Any]:
+    """Every waiting alarm of the region with its age and reservation, and the desks."""
+    board: dict[str, Any] = _module("platform_core.alarms.queue").waiting_board(
+        session, region_code=region_code
+    )
+    return board
+
+
 # --- alarm KPIs ----------------------------------------------------------------------------------
 
 

@@ -201,7 +201,12 @@ def _pause_in_voice_queues(interface: str | None) -> dict[str, Any]:
 
 
 def _dial(
-    alarm_id: int, step: Step, contact_id: int | None, interface: str | None
+    alarm_id: int,
+    step: Step,
+    contact_id: int | None,
+    interface: str | None,
+    *,
+    key: str | None = None,
 ) -> dict[str, Any]:
     """Ring the agent's phone, then the number the step calls; the dial is recorded as a step."""
     actor = current_actor()
@@ -216,7 +221,7 @@ def _dial(
         alarm = service.get_alarm(s, alarm_id=alarm_id)
         attempt = sum(1 for st in alarm.steps if st.step == step.value) + 1
         elder_id = alarm.elder_id
-    key = f"alarm:{alarm_id}:{step.value}:{contact_id or 0}:{attempt}"
+    key = key or f"alarm:{alarm_id}:{step.value}:{contact_id or 0}:{attempt}"
     try:
         result = integration.telephony(runtime()).call_back(
             agent_interface=interface,
@@ -247,15 +252,23 @@ def take(alarm_id: int) -> Any:
     data = body(TakeIn)
     actor = current_actor()
     with runtime().session() as s:
-        _alarm_in_region(s, alarm_id)
+        before = _alarm_in_region(s, alarm_id)
+        # a repeated take (a second press, F4 after the button) is a no-op and dials nothing
+        already_mine = before.status == "handling" and before.handler_user_id == actor.user_id
         alarm = service.take_alarm(s, alarm_id=alarm_id, actor=actor, take_over=data.take_over)
         can_speak = service.ladder_of(s, alarm=alarm)["device_can_speak"]
         waited = (alarm.taken_at - alarm.received_at).total_seconds() if alarm.taken_at else None
     out: dict[str, Any] = {"ok": True, "alarm_id": alarm_id, "waited_s": waited}
     interface = _interface()
     out["paused"] = _pause_in_voice_queues(interface)
-    if data.call_back and can_speak and interface:
-        out["call_back"] = _dial(alarm_id, Step.TALK_TO_ELDER, None, interface)
+    if data.call_back and can_speak and interface and not already_mine:
+        out["call_back"] = _dial(
+            alarm_id,
+            Step.TALK_TO_ELDER,
+            None,
+            interface,
+            key=f"alarm:{alarm_id}:taken-by:{actor.user_id}",
+        )
     return jsonify(out)
 
 

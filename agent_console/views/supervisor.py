@@ -65,6 +65,7 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
     kpis = dict(live.get("kpi") or {})
     return {
         "alarm_kpi": _alarm_kpi_today(actor),
+        "alarm_queue": _alarm_queue(actor),
         "server_time": utcnow().isoformat(),
         "queues": queues,
         "agents": live.get("agents", []),
@@ -86,6 +87,16 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
     }
 
 
+def _alarm_queue(actor: Actor) -> dict[str, Any] | None:
+    """Every waiting alarm with its age, whom it is offered to, and the desks to assign it to."""
+    try:
+        with runtime().session() as s:
+            return integration.alarm_queue(s, region_code=actor.region_code)
+    except Exception:
+        log.exception("读取待接告警失败 / reading the alarm queue failed")
+        return None
+
+
 def _alarm_kpi_today(actor: Actor) -> dict[str, Any] | None:
     """Today's alarm KPIs beside the call KPIs; the wallboard stays up if they cannot be read."""
     tz = runtime().settings.timezone
@@ -103,7 +114,12 @@ def _alarm_kpi_today(actor: Actor) -> dict[str, Any] | None:
 @bp.get("/wallboard")
 @guard(Permission.VIEW_WALLBOARD)
 def wallboard() -> Any:
-    return render_template("wallboard.html")
+    from flask import g
+
+    from agent_console.views.alarms import messages as alarm_messages
+
+    # the alarm panel's words too: the waiting alarms are named on the wallboard
+    return render_template("wallboard.html", catalogue=alarm_messages(g.get("lang", "zh")))
 
 
 @bp.get("/api/wallboard")

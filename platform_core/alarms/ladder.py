@@ -4,7 +4,9 @@ DOMAIN.md section 8: talk to the elder (the device's speaker, or a call back) ->
 the emergency contacts in priority order (key holders first when the elder cannot be reached,
 because then somebody must open the door) -> 120 / 110 / 119 (fire for smoke and gas) -> the
 nearest provider on site. The agent may go straight to any rung; the ladder then goes on from
-the furthest rung reached. A rung with nothing to call (no landline, no contacts) is skipped.
+the furthest rung reached, and a rung passed over stays "not done" (nobody chose to skip it). A
+rung with nothing to call (no landline, no contacts) does not apply. A call placed and not yet
+answered keeps its rung current: the next thing to do is record how it went, not dial again.
 """
 
 from __future__ import annotations
@@ -57,8 +59,12 @@ class RungState:
     rung: Rung
     label: str
     applicable: bool
-    state: str = "pending"  # pending, current, tried, settled, skipped
+    # pending, current, dialling (placed, result not recorded), tried, settled, not_applicable
+    state: str = "pending"
     buttons: list[str] = field(default_factory=list)
+    # while dialling: the step placed (and the contact), so the panel records its result
+    dialled_step: str | None = None
+    dialled_contact_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +73,8 @@ class RungState:
             "applicable": self.applicable,
             "state": self.state,
             "buttons": self.buttons,
+            "dialled_step": self.dialled_step,
+            "dialled_contact_id": self.dialled_contact_id,
         }
 
 
@@ -110,18 +118,28 @@ def ladder_state(
     rungs = [RungState(r, RUNG_LABELS[r], _applicable(r, facts)) for r in LADDER]
     index = {r: i for i, r in enumerate(LADDER)}
     furthest = -1
+    # per rung and contact, the call placed whose result is still to be recorded
+    awaiting: dict[tuple[Rung, int | None], str] = {}
     for s in steps:
         rung = RUNG_OF_STEP.get(Step(s.step))
         if rung is None:
             continue
         state = rungs[index[rung]]
-        if s.result in SETTLING:
-            state.state = "settled"
-        elif state.state != "settled" and s.result != StepResult.DIALLED:
-            state.state = "tried"
-        elif state.state == "pending":
-            state.state = "current"  # being dialled now
+        key = (rung, s.contact_id)
+        if s.result == StepResult.DIALLED:
+            awaiting[key] = s.step
+        else:
+            awaiting.pop(key, None)
+            if s.result in SETTLING:
+                state.state = "settled"
+            elif state.state != "settled":
+                state.state = "tried"
         furthest = max(furthest, index[rung])
+    for (rung, contact_id), step in awaiting.items():
+        state = rungs[index[rung]]
+        if state.state != "settled":
+            state.state = "dialling"
+            state.dialled_step, state.dialled_contact_id = step, contact_id
 
     tried_contacts = {
         s.contact_id
@@ -132,20 +150,22 @@ def ladder_state(
     contact_state = rungs[index[Rung.CALL_CONTACT]]
 
     current: Rung | None = None
-    if furthest == index[Rung.CALL_CONTACT] and contact_state.state != "settled" and contacts_left:
+    if furthest >= 0 and rungs[furthest].state == "dialling":
+        current = LADDER[furthest]  # record how the call went before going on
+    elif (
+        furthest == index[Rung.CALL_CONTACT] and contact_state.state != "settled" and contacts_left
+    ):
         current = Rung.CALL_CONTACT
     else:
         for i in range(furthest + 1, len(LADDER)):
             if rungs[i].applicable:
                 current = LADDER[i]
                 break
-    for i, state in enumerate(rungs):
+    for state in rungs:
         if not state.applicable:
-            state.state = "skipped"
-        elif i < furthest and state.state == "pending":
-            state.state = "skipped"  # the agent went past it
-        if current is not None and state.rung is current and state.state in ("pending", "tried"):
-            state.state = "current" if state.state == "pending" else state.state
+            state.state = "not_applicable"
+        elif current is not None and state.rung is current and state.state == "pending":
+            state.state = "current"
         state.buttons = _buttons(state.rung, alarm_type) if state.applicable else []
     return rungs, current
 

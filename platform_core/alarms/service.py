@@ -429,6 +429,11 @@ def record_step(
         raise ValidationFailed(
             "到场只能记录为已完成 / on site is recorded as done", code="invalid_result"
         )
+    if step is Step.ON_SITE and actor.kind == "user" and not note.strip():
+        # arrival is the provider's own check-in; a person records it only saying who confirmed it
+        raise ValidationFailed(
+            "记录人员到场需说明由谁确认(服务商签到会自动记录)", code="note_required"
+        )
     if alarm.status == AlarmStatus.WAITING:
         _take(session, alarm, actor, now, over=False)
     row = _add_step(
@@ -632,8 +637,9 @@ _OUTCOME_EVIDENCE: dict[Outcome, tuple[frozenset[Step], str]] = {
         "需先记录已联系到家属 / record reaching a family member first",
     ),
     Outcome.PROVIDER_HANDLED: (
-        frozenset({Step.DISPATCH_PROVIDER, Step.ON_SITE}),
-        "需先派单或记录到场 / dispatch a provider or record arrival first",
+        # an order only dispatched proves nothing: the provider must have been there
+        frozenset({Step.ON_SITE}),
+        "服务商尚未到场: 需服务商签到或记录由谁确认到场",
     ),
     Outcome.EMERGENCY_SERVICES: (
         frozenset({Step.CALL_120, Step.CALL_110, Step.CALL_119}),

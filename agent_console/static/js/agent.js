@@ -1,9 +1,10 @@
 // The agent's console: state with duration, screen pop with the care processes, orders,
 // wrap-up, recalls, and alarms offered to this desk.
 import { api, config, connect, duration, el, showError, t, toast } from "./common.js";
+import * as alarmDesk from "./alarm_desk.js";
 
 const $ = (id) => document.getElementById(id);
-let state = { agent: null, wrapup: null, call: null, elderId: null, elderName: "", alarm: null, popSeq: 0 };
+let state = { agent: null, wrapup: null, call: null, elderId: null, elderName: "", popSeq: 0 };
 
 function renderState() {
   const a = state.agent;
@@ -35,6 +36,7 @@ function applySnapshot(snap) {
   state.wrapup = snap.wrapup;
   renderState();
   renderRecalls(snap.recalls || []);
+  alarmDesk.fromSnapshot(snap.alarm_desk);
 }
 
 async function command(url, body = {}) {
@@ -251,51 +253,6 @@ function askCancel(o, detail, text) {
   reason.focus();
 }
 
-// --- alarms offered to this desk: impossible to miss, F4 takes it ------------------------------
-
-function alarmOffered(env) {
-  const d = env.data || {};
-  state.alarm = d;
-  $("alarm-offer-type").textContent = t(`alarm.type.${d.alarm_type}`);
-  $("alarm-offer-elder").textContent = d.unbound ? t("offer.unbound") : "";
-  $("alarm-offer-clock").dataset.since = d.received_at || env.occurred_at;
-  $("alarm-offer-clock").textContent = duration($("alarm-offer-clock").dataset.since);
-  $("alarm-offer").hidden = false;
-  document.body.classList.add("alarm-offered");
-  document.title = `🚨 ${t("offer.title")}`;
-}
-
-function hideAlarmOffer() {
-  state.alarm = null;
-  $("alarm-offer").hidden = true;
-  document.body.classList.remove("alarm-offered");
-  document.title = t("app.title");
-}
-
-function alarmChanged(env) {
-  const d = env.data || {};
-  if (!state.alarm || d.alarm_id !== state.alarm.alarm_id) return;
-  if (["AlarmTaken", "AlarmClosed"].includes(env.type) || (env.type === "AlarmRestored" && d.closed)) hideAlarmOffer();
-}
-
-async function takeAlarm() {
-  const alarm = state.alarm;
-  if (!alarm) return;
-  try {
-    await api("POST", `/api/alarms/${alarm.alarm_id}/take`, {});
-    window.location.href = `/alarms?alarm=${alarm.alarm_id}`;
-  } catch (err) {
-    hideAlarmOffer();
-    toast(err.code === "alarm_taken" ? t("offer.gone") : err.message, "error");
-  }
-}
-
-setInterval(() => {
-  const clock = $("alarm-offer-clock");
-  if (!$("alarm-offer").hidden) clock.textContent = duration(clock.dataset.since);
-}, 1000);
-$("alarm-offer-take").addEventListener("click", takeAlarm);
-
 function showUnknown(number) {
   $("pop-empty").hidden = true;
   $("pop-profile").hidden = true;
@@ -361,8 +318,7 @@ const socket = connect("/agent", {
     agent_event: onAgentEvent,
     wrapup_required: (d) => { state.wrapup = d; renderState(); },
     recall_changed: () => socket.refresh(),
-    alarm_offered: alarmOffered,
-    alarm_changed: alarmChanged,
+    ...alarmDesk.handlers,
   },
 });
 
@@ -383,7 +339,7 @@ $("btn-transfer").addEventListener("click", () => state.call && command(`/api/ca
 document.addEventListener("keydown", (e) => {
   if (e.key === "F2") { e.preventDefault(); $("btn-ready").click(); }
   if (e.key === "F3") { e.preventDefault(); $("btn-pause").click(); }
-  if (e.key === "F4" && state.alarm) { e.preventDefault(); takeAlarm(); }
+  if (e.key === "F4" && alarmDesk.holdsOffer()) { e.preventDefault(); alarmDesk.takeOffer(); }
 });
 
 $("wrapup-form").addEventListener("submit", async (e) => {

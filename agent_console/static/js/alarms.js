@@ -7,8 +7,9 @@ const canKpi = ["supervisor", "admin", "officer"].includes((config.user || {}).r
 
 // --- the list ------------------------------------------------------------------------------
 
+// An alarm's clock runs from the moment it was raised, whoever holds it: taking it never resets it.
 function clockOf(a) {
-  return duration(a.status === "waiting" ? a.received_at : a.taken_at || a.received_at);
+  return duration(a.received_at);
 }
 
 function renderList() {
@@ -22,7 +23,7 @@ function renderList() {
         t(`alarm.type.${a.alarm_type}`)), a.signal_count > 1 ? ` ×${a.signal_count}` : ""),
       el("td", {}, a.unbound ? t("alarm.unbound") : a.elder_name || "—"),
       el("td", {}, t(`alarm.status.${a.status}`), a.active ? "" : ` (${t("alarm.restored")})`),
-      el("td", { class: "clock", "data-since": waiting ? a.received_at : a.taken_at || a.received_at }, clockOf(a)),
+      el("td", { class: "clock", "data-since": a.received_at }, clockOf(a)),
       el("td", {}, a.handler || ""),
       el("td", {},
         waiting ? el("button", { class: "small primary", onclick: () => take(a.id) }, t("alarm.take")) : "",
@@ -70,28 +71,50 @@ setInterval(() => document.querySelectorAll("[data-since]").forEach((n) => { n.t
 
 // --- the offer -------------------------------------------------------------------------------
 
+// The alarm reserved for this desk (from the stream, or from the snapshot after a reload).
 function offer(env) {
-  const d = env.data || {};
+  showOffer(env.data || {});
+}
+
+function showOffer(d) {
   state.offered = d.alarm_id;
+  state.offerId = d.offer_id;
   state.offeredAtList = lists.asked;
   $("offer-type").textContent = t(`alarm.type.${d.alarm_type}`);
   $("offer-elder").textContent = d.unbound ? t("alarm.unbound") : "";
   $("offer-clock").dataset.since = d.received_at;
   $("offer").hidden = false;
-  document.title = `🚨 ${t("alarm.offer")}`;
+  document.title = t("alarm.offer");
 }
 
 function hideOffer() {
   $("offer").hidden = true;
   state.offered = null;
+  state.offerId = null;
   document.title = t("alarm.title");
+}
+
+function offerEnded(env) {
+  const d = env.data || {};
+  if (d.offer_id !== state.offerId) return;
+  hideOffer();
+  if (d.outcome === "lapsed") toast(t("offer.lapsed"), "error");
+}
+
+function fromSnapshot(snap) {
+  const held = (snap && snap.alarm_desk) || {};
+  if (held.offer) showOffer(held.offer);
+  else if (state.offered) hideOffer();
 }
 
 $("offer-take").addEventListener("click", () => state.offered && take(state.offered));
 
 // --- commands --------------------------------------------------------------------------------
 
+let taking = null;
 async function take(id, takeOver = false) {
+  if (taking === id) return; // a second press while the first is on its way never dials again
+  taking = id;
   try {
     const res = await api("POST", `/api/alarms/${id}/take`, { take_over: takeOver });
     if (state.offered === id) hideOffer();
@@ -99,7 +122,7 @@ async function take(id, takeOver = false) {
     if (res.call_back) toast(res.call_back.ok ? `${t("alarm.call_back")} ${res.call_back.dialled}` : res.call_back.message, res.call_back.ok ? "info" : "error");
     await open(id);
     loadList();
-  } catch (err) { showError(err); loadList(); }
+  } catch (err) { showError(err); loadList(); } finally { taking = null; }
 }
 
 async function post(path, body, done) {
@@ -174,15 +197,23 @@ function renderContacts(d) {
   $("step-contact").replaceChildren(el("option", { value: "" }, ""), ...ladder.contacts.map((c) => el("option", { value: c.id }, c.name)));
 }
 
+// A call placed and not yet answered keeps its rung current: its buttons record how it went.
+function resultButtons(r) {
+  return ["reached", "no_answer", "busy"].map((result) => el("button", {
+    class: `small ${result === "reached" ? "primary" : ""}`, "data-result": result,
+    onclick: () => post("steps", { step: r.dialled_step, result, contact_id: r.dialled_contact_id || undefined }),
+  }, t(`alarm.result.${result}`)));
+}
+
 function renderLadder(d) {
   const l = d.ladder;
-  $("d-ladder").replaceChildren(...l.rungs.map((r) => el("li", { class: r.rung === l.current ? "current" : "", "data-rung": r.rung },
+  $("d-ladder").replaceChildren(...l.rungs.map((r) => el("li", { class: r.rung === l.current ? "current" : "", "data-rung": r.rung, "data-state": r.state },
     el("strong", {}, t(`alarm.rung.${r.rung}`)), ` · ${t(`alarm.rung.${r.state}`)} `,
-    ...r.buttons.filter((b) => b !== "call_contact").map((b) => {
+    ...(r.state === "dialling" ? resultButtons(r) : r.buttons.filter((b) => b !== "call_contact").map((b) => {
       if (b === "dispatch_provider") return el("button", { class: "small", onclick: dispatch }, t("alarm.step.dispatch_provider"));
-      if (b === "on_site") return el("button", { class: "small", onclick: () => post("steps", { step: "on_site", result: "done" }) }, t("alarm.step.on_site"));
+      if (b === "on_site") return el("button", { class: "small", onclick: onSite }, t("alarm.step.on_site"));
       return el("button", { class: `small ${r.rung === l.current ? "primary" : ""}`, onclick: () => dial(b) }, t(`alarm.step.${b}`));
-    }))));
+    })))));
 }
 
 function renderSteps(d) {
@@ -199,7 +230,8 @@ function renderDetail(d) {
   $("d-type").className = `badge ${d.priority <= 1 ? "state-on_call" : "state-paused"}`;
   $("d-status").textContent = t(`alarm.status.${d.status}`) + (d.outcome ? ` · ${t(`alarm.outcome.${d.outcome}`)}` : "");
   $("d-received").textContent = (d.received_at || "").replace("T", " ").slice(0, 19);
-  $("d-clock").dataset.since = d.status === "waiting" ? d.received_at : d.taken_at || d.received_at;
+  $("d-clock").dataset.since = d.received_at;
+  $("d-clock").textContent = duration(d.received_at);
   $("d-restored").hidden = d.active;
   $("d-unbound").hidden = !d.unbound;
   $("d-take").hidden = d.status !== "waiting";
@@ -228,6 +260,12 @@ async function open(id) {
     const data = await api("GET", `/api/alarms/${id}`);
     renderDetail(data.alarm);
   } catch (err) { showError(err); }
+}
+
+// Somebody on site is the provider's own check-in; recorded by hand only with who says so.
+function onSite() {
+  const note = window.prompt(t("alarm.on_site_reason"));
+  if (note && note.trim()) post("steps", { step: "on_site", result: "done", note: note.trim() });
 }
 
 async function dispatch() {
@@ -274,9 +312,10 @@ function refreshSoon() {
 }
 
 connect("/agent", {
-  onSnapshot: () => loadList(),
+  onSnapshot: (snap) => { fromSnapshot(snap); loadList(); },
   on: {
     alarm_offered: (env) => { offer(env); refreshSoon(); },
+    alarm_offer_ended: (env) => { offerEnded(env); refreshSoon(); },
     alarm_changed: refreshSoon,
     alarm_prompt: prompt,
   },

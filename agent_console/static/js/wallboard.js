@@ -1,5 +1,6 @@
 // Supervisor's wallboard: snapshot on (re)connect, then events trigger a fresh snapshot.
 import { api, clockTime, connect, duration, el, pct, showError, t, toast } from "./common.js";
+import { announceLapse, renderAlarmQueue } from "./wallboard_alarms.js";
 
 const $ = (id) => document.getElementById(id);
 let agents = [];
@@ -22,6 +23,7 @@ function render(snap) {
   $("alerts").replaceChildren(...(snap.alerts || []).map((a) => el("p", { class: "alert" },
     t("wall.alert", { queue: a.queue, seconds: Math.round(a.longest_wait_s) }))));
   renderAlarmKpi(snap.alarm_kpi);
+  renderAlarmQueue(snap.alarm_queue);
   agents = snap.agents || [];
   renderAgents();
   $("updated").textContent = clockTime(new Date(snap.server_time));
@@ -64,5 +66,5 @@ async function spy(agentInterface, mode) {
 let pending = null;
 const socket = connect("/supervisor", {
   onSnapshot: render,
-  on: { event: () => { if (!pending) pending = setTimeout(() => { pending = null; socket.refresh(); }, 300); } },
+  on: { alarm_escalated: announceLapse, event: () => { if (!pending) pending = setTimeout(() => { pending = null; socket.refresh(); }, 300); } },
 });
