@@ -17,6 +17,13 @@ generation and the ``Key: value`` serialisation, repeated keys for ``Variable``)
   that had no answer (an Originate could ring an elder twice). Here a refused login is retried a
   bounded number of times and then raised; an action whose connection dropped fails with
   :class:`AmiConnectionLost` ("outcome unknown") and is never sent again.
+- panoramisk re-split everything buffered on every read (and so did this adapter's first
+  reader): an unterminated block grew quadratically, 8 MB held the event loop for seconds.
+  Here each read is scanned once, from where the last scan stopped, and a block longer than
+  ``max_block_chars`` is counted, dropped up to its end, and never buffered whole.
+- After a login whose follow-up (the resync) fails, the connection is closed before the next
+  attempt, and a keep-alive pings only the connection it was started for: a timed-out resync
+  once left the old connection open (its events read twice) and two keep-alives running.
 - Events are handed to one callback that only enqueues: Asterisk drops a client that reads
   slower than its 100 ms write timeout, so the reader never waits on a database.
 """
@@ -43,6 +50,12 @@ log = logging.getLogger(__name__)
 
 EOL = "\r\n"
 _BLOCK_END = re.compile(r"\r?\n\r?\n")
+# A block end is at most 4 characters: a scan that resumes keeps this many from the last read.
+_CARRY = 3
+# Asterisk's largest messages (a CoreShowChannel item with every channel variable) are a few
+# kilobytes; a megabyte without a blank line is a broken peer, not a message.
+MAX_BLOCK_CHARS = 1 << 20
+_BANNER_MAX = 1024
 
 MessageCallback = Callable[[Message, float], None]
 
@@ -85,6 +98,8 @@ class AmiStats:
     lost_actions: int = 0
     timeouts: int = 0
     skipped: int = 0  # events read but not parsed (not in accept_events)
+    oversized_blocks: int = 0  # blocks longer than max_block_chars, dropped unread
+    stale_reads: int = 0  # reads on a connection we already closed (dropped)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -226,14 +241,20 @@ class _Pending:
 
 class HotlineAmiProtocol(AMIProtocol):
     """panoramisk's protocol with a reader that keeps multi-byte characters whole, splits
-    merged blocks, matches responses by ActionID only, and never raises."""
+    merged blocks, matches responses by ActionID only, scans each byte once, and never raises."""
 
     client: AmiClient
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._buffer = ""
+        self._banner = ""
+        # The block being read: its pieces (joined once, when its end arrives), their length,
+        # and whether it outgrew the bound and is being skipped to its end.
+        self._pieces: list[str] = []
+        self._pending = 0
+        self._carry = ""
+        self._skipping = False
         self.banner_seen = asyncio.get_running_loop().create_future()
 
     def send(self, data: Any, as_list: bool = False) -> Any:  # panoramisk's entry point
@@ -245,41 +266,102 @@ class HotlineAmiProtocol(AMIProtocol):
     def data_received(self, data: bytes) -> None:
         stats = self.client.stats
         stats.bytes_received += len(data)
+        if self.closed:  # closed by us (a failed follow-up, a dead peer): nothing more from it
+            stats.stale_reads += 1
+            return
         received_at = time.time()
         try:
-            self._buffer += self._decoder.decode(data)
+            text = self._decoder.decode(data)
         except Exception:  # noqa: BLE001 - the decoder replaces; belt and braces
             log.exception("AMI 解码失败 / AMI decode failed")
             return
         if not self.banner_seen.done():
-            head, sep, rest = self._buffer.partition("\n")
-            if not sep:
+            text = self._read_banner(text)
+            if not text:
                 return
-            if head.startswith("Asterisk Call Manager/"):
-                self.version = head.rstrip("\r").partition("/")[2]
-                self._buffer = rest
-            self.banner_seen.set_result(self.version)
-        parts = _BLOCK_END.split(self._buffer)
-        self._buffer = parts.pop()
+        for block in self._blocks(text):
+            self._deliver(block, received_at)
+
+    def _read_banner(self, text: str) -> str:
+        """Take the banner line off the front; what follows it is returned."""
+        self._banner += text
+        head, sep, rest = self._banner.partition("\n")
+        if not sep and len(self._banner) < _BANNER_MAX:
+            return ""
+        self._banner = ""
+        if sep and head.startswith("Asterisk Call Manager/"):
+            self.version = head.rstrip("\r").partition("/")[2]
+        else:
+            rest = head + sep + rest  # no banner: it is all message text
+        self.banner_seen.set_result(self.version)
+        return rest
+
+    def _blocks(self, text: str) -> list[str]:
+        """The blocks this read completes, scanning only ``text`` (and the few characters the
+        last read ended with): the cost of a read is its own length, however long the block."""
+        out: list[str] = []
+        pos = 0
+        if self._pieces or self._skipping:
+            window = self._carry + text
+            m = _BLOCK_END.search(window)
+            if m is None:
+                self._carry = window[-_CARRY:]
+                if not self._skipping:
+                    self._pieces.append(text)
+                    self._pending += len(text)
+                    self._check_size()
+                return out
+            carried = len(self._carry)
+            end = m.start() - carried  # negative: the block end began in the carry
+            if self._skipping:
+                self._skipping = False
+            else:
+                head = "".join(self._pieces)
+                out.append(head[: len(head) + end] if end < 0 else head + text[:end])
+            self._pieces, self._pending, self._carry = [], 0, ""
+            pos = m.end() - carried
+        for m in _BLOCK_END.finditer(text, pos):
+            out.append(text[pos : m.start()])
+            pos = m.end()
+        if pos < len(text):
+            rest = text[pos:]
+            self._pieces, self._pending, self._carry = [rest], len(rest), rest[-_CARRY:]
+            self._check_size()
+        return out
+
+    def _check_size(self) -> None:
+        if self._pending <= self.client.max_block_chars:
+            return
+        self.client.stats.oversized_blocks += 1
+        log.error(
+            "AMI 消息超过 %d 字符且无结束空行, 丢弃至其结尾 / AMI block longer than %d characters "
+            "without an end: dropped up to its end (starts %.80r)",
+            self.client.max_block_chars,
+            self.client.max_block_chars,
+            self._pieces[0] if self._pieces else "",
+        )
+        self._pieces, self._pending, self._skipping = [], 0, True
+
+    def _deliver(self, block: str, received_at: float) -> None:
+        if not block or block.isspace():
+            return
+        stats = self.client.stats
         accept = self.client.accept_events
-        for block in parts:
-            if not block:
-                continue
-            if accept is not None and block.startswith("Event: "):
-                # Asterisk sends far more events than the service acts on; read the name only
-                # and drop the rest unparsed, so the reader keeps up with the socket.
-                end = block.find("\n")
-                name = (block[7:] if end < 0 else block[7:end]).rstrip("\r")
-                if name not in accept:
-                    stats.events += 1
-                    stats.skipped += 1
-                    continue
-            for message in parse_block(block, stats):
-                try:
-                    self.client._on_message(message, received_at)
-                except Exception:  # noqa: BLE001 - a bad message must not close the connection
-                    stats.callback_errors += 1
-                    log.exception("AMI 消息处理失败 / AMI message handling failed")
+        if accept is not None and block.startswith("Event: "):
+            # Asterisk sends far more events than the service acts on; read the name only
+            # and drop the rest unparsed, so the reader keeps up with the socket.
+            end = block.find("\n")
+            name = (block[7:] if end < 0 else block[7:end]).rstrip("\r")
+            if name not in accept:
+                stats.events += 1
+                stats.skipped += 1
+                return
+        for message in parse_block(block, stats):
+            try:
+                self.client._on_message(message, received_at)
+            except Exception:  # noqa: BLE001 - a bad message must not close the connection
+                stats.callback_errors += 1
+                log.exception("AMI 消息处理失败 / AMI message handling failed")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -323,6 +405,7 @@ class AmiClient:
         reconnect_max: float = 30.0,
         auth_retries: int = 3,
         accept_events: frozenset[str] | None = None,
+        max_block_chars: int = MAX_BLOCK_CHARS,
     ) -> None:
         self.host, self.port = host, port
         self.username, self.secret = username, secret
@@ -339,8 +422,10 @@ class AmiClient:
         self.stats = AmiStats()
         # Event names worth parsing (None: all); responses and list items are always parsed.
         self.accept_events = accept_events
+        self.max_block_chars = max_block_chars
         self.version: str | None = None
         self._protocol: HotlineAmiProtocol | None = None
+        self._protocol_lost: HotlineAmiProtocol | None = None
         self._pending: dict[str, _Pending] = {}
         self._action_listeners: dict[str, Callable[[Message], None]] = {}
         self._authenticated = False
@@ -356,7 +441,8 @@ class AmiClient:
         return self._authenticated and self._protocol is not None and not self._protocol.closed
 
     async def connect(self) -> None:
-        """Connect and log in once; raise AmiAuthenticationFailed, AmiError or OSError."""
+        """Connect and log in once, then run ``on_connected``; raise AmiAuthenticationFailed,
+        AmiError, OSError or what ``on_connected`` raised (the connection is closed then)."""
         loop = asyncio.get_running_loop()
         self._lost = asyncio.Event()
         if self._connected_event is None:
@@ -383,10 +469,26 @@ class AmiClient:
         self._authenticated = True
         self._connected_event.set()
         log.info("AMI 已登录 %s:%s (%s) / AMI logged in", self.host, self.port, self.version)
+        if self._ping_task is not None:
+            self._ping_task.cancel()
+            self._ping_task = None
         if self.ping_interval > 0:
             self._ping_task = loop.create_task(self._keepalive(protocol))
         if self.on_connected is not None:
-            await self.on_connected(self)
+            try:
+                await self.on_connected(self)
+            except BaseException:
+                # A connection whose follow-up failed is closed here: left open, its events
+                # would still arrive next to the new connection's, and its keep-alive with them.
+                self._drop(protocol)
+                raise
+
+    def _drop(self, protocol: HotlineAmiProtocol) -> None:
+        """Close ``protocol`` now and forget everything that belonged to it."""
+        if not protocol.closed:
+            protocol.closed = True
+            protocol.transport.abort()
+        self._on_connection_lost(protocol, None)
 
     async def _login(self) -> None:
         if self.auth == "md5":
@@ -428,6 +530,8 @@ class AmiClient:
                 log.warning(
                     "AMI 连接失败 %s:%s: %r / AMI connect failed", self.host, self.port, exc
                 )
+            except Exception:  # noqa: BLE001 - a fault after login must not end the service
+                log.exception("AMI 登录后处理失败, 将重连 / AMI follow-up after login failed")
             else:
                 refused = 0
                 delay = self.reconnect_initial
@@ -470,12 +574,13 @@ class AmiClient:
             self._protocol.transport.abort()
 
     async def _keepalive(self, protocol: HotlineAmiProtocol) -> None:
+        """Ping ``protocol`` (and only it) until it closes."""
         while not protocol.closed:
             await asyncio.sleep(self.ping_interval)
             if protocol.closed:
                 return
             try:
-                await self.send_action({"Action": "Ping"})
+                await self.send_action({"Action": "Ping"}, protocol=protocol)
             except AmiActionTimeout:
                 log.error("AMI Ping 无应答, 断开重连 / AMI ping unanswered, reconnecting")
                 protocol.transport.abort()
@@ -484,8 +589,9 @@ class AmiClient:
                 return
 
     def _on_connection_lost(self, protocol: HotlineAmiProtocol, exc: Exception | None) -> None:
-        if protocol is not self._protocol:
+        if protocol is not self._protocol or self._protocol_lost is protocol:
             return
+        self._protocol_lost = protocol
         self._authenticated = False
         self.stats.disconnects += 1
         if self._connected_event is not None:
@@ -509,12 +615,20 @@ class AmiClient:
     # -- actions ------------------------------------------------------------------------------
 
     async def send_action(
-        self, fields: dict[str, Any], *, timeout: float | None = None, require_login: bool = True
+        self,
+        fields: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        require_login: bool = True,
+        protocol: HotlineAmiProtocol | None = None,
     ) -> Any:
         """Send one action; return its response Message, or a :class:`ListResponse` when
         Asterisk answers with ``EventList: start``. Raise AmiActionTimeout, AmiConnectionLost,
-        AmiNotConnected. Never re-sent by this adapter."""
+        AmiNotConnected. Never re-sent by this adapter. ``protocol``: only on that connection
+        (AmiNotConnected once it is no longer the current one)."""
         proto = self._protocol
+        if protocol is not None and protocol is not proto:
+            raise AmiNotConnected("AMI 连接已更换 / that AMI connection was replaced")
         if proto is None or proto.closed or (require_login and not self._authenticated):
             raise AmiNotConnected("AMI 未连接 / AMI not connected")
         action = Action(dict(fields))

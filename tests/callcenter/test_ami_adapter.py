@@ -476,3 +476,179 @@ def test_parse_block_tolerates_lf_empty_values_and_repeated_keys() -> None:
     assert m["AccountCode"] == ""
     assert m["ChanVariable"] == ["A=1", "B=x: y"]
     assert m["callerIDname"] == "乌云"
+
+
+# -- the reader scans each byte once, and a block has a bound ------------------------------------
+
+HUGE = 8 * 1024 * 1024
+
+
+async def unterminated_script(conn: Conn) -> None:
+    """8 MB of one block with no blank line (a broken peer), then a real event."""
+    if not await conn.login(fully_booted=True):
+        return
+    await conn.send(b"Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: junk\r\nData: ")
+    piece = b"x" * 16384  # segments a network delivers one by one
+    for _ in range(HUGE // len(piece)):
+        await conn.send(piece)
+        await asyncio.sleep(0)  # let the client read it before the next one
+    await conn.send(b"\r\n\r\n" + caller_event())
+    await conn.serve_pings()
+
+
+async def loop_lag(stop: asyncio.Event) -> float:
+    """How long, in all, the event loop was kept from running this task (it asks every 10 ms)."""
+    held = 0.0
+    last = time.monotonic()
+    while not stop.is_set():
+        await asyncio.sleep(0.01)
+        now = time.monotonic()
+        held += max(0.0, now - last - 0.01)
+        last = now
+    return held
+
+
+def test_an_unterminated_8mb_block_does_not_hold_the_event_loop() -> None:
+    async def main() -> tuple[float, float, list[str], dict[str, int]]:
+        names: list[str] = []
+        async with ScriptedServer(unterminated_script) as srv:
+            c = client(
+                srv.port,
+                on_message=lambda m, t: (
+                    names.append(m.get("CallerIDName")) if m.get("Event") == "Newchannel" else None
+                ),
+            )
+            await c.connect()
+            stop = asyncio.Event()
+            lag = asyncio.create_task(loop_lag(stop))
+            t0 = time.monotonic()
+            await until(lambda: bool(names), 60)
+            took = time.monotonic() - t0
+            stop.set()
+            held = await lag
+            stats = c.stats.as_dict()
+            await c.close()
+        return held, took, names, stats
+
+    held, took, names, stats = run(main(), timeout=300)
+    # the peer's writes share the loop and the machine is shared: a second is far above what
+    # a linear reader needs and far below a quadratic one (seconds)
+    assert held < 1.0, f"event loop held for {held:.2f} s in all (8 MB read in {took:.2f} s)"
+    assert names == [NAME]  # the event after the junk is read, on the same connection
+    assert stats.get("oversized_blocks") == 1 and stats["disconnects"] == 0
+
+
+def test_blocks_are_the_same_however_the_stream_is_cut() -> None:
+    """Every cut of a stream into reads, including inside a CRLF CRLF or an LF LF, gives the
+    same messages; a large block below the bound arrives whole."""
+    small = (
+        caller_event().decode()
+        + "Event: Hangup\nPrivilege: call,all\nUniqueid: 1700000000.1\n\n"
+        + caller_event("乌云").decode()
+    )
+    big = "y" * 300_000
+    large = small + "Event: UserEvent\r\nPrivilege: user,all\r\nData: " + big + "\r\n\r\n" + small
+
+    def read(stream: str, size: int) -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        c = client(1, on_message=lambda m, t: seen.append((m["Event"], m.get("Data", ""))))
+        proto = c._protocol = _protocol(c)
+        data = stream.encode()
+        for i in range(0, len(data), size):
+            proto.data_received(data[i : i + size])
+        return seen
+
+    async def main() -> None:  # the protocol lives on an event loop
+        expected = [("Newchannel", ""), ("Hangup", ""), ("Newchannel", "")]
+        for size in range(1, 9):
+            assert read(small, size) == expected, size
+        for size in (4096, 65536, len(large)):
+            assert read(large, size) == [*expected, ("UserEvent", big), *expected], size
+
+    run(main())
+
+
+class _Transport(asyncio.Transport):
+    def write(self, data: Any) -> None:
+        pass
+
+
+def _protocol(c: AmiClient) -> Any:
+    from callcenter.ami import HotlineAmiProtocol
+
+    proto = HotlineAmiProtocol()
+    proto.client = c
+    proto.connection_made(_Transport())
+    proto.data_received(b"Asterisk Call Manager/9.0.0\r\n")
+    return proto
+
+
+# -- a resync that fails closes its connection; one keep-alive per connection --------------------
+
+
+class SlowResyncServer:
+    """First connection: takes CoreShowChannels and never answers it. Later ones answer the
+    lists at once. Every connection counts the pings it receives and whether the client
+    closed it."""
+
+    def __init__(self) -> None:
+        self.pings: list[list[float]] = []
+        self.closed_by_client: list[float | None] = []
+
+    async def __call__(self, conn: Conn) -> None:
+        index = len(self.pings)
+        self.pings.append([])
+        self.closed_by_client.append(None)
+        if not await conn.login(fully_booted=True):
+            return
+        while (action := await conn.read_action(timeout=30)) is not None:
+            name = action["action"].lower()
+            aid = action["actionid"]
+            if name == "ping":
+                self.pings[index].append(time.monotonic())
+                await conn.send(msg(("Response", "Success"), ("ActionID", aid), ("Ping", "Pong")))
+            elif name == "coreshowchannels" and index > 0:
+                await conn.send(
+                    msg(("Response", "Success"), ("ActionID", aid), ("EventList", "start"))
+                )
+                await conn.send(
+                    msg(
+                        ("Event", "CoreShowChannelsComplete"),
+                        ("ActionID", aid),
+                        ("EventList", "Complete"),
+                        ("ListItems", "0"),
+                    )
+                )
+            elif name == "logoff":
+                await conn.send(msg(("Response", "Goodbye"), ("ActionID", aid)))
+                return
+        self.closed_by_client[index] = time.monotonic()
+
+
+def test_a_resync_that_times_out_closes_its_connection_and_one_keepalive_runs() -> None:
+    script = SlowResyncServer()
+
+    async def resync(c: AmiClient) -> None:
+        await c.send_action({"Action": "CoreShowChannels"}, timeout=0.5)
+
+    async def main() -> tuple[float, float, float | None]:
+        async with ScriptedServer(script) as srv:
+            c = client(srv.port, ping_interval=0.1, reconnect_initial=0.05, on_connected=resync)
+            stop = asyncio.Event()
+            runner = asyncio.create_task(c.run(stop))
+            await until(lambda: len(srv.connections) >= 2 and c.connected, 10)
+            await until(lambda: script.closed_by_client[0] is not None, 2)
+            start = time.monotonic()
+            await asyncio.sleep(1.0)
+            end = time.monotonic()
+            first_closed = script.closed_by_client[0]
+            stop.set()
+            await runner
+        return start, end, first_closed
+
+    start, end, first_closed = run(main())
+    assert first_closed is not None, "the connection whose resync timed out was left open"
+    assert [t for t in script.pings[0] if t > first_closed] == []
+    second = [t for t in script.pings[1] if start <= t <= end]
+    # one keep-alive every 0.1 s (a busy machine may delay some, never double them)
+    assert 2 <= len(second) <= 11, second
