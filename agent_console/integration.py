@@ -270,6 +270,20 @@ def find_call(session: Session, linkedid: str) -> Any:
     return _module("platform_core.calls.service").find_call(session, linkedid=linkedid)
 
 
+def agent_took_call(session: Session, *, linkedid: str, interface: str) -> bool:
+    took: bool = _module("platform_core.calls.desk").agent_took_call(
+        session, linkedid=linkedid, interface=interface
+    )
+    return took
+
+
+def desk_call(session: Session, *, interface: str) -> dict[str, Any] | None:
+    call: dict[str, Any] | None = _module("platform_core.calls.desk").desk_call(
+        session, interface=interface
+    )
+    return call
+
+
 def recent_calls(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
     calls = _module("platform_core.calls.service").recent_calls(session, elder_id=elder_id, limit=5)
     return [

@@ -17,7 +17,9 @@ from agent_console.views.common import (
     body,
     check_note,
     order_opening,
+    queue_name,
     require_elder_in_region,
+    require_own_call,
     runtime,
 )
 from agent_console.views.schemas import (
@@ -74,6 +76,7 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
         "recalls": [],
         "wrapup": None,
         "alarm_desk": {"offer": None, "handling": []},
+        "call": None,
         "unavailable": [],
     }
     rt = runtime()
@@ -106,9 +109,15 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
     def alarm_desk(s: Any) -> None:
         out["alarm_desk"] = integration.alarm_desk(s, user_id=user["id"])
 
+    def call(s: Any) -> None:
+        # the call ringing at this desk or on its line: a reload shows it, a stale card goes
+        if user.get("sip_interface"):
+            out["call"] = integration.desk_call(s, interface=user["sip_interface"])
+
     part("live", live)
     part("recalls", recalls)
     part("alarms", alarm_desk)
+    part("call", call)
     return out
 
 
@@ -123,6 +132,7 @@ def console() -> Any:
         pause_reasons=PAUSE_REASONS,
         dispositions=accounts.DISPOSITIONS,
         catalogue=alarm_messages(g.get("lang", "zh")),
+        queue_names={q: queue_name(q) for q in _agent_queues()},
     )
 
 
@@ -353,6 +363,7 @@ def open_order(elder_id: int) -> Any:
     check_note(data.notes)
     with order_opening(), runtime().session() as s:
         require_elder_in_region(s, elder_id)
+        require_own_call(s, data.linkedid)
         order = integration.open_order(
             s,
             actor=current_actor(),
@@ -488,6 +499,12 @@ def _relay_handlers(realtime: Realtime) -> None:
             ).start()
         agent_event(env)
 
+    def ring_ended(env: dict[str, Any]) -> None:
+        # only the desk it rang at: the wallboard follows the agent's state instead
+        user = user_for(env["data"].get("agent_interface"))
+        if user is not None:
+            realtime.emit_local("ring_ended", env["data"], namespace=AGENT_NS, to=f"user:{user.id}")
+
     def recall_changed(env: dict[str, Any]) -> None:
         realtime.emit_to_region("recall_changed", env, namespace=AGENT_NS)
         realtime.tell_supervisors(env)
@@ -496,6 +513,7 @@ def _relay_handlers(realtime: Realtime) -> None:
         realtime.close_login(env["data"]["session_id"])
 
     realtime.on_domain_event("CallRinging", ringing)
+    realtime.on_domain_event("CallRingEnded", ring_ended)
     for name in (
         "CallAnswered",
         "AgentStateChanged",

@@ -20,6 +20,7 @@ from agent_console.views.common import (
     check_note,
     order_opening,
     require_elder_in_region,
+    require_own_call,
     runtime,
 )
 from agent_console.views.schemas import Strict
@@ -73,6 +74,7 @@ def start(elder_id: int, process: str) -> Any:
     # a meal booked for delivery opens a service order
     with order_opening(), runtime().session() as s:
         require_elder_in_region(s, elder_id)
+        require_own_call(s, data.linkedid)
         started = integration.start_care_process(
             s,
             actor=current_actor(),

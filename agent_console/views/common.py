@@ -11,8 +11,8 @@ from flask import current_app, g, request
 from pydantic import BaseModel, ValidationError
 
 from agent_console import i18n, integration
-from agent_console.security import audit_refusal, require_region
-from platform_core.errors import DomainError, ValidationFailed
+from agent_console.security import audit_refusal, current_actor, require_region
+from platform_core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from platform_core.runtime import Runtime
 
 M = TypeVar("M", bound=BaseModel)
@@ -83,6 +83,30 @@ def require_elder_in_region(session: Any, elder_id: int) -> None:
     """Refuse (and audit) an elder outside the user's region, or one that does not exist."""
     require_region(
         integration.elder_region(session, elder_id), target_type="elder", target_id=elder_id
+    )
+
+
+def require_own_call(session: Any, linkedid: str | None) -> None:
+    """An order or a care process names a call only if the call is the user's own: answered at
+    their desk (a call that rang there and a colleague answered is the colleague's). A supervisor
+    may name any call of their region. Refusals are audited."""
+    if not linkedid:
+        return
+    call = integration.find_call(session, linkedid)
+    if call is None:
+        raise NotFound("通话不存在 / no such call", code="call_not_found")
+    interface = (g.get("user") or {}).get("sip_interface")
+    if interface and integration.agent_took_call(session, linkedid=linkedid, interface=interface):
+        return
+    if current_actor().role == "supervisor":
+        require_region(call.region_code, target_type="call", target_id=linkedid)
+        return
+    audit_refusal(
+        "http.not_your_call", target_type="call", target_id=linkedid, reason="not own call"
+    )
+    raise PermissionDenied(
+        "该来电不是您接听的, 不能为它建单 / this call was not answered at your desk",
+        code="not_your_call",
     )
 
 

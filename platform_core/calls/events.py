@@ -43,6 +43,19 @@ class CallRinging(DomainEvent):
 
 
 @dataclass(frozen=True)
+class CallRingEnded(DomainEvent):
+    """An agent's phone stopped ringing for this caller without that agent answering: it rang
+    out (``rang_out``), app_queue stopped it because a colleague answered or the ring moved on
+    (``cancelled``), or the caller hung up (``caller_left``). The agent's screen drops the call."""
+
+    type_name: ClassVar[str] = "CallRingEnded"
+    linkedid: str
+    agent_interface: str
+    reason: str
+    region_code: str
+
+
+@dataclass(frozen=True)
 class CallAnswered(DomainEvent):
     type_name: ClassVar[str] = "CallAnswered"
     linkedid: str

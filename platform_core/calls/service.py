@@ -545,6 +545,7 @@ def record_ring_no_answer(
     offer.status = "no_answer"
     offer.ring_ms = ring_ms
     offer.ended_at = at
+    _ring_ended(session, call, offer, "rang_out")
     agent = _agent(session, interface, member_name)
     assert agent is not None
     if agent.ringing_uniqueid == dest.uniqueid:
@@ -730,6 +731,7 @@ def record_hangup(session: Session, *, chan: ChannelRef, cause: int, at: datetim
     if offer.status == "ringing":
         offer.status = "cancelled"
         offer.ended_at = at
+        _ring_ended(session, call, offer, "cancelled")
     agent = _agent(session, offer.interface, create=False)
     if agent is not None:
         changed = False
@@ -764,6 +766,7 @@ def _finish(session: Session, call: LiveCall, at: datetime, *, by_resync: bool =
         if offer.status == "ringing":
             offer.status = "cancelled"
             offer.ended_at = at
+            _ring_ended(session, call, offer, "caller_left")
     if call.direction == "inbound":
         if call.queued_at is None:
             call.outcome = "ivr_only"
@@ -789,6 +792,19 @@ def _finish(session: Session, call: LiveCall, at: datetime, *, by_resync: bool =
             elder_id=call.elder_id,
             wait_s=call.wait_s,
             talk_s=call.talk_s,
+            region_code=call.region_code,
+        ),
+    )
+
+
+def _ring_ended(session: Session, call: LiveCall, offer: LiveOffer, reason: str) -> None:
+    """Tell the agent's screen at once that this caller no longer rings there."""
+    publish_on_commit(
+        session,
+        ev.CallRingEnded(
+            linkedid=call.linkedid,
+            agent_interface=offer.interface,
+            reason=reason,
             region_code=call.region_code,
         ),
     )

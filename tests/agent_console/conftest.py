@@ -17,6 +17,8 @@ from agent_console import create_app
 from agent_console.server import ConsoleServer
 from platform_core.accounts import service as accounts
 from platform_core.actors import Role, system_actor
+from platform_core.calls.models import AgentOffer, Call
+from platform_core.db import utcnow
 from platform_core.elders import service as elders
 from platform_core.elders.idcard import make_id_number
 from platform_core.elders.schemas import ContactIn, ElderIn, PhoneIn
@@ -143,3 +145,48 @@ def http_login(
     )
     assert resp.status_code == 302, resp.text
     return s, csrf_of(s.get(f"{base_url}/no-console").text)
+
+
+def answered_at_desk(
+    rt: Runtime,
+    linkedid: str,
+    *,
+    interface: str = "PJSIP/8001",
+    caller_number: str = "13900471001",
+    queue: str = "hotline-general",
+    region_code: str = "150102000000",
+) -> None:
+    """The records of a call rung at and answered by the desk ``interface`` and since ended
+    (orders and care processes attach only to a call answered at the user's own desk); the
+    desk's state is left as it is."""
+    now = utcnow()
+    with rt.session() as s:
+        s.add(
+            Call(
+                linkedid=linkedid,
+                uniqueid=linkedid,
+                caller_number=caller_number,
+                region_code=region_code,
+                started_at=now,
+                queued_at=now,
+                first_queue=queue,
+                answered_at=now,
+                answered_queue=queue,
+                agent_interface=interface,
+                outcome="answered",
+                ended_at=now,
+            )
+        )
+        s.flush()
+        s.add(
+            AgentOffer(
+                dest_uniqueid=f"{linkedid}.1",
+                linkedid=linkedid,
+                queue=queue,
+                interface=interface,
+                offered_at=now,
+                status="completed",
+                connected_at=now,
+                ended_at=now,
+            )
+        )

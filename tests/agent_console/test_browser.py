@@ -101,6 +101,8 @@ def test_call_rings_screen_pops_order_opened_and_wallboard_moves(
     assert shown_at - rang_at < 1.0, "screen pop took a second or more"
     assert "*" in agent.inner_text("[data-testid=screen-pop]")  # ID number masked
 
+    # the order belongs to the agent's own call: it opens once the agent has answered
+    expect(agent.locator("#call-status")).to_have_text("通话中", timeout=10000)
     agent.select_option("#order-type", "care_cleaning")
     agent.fill("#order-form textarea[name=notes]", "老人需要打扫卫生")
     agent.click("[data-testid=open-order]")

@@ -16,6 +16,7 @@ from platform_core.care_beds.models import CareBed
 from platform_core.dispatch.service import dispatch_history
 from platform_core.elders.models import Elder
 from platform_core.events import publish_on_commit
+from tests.agent_console.conftest import answered_at_desk
 from tests.agent_console.test_alarms_panel import (  # noqa: F401
     _raise,
     alarm_world,
@@ -61,6 +62,7 @@ def test_two_clicks_start_a_care_process_from_the_screen_pop(
     world = alarm_world
     order_id, provider_name = _dispatched_order(world)
     ready_desk(world)
+    answered_at_desk(world.runtime, CALL)  # the care process names the agent's own call
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

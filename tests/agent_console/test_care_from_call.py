@@ -17,12 +17,18 @@ from platform_core.flows.care_overview import PROCESSES
 from platform_core.gov_purchase import service as gp
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
-from tests.agent_console.conftest import login
+from tests.agent_console.conftest import answered_at_desk, login
 from tests.platform_core.care_support import approved_elder, install_catalogue, jobs_settled
 
 pytestmark = pytest.mark.usefixtures(jobs_settled.__name__)
 
 CALL = "1741500000.77"
+
+
+@pytest.fixture(autouse=True)
+def _the_call(world) -> None:
+    """CALL was answered at agent_hhht's desk: it is the agent's own to attach to."""
+    answered_at_desk(world.runtime, CALL, interface="PJSIP/8001")
 
 
 def _client(app, username: str):

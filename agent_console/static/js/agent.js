@@ -4,6 +4,8 @@ import { api, config, connect, duration, el, showError, t, toast } from "./commo
 import * as alarmDesk from "./alarm_desk.js";
 
 const $ = (id) => document.getElementById(id);
+const QUEUE_NAMES = JSON.parse($("queue-names").textContent);
+const queueName = (code) => QUEUE_NAMES[code] || code || "—";
 let state = { agent: null, wrapup: null, call: null, elderId: null, elderName: "", popSeq: 0 };
 
 function renderState() {
@@ -37,6 +39,18 @@ function applySnapshot(snap) {
   renderState();
   renderRecalls(snap.recalls || []);
   alarmDesk.fromSnapshot(snap.alarm_desk);
+  reconcileCall(snap.call);
+}
+
+// After a (re)connect or a reload: the card shows the call ringing at this desk or on its line,
+// and a card for a call that stopped ringing here meanwhile goes.
+function reconcileCall(call) {
+  if (call) {
+    if (!state.call || state.call.linkedid !== call.linkedid) onRinging(call);
+    if (call.status === "on_call") markAnswered();
+  } else if (state.call && !state.call.answered) {
+    clearCall();
+  }
 }
 
 async function command(url, body = {}) {
@@ -269,6 +283,8 @@ function screenPop(payload) {
   // the care status is read in a request of its own, alongside the pop, so the profile shows first
   if (payload.elder_id) loadCare(payload.elder_id);
   socket.emit("screen_pop", payload, (ack) => {
+    // the call stopped ringing here while its pop was on the way: show nothing of it
+    if (payload.linkedid && (!state.call || state.call.linkedid !== payload.linkedid)) return;
     if (!ack || !ack.ok) {
       hideCare();
       showError({ message: ack ? ack.message : t("common.error") });
@@ -286,14 +302,15 @@ function screenPop(payload) {
 }
 
 function onRinging(call) {
-  state.call = call;
+  state.call = { ...call, answered: false };
+  $("call-none").textContent = t("call.none");
   $("call-none").hidden = true;
   $("call-info").hidden = false;
   $("call-status").textContent = t("call.ringing");
   $("call-number").textContent = call.caller_number || "";
-  $("call-queue").textContent = call.queue || "";
+  $("call-queue").textContent = queueName(call.queue);
   $("call-intent").textContent = call.intent ? t(`intent.${call.intent}`) : "—";
-  $("call-priority").textContent = call.priority ?? "";
+  $("call-priority").textContent = t(Number(call.priority) > 0 ? "call.priority.high" : "call.priority.normal");
   $("orders-opened").replaceChildren();
   screenPop({ elder_id: call.elder_id || null, caller_number: call.caller_number || null, linkedid: call.linkedid });
 }
@@ -304,17 +321,50 @@ function onAgentEvent(env) {
     state.agent = { ...(state.agent || {}), ...d, since: d.since || env.occurred_at };
     renderState();
   }
-  if (env.type === "CallAnswered") $("call-status").textContent = t("state.on_call");
-  if (env.type === "CallEnded" || env.type === "CallAbandoned") {
+  if (env.type === "CallAnswered" && state.call && d.linkedid === state.call.linkedid) markAnswered();
+  if ((env.type === "CallEnded" || env.type === "CallAbandoned") && state.call && d.linkedid === state.call.linkedid) {
     $("call-info").hidden = true;
     $("call-none").hidden = false;
   }
+}
+
+// Answered at this desk: the call is the agent's own (orders and care processes attach to it).
+function markAnswered() {
+  if (!state.call) return;
+  state.call.answered = true;
+  $("call-status").textContent = t("state.on_call");
+}
+
+// The caller no longer rings at this desk (rang out, a colleague answered, the caller hung up):
+// the card, the pop and the order form go at once, so nothing is opened on someone else's call.
+function onRingEnded(d) {
+  if (!state.call || state.call.linkedid !== d.linkedid || state.call.answered) return;
+  clearCall(t(`call.ring_ended.${d.reason}`));
+}
+
+function clearCall(note) {
+  state.call = null;
+  state.elderId = null;
+  state.elderName = "";
+  hideCare();
+  $("call-info").hidden = true;
+  $("call-none").hidden = false;
+  $("call-none").textContent = note || t("call.none");
+  $("pop-profile").hidden = true;
+  $("pop-profile").replaceChildren();
+  $("pop-caller").hidden = true;
+  $("pop-ambiguous").hidden = true;
+  $("register-form").hidden = true;
+  $("pop-empty").hidden = false;
+  $("order-card").hidden = true;
+  $("orders-opened").replaceChildren();
 }
 
 const socket = connect("/agent", {
   onSnapshot: applySnapshot,
   on: {
     call_ringing: onRinging,
+    ring_ended: onRingEnded,
     agent_event: onAgentEvent,
     wrapup_required: (d) => { state.wrapup = d; renderState(); },
     recall_changed: () => socket.refresh(),
@@ -355,6 +405,7 @@ $("wrapup-form").addEventListener("submit", async (e) => {
 
 $("order-form").addEventListener("submit", async (e) => {
   e.preventDefault();
+  if (state.call && !state.call.answered) { toast(t("order.answer_first"), "error"); return; }
   const form = Object.fromEntries(new FormData(e.target));
   form.linkedid = state.call ? state.call.linkedid : null;
   if (!form.address) delete form.address;
