@@ -130,3 +130,27 @@ def refresh_statistics(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
+
+
+def storable_text(text: str) -> str:
+    """Text from outside as every backend can store it: PostgreSQL's text holds no NUL, and a
+    lone surrogate (``json.loads`` makes them from ``"\\ud800"``) cannot be encoded at all.
+    Both are kept visible as escapes (``\\x00``, ``\\ud800``)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def answers(engine: Engine) -> bool:
+    """Whether the database answers a trivial query now: tells an outage (wait for it) from a
+    statement the database refuses (retrying changes nothing)."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - any failure to answer is an answer
+        return False

@@ -7,6 +7,7 @@ own as well) and inside the one-process demo (:func:`start_in_process`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import platform_core.models  # noqa: F401 - every mapper the flows touch, in this process too
@@ -42,9 +43,11 @@ class AlarmIntake:
         vendors: dict[str, Vendor] | None = None,
         topic_prefix: str | None = None,
         client_id: str | None = None,
+        mqtt_lanes: Sequence[str] | None = None,
     ) -> None:
         """``mqtt_url`` None: the settings' (empty: no MQTT). ``http_port`` None: the settings'
-        (0 there: no webhooks); 0 here: any free port."""
+        (0 there: no webhooks); 0 here: any free port. ``mqtt_lanes``: the MQTT sessions to
+        open (all by default)."""
         s = runtime.settings
         self.runtime = runtime
         self.vendors = vendors or load_vendors(s)
@@ -63,6 +66,7 @@ class AlarmIntake:
                 session_expiry_s=s.mqtt_session_expiry_s,
                 vendors=self.vendors,
                 pipeline=self.pipeline,
+                lanes=mqtt_lanes,
             )
             if url
             else None
@@ -109,6 +113,7 @@ class AlarmIntake:
     def stats(self) -> dict[str, Any]:
         out = self.pipeline.snapshot()
         out["rejected"] = dict(self.rejects.counts)
+        out["rejects_unstored"] = self.rejects.unstored
         return out
 
 

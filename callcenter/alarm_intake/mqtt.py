@@ -16,12 +16,21 @@ Alarms arrive on two sessions at once, and the alarm service records each messag
 
 Heartbeats have one MQTT 5 session of their own, so a heartbeat flood never holds alarms back in
 the broker's in-flight window; a heartbeat lost in a broker restart is replaced by the next one.
+
+Nothing a device sends can stop a session: every message is acknowledged once it is recorded or
+refused (a refusal is counted and kept, see rejects.py), whatever goes wrong reading it. An
+unacknowledged message would stay in the broker's in-flight window (20 messages on Mosquitto for
+the MQTT 3.1.1 session) until the session stalled. And should anything still escape into the
+MQTT library's network thread, the session restarts that thread on a fresh connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -32,7 +41,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from callcenter.alarm_intake.pipeline import Delivery, IntakePipeline
-from callcenter.alarm_intake.protocols import PARSERS, ProtocolError
+from callcenter.alarm_intake.protocols import ProtocolError, read_payload
 from callcenter.alarm_intake.vendors import Vendor
 from platform_core.db import utcnow
 
@@ -46,6 +55,8 @@ SESSIONS = (
 )
 # How many unacknowledged messages the broker may have in flight to one MQTT 5 session.
 RECEIVE_MAXIMUM = 2000
+# Pause before a failed network thread runs again on a fresh connection.
+RESTART_PAUSE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,37 @@ class Broker:
         )
 
 
+class _SupervisedClient(mqtt.Client):
+    """paho's client, whose network thread outlives whatever escapes it.
+
+    paho ends its network thread (``loop_start``) on an exception from a callback or from its
+    own handling of a packet, and the client then sits silent, holding the message it was
+    reading unacknowledged. Here the loop runs again after a pause, on a fresh connection, so
+    the broker sends that message again."""
+
+    def __init__(self, *args: Any, on_failure: Callable[[Exception], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_failure = on_failure
+
+    def _thread_main(self) -> None:  # paho's entry point of the loop_start() thread
+        try:
+            while not self._thread_terminate:
+                try:
+                    self.loop_forever(retry_first_connection=True)
+                    return  # disconnect() or loop_stop()
+                except Exception as error:
+                    self._on_failure(error)
+                deadline = time.monotonic() + RESTART_PAUSE_S
+                while not self._thread_terminate and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if self._thread_terminate:
+                    return
+                with contextlib.suppress(OSError):  # the loop keeps trying, with back-off
+                    self.reconnect()
+        finally:
+            self._thread = None
+
+
 class LaneClient:
     """One MQTT client (one session) feeding the pipeline."""
 
@@ -86,10 +128,12 @@ class LaneClient:
         session_expiry_s: int,
         vendors: dict[str, Vendor],
         pipeline: IntakePipeline,
+        copy: bool = False,
     ) -> None:
         self.lane = lane
         self.protocol = protocol
-        self.copy = lane == "alarm-safe"
+        # second copies of what another session reads and reports refusals of
+        self.copy = copy
         self.broker = broker
         self.topic = f"{topic_prefix}/+/+/{channel}"
         self.prefix_parts = len(topic_prefix.split("/"))
@@ -98,12 +142,13 @@ class LaneClient:
         self.session_expiry_s = session_expiry_s
         self.connected = threading.Event()
         self.connects = 0
-        self.client = mqtt.Client(
+        self.client = _SupervisedClient(
             CallbackAPIVersion.VERSION2,
             client_id=f"{client_id}-{lane}",
             protocol=protocol,
             clean_session=False if protocol != mqtt.MQTTv5 else None,
             manual_ack=True,
+            on_failure=self._on_loop_failure,
         )
         if broker.username:
             self.client.username_pw_set(broker.username, broker.password)
@@ -134,6 +179,16 @@ class LaneClient:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def _on_loop_failure(self, error: Exception) -> None:
+        self.connected.clear()
+        self.pipeline.count(f"mqtt.{self.lane}.restarts")
+        log.error(
+            "MQTT 网络线程出错 (%s), 重新连接 / network thread failed, reconnecting: %s",
+            self.lane,
+            type(error).__name__,
+            exc_info=error,
+        )
+
     def _on_connect(
         self, client: Any, _userdata: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
@@ -155,7 +210,7 @@ class LaneClient:
         self.pipeline.count(f"mqtt.{self.lane}.disconnects")
         log.warning("MQTT 断开 (%s): %s, 自动重连 / disconnected, reconnecting", self.lane, reason)
 
-    def _ack(self, mid: int, qos: int) -> Any:
+    def _ack(self, mid: int, qos: int) -> Callable[[bool], None]:
         def ack(_ok: bool) -> None:
             if qos > 0:
                 self.client.ack(mid, qos)
@@ -164,64 +219,70 @@ class LaneClient:
 
     def _on_message(self, _client: Any, _userdata: Any, msg: Any) -> None:
         received = utcnow()
+        self.pipeline.count(f"mqtt.{self.lane}.received")
         if self.copy or self.lane == "heartbeat":
             # second copies and heartbeats are read once the alarms in flight are written
-            self.pipeline.later(lambda: self._handle(msg, received))
+            self.pipeline.later(lambda: self._receive(msg, received))
             return
-        self._handle(msg, received)
+        self._receive(msg, received)
 
-    def _handle(self, msg: Any, received: Any) -> None:
+    def _receive(self, msg: Any, received: Any) -> None:
+        """Read one message; whatever happens, it is recorded, or refused and acknowledged."""
         ack = self._ack(msg.mid, msg.qos)
-        parts = msg.topic.split("/")[self.prefix_parts :]
-        vendor_code = parts[0] if len(parts) == 3 else ""
+        try:
+            delivery = self._read(msg, received, ack)
+        except ProtocolError as err:
+            self._refuse(err, msg)
+            ack(False)
+            return
+        except Exception as error:  # never into paho's thread: refused like any bad message
+            log.exception("设备消息处理出错 (%s) / reading a message failed", self.lane)
+            self._refuse(ProtocolError("unreadable", type(error).__name__), msg)
+            ack(False)
+            return
+        self.pipeline.count(f"mqtt.{self.lane}.messages")
+        self.pipeline.submit(delivery)
+
+    def _refuse(self, err: ProtocolError, msg: Any) -> None:
+        if self.copy:
+            return  # the first session reports it
+        self.pipeline.refuse(
+            err,
+            transport="mqtt",
+            vendor=self._vendor_code(msg)[:20],
+            source=str(msg.topic)[:200],
+            raw=msg.payload[:2000],
+        )
+
+    def _vendor_code(self, msg: Any) -> str:
+        parts = str(msg.topic).split("/")[self.prefix_parts :]
+        return parts[0] if len(parts) == 3 else ""
+
+    def _read(self, msg: Any, received: Any, ack: Callable[[bool], None]) -> Delivery:
+        vendor_code = self._vendor_code(msg)
         vendor = self.vendors.get(vendor_code)
         if vendor is None:
-            if self.copy:
-                ack(False)  # the first session has reported it
-                return
-            self.pipeline.refuse(
-                ProtocolError("unknown_vendor", msg.topic[:120]),
-                transport="mqtt",
-                vendor=vendor_code[:20],
-                source=msg.topic,
-                raw=msg.payload[:2000],
-            )
-            ack(False)
-            return
-        try:
-            parsed = PARSERS[vendor.protocol](
-                msg.payload,
-                vendor=vendor.code,
-                secret=vendor.secret,
-                transport="mqtt",
-                received_at=received,
-            )
-        except ProtocolError as err:
-            if not self.copy:  # the first session reports it
-                self.pipeline.refuse(
-                    err,
-                    transport="mqtt",
-                    vendor=vendor.code,
-                    source=msg.topic,
-                    raw=msg.payload[:2000],
-                )
-            ack(False)
-            return
+            raise ProtocolError("unknown_vendor", str(msg.topic)[:120])
+        parsed = read_payload(
+            vendor.protocol,
+            msg.payload,
+            vendor=vendor.code,
+            secret=vendor.secret,
+            transport="mqtt",
+            received_at=received,
+        )
         for err, raw in [] if self.copy else parsed.refused:
             self.pipeline.refuse(
                 err, transport="mqtt", vendor=vendor.code, source=msg.topic, raw=raw
             )
-        self.pipeline.count(f"mqtt.{self.lane}.messages")
         # routed by content: an alarm sent on the heartbeat topic still takes the alarm lane
-        self.pipeline.submit(
-            Delivery(
-                parsed.reports,
-                ack,
-                transport="mqtt",
-                vendor=vendor.code,
-                source=msg.topic,
-                copy=self.copy,
-            )
+        return Delivery(
+            parsed.reports,
+            ack,
+            transport="mqtt",
+            vendor=vendor.code,
+            source=msg.topic,
+            copy=self.copy,
         )
 
 
@@ -235,7 +296,11 @@ class MqttIntake:
         session_expiry_s: int,
         vendors: dict[str, Vendor],
         pipeline: IntakePipeline,
+        lanes: Sequence[str] | None = None,
     ) -> None:
+        """``lanes``: the sessions to open (all of SESSIONS by default; tests open one)."""
+        chosen = [s for s in SESSIONS if lanes is None or s[0] in lanes]
+        both = {"alarm", "alarm-safe"} <= {lane for lane, _c, _p in chosen}
         self.clients = [
             LaneClient(
                 lane=lane,
@@ -247,8 +312,9 @@ class MqttIntake:
                 session_expiry_s=session_expiry_s,
                 vendors=vendors,
                 pipeline=pipeline,
+                copy=lane == "alarm-safe" and both,
             )
-            for lane, channel, protocol in SESSIONS
+            for lane, channel, protocol in chosen
         ]
 
     def start(self) -> MqttIntake:

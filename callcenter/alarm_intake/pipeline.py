@@ -3,12 +3,16 @@
 Two lanes of writer threads: alarms never wait behind heartbeats. The alarm lane has a few
 writers, each owning the devices whose reference hashes to it (so two writers never fold into
 the same alarm at once), and each takes whatever has arrived and writes it at once; the
-heartbeat lane lingers a moment to write thousands of heartbeats in one statement. A delivery (one MQTT message, one webhook
-request) is acknowledged only after its batch has committed, so a crash, a database outage or
-a restart loses nothing: the broker (or the vendor) delivers it again and the alarm service
-recognises the repeat. A batch that fails is retried with back-off; one that keeps failing is
-split, and a single delivery that still fails is set aside as rejected (logged, counted, kept)
-so it cannot block the lane for everyone behind it.
+heartbeat lane lingers a moment to write thousands of heartbeats in one statement. A delivery
+(one MQTT message, one webhook request) is acknowledged only after its batch has committed, so
+a crash, a database outage or a restart loses nothing: the broker (or the vendor) delivers it
+again and the alarm service recognises the repeat.
+
+A batch that fails is one of two things. While the database does not answer, it is an outage:
+the batch waits and is written once the database is back, however long that takes, and nothing
+is acknowledged meanwhile. While the database answers, the batch itself is at fault: it is
+halved until the one report the database refuses is found (in milliseconds, no back-off), and
+that report alone is set aside as a reject (counted, kept, acknowledged). Nobody behind it waits.
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import exc as db_errors
+
 from callcenter.alarm_intake.bus import BatchPublisher
 from callcenter.alarm_intake.protocols.base import ProtocolError, Report
 from callcenter.alarm_intake.rejects import RejectLog
 from platform_core.alarms.schemas import Signal
 from platform_core.alarms.timers import Timer
+from platform_core.db import answers
 from platform_core.devices.heartbeats import Heartbeat
 from platform_core.flows import device_reports
 from platform_core.flows.device_reports import FaultReport
@@ -36,6 +43,22 @@ from platform_core.runtime import Runtime
 log = logging.getLogger(__name__)
 
 Ack = Callable[[bool], None]
+
+# Errors that may pass by themselves while the database answers (a deadlock, a connection cut
+# mid-statement): tried again a few times before the batch is taken to be at fault.
+_PASSING = (db_errors.OperationalError, db_errors.InterfaceError, db_errors.DisconnectionError)
+_PASSING_ATTEMPTS = 5
+_LONGEST_PAUSE_S = 5.0
+
+
+class _Stopping(Exception):
+    """The pipeline stops while the database is away: the batch is left unacknowledged."""
+
+
+def _short(error: BaseException) -> str:
+    """The error's kind and first line, without the statement's parameters (device data)."""
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:200] if text else ''}"
 
 
 @dataclass
@@ -48,6 +71,32 @@ class Delivery:
     # a second copy of a message (the durable MQTT session): it reports no refusals of its own
     copy: bool = False
     received: float = field(default_factory=time.monotonic)
+    # why each report the database refused was set aside (as the webhook's answer tells it)
+    set_aside: list[ProtocolError] = field(default_factory=list)
+    acknowledged: bool = False
+
+    def done(self) -> None:
+        """Acknowledge once: ``ack(True)`` when every report was recorded, ``ack(False)`` when
+        one was set aside (it is acknowledged all the same: sending it again changes nothing)."""
+        if self.acknowledged:
+            return
+        self.acknowledged = True
+        try:
+            self.ack(not self.set_aside)
+        except Exception:  # a lost ack only means a redelivery, recognised as such
+            log.warning("确认失败 / ack failed", exc_info=True)
+
+    def part(self, reports: list[Report]) -> Delivery:
+        """Some of this delivery's reports, written on their own; acknowledged with the whole."""
+        return Delivery(
+            reports,
+            lambda _ok: None,
+            transport=self.transport,
+            vendor=self.vendor,
+            source=self.source,
+            copy=self.copy,
+            received=self.received,
+        )
 
 
 class Lane:
@@ -97,6 +146,12 @@ class Lane:
             self.busy = True
             try:
                 self.pipeline.write(batch, lane=self.name)
+            except Exception as error:  # the writer lives on; what it held is kept as rejects
+                self.pipeline.count("writer_errors")
+                log.exception("告警写入线程出错 / the %s writer failed a batch", self.name)
+                for delivery in batch:
+                    if not delivery.acknowledged:
+                        self.pipeline.set_aside_all(delivery, error)
             finally:
                 self.busy = False
 
@@ -115,7 +170,6 @@ class IntakePipeline:
         alarm_writers: int = 1,
         heartbeat_batch: int = 5000,
         heartbeat_linger_s: float = 0.5,
-        max_attempts: int = 5,
     ) -> None:
         self.runtime = runtime
         self.rejects = rejects or RejectLog(runtime)
@@ -125,7 +179,7 @@ class IntakePipeline:
             namespace=runtime.settings.redis_namespace,
         )
         self.timer_sink = timer_sink
-        self.max_attempts = max_attempts
+        self._stopping = threading.Event()
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
         self.alarm_writers = max(1, alarm_writers)
@@ -156,6 +210,9 @@ class IntakePipeline:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued and stop; a batch waiting out a database outage is left
+        unacknowledged (the broker or the vendor sends it again)."""
+        self._stopping.set()
         self._later.put(None)
         self._later_thread.join(timeout)
         for lane in self.lanes.values():
@@ -198,7 +255,7 @@ class IntakePipeline:
     def submit(self, delivery: Delivery, *, lane: str | None = None) -> None:
         """Queue a delivery; an empty one (everything in it refused) is acknowledged at once."""
         if not delivery.reports:
-            delivery.ack(True)
+            delivery.done()
             return
         if lane is None:
             lane = (
@@ -239,45 +296,75 @@ class IntakePipeline:
     # --- writing ---------------------------------------------------------------------
 
     def write(self, batch: list[Delivery], *, lane: str) -> None:
-        attempt = 0
+        """Record the batch, then acknowledge each delivery (see the module's docstring)."""
+        try:
+            self._store(batch)
+        except _Stopping:
+            return  # delivered again later, by the broker or the vendor
+        for delivery in batch:
+            delivery.done()
+        self.count(f"{lane}_batches")
+
+    def _store(self, batch: list[Delivery]) -> None:
+        """Commit ``batch``, or find by halving what the database refuses in it and set that
+        aside."""
+        refused = self._commit_or_wait(batch)
+        if refused is None:
+            return
+        if len(batch) > 1:
+            middle = len(batch) // 2
+            self._store(batch[:middle])
+            self._store(batch[middle:])
+            return
+        [delivery] = batch
+        if len(delivery.reports) > 1:  # a vendor's batch: only the refused report is set aside
+            middle = len(delivery.reports) // 2
+            for part in (
+                delivery.part(delivery.reports[:middle]),
+                delivery.part(delivery.reports[middle:]),
+            ):
+                self._store([part])
+                delivery.set_aside.extend(part.set_aside)
+            return
+        self._set_aside(delivery, delivery.reports[0], refused)
+
+    def _commit_or_wait(self, batch: list[Delivery]) -> Exception | None:
+        """None once committed; the error when the database answers but refuses this batch.
+        Raises _Stopping when the pipeline stops while the database is away."""
+        pause, passing, away_since = 0.1, 0, None
         while True:
-            attempt += 1
             try:
                 self._commit(batch)
-                break
-            except Exception:
-                self.count("write_errors")
-                if attempt >= self.max_attempts:
-                    if len(batch) > 1:
-                        log.error(
-                            "告警写入反复失败, 拆分处理 %d 条 / batch keeps failing, splitting %d",
-                            len(batch),
-                            len(batch),
-                        )
-                        middle = len(batch) // 2
-                        self.write(batch[:middle], lane=lane)
-                        self.write(batch[middle:], lane=lane)
-                        return
-                    log.exception(
-                        "设备消息无法处理, 已隔离 / a delivery cannot be written, set aside"
+                if away_since is not None:
+                    log.warning(
+                        "数据库已恢复, 等待 %.1fs 的告警已写入 / database back after %.1fs",
+                        time.monotonic() - away_since,
+                        time.monotonic() - away_since,
                     )
-                    self._set_aside(batch[0])
-                    return
-                pause = min(0.1 * 2 ** (attempt - 1), 5.0)
-                log.warning(
-                    "写入失败 (第 %d 次), %.1fs 后重试 / write failed (attempt %d), retrying",
-                    attempt,
-                    pause,
-                    attempt,
-                    exc_info=True,
-                )
-                time.sleep(pause)
-        for delivery in batch:
-            try:
-                delivery.ack(True)
-            except Exception:  # a lost ack only means a redelivery, recognised as such
-                log.warning("确认失败 / ack failed", exc_info=True)
-        self.count(f"{lane}_batches")
+                return None
+            except Exception as error:
+                self.count("write_errors")
+                if answers(self.runtime.engine):
+                    passing += 1
+                    if not isinstance(error, _PASSING) or passing >= _PASSING_ATTEMPTS:
+                        self.count("write_refused")
+                        log.warning(
+                            "数据库拒绝写入 %d 条, 拆分查找 / the database refused a batch of %d: %s",
+                            len(batch),
+                            len(batch),
+                            _short(error),
+                        )
+                        return error
+                elif away_since is None:
+                    away_since = time.monotonic()
+                    self.count("database_outages")
+                    log.error(
+                        "数据库不可用, 告警等待写入 (不确认, 不丢失) / database away, alarms wait: %s",
+                        _short(error),
+                    )
+            if self._stopping.wait(pause):
+                raise _Stopping
+            pause = min(pause * 2, _LONGEST_PAUSE_S)
 
     def _commit(self, batch: list[Delivery]) -> None:
         signals: list[Signal] = []
@@ -308,19 +395,23 @@ class IntakePipeline:
                 copied.extend(copies)
             if faults:
                 outcomes.extend(device_reports.receive_faults(s, reports=faults))
+            unknown_beats: list[str] = []
             if beats:
                 hb = device_reports.receive_heartbeats(s, beats=beats)
                 outcomes.extend(hb.restores)
-                self.count("heartbeats", hb.heartbeats.recorded)
-                for ref in hb.heartbeats.unknown:
-                    self.refuse(
-                        ProtocolError("unknown_device", "heartbeat"),
-                        transport="",
-                        vendor="",
-                        source=ref,
-                        raw=ref,
-                    )
+                unknown_beats = hb.heartbeats.unknown
+                recorded_beats = hb.heartbeats.recorded
         events.flush()  # committed: the batch's events go out together
+        if beats:
+            self.count("heartbeats", recorded_beats)
+        for ref in unknown_beats:
+            self.refuse(
+                ProtocolError("unknown_device", "heartbeat"),
+                transport="",
+                vendor="",
+                source=ref,
+                raw=ref,
+            )
         raised = device_reports.raised_alarm_ids(
             [o for o in outcomes if getattr(o, "signal", None) is not None]
         )
@@ -365,21 +456,30 @@ class IntakePipeline:
             "家属短信未能发出, 告警 %s / family SMS not queued for alarms %s", alarm_ids, alarm_ids
         )
 
-    def _set_aside(self, delivery: Delivery) -> None:
+    def _set_aside(self, delivery: Delivery, report: Report, error: BaseException | None) -> None:
+        """One report the database refuses: kept as a reject, the delivery acknowledged."""
         self.count("set_aside")
+        why = ProtocolError("not_stored", _short(error) if error else type(report).__name__)
+        delivery.set_aside.append(why)
+        log.error(
+            "设备消息无法保存, 已留存待查 / a %s could not be stored, kept as a reject: %s",
+            type(report).__name__,
+            why.detail,
+        )
+        self.rejects.add(
+            reason=why.reason,
+            detail=why.detail,
+            transport=delivery.transport,
+            vendor=delivery.vendor,
+            source=delivery.source,
+            raw=getattr(report, "raw", "") or repr(report)[:500],
+        )
+
+    def set_aside_all(self, delivery: Delivery, error: BaseException) -> None:
+        """Every report of a delivery its writer failed on, kept as rejects; acknowledged."""
         for report in delivery.reports:
-            self.rejects.add(
-                reason="processing_error",
-                detail=type(report).__name__,
-                transport=delivery.transport,
-                vendor=delivery.vendor,
-                source=delivery.source,
-                raw=getattr(report, "raw", "") or repr(report)[:500],
-            )
-        try:
-            delivery.ack(True)
-        except Exception:
-            log.warning("确认失败 / ack failed", exc_info=True)
+            self._set_aside(delivery, report, error)
+        delivery.done()
 
     def snapshot(self) -> dict[str, Any]:
         with self._stats_lock:

@@ -38,7 +38,7 @@ from platform_core.alarms.vocabulary import (
     class_of,
     priority_of,
 )
-from platform_core.db import utcnow
+from platform_core.db import storable_text, utcnow
 from platform_core.devices.lifecycle import DeviceStatus
 from platform_core.devices.models import Device
 from platform_core.devices.sql import member_of, next_ids
@@ -383,7 +383,7 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
                     "vendor": sig.vendor[:20],
                     "latitude": sig.latitude,
                     "longitude": sig.longitude,
-                    "raw": sig.raw[:_RAW_MAX],
+                    "raw": storable_text(sig.raw[:_RAW_MAX]),
                 }
                 for sig, device, result, alarm in signal_rows
             ],

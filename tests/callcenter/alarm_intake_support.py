@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
+from callcenter.alarm_intake.app import AlarmIntake
+from callcenter.alarm_intake.mqtt import Broker, forget_sessions
+from callcenter.alarm_intake.protocols import hxjson
 from callcenter.alarm_intake.vendors import Vendor
 from platform_core.alarms.models import Alarm, AlarmSignal
 from platform_core.runtime import Runtime
@@ -31,6 +34,10 @@ VENDORS = {
     "ankang": Vendor("ankang", "安康通", "hx-json", "ankang-secret-for-tests"),
     "yijia": Vendor("yijia", "颐家", "dc09-cid", "yijia-secret-for-tests"),
 }
+
+
+# 100 KB of nested arrays: the parser's recursion limit, reached from a device's alarm topic
+POISON = b"[" * 50_000 + b"]" * 50_000
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -140,6 +147,48 @@ class Publisher:
         self.client.loop_stop()
 
 
+def sos_message(device: str, msg_id: str, event: str = "sos", kind: str = "alarm") -> bytes:
+    """A signed hx-json alarm of the test vendor ``ankang``."""
+    return hxjson.encode(
+        {
+            "ver": 1,
+            "type": kind,
+            "event": event,
+            "dev": device,
+            "msgId": msg_id,
+            "ts": int(time.time() * 1000),
+        },
+        VENDORS["ankang"].secret,
+    )
+
+
+@pytest.fixture
+def start_intake() -> Iterator[Callable[..., AlarmIntake]]:
+    """Start an intake on a broker with the test's topics; its persistent sessions are ended on
+    the broker after the test."""
+    used: list[tuple[str, str]] = []
+
+    def start(
+        rt: Runtime, url: str, prefix: str, client: str | None = None, **options: Any
+    ) -> AlarmIntake:
+        client = client or f"intake-{prefix.rsplit('/', 1)[-1]}"
+        used.append((url, client))
+        return AlarmIntake(
+            rt,
+            mqtt_url=url,
+            http=False,
+            schedule=False,
+            vendors=VENDORS,
+            topic_prefix=prefix,
+            client_id=client,
+            **options,
+        ).start(wait_connected=10)
+
+    yield start
+    for url, client in used:
+        forget_sessions(Broker.from_url(url), client)
+
+
 @dataclass
 class Home:
     runtime: Runtime
@@ -182,6 +231,7 @@ def count_signals(rt: Runtime) -> int:
 
 
 __all__ = [
+    "POISON",
     "REQUIRE",
     "VENDORS",
     "Home",
@@ -191,6 +241,8 @@ __all__ = [
     "count_signals",
     "home",
     "private_broker",
+    "sos_message",
+    "start_intake",
     "topic_prefix",
     "wait_until",
 ]

@@ -6,11 +6,8 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
 from sqlalchemy import func, select
 
-from callcenter.alarm_intake.app import AlarmIntake
-from callcenter.alarm_intake.mqtt import Broker, forget_sessions
 from callcenter.alarm_intake.protocols import dc09, hxjson
 from platform_core.alarms.models import Alarm, AlarmSignal, RejectedDeviceMessage
 from platform_core.db import utcnow
@@ -20,65 +17,31 @@ from tests.callcenter import alarm_intake_support as support
 from tests.callcenter.alarm_intake_support import VENDORS, Publisher, count_alarms, wait_until
 
 # fixtures
-home, broker_url, private_broker, topic_prefix = (
+home, broker_url, private_broker, topic_prefix, start_intake = (
     support.home,
     support.broker_url,
     support.private_broker,
     support.topic_prefix,
+    support.start_intake,
 )
 
 ANKANG = VENDORS["ankang"].secret
 
 
-@pytest.fixture(autouse=True)
-def forget_intake_sessions():
-    """The intake's sessions this test opened are ended on the broker afterwards."""
-    _used.clear()
-    yield
-    for url, client in _used:
-        forget_sessions(Broker.from_url(url), client)
-
-
-_used: list[tuple[str, str]] = []
-
-
-def _intake(rt, url: str, prefix: str, client: str | None = None) -> AlarmIntake:
-    client = client or f"intake-{prefix.rsplit('/', 1)[-1]}"
-    _used.append((url, client))
-    return AlarmIntake(
-        rt,
-        mqtt_url=url,
-        http=False,
-        schedule=False,
-        vendors=VENDORS,
-        topic_prefix=prefix,
-        client_id=client,
-    ).start(wait_connected=10)
-
-
-def _sos(device: str, msg_id: str, event: str = "sos", kind: str = "alarm") -> bytes:
-    return hxjson.encode(
-        {
-            "ver": 1,
-            "type": kind,
-            "event": event,
-            "dev": device,
-            "msgId": msg_id,
-            "ts": int(time.time() * 1000),
-        },
-        ANKANG,
-    )
+_sos = support.sos_message
 
 
 def _beat(device: str, battery: int) -> bytes:
     return hxjson.encode({"ver": 1, "type": "heartbeat", "dev": device, "bat": battery}, ANKANG)
 
 
-def test_alarms_heartbeats_and_bad_messages_over_mqtt(home, broker_url, topic_prefix) -> None:
+def test_alarms_heartbeats_and_bad_messages_over_mqtt(
+    home, broker_url, topic_prefix, start_intake
+) -> None:
     rt = home.runtime
     seen: list[dict] = []
     rt.event_bus.subscribe(seen.append)
-    intake = _intake(rt, broker_url, topic_prefix)
+    intake = start_intake(rt, broker_url, topic_prefix)
     pub = Publisher(broker_url, topic_prefix)
     try:
         imei = home.pendant.imei
@@ -141,10 +104,12 @@ def test_alarms_heartbeats_and_bad_messages_over_mqtt(home, broker_url, topic_pr
     assert [e["data"]["alarm_type"] for e in seen if e["type"] == "AlarmRaised"].count("sos") == 1
 
 
-def test_nothing_is_lost_while_the_intake_is_down(home, broker_url, topic_prefix) -> None:
+def test_nothing_is_lost_while_the_intake_is_down(
+    home, broker_url, topic_prefix, start_intake
+) -> None:
     rt = home.runtime
     client = f"intake-{uuid.uuid4().hex[:8]}"
-    first = _intake(rt, broker_url, topic_prefix, client)
+    first = start_intake(rt, broker_url, topic_prefix, client)
     first.stop()  # its session, and subscriptions, stay on the broker
     pub = Publisher(broker_url, topic_prefix)
     with rt.session() as s:
@@ -155,7 +120,7 @@ def test_nothing_is_lost_while_the_intake_is_down(home, broker_url, topic_prefix
         for n, imei in enumerate(devices):
             pub.publish("ankang", imei, "alarm", _sos(imei, f"down-{n}"))
         pub.flush()
-        second = _intake(rt, broker_url, topic_prefix, client)
+        second = start_intake(rt, broker_url, topic_prefix, client)
         try:
             assert wait_until(lambda: count_alarms(rt) == 20, timeout=15)
             assert second.pipeline.wait_idle(5)
@@ -167,14 +132,14 @@ def test_nothing_is_lost_while_the_intake_is_down(home, broker_url, topic_prefix
         assert s.scalar(select(func.count()).select_from(AlarmSignal)) == 20
 
 
-def test_a_broker_restart_loses_nothing(home, private_broker, topic_prefix) -> None:
+def test_a_broker_restart_loses_nothing(home, private_broker, topic_prefix, start_intake) -> None:
     rt = home.runtime
     with rt.session() as s:
         from tests.platform_core.alarms_support import new_device
 
         devices = [new_device(s, elder_id=home.elder_id).imei for _ in range(30)]
     client = f"intake-{uuid.uuid4().hex[:8]}"
-    intake = _intake(rt, private_broker.url, topic_prefix, client)
+    intake = start_intake(rt, private_broker.url, topic_prefix, client)
     intake.stop()
     pub = Publisher(private_broker.url, topic_prefix)
     try:
@@ -184,7 +149,7 @@ def test_a_broker_restart_loses_nothing(home, private_broker, topic_prefix) -> N
         pub.flush()
         private_broker.stop()
         private_broker.start()
-        intake = _intake(rt, private_broker.url, topic_prefix, client)
+        intake = start_intake(rt, private_broker.url, topic_prefix, client)
         assert wait_until(lambda: count_alarms(rt) == 10, timeout=15)
         # the broker restarts under a running intake; devices publish while it is down
         private_broker.stop()

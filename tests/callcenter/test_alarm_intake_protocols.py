@@ -5,11 +5,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
 
-from callcenter.alarm_intake.protocols import ProtocolError, dc09, hxjson
+from callcenter.alarm_intake.protocols import (
+    MAX_PAYLOAD,
+    PARSERS,
+    ProtocolError,
+    dc09,
+    hxjson,
+    read_payload,
+)
 from callcenter.alarm_intake.vendors import Vendor, check_request, sign_request
 from platform_core.alarms.schemas import Signal
 from platform_core.alarms.vocabulary import AlarmType
@@ -211,5 +219,85 @@ def test_webhook_signature() -> None:
     assert check(timestamp=None, signature=good) == "unsigned"
     assert check(timestamp=ts, signature="0" * 64) == "bad_signature"
     assert check(timestamp="yesterday", signature=good) == "bad_timestamp"
+    assert check(timestamp=ts, signature="签名" * 32) == "bad_signature"
+    for stamp in ("+" + ts, ts[:4] + "_" + ts[4:], "١٧٣٢٥٨٦٤٠٠", "9" * 5000):
+        assert check(timestamp=stamp, signature=good) == "bad_timestamp", stamp
     old = str(int(ts) - 301)
     assert check(timestamp=old, signature=sign_request(SECRET, old, body)) == "stale_timestamp"
+
+
+POISON = b"[" * 50_000 + b"]" * 50_000  # 100 KB of nesting: past the parser's recursion limit
+
+
+def test_hx_json_nested_past_its_depth_is_refused_unread_in_milliseconds() -> None:
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        with pytest.raises(ProtocolError) as err:
+            _hx(POISON)
+        timings.append(time.perf_counter() - started)
+        assert err.value.reason == "too_deep"
+    assert min(timings) < 0.02, timings
+    # nested inside a message of a batch: the whole payload is refused
+    inner = json.dumps([{"ver": 1, "val": json.loads("[" * 20 + "]" * 20)}])
+    with pytest.raises(ProtocolError) as err:
+        _hx(inner)
+    assert err.value.reason == "too_deep"
+
+
+@pytest.mark.parametrize("field", ["dev", "msgId", "code"])
+@pytest.mark.parametrize("bad", ["A\x00B", "A\ud800B", "A\nB"], ids=["nul", "surrogate", "newline"])
+def test_hx_json_text_fields_take_no_control_characters(field: str, bad: str) -> None:
+    message = {
+        "ver": 1,
+        "type": "alarm",
+        "event": "sos",
+        "dev": "864512030000019",
+        "msgId": "AK-1",
+        "code": "E101",
+        "ts": 1732587307000,
+    }
+    message[field] = bad
+    try:
+        signature = hxjson.sign(message, SECRET)
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8: nobody can have signed it
+        signature = "0" * 64
+    parsed = _hx(json.dumps(dict(message, sign=signature)))  # escaped: \u0000, \ud800, \n
+    assert parsed.reports == []
+    assert [e.reason for e, _raw in parsed.refused] == ["bad_field"]
+    assert "\x00" not in parsed.refused[0][1]  # the raw text kept escapes it
+
+
+def test_hx_json_a_signature_in_another_script_is_refused_not_raised() -> None:
+    message = json.loads(hxjson.encode({"ver": 1, "type": "heartbeat", "dev": "X1"}, SECRET))
+    parsed = _hx(json.dumps(dict(message, sign="签名")))
+    assert [e.reason for e, _raw in parsed.refused] == ["bad_signature"]
+
+
+def test_dc09_refuses_a_frame_with_a_nul_and_keeps_its_neighbours() -> None:
+    nul = BODY.replace("[XE111.75190]", "[XE111.75\x00190]")
+    parsed = _dc(_frame(BODY) + _frame(nul) + _frame(BODY.replace("0042", "0043")))
+    assert len(parsed.reports) == 2
+    assert [e.reason for e, _raw in parsed.refused] == ["malformed"]
+
+
+def test_a_parser_that_fails_refuses_the_message_instead(monkeypatch) -> None:
+    def broken(*_args, **_kwargs):
+        raise KeyError("a parser's own fault")
+
+    monkeypatch.setitem(PARSERS, "hx-json", broken)
+    with pytest.raises(ProtocolError) as err:
+        read_payload(
+            "hx-json", b"{}", vendor="ankang", secret="", transport="mqtt", received_at=NOW
+        )
+    assert (err.value.reason, err.value.detail) == ("unreadable", "KeyError")
+    with pytest.raises(ProtocolError) as err:
+        read_payload(
+            "hx-json",
+            b" " * (MAX_PAYLOAD + 1),
+            vendor="a",
+            secret="",
+            transport="mqtt",
+            received_at=NOW,
+        )
+    assert err.value.reason == "too_large"

@@ -13,6 +13,7 @@ and detectors), one or more frames per payload.
 - ``[X...]``/``[Y...]``: optional longitude and latitude in degrees (``XE111.7519``, ``YN40.8414``).
 - ``"NULL"`` frames are link tests (heartbeats); so is event 602 (periodic test report).
 - Encrypted frames (``"*ADM-CID"``) are refused: the vendor relays in clear over TLS.
+- A frame with control characters inside (NUL among them) is refused as malformed.
 """
 
 from __future__ import annotations
@@ -20,13 +21,19 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from callcenter.alarm_intake.protocols.base import Parsed, ProtocolError, Report
+from callcenter.alarm_intake.protocols.base import (
+    Parsed,
+    ProtocolError,
+    Report,
+    has_unprintable,
+)
 from platform_core.alarms.schemas import Signal
 from platform_core.alarms.vocabulary import AlarmType
 from platform_core.devices.heartbeats import Heartbeat
 from platform_core.flows.device_reports import FaultReport
 
 NAME = "dc09-cid"
+MAX_FRAMES = 500  # a receiver's batch; more in one payload is refused whole
 
 # Contact ID events this platform acts on. 105 is the fall detectors' code in the vendors' own
 # block (103-109 are unassigned in the standard's medical range).
@@ -190,8 +197,13 @@ def parse(
     frames = [f.strip("\r\n") for f in re.split(r"[\r]", text) if f.strip("\r\n \t")]
     if not frames:
         raise ProtocolError("malformed", "empty")
+    if len(frames) > MAX_FRAMES:
+        raise ProtocolError("too_large", f"{len(frames)} frames in one payload")
     out = Parsed()
     for f in frames:
+        if has_unprintable(f):
+            out.refused.append((ProtocolError("malformed", "control characters"), f[:2000]))
+            continue
         try:
             out.reports.append(
                 parse_frame(f, vendor=vendor, transport=transport, received_at=received_at)

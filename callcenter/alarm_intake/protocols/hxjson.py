@@ -14,7 +14,9 @@
 - ``sign``: hex HMAC-SHA256 with the vendor's secret over the message without ``sign``,
   serialised with sorted keys, no spaces, UTF-8. An unsigned or wrongly signed message is refused.
 
-A payload may also be a JSON array of such objects (webhooks batch them).
+A payload may also be a JSON array of such objects (webhooks batch them). A payload nested
+deeper than ``MAX_DEPTH`` is refused unread (Python's parser would recurse once per level).
+Text fields take no control characters (NUL among them) and no lone surrogates.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from callcenter.alarm_intake.protocols.base import Parsed, ProtocolError, Report
+from callcenter.alarm_intake.protocols.base import (
+    MAX_PAYLOAD,
+    Parsed,
+    ProtocolError,
+    Report,
+    has_unprintable,
+)
+from platform_core import bounded_json
 from platform_core.alarms.schemas import Signal
 from platform_core.alarms.vocabulary import AlarmType
 from platform_core.devices.heartbeats import Heartbeat
@@ -34,6 +43,8 @@ from platform_core.flows.device_reports import FaultReport
 
 NAME = "hx-json"
 MAX_BATCH = 500
+# array of messages > message > loc / val: three levels; room to spare, nothing near recursion
+MAX_DEPTH = 8
 
 EVENTS: dict[str, AlarmType] = {
     "sos": AlarmType.SOS,
@@ -94,6 +105,8 @@ def _text(message: dict[str, Any], key: str, *, limit: int, required: bool = Tru
     text = str(value).strip()
     if len(text) > limit:
         raise ProtocolError("bad_field", f"{key} too long")
+    if has_unprintable(text):
+        raise ProtocolError("bad_field", f"{key} has control characters")
     return text
 
 
@@ -109,13 +122,16 @@ def _position(message: dict[str, Any]) -> dict[str, Any]:
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise ProtocolError("bad_field", "loc out of range")
     acc = loc.get("acc")
+    source = str(loc.get("src") or "gps")[:10]
+    if has_unprintable(source):
+        raise ProtocolError("bad_field", "loc.src has control characters")
     return {
         "latitude": float(lat),
         "longitude": float(lng),
         "accuracy_m": float(acc)
         if isinstance(acc, int | float) and not isinstance(acc, bool)
         else None,
-        "position_source": str(loc.get("src") or "gps")[:10],
+        "position_source": source,
     }
 
 
@@ -136,7 +152,12 @@ def parse_message(
     given = message.get("sign")
     if not isinstance(given, str) or not given:
         raise ProtocolError("unsigned", "no sign")
-    if not hmac.compare_digest(sign(message, secret), given.lower()):
+    try:
+        expected = sign(message, secret)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800"): no UTF-8, so nobody signed it
+        raise ProtocolError("bad_field", "text that is not Unicode") from None
+    # compare_digest takes ASCII text only (it raises on anything else)
+    if not given.isascii() or not hmac.compare_digest(expected, given.lower()):
         raise ProtocolError("bad_signature", "sign does not match")
     if message.get("ver", 1) != 1:
         raise ProtocolError("unsupported_version", str(message.get("ver"))[:10])
@@ -179,9 +200,10 @@ def parse(
     payload: bytes, *, vendor: str, secret: str, transport: str, received_at: datetime
 ) -> Parsed:
     try:
-        data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolError("malformed", f"not JSON: {str(exc)[:80]}") from None
+        data = bounded_json.loads(payload, max_bytes=MAX_PAYLOAD, max_depth=MAX_DEPTH)
+    except bounded_json.JsonRefused as refused:
+        reason = refused.reason if refused.reason in ("too_large", "too_deep") else "malformed"
+        raise ProtocolError(reason, refused.message) from None
     messages = data if isinstance(data, list) else [data]
     if len(messages) > MAX_BATCH:
         raise ProtocolError("too_large", f"{len(messages)} messages in one payload")

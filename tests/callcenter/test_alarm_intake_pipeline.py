@@ -1,0 +1,112 @@
+"""The intake's writers against real PostgreSQL: a report the database refuses is set aside on
+its own at once; a database that is away is waited for, and nothing is set aside meanwhile."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from callcenter.alarm_intake.pipeline import Delivery, IntakePipeline
+from callcenter.alarm_intake.rejects import RejectLog
+from platform_core.alarms.models import RejectedDeviceMessage
+from platform_core.alarms.schemas import Signal
+from platform_core.alarms.vocabulary import AlarmType
+from platform_core.db import make_engine, utcnow
+from platform_core.models import metadata
+from platform_core.runtime import build_runtime
+from tests.callcenter import alarm_intake_support as support
+from tests.callcenter.alarm_intake_support import count_alarms, wait_until
+from tests.platform_core.alarms_support import new_device, new_elder
+from tests.platform_core.test_db_liveness import private_postgres
+
+home = support.home  # fixtures
+__all__ = ["private_postgres"]
+
+
+def _sos(device_ref: str, key: str) -> Signal:
+    now = utcnow()
+    return Signal(
+        device_ref=device_ref,
+        kind="alarm",
+        alarm_type=AlarmType.SOS,
+        occurred_at=now,
+        received_at=now,
+        msg_key=key,
+        vendor="ankang",
+        protocol="hx-json",
+        raw=f'{{"dev":"{device_ref}","msgId":"{key}"}}',
+    )
+
+
+def test_a_report_the_database_refuses_is_set_aside_alone_and_at_once(home) -> None:
+    rt = home.runtime
+    with rt.session() as s:
+        refs = [new_device(s, elder_id=home.elder_id).imei for _ in range(4)]
+    rejects = RejectLog(rt)
+    pipeline = IntakePipeline(rt, rejects=rejects).start()
+    acks: list[tuple[int, bool]] = []
+    poisoned = _sos("864512\x00999", "nul-in-the-reference")  # PostgreSQL refuses the query
+    deliveries = [
+        Delivery([_sos(refs[0], "a")], lambda ok: acks.append((0, ok))),
+        # a webhook request with three messages, the middle one poisoned
+        Delivery(
+            [_sos(refs[1], "b"), poisoned, _sos(refs[2], "c")],
+            lambda ok: acks.append((1, ok)),
+            transport="http",
+        ),
+        Delivery([_sos(refs[3], "d")], lambda ok: acks.append((2, ok))),
+    ]
+    started = time.monotonic()
+    try:
+        for d in deliveries:
+            pipeline.submit(d)
+        assert pipeline.wait_idle(10)
+        elapsed = time.monotonic() - started
+    finally:
+        pipeline.stop()
+        rejects.close()
+    assert count_alarms(rt, alarm_type="sos") == 4
+    # every delivery acknowledged once; the webhook's answer says which report was set aside
+    assert sorted(acks) == [(0, True), (1, False), (2, True)]
+    assert [e.reason for e in deliveries[1].set_aside] == ["not_stored"]
+    # no back-off for an error that is the message's own: milliseconds, not seconds
+    assert elapsed < 1.0, elapsed
+    with rt.session() as s:
+        [row] = s.scalars(select(RejectedDeviceMessage)).all()
+    assert (row.reason, row.transport) == ("not_stored", "http") and "\\x00" in row.raw
+
+
+def test_alarms_wait_out_a_database_outage_and_nothing_is_set_aside(
+    private_postgres, base_settings
+) -> None:
+    server, pg_ctl = private_postgres
+    engine = make_engine(server.url, pool_size=3, max_overflow=0)
+    metadata.create_all(engine)
+    rt = build_runtime(base_settings.with_overrides(database_url=server.url), engine=engine)
+    try:
+        from platform_core.regions.service import load_dictionary
+
+        with rt.session() as s:
+            load_dictionary(s)
+        with rt.session() as s:
+            imei = new_device(s, elder_id=new_elder(s)).imei
+        rejects = RejectLog(rt)
+        pipeline = IntakePipeline(rt, rejects=rejects).start()
+        acks: list[bool] = []
+        server.pg_ctl(pg_ctl, "stop")
+        try:
+            pipeline.submit(Delivery([_sos(imei, "during-the-outage")], acks.append))
+            time.sleep(4)  # longer than the retries of a write that fails for its own reasons
+            assert acks == [] and not rejects.counts  # nothing acknowledged, nothing set aside
+        finally:
+            server.pg_ctl(pg_ctl, "start")
+        try:
+            assert wait_until(lambda: acks == [True], timeout=20), pipeline.snapshot()
+        finally:
+            pipeline.stop()
+            rejects.close()
+        assert count_alarms(rt, alarm_type="sos") == 1
+        assert pipeline.snapshot().get("set_aside", 0) == 0
+    finally:
+        rt.close()
