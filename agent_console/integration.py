@@ -200,17 +200,74 @@ def order_allowance(session: Session, *, order_id: int) -> str:
     return str(amount)
 
 
+# Service type names by code, read once per process (the catalogue's names rarely change; a code
+# not seen yet is read when it first appears).
+_SERVICE_TYPE_NAMES: dict[str, str] = {}
+
+
+def service_type_name(session: Session | None, code: str) -> str:
+    """The catalogue's name of a service type (助洁, not care_cleaning)."""
+    name = _SERVICE_TYPE_NAMES.get(code)
+    if name is None and session is not None:
+        catalogue = _module("platform_core.catalogue.models")
+        found = session.get(catalogue.ServiceType, code)
+        if found is not None:
+            name = _SERVICE_TYPE_NAMES[code] = str(found.name)
+    return name or code
+
+
 def order_summary(order: Any) -> dict[str, Any]:
+    from sqlalchemy.orm import object_session
+
     status = str(getattr(order.status, "value", order.status))
-    labels = _module("platform_core.orders.states").STATUS_LABELS
+    states = _module("platform_core.orders.states")
     return {
         "id": order.id,
         "order_no": order.order_no,
+        "elder_id": order.elder_id,
         "service_type_code": order.service_type_code,
+        "service_type_name": service_type_name(object_session(order), order.service_type_code),
         "urgency": str(getattr(order.urgency, "value", order.urgency)),
         "status": status,
-        "status_label": labels.get(status, status),
+        "status_label": states.STATUS_LABELS.get(status, status),
+        "open": status in {str(s.value) for s in states.ELDER_OPEN_STATUSES},
         "opened_at": _iso(getattr(order, "opened_at", None)),
+        # an IVR draft names the call it was keyed on: the call's order form starts from it
+        "source": str(getattr(order.source, "value", order.source)),
+        "source_ref": order.source_ref,
+    }
+
+
+def order_change(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+    """An order event's data as the screen pop shows the order (the same shape as
+    :func:`order_summary`)."""
+    states = _module("platform_core.orders.states")
+    status = str(data["status"])
+    return {
+        "id": data["order_id"],
+        "order_no": data["order_no"],
+        "elder_id": data["elder_id"],
+        "service_type_code": data["service_type_code"],
+        "service_type_name": service_type_name(session, data["service_type_code"]),
+        "urgency": data["urgency"],
+        "status": status,
+        "status_label": states.STATUS_LABELS.get(status, status),
+        "open": status in {str(s.value) for s in states.ELDER_OPEN_STATUSES},
+    }
+
+
+def order_event_types() -> list[str]:
+    """The type names of every order event (one per lifecycle step)."""
+    events = _module("platform_core.orders.events")
+    return sorted(cls.type_name or cls.__name__ for cls in events.OrderEvent.__subclasses__())
+
+
+def intent_presets(settings: Any) -> dict[str, Any]:
+    """What the order form starts from for each IVR intent: a service type and an urgency."""
+    intents = _module("platform_core.catalogue.intents")
+    return {
+        "service_types": intents.intent_service_types(settings),
+        "emergency": sorted(intents.EMERGENCY_INTENTS),
     }
 
 

@@ -77,6 +77,8 @@ class Realtime:
         self._unsubscribe: Callable[[], None] | None = None
         self._live_checked: dict[str, float] = {}
         self._http_logins: dict[str, tuple[float, dict[str, Any], Actor]] = {}
+        # the one room each connection follows besides its own (the elder on the screen pop)
+        self._following: dict[tuple[str, str], str] = {}
         self.event_handlers: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         # started and stopped with the relay (the alarm router reacts to the relayed events)
         self._companions: list[tuple[Callable[[], Any], Callable[[], Any]]] = []
@@ -132,6 +134,7 @@ class Realtime:
         def on_disconnect(reason: Any = None) -> None:
             with self._lock:
                 self._connections.pop((namespace, request.sid), None)  # type: ignore[attr-defined]
+                self._following.pop((namespace, request.sid), None)  # type: ignore[attr-defined]
 
         self.socketio.on_event("connect", on_connect, namespace=namespace)
         self.socketio.on_event("disconnect", on_disconnect, namespace=namespace)
@@ -183,6 +186,18 @@ class Realtime:
     def connection_count(self) -> int:
         with self._lock:
             return len(self._connections)
+
+    def follow(self, namespace: str, sid: str, room: str | None) -> None:
+        """Put one connection in ``room`` instead of the room it followed before (the screen pop
+        follows one elder at a time: that elder's order events reach it, the last one's stop)."""
+        with self._lock:
+            previous = self._following.pop((namespace, sid), None)
+            if room is not None:
+                self._following[(namespace, sid)] = room
+        if previous is not None and previous != room:
+            self.socketio.server.leave_room(sid, previous, namespace=namespace)
+        if room is not None and room != previous:
+            self.socketio.server.enter_room(sid, room, namespace=namespace)
 
     def set_snapshot(self, namespace: str, build: Callable[[Connection], dict[str, Any]]) -> None:
         self._snapshots[namespace] = build

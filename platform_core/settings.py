@@ -110,6 +110,12 @@ class Settings:
     wait_alert_s: int = 60
     # The queues an agent logs in to from the console (names as in asterisk_conf/queues.conf).
     agent_queues: str = "hotline-emergency,hotline-general"
+    # The service type the order form starts from for each intent the IVR found (HOTLINE_INTENT);
+    # a service the caller chose in the IVR's menu (its draft order) wins.
+    intent_service_types: str = (
+        "sos=emergency_sos,emergency=emergency_sos,daily_care=care_cleaning,meal=meal_delivery,"
+        "medical=medical_escort,consult=consultation,complaint=complaint"
+    )
     # The queues' names as people read them (reports, wallboard), by queue code.
     queue_labels: str = "hotline-emergency=紧急求助队列,hotline-general=综合服务队列"
     # Database connections each console process keeps (requests beyond wait for one): with

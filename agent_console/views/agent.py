@@ -26,6 +26,7 @@ from agent_console.views.schemas import (
     CallbackIn,
     CancelOrderIn,
     DispositionIn,
+    ElderOrdersIn,
     OrderIn,
     PauseIn,
     QuickRegisterIn,
@@ -39,7 +40,14 @@ from platform_core.accounts.models import User
 from platform_core.accounts.permissions import Permission
 from platform_core.actors import Actor
 from platform_core.db import utcnow
-from platform_core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from platform_core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    OutOfRegion,
+    PermissionDenied,
+    ValidationFailed,
+)
 from platform_core.regions import codes
 
 log = logging.getLogger(__name__)
@@ -133,6 +141,7 @@ def console() -> Any:
         dispositions=accounts.DISPOSITIONS,
         catalogue=alarm_messages(g.get("lang", "zh")),
         queue_names={q: queue_name(q) for q in _agent_queues()},
+        intent_presets=integration.intent_presets(runtime().settings),
     )
 
 
@@ -505,6 +514,15 @@ def _relay_handlers(realtime: Realtime) -> None:
         if user is not None:
             realtime.emit_local("ring_ended", env["data"], namespace=AGENT_NS, to=f"user:{user.id}")
 
+    def order_changed(env: dict[str, Any]) -> None:
+        # to the screen pops showing this elder: the open orders and their states move live
+        data = env["data"]
+        with rt.session() as s:
+            change = integration.order_change(s, data)
+        realtime.emit_local(
+            "order_changed", change, namespace=AGENT_NS, to=_elder_room(data["elder_id"])
+        )
+
     def recall_changed(env: dict[str, Any]) -> None:
         realtime.emit_to_region("recall_changed", env, namespace=AGENT_NS)
         realtime.tell_supervisors(env)
@@ -523,9 +541,15 @@ def _relay_handlers(realtime: Realtime) -> None:
     ):
         realtime.on_domain_event(name, agent_event)
     realtime.on_domain_event("CallEnded", call_ended)
+    for name in integration.order_event_types():
+        realtime.on_domain_event(name, order_changed)
     realtime.on_domain_event("RecallOpened", recall_changed)
     realtime.on_domain_event("RecallClosed", recall_changed)
     realtime.on_domain_event("LoginSessionEnded", login_ended)
+
+
+def _elder_room(elder_id: int) -> str:
+    return f"elder:{elder_id}"
 
 
 def _pause_for_wrapup(rt: Any, interface: str | None) -> None:
@@ -550,6 +574,22 @@ def init_app(app: Flask, realtime: Realtime) -> None:
 
     @realtime.on(AGENT_NS, "screen_pop", Permission.VIEW_ELDER, ScreenPopIn)
     def socket_screen_pop(conn: Connection, payload: ScreenPopIn) -> dict[str, Any]:
-        return screen_pop_for(conn.actor, payload)
+        result = screen_pop_for(conn.actor, payload)
+        # the pop's orders follow the elder shown: their events reach this connection
+        elder_id = (result.get("profile") or {}).get("id")
+        realtime.follow(AGENT_NS, request.sid, _elder_room(elder_id) if elder_id else None)  # type: ignore[attr-defined]
+        return result
+
+    @realtime.on(AGENT_NS, "elder_orders", Permission.VIEW_ELDER, ElderOrdersIn)
+    def socket_elder_orders(conn: Connection, payload: ElderOrdersIn) -> dict[str, Any]:
+        """The open orders of the elder on the pop, read again after a reconnect (events
+        published while the connection was away are in them), and follow that elder again."""
+        with runtime().session() as s:
+            region = integration.elder_region(s, payload.elder_id)
+            if not codes.is_within(region, conn.actor.region_code):
+                raise OutOfRegion("无权访问其他地区的数据 / outside your region")
+            orders = integration.open_orders_for_elder(s, elder_id=payload.elder_id)
+        realtime.follow(AGENT_NS, request.sid, _elder_room(payload.elder_id))  # type: ignore[attr-defined]
+        return {"elder_id": payload.elder_id, "open_orders": orders}
 
     _relay_handlers(realtime)

@@ -68,5 +68,9 @@ class ScreenPopIn(Strict):
     linkedid: str | None = Field(default=None, max_length=64)
 
 
+class ElderOrdersIn(Strict):
+    elder_id: int = Field(ge=1)
+
+
 class SnapshotIn(Strict):
     pass

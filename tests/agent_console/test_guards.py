@@ -93,6 +93,7 @@ ENDPOINTS.update(care_cases(Case))
 SOCKET_EVENTS = {
     ("/agent", "snapshot"): "self",
     ("/agent", "screen_pop"): "elder",
+    ("/agent", "elder_orders"): "elder",
     ("/supervisor", "snapshot"): "content",
 }
 

@@ -6,7 +6,8 @@ import * as alarmDesk from "./alarm_desk.js";
 const $ = (id) => document.getElementById(id);
 const QUEUE_NAMES = JSON.parse($("queue-names").textContent);
 const queueName = (code) => QUEUE_NAMES[code] || code || "—";
-let state = { agent: null, wrapup: null, call: null, elderId: null, elderName: "", popSeq: 0 };
+const PRESETS = JSON.parse($("intent-presets").textContent);
+let state = { agent: null, wrapup: null, call: null, elderId: null, elderName: "", popSeq: 0, orders: new Map(), presetCode: "" };
 
 function renderState() {
   const a = state.agent;
@@ -40,6 +41,7 @@ function applySnapshot(snap) {
   renderRecalls(snap.recalls || []);
   alarmDesk.fromSnapshot(snap.alarm_desk);
   reconcileCall(snap.call);
+  if (state.elderId) refreshOrders(state.elderId); // events missed while away are in the list
 }
 
 // After a (re)connect or a reload: the card shows the call ringing at this desk or on its line,
@@ -108,11 +110,14 @@ function renderProfile(result) {
     el("h4", {}, t("pop.devices")),
     list(p.devices, (d) => `${d.type_label || d.device_type} · ${t("pop.device_status")}: ${d.status_label || d.status} · ${t("pop.heartbeat")}: ${(d.last_heartbeat_at || "—").replace("T", " ").slice(0, 19)}`),
     el("h4", {}, t("pop.open_orders")),
-    orderList(result.open_orders || p.open_orders || []),
+    el("div", { id: "pop-orders", "data-testid": "pop-orders" }),
     el("h4", {}, t("pop.recent_calls")),
     list(result.recent_calls || p.recent_calls, (c) => `${(c.started_at || "").replace("T", " ").slice(0, 16)} ${t(`outcome.${c.outcome}`)} ${c.intent ? t(`intent.${c.intent}`) : ""} ${c.agent || ""}`),
   );
   box.hidden = false;
+  state.orders = new Map((result.open_orders || p.open_orders || []).map((o) => [o.id, o]));
+  renderOrders();
+  presetOrderForm(result.open_orders || []);
   $("order-card").hidden = false;
   if (state.careFor !== state.elderId) loadCare(state.elderId);
   state.popShownAt = Date.now();
@@ -198,17 +203,56 @@ async function startCare(m, row, action, elderId) {
 
 // --- orders: why dispatch chose the provider, and cancelling one ---------------------------------
 
-function orderList(orders) {
-  if (!orders.length) return el("p", {}, t("pop.none"));
-  return el("ul", { class: "orders" }, orders.map(orderItem));
+// The pop's open orders, kept live: each order event of the elder shown arrives here (the
+// connection follows that elder), and a reconnect reads the list again.
+function renderOrders() {
+  const box = $("pop-orders");
+  if (!box) return;
+  const orders = [...state.orders.values()];
+  box.replaceChildren(orders.length ? el("ul", { class: "orders" }, orders.map(orderItem)) : el("p", {}, t("pop.none")));
+}
+
+function onOrderChanged(o) {
+  if (o.elder_id !== state.elderId) return;
+  if (o.open) state.orders.set(o.id, { ...(state.orders.get(o.id) || {}), ...o });
+  else state.orders.delete(o.id);
+  renderOrders();
+  const opened = document.querySelector(`#orders-opened li[data-order="${o.id}"] .order-text`);
+  if (opened) opened.textContent = orderText(o);
+}
+
+function refreshOrders(elderId) {
+  socket.emit("elder_orders", { elder_id: elderId }, (ack) => {
+    if (!ack || !ack.ok || elderId !== state.elderId) return;
+    state.orders = new Map(ack.open_orders.map((o) => [o.id, o]));
+    renderOrders();
+  });
+}
+
+// The order form starts from what the caller asked for: the service chosen in the IVR's menu
+// (its draft order on this call), else the IVR's intent; otherwise the agent chooses.
+function presetOrderForm(openOrders) {
+  const call = state.call;
+  const intent = call && call.intent;
+  const draft = call && openOrders.find((o) => o.source === "ivr" && o.source_ref === call.linkedid);
+  const code = draft ? draft.service_type_code : (PRESETS.service_types[intent] || "");
+  const select = $("order-type");
+  state.presetCode = code;
+  select.value = [...select.options].some((o) => o.value === code) ? code : "";
+  $("order-form").elements.urgency.value = PRESETS.emergency.includes(intent) ? "emergency" : "normal";
+  const hint = $("order-preset");
+  hint.hidden = !code;
+  hint.textContent = !code ? "" : draft
+    ? t("order.preset_menu", { order_no: draft.order_no })
+    : t("order.preset_intent", { intent: t(`intent.${intent}`) });
 }
 
 function orderText(o) {
-  return `${o.order_no} ${o.service_type_code} ${t(`urgency.${o.urgency}`)} ${o.status_label || o.status}`;
+  return `${o.order_no} ${o.service_type_name || o.service_type_code} ${t(`urgency.${o.urgency}`)} ${o.status_label || o.status}`;
 }
 
 function orderItem(o) {
-  const text = el("span", {}, orderText(o));
+  const text = el("span", { class: "order-text" }, orderText(o));
   const detail = el("div", { class: "order-detail", hidden: true });
   const li = el("li", { "data-order": o.id }, text, " ",
     el("button", { class: "small", "aria-expanded": "false", onclick: (e) => toggleDispatch(o, detail, e.target) }, t("order.why")), " ",
@@ -358,6 +402,8 @@ function clearCall(note) {
   $("pop-empty").hidden = false;
   $("order-card").hidden = true;
   $("orders-opened").replaceChildren();
+  state.orders = new Map();
+  state.presetCode = "";
 }
 
 const socket = connect("/agent", {
@@ -366,6 +412,7 @@ const socket = connect("/agent", {
     call_ringing: onRinging,
     ring_ended: onRingEnded,
     agent_event: onAgentEvent,
+    order_changed: onOrderChanged,
     wrapup_required: (d) => { state.wrapup = d; renderState(); },
     recall_changed: () => socket.refresh(),
     ...alarmDesk.handlers,
@@ -375,7 +422,9 @@ const socket = connect("/agent", {
 async function loadServiceTypes() {
   try {
     const data = await api("GET", "/api/catalogue/service-types");
-    $("order-type").replaceChildren(...data.service_types.map((s) => el("option", { value: s.code }, s.name)));
+    $("order-type").replaceChildren(el("option", { value: "" }, t("order.choose_type")),
+      ...data.service_types.map((s) => el("option", { value: s.code }, s.name)));
+    $("order-type").value = state.presetCode; // a pop that came first keeps its preset
   } catch (err) { /* the catalogue may not be installed yet */ }
 }
 loadServiceTypes();
