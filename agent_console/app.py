@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, g, jsonify, request
 from flask_socketio import SocketIO
 
-from agent_console import csrf, i18n
+from agent_console import csrf, i18n, operations
 from agent_console.realtime import SESSION_COOKIE, Realtime
 from agent_console.security import ANONYMOUS_REGION, audit_refusal, refusal_response, wants_json
 from platform_core.accounts import service as accounts
@@ -61,6 +61,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     app.extensions["hotline_realtime"] = realtime
 
     _install_request_hooks(app, runtime)
+    operations.init_app(app, runtime)
 
     from agent_console.views import agent, alarms, assessment, auth, care, reports, supervisor
 

@@ -24,6 +24,7 @@ from flask_socketio import SocketIO
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from agent_console.operations import timed_socket_event
 from platform_core.accounts import service as accounts
 from platform_core.accounts.permissions import Permission, allows
 from platform_core.actors import Actor
@@ -136,7 +137,9 @@ class Realtime:
                 self._connections.pop((namespace, request.sid), None)  # type: ignore[attr-defined]
                 self._following.pop((namespace, request.sid), None)  # type: ignore[attr-defined]
 
-        self.socketio.on_event("connect", on_connect, namespace=namespace)
+        self.socketio.on_event(
+            "connect", timed_socket_event(namespace, "connect", on_connect), namespace=namespace
+        )
         self.socketio.on_event("disconnect", on_disconnect, namespace=namespace)
 
     def _still_live(self, conn: Connection) -> bool:
@@ -198,6 +201,17 @@ class Realtime:
             self.socketio.server.leave_room(sid, previous, namespace=namespace)
         if room is not None and room != previous:
             self.socketio.server.enter_room(sid, room, namespace=namespace)
+
+    def connection_counts(self) -> dict[str, int]:
+        """Open connections per namespace (the metrics' connected sockets)."""
+        counts = dict.fromkeys(NAMESPACE_PERMISSION, 0)
+        with self._lock:
+            for namespace, _sid in self._connections:
+                counts[namespace] = counts.get(namespace, 0) + 1
+        return counts
+
+    def relaying(self) -> bool:
+        return self._unsubscribe is not None
 
     def set_snapshot(self, namespace: str, build: Callable[[Connection], dict[str, Any]]) -> None:
         self._snapshots[namespace] = build
@@ -294,7 +308,9 @@ class Realtime:
                         )
                     return {"ok": False, **err.to_dict()}
 
-            self.socketio.on_event(event, handler, namespace=namespace)
+            self.socketio.on_event(
+                event, timed_socket_event(namespace, event, handler), namespace=namespace
+            )
             self.handlers.append(SocketHandler(namespace, event, permission, schema))
             return fn
 

@@ -17,6 +17,13 @@ log = logging.getLogger(__name__)
 
 
 class _QuietHandler(WSGIRequestHandler):
+    # no version banner (``Server: Werkzeug/3.1.9 Python/3.11.7`` tells an attacker what to try)
+    server_version = "hotline"
+    sys_version = ""
+    # a connection that sends nothing for this long is closed (its thread with it); open
+    # Socket.IO connections exchange a ping every 20 s, so only dead or idle sockets go
+    timeout = 75
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if log.isEnabledFor(logging.DEBUG):
             super().log_request(code, size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -19,37 +20,35 @@ from platform_core.errors import DomainError
     show_default=True,
     help="进程数 (大于 1 需要 Redis) / processes sharing the port (more than one needs Redis)",
 )
+@click.option(
+    "--server",
+    type=click.Choice(["gunicorn", "werkzeug"]),
+    default=None,
+    help="WSGI 服务器 / WSGI server (HOTLINE_CONSOLE_SERVER, default gunicorn)",
+)
 @click.option("--reuse-port", is_flag=True, hidden=True)
-def console(host: str | None, port: int | None, workers: int, reuse_port: bool) -> None:
+def console(
+    host: str | None, port: int | None, workers: int, server: str | None, reuse_port: bool
+) -> None:
     """启动坐席控制台 / serve the agent console (HTTP + Socket.IO)."""
     import subprocess
 
-    from agent_console import create_app
-    from agent_console.server import ConsoleServer
-    from platform_core.db import make_engine
-    from platform_core.process import settle_service_process
-    from platform_core.runtime import build_runtime, install_runtime
     from platform_core.settings import load_settings
 
     settings = load_settings()
     host = host or settings.console_host
     port = port or settings.console_port
+    server = server or settings.console_server
+    if server not in ("gunicorn", "werkzeug"):
+        raise click.ClickException(
+            f"HOTLINE_CONSOLE_SERVER={server!r}: 应为 gunicorn 或 werkzeug / must be gunicorn or werkzeug"
+        )
     if workers > 1 and not settings.redis_url:
         raise click.ClickException(
             "多个进程需要 HOTLINE_REDIS_URL / more than one worker needs HOTLINE_REDIS_URL"
         )
     children: list[subprocess.Popen[bytes]] = []
-    url = settings.effective_database_url
-    pool = (
-        {"pool_size": settings.console_db_pool, "max_overflow": 0}
-        if url.startswith("postgresql")
-        else {}
-    )
-    runtime = build_runtime(settings, engine=make_engine(url, **pool))
-    install_runtime(runtime)
     try:
-        app = create_app(runtime)
-        server = ConsoleServer(app, host, port, reuse_port=reuse_port or workers > 1)
         for _ in range(workers - 1):
             # each worker is a whole console process; the kernel shares the port between them and
             # Redis carries events, Socket.IO emits and logouts between them
@@ -64,19 +63,20 @@ def console(host: str | None, port: int | None, workers: int, reuse_port: bool) 
                         host,
                         "--port",
                         str(port),
+                        "--server",
+                        server,
                         "--reuse-port",
                     ]
                 )
             )
         click.echo(
-            f"坐席控制台 / console: {server.url}"
-            + (f" ({workers} 进程 / workers)" if workers > 1 else "")
+            f"坐席控制台 / console: http://{host}:{port} ({server}"
+            + (f", {workers} 进程 / workers)" if workers > 1 else ")")
         )
-        # Python's GIL switch interval stays at its default (5 ms): at 0.5 ms a thousand socket
-        # threads traded the GIL 50,000-70,000 times a second under load and the console's p95
-        # doubled.
-        settle_service_process()
-        server.serve_forever()
+        if server == "gunicorn":
+            _serve_gunicorn(settings, host, port, reuse_port=reuse_port or workers > 1)
+        else:
+            _serve_werkzeug(settings, host, port, reuse_port=reuse_port or workers > 1)
     except KeyboardInterrupt:
         pass
     finally:
@@ -87,6 +87,55 @@ def console(host: str | None, port: int | None, workers: int, reuse_port: bool) 
                 child.wait(10)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def _build_console(settings: Any) -> tuple[Any, Any]:
+    """The runtime and the Flask app of one console process."""
+    from agent_console import create_app
+    from platform_core.db import make_engine
+    from platform_core.runtime import build_runtime, install_runtime
+
+    url = settings.effective_database_url
+    pool = (
+        {"pool_size": settings.console_db_pool, "max_overflow": 0}
+        if url.startswith("postgresql")
+        else {}
+    )
+    runtime = build_runtime(settings, engine=make_engine(url, **pool))
+    install_runtime(runtime)
+    return runtime, create_app(runtime)
+
+
+def _serve_gunicorn(settings: Any, host: str, port: int, *, reuse_port: bool) -> None:
+    from hotline.console_serving import ConsoleApplication, gunicorn_options
+    from platform_core.process import settle_service_process
+
+    built: list[Any] = []
+
+    def build() -> Any:
+        runtime, app = _build_console(settings)
+        built.append(runtime)
+        settle_service_process()
+        return app
+
+    options = gunicorn_options(settings, host=host, port=port, reuse_port=reuse_port)
+    options["worker_exit"] = lambda _arbiter, _worker: [rt.close() for rt in built]
+    ConsoleApplication(build, options).run()
+
+
+def _serve_werkzeug(settings: Any, host: str, port: int, *, reuse_port: bool) -> None:
+    from agent_console.server import ConsoleServer
+    from platform_core.process import settle_service_process
+
+    runtime, app = _build_console(settings)
+    try:
+        server = ConsoleServer(app, host, port, reuse_port=reuse_port)
+        # Python's GIL switch interval stays at its default (5 ms): at 0.5 ms a thousand socket
+        # threads traded the GIL 50,000-70,000 times a second under load and the console's p95
+        # doubled.
+        settle_service_process()
+        server.serve_forever()
+    finally:
         runtime.close()
 
 

@@ -255,6 +255,26 @@ class Settings:
     device_service_months: int = 36
     device_return_visit_days: int = 90
 
+    # Production serving and operations. The console's server (gunicorn: one gthread worker per
+    # process, as Flask-SocketIO requires; werkzeug: the development server the demo embeds),
+    # threads per process (each WebSocket holds one), how long a request may take to arrive and
+    # how long an idle keep-alive connection is kept.
+    console_server: str = "gunicorn"
+    console_threads: int = 1000
+    console_read_timeout_s: int = 30
+    console_idle_timeout_s: int = 75
+    # Addresses of the reverse proxy (nginx) in front of the console, comma-separated CIDRs:
+    # only requests arriving from them have their X-Forwarded-For/-Proto/-Host believed.
+    console_trusted_proxies: str = ""
+    # Who may read /metrics (Prometheus), comma-separated CIDRs.
+    metrics_allow: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+    # Services without HTTP of their own (callcenter, ivr, alarm intake, worker) serve
+    # /metrics, /healthz and /readyz on this port (0: off).
+    metrics_port: int = 0
+    metrics_host: str = "0.0.0.0"
+    # Log lines: "text" for a terminal, "json" (one object per line) for a log collector.
+    log_format: str = "text"
+
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -31,6 +31,10 @@ ENDPOINTS: dict[str, Case] = {
     "auth.login": Case(public=True),
     "auth.login_submit": Case(public=True),
     "auth.set_language": Case(public=True),
+    # operations: health for load balancers, metrics only from metrics_allow (test_operations)
+    "ops.healthz": Case(public=True),
+    "ops.readyz": Case(public=True),
+    "ops.metrics": Case(public=True),
     "auth.logout": Case("POST", "/logout"),
     "auth.index": Case("GET", "/"),
     "auth.no_console": Case("GET", "/no-console"),

@@ -1,0 +1,66 @@
+"""Serving the console in production: gunicorn with one gthread worker per process.
+
+Flask-SocketIO needs every request of one Socket.IO connection in one process, so a gunicorn
+here has exactly one worker and a deployment runs several of these processes behind nginx
+(sticky by login). The worker keeps Flask-SocketIO's threading mode: each open WebSocket holds
+one of ``HOTLINE_CONSOLE_THREADS`` threads, and idle keep-alive HTTP connections wait in the
+worker's poller instead of holding a thread (``HOTLINE_CONSOLE_IDLE_TIMEOUT_S``). The gunicorn
+master restarts a worker that dies or stops answering within ``HOTLINE_CONSOLE_READ_TIMEOUT_S``.
+The runtime (engine, Redis, the relay's threads) is built in the worker after the fork, never
+in the master, so no connection or thread is shared across a fork.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from platform_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def gunicorn_options(
+    settings: Settings, *, host: str, port: int, reuse_port: bool
+) -> dict[str, Any]:
+    threads = max(1, settings.console_threads)
+    return {
+        "bind": [f"{host}:{port}"],
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": threads,
+        # gthread accepts no more connections than this at once (sockets plus page requests)
+        "worker_connections": threads + 200,
+        "backlog": 1024,
+        "keepalive": settings.console_idle_timeout_s,
+        "timeout": settings.console_read_timeout_s,
+        "graceful_timeout": 10,
+        "reuse_port": reuse_port,
+        "preload_app": False,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": "hotline-console",
+        "control_socket_disable": True,
+    }
+
+
+class ConsoleApplication(BaseApplication):  # type: ignore[misc]
+    """gunicorn driven from ``hotline console``: options from the settings, the app built by
+    ``build`` inside the worker."""
+
+    def __init__(self, build: Callable[[], Any], options: dict[str, Any]) -> None:
+        self._build = build
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self._build()
