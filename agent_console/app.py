@@ -63,7 +63,16 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     _install_request_hooks(app, runtime)
     operations.init_app(app, runtime)
 
-    from agent_console.views import agent, alarms, assessment, auth, care, reports, supervisor
+    from agent_console.views import (
+        agent,
+        alarms,
+        assessment,
+        auth,
+        care,
+        regions,
+        reports,
+        supervisor,
+    )
 
     auth.init_app(app)
     agent.init_app(app, realtime)
@@ -71,6 +80,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     assessment.init_app(app)
     supervisor.init_app(app, realtime)
     reports.init_app(app)
+    regions.init_app(app)
     alarms.init_app(app, realtime)
     from agent_console.views import orders_desk, provider_api, provider_portal
 

@@ -100,6 +100,39 @@ def register_elder(
     return _module("platform_core.elders.service").register_elder(session, data=data, actor=actor)
 
 
+def region_picker(session: Session, *, parent_code: str, scope_code: str) -> list[dict[str, str]]:
+    rows = _module("platform_core.regions.service").picker_options(
+        session, parent_code=parent_code, scope_code=scope_code
+    )
+    return [{"code": r.code, "name": r.name} for r in rows]
+
+
+def read_id_number(session: Session, *, id_number: str, scope_code: str) -> dict[str, Any]:
+    """What the number says: birth date, age today, sex, and its county when the dictionary
+    knows it and it lies in the user's region (a number from elsewhere presets nothing)."""
+    idcard = _module("platform_core.elders.idcard")
+    regions = _module("platform_core.regions.service")
+    codes = _module("platform_core.regions.codes")
+    parsed = idcard.parse_id_number(id_number)
+    county = regions.canonical_code(session, parsed.area_code)
+    region = None
+    found = regions.find_region(session, county)
+    if found is not None and codes.level_of(county) == 3 and codes.is_within(county, scope_code):
+        region = {
+            "code": county,
+            "path": [r.code for r in regions.region_path(session, county)[1:]],
+            "full_name": regions.full_name(session, county),
+        }
+    return {
+        "id_number_valid": True,
+        "birth_date": parsed.birth_date.isoformat(),
+        "age": parsed.age_on(clock.today()),
+        "sex": parsed.sex,
+        "region": region,
+        "warnings": [w.message for w in parsed.warnings],
+    }
+
+
 # Alarms and unanswered care calls within this many days are shown as risk flags.
 RECENT_DAYS = 30
 

@@ -79,7 +79,8 @@ def ensure_region(session: Session, code: str, name: str | None = None) -> Regio
     parent_region = ensure_region(session, parent)
     region = Region(
         code=code,
-        name=name or f"{parent_region.name}{codes.township_kind(code) or codes.village_kind(code)}{code[-3:]}",
+        name=name
+        or f"{parent_region.name}{codes.township_kind(code) or codes.village_kind(code)}{code[-3:]}",
         level=codes.level_of(code),
         parent_code=parent_region.code,
         area_code=parent_region.area_code,
@@ -91,7 +92,27 @@ def ensure_region(session: Session, code: str, name: str | None = None) -> Regio
 
 
 def list_children(session: Session, code: str) -> list[Region]:
-    return list(session.scalars(select(Region).where(Region.parent_code == codes.normalize_code(code)).order_by(Region.code)))
+    return list(
+        session.scalars(
+            select(Region)
+            .where(Region.parent_code == codes.normalize_code(code))
+            .order_by(Region.code)
+        )
+    )
+
+
+def picker_options(session: Session, *, parent_code: str, scope_code: str) -> list[Region]:
+    """The regions a cascading picker (盟市 -> 旗县区 -> 苏木乡镇 -> 嘎查村) offers below
+    ``parent_code`` to a user of ``scope_code``: every child inside the scope; above the scope,
+    only the one child on the way down to it (a Hohhot agent picks no other 盟市). A parent
+    beside the scope is refused."""
+    parent = codes.normalize_code(parent_code)
+    scope = codes.normalize_code(scope_code)
+    if codes.is_within(parent, scope):
+        return list_children(session, parent)
+    if codes.is_within(scope, parent):
+        return [r for r in list_children(session, parent) if codes.is_within(scope, r.code)]
+    raise OutOfRegion("无权访问其他地区的数据 / outside your region")
 
 
 def list_leagues(session: Session) -> list[Region]:

@@ -71,6 +71,10 @@ ENDPOINTS: dict[str, Case] = {
         "POST", "/api/elders/{elder_bt}/orders", {"service_type_code": "cleaning"}, scope="elder"
     ),
     "agent.service_types": Case("GET", "/api/catalogue/service-types"),
+    "regions.picker": Case("GET", "/api/regions/picker?parent=150200000000", scope="elder"),
+    "regions.read_id_number": Case(
+        "POST", "/api/elders/id-number", {"id_number": "150202194103090226"}, scope="content"
+    ),
     "supervisor.wallboard": Case("GET", "/wallboard"),
     "supervisor.wallboard_data": Case("GET", "/api/wallboard", scope="content"),
     "supervisor.monitor": Case(

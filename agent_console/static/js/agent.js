@@ -2,6 +2,7 @@
 // wrap-up, recalls, and alarms offered to this desk.
 import { api, config, connect, duration, el, showError, t, toast } from "./common.js";
 import * as alarmDesk from "./alarm_desk.js";
+import { initRegister, showRegister } from "./register.js";
 
 const $ = (id) => document.getElementById(id);
 const QUEUE_NAMES = JSON.parse($("queue-names").textContent);
@@ -317,8 +318,7 @@ function showUnknown(number) {
   hideCare();
   $("pop-caller").hidden = true;
   $("order-card").hidden = true;
-  $("register-form").hidden = false;
-  $("register-phone").value = number || "";
+  showRegister(number);
 }
 
 function screenPop(payload) {
@@ -470,12 +470,6 @@ $("order-form").addEventListener("submit", async (e) => {
   } catch (err) { showError(err); }
 });
 
-$("register-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  try {
-    const res = await api("POST", "/api/elders", Object.fromEntries(new FormData(e.target)));
-    screenPop({ elder_id: res.elder_id, linkedid: state.call && state.call.linkedid });
-  } catch (err) { showError(err); }
-});
+initRegister((elderId) => screenPop({ elder_id: elderId, linkedid: state.call && state.call.linkedid }));
 
 window.hotlineConsole = { config, state };
