@@ -157,6 +157,54 @@ def alarm_kpi(start: datetime | None, end: datetime | None, region_code: str | N
     click.echo(json.dumps(report, ensure_ascii=False, indent=2))
 
 
+@devices.command("rejects")
+@click.option("--hours", type=float, default=24.0, show_default=True, help="最近多少小时 / window")
+@click.option("--reason", default=None, help="只看此原因 / only this reason (e.g. too_deep)")
+@click.option("--vendor", default=None, help="只看此厂商 / only this vendor code")
+@click.option("--limit", type=int, default=20, show_default=True, help="列出最近几条 / latest rows")
+@click.option("--raw", "with_raw", is_flag=True, help="含原文 (留审计) / with raw text (audited)")
+def rejects(
+    hours: float, reason: str | None, vendor: str | None, limit: int, with_raw: bool
+) -> None:
+    """被拒收的设备消息: 按原因与厂商计数, 及最近几条 / rejected device messages."""
+    from hotline.context import runtime_for_cli
+    from platform_core import clock
+    from platform_core.actors import system_actor
+    from platform_core.alarms.rejects import latest_rejects, reject_totals
+
+    runtime = runtime_for_cli(start_jobs=False)
+    since = clock.now() - timedelta(hours=hours)
+    try:
+        with runtime.session() as s:
+            totals = reject_totals(s, since=since)
+            latest = latest_rejects(
+                s,
+                since=since,
+                reason=reason,
+                vendor=vendor,
+                limit=limit,
+                with_raw=with_raw,
+                actor=system_actor("命令行 / CLI", region_code=runtime.settings.home_region_code),
+            )
+    finally:
+        runtime.close()
+    report = {
+        "since": since.isoformat(),
+        "totals": [
+            {
+                "reason": t.reason,
+                "vendor": t.vendor,
+                "messages": t.messages,
+                "rows": t.rows,
+                "last_at": t.last_at.isoformat(),
+            }
+            for t in totals
+        ],
+        "latest": latest,
+    }
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
 @devices.command("record-death")
 @click.argument("elder_id", type=int)
 @click.option("--date", "died_on", type=click.DateTime(["%Y-%m-%d"]), required=True)

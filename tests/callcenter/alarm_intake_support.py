@@ -217,6 +217,19 @@ def wait_until(predicate: Any, timeout: float = 10.0, every: float = 0.05) -> An
     return predicate()
 
 
+def cli_environment(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hotline`` commands run in the test (CliRunner) reach the test's database."""
+    s = rt.settings
+    for key, value in {
+        "DATABASE_URL": s.database_url,
+        "DATA_KEY": s.data_key,
+        "SECRET_KEY": s.secret_key,
+        "DATA_DIR": str(s.data_dir),
+        "REDIS_NAMESPACE": s.redis_namespace,
+    }.items():
+        monkeypatch.setenv(f"HOTLINE_{key}", value)
+
+
 def count_alarms(rt: Runtime, **where: Any) -> int:
     with rt.session() as s:
         q = select(func.count()).select_from(Alarm)
@@ -237,6 +250,7 @@ __all__ = [
     "Home",
     "Publisher",
     "broker_url",
+    "cli_environment",
     "count_alarms",
     "count_signals",
     "home",

@@ -1,12 +1,19 @@
-"""Rejected device messages on PostgreSQL: each row written on its own, whatever it holds."""
+"""Rejected device messages on PostgreSQL: each row written on its own, whatever it holds;
+read back by reason and vendor with ``hotline devices rejects``."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from callcenter.alarm_intake.rejects import RejectLog
+from hotline.cli import cli
 from platform_core.alarms.models import RejectedDeviceMessage
+from platform_core.audit.models import AuditRecord
+from tests.callcenter.alarm_intake_support import cli_environment
 
 
 def _add(log: RejectLog, raw: str | bytes, detail: str = "") -> None:
@@ -84,3 +91,43 @@ def test_a_row_the_database_refuses_costs_no_neighbour(runtime, refuse_one_raw) 
         "five",
     ]
     assert log.unstored == 0
+
+
+def test_rejects_are_seen_by_reason_and_vendor_and_raw_text_is_audited(
+    runtime, monkeypatch
+) -> None:
+    log = RejectLog(runtime, per_minute=3)
+    for n in range(5):  # 3 kept in full, 2 more counted on one row
+        log.add(
+            reason="too_deep",
+            detail="嵌套超过 8 层",
+            transport="mqtt",
+            vendor="ankang",
+            source="hotline/dev/ankang/X/alarm",
+            raw=f"[[[[{n}",
+        )
+    _add(log, b"{broken")
+    log.close()
+    cli_environment(runtime, monkeypatch)
+    runner = CliRunner()
+    seen = runner.invoke(cli, ["devices", "rejects", "--hours", "1"])
+    assert seen.exit_code == 0, seen.output
+    report = json.loads(seen.output)
+    assert [(t["reason"], t["vendor"], t["messages"], t["rows"]) for t in report["totals"]] == [
+        ("too_deep", "ankang", 5, 4),
+        ("malformed", "ankang", 1, 1),
+    ]
+    assert len(report["latest"]) == 5 and all("raw" not in r for r in report["latest"])
+    with runtime.session() as s:
+        assert not s.scalars(
+            select(AuditRecord).where(AuditRecord.action == "view_rejected_raw")
+        ).all()
+    raw = runner.invoke(cli, ["devices", "rejects", "--reason", "malformed", "--raw"])
+    assert raw.exit_code == 0, raw.output
+    [row] = json.loads(raw.output)["latest"]
+    assert row["raw"] == "{broken"
+    with runtime.session() as s:
+        [audited] = s.scalars(
+            select(AuditRecord).where(AuditRecord.action == "view_rejected_raw")
+        ).all()
+    assert audited.detail == {"ids": [row["id"]]}

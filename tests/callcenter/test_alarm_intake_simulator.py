@@ -16,7 +16,7 @@ from platform_core.alarms.models import Alarm, RejectedDeviceMessage
 from platform_core.db import utcnow
 from platform_core.devices.models import Device
 from platform_core.elders.demo import seed_elders
-from tests.callcenter.alarm_intake_support import wait_until
+from tests.callcenter.alarm_intake_support import cli_environment, wait_until
 
 
 def fresh_devices(rt, since) -> int:
@@ -76,15 +76,7 @@ def test_hotline_devices_commands(regions, monkeypatch) -> None:
     with rt.session() as s:
         elder_id = new_elder(s)
         device_id = new_device(s, elder_id=elder_id).id
-    s = rt.settings
-    for key, value in {
-        "DATABASE_URL": s.database_url,
-        "DATA_KEY": s.data_key,
-        "SECRET_KEY": s.secret_key,
-        "DATA_DIR": str(s.data_dir),
-        "REDIS_NAMESPACE": s.redis_namespace,
-    }.items():
-        monkeypatch.setenv(f"HOTLINE_{key}", value)
+    cli_environment(rt, monkeypatch)
     runner = CliRunner()
     today = clock.today().isoformat()
     died = runner.invoke(
