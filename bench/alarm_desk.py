@@ -81,7 +81,9 @@ def seed(db_url: str, env: dict[str, str], *, devices: int) -> dict[str, Any]:
             seed_elders(s, count=300, seed=1234, league_code="150100000000")
         with rt.session() as s:
             elders = s.execute(
-                select(Elder.id, Elder.region_code).where(Elder.status == "active").order_by(Elder.id)
+                select(Elder.id, Elder.region_code)
+                .where(Elder.status == "active")
+                .order_by(Elder.id)
             ).all()
             s.execute(text("DELETE FROM device_status_changes"))
             s.execute(text("DELETE FROM devices"))
@@ -238,7 +240,9 @@ class Agent:
     async def finish_call(self) -> None:
         await asyncio.sleep(self.rng.uniform(3, 8))
         try:
-            res = await self.post("/api/agent/disposition", {"disposition": "resolved", "notes": ""})
+            res = await self.post(
+                "/api/agent/disposition", {"disposition": "resolved", "notes": ""}
+            )
             self.wrapup = bool(res.get("wrapup_pending"))
         except RuntimeError as exc:
             self.errors.append(str(exc)[:200])
@@ -429,10 +433,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(rng.expovariate(1 / args.alarm_every))
                 device = devices[n]
                 n += 1
-                message = alarm_message(device["imei"], EVENT_OF[device["kind"]], f"bench-{run_id}-{n}")
+                message = alarm_message(
+                    device["imei"], EVENT_OF[device["kind"]], f"bench-{run_id}-{n}"
+                )
                 sent.append(message)
                 asyncio.create_task(send_alarm(http, intake_url, secret, message))
-            print(f"{len(sent)} alarms raised in {time.monotonic() - shift_started:.0f} s", flush=True)
+            print(
+                f"{len(sent)} alarms raised in {time.monotonic() - shift_started:.0f} s", flush=True
+            )
             # the last alarms: until every one is taken, or the drain runs out
             drain_started = time.monotonic()
             keys = [m["msgId"] for m in sent]
@@ -456,7 +464,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 task.cancel()
             with engine.connect() as c:
                 rows = c.execute(
-                    select(AlarmSignal.msg_key, Alarm.id, Alarm.received_at, Alarm.taken_at, Alarm.alarm_type)
+                    select(
+                        AlarmSignal.msg_key,
+                        Alarm.id,
+                        Alarm.received_at,
+                        Alarm.taken_at,
+                        Alarm.alarm_type,
+                    )
                     .join(Alarm, Alarm.id == AlarmSignal.alarm_id)
                     .where(AlarmSignal.msg_key.in_(keys))
                 ).all()
@@ -539,7 +553,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shift", type=float, default=200.0, help="seconds of alarms raised")
     parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for the last")
-    parser.add_argument("--alarm-every", type=float, default=10.0, help="mean seconds between alarms")
+    parser.add_argument(
+        "--alarm-every", type=float, default=10.0, help="mean seconds between alarms"
+    )
     parser.add_argument("--call-every", type=float, default=20.0, help="mean seconds between calls")
     parser.add_argument("--talk", type=float, default=30.0, help="mean talk time of a voice call")
     parser.add_argument("--devices", type=int, default=400)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.db import Base, utcnow
@@ -56,6 +56,7 @@ class WrapUp(Base):
     """After-call work an agent must close with a disposition before taking the next call."""
 
     __tablename__ = "agent_wrapups"
+    __table_args__ = (UniqueConstraint("user_id", "linkedid"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -476,15 +476,20 @@ def is_session_live(session: Session, session_id: str) -> bool:
 
 
 def open_wrapup(session: Session, *, user_id: int, linkedid: str) -> WrapUp:
-    """Start after-call work for a call the agent handled (idempotent per call)."""
-    existing = session.scalar(
-        select(WrapUp).where(WrapUp.user_id == user_id, WrapUp.linkedid == linkedid)
-    )
+    """Start after-call work for a call the agent handled (once per call: every console
+    process relays the call's end, and a unique key lets only one of them open it)."""
+    from sqlalchemy.exc import IntegrityError
+
+    query = select(WrapUp).where(WrapUp.user_id == user_id, WrapUp.linkedid == linkedid)
+    existing = session.scalar(query)
     if existing is not None:
         return existing
     row = WrapUp(user_id=user_id, linkedid=linkedid, started_at=utcnow(), notes="")
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another process opened it a moment ago
+        return session.scalars(query).one()
     return row
 
 
