@@ -190,11 +190,15 @@ def start_demo(
     from agent_console import create_app
     from agent_console.server import ConsoleServer
     from callcenter.app import CallCenterThread
-    from callcenter.pbx_sim import AmiUser, default_config
+    from callcenter.pbx_sim import AmiUser, PhoneConfig, default_config
     from callcenter.pbx_sim.harness import SimulatorThread
     from hotline.context import runtime_for_cli
     from ivr_flows.server import FastAgiServer
-    from platform_core.accounts.demo import DEMO_AGENT_INTERFACE
+    from platform_core.accounts.demo import (
+        DEMO_AGENT_INTERFACE,
+        DEMO_SUPERVISOR_INTERFACE,
+        seed_colleagues,
+    )
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     host = "127.0.0.1"
@@ -220,6 +224,13 @@ def start_demo(
         if desk.interface == DEMO_AGENT_INTERFACE:
             # the newcomer's desk: logged in, paused until they press ready in the console
             desk.paused, desk.paused_reason, desk.answer_after = True, NOT_READY, 3.0
+    # the simulated colleagues are agents with accounts (named on the wallboard and in reports,
+    # monitored like anyone), and the supervisor's phone picks up to listen, whisper or barge
+    with runtime.session() as s:
+        seed_colleagues(
+            s, [(d.interface, d.name) for d in config.agents if d.interface != DEMO_AGENT_INTERFACE]
+        )
+    config.phones[DEMO_SUPERVISOR_INTERFACE.rsplit("/", 1)[-1]] = PhoneConfig(answer_after=1.0)
     # the console's port first: when it is taken, nothing else has started yet
     app = create_app(runtime)
     console = ConsoleServer(

@@ -18,7 +18,7 @@ from platform_core.accounts import service as accounts
 from platform_core.accounts.permissions import Permission
 from platform_core.actors import Actor
 from platform_core.db import utcnow
-from platform_core.errors import NotFound
+from platform_core.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 bp = Blueprint("supervisor", __name__)
@@ -141,6 +141,12 @@ def monitor() -> Any:
                 "没有使用该分机的坐席 / no agent on that extension", code="agent_not_found"
             )
         require_region(agent.region_code, target_type="agent", target_id=data.agent_interface)
+        call = integration.desk_call(s, interface=data.agent_interface)
+        if call is None or call["status"] != "on_call":
+            raise Conflict(
+                "该坐席当前没有通话, 无法监听 / that agent is not on a call",
+                code="agent_not_on_call",
+            )
         me = accounts.get_user(s, actor.user_id or 0)
     if not me.sip_interface:
         raise NotFound(

@@ -15,6 +15,8 @@ from platform_core.runtime import settings_of
 
 # The PBX simulator's first agent phone: the demo agent answers on it.
 DEMO_AGENT_INTERFACE = "PJSIP/8001"
+# The supervisor's phone (asterisk_conf/pjsip.conf): listen, whisper and barge ring it first.
+DEMO_SUPERVISOR_INTERFACE = "PJSIP/8101"
 
 
 def _first_provider_id(session: Session) -> int | None:
@@ -35,7 +37,7 @@ def seed_users(session: Session, *, reset_passwords: bool = False) -> list[tuple
     provider_id = _first_provider_id(session)
     plan: list[tuple[str, str, Role, str, str | None, int | None]] = [
         ("demo_agent", "演示坐席", Role.AGENT, home, DEMO_AGENT_INTERFACE, None),
-        ("demo_supervisor", "演示值班主管", Role.SUPERVISOR, home, None, None),
+        ("demo_supervisor", "演示值班主管", Role.SUPERVISOR, home, DEMO_SUPERVISOR_INTERFACE, None),
         ("demo_admin", "演示管理员", Role.ADMIN, home, None, None),
         ("demo_officer", "演示民政监管", Role.OFFICER, league, None, None),
     ]
@@ -61,6 +63,8 @@ def seed_users(session: Session, *, reset_passwords: bool = False) -> list[tuple
                 provider_id=provider,
             )
         elif reset_passwords:
+            if interface and not user.sip_interface and not _interface_taken(session, interface):
+                user.sip_interface = interface  # an account seeded before it had an extension
             user.password_hash = hash_password(password)
             user.password_changed_at = utcnow()
             user.failed_logins = 0
@@ -71,3 +75,32 @@ def seed_users(session: Session, *, reset_passwords: bool = False) -> list[tuple
         out.append((username, password, role.value))
     session.flush()
     return out
+
+
+def _interface_taken(session: Session, interface: str) -> bool:
+    return session.scalar(select(User.id).where(User.sip_interface == interface)) is not None
+
+
+def seed_colleagues(session: Session, desks: list[tuple[str, str]]) -> int:
+    """An agent account for each simulated colleague's desk (interface, name), so the wallboard,
+    the reports and monitoring know them by name like any agent. Nobody logs in as them: their
+    passwords are random and never shown. Returns how many were created."""
+    home = settings_of(session).home_region_code
+    actor = system_actor("seed", region_code=home)
+    created = 0
+    for interface, name in desks:
+        if _interface_taken(session, interface):
+            continue
+        create_user(
+            session,
+            actor=actor,
+            username=f"demo_desk_{interface.rsplit('/', 1)[-1]}",
+            password=generate_password(),
+            role=Role.AGENT,
+            region_code=home,
+            display_name=name,
+            sip_interface=interface,
+        )
+        created += 1
+    session.flush()
+    return created

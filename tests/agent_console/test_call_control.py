@@ -105,12 +105,22 @@ def test_one_click_call_back_of_a_lost_call_dials_once(app, world, pbx) -> None:
 def test_supervisor_listens_to_an_agent_in_region_only(app, world, pbx) -> None:
     client = app.test_client()
     token = login(client, "sup_hhht")
+    idle = client.post(
+        "/api/monitor",
+        json={"agent_interface": "PJSIP/8001", "mode": "listen"},
+        headers={"X-CSRF-Token": token},
+    )
+    # nothing to listen to while the agent has no call
+    assert idle.status_code == 409 and idle.json["code"] == "agent_not_on_call"
+    call = pbx.place_call(CallerConfig(number=world.phones["hhht"], talk=200))
+    assert _wait_state(world, "PJSIP/8001", "on_call")["state"] == "on_call"
     resp = client.post(
         "/api/monitor",
         json={"agent_interface": "PJSIP/8001", "mode": "listen"},
         headers={"X-CSRF-Token": token},
     )
     assert resp.status_code == 200 and resp.json["ok"], resp.json
+    assert call.outcome == "answered"
     other = client.post(
         "/api/monitor",
         json={"agent_interface": "PJSIP/8002", "mode": "barge"},

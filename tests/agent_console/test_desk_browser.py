@@ -1,6 +1,7 @@
 """In headless Chromium, the desk tells the truth: a call that rings at two desks of a ring-all
 queue pops on the agent's screen, and the moment a colleague answers it the card, the pop and the
-order form leave the agent's screen (nothing can be opened on the colleague's call)."""
+order form leave the agent's screen (nothing can be opened on the colleague's call); the
+supervisor's wallboard offers listen, whisper and barge only for an agent on a call."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from callcenter.app import CallCenterThread
-from callcenter.pbx_sim import AmiUser, CallerConfig, default_config
+from callcenter.pbx_sim import AmiUser, CallerConfig, PhoneConfig, default_config
 from callcenter.pbx_sim.harness import SimulatorThread
 from platform_core.actors import system_actor
 from platform_core.catalogue.service import install_defaults
@@ -85,4 +86,48 @@ def test_a_card_clears_when_a_colleague_answers(browser, world, live, two_desks)
     expect(page.locator("#conn")).to_have_class("conn ok", timeout=10_000)
     expect(page.get_by_test_id("call-info")).to_be_hidden()
     two_desks.wait(call, timeout=30)
+    assert errors == []
+
+
+@pytest.fixture
+def one_desk(world, live):
+    """agent_hhht's desk PJSIP/8001, ready, picking up after a second; the supervisor's phone
+    PJSIP/8101 answers at once to listen."""
+    config = default_config(secret=SECRET, agents=1)
+    config.users = {"hotline": AmiUser(secret=SECRET)}
+    config.agents[0].answer_after = 1.0
+    config.phones["8101"] = PhoneConfig(answer_after=0.5)
+    sim = SimulatorThread(config)
+    sim.start()
+    center = CallCenterThread(
+        world.runtime,
+        host="127.0.0.1",
+        port=sim.port,
+        username="hotline",
+        secret=SECRET,
+        ping_interval=0,
+    )
+    center.start()
+    yield sim
+    center.stop()
+    sim.stop()
+
+
+def test_monitoring_is_offered_only_for_an_agent_on_a_call(browser, world, live, one_desk) -> None:  # noqa: F811
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, live.url, "sup_hhht")
+    page.wait_for_url("**/wallboard")
+    expect(page.locator("#conn")).to_have_class("conn ok", timeout=10_000)
+    row = page.locator("#agent-rows tr[data-interface='PJSIP/8001']")
+    expect(row).to_have_attribute("data-state", "ready", timeout=10_000)
+    expect(row.locator("td.monitor button")).to_have_count(0)  # idle: nothing to listen to
+
+    call = one_desk.place_call(CallerConfig(number=world.phones["hhht"], talk=30.0))
+    expect(row).to_have_attribute("data-state", "on_call", timeout=10_000)
+    expect(row.locator("td.monitor button")).to_have_count(3)
+    row.locator("button[data-mode=listen]").click()
+    expect(page.locator("#toast")).to_contain_text("指令已发送", timeout=10_000)
+    assert call.outcome == "answered"
     assert errors == []

@@ -127,3 +127,51 @@ def test_demo_command_prints_the_url_and_logins_and_stops_on_ctrl_c(tmp_path) ->
             raise
     assert proc.returncode == 0, "".join(lines) + (proc.stdout.read() or "")
     assert (tmp_path / "hotline.db").exists()
+
+
+def test_the_demo_supervisor_listens_to_a_simulated_colleagues_call(tmp_path, data_key) -> None:
+    """The simulated colleagues are agents with accounts and the supervisor has an extension:
+    listen, whisper and barge work in the demo (the supervisor's phone rings, then ChanSpy)."""
+    settings = Settings(
+        data_dir=tmp_path, secret_key="s" * 40, data_key=data_key, ami_secret="demo-secret"
+    )
+    demo = start_demo(settings, elders=20, agents=3, console_port=0)
+    try:
+        logins = {username: password for username, password, _ in demo.accounts}
+        supervisor, token = _login(demo.url, "demo_supervisor", logins["demo_supervisor"])
+        spied = threading.Event()
+        demo.sim.call(
+            demo.sim.pbx.add_sink,
+            None,
+            lambda name, _cls, _raw: name == "ChanSpyStart" and spied.set(),
+        )
+        number, _ = next(c for c in demo.callers if c[1] == "elder")
+        call = demo.place_call(number, talk=60.0)  # demo_agent is not ready: a colleague answers
+        deadline = time.monotonic() + 30
+        on_call: list[dict] = []
+        while not on_call and time.monotonic() < deadline:
+            agents = supervisor.get(f"{demo.url}/api/wallboard").json()["agents"]
+            on_call = [a for a in agents if a["state"] == "on_call"]
+            time.sleep(0.2)
+        assert on_call, agents
+        desk = on_call[0]["interface"]
+        assert desk != "PJSIP/8001" and call.agent_interface == desk
+        resp = supervisor.post(
+            f"{demo.url}/api/monitor",
+            json={"agent_interface": desk, "mode": "listen"},
+            headers={"X-CSRF-Token": token},
+        )
+        assert resp.status_code == 200 and resp.json()["ok"], resp.text
+        assert spied.wait(10), "the supervisor's phone never started listening"
+        idle = next(a["interface"] for a in agents if a["state"] != "on_call")
+        refused = supervisor.post(
+            f"{demo.url}/api/monitor",
+            json={"agent_interface": idle, "mode": "barge"},
+            headers={"X-CSRF-Token": token},
+        )
+        assert refused.status_code == 409 and refused.json()["code"] == "agent_not_on_call"
+        # the colleagues are named by the agent, on the wallboard and in the reports
+        names = {a["interface"]: a["member_name"] for a in agents}
+        assert names["PJSIP/8002"] == "李娜" and names["PJSIP/8003"] == "张伟"
+    finally:
+        demo.stop()

@@ -54,7 +54,12 @@ function renderAgents() {
   $("agent-rows").replaceChildren(...agents.map((a) => el("tr", { "data-interface": a.interface, "data-state": a.state },
     el("td", {}, `${a.member_name || a.interface} (${a.interface})`), el("td", {}, el("span", { class: `badge state-${a.state}` }, t(`state.${a.state}`))),
     el("td", {}, a.reason ? t(`pause.${a.reason}`) : ""), el("td", { class: "dur", "data-since": a.since || "" }, duration(a.since)),
-    monitor ? el("td", {}, ["listen", "whisper", "barge"].map((mode) => el("button", { class: "small", onclick: () => spy(a.interface, mode) }, t(`wall.${mode}`)))) : "")));
+    monitor ? el("td", { class: "monitor" }, a.state === "on_call" ? monitorButtons(a) : "") : "")));
+}
+
+// Listen, whisper and barge need a call to join: only an agent on a call offers them.
+function monitorButtons(a) {
+  return ["listen", "whisper", "barge"].map((mode) => el("button", { class: "small", "data-mode": mode, onclick: () => spy(a.interface, mode) }, t(`wall.${mode}`)));
 }
 
 setInterval(() => document.querySelectorAll("td.dur").forEach((td) => { td.textContent = duration(td.dataset.since); }), 1000);
