@@ -50,6 +50,7 @@ def callcenter(ctx: click.Context) -> None:
 
     runtime = _runtime()
     center = CallCenter(runtime)
+    operations = _serve_operations(runtime, center)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -71,7 +72,51 @@ def callcenter(ctx: click.Context) -> None:
         )
         sys.exit(2)
     finally:
+        if operations is not None:
+            operations.stop()
         runtime.close()
+
+
+def _serve_operations(runtime: Runtime, center: Any) -> Any:
+    """Metrics (AMI events, the writer's backlog, calls waiting) and health on
+    HOTLINE_METRICS_PORT; ready while the AMI connection is up."""
+    from platform_core import observability
+
+    def figures() -> dict[str, Any]:
+        stats = center.stats()
+        ami, pipeline = stats["ami"], stats["pipeline"]
+        return {
+            "ami_events": ami["events"],
+            "ami_messages": ami["messages"],
+            "ami_reconnects": ami["disconnects"],
+            "events_handled": pipeline["handled"],
+            "events_failed": pipeline["failed"],
+            "events_malformed": pipeline["malformed"],
+            "backlog": center.pipeline.backlog,
+            "ami_connected": center.ami.connected,
+        }
+
+    counters = {
+        "ami_events",
+        "ami_messages",
+        "ami_reconnects",
+        "events_handled",
+        "events_failed",
+        "events_malformed",
+    }
+    observability.register_once(
+        "callcenter",
+        observability.StatsCollector(
+            "hotline_callcenter", figures, is_counter=counters.__contains__
+        ),
+    )
+    observability.register_once("live-figures", observability.LiveFigures(runtime))
+
+    def ami_connected() -> None:
+        if not center.ami.connected:
+            raise ConnectionError("AMI not connected")
+
+    return observability.serve_operations(runtime, extra_checks={"ami": ami_connected})
 
 
 @callcenter.command()

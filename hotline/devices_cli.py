@@ -31,6 +31,19 @@ def intake(mqtt_url: str | None, http_port: int | None, stats_every: float) -> N
     service = AlarmIntake(
         runtime, mqtt_url=mqtt_url, http_port=None if port == 0 else port, http=port != 0
     ).start()
+    from platform_core import observability
+
+    observability.register_once(
+        "alarm-intake",
+        observability.StatsCollector(
+            "hotline_alarm_intake",
+            service.stats,
+            # every figure counts since start except what the lanes hold now
+            is_counter=lambda name: not name.startswith("queued"),
+        ),
+    )
+    observability.register_once("live-figures", observability.LiveFigures(runtime))
+    operations = observability.serve_operations(runtime)
     click.echo(
         f"告警接入已启动 / intake running: mqtt={mqtt_url or runtime.settings.mqtt_url or '-'} "
         f"http={service.http.url if service.http else '-'}"
@@ -42,6 +55,8 @@ def intake(mqtt_url: str | None, http_port: int | None, stats_every: float) -> N
     except KeyboardInterrupt:
         pass
     finally:
+        if operations is not None:
+            operations.stop()
         service.stop()
         runtime.close()
 

@@ -70,6 +70,13 @@ def worker(queues: str | None, processes: int, burst: bool, no_recovery: bool) -
     if processes > 1:
         sys.exit(_run_many(processes, names, burst=burst, no_recovery=no_recovery))
     runtime = runtime_for_cli(settings)
+    from platform_core import observability
+
+    observability.register_once("jobs", observability.JobFigures(runtime))
+    # with several worker processes the first (the one that recovers) serves the port
+    operations = (
+        None if os.environ.get("HOTLINE_WORKER_CHILD") else observability.serve_operations(runtime)
+    )
     try:
         if not no_recovery:
             counts = recover(runtime)
@@ -85,6 +92,8 @@ def worker(queues: str | None, processes: int, burst: bool, no_recovery: bool) -
         click.echo(f"队列 / queues: {', '.join(w.queue_names())}")
         w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:
+        if operations is not None:
+            operations.stop()
         runtime.close()
 
 
@@ -96,7 +105,8 @@ def _run_many(n: int, names: list[str], *, burst: bool, no_recovery: bool) -> in
         base.append("--burst")
     procs = [
         subprocess.Popen(
-            base + (["--no-recovery"] if i or no_recovery else []), env=os.environ.copy()
+            base + (["--no-recovery"] if i or no_recovery else []),
+            env={**os.environ, **({"HOTLINE_WORKER_CHILD": "1"} if i else {})},
         )
         for i in range(n)
     ]

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -47,6 +48,20 @@ def serve(host: str | None, port: int | None) -> None:
                 missing,
             )
 
+    from platform_core import observability
+
+    def figures() -> dict[str, Any]:
+        st = server.stats
+        return {"sessions": st.sessions, "active": st.active, "outcomes": dict(st.outcomes)}
+
+    observability.register_once(
+        "ivr",
+        observability.StatsCollector(
+            "hotline_ivr", figures, is_counter=lambda name: name != "active"
+        ),
+    )
+    operations = observability.serve_operations(runtime)
+
     async def main() -> None:
         await server.start()
         stop = asyncio.Event()
@@ -62,6 +77,8 @@ def serve(host: str | None, port: int | None) -> None:
     try:
         asyncio.run(main())
     finally:
+        if operations is not None:
+            operations.stop()
         runtime.close()
 
 

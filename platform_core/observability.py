@@ -175,15 +175,20 @@ class JobFigures(Collector):
 
 
 class StatsCollector(Collector):
-    """A service's own counters (a ``stats()`` dict of numbers) as Prometheus families:
-    ``counters`` are monotonic totals, every other number a gauge."""
+    """A service's own counters (a ``stats()`` dict of numbers, nested dicts flattened with
+    ``_``) as Prometheus families: names ``is_counter`` accepts are monotonic totals, every
+    other number a gauge."""
 
     def __init__(
-        self, prefix: str, read: Callable[[], dict[str, Any]], *, counters: Iterable[str] = ()
+        self,
+        prefix: str,
+        read: Callable[[], dict[str, Any]],
+        *,
+        is_counter: Callable[[str], bool] = lambda _name: False,
     ) -> None:
         self.prefix = prefix
         self.read = read
-        self.counters = set(counters)
+        self.is_counter = is_counter
 
     def collect(self) -> Iterator[Any]:
         try:
@@ -193,7 +198,7 @@ class StatsCollector(Collector):
             return
         for key, value in sorted(flat.items()):
             name = f"{self.prefix}_{key}"
-            if key in self.counters:
+            if self.is_counter(key):
                 yield CounterMetricFamily(name, f"{self.prefix} {key}", value=value)
             else:
                 yield GaugeMetricFamily(name, f"{self.prefix} {key}", value=value)
