@@ -8,18 +8,34 @@ from typing import Any
 
 from flask import Flask, g, jsonify, request
 from flask_socketio import SocketIO
+from werkzeug.routing import IntegerConverter, ValidationError
 
-from agent_console import csrf, i18n, operations
+from agent_console import csrf, i18n, json_limits, operations
 from agent_console.realtime import SESSION_COOKIE, Realtime
 from agent_console.security import ANONYMOUS_REGION, audit_refusal, refusal_response, wants_json
 from platform_core.accounts import service as accounts
-from platform_core.errors import DomainError, OutOfRegion, PermissionDenied, ValidationFailed
+from platform_core.errors import DomainError, OutOfRegion, PermissionDenied
 from platform_core.runtime import Runtime
+from platform_core.security import json_input
+from platform_core.security.throttle import AttemptThrottle, MemoryThrottle, RedisThrottle
 
 LANG_COOKIE = "hotline_lang"
 # Requests larger than this are refused before any handler reads them (notes are capped far
 # lower by settings.note_max_chars; this only stops a flood).
 MAX_REQUEST_BYTES = 256 * 1024
+
+
+class AsciiIntConverter(IntegerConverter):
+    r"""``<int:...>`` in URLs: ASCII digits only (``\d`` also matches ``٣`` and ``²``), and no
+    larger than a database key, so an absurd id finds nothing instead of failing."""
+
+    regex = r"[0-9]{1,10}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > 2**31 - 1:
+            raise ValidationError()
+        return number
 
 
 def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
@@ -41,8 +57,10 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
         JSON_AS_ASCII=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    socket_json = json_limits.install(app, settings)
+    app.url_map.converters["int"] = AsciiIntConverter
     app.extensions["hotline_runtime"] = runtime
+    app.extensions["hotline_login_throttle"] = login_throttle(runtime)
     # bounds the service orders this process opens at once (views.common.order_opening)
     app.extensions["hotline_order_slots"] = threading.BoundedSemaphore(settings.console_order_slots)
 
@@ -51,6 +69,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
         "manage_session": False,
         "ping_interval": 20,
         "ping_timeout": 20,
+        **socket_json,
     }
     if settings.redis_url:
         socketio_kwargs.update(
@@ -93,6 +112,15 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     return app
 
 
+def login_throttle(runtime: Runtime) -> AttemptThrottle:
+    """Failed logins per address: shared in Redis when configured, else in this process."""
+    settings = runtime.settings
+    limit, window_s = settings.login_address_max_failures, settings.login_address_window_min * 60
+    if settings.redis_url:
+        return RedisThrottle(runtime.redis(), settings.redis_namespace, limit=limit, window_s=window_s)
+    return MemoryThrottle(limit=limit, window_s=window_s)
+
+
 def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
     settings = runtime.settings
 
@@ -103,6 +131,7 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
         g.user = None
         g.session_id = None
         g.auth_error = None
+        g.pending_step = None
         if request.endpoint == "static":
             return None
         token = request.cookies.get(SESSION_COOKIE)
@@ -118,10 +147,14 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
                         login = accounts.resume_session(
                             s, token=token, source_ip=request.remote_addr
                         )
-                        g.user = accounts.user_summary(login.user)
-                        g.actor = accounts.actor_for(login.user)
                         g.session_id = login.id
-                    realtime.remember_login(g.session_id, g.user, g.actor)
+                        if login.pending_step is None:
+                            g.user = accounts.user_summary(login.user)
+                            g.actor = accounts.actor_for(login.user)
+                        else:  # owes a step: that step's page and nothing else
+                            g.pending_step = login.pending_step
+                    if g.actor is not None:
+                        realtime.remember_login(g.session_id, g.user, g.actor)
                 except DomainError as err:
                     g.auth_error = err
         view = app.view_functions.get(request.endpoint or "")
@@ -145,9 +178,14 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "connect-src 'self' ws: wss:; frame-ancestors 'none'",
+            # same-origin WebSockets are 'self' (CSP Level 3): no other host is reachable
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         )
-        if g.get("auth_error") is not None:
+        sets_login = any(
+            c.startswith(f"{SESSION_COOKIE}=") for c in response.headers.getlist("Set-Cookie")
+        )
+        if g.get("auth_error") is not None and not sets_login:
+            # a stale cookie goes, unless this very response brings the new login's
             response.delete_cookie(SESSION_COOKIE)
         if request.cookies.get(csrf.PRE_COOKIE) is None and g.get("session_id") is None:
             response.set_cookie(
@@ -168,7 +206,10 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
     def too_large(_err: Any) -> Any:
         audit_refusal("http.too_large", reason="request body too large")
         return refusal_response(
-            ValidationFailed("请求内容过大 / request too large", code="too_large")
+            json_input.MalformedJson(
+                f"请求内容超过 {MAX_REQUEST_BYTES // 1024} KB / request too large",
+                code="body_too_large",
+            )
         )
 
     @app.errorhandler(404)

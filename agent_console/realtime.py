@@ -17,14 +17,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import request
 from flask_socketio import SocketIO
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
 
+from agent_console.json_limits import RejectedPayload
 from agent_console.operations import timed_socket_event
+from platform_core import clock
 from platform_core.accounts import service as accounts
 from platform_core.accounts.permissions import Permission, allows
 from platform_core.actors import Actor
@@ -39,6 +41,8 @@ SESSION_COOKIE = "hotline_session"
 AGENT_NS = "/agent"
 SUPERVISOR_NS = "/supervisor"
 LIVE_RECHECK_S = 5.0
+# How often each console process looks for idle logins among its connections.
+IDLE_SWEEP_S = 10.0
 NAMESPACE_PERMISSION = {AGENT_NS: Permission.TAKE_CALLS, SUPERVISOR_NS: Permission.VIEW_WALLBOARD}
 
 
@@ -76,15 +80,20 @@ class Realtime:
         self._lock = threading.Lock()
         self._snapshots: dict[str, Callable[[Connection], dict[str, Any]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
-        self._live_checked: dict[str, float] = {}
+        self._live_checked: dict[str, tuple[float, datetime]] = {}
+        self._stopping = threading.Event()
+        self.idle_sweep_s = IDLE_SWEEP_S
+        self._sweeper: threading.Thread | None = None
         self._http_logins: dict[str, tuple[float, dict[str, Any], Actor]] = {}
         # the one room each connection follows besides its own (the elder on the screen pop)
         self._following: dict[tuple[str, str], str] = {}
         self.event_handlers: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         # started and stopped with the relay (the alarm router reacts to the relayed events)
         self._companions: list[tuple[Callable[[], Any], Callable[[], Any]]] = []
+        self.add_companion(self._start_sweep, self._stop_sweep)
         for ns in NAMESPACE_PERMISSION:
             self._register_connect(ns)
+        self._register_default_namespace()
 
     # --- connections ---------------------------------------------------------------------
 
@@ -142,27 +151,73 @@ class Realtime:
         )
         self.socketio.on_event("disconnect", on_disconnect, namespace=namespace)
 
-    def _still_live(self, conn: Connection) -> bool:
-        """Whether the login behind a connection is still open, re-read at most every few seconds.
+    def _register_default_namespace(self) -> None:
+        """The default namespace carries nothing, and still admits only a complete login."""
 
-        Logout, idle expiry and disabling an account close the connections at once (through
-        LoginSessionEnded); this re-check only bounds how long a connection that escaped that
-        (another process, a lost event) could keep acting.
+        def on_connect(auth: Any = None) -> bool:
+            token = request.cookies.get(SESSION_COOKIE, "")
+            try:
+                with self.runtime.session() as s:
+                    login = accounts.resume_session(s, token=token, source_ip=request.remote_addr)
+                    if login.pending_step is not None:
+                        raise accounts.NotAuthenticated("请先完成登录 / finish logging in first")
+            except DomainError as err:
+                self._audit_denied(None, "socket.connect", {"namespace": "/", "reason": err.code})
+                raise ConnectionRefusedError(err.to_dict()) from None
+            return True
+
+        self.socketio.on_event("connect", on_connect, namespace="/")
+
+    def _still_live(self, conn: Connection) -> bool:
+        """Whether the login behind a connection is still open and not idle, re-read at most
+        every few seconds; a client's event is the user acting, so it keeps the login alive.
+
+        Logout, expiry and disabling an account close the connections at once (through
+        LoginSessionEnded), and the idle sweep ends unattended ones; this re-check bounds how
+        long a connection that escaped both could keep acting.
         """
         now = time.monotonic()
-        checked = self._live_checked.get(conn.session_id)
-        if checked is not None and now - checked < LIVE_RECHECK_S:
+        cached = self._live_checked.get(conn.session_id)
+        if cached is not None and now - cached[0] < LIVE_RECHECK_S and clock.now() < cached[1]:
             return True
-        # one read on its own: without a transaction it is one round trip instead of three
-        with self.runtime.engine.connect() as db:
-            db.execution_options(isolation_level="AUTOCOMMIT")
-            with Session(bind=db) as s:
-                live = accounts.is_session_live(s, conn.session_id)
-        if live:
-            self._live_checked[conn.session_id] = now
+        with self.runtime.session() as s:
+            deadline = accounts.live_until(s, session_id=conn.session_id, touch=True)
+        if deadline is not None:
+            self._live_checked[conn.session_id] = (now, deadline)
         else:
             self._live_checked.pop(conn.session_id, None)
-        return live
+        return deadline is not None
+
+    def sweep_idle(self) -> int:
+        """End the logins of this process's connections that went idle (an unattended console
+        stops receiving elders' data when its login expires, not at its next request)."""
+        with self._lock:
+            logins = sorted({c.session_id for c in self._connections.values()})
+        if not logins:
+            return 0
+        with self.runtime.session() as s:
+            over = accounts.end_idle_logins(s, session_ids=logins)
+        return sum(self.close_login(sid) for sid in over)
+
+    def _sweep_forever(self) -> None:
+        while not self._stopping.wait(self.idle_sweep_s):
+            try:
+                self.sweep_idle()
+            except Exception:  # the next sweep tries again; a database blip closes nothing
+                log.warning("空闲登录检查失败 / idle sweep failed", exc_info=True)
+
+    def _start_sweep(self) -> None:
+        self._stopping.clear()
+        self._sweeper = threading.Thread(
+            target=self._sweep_forever, name="hotline-idle-sweep", daemon=True
+        )
+        self._sweeper.start()
+
+    def _stop_sweep(self) -> None:
+        self._stopping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(5)
+            self._sweeper = None
 
     def cached_login(self, session_id: str) -> tuple[dict[str, Any], Actor] | None:
         """A login this process verified less than LIVE_RECHECK_S ago (HTTP requests skip the
@@ -275,13 +330,15 @@ class Realtime:
                     if conn is None:
                         raise PermissionDenied("请先登录 / please log in", code="not_authenticated")
                     if not self._still_live(conn):
-                        self.socketio.server.disconnect(sid, namespace=namespace)
+                        # refused here; the login's end (or the next sweep) closes the socket
                         raise PermissionDenied(
                             "登录已失效 / your session has ended", code="not_authenticated"
                         )
                     if not allows(conn.actor.role, permission):
                         raise PermissionDenied("当前角色无权执行此操作 / your role may not do this")
                     payload: Any = data
+                    if isinstance(data, RejectedPayload):
+                        raise ValidationFailed(data.error.message, code=data.error.code)
                     if schema is not None:
                         try:
                             payload = schema.model_validate(data if data is not None else {})

@@ -75,6 +75,8 @@ def refusal_response(err: DomainError) -> Any:
         return jsonify(err.to_dict()), err.http_status
     if err.code in ("not_authenticated", "session_expired"):
         return redirect(url_for("auth.login", next=request.path))
+    if err.code == "login_incomplete":
+        return redirect(url_for("auth.login_step"))
     return render_template("error.html", error=err), err.http_status
 
 
@@ -88,6 +90,11 @@ def guard(permission: Permission | None = None, *, public: bool = False) -> Call
                 if g.get("actor") is None:
                     audit_refusal("http.unauthenticated", reason="no session")
                     err = g.get("auth_error") or NotAuthenticated("请先登录 / please log in")
+                    if g.get("pending_step"):
+                        err = NotAuthenticated(
+                            "请先完成登录 (动态口令或新密码) / finish logging in first",
+                            code="login_incomplete",
+                        )
                     return refusal_response(err)
                 if permission is not None and not allows(g.actor.role, permission):
                     audit_refusal("http.forbidden", reason=f"role lacks {permission.value}")

@@ -13,6 +13,9 @@ class Role(StrEnum):
     ADMIN = "admin"  # 系统管理员
     PROVIDER = "provider"  # 服务商 / 服务人员
     OFFICER = "officer"  # 民政监管
+    # 三员分立 (GB/T 22239): accounts and system, security and authorisation, audit
+    SECURITY_ADMIN = "security_admin"  # 安全管理员
+    AUDITOR = "auditor"  # 安全审计员
 
 
 ROLE_LABELS = {
@@ -21,7 +24,11 @@ ROLE_LABELS = {
     Role.ADMIN: "系统管理员",
     Role.PROVIDER: "服务商",
     Role.OFFICER: "民政监管",
+    Role.SECURITY_ADMIN: "安全管理员",
+    Role.AUDITOR: "安全审计员",
 }
+# The three duties of 三员分立: one account never holds two of them.
+SEPARATED_DUTY_ROLES = frozenset({Role.ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR})
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,9 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory, data_key: str) -> Se
         data_key=data_key,
         ami_secret="test-ami-secret",
         redis_namespace=f"hotline-t-{RUN_ID}",
+        # the second factor is on for supervisors, officers and administrators by default;
+        # tests/agent_console/test_second_factor.py runs it, the rest log in with passwords
+        totp_roles="",
     )
 
 

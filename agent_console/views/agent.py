@@ -39,6 +39,7 @@ from platform_core.accounts import service as accounts
 from platform_core.accounts.models import User
 from platform_core.accounts.permissions import Permission
 from platform_core.actors import Actor
+from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.errors import (
     Conflict,
@@ -431,14 +432,27 @@ def screen_pop_for(conn_actor: Actor, payload: ScreenPopIn) -> dict[str, Any]:
             elif getattr(ident, "is_device", False):
                 caller = {"kind": "device"}
             elif getattr(ident, "ambiguous", False) and elder_id is None:
-                candidates = [m.elder_id for m in ident.matches]
-                return {
-                    "unknown": False,
-                    "ambiguous": True,
-                    "candidates": _candidates(s, candidates, conn_actor),
-                }
+                candidates = _candidates(s, [m.elder_id for m in ident.matches], conn_actor)
+                if not candidates:
+                    return {"unknown": True, "caller_number": payload.caller_number}
+                return {"unknown": False, "ambiguous": True, "candidates": candidates}
+        unknown = {"unknown": True, "caller_number": payload.caller_number}
         if elder_id is None:
-            return {"unknown": True, "caller_number": payload.caller_number}
+            return unknown
+        if payload.elder_id is None and not codes.is_within(
+            integration.elder_region(s, elder_id), conn_actor.region_code
+        ):
+            # a number of another region answers as an unknown one (no existence oracle);
+            # the audit trail keeps what it was
+            audit.record_refusal(
+                s,
+                actor=conn_actor,
+                action="socket.screen_pop",
+                target_type="elder",
+                target_id=elder_id,
+                detail={"reason": "out_of_region", "by": "caller_number"},
+            )
+            return unknown
         # elder_profile refuses (and audits) an elder outside the agent's region itself
         profile = integration.elder_profile(s, elder_id=elder_id, actor=conn_actor)
         profile["risk_flags"] = list(profile.get("risk_flags", [])) + integration.recent_risk_flags(

@@ -21,6 +21,7 @@ from platform_core.provider_api import service, wire
 from platform_core.provider_api.nonces import DatabaseNonceStore, NonceStore, RedisNonceStore
 from platform_core.providers import service as providers
 from platform_core.runtime import Runtime
+from platform_core.security import json_input
 
 bp = Blueprint("provider_api", __name__)
 PREFIX = "/provider-api/v1"
@@ -55,6 +56,10 @@ def _sealed(caller: service.Caller, payload: Any) -> Response:
 
 
 def _authenticate(s: Any, rt: Runtime) -> service.Caller:
+    body = request.get_data(cache=True)
+    if body:  # the same size and nesting limit as every JSON body, before any work
+        json_input.check(body, max_bytes=rt.settings.json_max_bytes,
+                         max_depth=rt.settings.json_max_depth)
     return service.authenticate(
         s,
         method=request.method,

@@ -43,7 +43,7 @@ class QuickRegisterIn(Strict):
     id_number: str = Field(min_length=15, max_length=18)
     phone: str = Field(min_length=3, max_length=20)
     address: str = Field(min_length=1, max_length=255)
-    region_code: str = Field(pattern=r"^\d{12}$")
+    region_code: str = Field(pattern=r"^[0-9]{12}$")
     living_arrangement: Literal["alone", "empty_nest", "with_family"] = "with_family"
 
 

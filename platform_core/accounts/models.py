@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.db import Base, utcnow
@@ -28,6 +28,13 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # set by an administrator's reset: the next login must choose a new password first
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # second factor (TOTP, RFC 6238): the secret sealed with the data key, when it was
+    # confirmed, and the last time step used (a code is accepted once)
+    totp_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -48,8 +55,25 @@ class LoginSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(20))  # logout, idle, disabled, password
     source_ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str] = mapped_column(String(200), default="")
+    # a step the login still owes before it grants anything: "totp_enroll", "totp",
+    # "password_change" (None: complete)
+    pending_step: Mapped[str | None] = mapped_column(String(20))
+    ended_by: Mapped[int | None]  # who ended it when it was not its owner's logout
 
     user: Mapped[User] = relationship(back_populates="sessions", lazy="joined")
+
+
+class RecoveryCode(Base):
+    """One-time codes that stand in for the authenticator app (lost phone); only a keyed hash
+    of each is stored."""
+
+    __tablename__ = "user_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
 
 
 class WrapUp(Base):

@@ -26,6 +26,12 @@ class Permission(StrEnum):
     MANAGE_PROVIDERS = "manage_providers"  # API keys, evaluations, settlements
     START_CARE = "start_care"  # start a care process (assessment, meal aid, ...) for a caller
     RECORD_ASSESSMENT = "record_assessment"  # key in a GB/T 42195 form, print its report
+    # 三员分立: each of these three duties belongs to exactly one role
+    ASSIGN_ROLES = "assign_roles"  # 安全管理员: change an account's role
+    VIEW_AUDIT = "view_audit"  # 安全审计员: search, export and verify the audit trail
+    # shared by the system and security administrators
+    LIST_USERS = "list_users"
+    END_SESSIONS = "end_sessions"  # end anyone's login in their region
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -68,9 +74,15 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_REPORTS,
             Permission.EXPORT_REPORTS,
             Permission.MANAGE_USERS,
+            Permission.LIST_USERS,
+            Permission.END_SESSIONS,
             Permission.MANAGE_PROVIDERS,
         }
     ),
+    Role.SECURITY_ADMIN: frozenset(
+        {Permission.ASSIGN_ROLES, Permission.LIST_USERS, Permission.END_SESSIONS}
+    ),
+    Role.AUDITOR: frozenset({Permission.VIEW_AUDIT}),
     Role.OFFICER: frozenset(
         {
             Permission.VIEW_WALLBOARD,
@@ -80,6 +92,14 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.PROVIDER: frozenset({Permission.PROVIDER_PORTAL}),
+}
+
+
+# The duty each separated role holds alone (三员分立).
+DUTIES = {
+    Role.ADMIN: Permission.MANAGE_USERS,
+    Role.SECURITY_ADMIN: Permission.ASSIGN_ROLES,
+    Role.AUDITOR: Permission.VIEW_AUDIT,
 }
 
 

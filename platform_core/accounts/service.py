@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from platform_core.accounts import login_steps
 from platform_core.accounts.events import LoginSessionEnded
 from platform_core.accounts.models import LoginSession, User, WrapUp
 from platform_core.accounts.passwords import (
@@ -26,7 +27,7 @@ from platform_core.accounts.passwords import (
     verify_password,
 )
 from platform_core.accounts.permissions import Permission, allows
-from platform_core.actors import Actor, Role
+from platform_core.actors import SEPARATED_DUTY_ROLES, Actor, Role
 from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -34,6 +35,7 @@ from platform_core.events import publish_on_commit
 from platform_core.regions import codes
 from platform_core.regions.service import find_region, require_within, within
 from platform_core.runtime import settings_of
+from platform_core.security.throttle import AttemptThrottle
 
 T = TypeVar("T")
 
@@ -57,6 +59,11 @@ DISPOSITIONS: dict[str, str] = {
 class LoginRefused(DomainError):
     code = "login_failed"
     http_status = 401
+
+
+class LoginThrottled(LoginRefused):
+    code = "too_many_attempts"
+    http_status = 429
 
 
 class NotAuthenticated(DomainError):
@@ -136,6 +143,13 @@ def create_user(
     region_code = codes.normalize_code(region_code)
     if find_region(session, region_code) is None:
         raise NotFound(f"区划不存在: {region_code} / unknown region", code="region_not_found")
+    if role in SEPARATED_DUTY_ROLES and actor.kind != "system":
+        # 三员 accounts are made at the server (hotline users add), never by one of the three
+        raise PermissionDenied(
+            "系统管理员、安全管理员和审计员账号须在服务器上用 hotline users add 建立 / the "
+            "three duty accounts are created at the server",
+            code="separation_of_duties",
+        )
     _may_manage(actor, region_code)
     if sip_interface is not None and not _SIP_INTERFACE.match(sip_interface):
         raise ValidationFailed(
@@ -147,7 +161,12 @@ def create_user(
             "服务商账号须指定服务商 / provider staff need a provider", code="provider_required"
         )
     settings = settings_of(session)
-    check_policy(password, username=username, min_length=settings.password_min_length)
+    check_policy(
+        password,
+        username=username,
+        min_length=settings.password_min_length,
+        user_inputs=(display_name,),
+    )
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"用户名已存在: {username} / username taken", code="duplicate_username")
     if (
@@ -213,7 +232,10 @@ def set_password(session: Session, *, actor: Actor, user_id: int, password: str)
     if actor.user_id != user.id:
         _may_manage(actor, user.region_code)
     check_policy(
-        password, username=user.username, min_length=settings_of(session).password_min_length
+        password,
+        username=user.username,
+        min_length=settings_of(session).password_min_length,
+        user_inputs=(user.display_name,),
     )
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
@@ -252,22 +274,28 @@ def log_in(
     password: str,
     source_ip: str | None = None,
     user_agent: str = "",
+    throttle: AttemptThrottle | None = None,
 ) -> LoginGranted:
     """Check the password and open a login session, or raise :class:`LoginRefused`.
 
-    Unknown users and wrong passwords get the same message in the same time; after
-    ``login_max_failures`` failures in a row the account is locked for ``login_lockout_min``.
+    Nothing in the answer tells an unknown user, a wrong password and a locked account apart:
+    the password hash always runs (the user's, or a dummy one of the same cost), and all three
+    get the same message. After ``login_max_failures`` failures in a row the account is locked
+    for ``login_lockout_min``; with a ``throttle``, an address with too many failures in its
+    window is refused before any account is looked at.
     """
     now = utcnow()
+    if throttle is not None and source_ip and throttle.blocked(f"login:{source_ip}"):
+        _refuse(session, None, username, source_ip, "address_throttled", count=False)
     user = find_user_by_username(session, username) if username else None
+    password_ok = verify_password(password, user.password_hash if user else DUMMY_HASH)
     if user is None:
-        verify_password(password, DUMMY_HASH)
-        _refuse(session, None, username, source_ip, "unknown_user")
+        _refuse(session, None, username, source_ip, "unknown_user", throttle=throttle)
     assert user is not None
     if user.locked_until is not None and user.locked_until > now:
-        _refuse(session, user, username, source_ip, "locked", count=False)
-    if not verify_password(password, user.password_hash):
-        _refuse(session, user, username, source_ip, "bad_password")
+        _refuse(session, user, username, source_ip, "locked", count=False, throttle=throttle)
+    if not password_ok:
+        _refuse(session, user, username, source_ip, "bad_password", throttle=throttle)
     if not user.active:
         _refuse(session, user, username, source_ip, "disabled", count=False)
     token = secrets.token_urlsafe(32)
@@ -283,6 +311,7 @@ def log_in(
             last_seen_at=now,
             source_ip=source_ip,
             user_agent=(user_agent or "")[:200],
+            pending_step=login_steps.first_step(settings_of(session), user),
         )
     )
     session.flush()
@@ -305,8 +334,11 @@ def _refuse(
     reason: str,
     *,
     count: bool = True,
+    throttle: AttemptThrottle | None = None,
 ) -> None:
     settings = settings_of(session)
+    if throttle is not None and source_ip:
+        throttle.fail(f"login:{source_ip}")
 
     def bookkeeping(own: Session) -> bool:
         locked_now = False
@@ -348,20 +380,123 @@ def _refuse(
             )
         return locked_now
 
-    locked_now = _own_transaction(session, bookkeeping)
-    if reason == "locked" or locked_now:
-        raise LoginRefused(
-            f"失败次数过多, 账号已锁定 {settings.login_lockout_min} 分钟 / too many failures, account locked "
-            f"for {settings.login_lockout_min} minutes",
-            code="account_locked",
+    _own_transaction(session, bookkeeping)
+    if reason == "address_throttled":
+        raise LoginThrottled(
+            f"登录失败次数过多, 请 {settings.login_address_window_min} 分钟后再试 / too many "
+            "failed logins from this address, try again later"
         )
     if reason == "disabled":
+        # only after the right password: no oracle for anyone who does not know it
         raise LoginRefused("账号已停用 / account disabled", code="account_disabled")
-    raise LoginRefused("用户名或密码错误 / wrong username or password")
+    # unknown, wrong and locked read the same: the lockout rule is told to everyone
+    raise LoginRefused(
+        f"用户名或密码错误; 连续失败 {settings.login_max_failures} 次将锁定 "
+        f"{settings.login_lockout_min} 分钟 / wrong username or password (accounts lock after "
+        f"{settings.login_max_failures} failures)"
+    )
+
+
+def record_failed_second_factor(
+    session: Session, *, user: User, source_ip: str | None, step: str
+) -> None:
+    """A wrong second-factor code counts like a wrong password (the same lockout), kept in a
+    transaction of its own so the refusal's rollback does not undo it."""
+    settings = settings_of(session)
+    user_id = user.id
+
+    def bookkeeping(own: Session) -> None:
+        if step != "locked":
+            own.execute(
+                update(User).where(User.id == user_id).values(failed_logins=User.failed_logins + 1)
+            )
+            failures = own.scalar(select(User.failed_logins).where(User.id == user_id)) or 0
+            if failures >= settings.login_max_failures:
+                own.execute(
+                    update(User)
+                    .where(User.id == user_id)
+                    .values(
+                        failed_logins=0,
+                        locked_until=utcnow() + timedelta(minutes=settings.login_lockout_min),
+                    )
+                )
+                audit.record(own, actor=actor_for(user), action="auth.lock", target_type="user",
+                             target_id=user_id, detail={"minutes": settings.login_lockout_min},
+                             source_ip=source_ip)
+        audit.record(own, actor=actor_for(user), action="auth.second_factor", target_type="user",
+                     target_id=user_id, result="denied", detail={"reason": step},
+                     source_ip=source_ip)
+
+    _own_transaction(session, bookkeeping)
+
+
+def check_new_password(session: Session, user: User, password: str) -> None:
+    check_policy(
+        password,
+        username=user.username,
+        min_length=settings_of(session).password_min_length,
+        user_inputs=(user.display_name,),
+    )
+
+
+def require_manager(session: Session, actor: Actor, user: User, action: str) -> None:
+    """Only administrators of the user's region manage an account; refusals are audited."""
+    try:
+        _may_manage(actor, user.region_code)
+    except DomainError as err:
+        audit.record_refusal(session, actor=actor, action=action, target_type="user",
+                             target_id=user.id, detail={"reason": err.code})
+        raise
+
+
+def _is_over(settings: Any, login: LoginSession, now: datetime) -> str | None:
+    """Why an open login must end now (idle too long, account disabled), or None."""
+    if not login.user.active:
+        return "disabled"
+    if now - login.last_seen_at > timedelta(minutes=settings.session_idle_timeout_min):
+        return "idle"
+    return None
+
+
+def _expire(session: Session, login: LoginSession, reason: str, source_ip: str | None) -> None:
+    """End an idle (or disabled) login in its own transaction: audited, announced."""
+    now = utcnow()
+
+    def expire(own: Session) -> None:
+        ended = own.execute(
+            update(LoginSession)
+            .where(LoginSession.id == login.id, LoginSession.ended_at.is_(None))
+            .values(ended_at=now, end_reason=reason)
+        )
+        if not getattr(ended, "rowcount", 1):
+            return  # another process ended it first
+        publish_on_commit(
+            own,
+            LoginSessionEnded(
+                session_id=login.id,
+                user_id=login.user_id,
+                reason=reason,
+                region_code=login.user.region_code,
+            ),
+        )
+        audit.record(
+            own,
+            actor=actor_for(login.user),
+            action="auth.session_expired",
+            target_type="user",
+            target_id=login.user_id,
+            detail={"reason": reason},
+            source_ip=source_ip,
+        )
+
+    _own_transaction(session, expire)
 
 
 def resume_session(session: Session, *, token: str, source_ip: str | None = None) -> LoginSession:
-    """The live login session behind a cookie token; ends it when idle too long."""
+    """The open login session behind a cookie token; ends it when idle too long.
+
+    The login may still owe a step (``pending_step``): callers grant nothing but that step then.
+    """
     if not token:
         raise NotAuthenticated("请先登录 / please log in")
     login = session.get(LoginSession, session_id_of(token))
@@ -369,38 +504,10 @@ def resume_session(session: Session, *, token: str, source_ip: str | None = None
         raise NotAuthenticated(
             "登录已失效, 请重新登录 / your session has ended, please log in again"
         )
-    settings = settings_of(session)
     now = utcnow()
-    idle = timedelta(minutes=settings.session_idle_timeout_min)
-    if now - login.last_seen_at > idle or not login.user.active:
-        reason = "idle" if login.user.active else "disabled"
-
-        def expire(own: Session) -> None:
-            own.execute(
-                update(LoginSession)
-                .where(LoginSession.id == login.id, LoginSession.ended_at.is_(None))
-                .values(ended_at=now, end_reason=reason)
-            )
-            publish_on_commit(
-                own,
-                LoginSessionEnded(
-                    session_id=login.id,
-                    user_id=login.user_id,
-                    reason=reason,
-                    region_code=login.user.region_code,
-                ),
-            )
-            audit.record(
-                own,
-                actor=actor_for(login.user),
-                action="auth.session_expired",
-                target_type="user",
-                target_id=login.user_id,
-                detail={"reason": reason},
-                source_ip=source_ip,
-            )
-
-        _own_transaction(session, expire)
+    reason = _is_over(settings_of(session), login, now)
+    if reason is not None:
+        _expire(session, login, reason, source_ip)
         raise NotAuthenticated(
             "长时间未操作, 已自动退出 / logged out after inactivity", code="session_expired"
         )
@@ -408,6 +515,48 @@ def resume_session(session: Session, *, token: str, source_ip: str | None = None
         login.last_seen_at = now
         session.flush()
     return login
+
+
+def live_until(session: Session, *, session_id: str, touch: bool = False) -> datetime | None:
+    """When a complete, open login goes idle (``touch``: the user just acted), or None when it
+    is over, which ends an idle one now. Socket.IO events and the idle sweep ask this."""
+    login = session.get(LoginSession, session_id)
+    if login is None or login.ended_at is not None or login.pending_step is not None:
+        return None
+    settings = settings_of(session)
+    now = utcnow()
+    reason = _is_over(settings, login, now)
+    if reason is not None:
+        _expire(session, login, reason, None)
+        return None
+    if touch and now - login.last_seen_at > _TOUCH_EVERY:
+        login.last_seen_at = now
+        session.flush()
+    return login.last_seen_at + timedelta(minutes=settings.session_idle_timeout_min)
+
+
+def end_idle_logins(session: Session, *, session_ids: list[str]) -> list[str]:
+    """Of these logins, those that are over: ended ones, and idle or disabled ones, which end
+    now (audited and announced). One query for the lot: the console sweeps its sockets."""
+    if not session_ids:
+        return []
+    rows = {
+        login.id: login
+        for login in session.scalars(select(LoginSession).where(LoginSession.id.in_(session_ids)))
+    }
+    settings = settings_of(session)
+    now = utcnow()
+    over = []
+    for sid in session_ids:
+        login = rows.get(sid)
+        if login is None or login.ended_at is not None:
+            over.append(sid)
+            continue
+        reason = _is_over(settings, login, now)
+        if reason is not None:
+            _expire(session, login, reason, None)
+            over.append(sid)
+    return over
 
 
 def log_out(session: Session, *, session_id: str, source_ip: str | None = None) -> None:
@@ -436,15 +585,17 @@ def log_out(session: Session, *, session_id: str, source_ip: str | None = None) 
     )
 
 
-def end_sessions_for_user(session: Session, *, user_id: int, reason: str) -> list[str]:
+def end_sessions_for_user(
+    session: Session, *, user_id: int, reason: str, keep: str | None = None
+) -> list[str]:
+    """End the user's open logins (all but ``keep``); their live connections close."""
     user = get_user(session, user_id)
-    ids = list(
-        session.scalars(
-            select(LoginSession.id).where(
-                LoginSession.user_id == user_id, LoginSession.ended_at.is_(None)
-            )
-        )
+    q = select(LoginSession.id).where(
+        LoginSession.user_id == user_id, LoginSession.ended_at.is_(None)
     )
+    if keep is not None:
+        q = q.where(LoginSession.id != keep)
+    ids = list(session.scalars(q))
     if ids:
         session.execute(
             update(LoginSession)
@@ -459,6 +610,19 @@ def end_sessions_for_user(session: Session, *, user_id: int, reason: str) -> lis
             ),
         )
     return ids
+
+
+def announce_ended(session: Session, login: LoginSession) -> None:
+    """After the commit, every console process closes the ended login's connections."""
+    publish_on_commit(
+        session,
+        LoginSessionEnded(
+            session_id=login.id,
+            user_id=login.user_id,
+            reason=login.end_reason or "ended",
+            region_code=login.user.region_code,
+        ),
+    )
 
 
 def is_session_live(session: Session, session_id: str) -> bool:

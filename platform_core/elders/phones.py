@@ -63,7 +63,7 @@ def _invalid(message: str, reason: str, raw: str) -> InvalidPhoneNumber:
 def normalize_area_code(raw: str) -> str:
     """``471`` or ``0471`` -> ``0471``."""
     digits = _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw))
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise _invalid(f"区号只能包含数字: {raw!r} / area code must be digits", "area_code", raw)
     if not digits.startswith("0"):
         digits = "0" + digits
@@ -85,7 +85,7 @@ def normalize_phone(raw: str, *, area_code: str | None = None) -> PhoneNumber:
     compact = _SEPARATORS.sub("", text)
     international = compact.startswith("+")
     digits = compact[1:] if international else compact
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise _invalid(
             f"电话号码含有非数字字符: {raw!r} / phone number contains characters other than digits",
             "characters",

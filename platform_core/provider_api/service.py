@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,9 +41,11 @@ from platform_core.providers import service as providers
 from platform_core.providers.models import Provider
 from platform_core.regions import codes
 from platform_core.runtime import cipher_of
+from platform_core.security.json_input import MalformedJson
 from platform_core.settings import Settings
 
 MANAGERS = frozenset({Role.ADMIN, Role.OFFICER})
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class Unauthenticated(DomainError):
@@ -306,7 +309,15 @@ def authenticate(
         raise refuse(
             Unauthenticated("缺少签名头 / signature headers missing", code="signature_missing")
         )
-    if not ts.isdigit() or abs(now.timestamp() - int(ts)) > settings.provider_api_max_skew_s:
+    if not _TIMESTAMP.fullmatch(ts):
+        # ASCII digits only: "²".isdigit() is true and int() of 5,000 digits raises
+        raise refuse(
+            MalformedJson(
+                "时间戳须为 Unix 秒数 (1-12 位数字) / timestamp must be Unix seconds, 1-12 digits",
+                code="invalid_timestamp",
+            )
+        )
+    if abs(now.timestamp() - int(ts)) > settings.provider_api_max_skew_s:
         raise refuse(
             Unauthenticated(
                 f"时间戳无效或偏差超过 {settings.provider_api_max_skew_s} 秒 / timestamp missing or too far off",

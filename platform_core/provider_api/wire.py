@@ -153,5 +153,5 @@ def open_envelope(secret: str, cipher: str, body: bytes, aad: bytes) -> Any:
         return json.loads(plaintext)
     except InvalidEnvelope:
         raise
-    except (InvalidTag, ValueError, KeyError, TypeError) as exc:
+    except (InvalidTag, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InvalidEnvelope("envelope does not decrypt") from exc

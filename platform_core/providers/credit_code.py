@@ -57,7 +57,7 @@ def normalize_credit_code(raw: str) -> str:
             reason="characters",
             value=raw,
         )
-    if not text[2:8].isdigit():
+    if not (text[2:8].isascii() and text[2:8].isdigit()):
         raise InvalidCreditCode(
             f"统一社会信用代码第 3-8 位应为行政区划代码: {text[2:8]} / characters 3-8 must be an area code",
             reason="area_code",

@@ -19,7 +19,7 @@ class InvalidRegionCode(ValidationFailed):
 def normalize_code(raw: str | int) -> str:
     """Accept 2/4/6/9/12-digit forms and return the 12-digit code, or raise with the reason."""
     text = str(raw).strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise InvalidRegionCode(f"区划代码只能包含数字: {text!r} / region code must be digits")
     if len(text) not in (2, 4, 6, 9, 12):
         raise InvalidRegionCode(f"区划代码长度应为 6、9 或 12 位: {text!r} / region code must have 6, 9 or 12 digits")

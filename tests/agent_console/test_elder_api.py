@@ -95,7 +95,7 @@ def test_oversized_note_is_refused_and_nothing_changes(app, world) -> None:
         content_type="application/json",
         headers={"X-CSRF-Token": token},
     )
-    assert huge.status_code == 422 and huge.json["code"] == "too_large"
+    assert huge.status_code == 400 and huge.json["code"] == "body_too_large"
 
 
 def test_wrapup_blocks_ready_until_a_disposition(app, world) -> None:

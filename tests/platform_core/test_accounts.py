@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import statistics
+import time
+import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from platform_core.accounts import service as accounts
 from platform_core.accounts.models import LoginSession, User
@@ -18,6 +21,7 @@ from platform_core.actors import Actor, Role, system_actor
 from platform_core.audit import service as audit
 from platform_core.errors import Conflict, OutOfRegion, PermissionDenied
 from platform_core.regions.service import load_dictionary
+from platform_core.security.throttle import MemoryThrottle, RedisThrottle
 
 GOOD = "Grassland-Horse-7"
 
@@ -49,6 +53,11 @@ def _make(rt, username="agent01", role=Role.AGENT, region="150100000000", **kw) 
         ("alllowercaseletters", "三类"),
         ("Agent01-Grassland", "用户名"),
         ("Password1111111", "常见"),
+        ("Password1234", "常见密码"),
+        ("Qwerty123456", "常见密码"),
+        ("Hotline12349", "本系统的名称或号码"),
+        ("Zhangsan1950", "姓名拼音"),
+        ("Wangfang@1962", "姓名拼音"),
         ("aaaaAAAA1111!!!!", "重复字符"),
         ("Steppe.Wind.2026", None),
     ],
@@ -100,7 +109,8 @@ def test_lockout_after_max_failures_even_with_the_right_password(rt) -> None:
             accounts.log_in(s, username="agent01", password="Wrong-password-9")
     with rt.session() as s, pytest.raises(accounts.LoginRefused) as err:
         accounts.log_in(s, username="agent01", password=GOOD)
-    assert err.value.code == "account_locked"
+    # the right password during the lock reads like any failure: no oracle for a guesser
+    assert err.value.code == "login_failed" and "锁定" in err.value.message
     with rt.session() as s:
         user = s.get(User, uid)
         assert user.locked_until is not None
@@ -250,3 +260,61 @@ def test_permissions_follow_least_privilege() -> None:
     assert not allows(None, Permission.VIEW_ELDER)
     officer = Actor(kind="user", name="o", region_code="150100000000", role=Role.OFFICER)
     assert officer.role is Role.OFFICER
+
+
+def _timed_refusal(rt, username: str, password: str) -> tuple[float, str, str]:
+    with rt.session() as s, pytest.raises(accounts.LoginRefused) as err:
+        started = time.perf_counter()
+        try:
+            accounts.log_in(s, username=username, password=password, source_ip="10.0.0.7")
+        finally:
+            took = time.perf_counter() - started
+    return took, err.value.code, err.value.message
+
+
+def test_a_locked_account_answers_like_a_wrong_password_in_the_same_time(rt) -> None:
+    _make(rt)
+    _make(rt, username="agent02")
+    for _ in range(rt.settings.login_max_failures):
+        _timed_refusal(rt, "agent01", "Wrong-password-9")  # agent01 is now locked
+    locked = [_timed_refusal(rt, "agent01", "Wrong-password-9") for _ in range(7)]
+    wrong = [_timed_refusal(rt, "agent02", "Wrong-password-9") for _ in range(7)]
+    unknown = [_timed_refusal(rt, "nobody", "Wrong-password-9") for _ in range(7)]
+    answers = {(code, message) for _, code, message in locked + wrong + unknown}
+    assert len(answers) == 1, answers
+    median = {k: statistics.median(t for t, _, _ in v) for k, v in
+              {"locked": locked, "wrong": wrong, "unknown": unknown}.items()}
+    # the hash runs every time: a locked account takes as long as a wrong password (scrypt
+    # dominates); before, 3.7 ms against 45 ms told them apart
+    assert median["locked"] > 0.6 * median["wrong"], median
+    assert median["unknown"] > 0.6 * median["wrong"], median
+    with rt.session() as s:
+        reasons = [r.detail["reason"] for r in audit.list_records(s, action="auth.login", limit=100)]
+    assert reasons.count("locked") >= 7  # the audit trail still knows which was which
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_an_address_with_too_many_failures_waits_and_others_do_not(rt, backend, request) -> None:
+    _make(rt)
+    if backend == "redis":
+        import redis
+
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        throttle = RedisThrottle(client, f"{rt.settings.redis_namespace}-{uuid.uuid4().hex[:6]}",
+                                 limit=3, window_s=60)
+    else:
+        throttle = MemoryThrottle(limit=3, window_s=60)
+    for name in ("nobody", "agent01", "someone"):
+        with rt.session() as s, pytest.raises(accounts.LoginRefused) as err:
+            accounts.log_in(s, username=name, password="Wrong-password-9",
+                            source_ip="10.9.9.9", throttle=throttle)
+        assert err.value.code == "login_failed"
+    with rt.session() as s, pytest.raises(accounts.LoginThrottled) as err:
+        accounts.log_in(s, username="agent01", password=GOOD, source_ip="10.9.9.9",
+                        throttle=throttle)
+    assert err.value.http_status == 429 and "分钟后再试" in err.value.message
+    with rt.session() as s:  # the right password from another address still works
+        accounts.log_in(s, username="agent01", password=GOOD, source_ip="10.9.9.10",
+                        throttle=throttle)
+        user = s.scalar(select(User).where(User.username == "agent01"))
+        assert user.failed_logins == 0 and user.locked_until is None
