@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import socket
 import threading
@@ -185,8 +186,13 @@ def start_demo(
     agents: int = 6,
     time_scale: float = 1.0,
     console_port: int | None = None,
+    second_factor: bool = False,
 ) -> Demo:
-    """Start every part and return them; the caller prints, waits and stops."""
+    """Start every part and return them; the caller prints, waits and stops.
+
+    The demo's supervisor and administrator log in with their password alone unless
+    ``second_factor``: a newcomer trying the demo has no authenticator app set up.
+    """
     from agent_console import create_app
     from agent_console.server import ConsoleServer
     from callcenter.app import CallCenterThread
@@ -204,6 +210,8 @@ def start_demo(
     host = "127.0.0.1"
     agi_port = _free_port(host, settings.agi_port)
     settings = settings.with_overrides(agi_host=host, agi_port=agi_port, ami_host=host)
+    if not second_factor:
+        settings = settings.with_overrides(totp_roles="")
     runtime = runtime_for_cli(settings)
     accounts = prepare(runtime, elders=elders)
 
@@ -305,7 +313,9 @@ def demo(port: int | None, elders: int, call_every: float, alarm_every: float) -
 
     settings = load_settings()
     click.echo("正在启动演示环境 / starting the demo ...")
-    running = start_demo(settings, elders=elders, console_port=port)
+    # HOTLINE_TOTP_ROLES set in the environment keeps the second factor on in the demo too
+    second_factor = bool(os.environ.get("HOTLINE_TOTP_ROLES"))
+    running = start_demo(settings, elders=elders, console_port=port, second_factor=second_factor)
     running.generate_calls(call_every)
     running.simulate_devices(alarm_every)
     click.echo("")
@@ -317,6 +327,11 @@ def demo(port: int | None, elders: int, call_every: float, alarm_every: float) -
     click.echo("")
     click.echo("  以 demo_agent 登录, 点击「就绪」, 一分钟内会有模拟老人来电并弹屏;")
     click.echo("  以 demo_supervisor 登录查看监控大屏。Ctrl-C 退出。")
+    if not second_factor:
+        click.echo(
+            "  演示环境未要求动态口令 (生产环境中主管、监管和管理员须二次验证) / the demo skips the"
+            " second factor that production asks of supervisors, officers and administrators"
+        )
     click.echo(
         "  Log in as demo_agent and press Ready: a simulated elder calls within a minute and the"
     )

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.db import Base, utcnow
@@ -29,7 +38,9 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # set by an administrator's reset: the next login must choose a new password first
-    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     # second factor (TOTP, RFC 6238): the secret sealed with the data key, when it was
     # confirmed, and the last time step used (a code is accepted once)
     totp_secret_sealed: Mapped[str | None] = mapped_column(Text)
