@@ -49,6 +49,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from platform_core.security import log_masking
+
+    log_masking.install()  # no full phone or ID number reaches a log, whatever logs it
     ctx.ensure_object(dict)
     from platform_core.notifications.transport import use_gateway
 

@@ -25,6 +25,7 @@ from ivr_flows.flow_model import (
     MenuStep,
     PlayStep,
 )
+from platform_core.security.masking import mask_phone
 
 if TYPE_CHECKING:
     from ivr_flows.prompts import PromptLibrary
@@ -70,7 +71,8 @@ class CallContext:
 
     def describe(self) -> str:
         return (
-            f"flow={self.flow.name} uniqueid={self.env.uniqueid} caller={self.caller_number or '-'}"
+            f"flow={self.flow.name} uniqueid={self.env.uniqueid} "
+            f"caller={mask_phone(self.caller_number) or '-'}"
         )
 
 
