@@ -83,7 +83,9 @@ class Settings:
 
     # Proactive care calls (主动关怀): who is called, how often it retries, what follows silence.
     care_min_age: int = 80
-    care_categories: str = "extreme_hardship,subsistence,poor_disabled,poor_semi_disabled,bereaved_parent"
+    care_categories: str = (
+        "extreme_hardship,subsistence,poor_disabled,poor_semi_disabled,bereaved_parent"
+    )
     care_living_arrangements: str = "alone,empty_nest"
     care_max_attempts: int = 3
     care_retry_interval_min: int = 30
@@ -124,6 +126,14 @@ class Settings:
     # below; a caller waiting longer than wait_alert_s raises an alert (amber from wait_amber_s).
     answer_rate_target: float = 0.95
     answer_rate_amber: float = 0.90
+    # The other tiles' targets: service level (share answered within service_level_s), ASA and
+    # abandon rate; green at the target, amber up to the amber bound, red beyond.
+    service_level_target: float = 0.80
+    service_level_amber: float = 0.70
+    asa_target_s: float = 20.0
+    asa_amber_s: float = 30.0
+    abandon_rate_target: float = 0.05
+    abandon_rate_amber: float = 0.10
     wait_amber_s: int = 30
     wait_alert_s: int = 60
     # The queues an agent logs in to from the console (names as in asterisk_conf/queues.conf).
@@ -321,12 +331,16 @@ def _coerce(name: str, raw: str, target: Any) -> Any:
         try:
             return int(raw)
         except ValueError as exc:
-            raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} 不是整数 / is not an integer") from exc
+            raise SettingsError(
+                f"{PREFIX}{name.upper()}={raw!r} 不是整数 / is not an integer"
+            ) from exc
     if target is float:
         try:
             return float(raw)
         except ValueError as exc:
-            raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} 不是数字 / is not a number") from exc
+            raise SettingsError(
+                f"{PREFIX}{name.upper()}={raw!r} 不是数字 / is not a number"
+            ) from exc
     if target is bool:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if target is Path:
@@ -334,7 +348,9 @@ def _coerce(name: str, raw: str, target: Any) -> Any:
     return raw
 
 
-def load_settings(environ: Mapping[str, str] | None = None, *, ensure_secrets: bool = True) -> Settings:
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, ensure_secrets: bool = True
+) -> Settings:
     """Read ``HOTLINE_*`` variables into :class:`Settings`.
 
     With ``ensure_secrets`` the secret and data keys are generated (once, persisted in the data
@@ -352,7 +368,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, ensure_secrets: b
         raw = env.get(PREFIX + f.name.upper())
         if raw is not None and raw != "":
             values[f.name] = _coerce(f.name, raw, hints[f.name])
-    extra = {k[len(PREFIX):].lower(): v for k, v in env.items() if k.startswith(PREFIX) and k not in known}
+    extra = {
+        k[len(PREFIX) :].lower(): v
+        for k, v in env.items()
+        if k.startswith(PREFIX) and k not in known
+    }
     settings = Settings(**values, extra=extra)
     if ensure_secrets:
         settings = _with_generated_secrets(settings)
@@ -362,13 +382,18 @@ def load_settings(environ: Mapping[str, str] | None = None, *, ensure_secrets: b
 def _with_generated_secrets(settings: Settings) -> Settings:
     changes: dict[str, str] = {}
     if not settings.secret_key:
-        changes["secret_key"] = _persisted_secret(settings.data_dir / "secret_key", lambda: secrets.token_urlsafe(48))
+        changes["secret_key"] = _persisted_secret(
+            settings.data_dir / "secret_key", lambda: secrets.token_urlsafe(48)
+        )
     if not settings.data_key:
         changes["data_key"] = _persisted_secret(
-            settings.data_dir / "data_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+            settings.data_dir / "data_key",
+            lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         )
     if not settings.ami_secret:
-        changes["ami_secret"] = _persisted_secret(settings.data_dir / "ami_secret", lambda: secrets.token_urlsafe(18))
+        changes["ami_secret"] = _persisted_secret(
+            settings.data_dir / "ami_secret", lambda: secrets.token_urlsafe(18)
+        )
     return replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
 
 

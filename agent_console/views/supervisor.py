@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, jsonify, render_template
 from agent_console import integration
 from agent_console.realtime import SUPERVISOR_NS, Connection, Realtime
 from agent_console.security import current_actor, guard, require_region
-from agent_console.views.common import body, runtime
+from agent_console.views.common import body, queue_name, runtime
 from agent_console.views.schemas import MonitorIn, SnapshotIn
 from platform_core import clock
 from platform_core.accounts import service as accounts
@@ -27,11 +27,43 @@ bp = Blueprint("supervisor", __name__)
 def _level(
     value: float | None, *, green_at: float, amber_at: float, higher_is_better: bool = True
 ) -> str:
+    """Green at or beyond the target, amber up to the amber bound, red past it; for a figure
+    where lower is better (ASA, abandon rate) the bounds are ceilings."""
     if value is None:
         return "none"
+    if not higher_is_better:
+        value, green_at, amber_at = -value, -green_at, -amber_at
     if value >= green_at:
         return "green"
     return "amber" if value >= amber_at else "red"
+
+
+def _kpi_levels(kpis: dict[str, Any], settings: Any) -> dict[str, str]:
+    """Each tile's level against its target (HOTLINE_*_TARGET and _AMBER)."""
+    return {
+        "answer_rate": _level(
+            kpis.get("answer_rate"),
+            green_at=settings.answer_rate_target,
+            amber_at=settings.answer_rate_amber,
+        ),
+        "service_level": _level(
+            kpis.get("service_level"),
+            green_at=settings.service_level_target,
+            amber_at=settings.service_level_amber,
+        ),
+        "asa": _level(
+            kpis.get("asa_s"),
+            green_at=settings.asa_target_s,
+            amber_at=settings.asa_amber_s,
+            higher_is_better=False,
+        ),
+        "abandon_rate": _level(
+            kpis.get("abandon_rate"),
+            green_at=settings.abandon_rate_target,
+            amber_at=settings.abandon_rate_amber,
+            higher_is_better=False,
+        ),
+    }
 
 
 def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
@@ -53,6 +85,7 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
         queues.append(
             {
                 "queue": q["queue"],
+                "label": queue_name(q["queue"]),
                 "waiting_count": q.get("waiting_count", 0),
                 "longest_wait_s": wait,
                 "waiting": q.get("waiting", []),
@@ -61,8 +94,11 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
             }
         )
         if wait > settings.wait_alert_s:
-            alerts.append({"queue": q["queue"], "longest_wait_s": wait})
+            alerts.append(
+                {"queue": q["queue"], "label": queue_name(q["queue"]), "longest_wait_s": wait}
+            )
     kpis = dict(live.get("kpi") or {})
+    levels = _kpi_levels(kpis, settings)
     return {
         "alarm_kpi": _alarm_kpi_today(actor),
         "alarm_queue": _alarm_queue(actor),
@@ -71,15 +107,15 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
         "agents": live.get("agents", []),
         "kpis": kpis,
         "open_recalls": live.get("open_recalls", 0),
-        "answer_rate_level": _level(
-            kpis.get("answer_rate"),
-            green_at=settings.answer_rate_target,
-            amber_at=settings.answer_rate_amber,
-        ),
+        "answer_rate_level": levels["answer_rate"],
+        "levels": levels,
         "alerts": alerts,
         "thresholds": {
             "answer_rate_target": settings.answer_rate_target,
             "answer_rate_amber": settings.answer_rate_amber,
+            "service_level_target": settings.service_level_target,
+            "asa_target_s": settings.asa_target_s,
+            "abandon_rate_target": settings.abandon_rate_target,
             "wait_amber_s": settings.wait_amber_s,
             "wait_alert_s": settings.wait_alert_s,
             "service_level_s": settings.service_level_s,

@@ -166,7 +166,8 @@ def _assessors(meta: Mapping[str, Any], problems: list[Problem]) -> tuple[str, .
             Problem(
                 "assessors",
                 "two_distinct_assessors",
-                f"评估员应为两名不同人员, 实为 {names} / two distinct assessors required",
+                f"评估员应为两名不同人员, 填写的是 {'、'.join(names)} / two distinct assessors "
+                "required",
             )
         )
     return tuple(names)

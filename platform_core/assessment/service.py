@@ -87,6 +87,11 @@ def _active_elder_in_scope(session: Session, actor: Actor, elder_id: int) -> Eld
     return elder
 
 
+def _names(names: Sequence[str]) -> str:
+    """Names as a reader writes them (王评估、李评估), never a Python list."""
+    return "、".join(names) if names else "(未填写)"
+
+
 def _check_assessors(assessors: Sequence[str]) -> tuple[str, str]:
     names = [str(a).strip() for a in assessors if str(a).strip()]
     if len(names) != 2 or names[0].casefold() == names[1].casefold():
@@ -95,7 +100,8 @@ def _check_assessors(assessors: Sequence[str]) -> tuple[str, str]:
                 Problem(
                     "assessors",
                     "two_distinct_assessors",
-                    f"评估须由两名不同的评估员完成, 实为 {names} / two distinct assessors required",
+                    f"评估须由两名不同的评估员完成, 填写的是 {_names(names)} / two distinct "
+                    "assessors required",
                 )
             ]
         )

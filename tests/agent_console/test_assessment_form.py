@@ -87,6 +87,8 @@ def test_saving_needs_two_assessors_updates_the_profile_and_prints(app, world) -
     )
     assert same.status_code == 422 and same.json["code"] == "invalid_assessment_form"
     assert "两名不同的评估员" in same.json["message"]
+    # the names as written, not a Python list
+    assert "王敏、王敏" in same.json["message"] and "[" not in same.json["message"]
     with world.runtime.session() as s:
         assert s.get(Elder, elder).ability_grade is None
 

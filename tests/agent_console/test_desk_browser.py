@@ -123,6 +123,10 @@ def test_monitoring_is_offered_only_for_an_agent_on_a_call(browser, world, live,
     row = page.locator("#agent-rows tr[data-interface='PJSIP/8001']")
     expect(row).to_have_attribute("data-state", "ready", timeout=10_000)
     expect(row.locator("td.monitor button")).to_have_count(0)  # idle: nothing to listen to
+    # every tile names its target, not the answer rate only
+    expect(page.locator("#service-level-target")).to_have_text("目标 80.0% (20 秒内接通)")
+    expect(page.locator("#asa-target")).to_have_text("目标 不超过 20.0 秒")
+    expect(page.locator("#abandon-rate-target")).to_have_text("目标 不超过 5.0%")
 
     call = one_desk.place_call(CallerConfig(number=world.phones["hhht"], talk=30.0))
     expect(row).to_have_attribute("data-state", "on_call", timeout=10_000)

@@ -245,3 +245,37 @@ def test_an_end_before_the_start_says_so(app, world) -> None:
     assert "366" not in resp.json["message"]
     resp = client.get("/api/reports/kpi?start=2020-01-01&end=2026-01-01")
     assert resp.status_code == 422 and "366" in resp.json["message"]
+
+
+def test_the_wallboard_holds_every_tile_to_its_target(app, traffic) -> None:
+    """Service level, ASA and abandonment have targets and levels like the answer rate; the
+    queues are named."""
+    client = app.test_client()
+    login(client, "sup_hhht")
+    board = client.get("/api/wallboard").json
+    th, levels, kpis = board["thresholds"], board["levels"], board["kpis"]
+    assert (th["service_level_target"], th["asa_target_s"], th["abandon_rate_target"]) == (
+        0.8,
+        20.0,
+        0.05,
+    )
+    assert set(levels) == {"answer_rate", "service_level", "asa", "abandon_rate"}
+    # one abandon in three calls: a third abandoned, far above the 5 % target
+    assert (
+        kpis["abandon_rate"] == pytest.approx(1 / 3, abs=1e-4) and levels["abandon_rate"] == "red"
+    )
+    assert levels["answer_rate"] == "red"
+    assert levels["asa"] == (
+        "green" if kpis["asa_s"] <= 20 else "amber" if kpis["asa_s"] <= 30 else "red"
+    )
+    assert {q["queue"]: q["label"] for q in board["queues"]}["hotline-general"] == "综合服务队列"
+
+
+def test_levels_where_lower_is_better() -> None:
+    from agent_console.views.supervisor import _level
+
+    assert _level(12.0, green_at=20, amber_at=30, higher_is_better=False) == "green"
+    assert _level(25.0, green_at=20, amber_at=30, higher_is_better=False) == "amber"
+    assert _level(31.0, green_at=20, amber_at=30, higher_is_better=False) == "red"
+    assert _level(0.97, green_at=0.95, amber_at=0.9) == "green"
+    assert _level(None, green_at=0.95, amber_at=0.9) == "none"

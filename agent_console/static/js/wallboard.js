@@ -10,18 +10,27 @@ function levelClass(level) { return `level-${level || "none"}`; }
 function render(snap) {
   if (!snap || snap.error) { if (snap) toast(snap.error.message, "error"); return; }
   const k = snap.kpis || {};
+  const th = snap.thresholds, levels = snap.levels || {};
+  const secs = (v) => (v === null || v === undefined ? "—" : `${Number(v).toFixed(1)} ${t("common.seconds")}`);
   $("answer-rate").textContent = pct(k.answer_rate);
-  $("tile-answer-rate").className = `tile ${levelClass(snap.answer_rate_level)}`;
-  $("target").textContent = pct(snap.thresholds.answer_rate_target);
+  $("tile-answer-rate").className = `tile ${levelClass(levels.answer_rate || snap.answer_rate_level)}`;
+  $("target").textContent = pct(th.answer_rate_target);
+  // every tile against its target: service level, ASA and abandonment too
   $("service-level").textContent = pct(k.service_level);
-  $("asa").textContent = k.asa_s === null || k.asa_s === undefined ? "—" : `${Number(k.asa_s).toFixed(1)} ${t("common.seconds")}`;
+  $("tile-service-level").className = `tile ${levelClass(levels.service_level)}`;
+  $("service-level-target").textContent = t("wall.sl_target", { target: pct(th.service_level_target), s: th.service_level_s });
+  $("asa").textContent = secs(k.asa_s);
+  $("tile-asa").className = `tile ${levelClass(levels.asa)}`;
+  $("asa-target").textContent = t("wall.at_most", { target: secs(th.asa_target_s) });
   $("abandon-rate").textContent = pct(k.abandon_rate);
+  $("tile-abandon-rate").className = `tile ${levelClass(levels.abandon_rate)}`;
+  $("abandon-rate-target").textContent = t("wall.at_most", { target: pct(th.abandon_rate_target) });
   $("counts").textContent = `${k.offered ?? 0} / ${k.answered ?? 0} / ${k.abandoned ?? 0}`;
   $("queue-rows").replaceChildren(...(snap.queues || []).map((q) => el("tr", { class: levelClass(q.level) },
-    el("td", {}, q.queue), el("td", { "data-testid": `waiting-${q.queue}` }, String(q.waiting_count ?? 0)),
+    el("td", {}, q.label || q.queue), el("td", { "data-testid": `waiting-${q.queue}` }, String(q.waiting_count ?? 0)),
     el("td", {}, q.longest_wait_s ? `${Math.round(q.longest_wait_s)} ${t("common.seconds")}` : "—"))));
   $("alerts").replaceChildren(...(snap.alerts || []).map((a) => el("p", { class: "alert" },
-    t("wall.alert", { queue: a.queue, seconds: Math.round(a.longest_wait_s) }))));
+    t("wall.alert", { queue: a.label || a.queue, seconds: Math.round(a.longest_wait_s) }))));
   renderAlarmKpi(snap.alarm_kpi);
   renderAlarmQueue(snap.alarm_queue);
   agents = snap.agents || [];
