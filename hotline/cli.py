@@ -25,6 +25,9 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "callcenter.report_cli:report",
     "worker": "hotline.worker_cli:worker",
     "jobs": "hotline.worker_cli:jobs",
+    "backup": "hotline.backup_cli:backup",
+    "restore": "hotline.backup_cli:restore",
+    "healthcheck": "hotline.healthcheck_cli:healthcheck",
 }
 
 

@@ -302,6 +302,13 @@ class Settings:
     metrics_host: str = "0.0.0.0"
     # Log lines: "text" for a terminal, "json" (one object per line) for a log collector.
     log_format: str = "text"
+    # Backups (hotline backup / restore): the pgBackRest stanza, the operating-system user
+    # pgBackRest runs as (the database's owner), where the data directory's archives go, and the
+    # passphrase that seals the keys stored with them (empty: keys are not stored).
+    backup_stanza: str = "hotline"
+    backup_os_user: str = "postgres"
+    backup_files_dir: Path = Path("var/backups")
+    backup_passphrase: str = ""
 
     extra: Mapping[str, str] = field(default_factory=dict)
 
