@@ -55,6 +55,13 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     from platform_core.security import log_masking
 
     log_masking.install()  # no full phone or ID number reaches a log, whatever logs it
+    from platform_core.settings import load_settings
+
+    settings = load_settings(ensure_secrets=False)
+    if settings.log_format == "json":
+        from platform_core.json_logs import use_json
+
+        use_json(settings.timezone)
     ctx.ensure_object(dict)
     from platform_core.notifications.transport import use_gateway
 
