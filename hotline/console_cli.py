@@ -22,7 +22,7 @@ from platform_core.errors import DomainError
 )
 @click.option(
     "--server",
-    type=click.Choice(["gunicorn", "werkzeug"]),
+    type=click.Choice(["gunicorn", "gunicorn-gevent", "werkzeug"]),
     default=None,
     help="WSGI 服务器 / WSGI server (HOTLINE_CONSOLE_SERVER, default gunicorn)",
 )
@@ -39,7 +39,7 @@ def console(
     host = host or settings.console_host
     port = port or settings.console_port
     server = server or settings.console_server
-    if server not in ("gunicorn", "werkzeug"):
+    if server not in ("gunicorn", "gunicorn-gevent", "werkzeug"):
         raise click.ClickException(
             f"HOTLINE_CONSOLE_SERVER={server!r}: 应为 gunicorn 或 werkzeug / must be gunicorn or werkzeug"
         )
@@ -73,8 +73,14 @@ def console(
             f"坐席控制台 / console: http://{host}:{port} ({server}"
             + (f", {workers} 进程 / workers)" if workers > 1 else ")")
         )
-        if server == "gunicorn":
-            _serve_gunicorn(settings, host, port, reuse_port=reuse_port or workers > 1)
+        if server.startswith("gunicorn"):
+            _serve_gunicorn(
+                settings,
+                host,
+                port,
+                reuse_port=reuse_port or workers > 1,
+                worker_class="gevent" if server == "gunicorn-gevent" else "gthread",
+            )
         else:
             _serve_werkzeug(settings, host, port, reuse_port=reuse_port or workers > 1)
     except KeyboardInterrupt:
@@ -106,7 +112,9 @@ def _build_console(settings: Any) -> tuple[Any, Any]:
     return runtime, create_app(runtime)
 
 
-def _serve_gunicorn(settings: Any, host: str, port: int, *, reuse_port: bool) -> None:
+def _serve_gunicorn(
+    settings: Any, host: str, port: int, *, reuse_port: bool, worker_class: str
+) -> None:
     from hotline.console_serving import ConsoleApplication, gunicorn_options
     from platform_core.process import settle_service_process
 
@@ -118,7 +126,9 @@ def _serve_gunicorn(settings: Any, host: str, port: int, *, reuse_port: bool) ->
         settle_service_process()
         return app
 
-    options = gunicorn_options(settings, host=host, port=port, reuse_port=reuse_port)
+    options = gunicorn_options(
+        settings, host=host, port=port, reuse_port=reuse_port, worker_class=worker_class
+    )
     options["worker_exit"] = lambda _arbiter, _worker: [rt.close() for rt in built]
     ConsoleApplication(build, options).run()
 

@@ -24,13 +24,15 @@ log = logging.getLogger(__name__)
 
 
 def gunicorn_options(
-    settings: Settings, *, host: str, port: int, reuse_port: bool
+    settings: Settings, *, host: str, port: int, reuse_port: bool, worker_class: str = "gthread"
 ) -> dict[str, Any]:
+    """``worker_class`` gevent (greenlets instead of threads; gevent is not a dependency) was
+    measured against gthread with bench/console_load.py: see the README's Benchmarks."""
     threads = max(1, settings.console_threads)
     return {
         "bind": [f"{host}:{port}"],
         "workers": 1,
-        "worker_class": "gthread",
+        "worker_class": worker_class,
         "threads": threads,
         # gthread accepts no more connections than this at once (sockets plus page requests)
         "worker_connections": threads + 200,
