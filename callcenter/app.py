@@ -1,19 +1,25 @@
 """The callcenter service: the one AMI connection, the ordered writer, resync on every
-(re)connect, and the telephony command server."""
+(re)connect, after every outage of the database and on a period, the telephony command server,
+and a status file saying whether it is ready."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from callcenter.ami import AmiClient
+from callcenter import status
+from callcenter.ami import AmiActionTimeout, AmiClient, AmiError
 from callcenter.events import ACCEPTED_EVENTS
 from callcenter.pipeline import EventPipeline
-from callcenter.resync import resync
+from callcenter.resync import ResyncStats, resync
+from platform_core import clock
 from platform_core.process import settle_service_process
 from platform_core.runtime import Runtime
 
@@ -29,11 +35,14 @@ class CallCenter:
         port: int | None = None,
         username: str | None = None,
         secret: str | None = None,
+        resync_interval_s: float | None = None,
+        status_file: str | None = None,
         **ami_options: Any,
     ) -> None:
         s = runtime.settings
         self.runtime = runtime
-        self.pipeline = EventPipeline(runtime)
+        self.pipeline = EventPipeline(runtime, max_backlog=s.callcenter_backlog_max)
+        self.pipeline.on_recovered = self._database_recovered
         options: dict[str, Any] = {
             "accept_events": ACCEPTED_EVENTS,
             "auth": s.ami_auth,
@@ -52,17 +61,89 @@ class CallCenter:
             on_connected=self._connected,
             **options,
         )
+        self.resync_interval_s = (
+            s.ami_resync_interval_s if resync_interval_s is None else resync_interval_s
+        )
+        self.status_file = (
+            status.status_path(s)
+            if status_file is None
+            else (Path(status_file) if status_file else None)
+        )
         self.resyncs = 0
+        self.resync_failures = 0
+        self.resync_stats = ResyncStats()
+        self.last_resync: dict[str, Any] = {}
+        self._synced_connection = 0  # the connection (by count) whose resync has been applied
+        self._resync_lock: asyncio.Lock | None = None
         self.switch_interval_s = 0.0005
         self.loop: asyncio.AbstractEventLoop | None = None
         from callcenter.commands import CommandExecutor
 
         self.commands = CommandExecutor(self)
 
+    # -- resync -------------------------------------------------------------------------------
+
     async def _connected(self, ami: AmiClient) -> None:
         self.pipeline.filter.reset()
-        await resync(ami, self.pipeline)
-        self.resyncs += 1
+        await self.resync_now("connected")
+
+    async def resync_now(self, reason: str) -> None:
+        """Read Asterisk's lists and queue the resync (one at a time); raises what the AMI
+        actions raise (the caller decides whether the connection goes)."""
+        if self._resync_lock is None:
+            self._resync_lock = asyncio.Lock()
+        async with self._resync_lock:
+            connection = self.ami.stats.connects
+
+            def applied(counts: dict[str, int]) -> None:
+                self.last_resync = {"reason": reason, "at": clock.now().isoformat(), **counts}
+                self._synced_connection = connection
+
+            await resync(self.ami, self.pipeline, self.resync_stats, on_applied=applied)
+            self.resyncs += 1
+
+    async def _resync_soon(self, reason: str) -> None:
+        """A resync nobody waits for: one that times out drops the connection (Asterisk is not
+        answering it; the reconnect resyncs), any other failure waits for the next."""
+        if not self.ami.connected:
+            return
+        try:
+            await self.resync_now(reason)
+        except AmiActionTimeout:
+            self.resync_failures += 1
+            log.error("重新同步超时, 断开重连 / resync timed out: dropping the connection")
+            self.ami.abort()
+        except AmiError as exc:
+            self.resync_failures += 1
+            log.warning("重新同步未完成 (%s) / resync not done: %s", reason, exc)
+
+    async def _resync_periodically(self, stop: asyncio.Event) -> None:
+        while self.resync_interval_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.resync_interval_s)
+            if stop.is_set():
+                return
+            if self.pipeline.database_available:
+                await self._resync_soon("period")
+
+    def _database_recovered(self) -> None:
+        """On the writer thread, once the database took the held events again."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(
+                lambda: loop.create_task(self._resync_soon("database recovered"))
+            )
+
+    # -- running ------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Logged in, this connection's resync applied, and the database taking work."""
+        return (
+            self.ami.connected
+            and self._synced_connection == self.ami.stats.connects
+            and self.pipeline.database_available
+        )
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (or a refused password ends it with an error)."""
@@ -75,9 +156,16 @@ class CallCenter:
         stop = stop or asyncio.Event()
         self.pipeline.start()
         self.commands.start()
+        background = [asyncio.create_task(self._resync_periodically(stop))]
+        if self.status_file is not None:
+            background.append(
+                asyncio.create_task(status.publish(self.status, self.status_file, stop))
+            )
         try:
             await self.ami.run(stop)
         finally:
+            stop.set()
+            await asyncio.gather(*background, return_exceptions=True)
             await self.commands.stop()
             self.pipeline.stop()
 
@@ -86,7 +174,22 @@ class CallCenter:
             "ami": self.ami.stats.as_dict(),
             "pipeline": self.pipeline.stats.as_dict(),
             "resyncs": self.resyncs,
+            "resync_failures": self.resync_failures,
+            "resync_unreadable": dict(self.resync_stats),
+            "last_resync": self.last_resync,
             "commands": self.commands.stats(),
+        }
+
+    def status(self) -> dict[str, Any]:
+        """What the status file holds."""
+        return {
+            "pid": os.getpid(),
+            "at": clock.now().isoformat(),
+            "ready": self.ready,
+            "ami_connected": self.ami.connected,
+            "database_available": self.pipeline.database_available,
+            "backlog": self.pipeline.backlog,
+            **self.stats(),
         }
 
 
@@ -94,6 +197,7 @@ class CallCenterThread:
     """callcenter on its own thread and loop: the one-process demo, tests, benchmarks."""
 
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
+        kwargs.setdefault("status_file", "")
         self.center = CallCenter(runtime, **kwargs)
         self.loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None

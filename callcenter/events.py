@@ -1,12 +1,17 @@
 """Typed AMI events with Asterisk's names, built from the messages the adapter delivers.
 
 Only the events callcenter acts on are typed; every other event is counted and dropped by the
-reader before it costs anything more. A message that lacks a field an event needs raises
-:class:`MalformedEvent` (counted, logged, never fatal).
+reader before it costs anything more. A message that lacks a field an event needs, or holds one
+no record can keep (a number that is no finite integer, out of a column's range; a queue or an
+interface name longer than its column), raises :class:`MalformedEvent` (counted, logged, never
+fatal). Text loses NUL characters (PostgreSQL refuses them), names are cut to their columns and
+channel ids are fitted (:func:`platform_core.calls.schemas.fit_uniqueid`), so one odd caller
+name never costs a call.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,11 +20,21 @@ from typing import Any, ClassVar
 from panoramisk.message import Message
 
 from callcenter.ami import fields_of
-from platform_core.calls.schemas import HOTLINE_VARIABLES, ChannelRef, MemberState
+from platform_core.calls.schemas import (
+    HOTLINE_VARIABLES,
+    INTERFACE_MAX,
+    QUEUE_MAX,
+    ChannelRef,
+    MemberState,
+    fit_uniqueid,
+)
+
+# The widest integer column an event's number lands in (PostgreSQL's integer).
+INT_MAX = 2**31 - 1
 
 
 class MalformedEvent(ValueError):
-    """An event without a field it must carry (or with one that is not a number)."""
+    """An event without a field it must carry, or with one no record can hold."""
 
 
 def _get(m: Message, key: str, default: str | None = None) -> str:
@@ -30,15 +45,39 @@ def _get(m: Message, key: str, default: str | None = None) -> str:
         if default is None:
             raise MalformedEvent(f"{m.get('Event')}: 缺少字段 {key} / missing field {key}")
         return default
-    return str(value)
+    value = str(value)
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
+def _name(m: Message, key: str, default: str | None = None, *, limit: int = QUEUE_MAX) -> str:
+    """A queue or interface name: refused when longer than its column (it is no name of ours)."""
+    value = _get(m, key, default)
+    if len(value) > limit:
+        raise MalformedEvent(
+            f"{m.get('Event')}: {key} 超过 {limit} 字符 / longer than {limit} characters"
+        )
+    return value
 
 
 def _int(m: Message, key: str, default: int | None = None) -> int:
     raw = _get(m, key, None if default is None else str(default)).strip()
+    if not raw:
+        return default or 0
     try:
-        return int(float(raw)) if raw else (default or 0)
+        number = int(raw)
     except ValueError:
-        raise MalformedEvent(f"{m.get('Event')}: {key}={raw!r} 不是数字 / not a number") from None
+        try:
+            real = float(raw)
+        except ValueError:
+            real = math.nan
+        if not math.isfinite(real):
+            raise MalformedEvent(
+                f"{m.get('Event')}: {key}={raw[:40]!r} 不是数字 / not a finite number"
+            ) from None
+        number = int(real)
+    if not -INT_MAX <= number <= INT_MAX:
+        raise MalformedEvent(f"{m.get('Event')}: {key}={raw[:40]!r} 超出范围 / out of range")
+    return number
 
 
 def event_time(m: Message, received_at: float) -> datetime:
@@ -65,32 +104,34 @@ def chan_variables(m: Message, prefix: str = "") -> dict[str, str]:
 
 
 def channel(m: Message, prefix: str = "") -> ChannelRef:
-    uniqueid = _get(m, prefix + "Uniqueid")
-    linkedid = str(m.get(prefix + "Linkedid") or uniqueid)  # Asterisk 11 had no Linkedid
+    uniqueid = fit_uniqueid(_get(m, prefix + "Uniqueid"))
+    # Asterisk 11 had no Linkedid
+    linkedid = fit_uniqueid(_get(m, prefix + "Linkedid", "")) or uniqueid
     return ChannelRef(
-        channel=_get(m, prefix + "Channel", ""),
+        channel=_get(m, prefix + "Channel", "")[:128],
         uniqueid=uniqueid,
         linkedid=linkedid,
-        caller_number=_get(m, prefix + "CallerIDNum", ""),
-        caller_name=_get(m, prefix + "CallerIDName", ""),
-        context=_get(m, prefix + "Context", ""),
-        exten=_get(m, prefix + "Exten", ""),
+        caller_number=_get(m, prefix + "CallerIDNum", "")[:40],
+        caller_name=_get(m, prefix + "CallerIDName", "")[:80],
+        context=_get(m, prefix + "Context", "")[:80],
+        exten=_get(m, prefix + "Exten", "")[:80],
         variables=chan_variables(m, prefix),
     )
 
 
 def member(m: Message) -> MemberState:
     return MemberState(
-        queue=_get(m, "Queue"),
-        interface=_get(m, "Interface", "") or _get(m, "Location"),
-        member_name=_get(m, "MemberName", "") or _get(m, "Name", ""),
+        queue=_name(m, "Queue"),
+        interface=_name(m, "Interface", "", limit=INTERFACE_MAX)
+        or _name(m, "Location", limit=INTERFACE_MAX),
+        member_name=(_get(m, "MemberName", "") or _get(m, "Name", ""))[:80],
         status=_int(m, "Status", 0),
         paused=_get(m, "Paused", "0").strip() in ("1", "true", "yes"),
-        paused_reason=_get(m, "PausedReason", ""),
+        paused_reason=_get(m, "PausedReason", "")[:40],
         in_call=_get(m, "InCall", "0").strip() == "1",
         penalty=_int(m, "Penalty", 0),
         calls_taken=_int(m, "CallsTaken", 0),
-        membership=_get(m, "Membership", "dynamic"),
+        membership=_get(m, "Membership", "dynamic")[:10],
         login_time=_int(m, "LoginTime", 0),
     )
 
@@ -239,9 +280,9 @@ def _agent_fields(m: Message) -> dict[str, Any]:
     return {
         "chan": channel(m),
         "dest": channel(m, "Dest"),
-        "queue": _get(m, "Queue"),
-        "member_interface": _get(m, "Interface"),
-        "member_name": _get(m, "MemberName", ""),
+        "queue": _name(m, "Queue"),
+        "member_interface": _name(m, "Interface", limit=INTERFACE_MAX),
+        "member_name": _get(m, "MemberName", "")[:80],
     }
 
 
@@ -254,21 +295,21 @@ _BUILDERS: dict[str, Callable[[Message, datetime], AmiEvent]] = {
     "QueueCallerJoin": lambda m, at: QueueCallerJoin(
         at=at,
         chan=channel(m),
-        queue=_get(m, "Queue"),
+        queue=_name(m, "Queue"),
         position=_int(m, "Position", 0),
         count=_int(m, "Count", 0),
     ),
     "QueueCallerLeave": lambda m, at: QueueCallerLeave(
         at=at,
         chan=channel(m),
-        queue=_get(m, "Queue"),
+        queue=_name(m, "Queue"),
         position=_int(m, "Position", 0),
         count=_int(m, "Count", 0),
     ),
     "QueueCallerAbandon": lambda m, at: QueueCallerAbandon(
         at=at,
         chan=channel(m),
-        queue=_get(m, "Queue"),
+        queue=_name(m, "Queue"),
         position=_int(m, "Position", 0),
         original_position=_int(m, "OriginalPosition", 0),
         hold_time=_int(m, "HoldTime", 0),

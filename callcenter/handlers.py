@@ -1,7 +1,8 @@
 """The one subscription table: AMI event type -> a thin handler -> one calls.service function.
 
 Handlers hold no rules; they unpack the typed event and hand plain values to the service.
-They return False for an event about a channel of no known call (counted by the pipeline).
+They return False for an event about a channel of no known call (counted by the pipeline):
+a queue event from outside the hotline's contexts never becomes a call.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ def on_varset(session: Session, ev: e.VarSet) -> None:
     calls.record_variables(session, chan=ev.chan, variables={ev.variable: ev.value}, at=ev.at)
 
 
-def on_queue_caller_join(session: Session, ev: e.QueueCallerJoin) -> None:
+def on_queue_caller_join(session: Session, ev: e.QueueCallerJoin) -> bool:
     calls.record_join(session, chan=ev.chan, queue=ev.queue, position=ev.position, at=ev.at)
+    return calls.is_known_call(session, linkedid=ev.chan.linkedid)
 
 
-def on_agent_called(session: Session, ev: e.AgentCalled) -> None:
+def on_agent_called(session: Session, ev: e.AgentCalled) -> bool:
     calls.record_agent_called(
         session,
         chan=ev.chan,
@@ -38,9 +40,10 @@ def on_agent_called(session: Session, ev: e.AgentCalled) -> None:
         member_name=ev.member_name,
         at=ev.at,
     )
+    return calls.is_known_call(session, linkedid=ev.chan.linkedid)
 
 
-def on_agent_ring_no_answer(session: Session, ev: e.AgentRingNoAnswer) -> None:
+def on_agent_ring_no_answer(session: Session, ev: e.AgentRingNoAnswer) -> bool:
     calls.record_ring_no_answer(
         session,
         chan=ev.chan,
@@ -51,13 +54,14 @@ def on_agent_ring_no_answer(session: Session, ev: e.AgentRingNoAnswer) -> None:
         ring_ms=ev.ring_time_ms,
         at=ev.at,
     )
+    return calls.is_known_call(session, linkedid=ev.chan.linkedid)
 
 
 def on_queue_caller_leave(session: Session, ev: e.QueueCallerLeave) -> None:
     calls.record_leave(session, chan=ev.chan, queue=ev.queue, position=ev.position, at=ev.at)
 
 
-def on_queue_caller_abandon(session: Session, ev: e.QueueCallerAbandon) -> None:
+def on_queue_caller_abandon(session: Session, ev: e.QueueCallerAbandon) -> bool:
     calls.record_abandon(
         session,
         chan=ev.chan,
@@ -67,9 +71,10 @@ def on_queue_caller_abandon(session: Session, ev: e.QueueCallerAbandon) -> None:
         hold_s=ev.hold_time,
         at=ev.at,
     )
+    return calls.is_known_call(session, linkedid=ev.chan.linkedid)
 
 
-def on_agent_connect(session: Session, ev: e.AgentConnect) -> None:
+def on_agent_connect(session: Session, ev: e.AgentConnect) -> bool:
     calls.record_connect(
         session,
         chan=ev.chan,
@@ -81,9 +86,10 @@ def on_agent_connect(session: Session, ev: e.AgentConnect) -> None:
         ring_s=ev.ring_time,
         at=ev.at,
     )
+    return calls.is_known_call(session, linkedid=ev.chan.linkedid)
 
 
-def on_agent_complete(session: Session, ev: e.AgentComplete) -> None:
+def on_agent_complete(session: Session, ev: e.AgentComplete) -> bool:
     calls.record_complete(
         session,
         chan=ev.chan,
@@ -96,6 +102,7 @@ def on_agent_complete(session: Session, ev: e.AgentComplete) -> None:
         reason=ev.reason,
         at=ev.at,
     )
+    return calls.is_known_call(session, linkedid=ev.chan.linkedid)
 
 
 def on_hangup(session: Session, ev: e.Hangup) -> bool:

@@ -5,16 +5,29 @@ appends it to a queue; one writer thread takes everything queued so far as a bat
 the calls and agents it touches, runs the handlers in arrival order inside one transaction and
 commits: the live rows go out as one upsert per table and the events publish after the commit.
 The writer is the only one that changes telephony rows, so it keeps its session (and the open
-calls and agents in it) from batch to batch. A batch that fails is rolled back, the session
-dropped, and the batch replayed one event per transaction, so one bad event is counted and
-skipped without losing its neighbours. Wrap-up expiry and resync markers run on the same
+calls and agents in it) from batch to batch. Wrap-up expiry and resync markers run on the same
 thread, so they are ordered with the events too.
+
+Faults stay where they belong:
+
+- A message that cannot be typed (a missing field, a number no column holds, anything its
+  parser raises) is logged, counted as malformed and skipped alone.
+- A batch that fails for its content is rolled back, the session dropped, and the batch
+  replayed one event per transaction: the bad event is counted and skipped, never its
+  neighbours.
+- A batch that fails because the database is unreachable (a connection refused or cut, the
+  server shutting down, a lock or a timeout) is kept, in order, and retried with back-off
+  while the reader goes on queueing behind it; nothing is skipped. The backlog is bounded
+  (``max_backlog``): past it the reader counts and drops events, which the resync that follows
+  every recovery (``on_recovered``) makes good as far as Asterisk still knows them. Should a
+  database that answers keep refusing a batch, the batch is replayed one event at a time.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from panoramisk.message import Message
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from callcenter import events as ami_events
@@ -33,10 +48,29 @@ from platform_core.runtime import Runtime
 log = logging.getLogger(__name__)
 
 Marker = Callable[[Session], Any]
+Item = tuple[Message | None, float, Marker | None]
+Typed = ami_events.AmiEvent | Marker
+
+# What a database that is down, restarting or overloaded raises (psycopg's OperationalError
+# covers refused and cut connections, an administrator's shutdown, deadlocks and timeouts).
+_TRANSIENT = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
 
 # A UserEvent a health check (or a test) sends through Asterisk: once it is read, everything
 # Asterisk sent before it has been read and queued too.
 PROBE_EVENT = "HotlineProbe"
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not take a unit of work; ``remaining`` is what is still to be applied."""
+
+    def __init__(self, remaining: list[Typed], cause: BaseException) -> None:
+        super().__init__(f"数据库不可用 / database unavailable: {cause!r}")
+        self.remaining = remaining
 
 
 @dataclass
@@ -45,13 +79,18 @@ class PipelineStats:
     queued: int = 0  # events callcenter acts on
     processed: int = 0  # every event accounted for (ignored ones on arrival)
     handled: int = 0  # typed events whose handler ran and committed
-    malformed: int = 0
-    unknown_channel: int = 0
-    failed: int = 0
+    malformed: int = 0  # messages that could not be typed: logged and skipped alone
+    unknown_channel: int = 0  # events about no call of the hotline's
+    failed: int = 0  # typed events the database refused for their content: skipped alone
     batches: int = 0
     retried_batches: int = 0
     last_batch_ms: float = 0.0
     max_batch: int = 0
+    db_outages: int = 0  # times the database stopped taking the writer's work
+    db_retries: int = 0  # attempts to hand it the held events again
+    db_down_s: float = 0.0  # how long the last outage lasted (seconds)
+    held_max: int = 0  # most events held at once during an outage
+    dropped: int = 0  # events the reader dropped because the backlog was full
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -90,7 +129,14 @@ class ReaderFilter:
             if name in ("QueueMemberAdded", "QueueMemberRemoved"):
                 self.members.pop(key, None)
                 return True
-            state = (m.get("Status"), m.get("Paused"), m.get("PausedReason"), m.get("InCall"))
+            # CallsTaken too: a resync counts calls answered while callcenter was away from it
+            state = (
+                m.get("Status"),
+                m.get("Paused"),
+                m.get("PausedReason"),
+                m.get("InCall"),
+                m.get("CallsTaken"),
+            )
             if self.members.get(key) == state:
                 self.repeated += 1
                 return False
@@ -108,15 +154,23 @@ class _Window:
 
 class EventPipeline:
     def __init__(
-        self, runtime: Runtime, *, max_batch: int = 2000, wrapup_check_s: float = 0.25
+        self,
+        runtime: Runtime,
+        *,
+        max_batch: int = 2000,
+        wrapup_check_s: float = 0.25,
+        max_backlog: int = 100_000,
+        retry_initial_s: float = 0.1,
+        retry_max_s: float = 2.0,
     ) -> None:
         self.runtime = runtime
         self.max_batch = max_batch
         self.wrapup_check_s = wrapup_check_s
+        self.max_backlog = max_backlog
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
         self.stats = PipelineStats()
-        self._queue: queue.SimpleQueue[tuple[Message | None, float, Marker | None]] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._pending = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -124,10 +178,15 @@ class EventPipeline:
         self._stop = threading.Event()
         self._windows: list[_Window] = []
         self._last_wrapup = 0.0
+        self._held: list[Typed] = []
+        self._down_since: float | None = None
+        self._warned_full = False
         self.last_probe: str | None = None
         self.filter = ReaderFilter(runtime.settings.call_callback_context)
         self._session: Session | None = None
         self.on_batch: Callable[[list[ami_events.AmiEvent]], None] | None = None
+        # Called on the writer thread once the database takes work again after an outage.
+        self.on_recovered: Callable[[], None] | None = None
 
     # -- reader side (event loop) -------------------------------------------------------------
 
@@ -138,6 +197,18 @@ class EventPipeline:
             self.stats.processed += 1
             if message.get("UserEvent") == PROBE_EVENT:
                 self.last_probe = str(message.get("Token", ""))
+            return
+        if self._pending >= self.max_backlog:
+            self.stats.dropped += 1
+            self.stats.processed += 1
+            if not self._warned_full:
+                self._warned_full = True
+                log.error(
+                    "事件积压已满 (%d), 丢弃新事件直至数据库恢复后重新同步 / backlog full (%d): "
+                    "dropping events until the database recovers and a resync runs",
+                    self.max_backlog,
+                    self.max_backlog,
+                )
             return
         if self._windows:
             linkedid = message.get("Linkedid") or message.get("Uniqueid")
@@ -174,7 +245,12 @@ class EventPipeline:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self.wait_idle(timeout)
+        if not self.wait_idle(timeout) and self._pending:
+            log.error(
+                "停止时仍有 %d 个事件未写入 (数据库不可用?) / stopping with %d events unwritten",
+                self._pending,
+                self._pending,
+            )
         self._stop.set()
         self._queue.put((None, 0.0, None))
         if self._thread is not None:
@@ -186,6 +262,11 @@ class EventPipeline:
         """Events (and markers) queued and not yet committed."""
         return self._pending
 
+    @property
+    def database_available(self) -> bool:
+        """False while the writer holds events the database did not take."""
+        return not self._held
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         with self._idle:
@@ -196,8 +277,24 @@ class EventPipeline:
                 self._idle.wait(min(left, 0.05))
         return True
 
+    def _done(self, n: int) -> None:
+        if n:
+            with self._idle:
+                self._pending -= n
+                self._idle.notify_all()
+
     def _run(self) -> None:
+        delay = self.retry_initial_s
+        refusals = 0
         while not self._stop.is_set():
+            if self._held:
+                if self._stop.wait(delay * random.uniform(0.8, 1.2)):
+                    break
+                delay = min(delay * 2, self.retry_max_s)
+                refusals = self._retry_held(refusals)
+                if not self._held:
+                    delay = self.retry_initial_s
+                continue
             try:
                 first = self._queue.get(timeout=self.wrapup_check_s)
             except queue.Empty:
@@ -210,16 +307,69 @@ class EventPipeline:
                 except queue.Empty:
                     break
             items = [b for b in batch if b[0] is not None or b[2] is not None]
-            try:
-                self.process(items)
-            except Exception:  # noqa: BLE001 - the writer must survive anything
-                log.exception("事件批处理失败 / batch processing failed")
-            finally:
-                with self._idle:
-                    self._pending -= len(items)
-                    self._idle.notify_all()
-            if time.monotonic() - self._last_wrapup >= self.wrapup_check_s:
+            self._write(items)
+            if not self._held and time.monotonic() - self._last_wrapup >= self.wrapup_check_s:
                 self._expire_wrapups()
+
+    def _write(self, items: list[Item]) -> None:
+        """Type and apply one batch from the queue; what the database refuses is held."""
+        try:
+            typed = self._parse(items)
+            self._done(len(items) - len(typed))
+            self._apply_all(typed)
+            self._done(len(typed))
+        except DatabaseUnavailable as exc:
+            self._done(len(typed) - len(exc.remaining))
+            self._hold(exc)
+        except Exception:  # noqa: BLE001 - the writer must survive anything
+            log.exception("事件批处理失败 / batch processing failed")
+            self._done(len(items))
+
+    def _hold(self, exc: DatabaseUnavailable) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            self.stats.db_outages += 1
+            log.error("%s; 事件保留并重试 / events kept, retrying", exc)
+        self._held = exc.remaining
+        self.stats.held_max = max(self.stats.held_max, self._pending)
+
+    def _retry_held(self, refusals: int) -> int:
+        """Hand the held events to the database again; the count of refusals by a database
+        that answers (a batch it refuses for good is then replayed one event at a time)."""
+        self.stats.db_retries += 1
+        held, self._held = self._held, []
+        try:
+            self._apply_all(held, suspect_content=refusals >= 3)
+        except DatabaseUnavailable as exc:
+            self._done(len(held) - len(exc.remaining))
+            self._held = exc.remaining
+            return refusals + 1 if self._database_answers() else 0
+        except Exception:  # noqa: BLE001
+            log.exception("保留事件重试失败 / retrying the held events failed")
+        self._done(len(held))
+        if self._down_since is not None:
+            self.stats.db_down_s = round(time.monotonic() - self._down_since, 3)
+            self._down_since = None
+            self._warned_full = False
+            log.warning(
+                "数据库恢复, %.1f 秒后写入保留事件 / database back after %.1f s; held events written",
+                self.stats.db_down_s,
+                self.stats.db_down_s,
+            )
+            if self.on_recovered is not None:
+                try:
+                    self.on_recovered()
+                except Exception:  # noqa: BLE001
+                    log.exception("恢复后回调失败 / recovery callback failed")
+        return 0
+
+    def _database_answers(self) -> bool:
+        try:
+            with self.runtime.engine.connect() as c:
+                c.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means: not now
+            return False
 
     def _expire_wrapups(self) -> None:
         self._last_wrapup = time.monotonic()
@@ -246,6 +396,8 @@ class EventPipeline:
             self._session = None
             try:
                 s.rollback()
+            except Exception:  # noqa: BLE001 - the connection may be gone with the database
+                log.debug("回滚失败 / rollback failed", exc_info=True)
             finally:
                 s.close()
             raise
@@ -257,10 +409,14 @@ class EventPipeline:
             self._session.close()
             self._session = None
 
-    def process(self, items: Iterable[tuple[Message | None, float, Marker | None]]) -> None:
-        """Handle one batch in one transaction (the replay command calls this directly)."""
-        started = time.perf_counter()
-        typed: list[ami_events.AmiEvent | Marker] = []
+    def process(self, items: Iterable[Item]) -> None:
+        """Handle one batch (the replay command calls this directly); raises
+        DatabaseUnavailable with what is left when the database cannot be reached."""
+        self._apply_all(self._parse(items))
+
+    def _parse(self, items: Iterable[Item]) -> list[Typed]:
+        """Typed events and markers, in order; a message that cannot be typed is skipped alone."""
+        typed: list[Typed] = []
         for message, received_at, marker in items:
             if marker is not None:
                 typed.append(marker)
@@ -275,20 +431,44 @@ class EventPipeline:
                 self.stats.malformed += 1
                 self.stats.processed += 1
                 log.warning("格式错误的 AMI 事件 / malformed AMI event: %s", exc)
+            except Exception:  # noqa: BLE001 - whatever a message holds costs only that message
+                self.stats.malformed += 1
+                self.stats.processed += 1
+                log.exception(
+                    "无法解析的 AMI 事件, 已跳过 / unparseable AMI event skipped: %s",
+                    message.get("Event"),
+                )
+        return typed
+
+    def _apply_all(self, typed: list[Typed], *, suspect_content: bool = False) -> None:
+        """Apply in one transaction; on a fault of content, one event per transaction.
+
+        A transient fault (the database unreachable) raises DatabaseUnavailable with what is
+        left, unless ``suspect_content`` (a database that answers has refused this batch
+        several times): then each event is tried alone and one refused while the database
+        answers is skipped."""
         if not typed:
             return
+        started = time.perf_counter()
         self.stats.batches += 1
         self.stats.max_batch = max(self.stats.max_batch, len(typed))
         try:
             unknown = self._apply(typed)
-        except Exception:  # noqa: BLE001 - isolate the bad event, keep the rest
+        except Exception as exc:  # noqa: BLE001 - isolate the bad event, keep the rest
+            if isinstance(exc, _TRANSIENT) and not suspect_content:
+                raise DatabaseUnavailable(typed, exc) from exc
             log.exception("批处理失败, 逐条重试 / batch failed, retrying one event at a time")
             self.stats.retried_batches += 1
             unknown = 0
-            for item in typed:
+            for i, item in enumerate(typed):
                 try:
                     unknown += self._apply([item])
-                except Exception:  # noqa: BLE001
+                except Exception as one:  # noqa: BLE001
+                    if isinstance(one, _TRANSIENT) and not (
+                        suspect_content and self._database_answers()
+                    ):
+                        self.stats.unknown_channel += unknown
+                        raise DatabaseUnavailable(typed[i:], one) from one
                     self.stats.failed += 1
                     self.stats.processed += 1 if isinstance(item, ami_events.AmiEvent) else 0
                     log.exception(
@@ -299,7 +479,7 @@ class EventPipeline:
         if self.on_batch is not None:
             self.on_batch([t for t in typed if isinstance(t, ami_events.AmiEvent)])
 
-    def _apply(self, typed: list[ami_events.AmiEvent | Marker]) -> int:
+    def _apply(self, typed: list[Typed]) -> int:
         events = [t for t in typed if isinstance(t, ami_events.AmiEvent)]
 
         def work(s: Session) -> int:

@@ -1,40 +1,68 @@
-"""After every (re)connect: read what Asterisk has now and make the records agree.
+"""Read what Asterisk has now and make the records agree: after every (re)connect, after the
+database comes back from an outage, and on a period.
 
-Panoramisk never resyncs; here CoreShowChannels and QueueStatus are read right after login and
-handed to ``calls.service.resync`` through the pipeline, behind every event already queued, with
-the calls and agents that newer events touched meanwhile left alone.
+Panoramisk never resyncs; here CoreShowChannels and QueueStatus are read and handed to
+``calls.service.resync`` through the pipeline, behind every event already queued, with the
+calls and agents that newer events touched meanwhile left alone. Each list item is read on its
+own: an item or a field that cannot be read is logged, counted and left out, and the rest of
+the resync still applies.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from panoramisk.message import Message
 
-from callcenter.ami import AmiClient, ListResponse
+from callcenter.ami import AmiClient, ListResponse, fields_of
 from callcenter.events import member
 from callcenter.pipeline import EventPipeline
 from platform_core import clock
 from platform_core.calls import service as calls
-from platform_core.calls.schemas import LiveChannel, MemberState, WaitingCaller
+from platform_core.calls.schemas import (
+    LiveChannel,
+    MemberState,
+    QueueParams,
+    WaitingCaller,
+    fit_uniqueid,
+)
 
 log = logging.getLogger(__name__)
 
+# Largest count or duration a QueueStatus field may carry into an integer column.
+_INT_MAX = 2**31 - 1
 
-def _live_channel(m: Message) -> LiveChannel:
-    uniqueid = str(m.get("Uniqueid", ""))
-    return LiveChannel(
-        channel=str(m.get("Channel", "")),
-        uniqueid=uniqueid,
-        linkedid=str(m.get("Linkedid") or uniqueid),
-        application=str(m.get("Application", "")),
-        bridge_id=str(m.get("BridgeId", "")),
-        caller_number=str(m.get("CallerIDNum", "")),
-        caller_name=str(m.get("CallerIDName", "")),
-        context=str(m.get("Context", "")),
-        duration_s=_duration(str(m.get("Duration", ""))),
-    )
+
+class ResyncStats(Counter[str]):
+    """Items and fields a resync could not read (left out, never fatal)."""
+
+
+def _text(m: Any, key: str, limit: int = 128) -> str:
+    value = m.get(key)
+    if isinstance(value, list):
+        value = value[-1]
+    return "" if value is None else str(value).replace("\x00", "")[:limit]
+
+
+def _number(m: Any, key: str, stats: ResyncStats, kind: str) -> int | None:
+    """An integer field, or None (counted) when it holds something else."""
+    raw = _text(m, key).strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not -_INT_MAX <= value <= _INT_MAX:
+        stats[f"{kind}.{key}"] += 1
+        log.warning(
+            "重新同步: %s 的 %s=%.40r 无法读取, 略去 / resync: unreadable field", kind, key, raw
+        )
+        return None
+    return value
 
 
 def _duration(value: str) -> int:
@@ -43,30 +71,99 @@ def _duration(value: str) -> int:
         h, m, s = (int(x) for x in value.split(":"))
     except ValueError:
         return 0
-    return h * 3600 + m * 60 + s
+    return max(0, h * 3600 + m * 60 + s)
 
 
-def _waiting(m: Message) -> WaitingCaller:
-    def num(key: str) -> int:
-        try:
-            return int(str(m.get(key) or 0))
-        except ValueError:
-            return 0
-
-    return WaitingCaller(
-        queue=str(m.get("Queue", "")),
-        position=num("Position"),
-        channel=str(m.get("Channel", "")),
-        uniqueid=str(m.get("Uniqueid", "")),
-        caller_number=str(m.get("CallerIDNum", "")),
-        caller_name=str(m.get("CallerIDName", "")),
-        wait_s=num("Wait"),
-        priority=num("Priority"),
+def _live_channel(m: Any) -> LiveChannel:
+    uniqueid = fit_uniqueid(_text(m, "Uniqueid", 1000))
+    return LiveChannel(
+        channel=_text(m, "Channel"),
+        uniqueid=uniqueid,
+        linkedid=fit_uniqueid(_text(m, "Linkedid", 1000)) or uniqueid,
+        application=_text(m, "Application", 80),
+        bridge_id=_text(m, "BridgeId", 80),
+        caller_number=_text(m, "CallerIDNum", 40),
+        caller_name=_text(m, "CallerIDName", 80),
+        context=_text(m, "Context", 80),
+        duration_s=_duration(_text(m, "Duration")),
     )
 
 
-async def resync(ami: AmiClient, pipeline: EventPipeline) -> dict[str, int]:
-    """Read the live state and queue the resync behind everything received so far."""
+def _waiting(m: Any, stats: ResyncStats) -> WaitingCaller:
+    return WaitingCaller(
+        queue=_text(m, "Queue", 64),
+        position=_number(m, "Position", stats, "QueueEntry") or 0,
+        channel=_text(m, "Channel"),
+        uniqueid=fit_uniqueid(_text(m, "Uniqueid", 1000)),
+        caller_number=_text(m, "CallerIDNum", 40),
+        caller_name=_text(m, "CallerIDName", 80),
+        wait_s=_number(m, "Wait", stats, "QueueEntry") or 0,
+        priority=_number(m, "Priority", stats, "QueueEntry") or 0,
+    )
+
+
+def _queue_params(m: Any, stats: ResyncStats) -> QueueParams:
+    strategy = _text(m, "Strategy", 20)
+    return QueueParams(
+        name=_text(m, "Queue", 64),
+        strategy=strategy or None,
+        weight=_number(m, "Weight", stats, "QueueParams"),
+        service_level_s=_number(m, "ServiceLevel", stats, "QueueParams"),
+    )
+
+
+def read_lists(chans: Any, status: Any, stats: ResyncStats) -> dict[str, Any]:
+    """The typed content of CoreShowChannels and QueueStatus; what cannot be read is left out."""
+    channels: list[LiveChannel] = []
+    waiting: list[WaitingCaller] = []
+    members: list[MemberState] = []
+    queues: list[QueueParams] = []
+    for m in _items(chans):
+        if m.get("Event") != "CoreShowChannel":
+            continue
+        item = _read(_live_channel, m, stats)
+        if item is not None and item.uniqueid:
+            channels.append(item)
+    for m in _items(status):
+        kind = m.get("Event")
+        if kind == "QueueEntry":
+            entry = _read(lambda x: _waiting(x, stats), m, stats)
+            if entry is not None and entry.uniqueid and entry.queue:
+                waiting.append(entry)
+        elif kind == "QueueMember":
+            state = _read(member, fields_of(m), stats)
+            if state is not None:
+                members.append(state)
+        elif kind == "QueueParams":
+            params = _read(lambda x: _queue_params(x, stats), m, stats)
+            if params is not None and params.name:
+                queues.append(params)
+    return {"channels": channels, "waiting": waiting, "members": members, "queues": queues}
+
+
+def _read(parse: Any, m: Any, stats: ResyncStats) -> Any:
+    try:
+        return parse(m)
+    except Exception as exc:  # noqa: BLE001 - one unreadable item never costs the others
+        stats[f"{m.get('Event')}.unreadable"] += 1
+        log.warning(
+            "重新同步: 无法读取的 %s, 略去 / resync: unreadable item: %s", m.get("Event"), exc
+        )
+        return None
+
+
+async def resync(
+    ami: AmiClient,
+    pipeline: EventPipeline,
+    stats: ResyncStats | None = None,
+    *,
+    on_applied: Callable[[dict[str, int]], None] | None = None,
+) -> dict[str, int]:
+    """Read the live state and queue the resync behind everything received so far;
+    ``on_applied`` runs on the writer thread with its counts once it is applied.
+
+    Raises what the actions raise (AmiActionTimeout, AmiConnectionLost, AmiNotConnected)."""
+    stats = stats if stats is not None else ResyncStats()
     window = pipeline.open_window()
     try:
         chans = await ami.send_action(
@@ -75,28 +172,10 @@ async def resync(ami: AmiClient, pipeline: EventPipeline) -> dict[str, int]:
         status = await ami.send_action(
             {"Action": "QueueStatus"}, timeout=max(ami.action_timeout, 10)
         )
-    except Exception:
+        lists = read_lists(chans, status, stats)
+    except BaseException:
         pipeline.close_window(window)
         raise
-    channels = [_live_channel(m) for m in _items(chans) if m.get("Event") == "CoreShowChannel"]
-    waiting: list[WaitingCaller] = []
-    members: list[MemberState] = []
-    queues: dict[str, dict[str, Any]] = {}
-    for m in _items(status):
-        kind = m.get("Event")
-        if kind == "QueueEntry":
-            waiting.append(_waiting(m))
-        elif kind == "QueueMember":
-            try:
-                members.append(member(m))
-            except ValueError:
-                log.warning("无法解析的 QueueMember / unreadable QueueMember: %r", m)
-        elif kind == "QueueParams":
-            queues[str(m.get("Queue"))] = {
-                "strategy": m.get("Strategy"),
-                "weight": m.get("Weight"),
-                "service_level": m.get("ServiceLevel"),
-            }
     result: dict[str, int] = {}
 
     def apply(session: Any) -> None:
@@ -104,16 +183,15 @@ async def resync(ami: AmiClient, pipeline: EventPipeline) -> dict[str, int]:
         result.update(
             calls.resync(
                 session,
-                channels=channels,
-                waiting=waiting,
-                members=members,
                 at=clock.now(),
                 exempt_linkedids=window.linkedids,
                 exempt_interfaces=window.interfaces,
-                queues=queues,
+                **lists,
             )
         )
         log.info("AMI 重新同步完成 / resynced: %s", result)
+        if on_applied is not None:
+            on_applied(result)
 
     pipeline.submit_marker(apply)
     return result

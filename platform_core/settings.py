@@ -56,6 +56,14 @@ class Settings:
     ami_ping_interval_s: float = 10.0
     ami_reconnect_max_s: float = 30.0
     ami_auth_retries: int = 3
+    # callcenter reads CoreShowChannels and QueueStatus again this often (0: only after a
+    # reconnect or an outage of the database) and makes the records agree with them.
+    ami_resync_interval_s: float = 60.0
+    # Events callcenter keeps, in order, while the database is unavailable; past it the newest
+    # are dropped (counted) and the resync after the recovery makes them good.
+    callcenter_backlog_max: int = 100_000
+    # Where callcenter writes its readiness and counters every second (empty: in data_dir).
+    callcenter_status_file: str = ""
     # Dialplan contexts (asterisk_conf/extensions.conf) that mark a 12349 inbound call and an
     # agent's call back; the trunk's area code completes local caller numbers.
     call_inbound_contexts: str = "hotline-inbound"

@@ -1381,6 +1381,12 @@ class PbxSimulator:
             for ch in self.channels.values()
         ]
 
+    def inject(self, name: str, body: Fields) -> None:
+        """Send an event of a test's making to every session, framed, stamped and ordered like
+        the simulator's own (a poison message, a call on the same Asterisk that is none of the
+        hotline's)."""
+        self._emit(name, body)
+
     def user_event(self, fields: list[tuple[str, str]]) -> None:
         name = next((v for k, v in fields if k.lower() == "userevent"), "")
         body = [("UserEvent", name)] + [

@@ -38,6 +38,7 @@ from platform_core.calls.schemas import (
     ChannelRef,
     LiveChannel,
     MemberState,
+    QueueParams,
     WaitingCaller,
 )
 from platform_core.errors import NotFound
@@ -307,6 +308,22 @@ def _inbound_contexts(session: Session) -> set[str]:
     return {c.strip() for c in _settings(session).call_inbound_contexts.split(",") if c.strip()}
 
 
+def _queueing_contexts(session: Session) -> set[str]:
+    """Where a caller we never saw may be taken up from a queue event: the 12349 inbound
+    contexts and the care call's (an elder who asks for a person there is offered too). A
+    queue on the same Asterisk serving anyone else (desks calling each other, another
+    service's line) is none of the hotline's calls."""
+    return _inbound_contexts(session) | {_settings(session).care_context}
+
+
+def _small_int(value: str) -> int | None:
+    """A channel variable as an id or a priority, or None when it is no integer a column holds."""
+    digits = value[1:] if value[:1] == "-" else value
+    if not digits.isdigit() or len(digits) > 9:
+        return None
+    return int(value)
+
+
 def record_channel(session: Session, *, chan: ChannelRef, at: datetime) -> LiveCall | None:
     """Newchannel: the first channel of an inbound 12349 call opens its record."""
     if chan.uniqueid != chan.linkedid:
@@ -328,19 +345,22 @@ def _apply_variables(session: Session, call: LiveCall, variables: Mapping[str, s
     for name, value in variables.items():
         value = value.strip()
         if name == "HOTLINE_ELDER_ID":
-            if value.isdigit() and int(value) != call.elder_id:
-                call.elder_id = int(value)
+            elder_id = _small_int(value)
+            if elder_id is not None and elder_id > 0 and elder_id != call.elder_id:
+                call.elder_id = elder_id
                 call.identified = False  # region follows the elder the IVR named
         elif name == "HOTLINE_INTENT":
             call.intent = value[:40] or None
         elif name == "HOTLINE_PRIORITY":
-            if value.lstrip("-").isdigit():
-                call.priority = int(value)
+            priority = _small_int(value)
+            if priority is not None:
+                call.priority = priority
         elif name == "HOTLINE_QUEUE":
             call.requested_queue = value[:64] or None
         elif name == "HOTLINE_RECALL_ID":
-            if value.isdigit():
-                call.recall_id = int(value)
+            recall_id = _small_int(value)
+            if recall_id is not None and recall_id > 0:
+                call.recall_id = recall_id
         elif name == "QUEUESTATUS":
             call.queue_status = value[:20] or None
         elif name == "HOTLINE_AFTER_HOURS" and value in ("1", "yes", "true"):
@@ -368,14 +388,22 @@ def _entries_in(call: LiveCall, uniqueid: str, queue: str) -> list[LiveEntry]:
     return [e for e in call.entries if e.queue == queue and e.uniqueid == uniqueid]
 
 
-def _ensure_call(session: Session, chan: ChannelRef, at: datetime) -> LiveCall:
+def _ensure_call(session: Session, chan: ChannelRef, at: datetime) -> LiveCall | None:
+    """The call of a queue event's caller; one we never saw (it started before we connected)
+    is taken up from here, but only from the hotline's own contexts."""
     call = _call(session, chan.linkedid)
     if call is None:
-        # We never saw its Newchannel (started before we connected): take it from here.
+        if chan.context not in _queueing_contexts(session):
+            return None
         call = _new_call(session, chan, at=at)
     elif chan.variables:
         _apply_variables(session, call, chan.variables)
     return call
+
+
+def is_known_call(session: Session, *, linkedid: str) -> bool:
+    """Whether this is a call of the hotline's (recorded, or taken up by the event just applied)."""
+    return _call(session, linkedid) is not None
 
 
 def record_join(
@@ -383,7 +411,7 @@ def record_join(
 ) -> LiveEntry | None:
     """QueueCallerJoin: the caller asks for a person; the first join makes the call offered."""
     call = _ensure_call(session, chan, at)
-    if call.ended_at is not None:
+    if call is None or call.ended_at is not None:
         return None
     entries = _entries_in(call, chan.uniqueid, queue)
     if entries and entries[-1].left_at is None:
@@ -458,7 +486,7 @@ def record_agent_called(
 ) -> LiveOffer | None:
     """AgentCalled: an agent's phone rings for this caller -> the screen pop (CallRinging)."""
     call = _ensure_call(session, chan, at)
-    if call.ended_at is not None:
+    if call is None or call.ended_at is not None:
         return None
     offer = next((o for o in call.offers if o.dest_uniqueid == dest.uniqueid), None)
     if offer is not None:
@@ -539,6 +567,8 @@ def record_ring_no_answer(
 ) -> None:
     """AgentRingNoAnswer (RingTime in milliseconds): the agent let it ring; another may be tried."""
     call = _ensure_call(session, chan, at)
+    if call is None:
+        return
     offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
     if offer.status != "ringing":
         return
@@ -578,6 +608,8 @@ def record_abandon(
 ) -> None:
     """QueueCallerAbandon: the caller hung up while waiting (QueueCallerLeave follows)."""
     call = _ensure_call(session, chan, at)
+    if call is None:
+        return
     entry = _current_entry(session, call, chan, queue, at)
     if entry.outcome == "abandoned":
         return
@@ -626,6 +658,8 @@ def record_connect(
     """AgentConnect: the agent answered; the call is credited to this queue and agent unless
     an earlier stay of the same call was already answered (a transfer does not re-credit)."""
     call = _ensure_call(session, chan, at)
+    if call is None:
+        return
     entry = _current_entry(session, call, chan, queue, at)
     offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
     if offer.status in ("connected", "completed"):
@@ -691,11 +725,43 @@ def record_complete(
     reason: str,
     at: datetime,
 ) -> None:
-    """AgentComplete: the agent's part ended (caller, agent or transfer); wrap-up begins."""
+    """AgentComplete: the agent's part ended (caller, agent or transfer); wrap-up begins.
+
+    It follows an AgentConnect: when that connect never reached us (callcenter was away, or
+    the database) the call was answered all the same, HoldTime seconds after it joined and
+    TalkTime seconds before now, and is recorded so; a call a resync found answered (its wait
+    unknown) takes its answer time and wait from here too."""
     call = _ensure_call(session, chan, at)
+    if call is None:
+        return
     offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
     if offer.status == "completed":
         return
+    connected_at = at - timedelta(seconds=max(0, talk_s))
+    if call.wait_s is None and call.answered_at is not None and call.agent_interface == interface:
+        _learn_wait(session, call, chan, queue, hold_s=hold_s, connected_at=connected_at)
+    if offer.status != "connected":
+        if offer.offered_at > connected_at:
+            offer.offered_at = connected_at  # its ring was not seen either
+        if not _entries_in(call, chan.uniqueid, queue):
+            record_join(
+                session,
+                chan=chan,
+                queue=queue,
+                position=0,
+                at=connected_at - timedelta(seconds=max(0, hold_s)),
+            )
+        record_connect(
+            session,
+            chan=chan,
+            dest=dest,
+            queue=queue,
+            interface=interface,
+            member_name=member_name,
+            hold_s=hold_s,
+            ring_s=0,
+            at=connected_at,
+        )
     offer.status = "completed"
     offer.talk_s = talk_s
     offer.complete_reason = reason
@@ -712,6 +778,25 @@ def record_complete(
         agent.linkedid = None
     agent.wrapup_until = at + timedelta(seconds=wrapup) if wrapup > 0 else None
     _refresh_agent(session, agent, at)
+
+
+def _learn_wait(
+    session: Session,
+    call: LiveCall,
+    chan: ChannelRef,
+    queue: str,
+    *,
+    hold_s: int,
+    connected_at: datetime,
+) -> None:
+    """A call a resync found answered has no wait yet: AgentComplete's HoldTime is its wait in
+    this queue, and TalkTime before the complete its answer."""
+    for entry in _entries_in(call, chan.uniqueid, queue)[-1:]:
+        entry.wait_s = float(hold_s)
+        entry.outcome = "answered"
+    call.answered_at = connected_at
+    call.answered_queue = call.answered_queue or queue
+    call.wait_s = _total_wait(call) if call.entries else float(hold_s)
 
 
 def record_hangup(session: Session, *, chan: ChannelRef, cause: int, at: datetime) -> bool:
@@ -1000,27 +1085,79 @@ def resync(
     at: datetime,
     exempt_linkedids: Collection[str] = (),
     exempt_interfaces: Collection[str] = (),
-    queues: Mapping[str, Mapping[str, Any]] | None = None,
+    queues: Collection[QueueParams] = (),
 ) -> dict[str, int]:
-    """Make the records agree with what Asterisk reports after a reconnect.
+    """Make the records agree with what Asterisk reports now (after a reconnect, an outage of
+    the database, or on a period).
 
-    Calls we hold open whose caller channel is gone ended while we were away: they are closed
-    (answered calls as answered; waiting ones as abandoned, which opens their recall). Callers
-    waiting that we never saw join get a call and a queue entry. Memberships, pauses and
-    device states are replaced by QueueStatus's. Calls and agents touched by events that arrived
-    while the lists were being read are left alone (those events are newer).
+    What Asterisk says about a call we hold open:
+
+    - its caller is bridged from Queue() to a desk: it was answered while we were away (by the
+      desk across the bridge; its wait comes with the AgentComplete that follows);
+    - it is alive but no longer waiting in a queue QueueStatus lists: that stay ended;
+    - its caller channel is gone: it ended while we were away. An answered call closes as
+      answered. A waiting call whose ringing desk has taken more calls in that queue
+      (QueueStatus's CallsTaken) than the records account for was answered by that desk;
+      any other closes as abandoned and opens its recall (a lost elder is never assumed served).
+
+    Callers waiting or talking that we never saw are adopted. Memberships, pauses and device
+    states are replaced by QueueStatus's. Calls and agents touched by events that arrived while
+    the lists were being read are left alone (those events are newer).
     """
-    counts = {"closed": 0, "adopted": 0, "agents": 0}
+    counts = {"closed": 0, "adopted": 0, "agents": 0, "answered_away": 0, "left_queue": 0}
     alive = {c.uniqueid for c in channels}
+    live_by_uniqueid = {c.uniqueid: c for c in channels}
     exempt_calls = set(exempt_linkedids)
+    exempt_agents = set(exempt_interfaces)
+    waiting_in = {(w.uniqueid, w.queue) for w in waiting}
+    by_bridge: dict[str, list[LiveChannel]] = {}
+    for c in channels:
+        if c.bridge_id:
+            by_bridge.setdefault(c.bridge_id, []).append(c)
     st = live.store(session)
     live.load_calls(session, open_only=True)
+    live.load_agents(session, every=True)
     open_calls = [c for c in st.calls.values() if c is not None and c.ended_at is None]
+    taken = _taken_unaccounted(session, members, open_calls, alive, exempt_agents)
     by_uniqueid = {}
+    gone: list[LiveCall] = []
     for call in open_calls:
         by_uniqueid[call.uniqueid] = call
-        if call.uniqueid in alive or call.linkedid in exempt_calls:
+        if call.linkedid in exempt_calls:
             continue
+        seen_live = live_by_uniqueid.get(call.uniqueid)
+        if seen_live is None:
+            gone.append(call)
+            continue
+        peer = _bridged_peer(seen_live, by_bridge)
+        if call.answered_at is None and seen_live.application == "Queue" and peer is not None:
+            since = at - timedelta(seconds=peer.duration_s)
+            _answered_while_away(
+                session,
+                call,
+                interface=_interface_of(peer.channel),
+                leg_uniqueid=peer.uniqueid,
+                answered_at=max(since, call.queued_at or since),
+                on_line=True,
+            )
+            counts["answered_away"] += 1
+        for entry in call.entries:
+            if entry.left_at is None and (entry.uniqueid, entry.queue) not in waiting_in:
+                _left(session, entry, at)
+                counts["left_queue"] += 1
+    for call in sorted(gone, key=lambda c: c.queued_at or c.started_at):
+        if call.answered_at is None:
+            offer = _desk_that_took_it(call, taken)
+            if offer is not None:
+                _answered_while_away(
+                    session,
+                    call,
+                    interface=offer.interface,
+                    leg_uniqueid=offer.dest_uniqueid,
+                    answered_at=offer.offered_at,
+                    queue=offer.queue,
+                )
+                counts["answered_away"] += 1
         _finish(session, call, at, by_resync=True)
         counts["closed"] += 1
     for w in waiting:
@@ -1042,10 +1179,6 @@ def resync(
         counts["adopted"] += 1
     waiting_ids = {w.uniqueid for w in waiting}
     inbound = _inbound_contexts(session)
-    by_bridge: dict[str, list[LiveChannel]] = {}
-    for c in channels:
-        if c.bridge_id:
-            by_bridge.setdefault(c.bridge_id, []).append(c)
     for c in channels:
         # A 12349 caller we never saw (it began while we were away): take it from here. One in
         # a bridge from Queue() was answered meanwhile, by the desk on the other side of it.
@@ -1071,7 +1204,7 @@ def resync(
             at=started,
         )
         counts["adopted"] += 1
-        peer = next((p for p in by_bridge.get(c.bridge_id, []) if p.uniqueid != c.uniqueid), None)
+        peer = _bridged_peer(c, by_bridge)
         if c.application == "Queue" and peer is not None:
             call.queued_at = call.answered_at = started
             call.outcome = "answered"
@@ -1080,8 +1213,6 @@ def resync(
     seen: dict[str, list[MemberState]] = {}
     for m in members:
         seen.setdefault(m.interface, []).append(m)
-    exempt_agents = set(exempt_interfaces)
-    live.load_agents(session, every=True)
     known = {a.interface: a for a in st.agents.values() if a is not None}
     for interface in set(known) | set(seen):
         if interface in exempt_agents:
@@ -1101,15 +1232,118 @@ def resync(
             agent.ringing_uniqueid = None
         _refresh_agent(session, agent, at)
         counts["agents"] += 1
-    for name, params in (queues or {}).items():
-        q = _queue(session, name)
-        q.strategy = str(params.get("strategy") or q.strategy or "") or None
-        q.weight = int(params.get("weight") or 0)
-        q.service_level_s = (
-            int(params["service_level"]) if params.get("service_level") else q.service_level_s
-        )
+    for params in queues:
+        q = _queue(session, params.name)
+        if params.strategy:
+            q.strategy = params.strategy
+        if params.weight is not None:
+            q.weight = params.weight
+        if params.service_level_s is not None:
+            q.service_level_s = params.service_level_s
     _recount_queues(session)
     return counts
+
+
+def _bridged_peer(
+    chan: LiveChannel, by_bridge: Mapping[str, list[LiveChannel]]
+) -> LiveChannel | None:
+    """The channel on the other side of ``chan``'s bridge (the desk of an answered caller)."""
+    if not chan.bridge_id:
+        return None
+    return next((p for p in by_bridge.get(chan.bridge_id, []) if p.uniqueid != chan.uniqueid), None)
+
+
+def _taken_unaccounted(
+    session: Session,
+    members: Collection[MemberState],
+    open_calls: Collection[LiveCall],
+    alive: Collection[str],
+    exempt_agents: Collection[str],
+) -> dict[tuple[str, str], int]:
+    """Calls each desk finished in each queue that no record accounts for: QueueStatus's
+    CallsTaken beyond the count the last member event (or resync) left us, less the answered
+    calls of ours that ended unseen. What is left was answered while we were away."""
+    st = live.store(session)
+    extra: dict[tuple[str, str], int] = {}
+    for m in members:
+        agent = st.agents.get(m.interface)
+        held = agent.memberships.get(m.queue) if agent is not None else None
+        if held is None or m.interface in exempt_agents:
+            continue  # no count of ours to compare with (or events newer than the list)
+        if m.calls_taken > held.calls_taken:
+            extra[(m.interface, m.queue)] = m.calls_taken - held.calls_taken
+    for call in open_calls:
+        if call.answered_at is not None and call.uniqueid not in alive:
+            key = (call.agent_interface or "", call.answered_queue or "")
+            if extra.get(key):
+                extra[key] -= 1
+    return extra
+
+
+def _desk_that_took_it(call: LiveCall, taken: dict[tuple[str, str], int]) -> LiveOffer | None:
+    """The desk that was ringing for this caller when we lost sight of it, if that desk has
+    finished a call in that queue that no record accounts for (one such call per call)."""
+    ringing = sorted(
+        (o for o in call.offers if o.status == "ringing"), key=lambda o: o.offered_at, reverse=True
+    )
+    for offer in ringing:
+        key = (offer.interface, offer.queue)
+        if taken.get(key, 0) > 0:
+            taken[key] -= 1
+            return offer
+    return None
+
+
+def _answered_while_away(
+    session: Session,
+    call: LiveCall,
+    *,
+    interface: str,
+    leg_uniqueid: str,
+    answered_at: datetime,
+    queue: str | None = None,
+    on_line: bool = False,
+) -> None:
+    """Record what Asterisk's lists show happened while callcenter was away: the caller was
+    answered at this desk (``on_line``: and is talking there now). The wait stays unknown
+    until an AgentComplete brings HoldTime."""
+    entry = next((e for e in reversed(call.entries) if queue is None or e.queue == queue), None)
+    if entry is not None:
+        entry.outcome = "answered"
+        entry.agent_interface = interface
+        _left(session, entry, answered_at)
+        queue = entry.queue
+    offer = next((o for o in call.offers if o.dest_uniqueid == leg_uniqueid), None)
+    member_name = offer.member_name if offer is not None else ""
+    if offer is not None and offer.status == "ringing" and queue is not None:
+        offer.status = "connected"
+        offer.connected_at = answered_at
+    agent = _agent(session, interface, member_name)
+    assert agent is not None
+    if agent.ringing_uniqueid == leg_uniqueid:
+        agent.ringing_uniqueid = None
+    if on_line:
+        agent.linkedid = call.linkedid
+    call.answered_at = answered_at
+    call.answered_queue = queue
+    call.agent_interface = interface
+    call.member_name = member_name or agent.member_name
+    call.outcome = "answered"
+    call.wait_s = None
+    publish_on_commit(
+        session,
+        ev.CallAnswered(
+            linkedid=call.linkedid,
+            queue=queue or "",
+            agent_interface=interface,
+            member_name=call.member_name or "",
+            caller_number=call.caller_number,
+            elder_id=call.elder_id,
+            wait_s=None,
+            region_code=call.region_code,
+        ),
+    )
+    _close_recalls(session, call=call, at=answered_at)
 
 
 def _linkedid_of(channels: Collection[LiveChannel], uniqueid: str) -> str:

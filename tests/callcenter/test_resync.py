@@ -8,7 +8,7 @@ import time
 from sqlalchemy import select
 
 from callcenter.pbx_sim import CallerConfig
-from platform_core.calls.models import Agent, Call, QueueEntry, RecallItem
+from platform_core.calls.models import Agent, Call, QueueEntry, RecallItem, TelephonyQueue
 from tests.callcenter.conftest import settle, sim_config
 
 
@@ -73,10 +73,54 @@ def test_a_call_answered_while_away_is_adopted_with_its_agent(
     settle(center, runtime, sim)
     with runtime.session() as s:
         c = s.get(Call, call.linkedid)
+        # the wait comes with the AgentComplete that follows (its HoldTime)
         assert (c.outcome, c.agent_interface, c.talk_s, c.wait_s) == (
             "answered",
             "PJSIP/8001",
             call.talk_s,
-            None,
+            call.wait_s,
         )
         assert c.ended_at is not None and not c.closed_by_resync
+
+
+def test_a_bad_field_in_queue_status_costs_only_that_field(runtime, start_sim, start_center):
+    """QueueParams with a Weight no integer column holds and a ServiceLevel that is no number:
+    those two fields are left out (and counted); the waiting caller, the members and the rest
+    of the queue's parameters still apply."""
+    cfg = sim_config(agents=1)
+    cfg.agents[0].paused = True
+    cfg.agents[0].paused_reason = "午餐"
+    sim = start_sim(cfg)
+    listed = sim.pbx.queue_status_items
+
+    def mangled(*args, **kwargs):
+        return [
+            item.replace(b"Weight: 10\r\n", b"Weight: 1e999\r\n").replace(
+                b"ServiceLevel: 20\r\n", b"ServiceLevel: twenty\r\n"
+            )
+            for item in listed(*args, **kwargs)
+        ]
+
+    sim.pbx.queue_status_items = mangled
+    waiting = sim.place_call(CallerConfig(number="13800000014", name="等待的", patience=60))
+    deadline = time.monotonic() + 10
+    while not sim.call(lambda: bool(sim.pbx.queues["hotline-general"].waiting)):
+        assert time.monotonic() < deadline, "the caller never reached the queue"
+        time.sleep(0.02)
+    center = start_center(sim)  # its first resync reads the mangled QueueStatus
+    with runtime.session() as s:
+        c = s.get(Call, waiting.linkedid)
+        assert c is not None, "the resync was thrown away with its bad field"
+        assert (c.first_queue, c.outcome, c.caller_name) == ("hotline-general", None, "等待的")
+        agent = s.get(Agent, "PJSIP/8001")
+        assert (agent.state, agent.reason) == ("paused", "午餐")
+        emergency = s.get(TelephonyQueue, "hotline-emergency")
+        assert (emergency.strategy, emergency.weight, emergency.service_level_s) == (
+            "ringall",
+            0,
+            None,
+        )
+        general = s.get(TelephonyQueue, "hotline-general")
+        assert (general.strategy, general.weight) == ("rrmemory", 0)
+    unreadable = center.center.stats()["resync_unreadable"]
+    assert unreadable == {"QueueParams.Weight": 1, "QueueParams.ServiceLevel": 2}
