@@ -7,16 +7,18 @@ import contextlib
 import json
 import signal
 import sys
+import time
 from typing import Any
 
 import click
 from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
 
 from platform_core.runtime import Runtime, build_runtime, install_runtime
 from platform_core.settings import load_settings
 
 
-def _runtime(*, scratch: bool = False) -> Runtime:
+def _runtime(*, scratch: bool = False, wait_for_database: bool = False) -> Runtime:
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if scratch:
@@ -30,13 +32,31 @@ def _runtime(*, scratch: bool = False) -> Runtime:
         )
     else:
         runtime = build_runtime(settings)
-        if not inspect(runtime.engine).has_table("calls"):
+        if not _has_call_tables(runtime, wait=wait_for_database):
             raise click.ClickException(
                 "数据库中没有通话表: 请先运行 `hotline db upgrade`, 或加 --scratch 使用临时库 / "
                 "no call tables: run `hotline db upgrade` first, or pass --scratch"
             )
     install_runtime(runtime)
     return runtime
+
+
+def _has_call_tables(runtime: Runtime, *, wait: bool) -> bool:
+    """Whether the call tables exist; ``wait``: a database that is down (restarting with
+    callcenter) is waited for with back-off instead of ending the service."""
+    delay = 0.5
+    while True:
+        try:
+            return bool(inspect(runtime.engine).has_table("calls"))
+        except OperationalError as exc:
+            if not wait:
+                raise
+            click.echo(
+                f"数据库不可用, {delay:.1f} 秒后重试 / database unavailable, retrying: {exc}",
+                err=True,
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 @click.group(invoke_without_command=True)
@@ -48,7 +68,7 @@ def callcenter(ctx: click.Context) -> None:
     from callcenter.ami import AmiAuthenticationFailed
     from callcenter.app import CallCenter
 
-    runtime = _runtime()
+    runtime = _runtime(wait_for_database=True)
     center = CallCenter(runtime)
     operations = _serve_operations(runtime, center)
 
@@ -117,6 +137,22 @@ def _serve_operations(runtime: Runtime, center: Any) -> Any:
             raise ConnectionError("AMI not connected")
 
     return observability.serve_operations(runtime, extra_checks={"ami": ami_connected})
+
+
+@callcenter.command()
+def status() -> None:
+    """就绪状态与计数 (退出码 0 = 就绪) / readiness and counters (exit code 0 when ready)."""
+    from callcenter.status import read_status, status_path
+
+    path = status_path(load_settings(ensure_secrets=False))
+    found = read_status(path)
+    if found is None:
+        click.echo(
+            f"没有状态文件 {path}: callcenter 未运行? / no status file: not running?", err=True
+        )
+        sys.exit(1)
+    click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+    sys.exit(0 if found.get("ready") else 1)
 
 
 @callcenter.command()

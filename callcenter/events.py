@@ -5,7 +5,7 @@ reader before it costs anything more. A message that lacks a field an event need
 no record can keep (a number that is no finite integer, out of a column's range; a queue or an
 interface name longer than its column), raises :class:`MalformedEvent` (counted, logged, never
 fatal). Text loses NUL characters (PostgreSQL refuses them), names are cut to their columns and
-channel ids are fitted (:func:`platform_core.calls.schemas.fit_uniqueid`), so one odd caller
+channel ids are fitted (:func:`platform_core.db.fit_channel_id`), so one odd caller
 name never costs a call.
 """
 
@@ -26,8 +26,8 @@ from platform_core.calls.schemas import (
     QUEUE_MAX,
     ChannelRef,
     MemberState,
-    fit_uniqueid,
 )
+from platform_core.db import fit_channel_id
 
 # The widest integer column an event's number lands in (PostgreSQL's integer).
 INT_MAX = 2**31 - 1
@@ -104,9 +104,9 @@ def chan_variables(m: Message, prefix: str = "") -> dict[str, str]:
 
 
 def channel(m: Message, prefix: str = "") -> ChannelRef:
-    uniqueid = fit_uniqueid(_get(m, prefix + "Uniqueid"))
+    uniqueid = fit_channel_id(_get(m, prefix + "Uniqueid"))
     # Asterisk 11 had no Linkedid
-    linkedid = fit_uniqueid(_get(m, prefix + "Linkedid", "")) or uniqueid
+    linkedid = fit_channel_id(_get(m, prefix + "Linkedid", "")) or uniqueid
     return ChannelRef(
         channel=_get(m, prefix + "Channel", "")[:128],
         uniqueid=uniqueid,

@@ -27,8 +27,8 @@ from platform_core.calls.schemas import (
     MemberState,
     QueueParams,
     WaitingCaller,
-    fit_uniqueid,
 )
+from platform_core.db import fit_channel_id
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class ResyncStats(Counter[str]):
     """Items and fields a resync could not read (left out, never fatal)."""
 
 
-def _text(m: Any, key: str, limit: int = 128) -> str:
+def _text(m: Any, key: str, limit: int | None = 128) -> str:
     value = m.get(key)
     if isinstance(value, list):
         value = value[-1]
@@ -75,11 +75,11 @@ def _duration(value: str) -> int:
 
 
 def _live_channel(m: Any) -> LiveChannel:
-    uniqueid = fit_uniqueid(_text(m, "Uniqueid", 1000))
+    uniqueid = fit_channel_id(_text(m, "Uniqueid", None))
     return LiveChannel(
         channel=_text(m, "Channel"),
         uniqueid=uniqueid,
-        linkedid=fit_uniqueid(_text(m, "Linkedid", 1000)) or uniqueid,
+        linkedid=fit_channel_id(_text(m, "Linkedid", None)) or uniqueid,
         application=_text(m, "Application", 80),
         bridge_id=_text(m, "BridgeId", 80),
         caller_number=_text(m, "CallerIDNum", 40),
@@ -94,7 +94,7 @@ def _waiting(m: Any, stats: ResyncStats) -> WaitingCaller:
         queue=_text(m, "Queue", 64),
         position=_number(m, "Position", stats, "QueueEntry") or 0,
         channel=_text(m, "Channel"),
-        uniqueid=fit_uniqueid(_text(m, "Uniqueid", 1000)),
+        uniqueid=fit_channel_id(_text(m, "Uniqueid", None)),
         caller_number=_text(m, "CallerIDNum", 40),
         caller_name=_text(m, "CallerIDName", 80),
         wait_s=_number(m, "Wait", stats, "QueueEntry") or 0,

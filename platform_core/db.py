@@ -7,6 +7,7 @@ still reach what they need without globals.
 
 from __future__ import annotations
 
+import hashlib
 import select
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,21 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from platform_core import clock
+
+# Width of a column holding an Asterisk channel id (Uniqueid, Linkedid): AST_MAX_UNIQUEID. With
+# asterisk.conf's systemname they read "<systemname>-<epoch>.<n>", far past 64 characters.
+CHANNEL_ID = 150
+
+
+def fit_channel_id(value: str) -> str:
+    """A channel id as stored: Asterisk's own whole; anything longer than :data:`CHANNEL_ID`
+    (no Asterisk sends it) keeps its head and a digest of the whole, so it stays one id and
+    its record is kept."""
+    if len(value) <= CHANNEL_ID:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:16]
+    return f"{value[: CHANNEL_ID - 17]}~{digest}"
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -76,7 +92,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 40)
     # Connections older than this are replaced at checkout (firewalls and poolers drop idle ones).

@@ -97,6 +97,9 @@ class SimConfig:
     failed_login_delay: float = 1.0  # real seconds, as Asterisk's sleep(1)
     write_timeout_ms: int = 100
     banner_version: str = "9.0.0"
+    # asterisk.conf's systemname: when set, Uniqueid and Linkedid read "<systemname>-<epoch>.<n>"
+    # (up to 149 characters in all, AST_MAX_UNIQUEID).
+    systemname: str = ""
     default_queue: str = "hotline-general"
     inbound_context: str = "hotline-inbound"
     agent_context: str = "hotline-agents"

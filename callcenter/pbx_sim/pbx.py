@@ -175,6 +175,8 @@ class PbxSimulator:
         self._interest: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._uid = itertools.count(1)
+        # asterisk.conf's systemname prefixes every channel id ("<systemname>-<epoch>.<n>")
+        self._uid_prefix = f"{config.systemname}-" if config.systemname else ""
         self._chan = itertools.count(1)
         self._kick_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -276,7 +278,7 @@ class PbxSimulator:
         return ch.snapshot(prefix, self.config.channelvars)
 
     def _new_channel(self, tech_peer: str, *, linkedid: str | None = None, **kw: Any) -> Channel:
-        uid = f"{int(time.time())}.{next(self._uid)}"
+        uid = f"{self._uid_prefix}{int(time.time())}.{next(self._uid)}"
         ch = Channel(
             name=f"{tech_peer}-{next(self._chan):08x}",
             uniqueid=uid,

@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from platform_core.db import Base, utcnow
+from platform_core.db import CHANNEL_ID, Base, utcnow
 
 
 class User(Base):
@@ -95,7 +95,7 @@ class WrapUp(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    linkedid: Mapped[str] = mapped_column(String(64))
+    linkedid: Mapped[str] = mapped_column(String(CHANNEL_ID))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     disposition: Mapped[str | None] = mapped_column(String(30))
     notes: Mapped[str] = mapped_column(String(2000), default="")

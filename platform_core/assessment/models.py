@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db import Base, utcnow
+from platform_core.db import CHANNEL_ID, Base, utcnow
 
 
 class Assessment(Base):
@@ -71,7 +71,7 @@ class AssessmentRequest(Base):
     reason: Mapped[str] = mapped_column(String(12))  # standard.REASONS
     status: Mapped[str] = mapped_column(String(12), default="requested")  # done, cancelled
     source: Mapped[str] = mapped_column(String(12))  # call, referral, counter
-    source_ref: Mapped[str | None] = mapped_column(String(64))  # the call's id
+    source_ref: Mapped[str | None] = mapped_column(String(CHANNEL_ID))  # the call's id
     note: Mapped[str] = mapped_column(Text, default="")
     requested_by: Mapped[str] = mapped_column(String(64))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)

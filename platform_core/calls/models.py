@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from platform_core.db import Base, utcnow
+from platform_core.db import CHANNEL_ID, Base, utcnow
 
 _BIGID = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -22,8 +22,8 @@ class Call(Base):
     __tablename__ = "calls"
     __table_args__ = (Index("ix_calls_caller_open", "caller_number", "ended_at"),)
 
-    linkedid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    uniqueid: Mapped[str] = mapped_column(String(64), index=True)  # the caller's channel
+    linkedid: Mapped[str] = mapped_column(String(CHANNEL_ID), primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(CHANNEL_ID), index=True)  # the caller's channel
     channel: Mapped[str] = mapped_column(String(128), default="")
     direction: Mapped[str] = mapped_column(String(10), default="inbound")  # inbound, outbound
     caller_number: Mapped[str] = mapped_column(String(40), default="")
@@ -76,7 +76,7 @@ class QueueEntry(Base):
         ForeignKey("calls.linkedid", ondelete="CASCADE"), index=True
     )
     seq: Mapped[int]
-    uniqueid: Mapped[str] = mapped_column(String(64))
+    uniqueid: Mapped[str] = mapped_column(String(CHANNEL_ID))
     queue: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(default=0)
     position: Mapped[int] = mapped_column(default=0)
@@ -96,7 +96,7 @@ class AgentOffer(Base):
     __tablename__ = "call_agent_offers"
 
     id: Mapped[int] = mapped_column(_BIGID, primary_key=True)
-    dest_uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    dest_uniqueid: Mapped[str] = mapped_column(String(CHANNEL_ID), unique=True)
     linkedid: Mapped[str] = mapped_column(
         ForeignKey("calls.linkedid", ondelete="CASCADE"), index=True
     )
@@ -140,8 +140,8 @@ class Agent(Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     since: Mapped[datetime] = mapped_column(default=utcnow)
     device_status: Mapped[int] = mapped_column(default=0)
-    ringing_uniqueid: Mapped[str | None] = mapped_column(String(64))
-    linkedid: Mapped[str | None] = mapped_column(String(64))  # the call on the line
+    ringing_uniqueid: Mapped[str | None] = mapped_column(String(CHANNEL_ID))
+    linkedid: Mapped[str | None] = mapped_column(String(CHANNEL_ID))  # the call on the line
     wrapup_until: Mapped[datetime | None] = mapped_column(index=True)
     # Time of the newest member event applied: an older one (a replayed stream) is stale.
     member_event_at: Mapped[datetime | None]
@@ -191,7 +191,7 @@ class RecallItem(Base):
     __table_args__ = (Index("ix_recall_items_open_number", "status", "number"),)
 
     id: Mapped[int] = mapped_column(_BIGID, primary_key=True)
-    origin_linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    origin_linkedid: Mapped[str] = mapped_column(String(CHANNEL_ID), unique=True)
     elder_id: Mapped[int | None] = mapped_column(index=True)
     number: Mapped[str] = mapped_column(String(40))
     caller_name: Mapped[str] = mapped_column(String(80), default="")
@@ -210,7 +210,7 @@ class RecallItem(Base):
     closed_reason: Mapped[str | None] = mapped_column(
         String(20)
     )  # reached_inbound, reached_callback, cancelled
-    closed_by_linkedid: Mapped[str | None] = mapped_column(String(64))
+    closed_by_linkedid: Mapped[str | None] = mapped_column(String(CHANNEL_ID))
     closed_by: Mapped[str | None] = mapped_column(String(64))
 
 

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # Caller IDs that are no number at all.
 NO_NUMBER = frozenset({"", "<unknown>", "unknown", "anonymous", "restricted", "unavailable"})
 
-# Asterisk's longest channel id (AST_MAX_UNIQUEID less its NUL): a Uniqueid or Linkedid with a
-# long systemname prefix, or one an Originate named (ChannelId), can be this long.
-UNIQUEID_MAX = 149
 QUEUE_MAX = 64
 INTERFACE_MAX = 80
-
-
-def fit_uniqueid(value: str) -> str:
-    """A channel id as stored: Asterisk's own up to :data:`UNIQUEID_MAX`; anything longer (no
-    Asterisk sends it) keeps its head and a digest of the whole, so it stays one id, recorded."""
-    if len(value) <= UNIQUEID_MAX:
-        return value
-    digest = hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:16]
-    return f"{value[: UNIQUEID_MAX - 17]}~{digest}"
 
 
 # Channel variables the IVR sets and the dialplan reads (asterisk_conf/extensions.conf).

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from platform_core.db import Base, utcnow
+from platform_core.db import CHANNEL_ID, Base, utcnow
 
 
 class CareCampaign(Base):
@@ -84,7 +84,7 @@ class CareCallAttempt(Base):
     command_key: Mapped[str] = mapped_column(String(64), unique=True)
     # placing -> dialling -> answered -> well | needs_help | no_key; or no_answer | busy | failed
     status: Mapped[str] = mapped_column(String(12), default="placing")
-    uniqueid: Mapped[str | None] = mapped_column(String(64))
+    uniqueid: Mapped[str | None] = mapped_column(String(CHANNEL_ID))
     reason: Mapped[str | None] = mapped_column(String(80))
     placed_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None]

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db import Base, utcnow
+from platform_core.db import CHANNEL_ID, Base, utcnow
 
 
 class IvrSession(Base):
@@ -19,8 +19,8 @@ class IvrSession(Base):
     __table_args__ = (UniqueConstraint("uniqueid", "script"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    uniqueid: Mapped[str] = mapped_column(String(64))
-    linkedid: Mapped[str] = mapped_column(String(64), index=True)
+    uniqueid: Mapped[str] = mapped_column(String(CHANNEL_ID))
+    linkedid: Mapped[str] = mapped_column(String(CHANNEL_ID), index=True)
     channel: Mapped[str] = mapped_column(String(128))
     script: Mapped[str] = mapped_column(String(64))  # the FastAGI path (agi://ivr/<script>)
     flow_name: Mapped[str | None] = mapped_column(String(64))
@@ -66,8 +66,8 @@ class SatisfactionSurvey(Base):
     __table_args__ = (Index("ix_satisfaction_surveys_agent", "agent_interface", "answered_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
-    uniqueid: Mapped[str] = mapped_column(String(64))
+    linkedid: Mapped[str] = mapped_column(String(CHANNEL_ID), unique=True)
+    uniqueid: Mapped[str] = mapped_column(String(CHANNEL_ID))
     agent_interface: Mapped[str] = mapped_column(String(64), default="")
     agent_name: Mapped[str] = mapped_column(String(64), default="")
     elder_id: Mapped[int | None] = mapped_column(index=True)

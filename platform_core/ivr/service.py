@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
-from platform_core.db import utcnow
+from platform_core.db import fit_channel_id, utcnow
 from platform_core.errors import Conflict, NotFound, ValidationFailed
 from platform_core.events import publish_on_commit
 from platform_core.ivr.events import CallbackRequested, IvrSessionEnded, SurveyAnswered
@@ -36,6 +36,7 @@ def open_session(
     region_code: str | None = None,
 ) -> IvrSession:
     """Start the record of one flow run; the same channel and script twice returns the first."""
+    uniqueid, linkedid = fit_channel_id(uniqueid), fit_channel_id(linkedid)
     existing = session.scalar(
         select(IvrSession).where(IvrSession.uniqueid == uniqueid, IvrSession.script == script)
     )

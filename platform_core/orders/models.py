@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
-from platform_core.db import Base, utcnow
+from platform_core.db import CHANNEL_ID, Base, utcnow
 
 Money = Numeric(12, 2)
 
@@ -92,7 +92,7 @@ class ServiceOrder(Base):
     urgency: Mapped[str] = mapped_column(String(10), default=Urgency.NORMAL)
     source: Mapped[str] = mapped_column(String(20))
     # The call's linkedid, the alarm's id, the care round ... whatever opened the order.
-    source_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    source_ref: Mapped[str | None] = mapped_column(String(CHANNEL_ID), index=True)
     notes: Mapped[str] = mapped_column(Text, default="")
     address: Mapped[str] = mapped_column(String(255), default="")
     latitude: Mapped[float | None]

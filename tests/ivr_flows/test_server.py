@@ -148,3 +148,32 @@ def test_many_calls_at_once(ivr: RunningServer) -> None:
     rows = sessions(ivr.runtime)
     assert len(rows) == 60 and {r.outcome for r in rows} == {"handed_off"}
     assert ivr.server.stats.percentile_ms(99) is not None
+
+
+def test_long_channel_ids_keep_their_session_record(ivr: RunningServer) -> None:
+    """agi_uniqueid as a systemname makes it (120 characters) is kept whole; one longer than
+    any Asterisk sends (400) still gets its record, under a fitted id."""
+    asterisk_id = "hotline-pbx-" + "x" * 94 + "-1796593575.12"
+    absurd = "y" * 400
+    for uniqueid in (asterisk_id, absurd):
+        outcome = asyncio.run(
+            run_fastagi_call(
+                ivr.url("main"),
+                channel="PJSIP/trunk-00000fff",
+                uniqueid=uniqueid,
+                linkedid=uniqueid,
+                callerid="13900000077",
+                calleridname="张桂兰",
+                behaviour=CallerBehaviour(digits=["0"]),
+            )
+        )
+        assert outcome.status == "SUCCESS"
+    rows = sessions(ivr.runtime)
+    assert len(rows) == 2
+    assert (rows[0].uniqueid, rows[0].linkedid, rows[0].outcome) == (
+        asterisk_id,
+        asterisk_id,
+        "handed_off",
+    )
+    assert rows[1].uniqueid.startswith("y" * 100) and len(rows[1].uniqueid) == 150
+    assert rows[1].outcome == "handed_off"

@@ -1,0 +1,166 @@
+"""``hotline callcenter`` killed with SIGKILL while desks ring for callers, restarted: what
+Asterisk did meanwhile is recorded as it happened. A caller answered while callcenter was away
+is answered (still talking: bridged to the desk; already gone: that desk's CallsTaken grew),
+a caller who gave up meanwhile is abandoned with a recall. The PBX simulator is the ground
+truth; callcenter runs as its own process, as in production, and says when it is ready."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from callcenter.pbx_sim import CallerConfig
+from callcenter.status import read_status, write_status
+from hotline.cli import cli
+from platform_core import clock
+from platform_core.calls.models import AgentOffer, Call, QueueEntry, RecallItem
+from tests.callcenter.conftest import SECRET, sim_config
+
+
+@pytest.fixture
+def callcenter_env(tmp_path: Path, pg_url: str, data_key: str, runtime: Any) -> dict[str, str]:
+    return {
+        "HOTLINE_DATABASE_URL": pg_url,
+        "HOTLINE_DATA_DIR": str(tmp_path),
+        "HOTLINE_DATA_KEY": data_key,
+        "HOTLINE_SECRET_KEY": "x" * 40,
+        "HOTLINE_REDIS_URL": "",
+        "HOTLINE_AMI_USERNAME": "hotline",
+        "HOTLINE_AMI_SECRET": SECRET,
+        "HOTLINE_AMI_PING_INTERVAL_S": "1",
+        "HOTLINE_CALLCENTER_STATUS_FILE": str(tmp_path / "callcenter-status.json"),
+    }
+
+
+def wait_ready(env: dict[str, str], proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    path = Path(env["HOTLINE_CALLCENTER_STATUS_FILE"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"callcenter exited with {proc.returncode}"
+        found = read_status(path)
+        if found and found.get("pid") == proc.pid and found.get("ready"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"callcenter never became ready: {read_status(path)}")
+
+
+@pytest.fixture
+def start_callcenter(
+    callcenter_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[[int], subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(ami_port: int) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, **callcenter_env, HOTLINE_AMI_PORT=str(ami_port))
+        log = (tmp_path / f"callcenter-{len(procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("hotline")), "callcenter"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        procs.append(proc)
+        wait_ready(callcenter_env, proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def until(condition: Callable[[], Any], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_calls_answered_while_callcenter_was_killed_are_recorded_answered(
+    runtime, start_sim, start_callcenter, callcenter_env
+) -> None:
+    cfg = sim_config(agents=2, time_scale=8.0)
+    for agent in cfg.agents:
+        agent.answer_after = 12  # 1.5 s of ringing (the queue rings a desk for 15 s)
+    sim = start_sim(cfg)
+    proc = start_callcenter(sim.port)
+    ready = CliRunner().invoke(cli, ["callcenter", "status"], env=callcenter_env)
+    assert ready.exit_code == 0 and json.loads(ready.output)["ready"] is True
+
+    talking = sim.place_call(CallerConfig(number="13800000031", name="还在通话", talk=60))
+    gone = sim.place_call(CallerConfig(number="13800000032", name="已挂断", talk=4))
+    gave_up = sim.place_call(CallerConfig(number="13800000033", name="放弃的", patience=10))
+
+    def seen() -> bool:
+        with runtime.session() as s:
+            ringing = set(
+                s.scalars(select(AgentOffer.linkedid).where(AgentOffer.status == "ringing"))
+            )
+            queued = set(s.scalars(select(QueueEntry.linkedid)))
+        return {talking.linkedid, gone.linkedid} <= ringing and gave_up.linkedid in queued
+
+    until(seen, 20, "callcenter never recorded the desks ringing")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    with runtime.session() as s:
+        answered = [s.get(Call, x).answered_at for x in (talking.linkedid, gone.linkedid)]
+    assert answered == [None, None], "answered before the kill: this run proves nothing"
+
+    sim.wait(gone)  # answered and hung up while callcenter is away
+    sim.wait(gave_up)
+    assert not talking.done.done() and talking.outcome == "answered"
+    start_callcenter(sim.port)
+    sim.wait(talking, timeout=60)
+
+    def recorded() -> bool:
+        with runtime.session() as s:
+            return s.get(Call, talking.linkedid).ended_at is not None
+
+    until(recorded, 30, "the call that went on talking was never closed")
+    with runtime.session() as s:
+        rows = {x: s.get(Call, x) for x in (talking.linkedid, gone.linkedid, gave_up.linkedid)}
+        recalls = set(s.scalars(select(RecallItem.origin_linkedid)))
+    t = rows[talking.linkedid]
+    assert (t.outcome, t.agent_interface, t.wait_s, t.talk_s) == (
+        "answered",
+        talking.agent_interface,
+        talking.wait_s,  # AgentComplete's HoldTime, after the restart
+        talking.talk_s,
+    )
+    g = rows[gone.linkedid]
+    assert (g.outcome, g.agent_interface, g.ended_at is not None) == (
+        "answered",
+        gone.agent_interface,
+        True,
+    )
+    a = rows[gave_up.linkedid]
+    assert (gave_up.outcome, a.outcome) == ("abandoned", "abandoned")
+    assert recalls == {gave_up.linkedid}  # no recall for the elders who were answered
+
+
+def test_a_status_left_by_a_process_that_is_gone_is_not_ready(tmp_path: Path) -> None:
+    path = tmp_path / "status.json"
+    write_status(path, {"pid": 1, "at": clock.now().isoformat(), "ready": True})
+    assert read_status(path)["ready"] is True
+    old = (clock.now() - timedelta(seconds=30)).isoformat()
+    write_status(path, {"pid": 1, "at": old, "ready": True})
+    found = read_status(path)
+    assert (found["ready"], found["stale"]) == (False, True)
+    assert read_status(tmp_path / "missing.json") is None
