@@ -593,6 +593,14 @@ def alarm_queue(session: Session, *, region_code: str) -> dict[str, Any]:
     return board
 
 
+def alarm_dispatch_board(session: Session, *, region_code: str) -> list[dict[str, Any]]:
+    """Alarms whose emergency order waits for a person's decision."""
+    board: list[dict[str, Any]] = _module("platform_core.alarms.panel").dispatch_board(
+        session, region_code=region_code
+    )
+    return board
+
+
 # --- alarm KPIs ----------------------------------------------------------------------------------
 
 

@@ -184,6 +184,9 @@ class Settings:
     # is tried again after the retry interval.
     dispatch_weights: str = "distance=30,load=25,grade=20,credit=15,coverage=10"
     dispatch_max_distance_km: float = 30.0
+    # An emergency order goes only to a provider this close; with nobody that near (or nobody
+    # accepting) a person decides: widen the radius, call 120, send the key holder.
+    dispatch_emergency_radius_km: float = 15.0
     dispatch_status_rules: str = "warning=-10:0.5,reduced=-20:0.25"
     dispatch_accept_windows: str = "emergency=3,urgent=10,normal=30"
     dispatch_retry_interval_s: int = 120
@@ -271,9 +274,6 @@ class Settings:
     # The alarm queue: a waiting alarm is reserved for one ready agent at a time; a reservation
     # not taken within this many seconds lapses (supervisors are told) and goes to the next.
     alarm_offer_timeout_s: int = 20
-    # An emergency order from an alarm goes only to a provider this close; with nobody that near
-    # (or nobody accepting) a person decides: widen the radius, call 120, send the key holder.
-    alarm_dispatch_radius_km: float = 15.0
     alarm_step_timeouts: str = (
         "talk_to_elder=90,call_landline=60,call_contact=120,call_emergency=180,"
         "dispatch_provider=600,on_site=1800"

@@ -87,6 +87,10 @@ class CloseIn(Strict):
     note: str = Field(default="", max_length=100_000)
 
 
+class WiderIn(Strict):
+    provider_id: int = Field(ge=1)
+
+
 class AssignIn(Strict):
     user_id: int = Field(ge=1)
 
@@ -317,6 +321,27 @@ def dispatch(alarm_id: int) -> Any:
         return jsonify({"ok": True, "order_id": row.order_id, "detail": row.detail}), 201
 
 
+@bp.post("/api/alarms/<int:alarm_id>/dispatch-wider")
+@guard(Permission.OPEN_ORDER)
+def dispatch_wider(alarm_id: int) -> Any:
+    """The decision of an emergency order nobody within reach took: send it to this provider."""
+    data = body(WiderIn)
+    with runtime().session() as s:
+        _alarm_in_region(s, alarm_id)
+        row = service.dispatch_wider(
+            s, alarm_id=alarm_id, provider_id=data.provider_id, actor=current_actor()
+        )
+        return jsonify({"ok": True, "order_id": row.order_id, "detail": row.detail})
+
+
+@bp.get("/api/alarms/dispatch-board")
+@guard(Permission.VIEW_WALLBOARD)
+def dispatch_board() -> Any:
+    """Alarms whose emergency order waits for a person's decision."""
+    with runtime().session() as s:
+        return jsonify({"alarms": panel.dispatch_board(s, region_code=current_actor().region_code)})
+
+
 @bp.post("/api/alarms/<int:alarm_id>/notify-family")
 @guard(Permission.TAKE_CALLS)
 def notify_family(alarm_id: int) -> Any:
@@ -424,6 +449,18 @@ def _relay_handlers(realtime: Realtime, router: AlarmRouter) -> None:
             realtime.emit_to_region("alarm_prompt", env, namespace=AGENT_NS)
         to_region("alarm_changed", env)
 
+    def dispatch_decision(env: dict[str, Any]) -> None:
+        data = env["data"]
+        realtime.emit_to_region("alarm_dispatch_decision", env, namespace=SUPERVISOR_NS)
+        if data.get("handler_user_id"):
+            realtime.emit_local(
+                "alarm_dispatch_decision",
+                env,
+                namespace=AGENT_NS,
+                to=f"user:{data['handler_user_id']}",
+            )
+        to_region("alarm_changed", env)
+
     def desk_state(env: dict[str, Any]) -> None:
         if env["data"].get("state") == "ready":
             router.wake()  # a desk is free: the oldest waiting alarm is offered to it now
@@ -432,6 +469,7 @@ def _relay_handlers(realtime: Realtime, router: AlarmRouter) -> None:
     realtime.on_domain_event("AlarmOfferEnded", offer_ended)
     realtime.on_domain_event("AlarmTimerExpired", timer)
     realtime.on_domain_event("AgentStateChanged", desk_state)
+    realtime.on_domain_event("AlarmDispatchNeedsDecision", dispatch_decision)
     for name in ("AlarmRaised", "AlarmTaken", "AlarmClosed"):
         realtime.on_domain_event(name, changed)
     for name in ("AlarmRepeated", "AlarmRestored", "AlarmStepRecorded"):

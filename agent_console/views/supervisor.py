@@ -124,10 +124,13 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
 
 
 def _alarm_queue(actor: Actor) -> dict[str, Any] | None:
-    """Every waiting alarm with its age, whom it is offered to, and the desks to assign it to."""
+    """Every waiting alarm with its age, whom it is offered to, and the desks to assign it to;
+    and the dispatch board: alarms whose emergency order waits for a person's decision."""
     try:
         with runtime().session() as s:
-            return integration.alarm_queue(s, region_code=actor.region_code)
+            board = integration.alarm_queue(s, region_code=actor.region_code)
+            board["dispatch"] = integration.alarm_dispatch_board(s, region_code=actor.region_code)
+            return board
     except Exception:
         log.exception("读取待接告警失败 / reading the alarm queue failed")
         return None

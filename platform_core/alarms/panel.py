@@ -196,7 +196,98 @@ def alarm_detail(
                 "source": "address",
             }
     out["family_notified"] = notify.family_notified(session, alarm_id=alarm.id)
+    out["dispatch_issue"] = dispatch_decision(session, alarm=alarm, actor=actor)
     return out
+
+
+def dispatch_decision(session: Session, *, alarm: Alarm, actor: Actor) -> dict[str, Any] | None:
+    """The decision the alarm's emergency order waits for, with the choices: providers within
+    the radius not tried yet and those beyond it (by distance), 120, the key holders."""
+    if not alarm.dispatch_issue or alarm.order_id is None:
+        return None
+    from platform_core.dispatch import service as dispatch
+
+    ranking = dispatch.rank_providers(session, actor=actor, order_id=alarm.order_id)
+    near = [
+        {
+            "provider_id": c.facts.provider_id,
+            "name": c.facts.name,
+            "distance_km": None if c.facts.distance_km is None else round(c.facts.distance_km, 1),
+            "beyond_radius": False,
+        }
+        for c in ranking.ranked[:3]
+    ]
+    far = sorted(
+        (e for e in ranking.excluded if e.reason == "too_far"),
+        key=lambda e: e.distance_km or 0.0,
+    )[:3]
+    keys = []
+    if alarm.elder_id is not None:
+        contacts = session.scalars(
+            select(EmergencyContact)
+            .where(EmergencyContact.elder_id == alarm.elder_id, EmergencyContact.holds_key)
+            .order_by(EmergencyContact.priority, EmergencyContact.id)
+        ).all()
+        keys = [{"contact_id": c.id, "name": c.name, "relation": c.relation} for c in contacts]
+    return {
+        "issue": alarm.dispatch_issue,
+        "label": service.DISPATCH_ISSUE_LABELS.get(alarm.dispatch_issue, alarm.dispatch_issue),
+        "since": _iso(alarm.dispatch_issue_at),
+        "detail": alarm.dispatch_issue_detail or {},
+        "providers": near
+        + [
+            {
+                "provider_id": e.provider_id,
+                "name": e.name,
+                "distance_km": None if e.distance_km is None else round(e.distance_km, 1),
+                "beyond_radius": True,
+            }
+            for e in far
+        ],
+        "key_holders": keys,
+    }
+
+
+def dispatch_board(session: Session, *, region_code: str) -> list[dict[str, Any]]:
+    """Open alarms whose emergency order waits for a person's decision, the oldest first."""
+    from platform_core.regions.service import within
+    from platform_core.security.masking import mask_name
+
+    alarms = session.scalars(
+        select(Alarm)
+        .where(
+            Alarm.dispatch_issue.is_not(None),
+            Alarm.status.in_([AlarmStatus.WAITING.value, AlarmStatus.HANDLING.value]),
+            within(Alarm.region_code, region_code),
+        )
+        .order_by(Alarm.dispatch_issue_at)
+        .limit(100)
+    ).all()
+    names = (
+        dict(
+            session.execute(
+                select(Elder.id, Elder.name).where(
+                    Elder.id.in_({a.elder_id for a in alarms if a.elder_id})
+                )
+            ).all()
+        )
+        if alarms
+        else {}
+    )
+    return [
+        {
+            "alarm_id": a.id,
+            "alarm_type": a.alarm_type,
+            "elder_name": mask_name(names[a.elder_id]) if a.elder_id in names else None,
+            "issue": a.dispatch_issue,
+            "label": service.DISPATCH_ISSUE_LABELS.get(a.dispatch_issue or "", a.dispatch_issue),
+            "since": _iso(a.dispatch_issue_at),
+            "received_at": _iso(a.received_at),
+            "handler": a.handler_name,
+            "order_no": (a.dispatch_issue_detail or {}).get("order_no"),
+        }
+        for a in alarms
+    ]
 
 
 def _reveal_allowed(session: Session, *, alarm: Alarm, actor: Actor, action: str) -> None:

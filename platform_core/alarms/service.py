@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from platform_core.actors import Actor, Role
+from platform_core.actors import Actor, Role, system_actor
 from platform_core.alarms import config, notify, queue, timers
 from platform_core.alarms.events import (
     AlarmClosed,
+    AlarmDispatchNeedsDecision,
     AlarmStepRecorded,
     AlarmTaken,
     AlarmTimerExpired,
@@ -509,10 +510,11 @@ def dial_target(
 def dispatch_provider(
     session: Session, *, alarm_id: int, actor: Actor, notes: str = ""
 ) -> AlarmStep:
-    """Open an emergency order (source sos_alarm) and send it to the nearest covering provider
-    at once; with nobody near enough to rank, it waits in dispatch."""
+    """Open an emergency order (source sos_alarm) and send it at once to the best provider
+    within the emergency radius (dispatch's own ranking). With nobody within reach the alarm
+    shows a decision for a person at once: widen the radius, call 120, send the key holder."""
+    from platform_core.dispatch import service as dispatch
     from platform_core.orders import service as orders
-    from platform_core.providers import service as providers
 
     alarm = get_alarm(session, alarm_id=alarm_id, lock=True)
     authorize(session, alarm=alarm, actor=actor, action="alarm.dispatch_provider")
@@ -540,37 +542,98 @@ def dispatch_provider(
         notes=(f"{label}告警 #{alarm.id}. " + notes.strip()).strip(),
         source_ref=f"alarm:{alarm.id}",
     )
+    if alarm.latitude is not None and alarm.longitude is not None:
+        # the emergency is where the device is (a watch outdoors), not the registered address
+        order.latitude, order.longitude = alarm.latitude, alarm.longitude
     orders.submit_for_dispatch(session, actor=actor, order_id=order.id, reason=f"{label}告警")
-    lat = alarm.latitude if alarm.latitude is not None else order.latitude
-    lon = alarm.longitude if alarm.longitude is not None else order.longitude
-    chosen: dict[str, Any] = {}
-    if lat is not None and lon is not None:
-        ranked = sorted(
-            (
-                (orders.distance_m(lat, lon, p.latitude, p.longitude), p)
-                for p in providers.list_providers_covering(
-                    session, region_code=order.region_code, service_type_code=service_type
-                )
-                if p.latitude is not None and p.longitude is not None
-            ),
-            key=lambda pair: pair[0],
-        )
-        if ranked:
-            distance, nearest = ranked[0]
-            chosen = {
-                "provider_id": nearest.id,
-                "provider": nearest.name,
-                "distance_m": round(distance),
-            }
-            orders.dispatch_to(
-                session,
-                actor=actor,
-                order_id=order.id,
-                provider_id=nearest.id,
-                reason="紧急告警, 就近派单 / emergency: nearest provider",
-                explanation={"rule": "nearest", "distance_m": round(distance)},
-            )
+    outcome = dispatch.dispatch_order(session, order_id=order.id)
     alarm.order_id = order.id
+    detail: dict[str, Any] = {"order_no": order.order_no}
+    if outcome.result == "dispatched" and outcome.explanation:
+        x = outcome.explanation
+        detail.update(
+            provider_id=x.get("provider_id"),
+            provider=x.get("provider_name"),
+            distance_km=x.get("distance_km"),
+        )
+    else:
+        raise_dispatch_issue(
+            session,
+            alarm,
+            issue="no_provider",
+            detail={
+                "order_no": order.order_no,
+                "radius_km": settings.dispatch_emergency_radius_km,
+                "excluded": (outcome.explanation or {}).get("excluded", []),
+            },
+        )
+        detail["issue"] = "no_provider"
+    return record_step(
+        session,
+        alarm_id=alarm.id,
+        step=Step.DISPATCH_PROVIDER,
+        result=StepResult.DONE if outcome.result == "dispatched" else StepResult.FAILED,
+        actor=actor,
+        order_id=order.id,
+        note=notes,
+        detail=detail,
+    )
+
+
+DISPATCH_ISSUE_LABELS = {
+    "no_provider": "紧急派单半径内无可派服务商",
+    "not_accepted": "服务商未接单",
+}
+
+
+def raise_dispatch_issue(
+    session: Session, alarm: Alarm, *, issue: str, detail: dict[str, Any]
+) -> None:
+    """The emergency order needs a person's decision now (shown on the alarm and on the
+    wallboard's dispatch board): widen the radius, call 120, send the key holder."""
+    alarm.dispatch_issue, alarm.dispatch_issue_at = issue, utcnow()
+    alarm.dispatch_issue_detail = detail
+    publish_on_commit(
+        session,
+        AlarmDispatchNeedsDecision(
+            alarm_id=alarm.id,
+            region_code=alarm.region_code,
+            order_id=alarm.order_id,
+            issue=issue,
+            handler_user_id=alarm.handler_user_id,
+        ),
+    )
+
+
+def clear_dispatch_issue(alarm: Alarm) -> None:
+    alarm.dispatch_issue = alarm.dispatch_issue_at = None
+    alarm.dispatch_issue_detail = None
+
+
+def dispatch_wider(session: Session, *, alarm_id: int, provider_id: int, actor: Actor) -> AlarmStep:
+    """Widen the radius: send the alarm's emergency order to a provider beyond it, chosen by
+    the person deciding (the distance goes on the step and the order's override)."""
+    from platform_core.dispatch import service as dispatch
+
+    alarm = get_alarm(session, alarm_id=alarm_id, lock=True)
+    authorize(session, alarm=alarm, actor=actor, action="alarm.dispatch_wider")
+    _require_open(alarm)
+    _require_handler(session, alarm, actor, "alarm.dispatch_wider")
+    if alarm.order_id is None:
+        raise IllegalTransition("该告警尚未派单", code="no_order")
+    ranking = dispatch.rank_providers(session, actor=actor, order_id=alarm.order_id)
+    far = next(
+        (e for e in ranking.excluded if e.provider_id == provider_id and e.reason == "too_far"),
+        None,
+    )
+    km = round(far.distance_km, 1) if far is not None and far.distance_km is not None else None
+    reason = f"紧急派单扩大范围: {far.name if far else provider_id}" + (
+        f" ({km} 公里)" if km else ""
+    )
+    order = dispatch.override_dispatch(
+        session, actor=actor, order_id=alarm.order_id, provider_id=provider_id, reason=reason
+    )
+    clear_dispatch_issue(alarm)  # decided; a refusal of this provider asks again
     return record_step(
         session,
         alarm_id=alarm.id,
@@ -578,9 +641,79 @@ def dispatch_provider(
         result=StepResult.DONE,
         actor=actor,
         order_id=order.id,
-        note=notes,
-        detail={"order_no": order.order_no, **chosen},
+        note=reason,
+        detail={"order_no": order.order_no, "provider_id": provider_id, "distance_km": km},
     )
+
+
+def follow_order_step(
+    session: Session,
+    *,
+    alarm_id: int,
+    command: str,
+    by: str,
+    at: datetime,
+    order_no: str,
+    order_seq: int,
+    reason: str = "",
+) -> str:
+    """The alarm's emergency order moved: the provider's own steps go on the alarm. Check-in is
+    someone on site; acceptance ends the decision; a refusal or a lapsed acceptance asks a
+    person at once. Returns what it did."""
+    alarm = session.get(Alarm, alarm_id, with_for_update=True)
+    if alarm is None or alarm.status not in OPEN_STATUSES:
+        return "closed"
+    if any(
+        (st.detail or {}).get("order_no") == order_no
+        and (st.detail or {}).get("order_seq") == order_seq
+        for st in alarm.steps
+    ):
+        return "repeated"  # the job ran before
+    provider = system_actor(f"服务商 {by}"[:60], region_code=alarm.region_code)
+    if command == "check_in":
+        clear_dispatch_issue(alarm)
+        if alarm.on_site_at is None:
+            alarm.on_site_at = at
+        record_step(
+            session,
+            alarm_id=alarm.id,
+            step=Step.ON_SITE,
+            result=StepResult.DONE,
+            actor=provider,
+            note=f"工单 {order_no} 服务人员签到",
+            detail={"order_no": order_no, "order_seq": order_seq, "source": "check_in"},
+        )
+        return "on_site"
+    if command == "accept":
+        clear_dispatch_issue(alarm)
+        record_step(
+            session,
+            alarm_id=alarm.id,
+            step=Step.NOTE,
+            result=StepResult.DONE,
+            actor=provider,
+            note=f"工单 {order_no} 服务商已接单",
+            detail={"order_no": order_no, "order_seq": order_seq},
+        )
+        return "accepted"
+    if command == "reject":
+        raise_dispatch_issue(
+            session,
+            alarm,
+            issue="not_accepted",
+            detail={"order_no": order_no, "provider": by, "reason": reason},
+        )
+        record_step(
+            session,
+            alarm_id=alarm.id,
+            step=Step.NOTE,
+            result=StepResult.FAILED,
+            actor=provider,
+            note=f"工单 {order_no} 未被接单: {reason}"[:500],
+            detail={"order_no": order_no, "order_seq": order_seq},
+        )
+        return "not_accepted"
+    return "ignored"
 
 
 def notify_family(

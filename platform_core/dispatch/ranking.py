@@ -28,6 +28,7 @@ EXCLUSION_LABELS = {
     "breached": "超时未到",
     "at_capacity": "已满负荷",
     "closed": "暂停或终止派单",
+    "too_far": "超出紧急派单半径",
 }
 
 
@@ -74,14 +75,18 @@ class Excluded:
     provider_id: int
     name: str
     reason: str
+    distance_km: float | None = None
 
     def explain(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "provider_id": self.provider_id,
             "provider_name": self.name,
             "reason": self.reason,
             "label": EXCLUSION_LABELS.get(self.reason, self.reason),
         }
+        if self.distance_km is not None:
+            out["distance_km"] = round(self.distance_km, 2)
+        return out
 
 
 @dataclass(frozen=True)
@@ -140,8 +145,11 @@ def rank(
     max_distance_km: float,
     emergency: bool = False,
     passed_over: Mapping[int, str] | None = None,
+    radius_km: float | None = None,
 ) -> Ranking:
-    """Best first; ``passed_over`` maps providers that already had the order to why they lost it."""
+    """Best first; ``passed_over`` maps providers that already had the order to why they lost it.
+    With ``radius_km`` (an emergency) a provider known to be farther is not sent at all: a person
+    decides instead (widen the radius, call 120, send the key holder)."""
     passed_over = passed_over or {}
     ranked: list[Scored] = []
     excluded: list[Excluded] = []
@@ -151,6 +159,9 @@ def rank(
             continue
         if c.provider_id in passed_over:
             excluded.append(Excluded(c.provider_id, c.name, passed_over[c.provider_id]))
+            continue
+        if radius_km is not None and c.distance_km is not None and c.distance_km > radius_km:
+            excluded.append(Excluded(c.provider_id, c.name, "too_far", c.distance_km))
             continue
         s = score(
             c, weights=weights, rules=rules, max_distance_km=max_distance_km, emergency=emergency

@@ -131,6 +131,9 @@ def rank_for(session: Session, order: ServiceOrder) -> Ranking:
         max_distance_km=settings.dispatch_max_distance_km,
         emergency=order.urgency == Urgency.EMERGENCY,
         passed_over={} if fresh else passed_over(session, order_id=order.id),
+        radius_km=settings.dispatch_emergency_radius_km
+        if order.urgency == Urgency.EMERGENCY
+        else None,
     )
 
 

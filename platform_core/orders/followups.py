@@ -27,6 +27,10 @@ DISPATCH_JOB = "platform_core.dispatch.jobs:dispatch_order"
 ACCEPT_WINDOW_JOB = "platform_core.dispatch.jobs:acceptance_window_elapsed"
 SLA_JOB = "platform_core.sla.jobs:sla_due"
 NOTIFY_JOB = "platform_core.notifications.jobs:notify_order_step"
+# An emergency order from an alarm: the provider's own steps go on the alarm.
+ALARM_JOB = "platform_core.flows.alarm_orders:order_step_reached_alarm"
+ALARM_SOURCE = "sos_alarm"
+_ALARM_STEPS = frozenset({"accept", "reject", "check_in"})
 
 # Queues by kind of work; `hotline worker` serves them in priority order (settings.worker_queues).
 DISPATCH_QUEUE = "dispatch"
@@ -120,6 +124,15 @@ def plan(session: Session, order: ServiceOrder, *, command: str, seq: int) -> No
             seq,
             job_id=accept_window_job_id(order.id, seq),
             at=order.dispatched_at + acceptance_window(session, order),
+            queue=DISPATCH_QUEUE,
+        )
+    if command in _ALARM_STEPS and order.source == ALARM_SOURCE:
+        enqueue_after_commit(
+            session,
+            ALARM_JOB,
+            order.id,
+            seq,
+            job_id=f"alarm-order-{order.id}-{seq}",
             queue=DISPATCH_QUEUE,
         )
     if command in NOTIFYING_STEPS:

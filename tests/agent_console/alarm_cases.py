@@ -22,4 +22,6 @@ def alarm_cases(case: Any) -> dict[str, Any]:
         "alarms.reveal": case("POST", f"{alarm}/reveal", {}, scope="alarm"),
         "alarms.assign": case("POST", f"{alarm}/assign", {}, scope="alarm"),
         "alarms.waiting": case("GET", "/api/alarms/queue", scope="content"),
+        "alarms.dispatch_wider": case("POST", f"{alarm}/dispatch-wider", {}, scope="alarm"),
+        "alarms.dispatch_board": case("GET", "/api/alarms/dispatch-board", scope="content"),
     }

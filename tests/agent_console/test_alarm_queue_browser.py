@@ -138,3 +138,62 @@ def test_taking_twice_rings_the_elder_once(app, alarm_world, telephony) -> None:
             client.post(f"/api/alarms/{alarm_id}/take", json={}, headers=headers).status_code == 200
         )
     assert [r["command"]["kind"] for r in telephony].count("originate") == 1
+
+
+def test_an_emergency_order_nobody_near_takes_asks_the_agent_to_decide(
+    browser,  # noqa: F811
+    alarm_world,  # noqa: F811
+    live,
+    telephony,  # noqa: F811
+) -> None:
+    """The only provider is 46.9 km away: nobody is sent; the alarm shows the choices (that
+    provider beyond the radius, 120, the key holder) and the wallboard's dispatch board lists it."""
+    from platform_core.catalogue import service as catalogue
+    from platform_core.orders.models import ServiceOrder
+    from platform_core.providers import service as providers
+    from platform_core.providers.credit_code import make_credit_code
+    from tests.platform_core.alarms_support import STAFF
+
+    world = alarm_world
+    with world.runtime.session() as s:
+        catalogue.install_defaults(s, actor=STAFF)
+        far = providers.register_provider(
+            s,
+            actor=STAFF,
+            name="远郊应急站",
+            credit_code=make_credit_code("52", "150102", "FAR00001"),
+            region_code="150102",
+            contact_phone="04716912345",
+            service_types=["emergency_sos"],
+            coverage=["150102"],
+            latitude=40.8414 + 0.4218,
+            longitude=111.7519,
+        ).id
+    alarm_id = _raise(world, "hhht", latitude=40.8414, longitude=111.7519, accuracy_m=10.0)
+    page = browser.new_page()
+    _login(page, live.url, "agent_hhht")
+    page.goto(f"{live.url}/alarms?alarm={alarm_id}")
+    page.locator("#d-take").click()
+    expect(page.locator("#d-status")).to_contain_text("处置中", timeout=10_000)
+    page.locator("#d-dispatch").click()
+    decision = page.get_by_test_id("dispatch-decision")
+    expect(decision).to_contain_text("紧急派单半径内无可派服务商", timeout=10_000)
+    expect(decision).to_contain_text("呼叫 120")
+    expect(decision).to_contain_text("王小明(儿子) 带钥匙上门")
+    send = decision.get_by_role("button", name="派 远郊应急站", exact=False)
+    expect(send).to_contain_text("46.9 公里")
+
+    board = browser.new_page()
+    _login(board, live.url, "sup_hhht")
+    board.goto(f"{live.url}/wallboard")
+    expect(board.get_by_test_id("dispatch-board")).to_contain_text(
+        "紧急派单半径内无可派服务商", timeout=10_000
+    )
+
+    send.click()  # the agent widens the radius
+    expect(decision).to_be_hidden(timeout=10_000)
+    with world.runtime.session() as s:
+        from platform_core.alarms.models import Alarm
+
+        order = s.get(ServiceOrder, s.get(Alarm, alarm_id).order_id)
+        assert (order.status, order.provider_id) == ("dispatched", far)

@@ -287,7 +287,7 @@ def test_every_alarm_endpoint_is_guarded(app) -> None:
     from agent_console.security import GUARD_ATTR
 
     endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("alarms.")}
-    assert len(endpoints) == 13
+    assert len(endpoints) == 15
     for endpoint in endpoints:
         guard = getattr(app.view_functions[endpoint], GUARD_ATTR, None)
         assert guard is not None and not guard["public"] and guard["permission"], endpoint

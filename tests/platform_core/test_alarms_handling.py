@@ -232,7 +232,7 @@ def test_the_nearest_provider_gets_an_emergency_order(world) -> None:
         step = service.dispatch_provider(
             s, alarm_id=out.alarm_id, actor=AGENT, notes="老人跌倒在卫生间"
         )
-        assert step.detail["provider"] == "新城区应急服务站2" and step.detail["distance_m"] < 200
+        assert step.detail["provider"] == "新城区应急服务站2" and step.detail["distance_km"] < 0.2
     with rt.session() as s:
         alarm = service.get_alarm(s, alarm_id=out.alarm_id)
         order = s.get(ServiceOrder, alarm.order_id)

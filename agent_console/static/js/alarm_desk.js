@@ -86,7 +86,16 @@ export async function takeOffer() {
   }
 }
 
-export const handlers = { alarm_offered: offered, alarm_offer_ended: offerEnded, alarm_changed: changed };
+function dispatchDecision(env) {
+  toast(t("db.alert", { id: (env.data || {}).alarm_id }), "error");
+}
+
+export const handlers = {
+  alarm_offered: offered,
+  alarm_offer_ended: offerEnded,
+  alarm_changed: changed,
+  alarm_dispatch_decision: dispatchDecision,
+};
 export function holdsOffer() { return Boolean(desk.offer); }
 
 setInterval(() => {

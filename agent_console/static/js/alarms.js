@@ -216,6 +216,21 @@ function renderLadder(d) {
     })))));
 }
 
+// The emergency order nobody within reach took: the choices, one click each.
+function renderDecision(d) {
+  const x = d.dispatch_issue;
+  $("d-decision").hidden = !x;
+  if (!x) return;
+  $("d-decision-what").textContent = `${x.label} · ${duration(x.since)}`;
+  const km = (p) => (p.distance_km === null || p.distance_km === undefined ? t("alarm.decision.unknown_km") : p.distance_km);
+  $("d-decision-choices").replaceChildren(
+    ...x.providers.map((p) => el("button", { class: "small", onclick: () => post("dispatch-wider", { provider_id: p.provider_id }) },
+      t("alarm.decision.send", { name: p.name, km: km(p) }) + (p.beyond_radius ? ` · ${t("alarm.decision.beyond")}` : ""))),
+    el("button", { class: "small primary", onclick: () => dial("call_120") }, t("alarm.decision.call_120")),
+    ...x.key_holders.map((c) => el("button", { class: "small", onclick: () => dial("call_contact", c.contact_id) },
+      t("alarm.decision.key", { name: c.name, relation: c.relation }))));
+}
+
 function renderSteps(d) {
   $("d-steps").replaceChildren(...d.steps.map((s) => el("li", {},
     `${(s.at || "").replace("T", " ").slice(0, 19)} ${t(`alarm.step.${s.step}`)} · ${t(`alarm.result.${s.result}`)} · ${s.actor}`,
@@ -249,6 +264,7 @@ function renderDetail(d) {
   renderElder(d);
   renderContacts(d);
   renderLadder(d);
+  renderDecision(d);
   renderSteps(d);
   const closed = d.status === "closed";
   for (const id of ["step-form", "close-form", "d-dispatch", "d-notify"]) $(id).hidden = closed;
@@ -318,6 +334,7 @@ connect("/agent", {
     alarm_offer_ended: (env) => { offerEnded(env); refreshSoon(); },
     alarm_changed: refreshSoon,
     alarm_prompt: prompt,
+    alarm_dispatch_decision: (env) => { toast(t("alarm.decision"), "error"); refreshSoon(); if ((env.data || {}).alarm_id) open(env.data.alarm_id); },
   },
 });
 loadList();

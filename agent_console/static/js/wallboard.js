@@ -1,6 +1,6 @@
 // Supervisor's wallboard: snapshot on (re)connect, then events trigger a fresh snapshot.
 import { api, clockTime, connect, duration, el, pct, showError, t, toast } from "./common.js";
-import { announceLapse, renderAlarmQueue } from "./wallboard_alarms.js";
+import { announceDispatchDecision, announceLapse, renderAlarmQueue } from "./wallboard_alarms.js";
 
 const $ = (id) => document.getElementById(id);
 let agents = [];
@@ -80,5 +80,5 @@ async function spy(agentInterface, mode) {
 let pending = null;
 const socket = connect("/supervisor", {
   onSnapshot: render,
-  on: { alarm_escalated: announceLapse, event: () => { if (!pending) pending = setTimeout(() => { pending = null; socket.refresh(); }, 300); } },
+  on: { alarm_escalated: announceLapse, alarm_dispatch_decision: announceDispatchDecision, event: () => { if (!pending) pending = setTimeout(() => { pending = null; socket.refresh(); }, 300); } },
 });

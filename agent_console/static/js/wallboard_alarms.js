@@ -19,9 +19,26 @@ function assignCell(a, desks) {
     el("button", { class: "small primary", onclick: () => take(a.alarm_id) }, t("aq.take")));
 }
 
+// The dispatch board: emergency orders nobody within reach took, waiting for a person's decision.
+function renderDispatchBoard(rows) {
+  const body = $("dispatch-rows");
+  if (!rows.length) {
+    body.replaceChildren(el("tr", {}, el("td", { colspan: 6 }, t("db.none"))));
+    return;
+  }
+  body.replaceChildren(...rows.map((a) => el("tr", { class: "level-red", "data-alarm": a.alarm_id },
+    el("td", {}, t(`alarm.type.${a.alarm_type}`)),
+    el("td", {}, a.elder_name || "—"),
+    el("td", {}, `${a.label}${a.order_no ? ` (${a.order_no})` : ""}`),
+    el("td", { class: "dur", "data-since": a.since }, duration(a.since)),
+    el("td", {}, a.handler || "—"),
+    el("td", {}, el("a", { class: "button small primary", href: `/alarms?alarm=${a.alarm_id}` }, t("db.decide"))))));
+}
+
 export function renderAlarmQueue(board) {
   const body = $("alarm-queue-rows");
   if (!board) return;
+  renderDispatchBoard(board.dispatch || []);
   const alarms = board.alarms || [];
   if (!alarms.length) {
     body.replaceChildren(el("tr", {}, el("td", { colspan: 6 }, t("aq.none"))));
@@ -53,6 +70,13 @@ async function take(alarmId) {
 export function announceLapse(env) {
   const d = env.data || {};
   const text = t("aq.lapse_alert", { id: d.alarm_id, agent: d.agent_name, seconds: Math.round(d.waited_s || 0) });
+  $("alerts").prepend(el("p", { class: "alert" }, text));
+  toast(text, "error");
+}
+
+export function announceDispatchDecision(env) {
+  const d = env.data || {};
+  const text = t("db.alert", { id: d.alarm_id });
   $("alerts").prepend(el("p", { class: "alert" }, text));
   toast(text, "error");
 }
