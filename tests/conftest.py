@@ -111,12 +111,17 @@ def _empty_tables(engine: Engine) -> None:
         return
     try:
         with engine.begin() as c:
+            if engine.dialect.name == "postgresql":
+                # the audit trail refuses deletes (platform_core/audit/protection.py); the test
+                # database's superuser sets triggers aside for the clean-up
+                c.execute(text("SET LOCAL session_replication_role = replica"))
             for t in reversed(tables):
                 c.execute(text(f'DELETE FROM "{t}"'))
     except Exception:
         if engine.dialect.name != "postgresql":
             raise
         with engine.begin() as c:
+            c.execute(text("SET LOCAL session_replication_role = replica"))
             c.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
 
 

@@ -41,10 +41,15 @@ def find_font(configured: str = "") -> Path:
 class ChineseDocument:
     """A simple flowing document: a title, headings, label/value lines, tables, paragraphs."""
 
-    def __init__(self, title: str, *, font_path: str = "", subtitle: str = "") -> None:
+    def __init__(
+        self, title: str, *, font_path: str = "", subtitle: str = "", watermark: str = ""
+    ) -> None:
         self.pdf = FPDF(format="A4")
         self.pdf.set_auto_page_break(auto=True, margin=15)
         self.pdf.set_title(title)
+        if watermark:  # who exported it: in the file's properties and under the title
+            self.pdf.set_author(watermark)
+            self.pdf.set_subject(watermark)
         self.pdf.add_font("cjk", fname=str(find_font(font_path)))
         self.pdf.add_page()
         self.pdf.set_font("cjk", size=18)
@@ -52,6 +57,11 @@ class ChineseDocument:
         if subtitle:
             self.pdf.set_font("cjk", size=10)
             self.pdf.cell(0, 6, subtitle, align="C", new_x="LMARGIN", new_y="NEXT")
+        if watermark:
+            self.pdf.set_font("cjk", size=8)
+            self.pdf.set_text_color(120, 120, 120)
+            self.pdf.cell(0, 5, watermark, align="C", new_x="LMARGIN", new_y="NEXT")
+            self.pdf.set_text_color(0, 0, 0)
         self.pdf.ln(4)
 
     def heading(self, text: str) -> None:

@@ -10,6 +10,7 @@ from platform_core.assessment.service import get_elder, view_assessment
 from platform_core.assessment.standard import DIMENSIONS, REASONS, AbilityGrade
 from platform_core.regions.service import full_name
 from platform_core.runtime import settings_of
+from platform_core.security.exports import watermark
 
 
 def render_report(session: Session, *, actor: Actor, assessment_id: int) -> bytes:
@@ -22,6 +23,7 @@ def render_report(session: Session, *, actor: Actor, assessment_id: int) -> byte
         "老年人能力评估报告",
         font_path=settings_of(session).report_font_path,
         subtitle=f"依据 {row.standard} · 报告编号 {row.id}",
+        watermark=watermark(actor, settings_of(session).timezone),
     )
     doc.heading("一、基本信息")
     doc.fields(

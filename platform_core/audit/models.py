@@ -36,3 +36,18 @@ class AuditRecord(Base):
     row_hash: Mapped[str] = mapped_column(String(64))
     chain_seq: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), unique=True)
     chain_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChainAnchor(Base):
+    """Where the chain resumes after the retention job removed its oldest records: the last
+    removed link's position and hash, so verification starts from there and a gap is still
+    a break."""
+
+    __tablename__ = "audit_chain_anchors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    chain_hash: Mapped[str] = mapped_column(String(64))
+    removed: Mapped[int] = mapped_column(Integer)
+    removed_before: Mapped[datetime]
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,7 @@ from platform_core.evaluation.service import METRIC_LABELS, PART_LABELS, get_eva
 from platform_core.providers.models import STATUS_LABELS, Provider
 from platform_core.regions.service import full_name
 from platform_core.runtime import settings_of
+from platform_core.security.exports import watermark
 
 
 def _value(key: str, value: object) -> str:
@@ -42,6 +43,7 @@ def render_pdf(session: Session, *, actor: Actor, evaluation_id: int) -> bytes:
         "服务商评估报告",
         font_path=settings_of(session).report_font_path,
         subtitle=f"评估期间 {row.period_label} · 报告编号 PE{row.id:06d}",
+        watermark=watermark(actor, settings_of(session).timezone),
     )
     doc.heading("一、服务商")
     doc.fields(

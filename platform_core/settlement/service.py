@@ -37,6 +37,7 @@ from platform_core.providers import service as providers
 from platform_core.providers.models import Provider
 from platform_core.regions import codes
 from platform_core.regions.service import within
+from platform_core.security.exports import watermark
 from platform_core.security.masking import mask_name
 from platform_core.settings import Settings
 from platform_core.settlement.models import Settlement, SettlementLine
@@ -317,6 +318,7 @@ def export_csv(session: Session, *, actor: Actor, settlement_id: int) -> bytes:
     row = get_settlement(session, actor=actor, settlement_id=settlement_id)
     buf = io.StringIO()
     writer = csv.writer(buf)
+    writer.writerow([watermark(actor, _settings(session).timezone)])
     writer.writerow(["结算单号", row.ref, "月份", row.month, "服务商编号", row.provider_id])
     writer.writerow(HEADER)
     writer.writerows(_rows(session, row))
@@ -358,6 +360,10 @@ def export_xlsx(session: Session, *, actor: Actor, settlement_id: int) -> bytes:
     for col in ws.columns:
         ws.column_dimensions[col[0].column_letter].width = 14
     ws.column_dimensions["A"].width = 20
+    mark = watermark(actor, _settings(session).timezone)
+    ws.append([mark])
+    ws.oddFooter.center.text = mark
+    wb.properties.creator = mark
     buf = io.BytesIO()
     wb.save(buf)
     _exported(session, actor, row, "xlsx")

@@ -138,13 +138,17 @@ def test_exports_carry_the_lines_and_are_audited(world) -> None:
         line = statement.lines[0]
     assert raw_csv.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(raw_csv.decode("utf-8-sig"))))
+    # the first line says who exported it (the watermark of every personal-data export)
+    mark = rows.pop(0)[0]
+    assert mark.startswith("导出人 民政监管") and "不得外传" in mark
     assert rows[0][:2] == ["结算单号", statement.ref] and rows[1][0] == "工单号"
     assert rows[2][0] == line.order_no and rows[2][2] == "李**"  # names masked in exports
     assert Decimal(rows[-1][8]) == line.subsidy
     sheet = load_workbook(io.BytesIO(raw_xlsx))["结算明细"]
     values = [r for r in sheet.iter_rows(values_only=True)]
     assert values[1][0] == "工单号" and values[2][0] == line.order_no
-    assert values[-1][0] == "合计" and Decimal(str(values[-1][9])) == line.self_pay
+    assert values[-1][0].startswith("导出人 民政监管")
+    assert values[-2][0] == "合计" and Decimal(str(values[-2][9])) == line.self_pay
     with rt.session() as s:
         assert [r.detail["format"] for r in audit.list_records(s, action="settlement.export")] == [
             "xlsx",
