@@ -1,7 +1,7 @@
 """audit trail: anchors for the retention job, and the database refuses edits and deletes
 
-Revision ID: 0006_audit_protection
-Revises: 0005_account_security
+Revision ID: 0007_audit_protection
+Revises: 0006_channel_ids_150
 Create Date: 2026-12-06 22:30:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 import platform_core.db
 from platform_core.audit.protection import CREATE, DROP
 
-revision: str = "0006_audit_protection"
-down_revision: str | Sequence[str] | None = "0005_account_security"
+revision: str = "0007_audit_protection"
+down_revision: str | Sequence[str] | None = "0006_channel_ids_150"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
