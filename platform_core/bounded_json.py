@@ -16,11 +16,14 @@ from typing import Any
 MAX_BYTES = 256 * 1024
 MAX_DEPTH = 32
 
-# Strings are removed first (brackets inside them do not nest); an unterminated one runs to the
-# end, so no string is ever scanned twice. Then only brackets are left to count.
-_STRINGS = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\Z)', re.DOTALL)
-_NOT_BRACKETS = re.compile(r"[^\[\]{}]++")
-_ONE_KIND = str.maketrans("{}", "[]")
+# Strings are removed first (brackets inside them do not nest). Once a string starts, the
+# pattern cannot fail (an unterminated one, even one ending in a lone backslash, runs to the
+# end), so no text is ever scanned twice: linear whatever the quotes and backslashes.
+_STRINGS = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+# What is left is reduced to its brackets in C: every other byte deleted, braces made brackets.
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPEN = ord("[")
 
 
 class JsonRefused(ValueError):
@@ -36,17 +39,20 @@ class JsonRefused(ValueError):
 def deeper_than(text: str, limit: int) -> bool:
     """Whether arrays and objects nest more than ``limit`` levels deep. Linear, and it stops at
     the first level past the limit. Unbalanced brackets are left for the parser to report."""
-    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text)).translate(_ONE_KIND)
-    if brackets.count("[") <= limit:
+    outside = _STRINGS.sub("", text).encode("utf-8", "surrogatepass")
+    brackets = outside.translate(_ONE_KIND, _NOT_BRACKETS)
+    if brackets.count(b"[") <= limit:
         return False
     depth = 0
     for char in brackets:
-        if char == "[":
+        if char == _OPEN:
             depth += 1
             if depth > limit:
                 return True
         else:
             depth -= 1
+            if depth < 0:
+                return False  # a bracket closed that never opened: the parser stops there
     return False
 
 
