@@ -50,6 +50,7 @@ class Demo:
     accounts: list[tuple[str, str, str]]
     alarm_intake: Any = None
     devices: Any = None  # the device traffic simulator, once started
+    colleagues: Any = None  # the simulated colleagues answering alarms offered to their desks
     callers: list[tuple[str, str]] = field(default_factory=list)  # (number, kind)
     _stop: threading.Event = field(default_factory=threading.Event)
     _generator: threading.Thread | None = None
@@ -115,6 +116,8 @@ class Demo:
             parts.insert(0, self.devices.stop)
         if self.alarm_intake is not None:
             parts.insert(1, self.alarm_intake.stop)
+        if self.colleagues is not None:
+            parts.insert(0, self.colleagues.stop)
         for part in parts:
             try:
                 part()
@@ -276,6 +279,9 @@ def start_demo(
         alarm_intake=alarm_intake,
     )
     demo.callers = _callers(runtime)
+    from hotline.demo_colleagues import SimulatedColleagues
+
+    demo.colleagues = SimulatedColleagues(runtime).start()
     return demo
 
 

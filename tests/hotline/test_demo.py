@@ -175,3 +175,51 @@ def test_the_demo_supervisor_listens_to_a_simulated_colleagues_call(tmp_path, da
         assert names["PJSIP/8002"] == "李娜" and names["PJSIP/8003"] == "张伟"
     finally:
         demo.stop()
+
+
+def test_a_simulated_colleague_takes_an_alarm_and_is_ready_again(tmp_path, data_key) -> None:
+    """The trainee is not ready: the alarm goes to a colleague's desk, who takes it within
+    seconds, works it and is ready again; the wallboard's alarm figure is the shift's."""
+    from platform_core.alarms.models import Alarm
+    from platform_core.calls.models import Agent
+    from platform_core.devices.models import Device
+    from platform_core.flows.device_reports import receive_signals
+    from tests.platform_core.alarms_support import signal
+
+    settings = Settings(
+        data_dir=tmp_path, secret_key="s" * 40, data_key=data_key, ami_secret="demo-secret"
+    )
+    demo = start_demo(settings, elders=20, agents=3, console_port=0)
+    demo.colleagues.take_after_s, demo.colleagues.handle_s = (1.0, 2.0), (1.0, 2.0)
+    try:
+        rt = demo.runtime
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # callcenter has read the colleagues' desks
+            with rt.session() as s:
+                if s.query(Agent).filter(Agent.state == "ready").count() >= 2:
+                    break
+            time.sleep(0.2)
+        with rt.session() as s:
+            pendant = s.query(Device).filter(Device.elder_id.is_not(None)).first()
+            assert pendant is not None
+            [out] = receive_signals(s, signals=[signal(pendant.serial, "sos")])
+        deadline = time.monotonic() + 30
+        alarm = None
+        while time.monotonic() < deadline:
+            with rt.session() as s:
+                alarm = s.get(Alarm, out.alarm_id)
+                if alarm.status == "closed":
+                    break
+            time.sleep(0.2)
+        assert alarm is not None and alarm.status == "closed", alarm and alarm.status
+        assert alarm.taken_by.startswith("demo_desk_")
+        assert (alarm.taken_at - alarm.received_at).total_seconds() < 15
+        deadline = time.monotonic() + 15
+        ready = 0
+        while time.monotonic() < deadline and ready < 2:  # both colleagues ready again
+            with rt.session() as s:
+                ready = s.query(Agent).filter(Agent.state == "ready").count()
+            time.sleep(0.2)
+        assert ready == 2
+    finally:
+        demo.stop()
