@@ -27,7 +27,8 @@ def backup(kind: str, init: bool, list_only: bool) -> None:
     from hotline import backup as backups
     from platform_core.settings import load_settings
 
-    settings = load_settings()
+    # keys come from the environment or the data directory's files; none is made up here
+    settings = load_settings(ensure_secrets=False)
     try:
         if list_only:
             for b in backups.backup_sets(settings):

@@ -203,20 +203,17 @@ def test_credentials_come_from_the_environment(compose) -> None:
 
 def test_compose_runs_every_process_against_postgres_and_redis(compose) -> None:
     services = compose["services"]
-    assert {"asterisk", "postgres", "redis", "console", "callcenter", "ivr", "worker"} <= set(
-        services
-    )
+    assert {"asterisk", "postgres", "redis", "callcenter", "ivr", "worker"} <= set(services)
     commands = {name: s.get("command") for name, s in services.items()}
     assert commands["callcenter"] == ["hotline", "callcenter"]
-    assert commands["console"] == ["hotline", "console"]
+    assert commands["console-1"] == commands["console-2"] == ["hotline", "console"]
     assert commands["worker"][:2] == ["hotline", "worker"]
-    for name in ("console", "callcenter", "ivr", "worker"):
+    for name in ("console-1", "console-2", "callcenter", "ivr", "worker"):
         env = services[name]["environment"]
-        assert (
-            env["HOTLINE_DATABASE_URL"].startswith("postgresql://")
-            and "@postgres:" in env["HOTLINE_DATABASE_URL"]
-        )
-        assert env["HOTLINE_REDIS_URL"] == "redis://redis:6379/0"
+        assert env["HOTLINE_DATABASE_URL"].startswith("postgresql://")
+        assert "host=postgres:5432" in env["HOTLINE_DATABASE_URL"]
+        assert env["HOTLINE_REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+        assert env["HOTLINE_REDIS_URL"].endswith("@redis:6379/0")
         assert (
             services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         )

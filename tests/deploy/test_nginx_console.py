@@ -96,8 +96,8 @@ def stack(redis_runtime, base_settings, pg_url, redis_url):
             "NGINX_SERVER_NAME": "127.0.0.1 localhost",
             "NGINX_HTTPS_PORT": str(free_port()),
             "NGINX_HTTP_PORT": str(free_port()),
-            "NGINX_CERT": str(cert),
-            "NGINX_CERT_KEY": str(key),
+            "NGINX_CERT_FILE": str(cert),
+            "NGINX_KEY_FILE": str(key),
             "NGINX_CONSOLE_1": f"127.0.0.1:{consoles[0].port}",
             "NGINX_CONSOLE_2": f"127.0.0.1:{consoles[1].port}",
             "NGINX_STATIC_ROOT": str(root / "assets"),
@@ -154,18 +154,20 @@ def test_https_through_nginx_and_failover_to_the_other_console(stack, telephony)
     http_port = nginx.values["NGINX_HTTP_PORT"]
     redirect = requests.get(f"http://127.0.0.1:{http_port}/login", allow_redirects=False, timeout=5)
     assert redirect.status_code == 301 and redirect.headers["Location"].startswith("https://")
-    page_resp = requests.get(f"{base}/login", verify=nginx.values["NGINX_CERT"], timeout=5)
+    page_resp = requests.get(f"{base}/login", verify=nginx.values["NGINX_CERT_FILE"], timeout=5)
     assert page_resp.status_code == 200
     assert page_resp.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert page_resp.headers["Server"] == "nginx"  # no version, and nothing of the console's
     asset = requests.get(
-        f"{base}/static/js/common.js", verify=nginx.values["NGINX_CERT"], timeout=5
+        f"{base}/static/js/common.js", verify=nginx.values["NGINX_CERT_FILE"], timeout=5
     )
     assert asset.status_code == 200 and "max-age=3600" in asset.headers["Cache-Control"]
     assert "public" in asset.headers["Cache-Control"] and asset.headers.get("ETag")
     assert "Strict-Transport-Security" in asset.headers
     assert (
-        requests.get(f"{base}/metrics", verify=nginx.values["NGINX_CERT"], timeout=5).status_code
+        requests.get(
+            f"{base}/metrics", verify=nginx.values["NGINX_CERT_FILE"], timeout=5
+        ).status_code
         == 404
     )
 
