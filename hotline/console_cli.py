@@ -159,7 +159,9 @@ def users() -> None:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["agent", "supervisor", "admin", "provider", "officer"]),
+    type=click.Choice(
+        ["agent", "supervisor", "admin", "provider", "officer", "security_admin", "auditor"]
+    ),
 )
 @click.option("--region", "region_code", required=True, help="12 位区划代码 / 12-digit region code")
 @click.option("--name", "display_name", default="", help="显示名 / display name")
