@@ -2,41 +2,26 @@
 deeply it nests, checked before the parser runs.
 
 Python's parser recurses once per level, so 100 KB of ``[[[[...`` raises RecursionError deep
-inside a request; the nesting is measured here first, without recursion, and a body over
-either limit is refused with a reason (HTTP 400), as is a body that is not JSON at all.
+inside a request; the nesting is measured first (``bounded_json``'s linear scan), and a body
+over either limit is refused as a domain error with a reason (HTTP 400), as is a body that is
+not JSON at all.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from platform_core import bounded_json
 from platform_core.errors import DomainError
 
-DEFAULT_MAX_BYTES = 256 * 1024
-DEFAULT_MAX_DEPTH = 32
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKET = re.compile(r"[\[\]{}]")
+DEFAULT_MAX_BYTES = bounded_json.MAX_BYTES
+DEFAULT_MAX_DEPTH = bounded_json.MAX_DEPTH
 
 
 class MalformedJson(DomainError):
     code = "malformed_json"
     http_status = 400
-
-
-def nesting_depth(text: str) -> int:
-    """How deeply arrays and objects nest in ``text`` (brackets inside strings do not count)."""
-    if text.count("[") + text.count("{") <= 1:
-        return text.count("[") + text.count("{")
-    depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub('""', text)):
-        if match.group() in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
 
 
 def check(text: str | bytes, *, max_bytes: int, max_depth: int) -> str:
@@ -53,8 +38,7 @@ def check(text: str | bytes, *, max_bytes: int, max_depth: int) -> str:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedJson("请求内容不是 UTF-8 文本 / body is not UTF-8") from None
-    # cheap bound first: the depth can never exceed the number of opening brackets
-    if text.count("[") + text.count("{") > max_depth and nesting_depth(text) > max_depth:
+    if bounded_json.deeper_than(text, max_depth):  # linear, without recursion
         raise MalformedJson(
             f"JSON 嵌套超过 {max_depth} 层 / JSON nested deeper than {max_depth} levels",
             code="json_too_deep",
