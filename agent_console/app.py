@@ -6,20 +6,25 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
 from flask_socketio import SocketIO
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from agent_console import csrf, i18n, json_limits, operations
+from agent_console import csrf, i18n, integration, json_limits, operations
 from agent_console.realtime import SESSION_COOKIE, Realtime
-from agent_console.security import ANONYMOUS_REGION, audit_refusal, refusal_response, wants_json
+from agent_console.security import (
+    ANONYMOUS_REGION,
+    audit_refusal,
+    error_page,
+    refusal_response,
+)
 from platform_core.accounts import service as accounts
 from platform_core.errors import DomainError, OutOfRegion, PermissionDenied
 from platform_core.runtime import Runtime
 from platform_core.security import json_input
 from platform_core.security.throttle import AttemptThrottle, MemoryThrottle, RedisThrottle
 
-LANG_COOKIE = "hotline_lang"
+LANG_COOKIE = i18n.LANG_COOKIE
 # Requests larger than this are refused before any handler reads them (notes are capped far
 # lower by settings.note_max_chars; this only stops a flood).
 MAX_REQUEST_BYTES = 256 * 1024
@@ -117,7 +122,9 @@ def login_throttle(runtime: Runtime) -> AttemptThrottle:
     settings = runtime.settings
     limit, window_s = settings.login_address_max_failures, settings.login_address_window_min * 60
     if settings.redis_url:
-        return RedisThrottle(runtime.redis(), settings.redis_namespace, limit=limit, window_s=window_s)
+        return RedisThrottle(
+            runtime.redis(), settings.redis_namespace, limit=limit, window_s=window_s
+        )
     return MemoryThrottle(limit=limit, window_s=window_s)
 
 
@@ -214,9 +221,20 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
 
     @app.errorhandler(404)
     def not_found(_err: Any) -> Any:
-        if wants_json():
-            return jsonify({"code": "not_found", "message": "未找到 / not found"}), 404
-        return "未找到 / not found", 404
+        return error_page(404, "not_found", "未找到 / not found")
+
+    @app.errorhandler(405)
+    def not_allowed(_err: Any) -> Any:
+        return error_page(405, "method_not_allowed", "不支持的请求方式 / method not allowed")
+
+    @app.errorhandler(403)
+    def forbidden(_err: Any) -> Any:
+        return error_page(403, "permission_denied", "无权访问 / forbidden")
+
+    @app.errorhandler(500)
+    def server_error(_err: Any) -> Any:
+        # the exception itself is logged by Flask; the user gets a page, never a stack trace
+        return error_page(500, "server_error", "系统内部错误 / internal error")
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
@@ -232,4 +250,5 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
             "current_user": g.get("user"),
             "anonymous_region": ANONYMOUS_REGION,
             "timezone": settings.timezone,
+            "region_name": lambda code: integration.region_name(runtime, code),
         }

@@ -100,6 +100,26 @@ def register_elder(
     return _module("platform_core.elders.service").register_elder(session, data=data, actor=actor)
 
 
+# Region names by code, read once per process (the dictionary changes with a release).
+_REGION_NAMES: dict[str, str] = {}
+
+
+def region_name(runtime: Runtime, code: str) -> str:
+    """A region as people name it (呼和浩特市, 内蒙古自治区), never its 12-digit code on screen."""
+    name = _REGION_NAMES.get(code)
+    if name is None:
+        regions = _module("platform_core.regions.service")
+        try:
+            with runtime.session() as s:
+                found = regions.find_region(s, code)
+        except DomainError:  # not a region code at all
+            return code
+        name = str(found.name) if found is not None else code
+        if found is not None:
+            _REGION_NAMES[code] = name
+    return name
+
+
 def region_picker(session: Session, *, parent_code: str, scope_code: str) -> list[dict[str, str]]:
     rows = _module("platform_core.regions.service").picker_options(
         session, parent_code=parent_code, scope_code=scope_code

@@ -24,6 +24,7 @@ from flask import request
 from flask_socketio import SocketIO
 from pydantic import BaseModel, ValidationError
 
+from agent_console import i18n
 from agent_console.json_limits import RejectedPayload
 from agent_console.operations import timed_socket_event
 from platform_core import clock
@@ -124,13 +125,15 @@ class Realtime:
                 self._audit_denied(
                     None, "socket.connect", {"namespace": namespace, "reason": err.code}
                 )
-                raise ConnectionRefusedError(err.to_dict()) from None
+                raise ConnectionRefusedError(i18n.error_dict(err)) from None
             if not allows(actor.role, permission):
                 self._audit_denied(
                     actor, "socket.connect", {"namespace": namespace, "reason": "role"}
                 )
                 raise ConnectionRefusedError(
-                    PermissionDenied("当前角色无权连接 / your role may not connect").to_dict()
+                    i18n.error_dict(
+                        PermissionDenied("当前角色无权连接 / your role may not connect")
+                    )
                 )
             conn = Connection(session_id=session_id, actor=actor, user=user)
             sid = request.sid  # type: ignore[attr-defined]
@@ -163,7 +166,7 @@ class Realtime:
                         raise accounts.NotAuthenticated("请先完成登录 / finish logging in first")
             except DomainError as err:
                 self._audit_denied(None, "socket.connect", {"namespace": "/", "reason": err.code})
-                raise ConnectionRefusedError(err.to_dict()) from None
+                raise ConnectionRefusedError(i18n.error_dict(err)) from None
             return True
 
         self.socketio.on_event("connect", on_connect, namespace="/")
@@ -278,13 +281,15 @@ class Realtime:
         try:
             payload = build(conn)
         except DomainError as err:
-            payload = {"error": err.to_dict()}
+            payload = {"error": i18n.error_dict(err)}
         except Exception:  # the connection stays up; the client shows the error and can re-fetch
             log.exception("快照失败 / snapshot for %s failed", namespace)
             payload = {
                 "error": {
                     "code": "snapshot_failed",
-                    "message": "读取实时状态失败 / could not read the live state",
+                    "message": i18n.localize(
+                        i18n.current_language(), "读取实时状态失败 / could not read the live state"
+                    ),
                 }
             }
         self.socketio.emit("snapshot", payload, to=sid, namespace=namespace)
@@ -363,7 +368,7 @@ class Realtime:
                             f"socket.{event}",
                             {"namespace": namespace, "reason": err.code},
                         )
-                    return {"ok": False, **err.to_dict()}
+                    return {"ok": False, **i18n.error_dict(err)}
 
             self.socketio.on_event(
                 event, timed_socket_event(namespace, event, handler), namespace=namespace

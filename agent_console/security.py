@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast
 
 from flask import current_app, g, jsonify, redirect, render_template, request, url_for
 
+from agent_console import i18n
 from platform_core.accounts.permissions import Permission, allows
 from platform_core.accounts.service import NotAuthenticated
 from platform_core.actors import Actor
@@ -72,12 +73,23 @@ def wants_json() -> bool:
 
 def refusal_response(err: DomainError) -> Any:
     if wants_json():
-        return jsonify(err.to_dict()), err.http_status
+        return jsonify(i18n.error_dict(err)), err.http_status
     if err.code in ("not_authenticated", "session_expired"):
         return redirect(url_for("auth.login", next=request.path))
     if err.code == "login_incomplete":
         return redirect(url_for("auth.login_step"))
-    return render_template("error.html", error=err), err.http_status
+    return render_template(
+        "error.html", error=err, message=i18n.error_dict(err)["message"], status=err.http_status
+    ), err.http_status
+
+
+def error_page(status: int, code: str, message: str) -> Any:
+    """An HTTP error as the user reads it: JSON for the API, otherwise the console's error page
+    in the user's language (404, 403, 405, 500)."""
+    text = i18n.localize(i18n.current_language(), message)
+    if wants_json():
+        return jsonify({"code": code, "message": text}), status
+    return render_template("error.html", error={"code": code}, message=text, status=status), status
 
 
 def guard(permission: Permission | None = None, *, public: bool = False) -> Callable[[F], F]:

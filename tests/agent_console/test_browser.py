@@ -120,3 +120,8 @@ def test_call_rings_screen_pops_order_opened_and_wallboard_moves(
     agent.click("#wrapup-form button[type=submit]")
     agent.wait_for_selector("#wrapup[hidden]", state="attached", timeout=5000)
     expect(agent.locator("[data-testid=ready]")).to_be_enabled()
+    # the desk still rests after the call: the page says how to go on
+    expect(agent.get_by_test_id("next-hint")).to_be_visible(timeout=10000)
+    expect(agent.get_by_test_id("next-hint")).to_contain_text("就绪")
+    agent.click("[data-testid=ready]")
+    expect(agent.get_by_test_id("next-hint")).to_be_hidden(timeout=20000)

@@ -18,6 +18,9 @@ function renderState() {
   $("agent-reason").textContent = a && a.reason ? `(${t(`pause.${a.reason}`)})` : "";
   $("wrapup").hidden = !state.wrapup;
   $("btn-ready").disabled = Boolean(state.wrapup);
+  // the result is recorded and the desk still rests after the call: say how to go on
+  const resting = a && (a.state === "wrap_up" || (a.state === "paused" && a.reason === "wrap_up"));
+  $("next-hint").hidden = Boolean(state.wrapup) || !resting;
 }
 
 setInterval(() => { $("agent-duration").textContent = duration(state.agent && state.agent.since); }, 1000);
@@ -449,6 +452,7 @@ $("wrapup-form").addEventListener("submit", async (e) => {
     state.wrapup = res.wrapup_pending ? state.wrapup : null;
     $("call-notes").value = "";
     renderState();
+    if (!state.wrapup) { toast(t("wrapup.recorded")); $("btn-ready").focus(); }
   } catch (err) { showError(err); }
 });
 

@@ -189,7 +189,7 @@ function renderContacts(d) {
   const phones = Object.fromEntries(((d.elder || {}).contacts || []).map((c) => [c.id, c.phone_masked]));
   $("d-contacts").replaceChildren(...ladder.contacts.map((c) => {
     const num = el("span", {}, phones[c.id] || "");
-    return el("li", {}, `${c.priority}. ${c.name} (${c.relation}) `, num, c.holds_key ? ` 🔑 ${t("alarm.key")}` : "",
+    return el("li", {}, `${c.priority}. ${c.name} (${c.relation}) `, num, c.holds_key ? el("strong", { class: "key-holder" }, ` 【${t("alarm.key")}】`) : "",
       c.last_result ? ` · ${t(`alarm.result.${c.last_result}`)}` : "", " ",
       el("button", { class: "small primary", onclick: () => dial("call_contact", c.id) }, t("alarm.dial")), " ",
       reveal({ field: "contact_phone", contact_id: c.id }, num));
