@@ -111,6 +111,9 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     provider_api.init_app(app)
     provider_portal.init_app(app)
     orders_desk.init_app(app)
+    from agent_console.views import administration
+
+    administration.init_app(app)
 
     if relay:
         realtime.start_relay()

@@ -23,6 +23,10 @@ LANG_COOKIE = "hotline_lang"
 
 
 def home_for(role: str) -> str:
+    if role == Role.AUDITOR:
+        return url_for("admin.audit_page")
+    if role == Role.SECURITY_ADMIN:
+        return url_for("admin.users")
     if allows(role, Permission.PROVIDER_PORTAL):
         return url_for("provider.inbox")
     if allows(role, Permission.TAKE_CALLS) and role == Role.AGENT:

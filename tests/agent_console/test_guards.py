@@ -89,6 +89,22 @@ ENDPOINTS: dict[str, Case] = {
     "reports.export_xlsx": Case("GET", "/reports/export.xlsx", scope="content"),
 }
 
+ENDPOINTS.update(
+    {
+        # one's own logins; accounts (the domain checks each duty again); the audit trail
+        "admin.my_sessions": Case("GET", "/account/sessions"),
+        "admin.end_my_session": Case("POST", "/account/sessions/end", {}),
+        "admin.users": Case("GET", "/admin/users", scope="content"),
+        "admin.user_action": Case("POST", "/admin/users/1/unlock", {}, scope="content"),
+        "admin.change_role": Case("POST", "/admin/users/1/role", {}, scope="content"),
+        "admin.user_sessions": Case("GET", "/admin/users/1/sessions", scope="content"),
+        "admin.end_user_session": Case("POST", "/admin/users/1/sessions/end", {}, scope="content"),
+        "admin.audit_page": Case("GET", "/audit", scope="content"),
+        "admin.audit_export": Case("GET", "/audit/export.csv", scope="content"),
+        "admin.audit_verify": Case("POST", "/audit/verify", {}, scope="content"),
+    }
+)
+
 from tests.agent_console.provider_cases import provider_cases  # noqa: E402
 
 ENDPOINTS.update(provider_cases(Case))
