@@ -20,40 +20,11 @@ from agent_console.views.common import queue_name, runtime
 from platform_core import clock
 from platform_core.accounts.permissions import Permission
 from platform_core.audit import service as audit
+from platform_core.calls.kpi import AGENT_COLUMNS, CALL_COLUMNS
 from platform_core.errors import ValidationFailed
 
 bp = Blueprint("reports", __name__)
 GROUPINGS = ("hour", "day", "queue", "agent")
-# The hotline's figures per call (rows by hour, day or queue)...
-COLUMNS = (
-    "offered",
-    "answered",
-    "abandoned",
-    "timeout",
-    "answer_rate",
-    "answer_rate_excl_short",
-    "service_level",
-    "asa_s",
-    "abandon_rate",
-    "aht_s",
-    "occupancy",
-    "rings",
-    "rings_not_answered",
-    "no_answer",
-)
-# ... and per agent (DOMAIN.md section 8): answered calls, rings presented and not answered,
-# talk and wrap-up time; offered and the rates are the hotline's, not an agent's.
-AGENT_COLUMNS = (
-    "answered",
-    "rings",
-    "rings_not_answered",
-    "no_answer",
-    "talk_s",
-    "wrapup_s",
-    "aht_s",
-    "asa_s",
-    "occupancy",
-)
 RATES = frozenset(
     {"answer_rate", "answer_rate_excl_short", "service_level", "abandon_rate", "occupancy"}
 )
@@ -127,7 +98,7 @@ def report_data() -> dict[str, Any]:
         "by": by,
         "queue": queue,
         "queue_label": queue_name(queue) if queue else None,
-        "columns": list(AGENT_COLUMNS if by == "agent" else COLUMNS),
+        "columns": list(AGENT_COLUMNS if by == "agent" else CALL_COLUMNS),
         "report": report,
         "alarm_kpi": alarms,
     }

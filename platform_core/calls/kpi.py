@@ -45,6 +45,36 @@ from platform_core.errors import ValidationFailed
 from platform_core.settings import Settings
 
 GROUPINGS = ("hour", "day", "agent", "queue")
+# The columns of a report's rows: the hotline's figures per call (by hour, day or queue)...
+CALL_COLUMNS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "timeout",
+    "answer_rate",
+    "answer_rate_excl_short",
+    "service_level",
+    "asa_s",
+    "abandon_rate",
+    "aht_s",
+    "occupancy",
+    "rings",
+    "rings_not_answered",
+    "no_answer",
+)
+# ... and an agent's (DOMAIN.md section 8): answered calls, rings presented and not answered,
+# talk and wrap-up time; offered and the rates are the hotline's, not an agent's.
+AGENT_COLUMNS = (
+    "answered",
+    "rings",
+    "rings_not_answered",
+    "no_answer",
+    "talk_s",
+    "wrapup_s",
+    "aht_s",
+    "asa_s",
+    "occupancy",
+)
 
 
 @dataclass(frozen=True)

@@ -15,24 +15,16 @@ from callcenter.pbx_sim import AmiUser, CallerConfig, PhoneConfig, default_confi
 from callcenter.pbx_sim.harness import SimulatorThread
 from platform_core.actors import system_actor
 from platform_core.catalogue.service import install_defaults
-from tests.agent_console.test_browser import _login, browser  # noqa: F401
+from tests.agent_console.browser_support import logged_in_page
+from tests.agent_console.test_browser import browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
 SECRET = "desk-browser-ami-secret"
 
 
-@pytest.fixture
-def two_desks(world, live):
-    """agent_hhht's desk PJSIP/8001 (paused until ready; the agent is slow to pick up) and a
-    colleague's desk PJSIP/8003 that answers after two seconds, both in the ring-all queue."""
-    with world.runtime.session() as s:
-        install_defaults(s, actor=system_actor())
-    config = default_config(secret=SECRET, agents=3)
+def _telephony(world, config):
+    """The simulator with ``config`` and callcenter connected to it over AMI."""
     config.users = {"hotline": AmiUser(secret=SECRET)}
-    mine, _, colleague = config.agents
-    mine.paused, mine.paused_reason, mine.answer_after = True, "not_ready", None
-    config.agents[1].logged_in = False
-    colleague.answer_after = 2.0
     sim = SimulatorThread(config)
     sim.start()
     center = CallCenterThread(
@@ -44,18 +36,29 @@ def two_desks(world, live):
         ping_interval=0,
     )
     center.start()
-    yield sim
-    center.stop()
-    sim.stop()
+    try:
+        yield sim
+    finally:
+        center.stop()
+        sim.stop()
+
+
+@pytest.fixture
+def two_desks(world, live):
+    """agent_hhht's desk PJSIP/8001 (paused until ready; the agent is slow to pick up) and a
+    colleague's desk PJSIP/8003 that answers after two seconds, both in the ring-all queue."""
+    with world.runtime.session() as s:
+        install_defaults(s, actor=system_actor())
+    config = default_config(secret=SECRET, agents=3)
+    mine, _, colleague = config.agents
+    mine.paused, mine.paused_reason, mine.answer_after = True, "not_ready", None
+    config.agents[1].logged_in = False
+    colleague.answer_after = 2.0
+    yield from _telephony(world, config)
 
 
 def test_a_card_clears_when_a_colleague_answers(browser, world, live, two_desks) -> None:  # noqa: F811
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, live.url, "agent_hhht")
-    page.wait_for_url("**/agent")
-    expect(page.locator("#conn")).to_have_class("conn ok", timeout=10_000)
+    page, errors = logged_in_page(browser, live.url, "agent_hhht", "/agent")
     page.get_by_test_id("ready").click()
     expect(page.get_by_test_id("agent-state")).to_have_text("就绪", timeout=10_000)
 
@@ -94,32 +97,13 @@ def one_desk(world, live):
     """agent_hhht's desk PJSIP/8001, ready, picking up after a second; the supervisor's phone
     PJSIP/8101 answers at once to listen."""
     config = default_config(secret=SECRET, agents=1)
-    config.users = {"hotline": AmiUser(secret=SECRET)}
     config.agents[0].answer_after = 1.0
     config.phones["8101"] = PhoneConfig(answer_after=0.5)
-    sim = SimulatorThread(config)
-    sim.start()
-    center = CallCenterThread(
-        world.runtime,
-        host="127.0.0.1",
-        port=sim.port,
-        username="hotline",
-        secret=SECRET,
-        ping_interval=0,
-    )
-    center.start()
-    yield sim
-    center.stop()
-    sim.stop()
+    yield from _telephony(world, config)
 
 
 def test_monitoring_is_offered_only_for_an_agent_on_a_call(browser, world, live, one_desk) -> None:  # noqa: F811
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, live.url, "sup_hhht")
-    page.wait_for_url("**/wallboard")
-    expect(page.locator("#conn")).to_have_class("conn ok", timeout=10_000)
+    page, errors = logged_in_page(browser, live.url, "sup_hhht", "/wallboard")
     row = page.locator("#agent-rows tr[data-interface='PJSIP/8001']")
     expect(row).to_have_attribute("data-state", "ready", timeout=10_000)
     expect(row.locator("td.monitor button")).to_have_count(0)  # idle: nothing to listen to

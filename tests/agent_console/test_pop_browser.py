@@ -7,34 +7,26 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from platform_core.calls.events import CallAnswered, CallRinging
+from platform_core.calls.events import CallAnswered
 from platform_core.events import publish_on_commit
 from platform_core.orders import service as orders
+from tests.agent_console.browser_support import logged_in_page, ring_desk
 from tests.agent_console.conftest import answered_at_desk
-from tests.agent_console.test_browser import _login, browser  # noqa: F401
+from tests.agent_console.test_browser import browser  # noqa: F401
 from tests.platform_core.care_support import add_provider, agent, install_catalogue, jobs_settled
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures(jobs_settled.__name__)]
 
 
 def _ring(world, linkedid: str, intent: str | None) -> None:
-    with world.runtime.session() as s:
-        publish_on_commit(
-            s,
-            CallRinging(
-                linkedid=linkedid,
-                uniqueid=linkedid,
-                queue="hotline-general",
-                agent_interface="PJSIP/8001",
-                member_name="agent_hhht",
-                caller_number=world.phones["hhht"],
-                caller_name="",
-                elder_id=world.elders["hhht"],
-                intent=intent,
-                priority=10 if intent == "sos" else 0,
-                region_code="150102000000",
-            ),
-        )
+    ring_desk(
+        world,
+        linkedid,
+        caller_number=world.phones["hhht"],
+        elder_id=world.elders["hhht"],
+        intent=intent,
+        priority=10 if intent == "sos" else 0,
+    )
 
 
 def test_the_order_form_starts_from_the_callers_choice_and_the_orders_move_live(
@@ -54,12 +46,7 @@ def test_the_order_form_starts_from_the_callers_choice_and_the_orders_move_live(
             source_ref="1741800000.3",
         )
         draft_no = draft.order_no
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, live.url, "agent_hhht")
-    page.wait_for_url("**/agent")
-    expect(page.locator("#conn")).to_have_class("conn ok", timeout=10_000)
+    page, errors = logged_in_page(browser, live.url, "agent_hhht", "/agent")
     kind = page.get_by_test_id("order-type")
     urgency = page.locator("#order-form select[name=urgency]")
     preset = page.get_by_test_id("order-preset")

@@ -9,12 +9,11 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
-from platform_core.calls.events import CallRinging
 from platform_core.elders.idcard import make_id_number
 from platform_core.elders.models import Elder
-from platform_core.events import publish_on_commit
 from platform_core.regions.service import ensure_region
-from tests.agent_console.test_browser import _login, browser  # noqa: F401
+from tests.agent_console.browser_support import logged_in_page, ring_desk
+from tests.agent_console.test_browser import browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
 CALLER = "13704719876"
@@ -24,29 +23,8 @@ def test_an_unknown_caller_is_registered_from_the_pop(browser, world, live) -> N
     with world.runtime.session() as s:
         ensure_region(s, "150102001000", "锡林路街道")
         ensure_region(s, "150102001001", "光明社区")
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, live.url, "agent_hhht")
-    page.wait_for_url("**/agent")
-    expect(page.locator("#conn")).to_have_class("conn ok", timeout=10_000)
-    with world.runtime.session() as s:
-        publish_on_commit(
-            s,
-            CallRinging(
-                linkedid="1741900000.1",
-                uniqueid="1741900000.1",
-                queue="hotline-general",
-                agent_interface="PJSIP/8001",
-                member_name="agent_hhht",
-                caller_number=CALLER,
-                caller_name="",
-                elder_id=None,
-                intent="person",
-                priority=0,
-                region_code="150100000000",
-            ),
-        )
+    page, errors = logged_in_page(browser, live.url, "agent_hhht", "/agent")
+    ring_desk(world, "1741900000.1", caller_number=CALLER, elder_id=None, intent="person")
     form = page.locator("#register-form")
     expect(form).to_be_visible(timeout=10_000)
     expect(form.locator("input[name=phone]")).to_have_value(CALLER)
