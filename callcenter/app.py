@@ -1,20 +1,17 @@
 """The callcenter service: the one AMI connection, the ordered writer, resync on every
-(re)connect, after every outage of the database and on a period, the telephony command server,
-and a status file saying whether it is ready."""
+(re)connect, after every outage of the database and on a period, and the telephony command
+server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import os
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from callcenter import status
 from callcenter.ami import AmiActionTimeout, AmiClient, AmiError
 from callcenter.events import ACCEPTED_EVENTS
 from callcenter.pipeline import EventPipeline
@@ -36,7 +33,6 @@ class CallCenter:
         username: str | None = None,
         secret: str | None = None,
         resync_interval_s: float | None = None,
-        status_file: str | None = None,
         **ami_options: Any,
     ) -> None:
         s = runtime.settings
@@ -63,11 +59,6 @@ class CallCenter:
         )
         self.resync_interval_s = (
             s.ami_resync_interval_s if resync_interval_s is None else resync_interval_s
-        )
-        self.status_file = (
-            status.status_path(s)
-            if status_file is None
-            else (Path(status_file) if status_file else None)
         )
         self.resyncs = 0
         self.resync_failures = 0
@@ -136,14 +127,20 @@ class CallCenter:
 
     # -- running ------------------------------------------------------------------------------
 
+    def unready_reason(self) -> str | None:
+        """Why callcenter cannot record calls as they happen now, or None when it can: logged
+        in to Asterisk, this connection's resync applied, and the database taking the work."""
+        if not self.ami.connected:
+            return "AMI not connected"
+        if self._synced_connection != self.ami.stats.connects:
+            return "AMI resync not applied yet"
+        if not self.pipeline.database_available:
+            return "database not taking the writer's events"
+        return None
+
     @property
     def ready(self) -> bool:
-        """Logged in, this connection's resync applied, and the database taking work."""
-        return (
-            self.ami.connected
-            and self._synced_connection == self.ami.stats.connects
-            and self.pipeline.database_available
-        )
+        return self.unready_reason() is None
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (or a refused password ends it with an error)."""
@@ -157,10 +154,6 @@ class CallCenter:
         self.pipeline.start()
         self.commands.start()
         background = [asyncio.create_task(self._resync_periodically(stop))]
-        if self.status_file is not None:
-            background.append(
-                asyncio.create_task(status.publish(self.status, self.status_file, stop))
-            )
         try:
             await self.ami.run(stop)
         finally:
@@ -180,24 +173,11 @@ class CallCenter:
             "commands": self.commands.stats(),
         }
 
-    def status(self) -> dict[str, Any]:
-        """What the status file holds."""
-        return {
-            "pid": os.getpid(),
-            "at": clock.now().isoformat(),
-            "ready": self.ready,
-            "ami_connected": self.ami.connected,
-            "database_available": self.pipeline.database_available,
-            "backlog": self.pipeline.backlog,
-            **self.stats(),
-        }
-
 
 class CallCenterThread:
     """callcenter on its own thread and loop: the one-process demo, tests, benchmarks."""
 
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
-        kwargs.setdefault("status_file", "")
         self.center = CallCenter(runtime, **kwargs)
         self.loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None

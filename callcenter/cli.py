@@ -98,8 +98,9 @@ def callcenter(ctx: click.Context) -> None:
 
 
 def _serve_operations(runtime: Runtime, center: Any) -> Any:
-    """Metrics (AMI events, the writer's backlog, calls waiting) and health on
-    HOTLINE_METRICS_PORT; ready while the AMI connection is up."""
+    """Metrics (AMI events, the writer's backlog and what it held, skipped or dropped, resyncs,
+    calls waiting) and health on HOTLINE_METRICS_PORT; ready once logged in to Asterisk, this
+    connection's resync applied and the database taking the writer's events."""
     from platform_core import observability
 
     def figures() -> dict[str, Any]:
@@ -112,8 +113,19 @@ def _serve_operations(runtime: Runtime, center: Any) -> Any:
             "events_handled": pipeline["handled"],
             "events_failed": pipeline["failed"],
             "events_malformed": pipeline["malformed"],
+            "events_unknown_channel": pipeline["unknown_channel"],
+            "events_dropped": pipeline["dropped"],
+            "ami_oversized_blocks": ami["oversized_blocks"],
+            "database_outages": pipeline["db_outages"],
+            "database_retries": pipeline["db_retries"],
+            "held_max": pipeline["held_max"],
+            "resyncs": stats["resyncs"],
+            "resync_failures": stats["resync_failures"],
+            "resync_unreadable": sum(stats["resync_unreadable"].values()),
             "backlog": center.pipeline.backlog,
             "ami_connected": center.ami.connected,
+            "database_available": center.pipeline.database_available,
+            "ready": center.ready,
         }
 
     counters = {
@@ -123,6 +135,14 @@ def _serve_operations(runtime: Runtime, center: Any) -> Any:
         "events_handled",
         "events_failed",
         "events_malformed",
+        "events_unknown_channel",
+        "events_dropped",
+        "ami_oversized_blocks",
+        "database_outages",
+        "database_retries",
+        "resyncs",
+        "resync_failures",
+        "resync_unreadable",
     }
     observability.register_once(
         "callcenter",
@@ -132,27 +152,12 @@ def _serve_operations(runtime: Runtime, center: Any) -> Any:
     )
     observability.register_once("live-figures", observability.LiveFigures(runtime))
 
-    def ami_connected() -> None:
-        if not center.ami.connected:
-            raise ConnectionError("AMI not connected")
+    def ready() -> None:
+        reason = center.unready_reason()
+        if reason is not None:
+            raise ConnectionError(reason)
 
-    return observability.serve_operations(runtime, extra_checks={"ami": ami_connected})
-
-
-@callcenter.command()
-def status() -> None:
-    """就绪状态与计数 (退出码 0 = 就绪) / readiness and counters (exit code 0 when ready)."""
-    from callcenter.status import read_status, status_path
-
-    path = status_path(load_settings(ensure_secrets=False))
-    found = read_status(path)
-    if found is None:
-        click.echo(
-            f"没有状态文件 {path}: callcenter 未运行? / no status file: not running?", err=True
-        )
-        sys.exit(1)
-    click.echo(json.dumps(found, ensure_ascii=False, indent=2))
-    sys.exit(0 if found.get("ready") else 1)
+    return observability.serve_operations(runtime, extra_checks={"ami": ready})
 
 
 @callcenter.command()

@@ -161,7 +161,7 @@ class EventPipeline:
         wrapup_check_s: float = 0.25,
         max_backlog: int = 100_000,
         retry_initial_s: float = 0.1,
-        retry_max_s: float = 2.0,
+        retry_max_s: float = 1.0,
     ) -> None:
         self.runtime = runtime
         self.max_batch = max_batch
@@ -337,6 +337,7 @@ class EventPipeline:
         """Hand the held events to the database again; the count of refusals by a database
         that answers (a batch it refuses for good is then replayed one event at a time)."""
         self.stats.db_retries += 1
+        self.stats.held_max = max(self.stats.held_max, self._pending)
         held, self._held = self._held, []
         try:
             self._apply_all(held, suspect_content=refusals >= 3)

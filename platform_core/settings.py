@@ -63,8 +63,6 @@ class Settings:
     # Events callcenter keeps, in order, while the database is unavailable; past it the newest
     # are dropped (counted) and the resync after the recovery makes them good.
     callcenter_backlog_max: int = 100_000
-    # Where callcenter writes its readiness and counters every second (empty: in data_dir).
-    callcenter_status_file: str = ""
     # Dialplan contexts (asterisk_conf/extensions.conf) that mark a 12349 inbound call and an
     # agent's call back; the trunk's area code completes local caller numbers.
     call_inbound_contexts: str = "hotline-inbound"

@@ -2,29 +2,28 @@
 Asterisk did meanwhile is recorded as it happened. A caller answered while callcenter was away
 is answered (still talking: bridged to the desk; already gone: that desk's CallsTaken grew),
 a caller who gave up meanwhile is abandoned with a recall. The PBX simulator is the ground
-truth; callcenter runs as its own process, as in production, and says when it is ready."""
+truth; callcenter runs as its own process, as in production, and says when it is ready
+(``/readyz`` on HOTLINE_METRICS_PORT: logged in, resynced, the database taking its events)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from callcenter.pbx_sim import CallerConfig
-from callcenter.status import read_status, write_status
 from hotline.cli import cli
-from platform_core import clock
 from platform_core.calls.models import AgentOffer, Call, QueueEntry, RecallItem
 from tests.callcenter.conftest import SECRET, sim_config
 
@@ -40,20 +39,35 @@ def callcenter_env(tmp_path: Path, pg_url: str, data_key: str, runtime: Any) -> 
         "HOTLINE_AMI_USERNAME": "hotline",
         "HOTLINE_AMI_SECRET": SECRET,
         "HOTLINE_AMI_PING_INTERVAL_S": "1",
-        "HOTLINE_CALLCENTER_STATUS_FILE": str(tmp_path / "callcenter-status.json"),
+        "HOTLINE_METRICS_HOST": "127.0.0.1",
+        "HOTLINE_METRICS_PORT": str(free_port()),
     }
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def readyz(env: dict[str, str]) -> dict[str, Any] | None:
+    try:
+        resp = requests.get(f"http://127.0.0.1:{env['HOTLINE_METRICS_PORT']}/readyz", timeout=3)
+    except requests.ConnectionError:
+        return None
+    found: dict[str, Any] = resp.json()
+    return found
+
+
 def wait_ready(env: dict[str, str], proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    path = Path(env["HOTLINE_CALLCENTER_STATUS_FILE"])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"callcenter exited with {proc.returncode}"
-        found = read_status(path)
-        if found and found.get("pid") == proc.pid and found.get("ready"):
+        found = readyz(env)
+        if found and found["ready"]:
             return
         time.sleep(0.05)
-    raise AssertionError(f"callcenter never became ready: {read_status(path)}")
+    raise AssertionError(f"callcenter never became ready: {readyz(env)}")
 
 
 @pytest.fixture
@@ -101,8 +115,7 @@ def test_calls_answered_while_callcenter_was_killed_are_recorded_answered(
         agent.answer_after = 12  # 1.5 s of ringing (the queue rings a desk for 15 s)
     sim = start_sim(cfg)
     proc = start_callcenter(sim.port)
-    ready = CliRunner().invoke(cli, ["callcenter", "status"], env=callcenter_env)
-    assert ready.exit_code == 0 and json.loads(ready.output)["ready"] is True
+    assert CliRunner().invoke(cli, ["healthcheck"], env=callcenter_env).exit_code == 0
 
     talking = sim.place_call(CallerConfig(number="13800000031", name="还在通话", talk=60))
     gone = sim.place_call(CallerConfig(number="13800000032", name="已挂断", talk=4))
@@ -119,6 +132,7 @@ def test_calls_answered_while_callcenter_was_killed_are_recorded_answered(
     until(seen, 20, "callcenter never recorded the desks ringing")
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
+    assert CliRunner().invoke(cli, ["healthcheck"], env=callcenter_env).exit_code == 1
     with runtime.session() as s:
         answered = [s.get(Call, x).answered_at for x in (talking.linkedid, gone.linkedid)]
     assert answered == [None, None], "answered before the kill: this run proves nothing"
@@ -153,14 +167,3 @@ def test_calls_answered_while_callcenter_was_killed_are_recorded_answered(
     a = rows[gave_up.linkedid]
     assert (gave_up.outcome, a.outcome) == ("abandoned", "abandoned")
     assert recalls == {gave_up.linkedid}  # no recall for the elders who were answered
-
-
-def test_a_status_left_by_a_process_that_is_gone_is_not_ready(tmp_path: Path) -> None:
-    path = tmp_path / "status.json"
-    write_status(path, {"pid": 1, "at": clock.now().isoformat(), "ready": True})
-    assert read_status(path)["ready"] is True
-    old = (clock.now() - timedelta(seconds=30)).isoformat()
-    write_status(path, {"pid": 1, "at": old, "ready": True})
-    found = read_status(path)
-    assert (found["ready"], found["stale"]) == (False, True)
-    assert read_status(tmp_path / "missing.json") is None

@@ -79,6 +79,7 @@ def test_calls_during_a_database_outage_are_all_recorded_once_it_is_back(
     time.sleep(1.5)
     pg_ctl("stop")
     time.sleep(down_s)
+    assert not center.center.ready  # /readyz says so while events wait for the database
     pg_ctl("start")
     time.sleep(1.0)
     calls = placer.stop()
@@ -119,3 +120,4 @@ def test_calls_during_a_database_outage_are_all_recorded_once_it_is_back(
         assert open_stays == 0
         assert [q.waiting for q in s.scalars(select(TelephonyQueue))] == [0, 0]
     assert center.center.last_resync.get("reason") == "database recovered"
+    assert center.center.ready
