@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "console": "hotline.console_cli:console",
     "users": "hotline.security_cli:users",
     "audit": "hotline.security_cli:audit",
+    "keys": "hotline.security_cli:keys",
     "demo": "hotline.demo:demo",
     "devices": "hotline.devices_cli:devices",
     "callcenter": "callcenter.cli:callcenter",

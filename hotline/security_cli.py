@@ -270,3 +270,87 @@ def purge(days: int | None) -> None:
         done = review.purge_expired(s, retention_days=keep)
     click.echo(f"已删除 {done.audit_records} 条审计记录、{done.login_sessions} 个登录 "
                f"(早于 {done.before:%Y-%m-%d}) / removed")
+
+
+# ---------------------------------------------------------------- data key
+
+
+@click.group()
+def keys() -> None:
+    """数据密钥: 新建、状态、轮换 / the data key: new, status, rotate."""
+
+
+@keys.command("new")
+def new_key() -> None:
+    """打印一个新的数据密钥 (32 字节, base64) / print a fresh data key."""
+    import base64
+    import secrets
+
+    click.echo(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+
+
+@keys.command("status")
+def key_status() -> None:
+    """当前密钥编号, 以及各列尚未用当前密钥加密的数量 / values not yet under the current key."""
+    from platform_core.runtime import cipher_of
+    from platform_core.security import rotation
+
+    with _session("keys status") as s:
+        click.echo(f"当前密钥 / current key: {cipher_of(s).key_id}")
+        for column, left in rotation.count_stale(s).items():
+            click.echo(f"  {column:<40} {left}")
+
+
+@keys.command("rotate")
+@click.option("--batch-size", type=int, default=500, show_default=True)
+@click.option(
+    "--new",
+    "make_new",
+    is_flag=True,
+    help="嵌入式部署: 生成新密钥, 旧密钥转为待退役 / embedded defaults: make the new key here",
+)
+def rotate(batch_size: int, make_new: bool) -> None:
+    """用当前数据密钥重新加密全部敏感字段 (分批提交, 不停机) / reseal everything, in batches."""
+    import base64
+    import os
+    import secrets
+
+    from hotline.context import runtime_for_cli
+    from platform_core.audit import service as audit
+    from platform_core.security import rotation
+    from platform_core.settings import load_settings
+
+    settings = load_settings()
+    if make_new:
+        if os.environ.get("HOTLINE_DATA_KEY"):
+            raise click.ClickException(
+                "HOTLINE_DATA_KEY 来自环境变量: 请在密钥库中更换, 旧密钥放入 "
+                "HOTLINE_DATA_KEYS_RETIRED / the key comes from the environment: change it there"
+            )
+        retired = settings.data_dir / "data_keys_retired"
+        old = [k for k in [settings.data_key, *settings.data_keys_retired.split(",")] if k]
+        fresh = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        for path, value in ((retired, ",".join(old)), (settings.data_dir / "data_key", fresh)):
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(value)
+            os.replace(tmp, path)
+        settings = settings.with_overrides(data_key=fresh, data_keys_retired=",".join(old))
+        click.echo("已生成新密钥, 旧密钥仍可读取直至轮换完成 / new key made; the old one still reads")
+    runtime = runtime_for_cli(settings, start_jobs=False)
+    try:
+        def show(p: rotation.Progress) -> None:
+            click.echo(f"  {p.column:<40} 已重新加密 {p.resealed:>8}, 剩余 {p.left:>8}")
+
+        done = rotation.reseal(runtime.session_factory, batch_size=batch_size, progress=show)
+        with runtime.session() as s:
+            left = sum(rotation.count_stale(s).values())
+            audit.record(s, actor=_operator("keys rotate"), action="security.rotate_data_key",
+                         target_type="data_key", target_id=runtime.cipher.key_id,
+                         detail={"resealed": done, "left": left})
+    finally:
+        runtime.close()
+    click.echo(f"完成: 重新加密 {sum(done.values())} 个值, 剩余 {left} / done")
+    if left == 0:
+        click.echo("旧密钥可以移出 HOTLINE_DATA_KEYS_RETIRED / the retired keys may now be removed")

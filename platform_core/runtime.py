@@ -53,7 +53,7 @@ class Runtime:
 
 def build_runtime(settings: Settings, *, engine: Engine | None = None, start_jobs: bool = True) -> Runtime:
     engine = engine or make_engine(settings.effective_database_url)
-    cipher = FieldCipher(settings.data_key_bytes())
+    cipher = FieldCipher(settings.data_key_bytes(), settings.retired_data_keys())
     bus: EventBus
     jobs: JobQueue
     if settings.redis_url:

@@ -336,6 +336,17 @@ class Settings:
             raise SettingsError("HOTLINE_DATA_KEY 必须是 32 字节 / must decode to 32 bytes")
         return key
 
+    def retired_data_keys(self) -> list[bytes]:
+        """Earlier data keys still read during a rotation (HOTLINE_DATA_KEYS_RETIRED)."""
+        out = []
+        for raw in (k.strip() for k in self.data_keys_retired.split(",")):
+            if raw:
+                key = base64.urlsafe_b64decode(raw.encode())
+                if len(key) != 32:
+                    raise SettingsError("HOTLINE_DATA_KEYS_RETIRED: 每个密钥须 32 字节 / 32 bytes each")
+                out.append(key)
+        return out
+
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -404,6 +415,9 @@ def _with_generated_secrets(settings: Settings) -> Settings:
             settings.data_dir / "data_key",
             lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         )
+    retired = settings.data_dir / "data_keys_retired"
+    if not settings.data_keys_retired and retired.exists():  # left by `hotline keys rotate --new`
+        changes["data_keys_retired"] = retired.read_text().strip()
     if not settings.ami_secret:
         changes["ami_secret"] = _persisted_secret(
             settings.data_dir / "ami_secret", lambda: secrets.token_urlsafe(18)

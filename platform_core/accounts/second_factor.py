@@ -59,8 +59,12 @@ def _advance(session: Session, login: LoginSession) -> str | None:
     return nxt
 
 
+def _recovery_value(user_id: int, code: str) -> str:
+    return f"recovery:{user_id}:{code.replace('-', '').lower()}"
+
+
 def _recovery_hash(session: Session, user_id: int, code: str) -> str:
-    return cipher_of(session).blind_index(f"recovery:{user_id}:{code.replace('-', '').lower()}")
+    return cipher_of(session).blind_index(_recovery_value(user_id, code))
 
 
 def enrolment_for(session: Session, *, session_id: str) -> Enrolment:
@@ -155,7 +159,9 @@ def verify(
             select(RecoveryCode).where(
                 RecoveryCode.user_id == user.id,
                 RecoveryCode.used_at.is_(None),
-                RecoveryCode.code_hash == _recovery_hash(session, user.id, (code or "").strip()),
+                RecoveryCode.code_hash.in_(
+                    cipher_of(session).blind_indexes(_recovery_value(user.id, (code or "").strip()))
+                ),
             )
         )
         if spare is None:

@@ -101,8 +101,8 @@ def get_elder(session: Session, *, elder_id: int) -> Elder:
 def find_elder_by_id_number(session: Session, *, id_number: str) -> Elder | None:
     """Look an elder up by ID number (any accepted form: 15 digits, lower-case x)."""
     number = idcard.parse_id_number(id_number).number
-    index = cipher_of(session).blind_index(number)
-    return session.scalar(select(Elder).where(Elder.id_number_index == index))
+    indexes = cipher_of(session).blind_indexes(number)  # during a key rotation: either key
+    return session.scalar(select(Elder).where(Elder.id_number_index.in_(indexes)).limit(1))
 
 
 def list_elders(
@@ -373,8 +373,10 @@ def _identity(session: Session, id_number: str) -> tuple[idcard.IdNumber, str]:
     return parsed, cipher_of(session).blind_index(parsed.number)
 
 
-def _refuse_duplicate(session: Session, index: str, *, except_id: int | None = None) -> None:
-    q = select(Elder.id).where(Elder.id_number_index == index)
+def _refuse_duplicate(session: Session, number: str, *, except_id: int | None = None) -> None:
+    # the same person sealed under a key being rotated away has the other key's index
+    candidates = cipher_of(session).blind_indexes(number)
+    q = select(Elder.id).where(Elder.id_number_index.in_(candidates))
     if except_id is not None:
         q = q.where(Elder.id != except_id)
     existing = session.scalar(q)
@@ -393,7 +395,7 @@ def register_elder(session: Session, *, data: ElderIn, actor: Actor) -> Elder:
     parsed, index = _identity(session, data.id_number)
     region_code = _known_county(session, data.region_code)
     _require_in_scope(region_code, actor)
-    _refuse_duplicate(session, index)
+    _refuse_duplicate(session, parsed.number)
     given = data.model_fields_set
     try:
         with session.begin_nested():
@@ -463,7 +465,7 @@ def update_elder(session: Session, *, elder_id: int, changes: ElderUpdate, actor
     with session.begin_nested():
         if "id_number" in fields and changes.id_number:
             parsed, index = _identity(session, changes.id_number)
-            _refuse_duplicate(session, index, except_id=elder.id)
+            _refuse_duplicate(session, parsed.number, except_id=elder.id)
             elder.id_number_sealed = cipher_of(session).seal(parsed.number)
             elder.id_number_index, elder.id_number_masked = index, mask_id_number(parsed.number)
             elder.sex, elder.birth_date = parsed.sex, parsed.birth_date

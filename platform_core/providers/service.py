@@ -513,7 +513,8 @@ def add_staff(
     if (
         session.scalar(
             select(ProviderStaff.id).where(
-                ProviderStaff.provider_id == provider.id, ProviderStaff.id_number_index == index
+                ProviderStaff.provider_id == provider.id,
+                ProviderStaff.id_number_index.in_(cipher.blind_indexes(parsed.number)),
             )
         )
         is not None

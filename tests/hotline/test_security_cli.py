@@ -68,7 +68,7 @@ def test_audit_verify_search_and_export(run, regions) -> None:
     found = run("audit", "search", "--action", "user.")
     assert "user.unlock" in found.output
     exported = run("audit", "export", "--action", "user.unlock")
-    assert exported.output.lstrip("\ufeff\"").startswith("导出人 hotline audit export")
+    assert exported.output.lstrip('\ufeff"').startswith("导出人 hotline audit export")
     with regions.session() as s:  # someone with the database's superuser rewrites a record
         s.execute(text("SET LOCAL session_replication_role = replica"))
         s.execute(
@@ -78,3 +78,55 @@ def test_audit_verify_search_and_export(run, regions) -> None:
     assert broken.exit_code == 1 and "altered records" in broken.output
     short = run("audit", "purge", "--days", "30")
     assert short.exit_code != 0 and "184" in short.output
+
+
+def test_keys_rotate_on_embedded_defaults(tmp_path) -> None:
+    """SQLite in the data directory: a new key is made there, the old one kept for reading,
+    everything resealed with progress, then nothing is left under the old key."""
+    from platform_core import migrate
+    from platform_core.runtime import build_runtime
+    from platform_core.settings import load_settings
+
+    env = {
+        "HOTLINE_DATA_DIR": str(tmp_path),
+        "HOTLINE_DATABASE_URL": "",
+        "HOTLINE_REDIS_URL": "",
+        "HOTLINE_DATA_KEY": "",
+        "HOTLINE_DATA_KEYS_RETIRED": "",
+    }
+    settings = load_settings(env)
+    migrate.upgrade(settings.effective_database_url)
+    rt = build_runtime(settings, start_jobs=False)
+    with rt.session() as s:
+        from platform_core.regions.service import load_dictionary
+
+        load_dictionary(s)
+        accounts.create_user(
+            s,
+            actor=system_actor(),
+            username="otp_user",
+            password=PASSWORD,
+            role=Role.AGENT,
+            region_code="150100000000",
+        )
+        s.execute(update(User).values(totp_secret_sealed=rt.cipher.seal("JBSWY3DPEHPK3PXP")))
+    old_id = rt.cipher.key_id
+    rt.close()
+    runner = CliRunner()
+    status = runner.invoke(cli, ["keys", "status"], env=env, catch_exceptions=False)
+    assert old_id in status.output and "users.totp_secret_sealed" in status.output
+    done = runner.invoke(
+        cli, ["keys", "rotate", "--new", "--batch-size", "1"], env=env, catch_exceptions=False
+    )
+    assert done.exit_code == 0, done.output
+    assert "剩余 0" in done.output and "已重新加密" in done.output
+    after = load_settings(env)
+    assert after.data_keys_retired and (tmp_path / "data_keys_retired").exists()
+    rt = build_runtime(after.with_overrides(data_keys_retired=""), start_jobs=False)
+    try:
+        assert rt.cipher.key_id != old_id
+        with rt.session() as s:  # readable with the new key alone
+            user = accounts.find_user_by_username(s, "otp_user")
+            assert rt.cipher.open(user.totp_secret_sealed) == "JBSWY3DPEHPK3PXP"
+    finally:
+        rt.close()
