@@ -62,6 +62,12 @@ PERIODIC: tuple[Periodic, ...] = (
         "审计日志封链 / seal the audit trail",
     ),
     Periodic(
+        "audit-retention",
+        "platform_core.audit.jobs:purge_expired_audit",
+        daily(time(3, 15)),
+        what="审计与安全日志保留期清理 (至少六个月) / audit and security log retention",
+    ),
+    Periodic(
         "care-bed-month-orders",
         "platform_core.care_beds.jobs:open_month_orders_for_all",
         daily(time(6, 0)),

@@ -51,3 +51,31 @@ def test_on_rq_each_run_is_scheduled_once_whoever_schedules_it(redis_runtime) ->
     assert set(ids) <= set(queue.scheduled_job_registry.get_job_ids())
     for job_id in ids:
         queue.scheduled_job_registry.remove(job_id, delete_job=True)
+
+
+def test_the_daily_retention_run_keeps_six_months(runtime) -> None:
+    from datetime import timedelta
+
+    from platform_core.actors import system_actor
+    from platform_core.audit import service as audit
+    from platform_core.db import utcnow
+
+    with runtime.session() as s:
+        audit.record(
+            s,
+            actor=system_actor(),
+            action="old",
+            target_type="x",
+            at=utcnow() - timedelta(days=runtime.settings.audit_retention_days + 5),
+        )
+        audit.record(
+            s,
+            actor=system_actor(),
+            action="recent",
+            target_type="x",
+            at=utcnow() - timedelta(days=190),
+        )
+    assert run_periodic("audit-retention") == 1
+    with runtime.session() as s:
+        actions = {r.action for r in audit.list_records(s)}
+    assert "recent" in actions and "old" not in actions
