@@ -114,7 +114,7 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     )
     metrics_allowed = observability.parse_networks(settings.metrics_allow)
     checks = observability.standard_checks(runtime)
-    observability.register_once("live-figures", observability.LiveFigures(runtime))
+    observability.live_figures(runtime)
 
     @app.after_request
     def name_endpoint(response: Response) -> Response:

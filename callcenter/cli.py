@@ -150,7 +150,7 @@ def _serve_operations(runtime: Runtime, center: Any) -> Any:
             "hotline_callcenter", figures, is_counter=counters.__contains__
         ),
     )
-    observability.register_once("live-figures", observability.LiveFigures(runtime))
+    observability.live_figures(runtime)
 
     def ready() -> None:
         reason = center.unready_reason()

@@ -42,7 +42,7 @@ def intake(mqtt_url: str | None, http_port: int | None, stats_every: float) -> N
             is_counter=lambda name: not name.startswith("queued"),
         ),
     )
-    observability.register_once("live-figures", observability.LiveFigures(runtime))
+    observability.live_figures(runtime)
     operations = observability.serve_operations(runtime)
     click.echo(
         f"告警接入已启动 / intake running: mqtt={mqtt_url or runtime.settings.mqtt_url or '-'} "

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,6 +25,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
+from platform_core import clock
 from platform_core.runtime import Runtime
 from platform_core.settings import Settings
 
@@ -89,20 +91,20 @@ def readiness(checks: dict[str, Check]) -> tuple[bool, dict[str, str]]:
 
 
 class LiveFigures(Collector):
-    """Calls waiting per queue, alarms open per status, read at scrape time (cached briefly so
-    several scrapers cost one query)."""
+    """Calls waiting per queue, alarms open per status, the outbox's backlog and lag, read at
+    scrape time (cached briefly so several scrapers cost one query)."""
 
     def __init__(self, runtime: Runtime, *, max_age_s: float = 5.0) -> None:
         self.runtime = runtime
         self.max_age_s = max_age_s
-        self._cached: tuple[float, dict[str, list[tuple[str, int]]]] | None = None
+        self._cached: tuple[float, dict[str, list[tuple[str, Any]]]] | None = None
         self._lock = threading.Lock()
 
-    def _read(self) -> dict[str, list[tuple[str, int]]]:
+    def _read(self) -> dict[str, list[tuple[str, Any]]]:
         with self._lock:
             if self._cached and time.monotonic() - self._cached[0] < self.max_age_s:
                 return self._cached[1]
-            figures: dict[str, list[tuple[str, int]]] = {"waiting": [], "alarms": []}
+            figures: dict[str, list[tuple[str, Any]]] = {"waiting": [], "alarms": [], "outbox": []}
             try:
                 with self.runtime.engine.connect() as c:
                     figures["waiting"] = [
@@ -123,6 +125,19 @@ class LiveFigures(Collector):
                             )
                         )
                     ]
+                    # the SMS outbox: messages waiting to go out and how long the oldest has
+                    pending, oldest = c.execute(
+                        text(
+                            "SELECT count(*), min(created_at) FROM sms_outbox "
+                            "WHERE status = 'queued'"
+                        )
+                    ).one()
+                    lag = 0.0
+                    if oldest is not None:
+                        if oldest.tzinfo is None:  # SQLite hands back naive UTC
+                            oldest = oldest.replace(tzinfo=UTC)
+                        lag = max(0.0, (clock.now() - oldest).total_seconds())
+                    figures["outbox"] = [("sms", (int(pending), lag))]
             except Exception as exc:  # noqa: BLE001 - a scrape never fails the service
                 log.warning("读取实时指标失败 / live figures unavailable: %r", exc)
             self._cached = (time.monotonic(), figures)
@@ -142,6 +157,21 @@ class LiveFigures(Collector):
         for status, n in figures["alarms"]:
             alarms.add_metric([status], n)
         yield alarms
+        pending = GaugeMetricFamily(
+            "hotline_outbox_pending",
+            "Messages queued in an outbox, not yet sent",
+            labels=["outbox"],
+        )
+        lag = GaugeMetricFamily(
+            "hotline_outbox_lag_seconds",
+            "Age of the oldest message still queued in an outbox",
+            labels=["outbox"],
+        )
+        for name, (n, seconds) in figures["outbox"]:
+            pending.add_metric([name], n)
+            lag.add_metric([name], seconds)
+        yield pending
+        yield lag
 
 
 class JobFigures(Collector):
@@ -213,18 +243,29 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, floa
             yield name, float(value)
 
 
-_registered: set[str] = set()
 _registered_lock = threading.Lock()
 
 
-def register_once(key: str, collector: Collector) -> None:
-    """Add a collector to the process's registry once (tests build many runtimes in one
-    process; Prometheus refuses a metric name registered twice)."""
+_collectors: dict[str, Collector] = {}
+
+
+def register_once(key: str, collector: Collector) -> Collector:
+    """Add a collector to the process's registry once and return the one registered (tests
+    build many runtimes in one process; Prometheus refuses a metric name registered twice)."""
     with _registered_lock:
-        if key in _registered:
-            return
-        REGISTRY.register(collector)
-        _registered.add(key)
+        if key not in _collectors:
+            REGISTRY.register(collector)
+            _collectors[key] = collector
+        return _collectors[key]
+
+
+def live_figures(runtime: Runtime) -> None:
+    """Calls waiting, alarms open and the outbox, read through ``runtime`` (the process's
+    latest runtime: a process serves one, a test process builds many)."""
+    collector = register_once("live-figures", LiveFigures(runtime))
+    assert isinstance(collector, LiveFigures)
+    collector.runtime = runtime
+    collector._cached = None
 
 
 def metrics_payload() -> tuple[bytes, str]:

@@ -167,3 +167,34 @@ def test_the_console_command_serves_with_gunicorn_by_default() -> None:
     assert options["workers"] == 1 and options["worker_class"] == "gthread"
     assert options["keepalive"] == Settings().console_idle_timeout_s
     assert ConsoleServer  # the embedded demo keeps the Werkzeug server
+
+
+def test_outbox_lag_is_the_age_of_the_oldest_queued_message(world) -> None:
+    from datetime import timedelta
+
+    from platform_core import clock
+    from platform_core.notifications.models import OutboxMessage
+
+    app = _proxied_app(world, "")
+    with world.runtime.session() as s:
+        for age_s, status in ((120, "queued"), (30, "queued"), (900, "sent")):
+            s.add(
+                OutboxMessage(
+                    to_number="13900471001",
+                    template="order_accepted",
+                    body_sealed="x",
+                    ref_type="order",
+                    ref_id=str(age_s),
+                    region_code="150102000000",
+                    status=status,
+                    created_at=clock.now() - timedelta(seconds=age_s),
+                )
+            )
+    text = (
+        app.test_client()
+        .get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        .get_data(as_text=True)
+    )
+    assert 'hotline_outbox_pending{outbox="sms"} 2.0' in text
+    lag = float(text.split('hotline_outbox_lag_seconds{outbox="sms"} ', 1)[1].split()[0])
+    assert 120 <= lag < 180  # the oldest queued one; the sent one does not count
