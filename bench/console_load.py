@@ -190,7 +190,7 @@ class Stats:
 def _csrf(page: str) -> str:
     match = re.search(r'id="page-config">(.*?)</script>', page, re.S)
     if match is None:
-        raise RuntimeError("no page config")
+        raise RuntimeError(f"no page config in {page[:300]!r}")
     return str(json.loads(match.group(1))["csrf"])
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from platform_core.settings import Settings
 
@@ -44,10 +45,23 @@ def gunicorn_options(
         "preload_app": False,
         "accesslog": None,
         "errorlog": "-",
+        "logger_class": HotlineLogger,
         "loglevel": "warning",
         "proc_name": "hotline-console",
         "control_socket_disable": True,
     }
+
+
+class HotlineLogger(Logger):  # type: ignore[misc]
+    """gunicorn's messages go through the process's own handlers (JSON lines, personal data
+    masked) instead of gunicorn's plain-text stream."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
 
 
 class ConsoleApplication(BaseApplication):  # type: ignore[misc]
