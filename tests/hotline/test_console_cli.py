@@ -127,9 +127,10 @@ def test_console_workers_share_the_port_and_a_logout_closes_sockets_on_every_wor
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(f"{base}/login", timeout=1)
+                requests.get(f"{base}/login", timeout=5)
                 break
-            except requests.ConnectionError:
+            # gunicorn listens before its worker has built the app: a first request may wait
+            except (requests.ConnectionError, requests.Timeout):
                 assert time.monotonic() < deadline, "console did not start"
                 time.sleep(0.2)
         web = requests.Session()
