@@ -188,6 +188,12 @@ def test_the_console_is_published_only_through_nginx(compose) -> None:
         assert "ports" not in services[name], f"{name} is published around nginx"
         assert services[name]["command"] == ["hotline", "console"]
     assert len(upstreams) == len(consoles) >= 2
+    # vendors' webhooks come in over TLS through nginx, never straight to the intake
+    intake = services["alarm-intake"]
+    assert "ports" not in intake and "edge" in intake["networks"]
+    assert nginx["environment"]["NGINX_ALARM_INTAKE"] == (
+        f"alarm-intake:{intake['environment']['HOTLINE_ALARM_HTTP_PORT']}"
+    )
 
 
 def test_healthchecks_on_every_long_running_service(compose) -> None:

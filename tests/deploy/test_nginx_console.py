@@ -100,6 +100,7 @@ def stack(redis_runtime, base_settings, pg_url, redis_url):
             "NGINX_KEY_FILE": str(key),
             "NGINX_CONSOLE_1": f"127.0.0.1:{consoles[0].port}",
             "NGINX_CONSOLE_2": f"127.0.0.1:{consoles[1].port}",
+            "NGINX_ALARM_INTAKE": f"127.0.0.1:{free_port()}",  # webhooks: tests/callcenter
             "NGINX_STATIC_ROOT": str(root / "assets"),
         },
     )
