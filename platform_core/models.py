@@ -8,6 +8,7 @@ from platform_core.alarms import models as alarms_models  # noqa: F401
 from platform_core.assessment import models as assessment_models  # noqa: F401
 from platform_core.audit import models as audit_models  # noqa: F401
 from platform_core.audit import protection as audit_protection  # noqa: F401
+from platform_core.budgets import models as budgets_models  # noqa: F401
 from platform_core.calls import models as calls_models  # noqa: F401
 from platform_core.care_beds import models as care_beds_models  # noqa: F401
 from platform_core.care_calls import models as care_calls_models  # noqa: F401

@@ -80,6 +80,12 @@ PERIODIC: tuple[Periodic, ...] = (
         what="服务补贴对账 / reconcile government-purchase allowances",
     ),
     Periodic(
+        "care-budget-warnings",
+        "platform_core.flows.care_money:warn_budgets",
+        daily(time(7, 0)),
+        what="养老项目预算预警 / care budgets past their warning share",
+    ),
+    Periodic(
         "reassessment-reminders",
         "platform_core.assessment.jobs:remind_due_reassessments",
         daily(time(8, 0)),

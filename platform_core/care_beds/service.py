@@ -26,6 +26,7 @@ from platform_core.actors import Actor, Role, system_actor
 from platform_core.assessment.service import current_assessment, get_elder, grade_key
 from platform_core.assessment.standard import AbilityGrade, parse_grade
 from platform_core.audit import service as audit
+from platform_core.budgets.spending import Spending
 from platform_core.care_beds.events import CareBedStepTaken
 from platform_core.care_beds.models import CareBed, CareBedService, CareBedSettlement, CareBedStep
 from platform_core.care_beds.policy import CareBedPolicy
@@ -45,7 +46,7 @@ from platform_core.orders.models import OrderSource, ServiceOrder
 from platform_core.orders.states import Command, OrderStatus
 from platform_core.providers import service as providers
 from platform_core.providers.models import CLOSED_STATUSES
-from platform_core.regions.service import require_within
+from platform_core.regions.service import require_within, within
 from platform_core.runtime import settings_of
 from platform_core.step_chain import StepChain
 
@@ -661,3 +662,63 @@ def _month_summary(session: Session, bed: CareBed) -> dict[str, Any]:
         "opened": len(recorded),
         "completed": sum(1 for _, done in recorded if done),
     }
+
+
+def spending(session: Session, *, region_code: str, year: int) -> Spending:
+    """Bed subsidies of ``year`` in the region: months settled (spent), and for every bed in
+    service the months of its contract in that year not settled yet, at its grade's subsidy
+    (committed; the household cap may pay less when they are settled)."""
+    first, after = date(year, 1, 1), date(year + 1, 1, 1)
+    spent = session.scalar(
+        select(func.coalesce(func.sum(CareBedSettlement.subsidy), 0))
+        .join(CareBed, CareBed.id == CareBedSettlement.care_bed_id)
+        .where(
+            within(CareBed.region_code, region_code),
+            CareBedSettlement.month >= first,
+            CareBedSettlement.month < after,
+        )
+    )
+    beds = session.execute(
+        select(
+            CareBed.id,
+            CareBed.region_code,
+            CareBed.grade,
+            CareBed.contract_starts_on,
+            CareBed.contract_ends_on,
+        ).where(
+            within(CareBed.region_code, region_code),
+            CareBed.status == "in_service",
+            CareBed.contract_starts_on < after,
+            CareBed.contract_ends_on >= first,
+        )
+    ).all()
+    settled = {
+        (bed_id, month)
+        for bed_id, month in session.execute(
+            select(CareBedSettlement.care_bed_id, CareBedSettlement.month).where(
+                CareBedSettlement.care_bed_id.in_([b.id for b in beds] or [0]),
+                CareBedSettlement.month >= first,
+                CareBedSettlement.month < after,
+            )
+        )
+    }
+    rates: dict[str, dict[str, Decimal]] = {}
+    committed = Decimal("0")
+    for bed in beds:
+        league = bed.region_code[:4]
+        if league not in rates:
+            rates[league] = policy_for(
+                session, CareBedPolicy, region_code=bed.region_code
+            ).monthly_subsidy_by_grade
+        rate = Decimal(rates[league].get(bed.grade or "", Decimal("0")))
+        start = max(first, bed.contract_starts_on.replace(day=1))
+        end = min(date(year, 12, 1), bed.contract_ends_on.replace(day=1))
+        month = start
+        while month <= end:
+            if (bed.id, month) not in settled:
+                committed += rate
+            month = (month + timedelta(days=32)).replace(day=1)
+    return Spending(
+        spent=Decimal(spent or 0).quantize(Decimal("0.01")),
+        committed=committed.quantize(Decimal("0.01")),
+    )

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from platform_core import clock
 from platform_core.actors import Actor
 from platform_core.assessment.service import add_months, current_assessment, get_elder, grade_key
 from platform_core.assessment.standard import AbilityGrade, parse_grade
+from platform_core.budgets.spending import Spending
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
@@ -797,3 +798,25 @@ def status_for_elder(session: Session, *, elder_id: int, on: date | None = None)
         out["monthly_allowance"] = str(app.monthly_allowance)
         out["allowance_remaining"] = str(allowance_remaining(session, elder_id=elder_id, on=on))
     return out
+
+
+def spending(session: Session, *, region_code: str, year: int) -> Spending:
+    """Allowance money of ``year`` (by the allowance's month) in the region: what orders drew
+    and were settled (spent), what orders drew and are not settled yet (committed)."""
+    drawn = (
+        select(func.coalesce(func.sum(AllowanceCharge.amount), 0))
+        .join(ServiceAllowance, ServiceAllowance.id == AllowanceCharge.allowance_id)
+        .join(ServiceOrder, ServiceOrder.id == AllowanceCharge.order_id)
+        .where(
+            within(ServiceAllowance.region_code, region_code),
+            ServiceAllowance.month >= date(year, 1, 1),
+            ServiceAllowance.month < date(year + 1, 1, 1),
+            AllowanceCharge.released_at.is_(None),
+        )
+    )
+    spent = session.scalar(drawn.where(ServiceOrder.settled_at.is_not(None))) or 0
+    committed = session.scalar(drawn.where(ServiceOrder.settled_at.is_(None))) or 0
+    return Spending(
+        spent=Decimal(spent).quantize(Decimal("0.01")),
+        committed=Decimal(committed).quantize(Decimal("0.01")),
+    )

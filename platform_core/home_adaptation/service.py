@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from platform_core.actors import Actor, Role
 from platform_core.assessment.service import current_grade, get_elder
 from platform_core.assessment.standard import parse_grade
+from platform_core.budgets.spending import Spending
 from platform_core.care_beds.service import household_key
 from platform_core.errors import (
     Conflict,
@@ -34,7 +35,7 @@ from platform_core.gov_purchase.policy import policy_for
 from platform_core.home_adaptation.events import AdaptationStepTaken
 from platform_core.home_adaptation.models import AdaptationCase, AdaptationItem, AdaptationStep
 from platform_core.home_adaptation.policy import HomeAdaptationPolicy
-from platform_core.regions.service import require_within
+from platform_core.regions.service import require_within, within
 from platform_core.runtime import settings_of
 from platform_core.step_chain import StepChain
 
@@ -511,3 +512,46 @@ def status_for_elder(session: Session, *, elder_id: int) -> dict[str, Any]:
         "since": last.on.isoformat() if last else None,
         "owner": last.owner if last else None,
     }
+
+
+# Signed plans not yet settled: the basic items' money is promised.
+COMMITTED = ("signed", "works_started", "works_completed", "accepted")
+PAID = ("settled", "return_visited")
+
+
+def spending(session: Session, *, region_code: str, year: int) -> Spending:
+    """Adaptation subsidies of the cases whose plan was signed in ``year``: settled cases'
+    subsidy (spent), and the basic items of signed cases not yet settled (committed)."""
+    signed_on = (
+        select(AdaptationStep.case_id, func.min(AdaptationStep.on).label("on"))
+        .where(AdaptationStep.action == "sign")
+        .group_by(AdaptationStep.case_id)
+        .subquery()
+    )
+    in_year = (
+        select(AdaptationCase.id)
+        .join(signed_on, signed_on.c.case_id == AdaptationCase.id)
+        .where(
+            within(AdaptationCase.region_code, region_code),
+            signed_on.c.on >= date(year, 1, 1),
+            signed_on.c.on < date(year + 1, 1, 1),
+        )
+    )
+    spent = session.scalar(
+        select(func.coalesce(func.sum(AdaptationCase.subsidy), 0)).where(
+            AdaptationCase.id.in_(in_year), AdaptationCase.status.in_(PAID)
+        )
+    )
+    committed = session.scalar(
+        select(func.coalesce(func.sum(AdaptationItem.cost), 0))
+        .join(AdaptationCase, AdaptationCase.id == AdaptationItem.case_id)
+        .where(
+            AdaptationCase.id.in_(in_year),
+            AdaptationCase.status.in_(COMMITTED),
+            AdaptationItem.basic,
+        )
+    )
+    return Spending(
+        spent=Decimal(spent or 0).quantize(Decimal("0.01")),
+        committed=Decimal(committed or 0).quantize(Decimal("0.01")),
+    )

@@ -17,6 +17,7 @@ from platform_core import clock
 from platform_core.actors import Actor, Role, system_actor
 from platform_core.assessment.service import get_elder
 from platform_core.audit import service as audit
+from platform_core.budgets.spending import Spending
 from platform_core.elders.models import Elder
 from platform_core.elders.service import find_elder_by_id_number
 from platform_core.errors import (
@@ -44,7 +45,7 @@ from platform_core.orders.models import OrderSource, ServiceOrder
 from platform_core.orders.states import Command, OrderStatus
 from platform_core.providers import service as providers
 from platform_core.providers.models import CLOSED_STATUSES
-from platform_core.regions.service import ensure_region, require_within
+from platform_core.regions.service import ensure_region, require_within, within
 from platform_core.runtime import settings_of
 
 MEALS = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}
@@ -1104,3 +1105,29 @@ def _upcoming(session: Session, b: MealBooking) -> dict[str, Any]:
             order_status_label=order_states.STATUS_LABELS[order.status],
         )
     return out
+
+
+def spending(session: Session, *, region_code: str, year: int) -> Spending:
+    """Meal subsidies of ``year`` at the region's points: months settled (spent), and the
+    subsidy of meals booked or eaten in that year and not settled yet (committed)."""
+    points = select(MealPoint.id).where(within(MealPoint.region_code, region_code))
+    first, after = date(year, 1, 1), date(year + 1, 1, 1)
+    spent = session.scalar(
+        select(func.coalesce(func.sum(MealSettlement.subsidy), 0)).where(
+            MealSettlement.meal_point_id.in_(points),
+            MealSettlement.month >= first,
+            MealSettlement.month < after,
+        )
+    )
+    committed = session.scalar(
+        select(func.coalesce(func.sum(MealBooking.subsidy), 0)).where(
+            MealBooking.meal_point_id.in_(points),
+            MealBooking.served_on >= first,
+            MealBooking.served_on < after,
+            MealBooking.status.in_(("booked", "redeemed")),
+            MealBooking.settlement_id.is_(None),
+        )
+    )
+    return Spending(
+        spent=Decimal(spent or 0).quantize(CENT), committed=Decimal(committed or 0).quantize(CENT)
+    )
