@@ -86,6 +86,12 @@ export async function takeOffer() {
   }
 }
 
+// A rung of an alarm in this desk's hands ran out of time: the desk says so, not only /alarms.
+function overdue(env) {
+  const d = env.data || {};
+  toast(t(`alarm.prompt.${d.level}`, { id: d.alarm_id, rung: t(`alarm.rung.${d.rung}`) }), "error");
+}
+
 function dispatchDecision(env) {
   toast(t("db.alert", { id: (env.data || {}).alarm_id }), "error");
 }
@@ -95,6 +101,7 @@ export const handlers = {
   alarm_offer_ended: offerEnded,
   alarm_changed: changed,
   alarm_dispatch_decision: dispatchDecision,
+  alarm_prompt: overdue,
 };
 export function holdsOffer() { return Boolean(desk.offer); }
 
