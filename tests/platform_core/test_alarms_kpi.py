@@ -40,7 +40,9 @@ def test_answered_within_targets_and_durations(regions) -> None:
             service.take_alarm(s, alarm_id=alarm_id, actor=AGENT)
             s.get(Alarm, alarm_id).taken_at = t0 + timedelta(seconds=answer_s)
         service.record_step(s, alarm_id=ids[0], step=Step.TALK_TO_ELDER, actor=AGENT)
-        service.record_step(s, alarm_id=ids[0], step=Step.ON_SITE, actor=AGENT)
+        service.record_step(
+            s, alarm_id=ids[0], step=Step.ON_SITE, actor=AGENT, note="家属来电确认已到场"
+        )
         first = s.get(Alarm, ids[0])
         first.first_action_at = t0 + timedelta(seconds=40)
         first.on_site_at = t0 + timedelta(seconds=900)
