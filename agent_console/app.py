@@ -111,9 +111,10 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     provider_api.init_app(app)
     provider_portal.init_app(app)
     orders_desk.init_app(app)
-    from agent_console.views import administration
+    from agent_console.views import administration, registry
 
     administration.init_app(app)
+    registry.init_app(app)
 
     if relay:
         realtime.start_relay()
@@ -168,6 +169,9 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
                 except DomainError as err:
                     g.auth_error = err
         view = app.view_functions.get(request.endpoint or "")
+        upload_bytes = getattr(view, "hotline_upload_bytes", None)
+        if upload_bytes is not None:  # before the CSRF check reads the form
+            request.max_content_length = upload_bytes(settings)
         if request.method not in csrf.SAFE_METHODS and not getattr(view, csrf.EXEMPT_ATTR, False):
             binding = g.session_id or request.cookies.get(csrf.PRE_COOKIE)
             if not csrf.is_valid(settings.secret_key, binding, csrf.submitted_token(request)):
@@ -215,9 +219,10 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
     @app.errorhandler(413)
     def too_large(_err: Any) -> Any:
         audit_refusal("http.too_large", reason="request body too large")
+        limit = request.max_content_length or MAX_REQUEST_BYTES
         return refusal_response(
             json_input.MalformedJson(
-                f"请求内容超过 {MAX_REQUEST_BYTES // 1024} KB / request too large",
+                f"请求内容超过 {limit // 1024} KB / request too large",
                 code="body_too_large",
             )
         )

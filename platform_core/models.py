@@ -19,6 +19,7 @@ from platform_core.elders import models as elders_models  # noqa: F401
 from platform_core.evaluation import models as evaluation_models  # noqa: F401
 from platform_core.gov_purchase import models as gov_purchase_models  # noqa: F401
 from platform_core.home_adaptation import models as home_adaptation_models  # noqa: F401
+from platform_core.imports import models as imports_models  # noqa: F401
 from platform_core.ivr import models as ivr_models  # noqa: F401
 from platform_core.meal_aid import models as meal_aid_models  # noqa: F401
 from platform_core.notifications import models as notifications_models  # noqa: F401

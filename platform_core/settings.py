@@ -289,6 +289,9 @@ class Settings:
     maintenance_onsite_hours: int = 48
     device_service_months: int = 36
     device_return_visit_days: int = 90
+    # The registries: the largest Excel file an import takes, and rows per page of a list.
+    registry_import_max_mb: int = 20
+    registry_page_size: int = 50
 
     # Production serving and operations. The console's server (gunicorn: one gthread worker per
     # process, as Flask-SocketIO requires; werkzeug: the development server the demo embeds),

@@ -26,6 +26,10 @@ class Permission(StrEnum):
     MANAGE_PROVIDERS = "manage_providers"  # API keys, evaluations, settlements
     START_CARE = "start_care"  # start a care process (assessment, meal aid, ...) for a caller
     RECORD_ASSESSMENT = "record_assessment"  # key in a GB/T 42195 form, print its report
+    # the registries (基础数据): each kept by the people who own it
+    MANAGE_ELDERS = "manage_elders"  # search, create, edit, import, record a death
+    EXPORT_ELDERS = "export_elders"  # a filtered list of elders as a file (watermarked, audited)
+    MANAGE_DEVICES = "manage_devices"  # register, bind, install, repairs, return visits, retire
     # 三员分立: each of these three duties belongs to exactly one role
     ASSIGN_ROLES = "assign_roles"  # 安全管理员: change an account's role
     VIEW_AUDIT = "view_audit"  # 安全审计员: search, export and verify the audit trail
@@ -64,6 +68,8 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.DISPATCH_ORDERS,
             Permission.START_CARE,
             Permission.RECORD_ASSESSMENT,
+            Permission.MANAGE_ELDERS,
+            Permission.MANAGE_DEVICES,
         }
     ),
     Role.ADMIN: frozenset(
@@ -77,6 +83,9 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.LIST_USERS,
             Permission.END_SESSIONS,
             Permission.MANAGE_PROVIDERS,
+            Permission.MANAGE_ELDERS,
+            Permission.EXPORT_ELDERS,
+            Permission.MANAGE_DEVICES,
         }
     ),
     Role.SECURITY_ADMIN: frozenset(
@@ -89,6 +98,9 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_REPORTS,
             Permission.EXPORT_REPORTS,
             Permission.MANAGE_PROVIDERS,
+            Permission.MANAGE_ELDERS,
+            Permission.EXPORT_ELDERS,
+            Permission.MANAGE_DEVICES,
         }
     ),
     Role.PROVIDER: frozenset({Permission.PROVIDER_PORTAL}),

@@ -281,14 +281,14 @@ def _require_living(elder: Elder) -> None:
 # ---------------------------------------------------------------- helpers that build rows
 
 
-def _area_code_for(session: Session, region_code: str) -> str | None:
+def area_code_for(session: Session, region_code: str) -> str | None:
     for region in reversed(regions.region_path(session, region_code)):
         if region.area_code:
             return region.area_code
     return None
 
 
-def _known_county(session: Session, raw: str) -> str:
+def known_county(session: Session, raw: str) -> str:
     """The canonical code, when its 旗县区 is in the dictionary (townships and villages below a
     known county are created on demand; a county is never invented)."""
     code = regions.canonical_code(session, raw)
@@ -393,14 +393,14 @@ def _refuse_duplicate(session: Session, number: str, *, except_id: int | None = 
 def register_elder(session: Session, *, data: ElderIn, actor: Actor) -> Elder:
     """Create a profile. A duplicate ID number is refused; any failure leaves nothing behind."""
     parsed, index = _identity(session, data.id_number)
-    region_code = _known_county(session, data.region_code)
+    region_code = known_county(session, data.region_code)
     _require_in_scope(region_code, actor)
     _refuse_duplicate(session, parsed.number)
     given = data.model_fields_set
     try:
         with session.begin_nested():
             region = regions.ensure_region(session, region_code)
-            area = region.area_code or _area_code_for(session, region_code)
+            area = region.area_code or area_code_for(session, region_code)
             elder = Elder(
                 name=data.name,
                 id_number_sealed=cipher_of(session).seal(parsed.number),
@@ -470,7 +470,7 @@ def update_elder(session: Session, *, elder_id: int, changes: ElderUpdate, actor
             elder.id_number_index, elder.id_number_masked = index, mask_id_number(parsed.number)
             elder.sex, elder.birth_date = parsed.sex, parsed.birth_date
         if "region_code" in fields and changes.region_code:
-            code = _known_county(session, changes.region_code)
+            code = known_county(session, changes.region_code)
             _require_in_scope(code, actor)
             elder.region_code = regions.ensure_region(session, code).code
         if "household_region_code" in fields:
@@ -496,7 +496,7 @@ def update_elder(session: Session, *, elder_id: int, changes: ElderUpdate, actor
             if enum_field in fields and getattr(changes, enum_field) is not None:
                 setattr(elder, enum_field, getattr(changes, enum_field).value)
         if "phones" in fields and changes.phones is not None:
-            area = _area_code_for(session, elder.region_code)
+            area = area_code_for(session, elder.region_code)
             new_phones = _phone_rows(changes.phones, area)
             # Old rows must be gone before new ones meet the (elder, number) constraint.
             elder.phones = []
@@ -538,7 +538,7 @@ def add_contact(
     elder = get_elder(session, elder_id=elder_id)
     _require_in_scope(elder.region_code, actor)
     _require_living(elder)
-    row = _contact_row(contact, _area_code_for(session, elder.region_code))
+    row = _contact_row(contact, area_code_for(session, elder.region_code))
     if any(c.phone == row.phone for c in elder.contacts):
         raise Conflict(
             "该联系人电话已登记 / this contact number is already listed", code="duplicate_contact"

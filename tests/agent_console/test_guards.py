@@ -117,6 +117,10 @@ from tests.agent_console.care_cases import care_cases  # noqa: E402
 
 ENDPOINTS.update(care_cases(Case))
 
+from tests.agent_console.registry_cases import registry_cases  # noqa: E402
+
+ENDPOINTS.update(registry_cases(Case))
+
 SOCKET_EVENTS = {
     ("/agent", "snapshot"): "self",
     ("/agent", "screen_pop"): "elder",

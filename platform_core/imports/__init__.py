@@ -1,0 +1,1 @@
+"""Bulk imports of registry data from the Excel files departments send."""

@@ -1,0 +1,54 @@
+"""The registries' endpoints for the guard tables of test_guards. Region refusals of the
+registries' own records are tested with their features in test_registry_pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def registry_cases(case: Any) -> dict[str, Any]:
+    return {
+        "registry.elders_page": case("GET", "/registry/elders", scope="content"),
+        "registry.elders_export": case("GET", "/registry/elders/export.xlsx", scope="content"),
+        "registry.elder_new": case("GET", "/registry/elders/new"),
+        "registry.elder_create": case("POST", "/registry/elders", {}, scope="content"),
+        "registry.elder_page": case("GET", "/registry/elders/{elder_bt}", scope="elder"),
+        "registry.elder_reveal": case(
+            "POST", "/registry/elders/{elder_bt}/reveal", {}, scope="elder"
+        ),
+        "registry.elder_edit": case(
+            "POST", "/registry/elders/{elder_bt}/edit", {"address": "包头某处"}, scope="elder"
+        ),
+        "registry.contact_add": case(
+            "POST",
+            "/registry/elders/{elder_bt}/contacts",
+            {"name": "王小明", "phone": "13800472001"},
+            scope="elder",
+        ),
+        "registry.contact_change": case(
+            "POST", "/registry/elders/{elder_bt}/contacts/1/key", {}, scope="elder"
+        ),
+        "registry.consent_add": case(
+            "POST",
+            "/registry/elders/{elder_bt}/consents",
+            {"consenter_name": "其其格", "consented_on": "2026-01-05"},
+            scope="elder",
+        ),
+        "registry.consent_withdraw": case(
+            "POST",
+            "/registry/elders/{elder_bt}/consents/1/withdraw",
+            {"withdrawn_on": "2026-01-05"},
+            scope="elder",
+        ),
+        "registry.elder_death": case(
+            "POST", "/registry/elders/{elder_bt}/death", {"died_on": "2026-01-05"}, scope="elder"
+        ),
+        "registry.imports_page": case("GET", "/registry/imports/elders", scope="content"),
+        "registry.import_template": case("GET", "/registry/imports/elders/template.xlsx"),
+        "registry.import_upload": case("POST", "/registry/imports/elders", {}, scope="content"),
+        "registry.import_batch": case("GET", "/registry/imports/batch/999999", scope="content"),
+        "registry.import_step": case(
+            "POST", "/registry/imports/batch/999999/check", {}, scope="content"
+        ),
+        "registry.import_progress": case("GET", "/api/registry/imports/999999", scope="content"),
+    }
