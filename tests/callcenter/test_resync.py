@@ -8,7 +8,10 @@ import time
 from sqlalchemy import select
 
 from callcenter.pbx_sim import CallerConfig
+from platform_core import clock
+from platform_core.calls import service as calls_service
 from platform_core.calls.models import Agent, Call, QueueEntry, RecallItem, TelephonyQueue
+from platform_core.calls.schemas import ChannelRef
 from tests.callcenter.conftest import settle, sim_config
 
 
@@ -124,3 +127,40 @@ def test_a_bad_field_in_queue_status_costs_only_that_field(runtime, start_sim, s
         assert (general.strategy, general.weight) == ("rrmemory", 0)
     unreadable = center.center.stats()["resync_unreadable"]
     assert unreadable == {"QueueParams.Weight": 1, "QueueParams.ServiceLevel": 2}
+
+
+def test_a_periodic_resync_closes_a_call_whose_hangup_never_arrived(
+    runtime, start_sim, start_center
+):
+    """A caller left open in the records (its Hangup lost) and shown waiting in a queue is
+    closed by the next periodic resync: Asterisk no longer has the channel."""
+    sim = start_sim(sim_config(agents=1))
+    center = start_center(sim, resync_interval_s=0.3)
+    ghost = ChannelRef(
+        channel="PJSIP/trunk-0000beef",
+        uniqueid="1700000000.4242",
+        linkedid="1700000000.4242",
+        caller_number="13800000015",
+        context="hotline-inbound",
+    )
+
+    def lost_hangup(s) -> None:  # as if its events came and its Hangup never did
+        at = clock.now()
+        calls_service.record_channel(s, chan=ghost, at=at)
+        calls_service.record_join(s, chan=ghost, queue="hotline-general", position=1, at=at)
+
+    center.center.pipeline.submit_marker(lost_hangup)
+    deadline = time.monotonic() + 10
+    while True:
+        with runtime.session() as s:
+            c = s.get(Call, ghost.linkedid)
+            if c is not None and c.ended_at is not None:
+                break
+        assert time.monotonic() < deadline, "no periodic resync closed the ghost"
+        time.sleep(0.05)
+    settle(center, runtime, sim)
+    with runtime.session() as s:
+        c = s.get(Call, ghost.linkedid)
+        assert (c.outcome, c.closed_by_resync) == ("abandoned", True)
+        assert s.get(TelephonyQueue, "hotline-general").waiting == 0
+    assert center.center.last_resync["reason"] == "period"
