@@ -41,10 +41,15 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "hotline_session"
 AGENT_NS = "/agent"
 SUPERVISOR_NS = "/supervisor"
+CARE_NS = "/care"  # the care office: monthly runs, care-call campaigns
 LIVE_RECHECK_S = 5.0
 # How often each console process looks for idle logins among its connections.
 IDLE_SWEEP_S = 10.0
-NAMESPACE_PERMISSION = {AGENT_NS: Permission.TAKE_CALLS, SUPERVISOR_NS: Permission.VIEW_WALLBOARD}
+NAMESPACE_PERMISSION = {
+    AGENT_NS: Permission.TAKE_CALLS,
+    SUPERVISOR_NS: Permission.VIEW_WALLBOARD,
+    CARE_NS: Permission.CARE_CAMPAIGNS,
+}
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,16 @@ def users() -> None:
     "--role",
     required=True,
     type=click.Choice(
-        ["agent", "supervisor", "admin", "provider", "officer", "security_admin", "auditor"]
+        [
+            "agent",
+            "supervisor",
+            "admin",
+            "provider",
+            "officer",
+            "community_worker",
+            "security_admin",
+            "auditor",
+        ]
     ),
 )
 @click.option("--region", "region_code", required=True, help="12 位区划代码 / 12-digit region code")

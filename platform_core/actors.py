@@ -13,6 +13,7 @@ class Role(StrEnum):
     ADMIN = "admin"  # 系统管理员
     PROVIDER = "provider"  # 服务商 / 服务人员
     OFFICER = "officer"  # 民政监管
+    COMMUNITY_WORKER = "community_worker"  # 街道 / 社区工作人员 (苏木乡镇, 嘎查村)
     # 三员分立 (GB/T 22239): accounts and system, security and authorisation, audit
     SECURITY_ADMIN = "security_admin"  # 安全管理员
     AUDITOR = "auditor"  # 安全审计员
@@ -24,6 +25,7 @@ ROLE_LABELS = {
     Role.ADMIN: "系统管理员",
     Role.PROVIDER: "服务商",
     Role.OFFICER: "民政监管",
+    Role.COMMUNITY_WORKER: "社区工作人员",
     Role.SECURITY_ADMIN: "安全管理员",
     Role.AUDITOR: "安全审计员",
 }

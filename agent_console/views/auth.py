@@ -35,6 +35,8 @@ def home_for(role: str) -> str:
         return url_for("supervisor.wallboard")
     if allows(role, Permission.VIEW_REPORTS):
         return url_for("reports.page")
+    if allows(role, Permission.CARE_CASEWORK):
+        return url_for("care_office.home")
     return url_for("auth.no_console")
 
 

@@ -40,6 +40,15 @@ def seed_users(session: Session, *, reset_passwords: bool = False) -> list[tuple
         ("demo_supervisor", "演示值班主管", Role.SUPERVISOR, home, DEMO_SUPERVISOR_INTERFACE, None),
         ("demo_admin", "演示管理员", Role.ADMIN, home, None, None),
         ("demo_officer", "演示民政监管", Role.OFFICER, league, None, None),
+        # a 旗县区's community worker (新城区 in Inner Mongolia)
+        (
+            "demo_community",
+            "演示社区工作人员",
+            Role.COMMUNITY_WORKER,
+            league[:4] + "02" + "0" * 6,
+            None,
+            None,
+        ),
     ]
     if provider_id is not None:
         plan.append(("demo_provider", "演示服务人员", Role.PROVIDER, home, None, provider_id))

@@ -30,6 +30,12 @@ class Permission(StrEnum):
     MANAGE_ELDERS = "manage_elders"  # search, create, edit, import, record a death
     EXPORT_ELDERS = "export_elders"  # a filtered list of elders as a file (watermarked, audited)
     MANAGE_DEVICES = "manage_devices"  # register, bind, install, repairs, return visits, retire
+    # the care office (民政 / 街道社区): the care programmes' daily work
+    CARE_CASEWORK = "care_casework"  # take applications and cases through their steps
+    CARE_DECIDE = "care_decide"  # approve or refuse, settle, budgets, monthly runs
+    CARE_CAMPAIGNS = "care_campaigns"  # create, schedule and follow care-call campaigns
+    MEAL_POINT_DESK = "meal_point_desk"  # a meal point's own page: menus, redemption, statistics
+    HANDLE_COMPLAINTS = "handle_complaints"  # handle and close complaints with a reply
     # 三员分立: each of these three duties belongs to exactly one role
     ASSIGN_ROLES = "assign_roles"  # 安全管理员: change an account's role
     VIEW_AUDIT = "view_audit"  # 安全审计员: search, export and verify the audit trail
@@ -70,6 +76,8 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.RECORD_ASSESSMENT,
             Permission.MANAGE_ELDERS,
             Permission.MANAGE_DEVICES,
+            Permission.CARE_CAMPAIGNS,
+            Permission.HANDLE_COMPLAINTS,
         }
     ),
     Role.ADMIN: frozenset(
@@ -101,9 +109,23 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_ELDERS,
             Permission.EXPORT_ELDERS,
             Permission.MANAGE_DEVICES,
+            Permission.REVEAL_PERSONAL,
+            Permission.CARE_CASEWORK,
+            Permission.CARE_DECIDE,
+            Permission.CARE_CAMPAIGNS,
+            Permission.HANDLE_COMPLAINTS,
+            Permission.MEAL_POINT_DESK,
         }
     ),
-    Role.PROVIDER: frozenset({Permission.PROVIDER_PORTAL}),
+    Role.COMMUNITY_WORKER: frozenset(
+        {
+            Permission.REVEAL_PERSONAL,
+            Permission.CARE_CASEWORK,
+            Permission.CARE_CAMPAIGNS,
+            Permission.MEAL_POINT_DESK,
+        }
+    ),
+    Role.PROVIDER: frozenset({Permission.PROVIDER_PORTAL, Permission.MEAL_POINT_DESK}),
 }
 
 

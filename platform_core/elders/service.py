@@ -72,8 +72,14 @@ from platform_core.runtime import cipher_of, settings_of
 from platform_core.security.masking import mask_id_number, mask_phone
 
 # Who may see a sealed ID number in clear, and who may open a profile.
-REVEAL_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
-PROFILE_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.OFFICER})
+# the care office reads and reveals too: the officer and the community worker check an
+# applicant's identity against the documents
+REVEAL_ROLES = frozenset(
+    {Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.OFFICER, Role.COMMUNITY_WORKER}
+)
+PROFILE_ROLES = frozenset(
+    {Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.OFFICER, Role.COMMUNITY_WORKER}
+)
 
 
 class DuplicateElder(Conflict):

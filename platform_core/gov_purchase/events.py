@@ -33,3 +33,18 @@ class AllowanceReleased(DomainEvent):
     region_code: str
     order_id: int
     amount: Decimal
+
+
+@dataclass(frozen=True)
+class AllowanceRunProgressed(DomainEvent):
+    """A batch of the monthly allowance run is done (or the run has finished or failed)."""
+
+    region_code: str
+    run_id: int
+    month: str
+    status: str
+    total: int
+    done: int
+    opened: int
+    charged: int
+    released: int

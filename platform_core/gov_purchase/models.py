@@ -131,3 +131,28 @@ class AllowanceCharge(Base):
     charged_at: Mapped[datetime] = mapped_column(default=utcnow)
     charged_by: Mapped[str] = mapped_column(String(64))
     released_at: Mapped[datetime | None]
+
+
+class AllowanceRun(Base):
+    """The monthly run of one region's allowances: every approved elder's month opened and put
+    in line with the orders, a batch at a time, its progress kept here."""
+
+    __tablename__ = "allowance_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    month: Mapped[date] = mapped_column(Date)  # first day
+    status: Mapped[str] = mapped_column(
+        String(10), default="queued"
+    )  # queued, running, done, failed
+    total: Mapped[int] = mapped_column(default=0)
+    done: Mapped[int] = mapped_column(default=0)
+    opened: Mapped[int] = mapped_column(default=0)  # allowances opened by this run
+    charged: Mapped[int] = mapped_column(default=0)  # orders that drew on them
+    released: Mapped[int] = mapped_column(default=0)  # cancelled orders' charges given back
+    # the last elder done: a run picked up again (worker restart) goes on from there
+    cursor_elder_id: Mapped[int] = mapped_column(default=0)
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str] = mapped_column(String(255), default="")

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from platform_core import clock
+from platform_core.accounts.permissions import Permission, require
 from platform_core.actors import Actor
 from platform_core.assessment.service import add_months, current_assessment, get_elder, grade_key
 from platform_core.assessment.standard import AbilityGrade, parse_grade
@@ -134,6 +135,13 @@ class AllowanceExceeded(Conflict):
 
 class NoAllowance(NotFound):
     code = "no_service_allowance"
+
+
+def _decider(actor: Actor) -> None:
+    """Approval, refusal and termination are the civil-affairs bureau's decisions: a person
+    deciding needs the role for it (the system, an import, acts on a decision made)."""
+    if actor.kind == "user":
+        require(actor, Permission.CARE_DECIDE)
 
 
 def _today(session: Session, on: date | None) -> date:
@@ -391,6 +399,7 @@ def approve(
     session: Session, *, actor: Actor, application_id: int, on: date | None = None
 ) -> GovPurchaseApplication:
     """Approve after the publicity period (or on review); fixes the monthly allowance by grade."""
+    _decider(actor)
     app = get_application(session, application_id=application_id)
     day = _today(session, on)
     if CHAIN.allows(app.status, "approve"):
@@ -444,6 +453,7 @@ def approve(
 def reject(
     session: Session, *, actor: Actor, application_id: int, reason: str, on: date | None = None
 ) -> GovPurchaseApplication:
+    _decider(actor)
     app = get_application(session, application_id=application_id)
     day = _today(session, on)
     if not reason.strip():
@@ -504,11 +514,17 @@ def request_review(
 def uphold_refusal(
     session: Session, *, actor: Actor, application_id: int, reason: str, on: date | None = None
 ) -> GovPurchaseApplication:
+    _decider(actor)
     app = get_application(session, application_id=application_id)
     if app.status == "under_review":
         app.closing_reason = reason.strip()
     return _move(
-        session, actor=actor, app=app, action="uphold_refusal", on=_today(session, on), note=reason.strip()
+        session,
+        actor=actor,
+        app=app,
+        action="uphold_refusal",
+        on=_today(session, on),
+        note=reason.strip(),
     )
 
 
@@ -516,6 +532,7 @@ def terminate(
     session: Session, *, actor: Actor, application_id: int, reason: str, on: date | None = None
 ) -> GovPurchaseApplication:
     """Stop an approved service (death, moving away, re-assessment); the allowance ends that month."""
+    _decider(actor)
     app = get_application(session, application_id=application_id)
     day = _today(session, on)
     if app.status == "approved":
@@ -575,6 +592,36 @@ def _allowance_row(
     except IntegrityError:
         pass  # another transaction opened the month first; use its row
     return session.scalar(q.with_for_update() if lock else q)
+
+
+def open_month_allowance(
+    session: Session, *, elder_id: int, month: date
+) -> tuple[ServiceAllowance | None, bool]:
+    """The elder's allowance of ``month``, opened now if the elder is approved for it and it
+    was not opened yet; with whether this call opened it."""
+    existed = session.scalar(
+        select(ServiceAllowance.id).where(
+            ServiceAllowance.elder_id == elder_id, ServiceAllowance.month == _month_start(month)
+        )
+    )
+    row = _allowance_row(session, elder_id, month, lock=False)
+    return row, row is not None and existed is None
+
+
+def approved_elders(session: Session, *, region_code: str, month: date) -> Any:
+    """Query of the elders (ids, ascending) approved for an allowance in ``month``."""
+    start = _month_start(month)
+    return (
+        select(GovPurchaseApplication.elder_id)
+        .where(
+            within(GovPurchaseApplication.region_code, region_code),
+            GovPurchaseApplication.status.in_(("approved", "terminated")),
+            GovPurchaseApplication.allowance_from <= _month_end(start),
+            GovPurchaseApplication.allowance_until >= start,
+        )
+        .distinct()
+        .order_by(GovPurchaseApplication.elder_id)
+    )
 
 
 def allowance_remaining(session: Session, *, elder_id: int, on: date | None = None) -> Decimal:

@@ -121,11 +121,16 @@ from tests.agent_console.registry_cases import registry_cases  # noqa: E402
 
 ENDPOINTS.update(registry_cases(Case))
 
+from tests.agent_console.care_office_cases import care_office_cases  # noqa: E402
+
+ENDPOINTS.update(care_office_cases(Case))
+
 SOCKET_EVENTS = {
     ("/agent", "snapshot"): "self",
     ("/agent", "screen_pop"): "elder",
     ("/agent", "elder_orders"): "elder",
     ("/supervisor", "snapshot"): "content",
+    ("/care", "snapshot"): "content",
 }
 
 

@@ -256,7 +256,12 @@ def test_permissions_follow_least_privilege() -> None:
     assert not allows(Role.AGENT, Permission.VIEW_WALLBOARD)
     assert allows(Role.SUPERVISOR, Permission.MONITOR_CALLS)
     assert not allows(Role.OFFICER, Permission.VIEW_ELDER)
-    assert {p for p in Permission if allows(Role.PROVIDER, p)} == {Permission.PROVIDER_PORTAL}
+    assert {p for p in Permission if allows(Role.PROVIDER, p)} == {
+        Permission.PROVIDER_PORTAL,
+        Permission.MEAL_POINT_DESK,  # a provider running a meal point serves its meals
+    }
+    assert not allows(Role.COMMUNITY_WORKER, Permission.CARE_DECIDE)
+    assert allows(Role.OFFICER, Permission.CARE_DECIDE)
     assert not allows(None, Permission.VIEW_ELDER)
     officer = Actor(kind="user", name="o", region_code="150100000000", role=Role.OFFICER)
     assert officer.role is Role.OFFICER

@@ -1,0 +1,21 @@
+"""The care office's endpoints for the guard tables of test_guards. Each desk's refusals of
+another region's records are tested with the desk (tests/agent_console/test_care_*.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def care_office_cases(case: Any) -> dict[str, Any]:
+    return {
+        "care_office.home": case("GET", "/care"),
+        "care_gp.queue": case("GET", "/care/gov-purchase", scope="content"),
+        "care_gp.new": case("GET", "/care/gov-purchase/new"),
+        "care_gp.apply": case("POST", "/care/gov-purchase", {}, scope="content"),
+        "care_gp.application": case("GET", "/care/gov-purchase/999999", scope="content"),
+        "care_gp.step": case("POST", "/care/gov-purchase/999999/accept", {}, scope="content"),
+        "care_gp.notice_pdf": case("GET", "/care/gov-purchase/notices/999999.pdf"),
+        "care_gp.allowances": case("GET", "/care/gov-purchase/allowances", scope="content"),
+        "care_gp.start_run": case("POST", "/care/gov-purchase/allowances/run", {}),
+        "care_gp.run_progress": case("GET", "/api/care/allowance-runs/999999"),
+    }
