@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -39,8 +39,8 @@ def clamp_page(page: int | None) -> int:
     return max(1, min(int(page or 1), MAX_PAGE))
 
 
-def fetch_page(session: Session, query: Select[Any], *, page: int, size: int) -> Page[Any]:
-    """One page of ``query`` (ordered by the caller) and the count of the whole list."""
+def fetch_page(session: Session, query: Any, *, page: int, size: int) -> Page[Any]:
+    """One page of ``query`` (a select, ordered by the caller) and the count of the whole list."""
     page = clamp_page(page)
     total = int(
         session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
