@@ -221,8 +221,17 @@ class Settings:
     # RQ queues `hotline worker` serves, in priority order.
     worker_queues: str = "dispatch,sla,default,sms"
 
-    # Analytics engine (ClickHouse HTTP URL); empty means the primary database answers.
+    # The warehouse (platform_core/warehouse): a ClickHouse server's HTTP URL
+    # (http://user:password@host:8123); empty means chDB, ClickHouse in-process, in data_dir.
     clickhouse_url: str = ""
+    # The primary database as ClickHouse reaches it, when that differs from database_url.
+    warehouse_source_url: str = ""
+    # The sync reads the changes every this many seconds, and each pass reads again the rows
+    # changed in the last lookback seconds (a transaction that committed late, a skewed clock).
+    warehouse_sync_interval_s: float = 1.0
+    warehouse_lookback_s: float = 30.0
+    # The embedded process (demo, console on chDB) runs the sync itself.
+    warehouse_sync_embedded: bool = True
 
     # Care modules: defaults that a 盟市 may override in its care policy (care_policies table).
     # Months between two GB/T 42195-2022 assessments of an elder, and how many days before the

@@ -221,3 +221,20 @@ def private_redis(tmp_path: Path) -> Iterator[object]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def warehouse(any_runtime: Runtime) -> Iterator[object]:
+    """An empty chDB warehouse reading the test's primary database (PostgreSQL and SQLite)."""
+    # chDB is a large library: only the tests that use the warehouse load it
+    from tests.warehouse_support import fresh_warehouse
+
+    yield from fresh_warehouse(any_runtime)
+
+
+@pytest.fixture
+def pg_warehouse(runtime: Runtime) -> Iterator[object]:
+    """An empty chDB warehouse reading the test's PostgreSQL database."""
+    from tests.warehouse_support import fresh_warehouse  # loads chDB, as above
+
+    yield from fresh_warehouse(runtime)

@@ -1,0 +1,49 @@
+"""The warehouse's tables in ClickHouse SQL (the same statements on chDB and on a server)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from platform_core.warehouse.engine import DATABASE, Warehouse
+from platform_core.warehouse.facts import FACTS, Fact
+
+SYNC_STATE = f"{DATABASE}.sync_state"
+
+
+def table_of(fact: Fact) -> str:
+    return f"{DATABASE}.{fact.name}"
+
+
+def create_statement(fact: Fact) -> str:
+    columns = [f"`{c.name}` {c.type}" for c in fact.columns]
+    columns += [f"`{name}` String MATERIALIZED {expr}" if name != "hour" else
+                f"`{name}` DateTime('UTC') MATERIALIZED {expr}" for name, expr in fact.derived]
+    columns.append("`_version` UInt64")
+    key = ", ".join(f"`{k}`" for k in fact.key)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table_of(fact)} (\n  " + ",\n  ".join(columns) + "\n)"
+        f" ENGINE = ReplacingMergeTree(_version)"
+        f" PARTITION BY toYYYYMM({fact.time_column})"
+        f" ORDER BY (toStartOfHour({fact.time_column}), {key})"
+    )
+
+
+def ensure_schema(wh: Warehouse, attach: Sequence[str] = ()) -> None:
+    """Create the database and every table that is missing (an existing one is kept), then
+    ``attach`` the primary database (a source's ``attach_statements``)."""
+    wh.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    for statement in attach:
+        wh.command(statement)
+    for fact in FACTS:
+        wh.command(create_statement(fact))
+    wh.command(
+        f"CREATE TABLE IF NOT EXISTS {SYNC_STATE} ("
+        " `fact` String, `cursor` DateTime64(6, 'UTC'), `pass_started` DateTime64(6, 'UTC'),"
+        " `rows` UInt64, `_version` UInt64"
+        ") ENGINE = ReplacingMergeTree(_version) ORDER BY fact"
+    )
+
+
+def drop_all(wh: Warehouse) -> None:
+    """Remove the warehouse's tables (a rebuild starts with ``hotline warehouse backfill``)."""
+    wh.command(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
