@@ -64,8 +64,7 @@ def history(wh: Warehouse, *, since: datetime, until: datetime, tz: str) -> list
         rows[r["slot"]][1] = float(r["handle_s"])
         rows[r["slot"]][2] = int(r["legs"])
     return [
-        IntervalHistory(_local(k, zone), int(v[0]), float(v[1]), int(v[2]))
-        for k, v in rows.items()
+        IntervalHistory(_local(k, zone), int(v[0]), float(v[1]), int(v[2])) for k, v in rows.items()
     ]
 
 
@@ -126,14 +125,10 @@ def logged_in_by_interval(
                 edge = min(slot + step, end)
                 seconds[slot] += edge - cursor
                 cursor = edge
-    return {
-        datetime.fromtimestamp(slot, zone): total / step for slot, total in seconds.items()
-    }
+    return {datetime.fromtimestamp(slot, zone): total / step for slot, total in seconds.items()}
 
 
-def plan(
-    session: Session, wh: Warehouse, *, start: datetime, intervals: int
-) -> dict[str, Any]:
+def plan(session: Session, wh: Warehouse, *, start: datetime, intervals: int) -> dict[str, Any]:
     """The forecast and the agents needed for ``intervals`` half hours from ``start``, beside
     the agents logged in during the same half hour a week earlier."""
     settings = settings_of(session)
@@ -146,8 +141,10 @@ def plan(
     patience = measured_patience(wh, since=since, until=first)
     predicted = forecast(past, starts, weeks=HISTORY_WEEKS)
     week_before = logged_in_by_interval(
-        wh, since=starts[0] - timedelta(weeks=1), until=starts[-1] - timedelta(weeks=1)
-        + timedelta(minutes=INTERVAL_MIN), tz=tz
+        wh,
+        since=starts[0] - timedelta(weeks=1),
+        until=starts[-1] - timedelta(weeks=1) + timedelta(minutes=INTERVAL_MIN),
+        tz=tz,
     )
     rows = []
     for f in predicted:

@@ -31,7 +31,8 @@ DEEPEST_LEVEL = 3
 def region_names(session: Session, codes_: set[str]) -> dict[str, str]:
     if not codes_:
         return {}
-    return dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes_))).tuples())
+    rows = session.execute(select(Region.code, Region.name).where(Region.code.in_(codes_)))
+    return {code: name for code, name in rows}
 
 
 def resolve_region(requested: str | None, scope_code: str) -> str:

@@ -69,9 +69,7 @@ def forecast(
     for h in past:
         weekday_total[h.start.weekday()] += h.offered
         weekday_days[h.start.weekday()].add(h.start.date())
-    per_day = {
-        wd: weekday_total[wd] / len(days) for wd, days in weekday_days.items() if days
-    }
+    per_day = {wd: weekday_total[wd] / len(days) for wd, days in weekday_days.items() if days}
     mean_day = sum(per_day.values()) / len(per_day) if per_day else 0.0
     handle_all = sum(h.handle_s for h in past)
     handled_all = sum(h.handled for h in past)

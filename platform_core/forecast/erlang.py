@@ -50,7 +50,9 @@ def erlang_c(load: float, agents: int) -> float:
     return agents * b / (agents - load * (1.0 - b))
 
 
-def predict_c(rate: float, aht: float, agents: int, *, sl_s: float, patience: float | None = None) -> Prediction:
+def predict_c(
+    rate: float, aht: float, agents: int, *, sl_s: float, patience: float | None = None
+) -> Prediction:
     """Erlang C: nobody abandons. Its answer rate is read as the share of callers who would be
     answered within the mean patience (all of them when no patience is known)."""
     load = rate * aht

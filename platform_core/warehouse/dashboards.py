@@ -130,7 +130,9 @@ def _call_figures(row: dict[str, Any], *, sl_s: int, short_s: int) -> dict[str, 
     }
 
 
-def calls(wh: Warehouse, scope: Scope, *, service_level_s: int, short_abandon_s: int) -> dict[str, Any]:
+def calls(
+    wh: Warehouse, scope: Scope, *, service_level_s: int, short_abandon_s: int
+) -> dict[str, Any]:
     """Calls offered, answered, service level and abandonment (DOMAIN.md section 8)."""
     where = (
         "direction = 'inbound' AND queued_at >= {start:DateTime64(6, 'UTC')}"
@@ -141,7 +143,9 @@ def calls(wh: Warehouse, scope: Scope, *, service_level_s: int, short_abandon_s:
         " AND startsWith(region_code, {prefix:String})"
     )
     params = scope.params(sl_s=float(service_level_s), short_s=float(short_abandon_s))
-    parts = _three_ways(wh, _CALL_COUNTS, f"{DATABASE}.calls FINAL", where, scope, "queued_at", params)
+    parts = _three_ways(
+        wh, _CALL_COUNTS, f"{DATABASE}.calls FINAL", where, scope, "queued_at", params
+    )
     return {
         part: [_call_figures(r, sl_s=service_level_s, short_s=short_abandon_s) for r in rows]
         for part, rows in parts.items()
@@ -228,8 +232,7 @@ def alarms(
 # -- orders and subsidies --------------------------------------------------------------------------
 
 _BREACHED = (
-    "(escalated_at IS NOT NULL OR id IN (SELECT order_id FROM "
-    f"{DATABASE}.sla_breaches FINAL))"
+    f"(escalated_at IS NOT NULL OR id IN (SELECT order_id FROM {DATABASE}.sla_breaches FINAL))"
 )
 
 
@@ -397,7 +400,14 @@ def coverage(wh: Warehouse, scope: Scope) -> dict[str, Any]:
         GROUP BY key ORDER BY key{FINAL_SETTINGS}
     """
     regions = [_coverage_row(r) for r in wh.query(sql, scope.params())]
-    total = {"key": "total", "elders": 0, "assessed": 0, "with_device": 0, "served": 0, "care_bed": 0}
+    total = {
+        "key": "total",
+        "elders": 0,
+        "assessed": 0,
+        "with_device": 0,
+        "served": 0,
+        "care_bed": 0,
+    }
     for r in regions:
         for k in ("elders", "assessed", "with_device", "served", "care_bed"):
             total[k] += r[k]
@@ -444,4 +454,3 @@ def devices(wh: Warehouse, scope: Scope) -> dict[str, Any]:
         for r in signals
     ]
     return beats
-

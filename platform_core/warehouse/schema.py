@@ -16,8 +16,12 @@ def table_of(fact: Fact) -> str:
 
 def create_statement(fact: Fact) -> str:
     columns = [f"`{c.name}` {c.type}" for c in fact.columns]
-    columns += [f"`{name}` String MATERIALIZED {expr}" if name != "hour" else
-                f"`{name}` DateTime('UTC') MATERIALIZED {expr}" for name, expr in fact.derived]
+    columns += [
+        f"`{name}` String MATERIALIZED {expr}"
+        if name != "hour"
+        else f"`{name}` DateTime('UTC') MATERIALIZED {expr}"
+        for name, expr in fact.derived
+    ]
     columns.append("`_version` UInt64")
     key = ", ".join(f"`{k}`" for k in fact.key)
     return (

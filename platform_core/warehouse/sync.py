@@ -39,13 +39,8 @@ class PassResult:
 
 def cursors(wh: Warehouse) -> dict[str, datetime]:
     """Each fact's cursor (where its next pass starts reading)."""
-    rows = wh.query(
-        f"SELECT fact, toUnixTimestamp64Micro(cursor) AS c FROM {SYNC_STATE} FINAL"
-    )
-    return {
-        r["fact"]: EPOCH + timedelta(microseconds=int(r["c"]))
-        for r in rows
-    }
+    rows = wh.query(f"SELECT fact, toUnixTimestamp64Micro(cursor) AS c FROM {SYNC_STATE} FINAL")
+    return {r["fact"]: EPOCH + timedelta(microseconds=int(r["c"])) for r in rows}
 
 
 def run_pass(

@@ -27,7 +27,9 @@ NAME, NUMBER = "乌云其其格", "13947101234"
 _ids = itertools.count(1)
 
 
-def add_calls(rt: Runtime, n: int, *, at: datetime | None = None, region: str = "150102003001") -> list[str]:
+def add_calls(
+    rt: Runtime, n: int, *, at: datetime | None = None, region: str = "150102003001"
+) -> list[str]:
     at = at or clock.now()
     ids = []
     with rt.session() as s:
@@ -56,7 +58,9 @@ def count(wh: ChdbWarehouse, table: str, final: bool = True) -> int:
     return int(rows[0]["n"])
 
 
-def test_calls_reach_the_warehouse_once_whatever_is_replayed(any_runtime: Runtime, warehouse) -> None:
+def test_calls_reach_the_warehouse_once_whatever_is_replayed(
+    any_runtime: Runtime, warehouse
+) -> None:
     add_calls(any_runtime, 7)
     for _ in range(3):  # three passes read the same rows (the look-back): one row each
         sync_now(warehouse, any_runtime)
@@ -65,7 +69,9 @@ def test_calls_reach_the_warehouse_once_whatever_is_replayed(any_runtime: Runtim
 
     # a changed row replaces its earlier version
     with any_runtime.session() as s:
-        s.execute(update(Call).values(outcome="answered", updated_at=clock.now() + timedelta(seconds=1)))
+        s.execute(
+            update(Call).values(outcome="answered", updated_at=clock.now() + timedelta(seconds=1))
+        )
     sync_now(warehouse, any_runtime)
     rows = warehouse.query(
         f"SELECT countIf(outcome = 'answered') AS a, count() AS n FROM {DATABASE}.calls FINAL"
@@ -97,15 +103,31 @@ def test_no_personal_data_reaches_the_warehouse(any_runtime: Runtime, warehouse)
         "SELECT table, name FROM system.columns WHERE database = {db:String}", {"db": DATABASE}
     )
     names = {(c["table"], c["name"]) for c in columns}
-    personal = ("phone", "number", "address", "id_number", "latitude", "longitude", "note", "comment", "text")
-    leaks = [f"{t}.{n}" for t, n in names if any(p in n for p in personal) or (n == "name" and t != "providers")]
+    personal = (
+        "phone",
+        "number",
+        "address",
+        "id_number",
+        "latitude",
+        "longitude",
+        "note",
+        "comment",
+        "text",
+    )
+    leaks = [
+        f"{t}.{n}"
+        for t, n in names
+        if any(p in n for p in personal) or (n == "name" and t != "providers")
+    ]
     assert leaks == []
     rows = warehouse.query(f"SELECT * FROM {DATABASE}.calls FINAL")
     flat = " ".join(str(v) for r in rows for v in r.values())
     assert NAME not in flat and NUMBER not in flat
 
 
-def test_backfill_reports_progress_and_a_second_run_changes_nothing(any_runtime: Runtime, warehouse) -> None:
+def test_backfill_reports_progress_and_a_second_run_changes_nothing(
+    any_runtime: Runtime, warehouse
+) -> None:
     now = clock.now()
     add_calls(any_runtime, 4, at=now - timedelta(days=70))
     add_calls(any_runtime, 5, at=now - timedelta(days=1))
@@ -180,9 +202,14 @@ def test_the_source_is_read_where_the_settings_say() -> None:
     pg = source_for(Settings(database_url="postgresql+psycopg://wh:s%27cret@db1,db2:5433/hotline"))
     assert isinstance(pg, PostgresPull)
     assert (pg.address, pg.database, pg.user, pg.password) == (
-        "db1:5432|db2:5433", "hotline", "wh", "s'cret"
+        "db1:5432|db2:5433",
+        "hotline",
+        "wh",
+        "s'cret",
     )
-    assert "PostgreSQL('db1:5432|db2:5433', 'hotline', 'wh', 's\\'cret')" in pg.attach_statements()[1]
+    assert (
+        "PostgreSQL('db1:5432|db2:5433', 'hotline', 'wh', 's\\'cret')" in pg.attach_statements()[1]
+    )
     with pytest.raises(SourceError):
         source_for(Settings(data_dir=Path("/srv/hotline")))
 
