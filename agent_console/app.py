@@ -106,8 +106,9 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     reports.init_app(app)
     regions.init_app(app)
     alarms.init_app(app, realtime)
-    from agent_console.views import orders_desk, provider_api, provider_portal
+    from agent_console.views import orders_desk, provider_api, provider_portal, supervision
 
+    supervision.init_app(app)
     provider_api.init_app(app)
     provider_portal.init_app(app)
     orders_desk.init_app(app)

@@ -12,6 +12,8 @@ const files = [
   ["node_modules/socket.io-client/dist/socket.io.esm.min.js", "socket.io.esm.min.js"],
   ["node_modules/socket.io-client/dist/socket.io.esm.min.js.map", "socket.io.esm.min.js.map"],
   ["node_modules/chart.js/dist/chart.umd.min.js", "chart.umd.js"],
+  // the supervision dashboards and the big screen (Apache-2.0)
+  ["node_modules/echarts/dist/echarts.min.js", "echarts.min.js"],
 ];
 for (const [from, to] of files) {
   const src = join(here, from);

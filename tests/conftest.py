@@ -82,6 +82,8 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory, data_key: str) -> Se
         # the second factor is on for supervisors, officers and administrators by default;
         # tests/agent_console/test_second_factor.py runs it, the rest log in with passwords
         totp_roles="",
+        # a console's process runs the warehouse's sync only where a test starts it
+        warehouse_sync_embedded=False,
     )
 
 

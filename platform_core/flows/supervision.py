@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 
 from platform_core import clock
 from platform_core.alarms.config import answer_targets
+from platform_core.catalogue.models import CATEGORY_LABELS
 from platform_core.errors import ValidationFailed
 from platform_core.regions import codes
 from platform_core.regions.models import Region
-from platform_core.regions.service import region_path, require_within
+from platform_core.orders.states import STATUS_LABELS
+from platform_core.regions.service import list_children, region_path, require_within
 from platform_core.runtime import settings_of
 from platform_core.warehouse import dashboards
 from platform_core.warehouse.engine import Warehouse
@@ -73,6 +75,11 @@ def figure(
             service_level_s=settings.service_level_s,
             short_abandon_s=settings.short_abandon_s,
         )
+        data["targets"] = {
+            "answer_rate": settings.answer_rate_target,
+            "answer_rate_amber": settings.answer_rate_amber,
+            "service_level": settings.service_level_target,
+        }
     elif name == "alarms":
         data = dashboards.alarms(wh, scope, targets=answer_targets(settings), now=now)
     elif name == "orders":
@@ -85,6 +92,9 @@ def figure(
         data = dashboards.coverage(wh, scope)
     else:
         data = dashboards.devices(wh, scope)
+    for part, labels in (("by_programme", CATEGORY_LABELS), ("by_status", STATUS_LABELS)):
+        for row in data.get(part, []):
+            row["name"] = labels.get(row["key"], row["key"])
     named = {r["key"] for r in data.get("regions", [])}
     names = region_names(session, named | {region})
     for row in data.get("regions", []):
@@ -101,6 +111,12 @@ def figure(
                 if codes.is_within(r.code, scope_code)
             ],
             "drills": codes.level_of(region) < DEEPEST_LEVEL,
+            "children": [
+                {"code": r.code, "name": r.name}
+                for r in (
+                    list_children(session, region) if codes.level_of(region) < DEEPEST_LEVEL else []
+                )
+            ],
         },
         "start": start.isoformat(),
         "end": end.isoformat(),

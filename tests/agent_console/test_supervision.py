@@ -1,0 +1,180 @@
+"""监管大数据 in the console, on chDB: who may see it (agents not; an officer or supervisor of one
+盟市 only theirs, refused and audited elsewhere; the region's administrator everything), the
+Excel export (audited), the staffing plan and the wallboard's tile, and in headless Chromium the
+drill-down on the map and the 大屏 refreshing by itself."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from datetime import timedelta
+
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
+
+from platform_core import clock
+from platform_core.audit.models import AuditRecord
+from platform_core.calls.models import Call
+from tests.agent_console.conftest import PASSWORD, login
+from tests.agent_console.test_browser import CHROMIUM_ARGS
+from tests.warehouse_support import sync_now
+
+XINCHENG, SAIHAN, DONGHE = "150102001001", "150105001001", "150202001001"
+_n = itertools.count(1)
+
+
+def seed_calls(rt, *, outcomes=None, region_mix=(XINCHENG, SAIHAN, DONGHE)) -> None:
+    now = clock.now()
+    with rt.session() as s:
+        for i, outcome in enumerate(outcomes or ["answered"] * 6 + ["abandoned"] * 2 + ["answered"]):
+            linkedid = f"1790001000.{next(_n)}"
+            at = now - timedelta(minutes=3 + i)
+            s.add(
+                Call(
+                    linkedid=linkedid,
+                    uniqueid=linkedid,
+                    caller_number="13947100000",
+                    caller_name="张三",
+                    region_code=region_mix[i % len(region_mix)],
+                    started_at=at - timedelta(seconds=5),
+                    queued_at=at,
+                    first_queue="hotline-general",
+                    outcome=outcome,
+                    wait_s=float(5 + i),
+                )
+            )
+
+
+@pytest.fixture
+def synced(world, app, pg_warehouse):
+    seed_calls(world.runtime)
+    sync_now(pg_warehouse, world.runtime)
+    return pg_warehouse
+
+
+def _refusals(rt, action: str) -> int:
+    with rt.session() as s:
+        return len(list(s.scalars(select(AuditRecord).where(AuditRecord.action == action))))
+
+
+def test_agents_may_not_open_supervision(app, synced) -> None:
+    client = app.test_client()
+    login(client, "agent_hhht")
+    assert client.get("/supervision").status_code == 403
+    assert client.get("/api/supervision/figures/calls").status_code == 403
+    assert client.get("/supervision/export.xlsx?figure=calls").status_code == 403
+
+
+def test_an_officer_sees_their_league_only(world, app, synced) -> None:
+    client = app.test_client()
+    login(client, "officer_hhht")
+    data = client.get("/api/supervision/figures/calls").get_json()
+    assert data["region"]["code"] == "150100000000"
+    assert {r["name"] for r in data["regions"]} == {"新城区", "赛罕区"}
+    assert data["total"][0]["offered"] == 6  # 呼和浩特's two thirds of nine
+    county = client.get("/api/supervision/figures/calls?region=150105000000").get_json()
+    assert [r["name"] for r in county["regions"]] == ["赛罕区"]
+    before = _refusals(world.runtime, "http.out_of_region")
+    for other in ("150200000000", "150000000000", "150202000000"):
+        resp = client.get(f"/api/supervision/figures/calls?region={other}")
+        assert resp.status_code == 403 and resp.get_json()["code"] == "out_of_region"
+    assert _refusals(world.runtime, "http.out_of_region") == before + 3
+
+
+def test_a_supervisor_of_baotou_and_the_regions_administrator(app, synced) -> None:
+    bt = app.test_client()
+    login(bt, "sup_bt")
+    data = bt.get("/api/supervision/figures/calls").get_json()
+    assert [r["name"] for r in data["regions"]] == ["东河区"]
+    assert data["total"][0]["offered"] == 3
+    everyone = app.test_client()
+    login(everyone, "admin_all")
+    data = everyone.get("/api/supervision/figures/calls").get_json()
+    assert {r["name"] for r in data["regions"]} == {"呼和浩特市", "包头市"}
+    assert data["total"][0]["offered"] == 9
+    assert {c["name"] for c in data["region"]["children"]} >= {"呼和浩特市", "阿拉善盟"}
+    for name in ("alarms", "orders", "subsidies", "providers", "coverage", "devices"):
+        resp = everyone.get(f"/api/supervision/figures/{name}")
+        assert resp.status_code == 200, (name, resp.get_json())
+    assert everyone.get("/api/supervision/figures/nothing").status_code == 422
+
+
+def test_every_figure_exports_to_excel_and_the_export_is_audited(world, app, synced) -> None:
+    client = app.test_client()
+    login(client, "officer_hhht")
+    before = _refusals(world.runtime, "report.export")
+    resp = client.get("/supervision/export.xlsx?figure=calls&region=150100000000")
+    assert resp.status_code == 200
+    wb = load_workbook(io.BytesIO(resp.data))
+    assert {"按时间", "按地区", "合计"} <= set(wb.sheetnames)
+    regions = wb["按地区"]
+    assert regions["A2"].value == "地区" and regions["B2"].value == "呼入"
+    names = {regions.cell(row=r, column=1).value for r in range(3, regions.max_row + 1)}
+    assert names == {"新城区", "赛罕区"}
+    assert _refusals(world.runtime, "report.export") == before + 1
+    assert client.get("/supervision/export.xlsx?figure=calls&region=150200000000").status_code == 403
+
+
+def test_the_staffing_plan_and_the_wallboard_tile(app, synced) -> None:
+    client = app.test_client()
+    login(client, "sup_hhht")
+    plan = client.get("/api/supervision/staffing?days=1").get_json()
+    assert len(plan["intervals"]) == 48 and plan["targets"]["answer_rate"] == 0.95
+    now = client.get("/api/supervision/staffing/now").get_json()
+    assert "logged_in" in now and "erlang_a" in now
+
+
+@pytest.fixture
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _login(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("[data-testid=login-submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+@pytest.mark.browser
+def test_drill_down_on_the_map_and_the_big_screen_refreshes(browser, world, live, synced) -> None:
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _login(page, live.url, "admin_all")
+    page.goto(f"{live.url}/supervision")
+    tiles = page.locator("[data-testid=tilemap] .tile-cell")
+    expect(tiles).to_have_count(12)  # the 12 盟市
+    expect(page.get_by_test_id("tile-150100000000")).to_contain_text("呼和浩特市")
+    expect(page.get_by_test_id("tile-150100000000")).to_contain_text("6")
+    expect(page.get_by_test_id("lag")).to_contain_text("秒")
+    page.get_by_test_id("tile-150100000000").click()  # region -> 盟市
+    expect(page.get_by_test_id("crumbs")).to_contain_text("呼和浩特市")
+    expect(page.get_by_test_id("tile-150105000000")).to_contain_text("赛罕区")
+    expect(page.locator("#fig-calls table.regions tbody tr").first).to_be_visible()
+    page.get_by_test_id("tile-150105000000").click()  # 盟市 -> 旗县区
+    expect(page.get_by_test_id("crumbs")).to_contain_text("赛罕区")
+    expect(page.locator("#fig-calls table.regions tbody")).to_contain_text("赛罕区")
+    expect(page.locator("#fig-calls canvas").first).to_be_attached()  # ECharts drew
+    with page.expect_download() as download:
+        page.get_by_test_id("export-calls").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    page.get_by_role("link", name="内蒙古自治区").click()  # back up
+    expect(tiles).to_have_count(12)
+
+    # the 大屏: today's figures, refreshed by itself when new calls arrive
+    page.goto(f"{live.url}/supervision/screen")
+    expect(page.get_by_test_id("bs-answer-rate")).to_have_text("77.8%")  # 7 of 9
+    expect(page.locator("[data-testid=tilemap] .tile-cell")).to_have_count(12)
+    seed_calls(world.runtime, outcomes=["answered"] * 9)
+    sync_now(synced, world.runtime)
+    expect(page.get_by_test_id("bs-answer-rate")).to_have_text("88.9%", timeout=15000)  # 16 of 18
+    font = page.get_by_test_id("bs-answer-rate").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert font >= 48  # readable across the room
+    assert errors == []
