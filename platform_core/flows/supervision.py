@@ -17,9 +17,9 @@ from platform_core import clock
 from platform_core.alarms.config import answer_targets
 from platform_core.catalogue.models import CATEGORY_LABELS
 from platform_core.errors import ValidationFailed
+from platform_core.orders.states import STATUS_LABELS
 from platform_core.regions import codes
 from platform_core.regions.models import Region
-from platform_core.orders.states import STATUS_LABELS
 from platform_core.regions.service import list_children, region_path, require_within
 from platform_core.runtime import settings_of
 from platform_core.warehouse import dashboards
