@@ -214,7 +214,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "alarms": ("raised", "counted", "waiting", "share_60", "share_180"),
     "orders": ("opened", "completed", "cancelled", "breached", "breach_rate", "complaints"),
-    "subsidies": ("orders", "elders", "subsidy", "self_pay", "budget"),
+    "subsidies": ("orders", "elders", "subsidy", "self_pay"),
+    "budgets": ("programme_name", "budget", "spent", "committed", "used_share", "warning"),
     "providers": (
         "name",
         "grade",
@@ -260,13 +261,13 @@ def export_xlsx() -> Any:
     wb = Workbook()
     first = wb.active
     wb.remove(first)
-    columns = COLUMNS.get(name, ())
     sheets = [
         ("series", "sv.sheet.series", "sv.col.period"),
         ("regions", "sv.sheet.regions", "sv.col.region"),
         ("ranking", "sv.sheet.ranking", "sv.col.rank"),
         ("by_programme", "sv.sheet.programme", "sv.col.programme"),
         ("by_status", "sv.sheet.status", "sv.col.status"),
+        ("budgets", "sv.sheet.budgets", "sv.col.region"),
         ("total", "sv.sheet.total", "sv.col.total"),
     ]
     for part, title, key_label in sheets:
@@ -277,9 +278,8 @@ def export_xlsx() -> Any:
         ws.append(
             [tr(f"sv.figure.{name}"), data["region"]["name"], data["start"][:10], data["end"][:10]]
         )
-        cols = [c for c in columns if any(c in r for r in rows)] or [
-            k for k in rows[0] if k not in ("key",)
-        ]
+        columns = COLUMNS["budgets"] if part == "budgets" else COLUMNS.get(name, ())
+        cols = [c for c in columns if any(c in r for r in rows)]
         ws.append([tr(key_label), *(tr(f"sv.col.{c}") for c in cols)])
         for cell in ws[2]:
             cell.font = Font(bold=True)

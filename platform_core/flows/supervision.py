@@ -7,7 +7,7 @@ theirs only); the caller checks permissions, this flow checks the region.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from platform_core import clock
 from platform_core.alarms.config import answer_targets
 from platform_core.catalogue.models import CATEGORY_LABELS
 from platform_core.errors import ValidationFailed
+from platform_core.flows.care_money import budget_lines
 from platform_core.orders.states import STATUS_LABELS
 from platform_core.regions import codes
 from platform_core.regions.models import Region
@@ -86,6 +87,9 @@ def figure(
         data = dashboards.orders(wh, scope)
     elif name == "subsidies":
         data = dashboards.subsidies(wh, scope)
+        data["budgets"] = programme_budgets(
+            session, region, year=clock.local_date(end - _TICK, settings.timezone).year
+        )
     elif name == "providers":
         data = dashboards.providers(wh, scope)
     elif name == "coverage":
@@ -124,6 +128,30 @@ def figure(
         "warehouse": sync_status(wh, now=now).as_dict(),
         **data,
     }
+
+
+_TICK = timedelta(microseconds=1)
+
+
+def programme_budgets(session: Session, region_code: str, *, year: int) -> list[dict[str, Any]]:
+    """Each care programme's budget of the year against what it spent and committed, per 盟市
+    (the bureau's money page, platform_core.flows.care_money, read as it is)."""
+    return [
+        {
+            "key": f"{line.region_code}:{line.programme}",
+            "region_code": line.region_code,
+            "name": line.region_name,
+            "programme": line.programme,
+            "programme_name": line.programme_label,
+            "year": line.year,
+            "budget": None if line.budget is None else float(line.budget),
+            "spent": float(line.spent),
+            "committed": float(line.committed),
+            "used_share": None if line.used_share is None else float(line.used_share),
+            "warning": line.warning,
+        }
+        for line in budget_lines(session, region_code=region_code, year=year)
+    ]
 
 
 def _unplaced(code: str) -> str:

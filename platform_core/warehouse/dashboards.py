@@ -268,8 +268,9 @@ def orders(wh: Warehouse, scope: Scope) -> dict[str, Any]:
 
 
 def subsidies(wh: Warehouse, scope: Scope) -> dict[str, Any]:
-    """Subsidies drawn: the subsidy of every order completed in the period and not cancelled,
-    by programme (service category). No budget is modelled yet: ``budget`` stays empty."""
+    """Subsidies drawn by service orders: the subsidy of every order completed in the period
+    and not cancelled, by service category (the care programmes' budgets are read beside it,
+    platform_core.flows.supervision)."""
     where = (
         "completed_at >= {start:DateTime64(6, 'UTC')} AND completed_at < {end:DateTime64(6, 'UTC')}"
         " AND cancelled_at IS NULL AND startsWith(region_code, {prefix:String})"
@@ -291,7 +292,6 @@ def subsidies(wh: Warehouse, scope: Scope) -> dict[str, Any]:
         for r in rows:
             r["orders"], r["elders"] = int(r["orders"]), int(r["elders"])
             r["subsidy"], r["self_pay"] = round(r["subsidy"], 2), round(r["self_pay"], 2)
-            r["budget"] = None
     return result
 
 

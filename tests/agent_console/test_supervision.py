@@ -15,9 +15,12 @@ from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
 from platform_core import clock
+from platform_core.actors import Actor, Role
 from platform_core.audit.models import AuditRecord
+from platform_core.budgets import service as budgets
 from platform_core.calls.models import Call
-from tests.agent_console.conftest import PASSWORD, login
+from platform_core.flows.care_money import budget_lines
+from tests.agent_console.conftest import HOHHOT, PASSWORD, login
 from tests.agent_console.test_browser import CHROMIUM_ARGS
 from tests.warehouse_support import sync_now
 
@@ -28,7 +31,9 @@ _n = itertools.count(1)
 def seed_calls(rt, *, outcomes=None, region_mix=(XINCHENG, SAIHAN, DONGHE)) -> None:
     now = clock.now()
     with rt.session() as s:
-        for i, outcome in enumerate(outcomes or ["answered"] * 6 + ["abandoned"] * 2 + ["answered"]):
+        for i, outcome in enumerate(
+            outcomes or ["answered"] * 6 + ["abandoned"] * 2 + ["answered"]
+        ):
             linkedid = f"1790001000.{next(_n)}"
             at = now - timedelta(minutes=3 + i)
             s.add(
@@ -114,7 +119,9 @@ def test_every_figure_exports_to_excel_and_the_export_is_audited(world, app, syn
     names = {regions.cell(row=r, column=1).value for r in range(3, regions.max_row + 1)}
     assert names == {"新城区", "赛罕区"}
     assert _refusals(world.runtime, "report.export") == before + 1
-    assert client.get("/supervision/export.xlsx?figure=calls&region=150200000000").status_code == 403
+    assert (
+        client.get("/supervision/export.xlsx?figure=calls&region=150200000000").status_code == 403
+    )
 
 
 def test_the_staffing_plan_and_the_wallboard_tile(app, synced) -> None:
@@ -175,6 +182,29 @@ def test_drill_down_on_the_map_and_the_big_screen_refreshes(browser, world, live
     seed_calls(world.runtime, outcomes=["answered"] * 9)
     sync_now(synced, world.runtime)
     expect(page.get_by_test_id("bs-answer-rate")).to_have_text("88.9%", timeout=15000)  # 16 of 18
-    font = page.get_by_test_id("bs-answer-rate").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    font = page.get_by_test_id("bs-answer-rate").evaluate(
+        "e => parseFloat(getComputedStyle(e).fontSize)"
+    )
     assert font >= 48  # readable across the room
     assert errors == []
+
+
+def test_subsidies_stand_against_each_programmes_budget(world, app, synced) -> None:
+    year = clock.today().year
+    officer = Actor(kind="user", name="民政", region_code=HOHHOT, role=Role.OFFICER, user_id=9)
+    with world.runtime.session() as s:
+        budgets.set_budget(
+            s, actor=officer, programme="care_beds", league_code=HOHHOT, year=year, amount="500000"
+        )
+    client = app.test_client()
+    login(client, "officer_hhht")
+    data = client.get("/api/supervision/figures/subsidies").get_json()
+    with world.runtime.session() as s:
+        expected = budget_lines(s, region_code=HOHHOT, year=year)
+    assert [(b["programme"], b["budget"], b["spent"]) for b in data["budgets"]] == [
+        (x.programme, None if x.budget is None else float(x.budget), float(x.spent))
+        for x in expected
+    ]
+    assert any(b["programme"] == "care_beds" and b["budget"] == 500000.0 for b in data["budgets"])
+    wb = load_workbook(io.BytesIO(client.get("/supervision/export.xlsx?figure=subsidies").data))
+    assert "项目预算执行" in wb.sheetnames

@@ -17,7 +17,7 @@ const FIGURES = {
   calls: { series: ["offered", "answered"], rate: "answer_rate", cols: ["offered", "answered", "abandoned", "answer_rate", "service_level", "abandon_rate", "asa_s"] },
   alarms: { series: ["raised", "counted"], rate: "share_60", cols: ["raised", "counted", "waiting", "share_60", "share_180"] },
   orders: { series: ["opened", "completed"], rate: "breach_rate", cols: ["opened", "completed", "cancelled", "breached", "breach_rate", "complaints"] },
-  subsidies: { series: ["subsidy"], cols: ["orders", "elders", "subsidy", "self_pay", "budget"] },
+  subsidies: { series: ["subsidy"], cols: ["orders", "elders", "subsidy", "self_pay"] },
   providers: { cols: ["name", "grade", "orders", "quality", "complaints", "complaint_rate", "on_time_rate"] },
   coverage: { cols: ["elders", "assessed_rate", "with_device_rate", "served_rate", "care_bed_rate"] },
   devices: { series: ["devices_beating"], cols: ["devices_beating"] },
@@ -66,9 +66,7 @@ function renderFigure(name, data) {
   const spec = FIGURES[name];
   const section = document.getElementById(`fig-${name}`);
   section.querySelector(".export").href = `/supervision/export.xlsx?${query({ figure: name })}`;
-  const note = section.querySelector(".note");
-  note.hidden = name !== "subsidies";
-  note.textContent = name === "subsidies" ? t("sv.subsidies.no_budget") : "";
+  if (name === "subsidies") renderBudgets(section, data);
   const rows = name === "providers" ? data.ranking : data.regions || [];
   const keyHead = name === "providers" ? t("sv.col.rank") : t("sv.col.region");
   const table = section.querySelector("table.regions");
@@ -81,6 +79,20 @@ function renderFigure(name, data) {
   if (total && name !== "providers") body.push(el("tr", { class: "total" }, el("th", { scope: "row" }, t("sv.col.total")), spec.cols.map((c) => el("td", {}, fmt(c, total[c])))));
   table.tBodies[0].replaceChildren(...body);
   drawChart(name, section.querySelector(".chart"), data, spec);
+}
+
+// Each care programme's budget of the year against what it spent and committed, per 盟市.
+function renderBudgets(section, data) {
+  const box = section.querySelector(".budgets");
+  const lines = data.budgets || [];
+  const year = lines.length ? lines[0].year : "";
+  const cols = ["programme_name", "budget", "spent", "committed", "used_share"];
+  box.replaceChildren(el("h3", {}, t("sv.budgets", { year })),
+    lines.some((l) => l.budget !== null) ? "" : el("p", { class: "hint" }, t("sv.budgets.none")),
+    el("table", { "data-testid": "budget-lines" },
+      el("thead", {}, el("tr", {}, el("th", {}, t("sv.col.region")), cols.map((c) => el("th", {}, t(`sv.col.${c}`))))),
+      el("tbody", {}, lines.map((l) => el("tr", { class: l.warning ? "level-red" : "" }, el("th", { scope: "row" }, l.name),
+        cols.map((c) => el("td", {}, c === "used_share" ? pct(l[c]) : fmt(c === "programme_name" ? "name" : "subsidy", l[c]))))))));
 }
 
 function drawChart(name, box, data, spec) {

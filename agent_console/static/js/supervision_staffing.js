@@ -32,7 +32,7 @@ async function load() {
     if (!window.echarts) return;
     const chart = window.echarts.init(document.getElementById("staffing-chart"));
     chart.setOption({
-      tooltip: { trigger: "axis" }, legend: {},
+      tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { top: 48, bottom: 72 },
       xAxis: { type: "category", data: rows.map((r) => fmtTime.format(new Date(r.start))) },
       yAxis: [{ type: "value", name: t("sv.st.agents") }, { type: "value", name: t("sv.st.offered") }],
       dataZoom: [{ type: "slider", start: 0, end: 30 }],
