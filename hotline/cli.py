@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "backup": "hotline.backup_cli:backup",
     "restore": "hotline.backup_cli:restore",
     "healthcheck": "hotline.healthcheck_cli:healthcheck",
+    "warehouse": "hotline.warehouse_cli:warehouse",
 }
 
 

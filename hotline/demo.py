@@ -111,7 +111,12 @@ class Demo:
 
     def stop(self) -> None:
         self._stop.set()
-        parts = [self.console.stop, self.callcenter.stop, self.sim.stop]
+        parts = [
+            self.console.stop,
+            self.console.app.extensions["hotline_warehouse"].close,
+            self.callcenter.stop,
+            self.sim.stop,
+        ]
         if self.devices is not None:
             parts.insert(0, self.devices.stop)
         if self.alarm_intake is not None:
@@ -244,6 +249,9 @@ def start_demo(
     config.phones[DEMO_SUPERVISOR_INTERFACE.rsplit("/", 1)[-1]] = PhoneConfig(answer_after=1.0)
     # the console's port first: when it is taken, nothing else has started yet
     app = create_app(runtime)
+    # the warehouse (chDB in the data directory) and its sync start with the demo, so the
+    # supervision pages are fresh from the first minute
+    app.extensions["hotline_warehouse"].get()
     console = ConsoleServer(
         app,
         settings.console_host,

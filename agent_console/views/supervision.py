@@ -166,16 +166,20 @@ def screen_data() -> Any:
     month_start = clock.start_of_day(today.replace(day=1), settings.timezone)
     region = _region_arg()
     actor = current_actor()
-    with runtime().session() as s:
-        data = supervision.wall(
-            s,
-            warehouse(),
-            scope_code=actor.region_code,
-            region_code=region,
-            day_start=day_start,
-            day_end=day_end,
-            month_start=month_start,
-        )
+    try:
+        with runtime().session() as s:
+            data = supervision.wall(
+                s,
+                warehouse(),
+                scope_code=actor.region_code,
+                region_code=region,
+                day_start=day_start,
+                day_end=day_end,
+                month_start=month_start,
+            )
+    except OutOfRegion:
+        audit_refusal("http.out_of_region", target_type="region", target_id=region, reason="screen")
+        raise
     return jsonify({"day": today.isoformat(), **data})
 
 

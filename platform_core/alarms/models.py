@@ -102,7 +102,7 @@ class Alarm(Base):
     closed_by: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str | None] = mapped_column(String(20))
     outcome_note: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     steps: Mapped[list[AlarmStep]] = relationship(
         back_populates="alarm", cascade="all, delete-orphan", order_by="AlarmStep.seq"
@@ -172,7 +172,7 @@ class AlarmSignal(Base):
     event_code: Mapped[str] = mapped_column(String(20), default="")
     result: Mapped[str] = mapped_column(String(20))  # raised, folded, restored, ...
     occurred_at: Mapped[datetime]
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)
     transport: Mapped[str] = mapped_column(String(6))
     vendor: Mapped[str] = mapped_column(String(20))
     latitude: Mapped[float | None]
@@ -194,7 +194,7 @@ class AlarmStep(Base):
     contact_id: Mapped[int | None]
     order_id: Mapped[int | None]
     note: Mapped[str] = mapped_column(Text, default="")
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor_kind: Mapped[str] = mapped_column(String(20))
     actor_name: Mapped[str] = mapped_column(String(64))
     actor_user_id: Mapped[int | None]

@@ -42,7 +42,7 @@ class Assessment(Base):
     next_due_on: Mapped[date] = mapped_column(Date)
     reminded_on: Mapped[date | None] = mapped_column(Date)
     recorded_by: Mapped[str] = mapped_column(String(64))
-    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     @property
     def is_legacy(self) -> bool:

@@ -52,7 +52,7 @@ class Call(Base):
     ended_at: Mapped[datetime | None]
     closed_by_resync: Mapped[bool] = mapped_column(default=False)
     recall_opened: Mapped[bool] = mapped_column(default=False)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     entries: Mapped[list[QueueEntry]] = relationship(
         order_by="QueueEntry.seq", cascade="all, delete-orphan", passive_deletes=True
@@ -80,8 +80,8 @@ class QueueEntry(Base):
     queue: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(default=0)
     position: Mapped[int] = mapped_column(default=0)
-    joined_at: Mapped[datetime]
-    left_at: Mapped[datetime | None]
+    joined_at: Mapped[datetime] = mapped_column(index=True)
+    left_at: Mapped[datetime | None] = mapped_column(index=True)
     outcome: Mapped[str | None] = mapped_column(
         String(12)
     )  # answered, abandoned, timeout, transferred
@@ -113,7 +113,7 @@ class AgentOffer(Base):
     hold_s: Mapped[int | None]
     talk_s: Mapped[int | None]
     complete_reason: Mapped[str | None] = mapped_column(String(12))  # caller, agent, transfer
-    ended_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)
     wrapup_s: Mapped[float | None]
 
 

@@ -32,7 +32,7 @@ class Device(Base):
     # End of the service period: repairs and replacements before it are free of charge.
     service_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     changes: Mapped[list[DeviceStatusChange]] = relationship(
         back_populates="device", cascade="all, delete-orphan", order_by="DeviceStatusChange.id"

@@ -63,7 +63,7 @@ class Elder(Base):
     moved_on: Mapped[date | None] = mapped_column(Date)
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     phones: Mapped[list[ElderPhone]] = relationship(
         back_populates="elder", cascade="all, delete-orphan", order_by="ElderPhone.id"

@@ -84,12 +84,12 @@ def forecast(
             if earlier < interval_start(first):
                 break
             w = decay ** (k - 1)
-            h = by_start.get(earlier)
-            num += w * (h.offered if h else 0)
+            found = by_start.get(earlier)
+            num += w * (found.offered if found else 0)
             den += w
-            if h and h.handled:
-                handle += w * h.handle_s
-                handled += w * h.handled
+            if found and found.handled:
+                handle += w * found.handle_s
+                handled += w * found.handled
         if den:
             offered = num / den
         else:

@@ -56,7 +56,7 @@ class IvrSession(Base):
     recall_id: Mapped[int | None]
 
     started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    ended_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class SatisfactionSurvey(Base):

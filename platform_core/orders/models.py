@@ -156,7 +156,7 @@ class ServiceOrder(Base):
     complaint_text: Mapped[str] = mapped_column(Text, default="")
     reject_count: Mapped[int] = mapped_column(default=0)
     transition_count: Mapped[int] = mapped_column(default=0)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     transitions: Mapped[list[OrderTransition]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderTransition.seq"

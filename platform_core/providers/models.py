@@ -75,7 +75,7 @@ class Provider(Base):
     # 0-100, fed by provider evaluation and credit events.
     credit_score: Mapped[float] = mapped_column(Numeric(5, 1, asdecimal=False), default=80.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     coverage: Mapped[list[ProviderCoverage]] = relationship(
         back_populates="provider",

@@ -359,14 +359,19 @@ def providers(wh: Warehouse, scope: Scope, *, limit: int = 20) -> dict[str, Any]
                 "on_time_rate": round(int(r["on_time"]) / accepted, 4) if accepted else None,
             }
         )
-    ranked.sort(
-        key=lambda x: (
-            -(x["quality"] if x["quality"] is not None else -1),
-            x["complaint_rate"] if x["complaint_rate"] is not None else 1,
-            -(x["on_time_rate"] or 0),
+
+    def rank(x: dict[str, Any]) -> tuple[float, float, float, int]:
+        # best quality first, then fewer complaints, then more often on time
+        quality = x["quality"] if x["quality"] is not None else -1.0
+        complaints = x["complaint_rate"] if x["complaint_rate"] is not None else 1.0
+        return (
+            -float(quality),
+            float(complaints),
+            -float(x["on_time_rate"] or 0),
             x["provider_id"],
         )
-    )
+
+    ranked.sort(key=rank)
     return {"ranking": ranked[:limit], "providers": len(ranked)}
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Engine, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select
 
 from platform_core.db import Base
 from platform_core.settings import Settings
@@ -46,7 +46,8 @@ def ch_time(at: datetime) -> str:
 
 
 class Source(Protocol):
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     def attach_statements(self) -> list[str]: ...
 
@@ -190,7 +191,7 @@ class EnginePush:
         table = self.table(fact)
         wanted = [table.c[c.src] for c in fact.columns]
         changed = [table.c[c] for c in fact.changed]
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if fact.required:
             conditions.append(table.c[fact.required].is_not(None))
         if since is not None and changed:

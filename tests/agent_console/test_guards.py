@@ -23,7 +23,8 @@ class Case:
     body: dict | None = None
     public: bool = False
     # "elder": the path names another region's elder; "call": another region's call; "agent": another
-    # region's agent; "content": the answer is filtered to the user's region; "self": own data only
+    # region's agent; "region": another region by its code; "content": the answer is filtered to
+    # the user's region; "self": own data only
     scope: str = "self"
 
 
@@ -87,6 +88,21 @@ ENDPOINTS: dict[str, Case] = {
     "reports.kpi": Case("GET", "/api/reports/kpi", scope="content"),
     "reports.export_csv": Case("GET", "/reports/export.csv", scope="content"),
     "reports.export_xlsx": Case("GET", "/reports/export.xlsx", scope="content"),
+    # 监管大数据: the user's region and below; another region asked for by its code is refused
+    "supervision.page": Case("GET", "/supervision"),
+    "supervision.screen": Case("GET", "/supervision/screen"),
+    "supervision.staffing_page": Case("GET", "/supervision/staffing"),
+    "supervision.figure": Case(
+        "GET", "/api/supervision/figures/calls?region=150200000000", scope="region"
+    ),
+    "supervision.screen_data": Case(
+        "GET", "/api/supervision/screen?region=150200000000", scope="region"
+    ),
+    "supervision.export_xlsx": Case(
+        "GET", "/supervision/export.xlsx?figure=calls&region=150200000000", scope="region"
+    ),
+    "supervision.staffing_data": Case("GET", "/api/supervision/staffing?days=1"),
+    "supervision.staffing_now": Case("GET", "/api/supervision/staffing/now"),
 }
 
 ENDPOINTS.update(
@@ -214,7 +230,7 @@ def test_other_regions_records_are_refused_on_every_endpoint(
     client = app.test_client()
     token = login(client, username)
     for endpoint, case in ENDPOINTS.items():
-        if case.scope not in ("elder", "call", "agent", "recall"):
+        if case.scope not in ("elder", "call", "agent", "recall", "region"):
             continue
         resp = client.open(
             _path(case, world, baotou_records),
