@@ -1,8 +1,8 @@
 """warehouse: index the columns the warehouse's sync reads changes by (each pass asks for the
 rows changed in the last seconds; without these it would scan the whole table)
 
-Revision ID: 0010_warehouse_change_indexes
-Revises: 0009_registry_imports
+Revision ID: 0011_warehouse_change_indexes
+Revises: 0010_allowance_runs
 Create Date: 2026-12-06 22:50:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0010_warehouse_change_indexes"
-down_revision: str | Sequence[str] | None = "0009_registry_imports"
+revision: str = "0011_warehouse_change_indexes"
+down_revision: str | Sequence[str] | None = "0010_allowance_runs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
