@@ -8,13 +8,25 @@ still reach what they need without globals.
 from __future__ import annotations
 
 import hashlib
+import json
 import select
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    FromClause,
+    MetaData,
+    create_engine,
+    event,
+    exc,
+    insert,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -146,6 +158,44 @@ def refresh_statistics(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
+
+
+def bulk_insert(session: Session, table: FromClause, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: PostgreSQL's COPY where the session runs
+    on it (an import writes a million rows), an executemany elsewhere. Every row names the same
+    columns; defaults are not applied, so rows give every column they need."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))  # type: ignore[arg-type]
+        return
+    columns = list(rows[0])
+    as_json = [isinstance(table.c[c].type, JSON) for c in columns]
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    with cursor.copy(f'COPY "{table.description}" ({quoted}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    json.dumps(row[c], ensure_ascii=False) if j else row[c]
+                    for c, j in zip(columns, as_json, strict=True)
+                ]
+            )
+
+
+def reserve_ids(session: Session, table: FromClause, count: int) -> list[int]:
+    """``count`` new primary keys from the table's sequence (PostgreSQL), for rows written by
+    :func:`bulk_insert` that others must reference."""
+    return list(
+        session.execute(
+            text(
+                f"SELECT nextval(pg_get_serial_sequence('{table.description}', 'id')) "
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": count},
+        ).scalars()
+    )
 
 
 def storable_text(text: str) -> str:

@@ -301,6 +301,9 @@ class Settings:
     # The registries: the largest Excel file an import takes, and rows per page of a list.
     registry_import_max_mb: int = 20
     registry_page_size: int = 50
+    # Service types that need a named qualification of the practitioner sent
+    # ("care_bathing=养老护理员,*=健康证"); without one, any unexpired qualification will do.
+    staff_required_qualifications: str = ""
 
     # Production serving and operations. The console's server (gunicorn: one gthread worker per
     # process, as Flask-SocketIO requires; werkzeug: the development server the demo embeds),

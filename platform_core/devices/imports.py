@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from platform_core.db import utcnow
+from platform_core.db import bulk_insert, reserve_ids, utcnow
 from platform_core.devices.lifecycle import DEVICE_TYPE_LABELS, DeviceStatus
 from platform_core.devices.models import Device, DeviceStatusChange
 from platform_core.devices.schemas import DeviceIn
@@ -197,30 +197,33 @@ def process(
 
 def _write(session: Session, rows: list[DeviceIn], region_code: str, source: Source) -> list[int]:
     now = utcnow()
-    ids = list(
-        session.scalars(
-            insert(Device).returning(Device.id),
-            [
-                {
-                    "device_type": d.device_type.value,
-                    "serial": d.serial,
-                    "imei": d.imei,
-                    "sim_number": d.sim_number,
-                    "vendor": d.vendor,
-                    "model": d.model,
-                    "heartbeat_interval_s": d.heartbeat_interval_s,
-                    "status": DeviceStatus.IN_STOCK.value,
-                    "region_code": region_code,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for d in rows
-            ],
+    values = [
+        {
+            "device_type": d.device_type.value,
+            "serial": d.serial,
+            "imei": d.imei,
+            "sim_number": d.sim_number,
+            "vendor": d.vendor,
+            "model": d.model,
+            "heartbeat_interval_s": d.heartbeat_interval_s,
+            "status": DeviceStatus.IN_STOCK.value,
+            "region_code": region_code,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for d in rows
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        ids = reserve_ids(session, Device.__table__, len(values))
+        bulk_insert(
+            session, Device.__table__, [{"id": i, **v} for i, v in zip(ids, values, strict=True)]
         )
-    )
+    else:
+        ids = list(session.scalars(insert(Device).returning(Device.id), values))
     reason = f"入库 (导入 {source.batch}, {source.source_department})"[:255]
-    session.execute(
-        insert(DeviceStatusChange),
+    bulk_insert(
+        session,
+        DeviceStatusChange.__table__,
         [
             {
                 "device_id": i,

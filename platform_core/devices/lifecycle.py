@@ -85,7 +85,7 @@ TRANSITIONS: dict[DeviceStatus, frozenset[DeviceStatus]] = {
     S.LOW_BATTERY: frozenset({S.ONLINE, S.OFFLINE, S.FAULT, S.IN_STOCK, S.DEACTIVATED}),
     S.FAULT: frozenset({S.UNDER_REPAIR, S.ONLINE, S.REPLACED, S.IN_STOCK, S.DEACTIVATED}),
     S.UNDER_REPAIR: frozenset({S.ONLINE, S.REPLACED, S.IN_STOCK, S.DEACTIVATED}),
-    S.REPLACED: frozenset({S.IN_STOCK}),
+    S.REPLACED: frozenset({S.IN_STOCK, S.DEACTIVATED}),  # back to stock once mended, or scrapped
     S.DEACTIVATED: frozenset({S.IN_STOCK}),
 }
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from platform_core.db import utcnow
+from platform_core.db import bulk_insert, reserve_ids, utcnow
 from platform_core.elders import idcard, phones
 from platform_core.elders.ethnicity import ETHNICITIES
 from platform_core.elders.models import (
@@ -42,6 +42,7 @@ from platform_core.errors import DomainError, ValidationFailed
 from platform_core.imports.workbook import Column, Outcome, RowProblem, Source, chunks, template
 from platform_core.regions import codes
 from platform_core.regions import service as regions
+from platform_core.regions.models import Region
 from platform_core.runtime import cipher_of
 from platform_core.security.masking import mask_id_number
 
@@ -154,29 +155,52 @@ class _Checked:
 
 
 class _Regions:
-    """Region codes resolved once per file: canonical code and area code, or the refusal."""
+    """Region codes resolved once per file. What decides a code (its 旗县区 known, an old code's
+    alias, the area code) is the county's, so each county is looked up once."""
 
     def __init__(self, session: Session, scope: str) -> None:
         self.session, self.scope = session, scope
-        self._known: dict[str, tuple[str, str | None] | DomainError] = {}
+        self._counties: dict[str, tuple[str, str | None] | DomainError] = {}
+        self._present: set[str] = set()
 
-    def resolve(self, raw: str) -> tuple[str, str | None]:
-        found = self._known.get(raw)
+    def _county(self, county6: str) -> tuple[str, str | None]:
+        found = self._counties.get(county6)
         if found is None:
             try:
-                code = known_county(self.session, raw)
-                if not codes.is_within(code, self.scope):
-                    raise ValidationFailed(
-                        f"区划 {code} 不在您的管辖范围内 / region outside yours",
-                        code="out_of_region",
-                    )
-                found = (code, area_code_for(self.session, code[:6].ljust(12, "0")))
+                code = known_county(self.session, county6.ljust(12, "0"))
+                found = (code[:6], area_code_for(self.session, code))
             except DomainError as err:
                 found = err
-            self._known[raw] = found
+            self._counties[county6] = found
         if isinstance(found, DomainError):
             raise found
         return found
+
+    def resolve(self, raw: str) -> tuple[str, str | None]:
+        """(canonical code, area code), or the refusal: unknown, or outside the scope."""
+        code = codes.normalize_code(raw)
+        if codes.level_of(code) < 3:
+            raise ValidationFailed(
+                f"区划不存在或不是旗县区以下: {code} / unknown region (must be a county or below)",
+                code="region_not_found",
+            )
+        county, area = self._county(code[:6])
+        code = county + code[6:]
+        if not codes.is_within(code, self.scope):
+            raise ValidationFailed(
+                f"区划 {code} 不在您的管辖范围内 / region outside yours", code="out_of_region"
+            )
+        return code, area
+
+    def ensure(self, wanted: Iterable[str]) -> None:
+        """Create the townships and villages a chunk names that are not on record yet."""
+        missing = set(wanted) - self._present
+        if not missing:
+            return
+        present = set(self.session.scalars(select(Region.code).where(Region.code.in_(missing))))
+        for code in sorted(missing - present):
+            regions.ensure_region(self.session, code)
+        self._present |= missing
 
 
 def _categories(raw: str) -> list[dict[str, Any]]:
@@ -281,7 +305,7 @@ def _check_row(
         column, message = exc.args if len(exc.args) == 2 else ("", str(exc))
         return [_problem(number, column, "invalid_value", message)]
     try:
-        region_code, area = regions_.resolve(codes.normalize_code(record["region_code"]))
+        region_code, area = regions_.resolve(record["region_code"])
     except (DomainError, codes.InvalidRegionCode) as err:
         message = err.message if isinstance(err, DomainError) else str(err)
         code = "out_of_region" if getattr(err, "code", "") == "out_of_region" else "unknown_region"
@@ -401,6 +425,7 @@ def process(
                 outcome.unchanged += 1
         outcome.new += len(fresh)
         if source is not None and not outcome.problems and fresh:
+            regions_.ensure(r.region_code for r in fresh)
             outcome.ids.extend(_write(session, fresh, source))
         if progress is not None:
             progress(outcome.rows)
@@ -411,8 +436,6 @@ def _write(session: Session, rows: list[_Checked], source: Source) -> list[int]:
     """Insert one chunk of new elders and their phones, contact, categories and provenance."""
     cipher = cipher_of(session)
     now = utcnow()
-    for code in {r.region_code for r in rows}:
-        regions.ensure_region(session, code)
     values = []
     for r in rows:
         d = r.data
@@ -438,9 +461,7 @@ def _write(session: Session, rows: list[_Checked], source: Source) -> list[int]:
                 "updated_at": now,
             }
         )
-    ids = dict(
-        session.execute(insert(Elder).returning(Elder.id_number_index, Elder.id), values).all()
-    )
+    ids = dict(zip([r.index for r in rows], _insert_elders(session, values), strict=True))
     phone_rows: list[dict[str, Any]] = []
     contacts: list[dict[str, Any]] = []
     categories: list[dict[str, Any]] = []
@@ -487,9 +508,21 @@ def _write(session: Session, rows: list[_Checked], source: Source) -> list[int]:
         (ElderCategory, categories),
         (FieldProvenance, provenance),
     ):
-        if batch:
-            session.execute(insert(model), batch)
+        bulk_insert(session, model.__table__, batch)
     return list(ids.values())
+
+
+def _insert_elders(session: Session, values: list[dict[str, Any]]) -> list[int]:
+    """The new elders' ids, in the order of ``values``."""
+    if session.get_bind().dialect.name == "postgresql":
+        ids = reserve_ids(session, Elder.__table__, len(values))
+        bulk_insert(
+            session, Elder.__table__, [{"id": i, **v} for i, v in zip(ids, values, strict=True)]
+        )
+        return ids
+    return list(
+        session.scalars(insert(Elder).returning(Elder.id, sort_by_parameter_order=True), values)
+    )
 
 
 def _local(number: str, area_code: str | None) -> str:

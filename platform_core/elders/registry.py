@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, select, union
 from sqlalchemy.orm import Session
 
 from platform_core import clock
@@ -131,9 +131,12 @@ def _text_filter(session: Session, text: str) -> ColumnElement[bool] | None:
     digits = "".join(ch for ch in text if ch.isdigit())
     if phone is not None or (digits and len(digits) >= 7 and len(digits) == len(compact)):
         number = phone.digits if phone is not None else digits
-        return or_(
-            exists().where(ElderPhone.elder_id == Elder.id, ElderPhone.number == number),
-            exists().where(EmergencyContact.elder_id == Elder.id, EmergencyContact.phone == number),
+        # two indexed lookups, not an OR of correlated EXISTS (a scan of every elder)
+        return Elder.id.in_(
+            union(
+                select(ElderPhone.elder_id).where(ElderPhone.number == number),
+                select(EmergencyContact.elder_id).where(EmergencyContact.phone == number),
+            )
         )
     return Elder.name.startswith(text[:64], autoescape=True)
 

@@ -99,8 +99,7 @@ def stage_import(
             "请填写数据来源部门 / name the sending department", code="source_required"
         )
     check_size(len(content), max_bytes(session))
-    total, rows = open_rows(content, spec.columns, max_bytes=max_bytes(session))
-    rows.close()
+    open_rows(content, spec.columns, max_bytes=max_bytes(session)).close()
     batch = ImportBatch(
         kind=kind,
         status="uploaded",
@@ -110,7 +109,6 @@ def stage_import(
         sha256=hashlib.sha256(content).hexdigest(),
         size_bytes=len(content),
         content=content,
-        total_rows=total,
         created_by=actor.name[:64],
         created_by_user_id=actor.user_id,
         created_by_role=actor.role.value if actor.role else None,
@@ -125,7 +123,6 @@ def stage_import(
         target_id=batch.id,
         detail={
             "filename": batch.filename,
-            "rows": total,
             "sha256": batch.sha256,
             "source": source,
         },
@@ -173,6 +170,8 @@ def request_run(session: Session, *, actor: Actor, batch_id: int, write: bool) -
         raise IllegalTransition("该批次已导入 / this batch is already imported", code="import_done")
     batch.status = "queued_import" if write else "queued_check"
     batch.done_rows, batch.error = 0, ""
+    if batch.problems:  # a file once rejected is counted again from the start
+        batch.total_rows = 0
     session.flush()
     audit.record(
         session,
@@ -220,9 +219,9 @@ def run_batch(factory: sessionmaker[Session], batch_id: int) -> str:
             _set(factory, batch_id, done_rows=done)
 
     try:
-        outcome = _check(factory, batch_id, kind, progress)
-        if write and not outcome.problems:
-            outcome = _write(factory, batch_id, kind, progress)
+        # an import checks as it writes (one pass over the file) and keeps nothing when a row
+        # turns out bad
+        outcome = (_write if write else _check)(factory, batch_id, kind, progress)
     except Exception as exc:  # the job records why, so the page can say it
         log.exception("导入批次失败 / import batch %s failed", batch_id)
         _set(
@@ -262,7 +261,7 @@ def run_batch(factory: sessionmaker[Session], batch_id: int) -> str:
 
 def _process(s: Session, batch: ImportBatch, progress: Callable[[int], None], write: bool) -> Any:
     spec = _kind(batch.kind)
-    _total, rows = open_rows(batch.content, spec.columns, max_bytes=max(batch.size_bytes, 1))
+    rows = open_rows(batch.content, spec.columns, max_bytes=max(batch.size_bytes, 1))
     kwargs: dict[str, Any] = {
         "rows": rows,
         "scope_region": batch.region_code,
@@ -292,7 +291,7 @@ def _write(
         batch = s.get(ImportBatch, batch_id)
         assert batch is not None
         outcome = _process(s, batch, progress, write=True)
-        if outcome.problems:  # the data changed since the check: write nothing
+        if outcome.problems:  # one bad row: nothing of the file is kept
             s.rollback()
         else:
             audit.record(
@@ -317,7 +316,7 @@ def run_batch_job(batch_id: int) -> str:
 
 
 def batch_view(batch: ImportBatch, tz: str) -> dict[str, Any]:
-    total = max(batch.total_rows, batch.done_rows, 1)
+    total = batch.total_rows  # known once the file has been read through
     return {
         "id": batch.id,
         "kind": batch.kind,
@@ -328,7 +327,7 @@ def batch_view(batch: ImportBatch, tz: str) -> dict[str, Any]:
         "source": batch.source_department,
         "rows": batch.total_rows,
         "done": batch.done_rows,
-        "percent": min(100, round(100 * batch.done_rows / total)),
+        "percent": min(100, round(100 * batch.done_rows / total)) if total else 0,
         "new": batch.new_rows,
         "unchanged": batch.unchanged_rows,
         "bad_rows": batch.bad_rows,

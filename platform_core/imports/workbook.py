@@ -157,9 +157,9 @@ def check_size(size: int, max_bytes: int) -> None:
 
 def open_rows(
     content: bytes, columns: Sequence[Column], *, max_bytes: int
-) -> tuple[int, Generator[tuple[int, dict[str, str]], None, None]]:
-    """(data rows in the sheet, an iterator of ``(row number, {key: text})``) for the first
-    sheet. Refuses a file over ``max_bytes``, one that is no workbook, and one whose header row
+) -> Generator[tuple[int, dict[str, str]], None, None]:
+    """``(row number, {key: text})`` of each filled-in row of the first sheet (the count is
+    known only once they are read: a sheet need not say its size, and counting is a pass). Refuses a file over ``max_bytes``, one that is no workbook, and one whose header row
     lacks a required column or has a column the template does not know."""
     check_size(len(content), max_bytes)
     if not zipfile.is_zipfile(io.BytesIO(content)):
@@ -193,7 +193,6 @@ def open_rows(
             duplicated=duplicated,
         )
     keys = [by_header[n].key if n else None for n in names]
-    total = max(0, (ws.max_row or 1) - 1)
 
     def iterate() -> Generator[tuple[int, dict[str, str]], None, None]:
         try:
@@ -206,4 +205,4 @@ def open_rows(
         finally:
             wb.close()
 
-    return total, iterate()
+    return iterate()

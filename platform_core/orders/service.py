@@ -18,6 +18,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.catalogue import service as catalogue
@@ -47,6 +48,7 @@ from platform_core.orders.models import (
 )
 from platform_core.orders.numbering import next_order_no
 from platform_core.orders.states import Command, Guard, OrderStatus
+from platform_core.providers import qualifications
 from platform_core.providers import service as providers
 from platform_core.providers.models import CLOSED_STATUSES, ProviderStaff
 from platform_core.regions import codes
@@ -379,6 +381,15 @@ def _staff_for(session: Session, order: ServiceOrder, staff_id: int) -> Provider
             f"服务人员 {staff.name} 不具备该服务技能 / the staff member lacks this skill",
             code="staff_not_eligible",
         )
+    reason = qualifications.refusal(
+        staff.name,
+        staff.qualifications,
+        service_type_code=order.service_type_code,
+        today=clock.today_in(session),
+        required=qualifications.required_names(_settings(session).staff_required_qualifications),
+    )
+    if reason is not None:
+        raise ValidationFailed(reason, code="staff_not_qualified", staff_id=staff.id)
     return staff
 
 

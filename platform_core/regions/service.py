@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -89,6 +90,35 @@ def ensure_region(session: Session, code: str, name: str | None = None) -> Regio
     session.add(region)
     session.flush()
     return region
+
+
+def ensure_many(session: Session, wanted: Iterable[str]) -> None:
+    """:func:`ensure_region` for many canonical codes at once (an import names thousands of
+    villages): one query finds what is on record, the rest is created parents first."""
+    targets = {codes.normalize_code(c) for c in wanted}
+    needed: set[str] = set()
+    for code in targets:
+        current: str | None = code
+        while current:
+            needed.add(current)
+            current = codes.parent_of(current)
+    known = {r.code: r for r in session.scalars(select(Region).where(Region.code.in_(needed)))}
+    for code in sorted(needed - set(known), key=codes.level_of):
+        parent_code = codes.parent_of(code)
+        parent = known.get(parent_code or "")
+        if parent is None or codes.level_of(code) < 4:
+            raise NotFound(f"区划不存在: {code} / unknown region", code="region_not_found")
+        region = Region(
+            code=code,
+            name=f"{parent.name}{codes.township_kind(code) or codes.village_kind(code)}{code[-3:]}",
+            level=codes.level_of(code),
+            parent_code=parent.code,
+            area_code=parent.area_code,
+            dictionary_version=DICTIONARY_VERSION,
+        )
+        session.add(region)
+        known[code] = region
+    session.flush()
 
 
 def list_children(session: Session, code: str) -> list[Region]:

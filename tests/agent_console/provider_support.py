@@ -44,6 +44,7 @@ def _provider(s, n: int, *, coverage: str = "150102") -> SimpleNamespace:
         phone=f"1370471000{n}",
         id_number=make_id_number("150102", date(1980, 5, 5), 700 + n),
         skills=["care_cleaning", "emergency_fall"],
+        qualifications=[{"name": "养老护理员", "level": "四级", "valid_until": "2099-12-31"}],
     )
     username = f"provider_{n}"
     accounts.create_user(

@@ -51,4 +51,18 @@ def registry_cases(case: Any) -> dict[str, Any]:
             "POST", "/registry/imports/batch/999999/check", {}, scope="content"
         ),
         "registry.import_progress": case("GET", "/api/registry/imports/999999", scope="content"),
+        "devices_registry.devices_page": case("GET", "/registry/devices", scope="content"),
+        "devices_registry.device_register": case("POST", "/registry/devices", {}, scope="content"),
+        "devices_registry.device_page": case("GET", "/registry/devices/999999", scope="content"),
+        "devices_registry.device_action": case(
+            "POST", "/registry/devices/999999/install", {}, scope="content"
+        ),
+        "devices_registry.repair_board": case("GET", "/registry/repairs", scope="content"),
+        "devices_registry.repair_step": case(
+            "POST", "/registry/repairs/999999/on_site", {}, scope="content"
+        ),
+        "devices_registry.visits_page": case("GET", "/registry/visits", scope="content"),
+        "devices_registry.visit_record": case(
+            "POST", "/registry/visits/999999", {}, scope="content"
+        ),
     }

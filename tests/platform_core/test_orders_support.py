@@ -85,6 +85,7 @@ def add_provider(
         phone="13947100001",
         id_number=make_id_number("150102", date(1980, 5, 5), n),
         skills=list(services),
+        qualifications=[{"name": "养老护理员", "level": "四级", "valid_until": "2099-12-31"}],
     )
     return SimpleNamespace(id=p.id, staff_id=staff.id, actor=provider_actor(p.id))
 

@@ -1,0 +1,70 @@
+"""Whether a practitioner may be sent: their qualifications and certificates (资质证书) on file
+and not expired. The rule lives here so every way of naming who goes (the portal, the provider
+interface, a command) refuses the same person for the same reason.
+
+A service type may require a named qualification (``HOTLINE_STAFF_REQUIRED_QUALIFICATIONS``,
+``"care_bathing=养老护理员,medical_escort=护士执业证书"``; ``*`` for every type); without one,
+at least one unexpired qualification is required.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+
+
+def _until(q: Mapping[str, str]) -> date | None:
+    raw = q.get("valid_until") or ""
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def is_valid(q: Mapping[str, str], today: date) -> bool:
+    until = _until(q)
+    return until is None or until >= today
+
+
+def required_names(raw: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in raw.split(","):
+        key, found, value = item.partition("=")
+        if found and key.strip() and value.strip():
+            out[key.strip()] = value.strip()
+    return out
+
+
+def refusal(
+    name: str,
+    qualifications: Iterable[Mapping[str, str]],
+    *,
+    service_type_code: str,
+    today: date,
+    required: Mapping[str, str],
+) -> str | None:
+    """Why this person may not be sent for this service today, or None when they may."""
+    quals = list(qualifications)
+    wanted = required.get(service_type_code) or required.get("*")
+    if wanted:
+        named = [q for q in quals if q.get("name") == wanted]
+        if not named:
+            return (
+                f"服务人员 {name} 缺少「{wanted}」资质, 不能派出 / lacks the required qualification"
+            )
+        if not any(is_valid(q, today) for q in named):
+            until = max((u for q in named if (u := _until(q))), default=None)
+            return (
+                f"服务人员 {name} 的「{wanted}」已于 {until} 过期, 不能派出 / "
+                "the required qualification has expired"
+            )
+        return None
+    if not quals:
+        return f"服务人员 {name} 未登记任何资质证书, 不能派出 / no qualification on file"
+    if not any(is_valid(q, today) for q in quals):
+        latest = max((u for q in quals if (u := _until(q))), default=None)
+        return (
+            f"服务人员 {name} 的资质证书均已过期 (最近到期 {latest}), 不能派出 / "
+            "every qualification has expired"
+        )
+    return None
