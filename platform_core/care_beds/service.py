@@ -486,6 +486,32 @@ def open_month_orders(
     return opened
 
 
+def open_month_orders_now(
+    session: Session, *, actor: Actor, care_bed_id: int, month: date | None = None
+) -> list[CareBedService]:
+    """A person asks for the month's planned orders now instead of at the daily run: they are
+    opened as the daily job opens them (the plan opens orders, not the person), the request
+    audited under the person's name."""
+    bed = get_care_bed(session, care_bed_id=care_bed_id)
+    require_within(bed.region_code, actor.region_code)
+    day = month or clock.today_in(session)
+    opened = open_month_orders(
+        session,
+        actor=_on_behalf("家庭养老床位月度服务", actor, bed.region_code),
+        care_bed_id=bed.id,
+        month=day,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="care_bed.open_month_orders",
+        target_type="care_bed",
+        target_id=bed.id,
+        detail={"month": day.strftime("%Y-%m"), "opened": len(opened)},
+    )
+    return opened
+
+
 def record_service(
     session: Session,
     *,

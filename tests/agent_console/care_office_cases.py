@@ -18,4 +18,13 @@ def care_office_cases(case: Any) -> dict[str, Any]:
         "care_gp.allowances": case("GET", "/care/gov-purchase/allowances", scope="content"),
         "care_gp.start_run": case("POST", "/care/gov-purchase/allowances/run", {}),
         "care_gp.run_progress": case("GET", "/api/care/allowance-runs/999999"),
+        "care_beds.beds": case("GET", "/care/beds", scope="content"),
+        "care_beds.new": case("GET", "/care/beds/new"),
+        "care_beds.apply": case("POST", "/care/beds", {}, scope="content"),
+        "care_beds.bed": case("GET", "/care/beds/999999", scope="content"),
+        "care_beds.step": case("POST", "/care/beds/999999/assess", {}, scope="content"),
+        "care_beds.contract": case("GET", "/care/beds/999999/contract.pdf"),
+        "care_beds.settlement": case("GET", "/care/beds/settlement", scope="content"),
+        "care_beds.settle": case("POST", "/care/beds/settlement", {}, scope="content"),
+        "care_beds.export": case("GET", "/care/beds/settlement.csv", scope="content"),
     }
