@@ -254,7 +254,7 @@ def assess_home(
     return _move(session, actor=actor, case=case, action="assess_home", on=on)
 
 
-def _used_by_household(session: Session, case: AdaptationCase) -> Decimal:
+def used_by_household(session: Session, case: AdaptationCase) -> Decimal:
     total = session.scalar(
         select(func.coalesce(func.sum(AdaptationItem.cost), 0))
         .join(AdaptationCase, AdaptationCase.id == AdaptationItem.case_id)
@@ -310,7 +310,7 @@ def propose_plan(
             code="plan_without_basic_items",
         )
     cap = Decimal(_policy(session, case).household_subsidy_cap).quantize(Decimal("0.01"))
-    used = _used_by_household(session, case)
+    used = used_by_household(session, case)
     basic = sum((p.cost for p in planned if p.basic), Decimal("0.00"))
     if used + basic > cap:
         raise OverHouseholdCap(
@@ -455,7 +455,7 @@ def settle(
     _require(case, "settle")
     cap = Decimal(_policy(session, case).household_subsidy_cap).quantize(Decimal("0.01"))
     basic = sum((i.cost for i in case.items if i.basic), Decimal("0.00"))
-    used = _used_by_household(session, case)
+    used = used_by_household(session, case)
     if used + basic > cap:  # the cap may have been lowered since the plan was signed
         raise OverHouseholdCap(
             f"结算 {basic} 元将超过每户补贴上限 {cap} 元 (已用 {used} 元) / over the household cap",

@@ -27,4 +27,10 @@ def care_office_cases(case: Any) -> dict[str, Any]:
         "care_beds.settlement": case("GET", "/care/beds/settlement", scope="content"),
         "care_beds.settle": case("POST", "/care/beds/settlement", {}, scope="content"),
         "care_beds.export": case("GET", "/care/beds/settlement.csv", scope="content"),
+        "care_adapt.cases": case("GET", "/care/adaptation", scope="content"),
+        "care_adapt.new": case("GET", "/care/adaptation/new"),
+        "care_adapt.apply": case("POST", "/care/adaptation", {}, scope="content"),
+        "care_adapt.case": case("GET", "/care/adaptation/999999", scope="content"),
+        "care_adapt.step": case("POST", "/care/adaptation/999999/sign", {}, scope="content"),
+        "care_adapt.photo": case("GET", "/care/adaptation/photos/999999/before"),
     }
