@@ -112,11 +112,18 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     provider_api.init_app(app)
     provider_portal.init_app(app)
     orders_desk.init_app(app)
-    from agent_console.views import administration, care_office, registry, registry_devices
+    from agent_console.views import (
+        administration,
+        care_office,
+        provider_records,
+        registry,
+        registry_devices,
+    )
 
     administration.init_app(app)
     registry.init_app(app)
     registry_devices.init_app(app)
+    provider_records.init_app(app)
     care_office.init_app(app, realtime)
 
     if relay:

@@ -62,6 +62,11 @@ def registry_cases(case: Any) -> dict[str, Any]:
             "POST", "/registry/repairs/999999/on_site", {}, scope="content"
         ),
         "devices_registry.visits_page": case("GET", "/registry/visits", scope="content"),
+        "provider_records.records_page": case("GET", "/provider/records"),
+        "provider_records.orders_csv": case("GET", "/provider/records/orders.csv"),
+        "provider_records.credit_csv": case("GET", "/provider/records/credit.csv"),
+        "provider_records.evaluation_pdf": case("GET", "/provider/records/evaluations/9.pdf"),
+        "provider_records.settlement_csv": case("GET", "/provider/records/settlements/9.csv"),
         "devices_registry.visit_record": case(
             "POST", "/registry/visits/999999", {}, scope="content"
         ),
