@@ -195,6 +195,7 @@ def _meal(
     order = session.get(ServiceOrder, booking.order_id) if booking.order_id else None
     return {
         "booking_id": booking.id,
+        "code": booking.code,  # the agent reads it to the caller: said at the point's counter
         "meal_point_id": point.id,
         "meal_point": point.name,
         "served_on": served_on.isoformat(),

@@ -70,6 +70,8 @@ class MealBooking(Base):
             sqlite_where=text("status <> 'cancelled'"),
         ),
         Index("ix_meal_bookings_point_day", "meal_point_id", "served_on"),
+        # the code the elder gives at the point (today's bookings of a point are looked up by it)
+        Index("ix_meal_bookings_point_day_code", "meal_point_id", "served_on", "code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,6 +82,9 @@ class MealBooking(Base):
     served_on: Mapped[date] = mapped_column(Date)
     meal: Mapped[str] = mapped_column(String(10))
     mode: Mapped[str] = mapped_column(String(10))  # dine_in, delivery
+    # six digits, unique among the point's bookings of the day: said at the counter instead of
+    # showing the ID card first (the card is still checked)
+    code: Mapped[str | None] = mapped_column(String(6))
     source: Mapped[str] = mapped_column(String(10))  # hotline, family, point
     status: Mapped[str] = mapped_column(
         String(10), default="booked"

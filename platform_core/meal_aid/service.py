@@ -3,6 +3,7 @@ identity check, daily and monthly statistics, the monthly settlement per point."
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -156,7 +157,7 @@ def get_meal_point(session: Session, *, meal_point_id: int) -> MealPoint:
     return point
 
 
-def _point_staff(actor: Actor, point: MealPoint) -> None:
+def require_point_staff(actor: Actor, point: MealPoint) -> None:
     require_within(point.region_code, actor.region_code)
     if (
         actor.role == Role.PROVIDER
@@ -179,7 +180,7 @@ def publish_menu(
 ) -> MealMenu:
     """Set (or correct, while nobody has booked it) the menu of one meal."""
     point = get_meal_point(session, meal_point_id=meal_point_id)
-    _point_staff(actor, point)
+    require_point_staff(actor, point)
     if meal not in point.meal_times:
         raise ValidationFailed(
             f"{point.name}不供应{MEALS.get(meal, meal)} / the point does not serve this meal",
@@ -478,6 +479,7 @@ def book_meal(
         session, elder=elder, served_on=served_on, price=menu.price, policy=policy
     )
     booking = MealBooking(
+        code=_new_code(session, point.id, served_on),
         menu_id=menu.id,
         meal_point_id=point.id,
         elder_id=elder.id,
@@ -529,6 +531,21 @@ def book_meal(
         MealBooked(booking.id, elder.id, elder.region_code, point.id, served_on, meal, mode),
     )
     return booking
+
+
+def _new_code(session: Session, meal_point_id: int, served_on: date) -> str:
+    """Six random digits no other booking of the point on that day has."""
+    taken = set(
+        session.scalars(
+            select(MealBooking.code).where(
+                MealBooking.meal_point_id == meal_point_id, MealBooking.served_on == served_on
+            )
+        )
+    )
+    while True:
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        if code not in taken:
+            return code
 
 
 # ---------------------------------------------------------------- the delivery's service order
@@ -797,7 +814,7 @@ def redeem_meal(
     """
     booking = get_booking(session, booking_id=booking_id)
     point = get_meal_point(session, meal_point_id=booking.meal_point_id)
-    _point_staff(actor, point)
+    require_point_staff(actor, point)
     local_now = _now_local(session, now)
     if booking.status == "redeemed":
         _refuse_audited(session, actor, booking, "already_redeemed")
@@ -883,7 +900,7 @@ def close_meal(
 ) -> int:
     """After service: bookings nobody redeemed become no-shows (no subsidy is settled for them)."""
     point = get_meal_point(session, meal_point_id=meal_point_id)
-    _point_staff(actor, point)
+    require_point_staff(actor, point)
     result = session.execute(
         update(MealBooking)
         .where(
@@ -1092,6 +1109,7 @@ def status_for_elder(session: Session, *, elder_id: int, on: date | None = None)
 def _upcoming(session: Session, b: MealBooking) -> dict[str, Any]:
     out: dict[str, Any] = {
         "booking_id": b.id,
+        "code": b.code,
         "served_on": b.served_on.isoformat(),
         "meal": MEALS[b.meal],
         "mode": MODES[b.mode],

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, redirect, url_for
 
 from agent_console.realtime import CARE_NS, Connection, Realtime
 from agent_console.security import current_actor, guard
-from agent_console.views.care_office import adaptation, care_beds, gov_purchase
+from agent_console.views.care_office import adaptation, care_beds, gov_purchase, meals
 from agent_console.views.care_office.common import sections
 from agent_console.views.common import runtime
 from platform_core.accounts.permissions import Permission
@@ -39,6 +39,7 @@ def init_app(app: Flask, realtime: Realtime) -> None:
     gov_purchase.init_app(app)
     care_beds.init_app(app)
     adaptation.init_app(app)
+    meals.init_app(app)
     realtime.set_snapshot(CARE_NS, _snapshot)
 
     @realtime.on(CARE_NS, "snapshot", Permission.CARE_CAMPAIGNS)
