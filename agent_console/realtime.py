@@ -97,9 +97,27 @@ class Realtime:
         # started and stopped with the relay (the alarm router reacts to the relayed events)
         self._companions: list[tuple[Callable[[], Any], Callable[[], Any]]] = []
         self.add_companion(self._start_sweep, self._stop_sweep)
-        for ns in NAMESPACE_PERMISSION:
-            self._register_connect(ns)
+        # namespace -> the permission a connection needs, and the rooms it joins beyond its own
+        self._permissions: dict[str, Permission] = {}
+        self._rooms: dict[str, Callable[[Connection], list[str]]] = {}
+        for ns, permission in NAMESPACE_PERMISSION.items():
+            self.add_namespace(ns, permission)
         self._register_default_namespace()
+
+    def add_namespace(
+        self,
+        namespace: str,
+        permission: Permission,
+        *,
+        rooms: Callable[[Connection], list[str]] | None = None,
+    ) -> None:
+        """Serve ``namespace`` to logins whose role holds ``permission``; ``rooms`` names the
+        rooms a connection joins besides its user's, login's and region's (a site's desk joins
+        the rooms of the sites its account works at)."""
+        self._permissions[namespace] = permission
+        if rooms is not None:
+            self._rooms[namespace] = rooms
+        self._register_connect(namespace)
 
     # --- connections ---------------------------------------------------------------------
 
@@ -116,7 +134,7 @@ class Realtime:
         )
 
     def _register_connect(self, namespace: str) -> None:
-        permission = NAMESPACE_PERMISSION[namespace]
+        permission = self._permissions[namespace]
 
         def on_connect(auth: Any = None) -> bool:
             token = request.cookies.get(SESSION_COOKIE, "")
@@ -144,7 +162,9 @@ class Realtime:
             sid = request.sid  # type: ignore[attr-defined]
             with self._lock:
                 self._connections[(namespace, sid)] = conn
-            for room in [f"user:{user['id']}", f"login:{session_id}", f"scope:{actor.region_code}"]:
+            rooms = [f"user:{user['id']}", f"login:{session_id}", f"scope:{actor.region_code}"]
+            extra = self._rooms.get(namespace)
+            for room in rooms + (extra(conn) if extra else []):
                 self.socketio.server.enter_room(sid, room, namespace=namespace)
             self.send_snapshot(namespace, sid, conn)
             return True
@@ -267,7 +287,7 @@ class Realtime:
 
     def connection_counts(self) -> dict[str, int]:
         """Open connections per namespace (the metrics' connected sockets)."""
-        counts = dict.fromkeys(NAMESPACE_PERMISSION, 0)
+        counts = dict.fromkeys(self._permissions, 0)
         with self._lock:
             for namespace, _sid in self._connections:
                 counts[namespace] = counts.get(namespace, 0) + 1
@@ -415,7 +435,7 @@ class Realtime:
                 log.exception("转发事件失败 / relaying %s failed", envelope.get("type"))
 
     def _gap(self) -> None:
-        for ns in NAMESPACE_PERMISSION:
+        for ns in self._permissions:
             self.socketio.emit("resync", {}, namespace=ns, ignore_queue=True)
 
     def emit_local(self, event: str, data: Any, *, namespace: str, to: str | None = None) -> None:

@@ -169,6 +169,9 @@ def users() -> None:
             "community_worker",
             "security_admin",
             "auditor",
+            "site_manager",
+            "social_worker",
+            "volunteer",
         ]
     ),
 )

@@ -14,6 +14,10 @@ class Role(StrEnum):
     PROVIDER = "provider"  # 服务商 / 服务人员
     OFFICER = "officer"  # 民政监管
     COMMUNITY_WORKER = "community_worker"  # 街道 / 社区工作人员 (苏木乡镇, 嘎查村)
+    # community services: a service site's manager, a social worker, a volunteer
+    SITE_MANAGER = "site_manager"  # 服务场所负责人 (社区站、日间照料中心、助餐点)
+    SOCIAL_WORKER = "social_worker"  # 社会工作者
+    VOLUNTEER = "volunteer"  # 志愿者
     # 三员分立 (GB/T 22239): accounts and system, security and authorisation, audit
     SECURITY_ADMIN = "security_admin"  # 安全管理员
     AUDITOR = "auditor"  # 安全审计员
@@ -26,6 +30,9 @@ ROLE_LABELS = {
     Role.PROVIDER: "服务商",
     Role.OFFICER: "民政监管",
     Role.COMMUNITY_WORKER: "社区工作人员",
+    Role.SITE_MANAGER: "服务场所负责人",
+    Role.SOCIAL_WORKER: "社会工作者",
+    Role.VOLUNTEER: "志愿者",
     Role.SECURITY_ADMIN: "安全管理员",
     Role.AUDITOR: "安全审计员",
 }

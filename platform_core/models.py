@@ -28,6 +28,7 @@ from platform_core.provider_api import models as provider_api_models  # noqa: F4
 from platform_core.providers import models as providers_models  # noqa: F401
 from platform_core.regions import models as regions_models  # noqa: F401
 from platform_core.settlement import models as settlement_models  # noqa: F401
+from platform_core.sites import models as sites_models  # noqa: F401
 from platform_core.sla import models as sla_models  # noqa: F401
 
 metadata = Base.metadata

@@ -181,7 +181,7 @@ class Settings:
     # A dispatched order must be accepted within its window (minutes per service type code or
     # urgency; the service type wins), else the next provider gets it; an order nobody can take
     # is tried again after the retry interval.
-    dispatch_weights: str = "distance=30,load=25,grade=20,credit=15,coverage=10"
+    dispatch_weights: str = "distance=30,load=25,grade=20,credit=15,coverage=10,site=10"
     dispatch_max_distance_km: float = 30.0
     # An emergency order goes only to a provider this close; with nobody that near (or nobody
     # accepting) a person decides: widen the radius, call 120, send the key holder.
@@ -304,6 +304,10 @@ class Settings:
     # Service types that need a named qualification of the practitioner sent
     # ("care_bathing=养老护理员,*=健康证"); without one, any unexpired qualification will do.
     staff_required_qualifications: str = ""
+
+    # Community services. Day care: a check-in that brings the elders present to this share of
+    # the site's places warns the site's screen and the supervisors (and again at full).
+    daycare_warn_share: float = 0.9
 
     # Production serving and operations. The console's server (gunicorn: one gthread worker per
     # process, as Flask-SocketIO requires; werkzeug: the development server the demo embeds),

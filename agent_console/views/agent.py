@@ -384,6 +384,7 @@ def open_order(elder_id: int) -> Any:
             notes=data.notes,
             address=data.address or None,
             source_ref=data.linkedid,
+            site_id=data.site_id,
         )
         summary = integration.order_summary(order)
         summary["allowance"] = integration.order_allowance(s, order_id=order.id)

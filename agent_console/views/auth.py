@@ -29,6 +29,8 @@ def home_for(role: str) -> str:
         return url_for("admin.users")
     if allows(role, Permission.PROVIDER_PORTAL):
         return url_for("provider.inbox")
+    if role == Role.SITE_MANAGER:
+        return url_for("sites.desk_page")
     if allows(role, Permission.TAKE_CALLS) and role == Role.AGENT:
         return url_for("agent.console")
     if allows(role, Permission.VIEW_WALLBOARD) and role != Role.OFFICER:

@@ -36,6 +36,14 @@ class Permission(StrEnum):
     CARE_CAMPAIGNS = "care_campaigns"  # create, schedule and follow care-call campaigns
     MEAL_POINT_DESK = "meal_point_desk"  # a meal point's own page: menus, redemption, statistics
     HANDLE_COMPLAINTS = "handle_complaints"  # handle and close complaints with a reply
+    # community services (service sites, social work, volunteers and the time bank)
+    VIEW_SITES = "view_sites"  # the region's service sites and their statistics
+    MANAGE_SITES = "manage_sites"  # register, edit and close sites; name their managers
+    SITE_DESK = "site_desk"  # a site's own day: day care attendance, its staff, photos, hours
+    SOCIAL_CASEWORK = "social_casework"  # a social worker's own cases, from intake to closing
+    SUPERVISE_SOCIAL_WORK = "supervise_social_work"  # refer, assign, caseloads, overdue visits
+    MANAGE_VOLUNTEERS = "manage_volunteers"  # register volunteers, activities, confirm hours
+    VOLUNTEER_PORTAL = "volunteer_portal"  # a volunteer's own phone page and time-bank account
     # 三员分立: each of these three duties belongs to exactly one role
     ASSIGN_ROLES = "assign_roles"  # 安全管理员: change an account's role
     VIEW_AUDIT = "view_audit"  # 安全审计员: search, export and verify the audit trail
@@ -56,6 +64,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.DISPATCH_ORDERS,
             Permission.START_CARE,
             Permission.RECORD_ASSESSMENT,
+            Permission.VIEW_SITES,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -78,6 +87,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_DEVICES,
             Permission.CARE_CAMPAIGNS,
             Permission.HANDLE_COMPLAINTS,
+            Permission.VIEW_SITES,
         }
     ),
     Role.ADMIN: frozenset(
@@ -94,6 +104,8 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_ELDERS,
             Permission.EXPORT_ELDERS,
             Permission.MANAGE_DEVICES,
+            Permission.VIEW_SITES,
+            Permission.MANAGE_SITES,
         }
     ),
     Role.SECURITY_ADMIN: frozenset(
@@ -115,6 +127,10 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CARE_CAMPAIGNS,
             Permission.HANDLE_COMPLAINTS,
             Permission.MEAL_POINT_DESK,
+            Permission.VIEW_SITES,
+            Permission.MANAGE_SITES,
+            Permission.SUPERVISE_SOCIAL_WORK,
+            Permission.MANAGE_VOLUNTEERS,
         }
     ),
     Role.COMMUNITY_WORKER: frozenset(
@@ -126,6 +142,12 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.PROVIDER: frozenset({Permission.PROVIDER_PORTAL, Permission.MEAL_POINT_DESK}),
+    # the community's own people: none holds an account, role or audit duty (三员分立)
+    Role.SITE_MANAGER: frozenset(
+        {Permission.VIEW_SITES, Permission.SITE_DESK, Permission.MANAGE_VOLUNTEERS}
+    ),
+    Role.SOCIAL_WORKER: frozenset({Permission.SOCIAL_CASEWORK}),
+    Role.VOLUNTEER: frozenset({Permission.VOLUNTEER_PORTAL}),
 }
 
 

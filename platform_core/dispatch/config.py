@@ -16,6 +16,8 @@ DEFAULT_WEIGHTS = {
     "grade": 20.0,
     "credit": 15.0,
     "coverage": 10.0,
+    # an order at a service site: points for the provider that runs the site
+    "site": 10.0,
 }
 
 

@@ -1,7 +1,8 @@
 """Ranking the providers that could take an order: pure rules, no database.
 
 Each candidate earns points per part (distance, load against capacity, grade, credit score, how
-closely its coverage fits the elder's region) and loses the penalty of its status; a provider
+closely its coverage fits the elder's region, and for a service at a site whether it runs that
+site) and loses the penalty of its status; a provider
 under warning or reduced dispatch may also fill only a share of its capacity. The breakdown is
 kept so that the console can say why a provider came first.
 """
@@ -43,6 +44,8 @@ class CandidateFacts:
     load: int
     distance_km: float | None
     coverage_level: int
+    # For an order at a service site: whether this provider runs that site (None: at home).
+    operates_site: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,9 @@ def score(
         "credit": weights["credit"] * max(0.0, min(100.0, facts.credit_score)) / 100,
         "coverage": weights["coverage"] * COVERAGE_SHARE.get(facts.coverage_level, 0.0),
     }
+    if facts.operates_site is not None:
+        # the service happens at a site: its own operator is on the premises already
+        parts["site"] = weights.get("site", 0.0) * (1.0 if facts.operates_site else 0.0)
     rule = rules.get(facts.status)
     if rule is not None and rule.penalty:
         parts["status"] = rule.penalty

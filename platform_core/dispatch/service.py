@@ -39,6 +39,7 @@ from platform_core.providers import service as providers
 from platform_core.providers.models import Provider
 from platform_core.regions import codes
 from platform_core.settings import Settings
+from platform_core.sites.models import ServiceSite
 
 # Statuses from which dispatch may send the order to a provider.
 DISPATCHABLE = frozenset(
@@ -99,6 +100,7 @@ def candidate_facts(session: Session, order: ServiceOrder) -> list[CandidateFact
         session, region_code=order.region_code, service_type_code=order.service_type_code
     )
     loads = orders.provider_loads(session, provider_ids=[p.provider_id for p in found])
+    site = session.get(ServiceSite, order.site_id) if order.site_id else None
     out = []
     for p in found:
         distance = None
@@ -115,6 +117,7 @@ def candidate_facts(session: Session, order: ServiceOrder) -> list[CandidateFact
                 load=loads.get(p.provider_id, 0),
                 distance_km=distance,
                 coverage_level=max((codes.level_of(c) for c in p.covering_codes), default=0),
+                operates_site=None if site is None else site.provider_id == p.provider_id,
             )
         )
     return out
@@ -161,6 +164,9 @@ def _explanation(
         "candidates": [s.explain(i) for i, s in enumerate(ranking.ranked[:5], 1)],
         "excluded": [e.explain() for e in ranking.excluded],
     }
+    site = session.get(ServiceSite, order.site_id) if order.site_id else None
+    if site is not None:
+        out["site"] = {"id": site.id, "name": site.name, "provider_id": site.provider_id}
     if chosen is not None and chosen_rank is not None:
         out.update(chosen.explain(chosen_rank))
     return out

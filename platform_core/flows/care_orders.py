@@ -41,9 +41,11 @@ def open_care_order(
     source_ref: str | None = None,
     requested_at: datetime | None = None,
     quantity: Decimal | int = 1,
+    site_id: int | None = None,
 ) -> ServiceOrder:
-    """Open an order (as ``orders.service.open_order``) and let it draw on the elder's
-    government-purchase allowance; the agent sees what it drew in the elder's care status."""
+    """Open an order (as ``orders.service.open_order``, at a service site when ``site_id``
+    names one) and let it draw on the elder's government-purchase allowance; the agent sees
+    what it drew in the elder's care status."""
     order = orders.open_order(
         session,
         actor=actor,
@@ -56,6 +58,7 @@ def open_care_order(
         source_ref=source_ref,
         requested_at=requested_at,
         quantity=quantity,
+        site_id=site_id,
     )
     gov_purchase.charge_for_order(session, actor=actor, order_id=order.id)
     return order

@@ -1,4 +1,5 @@
-"""Meal points, their menus, elders' bookings and the monthly settlement per point."""
+"""Meal points (sites of the service-site registry), their menus, elders' bookings and the
+monthly settlement per point."""
 
 from __future__ import annotations
 
@@ -20,25 +21,33 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from platform_core.db import Base, utcnow
+from platform_core.sites.models import ServiceSite
+from platform_core.sites.vocabulary import SiteKind
 
 Money = Numeric(12, 2)
 
 
-class MealPoint(Base):
-    """助餐点: a community service site that cooks or serves meals for elders."""
+class MealPoint(ServiceSite):
+    """助餐点: a service site that cooks or serves meals for elders.
+
+    A site of the registry (``service_sites``: name, region, address, position, hours,
+    operator, status); its meal-aid details are this table's, under the same id.
+    """
 
     __tablename__ = "meal_points"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(80))
-    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
-    address: Mapped[str] = mapped_column(String(255))
-    provider_id: Mapped[int | None]  # the operator, when a provider runs the point
+    id: Mapped[int] = mapped_column(
+        ForeignKey("service_sites.id", ondelete="CASCADE"), primary_key=True
+    )
     # meal -> serving time "HH:MM" local, e.g. {"lunch": "11:30", "dinner": "17:30"}
     meal_times: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     delivers: Mapped[bool] = mapped_column(Boolean, default=False)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __mapper_args__ = {"polymorphic_identity": "meal_point"}
+
+    def __init__(self, **values: Any) -> None:
+        values.setdefault("kind", SiteKind.MEAL_POINT.value)
+        super().__init__(**values)
 
 
 class MealMenu(Base):

@@ -48,6 +48,9 @@ from platform_core.providers import service as providers
 from platform_core.providers.models import CLOSED_STATUSES
 from platform_core.regions.service import ensure_region, require_within, within
 from platform_core.runtime import settings_of
+from platform_core.sites import service as sites
+from platform_core.sites.events import SiteRegistered
+from platform_core.sites.vocabulary import SiteKind
 
 MEALS = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}
 MODES = {"dine_in": "堂食", "delivery": "送餐"}
@@ -113,7 +116,14 @@ def open_meal_point(
     meal_times: dict[str, str],
     delivers: bool = False,
     provider_id: int | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    phone: str | None = None,
+    opening_hours: dict[str, Any] | None = None,
+    capacity: int | None = None,
 ) -> MealPoint:
+    """Open a meal point: a site of the service-site registry (kind ``meal_point``) with its
+    serving times; the operator, when a provider runs it, publishes menus and redeems meals."""
     region = ensure_region(session, region_code)
     require_within(region.code, actor.region_code)
     for meal, hhmm in meal_times.items():
@@ -132,19 +142,29 @@ def open_meal_point(
         raise ValidationFailed(
             "助餐点至少供应一个餐次 / a point serves at least one meal", code="unknown_meal"
         )
-    point = MealPoint(
+    fields = sites.check_site_fields(
+        session,
+        kind=SiteKind.MEAL_POINT.value,
         name=name,
         region_code=region.code,
         address=address,
-        meal_times=dict(meal_times),
-        delivers=delivers,
+        latitude=latitude,
+        longitude=longitude,
+        phone=phone,
+        opening_hours=opening_hours,
+        capacity=capacity,
+        services=["meals"],
         provider_id=provider_id,
+    )
+    point = MealPoint(
+        **fields.as_values(), status="open", meal_times=dict(meal_times), delivers=delivers
     )
     session.add(point)
     session.flush()
     audit.record(
         session, actor=actor, action="meal_point.open", target_type="meal_point", target_id=point.id
     )
+    publish_on_commit(session, SiteRegistered(point.id, point.region_code, point.kind, point.name))
     return point
 
 

@@ -42,6 +42,10 @@ TEMPLATES: dict[str, str] = {
     "alarm_family": (
         "{elder_name}的{device}于{time}发出{alarm}报警, 热线正在处置, 请尽快与老人联系。"
     ),
+    # day care: the family's code that checks the elder in and out at the centre
+    "daycare_family_code": (
+        "{elder_name}在{site}日间照料的家属码为{code}, 接送时出示即可签到签退, 请妥善保管, 勿告知他人。"
+    ),
     # free text composed by another module (care calls, notices)
     "notice": "{text}",
 }

@@ -22,6 +22,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from platform_core.db import CHANNEL_ID, Base, utcnow
 
+# the tables the foreign keys below name, registered with the metadata in any process
+from platform_core.sites import models as _sites  # noqa: F401, E402
+
 Money = Numeric(12, 2)
 
 
@@ -42,6 +45,7 @@ class OrderSource(StrEnum):
     ASSESSMENT_PLAN = "assessment_plan"  # 评估后的服务计划
     APP = "app"  # 老人/家属端
     PROVIDER = "provider"  # 服务商上报
+    ONLINE = "online"  # 在线受理 (the hotline's web channel)
 
 
 SOURCE_LABELS = {
@@ -52,6 +56,7 @@ SOURCE_LABELS = {
     OrderSource.ASSESSMENT_PLAN: "评估服务计划",
     OrderSource.APP: "移动端",
     OrderSource.PROVIDER: "服务商上报",
+    OrderSource.ONLINE: "在线受理",
 }
 
 
@@ -97,6 +102,9 @@ class ServiceOrder(Base):
     address: Mapped[str] = mapped_column(String(255), default="")
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
+    # The service site where the service happens (a day care centre's bath, a station's
+    # clinic); None: at the elder's home or the address given.
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("service_sites.id"), index=True)
     requested_at: Mapped[datetime | None]
 
     status: Mapped[str] = mapped_column(String(20), index=True)

@@ -22,6 +22,7 @@ from platform_core.errors import NotFound, ValidationFailed
 from platform_core.orders import service as orders
 from platform_core.orders.models import OrderPhoto
 from platform_core.orders.states import Command
+from platform_core.photo_files import sniff_image
 from platform_core.settings import Settings
 
 KINDS = {
@@ -38,17 +39,6 @@ class PhotoNotFound(NotFound):
 
 def _settings(session: Session) -> Settings:
     return session.info.get("settings") or Settings()
-
-
-def sniff_image(data: bytes) -> tuple[str, str] | None:
-    """(content type, extension) from the file's first bytes, or None for anything else."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg", "jpg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png", "png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp", "webp"
-    return None
 
 
 def _authorize(session: Session, actor: Actor, order_id: int, action: str) -> None:

@@ -54,6 +54,8 @@ from platform_core.providers.models import CLOSED_STATUSES, ProviderStaff
 from platform_core.regions import codes
 from platform_core.regions.service import within
 from platform_core.settings import Settings
+from platform_core.sites.models import ServiceSite
+from platform_core.sites.vocabulary import SiteStatus
 
 _STAFF = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
 _PROVIDER_SIDE = frozenset({Role.PROVIDER, Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
@@ -417,8 +419,13 @@ def open_order(
     source_ref: str | None = None,
     requested_at: datetime | None = None,
     quantity: Decimal | int = 1,
+    site_id: int | None = None,
 ) -> ServiceOrder:
-    """Open an order for an elder, priced and given its SLA deadlines by the catalogue."""
+    """Open an order for an elder, priced and given its SLA deadlines by the catalogue.
+
+    With ``site_id`` the service happens at that service site (an open site of the elder's
+    盟市): the order's address and position are the site's, so dispatch measures distance
+    from there and the check-in is expected there."""
     elder = session.get(Elder, elder_id)
     if elder is None:
         raise ElderNotFound(f"老人档案不存在: {elder_id} / unknown elder")
@@ -457,6 +464,7 @@ def open_order(
         raise ValidationFailed(
             "预约时间必须带时区 / requested time needs a time zone", code="invalid_requested_at"
         )
+    site = _service_site(session, site_id, elder) if site_id is not None else None
     now = utcnow()
     quote = catalogue.price_for(
         session,
@@ -487,9 +495,14 @@ def open_order(
         source=source,
         source_ref=source_ref,
         notes=notes.strip(),
-        address=address.strip() if address else elder.address,
-        latitude=None if address else elder.latitude,
-        longitude=None if address else elder.longitude,
+        address=f"{site.name} ({site.address})"[:255]
+        if site
+        else address.strip()
+        if address
+        else elder.address,
+        latitude=site.latitude if site else None if address else elder.latitude,
+        longitude=site.longitude if site else None if address else elder.longitude,
+        site_id=site.id if site else None,
         requested_at=requested_at,
         status=OrderStatus.CREATED,
         quantity=quote.quantity,
@@ -521,6 +534,7 @@ def open_order(
         detail={
             "source": source,
             "source_ref": source_ref,
+            **({"site_id": site.id} if site else {}),
             "price": str(quote.amount),
             "subsidy": str(quote.subsidy),
             "self_pay": str(quote.self_pay),
@@ -532,6 +546,20 @@ def open_order(
         },
     )
     return order
+
+
+def _service_site(session: Session, site_id: int, elder: Elder) -> ServiceSite:
+    site = session.get(ServiceSite, site_id)
+    if site is None:
+        raise NotFound(f"服务场所不存在: {site_id} / no such site", code="site_not_found")
+    if site.status != SiteStatus.OPEN:
+        raise Conflict(f"{site.name}未在运营 / the site is not open", code="site_not_open")
+    if codes.league_of(site.region_code) != codes.league_of(elder.region_code):
+        raise ValidationFailed(
+            f"{site.name}不在老人所在盟市 / the site is in another league",
+            code="site_out_of_league",
+        )
+    return site
 
 
 # ---------------------------------------------------------------- dispatch

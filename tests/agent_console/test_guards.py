@@ -141,12 +141,18 @@ from tests.agent_console.care_office_cases import care_office_cases  # noqa: E40
 
 ENDPOINTS.update(care_office_cases(Case))
 
+from tests.agent_console.community_cases import SOCKET_EVENTS as COMMUNITY_EVENTS  # noqa: E402
+from tests.agent_console.community_cases import community_cases  # noqa: E402
+
+ENDPOINTS.update(community_cases(Case))
+
 SOCKET_EVENTS = {
     ("/agent", "snapshot"): "self",
     ("/agent", "screen_pop"): "elder",
     ("/agent", "elder_orders"): "elder",
     ("/supervisor", "snapshot"): "content",
     ("/care", "snapshot"): "content",
+    **COMMUNITY_EVENTS,
 }
 
 

@@ -122,10 +122,24 @@ function renderProfile(result) {
   state.orders = new Map((result.open_orders || p.open_orders || []).map((o) => [o.id, o]));
   renderOrders();
   presetOrderForm(result.open_orders || []);
+  loadSites(state.elderId);
   $("order-card").hidden = false;
   if (state.careFor !== state.elderId) loadCare(state.elderId);
   state.popShownAt = Date.now();
   box.dataset.shownAt = String(state.popShownAt);
+}
+
+// The service sites of the elder's 盟市 where the order's service may happen instead of at
+// home (a day care centre's bath, a station's clinic), nearest first.
+async function loadSites(elderId) {
+  const select = $("order-site");
+  select.replaceChildren(el("option", { value: "" }, t("order.site.home")));
+  try {
+    const data = await api("GET", `/api/elders/${elderId}/sites`);
+    if (elderId !== state.elderId) return;
+    select.append(...data.sites.map((s) => el("option", { value: s.id },
+      `${s.name} (${s.kind_label}${s.distance_km !== null ? ` ${s.distance_km} km` : ""})`)));
+  } catch (err) { /* the order opens at home */ }
 }
 
 // --- care processes from the call: where each stands, and start one in two clicks ---------------
@@ -462,6 +476,7 @@ $("order-form").addEventListener("submit", async (e) => {
   const form = Object.fromEntries(new FormData(e.target));
   form.linkedid = state.call ? state.call.linkedid : null;
   if (!form.address) delete form.address;
+  if (form.site_id) form.site_id = Number(form.site_id); else delete form.site_id;
   try {
     const res = await api("POST", `/api/elders/${state.elderId}/orders`, form);
     const drawn = Number(res.order.allowance || 0) > 0 ? ` · ${t("order.allowance", { amount: res.order.allowance })}` : "";

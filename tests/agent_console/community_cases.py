@@ -1,0 +1,55 @@
+"""The community endpoints (service sites and day care) for the guard tables of test_guards.
+Their region refusals (another 盟市's site, its elders) are tested in test_sites_console."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def community_cases(case: Any) -> dict[str, Any]:
+    return {
+        "sites.registry_page": case("GET", "/sites"),
+        "sites.list_sites": case("GET", "/api/sites", scope="content"),
+        "sites.register": case(
+            "POST",
+            "/api/sites",
+            {"kind": "day_care", "name": "x", "region_code": "150202000000", "address": "x"},
+            scope="content",
+        ),
+        "sites.detail": case("GET", "/api/sites/999999", scope="content"),
+        "sites.update": case("POST", "/api/sites/999999", {"capacity": 3}, scope="content"),
+        "sites.set_status": case("POST", "/api/sites/999999/status", {"status": "open"}),
+        "sites.add_staff": case(
+            "POST", "/api/sites/999999/staff", {"name": "x", "post": "cook"}, scope="content"
+        ),
+        "sites.remove_staff": case("POST", "/api/sites/999999/staff/1/remove", {}, scope="content"),
+        "sites.add_photo": case("POST", "/api/sites/999999/photos", {}, scope="content"),
+        "sites.photo": case("GET", "/api/sites/999999/photos/1", scope="content"),
+        "sites.region_statistics": case("GET", "/api/sites/daycare-statistics", scope="content"),
+        "sites.sites_for_elder": case("GET", "/api/elders/{elder_bt}/sites", scope="elder"),
+        "sites.desk_page": case("GET", "/site"),
+        "sites.desk": case("GET", "/api/site-desk"),
+        "sites.roster": case("GET", "/api/site-desk/999999/roster", scope="content"),
+        "sites.check_in": case(
+            "POST", "/api/site-desk/999999/check-in", {"family_code": "12345678"}, scope="content"
+        ),
+        "sites.check_out": case(
+            "POST", "/api/site-desk/999999/check-out", {"family_code": "12345678"}, scope="content"
+        ),
+        "sites.enrol": case(
+            "POST",
+            "/api/site-desk/999999/enrolments",
+            {"id_number": "150202194103090226", "weekdays": ["1"]},
+            scope="content",
+        ),
+        "sites.reissue_code": case(
+            "POST", "/api/site-desk/999999/enrolments/1/code", {}, scope="content"
+        ),
+        "sites.end_enrolment": case(
+            "POST", "/api/site-desk/999999/enrolments/1/end", {"reason": "x"}, scope="content"
+        ),
+        "sites.statistics": case("GET", "/api/site-desk/999999/statistics", scope="content"),
+    }
+
+
+SOCKET_EVENTS = {("/site", "snapshot"): "self"}
