@@ -105,7 +105,7 @@ def test_point_in_time_restore_into_a_new_cluster(base_settings) -> None:
         finally:
             rt.close()
         with make_engine(primary.url).connect() as c:
-            numbers = dict(c.execute(select(ServiceOrder.id, ServiceOrder.order_no)).tuples().all())
+            numbers = dict(c.execute(select(ServiceOrder.id, ServiceOrder.order_no)).all())
         primary.pg_ctl(pg_ctl, "stop")  # the primary is gone; only the repository is left
 
         done = _hotline(
