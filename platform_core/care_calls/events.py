@@ -22,6 +22,7 @@ class CareCallAttempted(DomainEvent):
     elder_id: int
     attempt_no: int
     result: str
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class CareHelpRequested(DomainEvent):
     care_call_id: int
     elder_id: int
     uniqueid: str | None
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class CareCallUnreachable(DomainEvent):
     attempts: int
     visit_order_id: int | None
     notice_id: int | None
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True)

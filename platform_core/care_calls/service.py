@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from platform_core.actors import Actor
@@ -32,7 +32,7 @@ from platform_core.care_calls.events import (
 )
 from platform_core.care_calls.models import CareCall, CareCallAttempt, CareCampaign
 from platform_core.db import utcnow
-from platform_core.elders.models import Elder, ElderCategory
+from platform_core.elders.models import Elder, ElderCategory, ElderPhone
 from platform_core.elders.vocabulary import ElderStatus
 from platform_core.errors import DomainError, IllegalTransition, NotFound, ValidationFailed
 from platform_core.events import publish_on_commit
@@ -48,17 +48,21 @@ NO_ANSWER_RESULTS = frozenset({"no_answer", "busy", "failed"})
 
 @dataclass(frozen=True)
 class CareCriteria:
-    """An elder is called when any one criterion holds."""
+    """An elder is called when any one criterion holds, or (``match_all``) when every one set
+    holds: "living alone and 80 or older" is ``min_age=80, living_arrangements=("alone",),
+    match_all=True``."""
 
     min_age: int | None = None
     categories: tuple[str, ...] = ()
     living_arrangements: tuple[str, ...] = ()
+    match_all: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "min_age": self.min_age,
             "categories": list(self.categories),
             "living_arrangements": list(self.living_arrangements),
+            "match_all": self.match_all,
         }
 
     @classmethod
@@ -67,6 +71,7 @@ class CareCriteria:
             min_age=data.get("min_age"),
             categories=tuple(data.get("categories") or ()),
             living_arrangements=tuple(data.get("living_arrangements") or ()),
+            match_all=bool(data.get("match_all", False)),
         )
 
 
@@ -98,11 +103,8 @@ def _born_on_or_before(today: date, age: int) -> date:
         return today.replace(year=today.year - age, day=28)
 
 
-def eligible_elders(
-    session: Session, *, region_code: str, criteria: CareCriteria, today: date
-) -> list[Elder]:
-    """Living elders in ``region_code`` (and below) matching any criterion, with a phone."""
-    conditions = []
+def _conditions(criteria: CareCriteria, today: date) -> list[Any]:
+    conditions: list[Any] = []
     if criteria.min_age:
         conditions.append(Elder.birth_date <= _born_on_or_before(today, criteria.min_age))
     if criteria.living_arrangements:
@@ -114,19 +116,42 @@ def eligible_elders(
         conditions.append(Elder.id.in_(in_category))
     if not conditions:
         raise ValidationFailed("关怀对象条件为空 / a campaign needs at least one criterion")
-    from sqlalchemy import or_
+    return conditions
 
+
+def _matching(region_code: str, criteria: CareCriteria, today: date) -> list[Any]:
+    conditions = _conditions(criteria, today)
+    return [
+        within(Elder.region_code, region_code),
+        Elder.status == ElderStatus.ACTIVE.value,
+        and_(*conditions) if criteria.match_all else or_(*conditions),
+        exists().where(ElderPhone.elder_id == Elder.id),
+    ]
+
+
+def eligible_elders(
+    session: Session, *, region_code: str, criteria: CareCriteria, today: date
+) -> list[Elder]:
+    """Living elders in ``region_code`` (and below) matching the criteria, with a phone."""
     q = (
         select(Elder)
-        .where(
-            within(Elder.region_code, region_code),
-            Elder.status == ElderStatus.ACTIVE.value,
-            or_(*conditions),
-        )
+        .where(*_matching(region_code, criteria, today))
         .options(selectinload(Elder.phones))
         .order_by(Elder.id)
     )
-    return [e for e in session.scalars(q) if e.phones]
+    return list(session.scalars(q))
+
+
+def count_eligible(
+    session: Session, *, region_code: str, criteria: CareCriteria, today: date
+) -> int:
+    """How many elders a campaign with these criteria would call (the form's preview)."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Elder).where(*_matching(region_code, criteria, today))
+        )
+        or 0
+    )
 
 
 def number_to_call(elder: Elder) -> str | None:
@@ -353,6 +378,7 @@ def record_response(session: Session, *, actor: Actor, attempt_id: int, response
             elder_id=call.elder_id,
             attempt_no=attempt.attempt_no,
             result=response,
+            campaign_id=call.campaign_id,
         ),
     )
     if response in ("needs_help", "no_key"):
@@ -363,6 +389,7 @@ def record_response(session: Session, *, actor: Actor, attempt_id: int, response
                 care_call_id=call.id,
                 elder_id=call.elder_id,
                 uniqueid=attempt.uniqueid,
+                campaign_id=call.campaign_id,
             ),
         )
     _maybe_finish(session, call.campaign_id)
@@ -396,6 +423,7 @@ def record_no_answer(
             elder_id=call.elder_id,
             attempt_no=attempt.attempt_no,
             result=result,
+            campaign_id=call.campaign_id,
         ),
     )
     campaign = call.campaign
@@ -466,6 +494,7 @@ def _escalate(session: Session, *, actor: Actor, call: CareCall) -> None:
             attempts=call.attempts,
             visit_order_id=call.visit_order_id,
             notice_id=call.notice_id,
+            campaign_id=call.campaign_id,
         ),
     )
     _maybe_finish(session, call.campaign_id)

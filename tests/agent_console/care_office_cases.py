@@ -43,4 +43,9 @@ def care_office_cases(case: Any) -> dict[str, Any]:
         "care_meals.counter": case("GET", "/meal-points/999999", scope="content"),
         "care_meals.look_up": case("POST", "/meal-points/999999/look-up", {}, scope="content"),
         "care_meals.redeem": case("POST", "/meal-points/999999/redeem", {}, scope="content"),
+        "care_calls.campaigns": case("GET", "/care/campaigns", scope="content"),
+        "care_calls.preview": case("POST", "/care/campaigns/preview", {}, scope="content"),
+        "care_calls.create": case("POST", "/care/campaigns", {}, scope="content"),
+        "care_calls.campaign": case("GET", "/care/campaigns/999999", scope="content"),
+        "care_calls.cancel": case("POST", "/care/campaigns/999999/cancel", {}, scope="content"),
     }

@@ -153,6 +153,7 @@ SOCKET_EVENTS = {
     ("/supervisor", "snapshot"): "content",
     ("/care", "snapshot"): "content",
     **COMMUNITY_EVENTS,
+    ("/care", "follow_campaign"): "content",  # the campaign's region (test_care_campaigns_desk)
 }
 
 

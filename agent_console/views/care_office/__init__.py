@@ -4,15 +4,17 @@ campaigns, orders after service, the money), and their live updates on the ``/ca
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, redirect, url_for
 
 from agent_console.realtime import CARE_NS, Connection, Realtime
 from agent_console.security import current_actor, guard
-from agent_console.views.care_office import adaptation, care_beds, gov_purchase, meals
+from agent_console.views.care_office import adaptation, campaigns, care_beds, gov_purchase, meals
 from agent_console.views.care_office.common import sections
 from agent_console.views.common import runtime
+from platform_core import clock
 from platform_core.accounts.permissions import Permission
 
 bp = Blueprint("care_office", __name__)
@@ -34,12 +36,23 @@ def _snapshot(conn: Connection) -> dict[str, Any]:
         return {"runs": gov_purchase.run_snapshot(s, conn.actor.region_code)}
 
 
+def _local_time(at: datetime | None) -> str:
+    """An instant as the hotline's clock reads it (Beijing time by default)."""
+    return (
+        ""
+        if at is None
+        else clock.local(at, runtime().settings.timezone).strftime("%Y-%m-%d %H:%M")
+    )
+
+
 def init_app(app: Flask, realtime: Realtime) -> None:
     app.register_blueprint(bp)
+    app.add_template_filter(_local_time, "local_time")
     gov_purchase.init_app(app)
     care_beds.init_app(app)
     adaptation.init_app(app)
     meals.init_app(app)
+    campaigns.init_app(app, realtime)
     realtime.set_snapshot(CARE_NS, _snapshot)
 
     @realtime.on(CARE_NS, "snapshot", Permission.CARE_CAMPAIGNS)
