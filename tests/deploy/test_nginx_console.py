@@ -24,7 +24,7 @@ from platform_core.actors import system_actor
 from platform_core.catalogue.service import install_defaults
 from platform_core.regions.service import load_dictionary
 from tests.agent_console.conftest import PASSWORD, USERS, _elder
-from tests.agent_console.test_browser import CHROMIUM_ARGS
+from tests.agent_console.test_browser import CHROMIUM_ARGS, _login
 from tests.conftest import _unavailable
 from tests.deploy.support import (
     ROOT,
@@ -138,13 +138,6 @@ def telephony(stack):
     yield sim
     center.stop()
     sim.stop()
-
-
-def _login(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[data-testid=login-submit]")
 
 
 def test_https_through_nginx_and_failover_to_the_other_console(stack, telephony) -> None:
