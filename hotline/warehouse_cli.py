@@ -71,6 +71,11 @@ def backfill_command(rebuild: bool, window_days: int) -> None:
         wh,
         source,
         lookback_s=runtime.settings.warehouse_lookback_s,
+        thresholds=(
+            runtime.settings.service_level_s,
+            runtime.settings.short_abandon_s,
+            runtime.settings.timezone,
+        ),
         window_days=window_days,
         progress=show,
     )

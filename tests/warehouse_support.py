@@ -27,4 +27,9 @@ def fresh_warehouse(rt: Runtime) -> Iterator[ChdbWarehouse]:
 def sync_now(wh: ChdbWarehouse, rt: Runtime) -> None:
     """One pass, as the running sync makes every second."""
     source: Source = source_for(rt.settings, rt.engine)
-    run_pass(wh, source, lookback_s=rt.settings.warehouse_lookback_s)
+    run_pass(
+        wh,
+        source,
+        lookback_s=rt.settings.warehouse_lookback_s,
+        thresholds=(rt.settings.service_level_s, rt.settings.short_abandon_s, rt.settings.timezone),
+    )

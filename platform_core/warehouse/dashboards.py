@@ -22,6 +22,7 @@ from platform_core.alarms.vocabulary import NEEDS_PERSON, AlarmStatus
 from platform_core.calls.kpi import KpiFigures
 from platform_core.errors import ValidationFailed
 from platform_core.regions import codes
+from platform_core.warehouse import rollups
 from platform_core.warehouse.engine import DATABASE, Warehouse
 
 GRAINS = ("hour", "day", "month")
@@ -76,13 +77,21 @@ def _ch(at: datetime) -> str:
 
 
 def bucket(column: str, grain: str) -> str:
-    """The local hour, day or month of ``column`` as text (the row's key)."""
+    """The local hour, day or month of ``column`` (grouped on; ``bucket_key`` prints it)."""
     local = f"toTimeZone({column}, {{tz:String}})"
     if grain == "hour":
-        return f"formatDateTime(toStartOfHour({local}), '%Y-%m-%d %H:00', {{tz:String}})"
+        return f"toStartOfHour({local})"
     if grain == "day":
-        return f"toString(toDate({local}))"
-    return f"formatDateTime(toStartOfMonth({local}), '%Y-%m')"
+        return f"toDate({local})"
+    return f"toStartOfMonth({local})"
+
+
+def bucket_key(value: Any, grain: str) -> str:
+    """A bucket as rows are keyed: '2026-03-02 08:00', '2026-03-02' or '2026-03'."""
+    text = str(value)
+    if grain == "hour":
+        return f"{text[:13]}:00"
+    return text[:10] if grain == "day" else text[:7]
 
 
 def _in_list(values: Iterable[str]) -> str:
@@ -102,6 +111,12 @@ _CALL_COUNTS = """
   countIf(outcome = 'answered' AND wait_s IS NULL) AS answered_unknown_wait,
   sumIf(ifNull(wait_s, 0), outcome = 'answered' AND wait_s IS NOT NULL) AS wait_answered_s
 """
+
+
+_ROLLED_COUNTS = ", ".join(
+    [f"sum({c}) AS {c}" for c in rollups.COUNT_COLUMNS]
+    + ["sum(wait_answered_s) AS wait_answered_s"]
+)
 
 
 def _call_figures(row: dict[str, Any], *, sl_s: int, short_s: int) -> dict[str, Any]:
@@ -143,9 +158,30 @@ def calls(
         " AND startsWith(region_code, {prefix:String})"
     )
     params = scope.params(sl_s=float(service_level_s), short_s=float(short_abandon_s))
-    parts = _three_ways(
-        wh, _CALL_COUNTS, f"{DATABASE}.calls FINAL", where, scope, "queued_at", params
-    )
+    thresholds = (service_level_s, short_abandon_s, scope.timezone)
+    if (
+        scope.grain != "hour"
+        and rollups.day_aligned(scope.timezone, scope.start, scope.end)
+        and rollups.calls_ready(wh, thresholds)
+    ):
+        # whole days: the daily rollup holds the same counts, thousands of rows not millions
+        parts = _three_ways(
+            wh,
+            _ROLLED_COUNTS,
+            f"{rollups.CALLS_DAILY} FINAL",
+            "sl_s = {sl:UInt16} AND short_s = {short:UInt16} AND tz = {tz:String}"
+            " AND day >= toDate(toTimeZone({start:DateTime64(6, 'UTC')}, {tz:String}))"
+            " AND day < toDate(toTimeZone({end:DateTime64(6, 'UTC')}, {tz:String}))"
+            " AND startsWith(county, {prefix:String})",
+            scope,
+            "day",
+            {**params, "sl": service_level_s, "short": short_abandon_s},
+            local_time=True,
+        )
+    else:
+        parts = _three_ways(
+            wh, _CALL_COUNTS, f"{DATABASE}.calls FINAL", where, scope, "queued_at", params
+        )
     return {
         part: [_call_figures(r, sl_s=service_level_s, short_s=short_abandon_s) for r in rows]
         for part, rows in parts.items()
@@ -160,19 +196,43 @@ def _three_ways(
     scope: Scope,
     time_column: str,
     params: dict[str, Any],
+    extra: tuple[str, ...] = (),
+    *,
+    local_time: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
-    out = {}
-    for part, key in (
-        ("series", bucket(time_column, scope.grain)),
-        ("regions", scope.child_column),
-        ("total", "'total'"),
-    ):
-        sql = (
-            f"SELECT {key} AS key, {select} FROM {source} WHERE {where}"
-            f" GROUP BY key ORDER BY key{FINAL_SETTINGS}"
-        )
-        out[part] = wh.query(sql, params)
-    return out
+    """The aggregate by time bucket (``series``), by child region (``regions``), in total and
+    by each ``extra`` column (``by_<column>``), in one scan (GROUPING SETS). ``local_time``: the
+    time column is already the hotline's local date."""
+    time_key = (
+        (time_column if scope.grain == "day" else f"toStartOfMonth({time_column})")
+        if local_time
+        else bucket(time_column, scope.grain)
+    )
+    keys = {"_b": time_key, "_c": scope.child_column}
+    keys.update({f"_x{i}": column for i, column in enumerate(extra)})
+    sets = ", ".join(f"({k})" for k in keys) + ", ()"
+    flags = ", ".join(f"grouping({k}) AS _g{k}" for k in keys)
+    sql = (
+        f"SELECT {', '.join(f'{v} AS {k}' for k, v in keys.items())}, {flags}, {select}"
+        f" FROM {source} WHERE {where} GROUP BY GROUPING SETS ({sets}){FINAL_SETTINGS}"
+    )
+    parts: dict[str, list[dict[str, Any]]] = {"series": [], "regions": [], "total": []}
+    parts.update({f"by_{column}": [] for column in extra})
+    for row in wh.query(sql, params):
+        grouped = [k for k in keys if not int(row.pop(f"_g{k}"))]
+        values = {k: row.pop(k) for k in keys}
+        if not grouped:
+            parts["total"].append({"key": "total", **row})
+        elif grouped == ["_b"]:
+            parts["series"].append({"key": bucket_key(values["_b"], scope.grain), **row})
+        elif grouped == ["_c"]:
+            parts["regions"].append({"key": str(values["_c"]), **row})
+        else:
+            i = int(grouped[0][2:])
+            parts[f"by_{extra[i]}"].append({"key": str(values[grouped[0]]), **row})
+    for rows in parts.values():
+        rows.sort(key=lambda r: r["key"])
+    return parts
 
 
 # -- alarms --------------------------------------------------------------------------------------
@@ -248,22 +308,21 @@ def orders(wh: Warehouse, scope: Scope) -> dict[str, Any]:
         f" countIf({_BREACHED}) AS breached, countIf(complaint_at IS NOT NULL) AS complaints"
     )
     source = f"{DATABASE}.orders FINAL"
-    params = scope.params()
-    result: dict[str, Any] = _three_ways(wh, select, source, where, scope, "opened_at", params)
+    parts = _three_ways(
+        wh, select, source, where, scope, "opened_at", scope.params(), ("category", "status")
+    )
+    result: dict[str, Any] = {
+        "series": parts["series"],
+        "regions": parts["regions"],
+        "total": parts["total"],
+        "by_programme": sorted(parts["by_category"], key=lambda r: -int(r["opened"])),
+        "by_status": sorted(parts["by_status"], key=lambda r: -int(r["opened"])),
+    }
     for rows in result.values():
         for r in rows:
             for k in ("opened", "completed", "cancelled", "breached", "complaints"):
                 r[k] = int(r[k])
             r["breach_rate"] = round(r["breached"] / r["opened"], 4) if r["opened"] else None
-    for part, column in (("by_programme", "category"), ("by_status", "status")):
-        result[part] = [
-            {**r, "opened": int(r["opened"]), "breached": int(r["breached"])}
-            for r in wh.query(
-                f"SELECT {column} AS key, count() AS opened, countIf({_BREACHED}) AS breached"
-                f" FROM {source} WHERE {where} GROUP BY key ORDER BY opened DESC{FINAL_SETTINGS}",
-                params,
-            )
-        ]
     return result
 
 
@@ -281,13 +340,15 @@ def subsidies(wh: Warehouse, scope: Scope) -> dict[str, Any]:
         " uniqExact(elder_id) AS elders"
     )
     source = f"{DATABASE}.orders FINAL"
-    params = scope.params()
-    result: dict[str, Any] = _three_ways(wh, select, source, where, scope, "completed_at", params)
-    result["by_programme"] = wh.query(
-        f"SELECT category AS key, {select} FROM {source} WHERE {where}"
-        f" GROUP BY key ORDER BY subsidy DESC{FINAL_SETTINGS}",
-        params,
+    parts = _three_ways(
+        wh, select, source, where, scope, "completed_at", scope.params(), ("category",)
     )
+    result: dict[str, Any] = {
+        "series": parts["series"],
+        "regions": parts["regions"],
+        "total": parts["total"],
+        "by_programme": sorted(parts["by_category"], key=lambda r: -float(r["subsidy"])),
+    }
     for rows in result.values():
         for r in rows:
             r["orders"], r["elders"] = int(r["orders"]), int(r["elders"])
@@ -445,17 +506,21 @@ def devices(wh: Warehouse, scope: Scope) -> dict[str, Any]:
         for r in rows:
             r["devices_beating"] = int(r["devices_beating"])
     signals = wh.query(
-        f"SELECT {bucket('received_at', scope.grain)} AS key, count() AS signals,"
+        f"SELECT {bucket('received_at', scope.grain)} AS _b, count() AS signals,"
         " countIf(kind = 'alarm') AS alarm_signals"
         f" FROM {DATABASE}.alarm_signals FINAL"
         " WHERE received_at >= {start:DateTime64(6, 'UTC')} AND received_at < {end:DateTime64(6, 'UTC')}"
         f" AND device_id IN (SELECT id FROM {DATABASE}.devices FINAL"
         " WHERE startsWith(region_code, {prefix:String}))"
-        f" GROUP BY key ORDER BY key{FINAL_SETTINGS}",
+        f" GROUP BY _b ORDER BY _b{FINAL_SETTINGS}",
         scope.params(),
     )
     beats["signals"] = [
-        {"key": r["key"], "signals": int(r["signals"]), "alarm_signals": int(r["alarm_signals"])}
+        {
+            "key": bucket_key(r["_b"], scope.grain),
+            "signals": int(r["signals"]),
+            "alarm_signals": int(r["alarm_signals"]),
+        }
         for r in signals
     ]
     return beats

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from platform_core.warehouse.engine import DATABASE, Warehouse
 from platform_core.warehouse.facts import FACTS, Fact
+from platform_core.warehouse.rollups import ensure_rollups
 
 SYNC_STATE = f"{DATABASE}.sync_state"
 
@@ -15,20 +16,28 @@ def table_of(fact: Fact) -> str:
 
 
 def create_statement(fact: Fact) -> str:
+    types = {c.name: c.type for c in fact.columns}
     columns = [f"`{c.name}` {c.type}" for c in fact.columns]
     columns += [
-        f"`{name}` String MATERIALIZED {expr}"
+        f"`{name}` LowCardinality(String) MATERIALIZED {expr}"
         if name != "hour"
         else f"`{name}` DateTime('UTC') MATERIALIZED {expr}"
         for name, expr in fact.derived
     ]
+    key = [f"`{k}`" for k in fact.key]
+    if [types.get(k) for k in fact.key] == ["String"]:
+        # a text identity (a call's linkedid) is sorted and deduplicated by its 64-bit hash:
+        # FINAL compares numbers, not strings
+        columns.append(f"`_key` UInt64 MATERIALIZED cityHash64(`{fact.key[0]}`)")
+        key = ["`_key`"]
     columns.append("`_version` UInt64")
-    key = ", ".join(f"`{k}`" for k in fact.key)
+    # passes find the rows they brought (by version) without reading the whole table
+    columns.append("INDEX _version_minmax _version TYPE minmax GRANULARITY 1")
     return (
         f"CREATE TABLE IF NOT EXISTS {table_of(fact)} (\n  " + ",\n  ".join(columns) + "\n)"
         f" ENGINE = ReplacingMergeTree(_version)"
         f" PARTITION BY toYYYYMM({fact.time_column})"
-        f" ORDER BY (toStartOfHour({fact.time_column}), {key})"
+        f" ORDER BY (toStartOfHour({fact.time_column}), {', '.join(key)})"
     )
 
 
@@ -40,6 +49,7 @@ def ensure_schema(wh: Warehouse, attach: Sequence[str] = ()) -> None:
         wh.command(statement)
     for fact in FACTS:
         wh.command(create_statement(fact))
+    ensure_rollups(wh)
     wh.command(
         f"CREATE TABLE IF NOT EXISTS {SYNC_STATE} ("
         " `fact` String, `cursor` DateTime64(6, 'UTC'), `pass_started` DateTime64(6, 'UTC'),"

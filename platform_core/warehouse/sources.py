@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select
 
-from platform_core.db import Base
+from platform_core.models import metadata
 from platform_core.settings import Settings
 from platform_core.warehouse.engine import Warehouse
 from platform_core.warehouse.facts import Column, Fact
@@ -96,10 +96,15 @@ class PostgresPull:
         return f"{SOURCE_DATABASE}.`{name}`"
 
     @staticmethod
-    def value(column: Column) -> str:
+    def value(column: Column, table: str) -> str:
         """The source column read as the warehouse column's type (PostgreSQL prints its
-        timestamps in UTC for the warehouse: PGTZ, see engine.py)."""
-        return f"CAST(`{column.src}` AS {column.type})"
+        timestamps in UTC for the warehouse: PGTZ, see engine.py); an empty source value in a
+        column the warehouse keeps filled becomes its type's empty value."""
+        src = f"`{column.src}`"
+        if "Nullable" not in column.type and metadata.tables[table].c[column.src].nullable:
+            empty = "''" if "String" in column.type else "0"
+            src = f"ifNull({src}, {empty})"
+        return f"CAST({src} AS {column.type})"
 
     @staticmethod
     def timestamp(name: str) -> str:
@@ -127,7 +132,7 @@ class PostgresPull:
             )
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         names = ", ".join(f"`{n}`" for n in fact.column_names)
-        values = ", ".join(self.value(c) for c in fact.columns)
+        values = ", ".join(self.value(c, fact.table) for c in fact.columns)
         return (
             f"INSERT INTO {table_of(fact)} ({names}, `_version`)"
             f" SELECT {values}, {self.version(fact)} FROM {self.table(fact.table)}{where}"
@@ -183,7 +188,7 @@ class EnginePush:
 
     @staticmethod
     def table(fact: Fact) -> Table:
-        return Base.metadata.tables[fact.table]
+        return metadata.tables[fact.table]
 
     def _rows(
         self, fact: Fact, since: datetime | None, window: tuple[datetime, datetime] | None

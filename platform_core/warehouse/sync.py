@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from platform_core import clock
 from platform_core.settings import Settings
+from platform_core.warehouse import rollups
 from platform_core.warehouse.engine import Warehouse, WarehouseError
 from platform_core.warehouse.facts import FACTS
 from platform_core.warehouse.schema import SYNC_STATE, ensure_schema
@@ -44,10 +45,16 @@ def cursors(wh: Warehouse) -> dict[str, datetime]:
 
 
 def run_pass(
-    wh: Warehouse, source: Source, *, lookback_s: float, now: datetime | None = None
+    wh: Warehouse,
+    source: Source,
+    *,
+    lookback_s: float,
+    thresholds: rollups.Thresholds = (20, 5, "Asia/Shanghai"),
+    now: datetime | None = None,
 ) -> PassResult:
     """One pass over every fact; returns when the warehouse holds every change committed
-    before it started."""
+    before it started (and the calls' daily rollup for ``thresholds``: service level and
+    short-abandon seconds, time zone)."""
     started = now or clock.now()
     result = PassResult(started)
     known = cursors(wh)
@@ -59,6 +66,13 @@ def run_pass(
         result.facts += 1
         cursor = max(EPOCH, started - timedelta(seconds=lookback_s))
         state_rows.append((fact.name, cursor))
+    calls_since = known.get("calls")
+    rollups.refresh_calls(
+        wh,
+        thresholds,
+        changed_since_version=_micros(calls_since) if calls_since else 0,
+        version=version,
+    )
     _write_state(wh, state_rows, started)
     result.seconds = (clock.now() - started).total_seconds()
     return result
@@ -130,6 +144,7 @@ def backfill(
     source: Source,
     *,
     lookback_s: float,
+    thresholds: rollups.Thresholds = (20, 5, "Asia/Shanghai"),
     window_days: int = 31,
     progress: Callable[[BackfillProgress], None] | None = None,
     now: datetime | None = None,
@@ -154,6 +169,7 @@ def backfill(
             if progress:
                 progress(BackfillProgress(fact.name, i, len(FACTS), rows, w, len(windows)))
         counts[fact.name] = rows
+    rollups.rebuild_calls(wh, thresholds, version=_micros(started))
     _write_state(
         wh,
         [(f.name, max(EPOCH, started - timedelta(seconds=lookback_s))) for f in FACTS],
@@ -172,6 +188,11 @@ class WarehouseSync:
         self.source = source
         self.interval_s = settings.warehouse_sync_interval_s
         self.lookback_s = settings.warehouse_lookback_s
+        self.thresholds: rollups.Thresholds = (
+            settings.service_level_s,
+            settings.short_abandon_s,
+            settings.timezone,
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.passes = 0
@@ -185,7 +206,9 @@ class WarehouseSync:
         return self
 
     def run_once(self) -> PassResult:
-        result = run_pass(self.wh, self.source, lookback_s=self.lookback_s)
+        result = run_pass(
+            self.wh, self.source, lookback_s=self.lookback_s, thresholds=self.thresholds
+        )
         self.passes += 1
         return result
 

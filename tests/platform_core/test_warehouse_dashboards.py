@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from platform_core.alarms import kpi as alarm_kpi
 from platform_core.alarms.config import answer_targets
 from platform_core.alarms.models import Alarm
@@ -17,7 +19,7 @@ from platform_core.devices.models import Device
 from platform_core.flows import supervision
 from platform_core.regions.service import load_dictionary
 from platform_core.runtime import Runtime
-from platform_core.warehouse import dashboards
+from platform_core.warehouse import dashboards, rollups
 from platform_core.warehouse.dashboards import Scope
 from tests.warehouse_support import sync_now
 
@@ -66,13 +68,22 @@ def seed_calls(rt: Runtime) -> None:
         call(s, XINCHENG, DAY + timedelta(days=1), "abandoned", 9)  # the day after
 
 
-def test_the_answer_rate_equals_the_kpi_report(any_runtime: Runtime, warehouse) -> None:
+@pytest.mark.parametrize("path", ["daily rollup", "calls themselves"])
+def test_the_answer_rate_equals_the_kpi_report(any_runtime: Runtime, warehouse, path: str) -> None:
     seed_calls(any_runtime)
     sync_now(warehouse, any_runtime)
     settings = any_runtime.settings
+    assert rollups.calls_ready(
+        warehouse, (settings.service_level_s, settings.short_abandon_s, settings.timezone)
+    )
+    if path == "calls themselves":
+        warehouse.command(f"TRUNCATE TABLE {rollups.ROLLUP_STATE}")
     end = DAY + timedelta(days=1)
     for region in ("150000000000", "150100000000", "150105000000", "150200000000"):
-        scope = Scope(region, DAY, end, "hour", settings.timezone)
+        grain = "day" if path == "daily rollup" else "hour"
+        scope = Scope(
+            region, DAY - timedelta(days=1), end + timedelta(days=1), grain, settings.timezone
+        )
         figure = dashboards.calls(
             warehouse,
             scope,
@@ -80,7 +91,13 @@ def test_the_answer_rate_equals_the_kpi_report(any_runtime: Runtime, warehouse) 
             short_abandon_s=settings.short_abandon_s,
         )
         with any_runtime.session() as s:
-            report = kpi_report(s, start=DAY, end=end, region_code=region, by="hour")
+            report = kpi_report(
+                s,
+                start=DAY - timedelta(days=1),
+                end=end + timedelta(days=1),
+                region_code=region,
+                by=grain,
+            )
         [total] = figure["total"]
         assert total["offered"] == report.total.offered > 0
         for key in ("answered", "abandoned", "timeout"):
@@ -230,3 +247,29 @@ def test_alarm_compliance_equals_the_alarm_kpis(any_runtime: Runtime, warehouse)
         for within in expected["answered_within"]:
             assert total[f"within_{within['seconds']}"] == within["answered"]
             assert total[f"share_{within['seconds']}"] == within["share"]
+
+
+def test_the_rollup_follows_changed_and_moved_calls(any_runtime: Runtime, warehouse) -> None:
+    seed_calls(any_runtime)
+    sync_now(warehouse, any_runtime)
+    settings = any_runtime.settings
+    end = DAY + timedelta(days=1)
+    with any_runtime.session() as s:
+        # every call of 新城区 moves to 包头 and is answered at once
+        for c in s.query(Call).filter(Call.region_code == XINCHENG):
+            c.region_code, c.outcome, c.wait_s = BAOTOU, "answered", 1.0
+    sync_now(warehouse, any_runtime)
+    for region in ("150102000000", "150200000000", "150000000000"):
+        scope = Scope(region, DAY, end, "day", settings.timezone)
+        figure = dashboards.calls(
+            warehouse,
+            scope,
+            service_level_s=settings.service_level_s,
+            short_abandon_s=settings.short_abandon_s,
+        )
+        with any_runtime.session() as s:
+            report = kpi_report(s, start=DAY, end=end, region_code=region)
+        offered = figure["total"][0]["offered"] if figure["total"] else 0
+        assert offered == report.total.offered
+        if offered:
+            assert figure["total"][0]["answer_rate"] == report.total.answer_rate

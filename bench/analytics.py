@@ -1,0 +1,681 @@
+"""The supervision dashboards at a region's scale: chDB beside PostgreSQL, and the sync between.
+
+    python bench/analytics.py [--calls 10000000] [--orders 2000000] [--signals 5000000]
+                              [--repeat 7] [--admin-url URL]
+
+Creates a dedicated PostgreSQL database (dropped at the end) with the platform's schema and
+fills it in the database itself (generate_series) with two years of facts spread over the 12
+盟市 and their 旗县区: calls (91 % answered, 7.5 % abandoned, waits of 0-74 s), service orders of every category with providers, subsidies, ratings and some SLA
+breaches, alarms with the device signals behind them (five per alarm), devices and elders. The
+indexes are built after the load, as a restore would.
+
+Then the warehouse (chDB in a temporary directory) backfills from PostgreSQL through the real
+sync (ClickHouse pulls from PostgreSQL): sync throughput in rows per second. An incremental pass
+after new calls arrive is timed too. Each dashboard figure is asked ``--repeat`` times of chDB
+(platform_core.warehouse.dashboards, the console's own queries) and the same question of
+PostgreSQL (the same groupings in PostgreSQL's SQL), each figure for a region, a period and a
+grain a supervisor picks: p50 and p95 of each, side by side. The goal: every figure's p95 at
+most 500 ms on chDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import Engine, Table, text  # noqa: E402
+from sqlalchemy.schema import CreateIndex, DropIndex  # noqa: E402
+
+from platform_core.alarms.config import answer_targets  # noqa: E402
+from platform_core.db import make_engine  # noqa: E402
+from platform_core.models import metadata  # noqa: E402
+from platform_core.regions.dictionary import LEAGUES  # noqa: E402
+from platform_core.regions.service import load_dictionary  # noqa: E402
+from platform_core.runtime import build_runtime  # noqa: E402
+from platform_core.settings import Settings  # noqa: E402
+from platform_core.warehouse import dashboards  # noqa: E402
+from platform_core.warehouse.engine import ChdbWarehouse  # noqa: E402
+from platform_core.warehouse.schema import ensure_schema  # noqa: E402
+from platform_core.warehouse.sources import source_for  # noqa: E402
+from platform_core.warehouse.sync import backfill, run_pass  # noqa: E402
+
+DEFAULT_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+TZ = "Asia/Shanghai"
+# the data's last instant: two years end here
+END = datetime(2026, 12, 1, tzinfo=UTC) - timedelta(hours=8)
+START = END - timedelta(days=730)
+BIG = ("calls", "service_orders", "alarms", "alarm_signals", "devices", "elders")
+
+
+def counties() -> list[str]:
+    return sorted(c for _, (_, _, cs) in LEAGUES.items() for c in cs)
+
+
+def _fill(table: Table, given: dict[str, str]) -> tuple[str, str]:
+    """Column list and SELECT list: ``given`` expressions, and a plain value for every other
+    column that may not be empty (the generator leaves the rest NULL)."""
+    names, values = [], []
+    for col in table.columns:
+        if col.name in given:
+            expr = given[col.name]
+        elif col.nullable or (col.primary_key and col.name == "id"):
+            continue
+        else:
+            kind = col.type.__class__.__name__.lower()
+            impl = getattr(col.type, "impl", None)
+            kind = impl.__class__.__name__.lower() if impl is not None else kind
+            if "json" in kind:
+                expr = "'[]'"
+            elif "bool" in kind:
+                expr = "false"
+            elif "date" in kind or "time" in kind:
+                expr = "now()"
+            elif "int" in kind or "numeric" in kind or "float" in kind:
+                expr = "0"
+            else:
+                expr = "''"
+        names.append(f'"{col.name}"')
+        values.append(expr)
+    return ", ".join(names), ", ".join(values)
+
+
+def _insert(conn: Any, table: str, n: int, given: dict[str, str]) -> None:
+    names, values = _fill(metadata.tables[table], given)
+    conn.execute(
+        text(f"INSERT INTO {table} ({names}) SELECT {values} FROM generate_series(1, {n}) AS g")
+    )
+
+
+def run_parallel(engine: Engine, jobs: list[tuple[str, int, dict[str, str]]]) -> None:
+    """The inserts on two connections at once, the largest first (two cores)."""
+
+    def one(job: tuple[str, int, dict[str, str]]) -> None:
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL session_replication_role = replica"))  # no FK checks
+            conn.execute(text("SET LOCAL synchronous_commit = off"))
+            _insert(conn, *job)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, sorted(jobs, key=lambda j: -j[1])))
+
+
+def generate(engine: Engine, *, calls: int, orders: int, signals: int) -> dict[str, int]:
+    """Two years of the region's facts, made in PostgreSQL itself."""
+    county_list = "ARRAY[" + ",".join(f"'{c}'" for c in counties()) + "]"
+    n_counties = len(counties())
+    alarms = max(1, signals // 5)
+    devices = max(1000, alarms // 10)
+    elders = max(1000, orders // 10)
+    providers = 240
+    span = "interval '730 days'"
+    start = f"timestamptz '{START.isoformat()}'"
+    # a pseudo-random but repeatable number 0..999 of the row, per salt
+    h = "((g::bigint * {k} + 12345) % 1000)"
+
+    def region(k: int) -> str:
+        return f"({county_list})[1 + (g * {k}) % {n_counties}] || '001001'"
+
+    # spread over the two years, each row a little off its even place
+    day_time = (
+        f"{start} + {span} * ((g - 1)::float / {{n}})"
+        f" + make_interval(secs => (({h.format(k=7919)} - 500) * 30)::float)"
+    )
+    jobs: list[tuple[str, int, dict[str, str]]] = []
+    jobs.append(
+        (
+            "providers",
+            providers,
+            {
+                "id": "g",
+                "name": "'服务商' || g",
+                "credit_code": "'91150' || lpad(g::text, 13, '0')",
+                "region_code": region(31),
+                "contact_phone": "''",
+                "status": "'normal'",
+                "grade": "(ARRAY['A','B','C'])[1 + g % 3]",
+                "credit_score": "70 + g % 30",
+            },
+        )
+    )
+    jobs.append(
+        (
+            "elders",
+            elders,
+            {
+                "id": "g",
+                "name": "'老人' || g",
+                "id_number_index": "'idx' || g",
+                "region_code": region(17),
+                "status": "CASE WHEN g % 50 = 0 THEN 'deceased' ELSE 'active' END",
+                "housing_risks": "'[]'",
+                "created_at": f"{start} + {span} * (g::float / {elders}) / 2",
+                "updated_at": f"{start} + {span} * (g::float / {elders}) / 2",
+            },
+        )
+    )
+    jobs.append(
+        (
+            "devices",
+            devices,
+            {
+                "id": "g",
+                "device_type": "(ARRAY['sos_pendant','smart_watch','fall_detector','smoke'])[1 + g % 4]",
+                "serial": "'DEV' || g",
+                "status": "(ARRAY['online','online','online','offline','fault'])[1 + g % 5]",
+                "elder_id": f"1 + (g * 7) % {elders}",
+                "region_code": region(13),
+                "last_heartbeat_at": f"timestamptz '{END.isoformat()}' - make_interval(secs => (g % 3600)::float)",
+                "created_at": start,
+                "updated_at": f"timestamptz '{END.isoformat()}' - make_interval(secs => (g % 3600)::float)",
+            },
+        )
+    )
+    t = day_time.format(n=calls)
+    wait = f"({h.format(k=104729)} % 75)::float"
+    outcome = (
+        f"CASE WHEN {h.format(k=15485863)} < 910 THEN 'answered'"
+        f" WHEN {h.format(k=15485863)} < 985 THEN 'abandoned' ELSE 'timeout' END"
+    )
+    jobs.append(
+        (
+            "calls",
+            calls,
+            {
+                "linkedid": "'b' || g",
+                "uniqueid": "'b' || g",
+                "direction": "'inbound'",
+                "region_code": region(7),
+                "elder_id": f"1 + (g * 11) % {elders}",
+                "started_at": t,
+                "queued_at": f"{t} + interval '8 seconds'",
+                "first_queue": "CASE WHEN g % 20 = 0 THEN 'hotline-emergency' ELSE 'hotline-general' END",
+                "outcome": outcome,
+                "wait_s": wait,
+                "talk_s": f"60 + {h.format(k=32452843)} % 240",
+                "agent_interface": "'PJSIP/' || (8001 + g % 60)",
+                "ended_at": f"{t} + interval '5 minutes'",
+                "updated_at": f"{t} + interval '5 minutes'",
+            },
+        )
+    )
+    t = day_time.format(n=orders)
+    category = "(ARRAY['daily_care','meals','medical','comfort','emergency','visit'])[1 + g % 6]"
+    jobs.append(
+        (
+            "service_orders",
+            orders,
+            {
+                "id": "g",
+                "order_no": "'GD' || lpad(g::text, 12, '0')",
+                "elder_id": f"1 + (g * 13) % {elders}",
+                "region_code": region(3),
+                "service_type_code": "'care_cleaning'",
+                "category": category,
+                "urgency": "CASE WHEN g % 10 = 0 THEN 'emergency' ELSE 'normal' END",
+                "source": "'call'",
+                "status": "(ARRAY['closed','closed','closed','completed','cancelled','dispatched'])[1 + g % 6]",
+                "provider_id": f"1 + (g * 7) % {providers}",
+                "unit_price": "60",
+                "price": "60",
+                "subsidy": "(g % 5) * 10",
+                "self_pay": "60 - (g % 5) * 10",
+                "response_minutes": "30",
+                "response_due_at": f"{t} + interval '30 minutes'",
+                "arrival_minutes": "120",
+                "arrival_due_at": f"{t} + interval '120 minutes'",
+                "opened_at": t,
+                "accepted_at": f"{t} + make_interval(mins => (5 + g % 40))",
+                "checked_in_at": f"{t} + make_interval(mins => (40 + g % 120))",
+                "completed_at": f"CASE WHEN g % 6 IN (4, 5) THEN NULL ELSE {t} + interval '3 hours' END",
+                "cancelled_at": f"CASE WHEN g % 6 = 4 THEN {t} + interval '1 hour' END",
+                "escalated_at": f"CASE WHEN g % 37 = 0 THEN {t} + interval '31 minutes' END",
+                "complaint_at": f"CASE WHEN g % 53 = 0 THEN {t} + interval '1 day' END",
+                "rating": "CASE WHEN g % 3 = 0 THEN 3 + g % 3 END",
+                "updated_at": f"{t} + interval '3 hours'",
+            },
+        )
+    )
+    t = day_time.format(n=alarms)
+    jobs.append(
+        (
+            "alarms",
+            alarms,
+            {
+                "id": "g",
+                "device_id": f"1 + (g * 3) % {devices}",
+                "region_code": region(5),
+                "alarm_type": "(ARRAY['sos','fall','smoke','low_battery','link_fault','no_activity'])[1 + g % 6]",
+                "alarm_class": "'emergency'",
+                "priority": "1",
+                "status": "CASE WHEN g % 97 = 0 THEN 'suppressed' ELSE 'closed' END",
+                "occurred_at": t,
+                "received_at": t,
+                "last_signal_at": t,
+                "taken_at": f"{t} + make_interval(secs => ({h.format(k=49979687)} % 200)::float)",
+                "closed_at": f"{t} + interval '20 minutes'",
+                "signal_count": "5",
+                "updated_at": f"{t} + interval '20 minutes'",
+            },
+        )
+    )
+    t = day_time.format(n=signals)
+    jobs.append(
+        (
+            "alarm_signals",
+            signals,
+            {
+                "id": "g",
+                "device_id": f"1 + (((g - 1) / 5 + 1) * 3) % {devices}",
+                "alarm_id": "(g - 1) / 5 + 1",
+                "msg_key": "'m' || g",
+                "kind": "CASE WHEN g % 5 = 4 THEN 'restore' ELSE 'alarm' END",
+                "alarm_type": "'sos'",
+                "result": "'folded'",
+                "occurred_at": t,
+                "received_at": t,
+                "transport": "'mqtt'",
+                "vendor": "'ankang'",
+            },
+        )
+    )
+    breaches = max(1, orders // 37)
+    jobs.append(
+        (
+            "sla_breaches",
+            breaches,
+            {
+                "id": "g",
+                "order_id": "g * 37",
+                "kind": "'response'",
+                "region_code": region(3),
+                "service_type_code": "'care_cleaning'",
+                "urgency": "'normal'",
+                "due_at": f"{start} + {span} * (g::float / {breaches})",
+                "detected_at": f"{start} + {span} * (g::float / {breaches})",
+                "status_at_breach": "'dispatched'",
+            },
+        )
+    )
+    run_parallel(engine, jobs)
+    return {
+        "calls": calls,
+        "service_orders": orders,
+        "alarms": alarms,
+        "alarm_signals": signals,
+        "devices": devices,
+        "elders": elders,
+        "providers": providers,
+        "sla_breaches": max(1, orders // 37),
+    }
+
+
+# -- the same questions of PostgreSQL ------------------------------------------------------------
+
+_BUCKET = {
+    "hour": "to_char(date_trunc('hour', {c} AT TIME ZONE 'Asia/Shanghai'), 'YYYY-MM-DD HH24:00')",
+    "day": "to_char(date_trunc('day', {c} AT TIME ZONE 'Asia/Shanghai'), 'YYYY-MM-DD')",
+    "month": "to_char(date_trunc('month', {c} AT TIME ZONE 'Asia/Shanghai'), 'YYYY-MM')",
+}
+
+
+def _pg_three_ways(
+    conn: Any,
+    select: str,
+    table: str,
+    where: str,
+    scope: dashboards.Scope,
+    column: str,
+    params: dict[str, Any],
+    extra: tuple[str, ...] = (),
+) -> None:
+    """By bucket, by child region, in total (and by ``extra``): one scan, as on chDB."""
+    child = "substr(region_code, 1, 4)" if scope.level == 1 else "substr(region_code, 1, 6)"
+    keys = [_BUCKET[scope.grain].format(c=column), child, *extra]
+    sets = ", ".join(f"({k})" for k in keys) + ", ()"
+    conn.execute(
+        text(
+            f"SELECT {', '.join(keys)}, {select} FROM {table} WHERE {where} GROUP BY GROUPING SETS ({sets})"
+        ),
+        params,
+    ).all()
+
+
+def pg_calls(conn: Any, scope: dashboards.Scope) -> None:
+    select = (
+        "count(*) FILTER (WHERE outcome IN ('answered','abandoned','timeout')),"
+        " count(*) FILTER (WHERE outcome = 'answered'),"
+        " count(*) FILTER (WHERE outcome = 'abandoned'),"
+        " count(*) FILTER (WHERE outcome = 'answered' AND wait_s <= 20),"
+        " sum(wait_s) FILTER (WHERE outcome = 'answered')"
+    )
+    where = "direction = 'inbound' AND queued_at >= :start AND queued_at < :end AND region_code LIKE :prefix"
+    _pg_three_ways(conn, select, "calls", where, scope, "queued_at", _pg_params(scope))
+
+
+def pg_alarms(conn: Any, scope: dashboards.Scope) -> None:
+    select = (
+        "count(*) FILTER (WHERE status != 'suppressed'),"
+        " count(*) FILTER (WHERE status != 'suppressed' AND alarm_type NOT IN ('low_battery','link_fault')),"
+        " count(*) FILTER (WHERE status != 'suppressed' AND alarm_type NOT IN ('low_battery','link_fault')"
+        "   AND taken_at - received_at <= interval '60 seconds'),"
+        " count(*) FILTER (WHERE status != 'suppressed' AND alarm_type NOT IN ('low_battery','link_fault')"
+        "   AND taken_at - received_at <= interval '180 seconds')"
+    )
+    where = "received_at >= :start AND received_at < :end AND region_code LIKE :prefix"
+    _pg_three_ways(conn, select, "alarms", where, scope, "received_at", _pg_params(scope))
+
+
+_PG_BREACHED = (
+    "(o.escalated_at IS NOT NULL OR EXISTS (SELECT 1 FROM sla_breaches b WHERE b.order_id = o.id))"
+)
+
+
+def pg_orders(conn: Any, scope: dashboards.Scope) -> None:
+    select = (
+        f"count(*), count(*) FILTER (WHERE completed_at IS NOT NULL), count(*) FILTER (WHERE {_PG_BREACHED}),"
+        " count(*) FILTER (WHERE complaint_at IS NOT NULL)"
+    )
+    where = "opened_at >= :start AND opened_at < :end AND region_code LIKE :prefix"
+    params = _pg_params(scope)
+    _pg_three_ways(
+        conn, select, "service_orders o", where, scope, "opened_at", params, ("category", "status")
+    )
+
+
+def pg_subsidies(conn: Any, scope: dashboards.Scope) -> None:
+    select = "count(*), sum(subsidy), sum(self_pay), count(DISTINCT elder_id)"
+    where = "completed_at >= :start AND completed_at < :end AND cancelled_at IS NULL AND region_code LIKE :prefix"
+    params = _pg_params(scope)
+    _pg_three_ways(
+        conn, select, "service_orders", where, scope, "completed_at", params, ("category",)
+    )
+
+
+def pg_providers(conn: Any, scope: dashboards.Scope) -> None:
+    conn.execute(
+        text(
+            "SELECT o.provider_id, max(p.name), count(*), count(*) FILTER (WHERE o.complaint_at IS NOT NULL),"
+            " avg(o.rating), count(*) FILTER (WHERE o.accepted_at <= o.response_due_at"
+            "   AND (o.arrival_due_at IS NULL OR o.checked_in_at <= o.arrival_due_at))"
+            " FROM service_orders o LEFT JOIN providers p ON p.id = o.provider_id"
+            " WHERE o.provider_id IS NOT NULL AND o.opened_at >= :start AND o.opened_at < :end"
+            " AND o.region_code LIKE :prefix GROUP BY o.provider_id"
+        ),
+        _pg_params(scope),
+    ).all()
+
+
+def pg_coverage(conn: Any, scope: dashboards.Scope) -> None:
+    child = "substr(e.region_code, 1, 4)" if scope.level == 1 else "substr(e.region_code, 1, 6)"
+    conn.execute(
+        text(
+            f"SELECT {child}, count(*),"
+            " count(*) FILTER (WHERE EXISTS (SELECT 1 FROM assessments a WHERE a.elder_id = e.id)),"
+            " count(*) FILTER (WHERE EXISTS (SELECT 1 FROM devices d WHERE d.elder_id = e.id"
+            "   AND d.status IN ('bound','installed','online','offline','low_battery','fault','under_repair'))),"
+            " count(*) FILTER (WHERE EXISTS (SELECT 1 FROM service_orders o WHERE o.elder_id = e.id"
+            "   AND o.completed_at >= :start AND o.completed_at < :end)),"
+            " count(*) FILTER (WHERE EXISTS (SELECT 1 FROM care_beds c WHERE c.elder_id = e.id AND c.status = 'in_service'))"
+            " FROM elders e WHERE e.status = 'active' AND e.region_code LIKE :prefix GROUP BY 1"
+        ),
+        _pg_params(scope),
+    ).all()
+
+
+def pg_devices(conn: Any, scope: dashboards.Scope) -> None:
+    bucket = _BUCKET[scope.grain].format(c="s.received_at")
+    conn.execute(
+        text(
+            f"SELECT {bucket}, count(*), count(*) FILTER (WHERE s.kind = 'alarm') FROM alarm_signals s"
+            " WHERE s.received_at >= :start AND s.received_at < :end"
+            " AND s.device_id IN (SELECT id FROM devices WHERE region_code LIKE :prefix) GROUP BY 1"
+        ),
+        _pg_params(scope),
+    ).all()
+
+
+def _pg_params(scope: dashboards.Scope) -> dict[str, Any]:
+    prefix = (
+        scope.region_code[:2]
+        if scope.level == 1
+        else scope.region_code[:4]
+        if scope.level == 2
+        else scope.region_code[:6]
+    )
+    return {"start": scope.start, "end": scope.end, "prefix": prefix + "%"}
+
+
+def questions(
+    settings: Settings,
+) -> list[tuple[str, dashboards.Scope, Callable[..., Any], Callable[..., Any]]]:
+    """(name, scope, the chDB figure, the PostgreSQL question) a supervisor asks."""
+    region, league, county = "150000000000", "150100000000", "150105000000"
+    month = (END - timedelta(days=30), END)
+    quarter = (END - timedelta(days=91), END)
+    year = (END - timedelta(days=365), END)
+    targets = answer_targets(settings)
+
+    def scope(code: str, period: tuple[datetime, datetime], grain: str) -> dashboards.Scope:
+        return dashboards.Scope(code, period[0], period[1], grain, TZ)
+
+    def calls(wh: Any, s: dashboards.Scope) -> Any:
+        return dashboards.calls(wh, s, service_level_s=20, short_abandon_s=5)
+
+    return [
+        ("calls_region_month_by_day", scope(region, month, "day"), calls, pg_calls),
+        ("calls_region_2y_by_month", scope(region, (START, END), "month"), calls, pg_calls),
+        (
+            "calls_league_day_by_hour",
+            scope(league, (END - timedelta(days=1), END), "hour"),
+            calls,
+            pg_calls,
+        ),
+        ("calls_county_quarter_by_day", scope(county, quarter, "day"), calls, pg_calls),
+        (
+            "alarms_region_month_by_day",
+            scope(region, month, "day"),
+            lambda wh, s: dashboards.alarms(wh, s, targets=targets, now=END),
+            pg_alarms,
+        ),
+        (
+            "orders_region_quarter_by_day",
+            scope(region, quarter, "day"),
+            dashboards.orders,
+            pg_orders,
+        ),
+        (
+            "subsidies_region_year_by_month",
+            scope(region, year, "month"),
+            dashboards.subsidies,
+            pg_subsidies,
+        ),
+        (
+            "providers_league_quarter",
+            scope(league, quarter, "day"),
+            dashboards.providers,
+            pg_providers,
+        ),
+        ("coverage_region_month", scope(region, month, "day"), dashboards.coverage, pg_coverage),
+        (
+            "signals_region_month_by_day",
+            scope(region, month, "day"),
+            dashboards.devices,
+            pg_devices,
+        ),
+    ]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=10_000_000)
+    parser.add_argument("--orders", type=int, default=2_000_000)
+    parser.add_argument("--signals", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--admin-url", default=DEFAULT_ADMIN)
+    args = parser.parse_args()
+
+    began = time.monotonic()
+    name = f"hotline_bench_wh_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(args.admin_url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = args.admin_url.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    tmp = Path(tempfile.mkdtemp(prefix="hotline-wh-bench-"))
+    result: dict[str, Any] = {}
+    try:
+        settings = Settings(
+            data_dir=tmp,
+            database_url=url,
+            secret_key=secrets.token_urlsafe(32),
+            data_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        )
+        metadata.create_all(engine)
+        runtime = build_runtime(settings, engine=engine, start_jobs=False)
+        with runtime.session() as s:
+            load_dictionary(s)
+        # the big tables load without their secondary indexes, which are built after, and
+        # unlogged (this database is dropped at the end: its writes need no WAL); the foreign
+        # keys go first, as a logged table may not point at an unlogged one
+        dropped = [i for t in BIG for i in metadata.tables[t].indexes]
+        with engine.begin() as conn:
+            for index in dropped:
+                conn.execute(DropIndex(index, if_exists=True))
+            for table, constraint in conn.execute(
+                text(
+                    "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'f'"
+                )
+            ).all():
+                conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{constraint}"'))
+            for table in (*BIG, "sla_breaches", "providers"):
+                conn.execute(text(f"ALTER TABLE {table} SET UNLOGGED"))
+        t0 = time.monotonic()
+        rows = generate(engine, calls=args.calls, orders=args.orders, signals=args.signals)
+
+        def build(indexes: list[Any]) -> None:
+            with engine.begin() as conn:
+                conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+                for index in indexes:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(build, [dropped[0::2], dropped[1::2]]))
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        generate_s = time.monotonic() - t0
+        print(
+            f"generated {sum(rows.values()):,} rows in PostgreSQL in {generate_s:.1f} s", flush=True
+        )
+
+        wh = ChdbWarehouse.shared(tmp / "warehouse")
+        source = source_for(settings)
+        ensure_schema(wh, source.attach_statements())
+        t0 = time.monotonic()
+        counts = backfill(
+            wh,
+            source,
+            lookback_s=30,
+            window_days=92,
+            progress=lambda p: (
+                print(f"  backfill {p.fact} {p.window}/{p.windows}", flush=True)
+                if p.window in (p.windows, 0)
+                else None
+            ),
+        )
+        sync_s = time.monotonic() - t0
+        synced = sum(counts.values())
+        print(
+            f"synced {synced:,} rows in {sync_s:.1f} s ({synced / sync_s:,.0f} rows/s)", flush=True
+        )
+        # steady state: a thousand new calls, one incremental pass
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO calls (linkedid, uniqueid, channel, direction, caller_number, caller_name,"
+                    " is_device, identified, region_code, priority, started_at, queued_at, outcome, wait_s,"
+                    " transferred, closed_by_resync, recall_opened, updated_at)"
+                    " SELECT 'n' || g, 'n' || g, '', 'inbound', '', '', false, true, '150102001001', 0,"
+                    " now(), now(), 'answered', 3, false, false, false, now() FROM generate_series(1, 1000) g"
+                )
+            )
+        t0 = time.monotonic()
+        run_pass(wh, source, lookback_s=30)
+        pass_s = time.monotonic() - t0
+
+        figures: dict[str, Any] = {}
+        for qname, scope, on_ch, on_pg in questions(settings):
+            ch_times, pg_times = [], []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                on_ch(wh, scope)
+                ch_times.append((time.perf_counter() - t0) * 1000)
+            # PostgreSQL is asked as often, unless a question takes long: then at least three
+            # times, and no more once ten seconds have gone on it
+            with engine.connect() as conn:
+                spent = 0.0
+                while len(pg_times) < args.repeat and (len(pg_times) < 3 or spent < 10.0):
+                    t0 = time.perf_counter()
+                    on_pg(conn, scope)
+                    pg_times.append((time.perf_counter() - t0) * 1000)
+                    spent += pg_times[-1] / 1000
+            figures[qname] = {
+                "chdb_p50_ms": round(statistics.median(ch_times), 1),
+                "chdb_p95_ms": round(_pct(ch_times, 0.95), 1),
+                "postgres_p50_ms": round(statistics.median(pg_times), 1),
+                "postgres_p95_ms": round(_pct(pg_times, 0.95), 1),
+                "postgres_runs": len(pg_times),
+            }
+            print(
+                f"{qname:34s} chDB p50 {figures[qname]['chdb_p50_ms']:8.1f} ms p95 "
+                f"{figures[qname]['chdb_p95_ms']:8.1f} ms | PostgreSQL p50 "
+                f"{figures[qname]['postgres_p50_ms']:8.1f} ms p95 {figures[qname]['postgres_p95_ms']:8.1f} ms",
+                flush=True,
+            )
+        worst = max(f["chdb_p95_ms"] for f in figures.values())
+        result = {
+            "calls": args.calls,
+            "orders": args.orders,
+            "alarm_signals": args.signals,
+            "generate_s": round(generate_s, 1),
+            "sync_rows": synced,
+            "sync_s": round(sync_s, 1),
+            "sync_rows_per_s": round(synced / sync_s),
+            "incremental_pass_s": round(pass_s, 2),
+            "chdb_worst_p95_ms": worst,
+            "chdb_goal_p95_ms": 500,
+            "chdb_goal_met": worst <= 500,
+            "figures": figures,
+            "total_s": round(time.monotonic() - began, 1),
+        }
+        wh.close()
+    finally:
+        engine.dispose()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    print("RESULT " + json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
