@@ -8,6 +8,7 @@ import time
 import click
 
 from hotline.context import runtime_for_cli
+from platform_core import observability
 from platform_core.warehouse.engine import open_warehouse
 from platform_core.warehouse.schema import drop_all, ensure_schema
 from platform_core.warehouse.sources import source_for
@@ -33,6 +34,15 @@ def sync(once: bool) -> None:
         click.echo(f"同步完成 / pass done: {result.facts} facts in {result.seconds:.2f} s")
         return
     runner.start()
+    lag_limit = max(30.0, 10 * runtime.settings.warehouse_sync_interval_s)
+
+    def fresh() -> None:
+        # ready while the warehouse answers and the last pass is recent
+        lag = status(wh).lag_s
+        if lag is None or lag > lag_limit:
+            raise RuntimeError(f"warehouse lag {lag} s")
+
+    operations = observability.serve_operations(runtime, extra_checks={"warehouse": fresh})
     click.echo(
         f"仓库同步已启动 / sync running ({wh.kind}, every {runtime.settings.warehouse_sync_interval_s} s)"
     )
@@ -44,6 +54,8 @@ def sync(once: bool) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        if operations is not None:
+            operations.stop()
         runner.stop()
         wh.close()
 

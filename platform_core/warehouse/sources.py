@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select
 
@@ -281,10 +281,11 @@ def source_for(settings: Settings, engine: Engine | None = None) -> Source:
     parts = urlsplit(url)
     scheme = parts.scheme.split("+", 1)[0]
     if scheme in ("postgresql", "postgres"):
-        hosts = parts.netloc.rsplit("@", 1)[-1]
-        # a multi-host URL lists its servers: ClickHouse tries them as replicas (reading
-        # from a hot standby is fine)
-        address = "|".join(h if ":" in h else f"{h}:5432" for h in hosts.split(",") if h)
+        # a multi-host URL lists its servers (in the address or as libpq's host= parameters):
+        # ClickHouse tries them as replicas (reading from a hot standby is fine)
+        hosts = [h for h in parts.netloc.rsplit("@", 1)[-1].split(",") if h]
+        hosts += [h for h in parse_qs(parts.query).get("host", []) if not h.startswith("/")]
+        address = "|".join(h if ":" in h else f"{h}:5432" for h in hosts)
         return PostgresPull(
             address or "127.0.0.1:5432",
             unquote(parts.path.lstrip("/")) or "postgres",

@@ -30,6 +30,7 @@ HOTLINE_SERVICES = (
     "worker",
     "backup",
     "migrate",
+    "warehouse",
 )
 VARIABLE = re.compile(r"\$\{([A-Za-z0-9_]+)(:?[-?][^}]*)?\}")
 
@@ -133,8 +134,23 @@ def test_services_every_feature_needs_are_there_and_wired(compose) -> None:
         "backup",
         "asterisk",
         "prometheus",
+        "clickhouse",
+        "warehouse",
     }
     assert needed <= set(services)
+    # the warehouse: the consoles read the ClickHouse server the sync fills; ClickHouse reads
+    # PostgreSQL's timestamps in UTC
+    assert services["warehouse"]["command"] == ["hotline", "warehouse", "sync"]
+    for name in ("warehouse", "console-1", "console-2"):
+        url = urlsplit(VARIABLE.sub("x", services[name]["environment"]["HOTLINE_CLICKHOUSE_URL"]))
+        assert (url.scheme, url.hostname, url.port, url.username) == (
+            "http",
+            "clickhouse",
+            8123,
+            services["clickhouse"]["environment"]["CLICKHOUSE_USER"],
+        ), name
+    assert services["clickhouse"]["environment"]["PGTZ"] == "UTC"
+    assert "ports" not in services["clickhouse"]
     assert services["alarm-intake"]["command"] == ["hotline", "devices", "intake"]
     mqtt = urlsplit(VARIABLE.sub("x", services["alarm-intake"]["environment"]["HOTLINE_MQTT_URL"]))
     assert (mqtt.scheme, mqtt.hostname, mqtt.port, mqtt.username) == (
@@ -229,6 +245,7 @@ def test_named_volumes_keep_what_must_survive_a_container(compose) -> None:
     assert mounts("backup")["/var/lib/pgbackrest"] == "pgbackrest"
     assert mounts("redis")["/data"] == "redisdata"
     assert mounts("mosquitto")["/mosquitto/data"] == "mosquitto-data"
+    assert mounts("clickhouse")["/var/lib/clickhouse"] == "clickhouse-data"
     used = {
         src
         for name in services

@@ -210,6 +210,15 @@ def test_the_source_is_read_where_the_settings_say() -> None:
     assert (
         "PostgreSQL('db1:5432|db2:5433', 'hotline', 'wh', 's\\'cret')" in pg.attach_statements()[1]
     )
+    compose_style = source_for(
+        Settings(
+            database_url="postgresql://hotline:pw@/hotline?host=postgres:5432"
+            "&host=postgres-standby:5432&target_session_attrs=read-write"
+        )
+    )
+    assert isinstance(compose_style, PostgresPull)
+    assert compose_style.address == "postgres:5432|postgres-standby:5432"
+    assert (compose_style.database, compose_style.user) == ("hotline", "hotline")
     with pytest.raises(SourceError):
         source_for(Settings(data_dir=Path("/srv/hotline")))
 
