@@ -48,4 +48,6 @@ def care_office_cases(case: Any) -> dict[str, Any]:
         "care_calls.create": case("POST", "/care/campaigns", {}, scope="content"),
         "care_calls.campaign": case("GET", "/care/campaigns/999999", scope="content"),
         "care_calls.cancel": case("POST", "/care/campaigns/999999/cancel", {}, scope="content"),
+        "care_money.page": case("GET", "/care/money", scope="content"),
+        "care_money.set_budget": case("POST", "/care/money/budgets", {}, scope="content"),
     }

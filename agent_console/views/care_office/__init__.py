@@ -11,7 +11,14 @@ from flask import Blueprint, Flask, redirect, url_for
 
 from agent_console.realtime import CARE_NS, Connection, Realtime
 from agent_console.security import current_actor, guard
-from agent_console.views.care_office import adaptation, campaigns, care_beds, gov_purchase, meals
+from agent_console.views.care_office import (
+    adaptation,
+    campaigns,
+    care_beds,
+    gov_purchase,
+    meals,
+    money,
+)
 from agent_console.views.care_office.common import sections
 from agent_console.views.common import runtime
 from platform_core import clock
@@ -53,6 +60,7 @@ def init_app(app: Flask, realtime: Realtime) -> None:
     adaptation.init_app(app)
     meals.init_app(app)
     campaigns.init_app(app, realtime)
+    money.init_app(app)
     realtime.set_snapshot(CARE_NS, _snapshot)
 
     @realtime.on(CARE_NS, "snapshot", Permission.CARE_CAMPAIGNS)
