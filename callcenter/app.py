@@ -15,12 +15,16 @@ from typing import Any
 from callcenter.ami import AmiActionTimeout, AmiClient, AmiError
 from callcenter.events import ACCEPTED_EVENTS
 from callcenter.pipeline import EventPipeline
+from callcenter.queue_log import QueueLogFollower
 from callcenter.resync import ResyncStats, resync
 from platform_core import clock
 from platform_core.process import settle_service_process
 from platform_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# How soon callers too recent to judge at one resync are judged at another (seconds).
+QUEUE_LOG_SETTLE_S = 3.0
 
 
 class CallCenter:
@@ -60,6 +64,11 @@ class CallCenter:
         self.resync_interval_s = (
             s.ami_resync_interval_s if resync_interval_s is None else resync_interval_s
         )
+        self.queue_log = (
+            QueueLogFollower(s.queue_log_path, lookback_s=s.queue_log_lookback_s)
+            if s.queue_log_path
+            else None
+        )
         self.resyncs = 0
         self.resync_failures = 0
         self.resync_stats = ResyncStats()
@@ -89,9 +98,28 @@ class CallCenter:
             def applied(counts: dict[str, int]) -> None:
                 self.last_resync = {"reason": reason, "at": clock.now().isoformat(), **counts}
                 self._synced_connection = connection
+                if counts.get("queue_log_deferred"):
+                    self._resync_later("queue_log", QUEUE_LOG_SETTLE_S)
 
-            await resync(self.ami, self.pipeline, self.resync_stats, on_applied=applied)
+            await resync(
+                self.ami,
+                self.pipeline,
+                self.resync_stats,
+                on_applied=applied,
+                queue_log=self.queue_log,
+            )
             self.resyncs += 1
+
+    def _resync_later(self, reason: str, delay_s: float) -> None:
+        """From the writer thread: another resync in ``delay_s`` (callers queue_log showed gone
+        too soon after the lists were read to judge yet)."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(
+                lambda: loop.call_later(
+                    delay_s, lambda: loop.create_task(self._resync_soon(reason))
+                )
+            )
 
     async def _resync_soon(self, reason: str) -> None:
         """A resync nobody waits for: one that times out drops the connection (Asterisk is not
@@ -161,6 +189,8 @@ class CallCenter:
             await asyncio.gather(*background, return_exceptions=True)
             await self.commands.stop()
             self.pipeline.stop()
+            if self.queue_log is not None:
+                self.queue_log.close()
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -170,6 +200,13 @@ class CallCenter:
             "resync_failures": self.resync_failures,
             "resync_unreadable": dict(self.resync_stats),
             "last_resync": self.last_resync,
+            "queue_log": None
+            if self.queue_log is None
+            else {
+                "lines": self.queue_log.lines_read,
+                "unreadable": self.queue_log.unreadable,
+                "pending": self.queue_log.pending,
+            },
             "commands": self.commands.stats(),
         }
 

@@ -10,16 +10,19 @@ the resync still applies.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from panoramisk.message import Message
+from sqlalchemy import event as sa_event
 
 from callcenter.ami import AmiClient, ListResponse, fields_of
 from callcenter.events import member
 from callcenter.pipeline import EventPipeline
+from callcenter.queue_log import QueueLogFollower
 from platform_core import clock
 from platform_core.calls import service as calls
 from platform_core.calls.schemas import (
@@ -158,14 +161,17 @@ async def resync(
     stats: ResyncStats | None = None,
     *,
     on_applied: Callable[[dict[str, int]], None] | None = None,
+    queue_log: QueueLogFollower | None = None,
 ) -> dict[str, int]:
-    """Read the live state and queue the resync behind everything received so far;
-    ``on_applied`` runs on the writer thread with its counts once it is applied.
+    """Read the live state (and what ``queue_log`` gained since the last read) and queue the
+    resync behind everything received so far; ``on_applied`` runs on the writer thread with
+    its counts once it is applied.
 
     Raises what the actions raise (AmiActionTimeout, AmiConnectionLost, AmiNotConnected)."""
     stats = stats if stats is not None else ResyncStats()
     window = pipeline.open_window()
     try:
+        lists_at = clock.now()
         chans = await ami.send_action(
             {"Action": "CoreShowChannels"}, timeout=max(ami.action_timeout, 10)
         )
@@ -173,6 +179,10 @@ async def resync(
             {"Action": "QueueStatus"}, timeout=max(ami.action_timeout, 10)
         )
         lists = read_lists(chans, status, stats)
+        # after the lists: a caller gone from them has every queue_log line of theirs written
+        histories = (
+            await asyncio.to_thread(queue_log.read_histories) if queue_log is not None else []
+        )
     except BaseException:
         pipeline.close_window(window)
         raise
@@ -180,15 +190,24 @@ async def resync(
 
     def apply(session: Any) -> None:
         pipeline.close_window(window)
+        settled: set[str] = set()
         result.update(
             calls.resync(
                 session,
                 at=clock.now(),
                 exempt_linkedids=window.linkedids,
                 exempt_interfaces=window.interfaces,
+                histories=histories,
+                lists_at=lists_at,
+                settled=settled,
                 **lists,
             )
         )
+        if queue_log is not None:
+            # once committed: a unit of work rolled back (its session is dropped) settles nothing
+            sa_event.listen(
+                session, "after_commit", lambda _s: queue_log.settled(settled), once=True
+            )
         log.info("AMI 重新同步完成 / resynced: %s", result)
         if on_applied is not None:
             on_applied(result)

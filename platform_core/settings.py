@@ -60,6 +60,11 @@ class Settings:
     # callcenter reads CoreShowChannels and QueueStatus again this often (0: only after a
     # reconnect or an outage of the database) and makes the records agree with them.
     ami_resync_interval_s: float = 60.0
+    # Asterisk's queue_log as callcenter reads it (shared from Asterisk's log directory; empty:
+    # not read). Each resync settles from it the calls that ended while callcenter was away and
+    # takes up the ones it never saw; lines older than the lookback are left out.
+    queue_log_path: str = ""
+    queue_log_lookback_s: float = 86400.0
     # Events callcenter keeps, in order, while the database is unavailable; past it the newest
     # are dropped (counted) and the resync after the recovery makes them good.
     callcenter_backlog_max: int = 100_000

@@ -109,6 +109,8 @@ class SimConfig:
     trunk: str = "trunk"
     dial_timeout: float = 45.0
     seed: int | None = None
+    # Where Asterisk's queue_log is written (main/logger.c's format); None: not written.
+    queue_log: str | None = None
 
 
 def default_queues() -> list[QueueConfig]:

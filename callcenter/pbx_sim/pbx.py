@@ -22,6 +22,7 @@ from typing import Any
 
 from callcenter.pbx_sim import wire
 from callcenter.pbx_sim.config import AgentConfig, CallerConfig, PhoneConfig, QueueConfig, SimConfig
+from callcenter.pbx_sim.queue_log import QueueLogWriter
 from callcenter.pbx_sim.wire import Bridge, Channel, Fields, MemberFields
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ class PbxSimulator:
         self.started = time.time()
         self.events_emitted = 0
         self.record: list[tuple[str, Fields]] | None = None
+        self.queue_log = QueueLogWriter(config.queue_log) if config.queue_log else None
         now = int(time.time())
         for a in config.agents:
             m = Member(a)
@@ -244,6 +246,13 @@ class PbxSimulator:
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.queue_log is not None:
+            self.queue_log.close()
+
+    def _qlog(self, callid: str, queue: str, agent: str, event: str, *data: object) -> None:
+        """A queue_log line, written where app_queue writes it."""
+        if self.queue_log is not None:
+            self.queue_log.write(callid, queue, agent, event, *data)
 
     async def sleep(self, sim_seconds: float) -> None:
         await asyncio.sleep(max(0.0, sim_seconds) / self.scale)
@@ -484,6 +493,9 @@ class PbxSimulator:
                 ("Count", str(len(q.waiting))),
             ],
         )
+        self._qlog(
+            ch.uniqueid, q.cfg.name, "NONE", "ENTERQUEUE", "", ch.caller_num, w.original_position
+        )
         self._emit("MusicOnHoldStart", [*self._snap(ch), ("Class", "default")])
 
         def interrupt(kind: str, target: tuple[str, str] | None) -> None:
@@ -531,6 +543,7 @@ class PbxSimulator:
         hold = round(self.sim_elapsed(w.joined))
         if how == "abandon":
             q.abandoned += 1
+            self._qlog(ch.uniqueid, q.cfg.name, "NONE", "ABANDON", pos, w.original_position, hold)
             self._emit(
                 "QueueCallerAbandon",
                 [
@@ -562,6 +575,9 @@ class PbxSimulator:
             self._emit("MusicOnHoldStop", self._snap(ch))
             self._spawn(self._continue_dialplan(call, *w.redirect_to))
             return "transferred"
+        self._qlog(
+            ch.uniqueid, q.cfg.name, "NONE", "EXITWITHTIMEOUT", pos, w.original_position, hold
+        )
         self._emit("MusicOnHoldStop", self._snap(ch))
         return "timeout"
 
@@ -613,6 +629,10 @@ class PbxSimulator:
         if w.interrupt is not None or (
             patience_at is not None and now >= patience_at and now < end_at
         ):
+            if w.interrupt != "redirect":
+                rang_ms = int(self.sim_elapsed(started) * 1000)
+                for m in members:
+                    self._qlog(ch.uniqueid, q.cfg.name, m.name, "RINGCANCELED", rang_ms)
             self._cancel_legs(ch, members, legs, None)
             how = "redirect" if w.interrupt == "redirect" else "abandon"
             return self._leave_unanswered(w, how)
@@ -629,6 +649,7 @@ class PbxSimulator:
         for m in members:
             leg = legs[m.interface]
             call.ring_no_answer += 1
+            self._qlog(ch.uniqueid, q.cfg.name, m.name, "RINGNOANSWER", ring_ms)
             self._emit(
                 "AgentRingNoAnswer",
                 [
@@ -687,6 +708,7 @@ class PbxSimulator:
             "AgentConnect",
             [*self._agent_body(ch, leg, q, m), ("HoldTime", str(hold)), ("RingTime", str(ring))],
         )
+        self._qlog(ch.uniqueid, q.cfg.name, m.name, "CONNECT", hold, leg.uniqueid, ring)
         q.completed += 1
         q.holdtime = (q.holdtime * 3 + hold) / 4
         if hold <= q.cfg.servicelevel:
@@ -732,6 +754,22 @@ class PbxSimulator:
         first, second = (ch, leg) if reason == "caller" else (leg, ch)
         if reason != "transfer":
             self._emit("HangupRequest", self._snap(first))
+        if reason == "transfer" and w.redirect_to is not None:
+            context, exten = w.redirect_to
+            self._qlog(
+                ch.uniqueid,
+                q.cfg.name,
+                m.name,
+                "BLINDTRANSFER",
+                exten,
+                context,
+                hold,
+                talk,
+                w.original_position,
+            )
+        else:
+            event = "COMPLETECALLER" if reason == "caller" else "COMPLETEAGENT"
+            self._qlog(ch.uniqueid, q.cfg.name, m.name, event, hold, talk, w.original_position)
         self._emit(
             "AgentComplete",
             [
@@ -925,6 +963,7 @@ class PbxSimulator:
             last_pause=now if paused else 0,
         )
         q.members.append(interface)
+        self._qlog("NONE", queue, m.name, "ADDMEMBER", "")
         self._emit_soon("QueueMemberAdded", m.fields(queue, q.cfg.wrapuptime).member_event_body())
         self._kick()
         return None
@@ -939,6 +978,7 @@ class PbxSimulator:
         body = m.fields(queue, q.cfg.wrapuptime).member_event_body()
         del m.queues[queue]
         q.members.remove(interface)
+        self._qlog("NONE", queue, m.name, "REMOVEMEMBER", "")
         self._emit_soon("QueueMemberRemoved", body)
         return None
 
@@ -956,6 +996,7 @@ class PbxSimulator:
             mq.reason = reason if paused else ""
             if paused:
                 mq.last_pause = now
+            self._qlog("NONE", t, m.name, "PAUSE" if paused else "UNPAUSE", mq.reason)
             self._emit_soon(
                 "QueueMemberPause", m.fields(t, self.queues[t].cfg.wrapuptime).member_event_body()
             )

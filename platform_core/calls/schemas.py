@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 # Caller IDs that are no number at all.
 NO_NUMBER = frozenset({"", "<unknown>", "unknown", "anonymous", "restricted", "unavailable"})
@@ -95,3 +96,47 @@ class QueueParams:
     strategy: str | None = None
     weight: int | None = None
     service_level_s: int | None = None
+
+
+@dataclass
+class QueueStay:
+    """One stay of a caller in one queue, as Asterisk's queue_log records it: entered, then
+    connected to a member (and completed or transferred), abandoned, or timed out."""
+
+    queue: str
+    entered_at: datetime
+    position: int = 0
+    ended_at: datetime | None = None
+    outcome: str | None = None  # answered, abandoned, timeout (left unanswered)
+    member_name: str = ""  # the member who answered (queue_log names members by MemberName)
+    member_uniqueid: str = ""  # the answering desk's leg
+    hold_s: int | None = None
+    talk_s: int | None = None
+    complete_reason: str | None = None  # caller, agent, transfer (the talk is over)
+    connected_at: datetime | None = None
+    rang_out: list[tuple[str, int, datetime]] = field(default_factory=list)  # name, ms, when
+
+    @property
+    def closed(self) -> bool:
+        """Nothing more will be written about this stay."""
+        if self.outcome == "answered":
+            return self.complete_reason is not None
+        return self.outcome is not None
+
+
+@dataclass
+class QueueHistory:
+    """What queue_log holds about one caller channel (its Uniqueid), in order."""
+
+    uniqueid: str
+    caller_number: str
+    stays: list[QueueStay]
+    last_at: datetime
+
+    @property
+    def first_at(self) -> datetime:
+        return self.stays[0].entered_at
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.stays) and all(s.closed for s in self.stays)

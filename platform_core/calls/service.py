@@ -38,6 +38,7 @@ from platform_core.calls.schemas import (
     ChannelRef,
     LiveChannel,
     MemberState,
+    QueueHistory,
     QueueParams,
     WaitingCaller,
 )
@@ -1086,11 +1087,20 @@ def resync(
     exempt_linkedids: Collection[str] = (),
     exempt_interfaces: Collection[str] = (),
     queues: Collection[QueueParams] = (),
+    histories: Collection[QueueHistory] = (),
+    lists_at: datetime | None = None,
+    settled: set[str] | None = None,
 ) -> dict[str, int]:
     """Make the records agree with what Asterisk reports now (after a reconnect, an outage of
     the database, or on a period).
 
-    What Asterisk says about a call we hold open:
+    With Asterisk's queue_log (``histories``, read after the lists, which were requested at
+    ``lists_at``) a call we hold open whose caller is gone is settled from it: answered by
+    whom, after what wait and for how long, or abandoned, or timed out. A caller of the
+    hotline's queues who came and went while we were away is taken up from it. ``settled``
+    receives the callers queue_log need say no more about. Without queue_log:
+
+    what Asterisk's lists say about a call we hold open:
 
     - its caller is bridged from Queue() to a desk: it was answered while we were away (by the
       desk across the bridge; its wait comes with the AgentComplete that follows);
@@ -1104,7 +1114,20 @@ def resync(
     states are replaced by QueueStatus's. Calls and agents touched by events that arrived while
     the lists were being read are left alone (those events are newer).
     """
-    counts = {"closed": 0, "adopted": 0, "agents": 0, "answered_away": 0, "left_queue": 0}
+    from platform_core.calls import queue_history
+
+    counts = {
+        "closed": 0,
+        "adopted": 0,
+        "agents": 0,
+        "answered_away": 0,
+        "left_queue": 0,
+        "queue_log_settled": 0,
+        "queue_log_adopted": 0,
+        "queue_log_unknown_member": 0,
+        "queue_log_deferred": 0,
+    }
+    by_history = {h.uniqueid: h for h in histories}
     alive = {c.uniqueid for c in channels}
     live_by_uniqueid = {c.uniqueid: c for c in channels}
     exempt_calls = set(exempt_linkedids)
@@ -1145,7 +1168,17 @@ def resync(
             if entry.left_at is None and (entry.uniqueid, entry.queue) not in waiting_in:
                 _left(session, entry, at)
                 counts["left_queue"] += 1
+    interfaces = queue_history.member_interfaces(members, list(st.agents.values()))
     for call in sorted(gone, key=lambda c: c.queued_at or c.started_at):
+        history = by_history.get(call.uniqueid)
+        if history is not None and history.closed:
+            if not queue_history.settle(session, call, history, interfaces):
+                counts["queue_log_unknown_member"] += 1
+            counts["queue_log_settled"] += 1
+            counts["closed"] += 1
+            if settled is not None:
+                settled.add(call.uniqueid)
+            continue
         if call.answered_at is None:
             offer = _desk_that_took_it(call, taken)
             if offer is not None:
@@ -1160,6 +1193,19 @@ def resync(
                 counts["answered_away"] += 1
         _finish(session, call, at, by_resync=True)
         counts["closed"] += 1
+    if histories:
+        missed, recorded, counts["queue_log_deferred"] = queue_history.missed(
+            session,
+            histories,
+            alive=alive,
+            exempt=exempt_calls,
+            lists_at=lists_at or at,
+        )
+        for history in missed:
+            queue_history.take_up(session, history, interfaces)
+            counts["queue_log_adopted"] += 1
+        if settled is not None:
+            settled |= recorded | {h.uniqueid for h in missed}
     for w in waiting:
         if w.uniqueid in by_uniqueid or w.uniqueid in exempt_calls:
             continue

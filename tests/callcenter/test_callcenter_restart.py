@@ -167,3 +167,84 @@ def test_calls_answered_while_callcenter_was_killed_are_recorded_answered(
     a = rows[gave_up.linkedid]
     assert (gave_up.outcome, a.outcome) == ("abandoned", "abandoned")
     assert recalls == {gave_up.linkedid}  # no recall for the elders who were answered
+
+
+def test_calls_that_came_and_went_while_callcenter_was_killed_are_read_from_queue_log(
+    runtime, start_sim, start_callcenter, callcenter_env, tmp_path
+) -> None:
+    """Asterisk writes every queue event to its queue_log; callcenter reads it at the resync
+    after its restart. Killed while one desk talks and a caller waits with no desk ringing:
+    that caller answered and gone, callers who came and went entirely (one answered, one gave
+    up, one timed out), and the talk that ended meanwhile are all recorded as they happened."""
+    queue_log = tmp_path / "asterisk" / "queue_log"
+    callcenter_env["HOTLINE_QUEUE_LOG_PATH"] = str(queue_log)
+    cfg = sim_config(agents=1, time_scale=8.0, queue_log=str(queue_log))
+    emergency = next(q for q in cfg.queues if q.name == "hotline-emergency")
+    emergency.max_wait = 16  # 2 s: the caller there leaves unanswered while callcenter is away
+    sim = start_sim(cfg)
+    proc = start_callcenter(sim.port)
+
+    talking = sim.place_call(CallerConfig(number="13800000041", name="通话中", talk=9999))
+    waiting = sim.place_call(CallerConfig(number="13800000042", name="等待中", talk=8))
+
+    def seen() -> bool:
+        with runtime.session() as s:
+            answered = s.get(Call, talking.linkedid)
+            queued = set(s.scalars(select(QueueEntry.linkedid)))
+        return (
+            answered is not None and answered.answered_at is not None and waiting.linkedid in queued
+        )
+
+    until(seen, 20, "callcenter never recorded the desk talking and the caller waiting")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    gave_up = sim.place_call(CallerConfig(number="13800000043", name="放弃的", patience=8))
+    timed_out = sim.place_call(
+        CallerConfig(number="13800000044", name="超时的", queue="hotline-emergency")
+    )
+    sim.wait(gave_up)
+    sim.wait(timed_out)
+    sim.call(sim.pbx.hangup_channel, talking.channel.name)  # the talk ends while we are away
+    sim.wait(talking)
+    sim.wait(waiting)  # rang only now, answered and hung up while callcenter is away
+    came_and_went = sim.place_call(CallerConfig(number="13800000045", name="来去的", talk=8))
+    sim.wait(came_and_went)
+    truth = {c.linkedid: c for c in (talking, waiting, gave_up, timed_out, came_and_went)}
+    assert [c.outcome for c in truth.values()] == [
+        "answered",
+        "answered",
+        "abandoned",
+        "timeout",
+        "answered",
+    ], "the simulator did not play the scene: this run proves nothing"
+
+    start_callcenter(sim.port)
+
+    def recorded() -> bool:  # a caller gone just before the restart is judged a resync later
+        with runtime.session() as s:
+            ended = set(s.scalars(select(Call.linkedid).where(Call.ended_at.is_not(None))))
+        return ended >= set(truth)
+
+    until(recorded, 15, "calls of the time callcenter was away were never recorded")
+    with runtime.session() as s:
+        rows = {c.linkedid: c for c in s.scalars(select(Call))}
+        recalls = set(s.scalars(select(RecallItem.origin_linkedid)))
+        open_stays = s.scalars(select(QueueEntry).where(QueueEntry.left_at.is_(None))).all()
+    assert set(rows) == set(truth), "calls lost or made up"
+    got = {
+        x: (r.outcome, r.agent_interface, r.wait_s, r.talk_s, r.ended_at is not None)
+        for x, r in rows.items()
+    }
+    want = {
+        x: (
+            t.outcome,
+            t.agent_interface,
+            None if t.wait_s is None else float(t.wait_s),
+            t.talk_s if t.outcome == "answered" else None,
+            True,
+        )
+        for x, t in truth.items()
+    }
+    assert got == want
+    assert recalls == {gave_up.linkedid, timed_out.linkedid}
+    assert open_stays == []
