@@ -67,6 +67,7 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None, start_job
 
 
 _current: Runtime | None = None
+_DEFAULT_SETTINGS = Settings()
 
 
 def install_runtime(runtime: Runtime | None) -> None:
@@ -88,4 +89,5 @@ def cipher_of(session: Session) -> FieldCipher:
 
 
 def settings_of(session: Session) -> Settings:
-    return session.info["settings"]  # type: ignore[no-any-return]
+    """The settings of the deployment this session belongs to (defaults for a bare session)."""
+    return session.info.get("settings") or _DEFAULT_SETTINGS

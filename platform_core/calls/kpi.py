@@ -42,7 +42,7 @@ from platform_core import clock
 from platform_core.calls.models import Agent, AgentOffer, AgentStateSpan, Call
 from platform_core.calls.queues import queue_label
 from platform_core.errors import ValidationFailed
-from platform_core.settings import Settings
+from platform_core.runtime import settings_of
 
 GROUPINGS = ("hour", "day", "agent", "queue")
 # The columns of a report's rows: the hotline's figures per call (by hour, day or queue)...
@@ -271,7 +271,7 @@ def kpi_report(
             "统计区间无效 / the period must be timezone-aware with end after start",
             code="invalid_period",
         )
-    settings: Settings = session.info.get("settings") or Settings()
+    settings = settings_of(session)
     tz = ZoneInfo(settings.timezone)
 
     def new() -> KpiFigures:
@@ -455,7 +455,7 @@ def _add_occupancy(
         if allowed is not None and interface not in allowed:
             continue
         spans[interface].append((at, state))
-    tz = ZoneInfo((session.info.get("settings") or Settings()).timezone)
+    tz = ZoneInfo(settings_of(session).timezone)
     for interface, items in spans.items():
         items.sort()
         for i, (at, state) in enumerate(items):

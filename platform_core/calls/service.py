@@ -44,6 +44,7 @@ from platform_core.calls.schemas import (
 )
 from platform_core.errors import NotFound
 from platform_core.events import publish_on_commit
+from platform_core.runtime import settings_of
 from platform_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,6 @@ _AGENT_CHANGES = "calls.agent_changes"
 
 
 # -- unit-of-work cache -------------------------------------------------------------------------
-
-
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
 
 
 def _cache(session: Session) -> dict[tuple[str, str], Any]:
@@ -135,7 +132,7 @@ def _recount(session: Session, names: Collection[str]) -> None:
         .group_by(QueueEntry.queue)
     ).all()
     found = {name: (n, oldest) for name, n, oldest in rows}
-    region = _settings(session).home_region_code
+    region = settings_of(session).home_region_code
     for name in sorted(names):
         q = _queue(session, name)
         q.waiting, q.oldest_joined_at = found.get(name, (0, None))
@@ -257,7 +254,7 @@ def _identify(session: Session, call: LiveCall) -> None:
                     who = identify_caller(
                         session,
                         number=call.caller_number,
-                        area_code=_settings(session).trunk_area_code,
+                        area_code=settings_of(session).trunk_area_code,
                     )
                 call.elder_id = who.elder_id
                 call.is_device = who.is_device
@@ -288,7 +285,7 @@ def _elder_region(session: Session, elder_id: int) -> str | None:
 def _new_call(
     session: Session, chan: ChannelRef, *, at: datetime, direction: str = "inbound"
 ) -> LiveCall:
-    settings = _settings(session)
+    settings = settings_of(session)
     call = LiveCall(
         linkedid=chan.linkedid,
         uniqueid=chan.uniqueid,
@@ -306,7 +303,7 @@ def _new_call(
 
 
 def _inbound_contexts(session: Session) -> set[str]:
-    return {c.strip() for c in _settings(session).call_inbound_contexts.split(",") if c.strip()}
+    return {c.strip() for c in settings_of(session).call_inbound_contexts.split(",") if c.strip()}
 
 
 def _queueing_contexts(session: Session) -> set[str]:
@@ -314,7 +311,7 @@ def _queueing_contexts(session: Session) -> set[str]:
     contexts and the care call's (an elder who asks for a person there is offered too). A
     queue on the same Asterisk serving anyone else (desks calling each other, another
     service's line) is none of the hotline's calls."""
-    return _inbound_contexts(session) | {_settings(session).care_context}
+    return _inbound_contexts(session) | {settings_of(session).care_context}
 
 
 def _small_int(value: str) -> int | None:
@@ -336,7 +333,7 @@ def record_channel(session: Session, *, chan: ChannelRef, at: datetime) -> LiveC
         return _new_call(session, chan, at=at)
     if (
         chan.variables.get("HOTLINE_RECALL_ID")
-        or chan.context == _settings(session).call_callback_context
+        or chan.context == settings_of(session).call_callback_context
     ):
         return _new_call(session, chan, at=at, direction="outbound")
     return None
@@ -767,7 +764,7 @@ def record_complete(
     offer.talk_s = talk_s
     offer.complete_reason = reason
     offer.ended_at = at
-    wrapup = wrapup_seconds(_settings(session), queue)
+    wrapup = wrapup_seconds(settings_of(session), queue)
     offer.wrapup_s = wrapup
     if call.agent_interface == interface and call.talk_s is None:
         call.talk_s = talk_s
@@ -970,7 +967,7 @@ def _publish_agent_changes(
     """One AgentStateChanged per agent whose state differs at the end of the unit of work from
     its start: a batch lasts milliseconds, and a screen shows where the agent is now (the spans
     keep every step for the reports)."""
-    home = _settings(session).home_region_code
+    home = settings_of(session).home_region_code
     for interface in sorted(changes):
         previous, previous_reason, agent = changes[interface]
         if (agent.state, agent.reason) == (previous, previous_reason):
@@ -1511,7 +1508,7 @@ def open_recall_request(
         elder_id=elder_id,
         number=number,
         caller_name=caller_name,
-        region_code=region_code or _settings(session).home_region_code,
+        region_code=region_code or settings_of(session).home_region_code,
         queue=queue,
         reason="callback_requested",
         status="open",
@@ -1656,7 +1653,7 @@ def live_snapshot(session: Session, *, region_code: str | None = None) -> dict[s
     callers and longest wait, agents with state, reason and since, and today's KPIs."""
     from platform_core.calls.kpi import kpi_report
 
-    settings = _settings(session)
+    settings = settings_of(session)
     now = clock.now()
     q = (
         select(QueueEntry, Call)

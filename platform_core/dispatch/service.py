@@ -38,7 +38,7 @@ from platform_core.orders.states import LOAD_STATUSES, TERMINAL, OrderStatus
 from platform_core.providers import service as providers
 from platform_core.providers.models import Provider
 from platform_core.regions import codes
-from platform_core.settings import Settings
+from platform_core.runtime import settings_of
 from platform_core.sites.models import ServiceSite
 
 # Statuses from which dispatch may send the order to a provider.
@@ -61,10 +61,6 @@ class DispatchOutcome:
 def dispatcher(region_code: str) -> Actor:
     """The actor of automatic dispatch, in the order's own region."""
     return Actor(kind="system", name="自动派单", region_code=region_code)
-
-
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
 
 
 def _lock_order(session: Session, order_id: int) -> ServiceOrder:
@@ -124,7 +120,7 @@ def candidate_facts(session: Session, order: ServiceOrder) -> list[CandidateFact
 
 
 def rank_for(session: Session, order: ServiceOrder) -> Ranking:
-    settings = _settings(session)
+    settings = settings_of(session)
     # an order nobody declined, let lapse or breached has nobody to pass over
     fresh = not (order.reject_count or order.escalation_count)
     return rank(
@@ -155,7 +151,7 @@ def _explanation(
     chosen: Scored | None,
     chosen_rank: int | None,
 ) -> dict[str, Any]:
-    settings = _settings(session)
+    settings = settings_of(session)
     out: dict[str, Any] = {
         "mode": mode,
         "ranked_at": utcnow().isoformat(),
@@ -234,7 +230,7 @@ def dispatch_order(session: Session, *, order_id: int, attempt: int = 0) -> Disp
 
 def schedule_retry(session: Session, *, order_id: int, seq: int, attempt: int) -> datetime:
     """Try a stalled order again after the retry interval (a provider may have room by then)."""
-    at = utcnow() + timedelta(seconds=_settings(session).dispatch_retry_interval_s)
+    at = utcnow() + timedelta(seconds=settings_of(session).dispatch_retry_interval_s)
     followups.enqueue_after_commit(
         session,
         followups.DISPATCH_JOB,

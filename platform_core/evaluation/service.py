@@ -28,8 +28,10 @@ from platform_core.evaluation.models import CreditEvent, ProviderEvaluation
 from platform_core.orders.models import OrderTransition, ReturnVisit, ServiceOrder
 from platform_core.orders.periods import month_bounds
 from platform_core.providers import service as providers
+from platform_core.providers.access import require_office
 from platform_core.providers.models import Provider, ProviderStatus
 from platform_core.regions import codes
+from platform_core.runtime import settings_of
 from platform_core.settings import Settings, SettingsError
 from platform_core.sla.models import SlaBreach
 
@@ -91,10 +93,6 @@ class Metrics:
     credit_score: float
 
 
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
-
-
 def _numbers(raw: str, variable: str) -> dict[str, float]:
     try:
         return {k: float(v) for k, v in parse_pairs(raw, variable=variable).items()}
@@ -105,26 +103,15 @@ def _numbers(raw: str, variable: str) -> dict[str, float]:
 def _require_manager(
     session: Session, actor: Actor, provider: Provider | None, action: str
 ) -> None:
-    allowed = actor.kind == "system" or (actor.role in MANAGERS and actor.provider_id is None)
-    error: PermissionDenied | None = None
-    if not allowed:
-        error = PermissionDenied(
-            "只有民政监管或管理员可以评估服务商 / only officers and administrators"
-        )
-    elif provider is not None and not codes.is_within(provider.region_code, actor.region_code):
-        error = PermissionDenied(
-            "无权评估其他地区的服务商 / outside your region", code="out_of_region"
-        )
-    if error is not None:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="provider",
-            target_id=provider.id if provider else None,
-            detail={"reason": error.code},
-        )
-        raise error
+    require_office(
+        session,
+        actor,
+        roles=MANAGERS,
+        action=action,
+        refused="只有民政监管或管理员可以评估服务商 / only officers and administrators",
+        provider=provider,
+        out_of_region="无权评估其他地区的服务商 / outside your region",
+    )
 
 
 # ---------------------------------------------------------------- credit events
@@ -355,7 +342,7 @@ def evaluate_provider(
         raise ValidationFailed(
             "评估期间无效 / the period ends before it starts", code="invalid_period"
         )
-    settings = _settings(session)
+    settings = settings_of(session)
     metrics = compute_metrics(session, provider_id=provider.id, start=start, end=end)
     score, parts = score_of(metrics, settings)
     grade = grade_of(score, settings)
@@ -441,7 +428,7 @@ def evaluate_month(
 ) -> list[ProviderEvaluation]:
     """The monthly evaluation of every provider (not terminated) of a region."""
     _require_manager(session, actor, None, "evaluation.evaluate_month")
-    start, end = month_bounds(month, _settings(session).timezone)
+    start, end = month_bounds(month, settings_of(session).timezone)
     scope = region_code or actor.region_code
     out = []
     for provider in providers.list_providers(session, region_code=scope):

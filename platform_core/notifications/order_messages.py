@@ -28,7 +28,7 @@ from platform_core.orders import service as orders
 from platform_core.orders.models import URGENCY_LABELS, OrderTransition, ServiceOrder, Urgency
 from platform_core.orders.states import Command, OrderStatus
 from platform_core.providers.models import Provider, ProviderStaff
-from platform_core.settings import Settings
+from platform_core.runtime import settings_of
 
 # order step -> the family event it is
 FAMILY_EVENTS = {
@@ -48,12 +48,8 @@ def notifier(region_code: str) -> Actor:
     return Actor(kind="system", name="短信通知", region_code=region_code)
 
 
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
-
-
 def _local_time(session: Session, at: datetime) -> str:
-    return at.astimezone(ZoneInfo(_settings(session).timezone)).strftime("%m月%d日%H:%M")
+    return at.astimezone(ZoneInfo(settings_of(session).timezone)).strftime("%m月%d日%H:%M")
 
 
 def family_mobile(elder: Elder) -> tuple[str, str] | None:
@@ -116,7 +112,9 @@ def notify_order_step(session: Session, *, order_id: int, seq: int) -> list[Outb
         provider = session.get(Provider, step.detail.get("provider_id"))
         if provider is not None:
             minutes = accept_window_minutes(
-                _settings(session), service_type_code=order.service_type_code, urgency=order.urgency
+                settings_of(session),
+                service_type_code=order.service_type_code,
+                urgency=order.urgency,
             )
             send(
                 mobile_or_none(provider.contact_phone),
@@ -159,7 +157,7 @@ def notify_order_step(session: Session, *, order_id: int, seq: int) -> list[Outb
                 provider.contact_name,
             )
     event = FAMILY_EVENTS.get(command)
-    wanted = {e.strip() for e in _settings(session).sms_family_events.split(",") if e.strip()}
+    wanted = {e.strip() for e in settings_of(session).sms_family_events.split(",") if e.strip()}
     family = family_mobile(elder)
     if event in wanted and family is not None:
         staff = session.get(ProviderStaff, order.staff_id) if order.staff_id else None

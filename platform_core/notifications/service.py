@@ -31,9 +31,8 @@ from platform_core.notifications.transport import GatewayError, GatewayMessage, 
 from platform_core.orders import followups
 from platform_core.regions import codes
 from platform_core.regions.service import within
-from platform_core.runtime import cipher_of
+from platform_core.runtime import cipher_of, settings_of
 from platform_core.security.masking import mask_phone
-from platform_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +55,6 @@ class MessageNotFound(NotFound):
 
 class NotAMobile(ValidationFailed):
     code = "not_a_mobile"
-
-
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
 
 
 def mobile_or_none(raw: str | None) -> str | None:
@@ -112,7 +107,7 @@ def send_sms(
     existing = _find(session, *key)
     if existing is not None:
         return existing
-    channel = "outbox" if gateway_for(_settings(session)) is None else "twilio"
+    channel = "outbox" if gateway_for(settings_of(session)) is None else "twilio"
     msg = OutboxMessage(
         to_number=number,
         to_name=to_name,
@@ -184,10 +179,10 @@ def deliver(session: Session, *, message_id: int, attempt: int, now: datetime | 
     msg = _lock(session, message_id)
     if msg.status != SmsStatus.QUEUED or msg.attempts >= attempt:
         return msg.status  # sent already, failed, or this attempt ran before
-    gateway = gateway_for(_settings(session))
+    gateway = gateway_for(settings_of(session))
     if gateway is None:
         return "outbox"
-    settings = _settings(session)
+    settings = settings_of(session)
     now = now or utcnow()
     msg.attempts, msg.channel = attempt, gateway.name
     try:
@@ -233,7 +228,7 @@ def _fail(session: Session, msg: OutboxMessage, now: datetime, **detail: Any) ->
 
 
 def _poll_later(session: Session, msg: OutboxMessage, n: int) -> None:
-    delay = _settings(session).sms_status_poll_s * 2 ** (n - 1)
+    delay = settings_of(session).sms_status_poll_s * 2 ** (n - 1)
     followups.enqueue_after_commit(
         session,
         POLL_JOB,
@@ -250,7 +245,7 @@ def poll_status(session: Session, *, message_id: int, n: int) -> str:
     msg = _lock(session, message_id)
     if msg.status != SmsStatus.SENT or msg.gateway_sid is None:
         return msg.status
-    gateway = gateway_for(_settings(session))
+    gateway = gateway_for(settings_of(session))
     if gateway is None:
         return msg.status
     now = utcnow()
@@ -273,7 +268,7 @@ def poll_status(session: Session, *, message_id: int, n: int) -> str:
 def requeue_unsent(session: Session) -> int:
     """Recovery at worker start: delivery jobs for queued messages (also those written while no
     gateway was configured, once one is) and status polls for sent ones."""
-    if gateway_for(_settings(session)) is None:
+    if gateway_for(settings_of(session)) is None:
         return 0
     n = 0
     for msg in session.scalars(

@@ -23,19 +23,14 @@ from platform_core.orders import service as orders
 from platform_core.orders.evidence import CODE, SIGNATURE, Evidence
 from platform_core.orders.models import OrderConfirmationCode, OrderPhoto, ServiceOrder
 from platform_core.orders.states import Command
-from platform_core.runtime import cipher_of
+from platform_core.runtime import cipher_of, settings_of
 from platform_core.security.masking import mask_phone
-from platform_core.settings import Settings
 
 _FAILED_TRIES = "confirmation_failed_tries"
 
 
 class WrongConfirmationCode(ValidationFailed):
     code = "wrong_confirmation_code"
-
-
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
 
 
 def _hash(session: Session, order_id: int, code: str) -> str:
@@ -55,7 +50,7 @@ def issue_code(session: Session, *, order_id: int, sent_to: str = "") -> str:
     row.code_hash = _hash(session, order_id, code)
     row.sent_to_masked = mask_phone(sent_to) if sent_to else ""
     row.issued_at, row.tries, row.used_at = now, 0, None
-    row.expires_at = now + timedelta(hours=_settings(session).confirmation_code_ttl_h)
+    row.expires_at = now + timedelta(hours=settings_of(session).confirmation_code_ttl_h)
     session.flush()
     return code
 
@@ -70,7 +65,7 @@ def code_status(session: Session, *, order_id: int) -> dict[str, Any] | None:
         "sent_to": row.sent_to_masked,
         "issued_at": row.issued_at.isoformat(),
         "expires_at": row.expires_at.isoformat(),
-        "tries_left": max(0, _settings(session).confirmation_code_max_tries - row.tries),
+        "tries_left": max(0, settings_of(session).confirmation_code_max_tries - row.tries),
         "used": row.used_at is not None,
     }
 
@@ -85,7 +80,7 @@ def confirm_with_code(session: Session, *, actor: Actor, order_id: int, code: st
     row = session.scalar(
         select(OrderConfirmationCode).where(OrderConfirmationCode.order_id == order.id)
     )
-    settings = _settings(session)
+    settings = settings_of(session)
     problem: tuple[str, str] | None = None
     if not (code or "").strip():
         # nothing read out: not a try, and not a confirmation

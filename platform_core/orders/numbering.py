@@ -19,14 +19,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from platform_core.orders.models import OrderNumberCounter
-from platform_core.settings import Settings
+from platform_core.runtime import settings_of
 
 PREFIX = "GD"  # 工单
 
 
 def local_day(session: Session, at: datetime) -> str:
-    settings: Settings = session.info.get("settings") or Settings()
-    return at.astimezone(ZoneInfo(settings.timezone)).strftime("%Y%m%d")
+    return at.astimezone(ZoneInfo(settings_of(session).timezone)).strftime("%Y%m%d")
 
 
 def next_order_no(session: Session, at: datetime) -> str:

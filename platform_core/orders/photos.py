@@ -23,7 +23,7 @@ from platform_core.orders import service as orders
 from platform_core.orders.models import OrderPhoto
 from platform_core.orders.states import Command
 from platform_core.photo_files import sniff_image
-from platform_core.settings import Settings
+from platform_core.runtime import settings_of
 
 KINDS = {
     "check_in": "签到照片",
@@ -35,10 +35,6 @@ KINDS = {
 
 class PhotoNotFound(NotFound):
     code = "photo_not_found"
-
-
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
 
 
 def _authorize(session: Session, actor: Actor, order_id: int, action: str) -> None:
@@ -73,7 +69,7 @@ def store_photo(
 ) -> OrderPhoto:
     """Check and keep one photo of the order; returns its row (its id goes on the step)."""
     _authorize(session, actor, order_id, "order.photo")
-    settings = _settings(session)
+    settings = settings_of(session)
     if kind not in KINDS:
         _refuse(
             session,
@@ -153,7 +149,7 @@ def read_photo(session: Session, *, actor: Actor, photo_id: int) -> tuple[bytes,
     if photo is None:
         raise PhotoNotFound(f"照片不存在: {photo_id} / unknown photo")
     _authorize(session, actor, photo.order_id, "order.photo.view")
-    data = (Path(_settings(session).data_dir) / photo.path).read_bytes()
+    data = (Path(settings_of(session).data_dir) / photo.path).read_bytes()
     audit.record(
         session,
         actor=actor,

@@ -29,8 +29,8 @@ from platform_core.orders.models import (
 )
 from platform_core.orders.states import Command, OrderStatus
 from platform_core.regions.service import within
+from platform_core.runtime import settings_of
 from platform_core.security.masking import mask_phone
-from platform_core.settings import Settings
 
 # The survey read to the elder: question code -> (question, kind). "score" is 1-5, "yes_no" a bool.
 SURVEY: dict[str, tuple[str, str]] = {
@@ -42,10 +42,6 @@ SURVEY: dict[str, tuple[str, str]] = {
 }
 CHANNELS = ("phone", "visit", "sms")
 VISITABLE = (OrderStatus.CONFIRMED, OrderStatus.RATED)
-
-
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
 
 
 def _attempts(session: Session, order_ids: list[int]) -> dict[int, tuple[int, datetime]]:
@@ -63,7 +59,7 @@ def list_due(
     session: Session, *, region_code: str, now: datetime | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Orders waiting for their return visit in a region, oldest completion first."""
-    settings = _settings(session)
+    settings = settings_of(session)
     now = now or utcnow()
     rows = list(
         session.scalars(
@@ -175,7 +171,7 @@ def record_visit(
         )
         or 0
     ) + 1
-    final = reached or attempt_no >= _settings(session).return_visit_max_attempts
+    final = reached or attempt_no >= settings_of(session).return_visit_max_attempts
     if final:
         # the order's own step (checks the lifecycle, locks the order, logs and publishes)
         orders.record_return_visit(

@@ -53,7 +53,7 @@ from platform_core.providers import service as providers
 from platform_core.providers.models import CLOSED_STATUSES, ProviderStaff
 from platform_core.regions import codes
 from platform_core.regions.service import within
-from platform_core.settings import Settings
+from platform_core.runtime import settings_of
 from platform_core.sites.models import ServiceSite
 from platform_core.sites.vocabulary import SiteStatus
 
@@ -109,10 +109,6 @@ class ElderNotFound(NotFound):
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
 
 
 def _is_provider(actor: Actor) -> bool:
@@ -362,7 +358,7 @@ def _where(session: Session, order: ServiceOrder, lat: float, lon: float) -> dic
     metres = round(distance_m(order.latitude, order.longitude, lat, lon))
     return {
         "distance_m": metres,
-        "far_from_address": metres > _settings(session).order_check_in_radius_m,
+        "far_from_address": metres > settings_of(session).order_check_in_radius_m,
     }
 
 
@@ -388,7 +384,7 @@ def _staff_for(session: Session, order: ServiceOrder, staff_id: int) -> Provider
         staff.qualifications,
         service_type_code=order.service_type_code,
         today=clock.today_in(session),
-        required=qualifications.required_names(_settings(session).staff_required_qualifications),
+        required=qualifications.required_names(settings_of(session).staff_required_qualifications),
     )
     if reason is not None:
         raise ValidationFailed(reason, code="staff_not_qualified", staff_id=staff.id)
@@ -396,7 +392,7 @@ def _staff_for(session: Session, order: ServiceOrder, staff_id: int) -> Provider
 
 
 def _month_bounds(session: Session, at: datetime) -> tuple[datetime, datetime]:
-    tz = ZoneInfo(_settings(session).timezone)
+    tz = ZoneInfo(settings_of(session).timezone)
     local = at.astimezone(tz)
     start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + timedelta(days=32)).replace(day=1)
@@ -483,7 +479,7 @@ def open_order(
         # an appointment is kept at its time, not as soon as the SLA would allow
         arrival_due = max(
             arrival_due,
-            requested_at + timedelta(minutes=_settings(session).order_appointment_grace_min),
+            requested_at + timedelta(minutes=settings_of(session).order_appointment_grace_min),
         )
     order = ServiceOrder(
         order_no=next_order_no(session, now),
@@ -826,7 +822,7 @@ def _require_time_at_home(
     every channel: a check-out seconds after the check-in is not a service."""
     if order.checked_in_at is None:
         return
-    minimum = evidence_rules.min_service_minutes(_settings(session), order.service_type_code)
+    minimum = evidence_rules.min_service_minutes(settings_of(session), order.service_type_code)
     spent = (now - order.checked_in_at).total_seconds() / 60
     if spent + 1e-9 < minimum:
         _refuse(

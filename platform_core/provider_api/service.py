@@ -28,7 +28,7 @@ from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder
-from platform_core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from platform_core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from platform_core.orders import confirmation
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
@@ -38,11 +38,10 @@ from platform_core.provider_api.models import KeyStatus, ProviderApiKey, Provide
 from platform_core.provider_api.nonces import NonceStore
 from platform_core.provider_api.schemas import ReportIn
 from platform_core.providers import service as providers
+from platform_core.providers.access import require_office
 from platform_core.providers.models import Provider
-from platform_core.regions import codes
-from platform_core.runtime import cipher_of
+from platform_core.runtime import cipher_of, settings_of
 from platform_core.security.json_input import MalformedJson
-from platform_core.settings import Settings
 
 MANAGERS = frozenset({Role.ADMIN, Role.OFFICER})
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -99,34 +98,20 @@ def api_actor(provider: Provider, key_id: str = "") -> Actor:
     )
 
 
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
-
 
 # ---------------------------------------------------------------- keys
 
 
 def _require_manager(session: Session, actor: Actor, provider: Provider, action: str) -> None:
-    allowed = actor.kind == "system" or (actor.role in MANAGERS and actor.provider_id is None)
-    error: PermissionDenied | None = None
-    if not allowed:
-        error = PermissionDenied(
-            "只有系统管理员或民政监管可以管理接口密钥 / only administrators and officers manage API keys"
-        )
-    elif not codes.is_within(provider.region_code, actor.region_code):
-        error = PermissionDenied(
-            "无权管理其他地区的服务商 / outside your region", code="out_of_region"
-        )
-    if error is not None:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="provider",
-            target_id=provider.id,
-            detail={"reason": error.code},
-        )
-        raise error
+    require_office(
+        session,
+        actor,
+        roles=MANAGERS,
+        action=action,
+        refused="只有系统管理员或民政监管可以管理接口密钥 / only administrators and officers "
+        "manage API keys",
+        provider=provider,
+    )
 
 
 def _new_key(session: Session, actor: Actor, provider: Provider, cipher: str) -> IssuedKey:
@@ -183,7 +168,7 @@ def rotate_key(
     old = _active_key(session, provider.id)
     if old is not None:
         old.status = KeyStatus.ROTATED
-        old.valid_until = utcnow() + timedelta(hours=_settings(session).provider_api_key_grace_h)
+        old.valid_until = utcnow() + timedelta(hours=settings_of(session).provider_api_key_grace_h)
     issued = _new_key(session, actor, provider, cipher or (old.cipher if old else wire.AES_GCM))
     audit.record(
         session,
@@ -294,7 +279,7 @@ def authenticate(
     now: datetime | None = None,
 ) -> Caller:
     """Check a request's key, timestamp, signature, nonce and envelope; its payload decrypted."""
-    settings = _settings(session)
+    settings = settings_of(session)
     now = now or utcnow()
     key_id, ts, nonce, signature = (
         headers.get(h, "") for h in (wire.H_KEY, wire.H_TIMESTAMP, wire.H_NONCE, wire.H_SIGNATURE)

@@ -25,6 +25,7 @@ from platform_core.errors import (
     ValidationFailed,
 )
 from platform_core.events import publish_on_commit
+from platform_core.providers.access import is_provider_actor, refuse, require_office
 from platform_core.providers.credit_code import normalize_credit_code
 from platform_core.providers.events import (
     ProviderRegistered,
@@ -69,57 +70,19 @@ class StaffNotFound(NotFound):
 # ---------------------------------------------------------------- authorisation
 
 
-def is_provider_actor(actor: Actor) -> bool:
-    return actor.role == Role.PROVIDER or actor.provider_id is not None
-
-
-def _denied(
-    session: Session,
-    *,
-    actor: Actor,
-    action: str,
-    target_type: str,
-    target_id: int | None,
-    error: PermissionDenied,
-) -> None:
-    # written in its own transaction when this unit of work ends, which usually rolls back
-    audit.record_refusal(
-        session,
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        detail={"reason": error.code},
-    )
-    raise error
-
-
 def _require_manager(
     session: Session, actor: Actor, *, action: str, provider: Provider | None, region_code: str
 ) -> None:
-    allowed = actor.role in MANAGER_ROLES if actor.role is not None else actor.kind == "system"
-    target_id = provider.id if provider is not None else None
-    if not allowed or is_provider_actor(actor):
-        _denied(
-            session,
-            actor=actor,
-            action=action,
-            target_type="provider",
-            target_id=target_id,
-            error=PermissionDenied(
-                "只有民政监管或管理员可以执行此操作 / only civil-affairs officers and "
-                "administrators may do this"
-            ),
-        )
-    if not codes.is_within(region_code, actor.region_code):
-        _denied(
-            session,
-            actor=actor,
-            action=action,
-            target_type="provider",
-            target_id=target_id,
-            error=OutOfRegion("无权管理其他地区的服务商 / outside your region"),
-        )
+    require_office(
+        session,
+        actor,
+        roles=MANAGER_ROLES,
+        action=action,
+        refused="只有民政监管或管理员可以执行此操作 / only civil-affairs officers and "
+        "administrators may do this",
+        provider=provider,
+        region_code=region_code,
+    )
 
 
 def _require_manager_or_self(
@@ -127,7 +90,7 @@ def _require_manager_or_self(
 ) -> None:
     if is_provider_actor(actor):
         if actor.provider_id != provider.id:
-            _denied(
+            refuse(
                 session,
                 actor=actor,
                 action=action,
@@ -197,7 +160,7 @@ def _coverage(session: Session, actor: Actor, coverage: Iterable[str], *, action
         )
     for code in out:
         if not codes.is_within(code, actor.region_code):
-            _denied(
+            refuse(
                 session,
                 actor=actor,
                 action=action,

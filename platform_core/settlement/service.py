@@ -27,19 +27,19 @@ from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.catalogue import service as catalogue
 from platform_core.elders.models import Elder
-from platform_core.errors import Conflict, NotFound, PermissionDenied
+from platform_core.errors import Conflict, NotFound
 from platform_core.orders import evidence
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.periods import month_bounds
 from platform_core.orders.states import OrderStatus
 from platform_core.providers import service as providers
+from platform_core.providers.access import require_office
 from platform_core.providers.models import Provider
-from platform_core.regions import codes
 from platform_core.regions.service import within
+from platform_core.runtime import settings_of
 from platform_core.security.exports import watermark
 from platform_core.security.masking import mask_name
-from platform_core.settings import Settings
 from platform_core.settlement.models import Settlement, SettlementLine
 
 SETTLERS = frozenset({Role.SUPERVISOR, Role.ADMIN, Role.OFFICER})
@@ -70,35 +70,23 @@ class Preview:
         }
 
 
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
-
 
 def _require_settler(session: Session, actor: Actor, provider: Provider, action: str) -> None:
-    allowed = actor.kind == "system" or (actor.role in SETTLERS and actor.provider_id is None)
-    error: PermissionDenied | None = None
-    if not allowed:
-        error = PermissionDenied("只有值班主管、管理员或民政监管可以结算 / you may not settle")
-    elif not codes.is_within(provider.region_code, actor.region_code):
-        error = PermissionDenied(
-            "无权结算其他地区的服务商 / outside your region", code="out_of_region"
-        )
-    if error is not None:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="provider",
-            target_id=provider.id,
-            detail={"reason": error.code},
-        )
-        raise error
+    require_office(
+        session,
+        actor,
+        roles=SETTLERS,
+        action=action,
+        refused="只有值班主管、管理员或民政监管可以结算 / you may not settle",
+        provider=provider,
+        out_of_region="无权结算其他地区的服务商 / outside your region",
+    )
 
 
 def _orders(
     session: Session, provider_id: int, month: str, statuses: tuple[str, ...], lock: bool = False
 ) -> list[ServiceOrder]:
-    start, end = month_bounds(month, _settings(session).timezone)
+    start, end = month_bounds(month, settings_of(session).timezone)
     q = (
         select(ServiceOrder)
         .where(
@@ -278,7 +266,7 @@ HEADER = [
 
 
 def _rows(session: Session, row: Settlement) -> list[list[Any]]:
-    tz = _settings(session).timezone
+    tz = settings_of(session).timezone
     from zoneinfo import ZoneInfo
 
     out = []
@@ -318,7 +306,7 @@ def export_csv(session: Session, *, actor: Actor, settlement_id: int) -> bytes:
     row = get_settlement(session, actor=actor, settlement_id=settlement_id)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow([watermark(actor, _settings(session).timezone)])
+    writer.writerow([watermark(actor, settings_of(session).timezone)])
     writer.writerow(["结算单号", row.ref, "月份", row.month, "服务商编号", row.provider_id])
     writer.writerow(HEADER)
     writer.writerows(_rows(session, row))
@@ -360,7 +348,7 @@ def export_xlsx(session: Session, *, actor: Actor, settlement_id: int) -> bytes:
     for col in ws.columns:
         ws.column_dimensions[col[0].column_letter].width = 14
     ws.column_dimensions["A"].width = 20
-    mark = watermark(actor, _settings(session).timezone)
+    mark = watermark(actor, settings_of(session).timezone)
     ws.append([mark])
     ws.oddFooter.center.text = mark
     wb.properties.creator = mark

@@ -25,7 +25,7 @@ from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import TERMINAL, Command, transitions_from
 from platform_core.regions.service import within
-from platform_core.settings import Settings
+from platform_core.runtime import settings_of
 from platform_core.sla.events import SlaBreached
 from platform_core.sla.models import SlaBreach
 
@@ -43,10 +43,6 @@ class SlaCheck:
 
 def sla_actor(region_code: str) -> Actor:
     return Actor(kind="system", name="SLA计时", region_code=region_code)
-
-
-def _settings(session: Session) -> Settings:
-    return session.info.get("settings") or Settings()
 
 
 def _due(order: ServiceOrder, kind: str) -> datetime | None:
@@ -110,7 +106,7 @@ def _breach(
     met_at: datetime | None,
     now: datetime,
 ) -> SlaCheck:
-    settings = _settings(session)
+    settings = settings_of(session)
     late = None if met_at is None else round((met_at - due).total_seconds() / 60, 1)
     row = SlaBreach(
         order_id=order.id,
