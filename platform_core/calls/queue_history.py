@@ -22,6 +22,7 @@ from platform_core.calls.live import LiveAgent, LiveCall
 from platform_core.calls.models import Call
 from platform_core.calls.queues import queue_labels
 from platform_core.calls.schemas import ChannelRef, MemberState, QueueHistory, QueueStay
+from platform_core.runtime import settings_of
 
 # A caller entered in a queue this long before the resync read Asterisk's lists existed when
 # they were read: gone from them, every AMI event of theirs had reached us before the lists
@@ -196,7 +197,7 @@ def missed(
     lists, entered early enough that their events would have reached us, and of whom we hold
     no record: the calls to take up. Also the callers already recorded (nothing more to do),
     and how many were too recent to judge yet (the next resync will)."""
-    hotline = set(queue_labels(service._settings(session)))
+    hotline = set(queue_labels(settings_of(session)))
     closed = {
         h.uniqueid: h
         for h in histories
