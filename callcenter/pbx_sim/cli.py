@@ -60,6 +60,12 @@ log = logging.getLogger(__name__)
     help="模拟秒/真实秒 / simulated seconds per real second",
 )
 @click.option("--agi", "agi_url", default=None, help="FastAGI 地址 / e.g. agi://127.0.0.1:4573")
+@click.option(
+    "--queue-log",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="写 Asterisk 的 queue_log / write Asterisk's queue_log here",
+)
 @click.option("--seed", type=int, default=None)
 def pbx_sim(
     host: str | None,
@@ -73,6 +79,7 @@ def pbx_sim(
     duration: float | None,
     time_scale: float | None,
     agi_url: str | None,
+    queue_log: str | None,
     seed: int | None,
 ) -> None:
     """PBX 模拟器: 真实 AMI (TCP) 与 FastAGI / a PBX simulator speaking real AMI over TCP."""
@@ -94,6 +101,8 @@ def pbx_sim(
         cfg.agi_url = agi_url
     if seed is not None:
         cfg.seed = seed
+    if queue_log is not None:
+        cfg.queue_log = queue_log
     if rate is not None:
         scenario.profile = LoadProfile(
             rate=rate, concurrency=concurrency, talk=talk, patience=patience, duration=duration

@@ -216,6 +216,8 @@ def test_pbx_sim_command_serves_ami(tmp_path, data_key) -> None:
             "5",
             "--agents",
             "2",
+            "--queue-log",
+            str(tmp_path / "queue_log"),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -246,6 +248,8 @@ def test_pbx_sim_command_serves_ami(tmp_path, data_key) -> None:
             return joins.count("QueueCallerJoin")
 
         assert asyncio.run(main()) >= 1
+        events = [x.split("|")[4] for x in (tmp_path / "queue_log").read_text().splitlines()]
+        assert events[0] == "QUEUESTART" and "ENTERQUEUE" in events
     finally:
         proc.terminate()
         proc.wait(10)

@@ -199,6 +199,10 @@ class Service:
             self.proc.kill()
             self.proc.wait(10)
 
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
     def ready(self) -> bool:
         if self.proc is None or self.proc.poll() is not None:
             return False
@@ -628,6 +632,11 @@ class Drill:
         while behind:
             if time.monotonic() > deadline:
                 self.log(f"  {name}: not recovered in {self.cfg.recover_timeout_s:.0f} s: {behind}")
+                for service in self.services.values():
+                    if f"unready_{service.name}" in behind:
+                        self.log(
+                            f"  {service.name} (exit code {service.exit_code}):\n{service.tail()}"
+                        )
                 return FaultResult(name, down, None, behind)
             time.sleep(0.25)
             behind = self._behind(ended_wall, calls_done)
@@ -644,8 +653,7 @@ class Drill:
         out: dict[str, int] = {}
         unready = [n for n, s in self.services.items() if not s.ready()]
         if unready:
-            out["unready"] = len(unready)
-            return out
+            return {f"unready_{n}": 1 for n in unready}
         try:
             assert self.placer is not None and self.alarms is not None and self.orders is not None
             calls = self._call_faults(calls_done, final=False)
