@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 VAR_CARE_ATTEMPT = "HOTLINE_CARE_ATTEMPT_ID"
 VAR_MEMBER_INTERFACE = "MEMBERINTERFACE"
 VAR_MEMBER_NAME = "MEMBERNAME"
+# set by the survey call of an order (platform_core.flows.order_surveys): the key rates the order
+VAR_SURVEY_CALL = "HOTLINE_SURVEY_CALL_ID"
 
 
 # Actions whose failure would mislead the caller (told "we will call you back" with nothing
@@ -135,6 +137,17 @@ async def _request_callback(ctx: CallContext, _: Any) -> None:
 
 
 async def _load_survey_call(ctx: CallContext, _: Any) -> None:
+    order_call = await ctx.channel.get_variable(VAR_SURVEY_CALL)
+    if order_call and order_call.isdigit():
+        ctx.facts["survey"] = {
+            "survey_call_id": int(order_call),
+            "order_id": await ctx.backend.run(
+                backend.order_survey_answered,
+                survey_call_id=int(order_call),
+                uniqueid=ctx.env.uniqueid,
+            ),
+        }
+        return
     interface = await ctx.channel.get_variable(VAR_MEMBER_INTERFACE)
     name = await ctx.channel.get_variable(VAR_MEMBER_NAME)
     elder = await ctx.channel.get_variable("HOTLINE_ELDER_ID")
@@ -152,6 +165,11 @@ async def _record_survey_score(ctx: CallContext, p: RecordScoreParams) -> None:
     key = ctx.values.get(p.from_)
     survey = ctx.facts.get("survey")
     if key is None or not isinstance(survey, dict):
+        return
+    if "survey_call_id" in survey:
+        await ctx.backend.run(
+            backend.rate_order, survey_call_id=survey["survey_call_id"], score=int(key)
+        )
         return
     await ctx.backend.run(
         backend.record_survey,
@@ -239,7 +257,9 @@ async def _long_wait(ctx: CallContext) -> bool:
 
 async def _survey_call_known(ctx: CallContext) -> bool:
     survey = ctx.facts.get("survey")
-    return isinstance(survey, dict) and bool(survey["agent_interface"] or survey["agent_name"])
+    return isinstance(survey, dict) and bool(
+        survey.get("order_id") or survey.get("agent_interface") or survey.get("agent_name")
+    )
 
 
 async def _care_call_known(ctx: CallContext) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 # a worker thread would be configured half-defined by another thread's query.
 import platform_core.models  # noqa: F401
 from platform_core.actors import Actor
+from platform_core.flows import order_surveys
 from platform_core.ivr import service as ivr_service
 from platform_core.runtime import Runtime, settings_of
 
@@ -213,3 +214,17 @@ def care_responded(session: Session, *, actor: Actor, attempt_id: int, response:
     from platform_core.care_calls import service as care
 
     care.record_response(session, actor=actor, attempt_id=attempt_id, response=response)
+
+
+def order_survey_answered(
+    session: Session, *, actor: Actor, survey_call_id: int, uniqueid: str
+) -> int:
+    """The elder picked up the survey call of an order; the order's id."""
+    return order_surveys.survey_answered(
+        session, survey_call_id=survey_call_id, uniqueid=uniqueid
+    ).order_id
+
+
+def rate_order(session: Session, *, actor: Actor, survey_call_id: int, score: int) -> None:
+    """The elder's key in the survey flow, as the order's rating."""
+    order_surveys.rate_from_survey(session, actor=actor, survey_call_id=survey_call_id, score=score)

@@ -91,7 +91,7 @@ CONDITIONS: dict[str, str] = {
     "family": "来电者是老人的家属 / the caller is an emergency contact",
     "language_known": "老人已记住语言 / the elder's language is remembered",
     "long_wait": "预计等候时间超过阈值 / expected wait above the call-back threshold",
-    "survey_call_known": "找到了被评价的通话 / the call to rate is known",
+    "survey_call_known": "找到了被评价的通话或工单 / the call or order to rate is known",
     "care_call_known": "找到了关怀呼叫 / the care call attempt is known",
 }
 

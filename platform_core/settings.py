@@ -108,6 +108,9 @@ class Settings:
     care_trunk: str = "PJSIP/{number}@trunk"
     care_caller_id: str = "12349"
     care_visit_service_type: str = "visit_home"
+    # The IVR's satisfaction survey of an order (a return visit by phone): dialled like a care
+    # call (trunk, caller ID, ring time) into this context, which runs the survey flow.
+    survey_context: str = "hotline-survey"
 
     # Web console.
     console_host: str = "127.0.0.1"

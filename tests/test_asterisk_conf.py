@@ -102,6 +102,7 @@ def test_contexts_named_anywhere_exist_in_the_dialplan() -> None:
     named |= set(settings.call_inbound_contexts.split(",")) | {
         settings.call_callback_context,
         settings.care_context,
+        settings.survey_context,
     }
     named.add("hotline-transfer")  # TelephonyClient.transfer
     for lines in dialplan().values():
@@ -113,6 +114,7 @@ def test_contexts_named_anywhere_exist_in_the_dialplan() -> None:
         "hotline-callback",
         "hotline-transfer",
         "hotline-carecall",
+        "hotline-survey",
     } <= named
 
 

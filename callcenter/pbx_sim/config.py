@@ -106,6 +106,7 @@ class SimConfig:
     callback_context: str = "hotline-callback"
     transfer_context: str = "hotline-transfer"
     carecall_context: str = "hotline-carecall"
+    survey_context: str = "hotline-survey"
     trunk: str = "trunk"
     dial_timeout: float = 45.0
     seed: int | None = None

@@ -1166,6 +1166,11 @@ class PbxSimulator:
                 await self._in_queue(call, self.queues[exten], 0)
             elif context == self.config.carecall_context and self.config.agi_url:
                 await self._carecall(leg, phone or self.config.default_phone)
+            elif context == self.config.survey_context and self.config.agi_url:
+                # the order's survey call: the survey flow, then the dialplan hangs up
+                await self._run_application(
+                    leg, "AGI", self.config.agi_url.rstrip("/") + "/survey", []
+                )
             else:
                 await self.sleep((phone or self.config.default_phone).talk)
         finally:

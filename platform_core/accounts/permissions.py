@@ -36,6 +36,7 @@ class Permission(StrEnum):
     CARE_CAMPAIGNS = "care_campaigns"  # create, schedule and follow care-call campaigns
     MEAL_POINT_DESK = "meal_point_desk"  # a meal point's own page: menus, redemption, statistics
     HANDLE_COMPLAINTS = "handle_complaints"  # handle and close complaints with a reply
+    AFTERCARE = "aftercare"  # orders after service: return visits due, complaints, closing
     # community services (service sites, social work, volunteers and the time bank)
     VIEW_SITES = "view_sites"  # the region's service sites and their statistics
     MANAGE_SITES = "manage_sites"  # register, edit and close sites; name their managers
@@ -65,6 +66,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.START_CARE,
             Permission.RECORD_ASSESSMENT,
             Permission.VIEW_SITES,
+            Permission.AFTERCARE,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -87,6 +89,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_DEVICES,
             Permission.CARE_CAMPAIGNS,
             Permission.HANDLE_COMPLAINTS,
+            Permission.AFTERCARE,
             Permission.VIEW_SITES,
         }
     ),
@@ -126,6 +129,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CARE_DECIDE,
             Permission.CARE_CAMPAIGNS,
             Permission.HANDLE_COMPLAINTS,
+            Permission.AFTERCARE,
             Permission.MEAL_POINT_DESK,
             Permission.VIEW_SITES,
             Permission.MANAGE_SITES,

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, Role
@@ -25,7 +25,12 @@ from platform_core.db import utcnow
 from platform_core.dispatch.config import parse_pairs
 from platform_core.errors import NotFound, PermissionDenied, ValidationFailed
 from platform_core.evaluation.models import CreditEvent, ProviderEvaluation
-from platform_core.orders.models import OrderTransition, ReturnVisit, ServiceOrder
+from platform_core.orders.models import (
+    OrderComplaint,
+    OrderTransition,
+    ReturnVisit,
+    ServiceOrder,
+)
 from platform_core.orders.periods import month_bounds
 from platform_core.providers import service as providers
 from platform_core.providers.access import require_office
@@ -219,6 +224,11 @@ def compute_metrics(
                 ServiceOrder.provider_id == provider_id,
                 ServiceOrder.complaint_at >= start,
                 ServiceOrder.complaint_at < end,
+                # a complaint closed as not upheld (the provider was not at fault) is not held
+                # against it
+                ~exists().where(
+                    OrderComplaint.order_id == ServiceOrder.id, OrderComplaint.upheld.is_(False)
+                ),
             )
         )
         or 0

@@ -273,3 +273,58 @@ class ReturnVisit(Base):
     satisfaction: Mapped[int | None]
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class OrderComplaint(Base):
+    """A complaint about an order (投诉): taken on a call or a visit, handled, and closed with
+    the reply given to the complainant and whether it was upheld. The provider's evaluation
+    counts the order's complaint unless it was closed as not upheld."""
+
+    __tablename__ = "order_complaints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("service_orders.id", ondelete="CASCADE"), index=True
+    )
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(10), default="phone")  # phone, visit, letter
+    complainant: Mapped[str] = mapped_column(String(20), default="本人")  # 本人, 家属, ...
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(
+        String(10), default="open", index=True
+    )  # open, handling, closed
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    opened_by: Mapped[str] = mapped_column(String(80))
+    # the handling so far: one line per step ("时间 经办人: 做了什么")
+    handling: Mapped[str] = mapped_column(Text, default="")
+    handled_by: Mapped[str | None] = mapped_column(String(80))
+    reply: Mapped[str] = mapped_column(Text, default="")
+    upheld: Mapped[bool | None]
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(80))
+    reply_message_id: Mapped[int | None]  # the text message that carried the reply
+
+
+class OrderSurveyCall(Base):
+    """A satisfaction survey call about an order (the IVR's return visit): dialled through the
+    trunk into the survey flow, which takes the elder's 1-5 key as the order's rating."""
+
+    __tablename__ = "order_survey_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("service_orders.id", ondelete="CASCADE"), index=True
+    )
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    number: Mapped[str] = mapped_column(String(20))
+    # queued -> dialling -> answered -> rated; or no_answer | busy | failed | not_placed
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    # the Originate's idempotency key: a job delivered twice dials once
+    command_key: Mapped[str] = mapped_column(String(64), unique=True)
+    uniqueid: Mapped[str | None] = mapped_column(String(CHANNEL_ID))
+    score: Mapped[int | None]
+    reason: Mapped[str | None] = mapped_column(String(80))
+    requested_by: Mapped[str] = mapped_column(String(80))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

@@ -911,9 +911,16 @@ def confirm(
 
 
 def rate(
-    session: Session, *, actor: Actor, order_id: int, score: int, comment: str = ""
+    session: Session,
+    *,
+    actor: Actor,
+    order_id: int,
+    score: int,
+    comment: str = "",
+    rated_by: str = "",
 ) -> ServiceOrder:
-    """The elder's rating, 1 (very poor) to 5 (very good)."""
+    """The elder's rating, 1 (very poor) to 5 (very good); ``rated_by`` says who gave it and how
+    (老人本人, 家属 on a return-visit call, the IVR's survey)."""
     order, target = _begin(session, actor=actor, command=Command.RATE, order_id=order_id)
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise ValidationFailed(
@@ -929,7 +936,11 @@ def rate(
         to=target,
         actor=actor,
         at=now,
-        detail={"score": score, **({"comment": comment.strip()} if comment.strip() else {})},
+        detail={
+            "score": score,
+            **({"comment": comment.strip()} if comment.strip() else {}),
+            **({"rated_by": rated_by.strip()[:40]} if rated_by.strip() else {}),
+        },
     )
     return order
 

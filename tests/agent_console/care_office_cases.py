@@ -50,4 +50,11 @@ def care_office_cases(case: Any) -> dict[str, Any]:
         "care_calls.cancel": case("POST", "/care/campaigns/999999/cancel", {}, scope="content"),
         "care_money.page": case("GET", "/care/money", scope="content"),
         "care_money.set_budget": case("POST", "/care/money/budgets", {}, scope="content"),
+        "care_after.page": case("GET", "/care/aftercare", scope="content"),
+        "care_after.order": case("GET", "/care/orders/999999", scope="content"),
+        "care_after.return_visit": case("POST", "/care/orders/999999/return-visit", {}, scope="content"),
+        "care_after.survey_call": case("POST", "/care/orders/999999/survey-call", {}, scope="content"),
+        "care_after.open_complaint": case("POST", "/care/orders/999999/complaints", {}, scope="content"),
+        "care_after.complaint_step": case("POST", "/care/complaints/999999/handle", {}, scope="content"),
+        "care_after.close": case("POST", "/care/orders/999999/close", {}, scope="content"),
     }

@@ -13,6 +13,7 @@ from agent_console.realtime import CARE_NS, Connection, Realtime
 from agent_console.security import current_actor, guard
 from agent_console.views.care_office import (
     adaptation,
+    aftercare,
     campaigns,
     care_beds,
     gov_purchase,
@@ -61,6 +62,7 @@ def init_app(app: Flask, realtime: Realtime) -> None:
     meals.init_app(app)
     campaigns.init_app(app, realtime)
     money.init_app(app)
+    aftercare.init_app(app)
     realtime.set_snapshot(CARE_NS, _snapshot)
 
     @realtime.on(CARE_NS, "snapshot", Permission.CARE_CAMPAIGNS)

@@ -31,7 +31,7 @@ SECTIONS: tuple[tuple[str, str, tuple[Permission, ...]], ...] = (
     ("care_adapt.cases", "适老化改造", (Permission.CARE_CASEWORK,)),
     ("care_meals.points", "助餐", (Permission.CARE_CASEWORK,)),
     ("care_calls.campaigns", "关怀外呼", (Permission.CARE_CAMPAIGNS,)),
-    ("care_after.page", "回访与投诉", (Permission.DISPATCH_ORDERS, Permission.HANDLE_COMPLAINTS)),
+    ("care_after.page", "回访与投诉", (Permission.AFTERCARE,)),
     ("care_money.page", "资金与预算", (Permission.CARE_DECIDE,)),
 )
 
