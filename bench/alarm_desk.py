@@ -59,12 +59,12 @@ HEADERS_JSON = {"Content-Type": "application/json"}
 def seed(db_url: str, env: dict[str, str], *, devices: int) -> dict[str, Any]:
     """Regions, 300 elders in 呼和浩特, ``devices`` SOS pendants and sensors bound to them, six
     agents on the simulator's desks and a supervisor."""
+    from hotline.demo_data.elders import seed_elders
     from platform_core.accounts.service import create_user
     from platform_core.actors import Role, system_actor
     from platform_core.db import make_engine, refresh_statistics, utcnow
     from platform_core.devices.models import Device
     from platform_core.devices.schemas import imei_check_digit
-    from platform_core.elders.demo import seed_elders
     from platform_core.elders.models import Elder
     from platform_core.models import metadata
     from platform_core.regions.service import load_dictionary

@@ -64,10 +64,10 @@ def percentile(values: list[float], p: float) -> float:
 
 def seed(env: dict[str, str], db_url: str, devices: int) -> list[dict[str, Any]]:
     """Regions, elders and ``devices`` devices in service, bound to them (bulk inserts)."""
+    from hotline.demo_data.elders import seed_elders
     from platform_core.db import make_engine, refresh_statistics, utcnow
     from platform_core.devices.models import Device
     from platform_core.devices.schemas import imei_check_digit
-    from platform_core.elders.demo import seed_elders
     from platform_core.elders.models import Elder
     from platform_core.models import metadata
     from platform_core.regions.service import load_dictionary

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from hotline.demo_data.elders import seed_elders  # noqa: E402
 from platform_core.db import make_engine, refresh_statistics  # noqa: E402
-from platform_core.elders.demo import seed_elders  # noqa: E402
 from platform_core.models import metadata  # noqa: E402
 from platform_core.regions.service import load_dictionary  # noqa: E402
 from platform_core.runtime import build_runtime  # noqa: E402

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select, text  # noqa: E402
 
+from hotline.demo_data.elders import seed_elders  # noqa: E402
 from platform_core.db import make_engine, refresh_statistics  # noqa: E402
 from platform_core.devices.models import Device  # noqa: E402
-from platform_core.elders.demo import seed_elders  # noqa: E402
 from platform_core.elders.identification import identify_caller  # noqa: E402
 from platform_core.elders.models import Elder, ElderPhone, EmergencyContact  # noqa: E402
 from platform_core.models import metadata  # noqa: E402

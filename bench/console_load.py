@@ -118,12 +118,12 @@ def seed(
             load_dictionary(s)
         with rt.session() as s:
             try:
-                from platform_core.catalogue.demo import seed_catalogue
+                from hotline.demo_data.catalogue import seed_catalogue
 
                 seed_catalogue(s)
             except ImportError:
                 pass
-        from platform_core.elders.demo import seed_elders
+        from hotline.demo_data.elders import seed_elders
 
         with rt.session() as s:
             seed_elders(s, count=elders, seed=4242, league_code="150100000000")

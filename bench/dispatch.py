@@ -84,16 +84,16 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    from hotline.demo_data.catalogue import seed_catalogue
+    from hotline.demo_data.elders import seed_elders
+    from hotline.demo_data.providers import seed_providers
     from platform_core.actors import Actor, Role
-    from platform_core.catalogue.demo import seed_catalogue
     from platform_core.db import make_engine, refresh_statistics
-    from platform_core.elders.demo import seed_elders
     from platform_core.elders.models import Elder
     from platform_core.models import metadata
     from platform_core.orders import service as orders
     from platform_core.orders.models import OrderTransition, ServiceOrder
     from platform_core.orders.states import LOAD_STATUSES
-    from platform_core.providers.demo import seed_providers
     from platform_core.providers.models import Provider
     from platform_core.regions.service import load_dictionary
     from platform_core.runtime import build_runtime, install_runtime

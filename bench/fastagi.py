@@ -183,7 +183,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from platform_core.elders.demo import seed_elders
+    from hotline.demo_data.elders import seed_elders
     from platform_core.models import metadata
     from platform_core.regions.service import load_dictionary
     from platform_core.runtime import build_runtime

@@ -53,17 +53,17 @@ def main() -> None:
     parser.add_argument("--elders", type=int, default=300)
     args = parser.parse_args()
 
+    from hotline.demo_data.catalogue import seed_catalogue
+    from hotline.demo_data.elders import seed_elders
+    from hotline.demo_data.providers import seed_providers
     from platform_core.actors import Actor, Role
-    from platform_core.catalogue.demo import seed_catalogue
     from platform_core.db import make_engine, refresh_statistics
-    from platform_core.elders.demo import seed_elders
     from platform_core.elders.models import Elder
     from platform_core.models import metadata
     from platform_core.orders import confirmation
     from platform_core.orders import service as orders
     from platform_core.orders.models import OrderTransition, ServiceOrder
     from platform_core.providers import service as providers
-    from platform_core.providers.demo import seed_providers
     from platform_core.regions.service import load_dictionary
     from platform_core.runtime import build_runtime
     from platform_core.settings import Settings

@@ -140,9 +140,9 @@ def prepare(runtime: Any, *, elders: int) -> list[tuple[str, str, str]]:
     """Schema, regions, catalogue, providers, elders (when empty) and the demo accounts."""
     from sqlalchemy import func, select
 
+    from hotline.demo_data.accounts import seed_users
+    from hotline.demo_data.elders import seed_elders
     from platform_core import migrate
-    from platform_core.accounts.demo import seed_users
-    from platform_core.elders.demo import seed_elders
     from platform_core.elders.models import Elder
     from platform_core.regions.service import load_dictionary
 
@@ -153,11 +153,11 @@ def prepare(runtime: Any, *, elders: int) -> list[tuple[str, str, str]]:
         empty = not s.scalar(select(func.count()).select_from(Elder))
     if empty:
         with runtime.session() as s:
-            from platform_core.catalogue.demo import seed_catalogue
+            from hotline.demo_data.catalogue import seed_catalogue
 
             seed_catalogue(s)
         try:
-            from platform_core.providers.demo import seed_providers
+            from hotline.demo_data.providers import seed_providers
 
             with runtime.session() as s:
                 seed_providers(s, rng=random.Random(12349))
@@ -207,12 +207,12 @@ def start_demo(
     from callcenter.pbx_sim import AmiUser, PhoneConfig, default_config
     from callcenter.pbx_sim.harness import SimulatorThread
     from hotline.context import runtime_for_cli
-    from ivr_flows.server import FastAgiServer
-    from platform_core.accounts.demo import (
+    from hotline.demo_data.accounts import (
         DEMO_AGENT_INTERFACE,
         DEMO_SUPERVISOR_INTERFACE,
         seed_colleagues,
     )
+    from ivr_flows.server import FastAgiServer
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     host = "127.0.0.1"

@@ -50,8 +50,8 @@ def seed(elder_count: int, seed: int, league: str | None, batch_size: int) -> No
     missing (raise --elders to add more); catalogue, providers and accounts add only what is absent.
     """
     from hotline.context import runtime_for_cli
+    from hotline.demo_data.elders import seed_elders
     from platform_core.db import refresh_statistics
-    from platform_core.elders.demo import seed_elders
     from platform_core.regions.codes import InvalidRegionCode
     from platform_core.regions.dictionary import LEAGUES
     from platform_core.regions.service import canonical_code, load_dictionary
@@ -81,17 +81,17 @@ def seed(elder_count: int, seed: int, league: str | None, batch_size: int) -> No
         steps: list[tuple[str, str, str, Callable[[Any], Any]]] = [
             (
                 "服务目录 / catalogue",
-                "platform_core.catalogue.demo",
+                "hotline.demo_data.catalogue",
                 "seed_catalogue",
                 lambda f: f(s),
             ),
             (
                 "服务商 / providers",
-                "platform_core.providers.demo",
+                "hotline.demo_data.providers",
                 "seed_providers",
                 lambda f: f(s, rng=rng),
             ),
-            ("账号 / accounts", "platform_core.accounts.demo", "seed_users", lambda f: f(s)),
+            ("账号 / accounts", "hotline.demo_data.accounts", "seed_users", lambda f: f(s)),
         ]
         accounts: list[tuple[str, str, str]] = []
         for label, module, attr, call in steps:

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from callcenter.alarm_intake.app import AlarmIntake
 from callcenter.alarm_intake.simulator import run_simulator
 from hotline.cli import cli
+from hotline.demo_data.elders import seed_elders
 from platform_core import clock
 from platform_core.alarms.models import Alarm, RejectedDeviceMessage
 from platform_core.db import utcnow
 from platform_core.devices.models import Device
-from platform_core.elders.demo import seed_elders
 from tests.callcenter.alarm_intake_support import cli_environment, wait_until
 
 

@@ -472,12 +472,12 @@ class Drill:
         )
 
     def _seed(self) -> None:
-        from platform_core.catalogue.demo import seed_catalogue
+        from hotline.demo_data.catalogue import seed_catalogue
+        from hotline.demo_data.elders import seed_elders
+        from hotline.demo_data.providers import seed_providers
         from platform_core.db import make_engine
-        from platform_core.elders.demo import seed_elders
         from platform_core.elders.models import Elder
         from platform_core.models import metadata
-        from platform_core.providers.demo import seed_providers
         from platform_core.providers.models import Provider
         from platform_core.regions.service import load_dictionary
         from platform_core.runtime import build_runtime, install_runtime

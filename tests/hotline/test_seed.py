@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
 from hotline.cli import cli
+from hotline.demo_data.elders import generate_people, prepare_villages
 from platform_core import clock
 from platform_core.devices.models import Device
-from platform_core.elders.demo import generate_people, prepare_villages
 from platform_core.elders.idcard import parse_id_number
 from platform_core.elders.identification import identify_caller
 from platform_core.elders.models import Elder, ElderPhone, EmergencyContact

@@ -229,7 +229,7 @@ def test_the_wait_is_estimated_from_the_callers_already_waiting(ivr: RunningServ
 
 
 def test_choosing_a_service_drafts_an_order_for_the_agent(ivr: RunningServer) -> None:
-    from platform_core.catalogue.demo import seed_catalogue
+    from hotline.demo_data.catalogue import seed_catalogue
     from platform_core.orders.models import ServiceOrder
 
     with ivr.runtime.session() as s:

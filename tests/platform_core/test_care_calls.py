@@ -66,7 +66,7 @@ def elder(
 
 @pytest.fixture
 def district(regions: Runtime) -> tuple[Runtime, dict[str, int]]:
-    from platform_core.catalogue.demo import seed_catalogue
+    from hotline.demo_data.catalogue import seed_catalogue
 
     with regions.session() as s:
         seed_catalogue(s)

@@ -40,7 +40,7 @@ def settled(runtime: Runtime, care_call_ids: list[int], timeout: float = 15.0) -
 def _telephony(
     regions: Runtime, tmp_path: Path
 ) -> Iterator[tuple[Runtime, SimulatorThread, RunningServer]]:
-    from platform_core.catalogue.demo import seed_catalogue
+    from hotline.demo_data.catalogue import seed_catalogue
     from platform_core.regions.service import load_dictionary
 
     with regions.session() as s:

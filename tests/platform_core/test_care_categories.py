@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from hotline.demo_data.catalogue import seed_catalogue
 from platform_core.actors import system_actor
 from platform_core.care_beds.policy import CareBedPolicy
 from platform_core.catalogue import defaults
 from platform_core.catalogue import service as catalogue
-from platform_core.catalogue.demo import seed_catalogue
 from platform_core.catalogue.models import SubsidyKind, SubsidyRule
 from platform_core.elders.vocabulary import Category
 from platform_core.errors import ValidationFailed

@@ -281,7 +281,7 @@ def test_unknown_service_type_and_bad_definitions(cat_rt) -> None:
 
 
 def test_demo_catalogue_shows_league_overrides(any_runtime) -> None:
-    from platform_core.catalogue.demo import seed_catalogue
+    from hotline.demo_data.catalogue import seed_catalogue
 
     with any_runtime.session() as s:
         load_dictionary(s)

@@ -6,12 +6,12 @@ import random
 
 from sqlalchemy import func, select
 
+from hotline.demo_data.providers import seed_providers
 from platform_core.actors import system_actor
 from platform_core.catalogue import service as catalogue
 from platform_core.elders.idcard import parse_id_number
 from platform_core.providers import service as providers
 from platform_core.providers.credit_code import normalize_credit_code
-from platform_core.providers.demo import seed_providers
 from platform_core.providers.models import Provider, ProviderStaff
 from platform_core.regions.dictionary import LEAGUES
 from platform_core.regions.service import load_dictionary
