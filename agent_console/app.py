@@ -106,7 +106,14 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     reports.init_app(app)
     regions.init_app(app)
     alarms.init_app(app, realtime)
-    from agent_console.views import orders_desk, provider_api, provider_portal, sites, supervision
+    from agent_console.views import (
+        casework,
+        orders_desk,
+        provider_api,
+        provider_portal,
+        sites,
+        supervision,
+    )
 
     supervision.init_app(app)
     provider_api.init_app(app)
@@ -126,6 +133,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     provider_records.init_app(app)
     care_office.init_app(app, realtime)
     sites.init_app(app, realtime)
+    casework.init_app(app, realtime)
 
     if relay:
         realtime.start_relay()

@@ -30,5 +30,6 @@ from platform_core.regions import models as regions_models  # noqa: F401
 from platform_core.settlement import models as settlement_models  # noqa: F401
 from platform_core.sites import models as sites_models  # noqa: F401
 from platform_core.sla import models as sla_models  # noqa: F401
+from platform_core.social_work import models as social_work_models  # noqa: F401
 
 metadata = Base.metadata

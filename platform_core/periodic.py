@@ -86,6 +86,13 @@ PERIODIC: tuple[Periodic, ...] = (
         what="养老项目预算预警 / care budgets past their warning share",
     ),
     Periodic(
+        "social-work-overdue-visits",
+        "platform_core.social_work.jobs:announce_overdue_visits",
+        daily(time(8, 30)),
+        lambda rt: (rt.settings.home_region_code,),
+        "社工探访逾期提醒 / social-work visits past due",
+    ),
+    Periodic(
         "reassessment-reminders",
         "platform_core.assessment.jobs:remind_due_reassessments",
         daily(time(8, 0)),

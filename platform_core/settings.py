@@ -316,6 +316,10 @@ class Settings:
     # Community services. Day care: a check-in that brings the elders present to this share of
     # the site's places warns the site's screen and the supervisors (and again at full).
     daycare_warn_share: float = 0.9
+    # Social work: a worker's most open cases (unless a profile says otherwise), and how often
+    # a case in service is visited unless its plan says otherwise.
+    social_work_max_caseload: int = 30
+    social_work_visit_interval_days: int = 14
 
     # Production serving and operations. The console's server (gunicorn: one gthread worker per
     # process, as Flask-SocketIO requires; werkzeug: the development server the demo embeds),

@@ -30,6 +30,7 @@ from platform_core.home_adaptation import service as home_adaptation
 from platform_core.meal_aid import service as meal_aid
 from platform_core.orders import states as order_states
 from platform_core.orders.models import ServiceOrder
+from platform_core.social_work import service as social_work
 
 # The processes in the order the screen pop lists them, with the button's label.
 PROCESSES: dict[str, str] = {
@@ -38,6 +39,7 @@ PROCESSES: dict[str, str] = {
     "care_bed": "申请家庭养老床位",
     "home_adaptation": "申请适老化改造",
     "gov_purchase": "申请政府购买服务",
+    "social_work": "转介社工",
 }
 # Statuses of a case after which a new one may be started.
 _CLOSED_BED = {"none", "withdrawn"}
@@ -94,6 +96,10 @@ def care_status_for_elder(
     status = gov_purchase.status_for_elder(session, elder_id=elder.id, on=today)
     busy = None if status["state"] not in gov_purchase.OPEN_STATUSES else "已有进行中的申请"
     modules.append(_entry("gov_purchase", status, inactive or busy))
+
+    status = social_work.status_for_elder(session, elder_id=elder.id)
+    busy = None if status["state"] == "none" else "已有进行中的社工个案"
+    modules.append(_entry("social_work", status, inactive or busy))
 
     return {
         "elder_id": elder.id,
@@ -268,10 +274,31 @@ def _gov_purchase(
     }
 
 
+def _social_work(
+    session: Session,
+    actor: Actor,
+    elder: Elder,
+    ref: str | None,
+    options: dict[str, Any],
+    now: datetime | None,
+) -> dict[str, Any]:
+    case = social_work.refer_case(
+        session,
+        actor=actor,
+        elder_id=elder.id,
+        reason=str(options.get("note") or f"热线来电转介 ({actor.name})"),
+        source="hotline",
+        source_ref=ref,
+        urgency=str(options.get("urgency") or "normal"),
+    )
+    return {"case_id": case.id, "case_no": case.case_no, "state": case.status}
+
+
 _STARTERS: dict[str, Starter] = {
     "assessment": _assessment,
     "meal_aid": _meal,
     "care_bed": _care_bed,
     "home_adaptation": _home_adaptation,
     "gov_purchase": _gov_purchase,
+    "social_work": _social_work,
 }

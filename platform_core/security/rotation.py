@@ -24,6 +24,7 @@ from platform_core.notifications.models import OutboxMessage
 from platform_core.provider_api.models import ProviderApiKey
 from platform_core.providers.models import ProviderStaff
 from platform_core.runtime import cipher_of
+from platform_core.social_work.models import SocialCase, SocialCaseVisit
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ SEALED: tuple[SealedColumn, ...] = (
     SealedColumn(OutboxMessage, "body_sealed"),
     SealedColumn(ProviderApiKey, "secret_sealed"),
     SealedColumn(User, "totp_secret_sealed"),
+    SealedColumn(SocialCase, "referral_sealed"),
+    SealedColumn(SocialCase, "needs_sealed"),
+    SealedColumn(SocialCase, "plan_sealed"),
+    SealedColumn(SocialCaseVisit, "notes_sealed"),
 )
 
 

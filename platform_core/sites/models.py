@@ -25,10 +25,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
-# the tables the foreign keys below name, registered with the metadata in any process
-from platform_core.accounts import models as _accounts  # noqa: F401, E402
+from platform_core.accounts import models as _accounts  # noqa: F401 - users, for the FKs
 from platform_core.db import Base, utcnow
-from platform_core.elders import models as _elders  # noqa: F401, E402
+from platform_core.elders import models as _elders  # noqa: F401 - elders, for the FKs
 
 
 class ServiceSite(Base):

@@ -49,7 +49,53 @@ def community_cases(case: Any) -> dict[str, Any]:
             "POST", "/api/site-desk/999999/enrolments/1/end", {"reason": "x"}, scope="content"
         ),
         "sites.statistics": case("GET", "/api/site-desk/999999/statistics", scope="content"),
+        # social work: its region refusals are in test_casework_console
+        "casework.page": case("GET", "/casework"),
+        "casework.desk": case("GET", "/api/casework"),
+        "casework.case": case("GET", "/api/casework/cases/999999", scope="content"),
+        "casework.accept": case("POST", "/api/casework/cases/999999/accept", {}, scope="content"),
+        "casework.decline": case(
+            "POST", "/api/casework/cases/999999/decline", {"reason": "x"}, scope="content"
+        ),
+        "casework.assess": case(
+            "POST",
+            "/api/casework/cases/999999/assess",
+            {"needs": {"mental": {"level": "high"}}},
+            scope="content",
+        ),
+        "casework.plan": case(
+            "POST",
+            "/api/casework/cases/999999/plan",
+            {"goals": ["x"], "services": ["visiting"]},
+            scope="content",
+        ),
+        "casework.visit": case(
+            "POST", "/api/casework/cases/999999/visits", {"kind": "home", "notes": "x"}, scope="content"
+        ),
+        "casework.review": case(
+            "POST",
+            "/api/casework/cases/999999/review",
+            {"progress": "x", "decision": "continue"},
+            scope="content",
+        ),
+        "casework.close": case(
+            "POST", "/api/casework/cases/999999/close", {"reason": "goals_met"}, scope="content"
+        ),
+        "casework.supervision_page": case("GET", "/casework/supervision"),
+        "casework.supervision": case("GET", "/api/casework/supervision", scope="content"),
+        "casework.refer": case(
+            "POST",
+            "/api/casework/referrals",
+            {"id_number": "150202194103090226", "reason": "x"},
+            scope="content",
+        ),
+        "casework.assign": case(
+            "POST", "/api/casework/cases/999999/assign", {"worker_id": 1}, scope="content"
+        ),
+        "casework.register_worker": case(
+            "POST", "/api/casework/workers", {"username": "nobody"}, scope="content"
+        ),
     }
 
 
-SOCKET_EVENTS = {("/site", "snapshot"): "self"}
+SOCKET_EVENTS = {("/site", "snapshot"): "self", ("/casework", "snapshot"): "self"}

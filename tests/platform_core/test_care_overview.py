@@ -79,6 +79,7 @@ def test_the_screen_pop_lists_every_process_and_what_can_start(any_runtime) -> N
             "care_beds",
             "home_adaptation",
             "gov_purchase",
+            "social_work",
         ]
         states = {p: (m["state"], m["can_start"]) for p, m in by_process(overview).items()}
         assert states == {
@@ -87,6 +88,7 @@ def test_the_screen_pop_lists_every_process_and_what_can_start(any_runtime) -> N
             "care_bed": ("none", True),
             "home_adaptation": ("none", True),
             "gov_purchase": ("none", True),
+            "social_work": ("none", True),
         }
         assert by_process(overview)["meal_aid"]["why_not"] == "附近助餐点暂无可预订的餐次"
         meal_point(s)
@@ -111,6 +113,7 @@ def test_an_agent_starts_each_process_from_the_call_in_one_step(regions) -> None
             "care_bed": "applied",
             "home_adaptation": "applied",
             "gov_purchase": "submitted",
+            "social_work": "referred",
         }
         # the call is each one's origin
         request = assessment_requests.find_open_request(s, elder_id=elder.id)
@@ -150,6 +153,7 @@ def test_an_agent_starts_each_process_from_the_call_in_one_step(regions) -> None
             "care_bed": False,
             "home_adaptation": False,
             "gov_purchase": False,
+            "social_work": False,
         }
         assert after["care_bed"]["why_not"] == "已有进行中的家庭养老床位"
         assert after["meal_aid"]["upcoming"][0]["order_no"] == order.order_no
@@ -160,6 +164,7 @@ def test_an_agent_starts_each_process_from_the_call_in_one_step(regions) -> None
         ("care_bed", "care_bed_already_open"),
         ("home_adaptation", "adaptation_already_open"),
         ("gov_purchase", "application_already_open"),
+        ("social_work", "social_case_open"),
     ):
         with pytest.raises(DomainError) as err, regions.session() as s:
             start_care_process(s, actor=agent(), elder_id=elder_id, process=process, now=EARLY)
