@@ -33,6 +33,7 @@ def _runtime(*, scratch: bool = False, wait_for_database: bool = False) -> Runti
     else:
         runtime = build_runtime(settings)
         if not _has_call_tables(runtime, wait=wait_for_database):
+            runtime.close()
             raise click.ClickException(
                 "数据库中没有通话表: 请先运行 `hotline db upgrade`, 或加 --scratch 使用临时库 / "
                 "no call tables: run `hotline db upgrade` first, or pass --scratch"

@@ -1,5 +1,12 @@
-"""``hotline worker`` runs RQ workers (with the scheduler) on the deployment's namespaced queues;
-``hotline jobs`` shows queues and failed jobs to administrators and retries a failed one."""
+"""``hotline worker`` runs RQ workers (with the scheduler) on the deployment's namespaced queues,
+and the outbox relay beside them; ``hotline jobs`` shows queues, the outbox and failed jobs to
+administrators and retries a failed one.
+
+A worker and everything it starts die together: RQ forks its scheduler, which would keep copies
+of the worker's sockets (its database sessions, inside a transaction, with their row locks)
+alive after a kill -9 of the worker; the fork is told to die with its parent. ``-n N`` children
+die with their supervisor the same way, and the supervisor starts a child again if one dies.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from typing import Any
 
 import click
@@ -81,44 +89,132 @@ def worker(queues: str | None, processes: int, burst: bool, no_recovery: bool) -
         if not no_recovery:
             counts = recover(runtime)
             click.echo("补排 / recovered: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-        from rq import SimpleWorker
-
-        # jobs are short database transactions: run them in this process (no fork per job),
-        # which keeps the process's connection pool and runtime
-        w = SimpleWorker(
-            [runtime.jobs.queue_name(q) for q in names],  # type: ignore[attr-defined]
-            connection=runtime.jobs.connection,  # type: ignore[attr-defined]
-        )
-        click.echo(f"队列 / queues: {', '.join(w.queue_names())}")
-        w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        _work(runtime, names, burst=burst)
     finally:
         if operations is not None:
             operations.stop()
         runtime.close()
 
 
+# A worker loop that stopped on an error (Redis away at the wrong moment) starts again after this.
+_RESTART_PAUSE_S = 1.0
+
+
+def _work(runtime: Any, names: list[str], *, burst: bool) -> None:
+    """RQ's work loop (jobs run in this process: no fork per job, which keeps the process's
+    connection pool and runtime) with the outbox relay in a thread beside it."""
+    import redis
+    from rq import SimpleWorker
+    from rq.exceptions import StopRequested
+
+    from platform_core.process import forks_die_with_this_process
+
+    class Worker(SimpleWorker):
+        """RQ's in-process worker, with two of its faults fixed here:
+
+        - it remembers a stop signal (RQ's own flag misses one that came while it was idle, and
+          the loop below would start again);
+        - its command listener wakes every second, not every 60: redis-py 8's
+          ``PubSubWorkerThread.stop()`` waits for the thread, so RQ's teardown held a stopping
+          worker for up to a minute.
+        """
+
+        stop_signalled = False
+
+        def request_stop(self, signum: Any, frame: Any) -> None:
+            self.stop_signalled = True
+            super().request_stop(signum, frame)
+
+        def subscribe(self) -> None:
+            self.pubsub = self.connection.pubsub()
+            self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+            self.pubsub_thread = self.pubsub.run_in_thread(
+                sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+            )
+
+    forks_die_with_this_process()  # RQ's scheduler is a fork of this process
+    # the worker's own connection: RQ sets the socket timeout its blocking pops need
+    connection = redis.Redis.from_url(runtime.settings.redis_url)
+    queue_names = [runtime.jobs.queue_name(q) for q in names]
+    if burst:
+        runtime.outbox.relay_due()  # what the outbox holds for now goes first
+    announced = False
+    while True:
+        w: Worker | None = None
+        try:
+            w = Worker(queue_names, connection=connection, maintenance_interval=30)
+            w.max_connection_wait_time = 5  # back within seconds of Redis's return, not a minute
+            if not announced:
+                click.echo(f"队列 / queues: {', '.join(w.queue_names())}")
+                announced = True
+            if not burst:  # the relay keeps this worker's name alive: its started jobs are its own
+                runtime.outbox.start(worker_name=w.name)
+            w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        except StopRequested:
+            return
+        except Exception:  # noqa: BLE001 - Redis away while RQ registers or deregisters a worker
+            log.exception("任务循环出错 / the work loop failed")
+        if burst or (w is not None and w.stop_signalled):
+            return
+        log.warning(
+            "任务循环已停止, %.0fs 后重启 / work loop stopped, restarting", _RESTART_PAUSE_S
+        )
+        try:
+            time.sleep(_RESTART_PAUSE_S)
+        except StopRequested:  # a stop signal meanwhile (RQ's handler raises it)
+            return
+
+
 def _run_many(n: int, names: list[str], *, burst: bool, no_recovery: bool) -> int:
-    """Start ``n`` single workers (the first one sweeps); stop them all on SIGTERM or Ctrl-C."""
+    """Start ``n`` single workers (the first one sweeps); stop them all on SIGTERM or Ctrl-C.
+
+    Each child dies with this supervisor (kill -9 included); a child that dies while the others
+    work is started again (without the sweep: the outbox relay re-queues what it had started)."""
+    from platform_core.process import die_with_parent
+
     base = [sys.executable, "-c", "from hotline.cli import main; main()", "worker"]
     base += ["--queues", ",".join(names)]
     if burst:
         base.append("--burst")
-    procs = [
-        subprocess.Popen(
-            base + (["--no-recovery"] if i or no_recovery else []),
-            env={**os.environ, **({"HOTLINE_WORKER_CHILD": "1"} if i else {})},
+    me = os.getpid()
+
+    def spawn(slot: int, sweep: bool) -> subprocess.Popen[bytes]:
+        # the first process serves the operations port; only its first start sweeps
+        return subprocess.Popen(
+            base + ([] if sweep and not no_recovery else ["--no-recovery"]),
+            env={**os.environ, **({"HOTLINE_WORKER_CHILD": "1"} if slot else {})},
+            preexec_fn=lambda: die_with_parent(me),
         )
-        for i in range(n)
-    ]
+
+    procs = [spawn(i, i == 0) for i in range(n)]
+    started = [time.monotonic()] * n
+    stopping = False
 
     def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        return max(p.wait() for p in procs)
+        while True:
+            codes = [p.poll() for p in procs]
+            if all(c is not None for c in codes):
+                return max(c for c in codes if c is not None)
+            if not (stopping or burst):
+                for i, code in enumerate(codes):
+                    # a child that cannot start (say, a bad setting) is not started in a tight loop
+                    if code is not None and time.monotonic() - started[i] >= _RESTART_PAUSE_S * 5:
+                        log.warning(
+                            "工作进程 %s 退出 (%s), 重启 / worker died, restarting",
+                            procs[i].pid,
+                            code,
+                        )
+                        procs[i] = spawn(i, False)
+                        started[i] = time.monotonic()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         stop(signal.SIGINT, None)
         return max(p.wait() for p in procs)
@@ -144,6 +240,8 @@ def status() -> None:
     """各队列待办、计划和失败数 / queued, scheduled and failed jobs per queue."""
     from rq import Queue
 
+    from platform_core.outbox.service import backlog
+
     rt = _rq_runtime()
     try:
         for name in _queues(None, rt.settings.worker_queues):
@@ -152,6 +250,12 @@ def status() -> None:
                 f"{name:10} 待办/queued {q.count:6}  计划/scheduled {q.scheduled_job_registry.count:6}  "
                 f"失败/failed {q.failed_job_registry.count:6}"
             )
+        with rt.session() as s:
+            b = backlog(s)
+        click.echo(
+            f"出件箱/outbox 待交接/due {b['due']} (最久/late {b['late_s']:.0f}s)  "
+            f"未到期/timers {b['timers']}  跟踪中/handed {b['handed']}  出错/failing {b['failing']}"
+        )
     finally:
         rt.close()
 

@@ -85,8 +85,21 @@ def utcnow() -> datetime:
     return clock.now()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine tuned for the backend: WAL and foreign keys on SQLite, pooling on PostgreSQL."""
+# Seconds PostgreSQL lets a session sit idle inside a transaction before ending it (settings:
+# db_idle_in_transaction_timeout_s).
+IDLE_IN_TRANSACTION_TIMEOUT_S = 60
+
+
+def make_engine(
+    url: str, *, idle_in_transaction_timeout_s: float = IDLE_IN_TRANSACTION_TIMEOUT_S, **kwargs: Any
+) -> Engine:
+    """An engine tuned for the backend: WAL and foreign keys on SQLite, pooling on PostgreSQL.
+
+    On PostgreSQL every connection asks the server to end its session when it stays idle inside
+    a transaction longer than ``idle_in_transaction_timeout_s`` (0: never): a process that froze
+    or died mid-transaction, while something still held its socket open, would otherwise keep
+    its row locks for ever and stall everyone waiting on them.
+    """
     if url.startswith("sqlite"):
         connect_args = {"check_same_thread": False, "timeout": 30}
         if url in ("sqlite://", "sqlite:///:memory:"):
@@ -109,6 +122,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 40)
     # Connections older than this are replaced at checkout (firewalls and poolers drop idle ones).
     kwargs.setdefault("pool_recycle", 1800)
+    if idle_in_transaction_timeout_s and url.startswith("postgresql+psycopg"):
+        pg_args: dict[str, Any] = dict(kwargs.pop("connect_args", {}))
+        option = (
+            f"-c idle_in_transaction_session_timeout={int(idle_in_transaction_timeout_s * 1000)}"
+        )
+        pg_args["options"] = f"{pg_args.get('options', '')} {option}".strip()
+        kwargs["connect_args"] = pg_args
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping") and engine.dialect.driver == "psycopg":
         event.listen(engine, "checkout", _refuse_if_closed_by_server)

@@ -1,9 +1,12 @@
-"""Domain events: queued during a unit of work, published only after its commit.
+"""Domain events: written to the outbox during a unit of work, published only after its commit.
 
-Subscribers receive plain envelopes (``{"id", "type", "occurred_at", "region_code", "data"}``)
-whether the bus is in-process or Redis pub/sub, so the console relays both the same way.
-Redis pub/sub forgets what is published while a subscriber is away: a subscriber passes
-``on_gap`` and is told after every reconnect, so its clients re-fetch a snapshot.
+Services call ``publish_on_commit(session, event)`` (platform_core.outbox: the platform's one
+after-commit mechanism, imported here for them). Subscribers receive plain envelopes
+(``{"id", "type", "occurred_at", "region_code", "data"}``) whether the bus is in-process or
+Redis pub/sub, so the console relays both the same way. Redis pub/sub forgets what is published
+while a subscriber is away: a subscriber passes ``on_gap`` and is told after every reconnect, so
+its clients re-fetch a snapshot; events the outbox relays late (Redis was down when they
+committed) follow, in order, with their original ``occurred_at``.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
-
 from platform_core import clock
+from platform_core.outbox.service import publish_on_commit
+
+__all__ = ["DomainEvent", "EventBus", "InProcessEventBus", "RedisEventBus", "publish_on_commit"]
 
 log = logging.getLogger(__name__)
 
@@ -63,36 +66,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def publish_on_commit(session: Session, event: DomainEvent) -> None:
-    """Queue ``event``; it is published when (and only if) the session commits."""
-    session.info.setdefault("pending_events", []).append(event.envelope())
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _publish_pending(session: Session) -> None:
-    pending: list[Envelope] = session.info.pop("pending_events", [])
-    if not pending:
-        return
-    bus: EventBus | None = session.info.get("event_bus")
-    if bus is None:
-        log.warning("会话未配置事件总线, 丢弃 %d 个事件 / no event bus on session", len(pending))
-        return
-    for env in pending:
-        try:
-            bus.publish(env)
-        except Exception:  # the commit already happened: log, never undo it
-            log.exception("事件发布失败 / event publish failed: %s", env.get("type"))
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _discard_pending(session: Session) -> None:
-    session.info.pop("pending_events", None)
-
-
 class EventBus(Protocol):
     def publish(self, envelope: Envelope) -> None: ...
 
-    def subscribe(self, handler: Handler, *, on_gap: Callable[[], None] | None = None) -> Callable[[], None]: ...
+    def subscribe(
+        self, handler: Handler, *, on_gap: Callable[[], None] | None = None
+    ) -> Callable[[], None]: ...
 
     def close(self) -> None: ...
 
@@ -110,7 +89,9 @@ class InProcessEventBus:
     def publish(self, envelope: Envelope) -> None:
         self._queue.put(envelope)
 
-    def subscribe(self, handler: Handler, *, on_gap: Callable[[], None] | None = None) -> Callable[[], None]:
+    def subscribe(
+        self, handler: Handler, *, on_gap: Callable[[], None] | None = None
+    ) -> Callable[[], None]:
         with self._lock:
             self._handlers.append(handler)
 
@@ -151,7 +132,8 @@ class RedisEventBus:
     def __init__(self, redis_url: str, namespace: str) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(redis_url)
+        # bounded waits: a vanished Redis fails a publish in seconds (the outbox keeps the event)
+        self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=10)
         self._url = redis_url
         self.channel = f"{namespace}:events"
         self._handlers: list[tuple[Handler, Callable[[], None] | None]] = []
@@ -163,12 +145,16 @@ class RedisEventBus:
     def publish(self, envelope: Envelope) -> None:
         self._redis.publish(self.channel, json.dumps(envelope, ensure_ascii=False))
 
-    def subscribe(self, handler: Handler, *, on_gap: Callable[[], None] | None = None) -> Callable[[], None]:
+    def subscribe(
+        self, handler: Handler, *, on_gap: Callable[[], None] | None = None
+    ) -> Callable[[], None]:
         entry = (handler, on_gap)
         with self._lock:
             self._handlers.append(entry)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._listen, name="event-bus-redis", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._listen, name="event-bus-redis", daemon=True
+                )
                 self._thread.start()
         self._subscribed.wait(5)
 
@@ -205,7 +191,9 @@ class RedisEventBus:
                     self._deliver(env)
                 pubsub.close()
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                log.warning("Redis 事件订阅断开, %.1fs 后重连 / subscriber lost Redis: %s", backoff, exc)
+                log.warning(
+                    "Redis 事件订阅断开, %.1fs 后重连 / subscriber lost Redis: %s", backoff, exc
+                )
                 self._subscribed.set()
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -32,10 +32,27 @@ def resolve(func_path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
+# What became of a job handed to a queue (JobQueue.states).
+WAITING, RUNNING, ENDED, LOST = "waiting", "running", "ended", "lost"
+
+
 class JobQueue(Protocol):
+    # Jobs handed to it survive this process (RQ on Redis), so the outbox follows each one until
+    # it ended; an in-process queue's jobs end with the process.
+    durable: bool
+
     def enqueue(
-        self, func_path: str, *args: Any, job_id: str | None = None, at: datetime | None = None, queue: str = "default"
+        self,
+        func_path: str,
+        *args: Any,
+        job_id: str | None = None,
+        at: datetime | None = None,
+        queue: str = "default",
     ) -> str: ...
+
+    def states(self, job_ids: list[str]) -> dict[str, str]: ...
+
+    def mark_alive(self, worker_name: str, *, ttl_s: float) -> None: ...
 
     def cancel(self, job_id: str) -> None: ...
 
@@ -56,6 +73,8 @@ class _Scheduled:
 class InProcessJobQueue:
     """The embedded default: one worker thread, a timer heap, failures kept for retry."""
 
+    durable = False
+
     def __init__(self, *, start: bool = True) -> None:
         self._heap: list[_Scheduled] = []
         self._cancelled: set[str] = set()
@@ -69,7 +88,12 @@ class InProcessJobQueue:
             self._thread.start()
 
     def enqueue(
-        self, func_path: str, *args: Any, job_id: str | None = None, at: datetime | None = None, queue: str = "default"
+        self,
+        func_path: str,
+        *args: Any,
+        job_id: str | None = None,
+        at: datetime | None = None,
+        queue: str = "default",
     ) -> str:
         resolve(func_path)  # fail at enqueue time on a wrong name, not later in a worker
         job_id = job_id or uuid.uuid4().hex
@@ -85,6 +109,13 @@ class InProcessJobQueue:
     def cancel(self, job_id: str) -> None:
         with self._cond:
             self._cancelled.add(job_id)
+
+    def states(self, job_ids: list[str]) -> dict[str, str]:
+        """Not followed: a job handed here ends with this process (see ``durable``)."""
+        return {}
+
+    def mark_alive(self, worker_name: str, *, ttl_s: float) -> None:
+        """Nothing to say: the jobs run in this process."""
 
     def failed_jobs(self) -> list[dict[str, Any]]:
         with self._cond:
@@ -149,10 +180,30 @@ class InProcessJobQueue:
 class RQJobQueue:
     """RQ on Redis; queue names carry the deployment namespace."""
 
+    durable = True
+    # RQ's job statuses, as far as the outbox cares (a started job is running only while the
+    # worker that started it is alive)
+    _STATES = {
+        "queued": WAITING,
+        "scheduled": WAITING,
+        "deferred": WAITING,
+        "created": WAITING,
+        "rate_limited": WAITING,
+        "finished": ENDED,
+        "failed": ENDED,
+        "stopped": ENDED,
+        "canceled": ENDED,
+    }
+
     def __init__(self, redis_url: str, namespace: str) -> None:
         import redis
 
-        self.connection = redis.Redis.from_url(redis_url)
+        # bounded waits: a Redis that vanishes without closing the socket fails a command in
+        # seconds (the outbox keeps the work) instead of hanging the console or a relay
+        self.connection = redis.Redis.from_url(
+            redis_url, socket_connect_timeout=5, socket_timeout=10
+        )
+        self.redis_url = redis_url
         self.namespace = namespace
         self._id_prefix = re.sub(r"[^A-Za-z0-9_-]", "_", namespace) + "-"
 
@@ -172,7 +223,12 @@ class RQJobQueue:
         return Queue(self.queue_name(queue), connection=self.connection)
 
     def enqueue(
-        self, func_path: str, *args: Any, job_id: str | None = None, at: datetime | None = None, queue: str = "default"
+        self,
+        func_path: str,
+        *args: Any,
+        job_id: str | None = None,
+        at: datetime | None = None,
+        queue: str = "default",
     ) -> str:
         resolve(func_path)
         q = self._queue(queue)
@@ -183,6 +239,44 @@ class RQJobQueue:
         else:
             job = q.enqueue_at(at, dotted, *args, job_id=job_id, failure_ttl=30 * 24 * 3600)
         return str(job.id)
+
+    def _alive_key(self, worker_name: str) -> str:
+        return f"{self.namespace}:worker-alive:{worker_name}"
+
+    def mark_alive(self, worker_name: str, *, ttl_s: float) -> None:
+        """Say, for ``ttl_s`` seconds, that this worker is alive (its relay refreshes it)."""
+        self.connection.set(self._alive_key(worker_name), "1", px=int(ttl_s * 1000))
+
+    def states(self, job_ids: list[str]) -> dict[str, str]:
+        """Waiting, running, ended or lost, per job id: lost when Redis has no such job, or a
+        worker started it and is no longer alive (killed mid-job)."""
+        from rq.job import Job
+
+        if not job_ids:
+            return {}
+        pipe = self.connection.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(Job.key_for(self.job_id(job_id) or job_id), "status", "worker_name")
+        found = pipe.execute()
+        out: dict[str, str] = {}
+        started: dict[str, str] = {}
+        for job_id, (status, worker) in zip(job_ids, found, strict=True):
+            status = status.decode() if status else None
+            if status is None:
+                out[job_id] = LOST
+            elif status == "started":
+                started[job_id] = worker.decode() if worker else ""
+            else:
+                out[job_id] = self._STATES.get(status, WAITING)
+        if started:
+            workers = sorted(set(started.values()))
+            pipe = self.connection.pipeline(transaction=False)
+            for name in workers:
+                pipe.exists(self._alive_key(name))
+            alive = {name for name, n in zip(workers, pipe.execute(), strict=True) if name and n}
+            for job_id, worker in started.items():
+                out[job_id] = RUNNING if worker in alive else LOST
+        return out
 
     def cancel(self, job_id: str) -> None:
         from rq.exceptions import NoSuchJobError
@@ -199,9 +293,15 @@ class RQJobQueue:
         for job_id in q.failed_job_registry.get_job_ids():
             job = Job.fetch(job_id, connection=self.connection)
             result = job.latest_result()
-            out.append({"id": job.id, "func": job.func_name, "args": job.args,
-                        "error": result.exc_string if result is not None else None,
-                        "failed_at": job.ended_at.isoformat() if job.ended_at else None})
+            out.append(
+                {
+                    "id": job.id,
+                    "func": job.func_name,
+                    "args": job.args,
+                    "error": result.exc_string if result is not None else None,
+                    "failed_at": job.ended_at.isoformat() if job.ended_at else None,
+                }
+            )
         return out
 
     def retry(self, job_id: str, queue: str = "default") -> None:

@@ -24,6 +24,7 @@ from platform_core.ivr import models as ivr_models  # noqa: F401
 from platform_core.meal_aid import models as meal_aid_models  # noqa: F401
 from platform_core.notifications import models as notifications_models  # noqa: F401
 from platform_core.orders import models as orders_models  # noqa: F401
+from platform_core.outbox import models as outbox_models  # noqa: F401
 from platform_core.provider_api import models as provider_api_models  # noqa: F401
 from platform_core.providers import models as providers_models  # noqa: F401
 from platform_core.regions import models as regions_models  # noqa: F401

@@ -1,4 +1,5 @@
-"""Settings of a long-running service process (console, callcenter) that Python leaves to us.
+"""Settings of a long-running service process (console, callcenter, worker) that Python leaves
+to us: the garbage collector's pace, and dying together with the process that started us.
 
 CPython's cyclic garbage collector stops every thread of the process while it walks the objects
 of the generation it collects. Its default thresholds (a young collection every 700 new container
@@ -10,7 +11,11 @@ for it: it was the largest part of the console's and callcenter's p99 in their b
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import os
+import signal
+import sys
 import threading
 
 # Young collections after 50,000 new container objects; a full one after 20 x 20 of them.
@@ -39,3 +44,42 @@ def settle_service_process() -> None:
 
 def is_settled() -> bool:
     return _settled
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
+    """Have Linux send ``sig`` to this process when ``parent_pid``, the process that started it,
+    dies, however it dies (kill -9 included); exit at once if it already has.
+
+    A forked helper (RQ's scheduler) holds copies of its parent's sockets, database connections
+    among them: outliving a killed parent, it kept the parent's session open inside a
+    transaction, holding row locks nobody would ever release. Call it in the child, first thing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
+_forks_die_with_us = False
+
+
+def forks_die_with_this_process(sig: int = signal.SIGTERM) -> None:
+    """Every process forked from this one from now on dies with it (``die_with_parent``)."""
+    global _forks_die_with_us
+    with _lock:
+        if _forks_die_with_us:
+            return
+        _forks_die_with_us = True
+    # the pid of the process that forks, read in the parent at each fork
+    forking: list[int] = []
+    os.register_at_fork(
+        before=lambda: forking.append(os.getpid()),
+        after_in_parent=lambda: forking.clear(),
+        after_in_child=lambda: die_with_parent(forking.pop() if forking else os.getppid(), sig),
+    )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from platform_core.db import make_engine, make_session_factory, session_scope
 from platform_core.events import EventBus, InProcessEventBus, RedisEventBus
 from platform_core.jobs import InProcessJobQueue, JobQueue, RQJobQueue
+from platform_core.outbox.relay import Relay
 from platform_core.security.crypto import FieldCipher
 from platform_core.settings import Settings
 
@@ -29,6 +30,8 @@ class Runtime:
     event_bus: EventBus
     jobs: JobQueue
     cipher: FieldCipher
+    # hands committed outbox rows to the bus and the job queue (platform_core.outbox)
+    outbox: Relay
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -44,6 +47,7 @@ class Runtime:
         return redis.Redis.from_url(self.settings.redis_url)
 
     def close(self) -> None:
+        self.outbox.close()
         self.event_bus.close()
         close = getattr(self.jobs, "close", None)
         if close:
@@ -51,8 +55,15 @@ class Runtime:
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings, *, engine: Engine | None = None, start_jobs: bool = True) -> Runtime:
-    engine = engine or make_engine(settings.effective_database_url)
+def build_runtime(
+    settings: Settings, *, engine: Engine | None = None, start_jobs: bool = True
+) -> Runtime:
+    """The process's runtime. With in-process jobs (``start_jobs``) the process is its own
+    worker, so it also runs the outbox relay; on RQ the relay runs in ``hotline worker``."""
+    engine = engine or make_engine(
+        settings.effective_database_url,
+        idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s,
+    )
     cipher = FieldCipher(settings.data_key_bytes(), settings.retired_data_keys())
     bus: EventBus
     jobs: JobQueue
@@ -62,8 +73,13 @@ def build_runtime(settings: Settings, *, engine: Engine | None = None, start_job
     else:
         bus = InProcessEventBus()
         jobs = InProcessJobQueue(start=start_jobs)
-    factory = make_session_factory(engine, event_bus=bus, cipher=cipher, settings=settings)
-    return Runtime(settings, engine, factory, bus, jobs, cipher)
+    relay = Relay(engine=engine, event_bus=bus, jobs=jobs, settings=settings)
+    factory = make_session_factory(
+        engine, event_bus=bus, cipher=cipher, settings=settings, outbox=relay
+    )
+    if start_jobs and not settings.redis_url:
+        relay.start()
+    return Runtime(settings, engine, factory, bus, jobs, cipher, relay)
 
 
 _current: Runtime | None = None
@@ -77,7 +93,9 @@ def install_runtime(runtime: Runtime | None) -> None:
 
 def current_runtime() -> Runtime:
     if _current is None:
-        raise RuntimeError("no runtime installed: the process entry point must call install_runtime()")
+        raise RuntimeError(
+            "no runtime installed: the process entry point must call install_runtime()"
+        )
     return _current
 
 

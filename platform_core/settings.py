@@ -228,6 +228,16 @@ class Settings:
     evaluation_min_orders: int = 5
     # RQ queues `hotline worker` serves, in priority order.
     worker_queues: str = "dispatch,sla,default,sms"
+    # The outbox: a committed row is left this long to the process that committed it (which
+    # hands it on at once) before a relay takes it; relays look this often; an RQ job handed
+    # this long ago is checked (ended: its row goes; lost with Redis or a killed worker: queued
+    # again).
+    outbox_grace_s: float = 3.0
+    outbox_poll_s: float = 1.0
+    outbox_check_handed_s: float = 5.0
+    # PostgreSQL ends a session left idle inside a transaction this long (its locks with it): a
+    # process frozen or killed mid-transaction never holds rows for ever. 0 leaves it off.
+    db_idle_in_transaction_timeout_s: int = 60
 
     # The warehouse (platform_core/warehouse): a ClickHouse server's HTTP URL
     # (http://user:password@host:8123); empty means chDB, ClickHouse in-process, in data_dir.

@@ -135,6 +135,8 @@ def _runtime(settings: Settings, engine: Engine) -> Iterator[Runtime]:
     finally:
         # jobs a test's commits set off (dispatch, SMS) finish before the tables are emptied
         getattr(rt.jobs, "wait_idle", lambda _t: True)(15)
+        # the outbox relay stops taking rows (and writes what it handed) before the tables empty
+        rt.outbox.close()
         # then stop them (jobs due later are dropped) before uninstalling the runtime: a job
         # still running would otherwise act on the next test's data through current_runtime()
         close = getattr(rt.jobs, "close", None)

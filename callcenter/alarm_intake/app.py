@@ -17,17 +17,10 @@ from callcenter.alarm_intake.pipeline import IntakePipeline
 from callcenter.alarm_intake.rejects import RejectLog
 from callcenter.alarm_intake.scheduler import Scheduler
 from callcenter.alarm_intake.vendors import Vendor, load_vendors
-from platform_core.alarms import timers
 from platform_core.process import settle_service_process
 from platform_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-def _timers_from_the_database(_timers: list[timers.Timer]) -> None:
-    """The intake queues no timer jobs: its scheduler fires due timers from the database every
-    second (jobs would cost a Redis round trip per alarm in a burst). Without the scheduler
-    (``schedule=False``) timers are queued as jobs as everywhere else."""
 
 
 class AlarmIntake:
@@ -52,11 +45,7 @@ class AlarmIntake:
         self.runtime = runtime
         self.vendors = vendors or load_vendors(s)
         self.rejects = RejectLog(runtime)
-        self.pipeline = IntakePipeline(
-            runtime,
-            rejects=self.rejects,
-            timer_sink=_timers_from_the_database if schedule else None,
-        )
+        self.pipeline = IntakePipeline(runtime, rejects=self.rejects)
         url = s.mqtt_url if mqtt_url is None else mqtt_url
         self.mqtt = (
             MqttIntake(

@@ -33,7 +33,6 @@ from callcenter.alarm_intake.bus import BatchPublisher
 from callcenter.alarm_intake.protocols.base import ProtocolError, Report
 from callcenter.alarm_intake.rejects import RejectLog
 from platform_core.alarms.schemas import Signal
-from platform_core.alarms.timers import Timer
 from platform_core.db import answers
 from platform_core.devices.heartbeats import Heartbeat
 from platform_core.flows import device_reports
@@ -165,7 +164,6 @@ class IntakePipeline:
         runtime: Runtime,
         *,
         rejects: RejectLog | None = None,
-        timer_sink: Callable[[list[Timer]], None] | None = None,
         alarm_batch: int = 200,
         alarm_writers: int = 1,
         heartbeat_batch: int = 5000,
@@ -178,7 +176,6 @@ class IntakePipeline:
             redis_url=runtime.settings.redis_url,
             namespace=runtime.settings.redis_namespace,
         )
-        self.timer_sink = timer_sink
         self._stopping = threading.Event()
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
@@ -385,8 +382,6 @@ class IntakePipeline:
         events = self.events.session_bus()
         with self.runtime.session() as s:
             s.info["event_bus"] = events
-            if self.timer_sink is not None:
-                s.info["timer_sink"] = self.timer_sink
             if signals:
                 # the family's SMS goes out after this commit: the alarm reaches the console first
                 outcomes.extend(

@@ -35,6 +35,7 @@ from platform_core.orders import followups
 from platform_core.orders import service as orders
 from platform_core.orders.models import OrderTransition, ServiceOrder, Urgency
 from platform_core.orders.states import LOAD_STATUSES, TERMINAL, OrderStatus
+from platform_core.outbox import enqueue_on_commit
 from platform_core.providers import service as providers
 from platform_core.providers.models import Provider
 from platform_core.regions import codes
@@ -231,7 +232,7 @@ def dispatch_order(session: Session, *, order_id: int, attempt: int = 0) -> Disp
 def schedule_retry(session: Session, *, order_id: int, seq: int, attempt: int) -> datetime:
     """Try a stalled order again after the retry interval (a provider may have room by then)."""
     at = utcnow() + timedelta(seconds=settings_of(session).dispatch_retry_interval_s)
-    followups.enqueue_after_commit(
+    enqueue_on_commit(
         session,
         followups.DISPATCH_JOB,
         order_id,
@@ -266,7 +267,7 @@ def expire_acceptance(
     due = order.dispatched_at + window
     now = now or utcnow()
     if now < due:  # delivered early (clocks): wait for the real deadline
-        followups.enqueue_after_commit(
+        enqueue_on_commit(
             session,
             followups.ACCEPT_WINDOW_JOB,
             order.id,
@@ -426,7 +427,7 @@ def requeue_open_work(session: Session) -> int:
         )
     ).all()
     for order_id, seq in waiting:
-        followups.enqueue_after_commit(
+        enqueue_on_commit(
             session,
             followups.DISPATCH_JOB,
             order_id,
@@ -442,7 +443,7 @@ def requeue_open_work(session: Session) -> int:
         step = last_dispatch_seq(session, order_id=order.id)
         if step is None or order.dispatched_at is None:
             continue
-        followups.enqueue_after_commit(
+        enqueue_on_commit(
             session,
             followups.ACCEPT_WINDOW_JOB,
             order.id,

@@ -20,9 +20,9 @@ from platform_core.audit import service as audit
 from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, NotFound
 from platform_core.orders import service as orders
-from platform_core.orders.followups import enqueue_after_commit
 from platform_core.orders.models import OrderSurveyCall
 from platform_core.orders.states import OrderStatus
+from platform_core.outbox import enqueue_on_commit
 from platform_core.regions.service import require_within
 from platform_core.runtime import current_runtime
 from platform_core.telephony.commands import (
@@ -92,7 +92,7 @@ def request_survey_call(session: Session, *, actor: Actor, order_id: int) -> Ord
         target_id=order.id,
         detail={"survey_call_id": row.id},
     )
-    enqueue_after_commit(session, JOB, row.id, job_id=f"order-survey-{row.id}")
+    enqueue_on_commit(session, JOB, row.id, job_id=f"order-survey-{row.id}")
     return row
 
 

@@ -21,7 +21,7 @@ from platform_core.events import publish_on_commit
 from platform_core.gov_purchase import service
 from platform_core.gov_purchase.events import AllowanceRunProgressed
 from platform_core.gov_purchase.models import AllowanceRun
-from platform_core.orders.followups import enqueue_after_commit
+from platform_core.outbox import enqueue_on_commit
 from platform_core.regions import codes
 from platform_core.regions.service import require_within, within
 from platform_core.runtime import current_runtime
@@ -85,7 +85,7 @@ def start_run(session: Session, *, actor: Actor, region_code: str, month: date) 
         detail={"region_code": region, "month": start.strftime("%Y-%m"), "elders": run.total},
     )
     _progress(session, run)
-    enqueue_after_commit(session, JOB, run.id, job_id=f"allowance-run-{run.id}")
+    enqueue_on_commit(session, JOB, run.id, job_id=f"allowance-run-{run.id}")
     return run
 
 

@@ -29,6 +29,7 @@ from platform_core.notifications.models import OutboxEvent, OutboxMessage, SmsSt
 from platform_core.notifications.templates import render
 from platform_core.notifications.transport import GatewayError, GatewayMessage, gateway_for
 from platform_core.orders import followups
+from platform_core.outbox import enqueue_on_commit
 from platform_core.regions import codes
 from platform_core.regions.service import within
 from platform_core.runtime import cipher_of, settings_of
@@ -68,7 +69,7 @@ def _log(msg: OutboxMessage, event: str, **detail: Any) -> None:
 
 
 def _deliver_later(session: Session, msg: OutboxMessage, attempt: int, at: datetime | None) -> None:
-    followups.enqueue_after_commit(
+    enqueue_on_commit(
         session,
         DELIVER_JOB,
         msg.id,
@@ -229,7 +230,7 @@ def _fail(session: Session, msg: OutboxMessage, now: datetime, **detail: Any) ->
 
 def _poll_later(session: Session, msg: OutboxMessage, n: int) -> None:
     delay = settings_of(session).sms_status_poll_s * 2 ** (n - 1)
-    followups.enqueue_after_commit(
+    enqueue_on_commit(
         session,
         POLL_JOB,
         msg.id,

@@ -24,6 +24,7 @@ from platform_core.orders import followups
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import TERMINAL, Command, transitions_from
+from platform_core.outbox import enqueue_on_commit
 from platform_core.regions.service import within
 from platform_core.runtime import settings_of
 from platform_core.sla.events import SlaBreached
@@ -138,7 +139,7 @@ def _breach(
         row.escalated = True
         if settings.sla_redispatch_on_breach:
             seq = order.transition_count
-            followups.enqueue_after_commit(
+            enqueue_on_commit(
                 session,
                 followups.DISPATCH_JOB,
                 order.id,
@@ -174,7 +175,7 @@ def schedule(session: Session, *, order: ServiceOrder, kinds: tuple[str, ...] = 
         due = _due(order, kind)
         if due is None:
             continue
-        followups.enqueue_after_commit(
+        enqueue_on_commit(
             session,
             followups.SLA_JOB,
             order.id,

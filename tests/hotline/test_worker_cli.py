@@ -137,6 +137,7 @@ def test_failed_jobs_are_listed_and_retried(redis_runtime, tmp_path) -> None:
     assert "No such file or directory" in listed.output
     status = runner.invoke(cli, ["jobs", "status"], env=env)
     assert "default" in status.output and "失败/failed      1" in status.output
+    assert "出件箱/outbox 待交接/due 0" in status.output  # nothing waits for a relay
     target.parent.mkdir()
     retried = runner.invoke(cli, ["jobs", "retry", job_id], env=env)
     assert retried.exit_code == 0 and "requeued" in retried.output

@@ -184,6 +184,7 @@ def busy_ivr(regions: Runtime, sounds_dir: Path) -> Iterator[RunningServer]:
     running = start_server(runtime, None, sounds_dir)
     yield running
     stop_server(running)
+    runtime.outbox.close()
     runtime.event_bus.close()
 
 

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
 
 from platform_core.actors import Actor, Role, system_actor
 from platform_core.catalogue import service as catalogue
@@ -19,6 +20,7 @@ from platform_core.elders import service as elders
 from platform_core.elders.idcard import make_id_number
 from platform_core.elders.schemas import CategoryIn, ContactIn, ElderIn, PhoneIn
 from platform_core.orders import service as orders
+from platform_core.outbox.models import OutboxEntry
 from platform_core.providers import service as providers
 from platform_core.providers.credit_code import make_credit_code
 from platform_core.regions.service import load_dictionary
@@ -153,6 +155,17 @@ def settle_jobs(rt: Runtime) -> None:
     """Wait until the in-process job queue has nothing due (jobs due later stay scheduled)."""
     rt.event_bus.drain() if hasattr(rt.event_bus, "drain") else None
     assert rt.jobs.wait_idle(15), "jobs did not finish"
+
+
+def scheduled(rt: Runtime, prefix: str) -> dict[str, OutboxEntry]:
+    """Jobs waiting in the outbox for their time (timers), by job id."""
+    with rt.session() as s:
+        rows = s.scalars(
+            select(OutboxEntry).where(
+                OutboxEntry.job_id.startswith(prefix), OutboxEntry.due_at.is_not(None)
+            )
+        )
+        return {r.job_id: r for r in rows}
 
 
 def order_of(rt: Runtime, order_id: int):

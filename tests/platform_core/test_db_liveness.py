@@ -152,3 +152,27 @@ def test_connections_the_server_terminated_are_replaced_at_checkout(pg_url: str)
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_the_server_ends_a_session_left_idle_inside_a_transaction(pg_url: str) -> None:
+    """A unit of work whose process froze or died while something kept its socket open gives its
+    row locks back: the server ends the session after the configured idle time."""
+    engine = make_engine(pg_url, idle_in_transaction_timeout_s=1, pool_size=1, max_overflow=0)
+    other = make_engine(pg_url, pool_size=1, max_overflow=0)
+    try:
+        with other.connect() as c:  # the platform's default, set on every connection
+            assert c.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "1min"
+        with engine.connect() as c:
+            c.execute(text("SELECT 1"))  # a transaction begins, then nothing happens
+            pid = c.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            time.sleep(2)
+            with pytest.raises(Exception) as ended:
+                c.execute(text("SELECT 1"))
+            assert "idle-in-transaction timeout" in str(ended.value)
+        with other.connect() as c:
+            assert not c.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
+            ).scalar()
+    finally:
+        engine.dispose()
+        other.dispose()

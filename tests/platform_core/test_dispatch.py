@@ -15,6 +15,7 @@ from platform_core.dispatch import service as dispatch
 from platform_core.errors import Conflict, PermissionDenied, ValidationFailed
 from platform_core.orders import service as orders
 from platform_core.orders.models import OrderTransition, ServiceOrder
+from platform_core.outbox.models import OutboxEntry
 from platform_core.providers import service as providers
 from tests.platform_core import after_call_support as support
 from tests.platform_core.after_call_support import (
@@ -25,6 +26,7 @@ from tests.platform_core.after_call_support import (
     history,
     open_order,
     order_of,
+    scheduled,
     settle_jobs,
     submit,
 )
@@ -233,13 +235,14 @@ def test_nobody_available_alerts_and_tries_again(world) -> None:
     stalled = [e for e in seen if e["type"] == "DispatchStalled"]
     assert stalled and stalled[0]["data"]["order_id"] == order_id
     # a retry is scheduled for later; when a provider is back it takes the order
-    retry = [j for j in rt.jobs._heap if j.job_id.startswith(f"dispatch-{order_id}-")]
-    assert retry and retry[0].args[2] == 1
+    # a retry waits in the outbox for the retry interval
+    retry = list(scheduled(rt, f"dispatch-{order_id}-").values())
+    assert retry and retry[0].payload[2] == 1
     with rt.session() as s:
         providers.set_status(
             s, actor=ADMIN, provider_id=world.middle.id, status="normal", reason="整改完成"
         )
-    assert dispatch_jobs.dispatch_order(order_id, retry[0].args[1], 1) == "dispatched"
+    assert dispatch_jobs.dispatch_order(order_id, retry[0].payload[1], 1) == "dispatched"
     assert order_of(rt, order_id).provider_id == world.middle.id
 
 
@@ -271,8 +274,9 @@ def test_requeue_at_worker_start_finds_waiting_orders(world) -> None:
     order_id = open_order(rt, world.elder)
     with rt.session() as s:
         orders.submit_for_dispatch(s, actor=AGENT, order_id=order_id)
-        # as if Redis was away when this committed: the dispatch job never made it
-        s.info.pop("order_followup_jobs", None)
+        # an order left waiting with no job on its way (say, from before the outbox existed)
+        for row in [o for o in s.new if isinstance(o, OutboxEntry)]:
+            s.expunge(row)
     settle_jobs(rt)
     assert order_of(rt, order_id).status == "pending_dispatch"
     with rt.session() as s:

@@ -254,5 +254,6 @@ def test_worker_start_sends_what_waited_in_the_outbox(
         assert message(rt, waiting).status == "delivered"
     finally:
         install_runtime(runtime)
+        rt.outbox.close()
         rt.jobs.close()
         rt.event_bus.close()
