@@ -175,7 +175,8 @@ class LiveFigures(Collector):
 
 
 class JobFigures(Collector):
-    """RQ: jobs queued, failed and scheduled per queue of this deployment's namespace."""
+    """RQ: jobs queued, failed and scheduled per queue of this deployment's namespace; and what
+    the outbox holds (rows due and waiting for a relay, how late the oldest is)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -202,6 +203,31 @@ class JobFigures(Collector):
                 log.warning("读取任务队列失败 / job figures unavailable: %r", exc)
         yield queued
         yield failed
+        yield from self._outbox()
+
+    def _outbox(self) -> Iterator[Any]:
+        from platform_core.outbox.service import backlog
+
+        rows = GaugeMetricFamily(
+            "hotline_outbox_rows",
+            "Outbox rows: due (waiting for a relay), timers (not yet due), handed (RQ jobs "
+            "followed until they end), failing (tried and failed, waiting to be tried again)",
+            labels=["state"],
+        )
+        late = GaugeMetricFamily(
+            "hotline_outbox_late_seconds", "How long the oldest due outbox row has waited"
+        )
+        try:
+            with self.runtime.session() as s:
+                b = backlog(s)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("读取出件箱失败 / outbox figures unavailable: %r", exc)
+            return
+        for state in ("due", "timers", "handed", "failing"):
+            rows.add_metric([state], b[state])
+        late.add_metric([], b["late_s"])
+        yield rows
+        yield late
 
 
 class StatsCollector(Collector):

@@ -163,6 +163,8 @@ def test_worker_reports_jobs_queued_and_failed(
         text = _get(f"{base}/metrics").text
         assert _metric(text, 'hotline_jobs_queued{queue="sms"}') == 1
         assert _metric(text, 'hotline_jobs_failed{queue="sms"}') == 0
+        assert _metric(text, 'hotline_outbox_rows{state="due"}') == 0
+        assert _metric(text, "hotline_outbox_late_seconds") == 0
         assert _get(f"{base}/readyz").json() == {
             "ready": True,
             "checks": {"database": "ok", "redis": "ok"},
