@@ -370,14 +370,14 @@ def open_orders_for_elder(session: Session, *, elder_id: int) -> list[dict[str, 
 
 
 def live_snapshot(session: Session, *, region_code: str | None) -> dict[str, Any]:
-    snap: dict[str, Any] = _module("platform_core.calls.service").live_snapshot(
+    snap: dict[str, Any] = _module("platform_core.calls.queries").live_snapshot(
         session, region_code=region_code
     )
     return snap
 
 
 def find_call(session: Session, linkedid: str) -> Any:
-    return _module("platform_core.calls.service").find_call(session, linkedid=linkedid)
+    return _module("platform_core.calls.queries").find_call(session, linkedid=linkedid)
 
 
 def agent_took_call(session: Session, *, linkedid: str, interface: str) -> bool:
@@ -395,7 +395,7 @@ def desk_call(session: Session, *, interface: str) -> dict[str, Any] | None:
 
 
 def recent_calls(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
-    calls = _module("platform_core.calls.service").recent_calls(session, elder_id=elder_id, limit=5)
+    calls = _module("platform_core.calls.queries").recent_calls(session, elder_id=elder_id, limit=5)
     return [
         {
             "linkedid": c.linkedid,
@@ -411,12 +411,12 @@ def recent_calls(session: Session, *, elder_id: int) -> list[dict[str, Any]]:
 
 
 def list_recalls(session: Session, *, region_code: str) -> list[dict[str, Any]]:
-    rows = _module("platform_core.calls.service").list_recalls(session, region_code=region_code)
+    rows = _module("platform_core.calls.recalls").list_recalls(session, region_code=region_code)
     return [_recall_dict(r) for r in rows]
 
 
 def get_recall(session: Session, recall_id: int) -> Any:
-    return _module("platform_core.calls.service").get_recall(session, recall_id=recall_id)
+    return _module("platform_core.calls.recalls").get_recall(session, recall_id=recall_id)
 
 
 def _recall_dict(r: Any) -> dict[str, Any]:

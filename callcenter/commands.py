@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from callcenter.ami import AmiActionTimeout, AmiConnectionLost, AmiError, AmiNotConnected
 from platform_core import clock
-from platform_core.calls import service as calls
+from platform_core.calls import recalls
 from platform_core.telephony import commands as tc
 
 if TYPE_CHECKING:
@@ -393,7 +393,7 @@ class CommandExecutor:
         assert recall_id is not None
 
         def record(session: Any) -> None:
-            calls.record_recall_attempt(
+            recalls.record_recall_attempt(
                 session,
                 recall_id=recall_id,
                 attempt_key=action_id,

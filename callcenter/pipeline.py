@@ -43,6 +43,7 @@ from callcenter import events as ami_events
 from callcenter.handlers import dispatch
 from platform_core import clock
 from platform_core.calls import service as calls
+from platform_core.calls import unit_of_work
 from platform_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -402,7 +403,7 @@ class EventPipeline:
             finally:
                 s.close()
             raise
-        calls.release_finished(s)
+        unit_of_work.release_finished(s)
         return result
 
     def close(self) -> None:
@@ -485,7 +486,7 @@ class EventPipeline:
 
         def work(s: Session) -> int:
             unknown = 0
-            calls.prefetch(
+            unit_of_work.prefetch(
                 s,
                 linkedids=[x for x in (e.linkedid for e in events) if x],
                 interfaces=[x for x in (e.interface for e in events) if x],

@@ -10,8 +10,8 @@ from datetime import date
 import click
 
 from platform_core.calls.kpi import AGENT_COLUMNS, CALL_COLUMNS, GROUPINGS, kpi_report
+from platform_core.calls.queries import day_bounds
 from platform_core.calls.queues import queue_label
-from platform_core.calls.service import day_bounds
 from platform_core.runtime import build_runtime, install_runtime
 from platform_core.settings import load_settings
 

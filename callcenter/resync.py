@@ -2,7 +2,7 @@
 database comes back from an outage, and on a period.
 
 Panoramisk never resyncs; here CoreShowChannels and QueueStatus are read and handed to
-``calls.service.resync`` through the pipeline, behind every event already queued, with the
+``calls.resync.resync`` through the pipeline, behind every event already queued, with the
 calls and agents that newer events touched meanwhile left alone. Each list item is read on its
 own: an item or a field that cannot be read is logged, counted and left out, and the rest of
 the resync still applies.
@@ -24,7 +24,7 @@ from callcenter.events import member
 from callcenter.pipeline import EventPipeline
 from callcenter.queue_log import QueueLogFollower
 from platform_core import clock
-from platform_core.calls import service as calls
+from platform_core.calls import resync as calls_resync
 from platform_core.calls.schemas import (
     LiveChannel,
     MemberState,
@@ -192,7 +192,7 @@ async def resync(
         pipeline.close_window(window)
         settled: set[str] = set()
         result.update(
-            calls.resync(
+            calls_resync.resync(
                 session,
                 at=clock.now(),
                 exempt_linkedids=window.linkedids,

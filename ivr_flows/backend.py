@@ -164,7 +164,7 @@ def request_callback(
     session: Session, *, actor: Actor, session_id: int, queue: str | None, elder_id: int | None
 ) -> int:
     """Book a call back as a recall item dated at the original call, so it keeps its place."""
-    from platform_core.calls.service import open_recall_request
+    from platform_core.calls.recalls import open_recall_request
 
     row = ivr_service.get_session(session, session_id=session_id)
     recall = open_recall_request(
@@ -185,7 +185,7 @@ def request_callback(
 
 def answering_agent(session: Session, *, actor: Actor, linkedid: str) -> tuple[str, str]:
     """The agent who answered call ``linkedid`` (interface, member name), from the call record."""
-    from platform_core.calls.service import find_call
+    from platform_core.calls.queries import find_call
 
     call = find_call(session, linkedid=linkedid)
     if call is None or not call.agent_interface:

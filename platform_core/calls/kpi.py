@@ -42,6 +42,7 @@ from platform_core import clock
 from platform_core.calls.models import Agent, AgentOffer, AgentStateSpan, Call
 from platform_core.calls.queues import queue_label
 from platform_core.errors import ValidationFailed
+from platform_core.regions import codes
 from platform_core.runtime import settings_of
 
 GROUPINGS = ("hour", "day", "agent", "queue")
@@ -239,12 +240,6 @@ def compute_kpis(
     return fig
 
 
-def _prefix(region_code: str) -> str:
-    from platform_core.regions.codes import normalize_code, prefix_of
-
-    return prefix_of(normalize_code(region_code))
-
-
 def _bucket(at: datetime, by: str, tz: ZoneInfo) -> str:
     local = at.astimezone(tz)
     return local.strftime("%Y-%m-%d %H:00") if by == "hour" else local.strftime("%Y-%m-%d")
@@ -285,7 +280,7 @@ def kpi_report(
     if queue:
         period.append(Call.first_queue == queue)
     if region_code:
-        period.append(Call.region_code.startswith(_prefix(region_code)))
+        period.append(Call.region_code.startswith(codes.scope_prefix(region_code)))
     q = select(
         Call.linkedid,
         Call.queued_at,
@@ -421,7 +416,7 @@ def _add_occupancy(
         allowed = {
             i
             for i, r in session.execute(agents_q)
-            if r is None or r.startswith(_prefix(region_code))
+            if r is None or r.startswith(codes.scope_prefix(region_code))
         }
     if queue:
         in_queue = set(

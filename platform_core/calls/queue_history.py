@@ -61,7 +61,7 @@ def settle(
     seen: dict[str, int] = {}
     for stay in history.stays:
         seen[stay.queue] = seen.get(stay.queue, 0) + 1
-        if len(service._entries_in(call, call.uniqueid, stay.queue)) < seen[stay.queue]:
+        if len(service.entries_in(call, call.uniqueid, stay.queue)) < seen[stay.queue]:
             service.record_join(
                 session, chan=chan, queue=stay.queue, position=stay.position, at=stay.entered_at
             )
@@ -79,17 +79,17 @@ def settle(
                 hold_s=stay.hold_s or 0,
                 at=stay.ended_at,
             )
-            service._left(
-                session, service._entries_in(call, call.uniqueid, stay.queue)[-1], stay.ended_at
+            service.left_queue(
+                session, service.entries_in(call, call.uniqueid, stay.queue)[-1], stay.ended_at
             )
         elif stay.outcome == "timeout":
             assert stay.ended_at is not None
-            entry = service._entries_in(call, call.uniqueid, stay.queue)[-1]
+            entry = service.entries_in(call, call.uniqueid, stay.queue)[-1]
             if entry.outcome is None:
                 entry.outcome = "timeout"
                 entry.wait_s = float(stay.hold_s) if stay.hold_s is not None else None
-            service._left(session, entry, stay.ended_at)
-    service._finish(session, call, history.last_at, by_resync=True)
+            service.left_queue(session, entry, stay.ended_at)
+    service.finish(session, call, history.last_at, by_resync=True)
     return known
 
 
@@ -139,14 +139,14 @@ def _answered(
         stay.member_name if "/" in stay.member_name else None
     )
     if interface is None:
-        entry = service._entries_in(call, call.uniqueid, stay.queue)[-1]
+        entry = service.entries_in(call, call.uniqueid, stay.queue)[-1]
         entry.outcome, entry.wait_s = "answered", float(stay.hold_s or 0)
-        service._left(session, entry, connected_at)
+        service.left_queue(session, entry, connected_at)
         if call.answered_at is None:
             call.answered_at, call.answered_queue = connected_at, stay.queue
             call.member_name = stay.member_name[:80] or None
             call.outcome = "answered"
-            call.wait_s = service._total_wait(call)
+            call.wait_s = service.total_wait(call)
             call.talk_s = stay.talk_s
         return False
     offer = next(
@@ -222,7 +222,7 @@ def missed(
 def take_up(session: Session, history: QueueHistory, interfaces: Mapping[str, str]) -> LiveCall:
     """A caller who came and went while callcenter was away, recorded from queue_log (the
     first channel of a call is its Linkedid)."""
-    call = service._new_call(
+    call = service.new_call(
         session,
         ChannelRef(
             channel="",

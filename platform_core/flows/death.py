@@ -100,10 +100,10 @@ def apply_death(
             )
             report.orders_left.append(order.id)
 
-    from platform_core.calls import service as calls
+    from platform_core.calls import recalls
 
-    for item in calls.list_recalls(session, elder_id=elder_id):
-        calls.cancel_recall(session, recall_id=item.id, actor_name=actor.name, reason="cancelled")
+    for item in recalls.list_recalls(session, elder_id=elder_id):
+        recalls.cancel_recall(session, recall_id=item.id, actor_name=actor.name, reason="cancelled")
         report.recalls_cancelled.append(item.id)
 
     report.visits_cancelled = return_visits.cancel_for_elder(session, elder_id=elder_id)

@@ -53,6 +53,11 @@ def prefix_of(code: str) -> str:
     return code[: _PREFIX_LEN[level_of(code)]]
 
 
+def scope_prefix(raw: str | int) -> str:
+    """The prefix every code within the region ``raw`` (in any accepted form) starts with."""
+    return prefix_of(normalize_code(raw))
+
+
 def parent_of(code: str) -> str | None:
     level = level_of(code)
     if level == 1:

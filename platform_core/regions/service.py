@@ -167,7 +167,7 @@ def full_name(session: Session, code: str) -> str:
 
 def within(column: Any, scope_code: str) -> ColumnElement[bool]:
     """SQL condition: ``column`` is ``scope_code`` or any region below it."""
-    prefix = codes.prefix_of(codes.normalize_code(scope_code))
+    prefix = codes.scope_prefix(scope_code)
     if len(prefix) == 12:
         return column == prefix  # type: ignore[no-any-return]
     return column.startswith(prefix, autoescape=False)  # type: ignore[no-any-return]

@@ -11,7 +11,8 @@ from callcenter.app import CallCenterThread
 from callcenter.pbx_sim import AmiUser, CallerConfig, default_config
 from callcenter.pbx_sim.harness import SimulatorThread
 from platform_core.audit import service as audit
-from platform_core.calls.service import list_recalls, live_snapshot
+from platform_core.calls.queries import live_snapshot
+from platform_core.calls.recalls import list_recalls
 from tests.agent_console.conftest import login
 
 SECRET = "control-ami-secret"

@@ -11,7 +11,7 @@ import pytest
 from agent_console.security import GUARD_ATTR
 from platform_core.audit import service as audit
 from platform_core.calls.models import Call
-from platform_core.calls.service import open_recall_request
+from platform_core.calls.recalls import open_recall_request
 from platform_core.db import utcnow
 from tests.agent_console.conftest import csrf_of, login
 

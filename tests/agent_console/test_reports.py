@@ -18,7 +18,7 @@ from callcenter.pbx_sim import AmiUser, CallerConfig, default_config
 from callcenter.pbx_sim.harness import SimulatorThread
 from platform_core import clock
 from platform_core.audit import service as audit
-from platform_core.calls.service import open_recall_request
+from platform_core.calls.recalls import open_recall_request
 from platform_core.db import utcnow
 from tests.agent_console.conftest import login
 

@@ -12,7 +12,7 @@ from callcenter.pbx_sim import CallerConfig, PhoneConfig
 from platform_core import clock
 from platform_core.actors import Actor, Role
 from platform_core.audit.models import AuditRecord
-from platform_core.calls import service as calls
+from platform_core.calls import recalls
 from platform_core.calls.models import Agent, AgentMembership, Call, RecallAttempt, RecallItem
 from platform_core.telephony.commands import (
     Pause,
@@ -113,7 +113,7 @@ def test_call_back_of_a_recall_reaches_the_elder_and_closes_it(
     sim = start_sim(cfg)
     center = start_center(sim)
     with runtime.session() as s:
-        item = calls.open_recall_request(
+        item = recalls.open_recall_request(
             s,
             linkedid="ivr-1",
             number="13800000021",
@@ -156,7 +156,7 @@ def test_unanswered_call_back_is_an_attempt_and_a_repeated_key_never_dials_twice
     original = sim.pbx.originate
     sim.pbx.originate = lambda *a, **k: (originates.append(a[0]), original(*a, **k))[1]  # type: ignore[method-assign]
     with runtime.session() as s:
-        recall_id = calls.open_recall_request(
+        recall_id = recalls.open_recall_request(
             s,
             linkedid="ivr-2",
             number="13800000022",

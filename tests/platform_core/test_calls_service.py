@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from platform_core.calls import agents, queries, recalls
 from platform_core.calls import service as calls
 from platform_core.calls.models import Agent, AgentStateSpan, Call, RecallItem
 from platform_core.calls.schemas import ChannelRef, MemberState
@@ -186,7 +187,7 @@ def test_abandon_opens_one_recall_and_a_later_answered_call_closes_it(any_runtim
         calls.record_leave(s, chan=lost, queue="hotline-general", position=1, at=at(41))
         calls.record_hangup(s, chan=lost, cause=16, at=at(41))
     with any_runtime.session() as s:
-        (item,) = calls.list_recalls(s)
+        (item,) = recalls.list_recalls(s)
         assert (item.reason, item.number, item.wait_s, item.status) == (
             "abandoned",
             "04716912345",
@@ -194,10 +195,10 @@ def test_abandon_opens_one_recall_and_a_later_answered_call_closes_it(any_runtim
             "open",
         )
         recall_id = item.id
-        assert calls.record_recall_attempt(
+        assert recalls.record_recall_attempt(
             s, recall_id=recall_id, attempt_key="cb-1", result="no_answer", at=at(100)
         )
-        calls.record_recall_attempt(
+        recalls.record_recall_attempt(
             s, recall_id=recall_id, attempt_key="cb-1", result="no_answer", at=at(100)
         )
     back = caller(3, number="04716912345")
@@ -362,7 +363,7 @@ def test_agent_state_rules(members, device, ringing, on_call, wrapup, expected) 
         )
         for m in members
     ]
-    assert calls.derive_agent_state(agent, at(0)) == expected
+    assert agents.derive_agent_state(agent, at(0)) == expected
 
 
 def test_live_snapshot_shows_waiting_callers_agents_and_today(any_runtime) -> None:
@@ -377,8 +378,8 @@ def test_live_snapshot_shows_waiting_callers_agents_and_today(any_runtime) -> No
             s, chan=waiting, queue="hotline-emergency", position=1, at=now - timedelta(seconds=45)
         )
     with any_runtime.session() as s:
-        snap = calls.live_snapshot(s)
-        other_region = calls.live_snapshot(s, region_code="152900")
+        snap = queries.live_snapshot(s)
+        other_region = queries.live_snapshot(s, region_code="152900")
     queues = {q["queue"]: q for q in snap["queues"]}
     emergency = queues["hotline-emergency"]
     assert emergency["waiting_count"] == 1 and 44 <= emergency["longest_wait_s"] <= 60

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from platform_core.alarms import service as alarms
 from platform_core.alarms.intake import record_signals
 from platform_core.alarms.models import Alarm
-from platform_core.calls import service as calls
+from platform_core.calls import recalls
 from platform_core.care_calls import service as care_calls
 from platform_core.care_calls.models import CareCall
 from platform_core.catalogue import service as catalogue
@@ -40,7 +40,7 @@ def home(regions):
         order = orders.open_order(
             s, actor=AGENT, elder_id=elder_id, service_type_code="care_cleaning", source="call"
         )
-        recall = calls.open_recall_request(
+        recall = recalls.open_recall_request(
             s,
             linkedid="1700000000.1",
             number="13904711234",
@@ -100,7 +100,7 @@ def test_the_death_flow_stops_devices_alarms_orders_recalls_visits_and_care_call
         alarm = s.get(Alarm, ids["alarm"])
         assert (alarm.status, alarm.outcome) == ("closed", "elder_deceased")
         assert s.get(ServiceOrder, ids["order"]).status == "cancelled"
-        assert calls.get_recall(s, recall_id=ids["recall"]).status == "closed"
+        assert recalls.get_recall(s, recall_id=ids["recall"]).status == "closed"
         # the care call reaches its next attempt and skips the elder instead of dialling
         assert (
             care_calls.begin_attempt(s, actor=STAFF, care_call_id=ids["care_call"], attempt_no=1)

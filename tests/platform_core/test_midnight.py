@@ -52,7 +52,7 @@ def test_order_numbers_take_the_beijing_day(runtime) -> None:
 
 
 def test_todays_kpis_count_the_beijing_day(regions) -> None:
-    from platform_core.calls.service import live_snapshot
+    from platform_core.calls.queries import live_snapshot
 
     with regions.session() as s:
         _call(

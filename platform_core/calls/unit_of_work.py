@@ -1,0 +1,134 @@
+"""The unit of work of callcenter's writer: the live rows it touches, the queues whose callers
+changed, and what is settled once when it commits rather than once per AMI event.
+
+The listeners below write the live rows (platform_core.calls.live) when a unit of work commits
+and forget them when it rolls back; every use case that changes live rows reaches its rows
+through :func:`call_of`, :func:`queue_of` or ``agents.agent_of`` and so imports this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from platform_core.calls import agents, live, recalls
+from platform_core.calls import events as ev
+from platform_core.calls.live import LiveCall
+from platform_core.calls.models import QueueEntry, RecallItem, TelephonyQueue
+from platform_core.events import publish_on_commit
+from platform_core.runtime import settings_of
+
+_CACHE = "calls.cache"
+_CHANGED_QUEUES = "calls.dirty_queues"
+
+
+def _cache(session: Session) -> dict[tuple[str, str], Any]:
+    cache: dict[tuple[str, str], Any] | None = session.info.get(_CACHE)
+    if cache is None:
+        cache = session.info[_CACHE] = {}
+    return cache
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_cache(session: Session) -> None:
+    live.forget(session)
+    for key in (
+        _CACHE,
+        _CHANGED_QUEUES,
+        recalls.NEW,
+        recalls.REACHED,
+        agents.SPANS,
+        agents.CHANGES,
+    ):
+        session.info.pop(key, None)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _settle(session: Session) -> None:
+    """Work done once per unit of work rather than once per event: number the new recall items,
+    close the recalls of callers who got through, recount the queues whose callers changed."""
+    live.write(session)
+    new_recalls: list[RecallItem] | None = session.info.pop(recalls.NEW, None)
+    reached: list[tuple[LiveCall, datetime]] | None = session.info.pop(recalls.REACHED, None)
+    dirty: set[str] | None = session.info.pop(_CHANGED_QUEUES, None)
+    spans: list[dict[str, Any]] | None = session.info.pop(agents.SPANS, None)
+    agent_changes = session.info.pop(agents.CHANGES, None)
+    if agent_changes:
+        agents.publish_changes(session, agent_changes)
+    if not (new_recalls or reached or dirty or spans):
+        return
+    session.flush()
+    if spans:
+        live.insert_spans(session, spans)
+    if new_recalls:
+        recalls.announce_opened(session, new_recalls)
+    if reached:
+        recalls.close_reached(session, reached)
+    if dirty:
+        _recount(session, dirty)
+
+
+def _recount(session: Session, names: Collection[str]) -> None:
+    """Waiting callers and the oldest join per queue, from the open queue entries."""
+    rows = session.execute(
+        select(QueueEntry.queue, func.count(), func.min(QueueEntry.joined_at))
+        .where(QueueEntry.left_at.is_(None), QueueEntry.queue.in_(sorted(names)))
+        .group_by(QueueEntry.queue)
+    ).all()
+    found = {name: (n, oldest) for name, n, oldest in rows}
+    region = settings_of(session).home_region_code
+    for name in sorted(names):
+        q = queue_of(session, name)
+        q.waiting, q.oldest_joined_at = found.get(name, (0, None))
+        publish_on_commit(
+            session,
+            ev.QueueStatsChanged(
+                queue=name,
+                waiting=q.waiting,
+                oldest_joined_at=q.oldest_joined_at.isoformat() if q.oldest_joined_at else None,
+                region_code=region,
+            ),
+        )
+
+
+def prefetch(
+    session: Session, *, linkedids: Collection[str] = (), interfaces: Collection[str] = ()
+) -> None:
+    """Load the calls (with entries and offers) and agents a batch of events will touch."""
+    live.load_calls(session, linkedids)
+    live.load_agents(session, interfaces)
+
+
+def release_finished(session: Session, *, keep_commits: int = 20) -> None:
+    """After a commit, let a long-lived writer forget what later events can no longer touch."""
+    live.release_finished(session, keep_commits=keep_commits)
+
+
+def call_of(session: Session, linkedid: str) -> LiveCall | None:
+    st = live.store(session)
+    if linkedid not in st.calls:
+        live.load_calls(session, [linkedid])
+    return st.calls.get(linkedid)
+
+
+def queue_of(session: Session, name: str) -> TelephonyQueue:
+    cache = _cache(session)
+    key = ("queue", name)
+    if key not in cache:
+        cache[key] = session.get(TelephonyQueue, name)
+    q: TelephonyQueue | None = cache[key]
+    if q is None:
+        q = TelephonyQueue(name=name, waiting=0)
+        session.add(q)
+        cache[key] = q
+    return q
+
+
+def mark_queues_changed(session: Session, names: Collection[str]) -> None:
+    """These queues' waiting callers changed: recount them once, when the unit of work commits."""
+    session.info.setdefault(_CHANGED_QUEUES, set()).update(names)
