@@ -36,7 +36,7 @@ from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, DomainError, PermissionDenied
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import STATUS_LABELS as ORDER_STATUS_LABELS
-from platform_core.paging import Page, fetch_page
+from platform_core.paging import Page, fetch_page_of_ids
 from platform_core.providers.models import Provider
 from platform_core.regions.service import require_within, within
 from platform_core.runtime import settings_of
@@ -70,9 +70,7 @@ def beds(
     size: int = 50,
 ) -> Page[BedRow]:
     q = (
-        select(CareBed, Elder.name, Provider.name)
-        .join(Elder, Elder.id == CareBed.elder_id)
-        .outerjoin(Provider, Provider.id == CareBed.provider_id)
+        select(CareBed.id)
         .where(within(CareBed.region_code, region_code))
         .order_by(CareBed.id.desc())
     )
@@ -82,7 +80,18 @@ def beds(
         q = q.where(CareBed.provider_id == provider_id)
     if elder_ids is not None:
         q = q.where(CareBed.elder_id.in_(list(elder_ids) or [0]))
-    found = fetch_page(session, q, page=page, size=size)
+    found = fetch_page_of_ids(
+        session,
+        q,
+        lambda ids: (
+            select(CareBed, Elder.name, Provider.name)
+            .join(Elder, Elder.id == CareBed.elder_id)
+            .outerjoin(Provider, Provider.id == CareBed.provider_id)
+            .where(CareBed.id.in_(ids))
+        ),
+        page=page,
+        size=size,
+    )
     return Page(
         rows=[
             BedRow(

@@ -27,6 +27,8 @@ from platform_core.assessment.service import current_assessment, get_elder, grad
 from platform_core.assessment.standard import AbilityGrade, parse_grade
 from platform_core.audit import service as audit
 from platform_core.budgets.spending import Spending
+from platform_core.budgets.spending import add as add_spending
+from platform_core.budgets.spending import total as total_spending
 from platform_core.care_beds.events import CareBedStepTaken
 from platform_core.care_beds.models import CareBed, CareBedService, CareBedSettlement, CareBedStep
 from platform_core.care_beds.policy import CareBedPolicy
@@ -690,20 +692,24 @@ def _month_summary(session: Session, bed: CareBed) -> dict[str, Any]:
     }
 
 
-def spending(session: Session, *, region_code: str, year: int) -> Spending:
-    """Bed subsidies of ``year`` in the region: months settled (spent), and for every bed in
-    service the months of its contract in that year not settled yet, at its grade's subsidy
-    (committed; the household cap may pay less when they are settled)."""
+def spending_by_league(session: Session, *, region_code: str, year: int) -> dict[str, Spending]:
+    """Bed subsidies of ``year`` in the region, per 盟市: months settled (spent), and for every
+    bed in service the months of its contract in that year not settled yet, at its grade's
+    subsidy (committed; the household cap may pay less when they are settled)."""
     first, after = date(year, 1, 1), date(year + 1, 1, 1)
-    spent = session.scalar(
-        select(func.coalesce(func.sum(CareBedSettlement.subsidy), 0))
+    league = func.substr(CareBed.region_code, 1, 4)
+    out: dict[str, Spending] = {}
+    for code, amount in session.execute(
+        select(league, func.coalesce(func.sum(CareBedSettlement.subsidy), 0))
         .join(CareBed, CareBed.id == CareBedSettlement.care_bed_id)
         .where(
             within(CareBed.region_code, region_code),
             CareBedSettlement.month >= first,
             CareBedSettlement.month < after,
         )
-    )
+        .group_by(league)
+    ):
+        add_spending(out, code, spent=amount)
     beds = session.execute(
         select(
             CareBed.id,
@@ -729,22 +735,22 @@ def spending(session: Session, *, region_code: str, year: int) -> Spending:
         )
     }
     rates: dict[str, dict[str, Decimal]] = {}
-    committed = Decimal("0")
     for bed in beds:
-        league = bed.region_code[:4]
-        if league not in rates:
-            rates[league] = policy_for(
+        code = bed.region_code[:4]
+        if code not in rates:
+            rates[code] = policy_for(
                 session, CareBedPolicy, region_code=bed.region_code
             ).monthly_subsidy_by_grade
-        rate = Decimal(rates[league].get(bed.grade or "", Decimal("0")))
-        start = max(first, bed.contract_starts_on.replace(day=1))
+        rate = Decimal(rates[code].get(bed.grade or "", Decimal("0")))
+        month = max(first, bed.contract_starts_on.replace(day=1))
         end = min(date(year, 12, 1), bed.contract_ends_on.replace(day=1))
-        month = start
         while month <= end:
             if (bed.id, month) not in settled:
-                committed += rate
+                add_spending(out, code, committed=rate)
             month = (month + timedelta(days=32)).replace(day=1)
-    return Spending(
-        spent=Decimal(spent or 0).quantize(Decimal("0.01")),
-        committed=committed.quantize(Decimal("0.01")),
-    )
+    return out
+
+
+def spending(session: Session, *, region_code: str, year: int) -> Spending:
+    """The region's bed subsidies of ``year`` (see :func:`spending_by_league`)."""
+    return total_spending(spending_by_league(session, region_code=region_code, year=year))

@@ -16,7 +16,7 @@ from platform_core.care_calls.service import campaign_summary
 from platform_core.elders.models import Elder
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import STATUS_LABELS as ORDER_STATUS_LABELS
-from platform_core.paging import Page, fetch_page
+from platform_core.paging import Page, fetch_page, fetch_page_of_ids
 from platform_core.regions.service import within
 from platform_core.security.masking import mask_name, mask_phone
 
@@ -168,15 +168,20 @@ def campaign_calls(
     page: int = 1,
     size: int = 50,
 ) -> Page[CallRow]:
-    q = (
-        select(CareCall, Elder.name)
-        .join(Elder, Elder.id == CareCall.elder_id)
-        .where(CareCall.campaign_id == campaign_id)
-        .order_by(CareCall.id)
-    )
+    q = select(CareCall.id).where(CareCall.campaign_id == campaign_id).order_by(CareCall.id)
     if statuses:
         q = q.where(CareCall.status.in_(list(statuses)))
-    found = fetch_page(session, q, page=page, size=size)
+    found = fetch_page_of_ids(
+        session,
+        q,
+        lambda ids: (
+            select(CareCall, Elder.name)
+            .join(Elder, Elder.id == CareCall.elder_id)
+            .where(CareCall.id.in_(ids))
+        ),
+        page=page,
+        size=size,
+    )
     return Page(
         rows=_rows(session, found.rows), total=found.total, page=found.page, size=found.size
     )

@@ -19,7 +19,7 @@ from platform_core import clock
 from platform_core.budgets import service as budgets
 from platform_core.budgets.events import CareBudgetWarning
 from platform_core.budgets.models import CareBudget
-from platform_core.budgets.spending import Spending
+from platform_core.budgets.spending import Spending, total
 from platform_core.care_beds import service as care_beds
 from platform_core.db import utcnow
 from platform_core.events import publish_on_commit
@@ -30,11 +30,11 @@ from platform_core.regions import codes
 from platform_core.regions.service import find_region, list_leagues
 from platform_core.runtime import current_runtime, settings_of
 
-SPENDING: dict[str, Callable[..., Spending]] = {
-    "gov_purchase": gov_purchase.spending,
-    "care_beds": care_beds.spending,
-    "home_adaptation": home_adaptation.spending,
-    "meal_aid": meal_aid.spending,
+SPENDING: dict[str, Callable[..., dict[str, Spending]]] = {
+    "gov_purchase": gov_purchase.spending_by_league,
+    "care_beds": care_beds.spending_by_league,
+    "home_adaptation": home_adaptation.spending_by_league,
+    "meal_aid": meal_aid.spending_by_league,
 }
 
 
@@ -84,11 +84,17 @@ def budget_lines(session: Session, *, region_code: str, year: int) -> list[Budge
         (b.league_code, b.programme): b
         for b in budgets.list_budgets(session, region_code=scope, year=year)
     }
+    # each programme's money read once for the whole scope, grouped by league
+    money = {p: fn(session, region_code=scope, year=year) for p, fn in SPENDING.items()}
     lines = []
     for code in _regions_of(session, scope):
         region = find_region(session, code)
         for programme, label in budgets.PROGRAMMES.items():
-            money = SPENDING[programme](session, region_code=code, year=year)
+            by_league = money[programme]
+            if codes.level_of(code) == 2:
+                spent = by_league.get(code, Spending())
+            else:  # the region's own line, or a user's area below a league: all of it
+                spent = total(by_league)
             budget = by_key.get((code, programme)) if codes.level_of(code) <= 2 else None
             lines.append(
                 BudgetLine(
@@ -98,8 +104,8 @@ def budget_lines(session: Session, *, region_code: str, year: int) -> list[Budge
                     programme_label=label,
                     year=year,
                     budget=budget.amount if budget else None,
-                    spent=money.spent,
-                    committed=money.committed,
+                    spent=spent.spent,
+                    committed=spent.committed,
                     warn_share=budgets.warn_share_of(session, budget) if budget else None,
                 )
             )
@@ -116,7 +122,7 @@ def check_budget_warnings(
         session, region_code=settings_of(session).home_region_code, year=year
     )
     for row in rows:
-        money = SPENDING[row.programme](session, region_code=row.league_code, year=year)
+        money = total(SPENDING[row.programme](session, region_code=row.league_code, year=year))
         share = budgets.warn_share_of(session, row)
         over = bool(row.amount) and (money.total / row.amount) >= share
         if over and row.warned_at is None:

@@ -24,7 +24,7 @@ from platform_core.gov_purchase.models import (
 from platform_core.gov_purchase.service import ACTION_LABELS, CHAIN, STATUS_LABELS, get_application
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import STATUS_LABELS as ORDER_STATUS_LABELS
-from platform_core.paging import Page, fetch_page
+from platform_core.paging import Page, fetch_page_of_ids
 from platform_core.regions.service import within
 from platform_core.security.masking import mask_name
 
@@ -56,23 +56,29 @@ def application_queue(
 ) -> Page[QueueRow]:
     """Applications of the region and below, the oldest waiting first within a status filter,
     the newest first without one."""
-    q = (
-        select(GovPurchaseApplication, Elder.name, Elder.id_number_masked)
-        .join(Elder, Elder.id == GovPurchaseApplication.elder_id)
-        .where(within(GovPurchaseApplication.region_code, region_code))
-    )
+    app = GovPurchaseApplication
+    q = select(app.id).where(within(app.region_code, region_code))
     if statuses:
-        q = q.where(GovPurchaseApplication.status.in_(list(statuses)))
-        q = q.order_by(GovPurchaseApplication.applied_on, GovPurchaseApplication.id)
+        q = q.where(app.status.in_(list(statuses))).order_by(app.applied_on, app.id)
     else:
-        q = q.order_by(GovPurchaseApplication.applied_on.desc(), GovPurchaseApplication.id.desc())
+        q = q.order_by(app.applied_on.desc(), app.id.desc())
     if applied_from is not None:
-        q = q.where(GovPurchaseApplication.applied_on >= applied_from)
+        q = q.where(app.applied_on >= applied_from)
     if applied_until is not None:
-        q = q.where(GovPurchaseApplication.applied_on <= applied_until)
+        q = q.where(app.applied_on <= applied_until)
     if elder_ids is not None:
-        q = q.where(GovPurchaseApplication.elder_id.in_(list(elder_ids) or [0]))
-    found = fetch_page(session, q, page=page, size=size)
+        q = q.where(app.elder_id.in_(list(elder_ids) or [0]))
+    found = fetch_page_of_ids(
+        session,
+        q,
+        lambda ids: (
+            select(app, Elder.name, Elder.id_number_masked)
+            .join(Elder, Elder.id == app.elder_id)
+            .where(app.id.in_(ids))
+        ),
+        page=page,
+        size=size,
+    )
     rows = [
         QueueRow(
             application_id=app.id,
@@ -128,8 +134,7 @@ def month_allowances(
     """Each approved elder's allowance of ``month`` (opened by an order or the monthly run)
     with the orders that drew on it, released charges included and marked."""
     q = (
-        select(ServiceAllowance, Elder.name)
-        .join(Elder, Elder.id == ServiceAllowance.elder_id)
+        select(ServiceAllowance.id)
         .where(
             within(ServiceAllowance.region_code, region_code),
             ServiceAllowance.month == month.replace(day=1),
@@ -138,7 +143,17 @@ def month_allowances(
     )
     if elder_ids is not None:
         q = q.where(ServiceAllowance.elder_id.in_(list(elder_ids) or [0]))
-    found = fetch_page(session, q, page=page, size=size)
+    found = fetch_page_of_ids(
+        session,
+        q,
+        lambda ids: (
+            select(ServiceAllowance, Elder.name)
+            .join(Elder, Elder.id == ServiceAllowance.elder_id)
+            .where(ServiceAllowance.id.in_(ids))
+        ),
+        page=page,
+        size=size,
+    )
     ids = [a.id for a, _ in found.rows]
     drawn: dict[int, list[DrawingOrder]] = {i: [] for i in ids}
     if ids:

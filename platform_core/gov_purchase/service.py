@@ -23,6 +23,8 @@ from platform_core.actors import Actor
 from platform_core.assessment.service import add_months, current_assessment, get_elder, grade_key
 from platform_core.assessment.standard import AbilityGrade, parse_grade
 from platform_core.budgets.spending import Spending
+from platform_core.budgets.spending import add as add_spending
+from platform_core.budgets.spending import total as total_spending
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
@@ -847,11 +849,13 @@ def status_for_elder(session: Session, *, elder_id: int, on: date | None = None)
     return out
 
 
-def spending(session: Session, *, region_code: str, year: int) -> Spending:
-    """Allowance money of ``year`` (by the allowance's month) in the region: what orders drew
-    and were settled (spent), what orders drew and are not settled yet (committed)."""
+def spending_by_league(session: Session, *, region_code: str, year: int) -> dict[str, Spending]:
+    """Allowance money of ``year`` (by the allowance's month) in the region, per 盟市: what
+    orders drew and were settled (spent), what orders drew and are not settled yet
+    (committed)."""
+    league = func.substr(ServiceAllowance.region_code, 1, 4)
     drawn = (
-        select(func.coalesce(func.sum(AllowanceCharge.amount), 0))
+        select(league, func.coalesce(func.sum(AllowanceCharge.amount), 0))
         .join(ServiceAllowance, ServiceAllowance.id == AllowanceCharge.allowance_id)
         .join(ServiceOrder, ServiceOrder.id == AllowanceCharge.order_id)
         .where(
@@ -860,10 +864,16 @@ def spending(session: Session, *, region_code: str, year: int) -> Spending:
             ServiceAllowance.month < date(year + 1, 1, 1),
             AllowanceCharge.released_at.is_(None),
         )
+        .group_by(league)
     )
-    spent = session.scalar(drawn.where(ServiceOrder.settled_at.is_not(None))) or 0
-    committed = session.scalar(drawn.where(ServiceOrder.settled_at.is_(None))) or 0
-    return Spending(
-        spent=Decimal(spent).quantize(Decimal("0.01")),
-        committed=Decimal(committed).quantize(Decimal("0.01")),
-    )
+    out: dict[str, Spending] = {}
+    for code, amount in session.execute(drawn.where(ServiceOrder.settled_at.is_not(None))):
+        add_spending(out, code, spent=amount)
+    for code, amount in session.execute(drawn.where(ServiceOrder.settled_at.is_(None))):
+        add_spending(out, code, committed=amount)
+    return out
+
+
+def spending(session: Session, *, region_code: str, year: int) -> Spending:
+    """The region's allowance money of ``year`` (see :func:`spending_by_league`)."""
+    return total_spending(spending_by_league(session, region_code=region_code, year=year))

@@ -26,7 +26,7 @@ from platform_core.home_adaptation.service import (
     get_case,
     used_by_household,
 )
-from platform_core.paging import Page, fetch_page
+from platform_core.paging import Page, fetch_page_of_ids
 from platform_core.providers.models import Provider
 from platform_core.regions.service import require_within, within
 from platform_core.security.masking import mask_name
@@ -52,8 +52,7 @@ def cases(
     size: int = 50,
 ) -> Page[CaseRow]:
     q = (
-        select(AdaptationCase, Elder.name)
-        .join(Elder, Elder.id == AdaptationCase.elder_id)
+        select(AdaptationCase.id)
         .where(within(AdaptationCase.region_code, region_code))
         .order_by(AdaptationCase.id.desc())
     )
@@ -61,7 +60,17 @@ def cases(
         q = q.where(AdaptationCase.status.in_(list(statuses)))
     if elder_ids is not None:
         q = q.where(AdaptationCase.elder_id.in_(list(elder_ids) or [0]))
-    found = fetch_page(session, q, page=page, size=size)
+    found = fetch_page_of_ids(
+        session,
+        q,
+        lambda ids: (
+            select(AdaptationCase, Elder.name)
+            .join(Elder, Elder.id == AdaptationCase.elder_id)
+            .where(AdaptationCase.id.in_(ids))
+        ),
+        page=page,
+        size=size,
+    )
     return Page(
         rows=[
             CaseRow(

@@ -23,6 +23,8 @@ from platform_core.actors import Actor, Role
 from platform_core.assessment.service import current_grade, get_elder
 from platform_core.assessment.standard import parse_grade
 from platform_core.budgets.spending import Spending
+from platform_core.budgets.spending import add as add_spending
+from platform_core.budgets.spending import total as total_spending
 from platform_core.care_beds.service import household_key
 from platform_core.errors import (
     Conflict,
@@ -519,9 +521,9 @@ COMMITTED = ("signed", "works_started", "works_completed", "accepted")
 PAID = ("settled", "return_visited")
 
 
-def spending(session: Session, *, region_code: str, year: int) -> Spending:
-    """Adaptation subsidies of the cases whose plan was signed in ``year``: settled cases'
-    subsidy (spent), and the basic items of signed cases not yet settled (committed)."""
+def spending_by_league(session: Session, *, region_code: str, year: int) -> dict[str, Spending]:
+    """Adaptation subsidies of the cases whose plan was signed in ``year``, per 盟市: settled
+    cases' subsidy (spent), and the basic items of signed cases not yet settled (committed)."""
     signed_on = (
         select(AdaptationStep.case_id, func.min(AdaptationStep.on).label("on"))
         .where(AdaptationStep.action == "sign")
@@ -537,21 +539,28 @@ def spending(session: Session, *, region_code: str, year: int) -> Spending:
             signed_on.c.on < date(year + 1, 1, 1),
         )
     )
-    spent = session.scalar(
-        select(func.coalesce(func.sum(AdaptationCase.subsidy), 0)).where(
-            AdaptationCase.id.in_(in_year), AdaptationCase.status.in_(PAID)
-        )
-    )
-    committed = session.scalar(
-        select(func.coalesce(func.sum(AdaptationItem.cost), 0))
+    league = func.substr(AdaptationCase.region_code, 1, 4)
+    out: dict[str, Spending] = {}
+    for code, amount in session.execute(
+        select(league, func.coalesce(func.sum(AdaptationCase.subsidy), 0))
+        .where(AdaptationCase.id.in_(in_year), AdaptationCase.status.in_(PAID))
+        .group_by(league)
+    ):
+        add_spending(out, code, spent=amount)
+    for code, amount in session.execute(
+        select(league, func.coalesce(func.sum(AdaptationItem.cost), 0))
         .join(AdaptationCase, AdaptationCase.id == AdaptationItem.case_id)
         .where(
             AdaptationCase.id.in_(in_year),
             AdaptationCase.status.in_(COMMITTED),
             AdaptationItem.basic,
         )
-    )
-    return Spending(
-        spent=Decimal(spent or 0).quantize(Decimal("0.01")),
-        committed=Decimal(committed or 0).quantize(Decimal("0.01")),
-    )
+        .group_by(league)
+    ):
+        add_spending(out, code, committed=amount)
+    return out
+
+
+def spending(session: Session, *, region_code: str, year: int) -> Spending:
+    """The region's adaptation subsidies of ``year`` (see :func:`spending_by_league`)."""
+    return total_spending(spending_by_league(session, region_code=region_code, year=year))

@@ -19,6 +19,8 @@ from platform_core.actors import Actor, Role, system_actor
 from platform_core.assessment.service import get_elder
 from platform_core.audit import service as audit
 from platform_core.budgets.spending import Spending
+from platform_core.budgets.spending import add as add_spending
+from platform_core.budgets.spending import total as total_spending
 from platform_core.elders.models import Elder
 from platform_core.elders.service import find_elder_by_id_number
 from platform_core.errors import (
@@ -1145,27 +1147,40 @@ def _upcoming(session: Session, b: MealBooking) -> dict[str, Any]:
     return out
 
 
-def spending(session: Session, *, region_code: str, year: int) -> Spending:
-    """Meal subsidies of ``year`` at the region's points: months settled (spent), and the
-    subsidy of meals booked or eaten in that year and not settled yet (committed)."""
-    points = select(MealPoint.id).where(within(MealPoint.region_code, region_code))
+def spending_by_league(session: Session, *, region_code: str, year: int) -> dict[str, Spending]:
+    """Meal subsidies of ``year`` at the region's points, per 盟市 of the point: months settled
+    (spent), and the subsidy of meals booked or eaten in that year and not settled yet
+    (committed)."""
     first, after = date(year, 1, 1), date(year + 1, 1, 1)
-    spent = session.scalar(
-        select(func.coalesce(func.sum(MealSettlement.subsidy), 0)).where(
-            MealSettlement.meal_point_id.in_(points),
+    league = func.substr(MealPoint.region_code, 1, 4)
+    out: dict[str, Spending] = {}
+    for code, amount in session.execute(
+        select(league, func.coalesce(func.sum(MealSettlement.subsidy), 0))
+        .join(MealPoint, MealPoint.id == MealSettlement.meal_point_id)
+        .where(
+            within(MealPoint.region_code, region_code),
             MealSettlement.month >= first,
             MealSettlement.month < after,
         )
-    )
-    committed = session.scalar(
-        select(func.coalesce(func.sum(MealBooking.subsidy), 0)).where(
-            MealBooking.meal_point_id.in_(points),
+        .group_by(league)
+    ):
+        add_spending(out, code, spent=amount)
+    for code, amount in session.execute(
+        select(league, func.coalesce(func.sum(MealBooking.subsidy), 0))
+        .join(MealPoint, MealPoint.id == MealBooking.meal_point_id)
+        .where(
+            within(MealPoint.region_code, region_code),
             MealBooking.served_on >= first,
             MealBooking.served_on < after,
             MealBooking.status.in_(("booked", "redeemed")),
             MealBooking.settlement_id.is_(None),
         )
-    )
-    return Spending(
-        spent=Decimal(spent or 0).quantize(CENT), committed=Decimal(committed or 0).quantize(CENT)
-    )
+        .group_by(league)
+    ):
+        add_spending(out, code, committed=amount)
+    return out
+
+
+def spending(session: Session, *, region_code: str, year: int) -> Spending:
+    """The region's meal subsidies of ``year`` (see :func:`spending_by_league`)."""
+    return total_spending(spending_by_league(session, region_code=region_code, year=year))

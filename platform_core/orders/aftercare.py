@@ -23,7 +23,7 @@ from platform_core.orders.models import (
 )
 from platform_core.orders.service import get_order
 from platform_core.orders.states import STATUS_LABELS, OrderStatus
-from platform_core.paging import Page, fetch_page
+from platform_core.paging import Page, fetch_page_of_ids
 from platform_core.providers.models import Provider
 from platform_core.regions.service import within
 from platform_core.security.masking import mask_name
@@ -63,13 +63,13 @@ def _rows(found: Page[tuple[ServiceOrder, str, str, str | None]]) -> Page[OrderR
     )
 
 
-def _base(region_code: str) -> Any:
+def _load(ids: list[int]) -> Any:
     return (
         select(ServiceOrder, Elder.name, ServiceType.name, Provider.name)
         .join(Elder, Elder.id == ServiceOrder.elder_id)
         .join(ServiceType, ServiceType.code == ServiceOrder.service_type_code)
         .outerjoin(Provider, Provider.id == ServiceOrder.provider_id)
-        .where(within(ServiceOrder.region_code, region_code))
+        .where(ServiceOrder.id.in_(ids))
     )
 
 
@@ -78,11 +78,16 @@ def due_visits(
 ) -> Page[OrderRow]:
     """Confirmed orders waiting for their rating and return visit, the oldest first."""
     due_before = utcnow() - timedelta(hours=settings.return_visit_after_h)
-    q = _base(region_code).where(
-        ServiceOrder.status.in_([OrderStatus.CONFIRMED.value, OrderStatus.RATED.value]),
-        ServiceOrder.completed_at <= due_before,
+    q = (
+        select(ServiceOrder.id)
+        .where(
+            within(ServiceOrder.region_code, region_code),
+            ServiceOrder.status.in_([OrderStatus.CONFIRMED.value, OrderStatus.RATED.value]),
+            ServiceOrder.completed_at <= due_before,
+        )
+        .order_by(ServiceOrder.completed_at, ServiceOrder.id)
     )
-    return _rows(fetch_page(session, q.order_by(ServiceOrder.completed_at), page=page, size=size))
+    return _rows(fetch_page_of_ids(session, q, _load, page=page, size=size))
 
 
 def ready_to_close(
@@ -93,14 +98,22 @@ def ready_to_close(
     open_complaint = exists().where(
         OrderComplaint.order_id == ServiceOrder.id, OrderComplaint.status != "closed"
     )
-    q = _base(region_code).where(
-        or_(
-            ServiceOrder.status == OrderStatus.SETTLED.value,
-            and_(ServiceOrder.status == OrderStatus.RETURN_VISITED.value, ServiceOrder.price == 0),
-            and_(ServiceOrder.status == OrderStatus.COMPLAINT.value, ~open_complaint),
+    q = (
+        select(ServiceOrder.id)
+        .where(
+            within(ServiceOrder.region_code, region_code),
+            or_(
+                ServiceOrder.status == OrderStatus.SETTLED.value,
+                and_(
+                    ServiceOrder.status == OrderStatus.RETURN_VISITED.value,
+                    ServiceOrder.price == 0,
+                ),
+                and_(ServiceOrder.status == OrderStatus.COMPLAINT.value, ~open_complaint),
+            ),
         )
+        .order_by(ServiceOrder.id)
     )
-    return _rows(fetch_page(session, q.order_by(ServiceOrder.id), page=page, size=size))
+    return _rows(fetch_page_of_ids(session, q, _load, page=page, size=size))
 
 
 @dataclass(frozen=True)
@@ -120,16 +133,25 @@ def complaints(
     size: int = 50,
 ) -> Page[ComplaintRow]:
     q = (
-        select(OrderComplaint, ServiceOrder.order_no, Elder.name, Provider.name)
-        .join(ServiceOrder, ServiceOrder.id == OrderComplaint.order_id)
-        .join(Elder, Elder.id == ServiceOrder.elder_id)
-        .outerjoin(Provider, Provider.id == OrderComplaint.provider_id)
+        select(OrderComplaint.id)
         .where(within(OrderComplaint.region_code, region_code))
         .order_by(OrderComplaint.opened_at.desc(), OrderComplaint.id.desc())
     )
     if statuses:
         q = q.where(OrderComplaint.status.in_(list(statuses)))
-    found = fetch_page(session, q, page=page, size=size)
+    found = fetch_page_of_ids(
+        session,
+        q,
+        lambda ids: (
+            select(OrderComplaint, ServiceOrder.order_no, Elder.name, Provider.name)
+            .join(ServiceOrder, ServiceOrder.id == OrderComplaint.order_id)
+            .join(Elder, Elder.id == ServiceOrder.elder_id)
+            .outerjoin(Provider, Provider.id == OrderComplaint.provider_id)
+            .where(OrderComplaint.id.in_(ids))
+        ),
+        page=page,
+        size=size,
+    )
     return Page(
         rows=[ComplaintRow(c, no, mask_name(name), prov or "") for c, no, name, prov in found.rows],
         total=found.total,

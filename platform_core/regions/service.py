@@ -145,6 +145,19 @@ def picker_options(session: Session, *, parent_code: str, scope_code: str) -> li
     raise OutOfRegion("无权访问其他地区的数据 / outside your region")
 
 
+def regions_within(session: Session, code: str, *, max_level: int) -> list[Region]:
+    """``code`` and the regions below it down to ``max_level``, in code order (a tree's
+    depth-first order: a parent comes before its children)."""
+    scope = codes.normalize_code(code)
+    return list(
+        session.scalars(
+            select(Region)
+            .where(within(Region.code, scope), Region.level <= max_level)
+            .order_by(Region.code)
+        )
+    )
+
+
 def list_leagues(session: Session) -> list[Region]:
     return list(session.scalars(select(Region).where(Region.level == 2).order_by(Region.code)))
 

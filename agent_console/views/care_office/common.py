@@ -20,8 +20,7 @@ from platform_core.elders.service import find_elder_by_id_number
 from platform_core.errors import DomainError, OutOfRegion, PermissionDenied, ValidationFailed
 from platform_core.paging import clamp_page
 from platform_core.regions import codes
-from platform_core.regions.models import Region
-from platform_core.regions.service import find_region, list_children
+from platform_core.regions.service import regions_within
 
 PAGE_SIZE = 50
 # the care office's sections, in the order of its tabs: (endpoint, label, any of permissions)
@@ -111,21 +110,12 @@ def scope() -> str:
 
 
 def region_options(session: Any) -> list[tuple[str, str]]:
-    """The user's region and what lies below it down to the 旗县区 (the filters' choices)."""
+    """The user's region and what lies below it down to the 旗县区 (the filters' choices), in one
+    query, each indented by its depth under the user's region."""
     own = current_actor().region_code
-    region = find_region(session, own)
-    out = [(own, region.name if region else own)]
-
-    def walk(parent: Region, depth: int) -> None:
-        for child in list_children(session, parent.code):
-            if child.level > 3:
-                continue
-            out.append((child.code, "\u3000" * depth + child.name))
-            walk(child, depth + 1)
-
-    if region is not None and region.level < 3:
-        walk(region, 1)
-    return out
+    top = codes.level_of(own)
+    rows = regions_within(session, own, max_level=3)
+    return [(r.code, "\u3000" * (r.level - top) + r.name) for r in rows] or [(own, own)]
 
 
 def elders_by_id_number(session: Any, raw: str) -> list[int] | None:
