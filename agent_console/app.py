@@ -122,6 +122,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     from agent_console.views import (
         administration,
         care_office,
+        family,
         provider_records,
         registry,
         registry_devices,
@@ -131,6 +132,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     registry.init_app(app)
     registry_devices.init_app(app)
     provider_records.init_app(app)
+    family.init_app(app)
     care_office.init_app(app, realtime)
     sites.init_app(app, realtime)
     casework.init_app(app, realtime)

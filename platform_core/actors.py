@@ -18,6 +18,10 @@ class Role(StrEnum):
     SITE_MANAGER = "site_manager"  # 服务场所负责人 (社区站、日间照料中心、助餐点)
     SOCIAL_WORKER = "social_worker"  # 社会工作者
     VOLUNTEER = "volunteer"  # 志愿者
+    # a provider's practitioner with a login of their own: their own assigned orders only
+    STAFF = "staff"  # 服务人员 (从业人员)
+    # an elder's family member, invited by the hotline (用户端): the elders they were invited for
+    FAMILY = "family"  # 家属
     # 三员分立 (GB/T 22239): accounts and system, security and authorisation, audit
     SECURITY_ADMIN = "security_admin"  # 安全管理员
     AUDITOR = "auditor"  # 安全审计员
@@ -33,6 +37,8 @@ ROLE_LABELS = {
     Role.SITE_MANAGER: "服务场所负责人",
     Role.SOCIAL_WORKER: "社会工作者",
     Role.VOLUNTEER: "志愿者",
+    Role.STAFF: "服务人员",
+    Role.FAMILY: "家属",
     Role.SECURITY_ADMIN: "安全管理员",
     Role.AUDITOR: "安全审计员",
 }
@@ -48,6 +54,8 @@ class Actor:
     role: Role | None = None
     user_id: int | None = None
     provider_id: int | None = None
+    # the practitioner (provider_staff row) a staff login belongs to
+    staff_id: int | None = None
 
     @property
     def label(self) -> str:

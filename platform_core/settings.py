@@ -322,6 +322,11 @@ class Settings:
     # Service types that need a named qualification of the practitioner sent
     # ("care_bathing=养老护理员,*=健康证"); without one, any unexpired qualification will do.
     staff_required_qualifications: str = ""
+    # The family (用户端): an invitation texted to a family member works once, for this many
+    # hours; its link starts with the console's address as family members reach it ("" leaves
+    # the link out and the text names the code and the page's path).
+    family_invitation_ttl_h: int = 72
+    console_public_url: str = ""
 
     # Community services. Day care: a check-in that brings the elders present to this share of
     # the site's places warns the site's screen and the supervisors (and again at full).

@@ -27,6 +27,8 @@ def home_for(role: str) -> str:
         return url_for("admin.audit_page")
     if role == Role.SECURITY_ADMIN:
         return url_for("admin.users")
+    if role == Role.FAMILY:
+        return url_for("family.home")
     if allows(role, Permission.PROVIDER_PORTAL):
         return url_for("provider.inbox")
     if role == Role.SITE_MANAGER:
@@ -176,11 +178,12 @@ def login_step_done() -> Any:
 @bp.post("/logout")
 @guard(public=True)  # a login that still owes a step may be abandoned too
 def logout() -> Any:
+    family = (g.get("user") or {}).get("role") == Role.FAMILY
     if g.session_id:
         with runtime().session() as s:
             accounts.log_out(s, session_id=g.session_id, source_ip=request.remote_addr)
         current_app.extensions["hotline_realtime"].close_login(g.session_id)
-    response = redirect(url_for("auth.login"))
+    response = redirect(url_for("family.login_page" if family else "auth.login"))
     response.delete_cookie(SESSION_COOKIE)
     return response
 

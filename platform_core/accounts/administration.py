@@ -162,6 +162,15 @@ def change_role(session: Session, *, actor: Actor, user_id: int, role: str) -> l
             f"三员分立: {ROLE_LABELS[old]}账号不能改为{ROLE_LABELS[new]}, 请另建账号 / one account "
             "never holds two of the administrator, security administrator and auditor duties"
         )
+    if old != new and (old in accounts.DELEGATED_ROLES or new in accounts.DELEGATED_ROLES):
+        audit.record_refusal(session, actor=actor, action="user.change_role", target_type="user",
+                             target_id=user.id,
+                             detail={"reason": "delegated_role", "from": old, "to": new})
+        raise ValidationFailed(
+            "服务人员和家属账号属于其本人, 不能与其他角色互换 / a practitioner's or family "
+            "member's account keeps its role",
+            code="delegated_role",
+        )
     if new is Role.PROVIDER and user.provider_id is None:
         raise ValidationFailed("服务商账号须指定服务商 / provider staff need a provider",
                                code="provider_required")

@@ -33,6 +33,8 @@ class User(Base):
     # about a member to the person signed in to the console.
     sip_interface: Mapped[str | None] = mapped_column(String(80), unique=True)
     provider_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # a practitioner's own login: the provider_staff row it belongs to
+    staff_id: Mapped[int | None] = mapped_column(Integer, index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]

@@ -45,6 +45,9 @@ class Permission(StrEnum):
     SUPERVISE_SOCIAL_WORK = "supervise_social_work"  # refer, assign, caseloads, overdue visits
     MANAGE_VOLUNTEERS = "manage_volunteers"  # register volunteers, activities, confirm hours
     VOLUNTEER_PORTAL = "volunteer_portal"  # a volunteer's own phone page and time-bank account
+    # the family (用户端): invited by the hotline, they see the elders they were invited for
+    INVITE_FAMILY = "invite_family"  # invite an elder's family member, end their access
+    FAMILY_PORTAL = "family_portal"  # a family member's own phone page: orders, alarms, devices
     # 三员分立: each of these three duties belongs to exactly one role
     ASSIGN_ROLES = "assign_roles"  # 安全管理员: change an account's role
     VIEW_AUDIT = "view_audit"  # 安全审计员: search, export and verify the audit trail
@@ -67,6 +70,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.RECORD_ASSESSMENT,
             Permission.VIEW_SITES,
             Permission.AFTERCARE,
+            Permission.INVITE_FAMILY,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -91,6 +95,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.HANDLE_COMPLAINTS,
             Permission.AFTERCARE,
             Permission.VIEW_SITES,
+            Permission.INVITE_FAMILY,
         }
     ),
     Role.ADMIN: frozenset(
@@ -135,6 +140,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_SITES,
             Permission.SUPERVISE_SOCIAL_WORK,
             Permission.MANAGE_VOLUNTEERS,
+            Permission.INVITE_FAMILY,
         }
     ),
     Role.COMMUNITY_WORKER: frozenset(
@@ -152,6 +158,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.SOCIAL_WORKER: frozenset({Permission.SOCIAL_CASEWORK}),
     Role.VOLUNTEER: frozenset({Permission.VOLUNTEER_PORTAL}),
+    Role.FAMILY: frozenset({Permission.FAMILY_PORTAL}),
 }
 
 

@@ -41,6 +41,8 @@ T = TypeVar("T")
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 _SIP_INTERFACE = re.compile(r"^[A-Za-z]+/[A-Za-z0-9_.@-]{1,60}$")
+# Roles whose accounts a domain desk opens (create_delegated_user), never an administrator.
+DELEGATED_ROLES = frozenset({Role.STAFF, Role.FAMILY})
 # Writing last_seen_at on every request would turn each page view into a write; a minute of
 # slack on a thirty-minute idle timeout costs nothing.
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -86,6 +88,7 @@ def actor_for(user: User) -> Actor:
         role=Role(user.role),
         user_id=user.id,
         provider_id=user.provider_id,
+        staff_id=user.staff_id,
     )
 
 
@@ -118,6 +121,42 @@ def _may_manage(actor: Actor, region_code: str) -> None:
     require_within(region_code, actor.region_code)
 
 
+def _check_new_user(
+    session: Session, *, username: str, password: str, region_code: str, display_name: str
+) -> str:
+    if not _USERNAME.match(username or ""):
+        raise ValidationFailed(
+            "用户名须为 3-64 位字母、数字、_.- / username must be 3-64 letters, digits or _.-",
+            code="invalid_username",
+        )
+    region_code = codes.normalize_code(region_code)
+    if find_region(session, region_code) is None:
+        raise NotFound(f"区划不存在: {region_code} / unknown region", code="region_not_found")
+    check_policy(
+        password,
+        username=username,
+        min_length=settings_of(session).password_min_length,
+        user_inputs=(display_name,),
+    )
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"用户名已存在: {username} / username taken", code="duplicate_username")
+    return region_code
+
+
+def _add_user(session: Session, *, actor: Actor, user: User) -> User:
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        target_type="user",
+        target_id=user.id,
+        detail={"username": user.username, "role": user.role, "region_code": user.region_code},
+    )
+    return user
+
+
 def create_user(
     session: Session,
     *,
@@ -131,18 +170,16 @@ def create_user(
     provider_id: int | None = None,
 ) -> User:
     """Create an account after checking the name, the role, the region and the password policy."""
-    if not _USERNAME.match(username or ""):
-        raise ValidationFailed(
-            "用户名须为 3-64 位字母、数字、_.- / username must be 3-64 letters, digits or _.-",
-            code="invalid_username",
-        )
     try:
         role = Role(role)
     except ValueError as exc:
         raise ValidationFailed(f"未知角色: {role} / unknown role", code="invalid_role") from exc
-    region_code = codes.normalize_code(region_code)
-    if find_region(session, region_code) is None:
-        raise NotFound(f"区划不存在: {region_code} / unknown region", code="region_not_found")
+    if role in DELEGATED_ROLES:
+        raise ValidationFailed(
+            "服务人员和家属的账号由服务商或家属邀请开通 / practitioners' and family members' "
+            "accounts are opened from their own desks",
+            code="invalid_role",
+        )
     if role in SEPARATED_DUTY_ROLES and actor.kind != "system":
         # 三员 accounts are made at the server (hotline users add), never by one of the three
         raise PermissionDenied(
@@ -150,7 +187,7 @@ def create_user(
             "three duty accounts are created at the server",
             code="separation_of_duties",
         )
-    _may_manage(actor, region_code)
+    _may_manage(actor, codes.normalize_code(region_code))
     if sip_interface is not None and not _SIP_INTERFACE.match(sip_interface):
         raise ValidationFailed(
             "分机接口格式应如 PJSIP/8001 / interface must look like PJSIP/8001",
@@ -160,15 +197,13 @@ def create_user(
         raise ValidationFailed(
             "服务商账号须指定服务商 / provider staff need a provider", code="provider_required"
         )
-    settings = settings_of(session)
-    check_policy(
-        password,
+    region_code = _check_new_user(
+        session,
         username=username,
-        min_length=settings.password_min_length,
-        user_inputs=(display_name,),
+        password=password,
+        region_code=region_code,
+        display_name=display_name,
     )
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"用户名已存在: {username} / username taken", code="duplicate_username")
     if (
         sip_interface
         and session.scalar(select(User.id).where(User.sip_interface == sip_interface)) is not None
@@ -177,29 +212,96 @@ def create_user(
             f"分机已分配给其他账号: {sip_interface} / interface already assigned",
             code="duplicate_interface",
         )
-    user = User(
-        username=username,
-        display_name=display_name or username,
-        password_hash=hash_password(password),
-        role=role.value,
-        region_code=region_code,
-        sip_interface=sip_interface,
-        provider_id=provider_id,
-        active=True,
-        failed_logins=0,
-        password_changed_at=utcnow(),
+    return _add_user(
+        session,
+        actor=actor,
+        user=User(
+            username=username,
+            display_name=display_name or username,
+            password_hash=hash_password(password),
+            role=role.value,
+            region_code=region_code,
+            sip_interface=sip_interface,
+            provider_id=provider_id,
+            active=True,
+            failed_logins=0,
+            password_changed_at=utcnow(),
+        ),
     )
-    session.add(user)
-    session.flush()
+
+
+def create_delegated_user(
+    session: Session,
+    *,
+    actor: Actor,
+    username: str,
+    password: str,
+    role: Role,
+    region_code: str,
+    display_name: str = "",
+    provider_id: int | None = None,
+    staff_id: int | None = None,
+    must_change_password: bool = False,
+) -> User:
+    """An account opened from a domain desk rather than by an administrator: a practitioner's
+    (their provider opens it) or a family member's (their invitation opens it). The desk has
+    checked who may; these roles hold no administrative duty and see only what is theirs."""
+    if role not in DELEGATED_ROLES:
+        raise ValidationFailed(
+            f"角色不能由此开通: {role} / not a delegated role", code="invalid_role"
+        )
+    if role is Role.STAFF and (provider_id is None or staff_id is None):
+        raise ValidationFailed(
+            "服务人员账号须指定服务商和人员 / a practitioner's account needs its provider and person",
+            code="provider_required",
+        )
+    region_code = _check_new_user(
+        session,
+        username=username,
+        password=password,
+        region_code=region_code,
+        display_name=display_name,
+    )
+    return _add_user(
+        session,
+        actor=actor,
+        user=User(
+            username=username,
+            display_name=display_name or username,
+            password_hash=hash_password(password),
+            role=role.value,
+            region_code=region_code,
+            provider_id=provider_id,
+            staff_id=staff_id,
+            active=True,
+            failed_logins=0,
+            must_change_password=must_change_password,
+            password_changed_at=utcnow(),
+        ),
+    )
+
+
+def disable_delegated_user(
+    session: Session, *, actor: Actor, user_id: int, reason: str
+) -> list[str]:
+    """Disable a practitioner's or family member's account from its desk (which checked who
+    may): its logins end at once; returns their ids so live connections close."""
+    user = get_user(session, user_id)
+    if Role(user.role) not in DELEGATED_ROLES:
+        raise ValidationFailed(
+            "不是服务人员或家属账号 / not a delegated account", code="invalid_role"
+        )
+    user.active = False
+    ended = end_sessions_for_user(session, user_id=user.id, reason="disabled")
     audit.record(
         session,
         actor=actor,
-        action="user.create",
+        action="user.deactivate",
         target_type="user",
         target_id=user.id,
-        detail={"username": username, "role": role.value, "region_code": region_code},
+        detail={"reason": reason},
     )
-    return user
+    return ended
 
 
 def get_user(session: Session, user_id: int) -> User:

@@ -46,6 +46,11 @@ TEMPLATES: dict[str, str] = {
     "daycare_family_code": (
         "{elder_name}在{site}日间照料的家属码为{code}, 接送时出示即可签到签退, 请妥善保管, 勿告知他人。"
     ),
+    # the family (用户端): an invitation that opens a family member's own login
+    "family_invitation": (
+        "{name}您好, 12349热线邀请您开通{elder_name}的家属服务, 可查看服务工单、报警和设备状态并评价服务。"
+        "邀请码{code}, {hours}小时内有效, 仅能使用一次: {link}"
+    ),
     # free text composed by another module (care calls, notices)
     "notice": "{text}",
 }

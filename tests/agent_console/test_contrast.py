@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 CSS_DIR = Path(__file__).resolve().parents[2] / "agent_console" / "static" / "css"
-SHEETS = ("console.css", "provider.css", "care.css", "community.css")
+SHEETS = ("console.css", "provider.css", "care.css", "community.css", "family.css")
 AA = 4.5
 PAGE_BACKGROUNDS = ("#ffffff", "#f2f2f2")
 NAMED = {"white": "#ffffff", "black": "#000000"}

@@ -138,8 +138,10 @@ from tests.agent_console.registry_cases import registry_cases  # noqa: E402
 ENDPOINTS.update(registry_cases(Case))
 
 from tests.agent_console.care_office_cases import care_office_cases  # noqa: E402
+from tests.agent_console.family_cases import family_cases  # noqa: E402
 
 ENDPOINTS.update(care_office_cases(Case))
+ENDPOINTS.update(family_cases(Case))
 
 from tests.agent_console.community_cases import SOCKET_EVENTS as COMMUNITY_EVENTS  # noqa: E402
 from tests.agent_console.community_cases import community_cases  # noqa: E402

@@ -111,6 +111,7 @@ function renderProfile(result) {
     list(p.phones, (ph) => `${ph.masked} ${ph.kind_label || ph.kind || ""}`),
     el("h4", {}, t("pop.contacts")),
     list(p.contacts, (c) => `${c.name} (${c.relation}) ${c.phone_masked || c.phone || ""}${c.holds_key ? " 【" + t("pop.key_holder") + "】" : ""}`),
+    el("a", { href: `/elders/${state.elderId}/family`, target: "_blank", rel: "noopener", "data-testid": "pop-family" }, t("pop.family_accounts")),
     el("h4", {}, t("pop.devices")),
     list(p.devices, (d) => `${d.type_label || d.device_type} · ${t("pop.device_status")}: ${d.status_label || d.status} · ${t("pop.heartbeat")}: ${(d.last_heartbeat_at || "—").replace("T", " ").slice(0, 19)}`),
     el("h4", {}, t("pop.open_orders")),
