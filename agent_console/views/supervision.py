@@ -218,7 +218,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "alarms": ("raised", "counted", "waiting", "share_60", "share_180"),
     "orders": ("opened", "completed", "cancelled", "breached", "breach_rate", "complaints"),
-    "subsidies": ("orders", "elders", "subsidy", "self_pay"),
+    "subsidies": ("orders", "subsidy", "self_pay"),
     "budgets": ("programme_name", "budget", "spent", "committed", "used_share", "warning"),
     "providers": (
         "name",

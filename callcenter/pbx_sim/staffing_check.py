@@ -10,12 +10,14 @@ simulator's clock runs ``time_scale`` times faster than the real one.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 
 from callcenter.pbx_sim.config import AgentConfig, QueueConfig, SimConfig
 from callcenter.pbx_sim.pbx import PbxSimulator, SimCall
 from callcenter.pbx_sim.scenario import LoadProfile, run_profile
+from platform_core.forecast.erlang import agents_needed
 
 QUEUE = "hotline-general"
 
@@ -166,3 +168,49 @@ def _ratio_se(parts: list[tuple[int, int]]) -> float:
     mean_den = total_den / k
     spread = sum((n - ratio * d) ** 2 for n, d in parts) / (k - 1)
     return float((spread / k) ** 0.5 / mean_den)
+
+
+# Intervals of the README's table: (calls per half hour, handle time s, patience s).
+INTERVALS = ((12, 240.0, 60.0), (30, 150.0, 90.0), (61, 180.0, 58.0), (100, 150.0, 60.0))
+
+
+def table(intervals: tuple[tuple[int, float, float], ...] = INTERVALS) -> list[dict[str, float]]:
+    """Each interval staffed as Erlang A recommends (接通率 >= 95 %, 80 % within 20 s),
+    predicted and simulated side by side."""
+    rows = []
+    for calls, aht, patience in intervals:
+        rate = calls / 1800
+        need = agents_needed(
+            rate, aht, patience, sl_s=20, answer_rate_target=0.95, service_level_target=0.80
+        )
+        p = need.erlang_a
+        m = run_interval(
+            rate=rate,
+            aht=aht,
+            patience=patience,
+            agents=p.agents,
+            replications=60,
+            time_scale=50,
+            warmup_s=300,
+        )
+        rows.append(
+            {
+                "calls_per_30min": calls,
+                "aht_s": aht,
+                "patience_s": patience,
+                "agents_erlang_c": need.erlang_c.agents,
+                "agents_erlang_a": p.agents,
+                "predicted_answer_rate": round(p.answer_rate, 4),
+                "simulated_answer_rate": round(m.answer_rate, 4),
+                "predicted_service_level": round(p.service_level, 4),
+                "simulated_service_level": round(m.service_level, 4),
+                "simulated_calls": m.offered,
+                "service_level_se": round(m.service_level_se, 4),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    table()

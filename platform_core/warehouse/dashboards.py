@@ -335,10 +335,7 @@ def subsidies(wh: Warehouse, scope: Scope) -> dict[str, Any]:
         " AND cancelled_at IS NULL AND startsWith(region_code, {prefix:String})"
         " AND opened_at < {end:DateTime64(6, 'UTC')}"
     )
-    select = (
-        "count() AS orders, toFloat64(sum(subsidy)) AS subsidy, toFloat64(sum(self_pay)) AS self_pay,"
-        " uniqExact(elder_id) AS elders"
-    )
+    select = "count() AS orders, toFloat64(sum(subsidy)) AS subsidy, toFloat64(sum(self_pay)) AS self_pay"
     source = f"{DATABASE}.orders FINAL"
     parts = _three_ways(
         wh, select, source, where, scope, "completed_at", scope.params(), ("category",)
@@ -351,7 +348,7 @@ def subsidies(wh: Warehouse, scope: Scope) -> dict[str, Any]:
     }
     for rows in result.values():
         for r in rows:
-            r["orders"], r["elders"] = int(r["orders"]), int(r["elders"])
+            r["orders"] = int(r["orders"])
             r["subsidy"], r["self_pay"] = round(r["subsidy"], 2), round(r["self_pay"], 2)
     return result
 

@@ -54,7 +54,12 @@ class ChdbWarehouse:
         _use_utc_for_source_timestamps()
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._session = chdb_session.Session(str(path))
+        try:
+            self._session = chdb_session.Session(str(path))
+        except RuntimeError as exc:
+            # another process holds this directory: chDB serves one process; several console
+            # processes need a ClickHouse server (HOTLINE_CLICKHOUSE_URL)
+            raise WarehouseError(f"chDB at {path} is not available: {exc}") from exc
         self._lock = threading.Lock()
         self._users = 1
 

@@ -17,7 +17,7 @@ const FIGURES = {
   calls: { series: ["offered", "answered"], rate: "answer_rate", cols: ["offered", "answered", "abandoned", "answer_rate", "service_level", "abandon_rate", "asa_s"] },
   alarms: { series: ["raised", "counted"], rate: "share_60", cols: ["raised", "counted", "waiting", "share_60", "share_180"] },
   orders: { series: ["opened", "completed"], rate: "breach_rate", cols: ["opened", "completed", "cancelled", "breached", "breach_rate", "complaints"] },
-  subsidies: { series: ["subsidy"], cols: ["orders", "elders", "subsidy", "self_pay"] },
+  subsidies: { series: ["subsidy"], cols: ["orders", "subsidy", "self_pay"] },
   providers: { cols: ["name", "grade", "orders", "quality", "complaints", "complaint_rate", "on_time_rate"] },
   coverage: { cols: ["elders", "assessed_rate", "with_device_rate", "served_rate", "care_bed_rate"] },
   devices: { series: ["devices_beating"], cols: ["devices_beating"] },
