@@ -359,21 +359,24 @@ def providers(wh: Warehouse, scope: Scope, *, limit: int = 20) -> dict[str, Any]
     arrival time)."""
     rows = wh.query(
         f"""
-        SELECT o.provider_id AS provider_id, any(p.name) AS name, any(p.grade) AS grade,
-          count() AS orders,
-          countIf(o.complaint_at IS NOT NULL) AS complaints,
-          avgIf(o.rating, o.rating IS NOT NULL) AS rating,
-          countIf(o.accepted_at IS NOT NULL) AS accepted,
-          countIf(o.accepted_at IS NOT NULL AND o.accepted_at <= o.response_due_at
-                  AND (o.arrival_due_at IS NULL OR (o.checked_in_at IS NOT NULL
-                       AND o.checked_in_at <= o.arrival_due_at))) AS on_time
-        FROM {DATABASE}.orders AS o FINAL
-        LEFT JOIN (SELECT id, name, grade FROM {DATABASE}.providers FINAL) AS p
-          ON p.id = o.provider_id
-        WHERE o.provider_id IS NOT NULL
-          AND o.opened_at >= {{start:DateTime64(6, 'UTC')}} AND o.opened_at < {{end:DateTime64(6, 'UTC')}}
-          AND startsWith(o.region_code, {{prefix:String}})
-        GROUP BY provider_id{FINAL_SETTINGS}
+        SELECT o.provider_id AS provider_id, p.name AS name, p.grade AS grade, o.orders AS orders,
+          o.complaints AS complaints, o.rating AS rating, o.accepted AS accepted, o.on_time AS on_time
+        FROM (
+          SELECT assumeNotNull(provider_id) AS provider_id, count() AS orders,
+            countIf(complaint_at IS NOT NULL) AS complaints,
+            avgIf(rating, rating IS NOT NULL) AS rating,
+            countIf(accepted_at IS NOT NULL) AS accepted,
+            countIf(accepted_at IS NOT NULL AND accepted_at <= response_due_at
+                    AND (arrival_due_at IS NULL OR (checked_in_at IS NOT NULL
+                         AND checked_in_at <= arrival_due_at))) AS on_time
+          FROM {DATABASE}.orders FINAL
+          WHERE provider_id IS NOT NULL
+            AND opened_at >= {{start:DateTime64(6, 'UTC')}} AND opened_at < {{end:DateTime64(6, 'UTC')}}
+            AND startsWith(region_code, {{prefix:String}})
+          GROUP BY provider_id
+        ) AS o
+        LEFT JOIN (SELECT id, name, grade FROM {DATABASE}.providers FINAL) AS p ON p.id = o.provider_id
+        {FINAL_SETTINGS}
         """,
         scope.params(),
     )
