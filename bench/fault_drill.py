@@ -33,14 +33,14 @@ from tests.faults.harness import FAULTS, Drill, DrillConfig  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--down", type=float, default=5.0, help="seconds each fault lasts")
-    parser.add_argument("--call-every", type=float, default=0.6, help="seconds between calls")
+    parser.add_argument("--call-every", type=float, default=1.0, help="seconds between calls")
     parser.add_argument("--alarm-every", type=float, default=0.3, help="seconds between alarms")
     parser.add_argument("--order-every", type=float, default=0.3, help="seconds between orders")
-    parser.add_argument("--agents", type=int, default=6, help="desks answering calls")
-    parser.add_argument("--time-scale", type=float, default=8.0)
+    parser.add_argument("--agents", type=int, default=8, help="desks (one never answers)")
     parser.add_argument("--faults", default=",".join(FAULTS))
     parser.add_argument("--recover-timeout", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=12349)
+    parser.add_argument("--keep", action="store_true", help="keep the logs and queue_log")
     args = parser.parse_args()
     faults = tuple(f for f in args.faults.split(",") if f)
     config = DrillConfig(
@@ -48,15 +48,16 @@ def main() -> None:
         alarm_every_s=args.alarm_every,
         order_every_s=args.order_every,
         agents=args.agents,
-        time_scale=args.time_scale,
         down_s=args.down,
         faults=faults,
         recover_timeout_s=args.recover_timeout,
         seed=args.seed,
+        keep=args.keep,
     )
     load_before = os.getloadavg()[0]
     with Drill(config, log=lambda line: print(line, flush=True)) as drill:
         result = drill.run()
+        drill.kept = any(result.losses.values())  # the logs and queue_log, to see why
     for what, items in result.details.items():
         print(f"{what}: {items[:10]}")
     print("counts:", json.dumps(result.counts, ensure_ascii=False))

@@ -55,6 +55,8 @@ def resync(
     - its caller is bridged from Queue() to a desk: it was answered while we were away (by the
       desk across the bridge; its wait comes with the AgentComplete that follows);
     - it is alive but no longer waiting in a queue QueueStatus lists: that stay ended;
+    - QueueStatus shows it waiting in a queue we never saw it join: it joined while we were
+      away (Wait seconds ago);
     - its caller channel is gone: it ended while we were away. An answered call closes as
       answered. A waiting call whose ringing desk has taken more calls in that queue
       (QueueStatus's CallsTaken) than the records account for was answered by that desk;
@@ -70,6 +72,7 @@ def resync(
         "agents": 0,
         "answered_away": 0,
         "left_queue": 0,
+        "joined_away": 0,
         "queue_log_settled": 0,
         "queue_log_adopted": 0,
         "queue_log_unknown_member": 0,
@@ -81,6 +84,9 @@ def resync(
     exempt_calls = set(exempt_linkedids)
     exempt_agents = set(exempt_interfaces)
     waiting_in = {(w.uniqueid, w.queue) for w in waiting}
+    waiting_of: dict[str, list[WaitingCaller]] = {}
+    for w in waiting:
+        waiting_of.setdefault(w.uniqueid, []).append(w)
     by_bridge: dict[str, list[LiveChannel]] = {}
     for c in channels:
         if c.bridge_id:
@@ -112,6 +118,21 @@ def resync(
                 on_line=True,
             )
             counts["answered_away"] += 1
+        for w in waiting_of.get(call.uniqueid, []):
+            # it joined while we were away (we saw its channel, not its QueueCallerJoin)
+            if not any(e.queue == w.queue and e.left_at is None for e in call.entries):
+                chan = ChannelRef(
+                    channel=w.channel,
+                    uniqueid=w.uniqueid,
+                    linkedid=call.linkedid,
+                    caller_number=w.caller_number,
+                    caller_name=w.caller_name,
+                )
+                joined = at - timedelta(seconds=w.wait_s)
+                records.record_join(
+                    session, chan=chan, queue=w.queue, position=w.position, at=joined
+                )
+                counts["joined_away"] += 1
         for entry in call.entries:
             if entry.left_at is None and (entry.uniqueid, entry.queue) not in waiting_in:
                 records.left_queue(session, entry, at)

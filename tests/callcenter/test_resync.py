@@ -164,3 +164,48 @@ def test_a_periodic_resync_closes_a_call_whose_hangup_never_arrived(
         assert (c.outcome, c.closed_by_resync) == ("abandoned", True)
         assert s.get(TelephonyQueue, "hotline-general").waiting == 0
     assert center.center.last_resync["reason"] == "period"
+
+
+def test_a_known_caller_who_joined_a_queue_while_away_is_shown_waiting(
+    runtime, start_sim, start_center, captured
+):
+    """The caller's channel was seen, its QueueCallerJoin was not (the link was down): the
+    resync's QueueStatus shows it waiting, so it is waiting, offered and answered in the records
+    (it used to stay out of every queue and end as ivr_only)."""
+    cfg = sim_config(agents=1)
+    cfg.agents[0].paused = True
+    sim = start_sim(cfg)
+    center = start_center(sim, reconnect_initial=1.0)
+    call = sim.place_call(
+        CallerConfig(number="13800000016", name="断线时排队", ivr_time=20, talk=5)
+    )
+
+    def seen() -> bool:
+        with runtime.session() as s:
+            return s.get(Call, call.linkedid) is not None
+
+    deadline = time.monotonic() + 5
+    while not seen():
+        assert time.monotonic() < deadline, "the caller's channel was never recorded"
+        time.sleep(0.01)
+    sim.call(sim.server.drop_all)  # the join comes 0.5 s after the call, while we are away
+    deadline = time.monotonic() + 10
+    while center.center.resyncs < 2:
+        assert time.monotonic() < deadline, "no reconnect"
+        time.sleep(0.02)
+    settle(center, runtime, sim)
+    assert call.queue == "hotline-general" and not call.done.done()
+    with runtime.session() as s:
+        assert s.get(Call, call.linkedid).first_queue == "hotline-general"
+        assert s.get(TelephonyQueue, "hotline-general").waiting == 1
+    sim.call(sim.pbx.queue_pause, "PJSIP/8001", False)
+    sim.wait(call)
+    settle(center, runtime, sim)
+    with runtime.session() as s:
+        c = s.get(Call, call.linkedid)
+        assert (c.outcome, c.agent_interface, c.wait_s) == (
+            "answered",
+            "PJSIP/8001",
+            float(call.wait_s),
+        )
+        assert s.get(TelephonyQueue, "hotline-general").waiting == 0
