@@ -113,6 +113,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
         provider_portal,
         sites,
         supervision,
+        volunteering,
     )
 
     supervision.init_app(app)
@@ -136,6 +137,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     care_office.init_app(app, realtime)
     sites.init_app(app, realtime)
     casework.init_app(app, realtime)
+    volunteering.init_app(app, realtime)
 
     if relay:
         realtime.start_relay()

@@ -33,5 +33,8 @@ from platform_core.settlement import models as settlement_models  # noqa: F401
 from platform_core.sites import models as sites_models  # noqa: F401
 from platform_core.sla import models as sla_models  # noqa: F401
 from platform_core.social_work import models as social_work_models  # noqa: F401
+from platform_core.time_bank import models as time_bank_models  # noqa: F401
+from platform_core.verification import models as verification_models  # noqa: F401
+from platform_core.volunteers import models as volunteers_models  # noqa: F401
 
 metadata = Base.metadata

@@ -335,6 +335,17 @@ class Settings:
     # a case in service is visited unless its plan says otherwise.
     social_work_max_caseload: int = 30
     social_work_visit_interval_days: int = 14
+    # Volunteers and the time bank: a member's most hours (what an earning brings past it goes
+    # to the league's community pool); a check-in at an activity within this many metres of it
+    # and from this many minutes before it starts.
+    timebank_balance_cap_h: float = 300.0
+    # Codes texted to prove a phone (volunteers, the online channel): minutes a code lives,
+    # tries per code, codes per phone an hour.
+    verification_code_ttl_min: int = 10
+    verification_code_max_tries: int = 5
+    verification_codes_per_hour: int = 5
+    activity_check_in_radius_m: int = 300
+    activity_check_in_early_min: int = 30
 
     # Production serving and operations. The console's server (gunicorn: one gthread worker per
     # process, as Flask-SocketIO requires; werkzeug: the development server the demo embeds),

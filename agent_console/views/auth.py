@@ -35,6 +35,8 @@ def home_for(role: str) -> str:
         return url_for("sites.desk_page")
     if role == Role.SOCIAL_WORKER:
         return url_for("casework.page")
+    if role == Role.VOLUNTEER:
+        return url_for("volunteering.page")
     if allows(role, Permission.TAKE_CALLS) and role == Role.AGENT:
         return url_for("agent.console")
     if allows(role, Permission.VIEW_WALLBOARD) and role != Role.OFFICER:

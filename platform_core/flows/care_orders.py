@@ -5,6 +5,7 @@ for them and what they carry.
   cancelled (``gov_purchase.service.charge_for_order`` says how much and why then).
 - A meal delivery order is cancelled through its booking, so the booking never stays live for
   a delivery nobody makes (``meal_aid.service`` keeps the two in step).
+- Hours a time-bank member redeemed for the order come back when it is cancelled.
 
 The console, the IVR and jobs that open orders for an elder call :func:`open_care_order` and
 :func:`cancel_care_order` instead of the orders service; the orders a path opened or cancelled
@@ -26,6 +27,7 @@ from platform_core.gov_purchase.models import AllowanceCharge
 from platform_core.meal_aid import service as meal_aid
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
+from platform_core.time_bank import service as time_bank
 
 
 def open_care_order(
@@ -75,6 +77,14 @@ def cancel_care_order(
         return orders.get_order(session, order_id=order_id)
     order = orders.cancel(session, actor=actor, order_id=order_id, reason=reason)
     gov_purchase.release_allowance(session, actor=actor, order_id=order.id)
+    # hours a time-bank member redeemed for this service come back to them
+    redeemed = time_bank.find_by_ref(
+        session, kind="redeem", ref_type="service_order", ref_id=str(order.id)
+    )
+    if redeemed is not None:
+        time_bank.refund(
+            session, actor=actor, transaction_id=redeemed.id, memo=f"工单{order.order_no}取消"
+        )
     return order
 
 

@@ -51,6 +51,8 @@ TEMPLATES: dict[str, str] = {
         "{name}您好, 12349热线邀请您开通{elder_name}的家属服务, 可查看服务工单、报警和设备状态并评价服务。"
         "邀请码{code}, {hours}小时内有效, 仅能使用一次: {link}"
     ),
+    # a code that proves the phone (volunteer registration, the online channel)
+    "verification_code": "您的{purpose}验证码为{code}, {minutes}分钟内有效。如非本人操作, 请忽略。",
     # free text composed by another module (care calls, notices)
     "notice": "{text}",
 }

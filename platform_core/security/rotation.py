@@ -25,6 +25,7 @@ from platform_core.provider_api.models import ProviderApiKey
 from platform_core.providers.models import ProviderStaff
 from platform_core.runtime import cipher_of
 from platform_core.social_work.models import SocialCase, SocialCaseVisit
+from platform_core.volunteers.models import Volunteer
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ SEALED: tuple[SealedColumn, ...] = (
     SealedColumn(SocialCase, "needs_sealed"),
     SealedColumn(SocialCase, "plan_sealed"),
     SealedColumn(SocialCaseVisit, "notes_sealed"),
+    SealedColumn(Volunteer, "id_number_sealed", "id_number_index"),
 )
 
 

@@ -70,7 +70,10 @@ def community_cases(case: Any) -> dict[str, Any]:
             scope="content",
         ),
         "casework.visit": case(
-            "POST", "/api/casework/cases/999999/visits", {"kind": "home", "notes": "x"}, scope="content"
+            "POST",
+            "/api/casework/cases/999999/visits",
+            {"kind": "home", "notes": "x"},
+            scope="content",
         ),
         "casework.review": case(
             "POST",
@@ -95,7 +98,83 @@ def community_cases(case: Any) -> dict[str, Any]:
         "casework.register_worker": case(
             "POST", "/api/casework/workers", {"username": "nobody"}, scope="content"
         ),
+        # volunteers and the time bank: region refusals in test_volunteering_console
+        "volunteering.desk_page": case("GET", "/site/volunteers"),
+        "volunteering.send_code": case(
+            "POST",
+            "/api/site-desk/999999/volunteers/code",
+            {"phone": "13900000000"},
+            scope="content",
+        ),
+        "volunteering.check_code": case(
+            "POST", "/api/site-desk/999999/volunteers/code/1", {"code": "123456"}, scope="content"
+        ),
+        "volunteering.register": case(
+            "POST",
+            "/api/site-desk/999999/volunteers",
+            {
+                "name": "张三",
+                "id_number": "150202194103090226",
+                "phone": "13900000000",
+                "id_card_seen": True,
+                "verification_id": 1,
+            },
+            scope="content",
+        ),
+        "volunteering.list_volunteers": case(
+            "GET", "/api/site-desk/999999/volunteers", scope="content"
+        ),
+        "volunteering.activities": case("GET", "/api/site-desk/999999/activities", scope="content"),
+        "volunteering.publish": case(
+            "POST",
+            "/api/site-desk/999999/activities",
+            {
+                "title": "x",
+                "starts_at": "2030-01-01T09:00",
+                "ends_at": "2030-01-01T10:00",
+                "places": 1,
+            },
+            scope="content",
+        ),
+        "volunteering.confirm": case(
+            "POST", "/api/activity-signups/999999/confirm", {}, scope="content"
+        ),
+        "volunteering.absent": case(
+            "POST", "/api/activity-signups/999999/absent", {}, scope="content"
+        ),
+        "volunteering.redeem_for_elder": case(
+            "POST",
+            "/api/site-desk/999999/redeem",
+            {
+                "id_number": "150202194103090226",
+                "service_type_code": "comfort_visit",
+                "hours": "1",
+                "key": "k",
+            },
+            scope="content",
+        ),
+        "volunteering.page": case("GET", "/volunteer"),
+        "volunteering.my_page": case("GET", "/api/volunteer"),
+        "volunteering.sign_up": case("POST", "/api/volunteer/activities/999999/sign-up", {}),
+        "volunteering.cancel_signup": case("POST", "/api/volunteer/activities/999999/cancel", {}),
+        "volunteering.check_in": case(
+            "POST",
+            "/api/volunteer/activities/999999/check-in",
+            {"latitude": 40.8, "longitude": 111.7},
+        ),
+        "volunteering.transfer": case(
+            "POST", "/api/volunteer/transfer", {"elder_id": 1, "hours": "1", "key": "k"}
+        ),
+        "volunteering.redeem": case(
+            "POST",
+            "/api/volunteer/redeem",
+            {"elder_id": 1, "service_type_code": "comfort_visit", "hours": "1", "key": "k"},
+        ),
     }
 
 
-SOCKET_EVENTS = {("/site", "snapshot"): "self", ("/casework", "snapshot"): "self"}
+SOCKET_EVENTS = {
+    ("/site", "snapshot"): "self",
+    ("/casework", "snapshot"): "self",
+    ("/volunteer", "snapshot"): "self",
+}

@@ -15,6 +15,7 @@ from platform_core.sites import service as sites
 from tests.agent_console.conftest import PASSWORD
 
 HOURS = {d: ["00:00", "23:59"] for d in "1234567"}
+POSITION = (40.8420, 111.7530)  # where the 呼和浩特 centre stands
 # the ID numbers conftest's world gave its elders (巴特尔 in 新城区, 其其格 in 青山区)
 ID_NUMBERS = {
     "hhht": make_id_number("150102", date(1941, 3, 9), 11),
@@ -41,6 +42,8 @@ def day_care_centres(world, *, capacity: int = 2) -> SimpleNamespace:
                 name=name,
                 region_code=region,
                 address="幸福路 1 号",
+                latitude=POSITION[0],
+                longitude=POSITION[1],
                 opening_hours=HOURS,
                 capacity=capacity,
                 services=["day_care", "meals"],
