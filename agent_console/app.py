@@ -125,6 +125,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
         care_office,
         family,
         provider_records,
+        provider_staff,
         registry,
         registry_devices,
     )
@@ -133,6 +134,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     registry.init_app(app)
     registry_devices.init_app(app)
     provider_records.init_app(app)
+    provider_staff.init_app(app)
     family.init_app(app)
     care_office.init_app(app, realtime)
     sites.init_app(app, realtime)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from agent_console.security import audit_refusal, current_actor, guard
 from agent_console.views.common import body, check_note, runtime
-from platform_core.accounts.permissions import Permission
+from platform_core.accounts.permissions import Permission, allows
 from platform_core.errors import ValidationFailed
 from platform_core.notifications import order_messages
 from platform_core.orders import confirmation, photos, portal
@@ -78,7 +78,12 @@ class ConfirmIn(BaseModel):
 @bp.get("/provider")
 @guard(Permission.PROVIDER_PORTAL)
 def inbox() -> Any:
-    return render_template("provider/inbox.html", views=portal.VIEW_LABELS)
+    actor = current_actor()
+    return render_template(
+        "provider/inbox.html",
+        views=portal.views_for(actor),
+        admin=allows(actor.role, Permission.PROVIDER_ADMIN),
+    )
 
 
 @bp.get("/provider/orders/<int:order_id>")

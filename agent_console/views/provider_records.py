@@ -35,7 +35,7 @@ def _download(data: bytes, mimetype: str, filename: str) -> Response:
 
 
 @bp.get("/provider/records")
-@guard(Permission.PROVIDER_PORTAL)
+@guard(Permission.PROVIDER_ADMIN)
 def records_page() -> Any:
     with runtime().session() as s:
         data = provider_records.records(s, actor=current_actor(), month=_month())
@@ -43,7 +43,7 @@ def records_page() -> Any:
 
 
 @bp.get("/provider/records/orders.csv")
-@guard(Permission.PROVIDER_PORTAL)
+@guard(Permission.PROVIDER_ADMIN)
 def orders_csv() -> Any:
     month = _month()
     with runtime().session() as s:
@@ -52,7 +52,7 @@ def orders_csv() -> Any:
 
 
 @bp.get("/provider/records/credit.csv")
-@guard(Permission.PROVIDER_PORTAL)
+@guard(Permission.PROVIDER_ADMIN)
 def credit_csv() -> Any:
     with runtime().session() as s:
         data = provider_records.credit_csv(s, actor=current_actor())
@@ -60,7 +60,7 @@ def credit_csv() -> Any:
 
 
 @bp.get("/provider/records/evaluations/<int:evaluation_id>.pdf")
-@guard(Permission.PROVIDER_PORTAL)
+@guard(Permission.PROVIDER_ADMIN)
 def evaluation_pdf(evaluation_id: int) -> Any:
     actor = current_actor()
     with runtime().session() as s:
@@ -70,7 +70,7 @@ def evaluation_pdf(evaluation_id: int) -> Any:
 
 
 @bp.get("/provider/records/settlements/<int:settlement_id>.csv")
-@guard(Permission.PROVIDER_PORTAL)
+@guard(Permission.PROVIDER_ADMIN)
 def settlement_csv(settlement_id: int) -> Any:
     with runtime().session() as s:
         data = settlement.export_csv(s, actor=current_actor(), settlement_id=settlement_id)

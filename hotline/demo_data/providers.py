@@ -14,7 +14,12 @@ from platform_core.actors import system_actor
 from platform_core.elders.idcard import make_id_number
 from platform_core.providers import service
 from platform_core.providers.credit_code import ALPHABET, make_credit_code
-from platform_core.providers.models import Provider, ProviderGrade, ProviderStaff
+from platform_core.providers.models import (
+    Provider,
+    ProviderGrade,
+    ProviderStaff,
+    StaffQualification,
+)
 from platform_core.regions.dictionary import LEAGUES
 from platform_core.runtime import cipher_of
 from platform_core.security.masking import mask_id_number
@@ -225,14 +230,12 @@ def _staff(
                 skills=sorted(skills),
                 active=True,
                 qualifications=[
-                    {
-                        "name": qual_name,
-                        "level": level,
-                        "number": f"{rng.randrange(10**12):012d}",
-                        "valid_until": (
-                            date(2026, 1, 1) + timedelta(days=rng.randrange(1500))
-                        ).isoformat(),
-                    }
+                    StaffQualification(
+                        name=qual_name,
+                        level=level,
+                        number=f"{rng.randrange(10**12):012d}",
+                        valid_until=date(2026, 1, 1) + timedelta(days=rng.randrange(1500)),
+                    )
                 ],
             )
         )

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from platform_core.accounts import service as accounts
 from platform_core.accounts.models import LoginSession, User
-from platform_core.accounts.passwords import generate_password, hash_password
 from platform_core.accounts.permissions import Permission, allows
 from platform_core.actors import ROLE_LABELS, SEPARATED_DUTY_ROLES, Actor, Role
 from platform_core.audit import service as audit
@@ -133,11 +132,7 @@ def reset_password(session: Session, *, actor: Actor, user_id: int) -> PasswordR
     user = accounts.get_user(session, user_id)
     _require(session, actor, Permission.MANAGE_USERS, user, "user.reset_password")
     _not_self(session, actor, user, "user.reset_password")
-    temporary = generate_password()
-    user.password_hash = hash_password(temporary)
-    user.password_changed_at, user.must_change_password = utcnow(), True
-    user.failed_logins, user.locked_until = 0, None
-    ended = accounts.end_sessions_for_user(session, user_id=user.id, reason="password")
+    temporary, ended = accounts.issue_temporary_password(session, user)
     audit.record(session, actor=actor, action="user.reset_password", target_type="user",
                  target_id=user.id)
     return PasswordReset(user.id, temporary, ended)

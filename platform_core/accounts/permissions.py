@@ -22,6 +22,8 @@ class Permission(StrEnum):
     EXPORT_REPORTS = "export_reports"
     MANAGE_USERS = "manage_users"
     PROVIDER_PORTAL = "provider_portal"  # a provider's own orders: accept, check in, complete
+    # a provider's own administration: its practitioners, their logins, its records
+    PROVIDER_ADMIN = "provider_admin"
     DISPATCH_ORDERS = "dispatch_orders"  # why dispatch chose, override it, return visits
     MANAGE_PROVIDERS = "manage_providers"  # API keys, evaluations, settlements
     START_CARE = "start_care"  # start a care process (assessment, meal aid, ...) for a caller
@@ -151,7 +153,11 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.MEAL_POINT_DESK,
         }
     ),
-    Role.PROVIDER: frozenset({Permission.PROVIDER_PORTAL, Permission.MEAL_POINT_DESK}),
+    Role.PROVIDER: frozenset(
+        {Permission.PROVIDER_PORTAL, Permission.PROVIDER_ADMIN, Permission.MEAL_POINT_DESK}
+    ),
+    # a practitioner's own login: the orders they are sent on (the domain checks the person)
+    Role.STAFF: frozenset({Permission.PROVIDER_PORTAL}),
     # the community's own people: none holds an account, role or audit duty (三员分立)
     Role.SITE_MANAGER: frozenset(
         {Permission.VIEW_SITES, Permission.SITE_DESK, Permission.MANAGE_VOLUNTEERS}

@@ -23,6 +23,7 @@ from platform_core.accounts.models import LoginSession, User, WrapUp
 from platform_core.accounts.passwords import (
     DUMMY_HASH,
     check_policy,
+    generate_password,
     hash_password,
     verify_password,
 )
@@ -281,25 +282,36 @@ def create_delegated_user(
     )
 
 
-def disable_delegated_user(
-    session: Session, *, actor: Actor, user_id: int, reason: str
+def issue_temporary_password(session: Session, user: User) -> tuple[str, list[str]]:
+    """A temporary password (to show once) the next login must replace; the user's open
+    logins end. The caller has checked who may."""
+    temporary = generate_password()
+    user.password_hash = hash_password(temporary)
+    user.password_changed_at, user.must_change_password = utcnow(), True
+    user.failed_logins, user.locked_until = 0, None
+    return temporary, end_sessions_for_user(session, user_id=user.id, reason="password")
+
+
+def set_delegated_active(
+    session: Session, *, actor: Actor, user_id: int, active: bool, reason: str = ""
 ) -> list[str]:
-    """Disable a practitioner's or family member's account from its desk (which checked who
-    may): its logins end at once; returns their ids so live connections close."""
+    """Disable (its logins end at once) or enable a practitioner's or family member's account
+    from its desk, which checked who may; returns the ended logins' ids so live connections
+    close."""
     user = get_user(session, user_id)
     if Role(user.role) not in DELEGATED_ROLES:
         raise ValidationFailed(
             "不是服务人员或家属账号 / not a delegated account", code="invalid_role"
         )
-    user.active = False
-    ended = end_sessions_for_user(session, user_id=user.id, reason="disabled")
+    user.active = active
+    ended = [] if active else end_sessions_for_user(session, user_id=user.id, reason="disabled")
     audit.record(
         session,
         actor=actor,
-        action="user.deactivate",
+        action="user.enable" if active else "user.deactivate",
         target_type="user",
         target_id=user.id,
-        detail={"reason": reason},
+        detail={"reason": reason} if reason else {},
     )
     return ended
 

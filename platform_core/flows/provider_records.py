@@ -23,6 +23,7 @@ from platform_core.evaluation.models import CreditEvent, ProviderEvaluation
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import STATUS_LABELS
 from platform_core.providers import service as providers
+from platform_core.providers.access import is_practitioner
 from platform_core.providers.models import STATUS_LABELS as PROVIDER_STATUS_LABELS
 from platform_core.providers.models import ProviderStatus
 from platform_core.security.exports import watermark
@@ -33,7 +34,7 @@ ORDER_COLUMNS = ("工单号", "服务", "状态", "建单时间", "服务人员�
 
 
 def _provider_id(session: Session, actor: Actor, action: str) -> int:
-    if actor.provider_id is None:
+    if actor.provider_id is None or is_practitioner(actor):
         audit.record_refusal(
             session,
             actor=actor,

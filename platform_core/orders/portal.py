@@ -36,6 +36,16 @@ VIEWS: dict[str, tuple[str, ...]] = {
     ),
 }
 VIEW_LABELS = {"new": "待接单", "active": "进行中", "confirm": "待确认", "done": "已完成"}
+
+
+def views_for(actor: Actor) -> dict[str, str]:
+    """The inbox's tabs for this login: a practitioner has no orders waiting to be taken (their
+    provider takes them and sends them)."""
+    if providers.is_practitioner(actor):
+        return {k: v for k, v in VIEW_LABELS.items() if k != "new"}
+    return dict(VIEW_LABELS)
+
+
 # Commands the portal offers (the rest belong to the hotline).
 PORTAL_COMMANDS = (
     "accept",
@@ -51,7 +61,11 @@ PORTAL_COMMANDS = (
 
 def _own(session: Session, actor: Actor, order_id: int, action: str) -> ServiceOrder:
     order = orders.get_order(session, order_id=order_id)
-    if actor.provider_id is None or order.provider_id != actor.provider_id:
+    if (
+        actor.provider_id is None
+        or order.provider_id != actor.provider_id
+        or (actor.staff_id is not None and order.staff_id != actor.staff_id)
+    ):
         audit.record_refusal(
             session,
             actor=actor,
@@ -99,7 +113,11 @@ def provider_orders(session: Session, *, actor: Actor, view: str = "new") -> lis
         raise PermissionDenied("不是服务商账号 / not a provider account", code="not_a_provider")
     statuses = VIEWS.get(view, VIEWS["new"])
     rows = orders.list_orders(
-        session, provider_id=actor.provider_id, status=list(statuses), limit=200
+        session,
+        provider_id=actor.provider_id,
+        staff_id=actor.staff_id,
+        status=list(statuses),
+        limit=200,
     )
     rank = {Urgency.EMERGENCY: 0, Urgency.URGENT: 1, Urgency.NORMAL: 2}
     if view != "done":
@@ -113,7 +131,13 @@ def inbox_counts(session: Session, *, actor: Actor) -> dict[str, int]:
         return {v: 0 for v in VIEWS}
     return {
         v: len(
-            orders.list_orders(session, provider_id=actor.provider_id, status=list(s), limit=500)
+            orders.list_orders(
+                session,
+                provider_id=actor.provider_id,
+                staff_id=actor.staff_id,
+                status=list(s),
+                limit=500,
+            )
         )
         for v, s in VIEWS.items()
     }
@@ -133,8 +157,15 @@ def provider_order_detail(session: Session, *, actor: Actor, order_id: int) -> d
             "longitude": order.longitude,
             "staff_id": order.staff_id,
             "completion_report": order.completion_report,
-            "next": [c for c in orders.next_commands(session, order=order) if c in PORTAL_COMMANDS],
-            "staff": [
+            "next": [
+                c
+                for c in orders.next_commands(session, order=order)
+                if c in (orders.STAFF_COMMANDS if actor.staff_id is not None else PORTAL_COMMANDS)
+            ],
+            # who may be sent: the provider's choice, not the practitioner's
+            "staff": []
+            if actor.staff_id is not None
+            else [
                 {"id": s.id, "name": s.name}
                 for s in providers.list_staff(
                     session, provider_id=order.provider_id or 0, skill=order.service_type_code

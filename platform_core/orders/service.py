@@ -96,6 +96,11 @@ PROVIDER_COMMANDS = frozenset(
         Command.CONFIRM,
     }
 )
+# Steps a practitioner with a login of their own takes on the orders they are sent on; taking
+# the order and choosing who goes stay with their provider.
+STAFF_COMMANDS = frozenset(
+    {Command.START_TRAVEL, Command.CHECK_IN, Command.CHECK_OUT, Command.COMPLETE, Command.CONFIRM}
+)
 # The staff member of the order can be (re)assigned while these last.
 STAFF_ASSIGNABLE = frozenset({OrderStatus.ACCEPTED, OrderStatus.EN_ROUTE})
 
@@ -147,10 +152,12 @@ def _authorize(
     """Roles per command, a provider only on its own orders, everyone else only in their region."""
     order_id = order.id if order is not None else None
     if _is_provider(actor):
-        if command == "open_order":
+        if command == "open_order" and actor.staff_id is None:
             return
-        if command not in PROVIDER_COMMANDS or (
-            actor.role is not None and actor.role != Role.PROVIDER
+        practitioner = providers.is_practitioner(actor)
+        if (
+            command not in (STAFF_COMMANDS if practitioner else PROVIDER_COMMANDS)
+            or (actor.role is not None and actor.role not in (Role.PROVIDER, Role.STAFF))
         ):
             _refuse(
                 session,
@@ -169,6 +176,17 @@ def _authorize(
                 order_id=order_id,
                 error=PermissionDenied(
                     "服务商只能处理派给本机构的工单 / a provider may act only on its own orders",
+                    code="not_your_order",
+                ),
+            )
+        if practitioner and order.staff_id != actor.staff_id:
+            _refuse(
+                session,
+                actor=actor,
+                action=command,
+                order_id=order_id,
+                error=PermissionDenied(
+                    "服务人员只能处理指派给本人的工单 / a practitioner acts only on their own orders",
                     code="not_your_order",
                 ),
             )
@@ -725,6 +743,17 @@ def start_travel(
     session: Session, *, actor: Actor, order_id: int, staff_id: int | None = None
 ) -> ServiceOrder:
     order, target = _begin(session, actor=actor, command=Command.START_TRAVEL, order_id=order_id)
+    if actor.staff_id is not None and staff_id not in (None, actor.staff_id):
+        _refuse(
+            session,
+            actor=actor,
+            action=Command.START_TRAVEL,
+            order_id=order.id,
+            error=PermissionDenied(
+                "服务人员不能改派他人 / a practitioner may not send someone else",
+                code="not_your_order",
+            ),
+        )
     if staff_id is not None:
         order.staff_id = _staff_for(session, order, staff_id).id
     now = utcnow()
@@ -1119,6 +1148,7 @@ def list_orders(
     region_code: str | None = None,
     elder_id: int | None = None,
     provider_id: int | None = None,
+    staff_id: int | None = None,
     status: str | Iterable[str] | None = None,
     service_type_code: str | None = None,
     opened_from: datetime | None = None,
@@ -1134,6 +1164,8 @@ def list_orders(
         q = q.where(ServiceOrder.elder_id == elder_id)
     if provider_id is not None:
         q = q.where(ServiceOrder.provider_id == provider_id)
+    if staff_id is not None:
+        q = q.where(ServiceOrder.staff_id == staff_id)
     if status is not None:
         q = q.where(ServiceOrder.status.in_([status] if isinstance(status, str) else list(status)))
     if service_type_code is not None:

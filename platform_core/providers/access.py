@@ -23,6 +23,11 @@ def is_provider_actor(actor: Actor) -> bool:
     return actor.role == Role.PROVIDER or actor.provider_id is not None
 
 
+def is_practitioner(actor: Actor) -> bool:
+    """A provider's practitioner with a login of their own (their own orders, nothing else)."""
+    return actor.role == Role.STAFF or actor.staff_id is not None
+
+
 def refuse(
     session: Session,
     *,

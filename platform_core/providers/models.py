@@ -6,10 +6,21 @@ derived by ``platform_core.orders.service.provider_loads`` so it can never drift
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.db import Base, utcnow
@@ -131,7 +142,12 @@ class ProviderOffering(Base):
 
 
 class ProviderStaff(Base):
-    """A practitioner (从业人员) of a provider. The ID number is sealed and shown masked."""
+    """A practitioner (从业人员) of a provider. The ID number is sealed and shown masked.
+
+    Qualifications and certificates (资质证书) with their expiry and training records are rows of
+    their own; a person may have a login of their own (``user_id``), which sees only the orders
+    they are sent on and ends when they are deactivated.
+    """
 
     __tablename__ = "provider_staff"
     # One person may work for two providers, never twice for the same one.
@@ -148,10 +164,66 @@ class ProviderStaff(Base):
     id_number_masked: Mapped[str] = mapped_column(String(18))
     # Service type codes this person may be sent for.
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # [{"name": "养老护理员", "level": "四级", "number": "...", "valid_until": "2027-06-30"}]
-    qualifications: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the person's own login on the provider portal (users.id), when one was opened
+    user_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    deactivated_at: Mapped[datetime | None]
+    deactivated_by: Mapped[str | None] = mapped_column(String(80))
+    deactivation_reason: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     provider: Mapped[Provider] = relationship(back_populates="staff")
+    qualifications: Mapped[list[StaffQualification]] = relationship(
+        back_populates="staff",
+        cascade="all, delete-orphan",
+        order_by="StaffQualification.id",
+        lazy="selectin",
+    )
+    trainings: Mapped[list[StaffTraining]] = relationship(
+        back_populates="staff",
+        cascade="all, delete-orphan",
+        order_by="StaffTraining.completed_on.desc()",
+    )
+
+
+class StaffQualification(Base):
+    """A qualification or certificate of a practitioner (养老护理员 四级, 健康证, 护士执业证书 ...):
+    without an unexpired one (or the one a service names) the person is not sent."""
+
+    __tablename__ = "provider_staff_qualifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_staff.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(60))
+    level: Mapped[str] = mapped_column(String(20), default="")
+    number: Mapped[str] = mapped_column(String(60), default="")
+    issuer: Mapped[str] = mapped_column(String(100), default="")
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    # None: does not expire
+    valid_until: Mapped[date | None] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    staff: Mapped[ProviderStaff] = relationship(back_populates="qualifications")
+
+
+class StaffTraining(Base):
+    """A training a practitioner completed (岗前培训, 继续教育 ...)."""
+
+    __tablename__ = "provider_staff_trainings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("provider_staff.id", ondelete="CASCADE"), index=True
+    )
+    course: Mapped[str] = mapped_column(String(100))
+    organiser: Mapped[str] = mapped_column(String(100), default="")
+    hours: Mapped[float] = mapped_column(Numeric(5, 1, asdecimal=False))
+    completed_on: Mapped[date] = mapped_column(Date)
+    certificate_no: Mapped[str] = mapped_column(String(60), default="")
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    staff: Mapped[ProviderStaff] = relationship(back_populates="trainings")

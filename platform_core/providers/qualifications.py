@@ -10,20 +10,34 @@ at least one unexpired qualification is required.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
+from typing import Protocol
+
+# A qualification expiring within this many days is flagged on the provider's staff pages.
+EXPIRY_WARNING_DAYS = 30
 
 
-def _until(q: Mapping[str, str]) -> date | None:
-    raw = q.get("valid_until") or ""
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
+class Qualification(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def valid_until(self) -> date | None: ...
 
 
-def is_valid(q: Mapping[str, str], today: date) -> bool:
-    until = _until(q)
-    return until is None or until >= today
+def is_valid(q: Qualification, today: date) -> bool:
+    return q.valid_until is None or q.valid_until >= today
+
+
+def expiry_state(q: Qualification, today: date) -> str:
+    """"expired", "expiring" (within the warning window) or "valid"."""
+    if q.valid_until is None:
+        return "valid"
+    if q.valid_until < today:
+        return "expired"
+    if q.valid_until <= today + timedelta(days=EXPIRY_WARNING_DAYS):
+        return "expiring"
+    return "valid"
 
 
 def required_names(raw: str) -> dict[str, str]:
@@ -37,7 +51,7 @@ def required_names(raw: str) -> dict[str, str]:
 
 def refusal(
     name: str,
-    qualifications: Iterable[Mapping[str, str]],
+    qualifications: Iterable[Qualification],
     *,
     service_type_code: str,
     today: date,
@@ -47,13 +61,13 @@ def refusal(
     quals = list(qualifications)
     wanted = required.get(service_type_code) or required.get("*")
     if wanted:
-        named = [q for q in quals if q.get("name") == wanted]
+        named = [q for q in quals if q.name == wanted]
         if not named:
             return (
                 f"服务人员 {name} 缺少「{wanted}」资质, 不能派出 / lacks the required qualification"
             )
         if not any(is_valid(q, today) for q in named):
-            until = max((u for q in named if (u := _until(q))), default=None)
+            until = max((q.valid_until for q in named if q.valid_until), default=None)
             return (
                 f"服务人员 {name} 的「{wanted}」已于 {until} 过期, 不能派出 / "
                 "the required qualification has expired"
@@ -62,7 +76,7 @@ def refusal(
     if not quals:
         return f"服务人员 {name} 未登记任何资质证书, 不能派出 / no qualification on file"
     if not any(is_valid(q, today) for q in quals):
-        latest = max((u for q in quals if (u := _until(q))), default=None)
+        latest = max((q.valid_until for q in quals if q.valid_until), default=None)
         return (
             f"服务人员 {name} 的资质证书均已过期 (最近到期 {latest}), 不能派出 / "
             "every qualification has expired"

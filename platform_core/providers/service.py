@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from platform_core import clock
 from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.catalogue.models import ServiceType
@@ -25,7 +26,12 @@ from platform_core.errors import (
     ValidationFailed,
 )
 from platform_core.events import publish_on_commit
-from platform_core.providers.access import is_provider_actor, refuse, require_office
+from platform_core.providers.access import (
+    is_practitioner,
+    is_provider_actor,
+    refuse,
+    require_office,
+)
 from platform_core.providers.credit_code import normalize_credit_code
 from platform_core.providers.events import (
     ProviderRegistered,
@@ -43,12 +49,14 @@ from platform_core.providers.models import (
     ProviderOffering,
     ProviderStaff,
     ProviderStatus,
+    StaffQualification,
+    StaffTraining,
 )
 from platform_core.regions import codes
 from platform_core.regions import service as regions
 from platform_core.regions.models import Region
 from platform_core.runtime import cipher_of
-from platform_core.security.masking import mask_id_number
+from platform_core.security.masking import mask_id_number, mask_phone
 
 # Who may register providers and change their contracts, grade and status.
 MANAGER_ROLES = frozenset({Role.ADMIN, Role.OFFICER})
@@ -85,10 +93,22 @@ def _require_manager(
     )
 
 
-def _require_manager_or_self(
+def require_manager_or_self(
     session: Session, actor: Actor, *, action: str, provider: Provider
 ) -> None:
     if is_provider_actor(actor):
+        if is_practitioner(actor):
+            refuse(
+                session,
+                actor=actor,
+                action=action,
+                target_type="provider",
+                target_id=provider.id,
+                error=PermissionDenied(
+                    "服务人员不能管理本机构 / a practitioner may not manage the provider",
+                    code="not_provider_admin",
+                ),
+            )
         if actor.provider_id != provider.id:
             refuse(
                 session,
@@ -334,7 +354,7 @@ def update_provider(
             provider=provider,
             region_code=provider.region_code,
         )
-    _require_manager_or_self(session, actor, action="provider.update", provider=provider)
+    require_manager_or_self(session, actor, action="provider.update", provider=provider)
     _check_numbers(
         given.get("capacity"),
         given.get("credit_score"),
@@ -446,6 +466,9 @@ def set_status(
     return provider
 
 
+QualificationInput = Mapping[str, Any] | StaffQualification
+
+
 def add_staff(
     session: Session,
     *,
@@ -455,12 +478,12 @@ def add_staff(
     phone: str,
     id_number: str,
     skills: Sequence[str],
-    qualifications: Sequence[dict[str, str]] = (),
+    qualifications: Sequence[QualificationInput] = (),
     today: date | None = None,
 ) -> ProviderStaff:
     """Add a practitioner; skills must be services the provider offers."""
     provider = get_provider(session, provider_id=provider_id)
-    _require_manager_or_self(session, actor, action="provider.add_staff", provider=provider)
+    require_manager_or_self(session, actor, action="provider.add_staff", provider=provider)
     if provider.status == ProviderStatus.TERMINATED:
         raise Conflict(
             "服务商已终止合作 / the provider's contract is terminated", code="provider_terminated"
@@ -500,6 +523,15 @@ def add_staff(
     )
     session.add(staff)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="provider.add_staff",
+        target_type="provider_staff",
+        target_id=staff.id,
+        detail={"provider_id": provider.id, "skills": skills_out,
+                "qualifications": [q.name for q in staff.qualifications]},
+    )
     publish_on_commit(
         session,
         StaffAdded(
@@ -526,20 +558,67 @@ def _skills(provider: Provider, skills: Iterable[str]) -> list[str]:
     return out
 
 
-def _qualification(q: dict[str, str]) -> dict[str, str]:
-    if not q.get("name"):
+def _date(raw: Any, what: str) -> date | None:
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{what}不是日期: {raw} / not a date", code="invalid_qualification"
+        ) from exc
+
+
+def _text(raw: Any, limit: int) -> str:
+    return " ".join(str(raw or "").split())[:limit]
+
+
+def _qualification(q: QualificationInput) -> StaffQualification:
+    """A qualification row from a form's fields (or a copy of an existing row)."""
+    if isinstance(q, StaffQualification):
+        q = {
+            "name": q.name,
+            "level": q.level,
+            "number": q.number,
+            "issuer": q.issuer,
+            "valid_from": q.valid_from,
+            "valid_until": q.valid_until,
+        }
+    name = _text(q.get("name"), 60)
+    if not name:
         raise ValidationFailed(
             "资质必须有名称 / a qualification needs a name", code="invalid_qualification"
         )
-    if q.get("valid_until"):
-        try:
-            date.fromisoformat(q["valid_until"])
-        except ValueError as exc:
-            raise ValidationFailed(
-                f"资质有效期不是日期: {q['valid_until']} / valid_until is not a date",
-                code="invalid_qualification",
-            ) from exc
-    return {k: str(v) for k, v in q.items() if v not in (None, "")}
+    valid_from = _date(q.get("valid_from"), "资质生效日期")
+    valid_until = _date(q.get("valid_until"), "资质有效期")
+    if valid_from and valid_until and valid_until < valid_from:
+        raise ValidationFailed(
+            "资质有效期早于生效日期 / valid until is before valid from",
+            code="invalid_qualification",
+        )
+    return StaffQualification(
+        name=name,
+        level=_text(q.get("level"), 20),
+        number=_text(q.get("number"), 60),
+        issuer=_text(q.get("issuer"), 100),
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+
+
+def _staff_event(session: Session, staff: ProviderStaff) -> None:
+    publish_on_commit(
+        session,
+        StaffUpdated(
+            staff_id=staff.id,
+            provider_id=staff.provider_id,
+            region_code=staff.provider.region_code,
+            active=staff.active,
+            skills=list(staff.skills),
+        ),
+    )
 
 
 def update_staff(
@@ -547,33 +626,165 @@ def update_staff(
     *,
     actor: Actor,
     staff_id: int,
-    active: bool | None = None,
     skills: Sequence[str] | None = None,
     phone: str | None = None,
-    qualifications: Sequence[dict[str, str]] | None = None,
+    qualifications: Sequence[QualificationInput] | None = None,
 ) -> ProviderStaff:
+    """Change a practitioner's skills, phone or (replacing them all) qualifications."""
     staff = get_staff(session, staff_id=staff_id)
     provider = staff.provider
-    _require_manager_or_self(session, actor, action="provider.update_staff", provider=provider)
+    require_manager_or_self(session, actor, action="provider.update_staff", provider=provider)
+    changed: dict[str, Any] = {}
     if skills is not None:
-        staff.skills = _skills(provider, skills)
+        staff.skills = changed["skills"] = _skills(provider, skills)
     if phone is not None:
         staff.phone = _phone(session, phone, provider.region_code, "服务人员电话 / phone")
+        changed["phone"] = mask_phone(staff.phone)
     if qualifications is not None:
-        staff.qualifications = [_qualification(q) for q in qualifications]
-    if active is not None:
-        staff.active = active
+        rows = [_qualification(q) for q in qualifications]
+        staff.qualifications = rows
+        changed["qualifications"] = [q.name for q in rows]
     session.flush()
-    publish_on_commit(
+    audit.record(
         session,
-        StaffUpdated(
-            staff_id=staff.id,
-            provider_id=provider.id,
-            region_code=provider.region_code,
-            active=staff.active,
-            skills=list(staff.skills),
-        ),
+        actor=actor,
+        action="provider.update_staff",
+        target_type="provider_staff",
+        target_id=staff.id,
+        detail=changed,
     )
+    _staff_event(session, staff)
+    return staff
+
+
+def add_qualification(
+    session: Session, *, actor: Actor, staff_id: int, fields: Mapping[str, Any]
+) -> StaffQualification:
+    """Record one more qualification or certificate of a practitioner."""
+    staff = get_staff(session, staff_id=staff_id)
+    require_manager_or_self(
+        session, actor, action="provider.add_qualification", provider=staff.provider
+    )
+    row = _qualification(fields)
+    staff.qualifications.append(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="provider.add_qualification",
+        target_type="provider_staff",
+        target_id=staff.id,
+        detail={
+            "qualification_id": row.id,
+            "name": row.name,
+            "valid_until": row.valid_until.isoformat() if row.valid_until else None,
+        },
+    )
+    _staff_event(session, staff)
+    return row
+
+
+def remove_qualification(session: Session, *, actor: Actor, qualification_id: int) -> ProviderStaff:
+    row = session.get(StaffQualification, qualification_id)
+    if row is None:
+        raise NotFound("资质记录不存在 / unknown qualification", code="qualification_not_found")
+    staff = row.staff
+    require_manager_or_self(
+        session, actor, action="provider.remove_qualification", provider=staff.provider
+    )
+    staff.qualifications.remove(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="provider.remove_qualification",
+        target_type="provider_staff",
+        target_id=staff.id,
+        detail={"qualification_id": qualification_id, "name": row.name},
+    )
+    _staff_event(session, staff)
+    return staff
+
+
+def add_training(
+    session: Session,
+    *,
+    actor: Actor,
+    staff_id: int,
+    course: str,
+    hours: float,
+    completed_on: date | str,
+    organiser: str = "",
+    certificate_no: str = "",
+) -> StaffTraining:
+    """Record a training the practitioner completed."""
+    staff = get_staff(session, staff_id=staff_id)
+    require_manager_or_self(session, actor, action="provider.add_training", provider=staff.provider)
+    course = _text(course, 100)
+    if not course:
+        raise ValidationFailed("请填写培训名称 / the course's name", code="invalid_training")
+    if not 0 < hours <= 1000:
+        raise ValidationFailed(
+            f"学时应在 0-1000 之间: {hours} / hours from 0 to 1000", code="invalid_training"
+        )
+    done = _date(completed_on, "完成日期")
+    if done is None or done > clock.today_in(session):
+        raise ValidationFailed(
+            "完成日期不能为空或晚于今天 / completed on a day not after today",
+            code="invalid_training",
+        )
+    row = StaffTraining(
+        course=course,
+        hours=round(float(hours), 1),
+        completed_on=done,
+        organiser=_text(organiser, 100),
+        certificate_no=_text(certificate_no, 60),
+        recorded_by=actor.label,
+    )
+    staff.trainings.append(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="provider.add_training",
+        target_type="provider_staff",
+        target_id=staff.id,
+        detail={"training_id": row.id, "course": course, "hours": row.hours},
+    )
+    return row
+
+
+def set_staff_active(
+    session: Session, *, actor: Actor, staff_id: int, active: bool, reason: str = ""
+) -> ProviderStaff:
+    """Deactivate (with the reason) or reactivate a practitioner. Their login is ended and
+    restored with them by ``platform_core.flows.staff_accounts``, which every desk calls."""
+    staff = get_staff(session, staff_id=staff_id)
+    action = "provider.activate_staff" if active else "provider.deactivate_staff"
+    require_manager_or_self(session, actor, action=action, provider=staff.provider)
+    reason = _text(reason, 255)
+    if not active and not reason:
+        raise ValidationFailed(
+            "停用服务人员必须说明原因 / a deactivation needs a reason", code="reason_required"
+        )
+    if staff.active == active:
+        return staff
+    staff.active = active
+    if active:
+        staff.deactivated_at, staff.deactivated_by, staff.deactivation_reason = None, None, ""
+    else:
+        staff.deactivated_at, staff.deactivated_by = utcnow(), actor.label
+        staff.deactivation_reason = reason
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        target_type="provider_staff",
+        target_id=staff.id,
+        detail={"reason": reason} if reason else {},
+    )
+    _staff_event(session, staff)
     return staff
 
 
@@ -582,7 +793,7 @@ def reveal_staff_id_number(
 ) -> str:
     """The staff member's ID number in clear, for managers of the region or the provider; audited."""
     staff = get_staff(session, staff_id=staff_id)
-    _require_manager_or_self(
+    require_manager_or_self(
         session, actor, action="provider.reveal_staff_id_number", provider=staff.provider
     )
     number = cipher_of(session).open(staff.id_number_sealed)

@@ -34,7 +34,7 @@ from platform_core.orders.models import ServiceOrder
 from platform_core.orders.periods import month_bounds
 from platform_core.orders.states import OrderStatus
 from platform_core.providers import service as providers
-from platform_core.providers.access import require_office
+from platform_core.providers.access import is_practitioner, require_office
 from platform_core.providers.models import Provider
 from platform_core.regions.service import within
 from platform_core.runtime import settings_of
@@ -213,7 +213,11 @@ def get_settlement(session: Session, *, actor: Actor, settlement_id: int) -> Set
     if row is None:
         raise SettlementNotFound(f"结算单不存在: {settlement_id} / unknown settlement")
     provider = providers.get_provider(session, provider_id=row.provider_id)
-    own_provider = actor.provider_id is not None and actor.provider_id == row.provider_id
+    own_provider = (
+        actor.provider_id is not None
+        and actor.provider_id == row.provider_id
+        and not is_practitioner(actor)
+    )
     if not own_provider:
         _require_settler(session, actor, provider, "settlement.view")
     return row

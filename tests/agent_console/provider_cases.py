@@ -57,4 +57,12 @@ def provider_cases(case: Any) -> dict[str, Any]:
         ),
         "orders_desk.settlement_export": case("GET", "/settlements/999999.csv"),
         "orders_desk.outbox": case("GET", "/api/sms/outbox", scope="content"),
+        # a provider's own practitioners (its administrator; test_provider_staff)
+        "provider_staff.staff_page": case("GET", "/provider/staff"),
+        "provider_staff.staff_add": case("POST", "/provider/staff", {}),
+        "provider_staff.staff_card": case("GET", "/provider/staff/999999"),
+        "provider_staff.staff_action": case("POST", "/provider/staff/999999/reveal", {}),
+        "provider_staff.qualification_remove": case(
+            "POST", "/provider/staff/qualifications/999999/remove", {}
+        ),
     }

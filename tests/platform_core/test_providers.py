@@ -18,6 +18,7 @@ from platform_core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from platform_core.flows import staff_accounts
 from platform_core.providers import service as providers
 from platform_core.providers.credit_code import (
     InvalidCreditCode,
@@ -363,7 +364,7 @@ def test_staff_rules_and_a_provider_manages_only_its_own_staff(world) -> None:
                 id_number="150102198001020111",
                 skills=[],
             )
-        providers.update_staff(s, actor=me, staff_id=staff.id, active=False)
+        staff_accounts.deactivate_staff(s, actor=me, staff_id=staff.id, reason="离职")
         assert providers.list_staff(s, provider_id=mine.id) == []
         # a provider may update its own contact details, not its grade
         providers.update_provider(s, actor=me, provider_id=mine.id, contact_phone="13800000000")

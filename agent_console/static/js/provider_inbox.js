@@ -2,7 +2,8 @@
 import { el, showError } from "/static/js/common.js";
 import { api, pt, when } from "/static/js/provider_common.js";
 
-let view = "new";
+// the first tab of this login (a practitioner has no "new" tab: their provider takes orders)
+let view = document.querySelector(".tab")?.dataset.view || "new";
 const list = document.getElementById("orders");
 const empty = document.getElementById("empty");
 
