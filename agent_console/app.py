@@ -10,7 +10,7 @@ from flask import Flask, g, request
 from flask_socketio import SocketIO
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from agent_console import csrf, i18n, integration, json_limits, operations
+from agent_console import csrf, i18n, json_limits, operations
 from agent_console.realtime import SESSION_COOKIE, Realtime
 from agent_console.security import (
     ANONYMOUS_REGION,
@@ -20,6 +20,7 @@ from agent_console.security import (
 )
 from platform_core.accounts import service as accounts
 from platform_core.errors import DomainError, OutOfRegion, PermissionDenied
+from platform_core.regions.service import region_label
 from platform_core.runtime import Runtime
 from platform_core.security import json_input
 from platform_core.security.throttle import AttemptThrottle, MemoryThrottle, RedisThrottle
@@ -283,5 +284,5 @@ def _install_request_hooks(app: Flask, runtime: Runtime) -> None:
             "current_user": g.get("user"),
             "anonymous_region": ANONYMOUS_REGION,
             "timezone": settings.timezone,
-            "region_name": lambda code: integration.region_name(runtime, code),
+            "region_name": lambda code: region_label(runtime.session, code),
         }

@@ -8,9 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, g, jsonify, render_template, request
-from sqlalchemy import select
 
-from agent_console import integration
 from agent_console.realtime import AGENT_NS, Connection, Realtime
 from agent_console.security import current_actor, guard, require_region
 from agent_console.views.common import (
@@ -39,8 +37,15 @@ from platform_core.accounts import service as accounts
 from platform_core.accounts.models import User
 from platform_core.accounts.permissions import Permission
 from platform_core.actors import Actor
-from platform_core.audit import service as audit
+from platform_core.alarms.queue import desk_holdings
+from platform_core.calls import desk
+from platform_core.calls import queries as calls
+from platform_core.calls import recalls as recall_items
+from platform_core.catalogue.intents import order_presets
+from platform_core.catalogue.service import list_service_types
 from platform_core.db import utcnow
+from platform_core.elders import registration
+from platform_core.elders import service as elders
 from platform_core.errors import (
     Conflict,
     DomainError,
@@ -49,7 +54,13 @@ from platform_core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from platform_core.flows import care_orders
+from platform_core.flows.screen_pop import desk_profile, screen_pop
+from platform_core.orders import service as orders
+from platform_core.orders.events import ORDER_EVENT_TYPES
+from platform_core.orders.summaries import open_order_summaries, order_change, order_summary
 from platform_core.regions import codes
+from platform_core.telephony.commands import TelephonyClient
 
 log = logging.getLogger(__name__)
 bp = Blueprint("agent", __name__)
@@ -98,14 +109,12 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
         try:
             with rt.session() as s:
                 read(s)
-        except integration.ModuleUnavailable as err:
-            out["unavailable"].append(err.message)
         except Exception:  # one broken part must not take the console down
             log.exception("读取%s失败 / reading %s failed", name, name)
             out["unavailable"].append(name)
 
     def live(s: Any) -> None:
-        snap = integration.live_snapshot(s, region_code=actor.region_code)
+        snap = calls.live_snapshot(s, region_code=actor.region_code)
         out["queues"] = snap.get("queues", [])
         out["agent"] = next(
             (a for a in snap.get("agents", []) if a.get("interface") == user.get("sip_interface")),
@@ -113,15 +122,15 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
         )
 
     def recalls(s: Any) -> None:
-        out["recalls"] = integration.list_recalls(s, region_code=actor.region_code)
+        out["recalls"] = desk.recall_summaries(s, region_code=actor.region_code)
 
     def alarm_desk(s: Any) -> None:
-        out["alarm_desk"] = integration.alarm_desk(s, user_id=user["id"])
+        out["alarm_desk"] = desk_holdings(s, user_id=user["id"])
 
     def call(s: Any) -> None:
         # the call ringing at this desk or on its line: a reload shows it, a stale card goes
         if user.get("sip_interface"):
-            out["call"] = integration.desk_call(s, interface=user["sip_interface"])
+            out["call"] = desk.desk_call(s, interface=user["sip_interface"])
 
     part("live", live)
     part("recalls", recalls)
@@ -142,7 +151,7 @@ def console() -> Any:
         dispositions=accounts.DISPOSITIONS,
         catalogue=alarm_messages(g.get("lang", "zh")),
         queue_names={q: queue_name(q) for q in _agent_queues()},
-        intent_presets=integration.intent_presets(runtime().settings),
+        intent_presets=order_presets(runtime().settings),
     )
 
 
@@ -158,7 +167,7 @@ def snapshot() -> Any:
 def _command(send: Callable[[Any], Any]) -> dict[str, Any]:
     """Send one telephony command (callcenter audits it); the state on screen changes only when
     the event confirming it comes back from Asterisk."""
-    result = send(integration.telephony(runtime()))
+    result = send(TelephonyClient(runtime()))
     return {
         "ok": bool(result.ok),
         "message": result.message,
@@ -246,7 +255,7 @@ def _own_call(linkedid: str) -> Any:
     """The call, if this user may act on it: the agent's own call, or for a supervisor any call
     in their region."""
     with runtime().session() as s:
-        call = integration.find_call(s, linkedid)
+        call = calls.find_call(s, linkedid=linkedid)
         if call is None:
             raise NotFound("通话不存在 / no such call", code="call_not_found")
         mine = call.agent_interface is not None and call.agent_interface == g.user.get(
@@ -295,7 +304,7 @@ def recall_callback(recall_id: int) -> Any:
     _require_no_wrapup()
     interface, actor = _interface(), current_actor()
     with runtime().session() as s:
-        recall = integration.get_recall(s, recall_id)
+        recall = recall_items.get_recall(s, recall_id=recall_id)
         require_region(recall.region_code, target_type="recall", target_id=recall_id)
         if recall.status != "open":
             raise Conflict("该回拨事项已关闭 / this recall is already closed", code="recall_closed")
@@ -320,7 +329,7 @@ def recall_callback(recall_id: int) -> Any:
 def recalls() -> Any:
     with runtime().session() as s:
         return jsonify(
-            {"recalls": integration.list_recalls(s, region_code=current_actor().region_code)}
+            {"recalls": desk.recall_summaries(s, region_code=current_actor().region_code)}
         )
 
 
@@ -332,11 +341,8 @@ def recalls() -> Any:
 def profile(elder_id: int) -> Any:
     with runtime().session() as s:
         require_elder_in_region(s, elder_id)
-        profile = integration.elder_profile(
+        profile = desk_profile(
             s, elder_id=elder_id, actor=current_actor(), source_ip=request.remote_addr
-        )
-        profile["risk_flags"] = list(profile.get("risk_flags", [])) + integration.recent_risk_flags(
-            s, elder_id=elder_id
         )
         return jsonify({"profile": profile})
 
@@ -348,7 +354,7 @@ def reveal(elder_id: int) -> Any:
     data = body(RevealIn)
     with runtime().session() as s:
         require_elder_in_region(s, elder_id)
-        value = integration.reveal_id_number(
+        value = elders.reveal_id_number(
             s, elder_id=elder_id, actor=current_actor(), source_ip=request.remote_addr
         )
     return jsonify({"field": data.field, "value": value})
@@ -362,7 +368,7 @@ def quick_register() -> Any:
     if not codes.is_within(codes.normalize_code(data.region_code), actor.region_code):
         require_region(None, target_type="region", target_id=data.region_code)
     with runtime().session() as s:
-        elder = integration.register_elder(s, actor=actor, **data.model_dump())
+        elder = registration.register_caller(s, actor=actor, **data.model_dump())
         return jsonify({"elder_id": elder.id}), 201
 
 
@@ -374,21 +380,19 @@ def open_order(elder_id: int) -> Any:
     with order_opening(), runtime().session() as s:
         require_elder_in_region(s, elder_id)
         require_own_call(s, data.linkedid)
-        order = integration.open_order(
+        order = care_orders.open_order_from_call(
             s,
             actor=current_actor(),
             elder_id=elder_id,
             service_type_code=data.service_type_code,
-            source="call",
             urgency=data.urgency,
             notes=data.notes,
             address=data.address or None,
-            source_ref=data.linkedid,
+            linkedid=data.linkedid,
             site_id=data.site_id,
         )
-        summary = integration.order_summary(order)
-        summary["allowance"] = integration.order_allowance(s, order_id=order.id)
-        return jsonify({"order": summary}), 201
+        allowance = care_orders.order_allowance(s, order_id=order.id)
+        return jsonify({"order": {**order_summary(order), "allowance": str(allowance)}}), 201
 
 
 @bp.post("/api/orders/<int:order_id>/cancel")
@@ -399,88 +403,27 @@ def cancel_order(order_id: int) -> Any:
     check_note(data.reason)
     with runtime().session() as s:
         require_region(
-            integration.order_region(s, order_id), target_type="service_order", target_id=order_id
+            orders.get_order(s, order_id=order_id).region_code,
+            target_type="service_order",
+            target_id=order_id,
         )
-        order = integration.cancel_order(
+        order = care_orders.cancel_care_order(
             s, actor=current_actor(), order_id=order_id, reason=data.reason
         )
-        return jsonify({"order": integration.order_summary(order)})
+        return jsonify({"order": order_summary(order)})
 
 
 @bp.get("/api/catalogue/service-types")
 @guard(Permission.OPEN_ORDER)
 def service_types() -> Any:
     with runtime().session() as s:
-        return jsonify({"service_types": integration.service_types(s)})
+        types = [
+            {"code": r.code, "name": r.name, "category": r.category} for r in list_service_types(s)
+        ]
+        return jsonify({"service_types": types})
 
 
 # --- Socket.IO ------------------------------------------------------------------------------------
-
-
-def screen_pop_for(conn_actor: Actor, payload: ScreenPopIn) -> dict[str, Any]:
-    """Who is calling: the elder's masked profile, or how the caller relates to one, or nobody."""
-    with runtime().session() as s:
-        caller: dict[str, Any] | None = None
-        elder_id = payload.elder_id
-        if payload.caller_number:
-            ident = integration.identify(s, number=payload.caller_number)
-            if elder_id is None:
-                elder_id = ident.elder_id
-            if getattr(ident, "is_family", False):
-                match = next((m for m in ident.matches if m.elder_id == elder_id), ident.matches[0])
-                elder_id = elder_id or match.elder_id
-                caller = {"kind": "family", "name": match.contact_name, "relation": match.relation}
-            elif getattr(ident, "is_device", False):
-                caller = {"kind": "device"}
-            elif getattr(ident, "ambiguous", False) and elder_id is None:
-                candidates = _candidates(s, [m.elder_id for m in ident.matches], conn_actor)
-                if not candidates:
-                    return {"unknown": True, "caller_number": payload.caller_number}
-                return {"unknown": False, "ambiguous": True, "candidates": candidates}
-        unknown = {"unknown": True, "caller_number": payload.caller_number}
-        if elder_id is None:
-            return unknown
-        if payload.elder_id is None and not codes.is_within(
-            integration.elder_region(s, elder_id), conn_actor.region_code
-        ):
-            # a number of another region answers as an unknown one (no existence oracle);
-            # the audit trail keeps what it was
-            audit.record_refusal(
-                s,
-                actor=conn_actor,
-                action="socket.screen_pop",
-                target_type="elder",
-                target_id=elder_id,
-                detail={"reason": "out_of_region", "by": "caller_number"},
-            )
-            return unknown
-        # elder_profile refuses (and audits) an elder outside the agent's region itself
-        profile = integration.elder_profile(s, elder_id=elder_id, actor=conn_actor)
-        profile["risk_flags"] = list(profile.get("risk_flags", [])) + integration.recent_risk_flags(
-            s, elder_id=elder_id
-        )
-        result: dict[str, Any] = {"unknown": False, "caller": caller, "profile": profile}
-        for name, read in (
-            ("open_orders", integration.open_orders_for_elder),
-            ("recent_calls", integration.recent_calls),
-        ):
-            try:
-                result[name] = read(s, elder_id=elder_id)
-            except integration.ModuleUnavailable:
-                result[name] = []
-        return result
-
-
-def _candidates(s: Any, elder_ids: list[int], actor: Actor) -> list[dict[str, Any]]:
-    from platform_core.security.masking import mask_name
-
-    models = integration._module("platform_core.elders.models")
-    rows = s.scalars(select(models.Elder).where(models.Elder.id.in_(elder_ids)))
-    return [
-        {"elder_id": e.id, "name": mask_name(e.name)}
-        for e in rows
-        if codes.is_within(e.region_code, actor.region_code)
-    ]
 
 
 def _relay_handlers(realtime: Realtime) -> None:
@@ -533,7 +476,7 @@ def _relay_handlers(realtime: Realtime) -> None:
         # to the screen pops showing this elder: the open orders and their states move live
         data = env["data"]
         with rt.session() as s:
-            change = integration.order_change(s, data)
+            change = order_change(s, data)
         realtime.emit_local(
             "order_changed", change, namespace=AGENT_NS, to=_elder_room(data["elder_id"])
         )
@@ -556,7 +499,7 @@ def _relay_handlers(realtime: Realtime) -> None:
     ):
         realtime.on_domain_event(name, agent_event)
     realtime.on_domain_event("CallEnded", call_ended)
-    for name in integration.order_event_types():
+    for name in ORDER_EVENT_TYPES:
         realtime.on_domain_event(name, order_changed)
     realtime.on_domain_event("RecallOpened", recall_changed)
     realtime.on_domain_event("RecallClosed", recall_changed)
@@ -572,7 +515,7 @@ def _pause_for_wrapup(rt: Any, interface: str | None) -> None:
     if not interface:
         return
     try:
-        integration.telephony(rt).pause(interface=interface, reason=WRAP_UP_REASON)
+        TelephonyClient(rt).pause(interface=interface, reason=WRAP_UP_REASON)
     except DomainError as err:
         log.warning("话后暂停失败 / wrap-up pause failed for %s: %s", interface, err.message)
     except Exception:
@@ -589,7 +532,13 @@ def init_app(app: Flask, realtime: Realtime) -> None:
 
     @realtime.on(AGENT_NS, "screen_pop", Permission.VIEW_ELDER, ScreenPopIn)
     def socket_screen_pop(conn: Connection, payload: ScreenPopIn) -> dict[str, Any]:
-        result = screen_pop_for(conn.actor, payload)
+        with runtime().session() as s:
+            result = screen_pop(
+                s,
+                actor=conn.actor,
+                elder_id=payload.elder_id,
+                caller_number=payload.caller_number,
+            )
         # the pop's orders follow the elder shown: their events reach this connection
         elder_id = (result.get("profile") or {}).get("id")
         realtime.follow(AGENT_NS, request.sid, _elder_room(elder_id) if elder_id else None)  # type: ignore[attr-defined]
@@ -600,11 +549,11 @@ def init_app(app: Flask, realtime: Realtime) -> None:
         """The open orders of the elder on the pop, read again after a reconnect (events
         published while the connection was away are in them), and follow that elder again."""
         with runtime().session() as s:
-            region = integration.elder_region(s, payload.elder_id)
+            region = elders.get_elder(s, elder_id=payload.elder_id).region_code
             if not codes.is_within(region, conn.actor.region_code):
                 raise OutOfRegion("无权访问其他地区的数据 / outside your region")
-            orders = integration.open_orders_for_elder(s, elder_id=payload.elder_id)
+            summaries = open_order_summaries(s, elder_id=payload.elder_id)
         realtime.follow(AGENT_NS, request.sid, _elder_room(payload.elder_id))  # type: ignore[attr-defined]
-        return {"elder_id": payload.elder_id, "open_orders": orders}
+        return {"elder_id": payload.elder_id, "open_orders": summaries}
 
     _relay_handlers(realtime)

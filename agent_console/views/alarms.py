@@ -23,7 +23,7 @@ from typing import Any
 from flask import Blueprint, Flask, g, jsonify, render_template, request
 from pydantic import Field
 
-from agent_console import i18n, integration
+from agent_console import i18n
 from agent_console.realtime import AGENT_NS, SUPERVISOR_NS, Realtime
 from agent_console.security import current_actor, guard, require_region
 from agent_console.views.common import body, check_note, runtime
@@ -40,6 +40,7 @@ from platform_core.alarms.vocabulary import (
     StepResult,
 )
 from platform_core.errors import Conflict, DomainError, ValidationFailed
+from platform_core.telephony.commands import TelephonyClient
 
 log = logging.getLogger(__name__)
 bp = Blueprint("alarms", __name__)
@@ -195,7 +196,7 @@ def _pause_in_voice_queues(interface: str | None) -> dict[str, Any]:
     if not interface:
         return {"ok": False, "message": "no extension"}
     try:
-        result = integration.telephony(runtime()).pause(
+        result = TelephonyClient(runtime()).pause(
             interface=interface, reason=PAUSE_REASON, actor=current_actor()
         )
         return {"ok": bool(result.ok), "message": result.message}
@@ -227,7 +228,7 @@ def _dial(
         elder_id = alarm.elder_id
     key = key or f"alarm:{alarm_id}:{step.value}:{contact_id or 0}:{attempt}"
     try:
-        result = integration.telephony(runtime()).call_back(
+        result = TelephonyClient(runtime()).call_back(
             agent_interface=interface,
             number=target.number,
             elder_id=elder_id,

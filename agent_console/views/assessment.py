@@ -16,12 +16,14 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from pydantic import Field
 
-from agent_console import integration
 from agent_console.security import current_actor, guard, require_region
 from agent_console.views.common import body, require_elder_in_region, runtime
 from agent_console.views.schemas import Strict
 from platform_core import clock
 from platform_core.accounts.permissions import Permission
+from platform_core.assessment import form as assessment_form
+from platform_core.assessment import report as assessment_report
+from platform_core.assessment import service as assessments
 from platform_core.audit import service as audit
 
 bp = Blueprint("assessment", __name__)
@@ -48,8 +50,8 @@ def form(elder_id: int) -> Any:
     actor = current_actor()
     with runtime().session() as s:
         require_elder_in_region(s, elder_id)
-        elder = integration.elder_header(s, elder_id=elder_id)
-        history = integration.list_assessments(s, elder_id=elder_id)
+        elder = assessment_form.elder_header(s, elder_id=elder_id)
+        history = assessment_form.assessment_history(s, elder_id=elder_id)
         audit.record(
             s,
             actor=actor,
@@ -63,7 +65,7 @@ def form(elder_id: int) -> Any:
         "assessment/form.html",
         elder=elder,
         history=history,
-        standard=integration.assessment_form(),
+        standard=assessment_form.form_layout(),
         today=today.isoformat(),
     )
 
@@ -74,7 +76,7 @@ def score() -> Any:
     """The grade a complete form gives, without recording anything (no elder is named)."""
     data = body(ScoreIn)
     return jsonify(
-        integration.score_assessment(
+        assessment_form.score_form(
             items=data.items,
             coma=data.coma,
             diagnoses=data.diagnoses,
@@ -89,7 +91,7 @@ def record(elder_id: int) -> Any:
     data = body(AssessmentIn)
     with runtime().session() as s:
         require_elder_in_region(s, elder_id)
-        row = integration.record_assessment(
+        row = assessments.record_assessment(
             s,
             actor=current_actor(),
             elder_id=elder_id,
@@ -103,7 +105,7 @@ def record(elder_id: int) -> Any:
             agency=data.agency,
             disputed_assessment_id=data.disputed_assessment_id,
         )
-        out = integration.assessment_summary(row)
+        out = assessment_form.assessment_summary(row)
     out["report_url"] = f"/assessments/{out['id']}.pdf"
     return jsonify({"assessment": out}), 201
 
@@ -113,13 +115,11 @@ def record(elder_id: int) -> Any:
 def report(assessment_id: int) -> Any:
     with runtime().session() as s:
         require_region(
-            integration.assessment_region(s, assessment_id),
+            assessments.get_assessment(s, assessment_id=assessment_id).region_code,
             target_type="assessment",
             target_id=assessment_id,
         )
-        pdf = integration.assessment_report_pdf(
-            s, actor=current_actor(), assessment_id=assessment_id
-        )
+        pdf = assessment_report.render_report(s, actor=current_actor(), assessment_id=assessment_id)
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="assessment-{assessment_id}.pdf"'

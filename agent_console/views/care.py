@@ -13,7 +13,6 @@ from typing import Any, Literal
 from flask import Blueprint, Flask, jsonify, request
 from pydantic import Field
 
-from agent_console import integration
 from agent_console.security import current_actor, guard
 from agent_console.views.common import (
     body,
@@ -26,6 +25,7 @@ from agent_console.views.common import (
 from agent_console.views.schemas import Strict
 from platform_core.accounts.permissions import Permission
 from platform_core.audit import service as audit
+from platform_core.flows import care_overview
 
 bp = Blueprint("care", __name__)
 
@@ -52,7 +52,7 @@ def status(elder_id: int) -> Any:
     actor = current_actor()
     with runtime().session() as s:
         require_elder_in_region(s, elder_id)
-        overview = integration.care_status(s, elder_id=elder_id)
+        overview = care_overview.care_status_for_elder(s, elder_id=elder_id)
         audit.record(
             s,
             actor=actor,
@@ -75,7 +75,7 @@ def start(elder_id: int, process: str) -> Any:
     with order_opening(), runtime().session() as s:
         require_elder_in_region(s, elder_id)
         require_own_call(s, data.linkedid)
-        started = integration.start_care_process(
+        started = care_overview.start_care_process(
             s,
             actor=current_actor(),
             elder_id=elder_id,

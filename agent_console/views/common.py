@@ -10,8 +10,12 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 from pydantic import BaseModel, ValidationError
 
-from agent_console import i18n, integration
+from agent_console import i18n
 from agent_console.security import audit_refusal, current_actor, require_region
+from platform_core.calls import desk
+from platform_core.calls import queries as calls
+from platform_core.calls.queues import queue_label
+from platform_core.elders import service as elders
 from platform_core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from platform_core.runtime import Runtime
 
@@ -82,7 +86,9 @@ def order_opening() -> Iterator[None]:
 def require_elder_in_region(session: Any, elder_id: int) -> None:
     """Refuse (and audit) an elder outside the user's region, or one that does not exist."""
     require_region(
-        integration.elder_region(session, elder_id), target_type="elder", target_id=elder_id
+        elders.get_elder(session, elder_id=elder_id).region_code,
+        target_type="elder",
+        target_id=elder_id,
     )
 
 
@@ -92,11 +98,11 @@ def require_own_call(session: Any, linkedid: str | None) -> None:
     may name any call of their region. Refusals are audited."""
     if not linkedid:
         return
-    call = integration.find_call(session, linkedid)
+    call = calls.find_call(session, linkedid=linkedid)
     if call is None:
         raise NotFound("通话不存在 / no such call", code="call_not_found")
     interface = (g.get("user") or {}).get("sip_interface")
-    if interface and integration.agent_took_call(session, linkedid=linkedid, interface=interface):
+    if interface and desk.agent_took_call(session, linkedid=linkedid, interface=interface):
         return
     if current_actor().role == "supervisor":
         require_region(call.region_code, target_type="call", target_id=linkedid)
@@ -115,4 +121,4 @@ def queue_name(code: str) -> str:
     settings give it (HOTLINE_QUEUE_LABELS), never the dialplan's code where a name exists."""
     lang = g.get("lang", i18n.DEFAULT)
     translated = i18n.catalogue(lang).get(f"queue.{code}") if lang != i18n.DEFAULT else None
-    return translated or integration.queue_label(runtime().settings, code)
+    return translated or queue_label(runtime().settings, code)

@@ -8,12 +8,13 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, request
 from pydantic import Field
 
-from agent_console import integration
 from agent_console.security import current_actor, guard
 from agent_console.views.common import body, runtime
 from agent_console.views.schemas import Strict
 from platform_core.accounts.permissions import Permission
+from platform_core.elders import registration
 from platform_core.regions import codes
+from platform_core.regions import service as regions
 
 bp = Blueprint("regions", __name__)
 
@@ -31,7 +32,8 @@ def picker() -> Any:
     settings = runtime().settings
     parent = codes.normalize_code(request.args.get("parent") or settings.home_region_code)
     with runtime().session() as s:
-        options = integration.region_picker(s, parent_code=parent, scope_code=actor.region_code)
+        rows = regions.picker_options(s, parent_code=parent, scope_code=actor.region_code)
+        options = [{"code": r.code, "name": r.name} for r in rows]
     return jsonify(
         {
             "parent": parent,
@@ -51,7 +53,7 @@ def read_id_number() -> Any:
     actor = current_actor()
     with runtime().session() as s:
         return jsonify(
-            integration.read_id_number(s, id_number=data.id_number, scope_code=actor.region_code)
+            registration.read_id_number(s, id_number=data.id_number, scope_code=actor.region_code)
         )
 
 

@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
 
-from agent_console import i18n, integration
+from agent_console import i18n
 from agent_console.security import current_actor, guard
 from agent_console.views.common import queue_name, runtime
 from platform_core import clock
 from platform_core.accounts.permissions import Permission
+from platform_core.alarms import kpi as alarm_kpi
 from platform_core.audit import service as audit
-from platform_core.calls.kpi import AGENT_COLUMNS, CALL_COLUMNS
+from platform_core.calls.kpi import AGENT_COLUMNS, CALL_COLUMNS, kpi_report
 from platform_core.errors import ValidationFailed
 
 bp = Blueprint("reports", __name__)
@@ -76,16 +77,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _kpi_figures(
+    s: Any, *, start: datetime, end: datetime, queue: str | None, by: str | None, region_code: str
+) -> dict[str, Any]:
+    """The same report as ``hotline report kpi``, as a dict; the short-abandon rate's key is
+    normalised (``answer_rate_excl_short``) with its threshold beside it."""
+    data: dict[str, Any] = kpi_report(
+        s, start=start, end=end, queue=queue, by=by, region_code=region_code
+    ).as_dict()
+
+    def norm(figures: dict[str, Any]) -> dict[str, Any]:
+        short = "answer_rate_excl_abandons_under_"
+        return {
+            ("answer_rate_excl_short" if k.startswith(short) else k): v for k, v in figures.items()
+        }
+
+    data["total"] = norm(data["total"])
+    data["rows"] = [norm(r) for r in data["rows"]]
+    data["short_abandon_s"] = runtime().settings.short_abandon_s
+    return data
+
+
 def report_data() -> dict[str, Any]:
     start, end, queue, by, start_day, end_day = _params()
     actor = current_actor()
     with runtime().session() as s:
         report = _plain(
-            integration.kpi_report(
-                s, start=start, end=end, queue=queue, by=by, region_code=actor.region_code
-            )
+            _kpi_figures(s, start=start, end=end, queue=queue, by=by, region_code=actor.region_code)
         )
-        alarms = integration.alarm_kpi(s, start=start, end=end, region_code=actor.region_code)
+        alarms = alarm_kpi.kpi(s, start=start, end=end, region_code=actor.region_code)
     if isinstance(report, list):
         report = {"rows": report}
     report.setdefault("rows", [])

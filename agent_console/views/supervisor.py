@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint, Flask, jsonify, render_template
 
-from agent_console import integration
 from agent_console.realtime import SUPERVISOR_NS, Connection, Realtime
 from agent_console.security import current_actor, guard, require_region
 from agent_console.views.common import body, queue_name, runtime
@@ -17,8 +16,14 @@ from platform_core import clock
 from platform_core.accounts import service as accounts
 from platform_core.accounts.permissions import Permission
 from platform_core.actors import Actor
+from platform_core.alarms import kpi as alarm_kpi
+from platform_core.alarms import panel as alarm_panel
+from platform_core.alarms import queue as alarm_queue
+from platform_core.calls import desk
+from platform_core.calls import queries as calls
 from platform_core.db import utcnow
 from platform_core.errors import Conflict, NotFound
+from platform_core.telephony.commands import TelephonyClient
 
 log = logging.getLogger(__name__)
 bp = Blueprint("supervisor", __name__)
@@ -70,7 +75,7 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
     """Live queues, agents and today's KPIs in the user's region, with traffic-light levels."""
     settings = runtime().settings
     with runtime().session() as s:
-        live = integration.live_snapshot(s, region_code=actor.region_code)
+        live = calls.live_snapshot(s, region_code=actor.region_code)
     queues = []
     alerts = []
     for q in live.get("queues", []):
@@ -128,8 +133,8 @@ def _alarm_queue(actor: Actor) -> dict[str, Any] | None:
     and the dispatch board: alarms whose emergency order waits for a person's decision."""
     try:
         with runtime().session() as s:
-            board = integration.alarm_queue(s, region_code=actor.region_code)
-            board["dispatch"] = integration.alarm_dispatch_board(s, region_code=actor.region_code)
+            board = alarm_queue.waiting_board(s, region_code=actor.region_code)
+            board["dispatch"] = alarm_panel.dispatch_board(s, region_code=actor.region_code)
             return board
     except Exception:
         log.exception("读取待接告警失败 / reading the alarm queue failed")
@@ -142,7 +147,7 @@ def _alarm_kpi_today(actor: Actor) -> dict[str, Any] | None:
     start = clock.start_of_day(clock.today(tz), tz)
     try:
         with runtime().session() as s:
-            return integration.alarm_kpi(
+            return alarm_kpi.kpi(
                 s, start=start, end=start + timedelta(days=1), region_code=actor.region_code
             )
     except Exception:
@@ -180,7 +185,7 @@ def monitor() -> Any:
                 "没有使用该分机的坐席 / no agent on that extension", code="agent_not_found"
             )
         require_region(agent.region_code, target_type="agent", target_id=data.agent_interface)
-        call = integration.desk_call(s, interface=data.agent_interface)
+        call = desk.desk_call(s, interface=data.agent_interface)
         if call is None or call["status"] != "on_call":
             raise Conflict(
                 "该坐席当前没有通话, 无法监听 / that agent is not on a call",
@@ -192,7 +197,7 @@ def monitor() -> Any:
             "值班主管账号未绑定分机 / your account has no extension", code="no_interface"
         )
     supervisor = me.sip_interface
-    client = integration.telephony(runtime())
+    client = TelephonyClient(runtime())
     spy = {"listen": client.listen, "whisper": client.whisper, "barge": client.barge}[data.mode]
     result = spy(supervisor_interface=supervisor, agent_interface=data.agent_interface, actor=actor)
     return jsonify({"ok": bool(result.ok), "mode": data.mode, "message": result.message})

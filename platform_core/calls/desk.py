@@ -1,14 +1,17 @@
-"""What one agent's desk holds: the call ringing at it or on its line, and whether a call is the
-desk's own (answered there), which is what orders and care processes may be attached to."""
+"""What one agent's desk holds: the call ringing at it or on its line, whether a call is the
+desk's own (answered there), which is what orders and care processes may be attached to, and
+the caller's last calls and the region's open recalls as the desk lists them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from platform_core.calls.models import Agent, AgentOffer, Call
+from platform_core.calls import queries, recalls
+from platform_core.calls.models import Agent, AgentOffer, Call, RecallItem
 
 ANSWERED = ("connected", "completed")
 
@@ -64,3 +67,46 @@ def desk_call(session: Session, *, interface: str) -> dict[str, Any] | None:
         "priority": call.priority,
         "region_code": call.region_code,
     }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def recent_call_summaries(
+    session: Session, *, elder_id: int, limit: int = 5
+) -> list[dict[str, Any]]:
+    """The elder's last calls as the screen pop lists them."""
+    return [
+        {
+            "linkedid": c.linkedid,
+            "started_at": _iso(c.started_at),
+            "outcome": c.outcome,
+            "intent": c.intent,
+            "agent": c.member_name or c.agent_interface,
+            "wait_s": c.wait_s,
+            "talk_s": c.talk_s,
+        }
+        for c in queries.recent_calls(session, elder_id=elder_id, limit=limit)
+    ]
+
+
+def recall_summary(r: RecallItem) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "number": r.number,
+        "caller_name": r.caller_name,
+        "elder_id": r.elder_id,
+        "region_code": r.region_code,
+        "queue": r.queue,
+        "reason": r.reason,
+        "wait_s": r.wait_s,
+        "opened_at": _iso(r.opened_at),
+        "attempts": r.attempts,
+        "last_result": r.last_result,
+    }
+
+
+def recall_summaries(session: Session, *, region_code: str) -> list[dict[str, Any]]:
+    """The region's open recalls, as the desk's recall list shows them."""
+    return [recall_summary(r) for r in recalls.list_recalls(session, region_code=region_code)]

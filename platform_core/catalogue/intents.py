@@ -6,6 +6,8 @@ service chosen in the IVR's menu left a draft order on the call, whose type wins
 
 from __future__ import annotations
 
+from typing import Any
+
 from platform_core.settings import Settings
 
 # Intents whose order starts as an emergency.
@@ -20,3 +22,8 @@ def intent_service_types(settings: Settings) -> dict[str, str]:
         if sep and intent.strip() and code.strip():
             table[intent.strip()] = code.strip()
     return table
+
+
+def order_presets(settings: Settings) -> dict[str, Any]:
+    """What the order form starts from for each IVR intent: a service type and an urgency."""
+    return {"service_types": intent_service_types(settings), "emergency": sorted(EMERGENCY_INTENTS)}

@@ -94,6 +94,22 @@ def category_label(category: str) -> str:
     return CATEGORY_LABELS.get(category, category)
 
 
+# Service type names by code, read once per process (the catalogue's names rarely change; a code
+# not seen yet is read when it first appears).
+_SERVICE_TYPE_NAMES: dict[str, str] = {}
+
+
+def service_type_name(session: Session | None, code: str) -> str:
+    """The catalogue's name of a service type (助洁, not care_cleaning); the code itself when the
+    catalogue does not know it (or no session is at hand to read it)."""
+    name = _SERVICE_TYPE_NAMES.get(code)
+    if name is None and session is not None:
+        found = session.get(ServiceType, code)
+        if found is not None:
+            name = _SERVICE_TYPE_NAMES[code] = str(found.name)
+    return name or code
+
+
 def define_service_type(
     session: Session,
     *,

@@ -7,8 +7,9 @@ for them and what they carry.
   a delivery nobody makes (``meal_aid.service`` keeps the two in step).
 - Hours a time-bank member redeemed for the order come back when it is cancelled.
 
-The console, the IVR and jobs that open orders for an elder call :func:`open_care_order` and
-:func:`cancel_care_order` instead of the orders service; the orders a path opened or cancelled
+The console, the IVR and jobs that open orders for an elder call :func:`open_care_order` (the
+agent's order from a call: :func:`open_order_from_call`) and :func:`cancel_care_order` instead
+of the orders service; the orders a path opened or cancelled
 without them are put right by ``gov_purchase.service.reconcile_allowances`` (a nightly job,
 ``platform_core.gov_purchase.jobs:reconcile_allowances``).
 """
@@ -64,6 +65,36 @@ def open_care_order(
     )
     gov_purchase.charge_for_order(session, actor=actor, order_id=order.id)
     return order
+
+
+def open_order_from_call(
+    session: Session,
+    *,
+    actor: Actor,
+    elder_id: int,
+    service_type_code: str,
+    urgency: str = "normal",
+    notes: str = "",
+    address: str | None = None,
+    linkedid: str | None = None,
+    site_id: int | None = None,
+) -> ServiceOrder:
+    """An order an agent opens from a call: opened with what it draws on the elder's allowance
+    (:func:`open_care_order`) and handed to dispatch in the same unit of work, so the dispatch
+    job starts once it commits. The call's id is the order's source reference."""
+    order = open_care_order(
+        session,
+        actor=actor,
+        elder_id=elder_id,
+        service_type_code=service_type_code,
+        source="call",
+        urgency=urgency,
+        notes=notes,
+        address=address,
+        source_ref=linkedid,
+        site_id=site_id,
+    )
+    return orders.submit_for_dispatch(session, actor=actor, order_id=order.id, reason="来电建单")
 
 
 def cancel_care_order(

@@ -106,3 +106,6 @@ EVENT_OF: dict[str, type[OrderEvent]] = {
     "escalate": OrderEscalated,
     "file_complaint": ComplaintFiled,
 }
+
+# The type names of every order event (one per lifecycle step), as the event bus carries them.
+ORDER_EVENT_TYPES: tuple[str, ...] = tuple(sorted({cls.__name__ for cls in EVENT_OF.values()}))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from platform_core.errors import NotFound, OutOfRegion
+from platform_core.errors import DomainError, NotFound, OutOfRegion
 from platform_core.regions import codes
 from platform_core.regions.dictionary import ALIASES, DICTIONARY_VERSION, LEAGUES, PROVINCE
 from platform_core.regions.models import Region, RegionAlias
@@ -66,6 +67,26 @@ def get_region(session: Session, code: str) -> Region:
 
 def find_region(session: Session, code: str) -> Region | None:
     return session.get(Region, codes.normalize_code(code))
+
+
+# Region names by code, read once per process (the dictionary changes with a release).
+_NAMES: dict[str, str] = {}
+
+
+def region_label(open_session: Callable[[], AbstractContextManager[Session]], code: str) -> str:
+    """A region as people name it (呼和浩特市, 内蒙古自治区), never its 12-digit code on screen;
+    the code itself when it names no region. A session is opened only for a name not known yet."""
+    name = _NAMES.get(code)
+    if name is None:
+        try:
+            with open_session() as s:
+                found = find_region(s, code)
+        except DomainError:  # not a region code at all
+            return code
+        name = str(found.name) if found is not None else code
+        if found is not None:
+            _NAMES[code] = name
+    return name
 
 
 def ensure_region(session: Session, code: str, name: str | None = None) -> Region:

@@ -9,13 +9,13 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from agent_console import integration
 from platform_core.assessment.standard import ITEMS_BY_CODE
 from platform_core.calls.events import CallRinging
 from platform_core.care_beds.models import CareBed
 from platform_core.dispatch.service import dispatch_history
 from platform_core.elders.models import Elder
 from platform_core.events import publish_on_commit
+from platform_core.flows import care_orders
 from tests.agent_console.conftest import answered_at_desk
 from tests.agent_console.test_alarms_panel import (  # noqa: F401
     _raise,
@@ -37,12 +37,11 @@ def _dispatched_order(world) -> tuple[int, str]:
     with world.runtime.session() as s:
         install_catalogue(s)
         provider = add_provider(s, services=("care_cleaning",))
-        order = integration.open_order(
+        order = care_orders.open_order_from_call(
             s,
             actor=agent(),
             elder_id=world.elders["hhht"],
             service_type_code="care_cleaning",
-            source="call",
             address="新城区锡林路 1 号",
         )
         order_id = order.id

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_console import integration
 from platform_core.dispatch.service import dispatch_history
+from platform_core.flows import care_orders
 from tests.agent_console.conftest import http_login
 from tests.agent_console.test_socket import Listener, _cookie
 from tests.platform_core.care_support import add_provider, agent, install_catalogue, jobs_settled
@@ -37,12 +37,11 @@ def test_the_pops_orders_follow_the_elder_shown(live, world) -> None:
         assert pop["ok"] and pop["open_orders"] == []
 
         with world.runtime.session() as s:  # as the console opens one: opened, then dispatch
-            order = integration.open_order(
+            order = care_orders.open_order_from_call(
                 s,
                 actor=agent(),
                 elder_id=world.elders["hhht"],
                 service_type_code="care_cleaning",
-                source="call",
             )
             order_id = order.id
         statuses = _changes(sock, order_id, until="dispatched")
@@ -64,7 +63,7 @@ def test_the_pops_orders_follow_the_elder_shown(live, world) -> None:
         other = sock.call("screen_pop", {"caller_number": "13711112222"})
         assert other["unknown"]
         with world.runtime.session() as s:
-            integration.cancel_order(s, actor=agent(), order_id=order_id, reason="老人取消")
+            care_orders.cancel_care_order(s, actor=agent(), order_id=order_id, reason="老人取消")
         with pytest.raises(AssertionError):
             sock.wait_for("order_changed", timeout=1.5)
 
