@@ -536,6 +536,7 @@ def init_app(app: Flask, realtime: Realtime) -> None:
             result = screen_pop(
                 s,
                 actor=conn.actor,
+                linkedid=payload.linkedid,
                 elder_id=payload.elder_id,
                 caller_number=payload.caller_number,
             )

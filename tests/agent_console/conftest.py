@@ -22,6 +22,7 @@ from platform_core.db import utcnow
 from platform_core.elders import service as elders
 from platform_core.elders.idcard import make_id_number
 from platform_core.elders.schemas import ContactIn, ElderIn, PhoneIn
+from platform_core.ivr.models import IvrSession
 from platform_core.runtime import Runtime
 
 PASSWORD = "Steppe-Wind-2026"
@@ -190,3 +191,46 @@ def answered_at_desk(
                 ended_at=now,
             )
         )
+
+
+def recorded_call(
+    rt: Runtime,
+    linkedid: str,
+    *,
+    number: str,
+    elder_id: int | None,
+    kind: str | None,
+    region: str = "150102000000",
+) -> None:
+    """A call ringing at agent_hhht's desk as callcenter recorded it, and the IVR's verdict on the
+    caller (``kind`` None: the call skipped the IVR)."""
+    now = utcnow()
+    with rt.session() as s:
+        s.add(
+            Call(
+                linkedid=linkedid,
+                uniqueid=linkedid,
+                caller_number=number,
+                elder_id=elder_id,
+                region_code=region,
+                started_at=now,
+                queued_at=now,
+                first_queue="hotline-general",
+            )
+        )
+        if kind is not None:
+            s.add(
+                IvrSession(
+                    uniqueid=linkedid,
+                    linkedid=linkedid,
+                    channel="PJSIP/trunk-00000001",
+                    script="main",
+                    caller_number=number,
+                    region_code=region,
+                    elder_id=elder_id,
+                    caller_kind=kind,
+                    outcome="handed_off",
+                    started_at=now,
+                    ended_at=now,
+                )
+            )

@@ -254,9 +254,11 @@ def test_keys_are_rotated_with_a_grace_period_and_revoked(provider_world, live) 
         states = {k["key_id"]: k["status"] for k in api.list_keys(s, provider_id=w.first.id)}
     assert states == {old.key_id: "revoked", new.key_id: "active"}
     with w.rt.session() as s:
-        secret_at_rest = s.scalars(
-            select(api.ProviderApiKey).where(api.ProviderApiKey.key_id == new.key_id)
-        ).one().secret_sealed
+        secret_at_rest = (
+            s.scalars(select(api.ProviderApiKey).where(api.ProviderApiKey.key_id == new.key_id))
+            .one()
+            .secret_sealed
+        )
     assert new.secret not in secret_at_rest
 
 

@@ -13,11 +13,11 @@ from sqlalchemy import Engine, event
 
 from platform_core.db import utcnow
 from platform_core.flows.device_reports import receive_signals
-from tests.agent_console.conftest import login
+from tests.agent_console.conftest import login, recorded_call
 from tests.platform_core.alarms_support import new_device, signal
 
-# identification, the elder with phones, contacts and categories, devices, the audit record,
-# the risk counts, open orders, recent calls
+# identification (or, for a ringing call, the caller its record names), the elder with phones,
+# contacts and categories, devices, the audit record, the risk counts, open orders, recent calls
 STATEMENTS_PER_POP = 8
 
 
@@ -43,16 +43,26 @@ def test_a_screen_pop_is_a_handful_of_round_trips(app, world) -> None:
     login(client, "agent_hhht")
     socketio = app.extensions["hotline_realtime"].socketio
     sock = socketio.test_client(app, namespace="/agent", flask_test_client=client)
-    payload = {"elder_id": world.elders["hhht"], "caller_number": world.phones["hhht"]}
+    recorded_call(
+        world.runtime,
+        "1700000008.1",
+        number=world.phones["hhht"],
+        elder_id=world.elders["hhht"],
+        kind="elder",
+    )
+    by_number = {"elder_id": world.elders["hhht"], "caller_number": world.phones["hhht"]}
+    # as the desk asks when the phone rings: the call's event names the elder and the call
+    ringing = {**by_number, "linkedid": "1700000008.1"}
     try:
-        sock.emit("screen_pop", payload, namespace="/agent", callback=True)  # names cached
-        with statements(world.runtime.engine) as seen:
-            ack = sock.emit("screen_pop", payload, namespace="/agent", callback=True)
-        assert ack["ok"] and ack["profile"]["name"] == "巴特尔"
-        assert ack["profile"]["contacts"][0]["holds_key"] is True
-        assert ack["profile"]["region_name"].startswith("呼和浩特市")
-        flags = {f["code"]: f for f in ack["profile"]["risk_flags"]}
-        assert flags["recent_alarms"]["count"] == 1 and "lives_alone" in flags
-        assert len(seen) <= STATEMENTS_PER_POP, "\n".join(s.split("\n")[0] for s in seen)
+        sock.emit("screen_pop", by_number, namespace="/agent", callback=True)  # names cached
+        for payload in (by_number, ringing):
+            with statements(world.runtime.engine) as seen:
+                ack = sock.emit("screen_pop", payload, namespace="/agent", callback=True)
+            assert ack["ok"] and ack["profile"]["name"] == "巴特尔" and ack["caller"] is None
+            assert ack["profile"]["contacts"][0]["holds_key"] is True
+            assert ack["profile"]["region_name"].startswith("呼和浩特市")
+            flags = {f["code"]: f for f in ack["profile"]["risk_flags"]}
+            assert flags["recent_alarms"]["count"] == 1 and "lives_alone" in flags
+            assert len(seen) <= STATEMENTS_PER_POP, "\n".join(s.split("\n")[0] for s in seen)
     finally:
         sock.disconnect(namespace="/agent")

@@ -12,7 +12,8 @@ import socketio
 
 from platform_core.audit import service as audit
 from platform_core.events import DomainEvent, publish_on_commit
-from tests.agent_console.conftest import http_login
+from tests.agent_console.conftest import http_login, recorded_call
+from tests.agent_console.test_screen_pop_cost import statements
 
 
 class Listener:
@@ -230,3 +231,48 @@ def test_idle_expiry_closes_the_socket(live, world) -> None:
     while sock.client.connected and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not sock.client.connected
+
+
+def test_the_pop_of_a_ringing_call_shows_whom_the_ivr_recorded(live, world) -> None:
+    """The IVR identified the caller before the call rang: the pop shows its verdict (a son
+    calling about his father, a number it found nowhere) without identifying the number again."""
+    recorded_call(
+        world.runtime,
+        "1700000009.1",
+        number=world.phones["hhht_son"],
+        elder_id=world.elders["hhht"],
+        kind="family",
+    )
+    recorded_call(
+        world.runtime, "1700000009.2", number=world.phones["hhht"], elder_id=None, kind="unknown"
+    )
+    recorded_call(
+        world.runtime,
+        "1700000009.3",
+        number=world.phones["bt"],
+        elder_id=world.elders["bt"],
+        kind="elder",
+        region="150202000000",
+    )
+    agent, _ = http_login(live.url, "agent_hhht")
+    sock = Listener(live.url, "/agent", _cookie(agent))
+    try:
+        sock.wait_for("snapshot")
+        with statements(world.runtime.engine) as seen:
+            family = sock.call("screen_pop", {"linkedid": "1700000009.1"})
+            unknown = sock.call("screen_pop", {"linkedid": "1700000009.2"})
+        assert family["ok"] and family["profile"]["id"] == world.elders["hhht"]
+        assert family["caller"] == {"kind": "family", "name": "王小明", "relation": "儿子"}
+        # the IVR found nobody behind this number: the pop does not look it up again
+        assert unknown == {"ok": True, "unknown": True, "caller_number": world.phones["hhht"]}
+        assert not [q for q in seen if "UNION ALL" in q], "the caller was identified again"
+        # another region's elder on a call: answered as an unknown caller, and audited
+        other = sock.call("screen_pop", {"linkedid": "1700000009.3"})
+        assert other == {"ok": True, "unknown": True, "caller_number": world.phones["bt"]}
+    finally:
+        sock.close()
+    with world.runtime.session() as s:
+        [refusal] = audit.list_records(
+            s, action="socket.screen_pop", target_id=str(world.elders["bt"])
+        )
+        assert refusal.result == "denied" and refusal.detail["by"] == "call"
