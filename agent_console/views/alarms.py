@@ -6,9 +6,9 @@ decided by the alarm queue (platform_core.alarms.queue), routed by this process'
 :class:`~platform_core.alarms.router.AlarmRouter`: the relay wakes it when an alarm is raised,
 taken or closed and when a desk becomes ready, and hands each reservation to the desk it names
 (``alarm_offered``, ``alarm_offer_ended``); everybody in the region sees the list change, and
-supervisors are told when a reservation lapses. Taking an alarm keeps the agent paused in the
-voice queues (reason ``alarm``) and, where the device can speak, rings the agent's phone and
-then the device.
+supervisors are told when a reservation lapses. Taking an alarm and dialling the ladder's
+numbers are :mod:`platform_core.flows.alarm_calls` (the desk paused in the voice queues, the
+device rung back, each dial an attempt recorded as a step).
 """
 
 from __future__ import annotations
@@ -37,14 +37,12 @@ from platform_core.alarms.vocabulary import (
     EMERGENCY_NUMBERS,
     Outcome,
     Step,
-    StepResult,
 )
-from platform_core.errors import Conflict, DomainError, ValidationFailed
-from platform_core.telephony.commands import TelephonyClient
+from platform_core.errors import ValidationFailed
+from platform_core.flows import alarm_calls
 
 log = logging.getLogger(__name__)
 bp = Blueprint("alarms", __name__)
-PAUSE_REASON = "alarm"
 _MESSAGES = Path(__file__).resolve().parents[1] / "templates" / "alarms"
 # the ladder steps an agent records by hand (taking, dispatching and SMS have their own buttons)
 MANUAL_STEPS = tuple(
@@ -191,89 +189,28 @@ def kpi() -> Any:
 # --- commands ------------------------------------------------------------------------------------
 
 
-def _pause_in_voice_queues(interface: str | None) -> dict[str, Any]:
-    """An agent handling an alarm takes no voice calls until they press ready again."""
-    if not interface:
-        return {"ok": False, "message": "no extension"}
-    try:
-        result = TelephonyClient(runtime()).pause(
-            interface=interface, reason=PAUSE_REASON, actor=current_actor()
-        )
-        return {"ok": bool(result.ok), "message": result.message}
-    except DomainError as err:
-        log.warning("接警暂停失败 / pausing %s for an alarm failed: %s", interface, err.message)
-        return {"ok": False, "message": err.message}
-
-
-def _dial(
-    alarm_id: int,
-    step: Step,
-    contact_id: int | None,
-    interface: str | None,
-    *,
-    key: str | None = None,
-) -> dict[str, Any]:
-    """Ring the agent's phone, then the number the step calls; the dial is recorded as a step."""
-    actor = current_actor()
-    if not interface:
-        raise Conflict(
-            "该账号未绑定分机 / this account has no phone extension", code="no_interface"
-        )
-    with runtime().session() as s:
-        target = service.dial_target(
-            s, alarm_id=alarm_id, step=step, actor=actor, contact_id=contact_id
-        )
-        alarm = service.get_alarm(s, alarm_id=alarm_id)
-        attempt = sum(1 for st in alarm.steps if st.step == step.value) + 1
-        elder_id = alarm.elder_id
-    key = key or f"alarm:{alarm_id}:{step.value}:{contact_id or 0}:{attempt}"
-    try:
-        result = TelephonyClient(runtime()).call_back(
-            agent_interface=interface,
-            number=target.number,
-            elder_id=elder_id,
-            idempotency_key=key,
-            actor=actor,
-        )
-        outcome, message = (StepResult.DIALLED if result.ok else StepResult.FAILED), result.message
-    except DomainError as err:
-        outcome, message = StepResult.FAILED, err.message
-    with runtime().session() as s:
-        service.record_step(
-            s,
-            alarm_id=alarm_id,
-            step=step,
-            result=outcome,
-            actor=actor,
-            contact_id=contact_id,
-            detail={"number": target.label, "telephony": message[:200]},
-        )
-    return {"ok": outcome is StepResult.DIALLED, "dialled": target.label, "message": message}
-
-
 @bp.post("/api/alarms/<int:alarm_id>/take")
 @guard(Permission.TAKE_CALLS)
 def take(alarm_id: int) -> Any:
     data = body(TakeIn)
-    actor = current_actor()
     with runtime().session() as s:
-        before = _alarm_in_region(s, alarm_id)
-        # a repeated take (a second press, F4 after the button) is a no-op and dials nothing
-        already_mine = before.status == "handling" and before.handler_user_id == actor.user_id
-        alarm = service.take_alarm(s, alarm_id=alarm_id, actor=actor, take_over=data.take_over)
-        can_speak = service.ladder_of(s, alarm=alarm)["device_can_speak"]
-        waited = (alarm.taken_at - alarm.received_at).total_seconds() if alarm.taken_at else None
-    out: dict[str, Any] = {"ok": True, "alarm_id": alarm_id, "waited_s": waited}
-    interface = _interface()
-    out["paused"] = _pause_in_voice_queues(interface)
-    if data.call_back and can_speak and interface and not already_mine:
-        out["call_back"] = _dial(
-            alarm_id,
-            Step.TALK_TO_ELDER,
-            None,
-            interface,
-            key=f"alarm:{alarm_id}:taken-by:{actor.user_id}",
-        )
+        _alarm_in_region(s, alarm_id)
+    taken = alarm_calls.take_alarm_at_desk(
+        runtime(),
+        alarm_id=alarm_id,
+        actor=current_actor(),
+        interface=_interface(),
+        take_over=data.take_over,
+        call_back=data.call_back,
+    )
+    out: dict[str, Any] = {
+        "ok": True,
+        "alarm_id": alarm_id,
+        "waited_s": taken.waited_s,
+        "paused": taken.paused,
+    }
+    if taken.call_back is not None:
+        out["call_back"] = taken.call_back
     return jsonify(out)
 
 
@@ -283,7 +220,16 @@ def dial(alarm_id: int) -> Any:
     data = body(DialIn)
     with runtime().session() as s:
         _alarm_in_region(s, alarm_id)
-    return jsonify(_dial(alarm_id, Step(data.step), data.contact_id, _interface()))
+    return jsonify(
+        alarm_calls.dial_for_alarm(
+            runtime(),
+            alarm_id=alarm_id,
+            step=Step(data.step),
+            actor=current_actor(),
+            interface=_interface(),
+            contact_id=data.contact_id,
+        )
+    )
 
 
 @bp.post("/api/alarms/<int:alarm_id>/steps")

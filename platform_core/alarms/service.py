@@ -466,6 +466,15 @@ class DialTarget:
     label: str
 
 
+def dial_attempt_key(alarm: Alarm, *, step: Step | str, contact_id: int | None = None) -> str:
+    """The idempotency key of the next dial of ``step`` for this alarm: the step's attempts so
+    far are counted, so a second press before a result is recorded is the same attempt (never
+    dialled twice) and a try after it is a new one."""
+    step = Step(step)
+    attempt = sum(1 for st in alarm.steps if st.step == step.value) + 1
+    return f"alarm:{alarm.id}:{step.value}:{contact_id or 0}:{attempt}"
+
+
 def dial_target(
     session: Session,
     *,
