@@ -20,6 +20,7 @@ from callcenter.resync import ResyncStats, resync
 from platform_core import clock
 from platform_core.process import settle_service_process
 from platform_core.runtime import Runtime
+from platform_core.telephony.desks import DeskCommands
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class CallCenter:
         self.runtime = runtime
         self.pipeline = EventPipeline(runtime, max_backlog=s.callcenter_backlog_max)
         self.pipeline.on_recovered = self._database_recovered
+        # the wrap-up pauses the writer decides go out through telephony after their commit
+        self.desks = DeskCommands(runtime, name="wrapup-desks")
+        self.pipeline.on_desk_commands = self.desks.send
         options: dict[str, Any] = {
             "accept_events": ACCEPTED_EVENTS,
             "auth": s.ami_auth,
@@ -191,6 +195,7 @@ class CallCenter:
             self.pipeline.stop()
             if self.queue_log is not None:
                 self.queue_log.close()
+            self.desks.close()
 
     def stats(self) -> dict[str, Any]:
         return {

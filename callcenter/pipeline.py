@@ -44,7 +44,9 @@ from callcenter.handlers import dispatch
 from platform_core import clock
 from platform_core.calls import service as calls
 from platform_core.calls import unit_of_work
+from platform_core.flows import call_end
 from platform_core.runtime import Runtime
+from platform_core.telephony.desks import DeskCommand
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,8 @@ class EventPipeline:
         self.filter = ReaderFilter(runtime.settings.call_callback_context)
         self._session: Session | None = None
         self.on_batch: Callable[[list[ami_events.AmiEvent]], None] | None = None
+        # Desks to pause or release because of what a committed batch recorded (wrap-ups).
+        self.on_desk_commands: Callable[[list[DeskCommand]], None] | None = None
         # Called on the writer thread once the database takes work again after an outage.
         self.on_recovered: Callable[[], None] | None = None
 
@@ -483,6 +487,7 @@ class EventPipeline:
 
     def _apply(self, typed: list[Typed]) -> int:
         events = [t for t in typed if isinstance(t, ami_events.AmiEvent)]
+        desks: list[DeskCommand] = []
 
         def work(s: Session) -> int:
             unknown = 0
@@ -497,9 +502,13 @@ class EventPipeline:
                         unknown += 1
                 else:
                     item(s)
+            # the agents of answered calls that ended here owe a disposition (same transaction)
+            desks.extend(call_end.open_wrapups(s, ended=unit_of_work.take_ended(s)))
             return unknown
 
         unknown: int = self._in_session(work)
+        if desks and self.on_desk_commands is not None:
+            self.on_desk_commands(desks)
         handled = len(events)
         self.stats.handled += handled
         self.stats.processed += handled

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +47,6 @@ from platform_core.elders import registration
 from platform_core.elders import service as elders
 from platform_core.errors import (
     Conflict,
-    DomainError,
     NotFound,
     OutOfRegion,
     PermissionDenied,
@@ -66,9 +64,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("agent", __name__)
 
 # Pause reasons an agent may choose (labels in the message catalogue under pause.<code>);
-# "wrap_up" is set by the console itself after a call.
+# "wrap_up" is set by callcenter after a call (platform_core.flows.call_end).
 PAUSE_REASONS = ("break", "meal", "training", "meeting", "admin")
-WRAP_UP_REASON = "wrap_up"
 
 
 def _interface() -> str:
@@ -449,22 +446,15 @@ def _relay_handlers(realtime: Realtime) -> None:
             realtime.emit_local("agent_event", env, namespace=AGENT_NS, to=f"user:{user.id}")
         realtime.tell_supervisors(env)
 
-    def call_ended(env: dict[str, Any]) -> None:
+    def wrapup_opened(env: dict[str, Any]) -> None:
+        # callcenter opened it with the call's end (and paused the desk): the agent is asked
         data = env["data"]
-        user = user_for(data.get("agent_interface"))
-        if user is not None and data.get("linkedid") and data.get("outcome") == "answered":
-            with rt.session() as s:
-                accounts.open_wrapup(s, user_id=user.id, linkedid=str(data["linkedid"]))
-            realtime.emit_local(
-                "wrapup_required",
-                {"linkedid": data["linkedid"]},
-                namespace=AGENT_NS,
-                to=f"user:{user.id}",
-            )
-            threading.Thread(
-                target=_pause_for_wrapup, args=(rt, user.sip_interface), daemon=True
-            ).start()
-        agent_event(env)
+        realtime.emit_local(
+            "wrapup_required",
+            {"linkedid": data["linkedid"]},
+            namespace=AGENT_NS,
+            to=f"user:{data['user_id']}",
+        )
 
     def ring_ended(env: dict[str, Any]) -> None:
         # only the desk it rang at: the wallboard follows the agent's state instead
@@ -498,7 +488,8 @@ def _relay_handlers(realtime: Realtime) -> None:
         "QueueStatsChanged",
     ):
         realtime.on_domain_event(name, agent_event)
-    realtime.on_domain_event("CallEnded", call_ended)
+    realtime.on_domain_event("CallEnded", agent_event)
+    realtime.on_domain_event("WrapUpOpened", wrapup_opened)
     for name in ORDER_EVENT_TYPES:
         realtime.on_domain_event(name, order_changed)
     realtime.on_domain_event("RecallOpened", recall_changed)
@@ -508,18 +499,6 @@ def _relay_handlers(realtime: Realtime) -> None:
 
 def _elder_room(elder_id: int) -> str:
     return f"elder:{elder_id}"
-
-
-def _pause_for_wrapup(rt: Any, interface: str | None) -> None:
-    """Keep new calls away until the disposition is recorded (the agent's ready button unpauses)."""
-    if not interface:
-        return
-    try:
-        TelephonyClient(rt).pause(interface=interface, reason=WRAP_UP_REASON)
-    except DomainError as err:
-        log.warning("话后暂停失败 / wrap-up pause failed for %s: %s", interface, err.message)
-    except Exception:
-        log.exception("话后暂停失败 / wrap-up pause failed for %s", interface)
 
 
 def init_app(app: Flask, realtime: Realtime) -> None:

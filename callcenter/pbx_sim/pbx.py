@@ -185,6 +185,9 @@ class PbxSimulator:
         self.events_emitted = 0
         self.record: list[tuple[str, Fields]] | None = None
         self.queue_log = QueueLogWriter(config.queue_log) if config.queue_log else None
+        # every QueuePause that reached a member, as (interface, paused, reason): ground truth
+        # of how often the platform paused a desk
+        self.pause_actions: list[tuple[str, bool, str]] = []
         now = int(time.time())
         for a in config.agents:
             m = Member(a)
@@ -989,6 +992,7 @@ class PbxSimulator:
         targets = [queue] if queue else list(m.queues) if m else []
         if m is None or not targets or any(t not in m.queues for t in targets):
             return "Interface not found"
+        self.pause_actions.append((interface, paused, reason))
         now = int(time.time())
         for t in targets:
             mq = m.queues[t]

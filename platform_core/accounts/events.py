@@ -13,3 +13,13 @@ class LoginSessionEnded(DomainEvent):
     user_id: int
     reason: str
     region_code: str
+
+
+@dataclass(frozen=True)
+class WrapUpOpened(DomainEvent):
+    """An agent owes a call's disposition before the next call (the desk is paused meanwhile)."""
+
+    user_id: int
+    linkedid: str
+    agent_interface: str
+    region_code: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from platform_core.accounts import login_steps
-from platform_core.accounts.events import LoginSessionEnded
+from platform_core.accounts.events import LoginSessionEnded, WrapUpOpened
 from platform_core.accounts.models import LoginSession, User, WrapUp
 from platform_core.accounts.passwords import (
     DUMMY_HASH,
@@ -331,6 +331,17 @@ def find_user_by_interface(session: Session, interface: str) -> User | None:
     return session.scalar(
         select(User).where(User.sip_interface == interface, User.active.is_(True))
     )
+
+
+def users_by_interface(session: Session, interfaces: Iterable[str]) -> dict[str, User]:
+    """The active accounts working at these desks, by desk, in one round trip."""
+    wanted = sorted(set(interfaces))
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(User).where(User.sip_interface.in_(wanted), User.active.is_(True))
+    )
+    return {str(u.sip_interface): u for u in rows}
 
 
 def list_users(session: Session, *, region_code: str, role: Role | str | None = None) -> list[User]:
@@ -754,20 +765,30 @@ def is_session_live(session: Session, session_id: str) -> bool:
 
 
 def open_wrapup(session: Session, *, user_id: int, linkedid: str) -> WrapUp:
-    """Start after-call work for a call the agent handled (once per call: every console
-    process relays the call's end, and a unique key lets only one of them open it)."""
+    """Start after-call work for a call the agent handled, once per agent and call (a call's
+    end recorded again opens nothing new); its opening is announced to the agent's screen."""
     from sqlalchemy.exc import IntegrityError
 
     query = select(WrapUp).where(WrapUp.user_id == user_id, WrapUp.linkedid == linkedid)
     existing = session.scalar(query)
     if existing is not None:
         return existing
+    user = get_user(session, user_id)
     row = WrapUp(user_id=user_id, linkedid=linkedid, started_at=utcnow(), notes="")
     try:
         with session.begin_nested():
             session.add(row)
-    except IntegrityError:  # another process opened it a moment ago
+    except IntegrityError:  # opened a moment ago by another unit of work
         return session.scalars(query).one()
+    publish_on_commit(
+        session,
+        WrapUpOpened(
+            user_id=user_id,
+            linkedid=linkedid,
+            agent_interface=user.sip_interface or "",
+            region_code=user.region_code,
+        ),
+    )
     return row
 
 

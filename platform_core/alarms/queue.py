@@ -49,6 +49,7 @@ from platform_core.errors import (
 from platform_core.events import publish_on_commit
 from platform_core.regions import codes
 from platform_core.runtime import settings_of
+from platform_core.telephony.desks import DeskCommand
 
 OFFERED, TAKEN, LAPSED, WITHDRAWN = "offered", "taken", "lapsed", "withdrawn"
 # The desk's pause reasons: holding an alarm, and an offer it let lapse (nobody at the desk).
@@ -58,16 +59,6 @@ PAUSE_MISSED = "alarm_missed"
 DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
 _LOCK_KEY = zlib.crc32(b"hotline.alarm_queue")
 _NEEDS_PERSON = [t.value for t in NEEDS_PERSON]
-
-
-@dataclass(frozen=True)
-class DeskCommand:
-    """A pause or release of one desk, sent through telephony after the pass commits."""
-
-    kind: str  # "pause" or "unpause"
-    interface: str
-    reason: str
-    key: str  # idempotency key: callcenter runs it once whoever sends it again
 
 
 @dataclass

@@ -6,17 +6,18 @@ reservation ended; callers say so with :meth:`AlarmRouter.wake`) and at least ev
 ``tick_s`` (a reservation running out needs no event, and an event lost with the bus is made
 good within a tick). Passes in several processes are serialised by the database. The desks'
 pauses and releases go through telephony on a thread of their own, in the order they were
-decided, so a callcenter that is slow to answer never holds up the next offer.
+decided (:class:`platform_core.telephony.desks.DeskCommands`), so a callcenter that is slow to
+answer never holds up the next offer.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from platform_core.alarms import queue
 from platform_core.runtime import Runtime
+from platform_core.telephony.desks import DeskCommands
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class AlarmRouter:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._desks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alarm-desks")
+        self._desks = DeskCommands(runtime, name="alarm-desks")
         self.passes = 0
 
     def start(self) -> AlarmRouter:
@@ -43,7 +44,7 @@ class AlarmRouter:
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
-        self._desks.shutdown(wait=False, cancel_futures=True)
+        self._desks.close()
 
     def wake(self) -> None:
         """Route now (cheap to call often: wakes coalesce into one pass)."""
@@ -72,24 +73,5 @@ class AlarmRouter:
         with self.runtime.session() as s:
             done = queue.route(s)
         self.passes += 1
-        for command in done.commands:
-            self._desks.submit(self._send, command)
+        self._desks.send(done.commands)
         return done
-
-    def _send(self, command: queue.DeskCommand) -> None:
-        from platform_core.telephony.commands import Pause, TelephonyClient, Unpause
-
-        client = TelephonyClient(self.runtime)
-        sent = (
-            Pause(interface=command.interface, reason=command.reason)
-            if command.kind == "pause"
-            else Unpause(interface=command.interface)
-        )
-        try:
-            result = client.execute(sent, idempotency_key=command.key)
-            if not result.ok:
-                log.warning(
-                    "告警暂停未成功 / %s %s: %s", command.kind, command.interface, result.message
-                )
-        except Exception as exc:  # telephony down: the offer stands, the alarm comes first
-            log.warning("告警暂停失败 / %s %s failed: %s", command.kind, command.interface, exc)

@@ -620,6 +620,7 @@ def finish(session: Session, call: LiveCall, at: datetime, *, by_resync: bool = 
             # Lost: abandoned, or left the queue unanswered (no agent was ever rung: no_agent).
             reason = "abandoned" if abandoned else "timeout" if call.offers else "no_agent"
             recalls.open_for_lost_call(session, call, reason=reason, queue=call.first_queue, at=at)
+    uow.note_ended(session, call)
     publish_on_commit(
         session,
         ev.CallEnded(

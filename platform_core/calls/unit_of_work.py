@@ -9,6 +9,7 @@ through :func:`call_of`, :func:`queue_of` or ``agents.agent_of`` and so imports 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,30 @@ from platform_core.runtime import settings_of
 
 _CACHE = "calls.cache"
 _CHANGED_QUEUES = "calls.dirty_queues"
+_ENDED = "calls.ended"
+
+
+@dataclass(frozen=True)
+class EndedCall:
+    """A call whose end this unit of work recorded."""
+
+    linkedid: str
+    outcome: str | None
+    agent_interface: str | None  # the desk that answered it (first answer), if any
+    region_code: str
+
+
+def note_ended(session: Session, call: LiveCall) -> None:
+    session.info.setdefault(_ENDED, []).append(
+        EndedCall(call.linkedid, call.outcome, call.agent_interface, call.region_code)
+    )
+
+
+def take_ended(session: Session) -> list[EndedCall]:
+    """The calls whose end this unit of work recorded so far (by a Hangup or a resync), each
+    once: what follows a call's end in the same unit of work starts from them."""
+    ended: list[EndedCall] = session.info.pop(_ENDED, [])
+    return ended
 
 
 def _cache(session: Session) -> dict[tuple[str, str], Any]:
@@ -40,6 +65,7 @@ def _forget_cache(session: Session) -> None:
     for key in (
         _CACHE,
         _CHANGED_QUEUES,
+        _ENDED,
         recalls.NEW,
         recalls.REACHED,
         agents.SPANS,
@@ -53,6 +79,7 @@ def _settle(session: Session) -> None:
     """Work done once per unit of work rather than once per event: number the new recall items,
     close the recalls of callers who got through, recount the queues whose callers changed."""
     live.write(session)
+    session.info.pop(_ENDED, None)  # ends nobody took: a long-lived session must not keep them
     new_recalls: list[RecallItem] | None = session.info.pop(recalls.NEW, None)
     reached: list[tuple[LiveCall, datetime]] | None = session.info.pop(recalls.REACHED, None)
     dirty: set[str] | None = session.info.pop(_CHANGED_QUEUES, None)
