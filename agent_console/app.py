@@ -119,7 +119,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
 
     supervision.init_app(app)
     provider_api.init_app(app)
-    provider_portal.init_app(app)
+    provider_portal.init_app(app, realtime)
     orders_desk.init_app(app)
     from agent_console.views import (
         administration,

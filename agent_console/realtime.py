@@ -438,7 +438,11 @@ class Realtime:
         for ns in self._permissions:
             self.socketio.emit("resync", {}, namespace=ns, ignore_queue=True)
 
-    def emit_local(self, event: str, data: Any, *, namespace: str, to: str | None = None) -> None:
+    def emit_local(
+        self, event: str, data: Any, *, namespace: str, to: str | list[str] | None = None
+    ) -> None:
+        """To this process's connections in ``to`` (a connection in several of the rooms gets
+        it once)."""
         self.socketio.emit(event, data, namespace=namespace, to=to, ignore_queue=True)
 
     def emit_to_region(self, event: str, envelope: dict[str, Any], *, namespace: str) -> None:

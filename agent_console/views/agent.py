@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, g, jsonify, render_template, request
 
-from agent_console.realtime import AGENT_NS, Connection, Realtime
+from agent_console.realtime import AGENT_NS, SUPERVISOR_NS, Connection, Realtime
 from agent_console.security import current_actor, guard, require_region
 from agent_console.views.common import (
     body,
@@ -56,7 +56,12 @@ from platform_core.flows import care_orders
 from platform_core.flows.screen_pop import desk_profile, screen_pop
 from platform_core.orders import service as orders
 from platform_core.orders.events import ORDER_EVENT_TYPES
-from platform_core.orders.summaries import open_order_summaries, order_change, order_summary
+from platform_core.orders.summaries import (
+    open_order_summaries,
+    order_change,
+    order_summary,
+    orders_opened_by,
+)
 from platform_core.regions import codes
 from platform_core.telephony.commands import TelephonyClient
 
@@ -94,6 +99,7 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
         "wrapup": None,
         "alarm_desk": {"offer": None, "handling": []},
         "call": None,
+        "my_orders": [],
         "unavailable": [],
     }
     rt = runtime()
@@ -132,7 +138,12 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
     part("live", live)
     part("recalls", recalls)
     part("alarms", alarm_desk)
+
+    def my_orders(s: Any) -> None:
+        out["my_orders"] = orders_opened_by(s, user_id=user["id"])
+
     part("call", call)
+    part("orders", my_orders)
     return out
 
 
@@ -463,12 +474,19 @@ def _relay_handlers(realtime: Realtime) -> None:
             realtime.emit_local("ring_ended", env["data"], namespace=AGENT_NS, to=f"user:{user.id}")
 
     def order_changed(env: dict[str, Any]) -> None:
-        # to the screen pops showing this elder: the open orders and their states move live
+        # to the screen pops showing this elder and the agent who opened the order, and to the
+        # wallboards of the order's region: each step moves on screen as it happens
         data = env["data"]
         with rt.session() as s:
-            change = order_change(s, data)
-        realtime.emit_local(
-            "order_changed", change, namespace=AGENT_NS, to=_elder_room(data["elder_id"])
+            change = order_change(s, data, at=env.get("occurred_at"))
+        rooms = [_elder_room(data["elder_id"])]
+        if data.get("opened_by_user_id"):
+            rooms.append(f"user:{data['opened_by_user_id']}")
+        realtime.emit_local("order_changed", change, namespace=AGENT_NS, to=rooms)
+        realtime.emit_to_region(
+            "order_changed",
+            {**change, "region_code": data["region_code"]},
+            namespace=SUPERVISOR_NS,
         )
 
     def recall_changed(env: dict[str, Any]) -> None:

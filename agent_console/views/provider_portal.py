@@ -1,6 +1,10 @@
 """The provider portal (服务商平台): a phone-sized inbox of the provider's orders and the steps
 its staff take at the elder's home: accept or reject, name who goes, set off, check in and out
-with the phone's position and a photo, report, and the elder's confirmation."""
+with the phone's position and a photo, report, and the elder's confirmation.
+
+Live on the ``/provider`` namespace: each step of one of the provider's orders (taken on a
+staff phone, by the hotline or by dispatch) reaches the inbox and the staff phones showing it as
+it happens; a (re)connecting page gets the inbox's counts first and reads its list again."""
 
 from __future__ import annotations
 
@@ -12,15 +16,21 @@ from typing import Any
 from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
 from pydantic import BaseModel, Field
 
+from agent_console.realtime import Connection, Realtime
 from agent_console.security import audit_refusal, current_actor, guard
 from agent_console.views.common import body, check_note, runtime
+from agent_console.views.schemas import SnapshotIn
 from platform_core.accounts.permissions import Permission, allows
+from platform_core.actors import Actor
 from platform_core.errors import ValidationFailed
 from platform_core.notifications import order_messages
 from platform_core.orders import confirmation, photos, portal
 from platform_core.orders import service as orders
+from platform_core.orders.events import ORDER_EVENT_TYPES
+from platform_core.orders.summaries import order_change
 
 bp = Blueprint("provider", __name__)
+PROVIDER_NS = "/provider"
 # Multipart overhead allowed above the photo size limit before the request is cut off.
 _UPLOAD_MARGIN = 64 * 1024
 _MESSAGES = Path(__file__).resolve().parents[1] / "templates" / "provider"
@@ -297,5 +307,48 @@ def upload_photo(order_id: int) -> Any:
         return jsonify({"photo_id": row.id, "kind": row.kind, "size": row.size}), 201
 
 
-def init_app(app: Flask) -> None:
+# ---------------------------------------------------------------- live
+
+
+def _provider_room(provider_id: int) -> str:
+    return f"provider:{provider_id}"
+
+
+def _provider_rooms(conn: Connection) -> list[str]:
+    return [_provider_room(conn.actor.provider_id)] if conn.actor.provider_id else []
+
+
+def inbox_snapshot(actor: Actor) -> dict[str, Any]:
+    """What a (re)connecting portal page starts from: the inbox's counts per tab."""
+    with runtime().session() as s:
+        return {"counts": portal.inbox_counts(s, actor=actor)}
+
+
+def _relay_handlers(realtime: Realtime) -> None:
+    rt = realtime.runtime
+
+    def order_changed(env: dict[str, Any]) -> None:
+        # the provider it is with now, and the one that just gave it back (a rejection)
+        data = env["data"]
+        providers = {data.get("provider_id"), (data.get("detail") or {}).get("provider_id")}
+        rooms = [_provider_room(int(p)) for p in providers if p]
+        if not rooms:
+            return
+        with rt.session() as s:
+            change = order_change(s, data, at=env.get("occurred_at"))
+        realtime.emit_local("order_changed", change, namespace=PROVIDER_NS, to=rooms)
+
+    for name in ORDER_EVENT_TYPES:
+        realtime.on_domain_event(name, order_changed)
+
+
+def init_app(app: Flask, realtime: Realtime) -> None:
     app.register_blueprint(bp)
+    realtime.add_namespace(PROVIDER_NS, Permission.PROVIDER_PORTAL, rooms=_provider_rooms)
+    realtime.set_snapshot(PROVIDER_NS, lambda conn: inbox_snapshot(conn.actor))
+
+    @realtime.on(PROVIDER_NS, "snapshot", Permission.PROVIDER_PORTAL, SnapshotIn)
+    def socket_snapshot(conn: Connection, _payload: SnapshotIn) -> dict[str, Any]:
+        return {"snapshot": inbox_snapshot(conn.actor)}
+
+    _relay_handlers(realtime)

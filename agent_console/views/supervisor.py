@@ -23,6 +23,7 @@ from platform_core.calls import desk
 from platform_core.calls import queries as calls
 from platform_core.db import utcnow
 from platform_core.errors import Conflict, NotFound
+from platform_core.orders.summaries import latest_moves
 from platform_core.telephony.commands import TelephonyClient
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
     kpis = dict(live.get("kpi") or {})
     levels = _kpi_levels(kpis, settings)
     return {
+        "orders": _latest_orders(actor),
         "alarm_kpi": _alarm_kpi_today(actor),
         "alarm_queue": _alarm_queue(actor),
         "server_time": utcnow().isoformat(),
@@ -138,6 +140,16 @@ def _alarm_queue(actor: Actor) -> dict[str, Any] | None:
             return board
     except Exception:
         log.exception("读取待接告警失败 / reading the alarm queue failed")
+        return None
+
+
+def _latest_orders(actor: Actor) -> list[dict[str, Any]] | None:
+    """The region's orders that moved last (each step then arrives as it happens)."""
+    try:
+        with runtime().session() as s:
+            return latest_moves(s, region_code=actor.region_code)
+    except Exception:
+        log.exception("读取工单动态失败 / reading the latest orders failed")
         return None
 
 

@@ -29,6 +29,8 @@ class OrderEvent(DomainEvent):
     detail: dict[str, Any] = field(default_factory=dict)
     # the step's number in the order's transition log (jobs that follow it are keyed by it)
     seq: int = 0
+    # the account that opened the order: its screen follows the order's steps
+    opened_by_user_id: int | None = None
 
 
 class OrderOpened(OrderEvent): ...

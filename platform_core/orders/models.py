@@ -85,6 +85,7 @@ class ServiceOrder(Base):
         ),
         Index("ix_service_orders_elder_status", "elder_id", "status"),
         Index("ix_service_orders_provider_status", "provider_id", "status"),
+        Index("ix_service_orders_opened_by_user", "opened_by_user_id", "opened_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -131,6 +132,9 @@ class ServiceOrder(Base):
     opened_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     created_at = synonym("opened_at")  # "created" is the lifecycle's first status
     opened_by: Mapped[str] = mapped_column(String(64), default="")
+    # the account that opened it (an agent's screen follows the orders it opened); none for
+    # orders the IVR, a job or a provider's interface opened
+    opened_by_user_id: Mapped[int | None]
     submitted_at: Mapped[datetime | None]
     dispatched_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]

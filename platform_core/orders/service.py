@@ -334,6 +334,7 @@ def _record(
             reason=reason,
             detail=detail or {},
             seq=row.seq,
+            opened_by_user_id=order.opened_by_user_id,
         ),
     )
     followups.plan(session, order, command=command, seq=row.seq)
@@ -533,6 +534,7 @@ def open_order(
         arrival_due_at=arrival_due,
         opened_at=now,
         opened_by=actor.label,
+        opened_by_user_id=actor.user_id,
         transition_count=0,
     )
     session.add(order)

@@ -154,6 +154,7 @@ SOCKET_EVENTS = {
     ("/agent", "elder_orders"): "elder",
     ("/supervisor", "snapshot"): "content",
     ("/care", "snapshot"): "content",
+    ("/provider", "snapshot"): "self",  # the provider's own inbox counts
     **COMMUNITY_EVENTS,
     ("/care", "follow_campaign"): "content",  # the campaign's region (test_care_campaigns_desk)
 }

@@ -8,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 const QUEUE_NAMES = JSON.parse($("queue-names").textContent);
 const queueName = (code) => QUEUE_NAMES[code] || code || "—";
 const PRESETS = JSON.parse($("intent-presets").textContent);
-let state = { agent: null, wrapup: null, call: null, elderId: null, elderName: "", popSeq: 0, orders: new Map(), presetCode: "" };
+let state = { agent: null, wrapup: null, call: null, elderId: null, elderName: "", popSeq: 0, orders: new Map(), presetCode: "", userId: null, myOrders: new Map() };
 
 function renderState() {
   const a = state.agent;
@@ -43,6 +43,9 @@ function applySnapshot(snap) {
   state.wrapup = snap.wrapup;
   renderState();
   renderRecalls(snap.recalls || []);
+  state.userId = snap.user ? snap.user.id : null;
+  state.myOrders = new Map((snap.my_orders || []).map((o) => [o.id, o]));
+  renderMyOrders();
   alarmDesk.fromSnapshot(snap.alarm_desk);
   reconcileCall(snap.call);
   if (state.elderId) refreshOrders(state.elderId); // events missed while away are in the list
@@ -231,13 +234,29 @@ function renderOrders() {
   box.replaceChildren(orders.length ? el("ul", { class: "orders" }, orders.map(orderItem)) : el("p", {}, t("pop.none")));
 }
 
+// An order event reaches this desk for the elder on its pop and for the orders it opened.
 function onOrderChanged(o) {
+  if (state.userId !== null && o.opened_by_user_id === state.userId) {
+    state.myOrders.set(o.id, { ...(state.myOrders.get(o.id) || {}), ...o });
+    renderMyOrders();
+  }
+  const opened = document.querySelector(`#orders-opened li[data-order="${o.id}"] .order-text`);
+  if (opened) opened.textContent = orderText(o);
   if (o.elder_id !== state.elderId) return;
   if (o.open) state.orders.set(o.id, { ...(state.orders.get(o.id) || {}), ...o });
   else state.orders.delete(o.id);
   renderOrders();
-  const opened = document.querySelector(`#orders-opened li[data-order="${o.id}"] .order-text`);
-  if (opened) opened.textContent = orderText(o);
+}
+
+// The orders this agent opened, the latest first: each step the provider takes shows here.
+const MY_ORDERS_SHOWN = 10;
+function renderMyOrders() {
+  const rows = [...state.myOrders.values()].sort((a, b) => b.id - a.id).slice(0, MY_ORDERS_SHOWN);
+  const body = $("my-order-rows");
+  body.replaceChildren(...(rows.length ? rows.map((o) => el("tr", { "data-order-no": o.order_no },
+    el("td", {}, o.order_no), el("td", {}, o.service_type_name || o.service_type_code),
+    el("td", { "data-testid": `my-order-${o.order_no}` }, o.status_label || o.status)))
+    : [el("tr", {}, el("td", { colspan: 3 }, t("myorders.none")))]));
 }
 
 function refreshOrders(elderId) {

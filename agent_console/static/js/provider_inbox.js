@@ -1,5 +1,7 @@
-// The provider's inbox: one tab per stage, most urgent first, refreshed every 30 seconds.
-import { el, showError } from "/static/js/common.js";
+// The provider's inbox: one tab per stage, most urgent first. Live: each step of one of the
+// provider's orders (taken on a staff phone, by the hotline or by dispatch) reloads the tab shown;
+// a (re)connect brings the counts and reads the tab again.
+import { connect, el, showError } from "/static/js/common.js";
 import { api, pt, when } from "/static/js/provider_common.js";
 
 // the first tab of this login (a practitioner has no "new" tab: their provider takes orders)
@@ -18,17 +20,25 @@ function card(o) {
     o.requested_at ? el("div", {}, `${pt("requested")} ${when(o.requested_at)}`) : ""));
 }
 
+function showCounts(counts) {
+  for (const [code, n] of Object.entries(counts || {})) {
+    const badge = document.querySelector(`[data-count="${code}"]`);
+    if (badge) badge.textContent = n;
+  }
+}
+
 async function load() {
   try {
     const data = await api("GET", `/api/provider/orders?view=${view}`);
     list.replaceChildren(...data.orders.map(card));
     empty.hidden = data.orders.length > 0;
-    for (const [code, n] of Object.entries(data.counts)) {
-      const badge = document.querySelector(`[data-count="${code}"]`);
-      if (badge) badge.textContent = n;
-    }
+    showCounts(data.counts);
   } catch (err) { showError(err); }
 }
+
+// A burst of steps (dispatch, accept, assign) reads the list once.
+let pending = null;
+function soon() { if (!pending) pending = setTimeout(() => { pending = null; load(); }, 300); }
 
 for (const tab of document.querySelectorAll(".tab")) {
   tab.addEventListener("click", () => {
@@ -38,5 +48,9 @@ for (const tab of document.querySelectorAll(".tab")) {
   });
 }
 document.getElementById("refresh").addEventListener("click", load);
+// read at once (a phone whose socket cannot connect still works), and again on every (re)connect
 load();
-setInterval(load, 30000);
+connect("/provider", {
+  onSnapshot: (snap) => { if (snap && !snap.error) showCounts(snap.counts); load(); },
+  on: { order_changed: soon },
+});

@@ -1,5 +1,7 @@
 // One order on the staff member's phone: what to do next, with position, photo and confirmation.
-import { el, showError } from "/static/js/common.js";
+// Live: a step of this order taken elsewhere (a colleague's phone, the hotline, dispatch) shows
+// at once; a (re)connect reads the order again.
+import { connect, el, showError } from "/static/js/common.js";
 import { api, position, pt, toast, uploadPhoto, when } from "/static/js/provider_common.js";
 
 const root = document.getElementById("portal");
@@ -109,4 +111,9 @@ $("btn-confirm-sign").addEventListener("click", async () => {
   } catch (err) { showError(err); }
 });
 
+// read at once (a phone whose socket cannot connect still works), and again on every (re)connect
 load();
+connect("/provider", {
+  onSnapshot: load,
+  on: { order_changed: (o) => { if (String(o.id) === String(orderId)) load(); } },
+});

@@ -1,5 +1,5 @@
 // Supervisor's wallboard: snapshot on (re)connect, then events trigger a fresh snapshot.
-import { api, clockTime, connect, duration, el, pct, showError, t, toast } from "./common.js";
+import { api, clockTime, connect, duration, el, monthDayTime, pct, showError, t, toast } from "./common.js";
 import { announceDispatchDecision, announceLapse, renderAlarmQueue } from "./wallboard_alarms.js";
 
 const $ = (id) => document.getElementById(id);
@@ -31,11 +31,27 @@ function render(snap) {
     el("td", {}, q.longest_wait_s ? `${Math.round(q.longest_wait_s)} ${t("common.seconds")}` : "—"))));
   $("alerts").replaceChildren(...(snap.alerts || []).map((a) => el("p", { class: "alert" },
     t("wall.alert", { queue: a.label || a.queue, seconds: Math.round(a.longest_wait_s) }))));
+  if (snap.orders) { orders = snap.orders; renderOrders(); }
   renderAlarmKpi(snap.alarm_kpi);
   renderAlarmQueue(snap.alarm_queue);
   agents = snap.agents || [];
   renderAgents();
   $("updated").textContent = clockTime(new Date(snap.server_time));
+}
+
+// The region's orders that moved last: the snapshot's list, then each step as it happens.
+const ORDERS_SHOWN = 10;
+let orders = [];
+function renderOrders() {
+  $("order-rows").replaceChildren(...(orders.length ? orders.map((o) => el("tr", { "data-order-no": o.order_no },
+    el("td", {}, o.order_no), el("td", {}, o.service_type_name || o.service_type_code),
+    el("td", { "data-testid": `order-status-${o.order_no}` }, o.status_label || o.status), el("td", {}, monthDayTime(o.updated_at))))
+    : [el("tr", {}, el("td", { colspan: 4 }, t("wall.orders_none")))]));
+}
+
+function onOrderChanged(o) {
+  orders = [{ ...(orders.find((x) => x.id === o.id) || {}), ...o }, ...orders.filter((x) => x.id !== o.id)].slice(0, ORDERS_SHOWN);
+  renderOrders();
 }
 
 function seconds(v) {
@@ -80,5 +96,10 @@ async function spy(agentInterface, mode) {
 let pending = null;
 const socket = connect("/supervisor", {
   onSnapshot: render,
-  on: { alarm_escalated: announceLapse, alarm_dispatch_decision: announceDispatchDecision, event: () => { if (!pending) pending = setTimeout(() => { pending = null; socket.refresh(); }, 300); } },
+  on: {
+    alarm_escalated: announceLapse,
+    alarm_dispatch_decision: announceDispatchDecision,
+    order_changed: onOrderChanged,
+    event: () => { if (!pending) pending = setTimeout(() => { pending = null; socket.refresh(); }, 300); },
+  },
 });
