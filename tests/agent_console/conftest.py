@@ -6,7 +6,8 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 import pytest
 import requests
@@ -148,6 +149,21 @@ def http_login(
     return s, csrf_of(s.get(f"{base_url}/no-console").text)
 
 
+def _queued_call(
+    linkedid: str, number: str, region_code: str, queue: str, *, at: datetime, **fields: Any
+) -> Call:
+    return Call(
+        linkedid=linkedid,
+        uniqueid=linkedid,
+        caller_number=number,
+        region_code=region_code,
+        started_at=at,
+        queued_at=at,
+        first_queue=queue,
+        **fields,
+    )
+
+
 def answered_at_desk(
     rt: Runtime,
     linkedid: str,
@@ -163,14 +179,12 @@ def answered_at_desk(
     now = utcnow()
     with rt.session() as s:
         s.add(
-            Call(
-                linkedid=linkedid,
-                uniqueid=linkedid,
-                caller_number=caller_number,
-                region_code=region_code,
-                started_at=now,
-                queued_at=now,
-                first_queue=queue,
+            _queued_call(
+                linkedid,
+                caller_number,
+                region_code,
+                queue,
+                at=now,
                 answered_at=now,
                 answered_queue=queue,
                 agent_interface=interface,
@@ -206,18 +220,7 @@ def recorded_call(
     caller (``kind`` None: the call skipped the IVR)."""
     now = utcnow()
     with rt.session() as s:
-        s.add(
-            Call(
-                linkedid=linkedid,
-                uniqueid=linkedid,
-                caller_number=number,
-                elder_id=elder_id,
-                region_code=region,
-                started_at=now,
-                queued_at=now,
-                first_queue="hotline-general",
-            )
-        )
+        s.add(_queued_call(linkedid, number, region, "hotline-general", at=now, elder_id=elder_id))
         if kind is not None:
             s.add(
                 IvrSession(

@@ -12,11 +12,10 @@ import pytest
 from playwright.sync_api import expect
 
 from platform_core.actors import Actor, Role
-from platform_core.calls.events import CallRinging
 from platform_core.catalogue import service as catalogue
-from platform_core.events import publish_on_commit
 from platform_core.flows import care_orders
 from platform_core.orders import service as orders
+from tests.agent_console.browser_support import logged_in_page, ring_desk
 from tests.agent_console.provider_support import ADMIN, _provider
 from tests.agent_console.test_browser import _login, browser  # noqa: F401
 
@@ -43,26 +42,6 @@ def _colleague(provider) -> Actor:
         role=Role.PROVIDER,
         provider_id=provider.id,
     )
-
-
-def _ring(world) -> None:
-    with world.runtime.session() as s:
-        publish_on_commit(
-            s,
-            CallRinging(
-                linkedid=CALL,
-                uniqueid=CALL,
-                queue="hotline-general",
-                agent_interface="PJSIP/8001",
-                member_name="agent_hhht",
-                caller_number=world.phones["hhht"],
-                caller_name="",
-                elder_id=world.elders["hhht"],
-                intent="daily_care",
-                priority=0,
-                region_code="150102000000",
-            ),
-        )
 
 
 class Blips:
@@ -93,14 +72,11 @@ def test_a_providers_step_reaches_every_screen_live_and_a_reconnect_rereads(
     with rt.session() as s:
         catalogue.install_defaults(s, actor=ADMIN)
         provider = _provider(s, 1)
-    errors: list[str] = []
-
-    agent = browser.new_page()
-    agent.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(agent, live.url, "agent_hhht")
-    agent.wait_for_url("**/agent")
-    expect(agent.locator("#conn")).to_have_class("conn ok", timeout=10_000)
-    _ring(world)  # the elder on the agent's pop
+    agent, errors = logged_in_page(browser, live.url, "agent_hhht", "/agent")
+    # the elder on the agent's pop
+    ring_desk(
+        world, CALL, caller_number=world.phones["hhht"], elder_id=world.elders["hhht"], intent=None
+    )
     expect(agent.get_by_test_id("elder-name")).to_have_text("巴特尔", timeout=10_000)
 
     sup = browser.new_page()

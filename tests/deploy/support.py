@@ -17,6 +17,14 @@ from pathlib import Path
 
 import requests
 
+from platform_core.accounts import service as accounts
+from platform_core.actors import system_actor
+from platform_core.catalogue.service import install_defaults
+from platform_core.regions.service import load_dictionary
+from platform_core.runtime import Runtime
+from platform_core.settings import Settings
+from tests.agent_console.conftest import PASSWORD, USERS, _elder
+
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "nginx.conf.template"
 PLACEHOLDER = re.compile(r"\$\{(NGINX_[A-Z0-9_]+)\}")
@@ -199,3 +207,49 @@ class ConsoleProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def seed_desk_world(rt: Runtime, usernames: tuple[str, ...], elder_phone: str) -> None:
+    """The console tests' accounts named (agent_hhht at PJSIP/8001, ...) and the elder 巴特尔 of
+    新城区 calling from ``elder_phone``, in a database that has nothing yet."""
+    with rt.session() as s:
+        load_dictionary(s)
+        install_defaults(s, actor=system_actor())
+        for username in usernames:
+            role, region, interface = USERS[username]
+            accounts.create_user(
+                s,
+                actor=system_actor(),
+                username=username,
+                password=PASSWORD,
+                role=role,
+                region_code=region,
+                display_name=username,
+                sip_interface=interface,
+            )
+    _elder(
+        rt,
+        name="巴特尔",
+        region="150102000000",
+        area="150102",
+        seq=11,
+        phone=elder_phone,
+        contact_phone="13800471009",
+    )
+
+
+def console_env(
+    settings: Settings, *, pg_url: str, redis_url: str, data_dir: Path, **extra: str
+) -> dict[str, str]:
+    """The environment of a console process on the tests' database and Redis namespace."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOTLINE_DATABASE_URL": pg_url,
+        "HOTLINE_DATA_DIR": str(data_dir),
+        "HOTLINE_SECRET_KEY": settings.secret_key,
+        "HOTLINE_DATA_KEY": settings.data_key,
+        "HOTLINE_REDIS_URL": redis_url,
+        "HOTLINE_REDIS_NAMESPACE": settings.redis_namespace,
+        **extra,
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
+    }

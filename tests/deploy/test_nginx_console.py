@@ -6,7 +6,6 @@ browsers reconnect through nginx to the other one and get their snapshot."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -19,19 +18,16 @@ from playwright.sync_api import expect, sync_playwright
 from callcenter.app import CallCenterThread
 from callcenter.pbx_sim import AmiUser, CallerConfig, default_config
 from callcenter.pbx_sim.harness import SimulatorThread
-from platform_core.accounts import service as accounts
-from platform_core.actors import system_actor
-from platform_core.catalogue.service import install_defaults
-from platform_core.regions.service import load_dictionary
-from tests.agent_console.conftest import PASSWORD, USERS, _elder
 from tests.agent_console.test_browser import CHROMIUM_ARGS, _login
 from tests.conftest import _unavailable
 from tests.deploy.support import (
     ROOT,
     ConsoleProcess,
     Nginx,
+    console_env,
     free_port,
     make_certificate,
+    seed_desk_world,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,50 +41,23 @@ def stack(redis_runtime, base_settings, pg_url, redis_url):
     if Nginx.binary() is None:
         _unavailable("nginx", FileNotFoundError("nginx (apt-get install nginx-light)"))
     rt = redis_runtime
-    with rt.session() as s:
-        load_dictionary(s)
-        install_defaults(s, actor=system_actor())
-        for username in ("agent_hhht", "sup_hhht"):
-            role, region, interface = USERS[username]
-            accounts.create_user(
-                s,
-                actor=system_actor(),
-                username=username,
-                password=PASSWORD,
-                role=role,
-                region_code=region,
-                display_name=username,
-                sip_interface=interface,
-            )
-    _elder(
-        rt,
-        name="巴特尔",
-        region="150102000000",
-        area="150102",
-        seq=11,
-        phone=ELDER_PHONE,
-        contact_phone="13800471009",
-    )
+    seed_desk_world(rt, ("agent_hhht", "sup_hhht"), ELDER_PHONE)
     # nginx's workers run as nobody: what they read lives outside pytest's private directory
     root = Path(tempfile.mkdtemp(prefix="hotline-nginx-"))
     root.chmod(0o755)
     shutil.copytree(ROOT / "agent_console" / "static", root / "assets" / "static")
     cert, key = make_certificate(root)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOTLINE_DATABASE_URL": pg_url,
-        "HOTLINE_DATA_DIR": str(root / "data"),
-        "HOTLINE_SECRET_KEY": base_settings.secret_key,
-        "HOTLINE_DATA_KEY": base_settings.data_key,
-        "HOTLINE_REDIS_URL": redis_url,
-        "HOTLINE_REDIS_NAMESPACE": base_settings.redis_namespace,
-        "HOTLINE_CONSOLE_TRUSTED_PROXIES": "127.0.0.1/32",
-        "HOTLINE_CONSOLE_THREADS": "50",
+    env = console_env(
+        base_settings,
+        pg_url=pg_url,
+        redis_url=redis_url,
+        data_dir=root / "data",
+        HOTLINE_CONSOLE_TRUSTED_PROXIES="127.0.0.1/32",
+        HOTLINE_CONSOLE_THREADS="50",
         # the second factor has its own browser test; here the supervisor logs in with a password
-        "HOTLINE_TOTP_ROLES": ",",
-        "HOTLINE_AMI_SECRET": SECRET,
-        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
-    }
+        HOTLINE_TOTP_ROLES=",",
+        HOTLINE_AMI_SECRET=SECRET,
+    )
     consoles = [ConsoleProcess(env, free_port(), root / f"console-{i}.log") for i in (1, 2)]
     nginx = Nginx(
         root,

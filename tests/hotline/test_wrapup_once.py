@@ -16,13 +16,10 @@ from sqlalchemy import select
 from callcenter.app import CallCenterThread
 from callcenter.pbx_sim import AmiUser, CallerConfig, default_config
 from callcenter.pbx_sim.harness import SimulatorThread
-from platform_core.accounts import service as accounts
 from platform_core.accounts.models import WrapUp
-from platform_core.actors import system_actor
-from platform_core.regions.service import load_dictionary
-from tests.agent_console.conftest import PASSWORD, USERS, _elder, http_login
+from tests.agent_console.conftest import http_login
 from tests.agent_console.test_socket import Listener, _cookie
-from tests.deploy.support import ConsoleProcess, free_port
+from tests.deploy.support import ConsoleProcess, console_env, free_port, seed_desk_world
 
 pytestmark = pytest.mark.slow
 SECRET = "wrapup-ami-secret"
@@ -33,40 +30,15 @@ ELDER_PHONE = "13900471001"
 def consoles(redis_runtime, base_settings, pg_url, redis_url):
     """agent_hhht at desk PJSIP/8001 and two console processes on one Redis event bus."""
     rt = redis_runtime
-    with rt.session() as s:
-        load_dictionary(s)
-        role, region, interface = USERS["agent_hhht"]
-        accounts.create_user(
-            s,
-            actor=system_actor(),
-            username="agent_hhht",
-            password=PASSWORD,
-            role=role,
-            region_code=region,
-            display_name="agent_hhht",
-            sip_interface=interface,
-        )
-    _elder(
-        rt,
-        name="巴特尔",
-        region="150102000000",
-        area="150102",
-        seq=11,
-        phone=ELDER_PHONE,
-        contact_phone="13800471009",
-    )
+    seed_desk_world(rt, ("agent_hhht",), ELDER_PHONE)
     root = Path(tempfile.mkdtemp(prefix="hotline-wrapup-"))
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOTLINE_DATABASE_URL": pg_url,
-        "HOTLINE_DATA_DIR": str(root / "data"),
-        "HOTLINE_SECRET_KEY": base_settings.secret_key,
-        "HOTLINE_DATA_KEY": base_settings.data_key,
-        "HOTLINE_REDIS_URL": redis_url,
-        "HOTLINE_REDIS_NAMESPACE": base_settings.redis_namespace,
-        "HOTLINE_AMI_SECRET": SECRET,
-        **({"PYTHONPATH": p} if (p := __import__("os").environ.get("PYTHONPATH")) else {}),
-    }
+    env = console_env(
+        base_settings,
+        pg_url=pg_url,
+        redis_url=redis_url,
+        data_dir=root / "data",
+        HOTLINE_AMI_SECRET=SECRET,
+    )
     started = [ConsoleProcess(env, free_port(), root / f"console-{i}.log") for i in (1, 2)]
     try:
         for c in started:
