@@ -24,6 +24,7 @@ import argparse
 import base64
 import json
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -674,6 +675,7 @@ def main() -> None:
         wh.close()
     finally:
         engine.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)  # the warehouse of this run (gigabytes)
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
