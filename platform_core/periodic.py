@@ -68,6 +68,12 @@ PERIODIC: tuple[Periodic, ...] = (
         what="审计与安全日志保留期清理 (至少六个月) / audit and security log retention",
     ),
     Periodic(
+        "device-heartbeat-history",
+        "platform_core.devices.jobs:prune_heartbeat_history",
+        daily(time(3, 40)),
+        what="设备心跳与电量历史清理 / heartbeat and battery history past its keeping",
+    ),
+    Periodic(
         "care-bed-month-orders",
         "platform_core.care_beds.jobs:open_month_orders_for_all",
         daily(time(6, 0)),

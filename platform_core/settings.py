@@ -316,6 +316,8 @@ class Settings:
     maintenance_onsite_hours: int = 48
     device_service_months: int = 36
     device_return_visit_days: int = 90
+    # Heartbeat and battery history: one row per device and hour, kept this many days.
+    device_heartbeat_history_days: int = 90
     # The registries: the largest Excel file an import takes, and rows per page of a list.
     registry_import_max_mb: int = 20
     registry_page_size: int = 50

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from platform_core.actors import system_actor
+from platform_core.devices import heartbeat_history
 from platform_core.devices.config import heartbeat_intervals
 from platform_core.devices.lifecycle import DeviceStatus, can_transition
 from platform_core.devices.models import Device
@@ -97,6 +98,15 @@ def record_heartbeats(session: Session, *, beats: Sequence[Heartbeat]) -> Heartb
         if rows_:
             session.execute(update(Device), rows_)
     result.recorded = len(with_battery) + len(without_battery)
+    # every beat of the batch (not only each device's latest) goes into the hourly history
+    heartbeat_history.record(
+        session,
+        (
+            heartbeat_history.Beat(found[0], beat.at, beat.battery_pct)
+            for beat in beats
+            if (found := by_ref.get(beat.device_ref) or by_ref.get(beat.device_ref.strip().upper()))
+        ),
+    )
     if waking:
         for device in session.scalars(
             select(Device).where(Device.id.in_(waking)).with_for_update()

@@ -39,6 +39,26 @@ class Device(Base):
     )
 
 
+class HeartbeatHour(Base):
+    """A device's heartbeats of one hour, folded: how many, when the first and last came, and the
+    battery they told (lowest, highest, last). Heartbeats can come every few minutes from ten
+    thousand devices, so the history is one row per device and hour, kept
+    ``device_heartbeat_history_days``; the device row holds only the latest."""
+
+    __tablename__ = "device_heartbeat_hours"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour_start: Mapped[datetime] = mapped_column(primary_key=True, index=True)
+    beats: Mapped[int]
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    battery_min: Mapped[int | None]
+    battery_max: Mapped[int | None]
+    battery_last: Mapped[int | None]
+
+
 class DeviceStatusChange(Base):
     """Every status change with who, when and why."""
 

@@ -20,7 +20,7 @@ from platform_core.accounts.permissions import Permission, allows
 from platform_core.actors import Actor
 from platform_core.audit import service as audit
 from platform_core.db import utcnow
-from platform_core.devices import maintenance, return_visits
+from platform_core.devices import heartbeat_history, maintenance, return_visits
 from platform_core.devices import service as devices
 from platform_core.devices.lifecycle import (
     DEVICE_TYPE_LABELS,
@@ -155,6 +155,11 @@ def detail(session: Session, *, actor: Actor, device_id: int) -> dict[str, Any]:
             for c in reversed(device.changes)
         ],
         "tickets": [ticket_row(t, utcnow(), tz) for t in tickets],
+        "last_heartbeat_at": clock.local(device.last_heartbeat_at, tz).strftime("%Y-%m-%d %H:%M")
+        if device.last_heartbeat_at
+        else "",
+        "heartbeat_hours": heartbeat_history.recent_hours(session, device_id=device.id),
+        "heartbeat_days": heartbeat_history.daily(session, device_id=device.id),
     }
 
 

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from platform_core import clock
 from platform_core.audit import service as audit
+from platform_core.devices.heartbeats import Heartbeat, record_heartbeats
 from platform_core.devices.models import Device, MaintenanceTicket
 from platform_core.devices.return_visits import schedule_due
 from tests.agent_console.conftest import PASSWORD, login
@@ -120,6 +122,27 @@ def test_another_regions_devices_are_refused_and_never_listed(app, world) -> Non
         assert s.get(Device, mine).elder_id is None
 
 
+def test_the_device_page_shows_its_heartbeat_and_battery_history(app, world) -> None:
+    client = app.test_client()
+    token = login(client, "sup_hhht")
+    device = _register(client, token, "SOS-H1")
+    _post(client, f"/registry/devices/{device}/bind", token, elder_id=str(world.elders["hhht"]))
+    _post(client, f"/registry/devices/{device}/install", token)
+    now = clock.now()
+    with world.runtime.session() as s:
+        record_heartbeats(
+            s,
+            beats=[
+                Heartbeat(device_ref="SOS-H1", at=now - timedelta(minutes=m), battery_pct=70 + m)
+                for m in range(0, 30, 5)
+            ],
+        )
+    page = client.get(f"/registry/devices/{device}").get_data(as_text=True)
+    hours = page.split('data-testid="heartbeat-hours"')[1].split("</table>")[0]
+    assert "70%" in hours and "无心跳" in hours  # this hour's beats, and the silent hours before
+    assert 'data-testid="heartbeat-days"' in page
+
+
 @pytest.mark.browser
 def test_the_supervisor_keeps_the_devices_in_chromium(live, world) -> None:
     from playwright.sync_api import expect, sync_playwright
@@ -145,6 +168,7 @@ def test_the_supervisor_keeps_the_devices_in_chromium(live, world) -> None:
             page.get_by_test_id("install-submit").click()
             expect(page.get_by_test_id("device-status")).to_have_text("已安装")
             expect(page.get_by_test_id("device-service-until")).not_to_have_text("未安装")
+            expect(page.get_by_test_id("heartbeat-hours")).to_contain_text("无心跳")
             page.get_by_test_id("fault-text").fill("不能通话")
             page.get_by_test_id("fault-submit").click()
             expect(page.get_by_test_id("device-status")).to_have_text("故障")
