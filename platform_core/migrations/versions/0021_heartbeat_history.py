@@ -1,7 +1,7 @@
 """device heartbeat and battery history, one row per device and hour
 
-Revision ID: 0020_heartbeat_history
-Revises: 0019_staff_records
+Revision ID: 0021_heartbeat_history
+Revises: 0020_order_opener
 Create Date: 2026-12-07 10:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import platform_core.db
 
-revision: str = "0020_heartbeat_history"
-down_revision: str | Sequence[str] | None = "0019_staff_records"
+revision: str = "0021_heartbeat_history"
+down_revision: str | Sequence[str] | None = "0020_order_opener"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
