@@ -314,18 +314,15 @@ def recall_callback(recall_id: int) -> Any:
     with runtime().session() as s:
         recall = recall_items.get_recall(s, recall_id=recall_id)
         require_region(recall.region_code, target_type="recall", target_id=recall_id)
-        if recall.status != "open":
-            raise Conflict("该回拨事项已关闭 / this recall is already closed", code="recall_closed")
-        number, elder_id, attempts = recall.number, recall.elder_id, recall.attempts
-    key = f"recall:{recall_id}:{attempts}"
+        call_back = recall_items.call_back_of(recall)
     return jsonify(
         _command(
             lambda c: c.call_back(
                 agent_interface=interface,
-                number=number,
+                number=call_back.number,
                 recall_id=recall_id,
-                elder_id=elder_id,
-                idempotency_key=key,
+                elder_id=call_back.elder_id,
+                idempotency_key=call_back.key,
                 actor=actor,
             )
         )

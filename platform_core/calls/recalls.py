@@ -4,6 +4,7 @@ to be called back, followed by call-back attempts until someone gets through."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -14,7 +15,7 @@ from platform_core.calls import events as ev
 from platform_core.calls.caller import usable_number
 from platform_core.calls.live import LiveCall
 from platform_core.calls.models import RecallAttempt, RecallItem
-from platform_core.errors import NotFound
+from platform_core.errors import Conflict, NotFound
 from platform_core.events import publish_on_commit
 from platform_core.regions import codes
 from platform_core.runtime import settings_of
@@ -206,6 +207,23 @@ def record_recall_attempt(
             session, item, reason="reached_callback", by_linkedid=by_linkedid, at=at, by=actor_name
         )
     return attempt
+
+
+@dataclass(frozen=True)
+class CallBack:
+    """What a call back of a recall dials, and the attempt it is."""
+
+    number: str
+    elder_id: int | None
+    key: str  # idempotency key: a second click before the attempt's result is the same command
+
+
+def call_back_of(item: RecallItem) -> CallBack:
+    """The next call back of an open recall: its key counts the attempts so far, so a double
+    click never dials the elder twice for one attempt and a try after a result is a new one."""
+    if item.status != "open":
+        raise Conflict("该回拨事项已关闭 / this recall is already closed", code="recall_closed")
+    return CallBack(item.number, item.elder_id, f"recall:{item.id}:{item.attempts}")
 
 
 def get_recall(session: Session, *, recall_id: int) -> RecallItem:
