@@ -188,16 +188,6 @@ def start_travel(order_id: int) -> Any:
         )
 
 
-def _photo_ref(s: Any, order_id: int, photo_id: int | None) -> str | None:
-    if photo_id is None:
-        return None
-    if not any(p.id == photo_id for p in photos.list_photos(s, order_id=order_id)):
-        raise ValidationFailed(
-            "照片不属于该工单 / the photo belongs to another order", code="photo_not_found"
-        )
-    return str(photo_id)
-
-
 @bp.post("/api/provider/orders/<int:order_id>/check-in")
 @guard(Permission.PROVIDER_PORTAL)
 def check_in(order_id: int) -> Any:
@@ -209,7 +199,7 @@ def check_in(order_id: int) -> Any:
             order_id=order_id,
             latitude=data.latitude,
             longitude=data.longitude,
-            photo_ref=_photo_ref(s, order_id, data.photo_id),
+            photo_ref=photos.photo_ref(s, order_id=order_id, photo_id=data.photo_id),
         )
         return _done(order)
 
@@ -226,7 +216,7 @@ def check_out(order_id: int) -> Any:
             latitude=data.latitude,
             longitude=data.longitude,
             report=check_note(data.report),
-            photo_ref=_photo_ref(s, order_id, data.photo_id),
+            photo_ref=photos.photo_ref(s, order_id=order_id, photo_id=data.photo_id),
         )
         return _done(order)
 

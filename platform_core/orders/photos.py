@@ -143,6 +143,17 @@ def list_photos(session: Session, *, order_id: int) -> list[OrderPhoto]:
     )
 
 
+def photo_ref(session: Session, *, order_id: int, photo_id: int | None) -> str | None:
+    """How a step (check-in, check-out) names its photo: one of this order's own photos."""
+    if photo_id is None:
+        return None
+    if not any(p.id == photo_id for p in list_photos(session, order_id=order_id)):
+        raise ValidationFailed(
+            "照片不属于该工单 / the photo belongs to another order", code="photo_not_found"
+        )
+    return str(photo_id)
+
+
 def read_photo(session: Session, *, actor: Actor, photo_id: int) -> tuple[bytes, str]:
     """The photo's bytes and type, for the order's provider or staff of its region; audited."""
     photo = session.get(OrderPhoto, photo_id)
