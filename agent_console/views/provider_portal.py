@@ -304,7 +304,15 @@ def _provider_room(provider_id: int) -> str:
     return f"provider:{provider_id}"
 
 
-def _provider_rooms(conn: Connection) -> list[str]:
+def _staff_room(staff_id: int) -> str:
+    return f"staff:{staff_id}"
+
+
+def _portal_rooms(conn: Connection) -> list[str]:
+    """A staff member's phone follows the orders they go to; the provider's own accounts, all
+    of the provider's orders."""
+    if conn.actor.staff_id is not None:
+        return [_staff_room(conn.actor.staff_id)]
     return [_provider_room(conn.actor.provider_id)] if conn.actor.provider_id else []
 
 
@@ -318,10 +326,14 @@ def _relay_handlers(realtime: Realtime) -> None:
     rt = realtime.runtime
 
     def order_changed(env: dict[str, Any]) -> None:
-        # the provider it is with now, and the one that just gave it back (a rejection)
+        # the provider it is with now and the one that just gave it back (a rejection); the
+        # staff member who goes and the one it was taken from (a reassignment)
         data = env["data"]
-        providers = {data.get("provider_id"), (data.get("detail") or {}).get("provider_id")}
+        detail = data.get("detail") or {}
+        providers = {data.get("provider_id"), detail.get("provider_id")}
+        staff = {data.get("staff_id"), detail.get("previous_staff_id")}
         rooms = [_provider_room(int(p)) for p in providers if p]
+        rooms += [_staff_room(int(m)) for m in staff if m]
         if not rooms:
             return
         with rt.session() as s:
@@ -334,7 +346,7 @@ def _relay_handlers(realtime: Realtime) -> None:
 
 def init_app(app: Flask, realtime: Realtime) -> None:
     app.register_blueprint(bp)
-    realtime.add_namespace(PROVIDER_NS, Permission.PROVIDER_PORTAL, rooms=_provider_rooms)
+    realtime.add_namespace(PROVIDER_NS, Permission.PROVIDER_PORTAL, rooms=_portal_rooms)
     realtime.set_snapshot(PROVIDER_NS, lambda conn: inbox_snapshot(conn.actor))
 
     @realtime.on(PROVIDER_NS, "snapshot", Permission.PROVIDER_PORTAL, SnapshotIn)

@@ -1,8 +1,9 @@
 """Every screen follows an order as it moves, in headless Chromium: a step taken on the
-provider's side (a staff member accepting on the phone) appears on the pop and in the "orders I
-opened" list of the agent who opened the order, on the supervisor's wallboard and in the
-provider's inbox, without a reload; and a page whose connection dropped reads its snapshot
-again when it reconnects, so a step taken meanwhile is shown too."""
+provider's side (accepting on the provider's phone) appears on the pop and in the "orders I
+opened" list of the agent who opened the order, on the supervisor's wallboard, in the
+provider's inbox and on the phone of the practitioner it names, without a reload; the
+practitioner's own step reaches the provider's phone; and a page whose connection dropped reads
+its snapshot again when it reconnects, so a step taken meanwhile is shown too."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from platform_core.accounts import service as accounts
 from platform_core.actors import Actor, Role
 from platform_core.catalogue import service as catalogue
 from platform_core.flows import care_orders
 from platform_core.orders import service as orders
 from tests.agent_console.browser_support import logged_in_page, ring_desk
+from tests.agent_console.conftest import PASSWORD
 from tests.agent_console.provider_support import ADMIN, _provider
 from tests.agent_console.test_browser import _login, browser  # noqa: F401
 
@@ -114,7 +117,28 @@ def test_a_providers_step_reaches_every_screen_live_and_a_reconnect_rereads(
     expect(card).to_be_visible()
     expect(office.locator("[data-count=new]")).to_have_text("1")
 
-    # a staff member accepts on the phone: every screen shows it as it happens
+    # the practitioner who will go, on a phone of their own: nothing of theirs under way yet
+    with rt.session() as s:
+        accounts.create_delegated_user(
+            s,
+            actor=ADMIN,
+            username="staff_1",
+            password=PASSWORD,
+            role=Role.STAFF,
+            region_code="150102000000",
+            display_name="护理员1",
+            provider_id=provider.id,
+            staff_id=provider.staff_id,
+        )
+    worker = browser.new_page(viewport={"width": 390, "height": 844})
+    _login(worker, live.url, "staff_1")
+    worker.wait_for_url("**/provider")
+    expect(worker.locator("#conn")).to_have_class("conn ok", timeout=10_000)
+    worker.get_by_test_id("tab-active").click()
+    worker_card = worker.get_by_test_id(f"order-{order_no}")
+    expect(worker_card).to_have_count(0)
+
+    # the provider accepts on its phone, naming the practitioner: every screen shows it
     phone = browser.new_page(viewport={"width": 390, "height": 844})
     _login(phone, live.url, provider.username)
     phone.goto(f"{live.url}/provider/orders/{order_id}")
@@ -129,9 +153,13 @@ def test_a_providers_step_reaches_every_screen_live_and_a_reconnect_rereads(
     expect(office.locator("[data-count=active]")).to_have_text("1")
     expect(office.locator("[data-count=new]")).to_have_text("0")
 
-    # a colleague sets off from another phone: this phone shows the step it did not take
-    with rt.session() as s:
-        orders.start_travel(s, actor=_colleague(provider), order_id=order_id)
+    expect(worker_card).to_be_visible()  # the practitioner's phone: the order is now theirs
+
+    # the practitioner sets off from their phone: the provider's phone shows the step it did
+    # not take
+    worker_card.click()
+    worker.get_by_test_id("start-travel").click()
+    expect(worker.get_by_test_id("status")).to_have_text("出发中")
     expect(phone.get_by_test_id("status")).to_have_text("出发中", timeout=10_000)
 
     # the connections drop; a step is taken meanwhile; each page reads its snapshot again
