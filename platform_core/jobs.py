@@ -35,6 +35,43 @@ def resolve(func_path: str) -> Callable[..., Any]:
 # What became of a job handed to a queue (JobQueue.states).
 WAITING, RUNNING, ENDED, LOST = "waiting", "running", "ended", "lost"
 
+# A job that fails because the database or Redis is away (restarting, failing over) runs again
+# after these pauses, seconds (about 20 minutes in all); any other failure is the job's own and
+# waits in the failed list for an administrator (``hotline jobs failed`` / ``retry``).
+OUTAGE_RETRIES_S = (1, 3, 10, 30, 60, 120, 300, 600)
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """The database or Redis could not be reached or cut the connection (a lock or statement
+    timeout too): the work was not at fault and will succeed once they are back."""
+    from sqlalchemy import exc as sa_exc
+
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - redis is a dependency
+        redis_errors: tuple[type[BaseException], ...] = ()
+    else:
+        redis_errors = (redis.ConnectionError, redis.TimeoutError)
+    return isinstance(
+        exc,
+        (
+            sa_exc.OperationalError,
+            sa_exc.InterfaceError,
+            sa_exc.DisconnectionError,
+            sa_exc.TimeoutError,
+            ConnectionError,
+            *redis_errors,
+        ),
+    )
+
+
+def retry_outages_only(
+    job: Any, _connection: Any, _type: Any, value: BaseException | None, _tb: Any
+) -> None:
+    """RQ's failure callback: a failure that is no outage is not retried."""
+    if not is_outage(value):
+        job.retries_left = 0
+
 
 class JobQueue(Protocol):
     # Jobs handed to it survive this process (RQ on Redis), so the outbox follows each one until
@@ -230,14 +267,22 @@ class RQJobQueue:
         at: datetime | None = None,
         queue: str = "default",
     ) -> str:
+        from rq import Callback, Retry
+
         resolve(func_path)
         q = self._queue(queue)
         dotted = func_path.replace(":", ".")
         job_id = self.job_id(job_id)
+        options: dict[str, Any] = {
+            "job_id": job_id,
+            "failure_ttl": 30 * 24 * 3600,
+            "retry": Retry(max=len(OUTAGE_RETRIES_S), interval=list(OUTAGE_RETRIES_S)),
+            "on_failure": Callback("platform_core.jobs.retry_outages_only"),
+        }
         if at is None:
-            job = q.enqueue(dotted, *args, job_id=job_id, failure_ttl=30 * 24 * 3600)
+            job = q.enqueue(dotted, *args, **options)
         else:
-            job = q.enqueue_at(at, dotted, *args, job_id=job_id, failure_ttl=30 * 24 * 3600)
+            job = q.enqueue_at(at, dotted, *args, **options)
         return str(job.id)
 
     def _alive_key(self, worker_name: str) -> str:

@@ -152,6 +152,24 @@ def test_failed_jobs_are_listed_and_retried(redis_runtime, tmp_path) -> None:
     assert unknown.exit_code != 0
 
 
+def test_a_job_that_found_the_database_away_runs_again(redis_runtime, tmp_path) -> None:
+    """A dispatch that ran while PostgreSQL restarted left its order pending until someone
+    restarted the worker: a job failing because the database (or Redis) is away runs again a
+    moment later; any other failure waits in the failed list (the test above)."""
+    rt = redis_runtime
+    target = tmp_path / "out.txt"
+    rt.jobs.enqueue(
+        "tests.platform_core.job_targets:fail_once_as_outage", str(target), "数据库回来了"
+    )
+    proc = start_worker(rt, "--no-recovery", "--queues", "default")
+    try:
+        assert wait_for(target.exists, 30), stop(proc)
+    finally:
+        stop(proc)
+    assert target.read_text(encoding="utf-8").strip() == "数据库回来了"
+    assert rt.jobs.failed_jobs() == []
+
+
 def test_the_worker_refuses_to_start_without_redis(runtime) -> None:
     env = worker_env(runtime)
     env["HOTLINE_REDIS_URL"] = ""
