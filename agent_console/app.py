@@ -129,11 +129,13 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
         provider_staff,
         registry,
         registry_devices,
+        registry_providers,
     )
 
     administration.init_app(app)
     registry.init_app(app)
     registry_devices.init_app(app)
+    registry_providers.init_app(app)
     provider_records.init_app(app)
     provider_staff.init_app(app)
     family.init_app(app)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from platform_core import clock
 from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.db import utcnow
@@ -36,6 +37,7 @@ from platform_core.providers import service as providers
 from platform_core.providers.access import require_office
 from platform_core.providers.models import Provider, ProviderStatus
 from platform_core.regions import codes
+from platform_core.regions.service import within
 from platform_core.runtime import settings_of
 from platform_core.settings import Settings, SettingsError
 from platform_core.sla.models import SlaBreach
@@ -164,6 +166,41 @@ def record_credit_event(
         detail={"kind": row.kind, "points": points, "reason": row.reason, "order_id": order_id},
     )
     return row
+
+
+# What a credit event records (the page offers these; points are the officer's to give).
+CREDIT_KINDS = {
+    "commendation": "表扬奖励",
+    "service_violation": "服务违规",
+    "complaint_upheld": "有效投诉",
+    "late_arrival": "超时未到",
+    "false_report": "虚报服务",
+    "privacy_breach": "泄露个人信息",
+    "other": "其他",
+}
+
+
+def list_credit_events(session: Session, *, provider_id: int) -> list[CreditEvent]:
+    """The provider's credit record, newest first."""
+    return list(
+        session.scalars(
+            select(CreditEvent)
+            .where(CreditEvent.provider_id == provider_id)
+            .order_by(CreditEvent.at.desc(), CreditEvent.id.desc())
+        )
+    )
+
+
+def credit_event_row(e: CreditEvent, tz: str) -> dict[str, Any]:
+    return {
+        "at": clock.local(e.at, tz).strftime("%Y-%m-%d"),
+        "kind": e.kind,
+        "kind_label": CREDIT_KINDS.get(e.kind, e.kind),
+        "points": e.points,
+        "reason": e.reason,
+        "order_id": e.order_id,
+        "recorded_by": e.recorded_by,
+    }
 
 
 def credit_score(session: Session, *, provider_id: int, at: datetime) -> float:
@@ -482,8 +519,6 @@ def list_evaluations(
     provider_id: int | None = None,
     period_label: str | None = None,
 ) -> list[ProviderEvaluation]:
-    from platform_core.regions.service import within
-
     q = (
         select(ProviderEvaluation)
         .where(within(ProviderEvaluation.region_code, region_code))

@@ -94,13 +94,7 @@ def records(session: Session, *, actor: Actor, month: str) -> dict[str, Any]:
     provider_id = _provider_id(session, actor, "provider.records")
     provider = providers.get_provider(session, provider_id=provider_id)
     tz = clock.timezone_of(session)
-    events = list(
-        session.scalars(
-            select(CreditEvent)
-            .where(CreditEvent.provider_id == provider_id)
-            .order_by(CreditEvent.at.desc())
-        )
-    )
+    events = evaluation.list_credit_events(session, provider_id=provider_id)
     evaluations = list(
         session.scalars(
             select(ProviderEvaluation)
@@ -134,16 +128,7 @@ def records(session: Session, *, actor: Actor, month: str) -> dict[str, Any]:
                 session, provider_id=provider_id, at=clock.now()
             ),
         },
-        "credit_events": [
-            {
-                "at": clock.local(e.at, tz).strftime("%Y-%m-%d"),
-                "kind": e.kind,
-                "points": e.points,
-                "reason": e.reason,
-                "order_id": e.order_id,
-            }
-            for e in events
-        ],
+        "credit_events": [evaluation.credit_event_row(e, tz) for e in events],
         "evaluations": [
             {
                 "id": e.id,
@@ -193,7 +178,7 @@ def credit_csv(session: Session, *, actor: Actor) -> bytes:
     rows = [
         [
             e.at.astimezone(clock.zone(tz)).strftime("%Y-%m-%d"),
-            e.kind,
+            evaluation.CREDIT_KINDS.get(e.kind, e.kind),
             e.points,
             e.reason,
             e.order_id or "",

@@ -7,6 +7,7 @@ derived by ``platform_core.orders.service.provider_loads`` so it can never drift
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -101,6 +102,14 @@ class Provider(Base):
     staff: Mapped[list[ProviderStaff]] = relationship(
         back_populates="provider", cascade="all, delete-orphan", order_by="ProviderStaff.id"
     )
+    licences: Mapped[list[ProviderLicence]] = relationship(
+        back_populates="provider", cascade="all, delete-orphan", order_by="ProviderLicence.id"
+    )
+    agreements: Mapped[list[ProviderAgreement]] = relationship(
+        back_populates="provider",
+        cascade="all, delete-orphan",
+        order_by="ProviderAgreement.valid_from.desc()",
+    )
 
     @property
     def service_type_codes(self) -> list[str]:
@@ -137,8 +146,71 @@ class ProviderOffering(Base):
         ForeignKey("providers.id", ondelete="CASCADE"), index=True
     )
     service_type_code: Mapped[str] = mapped_column(ForeignKey("service_types.code"), index=True)
+    # the unit price agreed with this provider (None: the catalogue's price for its 盟市)
+    agreed_price: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
 
     provider: Mapped[Provider] = relationship(back_populates="offerings")
+
+
+class ProviderLicence(Base):
+    """A licence or certificate the provider holds (营业执照, 民办非企业单位登记证书, 食品经营许可证,
+    医疗机构执业许可证 ...), with its expiry: an expired one is flagged on the officer's pages."""
+
+    __tablename__ = "provider_licences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    number: Mapped[str] = mapped_column(String(60))
+    issuer: Mapped[str] = mapped_column(String(100), default="")
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    # None: valid without end (长期)
+    valid_until: Mapped[date | None] = mapped_column(Date, index=True)
+    note: Mapped[str] = mapped_column(String(255), default="")
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    provider: Mapped[Provider] = relationship(back_populates="licences")
+
+
+class ProviderAgreement(Base):
+    """The service agreement (服务协议) between the civil-affairs side and the provider: its
+    number, when it was signed and the period it covers."""
+
+    __tablename__ = "provider_agreements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str] = mapped_column(String(60))
+    signed_on: Mapped[date] = mapped_column(Date)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    terms: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    provider: Mapped[Provider] = relationship(back_populates="agreements")
+
+
+class ProviderStatusChange(Base):
+    """Every change of a provider's status with its reason, who and when (the record the
+    officer's page shows; the audit trail holds it too)."""
+
+    __tablename__ = "provider_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[str] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(String(255))
+    by: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ProviderStaff(Base):

@@ -49,6 +49,7 @@ from platform_core.providers.models import (
     ProviderOffering,
     ProviderStaff,
     ProviderStatus,
+    ProviderStatusChange,
     StaffQualification,
     StaffTraining,
 )
@@ -78,7 +79,7 @@ class StaffNotFound(NotFound):
 # ---------------------------------------------------------------- authorisation
 
 
-def _require_manager(
+def require_manager(
     session: Session, actor: Actor, *, action: str, provider: Provider | None, region_code: str
 ) -> None:
     require_office(
@@ -122,7 +123,7 @@ def require_manager_or_self(
                 ),
             )
         return
-    _require_manager(
+    require_manager(
         session, actor, action=action, provider=provider, region_code=provider.region_code
     )
 
@@ -255,7 +256,7 @@ def register_provider(
         )
     code = normalize_credit_code(credit_code)
     region = _region(session, region_code)
-    _require_manager(session, actor, action="provider.register", provider=None, region_code=region)
+    require_manager(session, actor, action="provider.register", provider=None, region_code=region)
     _check_numbers(capacity, credit_score, grade, latitude, longitude)
     if session.scalar(select(Provider.id).where(Provider.credit_code == code)) is not None:
         raise Conflict(
@@ -347,7 +348,7 @@ def update_provider(
         if v is not _UNSET
     }
     if is_provider_actor(actor) and not set(given) <= SELF_SERVICE_FIELDS:
-        _require_manager(
+        require_manager(
             session,
             actor,
             action="provider.update",
@@ -416,7 +417,7 @@ def set_status(
 ) -> Provider:
     """Move a provider to normal / warning / reduced / suspended / terminated, saying why."""
     provider = get_provider(session, provider_id=provider_id)
-    _require_manager(
+    require_manager(
         session,
         actor,
         action="provider.set_status",
@@ -443,6 +444,16 @@ def set_status(
     if before == status:
         return provider
     provider.status, provider.status_reason, provider.status_changed_at = status, reason, utcnow()
+    session.add(
+        ProviderStatusChange(
+            provider_id=provider.id,
+            from_status=before,
+            to_status=status,
+            reason=reason[:255],
+            by=actor.label,
+            at=provider.status_changed_at,
+        )
+    )
     session.flush()
     audit.record(
         session,

@@ -70,4 +70,16 @@ def registry_cases(case: Any) -> dict[str, Any]:
         "devices_registry.visit_record": case(
             "POST", "/registry/visits/999999", {}, scope="content"
         ),
+        # the provider registry (officers; region refusals in test_registry_providers)
+        "registry_providers.providers_page": case("GET", "/registry/providers", scope="content"),
+        "registry_providers.provider_new": case("GET", "/registry/providers/new"),
+        "registry_providers.provider_create": case(
+            "POST", "/registry/providers", {}, scope="content"
+        ),
+        "registry_providers.provider_page": case(
+            "GET", "/registry/providers/999999", scope="content"
+        ),
+        "registry_providers.provider_action": case(
+            "POST", "/registry/providers/999999/status", {}, scope="content"
+        ),
     }
