@@ -22,6 +22,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from platform_core.actors import Actor
+from platform_core.audit import service as audit
 from platform_core.care_calls import notify
 from platform_core.care_calls.events import (
     CareCallAttempted,
@@ -34,7 +35,13 @@ from platform_core.care_calls.models import CareCall, CareCallAttempt, CareCampa
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder, ElderCategory, ElderPhone
 from platform_core.elders.vocabulary import ElderStatus
-from platform_core.errors import DomainError, IllegalTransition, NotFound, ValidationFailed
+from platform_core.errors import (
+    DomainError,
+    IllegalTransition,
+    NotFound,
+    OutOfRegion,
+    ValidationFailed,
+)
 from platform_core.events import publish_on_commit
 from platform_core.regions.codes import is_within
 from platform_core.regions.service import within
@@ -215,6 +222,14 @@ def create_campaign(
             )
         )
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="care_campaign.create",
+        target_type="care_campaign",
+        target_id=campaign.id,
+        detail={"region_code": region_code, "criteria": criteria.as_dict(), "calls": len(elders)},
+    )
     publish_on_commit(
         session,
         CareCampaignCreated(
@@ -564,6 +579,8 @@ def campaign_summary(session: Session, *, campaign_id: int) -> dict[str, int]:
 
 def cancel_campaign(session: Session, *, actor: Actor, campaign_id: int) -> CareCampaign:
     campaign = get_campaign(session, campaign_id=campaign_id)
+    if not is_within(campaign.region_code, actor.region_code):
+        raise OutOfRegion("无权访问其他地区的数据 / outside your region")
     if campaign.status == "finished":
         raise IllegalTransition("关怀计划已结束 / the campaign has finished")
     campaign.status = "cancelled"
@@ -573,4 +590,11 @@ def cancel_campaign(session: Session, *, actor: Actor, campaign_id: int) -> Care
             call.status = "cancelled"
             call.next_attempt_at = None
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="care_campaign.cancel",
+        target_type="care_campaign",
+        target_id=campaign.id,
+    )
     return campaign

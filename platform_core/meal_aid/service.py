@@ -228,6 +228,19 @@ def publish_menu(
         )
     menu.dishes, menu.price, menu.capacity = dishes, _money(price), capacity
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="meal.publish_menu",
+        target_type="meal_point",
+        target_id=point.id,
+        detail={
+            "served_on": served_on.isoformat(),
+            "meal": meal,
+            "price": str(menu.price),
+            "capacity": capacity,
+        },
+    )
     return menu
 
 
