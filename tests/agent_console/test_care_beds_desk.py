@@ -17,8 +17,10 @@ from platform_core import clock
 from platform_core.audit.models import AuditRecord
 from platform_core.care_beds import service as beds
 from platform_core.care_beds.models import CareBed
-from tests.agent_console.care_office_support import CareWorld, care_world  # noqa: F401
-from tests.agent_console.conftest import login
+from platform_core.elders.models import Elder
+from platform_core.runtime import cipher_of
+from tests.agent_console.care_office_support import CareWorld, care_world, qualify  # noqa: F401
+from tests.agent_console.conftest import _elder, login
 from tests.agent_console.test_browser import _login, browser  # noqa: F401
 from tests.platform_core.care_support import add_provider, agent, officer, provider_staff
 from tests.platform_core.test_care_beds import PLAN, complete_order
@@ -61,25 +63,18 @@ pytestmark = pytest.mark.browser
 def test_from_referral_to_withdrawal_and_the_providers_month(browser, live, care_world) -> None:  # noqa: F811
     cw = care_world
     _, provider_id = bed_in_service(cw, "hhht")  # another bed of the same provider, last month
-    with cw.runtime.session() as s:
-        # the elder of the walk: a second Hohhot elder, 中度失能, 低保
-        from tests.agent_console.care_office_support import qualify
-        from tests.agent_console.conftest import _elder
-
-        cw.world.elders["hhht2"] = _elder(
-            cw.runtime,
-            name="乌兰",
-            region="150102000000",
-            area="150102",
-            seq=33,
-            phone="13900471033",
-            contact_phone="13800471034",
-        )
+    # the elder of the walk: a second Hohhot elder, 中度失能, 低保
+    cw.world.elders["hhht2"] = _elder(
+        cw.runtime,
+        name="乌兰",
+        region="150102000000",
+        area="150102",
+        seq=33,
+        phone="13900471033",
+        contact_phone="13800471034",
+    )
     qualify(cw.world, "hhht2")
     with cw.runtime.session() as s:
-        from platform_core.elders.models import Elder
-        from platform_core.runtime import cipher_of
-
         number = cipher_of(s).open(s.get(Elder, cw.world.elders["hhht2"]).id_number_sealed)
     errors: list[str] = []
     page = browser.new_page()

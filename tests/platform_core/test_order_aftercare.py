@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.pbx_sim.config import PhoneConfig
 from platform_core.actors import Actor, Role
 from platform_core.db import utcnow
 from platform_core.elders.models import ElderPhone
@@ -97,8 +98,6 @@ def telephony(world, tmp_path: Path):  # noqa: ANN201, F811
 
 
 def test_the_ivr_survey_call_rates_the_order(world, telephony, tmp_path: Path) -> None:  # noqa: F811
-    from callcenter.pbx_sim.config import PhoneConfig
-
     w = world
     runtime, sim, _ivr = telephony
     sim.config.phones[SURVEYED] = PhoneConfig(answer_after=2.0, digits=["4"])

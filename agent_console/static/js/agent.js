@@ -178,7 +178,8 @@ function careDetail(m) {
   if (m.next_due_on) parts.push(`${t("care.next_due")} ${m.next_due_on}`);
   if (m.since) parts.push(`${t("care.since")} ${m.since}`);
   if (m.owner) parts.push(m.owner);
-  for (const u of m.upcoming || []) parts.push(`${u.served_on} ${u.meal} ${u.mode}`);
+  // the booking code is read to the caller: said at the meal point's counter
+  for (const u of m.upcoming || []) parts.push(`${u.served_on} ${u.meal} ${u.mode}${u.code ? ` ${t("care.booking_code")} ${u.code}` : ""}`);
   return parts.join(" · ");
 }
 
