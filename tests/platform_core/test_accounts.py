@@ -258,8 +258,11 @@ def test_permissions_follow_least_privilege() -> None:
     assert not allows(Role.OFFICER, Permission.VIEW_ELDER)
     assert {p for p in Permission if allows(Role.PROVIDER, p)} == {
         Permission.PROVIDER_PORTAL,
+        Permission.PROVIDER_ADMIN,  # its own practitioners' logins and records
         Permission.MEAL_POINT_DESK,  # a provider running a meal point serves its meals
     }
+    # a practitioner's own login works its orders and never the provider's administration
+    assert {p for p in Permission if allows(Role.STAFF, p)} == {Permission.PROVIDER_PORTAL}
     assert not allows(Role.COMMUNITY_WORKER, Permission.CARE_DECIDE)
     assert allows(Role.OFFICER, Permission.CARE_DECIDE)
     assert not allows(None, Permission.VIEW_ELDER)
