@@ -174,7 +174,7 @@ def audit() -> None:
 def _query(person: str, elder: int | None, action: str, since: date | None, until: date | None,
            result: str) -> Any:
     from platform_core import clock
-    from platform_core.audit.review import AuditQuery
+    from platform_core.flows.audit_review import AuditQuery
 
     return AuditQuery(
         person=person,
@@ -209,7 +209,7 @@ def _with_filters(fn: Any) -> Any:
 def search(person: str, elder: int | None, action: str, since: Any, until: Any, result: str,
            limit: int) -> None:
     """查询审计记录 (最新在前) / search, newest first."""
-    from platform_core.audit import review
+    from platform_core.flows import audit_review as review
 
     with _session("audit search") as s:
         q = _query(person, elder, action, since and since.date(), until and until.date(), result)
@@ -226,7 +226,7 @@ def search(person: str, elder: int | None, action: str, since: Any, until: Any, 
 def export(person: str, elder: int | None, action: str, since: Any, until: Any, result: str,
            out: str) -> None:
     """导出为 CSV (带导出人水印, 导出本身被审计) / export as CSV."""
-    from platform_core.audit import review
+    from platform_core.flows import audit_review as review
 
     with _session("audit export") as s:
         q = _query(person, elder, action, since and since.date(), until and until.date(), result)
@@ -243,7 +243,7 @@ def export(person: str, elder: int | None, action: str, since: Any, until: Any, 
 @audit.command("verify")
 def verify() -> None:
     """校验哈希链, 报告第一个断点 / check the hash chain; exit 1 at the first broken link."""
-    from platform_core.audit import review
+    from platform_core.flows import audit_review as review
 
     with _session("audit verify") as s:
         report = review.verify(s, actor=_operator("audit verify"))
@@ -263,7 +263,7 @@ def verify() -> None:
 @click.option("--days", type=int, default=None, help="保留天数 (至少 184) / days kept")
 def purge(days: int | None) -> None:
     """删除超过保留期的审计记录和已结束的登录 / remove records past retention."""
-    from platform_core.audit import review
+    from platform_core.flows import audit_review as review
 
     with _session("audit purge") as s:
         keep = days or s.info["settings"].audit_retention_days
@@ -292,8 +292,8 @@ def new_key() -> None:
 @keys.command("status")
 def key_status() -> None:
     """当前密钥编号, 以及各列尚未用当前密钥加密的数量 / values not yet under the current key."""
+    from platform_core.flows import key_rotation as rotation
     from platform_core.runtime import cipher_of
-    from platform_core.security import rotation
 
     with _session("keys status") as s:
         click.echo(f"当前密钥 / current key: {cipher_of(s).key_id}")
@@ -317,7 +317,7 @@ def rotate(batch_size: int, make_new: bool) -> None:
 
     from hotline.context import runtime_for_cli
     from platform_core.audit import service as audit
-    from platform_core.security import rotation
+    from platform_core.flows import key_rotation as rotation
     from platform_core.settings import load_settings
 
     settings = load_settings()

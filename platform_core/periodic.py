@@ -63,7 +63,7 @@ PERIODIC: tuple[Periodic, ...] = (
     ),
     Periodic(
         "audit-retention",
-        "platform_core.audit.jobs:purge_expired_audit",
+        "platform_core.flows.audit_review:purge_expired_audit",
         daily(time(3, 15)),
         what="审计与安全日志保留期清理 (至少六个月) / audit and security log retention",
     ),

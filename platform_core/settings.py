@@ -23,6 +23,31 @@ class SettingsError(ValueError):
     """A HOTLINE_* variable holds a value that cannot be used."""
 
 
+def parse_pairs(raw: str, *, variable: str) -> dict[str, str]:
+    """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}``; blanks ignored, anything else refused."""
+    out: dict[str, str] = {}
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise SettingsError(
+                f"HOTLINE_{variable.upper()}: 无法解析 {item!r} / expected key=value"
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_number(raw: str, *, variable: str, key: str) -> float:
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(
+            f"HOTLINE_{variable.upper()}: {key}={raw!r} 不是数字 / is not a number"
+        ) from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where embedded state lives (SQLite file, generated keys, outbox, logs).
@@ -402,7 +427,9 @@ class Settings:
             if raw:
                 key = base64.urlsafe_b64decode(raw.encode())
                 if len(key) != 32:
-                    raise SettingsError("HOTLINE_DATA_KEYS_RETIRED: 每个密钥须 32 字节 / 32 bytes each")
+                    raise SettingsError(
+                        "HOTLINE_DATA_KEYS_RETIRED: 每个密钥须 32 字节 / 32 bytes each"
+                    )
                 out.append(key)
         return out
 

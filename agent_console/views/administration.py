@@ -31,8 +31,8 @@ from platform_core import clock
 from platform_core.accounts import administration, second_factor
 from platform_core.accounts.permissions import Permission
 from platform_core.actors import ROLE_LABELS, Role
-from platform_core.audit import review
 from platform_core.errors import ValidationFailed
+from platform_core.flows import audit_review as review
 
 bp = Blueprint("admin", __name__)
 ACTIONS = ("disable", "enable", "unlock", "reset_password", "reset_second_factor")

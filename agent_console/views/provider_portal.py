@@ -23,8 +23,8 @@ from agent_console.views.schemas import SnapshotIn
 from platform_core.accounts.permissions import Permission, allows
 from platform_core.actors import Actor
 from platform_core.errors import ValidationFailed
-from platform_core.notifications import order_messages
 from platform_core.orders import confirmation, photos, portal
+from platform_core.orders import messages as order_messages
 from platform_core.orders import service as orders
 from platform_core.orders.events import ORDER_EVENT_TYPES
 from platform_core.orders.summaries import order_change

@@ -18,17 +18,10 @@ def seal_audit_trail(reschedule: bool = True) -> int:
     if reschedule:
         at = utcnow() + SEAL_EVERY
         # one scheduled run per minute, whoever enqueues it
-        rt.jobs.enqueue("platform_core.audit.jobs:seal_audit_trail", True, at=at,
-                        job_id=f"audit-seal-{at:%Y%m%d%H%M}")
+        rt.jobs.enqueue(
+            "platform_core.audit.jobs:seal_audit_trail",
+            True,
+            at=at,
+            job_id=f"audit-seal-{at:%Y%m%d%H%M}",
+        )
     return sealed
-
-
-def purge_expired_audit() -> int:
-    """The daily retention run: audit records and ended logins past
-    HOTLINE_AUDIT_RETENTION_DAYS (never under six months) go, the chain anchored."""
-    from platform_core.audit import review
-
-    rt = current_runtime()
-    with rt.session() as s:
-        done = review.purge_expired(s, retention_days=rt.settings.audit_retention_days)
-    return done.audit_records

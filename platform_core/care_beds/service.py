@@ -11,7 +11,6 @@ services whose orders were completed. Withdrawal cancels the plan's orders not y
 from __future__ import annotations
 
 import calendar
-import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -32,7 +31,7 @@ from platform_core.budgets.spending import total as total_spending
 from platform_core.care_beds.events import CareBedStepTaken
 from platform_core.care_beds.models import CareBed, CareBedService, CareBedSettlement, CareBedStep
 from platform_core.care_beds.policy import CareBedPolicy
-from platform_core.elders.models import Elder
+from platform_core.elders.service import household_key
 from platform_core.errors import (
     Conflict,
     IllegalTransition,
@@ -42,6 +41,7 @@ from platform_core.errors import (
 )
 from platform_core.events import publish_on_commit
 from platform_core.gov_purchase.policy import policy_for
+from platform_core.home_adaptation.models import AdaptationCase
 from platform_core.orders import service as orders
 from platform_core.orders import states as order_states
 from platform_core.orders.models import OrderSource, ServiceOrder
@@ -107,15 +107,6 @@ class CareBedNotFound(NotFound):
 
 class NotEligible(Conflict):
     code = "care_bed_not_eligible"
-
-
-_ADDRESS_NOISE = re.compile(r"[\s,，.。、]")
-
-
-def household_key(elder: Elder) -> str:
-    """Elders living at the same address in the same community are one household."""
-    address = _ADDRESS_NOISE.sub("", elder.address)
-    return f"{elder.region_code}:{address}"
 
 
 def get_care_bed(session: Session, *, care_bed_id: int) -> CareBed:
@@ -263,8 +254,6 @@ def complete_home_adaptation(
     on: date | None = None,
 ) -> CareBed:
     """The home is ready: an accepted adaptation case of the same elder, or a stated waiver."""
-    from platform_core.home_adaptation.models import AdaptationCase
-
     bed = get_care_bed(session, care_bed_id=care_bed_id)
     _require(bed, "adapt_home")
     if home_adaptation_id is not None:

@@ -1,4 +1,5 @@
-"""Dispatch terms read from settings: ranking weights, status rules, acceptance windows.
+"""Dispatch terms read from settings: ranking weights and status rules (the acceptance window
+is the order's, in orders/followups.py).
 
 Settings hold them as short "key=value,..." strings so a deployment tunes them with one
 environment variable each; a malformed value is refused with the variable's name.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from platform_core.settings import Settings, SettingsError
+from platform_core.settings import Settings, SettingsError, parse_number, parse_pairs
 
 DEFAULT_WEIGHTS = {
     "distance": 30.0,
@@ -21,38 +22,13 @@ DEFAULT_WEIGHTS = {
 }
 
 
-def parse_pairs(raw: str, *, variable: str) -> dict[str, str]:
-    """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}``; blanks ignored, anything else refused."""
-    out: dict[str, str] = {}
-    for item in raw.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise SettingsError(
-                f"HOTLINE_{variable.upper()}: 无法解析 {item!r} / expected key=value"
-            )
-        out[key.strip()] = value.strip()
-    return out
-
-
-def _number(raw: str, *, variable: str, key: str) -> float:
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise SettingsError(
-            f"HOTLINE_{variable.upper()}: {key}={raw!r} 不是数字 / is not a number"
-        ) from exc
-
-
 def weights(settings: Settings) -> dict[str, float]:
     """Points per ranking part; ``emergency_distance`` (default: twice ``distance``) replaces
     the distance weight for emergency orders, where the nearest provider matters most."""
     raw = parse_pairs(settings.dispatch_weights, variable="dispatch_weights")
     out = dict(DEFAULT_WEIGHTS)
     for key, value in raw.items():
-        out[key] = _number(value, variable="dispatch_weights", key=key)
+        out[key] = parse_number(value, variable="dispatch_weights", key=key)
     out.setdefault("emergency_distance", out["distance"] * 2)
     return out
 
@@ -70,8 +46,8 @@ def status_rules(settings: Settings) -> dict[str, StatusRule]:
     ).items():
         points, _, share = value.partition(":")
         rule = StatusRule(
-            _number(points, variable="dispatch_status_rules", key=status),
-            _number(share or "1", variable="dispatch_status_rules", key=status),
+            parse_number(points, variable="dispatch_status_rules", key=status),
+            parse_number(share or "1", variable="dispatch_status_rules", key=status),
         )
         if not 0 < rule.capacity_share <= 1:
             raise SettingsError(
@@ -79,15 +55,3 @@ def status_rules(settings: Settings) -> dict[str, StatusRule]:
             )
         out[status] = rule
     return out
-
-
-def accept_window_minutes(settings: Settings, *, service_type_code: str, urgency: str) -> float:
-    """Minutes a provider has to accept: the service type's own window, else its urgency's."""
-    windows = parse_pairs(settings.dispatch_accept_windows, variable="dispatch_accept_windows")
-    raw = windows.get(service_type_code) or windows.get(urgency) or windows.get("normal") or "30"
-    minutes = _number(raw, variable="dispatch_accept_windows", key=service_type_code)
-    if minutes <= 0:
-        raise SettingsError(
-            "HOTLINE_DISPATCH_ACCEPT_WINDOWS: 接单时限必须大于 0 / must be positive"
-        )
-    return minutes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import date
 from typing import Any
@@ -92,6 +93,15 @@ class ElderNotFound(NotFound):
 
 class ElderDeceasedError(IllegalTransition):
     code = "elder_deceased"
+
+
+_ADDRESS_NOISE = re.compile(r"[\s,，.。、]")
+
+
+def household_key(elder: Elder) -> str:
+    """Elders living at the same address in the same community are one household."""
+    address = _ADDRESS_NOISE.sub("", elder.address)
+    return f"{elder.region_code}:{address}"
 
 
 # ---------------------------------------------------------------- queries

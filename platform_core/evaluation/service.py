@@ -23,7 +23,6 @@ from platform_core import clock
 from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.db import utcnow
-from platform_core.dispatch.config import parse_pairs
 from platform_core.errors import NotFound, PermissionDenied, ValidationFailed
 from platform_core.evaluation.models import CreditEvent, ProviderEvaluation
 from platform_core.orders.models import (
@@ -39,7 +38,7 @@ from platform_core.providers.models import Provider, ProviderStatus
 from platform_core.regions import codes
 from platform_core.regions.service import within
 from platform_core.runtime import settings_of
-from platform_core.settings import Settings, SettingsError
+from platform_core.settings import Settings, SettingsError, parse_pairs
 from platform_core.sla.models import SlaBreach
 
 MANAGERS = frozenset({Role.ADMIN, Role.OFFICER})

@@ -25,7 +25,7 @@ from platform_core.assessment.standard import parse_grade
 from platform_core.budgets.spending import Spending
 from platform_core.budgets.spending import add as add_spending
 from platform_core.budgets.spending import total as total_spending
-from platform_core.care_beds.service import household_key
+from platform_core.elders.service import household_key
 from platform_core.errors import (
     Conflict,
     NotFound,

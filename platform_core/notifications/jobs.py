@@ -1,9 +1,9 @@
-"""RQ entry points of text messages: deliver an attempt, poll a status, tell people about an
-order's step. They take ids and are idempotent."""
+"""RQ entry points of text messages: deliver an attempt, poll a status. They take ids and are
+idempotent."""
 
 from __future__ import annotations
 
-from platform_core.notifications import order_messages, service
+from platform_core.notifications import service
 from platform_core.runtime import current_runtime
 
 
@@ -15,8 +15,3 @@ def deliver_sms(message_id: int, attempt: int) -> str:
 def poll_sms_status(message_id: int, n: int) -> str:
     with current_runtime().session() as s:
         return service.poll_status(s, message_id=message_id, n=n)
-
-
-def notify_order_step(order_id: int, seq: int) -> int:
-    with current_runtime().session() as s:
-        return len(order_messages.notify_order_step(s, order_id=order_id, seq=seq))

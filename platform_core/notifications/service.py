@@ -28,7 +28,6 @@ from platform_core.notifications.events import SmsFailed
 from platform_core.notifications.models import OutboxEvent, OutboxMessage, SmsStatus
 from platform_core.notifications.templates import render
 from platform_core.notifications.transport import GatewayError, GatewayMessage, gateway_for
-from platform_core.orders import followups
 from platform_core.outbox import enqueue_on_commit
 from platform_core.regions import codes
 from platform_core.regions.service import within
@@ -37,6 +36,8 @@ from platform_core.security.masking import mask_phone
 
 log = logging.getLogger(__name__)
 
+# The queue text messages go through; `hotline worker` serves it (settings.worker_queues).
+SMS_QUEUE = "sms"
 DELIVER_JOB = "platform_core.notifications.jobs:deliver_sms"
 POLL_JOB = "platform_core.notifications.jobs:poll_sms_status"
 # Status polls after sending: the gateway's answer usually settles within the first few.
@@ -76,7 +77,7 @@ def _deliver_later(session: Session, msg: OutboxMessage, attempt: int, at: datet
         attempt,
         job_id=f"sms-{msg.id}-{attempt}",
         at=at,
-        queue=followups.SMS_QUEUE,
+        queue=SMS_QUEUE,
     )
 
 
@@ -237,7 +238,7 @@ def _poll_later(session: Session, msg: OutboxMessage, n: int) -> None:
         n,
         job_id=f"sms-status-{msg.id}-{n}",
         at=utcnow() + timedelta(seconds=delay),
-        queue=followups.SMS_QUEUE,
+        queue=SMS_QUEUE,
     )
 
 

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from platform_core.dispatch.config import parse_pairs
 from platform_core.orders.models import OrderConfirmationCode, OrderPhoto, ServiceOrder
-from platform_core.settings import Settings, SettingsError
+from platform_core.settings import Settings, SettingsError, parse_pairs
 
 CODE, SIGNATURE, IDENTITY_CHECK = "code", "signature", "identity_check"
 EVIDENCED_KINDS = frozenset({CODE, SIGNATURE, IDENTITY_CHECK})

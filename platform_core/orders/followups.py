@@ -15,15 +15,21 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from platform_core.notifications.service import SMS_QUEUE
 from platform_core.outbox import enqueue_on_commit
+from platform_core.runtime import settings_of
+from platform_core.settings import Settings, SettingsError, parse_number, parse_pairs
 
 if TYPE_CHECKING:
     from platform_core.orders.models import ServiceOrder
 
+# Jobs are named by string: the name is what RQ stores and a worker imports, and dispatch, SLA
+# and alarms sit above orders (they import it), so orders names their entry points, never
+# imports them.
 DISPATCH_JOB = "platform_core.dispatch.jobs:dispatch_order"
 ACCEPT_WINDOW_JOB = "platform_core.dispatch.jobs:acceptance_window_elapsed"
 SLA_JOB = "platform_core.sla.jobs:sla_due"
-NOTIFY_JOB = "platform_core.notifications.jobs:notify_order_step"
+NOTIFY_JOB = "platform_core.orders.jobs:notify_order_step"
 # An emergency order from an alarm: the provider's own steps go on the alarm.
 ALARM_JOB = "platform_core.flows.alarm_orders:order_step_reached_alarm"
 ALARM_SOURCE = "sos_alarm"
@@ -32,7 +38,6 @@ _ALARM_STEPS = frozenset({"accept", "reject", "check_in"})
 # Queues by kind of work; `hotline worker` serves them in priority order (settings.worker_queues).
 DISPATCH_QUEUE = "dispatch"
 SLA_QUEUE = "sla"
-SMS_QUEUE = "sms"
 
 # Steps that hand the order (back) to dispatch.
 _TO_DISPATCH = frozenset({"submit_for_dispatch", "reject"})
@@ -116,11 +121,20 @@ def plan(session: Session, order: ServiceOrder, *, command: str, seq: int) -> No
 
 
 def acceptance_window(session: Session, order: ServiceOrder) -> timedelta:
-    from platform_core.dispatch.config import accept_window_minutes
-    from platform_core.settings import Settings
-
-    settings = session.info.get("settings") or Settings()
+    settings = settings_of(session)
     minutes = accept_window_minutes(
         settings, service_type_code=order.service_type_code, urgency=order.urgency
     )
     return timedelta(minutes=minutes)
+
+
+def accept_window_minutes(settings: Settings, *, service_type_code: str, urgency: str) -> float:
+    """Minutes a provider has to accept: the service type's own window, else its urgency's."""
+    windows = parse_pairs(settings.dispatch_accept_windows, variable="dispatch_accept_windows")
+    raw = windows.get(service_type_code) or windows.get(urgency) or windows.get("normal") or "30"
+    minutes = parse_number(raw, variable="dispatch_accept_windows", key=service_type_code)
+    if minutes <= 0:
+        raise SettingsError(
+            "HOTLINE_DISPATCH_ACCEPT_WINDOWS: 接单时限必须大于 0 / must be positive"
+        )
+    return minutes

@@ -109,8 +109,8 @@ ADMIN = Actor(kind="user", name="系统管理员", region_code="150000000000", r
 
 
 def test_only_the_auditor_searches_exports_and_verifies(any_runtime) -> None:
-    from platform_core.audit import review
     from platform_core.errors import PermissionDenied
+    from platform_core.flows import audit_review as review
 
     _write(any_runtime, 3)
     with any_runtime.session() as s:
@@ -139,9 +139,9 @@ def test_only_the_auditor_searches_exports_and_verifies(any_runtime) -> None:
 def test_retention_keeps_six_months_and_the_chain_still_verifies(any_runtime) -> None:
     from datetime import timedelta
 
-    from platform_core.audit import review
     from platform_core.db import utcnow
     from platform_core.errors import ValidationFailed
+    from platform_core.flows import audit_review as review
 
     old = utcnow() - timedelta(days=400)
     with any_runtime.session() as s:

@@ -7,6 +7,7 @@ import pytest
 
 from platform_core.dispatch import config
 from platform_core.dispatch.ranking import CandidateFacts, haversine_km, rank
+from platform_core.orders import followups
 from platform_core.settings import Settings, SettingsError
 
 SETTINGS = Settings()
@@ -121,7 +122,7 @@ def test_configuration_is_read_and_checked() -> None:
     assert config.weights(s)["distance"] == 50 and config.weights(s)["emergency_distance"] == 100
     assert config.weights(s)["grade"] == 20  # defaults fill the rest
     assert config.status_rules(s)["warning"].capacity_share == 0.8
-    window = config.accept_window_minutes
+    window = followups.accept_window_minutes
     assert window(s, service_type_code="emergency_sos", urgency="emergency") == 2
     assert window(s, service_type_code="emergency_fall", urgency="emergency") == 4
     assert window(s, service_type_code="care_cleaning", urgency="urgent") == 45

@@ -15,8 +15,8 @@ from platform_core.elders import service as elders
 from platform_core.elders.idcard import make_id_number
 from platform_core.elders.models import Elder
 from platform_core.elders.schemas import ElderIn, HealthIn
+from platform_core.flows import key_rotation as rotation
 from platform_core.runtime import build_runtime, cipher_of
-from platform_core.security import rotation
 from platform_core.security.crypto import FieldCipher
 
 NUMBERS = [make_id_number("150102", date(1940, 1, 1 + i), 30 + i) for i in range(7)]

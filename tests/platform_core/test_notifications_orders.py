@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from platform_core.errors import Conflict, ValidationFailed
-from platform_core.notifications import jobs as sms_jobs
-from platform_core.notifications import order_messages
 from platform_core.notifications import service as sms
 from platform_core.orders import confirmation
+from platform_core.orders import jobs as sms_jobs
+from platform_core.orders import messages as order_messages
 from platform_core.orders import service as orders
 from tests.order_steps import time_at_home
 from tests.platform_core import after_call_support as support

@@ -20,8 +20,8 @@ from platform_core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from platform_core.flows import key_rotation as rotation
 from platform_core.flows.care_overview import care_status_for_elder, start_care_process
-from platform_core.security import rotation
 from platform_core.social_work import service as social
 from platform_core.social_work.models import SocialCase
 from tests.platform_core.care_support import agent, make_elder

@@ -27,6 +27,7 @@ from platform_core.audit.protection import RETENTION_FLOOR_DAYS
 from platform_core.db import utcnow
 from platform_core.errors import PermissionDenied, ValidationFailed
 from platform_core.regions.service import within
+from platform_core.runtime import current_runtime
 from platform_core.security.exports import watermark
 
 ANONYMOUS_REGION = "000000000000"
@@ -46,8 +47,13 @@ class AuditQuery:
 def require_auditor(session: Session, actor: Actor, action: str) -> None:
     if actor.kind == "system" or allows(actor.role, Permission.VIEW_AUDIT):
         return
-    audit.record_refusal(session, actor=actor, action=action, target_type="audit",
-                         detail={"reason": "permission_denied"})
+    audit.record_refusal(
+        session,
+        actor=actor,
+        action=action,
+        target_type="audit",
+        detail={"reason": "permission_denied"},
+    )
     raise PermissionDenied("只有安全审计员可以查看审计记录 / only auditors read the audit trail")
 
 
@@ -73,7 +79,8 @@ def _select(actor: Actor, q: AuditQuery) -> Any:
         )
     if q.action:
         stmt = stmt.where(
-            AuditRecord.action.startswith(q.action) if q.action.endswith(".")
+            AuditRecord.action.startswith(q.action)
+            if q.action.endswith(".")
             else AuditRecord.action == q.action
         )
     if q.result:
@@ -92,18 +99,32 @@ def search(
     require_auditor(session, actor, "audit.search")
     stmt = _select(actor, query)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = list(session.scalars(
-        stmt.order_by(AuditRecord.id.desc()).limit(min(limit, 500)).offset(max(offset, 0))
-    ))
-    audit.record(session, actor=actor, action="audit.search", target_type="audit",
-                 detail={k: str(v) for k, v in query.__dict__.items() if v not in ("", None)})
+    rows = list(
+        session.scalars(
+            stmt.order_by(AuditRecord.id.desc()).limit(min(limit, 500)).offset(max(offset, 0))
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="audit.search",
+        target_type="audit",
+        detail={k: str(v) for k, v in query.__dict__.items() if v not in ("", None)},
+    )
     return rows, total
 
 
 def row_of(r: AuditRecord, tz: str) -> list[Any]:
     return [
-        clock.local(r.at, tz).strftime("%Y-%m-%d %H:%M:%S"), r.actor_name, r.actor_role or r.actor_kind,
-        r.actor_region, r.action, r.target_type, r.target_id or "", r.result, r.source_ip or "",
+        clock.local(r.at, tz).strftime("%Y-%m-%d %H:%M:%S"),
+        r.actor_name,
+        r.actor_role or r.actor_kind,
+        r.actor_region,
+        r.action,
+        r.target_type,
+        r.target_id or "",
+        r.result,
+        r.source_ip or "",
         _detail_text(r.detail),
     ]
 
@@ -124,8 +145,16 @@ def export_csv(session: Session, *, actor: Actor, query: AuditQuery, tz: str) ->
     for r in rows:
         writer.writerow(row_of(r, tz))
         count += 1
-    audit.record(session, actor=actor, action="audit.export", target_type="audit",
-                 detail={"rows": count, **{k: str(v) for k, v in query.__dict__.items() if v not in ("", None)}})
+    audit.record(
+        session,
+        actor=actor,
+        action="audit.export",
+        target_type="audit",
+        detail={
+            "rows": count,
+            **{k: str(v) for k, v in query.__dict__.items() if v not in ("", None)},
+        },
+    )
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -134,10 +163,18 @@ def verify(session: Session, *, actor: Actor) -> audit.ChainReport:
     require_auditor(session, actor, "audit.verify")
     audit.seal_pending(session)
     report = audit.verify_chain(session)
-    audit.record(session, actor=actor, action="audit.verify", target_type="audit",
-                 result="ok" if report.intact else "failed",
-                 detail={"checked": report.checked, "broken_at_seq": report.broken_at_seq,
-                         "altered": list(report.altered_ids)[:50]})
+    audit.record(
+        session,
+        actor=actor,
+        action="audit.verify",
+        target_type="audit",
+        result="ok" if report.intact else "failed",
+        detail={
+            "checked": report.checked,
+            "broken_at_seq": report.broken_at_seq,
+            "altered": list(report.altered_ids)[:50],
+        },
+    )
     return report
 
 
@@ -158,7 +195,9 @@ def purge_expired(session: Session, *, retention_days: int, now: datetime | None
     if retention_days < RETENTION_FLOOR_DAYS:
         raise ValidationFailed(
             f"审计与安全日志至少保存 {RETENTION_FLOOR_DAYS} 天 (六个月) / audit and security logs "
-            f"are kept at least {RETENTION_FLOOR_DAYS} days", code="retention_too_short")
+            f"are kept at least {RETENTION_FLOOR_DAYS} days",
+            code="retention_too_short",
+        )
     before = (now or utcnow()) - timedelta(days=retention_days)
     audit.seal_pending(session)
     # the chain is cut at the last link before the first record still within retention
@@ -177,18 +216,42 @@ def purge_expired(session: Session, *, retention_days: int, now: datetime | None
     chain_hash = session.scalar(select(AuditRecord.chain_hash).where(AuditRecord.chain_seq == cut))
     if cut >= 1 and chain_hash is not None:
         removed = _count(session.execute(delete(AuditRecord).where(AuditRecord.chain_seq <= cut)))
-        session.add(AuditChainAnchor(chain_seq=cut, chain_hash=chain_hash, removed=removed,
-                                     removed_before=before))
-    logins = _count(session.execute(
-        delete(LoginSession).where(LoginSession.ended_at.is_not(None), LoginSession.ended_at < before)
-    ))
+        session.add(
+            AuditChainAnchor(
+                chain_seq=cut, chain_hash=chain_hash, removed=removed, removed_before=before
+            )
+        )
+    logins = _count(
+        session.execute(
+            delete(LoginSession).where(
+                LoginSession.ended_at.is_not(None), LoginSession.ended_at < before
+            )
+        )
+    )
     session.flush()
-    audit.record(session, actor=Actor(kind="system", name="日志保留", region_code="150000000000"),
-                 action="audit.retention", target_type="audit",
-                 detail={"removed": removed, "login_sessions": logins, "before": before.isoformat(),
-                         "retention_days": retention_days})
+    audit.record(
+        session,
+        actor=Actor(kind="system", name="日志保留", region_code="150000000000"),
+        action="audit.retention",
+        target_type="audit",
+        detail={
+            "removed": removed,
+            "login_sessions": logins,
+            "before": before.isoformat(),
+            "retention_days": retention_days,
+        },
+    )
     return Purged(removed, logins, before)
 
 
 def _count(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_expired_audit() -> int:
+    """The daily retention run: audit records and ended logins past
+    HOTLINE_AUDIT_RETENTION_DAYS (never under six months) go, the chain anchored."""
+    rt = current_runtime()
+    with rt.session() as s:
+        done = purge_expired(s, retention_days=rt.settings.audit_retention_days)
+    return done.audit_records

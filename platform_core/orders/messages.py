@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 from platform_core.actors import Actor
 from platform_core.catalogue import service as catalogue
 from platform_core.db import utcnow
-from platform_core.dispatch.config import accept_window_minutes
 from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, DomainError
 from platform_core.notifications.models import OutboxMessage
 from platform_core.notifications.service import mobile_or_none, send_sms
 from platform_core.orders import confirmation
 from platform_core.orders import service as orders
+from platform_core.orders.followups import accept_window_minutes
 from platform_core.orders.models import URGENCY_LABELS, OrderTransition, ServiceOrder, Urgency
 from platform_core.orders.states import Command, OrderStatus
 from platform_core.providers.models import Provider, ProviderStaff
