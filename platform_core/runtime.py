@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
+import platform_core.models  # noqa: F401 - every domain's models, mapped in build_runtime
 from platform_core.db import make_engine, make_session_factory, session_scope
 from platform_core.events import EventBus, InProcessEventBus, RedisEventBus
 from platform_core.jobs import InProcessJobQueue, JobQueue, RQJobQueue
@@ -60,6 +61,7 @@ def build_runtime(
 ) -> Runtime:
     """The process's runtime. With in-process jobs (``start_jobs``) the process is its own
     worker, so it also runs the outbox relay; on RQ the relay runs in ``hotline worker``."""
+    map_every_model()
     engine = engine or make_engine(
         settings.effective_database_url,
         idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s,
@@ -80,6 +82,13 @@ def build_runtime(
     if start_jobs and not settings.redis_url:
         relay.start()
     return Runtime(settings, engine, factory, bus, jobs, cipher, relay)
+
+
+def map_every_model() -> None:
+    """Import every model and configure the mappers now, before the process starts threads: a
+    first query made while another thread is still importing a model module configures the
+    mappers half-defined, and SQLAlchemy's registry stays broken for the life of the process."""
+    configure_mappers()
 
 
 _current: Runtime | None = None
