@@ -385,7 +385,7 @@ def open_order(elder_id: int) -> Any:
     with order_opening(), runtime().session() as s:
         require_elder_in_region(s, elder_id)
         require_own_call(s, data.linkedid)
-        order = care_orders.open_order_from_call(
+        opened = care_orders.open_call_order(
             s,
             actor=current_actor(),
             elder_id=elder_id,
@@ -396,8 +396,15 @@ def open_order(elder_id: int) -> Any:
             linkedid=data.linkedid,
             site_id=data.site_id,
         )
+        order = opened.order
         allowance = care_orders.order_allowance(s, order_id=order.id)
-        return jsonify({"order": {**order_summary(order), "allowance": str(allowance)}}), 201
+        summary = {
+            **order_summary(order),
+            "allowance": str(allowance),
+            "already_open": opened.already_open,
+        }
+        # the call's order of this service was there already: nothing new was created
+        return jsonify({"order": summary}), 200 if opened.already_open else 201
 
 
 @bp.post("/api/orders/<int:order_id>/cancel")

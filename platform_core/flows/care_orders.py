@@ -8,7 +8,7 @@ for them and what they carry.
 - Hours a time-bank member redeemed for the order come back when it is cancelled.
 
 The console, the IVR and jobs that open orders for an elder call :func:`open_care_order` (the
-agent's order from a call: :func:`open_order_from_call`) and :func:`cancel_care_order` instead
+agent's order from a call, one per call and service: :func:`open_call_order`) and :func:`cancel_care_order` instead
 of the orders service; the orders a path opened or cancelled
 without them are put right by ``gov_purchase.service.reconcile_allowances`` (a nightly job,
 ``platform_core.gov_purchase.jobs:reconcile_allowances``).
@@ -16,6 +16,7 @@ without them are put right by ``gov_purchase.service.reconcile_allowances`` (a n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -67,7 +68,16 @@ def open_care_order(
     return order
 
 
-def open_order_from_call(
+@dataclass(frozen=True)
+class CallOrder:
+    """The call's order of a service: ``already_open`` when the call had it before this opening
+    (the agent opened it a moment ago), so nothing was opened or drawn now."""
+
+    order: ServiceOrder
+    already_open: bool
+
+
+def open_call_order(
     session: Session,
     *,
     actor: Actor,
@@ -78,10 +88,34 @@ def open_order_from_call(
     address: str | None = None,
     linkedid: str | None = None,
     site_id: int | None = None,
-) -> ServiceOrder:
+) -> CallOrder:
     """An order an agent opens from a call: opened with what it draws on the elder's allowance
     (:func:`open_care_order`) and handed to dispatch in the same unit of work, so the dispatch
-    job starts once it commits. The call's id is the order's source reference."""
+    job starts once it commits. The call's id is the order's source reference.
+
+    A call has one order per service: opening a service the call already has (a second click,
+    a colleague on the same call) returns that order; the draft the caller's choice in the IVR's
+    menu left becomes the agent's order (confirmed, drawing on the allowance, handed to
+    dispatch), unless the agent asks for other terms (urgency, address, site), which are priced
+    anew: then the draft is cancelled and a new order opened."""
+    if linkedid:
+        orders.serialize_call_openings(session, call_ref=linkedid)
+        existing = orders.find_call_order(
+            session, elder_id=elder_id, service_type_code=service_type_code, call_ref=linkedid
+        )
+        if existing is not None and not orders.is_draft(existing):
+            return CallOrder(existing, already_open=True)
+        if existing is not None:
+            if orders.same_terms(existing, urgency=urgency, address=address, site_id=site_id):
+                orders.confirm_draft(session, actor=actor, order_id=existing.id, notes=notes)
+                gov_purchase.charge_for_order(session, actor=actor, order_id=existing.id)
+                return CallOrder(_hand_to_dispatch(session, actor, existing.id), False)
+            cancel_care_order(
+                session,
+                actor=actor,
+                order_id=existing.id,
+                reason="坐席按来电另行建单 (紧急程度或地址不同), 语音菜单草稿作废",
+            )
     order = open_care_order(
         session,
         actor=actor,
@@ -94,7 +128,37 @@ def open_order_from_call(
         source_ref=linkedid,
         site_id=site_id,
     )
-    return orders.submit_for_dispatch(session, actor=actor, order_id=order.id, reason="来电建单")
+    return CallOrder(_hand_to_dispatch(session, actor, order.id), already_open=False)
+
+
+def _hand_to_dispatch(session: Session, actor: Actor, order_id: int) -> ServiceOrder:
+    return orders.submit_for_dispatch(session, actor=actor, order_id=order_id, reason="来电建单")
+
+
+def open_order_from_call(
+    session: Session,
+    *,
+    actor: Actor,
+    elder_id: int,
+    service_type_code: str,
+    urgency: str = "normal",
+    notes: str = "",
+    address: str | None = None,
+    linkedid: str | None = None,
+    site_id: int | None = None,
+) -> ServiceOrder:
+    """The call's order of the service (:func:`open_call_order`), opened or found."""
+    return open_call_order(
+        session,
+        actor=actor,
+        elder_id=elder_id,
+        service_type_code=service_type_code,
+        urgency=urgency,
+        notes=notes,
+        address=address,
+        linkedid=linkedid,
+        site_id=site_id,
+    ).order
 
 
 def cancel_care_order(

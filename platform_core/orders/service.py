@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from platform_core import clock
@@ -155,9 +155,8 @@ def _authorize(
         if command == "open_order" and actor.staff_id is None:
             return
         practitioner = providers.is_practitioner(actor)
-        if (
-            command not in (STAFF_COMMANDS if practitioner else PROVIDER_COMMANDS)
-            or (actor.role is not None and actor.role not in (Role.PROVIDER, Role.STAFF))
+        if command not in (STAFF_COMMANDS if practitioner else PROVIDER_COMMANDS) or (
+            actor.role is not None and actor.role not in (Role.PROVIDER, Role.STAFF)
         ):
             _refuse(
                 session,
@@ -561,6 +560,81 @@ def open_order(
             "arrival_due_at": arrival_due.isoformat() if arrival_due else None,
         },
     )
+    return order
+
+
+# the key space of the per-call locks (pg_advisory_xact_lock's two-key form): a call's openings
+# queue behind each other, nothing else does
+_CALL_LOCK_SPACE = 12350
+
+
+def serialize_call_openings(session: Session, *, call_ref: str) -> None:
+    """Orders opened on one call are opened one at a time (until the transaction ends), so the
+    second of two clicks sees the order the first one opened. SQLite has one writer anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:ref))"),
+            {"space": _CALL_LOCK_SPACE, "ref": call_ref},
+        )
+
+
+def find_call_order(
+    session: Session, *, elder_id: int, service_type_code: str, call_ref: str
+) -> ServiceOrder | None:
+    """The order of this service the call already has and that is still under way: the one the
+    caller chose in the IVR's menu (its draft) or the agent opened; the first opened."""
+    return session.scalars(
+        select(ServiceOrder)
+        .where(
+            ServiceOrder.elder_id == elder_id,
+            ServiceOrder.source_ref == call_ref,
+            ServiceOrder.service_type_code == service_type_code,
+            ServiceOrder.source.in_([OrderSource.CALL.value, OrderSource.IVR.value]),
+            ServiceOrder.status.in_([s.value for s in states.ELDER_OPEN_STATUSES]),
+        )
+        .order_by(ServiceOrder.id)
+        .limit(1)
+    ).first()
+
+
+def is_draft(order: ServiceOrder) -> bool:
+    """An order the IVR opened from the caller's keys, not yet confirmed by an agent."""
+    return order.source == OrderSource.IVR and order.status == OrderStatus.CREATED
+
+
+def same_terms(
+    order: ServiceOrder,
+    *,
+    urgency: str,
+    address: str | None,
+    site_id: int | None,
+) -> bool:
+    """Whether an opening asks for what the order already is (its urgency, at the elder's home):
+    price and deadlines depend on these, so another answer means another order."""
+    if order.category == ServiceCategory.EMERGENCY:
+        urgency = Urgency.EMERGENCY  # open_order makes every emergency service one
+    return (
+        urgency == order.urgency and not (address and address.strip()) and site_id == order.site_id
+    )
+
+
+def confirm_draft(
+    session: Session, *, actor: Actor, order_id: int, notes: str = ""
+) -> ServiceOrder:
+    """The agent on the call confirms the IVR's draft as the call's order: the agent's notes
+    replace the IVR's placeholder, which would otherwise still say it awaits them. Handing it
+    to dispatch is the next step, as for any order opened from a call."""
+    order = _load(session, order_id)
+    _authorize(
+        session, actor=actor, command="open_order", region_code=order.region_code, order=order
+    )
+    if not is_draft(order):
+        raise Conflict(
+            f"工单 {order.order_no} 不是待确认的语音菜单草稿 / not an IVR draft",
+            code="not_a_draft",
+            order_id=order.id,
+        )
+    order.notes = notes.strip() or "IVR 来电按键预填, 坐席已确认"
     return order
 
 

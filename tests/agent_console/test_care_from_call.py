@@ -189,3 +189,31 @@ def test_order_openings_beyond_the_processs_slots_wait_then_are_refused(
         assert s.scalar(select(ServiceOrder)) is None
     done = client.post(f"/api/elders/{world.elders['hhht']}/orders", json=order, headers=headers)
     assert done.status_code == 201
+
+
+def test_opening_the_calls_service_again_names_its_order_and_opens_no_second(app, world) -> None:
+    """The caller chose bathing in the IVR's menu (a draft); the agent opens bathing from the
+    call, then clicks again: one order, the draft, handed to dispatch."""
+    elder = world.elders["hhht"]
+    with world.runtime.session() as s:
+        install_catalogue(s)
+        draft = orders.open_order(
+            s,
+            actor=system_actor(),
+            elder_id=elder,
+            service_type_code="care_bathing",
+            source="ivr",
+            source_ref=CALL,
+        ).id
+    client, headers = _client(app, "agent_hhht")
+    order = {"service_type_code": "care_bathing", "linkedid": CALL, "notes": "请带洗浴椅"}
+    first = client.post(f"/api/elders/{elder}/orders", json=order, headers=headers)
+    assert first.status_code == 201, first.get_data(as_text=True)
+    assert (first.json["order"]["id"], first.json["order"]["already_open"]) == (draft, False)
+    assert first.json["order"]["status"] == "pending_dispatch"
+    again = client.post(f"/api/elders/{elder}/orders", json=order, headers=headers)
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert (again.json["order"]["id"], again.json["order"]["already_open"]) == (draft, True)
+    with world.runtime.session() as s:
+        rows = s.scalars(select(ServiceOrder)).all()
+        assert [(o.id, o.notes) for o in rows] == [(draft, "请带洗浴椅")]

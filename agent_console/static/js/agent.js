@@ -500,6 +500,12 @@ $("order-form").addEventListener("submit", async (e) => {
   if (form.site_id) form.site_id = Number(form.site_id); else delete form.site_id;
   try {
     const res = await api("POST", `/api/elders/${state.elderId}/orders`, form);
+    if (res.order.already_open) {
+      // this call has that service's order already (a second click): point at it, add nothing
+      toast(t("order.already_open", { order_no: res.order.order_no }));
+      e.target.reset();
+      return;
+    }
     const drawn = Number(res.order.allowance || 0) > 0 ? ` · ${t("order.allowance", { amount: res.order.allowance })}` : "";
     const item = orderItem(res.order);
     item.prepend(`${t("order.created", { order_no: res.order.order_no })}${drawn} — `);
