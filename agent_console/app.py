@@ -124,6 +124,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     from agent_console.views import (
         administration,
         care_office,
+        exchange,
         family,
         provider_records,
         provider_staff,
@@ -136,6 +137,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     registry.init_app(app)
     registry_devices.init_app(app)
     registry_providers.init_app(app)
+    exchange.init_app(app)
     provider_records.init_app(app)
     provider_staff.init_app(app)
     family.init_app(app)

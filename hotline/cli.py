@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, str] = {
     "restore": "hotline.backup_cli:restore",
     "healthcheck": "hotline.healthcheck_cli:healthcheck",
     "warehouse": "hotline.warehouse_cli:warehouse",
+    "exchange": "hotline.exchange_cli:exchange",
 }
 
 

@@ -17,6 +17,7 @@ from platform_core.db import Base
 from platform_core.devices import models as devices_models  # noqa: F401
 from platform_core.elders import models as elders_models  # noqa: F401
 from platform_core.evaluation import models as evaluation_models  # noqa: F401
+from platform_core.exchange import models as exchange_models  # noqa: F401
 from platform_core.family import models as family_models  # noqa: F401
 from platform_core.gov_purchase import models as gov_purchase_models  # noqa: F401
 from platform_core.home_adaptation import models as home_adaptation_models  # noqa: F401

@@ -235,6 +235,15 @@ class Settings:
     provider_api_max_skew_s: int = 300
     provider_api_nonce_ttl_s: int = 900
     provider_api_key_grace_h: int = 24
+    # Data exchange upward (standard 5.2): the platform above this one (a league's sends to the
+    # region's, the region's to the national 金民工程 system), this platform's key issued there,
+    # and the back-off between attempts (base x 2^n seconds, capped) until it acknowledges.
+    exchange_upstream_url: str = ""
+    exchange_upstream_key_id: str = ""
+    exchange_upstream_secret: str = ""
+    exchange_upstream_cipher: str = "aes-256-gcm"
+    exchange_retry_base_s: float = 30.0
+    exchange_retry_max_s: float = 3600.0
     # Provider portal: photo size limit and the elder's confirmation code (lifetime, tries).
     order_photo_max_bytes: int = 6 * 1024 * 1024
     confirmation_code_ttl_h: int = 24

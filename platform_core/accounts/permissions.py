@@ -32,6 +32,8 @@ class Permission(StrEnum):
     MANAGE_ELDERS = "manage_elders"  # search, create, edit, import, record a death
     EXPORT_ELDERS = "export_elders"  # a filtered list of elders as a file (watermarked, audited)
     MANAGE_DEVICES = "manage_devices"  # register, bind, install, repairs, return visits, retire
+    # departments' batches in (deaths, disability, insurance), the export upward, their keys
+    DATA_EXCHANGE = "data_exchange"
     # the care office (民政 / 街道社区): the care programmes' daily work
     CARE_CASEWORK = "care_casework"  # take applications and cases through their steps
     CARE_DECIDE = "care_decide"  # approve or refuse, settle, budgets, monthly runs
@@ -116,6 +118,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_DEVICES,
             Permission.VIEW_SITES,
             Permission.MANAGE_SITES,
+            Permission.DATA_EXCHANGE,
         }
     ),
     Role.SECURITY_ADMIN: frozenset(
@@ -131,6 +134,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_ELDERS,
             Permission.EXPORT_ELDERS,
             Permission.MANAGE_DEVICES,
+            Permission.DATA_EXCHANGE,
             Permission.REVEAL_PERSONAL,
             Permission.CARE_CASEWORK,
             Permission.CARE_DECIDE,

@@ -657,6 +657,49 @@ def record_death(
     return elder
 
 
+def record_category(
+    session: Session,
+    *,
+    elder_id: int,
+    category: Category,
+    subtype: str | None,
+    grade: int | None,
+    certified_on: date | None,
+    actor: Actor,
+    source: str = "",
+) -> bool:
+    """Put an elder in a category (or update its type, grade and date) as the certifying
+    department reports it; False when the record already says exactly that."""
+    elder = get_elder(session, elder_id=elder_id)
+    _require_in_scope(elder.region_code, actor)
+    _require_living(elder)
+    row = next((c for c in elder.categories if c.category == category.value), None)
+    if row is not None and (row.subtype, row.grade, row.certified_on) == (
+        subtype,
+        grade,
+        certified_on,
+    ):
+        return False
+    if row is None:
+        row = ElderCategory(category=category.value)
+        elder.categories.append(row)
+    row.subtype, row.grade, row.certified_on = subtype, grade, certified_on
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="elder.record_category",
+        target_type="elder",
+        target_id=elder.id,
+        detail={"category": category.value, "grade": grade, "source": source},
+    )
+    publish_on_commit(
+        session,
+        ElderUpdated(elder_id=elder.id, region_code=elder.region_code, fields=("categories",)),
+    )
+    return True
+
+
 def reveal_id_number(
     session: Session, *, elder_id: int, actor: Actor, reason: str = "", source_ip: str | None = None
 ) -> str:

@@ -32,6 +32,9 @@ class ProviderApiError(Exception):
 
 
 class ProviderApiClient:
+    # the interface's path; the data exchange speaks the same protocol under its own
+    prefix = API_PREFIX
+
     def __init__(
         self,
         base_url: str,
@@ -70,7 +73,7 @@ class ProviderApiClient:
         timestamp: int | None = None,
         nonce: str | None = None,
     ) -> Any:
-        full_path = API_PREFIX + path + (("?" + urlencode(query)) if query else "")
+        full_path = self.prefix + path + (("?" + urlencode(query)) if query else "")
         ts = str(int(time.time()) if timestamp is None else timestamp)
         nonce = nonce or wire.new_nonce()
         aad = wire.additional_data(self.key_id, ts, nonce)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from platform_core.orders import confirmation
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import LOAD_STATUSES, STATUS_LABELS
-from platform_core.provider_api import wire
+from platform_core.provider_api import signed, wire
 from platform_core.provider_api.models import KeyStatus, ProviderApiKey, ProviderReport
 from platform_core.provider_api.nonces import NonceStore
 from platform_core.provider_api.schemas import ReportIn
@@ -41,20 +40,8 @@ from platform_core.providers import service as providers
 from platform_core.providers.access import require_office
 from platform_core.providers.models import Provider
 from platform_core.runtime import cipher_of, settings_of
-from platform_core.security.json_input import MalformedJson
 
 MANAGERS = frozenset({Role.ADMIN, Role.OFFICER})
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
-
-
-class Unauthenticated(DomainError):
-    code = "unauthenticated"
-    http_status = 401
-
-
-class ReplayedRequest(DomainError):
-    code = "replayed_request"
-    http_status = 409
 
 
 class UnknownOrder(NotFound):
@@ -96,7 +83,6 @@ def api_actor(provider: Provider, key_id: str = "") -> Actor:
         role=Role.PROVIDER,
         provider_id=provider.id,
     )
-
 
 
 # ---------------------------------------------------------------- keys
@@ -281,71 +267,52 @@ def authenticate(
     """Check a request's key, timestamp, signature, nonce and envelope; its payload decrypted."""
     settings = settings_of(session)
     now = now or utcnow()
-    key_id, ts, nonce, signature = (
-        headers.get(h, "") for h in (wire.H_KEY, wire.H_TIMESTAMP, wire.H_NONCE, wire.H_SIGNATURE)
-    )
+    key_id = headers.get(wire.H_KEY, "")
 
-    def refuse(error: DomainError, provider: Provider | None = None) -> DomainError:
+    def find_key(kid: str) -> signed.KeyMaterial | None:
+        key = session.scalar(select(ProviderApiKey).where(ProviderApiKey.key_id == kid))
+        usable = key is not None and (
+            key.status == KeyStatus.ACTIVE
+            or (
+                key.status == KeyStatus.ROTATED
+                and key.valid_until is not None
+                and key.valid_until > now
+            )
+        )
+        if key is None or not usable:
+            return None
+        provider = providers.get_provider(session, provider_id=key.provider_id)
+        secret = cipher_of(session).open(key.secret_sealed)
+        return signed.KeyMaterial(kid, secret, key.cipher, (key, provider))
+
+    def refuse(error: DomainError, key: signed.KeyMaterial | None) -> DomainError:
         return _refuse(
-            session, error, key_id=key_id, provider=provider, source_ip=source_ip, path=path
+            session,
+            error,
+            key_id=key_id,
+            provider=key.owner[1] if key is not None else None,
+            source_ip=source_ip,
+            path=path,
         )
 
-    if not (key_id and ts and nonce and signature):
-        raise refuse(
-            Unauthenticated("缺少签名头 / signature headers missing", code="signature_missing")
-        )
-    if not _TIMESTAMP.fullmatch(ts):
-        # ASCII digits only: "²".isdigit() is true and int() of 5,000 digits raises
-        raise refuse(
-            MalformedJson(
-                "时间戳须为 Unix 秒数 (1-12 位数字) / timestamp must be Unix seconds, 1-12 digits",
-                code="invalid_timestamp",
-            )
-        )
-    if abs(now.timestamp() - int(ts)) > settings.provider_api_max_skew_s:
-        raise refuse(
-            Unauthenticated(
-                f"时间戳无效或偏差超过 {settings.provider_api_max_skew_s} 秒 / timestamp missing or too far off",
-                code="stale_timestamp",
-            )
-        )
-    if not wire.NONCE_PATTERN.fullmatch(nonce):
-        raise refuse(Unauthenticated("随机数格式不正确 / malformed nonce", code="invalid_nonce"))
-    key = session.scalar(select(ProviderApiKey).where(ProviderApiKey.key_id == key_id))
-    usable = key is not None and (
-        key.status == KeyStatus.ACTIVE
-        or (
-            key.status == KeyStatus.ROTATED
-            and key.valid_until is not None
-            and key.valid_until > now
-        )
+    request = signed.verify(
+        method=method,
+        path=path,
+        headers=headers,
+        body=body,
+        nonces=nonces,
+        find_key=find_key,
+        refuse=refuse,
+        max_skew_s=settings.provider_api_max_skew_s,
+        nonce_ttl_s=settings.provider_api_nonce_ttl_s,
+        now=now,
     )
-    if key is None or not usable:
-        raise refuse(
-            Unauthenticated("密钥无效或已停用 / unknown or retired key", code="unknown_key")
-        )
-    provider = providers.get_provider(session, provider_id=key.provider_id)
-    secret = cipher_of(session).open(key.secret_sealed)
-    if not wire.signature_matches(secret, signature, method, path, ts, nonce, body):
-        raise refuse(Unauthenticated("签名不正确 / bad signature", code="bad_signature"), provider)
-    if not nonces.remember(key_id, nonce, settings.provider_api_nonce_ttl_s):
-        raise refuse(
-            ReplayedRequest("重复的请求 (随机数已使用) / replayed request: nonce seen"), provider
-        )
-    payload: Any = None
-    if body:
-        try:
-            payload = wire.open_envelope(
-                secret, key.cipher, body, wire.additional_data(key_id, ts, nonce)
-            )
-        except wire.InvalidEnvelope as exc:
-            raise refuse(
-                ValidationFailed(f"无法解密请求 / undecryptable body: {exc}", code="undecryptable"),
-                provider,
-            ) from None
+    key, provider = request.key.owner
     key.last_used_at = now
     session.flush()
-    return Caller(provider, key, secret, ts, nonce, payload)
+    return Caller(
+        provider, key, request.key.secret, request.timestamp, request.nonce, request.payload
+    )
 
 
 # ---------------------------------------------------------------- reports
@@ -501,9 +468,7 @@ def _apply(session: Session, actor: Actor, order: ServiceOrder, r: ReportIn) -> 
         orders.complete(session, actor=actor, order_id=oid, report=r.report)
     elif r.event == "confirmed":
         # the elder's code, read out at the door: the same rule as the portal's
-        confirmation.confirm_with_code(
-            session, actor=actor, order_id=oid, code=r.confirmation_code
-        )
+        confirmation.confirm_with_code(session, actor=actor, order_id=oid, code=r.confirmation_code)
 
 
 def open_orders(
