@@ -7,7 +7,11 @@ clients: heartbeats with QoS 0, alarms with QoS 1, in the vendors' protocols) an
 the Redis channel the console relays. After the burst it checks the books: every alarm raised
 once, on the console once, recorded once (each message reaches the intake on two sessions).
 
-    python bench/alarms.py [--devices 10000] [--alarms 500] [--heartbeats-per-s 1000]
+    python bench/alarms.py [--devices 10000] [--alarms 500] [--heartbeats-per-s 1000] [--runs 3]
+
+The intake and the heartbeats run throughout; each run is a burst from devices no earlier run
+used, after a warm-up (every device's heartbeat before the first, ``--warmup-s`` before the
+others). CPU per alarm for the intake (the service) and for this process (the load generator).
 
 Ends with one line ``RESULT {json}``.
 """
@@ -36,10 +40,24 @@ import redis  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get(
-    "HOTLINE_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from bench.support import (  # noqa: E402
+    PG_ADMIN_URL,
+    REDIS_URL,
+    CpuMeter,
+    Runs,
+    Target,
+    add_run_options,
+    drop_redis_namespace,
+    own_process,
+    percentile,
 )
-REDIS_URL = os.environ.get("HOTLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+TARGETS = [
+    Target("p99_ms", "<=", 200),
+    Target("lost", "==", 0),
+    Target("duplicate_events", "==", 0),
+    Target("recorded_once", "==", True),
+]
 MQTT_URL = os.environ.get("HOTLINE_BENCH_MQTT_URL", "mqtt://127.0.0.1:1883")
 VENDORS = "ankang:安康通:hx-json,yijia:颐家:dc09-cid"
 # device type, share of the fleet, the event it raises in the burst
@@ -52,14 +70,6 @@ FLEET = (
     ("water", 0.05, "water"),
     ("pir", 0.05, "inactivity"),
 )
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1)))))
-    return ordered[k]
 
 
 def seed(env: dict[str, str], db_url: str, devices: int) -> list[dict[str, Any]]:
@@ -175,7 +185,6 @@ def client(name: str) -> mqtt.Client:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from callcenter.alarm_intake.protocols import dc09, hxjson
-    from platform_core.alarms.models import Alarm, AlarmSignal
     from platform_core.db import make_engine, utcnow
     from platform_core.devices.models import Device
 
@@ -275,109 +284,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         beater = threading.Thread(target=beat_loop, daemon=True)
         beater.start()
-        warmup_s = len(fleet) / args.heartbeats_per_s
-        # a running intake has handled alarms before: a few now, from devices outside the burst,
-        # so the burst is not the first (statement caches and connections are warm)
         step = max(1, len(fleet) // args.alarms)
-        for n in range(args.warmup_alarms):
-            device = fleet[n * step + step // 2]
-            alarms.publish(
-                topic(device, "alarm"),
-                warmup_payload(device, n, secrets_of["ankang"]),
-                qos=1,
+        if args.runs > step // 2:
+            raise SystemExit(
+                f"--runs {args.runs}: at most {step // 2} bursts from distinct devices"
             )
-        time.sleep(warmup_s)
-
-        # the burst: one alarm from each of ``alarms`` devices spread over the fleet, as fast as
-        # the client can publish them (payloads signed beforehand)
-        chosen = [fleet[i * step] for i in range(args.alarms)]
-        event_of = {kind: event for kind, _share, event in FLEET}
-        payloads = []
-        for n, device in enumerate(chosen):
-            event = event_of[device["device_type"]]
-            if device["vendor"] == "颐家":
-                body = dc09.encode_event(
-                    account=device["serial"],
-                    seq=n + 1,
-                    qualifier="1",
-                    event=dc09_code(event),
-                    at=utcnow(),
-                ).encode()
-            else:
-                body = hxjson.encode(
-                    {
-                        "ver": 1,
-                        "type": "alarm",
-                        "event": event,
-                        "dev": device["imei"],
-                        "msgId": f"burst-{n}",
-                        "ts": int(time.time() * 1000),
-                    },
-                    secrets_of["ankang"],
+        book = Runs("alarms", args.runs, TARGETS)
+        for run in range(args.runs):
+            # the first run waits until every device has sent a heartbeat; later ones warm up
+            # for --warmup-s, the intake having run all along
+            warmup_s = len(fleet) / args.heartbeats_per_s if run == 0 else args.warmup_s
+            with book.measured() as figures:
+                figures.update(
+                    burst(
+                        args,
+                        run,
+                        warmup_s,
+                        fleet,
+                        ids,
+                        alarms,
+                        topic,
+                        secrets_of,
+                        watch,
+                        engine,
+                        sent,
+                        t_beats,
+                        proc.pid,
+                    )
                 )
-            payloads.append((ids[device["serial"]], topic(device, "alarm"), body))
-        published: dict[int, float] = {}
-        t_burst = time.time()
-        infos = []
-        for device_id, t, body in payloads:
-            published[device_id] = time.time()
-            infos.append(alarms.publish(t, body, qos=1))
-        burst_publish_s = time.time() - t_burst
-        deadline = time.time() + args.timeout
-        while time.time() < deadline and len(watch.raised) < len(payloads):
-            time.sleep(0.05)
-        time.sleep(1.0)  # anything raised twice would show now
         stop_beats.set()
         beater.join(5)
-        beats_elapsed = time.monotonic() - t_beats
-
-        latencies = [
-            (times[0] - published[device_id]) * 1000
-            for device_id, times in watch.raised.items()
-            if device_id in published
-        ]
-        last = max((times[0] for times in watch.raised.values()), default=t_burst)
-        lost = len([d for d in published if d not in watch.raised])
-        duplicates = sum(len(t) - 1 for t in watch.raised.values())
-        with engine.connect() as c:
-            burst_ids = list(published)
-            alarm_rows = c.execute(
-                select(Alarm.device_id, Alarm.signal_count).where(Alarm.device_id.in_(burst_ids))
-            ).all()
-            signals = c.scalar(
-                select(func.count())
-                .select_from(AlarmSignal)
-                .where(AlarmSignal.device_id.in_(burst_ids))
-            )
-            beat_seen = c.scalar(
-                select(func.count())
-                .select_from(Device)
-                .where(Device.last_heartbeat_at > utcnow() - timedelta(seconds=beats_elapsed + 5))
-            )
-        recorded_once = (
-            len(alarm_rows) == len(published)
-            and all(count == 1 for _d, count in alarm_rows)
-            and signals == len(published)
-        )
-        return {
-            "devices": len(fleet),
-            "heartbeats_sent": sent["beats"],
-            "heartbeats_per_s": round(sent["beats"] / beats_elapsed, 1),
-            "devices_with_fresh_heartbeat": beat_seen,
-            "alarms": len(payloads),
-            "burst_publish_ms": round(burst_publish_s * 1000, 1),
-            "alarms_per_s": round(len(latencies) / max(last - t_burst, 1e-6), 1),
-            "p50_ms": round(percentile(latencies, 50), 1),
-            "p90_ms": round(percentile(latencies, 90), 1),
-            "p99_ms": round(percentile(latencies, 99), 1),
-            "max_ms": round(max(latencies, default=0.0), 1),
-            "lost": lost,
-            "duplicate_events": duplicates,
-            "alarms_recorded": len(alarm_rows),
-            "signals_recorded": signals,
-            "recorded_once": recorded_once,
-            "target_p99_ms": 200,
-        }
+        return book.finish({"devices": len(fleet)})
     finally:
         for c in clients:
             c.disconnect()
@@ -395,12 +332,137 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         admin.dispose()
-        r = redis.Redis.from_url(REDIS_URL)
-        for key in r.scan_iter(match=f"*{namespace}*"):
-            r.delete(key)
+        drop_redis_namespace(namespace)
         from callcenter.alarm_intake.mqtt import Broker, forget_sessions
 
         forget_sessions(Broker.from_url(MQTT_URL), f"bench-intake-{run_id}")
+
+
+def burst(
+    args: argparse.Namespace,
+    run: int,
+    warmup_s: float,
+    fleet: list[dict[str, Any]],
+    ids: dict[str, int],
+    alarms: mqtt.Client,
+    topic: Any,
+    secrets_of: dict[str, str],
+    watch: EventWatch,
+    engine: Any,
+    sent: dict[str, int],
+    t_beats: float,
+    intake_pid: int,
+) -> dict[str, Any]:
+    """One run: warm-up alarms, then a burst of alarms from devices no earlier run used."""
+    from callcenter.alarm_intake.protocols import dc09, hxjson
+    from platform_core.alarms.models import Alarm, AlarmSignal
+    from platform_core.db import utcnow
+    from platform_core.devices.models import Device
+
+    step = max(1, len(fleet) // args.alarms)
+    # a running intake has handled alarms before: a few now, from devices outside the burst,
+    # so the burst is not the first (statement caches and connections are warm)
+    for n in range(args.warmup_alarms):
+        device = fleet[n * step + step // 2 + run]
+        alarms.publish(
+            topic(device, "alarm"),
+            warmup_payload(device, 100 * run + n, secrets_of["ankang"]),
+            qos=1,
+        )
+    time.sleep(warmup_s)
+    watch.raised.clear()
+    beats_before = sent["beats"]
+
+    # the burst: one alarm from each of ``alarms`` devices spread over the fleet, as fast as
+    # the client can publish them (payloads signed beforehand)
+    chosen = [fleet[i * step + run] for i in range(args.alarms)]
+    event_of = {kind: event for kind, _share, event in FLEET}
+    payloads = []
+    for n, device in enumerate(chosen):
+        event = event_of[device["device_type"]]
+        if device["vendor"] == "颐家":
+            body = dc09.encode_event(
+                account=device["serial"],
+                seq=n + 1,
+                qualifier="1",
+                event=dc09_code(event),
+                at=utcnow(),
+            ).encode()
+        else:
+            body = hxjson.encode(
+                {
+                    "ver": 1,
+                    "type": "alarm",
+                    "event": event,
+                    "dev": device["imei"],
+                    "msgId": f"burst-{run}-{n}",
+                    "ts": int(time.time() * 1000),
+                },
+                secrets_of["ankang"],
+            )
+        payloads.append((ids[device["serial"]], topic(device, "alarm"), body))
+    cpu = CpuMeter(service=lambda: [intake_pid], loadgen=own_process).start()
+    published: dict[int, float] = {}
+    t_burst = time.time()
+    infos = []
+    for device_id, t, body in payloads:
+        published[device_id] = time.time()
+        infos.append(alarms.publish(t, body, qos=1))
+    burst_publish_s = time.time() - t_burst
+    deadline = time.time() + args.timeout
+    while time.time() < deadline and len(watch.raised) < len(payloads):
+        time.sleep(0.05)
+    cpu.stop()
+    time.sleep(1.0)  # anything raised twice would show now
+    beats_elapsed = time.monotonic() - t_beats
+
+    latencies = [
+        (times[0] - published[device_id]) * 1000
+        for device_id, times in watch.raised.items()
+        if device_id in published
+    ]
+    last = max((times[0] for times in watch.raised.values()), default=t_burst)
+    lost = len([d for d in published if d not in watch.raised])
+    duplicates = sum(len(t) - 1 for t in watch.raised.values())
+    with engine.connect() as c:
+        burst_ids = list(published)
+        alarm_rows = c.execute(
+            select(Alarm.device_id, Alarm.signal_count).where(Alarm.device_id.in_(burst_ids))
+        ).all()
+        signals = c.scalar(
+            select(func.count())
+            .select_from(AlarmSignal)
+            .where(AlarmSignal.device_id.in_(burst_ids))
+        )
+        beat_seen = c.scalar(
+            select(func.count())
+            .select_from(Device)
+            .where(Device.last_heartbeat_at > utcnow() - timedelta(seconds=beats_elapsed + 5))
+        )
+    recorded_once = (
+        len(alarm_rows) == len(published)
+        and all(count == 1 for _d, count in alarm_rows)
+        and signals == len(published)
+    )
+    return {
+        "heartbeats_sent": sent["beats"] - beats_before,
+        "heartbeats_per_s": round(sent["beats"] / beats_elapsed, 1),
+        "devices_with_fresh_heartbeat": beat_seen,
+        "alarms": len(payloads),
+        "burst_publish_ms": round(burst_publish_s * 1000, 1),
+        "alarms_per_s": round(len(latencies) / max(last - t_burst, 1e-6), 1),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p90_ms": round(percentile(latencies, 90), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "max_ms": round(max(latencies, default=0.0), 1),
+        "lost": lost,
+        "duplicate_events": duplicates,
+        "alarms_recorded": len(alarm_rows),
+        "signals_recorded": signals,
+        "recorded_once": recorded_once,
+        # heartbeats go on through the burst: the CPU is the whole window's, per alarm
+        **cpu.figures(len(payloads), "alarm"),
+    }
 
 
 def warmup_payload(device: dict[str, Any], n: int, secret: str) -> bytes:
@@ -438,9 +500,9 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--warmup-alarms", type=int, default=20)
     p.add_argument("--verbose", action="store_true")
+    add_run_options(p, warmup_s=3.0)
     args = p.parse_args()
-    result = run(args)
-    print("RESULT " + json.dumps(result, ensure_ascii=False))
+    run(args)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ manager.conf: read classes call,agent,user and the HOTLINE_* channel variables. 
 PostgreSQL database is created for the run and dropped afterwards.
 
     python bench/ami_ingest.py [--rate 180] [--talk 50] [--seconds 40] [--concurrency 500] [--agents 640]
+        [--runs 3]
+
+Each run has a fresh database, simulator and callcenter; the ceiling is measured once. CPU per
+event for callcenter (the service, in this process) and for the simulator (the load generator).
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import json
 import multiprocessing as mp
 import os
 import random
@@ -39,9 +42,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ADMIN_URL = os.environ.get(
-    "HOTLINE_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from bench.support import (  # noqa: E402
+    CpuMeter,
+    Runs,
+    Target,
+    add_run_options,
+    own_process,
+    percentile,
+    scratch_database,
 )
+
+TARGETS = [
+    Target("p99_ms", "<=", 100),
+    Target("lost", "==", 0),
+    Target("phantom", "==", 0),
+    Target("misattributed", "==", 0),
+    Target("events_per_s", ">=", 5000),
+]
 SECRET = "bench-ami-secret"
 CHANNELVARS = [
     "HOTLINE_ELDER_ID",
@@ -269,50 +286,13 @@ def measure_ceiling(stream: bytes, events: int) -> dict[str, float]:
 # -- the run ------------------------------------------------------------------------------------
 
 
-def fresh_database() -> tuple[str, Any]:
-    from sqlalchemy import text
-
-    from platform_core.db import make_engine
-
-    name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name, (admin, name)
+def measure_run(a: argparse.Namespace, ceiling: dict[str, float]) -> dict[str, Any]:
+    """One run on a fresh database: a simulator process, callcenter in this process."""
+    with scratch_database() as url:
+        return _measure_on(url, a, ceiling)
 
 
-def drop_database(handle: Any) -> None:
-    from sqlalchemy import text
-
-    admin, name = handle
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, int(round(p / 100 * (len(values) - 1)))))
-    return values[k]
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rate", type=float, default=180.0, help="new calls per real second")
-    ap.add_argument("--seconds", type=float, default=40.0, help="real seconds of arrivals")
-    ap.add_argument("--concurrency", type=int, default=500)
-    ap.add_argument("--agents", type=int, default=640)
-    ap.add_argument(
-        "--time-scale", type=float, default=20.0, help="simulated seconds per real second"
-    )
-    ap.add_argument("--talk", type=float, default=50.0, help="mean talk, simulated seconds")
-    ap.add_argument("--patience", type=float, default=90.0, help="mean patience, simulated seconds")
-    ap.add_argument("--ceiling-calls", type=int, default=3000)
-    ap.add_argument("--seed", type=int, default=12349)
-    a = ap.parse_args()
-
+def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> dict[str, Any]:
     from sqlalchemy import select
 
     from callcenter.app import CallCenterThread
@@ -323,17 +303,6 @@ def main() -> None:
     from platform_core.runtime import build_runtime, install_runtime
     from platform_core.settings import Settings
 
-    print("录制上限测试流 / recording the ceiling stream ...", flush=True)
-    stream = record_stream(a.ceiling_calls, a.agents, a.seed)
-    stream_events = stream.count(b"\r\n\r\n")
-    ceiling = measure_ceiling(stream, stream_events)
-    print(
-        f"ceiling: panoramisk no-op {ceiling['panoramisk']:.0f} ev/s, adapter no-op {ceiling['adapter']:.0f} ev/s "
-        f"({stream_events} events)",
-        flush=True,
-    )
-
-    url, handle = fresh_database()
     engine = make_engine(url)
     metadata.create_all(engine)
     settings = Settings(
@@ -403,7 +372,8 @@ def main() -> None:
         flush=True,
     )
     threading.Thread(target=sampler, daemon=True).start()
-    cpu0 = time.process_time()
+    # callcenter runs in this process; the simulator (the load) in its own
+    cpu = CpuMeter(service=own_process, loadgen=lambda: [sim.pid]).start()
     go.set()
     truth = truth_q.get(timeout=a.seconds + 300)
     token = uuid.uuid4().hex
@@ -418,8 +388,7 @@ def main() -> None:
         time.sleep(0.01)
     center.center.pipeline.wait_idle(120)
     finished = time.time()
-    cpu_callcenter = time.process_time() - cpu0
-    load = os.getloadavg()[0]
+    cpu.stop()
     sampling.set()
 
     events = counts()[1] - base_done
@@ -482,7 +451,6 @@ def main() -> None:
     stop.set()  # the simulator goes after callcenter, which would otherwise try to reconnect
     sim.join(30)
     runtime.close()
-    drop_database(handle)
 
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(
@@ -498,10 +466,6 @@ def main() -> None:
     print(
         f"accounting: lost {len(lost)}, phantom {len(phantom)}, misattributed {len(wrong)}"
         + (f" e.g. {wrong[:2]}" if wrong else "")
-    )
-    print(
-        f"cpu: callcenter process {cpu_callcenter:.1f} s, simulator {truth['cpu_s']:.1f} s over "
-        f"{finished - first:.1f} s; load average {load:.1f} on {os.cpu_count()} cores"
     )
     print(
         f"ceiling: panoramisk no-op {ceiling['panoramisk']:.0f} ev/s; ratio end-to-end/ceiling "
@@ -524,12 +488,43 @@ def main() -> None:
         "ceiling_adapter_events_per_s": round(ceiling["adapter"], 1),
         "ratio_to_ceiling": round(sustained / ceiling["panoramisk"], 3),
         "dropped_by_write_timeout": truth["dropped_slow"],
-        "cpu_callcenter_s": round(cpu_callcenter, 1),
-        "events_per_cpu_s": round(events / max(cpu_callcenter, 1e-9), 1),
-        "cpu_simulator_s": round(truth["cpu_s"], 1),
-        "loadavg_1m": round(load, 1),
+        **cpu.figures(events, "event"),
+        "service_events_per_cpu_s": round(events / max(cpu.seconds["service"], 1e-9), 1),
     }
-    print("RESULT " + json.dumps(result))
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rate", type=float, default=180.0, help="new calls per real second")
+    ap.add_argument("--seconds", type=float, default=40.0, help="real seconds of arrivals")
+    ap.add_argument("--concurrency", type=int, default=500)
+    ap.add_argument("--agents", type=int, default=640)
+    ap.add_argument(
+        "--time-scale", type=float, default=20.0, help="simulated seconds per real second"
+    )
+    ap.add_argument("--talk", type=float, default=50.0, help="mean talk, simulated seconds")
+    ap.add_argument("--patience", type=float, default=90.0, help="mean patience, simulated seconds")
+    ap.add_argument("--ceiling-calls", type=int, default=3000)
+    ap.add_argument("--seed", type=int, default=12349)
+    add_run_options(ap)
+    a = ap.parse_args()
+
+    print("录制上限测试流 / recording the ceiling stream ...", flush=True)
+    stream = record_stream(a.ceiling_calls, a.agents, a.seed)
+    stream_events = stream.count(b"\r\n\r\n")
+    ceiling = measure_ceiling(stream, stream_events)
+    print(
+        f"ceiling: panoramisk no-op {ceiling['panoramisk']:.0f} ev/s, adapter no-op {ceiling['adapter']:.0f} ev/s "
+        f"({stream_events} events)",
+        flush=True,
+    )
+
+    runs = Runs("ami_ingest", a.runs, TARGETS)
+    for _ in range(a.runs):
+        with runs.measured() as figures:
+            figures.update(measure_run(a, ceiling))
+    runs.finish({"ceiling_stream_events": stream_events})
 
 
 if __name__ == "__main__":

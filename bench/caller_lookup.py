@@ -1,35 +1,44 @@
 """Caller identification with 100,000 seeded elders on PostgreSQL: p50 / p99 per lookup.
 
-    python bench/caller_lookup.py [--elders 100000] [--lookups 20000] [--admin-url URL]
+    python bench/caller_lookup.py [--elders 100000] [--lookups 20000] [--runs 3] [--admin-url URL]
 
 Creates a dedicated database (dropped at the end), seeds it with ``hotline seed``'s generator,
 then times ``identify_caller`` over a mix of what a hotline trunk delivers: elders' mobiles and
 landlines (with and without area code, +86 forms), device SIMs, family contacts, strangers and
 unusable caller IDs. Each lookup runs in its own session, as the IVR does per call; the time is
 that of the ``identify_caller`` call. Every known number must find its elder (``wrong`` = 0).
+The elders are seeded once; each run draws its own mix. Ends with one line ``RESULT {json}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import json
-import os
 import random
 import secrets
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
+from bench.support import (  # noqa: E402
+    PG_ADMIN_URL,
+    CpuMeter,
+    Target,
+    add_run_options,
+    own_process,
+    percentile,
+    repeat,
+    scratch_database,
+)
 from hotline.demo_data.elders import seed_elders  # noqa: E402
-from platform_core.db import make_engine, refresh_statistics  # noqa: E402
+from platform_core.db import refresh_statistics  # noqa: E402
 from platform_core.devices.models import Device  # noqa: E402
 from platform_core.elders.identification import identify_caller  # noqa: E402
 from platform_core.elders.models import Elder, ElderPhone, EmergencyContact  # noqa: E402
@@ -37,8 +46,6 @@ from platform_core.models import metadata  # noqa: E402
 from platform_core.regions.service import load_dictionary  # noqa: E402
 from platform_core.runtime import build_runtime  # noqa: E402
 from platform_core.settings import Settings  # noqa: E402
-
-DEFAULT_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def _sample(session, stmt, k: int) -> list[tuple]:
@@ -117,18 +124,11 @@ def main() -> None:
     parser.add_argument("--elders", type=int, default=100_000)
     parser.add_argument("--lookups", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=12349)
-    parser.add_argument(
-        "--admin-url", default=os.environ.get("HOTLINE_BENCH_PG_ADMIN_URL", DEFAULT_ADMIN)
-    )
+    parser.add_argument("--admin-url", default=PG_ADMIN_URL)
+    add_run_options(parser)
     args = parser.parse_args()
 
-    name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(args.admin_url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = args.admin_url.rsplit("/", 1)[0] + "/" + name
-    runtime = None
-    try:
+    with scratch_database(admin_url=args.admin_url) as url:
         settings = Settings(
             data_dir=Path(tempfile.mkdtemp(prefix="hotline-bench-")),
             database_url=url,
@@ -136,72 +136,72 @@ def main() -> None:
             secret_key=secrets.token_urlsafe(16),
         )
         runtime = build_runtime(settings, start_jobs=False)
-        metadata.create_all(runtime.engine)
-        with runtime.session() as s:
-            load_dictionary(s)
-
-        started = time.perf_counter()
-        session = runtime.session_factory()
         try:
-            report = seed_elders(
-                session, count=args.elders, seed=args.seed, after_batch=lambda _n: session.commit()
+            metadata.create_all(runtime.engine)
+            with runtime.session() as s:
+                load_dictionary(s)
+
+            started = time.perf_counter()
+            session = runtime.session_factory()
+            try:
+                report = seed_elders(
+                    session,
+                    count=args.elders,
+                    seed=args.seed,
+                    after_batch=lambda _n: session.commit(),
+                )
+                session.commit()
+            finally:
+                session.close()
+            seed_s = time.perf_counter() - started
+            print(
+                f"seeded {report.created} elders, {report.phones} phones, {report.contacts} "
+                f"contacts, {report.devices} devices in {seed_s:.1f}s",
+                file=sys.stderr,
             )
-            session.commit()
+            refresh_statistics(runtime.engine)
+
+            def measure(run: int) -> dict[str, Any]:
+                rng = random.Random(args.seed + run)
+                with runtime.session() as s:
+                    mix = build_mix(s, rng, args.lookups)
+                # warm the pool, the statement cache and PostgreSQL's buffers
+                for raw, area, _ in mix[:500]:
+                    with runtime.session() as s:
+                        identify_caller(s, number=raw, area_code=area)
+                timings: list[float] = []
+                wrong = 0
+                # the lookups run in this process: its CPU is the service's
+                cpu = CpuMeter(service=own_process).start()
+                for raw, area, expected in mix:
+                    with runtime.session() as s:
+                        t0 = time.perf_counter()
+                        who = identify_caller(s, number=raw, area_code=area)
+                        timings.append((time.perf_counter() - t0) * 1000)
+                    found = {m.elder_id for m in who.matches}
+                    if (expected is None and found and raw[:3] != "199") or (
+                        expected is not None and expected not in found
+                    ):
+                        wrong += 1
+                cpu.stop()
+                return {
+                    "p50_ms": round(statistics.median(timings), 3),
+                    "p99_ms": round(percentile(timings, 99), 3),
+                    "max_ms": round(max(timings), 3),
+                    "lookups": len(timings),
+                    "wrong": wrong,
+                    **cpu.figures(len(timings), "lookup"),
+                }
+
+            repeat(
+                "caller_lookup",
+                args.runs,
+                measure,
+                [Target("p99_ms", "<=", 5), Target("wrong", "==", 0)],
+                setup={"elders": report.created, "seed_s": round(seed_s, 1)},
+            )
         finally:
-            session.close()
-        seed_s = time.perf_counter() - started
-        print(
-            f"seeded {report.created} elders, {report.phones} phones, {report.contacts} contacts, "
-            f"{report.devices} devices in {seed_s:.1f}s",
-            file=sys.stderr,
-        )
-        refresh_statistics(runtime.engine)
-
-        rng = random.Random(args.seed)
-        with runtime.session() as s:
-            mix = build_mix(s, rng, args.lookups)
-        for raw, area, _ in mix[
-            :500
-        ]:  # warm the pool, the statement cache and PostgreSQL's buffers
-            with runtime.session() as s:
-                identify_caller(s, number=raw, area_code=area)
-
-        timings: list[float] = []
-        wrong = 0
-        for raw, area, expected in mix:
-            with runtime.session() as s:
-                t0 = time.perf_counter()
-                who = identify_caller(s, number=raw, area_code=area)
-                timings.append((time.perf_counter() - t0) * 1000)
-            found = {m.elder_id for m in who.matches}
-            if (expected is None and found and raw[:3] != "199") or (
-                expected is not None and expected not in found
-            ):
-                wrong += 1
-        timings.sort()
-        p50 = statistics.median(timings)
-        p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
-        print(
-            f"lookups {len(timings)}: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {timings[-1]:.3f} ms, "
-            f"wrong {wrong}",
-            file=sys.stderr,
-        )
-        result = {
-            "p50_ms": round(p50, 3),
-            "p99_ms": round(p99, 3),
-            "max_ms": round(timings[-1], 3),
-            "lookups": len(timings),
-            "wrong": wrong,
-            "elders": report.created,
-            "seed_s": round(seed_s, 1),
-        }
-    finally:
-        if runtime is not None:
             runtime.close()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    print("RESULT " + json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ is timed from the request to the answer: screen-pop lookups (Socket.IO ack), ser
 opened from the call (HTTP POST), the care processes the agent's page reads beside each pop
 (HTTP GET, at the same time as the pop) and KPI report queries (HTTP GET, supervisors).
 
-    python bench/console_load.py [--clients 1000] [--workers 500] [--ops 6]
+    python bench/console_load.py [--clients 1000] [--workers 500] [--ops 4] [--runs 3]
 
+The sockets connect once; each run is every working client's ``--ops`` operations. CPU per
+operation for the console's processes (the service) and for this process (the load generator).
 Ends with one line ``RESULT {json}``.
 """
 
@@ -17,14 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
 import os
 import random
 import re
 import secrets
-import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -40,62 +39,30 @@ import aiohttp  # noqa: E402
 import socketio  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get(
-    "HOTLINE_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from bench.support import (  # noqa: E402
+    PG_ADMIN_URL,
+    REDIS_URL,
+    CpuMeter,
+    Runs,
+    Target,
+    add_run_options,
+    drop_redis_namespace,
+    family,
+    free_port,
+    own_process,
+    percentile,
+    rss_mb,
+    stop,
 )
-REDIS_URL = os.environ.get("HOTLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# the standard's: every operation p95 <= 300 ms and p99 <= 1 s; an order opens within 3 s
+TARGETS = [
+    Target("p95_ms", "<=", 300),
+    Target("p99_ms", "<=", 1000),
+    Target("order_open_p95_ms", "<=", 3000),
+    Target("errors", "==", 0),
+]
 PASSWORD = "Bench-Steppe-2026!"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1)))))
-    return ordered[k]
-
-
-def family(pid: int) -> list[int]:
-    """The server process and all its descendants (console processes, their gunicorn workers)."""
-    out = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        for child in children.read_text().split():
-            out += family(int(child))
-    return out
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    """Kill the server and its worker processes (they outlive a killed parent otherwise)."""
-    for pid in reversed(family(server.pid)):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, 9)
-    server.wait()
-
-
-def rss_mb(pid: int) -> dict[str, float]:
-    """Resident and peak memory of the server, summed over its worker processes."""
-    out = {"VmRSS": 0.0, "VmHWM": 0.0}
-    for p in family(pid):
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith(("VmRSS", "VmHWM")):
-                out[line.split(":")[0]] += int(line.split()[1]) / 1024
-    return out
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of the server and its worker processes (from /proc)."""
-    total = 0.0
-    for p in family(pid):
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def seed(
@@ -236,8 +203,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "HOTLINE_TOTP_ROLES": ",",
     }
     server: subprocess.Popen[bytes] | None = None
-    stats = Stats()
-    result: dict[str, Any] = {}
+    stats = Stats()  # the setup's (connect errors); each run has its own
     try:
         t0 = time.monotonic()
         world = seed(
@@ -330,12 +296,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.gather(*(connect(i) for i in range(args.clients)))
             connect_s = time.monotonic() - t0
             print(f"{len(clients)} sockets connected in {connect_s:.1f}s", flush=True)
-            mem_connected = rss_mb(server.pid)
 
             elders = world["elders"]
             types = world["service_types"]
 
-            async def work(name: str, client: socketio.AsyncClient) -> None:
+            async def work(name: str, client: socketio.AsyncClient, stats: Stats) -> None:
                 cookie, csrf = logins[name]
                 headers = {"Cookie": f"hotline_session={cookie}", "X-CSRF-Token": csrf}
                 r = random.Random(hash(name) ^ id(client))
@@ -424,99 +389,97 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                 stats.fail("order_open", repr(exc))
                     await asyncio.sleep(r.uniform(args.think_min, args.think_max))
 
-            workers = clients[: args.workers]
-            t0 = time.monotonic()
+            async def operations(
+                workers: list[tuple[str, socketio.AsyncClient]],
+                clients: list[tuple[str, socketio.AsyncClient]],
+                server: subprocess.Popen[bytes],
+                stats: Stats,
+            ) -> dict[str, Any]:
+                """One run: every working client does its operations; the figures."""
+                t0 = time.monotonic()
 
-            async def progress() -> None:
-                while True:
-                    await asyncio.sleep(10)
-                    done = sum(len(v) for v in stats.latency.values())
+                async def progress() -> None:
+                    while True:
+                        await asyncio.sleep(10)
+                        done = sum(len(v) for v in stats.latency.values())
+                        errors = sum(stats.errors.values())
+                        print(
+                            f"  {time.monotonic() - t0:5.0f}s: {done} operations, {errors} errors",
+                            flush=True,
+                        )
+
+                cpu = CpuMeter(server=lambda: family(server.pid), loadgen=own_process).start()
+                reporter = asyncio.create_task(progress())
+                await asyncio.gather(*(work(n, c, stats) for n, c in workers))
+                reporter.cancel()
+                cpu.stop()
+                ops_s = cpu.wall_s
+                total_ops = sum(len(v) for v in stats.latency.values())
+                result: dict[str, Any] = {
+                    "ops": total_ops,
+                    "ops_per_s": round(total_ops / ops_s, 1) if ops_s else 0,
+                    "ops_phase_s": round(ops_s, 1),
+                    "errors": sum(stats.errors.values()),
+                    "clients_still_connected": sum(1 for _, c in clients if c.connected),
+                    **cpu.figures(total_ops, "op"),
+                }
+                for op, values in sorted(stats.latency.items()):
+                    result[f"{op}_n"] = len(values)
+                    result[f"{op}_p50_ms"] = round(percentile(values, 50), 1)
+                    result[f"{op}_p95_ms"] = round(percentile(values, 95), 1)
+                    result[f"{op}_p99_ms"] = round(percentile(values, 99), 1)
                     print(
-                        f"  {time.monotonic() - t0:5.0f}s: {done} operations, {sum(stats.errors.values())} errors",
-                        flush=True,
+                        f"{op:<14} n={len(values):>5}  p50 {percentile(values, 50):7.1f} ms  "
+                        f"p95 {percentile(values, 95):7.1f} ms  p99 {percentile(values, 99):7.1f} ms"
+                        f"  errors {stats.errors.get(op, 0)}"
                     )
+                for sample in stats.error_samples:
+                    print("  error:", sample)
+                all_lat = [v for vs in stats.latency.values() for v in vs]
+                result["p95_ms"] = round(percentile(all_lat, 95), 1)
+                result["p99_ms"] = round(percentile(all_lat, 99), 1)
+                return result
 
-            cpu0 = (cpu_s(server.pid), time.process_time())
-            # the machine may be shared: its load says how much of the latency is the neighbours'
-            load0 = os.getloadavg()[0]
-            reporter = asyncio.create_task(progress())
-            await asyncio.gather(*(work(n, c) for n, c in workers))
-            reporter.cancel()
-            ops_s = time.monotonic() - t0
-            load1 = os.getloadavg()[0]
-            cpu = (cpu_s(server.pid) - cpu0[0], time.process_time() - cpu0[1])
-            still_connected = sum(1 for _, c in clients if c.connected)
-            mem_end = rss_mb(server.pid)
+            workers = clients[: args.workers]
+            mem_connected = rss_mb(family(server.pid))
+            connect_errors = stats.errors.get("connect", 0)
+            book = Runs("console_load", args.runs, TARGETS)
+            for _run in range(args.runs):
+                stats = Stats()
+                with book.measured() as figures:
+                    figures.update(await operations(workers, clients, server, stats))
+            mem_end = rss_mb(family(server.pid))
             # stop the server first: its sockets close from its side and the clients need no
             # close handshakes, which a thousand clients would otherwise wait for one by one
             stop(server)
             await asyncio.wait(
                 [asyncio.create_task(c.disconnect()) for _, c in clients], timeout=10
             )
-
-        total_ops = sum(len(v) for v in stats.latency.values())
-        result = {
-            "clients_connected": len(clients),
-            "clients_still_connected": still_connected,
-            "workers": len(workers),
-            "elders": len(elders),
-            "seed_s": round(seed_s, 1),
-            "logins": len(accounts),
-            "login_s": round(login_s, 1),
-            "connect_s": round(connect_s, 1),
-            "connect_p95_ms": round(percentile(connect_lat, 95), 1),
-            "ops": total_ops,
-            "ops_per_s": round(total_ops / ops_s, 1) if ops_s else 0,
-            "ops_phase_s": round(ops_s, 1),
-            "errors": sum(stats.errors.values()),
-            # share of one core used during the operations phase by the server and by the clients
-            "server_cpu_pct": round(100 * cpu[0] / ops_s, 1) if ops_s else 0,
-            "client_cpu_pct": round(100 * cpu[1] / ops_s, 1) if ops_s else 0,
-            "server_workers": args.server_workers,
-            "server": args.server,
-            "load_avg_1m_start": round(load0, 2),
-            "load_avg_1m_end": round(load1, 2),
-            "server_rss_mb": round(mem_end.get("VmRSS", 0), 1),
-            "server_peak_rss_mb": round(mem_end.get("VmHWM", 0), 1),
-            "server_rss_connected_mb": round(mem_connected.get("VmRSS", 0), 1),
-        }
-        for op, values in sorted(stats.latency.items()):
-            result[f"{op}_n"] = len(values)
-            result[f"{op}_p50_ms"] = round(percentile(values, 50), 1)
-            result[f"{op}_p95_ms"] = round(percentile(values, 95), 1)
-            result[f"{op}_p99_ms"] = round(percentile(values, 99), 1)
-            print(
-                f"{op:<14} n={len(values):>5}  p50 {percentile(values, 50):7.1f} ms  "
-                f"p95 {percentile(values, 95):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
-                f"mean {statistics.fmean(values) if values else 0:7.1f} ms  errors {stats.errors.get(op, 0)}"
-            )
-        for op, n in stats.errors.items():
-            if op not in stats.latency:
-                print(f"{op:<14} errors {n}")
-        for sample in stats.error_samples:
-            print("  error:", sample)
-        all_lat = [v for vs in stats.latency.values() for v in vs]
-        result["p95_ms"] = round(percentile(all_lat, 95), 1)
-        result["p99_ms"] = round(percentile(all_lat, 99), 1)
-        print(
-            f"server memory: {result['server_rss_mb']} MB now, peak {result['server_peak_rss_mb']} MB; "
-            f"{len(clients)} sockets connected in {connect_s:.1f}s, {still_connected} still connected at the end"
+        return book.finish(
+            {
+                "clients_connected": len(clients),
+                "connect_errors": connect_errors,
+                "workers": len(workers),
+                "elders": len(elders),
+                "seed_s": round(seed_s, 1),
+                "logins": len(accounts),
+                "login_s": round(login_s, 1),
+                "connect_s": round(connect_s, 1),
+                "connect_p95_ms": round(percentile(connect_lat, 95), 1),
+                "server_workers": args.server_workers,
+                "server": args.server,
+                "server_rss_connected_mb": round(mem_connected["VmRSS"], 1),
+                "server_rss_mb": round(mem_end["VmRSS"], 1),
+                "server_peak_rss_mb": round(mem_end["VmHWM"], 1),
+            }
         )
-        return result
     finally:
         if server is not None and server.poll() is None:
             stop(server)
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
         admin.dispose()
-        try:
-            import redis
-
-            client = redis.Redis.from_url(REDIS_URL)
-            for key in client.scan_iter(match=f"{namespace}*"):
-                client.delete(key)
-        except Exception:  # noqa: BLE001
-            pass
+        drop_redis_namespace(namespace)
 
 
 def main() -> None:
@@ -542,9 +505,9 @@ def main() -> None:
     p.add_argument(
         "--server-workers", type=int, default=2, help="console processes sharing the port"
     )
+    add_run_options(p)
     args = p.parse_args()
-    result = asyncio.run(run(args))
-    print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
+    asyncio.run(run(args))
     # client library threads may still be winding down; the result is out, the database dropped
     os._exit(0)
 

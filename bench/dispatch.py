@@ -10,19 +10,20 @@ each commit enqueues the dispatch job. Latency is from the order's opening to it
 (nobody accepts in the benchmark: an order whose acceptance window lapses is dispatched again,
 which the workers do alongside, and which ``redispatched`` counts).
 
-    python bench/dispatch.py [--orders 10000] [--workers 3] [--rate 42] [--producers 4]
+    python bench/dispatch.py [--orders 3360] [--workers 3] [--rate 42] [--producers 4] [--runs 3]
 
-Ends with one line ``RESULT {json}``: orders_per_s, p50/p95/p99/max_ms created -> assigned,
-``lost`` (never dispatched), ``double_assigned`` (dispatched more often than handed back),
-``over_capacity`` (providers holding more than their capacity); the last three must be 0; and
-the CPU seconds the agents' threads and the workers used. Target p95 < 1000 ms.
+The workers and the database stay up across the runs; each run opens ``--orders`` orders of its
+own (three runs of 80 s at 42 orders/s: 10,080 orders). Each run's figures: orders_per_s,
+p50/p95/p99/max_ms created -> assigned, ``lost`` (never dispatched), ``double_assigned``
+(dispatched more often than handed back), ``over_capacity`` (providers holding more than their
+capacity); the last three must be 0; the CPU per order of the workers (the service) and of the
+producers (the load generator). Target p95 <= 1000 ms. Ends with one line ``RESULT {json}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import random
 import secrets
@@ -33,38 +34,35 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import case, func, select, text, update  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get(
-    "HOTLINE_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from bench.support import (  # noqa: E402
+    PG_ADMIN_URL,
+    REDIS_URL,
+    CpuMeter,
+    Target,
+    add_run_options,
+    own_process,
+    percentile,
+    repeat,
 )
-REDIS_URL = os.environ.get("HOTLINE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
 SERVICES = (("care_cleaning", 6), ("care_errands", 2), ("emergency_fall", 1), ("comfort_visit", 1))
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1)))))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument(
+        "--orders",
+        type=int,
+        default=3360,
+        help="orders per run (three runs: 10,080 orders, each run 80 s at 42 orders/s)",
+    )
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--rate", type=float, default=42.0, help="orders opened per second")
     parser.add_argument("--producers", type=int, default=4)
@@ -73,8 +71,9 @@ def main() -> None:
     parser.add_argument(
         "--max-seconds",
         type=float,
-        default=240.0,
-        help="stop opening orders after this long (keeps the run within 5 minutes on a busy machine)",
+        default=85.0,
+        help="stop opening orders after this long in a run (keeps three runs within 5 minutes on a "
+        "busy machine)",
     )
     parser.add_argument(
         "--accept-windows",
@@ -82,6 +81,7 @@ def main() -> None:
         help="HOTLINE_DISPATCH_ACCEPT_WINDOWS of the workers (nobody accepts in the benchmark, so "
         "orders older than their window are dispatched again: that load is part of the run)",
     )
+    add_run_options(parser)
     args = parser.parse_args()
 
     from hotline.demo_data.catalogue import seed_catalogue
@@ -128,7 +128,9 @@ def main() -> None:
         with rt.session() as s:
             seed_providers(s, rng=random.Random(12349))
             s.execute(
-                update(Provider).values(capacity=func.greatest(Provider.capacity, args.orders))
+                update(Provider).values(
+                    capacity=func.greatest(Provider.capacity, args.orders * args.runs)
+                )
             )
         with rt.session() as s:
             seed_elders(s, count=args.elders, seed=12349, league_code=args.league)
@@ -187,148 +189,174 @@ def main() -> None:
         agent = Actor(
             kind="user", name="压测坐席", region_code="150000000000", role=Role.AGENT, user_id=1
         )
-        weighted = [code for code, w in SERVICES for _ in range(w)]
-        rng = random.Random(7)
-        plan = [(rng.choice(elders), rng.choice(weighted)) for _ in range(args.orders)]
-        cursor = iter(enumerate(plan))
-        lock = threading.Lock()
-        errors: list[str] = []
-        interval = 1.0 / args.rate
-        agents_cpu_before = cpu_seconds(os.getpid())
-        t0 = time.perf_counter()
 
-        def producer() -> None:
-            while True:
-                with lock:
-                    item = next(cursor, None)
-                if item is None:
-                    return
-                i, (elder_id, service) = item
-                if time.perf_counter() - t0 > args.max_seconds:
-                    return
-                delay = t0 + i * interval - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                try:
-                    with rt.session() as s:
-                        o = orders.open_order(
-                            s,
-                            actor=agent,
-                            elder_id=elder_id,
-                            service_type_code=service,
-                            source="call",
-                        )
-                        orders.submit_for_dispatch(s, actor=agent, order_id=o.id)
-                except Exception as exc:  # noqa: BLE001 - counted and shown
-                    with lock:
-                        errors.append(f"{type(exc).__name__}: {exc}")
-
-        threads = [threading.Thread(target=producer) for _ in range(args.producers)]
-        for t in threads:
-            t.start()
-
-        def dispatched_count() -> int:
+        def measure(run: int) -> dict[str, Any]:
+            weighted = [code for code, w in SERVICES for _ in range(w)]
+            rng = random.Random(7 + run)
+            plan = [(rng.choice(elders), rng.choice(weighted)) for _ in range(args.orders)]
+            cursor = iter(enumerate(plan))
+            lock = threading.Lock()
+            errors: list[str] = []
+            interval = 1.0 / args.rate
             with rt.session() as s:
-                return int(
-                    s.scalar(
-                        select(func.count())
-                        .select_from(ServiceOrder)
-                        .where(ServiceOrder.dispatched_at.is_not(None))
+                before_id = int(s.scalar(select(func.max(ServiceOrder.id))) or 0)
+            mine = ServiceOrder.id > before_id
+            # the producers play the agents' console in this process: the load generator here
+            cpu = CpuMeter(service=lambda: [w.pid for w in workers], loadgen=own_process).start()
+            t0 = time.perf_counter()
+
+            def producer() -> None:
+                while True:
+                    with lock:
+                        item = next(cursor, None)
+                    if item is None:
+                        return
+                    i, (elder_id, service) = item
+                    if time.perf_counter() - t0 > args.max_seconds:
+                        return
+                    delay = t0 + i * interval - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                    try:
+                        with rt.session() as s:
+                            o = orders.open_order(
+                                s,
+                                actor=agent,
+                                elder_id=elder_id,
+                                service_type_code=service,
+                                source="call",
+                            )
+                            orders.submit_for_dispatch(s, actor=agent, order_id=o.id)
+                    except Exception as exc:  # noqa: BLE001 - counted and shown
+                        with lock:
+                            errors.append(f"{type(exc).__name__}: {exc}")
+
+            threads = [threading.Thread(target=producer) for _ in range(args.producers)]
+            for t in threads:
+                t.start()
+
+            def dispatched_count() -> int:
+                with rt.session() as s:
+                    return int(
+                        s.scalar(
+                            select(func.count())
+                            .select_from(ServiceOrder)
+                            .where(mine, ServiceOrder.dispatched_at.is_not(None))
+                        )
+                        or 0
                     )
-                    or 0
-                )
 
-        last = 0.0
-        while any(t.is_alive() for t in threads):
-            time.sleep(0.5)
-            if time.perf_counter() - last > 10:
-                last = time.perf_counter()
-                print(
-                    f"  {time.perf_counter() - t0:5.0f} s: {dispatched_count()} dispatched",
-                    flush=True,
+            last = 0.0
+            while any(t.is_alive() for t in threads):
+                time.sleep(0.5)
+                if time.perf_counter() - last > 10:
+                    last = time.perf_counter()
+                    print(
+                        f"  {time.perf_counter() - t0:5.0f} s: {dispatched_count()} dispatched",
+                        flush=True,
+                    )
+            produced_s = time.perf_counter() - t0
+            with rt.session() as s:
+                opened = int(
+                    s.scalar(select(func.count()).select_from(ServiceOrder).where(mine)) or 0
                 )
-        produced_s = time.perf_counter() - t0
-        with rt.session() as s:
-            opened = int(s.scalar(select(func.count()).select_from(ServiceOrder)) or 0)
-        wait_until = time.monotonic() + 30
-        while dispatched_count() < opened and time.monotonic() < wait_until:
-            time.sleep(0.2)
-        wall = time.perf_counter() - t0
+            wait_until = time.monotonic() + 30
+            while dispatched_count() < opened and time.monotonic() < wait_until:
+                time.sleep(0.2)
+            wall = time.perf_counter() - t0
+            cpu.stop()
 
-        with rt.session() as s:
-            # the first dispatch of each order (a lapsed acceptance window dispatches again)
-            first = (
-                select(OrderTransition.order_id, func.min(OrderTransition.at).label("at"))
-                .where(OrderTransition.command == "dispatch_to")
-                .group_by(OrderTransition.order_id)
-                .subquery()
-            )
-            rows = s.execute(
-                select(ServiceOrder.opened_at, first.c.at).outerjoin(
-                    first, first.c.order_id == ServiceOrder.id
+            with rt.session() as s:
+                # the first dispatch of each order (a lapsed acceptance window dispatches again)
+                first = (
+                    select(OrderTransition.order_id, func.min(OrderTransition.at).label("at"))
+                    .where(
+                        OrderTransition.command == "dispatch_to",
+                        OrderTransition.order_id > before_id,
+                    )
+                    .group_by(OrderTransition.order_id)
+                    .subquery()
                 )
-            ).all()
-            latencies = [(d - o).total_seconds() * 1000 for o, d in rows if d is not None]
-            first_open = min(o for o, _ in rows)
-            last_dispatch = max((d for _, d in rows if d is not None), default=first_open)
-            # an order dispatched more often than it was handed back (rejected, lapsed, escalated)
-            steps = (
-                select(
-                    OrderTransition.order_id,
-                    func.sum(case((OrderTransition.command == "dispatch_to", 1), else_=0)).label(
-                        "d"
-                    ),
-                    func.sum(
-                        case((OrderTransition.command.in_(["reject", "escalate"]), 1), else_=0)
-                    ).label("r"),
-                )
-                .group_by(OrderTransition.order_id)
-                .subquery()
-            )
-            double = s.scalar(
-                select(func.count()).select_from(steps).where(steps.c.d > steps.c.r + 1)
-            )
-            redispatched = s.scalar(select(func.count()).select_from(steps).where(steps.c.r > 0))
-            loads = dict(
-                s.execute(
-                    select(ServiceOrder.provider_id, func.count())
-                    .where(ServiceOrder.status.in_([x.value for x in LOAD_STATUSES]))
-                    .group_by(ServiceOrder.provider_id)
+                rows = s.execute(
+                    select(ServiceOrder.opened_at, first.c.at)
+                    .outerjoin(first, first.c.order_id == ServiceOrder.id)
+                    .where(mine)
                 ).all()
-            )
-            capacity = dict(s.execute(select(Provider.id, Provider.capacity)).all())
-            used = len(loads)
-        span = (last_dispatch - first_open).total_seconds()
-        workers_cpu = sum(cpu_seconds(w.pid) for w in workers)
-        agents_cpu = cpu_seconds(os.getpid()) - agents_cpu_before
-        result = {
-            "orders": opened,
-            "orders_planned": args.orders,
-            "workers": args.workers,
-            "producers": args.producers,
-            "rate_target": args.rate,
-            "providers": n_providers,
-            "providers_used": used,
-            "seed_s": round(seed_s, 1),
-            "produce_s": round(produced_s, 1),
-            "wall_s": round(wall, 1),
-            "orders_per_s": round(len(latencies) / span, 1) if span > 0 else 0.0,
-            "p50_ms": round(percentile(latencies, 50), 1),
-            "p95_ms": round(percentile(latencies, 95), 1),
-            "p99_ms": round(percentile(latencies, 99), 1),
-            "max_ms": round(max(latencies, default=0.0), 1),
-            "lost": opened - len(latencies),
-            "double_assigned": int(double or 0),
-            "redispatched": int(redispatched or 0),
-            "over_capacity": sum(1 for pid, n in loads.items() if n > capacity.get(pid, 0)),
-            "errors": len(errors),
-            "agents_cpu_s": round(agents_cpu, 1),
-            "workers_cpu_s": round(workers_cpu, 1),
-            "load_avg_1m": round(os.getloadavg()[0], 1),
-        }
-        for e in errors[:5]:
-            print("error:", e)
-        print("RESULT " + json.dumps(result, ensure_ascii=False))
+                latencies = [(d - o).total_seconds() * 1000 for o, d in rows if d is not None]
+                first_open = min(o for o, _ in rows)
+                last_dispatch = max((d for _, d in rows if d is not None), default=first_open)
+                # an order dispatched more often than it was handed back (rejected, lapsed, escalated)
+                steps = (
+                    select(
+                        OrderTransition.order_id,
+                        func.sum(
+                            case((OrderTransition.command == "dispatch_to", 1), else_=0)
+                        ).label("d"),
+                        func.sum(
+                            case((OrderTransition.command.in_(["reject", "escalate"]), 1), else_=0)
+                        ).label("r"),
+                    )
+                    .where(OrderTransition.order_id > before_id)
+                    .group_by(OrderTransition.order_id)
+                    .subquery()
+                )
+                double = s.scalar(
+                    select(func.count()).select_from(steps).where(steps.c.d > steps.c.r + 1)
+                )
+                redispatched = s.scalar(
+                    select(func.count()).select_from(steps).where(steps.c.r > 0)
+                )
+                loads = dict(
+                    s.execute(
+                        select(ServiceOrder.provider_id, func.count())
+                        .where(ServiceOrder.status.in_([x.value for x in LOAD_STATUSES]))
+                        .group_by(ServiceOrder.provider_id)
+                    ).all()
+                )
+                capacity = dict(s.execute(select(Provider.id, Provider.capacity)).all())
+                used = len(loads)
+            span = (last_dispatch - first_open).total_seconds()
+            result = {
+                "orders": opened,
+                "providers_used": used,
+                "produce_s": round(produced_s, 1),
+                "wall_s": round(wall, 1),
+                "orders_per_s": round(len(latencies) / span, 1) if span > 0 else 0.0,
+                "p50_ms": round(percentile(latencies, 50), 1),
+                "p95_ms": round(percentile(latencies, 95), 1),
+                "p99_ms": round(percentile(latencies, 99), 1),
+                "max_ms": round(max(latencies, default=0.0), 1),
+                "lost": opened - len(latencies),
+                "double_assigned": int(double or 0),
+                "redispatched": int(redispatched or 0),
+                "over_capacity": sum(1 for pid, n in loads.items() if n > capacity.get(pid, 0)),
+                "errors": len(errors),
+                **cpu.figures(opened, "order"),
+            }
+            for e in errors[:5]:
+                print("error:", e)
+            return result
+
+        repeat(
+            "dispatch",
+            args.runs,
+            measure,
+            [
+                Target("p95_ms", "<=", 1000),
+                Target("lost", "==", 0),
+                Target("double_assigned", "==", 0),
+                Target("over_capacity", "==", 0),
+                Target("errors", "==", 0),
+            ],
+            setup={
+                "orders_per_run": args.orders,
+                "workers": args.workers,
+                "producers": args.producers,
+                "rate_target": args.rate,
+                "providers": n_providers,
+                "seed_s": round(seed_s, 1),
+            },
+        )
     finally:
         for w in workers:
             if w.poll() is None:

@@ -70,6 +70,52 @@ class AgiOutcome:
     replies: list[str] = field(default_factory=list)
 
 
+@dataclass
+class AgiTrace:
+    """What the caller waits for, seen from Asterisk's side (``time.monotonic`` seconds).
+
+    ``first_command_s``: the environment written -> the first command read. ``think_s``: a
+    reply written -> the next command read, i.e. the server's think time plus the loopback hop.
+    """
+
+    first_command_s: float | None = None
+    think_s: list[float] = field(default_factory=list)
+
+
+# The channel's own time per command when paced like a real call: a prompt plays for its
+# length (endpos samples at 8 kHz), a caller types a digit in about a second, and a wait for
+# digits nobody presses lasts its timeout.
+_SAMPLES_PER_S = 8000
+_SECONDS_PER_KEY = 1.0
+_SILENT_WAIT_S = 5.0  # a wait of -1 (forever) that nobody answers: the caller's patience
+
+
+def media_seconds(line: str, reply: str) -> float:
+    """Seconds a real channel spends on ``line`` before Asterisk writes ``reply``."""
+    argv = parse_args(line)
+    words = [a.lower() for a in argv[:2]]
+    result = reply.split("result=", 1)[-1].split(" ", 1)[0] if "result=" in reply else ""
+    if words == ["stream", "file"]:
+        endpos = reply.rsplit("endpos=", 1)[-1] if "endpos=" in reply else "0"
+        return int(endpos) / _SAMPLES_PER_S if endpos.isdigit() else 0.0
+    if words == ["get", "data"]:
+        prompt = _PLAYED_SAMPLES / _SAMPLES_PER_S
+        if "(timeout)" in reply and not result:
+            timeout_ms = int(argv[3]) if len(argv) > 3 and argv[3].isdigit() else 5000
+            return prompt + timeout_ms / 1000
+        return prompt + _SECONDS_PER_KEY * max(1, len(result))
+    if words == ["wait", "for"]:
+        if result not in ("", "0", "-1"):
+            return _SECONDS_PER_KEY
+        timeout = argv[3] if len(argv) > 3 else "-1"
+        return int(timeout) / 1000 if timeout.isdigit() else _SILENT_WAIT_S
+    if words == ["say", "digits"]:
+        return 0.6 * len(argv[2]) if len(argv) > 2 else 0.0
+    if words == ["say", "number"]:
+        return 1.5
+    return 0.0
+
+
 class _Usage(Exception):
     """RESULT_SHOWUSAGE in res_agi.c."""
 
@@ -487,12 +533,16 @@ async def run_fastagi_call(
     sounds: Collection[str] | Callable[[str], bool] | None = None,
     language: str = "en",
     timeout: float = 120.0,
+    pace: Callable[[str, str], float] | None = None,
+    trace: AgiTrace | None = None,
 ) -> AgiOutcome:
     """Run ``AGI(url)`` on one channel and return AGISTATUS, the variables set and the commands.
 
     ``channel_variables`` are variables the channel already carries (Originate's ``Variable``);
     ``sounds`` names the sound files that exist (a collection or a predicate; None: all do).
     ``timeout`` bounds a script that never ends (Asterisk would wait forever).
+    ``pace(line, reply)`` gives the seconds the channel takes before replying (e.g.
+    :func:`media_seconds` scaled); ``trace`` collects the waits the server causes.
     """
     behaviour = behaviour or CallerBehaviour()
     host, port, script, request, args = _split_url(url)
@@ -542,6 +592,7 @@ async def run_fastagi_call(
             call.dead = True
             writer.write(b"HANGUP\n")
         await writer.drain()
+        written_at = time.monotonic()
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -557,11 +608,21 @@ async def run_fastagi_call(
                 continue
             if not raw:
                 break  # the script closed the socket: the AGI application returns
+            if trace is not None:
+                waited = time.monotonic() - written_at
+                if trace.first_command_s is None:
+                    trace.first_command_s = waited
+                else:
+                    trace.think_s.append(waited)
             line = raw.decode("utf-8", errors="replace").rstrip("\n").rstrip("\r")
             outcome.commands.append(line)
             was_dead = call.dead
             replies = _respond(call, line)
             outcome.replies.extend(replies)
+            if pace is not None and not was_dead:
+                delay = pace(line, replies[-1])
+                if delay > 0:
+                    await asyncio.sleep(delay)
             writer.write(("\n".join(replies) + "\n").encode("utf-8"))
             call.answered += 1
             if (
@@ -574,6 +635,7 @@ async def run_fastagi_call(
             elif not was_dead and call.dead:
                 writer.write(b"HANGUP\n")  # the script hung the channel up itself
             await writer.drain()
+            written_at = time.monotonic()
     except (ConnectionError, OSError) as exc:
         log.info("模拟 Asterisk: AGI 连接中断 / sim: AGI connection dropped: %s", exc)
     finally:

@@ -8,7 +8,14 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
-from callcenter.pbx_sim.agi import AgiOutcome, CallerBehaviour, parse_args, run_fastagi_call
+from callcenter.pbx_sim.agi import (
+    AgiOutcome,
+    AgiTrace,
+    CallerBehaviour,
+    media_seconds,
+    parse_args,
+    run_fastagi_call,
+)
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -229,3 +236,40 @@ def test_arguments_split_like_res_agi() -> None:
     assert parse_args('SET VARIABLE "A B" "say \\"hi\\""') == ["SET", "VARIABLE", "A B", 'say "hi"']
     assert parse_args('STREAM FILE welcome ""') == ["STREAM", "FILE", "welcome", ""]
     assert parse_args("  GET   DATA  x ") == ["GET", "DATA", "x"]
+
+
+def test_media_seconds_follow_what_the_channel_plays() -> None:
+    # a prompt plays to its end (2 s) or to the key that stops it (0.5 s)
+    assert media_seconds('STREAM FILE hello ""', "200 result=0 endpos=16000") == 2.0
+    assert media_seconds('STREAM FILE hello "0123"', "200 result=49 endpos=4000") == 0.5
+    # GET DATA: the prompt, then a second a key, or the whole timeout when nothing is pressed
+    assert media_seconds("GET DATA menu 5000 1", "200 result=3") == 3.0
+    assert media_seconds("GET DATA menu 5000 1", "200 result= (timeout)") == 7.0
+    assert media_seconds("WAIT FOR DIGIT 4000", "200 result=0") == 4.0
+    assert media_seconds("WAIT FOR DIGIT 4000", "200 result=49") == 1.0
+    assert media_seconds('SET VARIABLE "A" "1"', "200 result=1") == 0.0
+
+
+def test_paced_replies_wait_for_the_media_and_the_trace_sees_only_the_scripts_time() -> None:
+    think = 0.05
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(think)  # before the first command
+        for command in ('STREAM FILE hello ""', 'SET VARIABLE "A" "1"'):
+            writer.write(command.encode() + b"\n")
+            await writer.drain()
+            await reader.readline()
+            await asyncio.sleep(think)
+
+    trace = AgiTrace()
+    started = time.monotonic()
+    outcome, _ = call_script(
+        script, pace=lambda line, reply: media_seconds(line, reply) / 10, trace=trace
+    )
+    elapsed = time.monotonic() - started
+
+    assert outcome.status == "SUCCESS"
+    assert elapsed >= 0.2 + 3 * think  # the 2 s prompt played at a tenth of its length
+    assert trace.first_command_s is not None and think <= trace.first_command_s < 0.2
+    # one wait between the two commands: the script's think time, not the prompt's length
+    assert len(trace.think_s) == 1 and think <= trace.think_s[0] < 0.2
