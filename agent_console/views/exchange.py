@@ -120,6 +120,7 @@ def _when(value: Any) -> str:
 def exchange_page() -> Any:
     actor = current_actor()
     with runtime().session() as s:
+        may_send = upward.may_send(s, actor)
         rows = [
             {
                 "id": b.id,
@@ -151,7 +152,7 @@ def exchange_page() -> Any:
                 "next_attempt_at": _when(e.next_attempt_at),
                 "created_at": _when(e.created_at),
             }
-            for e in upward.list_exports(s, actor=actor)
+            for e in (upward.list_exports(s, actor=actor) if may_send else [])
         ]
         received = [
             {
@@ -172,6 +173,7 @@ def exchange_page() -> Any:
         departments=DEPARTMENTS,
         kind_department={k: v.department for k, v in batches.KINDS.items()},
         upstream=bool(runtime().settings.exchange_upstream_url),
+        may_send=may_send,
         max_mb=batches.MAX_FILE_BYTES // (1024 * 1024),
     )
 

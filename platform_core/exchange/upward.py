@@ -367,6 +367,15 @@ def _retry(session: Session, export: UpwardExport, attempt: int, why: str) -> No
     session.flush()
 
 
+def may_send(session: Session, actor: Actor) -> bool:
+    """Whether ``actor`` keeps this platform's exports: an officer or administrator whose region
+    covers the whole platform's (a county's officer does not send the league's data)."""
+    region = settings_of(session).home_region_code
+    return actor.kind == "system" or (
+        actor.role in OFFICE_ROLES and is_within(region, actor.region_code)
+    )
+
+
 def list_exports(session: Session, *, actor: Actor, limit: int = 20) -> list[UpwardExport]:
     region = settings_of(session).home_region_code
     _require_office(session, actor, region, "exchange.list_exports")
@@ -528,7 +537,9 @@ def _ack(received: ReceivedExport, *, duplicate: bool) -> dict[str, Any]:
 
 
 def list_received(session: Session, *, actor: Actor, limit: int = 20) -> list[ReceivedExport]:
-    _require_office(session, actor, settings_of(session).home_region_code, "exchange.list_received")
+    """The exports received from the lower platforms within the actor's region."""
+    if actor.kind != "system" and actor.role not in OFFICE_ROLES:
+        return []
     return list(
         session.scalars(
             select(ReceivedExport)
