@@ -39,7 +39,7 @@ from platform_core.elders.vocabulary import (
     STATUS_LABELS,
 )
 from platform_core.errors import ValidationFailed
-from platform_core.flows import registry_imports
+from platform_core.flows import department_batches, registry_imports
 from platform_core.flows.death import record_death_of_elder
 
 bp = Blueprint("registry", __name__)
@@ -138,6 +138,9 @@ def elder_page(elder_id: int) -> Any:
     actor = current_actor()
     with runtime().session() as s:
         record = registry.record_of(s, actor=actor, elder_id=elder_id)
+        record["departments"] = department_batches.department_facts(
+            s, elder_id=elder_id, tz=runtime().settings.timezone
+        )
         profile = elders.elder_profile(
             s, elder_id=elder_id, actor=actor, source_ip=request.remote_addr
         )
@@ -166,6 +169,9 @@ def elder_reveal(elder_id: int) -> Any:
             source_ip=request.remote_addr,
         )
         record = registry.record_of(s, actor=actor, elder_id=elder_id)
+        record["departments"] = department_batches.department_facts(
+            s, elder_id=elder_id, tz=runtime().settings.timezone
+        )
         profile = elders.elder_profile(
             s, elder_id=elder_id, actor=actor, source_ip=request.remote_addr
         )

@@ -557,3 +557,40 @@ def get_batch(session: Session, *, actor: Actor, batch_id: int) -> ExchangeBatch
 
 def department_actor(name: str, region_code: str) -> Actor:
     return system_actor(f"{name[:40]}接口", region_code=region_code, kind="exchange_api")
+
+
+def department_facts(session: Session, *, elder_id: int, tz: str) -> dict[str, Any]:
+    """What departments reported of an elder, for the registry's page (whose caller has
+    already checked the keeper's region): medical insurance, and the last rows taken."""
+    kept = session.scalar(
+        select(MedicalInsuranceStatus).where(MedicalInsuranceStatus.elder_id == elder_id)
+    )
+    schemes = {v: k for k, v in INSURANCE_SCHEMES.items()}
+    statuses = {v: k for k, v in INSURANCE_STATUSES.items()}
+    rows = session.execute(
+        select(ExchangeRow, ExchangeBatch)
+        .join(ExchangeBatch, ExchangeBatch.id == ExchangeRow.batch_id)
+        .where(ExchangeRow.elder_id == elder_id, ExchangeRow.outcome == "accepted")
+        .order_by(ExchangeRow.id.desc())
+        .limit(10)
+    ).all()
+    return {
+        "insurance": (
+            {
+                "scheme": schemes.get(kept.scheme, kept.scheme),
+                "status": statuses.get(kept.status, kept.status),
+                "as_of": kept.as_of.isoformat(),
+            }
+            if kept is not None
+            else None
+        ),
+        "reports": [
+            {
+                "department": DEPARTMENTS.get(b.department, b.department),
+                "kind": KINDS[b.kind].label,
+                "batch_no": b.batch_no,
+                "at": clock.local(b.received_at, tz).strftime("%Y-%m-%d %H:%M"),
+            }
+            for r, b in rows
+        ],
+    }

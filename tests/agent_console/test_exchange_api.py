@@ -25,7 +25,7 @@ from platform_core.exchange import keys, upward
 from platform_core.exchange.client import ExchangeClient, ProviderApiError
 from platform_core.exchange.models import ExchangeBatch, ReceivedExport, UpwardExport
 from platform_core.runtime import build_runtime, install_runtime
-from tests.agent_console.conftest import HOHHOT
+from tests.agent_console.conftest import BAOTOU, HOHHOT
 
 BATER = make_id_number("150102", date(1941, 3, 9), 11)  # the world's elder in Hohhot
 QIQIGE = make_id_number("150202", date(1941, 3, 9), 22)  # and in Baotou
@@ -185,6 +185,39 @@ def test_a_league_sends_its_export_up_until_the_region_acknowledges(world) -> No
     finally:
         if server is not None:
             server.stop()
+        league.outbox.close()
+        league.jobs.close()  # type: ignore[attr-defined]
+        league.event_bus.close()
+        install_runtime(region)
+
+
+def test_an_export_the_receiver_refuses_stops_with_the_reason(world, live) -> None:
+    region = world.runtime
+    # the region issued this key for Baotou's platform: Hohhot's export under it is refused
+    key = issue(region, "platform", region=BAOTOU, name="包头市平台")
+    league = build_runtime(
+        region.settings.with_overrides(
+            home_region_code=HOHHOT,
+            exchange_upstream_url=live.url,
+            exchange_upstream_key_id=key.key_id,
+            exchange_upstream_secret=key.secret,
+            exchange_retry_base_s=0.3,
+        ),
+        engine=region.engine,
+    )
+    install_runtime(league)
+    league.outbox.start()
+    try:
+        with league.session() as s:
+            export_id = upward.create_export(s, actor=system_actor("呼市民政", HOHHOT)).id
+        done = _wait(league, export_id, lambda e: e.status != "pending")
+        assert (done.status, done.attempts, done.receipt) == ("refused", 1, None)
+        assert "上级拒收" in done.last_error and "报送地区" in done.last_error
+        time.sleep(1.0)  # no further attempt comes
+        assert _wait(league, export_id, lambda e: True).attempts == 1
+        with region.session() as s:
+            assert s.scalar(select(func.count()).select_from(ReceivedExport)) == 0
+    finally:
         league.outbox.close()
         league.jobs.close()  # type: ignore[attr-defined]
         league.event_bus.close()

@@ -19,6 +19,7 @@ from tests.agent_console.conftest import BAOTOU, PASSWORD, login
 from tests.platform_core.test_registry_import import xlsx
 
 BATER = make_id_number("150102", date(1941, 3, 9), 11)
+QIQIGE = make_id_number("150202", date(1941, 3, 9), 22)
 HEADER = [c.printed for c in batches.KINDS["deaths"].columns]
 
 
@@ -72,9 +73,27 @@ def test_the_page_is_the_officers_and_shows_their_region_only(app, world) -> Non
     admin = app.test_client()
     login(admin, "admin_all")
     assert 'id="exports"' in admin.get("/registry/exchange").get_data(as_text=True)
+    elder_page = hohhot.get(f"/registry/elders/{world.elders['hhht']}").get_data(as_text=True)
+    assert "公安部门 死亡信息" in elder_page
     baotou = app.test_client()
-    login(baotou, "officer_bt")
+    bt_token = login(baotou, "officer_bt")
     assert baotou.get(f"/registry/exchange/batches/{batch_id}").status_code == 404
+    insurance = (
+        "参保记录号,身份证号,姓名,险种,参保状态,状态日期\n"
+        f"YB-1,{QIQIGE},其其格,居民医保,参保,2026-11-30\n"
+    ).encode()
+    resp = baotou.post(
+        "/registry/exchange/upload",
+        data={
+            "csrf_token": bt_token,
+            "kind": "insurance",
+            "file": (io.BytesIO(insurance), "医保.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    bt_page = baotou.get(f"/registry/elders/{world.elders['bt']}").get_data(as_text=True)
+    assert "居民医保 参保 (2026-11-30)" in bt_page and "医疗保障部门 医保参保状态" in bt_page
     assert f"batch-link-{batch_id}" not in baotou.get("/registry/exchange").get_data(as_text=True)
     # the template's header row is what the upload expects
     template_bytes = hohhot.get("/registry/exchange/template/deaths.xlsx").data
