@@ -7,11 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from pydantic import BaseModel, Field
 
 from agent_console import csrf
 from agent_console.security import current_actor, guard
-from agent_console.views.common import runtime
+from agent_console.views.common import body, runtime
 from agent_console.views.provider_api import _nonces, _refused, _signed_path
 from agent_console.views.registry import XLSX, upload_limit
 from platform_core import clock
@@ -27,6 +37,7 @@ from platform_core.exchange.vocabulary import (
 )
 from platform_core.flows import department_batches as batches
 from platform_core.imports.workbook import template
+from platform_core.provider_api import wire
 from platform_core.security import json_input
 
 bp = Blueprint("exchange", __name__)
@@ -154,6 +165,7 @@ def exchange_page() -> Any:
             }
             for e in (upward.list_exports(s, actor=actor) if may_send else [])
         ]
+        party_keys = [_key_view(k) for k in keys.list_keys(s, actor=actor)]
         received = [
             {
                 "batch_no": r.batch_no,
@@ -174,6 +186,7 @@ def exchange_page() -> Any:
         kind_department={k: v.department for k, v in batches.KINDS.items()},
         upstream=bool(runtime().settings.exchange_upstream_url),
         may_send=may_send,
+        party_keys=party_keys,
         max_mb=batches.MAX_FILE_BYTES // (1024 * 1024),
     )
 
@@ -245,6 +258,61 @@ def batch_page(batch_id: int) -> Any:
             for r in batches.batch_rows(s, batch_id=batch.id)
         ]
     return render_template("registry/exchange_batch.html", b=view, rows=rows)
+
+
+class KeyIn(BaseModel):
+    party: str = Field(max_length=30)
+    party_name: str = Field(default="", max_length=60)
+    region_code: str = Field(min_length=12, max_length=12, pattern=r"^[0-9]{12}$")
+    cipher: str = Field(default=wire.AES_GCM, max_length=16)
+
+
+def _key_view(k: Any) -> dict[str, Any]:
+    return {
+        "key_id": k.key_id,
+        "party": k.party,
+        "party_label": DEPARTMENTS.get(k.party, "下级平台"),
+        "party_name": k.party_name,
+        "region_code": k.region_code,
+        "cipher": k.cipher,
+        "status": k.status,
+        "created_at": _when(k.created_at),
+        "last_used_at": _when(k.last_used_at),
+    }
+
+
+@bp.get("/api/exchange/keys")
+@guard(Permission.DATA_EXCHANGE)
+def list_keys() -> Any:
+    with runtime().session() as s:
+        return jsonify({"keys": [_key_view(k) for k in keys.list_keys(s, actor=current_actor())]})
+
+
+@bp.post("/api/exchange/keys")
+@guard(Permission.DATA_EXCHANGE)
+def issue_key() -> Any:
+    """A department's (or a lower platform's) key; the secret is shown this once."""
+    data = body(KeyIn)
+    with runtime().session() as s:
+        issued = keys.issue_key(
+            s,
+            actor=current_actor(),
+            party=data.party,
+            party_name=data.party_name,
+            region_code=data.region_code,
+            cipher=data.cipher,
+        )
+    response = jsonify({"key_id": issued.key_id, "secret": issued.secret, "cipher": issued.cipher})
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201
+
+
+@bp.post("/api/exchange/keys/<key_id>/revoke")
+@guard(Permission.DATA_EXCHANGE)
+def revoke_key(key_id: str) -> Any:
+    with runtime().session() as s:
+        key = keys.revoke_key(s, actor=current_actor(), key_id=key_id[:40])
+        return jsonify({"key_id": key.key_id, "status": key.status})
 
 
 @bp.post("/registry/exchange/exports")

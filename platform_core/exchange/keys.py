@@ -16,12 +16,19 @@ from sqlalchemy.orm import Session
 from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.db import utcnow
-from platform_core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from platform_core.errors import (
+    DomainError,
+    NotFound,
+    OutOfRegion,
+    PermissionDenied,
+    ValidationFailed,
+)
 from platform_core.exchange.models import ExchangeKey
 from platform_core.exchange.vocabulary import DEPARTMENTS
 from platform_core.provider_api import signed, wire
 from platform_core.provider_api.nonces import NonceStore
 from platform_core.regions.codes import is_within
+from platform_core.regions.service import within
 from platform_core.runtime import cipher_of, settings_of
 
 PLATFORM = "platform"  # a lower platform sending its export
@@ -42,13 +49,19 @@ def _require_manager(session: Session, actor: Actor, region_code: str, action: s
         actor.role in MANAGERS and is_within(region_code, actor.region_code)
     ):
         return
+    manager = actor.role in MANAGERS
     audit.record_refusal(
         session,
         actor=actor,
         action=action,
         target_type="exchange_key",
-        detail={"reason": "permission_denied", "region": region_code},
+        detail={
+            "reason": "out_of_region" if manager else "permission_denied",
+            "region": region_code,
+        },
     )
+    if manager:
+        raise OutOfRegion("该地区不在您的辖区内 / outside your region")
     raise PermissionDenied(
         "只有本地区的系统管理员或民政监管可以管理交换密钥 / only administrators and officers of "
         "the region manage exchange keys"
@@ -169,3 +182,16 @@ def authenticate(
     key.last_used_at = now
     session.flush()
     return key, request
+
+
+def list_keys(session: Session, *, actor: Actor) -> list[ExchangeKey]:
+    """The keys of parties within the actor's region (never their secrets)."""
+    if actor.kind != "system" and actor.role not in MANAGERS:
+        return []
+    return list(
+        session.scalars(
+            select(ExchangeKey)
+            .where(within(ExchangeKey.region_code, actor.region_code))
+            .order_by(ExchangeKey.id)
+        )
+    )

@@ -43,6 +43,23 @@ def registry_cases(case: Any) -> dict[str, Any]:
         "registry.elder_death": case(
             "POST", "/registry/elders/{elder_bt}/death", {"died_on": "2026-01-05"}, scope="elder"
         ),
+        # the data exchange: the signed interface authenticates itself (test_exchange_api);
+        # the officers' page and keys are scoped to the officer's region (test_exchange_pages)
+        "exchange.receive_batch": case(public=True),
+        "exchange.receive_export": case(public=True),
+        "exchange.exchange_page": case("GET", "/registry/exchange", scope="content"),
+        "exchange.exchange_template": case("GET", "/registry/exchange/template/deaths.xlsx"),
+        "exchange.exchange_upload": case("POST", "/registry/exchange/upload", {}, scope="content"),
+        "exchange.batch_page": case("GET", "/registry/exchange/batches/999999", scope="content"),
+        "exchange.create_export": case("POST", "/registry/exchange/exports", {}, scope="content"),
+        "exchange.list_keys": case("GET", "/api/exchange/keys", scope="content"),
+        "exchange.issue_key": case(
+            "POST",
+            "/api/exchange/keys",
+            {"party": "public_security", "region_code": "150200000000"},
+            scope="content",
+        ),
+        "exchange.revoke_key": case("POST", "/api/exchange/keys/ex_x/revoke", {}, scope="content"),
         "registry.imports_page": case("GET", "/registry/imports/elders", scope="content"),
         "registry.import_template": case("GET", "/registry/imports/elders/template.xlsx"),
         "registry.import_upload": case("POST", "/registry/imports/elders", {}, scope="content"),

@@ -25,7 +25,7 @@ from platform_core.exchange import keys, upward
 from platform_core.exchange.client import ExchangeClient, ProviderApiError
 from platform_core.exchange.models import ExchangeBatch, ReceivedExport, UpwardExport
 from platform_core.runtime import build_runtime, install_runtime
-from tests.agent_console.conftest import BAOTOU, HOHHOT
+from tests.agent_console.conftest import BAOTOU, HOHHOT, http_login
 
 BATER = make_id_number("150102", date(1941, 3, 9), 11)  # the world's elder in Hohhot
 QIQIGE = make_id_number("150202", date(1941, 3, 9), 22)  # and in Baotou
@@ -222,3 +222,32 @@ def test_an_export_the_receiver_refuses_stops_with_the_reason(world, live) -> No
         league.jobs.close()  # type: ignore[attr-defined]
         league.event_bus.close()
         install_runtime(region)
+
+
+def test_an_officer_issues_and_revokes_a_departments_key_in_their_region(world, live) -> None:
+    officer, token = http_login(live.url, "officer_hhht")
+    url = f"{live.url}/api/exchange/keys"
+    headers = {"X-CSRF-Token": token}
+    resp = officer.post(
+        url,
+        json={"party": "public_security", "party_name": "呼和浩特市公安局", "region_code": HOHHOT},
+        headers=headers,
+    )
+    assert resp.status_code == 201 and resp.headers["Cache-Control"] == "no-store"
+    issued = resp.json()
+    refused = officer.post(
+        url, json={"party": "public_security", "region_code": BAOTOU}, headers=headers
+    )
+    assert refused.status_code == 403
+    c = ExchangeClient(live.url, issued["key_id"], issued["secret"])
+    assert c.send_batch("K1", "deaths", [])["rows"] == 0
+    listed = officer.get(url).json()["keys"]
+    assert [k["key_id"] for k in listed] == [issued["key_id"]] and "secret" not in listed[0]
+    assert listed[0]["last_used_at"]
+    revoked = officer.post(f"{url}/{issued['key_id']}/revoke", headers=headers)
+    assert revoked.json()["status"] == "revoked"
+    with pytest.raises(ProviderApiError) as err:
+        c.send_batch("K2", "deaths", [])
+    assert (err.value.status, err.value.code) == (401, "unknown_key")
+    agent, agent_token = http_login(live.url, "agent_hhht")
+    assert agent.get(url).status_code == 403
