@@ -38,9 +38,9 @@ from bench.support import (  # noqa: E402
     scratch_database,
 )
 from hotline.demo_data.elders import seed_elders  # noqa: E402
+from platform_core.calls.identification import identify_caller  # noqa: E402
 from platform_core.db import refresh_statistics  # noqa: E402
 from platform_core.devices.models import Device  # noqa: E402
-from platform_core.elders.identification import identify_caller  # noqa: E402
 from platform_core.elders.models import Elder, ElderPhone, EmergencyContact  # noqa: E402
 from platform_core.models import metadata  # noqa: E402
 from platform_core.regions.service import load_dictionary  # noqa: E402

@@ -74,7 +74,7 @@ class Backend:
 
 def identify(session: Session, *, actor: Actor, number: str, area_code: str | None) -> CallerInfo:
     """The caller behind ``number``: an elder's phone, a device SIM, or family."""
-    from platform_core.elders.identification import identify_caller
+    from platform_core.calls.identification import identify_caller
     from platform_core.elders.models import Elder
 
     identity = identify_caller(session, number=number, area_code=area_code or None)

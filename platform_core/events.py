@@ -24,6 +24,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar, Protocol
 
+import redis
+
 from platform_core import clock
 from platform_core.outbox.service import publish_on_commit
 
@@ -130,8 +132,6 @@ class RedisEventBus:
     """Redis pub/sub on ``<namespace>:events``; one listener thread that survives restarts."""
 
     def __init__(self, redis_url: str, namespace: str) -> None:
-        import redis
-
         # bounded waits: a vanished Redis fails a publish in seconds (the outbox keeps the event)
         self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=10)
         self._url = redis_url
@@ -166,8 +166,6 @@ class RedisEventBus:
         return unsubscribe
 
     def _listen(self) -> None:
-        import redis
-
         backoff = 0.2
         first = True
         while not self._stop.is_set():

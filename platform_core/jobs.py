@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import redis
+from rq import Callback, Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import exc as sa_exc
+
 from platform_core import clock
 
 log = logging.getLogger(__name__)
@@ -44,14 +50,7 @@ OUTAGE_RETRIES_S = (1, 3, 10, 30, 60, 120, 300, 600)
 def is_outage(exc: BaseException | None) -> bool:
     """The database or Redis could not be reached or cut the connection (a lock or statement
     timeout too): the work was not at fault and will succeed once they are back."""
-    from sqlalchemy import exc as sa_exc
-
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - redis is a dependency
-        redis_errors: tuple[type[BaseException], ...] = ()
-    else:
-        redis_errors = (redis.ConnectionError, redis.TimeoutError)
+    redis_errors = (redis.ConnectionError, redis.TimeoutError)
     return isinstance(
         exc,
         (
@@ -233,8 +232,6 @@ class RQJobQueue:
     }
 
     def __init__(self, redis_url: str, namespace: str) -> None:
-        import redis
-
         # bounded waits: a Redis that vanishes without closing the socket fails a command in
         # seconds (the outbox keeps the work) instead of hanging the console or a relay
         self.connection = redis.Redis.from_url(
@@ -255,8 +252,6 @@ class RQJobQueue:
         return self._id_prefix + job_id
 
     def _queue(self, queue: str) -> Any:
-        from rq import Queue
-
         return Queue(self.queue_name(queue), connection=self.connection)
 
     def enqueue(
@@ -267,8 +262,6 @@ class RQJobQueue:
         at: datetime | None = None,
         queue: str = "default",
     ) -> str:
-        from rq import Callback, Retry
-
         resolve(func_path)
         q = self._queue(queue)
         dotted = func_path.replace(":", ".")
@@ -295,8 +288,6 @@ class RQJobQueue:
     def states(self, job_ids: list[str]) -> dict[str, str]:
         """Waiting, running, ended or lost, per job id: lost when Redis has no such job, or a
         worker started it and is no longer alive (killed mid-job)."""
-        from rq.job import Job
-
         if not job_ids:
             return {}
         pipe = self.connection.pipeline(transaction=False)
@@ -324,15 +315,10 @@ class RQJobQueue:
         return out
 
     def cancel(self, job_id: str) -> None:
-        from rq.exceptions import NoSuchJobError
-        from rq.job import Job
-
         with contextlib.suppress(NoSuchJobError):
             Job.fetch(self.job_id(job_id) or job_id, connection=self.connection).cancel()
 
     def failed_jobs(self, queue: str = "default") -> list[dict[str, Any]]:
-        from rq.job import Job
-
         q = self._queue(queue)
         out = []
         for job_id in q.failed_job_registry.get_job_ids():

@@ -12,6 +12,7 @@ from platform_core.budgets import models as budgets_models  # noqa: F401
 from platform_core.calls import models as calls_models  # noqa: F401
 from platform_core.care_beds import models as care_beds_models  # noqa: F401
 from platform_core.care_calls import models as care_calls_models  # noqa: F401
+from platform_core.care_policy import models as care_policy_models  # noqa: F401
 from platform_core.catalogue import models as catalogue_models  # noqa: F401
 from platform_core.db import Base
 from platform_core.devices import models as devices_models  # noqa: F401

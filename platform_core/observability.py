@@ -23,9 +23,12 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
+from rq import Queue
+from rq.registry import FailedJobRegistry
 from sqlalchemy import text
 
 from platform_core import clock
+from platform_core.outbox.service import backlog
 from platform_core.runtime import Runtime
 from platform_core.settings import Settings
 
@@ -190,9 +193,6 @@ class JobFigures(Collector):
         )
         if self.runtime.settings.redis_url:
             try:
-                from rq import Queue
-                from rq.registry import FailedJobRegistry
-
                 conn = self.runtime.redis()
                 ns = self.runtime.settings.redis_namespace
                 for name in self.runtime.settings.worker_queues.split(","):
@@ -206,8 +206,6 @@ class JobFigures(Collector):
         yield from self._outbox()
 
     def _outbox(self) -> Iterator[Any]:
-        from platform_core.outbox.service import backlog
-
         rows = GaugeMetricFamily(
             "hotline_outbox_rows",
             "Outbox rows: due (waiting for a relay), timers (not yet due), handed (RQ jobs "

@@ -11,10 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
-import platform_core.models  # noqa: F401 - every domain's models, mapped in build_runtime
 from platform_core.db import make_engine, make_session_factory, session_scope
 from platform_core.events import EventBus, InProcessEventBus, RedisEventBus
 from platform_core.jobs import InProcessJobQueue, JobQueue, RQJobQueue
@@ -43,7 +43,6 @@ class Runtime:
         """A Redis client for the configured server (None on embedded defaults)."""
         if not self.settings.redis_url:
             return None
-        import redis
 
         return redis.Redis.from_url(self.settings.redis_url)
 
@@ -87,7 +86,11 @@ def build_runtime(
 def map_every_model() -> None:
     """Import every model and configure the mappers now, before the process starts threads: a
     first query made while another thread is still importing a model module configures the
-    mappers half-defined, and SQLAlchemy's registry stays broken for the life of the process."""
+    mappers half-defined, and SQLAlchemy's registry stays broken for the life of the process.
+    The registry imports every module, and they import this one: it is loaded here, when a
+    process builds its runtime, not when a module imports the runtime."""
+    import platform_core.models  # noqa: F401 - the registry is above every module: see above
+
     configure_mappers()
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from platform_core.accounts import login_steps
@@ -767,8 +768,6 @@ def is_session_live(session: Session, session_id: str) -> bool:
 def open_wrapup(session: Session, *, user_id: int, linkedid: str) -> WrapUp:
     """Start after-call work for a call the agent handled, once per agent and call (a call's
     end recorded again opens nothing new); its opening is announced to the agent's screen."""
-    from sqlalchemy.exc import IntegrityError
-
     query = select(WrapUp).where(WrapUp.user_id == user_id, WrapUp.linkedid == linkedid)
     existing = session.scalar(query)
     if existing is not None:

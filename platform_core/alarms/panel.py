@@ -32,9 +32,11 @@ from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.devices.lifecycle import DEVICE_TYPE_LABELS, DeviceType
 from platform_core.devices.models import Device
+from platform_core.dispatch import service as dispatch
 from platform_core.elders import service as elders
 from platform_core.elders.models import Elder, EmergencyContact
 from platform_core.errors import NotFound, PermissionDenied, ValidationFailed
+from platform_core.regions.service import within
 from platform_core.security.masking import mask_name
 
 REVEAL_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})
@@ -205,7 +207,6 @@ def dispatch_decision(session: Session, *, alarm: Alarm, actor: Actor) -> dict[s
     the radius not tried yet and those beyond it (by distance), 120, the key holders."""
     if not alarm.dispatch_issue or alarm.order_id is None:
         return None
-    from platform_core.dispatch import service as dispatch
 
     ranking = dispatch.rank_providers(session, actor=actor, order_id=alarm.order_id)
     near = [
@@ -250,9 +251,6 @@ def dispatch_decision(session: Session, *, alarm: Alarm, actor: Actor) -> dict[s
 
 def dispatch_board(session: Session, *, region_code: str) -> list[dict[str, Any]]:
     """Open alarms whose emergency order waits for a person's decision, the oldest first."""
-    from platform_core.regions.service import within
-    from platform_core.security.masking import mask_name
-
     alarms = session.scalars(
         select(Alarm)
         .where(

@@ -39,6 +39,7 @@ from platform_core.alarms.vocabulary import (
 from platform_core.audit import service as audit
 from platform_core.calls.models import Agent
 from platform_core.db import utcnow
+from platform_core.elders.models import Elder
 from platform_core.errors import (
     Conflict,
     IllegalTransition,
@@ -48,7 +49,9 @@ from platform_core.errors import (
 )
 from platform_core.events import publish_on_commit
 from platform_core.regions import codes
+from platform_core.regions.service import within
 from platform_core.runtime import settings_of
+from platform_core.security.masking import mask_name
 from platform_core.telephony.desks import DeskCommand
 
 OFFERED, TAKEN, LAPSED, WITHDRAWN = "offered", "taken", "lapsed", "withdrawn"
@@ -449,10 +452,6 @@ def desk_holdings(session: Session, *, user_id: int) -> dict[str, Any]:
 def waiting_board(session: Session, *, region_code: str) -> dict[str, Any]:
     """Every waiting alarm of the region with its age and reservation, oldest urgent first, and
     the desks a supervisor may assign one to."""
-    from platform_core.elders.models import Elder
-    from platform_core.regions.service import within
-    from platform_core.security.masking import mask_name
-
     alarms = session.scalars(
         select(Alarm)
         .where(_waiting(), within(Alarm.region_code, region_code))

@@ -53,6 +53,7 @@ from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.devices.lifecycle import VOICE_TYPES, DeviceType
 from platform_core.devices.models import Device
+from platform_core.dispatch import service as dispatch
 from platform_core.elders.models import Elder
 from platform_core.elders.vocabulary import PhoneUse
 from platform_core.errors import (
@@ -65,9 +66,11 @@ from platform_core.errors import (
 )
 from platform_core.events import publish_on_commit
 from platform_core.notifications.models import OutboxMessage
+from platform_core.orders import service as orders
 from platform_core.regions import codes
 from platform_core.regions.service import within
 from platform_core.runtime import settings_of
+from platform_core.security.masking import mask_phone
 
 HANDLER_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR})
 
@@ -485,8 +488,6 @@ def dial_target(
 ) -> DialTarget:
     """The number a ladder step dials: the device's SIM (or the elder's mobile), the landline,
     a contact, or 120 / 110 / 119. The number goes to the telephony command, never to a screen."""
-    from platform_core.security.masking import mask_phone
-
     step = Step(step)
     alarm = get_alarm(session, alarm_id=alarm_id)
     authorize(session, alarm=alarm, actor=actor, action=f"alarm.dial.{step.value}")
@@ -522,9 +523,6 @@ def dispatch_provider(
     """Open an emergency order (source sos_alarm) and send it at once to the best provider
     within the emergency radius (dispatch's own ranking). With nobody within reach the alarm
     shows a decision for a person at once: widen the radius, call 120, send the key holder."""
-    from platform_core.dispatch import service as dispatch
-    from platform_core.orders import service as orders
-
     alarm = get_alarm(session, alarm_id=alarm_id, lock=True)
     authorize(session, alarm=alarm, actor=actor, action="alarm.dispatch_provider")
     _require_open(alarm)
@@ -622,8 +620,6 @@ def clear_dispatch_issue(alarm: Alarm) -> None:
 def dispatch_wider(session: Session, *, alarm_id: int, provider_id: int, actor: Actor) -> AlarmStep:
     """Widen the radius: send the alarm's emergency order to a provider beyond it, chosen by
     the person deciding (the distance goes on the step and the order's override)."""
-    from platform_core.dispatch import service as dispatch
-
     alarm = get_alarm(session, alarm_id=alarm_id, lock=True)
     authorize(session, alarm=alarm, actor=actor, action="alarm.dispatch_wider")
     _require_open(alarm)

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from sqlalchemy.orm import Session
 
-from platform_core.gov_purchase.policy import policy_for
+from platform_core.care_policy.service import policy_for
 from platform_core.runtime import settings_of
 
 

@@ -8,42 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import IntEnum
+
+# The grades themselves are the elder's record's vocabulary (elders store the English key);
+# the standard's bands and items map onto them.
+from platform_core.elders.vocabulary import GRADE_ENGLISH, GRADE_LABELS, AbilityGrade
 
 STANDARD_CODE = "GB/T 42195-2022"
 
-
-class AbilityGrade(IntEnum):
-    """能力等级, ordered from best to worst so that "one grade worse" is ``+ 1``."""
-
-    INTACT = 0
-    MILD = 1
-    MODERATE = 2
-    SEVERE = 3
-    COMPLETE = 4
-
-    @property
-    def label(self) -> str:
-        return GRADE_LABELS[self]
-
-    def worse(self, steps: int = 1) -> AbilityGrade:
-        return AbilityGrade(min(self + steps, AbilityGrade.COMPLETE))
-
-
-GRADE_LABELS = {
-    AbilityGrade.INTACT: "能力完好",
-    AbilityGrade.MILD: "轻度失能",
-    AbilityGrade.MODERATE: "中度失能",
-    AbilityGrade.SEVERE: "重度失能",
-    AbilityGrade.COMPLETE: "完全失能",
-}
-GRADE_ENGLISH = {
-    AbilityGrade.INTACT: "intact",
-    AbilityGrade.MILD: "mild",
-    AbilityGrade.MODERATE: "moderate",
-    AbilityGrade.SEVERE: "severe",
-    AbilityGrade.COMPLETE: "complete",
-}
 
 # (lowest total, grade), best band first: 90 能力完好; 66-89 轻度; 46-65 中度; 30-45 重度; 0-29 完全.
 GRADE_BANDS: tuple[tuple[int, AbilityGrade], ...] = (

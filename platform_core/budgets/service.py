@@ -18,9 +18,9 @@ from platform_core.audit import service as audit
 from platform_core.budgets.events import CareBudgetSet
 from platform_core.budgets.models import CareBudget
 from platform_core.budgets.policy import BudgetPolicy
+from platform_core.care_policy.service import policy_for
 from platform_core.errors import PermissionDenied, ValidationFailed
 from platform_core.events import publish_on_commit
-from platform_core.gov_purchase.policy import policy_for
 from platform_core.regions import codes
 from platform_core.regions.service import get_region, require_within, within
 

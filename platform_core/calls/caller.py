@@ -7,9 +7,9 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from platform_core.calls.identification import identify_caller
 from platform_core.calls.live import LiveCall
 from platform_core.calls.schemas import NO_NUMBER
-from platform_core.elders.identification import identify_caller
 from platform_core.elders.models import Elder
 from platform_core.runtime import settings_of
 

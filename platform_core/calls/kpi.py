@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from platform_core import clock
+from platform_core.accounts.models import User
 from platform_core.calls.models import Agent, AgentOffer, AgentStateSpan, Call
 from platform_core.calls.queues import queue_label
 from platform_core.errors import ValidationFailed
@@ -375,8 +376,6 @@ def agent_names(
 ) -> dict[str, str]:
     """Each desk's agent by name: the account that carries the interface, else the member name
     the queue knows, else the interface itself."""
-    from platform_core.accounts.models import User
-
     names = dict.fromkeys(interfaces, "")
     if not interfaces:
         return names
@@ -482,8 +481,6 @@ def _occupancy_targets(
         out.append((groups[interface], seconds))
     elif by in ("hour", "day"):
         # Split the span across the buckets it covers.
-        from datetime import timedelta
-
         cursor = begin
         while cursor < finish:
             local = cursor.astimezone(tz)

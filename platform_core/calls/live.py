@@ -16,9 +16,18 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Float, delete, insert, select, tuple_
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from platform_core.calls.models import Agent, AgentMembership, AgentOffer, Call, QueueEntry
+from platform_core.calls.models import (
+    Agent,
+    AgentMembership,
+    AgentOffer,
+    AgentStateSpan,
+    Call,
+    QueueEntry,
+)
 from platform_core.db import utcnow
 
 STORE = "calls.live"
@@ -315,8 +324,6 @@ def _pg_upsert_sql(cls: type) -> str:
     so the text never changes and PostgreSQL prepares it once."""
     sql = _PG_UPSERT.get(cls)
     if sql is None:
-        from sqlalchemy.dialects import postgresql
-
         table = cls.table.__table__  # type: ignore[attr-defined]
         dialect = postgresql.dialect()
         columns = _COLUMNS[cls]
@@ -359,11 +366,9 @@ def _upsert(session: Session, cls: type, rows: list[_Row]) -> None:
             arrays[c] = [None if v is None else float(v) for v in arrays[c]]
         _pg_execute(session, _pg_upsert_sql(cls), arrays)
     else:
-        from sqlalchemy.dialects.sqlite import insert
-
         table = cls.table.__table__  # type: ignore[attr-defined]
         keys = _CONFLICT[cls]
-        stmt = insert(table)
+        stmt = sqlite_insert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=keys, set_={c: stmt.excluded[c] for c in columns if c not in keys}
         )
@@ -374,8 +379,6 @@ def _upsert(session: Session, cls: type, rows: list[_Row]) -> None:
 
 def insert_spans(session: Session, spans: list[dict[str, Any]]) -> None:
     """Agent state spans are insert-only: one statement for all of a unit of work's."""
-    from platform_core.calls.models import AgentStateSpan
-
     if not spans:
         return
     if session.get_bind().dialect.name == "postgresql":

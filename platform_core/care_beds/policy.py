@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar
 
-from platform_core.gov_purchase.policy import ABILITY_GRADE, vocabulary_field
+from platform_core.care_policy.service import ABILITY_GRADE, vocabulary_field
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from platform_core.budgets.spending import total as total_spending
 from platform_core.care_beds.events import CareBedStepTaken
 from platform_core.care_beds.models import CareBed, CareBedService, CareBedSettlement, CareBedStep
 from platform_core.care_beds.policy import CareBedPolicy
+from platform_core.care_policy.service import policy_for
 from platform_core.elders.service import household_key
 from platform_core.errors import (
     Conflict,
@@ -40,7 +41,6 @@ from platform_core.errors import (
     ValidationFailed,
 )
 from platform_core.events import publish_on_commit
-from platform_core.gov_purchase.policy import policy_for
 from platform_core.home_adaptation.models import AdaptationCase
 from platform_core.orders import service as orders
 from platform_core.orders import states as order_states

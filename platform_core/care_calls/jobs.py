@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from platform_core.actors import Actor
 from platform_core.care_calls import service
+from platform_core.care_calls.dialling import originate_care_call
 from platform_core.db import utcnow
 from platform_core.runtime import Runtime, current_runtime
 
@@ -57,8 +58,6 @@ def place_care_call(care_call_id: int, attempt_no: int) -> str:
             return "nothing_to_do"
         attempt_id, number, key = attempt.id, attempt.number, attempt.command_key
     # the attempt is committed before dialling: a second delivery of this job finds it and stops
-    from platform_core.care_calls.dialling import originate_care_call
-
     dialled = originate_care_call(runtime, number=number, attempt_id=attempt_id, command_key=key)
     with runtime.session() as s:
         if dialled.status == "answered":

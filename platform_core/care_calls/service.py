@@ -34,6 +34,7 @@ from platform_core.care_calls.events import (
 from platform_core.care_calls.models import CareCall, CareCallAttempt, CareCampaign
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder, ElderCategory, ElderPhone
+from platform_core.elders.service import today_in
 from platform_core.elders.vocabulary import ElderStatus
 from platform_core.errors import (
     DomainError,
@@ -43,6 +44,7 @@ from platform_core.errors import (
     ValidationFailed,
 )
 from platform_core.events import publish_on_commit
+from platform_core.orders.service import open_order
 from platform_core.regions.codes import is_within
 from platform_core.regions.service import within
 from platform_core.runtime import settings_of
@@ -194,7 +196,6 @@ def create_campaign(
         raise ValidationFailed(
             "尝试次数和重拨间隔至少为 1 / attempts and retry interval must be at least 1"
         )
-    from platform_core.elders.service import today_in
 
     campaign = CareCampaign(
         name=name[:80],
@@ -516,8 +517,6 @@ def _escalate(session: Session, *, actor: Actor, call: CareCall) -> None:
 
 
 def _open_visit_order(session: Session, *, actor: Actor, call: CareCall) -> int | None:
-    from platform_core.orders.service import open_order
-
     settings = settings_of(session)
     try:
         with session.begin_nested():

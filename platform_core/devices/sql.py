@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import any_, bindparam
+from sqlalchemy import any_, bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -29,7 +29,6 @@ def next_ids(session: Session, table: str, count: int) -> list[int] | None:
     their keys and without RETURNING; None elsewhere (the insert returns them)."""
     if count == 0 or session.get_bind().dialect.name != "postgresql":
         return None
-    from sqlalchemy import text
 
     rows = session.execute(
         text(

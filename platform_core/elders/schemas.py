@@ -28,6 +28,7 @@ from platform_core.elders.vocabulary import (
     RiskLevel,
 )
 from platform_core.errors import ValidationFailed
+from platform_core.regions.codes import InvalidRegionCode, normalize_code
 
 # Minority names are written with a middle dot (阿不都·热合曼); people type it in many ways.
 _DOT_VARIANTS = re.compile(r"[\u2022\u2027\u30fb\u00b7\uff0e.•・]")
@@ -162,8 +163,6 @@ class ProvenanceIn(_In):
 
 
 def _region(v: str) -> str:
-    from platform_core.regions.codes import InvalidRegionCode, normalize_code
-
     try:
         return normalize_code(v)
     except InvalidRegionCode as exc:

@@ -725,8 +725,6 @@ def elder_profile(
     session: Session, *, elder_id: int, actor: Actor, source_ip: str | None = None
 ) -> dict[str, Any]:
     """The profile as the screen pop shows it: name in clear, ID number and phones masked."""
-    from platform_core.devices.service import device_summaries
-
     # One round trip for the elder and the lists the pop shows (a few rows each, so the joins'
     # product stays small); whether consent is on file is a subquery, not a list to load.
     consent_on_file = (
@@ -821,7 +819,6 @@ def elder_profile(
             for c in sorted(elder.contacts, key=lambda c: (c.priority, c.id))
         ],
         "consent_on_file": bool(consent),
-        "devices": device_summaries(session, elder_id=elder.id),
     }
     audit.record(
         session,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class Sex(StrEnum):
@@ -120,3 +120,38 @@ def category_label(category: str, subtype: str | None = None, grade: int | None 
     subtypes = CATEGORY_SUBTYPES.get(cat) or {}
     detail = subtypes.get(subtype or "", "") + (f"{grade}级" if grade else "")
     return CATEGORY_LABELS[cat] + (f"({detail})" if detail else "")
+
+
+# 能力等级 of GB/T 42195-2022 (platform_core.assessment.standard grades a record into one);
+# the elder's record stores the English key.
+class AbilityGrade(IntEnum):
+    """能力等级, ordered from best to worst so that "one grade worse" is ``+ 1``."""
+
+    INTACT = 0
+    MILD = 1
+    MODERATE = 2
+    SEVERE = 3
+    COMPLETE = 4
+
+    @property
+    def label(self) -> str:
+        return GRADE_LABELS[self]
+
+    def worse(self, steps: int = 1) -> AbilityGrade:
+        return AbilityGrade(min(self + steps, AbilityGrade.COMPLETE))
+
+
+GRADE_LABELS = {
+    AbilityGrade.INTACT: "能力完好",
+    AbilityGrade.MILD: "轻度失能",
+    AbilityGrade.MODERATE: "中度失能",
+    AbilityGrade.SEVERE: "重度失能",
+    AbilityGrade.COMPLETE: "完全失能",
+}
+GRADE_ENGLISH = {
+    AbilityGrade.INTACT: "intact",
+    AbilityGrade.MILD: "mild",
+    AbilityGrade.MODERATE: "moderate",
+    AbilityGrade.SEVERE: "severe",
+    AbilityGrade.COMPLETE: "complete",
+}

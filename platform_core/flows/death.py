@@ -27,12 +27,22 @@ from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, system_actor
 from platform_core.alarms import service as alarms
+from platform_core.calls import recalls
+from platform_core.care_beds import service as beds
+from platform_core.care_beds.models import CareBed
 from platform_core.devices import maintenance, return_visits
 from platform_core.devices import service as devices
-from platform_core.devices.models import Device
+from platform_core.devices.models import Device, DeviceStatusChange, MaintenanceTicket
 from platform_core.elders import service as elders
 from platform_core.elders.vocabulary import ElderStatus
 from platform_core.errors import DomainError
+from platform_core.gov_purchase import service as gov
+from platform_core.gov_purchase.models import GovPurchaseApplication
+from platform_core.home_adaptation import service as adaptation
+from platform_core.home_adaptation.models import AdaptationCase
+from platform_core.meal_aid import service as meals
+from platform_core.meal_aid.models import MealBooking
+from platform_core.orders import service as orders
 
 log = logging.getLogger(__name__)
 REASON = "老人去世 / the elder died"
@@ -87,8 +97,6 @@ def apply_death(
         a.id for a in alarms.close_alarms_of_elder(session, elder_id=elder_id, actor=actor)
     ]
 
-    from platform_core.orders import service as orders
-
     for order in orders.open_orders_for_elder(session, elder_id=elder_id):
         try:
             with session.begin_nested():
@@ -99,8 +107,6 @@ def apply_death(
                 "工单 %s 未能取消 / order %s not cancelled: %s", order.id, order.id, err.message
             )
             report.orders_left.append(order.id)
-
-    from platform_core.calls import recalls
 
     for item in recalls.list_recalls(session, elder_id=elder_id):
         recalls.cancel_recall(session, recall_id=item.id, actor_name=actor.name, reason="cancelled")
@@ -120,15 +126,6 @@ def _stop_care(
     """Withdraw the family care bed, end the government-purchased service (its allowance stops at
     the month of death), cancel home adaptation not yet under way and meals still booked. Each is
     tried on its own savepoint: a step its state machine refuses is logged, not fatal."""
-    from platform_core.care_beds import service as beds
-    from platform_core.care_beds.models import CareBed
-    from platform_core.gov_purchase import service as gov
-    from platform_core.gov_purchase.models import GovPurchaseApplication
-    from platform_core.home_adaptation import service as adaptation
-    from platform_core.home_adaptation.models import AdaptationCase
-    from platform_core.meal_aid import service as meals
-    from platform_core.meal_aid.models import MealBooking
-
     steps: list[tuple[str, int, Callable[[], object]]] = []
     for bed in session.scalars(
         select(CareBed).where(CareBed.elder_id == elder_id, CareBed.status != "withdrawn")
@@ -217,8 +214,6 @@ def _deactivated_unrecovered(
 ) -> list[Device]:
     """The devices just deactivated, plus any deactivated earlier for this death that still
     have no recovery ticket (a previous run stopped half way)."""
-    from platform_core.devices.models import DeviceStatusChange
-
     earlier = session.scalars(
         select(DeviceStatusChange.device_id).where(
             DeviceStatusChange.elder_id == elder_id,
@@ -234,8 +229,6 @@ def _deactivated_unrecovered(
 
 
 def _recovery_opened(session: Session, device_id: int, elder_id: int) -> bool:
-    from platform_core.devices.models import MaintenanceTicket
-
     return (
         session.scalar(
             select(MaintenanceTicket.id).where(

@@ -24,11 +24,12 @@ from platform_core.actors import Actor
 from platform_core.alarms.models import Alarm
 from platform_core.audit import service as audit
 from platform_core.calls.desk import recent_call_summaries
+from platform_core.calls.identification import identify_caller
 from platform_core.calls.models import Call
 from platform_core.care_calls.models import CareCall
+from platform_core.devices.service import device_summaries
 from platform_core.elders import phones
 from platform_core.elders import service as elders
-from platform_core.elders.identification import identify_caller
 from platform_core.elders.models import Elder, ElderPhone, EmergencyContact
 from platform_core.ivr.models import IvrSession
 from platform_core.orders.summaries import open_order_summaries
@@ -86,9 +87,11 @@ def recent_risk_flags(session: Session, *, elder_id: int) -> list[dict[str, Any]
 def desk_profile(
     session: Session, *, elder_id: int, actor: Actor, source_ip: str | None = None
 ) -> dict[str, Any]:
-    """The elder's masked profile as the desk shows it: the profile's own risk flags and those
-    of the alarm and care-call records. Viewing it is audited (out of region: refused)."""
+    """The elder's masked profile as the desk shows it, with the elder's devices (SIM masked):
+    the profile's own risk flags and those of the alarm and care-call records. Viewing it is
+    audited (out of region: refused)."""
     profile = elders.elder_profile(session, elder_id=elder_id, actor=actor, source_ip=source_ip)
+    profile["devices"] = device_summaries(session, elder_id=elder_id)
     profile["risk_flags"] = list(profile.get("risk_flags", [])) + recent_risk_flags(
         session, elder_id=elder_id
     )

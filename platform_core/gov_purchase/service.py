@@ -25,6 +25,7 @@ from platform_core.assessment.standard import AbilityGrade, parse_grade
 from platform_core.budgets.spending import Spending
 from platform_core.budgets.spending import add as add_spending
 from platform_core.budgets.spending import total as total_spending
+from platform_core.care_policy.service import policy_for
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
@@ -42,7 +43,7 @@ from platform_core.gov_purchase.models import (
     GovPurchaseStep,
     ServiceAllowance,
 )
-from platform_core.gov_purchase.policy import GovPurchasePolicy, policy_for
+from platform_core.gov_purchase.policy import GovPurchasePolicy
 from platform_core.orders import service as orders
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import OrderStatus

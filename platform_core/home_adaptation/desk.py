@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
 from platform_core.audit import service as audit
+from platform_core.care_policy.service import policy_for
 from platform_core.elders.models import Elder
 from platform_core.errors import NotFound
-from platform_core.gov_purchase.policy import policy_for
 from platform_core.home_adaptation.models import AdaptationCase, AdaptationItem
 from platform_core.home_adaptation.policy import HomeAdaptationPolicy
 from platform_core.home_adaptation.service import (

@@ -25,6 +25,7 @@ from platform_core.assessment.standard import parse_grade
 from platform_core.budgets.spending import Spending
 from platform_core.budgets.spending import add as add_spending
 from platform_core.budgets.spending import total as total_spending
+from platform_core.care_policy.service import policy_for
 from platform_core.elders.service import household_key
 from platform_core.errors import (
     Conflict,
@@ -33,7 +34,6 @@ from platform_core.errors import (
     ValidationFailed,
 )
 from platform_core.events import publish_on_commit
-from platform_core.gov_purchase.policy import policy_for
 from platform_core.home_adaptation.events import AdaptationStepTaken
 from platform_core.home_adaptation.models import AdaptationCase, AdaptationItem, AdaptationStep
 from platform_core.home_adaptation.policy import HomeAdaptationPolicy

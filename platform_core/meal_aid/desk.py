@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from platform_core import clock
 from platform_core.actors import Actor
 from platform_core.audit import service as audit
+from platform_core.care_policy.service import policy_for
 from platform_core.elders.idcard import InvalidIdNumber
 from platform_core.elders.models import Elder
 from platform_core.elders.service import find_elder_by_id_number
 from platform_core.errors import NotFound, ValidationFailed
-from platform_core.gov_purchase.policy import policy_for
 from platform_core.meal_aid.models import MealBooking, MealMenu, MealPoint, MealSettlement
 from platform_core.meal_aid.policy import MealAidPolicy
 from platform_core.meal_aid.service import (

@@ -21,6 +21,7 @@ from platform_core.audit import service as audit
 from platform_core.budgets.spending import Spending
 from platform_core.budgets.spending import add as add_spending
 from platform_core.budgets.spending import total as total_spending
+from platform_core.care_policy.service import policy_for
 from platform_core.elders.models import Elder
 from platform_core.elders.service import find_elder_by_id_number
 from platform_core.errors import (
@@ -32,7 +33,6 @@ from platform_core.errors import (
 )
 from platform_core.events import publish_on_commit
 from platform_core.gov_purchase import service as gov_purchase
-from platform_core.gov_purchase.policy import policy_for
 from platform_core.meal_aid.events import (
     MealBooked,
     MealBookingCancelled,

@@ -27,15 +27,15 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import redis
 from sqlalchemy import Engine, Row, Table, delete, select, update
 
 from platform_core import clock
 from platform_core.outbox.models import EntryKind, OutboxEntry
 
 if TYPE_CHECKING:
-    from platform_core.events import EventBus
     from platform_core.jobs import JobQueue
-    from platform_core.outbox.service import Staged
+    from platform_core.outbox.service import Publisher, Staged
     from platform_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,16 +47,12 @@ _MAX_BACKOFF_S = 600.0
 
 def is_outage(exc: BaseException) -> bool:
     """Redis (or the network to it) is away: wait and retry, the rows are not at fault."""
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - redis is a dependency
-        return isinstance(exc, OSError)
     return isinstance(exc, redis.ConnectionError | redis.TimeoutError | OSError)
 
 
 class Relay:
     def __init__(
-        self, *, engine: Engine, event_bus: EventBus, jobs: JobQueue, settings: Settings
+        self, *, engine: Engine, event_bus: Publisher, jobs: JobQueue, settings: Settings
     ) -> None:
         self.engine = engine
         self.bus = event_bus
@@ -81,7 +77,7 @@ class Relay:
 
     # -- the fast path ---------------------------------------------------------------------
 
-    def hand_committed(self, staged: Sequence[Staged], *, bus: EventBus | None = None) -> None:
+    def hand_committed(self, staged: Sequence[Staged], *, bus: Publisher | None = None) -> None:
         """Right after a commit (``after_commit``): hand on the rows that are due; note when the
         others fall due. Never raises: the commit stands, and what fails here the loop retries."""
         done: list[int] = []
@@ -117,7 +113,7 @@ class Relay:
         func_path: str | None,
         job_id: str | None,
         queue: str | None,
-        bus: EventBus | None = None,
+        bus: Publisher | None = None,
     ) -> None:
         if kind == EntryKind.EVENTS:
             target = bus or self.bus

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, func, insert, inspect, select
 from sqlalchemy import event as event_api
@@ -26,8 +26,19 @@ from platform_core.jobs import resolve
 from platform_core.outbox.models import EntryKind, OutboxEntry
 from platform_core.settings import Settings
 
-if TYPE_CHECKING:
-    from platform_core.events import DomainEvent
+
+class Event(Protocol):
+    """What the outbox needs of a domain event (platform_core.events.DomainEvent, which sits
+    above the outbox: its module re-exports ``publish_on_commit``)."""
+
+    def envelope(self) -> dict[str, Any]: ...
+
+
+class Publisher(Protocol):
+    """What the relay needs of an event bus (platform_core.events.EventBus)."""
+
+    def publish(self, envelope: dict[str, Any]) -> None: ...
+
 
 _TABLE: Table = OutboxEntry.__table__  # type: ignore[assignment]
 
@@ -68,7 +79,7 @@ class Staged:
         return self.entry is None or inspect(self.entry).persistent
 
 
-def publish_on_commit(session: Session, event: DomainEvent) -> None:
+def publish_on_commit(session: Session, event: Event) -> None:
     """Publish ``event`` once (and only if) this unit of work commits.
 
     The events of one transaction share one row, inserted as the transaction commits, after

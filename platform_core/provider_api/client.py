@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from typing import Any
@@ -101,7 +102,6 @@ class ProviderApiClient:
 
 
 def main() -> None:  # pragma: no cover - a manual check from a provider's machine
-    import argparse
 
     p = argparse.ArgumentParser(description="12349 服务商上报 / report one event")
     p.add_argument("base_url")

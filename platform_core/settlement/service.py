@@ -17,6 +17,7 @@ import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
@@ -271,7 +272,6 @@ HEADER = [
 
 def _rows(session: Session, row: Settlement) -> list[list[Any]]:
     tz = settings_of(session).timezone
-    from zoneinfo import ZoneInfo
 
     out = []
     for line in row.lines:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from platform_core.actors import Actor, system_actor
+from platform_core.audit.service import record_separately
 from platform_core.errors import DomainError
 from platform_core.runtime import Runtime
 
@@ -307,8 +308,6 @@ class TelephonyClient:
     def _audit(
         self, command: Command, request: Request, actor: Actor | None, result: str, note: str
     ) -> None:
-        from platform_core.audit.service import record_separately
-
         who = actor or system_actor(kind="telephony")
         try:
             record_separately(

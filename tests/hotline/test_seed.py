@@ -10,9 +10,9 @@ from sqlalchemy import func, select, text
 from hotline.cli import cli
 from hotline.demo_data.elders import generate_people, prepare_villages
 from platform_core import clock
+from platform_core.calls.identification import identify_caller
 from platform_core.devices.models import Device
 from platform_core.elders.idcard import parse_id_number
-from platform_core.elders.identification import identify_caller
 from platform_core.elders.models import Elder, ElderPhone, EmergencyContact
 from platform_core.regions import codes
 from platform_core.regions.service import canonical_code

@@ -18,9 +18,9 @@ from platform_core.assessment.policy import AssessmentPolicy
 from platform_core.assessment.report import render_report
 from platform_core.assessment.scoring import InvalidAssessmentForm
 from platform_core.audit.service import list_records
+from platform_core.care_policy.service import set_policy
 from platform_core.elders.models import Elder
 from platform_core.errors import OutOfRegion, ValidationFailed
-from platform_core.gov_purchase.policy import set_policy
 from tests.platform_core.care_support import (
     BAOTOU_VILLAGE,
     FULL_MARKS,

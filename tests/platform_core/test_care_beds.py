@@ -12,9 +12,9 @@ from platform_core import clock
 from platform_core.assessment import service as assessments
 from platform_core.care_beds import service as beds
 from platform_core.care_beds.policy import CareBedPolicy
+from platform_core.care_policy.service import set_policy
 from platform_core.errors import DomainError, IllegalTransition, ValidationFailed
 from platform_core.gov_purchase import service as gp
-from platform_core.gov_purchase.policy import set_policy
 from platform_core.home_adaptation import service as ha
 from platform_core.meal_aid import service as meals
 from platform_core.orders import service as orders

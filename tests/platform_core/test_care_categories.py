@@ -12,20 +12,20 @@ from sqlalchemy import func, select
 from hotline.demo_data.catalogue import seed_catalogue
 from platform_core.actors import system_actor
 from platform_core.care_beds.policy import CareBedPolicy
-from platform_core.catalogue import defaults
-from platform_core.catalogue import service as catalogue
-from platform_core.catalogue.models import SubsidyKind, SubsidyRule
-from platform_core.elders.vocabulary import Category
-from platform_core.errors import ValidationFailed
-from platform_core.gov_purchase.policy import (
+from platform_core.care_policy.service import (
     ELDER_CATEGORY,
     VOCABULARY,
-    GovPurchasePolicy,
     InvalidPolicy,
     codes_in,
     set_policy,
     vocabulary_codes,
 )
+from platform_core.catalogue import defaults
+from platform_core.catalogue import service as catalogue
+from platform_core.catalogue.models import SubsidyKind, SubsidyRule
+from platform_core.elders.vocabulary import Category
+from platform_core.errors import ValidationFailed
+from platform_core.gov_purchase.policy import GovPurchasePolicy
 from platform_core.home_adaptation.policy import HomeAdaptationPolicy
 from platform_core.meal_aid.policy import MealAidPolicy
 from platform_core.regions.service import load_dictionary

@@ -16,9 +16,9 @@ from platform_core.audit.models import AuditRecord
 from platform_core.budgets import service as budgets
 from platform_core.budgets.policy import BudgetPolicy
 from platform_core.care_beds import service as beds
+from platform_core.care_policy.service import set_policy
 from platform_core.errors import DomainError, OutOfRegion, PermissionDenied
 from platform_core.flows import care_money, care_orders
-from platform_core.gov_purchase.policy import set_policy
 from platform_core.home_adaptation import service as ha
 from platform_core.meal_aid import service as meals
 from platform_core.orders.models import ServiceOrder

@@ -11,6 +11,7 @@ from platform_core.devices.schemas import DeviceIn, imei_check_digit
 from platform_core.elders import service as elders
 from platform_core.elders.schemas import validate_input
 from platform_core.errors import Conflict, IllegalTransition, OutOfRegion, ValidationFailed
+from platform_core.flows.screen_pop import desk_profile
 from platform_core.regions.service import load_dictionary
 from tests.platform_core.elders_support import AGENT_HOHHOT, OFFICER_BAOTOU, elder_input
 
@@ -59,7 +60,7 @@ def test_register_bind_unbind_with_history(rt) -> None:
         assert service.find_device_by_sim(s, number="anonymous") is None
         [bound] = service.list_devices_for_elder(s, elder_id=elder_id)
         assert (bound.status, bound.region_code) == ("bound", "150102003201")
-        summary = elders.elder_profile(s, elder_id=elder_id, actor=AGENT_HOHHOT)["devices"]
+        summary = desk_profile(s, elder_id=elder_id, actor=AGENT_HOHHOT)["devices"]
         assert (
             summary[0]["type_label"] == "一键呼叫挂件" and summary[0]["sim_masked"] == "147****0001"
         )

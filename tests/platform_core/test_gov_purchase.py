@@ -11,10 +11,11 @@ from pypdf import PdfReader
 
 from platform_core import clock
 from platform_core.assessment import service as assessments
+from platform_core.care_policy.service import set_policy
 from platform_core.errors import DomainError, IllegalTransition
 from platform_core.gov_purchase import service as gp
 from platform_core.gov_purchase.notices import render_notice
-from platform_core.gov_purchase.policy import GovPurchasePolicy, set_policy
+from platform_core.gov_purchase.policy import GovPurchasePolicy
 from tests.platform_core.care_support import (
     BAOTOU_VILLAGE,
     FULL_MARKS,

@@ -10,11 +10,12 @@ from decimal import Decimal as D
 import pytest
 
 from platform_core import clock
+from platform_core.care_policy.service import set_policy
 from platform_core.errors import DomainError
 from platform_core.flows import care_orders
 from platform_core.gov_purchase import jobs as gp_jobs
 from platform_core.gov_purchase import service as gp
-from platform_core.gov_purchase.policy import GovPurchasePolicy, set_policy
+from platform_core.gov_purchase.policy import GovPurchasePolicy
 from platform_core.orders import service as orders
 from platform_core.regions.service import load_dictionary
 from tests.platform_core.care_support import (

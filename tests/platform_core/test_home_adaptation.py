@@ -9,8 +9,8 @@ import pytest
 
 from platform_core import clock
 from platform_core.assessment import service as assessments
+from platform_core.care_policy.service import set_policy
 from platform_core.errors import IllegalTransition, PermissionDenied, ValidationFailed
-from platform_core.gov_purchase.policy import set_policy
 from platform_core.home_adaptation import service as ha
 from platform_core.home_adaptation.policy import HomeAdaptationPolicy
 from tests.platform_core.care_support import SEVERE_43, agent, make_elder, officer, provider_staff

@@ -5,10 +5,10 @@ from datetime import date
 import pytest
 
 from platform_core.actors import system_actor
+from platform_core.calls.identification import identify_caller
 from platform_core.devices import service as devices
 from platform_core.devices.schemas import DeviceIn
 from platform_core.elders import service as elders
-from platform_core.elders.identification import identify_caller
 from platform_core.elders.schemas import validate_input
 from platform_core.regions.service import load_dictionary
 from tests.platform_core.elders_support import AGENT_HOHHOT, SUPERVISOR, elder_input

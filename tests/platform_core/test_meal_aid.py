@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from platform_core.audit.models import AuditRecord
+from platform_core.care_policy.service import set_policy
 from platform_core.errors import DomainError, PermissionDenied
-from platform_core.gov_purchase.policy import set_policy
 from platform_core.meal_aid import service as meals
 from platform_core.meal_aid.policy import MealAidPolicy
 from platform_core.runtime import cipher_of
