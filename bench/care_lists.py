@@ -32,10 +32,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from platform_core.elders.demo import seed_elders  # noqa: E402
 from sqlalchemy import Table, func, insert, select, text  # noqa: E402
 
 from agent_console import create_app  # noqa: E402
+from hotline.demo_data.elders import seed_elders  # noqa: E402
 from platform_core import clock  # noqa: E402
 from platform_core.accounts import service as accounts  # noqa: E402
 from platform_core.actors import Role, system_actor  # noqa: E402
@@ -204,7 +204,9 @@ def seed_care(session: Any, *, today: Any) -> dict[str, int]:
             "service_type_code": "care_cleaning",
             "category": "daily_care",
             "source": "call",
-            "status": ("confirmed", "rated", "complaint", "settled", "return_visited")[(n // 5) % 5],
+            "status": ("confirmed", "rated", "complaint", "settled", "return_visited")[
+                (n // 5) % 5
+            ],
             "unit_price": Decimal("50"),
             "price": Decimal("50"),
             "subsidy": Decimal("25"),

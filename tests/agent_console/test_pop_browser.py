@@ -45,7 +45,7 @@ def test_the_order_form_starts_from_the_callers_choice_and_the_orders_move_live(
             source="ivr",
             source_ref="1741800000.3",
         )
-        draft_no = draft.order_no
+        draft_no, draft_id = draft.order_no, draft.id
     page, errors = logged_in_page(browser, live.url, "agent_hhht", "/agent")
     kind = page.get_by_test_id("order-type")
     urgency = page.locator("#order-form select[name=urgency]")
@@ -94,4 +94,12 @@ def test_the_order_form_starts_from_the_callers_choice_and_the_orders_move_live(
     row = pop_orders.locator(f"li[data-order='{opened_no}']")
     expect(row).to_contain_text("已派单", timeout=15_000)
     expect(page.locator("[data-testid=orders-opened]")).to_contain_text("已派单")
+    # the caller's choice was the IVR's draft: the agent's order is that draft, not a second one
+    assert opened_no == str(draft_id)
+    # a second click for the same service on the same call names the order and opens nothing
+    kind.select_option("care_cleaning")
+    page.get_by_test_id("open-order").click()
+    expect(page.locator("#toast")).to_contain_text(f"本次来电已有该服务的工单 {draft_no}")
+    expect(page.locator("[data-testid=orders-opened] li")).to_have_count(1)
+    expect(pop_orders.locator("li")).to_have_count(1)
     assert errors == []
