@@ -160,7 +160,39 @@ def detail(session: Session, *, actor: Actor, device_id: int) -> dict[str, Any]:
         else "",
         "heartbeat_hours": heartbeat_history.recent_hours(session, device_id=device.id),
         "heartbeat_days": heartbeat_history.daily(session, device_id=device.id),
+        "visits": _visits_of(session, device, tz),
     }
+
+
+def _visits_of(session: Session, device: Device, tz: str) -> list[dict[str, Any]]:
+    """The return visits of the device's elder, the one due first: what is due and what the
+    last visits found."""
+    if device.elder_id is None:
+        return []
+    visits = session.scalars(
+        select(DeviceReturnVisit)
+        .where(DeviceReturnVisit.elder_id == device.elder_id)
+        .order_by(DeviceReturnVisit.due_on.desc(), DeviceReturnVisit.id.desc())
+        .limit(10)
+    )
+    today = clock.today_in(session)
+    labels = {str(k.value): v for k, v in return_visits.RESULT_LABELS.items()}
+    return [
+        {
+            "id": v.id,
+            "due_on": v.due_on.isoformat(),
+            "status": v.status,
+            "overdue": v.status == "scheduled" and v.due_on <= today,
+            "result": labels.get(v.result or "", ""),
+            "device_use": (v.devices or {}).get(str(device.id), ""),
+            "visited_at": clock.local(v.visited_at, tz).strftime("%Y-%m-%d %H:%M")
+            if v.visited_at
+            else "",
+            "visited_by": v.visited_by or "",
+            "note": v.note,
+        }
+        for v in visits
+    ]
 
 
 def register(session: Session, *, actor: Actor, data: DeviceIn) -> Device:

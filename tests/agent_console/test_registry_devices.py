@@ -87,6 +87,11 @@ def test_return_visits_due_are_recorded(app, world) -> None:
         visit_id = visit.id
     page = client.get("/registry/visits").get_data(as_text=True)
     assert f'data-testid="visit-{visit_id}"' in page
+    # the device's own page says a visit is due, then what it found
+    device_page = client.get(f"/registry/devices/{device}").get_data(as_text=True)
+    assert (
+        f'data-testid="device-visit-{visit_id}"' in device_page and "已到期, 待回访" in device_page
+    )
     assert (
         _post(
             client, f"/registry/visits/{visit_id}", token, result="using_well", note="会用"
@@ -96,6 +101,8 @@ def test_return_visits_due_are_recorded(app, world) -> None:
     assert f'data-testid="visit-{visit_id}"' not in client.get("/registry/visits").get_data(
         as_text=True
     )
+    device_page = client.get(f"/registry/devices/{device}").get_data(as_text=True)
+    assert "已回访" in device_page and "使用正常" in device_page and "会用" in device_page
 
 
 def test_another_regions_devices_are_refused_and_never_listed(app, world) -> None:
