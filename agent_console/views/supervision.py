@@ -242,7 +242,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "care_bed",
         "care_bed_rate",
     ),
-    "devices": ("devices_beating",),
+    "devices": ("devices_beating", "heartbeats"),
 }
 RATES = frozenset(
     c

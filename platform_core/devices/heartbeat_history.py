@@ -64,6 +64,9 @@ def record(session: Session, beats: Iterable[Beat]) -> int:
     rows = _fold(beats)
     if not rows:
         return 0
+    written = clock.now()
+    for row in rows:
+        row["recorded_at"] = written
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # one statement run for the batch's rows (sending them as arrays measured no faster: the
     # cost is the upsert itself, about 0.5 s for 10,000 devices' hours at a load of 10)
@@ -75,6 +78,7 @@ def record(session: Session, beats: Iterable[Beat]) -> int:
             "beats": t.beats + new.beats,
             "first_at": case((new.first_at < t.first_at, new.first_at), else_=t.first_at),
             "last_at": case((new.last_at > t.last_at, new.last_at), else_=t.last_at),
+            "recorded_at": new.recorded_at,
             "battery_min": case(
                 (new.battery_min.is_(None), t.battery_min),
                 (t.battery_min.is_(None) | (new.battery_min < t.battery_min), new.battery_min),

@@ -57,6 +57,9 @@ class HeartbeatHour(Base):
     battery_min: Mapped[int | None]
     battery_max: Mapped[int | None]
     battery_last: Mapped[int | None]
+    # When the row was last written (beats may come in late, for an hour long past): the
+    # warehouse reads the rows written since its last pass.
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class DeviceStatusChange(Base):

@@ -360,10 +360,9 @@ def providers(wh: Warehouse, scope: Scope, *, limit: int = 20) -> dict[str, Any]
     rows = wh.query(
         f"""
         SELECT o.provider_id AS provider_id, p.name AS name, p.grade AS grade, o.orders AS orders,
-          o.complaints AS complaints, o.rating AS rating, o.accepted AS accepted, o.on_time AS on_time
+          o.rating AS rating, o.accepted AS accepted, o.on_time AS on_time
         FROM (
           SELECT assumeNotNull(provider_id) AS provider_id, count() AS orders,
-            countIf(complaint_at IS NOT NULL) AS complaints,
             avgIf(rating, rating IS NOT NULL) AS rating,
             countIf(accepted_at IS NOT NULL) AS accepted,
             countIf(accepted_at IS NOT NULL AND accepted_at <= response_due_at
@@ -395,10 +394,27 @@ def providers(wh: Warehouse, scope: Scope, *, limit: int = 20) -> dict[str, Any]
             scope.params(),
         )
     }
+    # complaints taken in the period (投诉), each counted unless it was closed as not upheld,
+    # as the provider's monthly evaluation counts them
+    complaints = {
+        int(r["provider_id"]): int(r["complaints"])
+        for r in wh.query(
+            f"""
+            SELECT assumeNotNull(provider_id) AS provider_id, count() AS complaints
+            FROM {DATABASE}.complaints FINAL
+            WHERE provider_id IS NOT NULL AND ifNull(upheld, 1) = 1
+              AND opened_at >= {{start:DateTime64(6, 'UTC')}} AND opened_at < {{end:DateTime64(6, 'UTC')}}
+              AND startsWith(region_code, {{prefix:String}})
+            GROUP BY provider_id{FINAL_SETTINGS}
+            """,
+            scope.params(),
+        )
+    }
     ranked = []
     for r in rows:
         pid = int(r["provider_id"])
         v = visits.get(pid, {})
+        r["complaints"] = complaints.get(pid, 0)
         orders_n, accepted = int(r["orders"]), int(r["accepted"])
         rating = _num(r.get("rating"))
         satisfaction = _num(v.get("satisfaction"))
@@ -491,13 +507,23 @@ def _coverage_row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def devices(wh: Warehouse, scope: Scope) -> dict[str, Any]:
-    """Devices heard from (a heartbeat in the bucket) and alarm signals received."""
+    """Devices heard from (a heartbeat in the bucket, from the heartbeat history's hours), the
+    heartbeats they sent, and alarm signals received."""
+    # the hours carry no region: a device's is its region now
+    hours = (
+        f"(SELECT h.device_id AS device_id, h.hour AS hour, h.beats AS beats,"
+        f" d.region_code AS region_code, d.league AS league, d.county AS county"
+        f" FROM {DATABASE}.device_hours AS h FINAL"
+        f" INNER JOIN (SELECT id, region_code, league, county FROM {DATABASE}.devices FINAL"
+        " WHERE startsWith(region_code, {prefix:String})) AS d ON d.id = h.device_id"
+        " WHERE h.hour >= toStartOfHour({start:DateTime64(6, 'UTC')})"
+        " AND h.hour < {end:DateTime64(6, 'UTC')})"
+    )
     beats = _three_ways(
         wh,
-        "uniqExact(device_id) AS devices_beating",
-        f"{DATABASE}.device_hours FINAL",
-        "hour >= toStartOfHour({start:DateTime64(6, 'UTC')}) AND hour < {end:DateTime64(6, 'UTC')}"
-        " AND startsWith(region_code, {prefix:String})",
+        "uniqExact(device_id) AS devices_beating, sum(beats) AS heartbeats",
+        hours,
+        "1",
         scope,
         "hour",
         scope.params(),
@@ -505,6 +531,7 @@ def devices(wh: Warehouse, scope: Scope) -> dict[str, Any]:
     for rows in beats.values():
         for r in rows:
             r["devices_beating"] = int(r["devices_beating"])
+            r["heartbeats"] = int(r["heartbeats"])
     signals = wh.query(
         f"SELECT {bucket('received_at', scope.grain)} AS _b, count() AS signals,"
         " countIf(kind = 'alarm') AS alarm_signals"

@@ -340,21 +340,24 @@ FACTS: tuple[Fact, ...] = (
         derived=_region(),
     ),
     Fact(
-        # The primary keeps each device's newest heartbeat only: every pass records the hour
-        # in which it saw the device beat, so the warehouse holds devices beating per hour.
+        # A device's heartbeats folded per hour (the primary's heartbeat history): the warehouse
+        # keeps every hour, also those the primary prunes after its retention.
         "device_hours",
-        "devices",
-        ("device_id",),
+        "device_heartbeat_hours",
+        ("device_id", "hour"),
         (
-            C("device_id", "UInt64", "id"),
-            C("device_type", "LowCardinality(String)"),
-            C("region_code", "LowCardinality(String)"),
-            C("beat_at", TS, "last_heartbeat_at"),
+            C("device_id", "UInt64"),
+            C("hour", TS, "hour_start"),
+            C("beats", "Int64"),
+            C("first_at", TS),
+            C("last_at", TS),
+            C("battery_min", "Nullable(Int32)"),
+            C("battery_last", "Nullable(Int32)"),
         ),
-        changed=("last_heartbeat_at",),
+        # the hour's row grows with each batch of beats, which may come late: the time it was
+        # last written is its version
+        changed=("recorded_at",),
         time_column="hour",
-        required="last_heartbeat_at",
-        derived=(*_region(), ("hour", "toStartOfHour(beat_at)")),
     ),
     Fact(
         "elders",
@@ -402,6 +405,29 @@ FACTS: tuple[Fact, ...] = (
         ),
         changed=("updated_at",),
         time_column="created_at",
+        derived=_region(),
+    ),
+    Fact(
+        # complaints about orders (投诉) as they are opened and closed; their text, the
+        # complainant's words and the reply stay behind
+        "complaints",
+        "order_complaints",
+        ("id",),
+        (
+            C("id", "UInt64"),
+            C("order_id", "UInt64"),
+            C("region_code", "LowCardinality(String)"),
+            C("provider_id", "Nullable(UInt64)"),
+            C("channel", "LowCardinality(String)"),
+            C("status", "LowCardinality(String)"),
+            C("upheld", "Nullable(UInt8)"),
+            C("opened_at", TS),
+            C("closed_at", NTS),
+        ),
+        # taking a complaint in hand sets no time of its own: status 'handling' is read when
+        # the complaint closes (the figures count complaints opened and their verdicts)
+        changed=("opened_at", "closed_at"),
+        time_column="opened_at",
         derived=_region(),
     ),
     Fact(

@@ -19,10 +19,7 @@ def create_statement(fact: Fact) -> str:
     types = {c.name: c.type for c in fact.columns}
     columns = [f"`{c.name}` {c.type}" for c in fact.columns]
     columns += [
-        f"`{name}` LowCardinality(String) MATERIALIZED {expr}"
-        if name != "hour"
-        else f"`{name}` DateTime('UTC') MATERIALIZED {expr}"
-        for name, expr in fact.derived
+        f"`{name}` LowCardinality(String) MATERIALIZED {expr}" for name, expr in fact.derived
     ]
     key = [f"`{k}`" for k in fact.key]
     if [types.get(k) for k in fact.key] == ["String"]:
@@ -41,21 +38,44 @@ def create_statement(fact: Fact) -> str:
     )
 
 
+def expected_columns(fact: Fact) -> set[str]:
+    """The names of the fact table's stored columns."""
+    names = {c.name for c in fact.columns} | {name for name, _ in fact.derived} | {"_version"}
+    if [c.type for c in fact.columns if c.name in fact.key] == ["String"]:
+        names.add("_key")
+    return names
+
+
 def ensure_schema(wh: Warehouse, attach: Sequence[str] = ()) -> None:
-    """Create the database and every table that is missing (an existing one is kept), then
-    ``attach`` the primary database (a source's ``attach_statements``)."""
+    """Create the database and every table that is missing, then ``attach`` the primary
+    database (a source's ``attach_statements``). A fact table whose columns are not the fact's
+    (an older release's shape) is rebuilt empty and its cursor reset, so the next pass reads
+    the fact's rows from the source again."""
     wh.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
     for statement in attach:
         wh.command(statement)
-    for fact in FACTS:
-        wh.command(create_statement(fact))
-    ensure_rollups(wh)
     wh.command(
         f"CREATE TABLE IF NOT EXISTS {SYNC_STATE} ("
         " `fact` String, `cursor` DateTime64(6, 'UTC'), `pass_started` DateTime64(6, 'UTC'),"
         " `rows` UInt64, `_version` UInt64"
         ") ENGINE = ReplacingMergeTree(_version) ORDER BY fact"
     )
+    stored: dict[str, set[str]] = {}
+    for row in wh.query(
+        "SELECT table, name FROM system.columns WHERE database = {db:String}", {"db": DATABASE}
+    ):
+        stored.setdefault(row["table"], set()).add(row["name"])
+    for fact in FACTS:
+        if fact.name in stored and stored[fact.name] != expected_columns(fact):
+            wh.command(f"DROP TABLE IF EXISTS {table_of(fact)} SYNC")
+            # without a cursor the next pass reads every source row of the fact
+            wh.command(
+                f"ALTER TABLE {SYNC_STATE} DELETE WHERE fact = {{fact:String}}"
+                " SETTINGS mutations_sync = 1",
+                {"fact": fact.name},
+            )
+        wh.command(create_statement(fact))
+    ensure_rollups(wh)
 
 
 def drop_all(wh: Warehouse) -> None:

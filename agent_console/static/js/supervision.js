@@ -20,7 +20,7 @@ const FIGURES = {
   subsidies: { series: ["subsidy"], cols: ["orders", "subsidy", "self_pay"] },
   providers: { cols: ["name", "grade", "orders", "quality", "complaints", "complaint_rate", "on_time_rate"] },
   coverage: { cols: ["elders", "assessed_rate", "with_device_rate", "served_rate", "care_bed_rate"] },
-  devices: { series: ["devices_beating"], cols: ["devices_beating"] },
+  devices: { series: ["devices_beating"], cols: ["devices_beating", "heartbeats"] },
 };
 const RATE = (c) => c.endsWith("_rate") || c.startsWith("share_") || c === "service_level";
 
