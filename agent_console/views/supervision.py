@@ -190,16 +190,34 @@ def staffing_data() -> Any:
         days = min(PLAN_DAYS, max(1, int(request.args.get("days") or PLAN_DAYS)))
     except ValueError as exc:
         raise ValidationFailed("天数无效 / invalid number of days", code="invalid_days") from exc
+    region = _staffing_region()
     with runtime().session() as s:
-        plan = staffing.plan(s, warehouse(), start=clock.now(), intervals=days * 48)
+        plan = staffing.plan(
+            s, warehouse(), start=clock.now(), intervals=days * 48, region_code=region
+        )
+        plan["region_name"] = supervision.region_names(s, {region}).get(region, region)
     return jsonify(plan)
 
 
 @bp.get("/api/supervision/staffing/now")
 @guard(Permission.VIEW_WALLBOARD)
 def staffing_now() -> Any:
+    region = _staffing_region()
     with runtime().session() as s:
-        return jsonify(staffing.now_interval(s, warehouse()))
+        return jsonify(staffing.now_interval(s, warehouse(), region_code=region))
+
+
+def _staffing_region() -> str:
+    """The region whose calls and agents the plan is for: the one asked for, within the
+    user's (refused and audited outside it), else the user's own."""
+    region = _region_arg()
+    try:
+        return supervision.resolve_region(region, current_actor().region_code)
+    except OutOfRegion:
+        audit_refusal(
+            "http.out_of_region", target_type="region", target_id=region, reason="staffing"
+        )
+        raise
 
 
 # -- export ---------------------------------------------------------------------------------------

@@ -133,6 +133,51 @@ def test_the_staffing_plan_and_the_wallboard_tile(app, synced) -> None:
     assert "logged_in" in now and "erlang_a" in now
 
 
+def test_the_staffing_plan_is_of_the_users_region(world, app, synced) -> None:
+    """A 盟市's officer plans their league's calls; another league is refused and audited."""
+    week_ago = clock.now() - timedelta(weeks=1)
+    with world.runtime.session() as s:
+        for i, region in enumerate([XINCHENG] * 3 + [DONGHE] * 7):
+            linkedid = f"1790002000.{next(_n)}"
+            s.add(
+                Call(
+                    linkedid=linkedid,
+                    uniqueid=linkedid,
+                    region_code=region,
+                    started_at=week_ago - timedelta(seconds=30 + i),
+                    queued_at=week_ago - timedelta(seconds=20 + i),
+                    first_queue="hotline-general",
+                    outcome="answered",
+                    wait_s=2.0,
+                )
+            )
+    sync_now(synced, world.runtime)
+
+    def offered(client, query: str = "") -> float:
+        resp = client.get(f"/api/supervision/staffing?days=1{query}")
+        assert resp.status_code == 200, resp.get_json()
+        return sum(r["offered"] for r in resp.get_json()["intervals"])
+
+    officer = app.test_client()
+    login(officer, "officer_hhht")
+    everyone = app.test_client()
+    login(everyone, "admin_all")
+    hohhot, whole = offered(officer), offered(everyone)
+    assert 0 < hohhot < whole
+    assert offered(everyone, "&region=150100000000") == hohhot
+    assert offered(everyone, "&region=150200000000") > hohhot  # 包头's seven beside three
+    before = _refusals(world.runtime, "http.out_of_region")
+    for url in (
+        "/api/supervision/staffing?region=150200000000",
+        "/api/supervision/staffing/now?region=150000000000",
+    ):
+        resp = officer.get(url)
+        assert resp.status_code == 403 and resp.get_json()["code"] == "out_of_region"
+    assert _refusals(world.runtime, "http.out_of_region") == before + 2
+    tile = officer.get("/api/supervision/staffing/now").get_json()
+    assert tile["region_code"] == "150100000000"
+
+
 @pytest.fixture
 def browser():
     with sync_playwright() as p:

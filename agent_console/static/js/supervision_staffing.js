@@ -9,7 +9,12 @@ const fmtTime = new Intl.DateTimeFormat("zh-CN", {
 
 async function load() {
   try {
-    const plan = await api("GET", "/api/supervision/staffing?days=7");
+    // the user's region, or a 盟市 / 旗县区 within it named in the page's address
+    const q = new URLSearchParams({ days: "7" });
+    const region = new URLSearchParams(window.location.search).get("region");
+    if (region) q.set("region", region);
+    const plan = await api("GET", `/api/supervision/staffing?${q}`);
+    document.getElementById("staffing-region").textContent = plan.region_name;
     document.getElementById("staffing-basis").textContent = t("sv.st.basis", {
       weeks: plan.history_weeks,
       patience: plan.patience_s === null ? "—" : Math.round(plan.patience_s),
