@@ -310,9 +310,18 @@ def export_xlsx() -> Any:
             if part == "total":
                 label = tr("sv.col.total")
             ws.append([label, *(r.get(c) for c in cols)])
-            for c, cell in zip(cols, ws[ws.max_row][1:], strict=True):
+            # the row's own cells (the title row may be wider than a figure of few columns)
+            for col, c in enumerate(cols, start=2):
+                cell = ws.cell(row=ws.max_row, column=col)
                 if c in RATES and isinstance(cell.value, float):
                     cell.number_format = "0.0%"
+    if not wb.sheetnames:
+        # nothing in the period for this region: the workbook says so rather than failing
+        ws = wb.create_sheet(tr("sv.sheet.total"))
+        ws.append(
+            [tr(f"sv.figure.{name}"), data["region"]["name"], data["start"][:10], data["end"][:10]]
+        )
+        ws.append([tr("sv.export.empty")])
     out = io.BytesIO()
     wb.save(out)
     with runtime().session() as s:

@@ -124,6 +124,32 @@ def test_every_figure_exports_to_excel_and_the_export_is_audited(world, app, syn
     )
 
 
+def test_every_figure_drills_to_a_county_and_exports_it(world, app, synced) -> None:
+    """Each figure asked of a 盟市 lists its 旗县区, of a 旗县区 that county alone; each
+    exports at every level, its sheets titled with the region asked for."""
+    client = app.test_client()
+    login(client, "officer_hhht")
+    from platform_core.warehouse.dashboards import FIGURES
+
+    for name in FIGURES:
+        for region, level, children in (
+            ("150100000000", 2, {"150102000000", "150105000000"}),
+            ("150105000000", 3, {"150105000000"}),
+        ):
+            data = client.get(f"/api/supervision/figures/{name}?region={region}").get_json()
+            assert (data["region"]["code"], data["region"]["level"]) == (region, level), name
+            assert data["region"]["drills"] is (level < 3)
+            keys = {r["key"] for r in data.get("regions", [])}
+            assert keys <= children, (name, keys)
+            resp = client.get(f"/supervision/export.xlsx?figure={name}&region={region}")
+            assert resp.status_code == 200, (name, region)
+            wb = load_workbook(io.BytesIO(resp.data))
+            titles = {wb[sheet]["B1"].value for sheet in wb.sheetnames}
+            assert titles == {"赛罕区" if level == 3 else "呼和浩特市"}, (name, titles)
+    calls = client.get("/api/supervision/figures/calls?region=150105000000").get_json()
+    assert [(r["name"], r["offered"]) for r in calls["regions"]] == [("赛罕区", 3)]
+
+
 def test_the_staffing_plan_and_the_wallboard_tile(app, synced) -> None:
     client = app.test_client()
     login(client, "sup_hhht")
