@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import secrets
 import shutil
 import statistics
@@ -60,6 +61,22 @@ TZ = "Asia/Shanghai"
 END = datetime(2026, 12, 1, tzinfo=UTC) - timedelta(hours=8)
 START = END - timedelta(days=730)
 BIG = ("calls", "service_orders", "alarms", "alarm_signals", "devices", "elders")
+# The secondary indexes built after the load: those on the columns the PostgreSQL questions
+# filter and join by (times, region codes, elders, devices) and the sync's change cursors read
+# (updated_at). The others (a call's caller, queue, agent, recall ...) serve the console's
+# own lookups, none of these questions: building them on ten million rows would take minutes
+# and change no timing here.
+QUESTION_COLUMNS = {
+    "queued_at",
+    "updated_at",
+    "region_code",
+    "opened_at",
+    "received_at",
+    "elder_id",
+    "device_id",
+    "alarm_id",
+    "status",
+}
 
 
 def counties() -> list[str]:
@@ -537,6 +554,7 @@ def main() -> None:
     args = parser.parse_args()
 
     began = time.monotonic()
+    load_at_start = os.getloadavg()
     name = f"hotline_bench_wh_{uuid.uuid4().hex[:8]}"
     admin = make_engine(args.admin_url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
     with admin.connect() as c:
@@ -560,6 +578,12 @@ def main() -> None:
         # unlogged (this database is dropped at the end: its writes need no WAL); the foreign
         # keys go first, as a logged table may not point at an unlogged one
         dropped = [i for t in BIG for i in metadata.tables[t].indexes]
+        wanted = [
+            i
+            for i in dropped
+            if next(iter(i.columns)).name in QUESTION_COLUMNS
+            and not (i.table is not None and i.table.name == "calls" and "elder_id" in i.columns)
+        ]
         with engine.begin() as conn:
             for index in dropped:
                 conn.execute(DropIndex(index, if_exists=True))
@@ -581,7 +605,11 @@ def main() -> None:
                     conn.execute(CreateIndex(index, if_not_exists=True))
 
         with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(build, [dropped[0::2], dropped[1::2]]))
+            # the largest tables' indexes spread over the two connections
+            ordered = sorted(
+                wanted, key=lambda i: -rows.get(i.table.name if i.table is not None else "", 0)
+            )
+            list(pool.map(build, [ordered[0::2], ordered[1::2]]))
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
         generate_s = time.monotonic() - t0
@@ -597,7 +625,9 @@ def main() -> None:
             wh,
             source,
             lookback_s=30,
-            window_days=92,
+            # one window per fact: each table read once (the console's backfill goes month by
+            # month to report progress; a window costs a scan of the source table)
+            window_days=800,
             progress=lambda p: (
                 print(f"  backfill {p.fact} {p.window}/{p.windows}", flush=True)
                 if p.window in (p.windows, 0)
@@ -629,15 +659,21 @@ def main() -> None:
             ch_times, pg_times = [], []
             on_ch(wh, scope)  # one untimed run each, as a dashboard in use is warm
             with engine.connect() as conn:
+                t0 = time.perf_counter()
                 on_pg(conn, scope)
+                first_pg_ms = (time.perf_counter() - t0) * 1000
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
                 on_ch(wh, scope)
                 ch_times.append((time.perf_counter() - t0) * 1000)
             # PostgreSQL is asked as often, unless a question takes long: then at least three
             # times, and no more once ten seconds have gone on it
+            # a question scanning millions of rows takes as long the first time (its table is
+            # larger than the buffers): that first run counts as one of its three
+            if first_pg_ms > 2000:
+                pg_times.append(first_pg_ms)
             with engine.connect() as conn:
-                spent = 0.0
+                spent = sum(pg_times) / 1000
                 while len(pg_times) < args.repeat and (len(pg_times) < 3 or spent < 10.0):
                     t0 = time.perf_counter()
                     on_pg(conn, scope)
@@ -671,6 +707,9 @@ def main() -> None:
             "chdb_goal_met": worst <= 500,
             "figures": figures,
             "total_s": round(time.monotonic() - began, 1),
+            # the machine's load average (1, 5, 15 min) as the run began and ended
+            "load_average_start": [round(x, 1) for x in load_at_start],
+            "load_average_end": [round(x, 1) for x in os.getloadavg()],
         }
         wh.close()
     finally:
