@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Date, String, Text
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from platform_core import clock
 from platform_core.actors import Actor
@@ -31,6 +32,30 @@ class ChainRecord(Protocol):
     status: Any
     region_code: Any
     steps: Any
+
+
+class StepRow:
+    """The columns of every chain's step table (a mixin beside ``Base``): which action, from
+    and to which status, on which day, by whom, why. A module's table adds the key of its
+    record; ``status_length`` is the width of the module's status column."""
+
+    status_length: ClassVar[int] = 20
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(24))
+
+    @declared_attr
+    def from_status(cls) -> Mapped[str | None]:
+        return mapped_column(String(cls.status_length))
+
+    @declared_attr
+    def to_status(cls) -> Mapped[str]:
+        return mapped_column(String(cls.status_length))
+
+    on: Mapped[date] = mapped_column(Date)
+    owner: Mapped[str] = mapped_column(String(64))
+    owner_user_id: Mapped[int | None]
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 @dataclass(frozen=True)
@@ -95,6 +120,31 @@ class StepChain:
             target_type=self.target_type,
             target_id=record.id,
             detail=dict(detail) if detail is not None else {"from": from_status, "to": to_status},
+        )
+
+    def open(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        record: ChainRecord,
+        on: date | None,
+        detail: Mapping[str, Any],
+        action: str = "apply",
+    ) -> None:
+        """A new record enters the chain at its first status: added, given its id, and its
+        first step (from no status) recorded and audited."""
+        session.add(record)
+        session.flush()
+        self.record_step(
+            session,
+            actor=actor,
+            record=record,
+            action=action,
+            from_status=None,
+            to_status=record.status,
+            on=on,
+            detail=detail,
         )
 
     def move(

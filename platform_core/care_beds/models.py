@@ -6,10 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.db import Base, utcnow
+from platform_core.step_chain import StepRow
 
 Money = Numeric(12, 2)
 
@@ -44,20 +45,12 @@ class CareBed(Base):
     )
 
 
-class CareBedStep(Base):
+class CareBedStep(StepRow, Base):
     __tablename__ = "care_bed_steps"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     care_bed_id: Mapped[int] = mapped_column(
         ForeignKey("care_beds.id", ondelete="CASCADE"), index=True
     )
-    action: Mapped[str] = mapped_column(String(24))
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
-    on: Mapped[date] = mapped_column(Date)
-    owner: Mapped[str] = mapped_column(String(64))
-    owner_user_id: Mapped[int | None]
-    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class CareBedService(Base):

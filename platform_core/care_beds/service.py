@@ -179,17 +179,8 @@ def apply_for_bed(
         source=source,
         call_id=call_id,
     )
-    session.add(bed)
-    session.flush()
-    CHAIN.record_step(
-        session,
-        actor=actor,
-        record=bed,
-        action="apply",
-        from_status=None,
-        to_status="applied",
-        on=on,
-        detail={"elder_id": elder.id, "source": source},
+    CHAIN.open(
+        session, actor=actor, record=bed, on=on, detail={"elder_id": elder.id, "source": source}
     )
     publish_on_commit(
         session, CareBedStepTaken(bed.id, elder.id, elder.region_code, "apply", "applied")

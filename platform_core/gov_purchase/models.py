@@ -9,6 +9,7 @@ from sqlalchemy import Date, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.db import Base, utcnow
+from platform_core.step_chain import StepRow
 
 Money = Numeric(12, 2)
 
@@ -45,22 +46,15 @@ class GovPurchaseApplication(Base):
     )
 
 
-class GovPurchaseStep(Base):
+class GovPurchaseStep(StepRow, Base):
     """One move of the chain: which step, when, by whom, why."""
 
     __tablename__ = "gov_purchase_steps"
+    status_length = 24
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(
         ForeignKey("gov_purchase_applications.id", ondelete="CASCADE"), index=True
     )
-    action: Mapped[str] = mapped_column(String(24))
-    from_status: Mapped[str | None] = mapped_column(String(24))
-    to_status: Mapped[str] = mapped_column(String(24))
-    on: Mapped[date] = mapped_column(Date)
-    owner: Mapped[str] = mapped_column(String(64))
-    owner_user_id: Mapped[int | None]
-    note: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     application: Mapped[GovPurchaseApplication] = relationship(back_populates="steps")

@@ -264,17 +264,8 @@ def apply(
         source=source,
         call_id=call_id,
     )
-    session.add(app)
-    session.flush()
-    CHAIN.record_step(
-        session,
-        actor=actor,
-        record=app,
-        action="apply",
-        from_status=None,
-        to_status="submitted",
-        on=on,
-        detail={"elder_id": elder.id, "source": source},
+    CHAIN.open(
+        session, actor=actor, record=app, on=on, detail={"elder_id": elder.id, "source": source}
     )
     notice = _issue(session, app, "submitted", actor=actor, on=on, note="", values={})
     publish_on_commit(

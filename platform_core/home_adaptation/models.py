@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Numeric, String, Text
+from sqlalchemy import Boolean, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.db import Base, utcnow
+from platform_core.step_chain import StepRow
 
 Money = Numeric(12, 2)
 
@@ -61,17 +62,9 @@ class AdaptationItem(Base):
     after_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
-class AdaptationStep(Base):
+class AdaptationStep(StepRow, Base):
     __tablename__ = "home_adaptation_steps"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(
         ForeignKey("home_adaptation_cases.id", ondelete="CASCADE"), index=True
     )
-    action: Mapped[str] = mapped_column(String(24))
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
-    on: Mapped[date] = mapped_column(Date)
-    owner: Mapped[str] = mapped_column(String(64))
-    owner_user_id: Mapped[int | None]
-    note: Mapped[str] = mapped_column(Text, default="")

@@ -196,18 +196,7 @@ def apply_for_adaptation(
         source=source,
         call_id=call_id,
     )
-    session.add(case)
-    session.flush()
-    CHAIN.record_step(
-        session,
-        actor=actor,
-        record=case,
-        action="apply",
-        from_status=None,
-        to_status="applied",
-        on=on,
-        detail={"elder_id": elder.id},
-    )
+    CHAIN.open(session, actor=actor, record=case, on=on, detail={"elder_id": elder.id})
     publish_on_commit(
         session, AdaptationStepTaken(case.id, elder.id, elder.region_code, "apply", "applied")
     )

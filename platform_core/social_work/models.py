@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from platform_core.accounts import models as _accounts  # noqa: F401 - users, for the FKs
 from platform_core.db import Base, utcnow
 from platform_core.elders import models as _elders  # noqa: F401 - elders, for the FKs
+from platform_core.step_chain import StepRow
 
 
 class SocialWorker(Base):
@@ -81,20 +82,12 @@ class SocialCase(Base):
     )
 
 
-class SocialCaseStep(Base):
+class SocialCaseStep(StepRow, Base):
     __tablename__ = "social_case_steps"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(
         ForeignKey("social_cases.id", ondelete="CASCADE"), index=True
     )
-    action: Mapped[str] = mapped_column(String(24))
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
-    on: Mapped[date] = mapped_column(Date)
-    owner: Mapped[str] = mapped_column(String(64))
-    owner_user_id: Mapped[int | None]
-    note: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
