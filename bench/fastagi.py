@@ -74,8 +74,10 @@ class Caller:
     expect: str
 
 
-def serve(settings_kwargs: dict[str, Any], conn: Any) -> None:
-    """The server process: ``hotline ivr``'s FastAGI server on a free port until told to stop."""
+def serve(settings_kwargs: dict[str, Any], conn: Any, profile: str | None = None) -> None:
+    """The server process: ``hotline ivr``'s FastAGI server on a free port until told to stop;
+    with ``profile``, the event loop's thread runs under cProfile and its stats go there."""
+    import cProfile
     import logging
 
     from ivr_flows.server import FastAgiServer
@@ -94,7 +96,13 @@ def serve(settings_kwargs: dict[str, Any], conn: Any) -> None:
         await loop.run_in_executor(None, conn.recv)  # "stop"
         await server.stop(grace=30.0)  # in-flight sessions finish and are recorded
 
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
     asyncio.run(main())
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     runtime.close()
 
 
@@ -125,8 +133,10 @@ def build_callers(runtime: Any, n: int, rng: random.Random) -> list[Caller]:
         ]
         known = {num: identify(s, actor=actor, number=num, area_code=None) for num in numbers}
     emergency = [num for num, info in known.items() if info.kind == "device" or info.high_risk]
-    # each menu number once: an elder who chooses a language is not asked again
-    menu = [num for num, info in known.items() if num not in emergency]
+    # one number per elder, each once: an elder who chooses a language is not asked again,
+    # whichever of their phones they call from next
+    by_elder = {info.elder_id: num for num, info in known.items() if num not in emergency}
+    menu = list(by_elder.values())
     rng.shuffle(menu)
     callers: list[Caller] = []
     for i in range(n):
@@ -246,6 +256,9 @@ def main() -> None:
     parser.add_argument("--elders", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=12349)
     parser.add_argument("--admin-url", default=PG_ADMIN_URL)
+    parser.add_argument(
+        "--profile", default=None, help="write the server's cProfile stats (event loop) here"
+    )
     add_run_options(parser)
     args = parser.parse_args()
 
@@ -284,7 +297,9 @@ def main() -> None:
 
             ctx = mp.get_context("spawn")
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=serve, args=(settings_kwargs, child), daemon=True)
+            proc = ctx.Process(
+                target=serve, args=(settings_kwargs, child, args.profile), daemon=True
+            )
             proc.start()
             if not parent.poll(60):
                 raise RuntimeError("the FastAGI server did not start")

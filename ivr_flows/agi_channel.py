@@ -213,7 +213,10 @@ async def read_environment(reader: asyncio.StreamReader, *, timeout: float) -> A
 async def _read_line(reader: asyncio.StreamReader, timeout: float) -> str | None:
     """One line without its ``\\n`` (a ``\\r`` before it is tolerated); None at end of stream."""
     try:
-        raw = await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
+        # asyncio.timeout, not wait_for: wait_for wraps every read in a task of its own, and
+        # the server reads a line per command for hundreds of calls at once
+        async with asyncio.timeout(timeout):
+            raw = await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as exc:
         if exc.partial:
             raise AgiProtocolError(f"截断的行 / truncated line: {exc.partial[:80]!r}") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from platform_core.runtime import Runtime
 log = logging.getLogger(__name__)
 
 ENV_TIMEOUT_S = 5.0
+SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass
@@ -96,6 +98,11 @@ class FastAgiServer:
             ", ".join(self.registry.names()) or "-",
         )
         settle_service_process()  # flows and prompts are loaded: what stays is frozen
+        # The event loop makes a system call for every line it reads or writes, and each one
+        # lets the GIL go; with the database threads busy, CPython's default 5 ms switch
+        # interval made each of them wait up to that long to get it back (send() averaged 1 ms
+        # in the benchmark's profile), and the calls' think time grew by as much per command.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     async def serve_forever(self) -> None:
         if self._server is None:
