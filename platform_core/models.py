@@ -14,6 +14,7 @@ from platform_core.care_beds import models as care_beds_models  # noqa: F401
 from platform_core.care_calls import models as care_calls_models  # noqa: F401
 from platform_core.care_policy import models as care_policy_models  # noqa: F401
 from platform_core.catalogue import models as catalogue_models  # noqa: F401
+from platform_core.chats import models as chats_models  # noqa: F401
 from platform_core.db import Base
 from platform_core.devices import models as devices_models  # noqa: F401
 from platform_core.elders import models as elders_models  # noqa: F401

@@ -382,6 +382,14 @@ class Settings:
     verification_codes_per_hour: int = 5
     activity_check_in_radius_m: int = 300
     activity_check_in_early_min: int = 30
+    # The online channel: a family member's conversation is answered within this many seconds
+    # (the target its KPIs count against); a waiting conversation is reserved for one ready
+    # agent at a time for so many seconds; an agent holds at most so many at once; a photo sent
+    # with a message is at most so large.
+    chat_answer_target_s: int = 60
+    chat_offer_timeout_s: int = 30
+    chat_max_per_agent: int = 3
+    chat_photo_max_bytes: int = 5 * 1024 * 1024
 
     # Production serving and operations. The console's server (gunicorn: one gthread worker per
     # process, as Flask-SocketIO requires; werkzeug: the development server the demo embeds),

@@ -8,7 +8,9 @@ for them and what they carry.
 - Hours a time-bank member redeemed for the order come back when it is cancelled.
 
 The console, the IVR and jobs that open orders for an elder call :func:`open_care_order` (the
-agent's order from a call, one per call and service: :func:`open_call_order`) and :func:`cancel_care_order` instead
+agent's order from a call, one per call and service: :func:`open_call_order`; from an online
+conversation, one per conversation and service: :func:`open_chat_order`) and
+:func:`cancel_care_order` instead
 of the orders service; the orders a path opened or cancelled
 without them are put right by ``gov_purchase.service.reconcile_allowances`` (a nightly job,
 ``platform_core.gov_purchase.jobs:reconcile_allowances``).
@@ -24,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
+from platform_core.chats import service as chats
 from platform_core.gov_purchase import service as gov_purchase
 from platform_core.gov_purchase.models import AllowanceCharge
 from platform_core.meal_aid import service as meal_aid
@@ -159,6 +162,47 @@ def open_order_from_call(
         linkedid=linkedid,
         site_id=site_id,
     ).order
+
+
+def open_chat_order(
+    session: Session,
+    *,
+    actor: Actor,
+    chat_id: int,
+    service_type_code: str,
+    urgency: str = "normal",
+    notes: str = "",
+    address: str | None = None,
+    site_id: int | None = None,
+) -> CallOrder:
+    """An order the agent answering an online conversation opens for its elder, as from a call:
+    one per conversation and service (a second opening names the first), drawing on the elder's
+    allowance and handed to dispatch in the same unit of work; its source is the online channel
+    and the conversation its reference. Only the conversation's agent may."""
+    chat = chats.require_handler(session, actor=actor, chat_id=chat_id, action="chat.open_order")
+    ref = f"chat-{chat.id}"
+    orders.serialize_call_openings(session, call_ref=ref)
+    existing = orders.find_call_order(
+        session, elder_id=chat.elder_id, service_type_code=service_type_code, call_ref=ref
+    )
+    if existing is not None:
+        return CallOrder(existing, already_open=True)
+    order = open_care_order(
+        session,
+        actor=actor,
+        elder_id=chat.elder_id,
+        service_type_code=service_type_code,
+        source="online",
+        urgency=urgency,
+        notes=notes,
+        address=address,
+        source_ref=ref,
+        site_id=site_id,
+    )
+    dispatched = orders.submit_for_dispatch(
+        session, actor=actor, order_id=order.id, reason="在线受理建单"
+    )
+    return CallOrder(dispatched, already_open=False)
 
 
 def cancel_care_order(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from platform_core.accounts.models import User
 from platform_core.assessment.models import Assessment
+from platform_core.chats.models import ChatMessage
 from platform_core.elders.models import Elder
 from platform_core.notifications.models import OutboxMessage
 from platform_core.provider_api.models import ProviderApiKey
@@ -53,6 +54,8 @@ SEALED: tuple[SealedColumn, ...] = (
     SealedColumn(SocialCase, "plan_sealed"),
     SealedColumn(SocialCaseVisit, "notes_sealed"),
     SealedColumn(Volunteer, "id_number_sealed", "id_number_index"),
+    SealedColumn(ChatMessage, "text_sealed"),
+    SealedColumn(ChatMessage, "position_sealed"),
 )
 
 

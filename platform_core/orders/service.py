@@ -581,15 +581,19 @@ def serialize_call_openings(session: Session, *, call_ref: str) -> None:
 def find_call_order(
     session: Session, *, elder_id: int, service_type_code: str, call_ref: str
 ) -> ServiceOrder | None:
-    """The order of this service the call already has and that is still under way: the one the
-    caller chose in the IVR's menu (its draft) or the agent opened; the first opened."""
+    """The order of this service the call (or online conversation) already has and that is still
+    under way: the one the caller chose in the IVR's menu (its draft) or the agent opened; the
+    first opened."""
     return session.scalars(
         select(ServiceOrder)
         .where(
             ServiceOrder.elder_id == elder_id,
             ServiceOrder.source_ref == call_ref,
             ServiceOrder.service_type_code == service_type_code,
-            ServiceOrder.source.in_([OrderSource.CALL.value, OrderSource.IVR.value]),
+            # an online conversation's orders are found by its reference the same way
+            ServiceOrder.source.in_(
+                [OrderSource.CALL.value, OrderSource.IVR.value, OrderSource.ONLINE.value]
+            ),
             ServiceOrder.status.in_([s.value for s in states.ELDER_OPEN_STATUSES]),
         )
         .order_by(ServiceOrder.id)
