@@ -109,6 +109,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     alarms.init_app(app, realtime)
     from agent_console.views import (
         casework,
+        chats,
         orders_desk,
         provider_api,
         provider_portal,
@@ -145,6 +146,7 @@ def create_app(runtime: Runtime, *, relay: bool = True) -> Flask:
     sites.init_app(app, realtime)
     casework.init_app(app, realtime)
     volunteering.init_app(app, realtime)
+    chats.init_app(app, realtime)
 
     if relay:
         realtime.start_relay()

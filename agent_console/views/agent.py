@@ -42,6 +42,7 @@ from platform_core.calls import queries as calls
 from platform_core.calls import recalls as recall_items
 from platform_core.catalogue.intents import order_presets
 from platform_core.catalogue.service import list_service_types
+from platform_core.chats import service as chats
 from platform_core.db import utcnow
 from platform_core.elders import registration
 from platform_core.elders import service as elders
@@ -98,6 +99,7 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
         "recalls": [],
         "wrapup": None,
         "alarm_desk": {"offer": None, "handling": []},
+        "chat_desk": {"offer": None, "handling": []},
         "call": None,
         "my_orders": [],
         "unavailable": [],
@@ -130,6 +132,9 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
     def alarm_desk(s: Any) -> None:
         out["alarm_desk"] = desk_holdings(s, user_id=user["id"])
 
+    def chat_desk(s: Any) -> None:
+        out["chat_desk"] = chats.desk_chats(s, user_id=user["id"])
+
     def call(s: Any) -> None:
         # the call ringing at this desk or on its line: a reload shows it, a stale card goes
         if user.get("sip_interface"):
@@ -138,6 +143,7 @@ def agent_snapshot(actor: Actor, user: dict[str, Any]) -> dict[str, Any]:
     part("live", live)
     part("recalls", recalls)
     part("alarms", alarm_desk)
+    part("chats", chat_desk)
 
     def my_orders(s: Any) -> None:
         out["my_orders"] = orders_opened_by(s, user_id=user["id"])
@@ -384,18 +390,35 @@ def open_order(elder_id: int) -> Any:
     check_note(data.notes)
     with order_opening(), runtime().session() as s:
         require_elder_in_region(s, elder_id)
-        require_own_call(s, data.linkedid)
-        opened = care_orders.open_call_order(
-            s,
-            actor=current_actor(),
-            elder_id=elder_id,
-            service_type_code=data.service_type_code,
-            urgency=data.urgency,
-            notes=data.notes,
-            address=data.address or None,
-            linkedid=data.linkedid,
-            site_id=data.site_id,
-        )
+        if data.chat_id is not None:
+            opened = care_orders.open_chat_order(
+                s,
+                actor=current_actor(),
+                chat_id=data.chat_id,
+                service_type_code=data.service_type_code,
+                urgency=data.urgency,
+                notes=data.notes,
+                address=data.address or None,
+                site_id=data.site_id,
+            )
+            if opened.order.elder_id != elder_id:
+                raise ValidationFailed(
+                    "该咨询不是这位老人的 / the conversation is about another elder",
+                    code="chat_of_another_elder",
+                )
+        else:
+            require_own_call(s, data.linkedid)
+            opened = care_orders.open_call_order(
+                s,
+                actor=current_actor(),
+                elder_id=elder_id,
+                service_type_code=data.service_type_code,
+                urgency=data.urgency,
+                notes=data.notes,
+                address=data.address or None,
+                linkedid=data.linkedid,
+                site_id=data.site_id,
+            )
         order = opened.order
         allowance = care_orders.order_allowance(s, order_id=order.id)
         summary = {

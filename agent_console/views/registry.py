@@ -28,6 +28,7 @@ from agent_console import i18n
 from agent_console.security import current_actor, guard
 from agent_console.views.common import runtime
 from platform_core.accounts.permissions import Permission, allows
+from platform_core.chats import service as chats
 from platform_core.devices import imports as device_imports
 from platform_core.elders import imports as elder_imports
 from platform_core.elders import registry
@@ -144,10 +145,14 @@ def elder_page(elder_id: int) -> Any:
         profile = elders.elder_profile(
             s, elder_id=elder_id, actor=actor, source_ip=request.remote_addr
         )
+        # the online conversations are kept on the elder's record (reading them is audited)
+        chat_history = chats.history_for_elder(s, actor=actor, elder_id=elder_id)
     return render_template(
         "registry/elder.html",
         p=profile,
         record=record,
+        chats=chat_history,
+        may_see_photos=allows(actor.role, Permission.VIEW_ELDER),
         livings=LIVING_LABELS,
         categories=CATEGORY_LABELS,
         revealed=None,
@@ -175,11 +180,14 @@ def elder_reveal(elder_id: int) -> Any:
         profile = elders.elder_profile(
             s, elder_id=elder_id, actor=actor, source_ip=request.remote_addr
         )
+        chat_history = chats.history_for_elder(s, actor=actor, elder_id=elder_id)
     response = Response(
         render_template(
             "registry/elder.html",
             p=profile,
             record=record,
+            chats=chat_history,
+            may_see_photos=allows(actor.role, Permission.VIEW_ELDER),
             livings=LIVING_LABELS,
             categories=CATEGORY_LABELS,
             revealed=number,

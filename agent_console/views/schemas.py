@@ -30,6 +30,8 @@ class OrderIn(Strict):
     linkedid: str | None = Field(default=None, max_length=64)
     # the service site where the service happens (None: at the elder's home)
     site_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    # the online conversation the order comes from (instead of a call)
+    chat_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class CancelOrderIn(Strict):

@@ -21,6 +21,7 @@ from platform_core.alarms import panel as alarm_panel
 from platform_core.alarms import queue as alarm_queue
 from platform_core.calls import desk
 from platform_core.calls import queries as calls
+from platform_core.chats import kpi as chat_kpi
 from platform_core.db import utcnow
 from platform_core.errors import Conflict, NotFound
 from platform_core.orders.summaries import latest_moves
@@ -108,6 +109,7 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
     return {
         "orders": _latest_orders(actor),
         "alarm_kpi": _alarm_kpi_today(actor),
+        "chat_kpi": _chat_kpi_today(actor),
         "alarm_queue": _alarm_queue(actor),
         "server_time": utcnow().isoformat(),
         "queues": queues,
@@ -164,6 +166,20 @@ def _alarm_kpi_today(actor: Actor) -> dict[str, Any] | None:
             )
     except Exception:
         log.exception("读取告警指标失败 / reading the alarm KPIs failed")
+        return None
+
+
+def _chat_kpi_today(actor: Actor) -> dict[str, Any] | None:
+    """Today's online conversations, their own channel beside calls and alarms."""
+    tz = runtime().settings.timezone
+    start = clock.start_of_day(clock.today(tz), tz)
+    try:
+        with runtime().session() as s:
+            return chat_kpi.kpi(
+                s, start=start, end=start + timedelta(days=1), region_code=actor.region_code
+            )
+    except Exception:
+        log.exception("读取在线咨询指标失败 / reading the chat KPIs failed")
         return None
 
 

@@ -148,6 +148,11 @@ from tests.agent_console.community_cases import community_cases  # noqa: E402
 
 ENDPOINTS.update(community_cases(Case))
 
+from tests.agent_console.chat_cases import SOCKET_EVENTS as CHAT_EVENTS  # noqa: E402
+from tests.agent_console.chat_cases import chat_cases  # noqa: E402
+
+ENDPOINTS.update(chat_cases(Case))
+
 SOCKET_EVENTS = {
     ("/agent", "snapshot"): "self",
     ("/agent", "screen_pop"): "elder",
@@ -156,6 +161,7 @@ SOCKET_EVENTS = {
     ("/care", "snapshot"): "content",
     ("/provider", "snapshot"): "self",  # the provider's own inbox counts
     **COMMUNITY_EVENTS,
+    **CHAT_EVENTS,
     ("/care", "follow_campaign"): "content",  # the campaign's region (test_care_campaigns_desk)
 }
 

@@ -2,6 +2,7 @@
 // wrap-up, recalls, and alarms offered to this desk.
 import { api, config, connect, duration, el, showError, t, toast } from "./common.js";
 import * as alarmDesk from "./alarm_desk.js";
+import * as chatDesk from "./chat_desk.js";
 import { initRegister, showRegister } from "./register.js";
 
 const $ = (id) => document.getElementById(id);
@@ -47,6 +48,7 @@ function applySnapshot(snap) {
   state.myOrders = new Map((snap.my_orders || []).map((o) => [o.id, o]));
   renderMyOrders();
   alarmDesk.fromSnapshot(snap.alarm_desk);
+  chatDesk.fromSnapshot(snap.chat_desk);
   reconcileCall(snap.call);
   if (state.elderId) refreshOrders(state.elderId); // events missed while away are in the list
 }
@@ -385,6 +387,7 @@ function screenPop(payload) {
 
 function onRinging(call) {
   state.call = { ...call, answered: false };
+  state.chatId = null; // the pop is the caller's now: an order comes from the call
   $("call-none").textContent = t("call.none");
   $("call-none").hidden = true;
   $("call-info").hidden = false;
@@ -454,7 +457,20 @@ const socket = connect("/agent", {
     wrapup_required: (d) => { state.wrapup = d; renderState(); },
     recall_changed: () => socket.refresh(),
     ...alarmDesk.handlers,
+    ...chatDesk.handlers,
   },
+});
+
+// A conversation taken or chosen pops its elder; orders opened then come from it.
+chatDesk.init({
+  onPop: (elderId, chatId) => {
+    state.chatId = elderId ? chatId : null;
+    if (elderId && elderId !== state.elderId) {
+      $("orders-opened").replaceChildren();
+      screenPop({ elder_id: elderId });
+    }
+  },
+  refresh: () => socket.refresh(),
 });
 
 async function loadServiceTypes() {
@@ -493,9 +509,12 @@ $("wrapup-form").addEventListener("submit", async (e) => {
 
 $("order-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  if (state.call && !state.call.answered) { toast(t("order.answer_first"), "error"); return; }
   const form = Object.fromEntries(new FormData(e.target));
-  form.linkedid = state.call ? state.call.linkedid : null;
+  if (state.chatId) form.chat_id = state.chatId;
+  else {
+    if (state.call && !state.call.answered) { toast(t("order.answer_first"), "error"); return; }
+    form.linkedid = state.call ? state.call.linkedid : null;
+  }
   if (!form.address) delete form.address;
   if (form.site_id) form.site_id = Number(form.site_id); else delete form.site_id;
   try {

@@ -33,6 +33,7 @@ async function run(e) {
       el("th", { scope: "row" }, label(r)), cols.map((c) => el("td", {}, fmt(c, r[c]))))));
     drawChart(rows, data.by === "agent");
     renderAlarms(data.alarm_kpi);
+    renderChats(data.chat_kpi);
   } catch (err) { showError(err); }
 }
 
@@ -51,6 +52,20 @@ function renderAlarms(k) {
   }
   body.replaceChildren(...rows.map(([name, value, target, met]) => el("tr", { class: met === null ? "" : met ? "level-green" : "level-red" },
     el("td", {}, name), el("td", {}, value), el("td", {}, target))));
+}
+
+// The online channel of the same days, its own rows.
+function renderChats(k) {
+  const body = document.getElementById("chat-table").tBodies[0];
+  if (!k) { body.replaceChildren(); return; }
+  const rows = [
+    [t("ckpi.offered"), String(k.offered)],
+    [t("ckpi.answered"), String(k.answered)],
+    [t("ckpi.within", { seconds: k.target_s }), `${k.answered_within_target} (${pct(k.within_target_rate)})`],
+    [t("ckpi.abandoned"), `${k.abandoned} (${pct(k.abandon_rate)})`],
+    [t("ckpi.asa"), k.time_to_answer.mean_s === null ? "—" : `${Math.round(k.time_to_answer.mean_s)} ${t("common.seconds")}`],
+  ];
+  body.replaceChildren(...rows.map(([name, value]) => el("tr", {}, el("td", {}, name), el("td", {}, value))));
 }
 
 function label(r) { return String(r.label ?? r.key ?? ""); }

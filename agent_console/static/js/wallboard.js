@@ -33,6 +33,7 @@ function render(snap) {
     t("wall.alert", { queue: a.label || a.queue, seconds: Math.round(a.longest_wait_s) }))));
   if (snap.orders) { orders = snap.orders; renderOrders(); }
   renderAlarmKpi(snap.alarm_kpi);
+  renderChatKpi(snap.chat_kpi);
   renderAlarmQueue(snap.alarm_queue);
   agents = snap.agents || [];
   renderAgents();
@@ -72,6 +73,18 @@ function renderAlarmKpi(k) {
   }
   $("akpi-first").textContent = seconds(k.time_to_first_action.median_s);
   $("akpi-site").textContent = seconds(k.time_to_on_site.median_s);
+}
+
+// The online channel on its own: conversations offered, answered within the README's target,
+// withdrawn unanswered (never part of the voice answer rate).
+function renderChatKpi(k) {
+  if (!k) return;
+  $("ckpi-waiting").textContent = String(k.waiting_now);
+  $("ckpi-offered").textContent = `${k.offered} / ${k.answered}`;
+  $("ckpi-within-label").textContent = t("ckpi.within", { seconds: k.target_s });
+  $("ckpi-within").textContent = `${k.answered_within_target} (${pct(k.within_target_rate)})`;
+  $("ckpi-abandoned").textContent = `${k.abandoned} (${pct(k.abandon_rate)})`;
+  $("ckpi-asa").textContent = seconds(k.time_to_answer.mean_s);
 }
 
 function renderAgents() {

@@ -44,13 +44,12 @@ def _snapshot(conn: Connection) -> dict[str, Any]:
         return {"runs": gov_purchase.run_snapshot(s, conn.actor.region_code)}
 
 
-def _local_time(at: datetime | None) -> str:
-    """An instant as the hotline's clock reads it (Beijing time by default)."""
-    return (
-        ""
-        if at is None
-        else clock.local(at, runtime().settings.timezone).strftime("%Y-%m-%d %H:%M")
-    )
+def _local_time(at: datetime | str | None) -> str:
+    """An instant (or its ISO form) as the hotline's clock reads it (Beijing time by default)."""
+    if not at:
+        return ""
+    when = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return clock.local(when, runtime().settings.timezone).strftime("%Y-%m-%d %H:%M")
 
 
 def init_app(app: Flask, realtime: Realtime) -> None:
