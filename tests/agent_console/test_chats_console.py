@@ -277,3 +277,28 @@ def test_the_sons_page_follows_the_answer_live_and_reads_it_again(live, world) -
     # the family's namespace is the family's only
     with pytest.raises(socketio.exceptions.ConnectionError):
         Listener(live.url, "/chat", _cookie(agent))
+
+
+def test_the_wallboard_and_the_reports_count_the_channel_on_its_own(app, world, son) -> None:
+    client, token = son
+    answered = _send(client, token, world.elders["hhht"], text="第一次").json["chat_id"]
+    agent = app.test_client()
+    atoken = login(agent, "agent_hhht")
+    assert _json(agent, atoken, "POST", f"/api/chats/{answered}/take").status_code == 200
+    assert _json(agent, atoken, "POST", f"/api/chats/{answered}/close", {}).status_code == 200
+    gone = _send(client, token, world.elders["hhht"], text="第二次").json["chat_id"]
+    assert _json(client, token, "POST", f"/api/family/chats/{gone}/withdraw").status_code == 200
+    sup = app.test_client()
+    login(sup, "sup_hhht")
+    board = sup.get("/api/wallboard").json
+    chat = board["chat_kpi"]
+    assert (chat["offered"], chat["answered"], chat["answered_within_target"]) == (2, 1, 1)
+    assert chat["abandoned"] == 1 and chat["target_s"] == 60
+    assert board["kpis"].get("offered", 0) == 0  # the voice figures count calls only
+    report = sup.get("/api/reports/kpi").json
+    assert report["chat_kpi"]["offered"] == 2
+    csv_text = sup.get("/reports/export.csv").get_data(as_text=True)
+    assert "在线咨询" in csv_text and "60 秒内接入" in csv_text
+    baotou = app.test_client()
+    login(baotou, "sup_bt")
+    assert baotou.get("/api/wallboard").json["chat_kpi"]["offered"] == 0
