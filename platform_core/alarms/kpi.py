@@ -31,7 +31,7 @@ from platform_core.regions.service import within
 from platform_core.runtime import settings_of
 
 
-def durations(values: list[float]) -> dict[str, float | int | None]:
+def _durations(values: list[float]) -> dict[str, float | int | None]:
     if not values:
         return {"count": 0, "mean_s": None, "median_s": None, "p90_s": None}
     ordered = sorted(values)
@@ -90,9 +90,9 @@ class AlarmKpi:
             "suppressed": self.suppressed,
             "waiting_now": self.waiting_now,
             "answered_within": within_,
-            "time_to_answer": durations(self.to_answer),
-            "time_to_first_action": durations(self.to_first_action),
-            "time_to_on_site": durations(self.to_on_site),
+            "time_to_answer": _durations(self.to_answer),
+            "time_to_first_action": _durations(self.to_first_action),
+            "time_to_on_site": _durations(self.to_on_site),
             "by_type": dict(sorted(self.by_type.items())),
             "outcomes": dict(sorted(self.outcomes.items())),
         }

@@ -2,8 +2,9 @@
 queue reserves alarms (:mod:`platform_core.alarms.queue`), with the channel's own rules.
 
 - Conversations wait oldest first. Each is reserved for ONE desk of its region that is ready in
-  the voice queues, holds no reservation (of a conversation or an alarm: alarms come first) and
-  answers fewer than ``chat_max_per_agent`` conversations; the desk answering fewest, then the
+  the voice queues, holds no reservation and answers fewer than ``chat_max_per_agent``
+  conversations (a desk offered an alarm is paused for it at once, and a paused desk is offered
+  nothing); the desk answering fewest, then the
   longest-ready, first. A reservation runs ``chat_offer_timeout_s``; one not taken lapses and
   the conversation goes to the next desk; a desk that let one lapse is offered no other until it
   is ready again (nobody is at it).
@@ -25,8 +26,7 @@ from sqlalchemy import and_, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from platform_core.accounts.models import User
-from platform_core.alarms.models import AlarmOffer
-from platform_core.alarms.queue import DESK_ROLES
+from platform_core.actors import Role
 from platform_core.calls.models import Agent
 from platform_core.chats.events import ChatOffered, ChatOfferEnded
 from platform_core.chats.models import Chat, ChatOffer
@@ -38,6 +38,8 @@ from platform_core.telephony.desks import DeskCommand
 
 OFFERED, TAKEN, LAPSED, WITHDRAWN = "offered", "taken", "lapsed", "withdrawn"
 _LOCK_KEY = zlib.crc32(b"hotline.chat_queue")
+# Roles whose ready desks are offered conversations (a supervisor at a desk answers too).
+DESK_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
 
 
 @dataclass
@@ -126,7 +128,6 @@ def _ready_desks(session: Session) -> list[_Desk]:
             User.active.is_(True),
             User.role.in_(DESK_ROLES),
             ~exists().where(ChatOffer.user_id == User.id, ChatOffer.status == OFFERED),
-            ~exists().where(AlarmOffer.user_id == User.id, AlarmOffer.status == "offered"),
         )
         .order_by(answering, Agent.since, User.id)
     ).all()

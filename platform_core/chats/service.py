@@ -663,16 +663,3 @@ def desk_chats(session: Session, *, user_id: int) -> dict[str, Any]:
             for c in handling
         ],
     }
-
-
-def waiting_count(session: Session, *, region_code: str) -> int:
-    from platform_core.regions.service import within
-
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Chat)
-            .where(Chat.status == WAITING, within(Chat.region_code, region_code))
-        )
-        or 0
-    )
