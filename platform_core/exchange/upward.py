@@ -26,6 +26,7 @@ from typing import Any
 
 import requests
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from platform_core import clock
@@ -500,8 +501,21 @@ def receive_export(session: Session, *, key: ExchangeKey, payload: Any) -> dict[
         manifest_sha256=digest,
         receipt_no=f"RC{clock.now():%Y%m%d}{secrets.token_hex(5).upper()}",
     )
-    session.add(received)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(received)
+            session.flush()
+    except IntegrityError:
+        # the same batch sent twice at once: the first one's receipt answers both
+        done = session.scalar(
+            select(ReceivedExport).where(
+                ReceivedExport.sender_region == key.region_code,
+                ReceivedExport.batch_no == batch_no,
+            )
+        )
+        if done is None or done.manifest_sha256 != digest:
+            raise
+        return _ack(done, duplicate=True)
     cipher = cipher_of(session)
     for name, content, rows, sha in files:
         session.add(

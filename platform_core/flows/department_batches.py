@@ -32,6 +32,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from platform_core import clock
@@ -366,18 +367,25 @@ def receive_batch(
                 f"一个批次最多 {MAX_ROWS} 行, 请分批报送 / too many rows", code="too_many_rows"
             )
     digest = _content_hash(kind, [r for _, r in listed])
-    done = session.scalar(
-        select(ExchangeBatch).where(
-            ExchangeBatch.department == spec.department, ExchangeBatch.batch_no == batch_no
+
+    def taken_before() -> tuple[ExchangeBatch, bool] | None:
+        done = session.scalar(
+            select(ExchangeBatch).where(
+                ExchangeBatch.department == spec.department, ExchangeBatch.batch_no == batch_no
+            )
         )
-    )
-    if done is not None:
+        if done is None:
+            return None
         if done.content_sha256 != digest:
             raise Conflict(
                 f"批次号 {batch_no} 已用于内容不同的批次 / batch number used for other content",
                 code="batch_no_reused",
             )
         return done, True
+
+    before = taken_before()
+    if before is not None:
+        return before
     batch = ExchangeBatch(
         department=spec.department,
         kind=kind,
@@ -388,8 +396,17 @@ def receive_batch(
         content_sha256=digest,
         received_by=sender.actor.name[:80],
     )
-    session.add(batch)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(batch)
+            session.flush()
+    except IntegrityError:
+        # the same batch sent twice at once: the other request took it (its unique row made
+        # this insert wait until it committed), so this one answers with its results
+        before = taken_before()
+        if before is None:
+            raise
+        return before
     seen: dict[str, int] = {}
     counts = {"accepted": 0, "repeated": 0, "refused": 0, "unknown_elder": 0}
     for number, row in listed:

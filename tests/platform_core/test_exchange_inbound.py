@@ -312,3 +312,37 @@ def test_an_officer_uploads_a_file_of_their_region_only(people) -> None:
         assert duplicate and again.id == b.id
         assert [x.id for x in batches.list_batches(s, actor=OFFICER_HOHHOT)] == []
         assert OFFICER_HOHHOT.role is Role.OFFICER
+
+
+def test_the_same_batch_arriving_twice_at_once_is_taken_once(people) -> None:
+    """The second request's insert waits on the first's uncommitted batch row, then answers
+    with the first's results instead of failing."""
+    import threading
+
+    rt, e, ids = people
+    day = (clock.today() - timedelta(days=1)).isoformat()
+    rows = [death("SW-R1", ids["li"], "李秀英", day)]
+    first = rt.session_factory()
+    batch, _ = batches.receive_batch(
+        first, sender=POLICE, kind="deaths", batch_no="RACE", rows=enumerate(rows, 1)
+    )
+    answer: dict[str, object] = {}
+
+    def second() -> None:
+        with rt.session() as s:
+            b, duplicate = batches.receive_batch(
+                s, sender=POLICE, kind="deaths", batch_no="RACE", rows=enumerate(rows, 1)
+            )
+            answer.update(id=b.id, duplicate=duplicate)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive()  # waiting on the first's row
+    first.commit()
+    first_id = batch.id
+    first.close()
+    thread.join(10)
+    assert answer == {"id": first_id, "duplicate": True}
+    with rt.session() as s:
+        assert s.scalar(text("SELECT count(*) FROM exchange_batches")) == 1
