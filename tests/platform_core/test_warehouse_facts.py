@@ -23,8 +23,9 @@ from platform_core.warehouse import dashboards
 from platform_core.warehouse.dashboards import Scope
 from platform_core.warehouse.engine import DATABASE, ChdbWarehouse
 from platform_core.warehouse.facts import FACTS
+from platform_core.warehouse.schema import ensure_schema
 from platform_core.warehouse.sources import source_for
-from platform_core.warehouse.sync import backfill
+from platform_core.warehouse.sync import backfill, cursors
 from tests.warehouse_support import sync_now
 
 ROWS = 3
@@ -260,3 +261,33 @@ def test_complaints_arrive_and_rank_providers_unless_not_upheld(
         default=str,
         ensure_ascii=False,
     )
+
+
+def test_a_fact_table_of_an_older_shape_is_rebuilt_and_read_again(
+    any_runtime: Runtime, warehouse
+) -> None:
+    engine = any_runtime.engine
+    now = clock.now()
+    made: dict[str, Any] = {}
+    device_id = seed_row(engine, metadata.tables["devices"], 0, now, made)
+    with any_runtime.session() as s:
+        heartbeat_history.record(s, [heartbeat_history.Beat(device_id, now, 90)])
+    sync_now(warehouse, any_runtime)
+    # the table as an older release made it (the newest heartbeat of each device)
+    warehouse.command(f"DROP TABLE {DATABASE}.device_hours SYNC")
+    warehouse.command(
+        f"CREATE TABLE {DATABASE}.device_hours (device_id UInt64, beat_at DateTime64(6, 'UTC'),"
+        " _version UInt64) ENGINE = ReplacingMergeTree(_version) ORDER BY device_id"
+    )
+    source = source_for(any_runtime.settings, any_runtime.engine)
+    ensure_schema(warehouse, source.attach_statements())
+    assert "device_hours" not in cursors(warehouse)
+    columns = warehouse.query(
+        "SELECT name FROM system.columns WHERE database = {db:String} AND table = 'device_hours'",
+        {"db": DATABASE},
+    )
+    assert {c["name"] for c in columns} >= {"hour", "beats", "battery_last"}
+    sync_now(warehouse, any_runtime)  # the cursor is gone: the hours are read again
+    assert warehouse_counts(warehouse)["device_hours"] == 1
+    ensure_schema(warehouse, source.attach_statements())  # a current table is kept
+    assert warehouse_counts(warehouse)["device_hours"] == 1
