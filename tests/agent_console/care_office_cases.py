@@ -15,6 +15,7 @@ def care_office_cases(case: Any) -> dict[str, Any]:
         "care_gp.application": case("GET", "/care/gov-purchase/999999", scope="content"),
         "care_gp.step": case("POST", "/care/gov-purchase/999999/accept", {}, scope="content"),
         "care_gp.notice_pdf": case("GET", "/care/gov-purchase/notices/999999.pdf"),
+        "care_gp.assessment_pdf": case("GET", "/care/gov-purchase/999999/assessment.pdf"),
         "care_gp.allowances": case("GET", "/care/gov-purchase/allowances", scope="content"),
         "care_gp.start_run": case("POST", "/care/gov-purchase/allowances/run", {}),
         "care_gp.run_progress": case("GET", "/api/care/allowance-runs/999999"),
@@ -52,9 +53,17 @@ def care_office_cases(case: Any) -> dict[str, Any]:
         "care_money.set_budget": case("POST", "/care/money/budgets", {}, scope="content"),
         "care_after.page": case("GET", "/care/aftercare", scope="content"),
         "care_after.order": case("GET", "/care/orders/999999", scope="content"),
-        "care_after.return_visit": case("POST", "/care/orders/999999/return-visit", {}, scope="content"),
-        "care_after.survey_call": case("POST", "/care/orders/999999/survey-call", {}, scope="content"),
-        "care_after.open_complaint": case("POST", "/care/orders/999999/complaints", {}, scope="content"),
-        "care_after.complaint_step": case("POST", "/care/complaints/999999/handle", {}, scope="content"),
+        "care_after.return_visit": case(
+            "POST", "/care/orders/999999/return-visit", {}, scope="content"
+        ),
+        "care_after.survey_call": case(
+            "POST", "/care/orders/999999/survey-call", {}, scope="content"
+        ),
+        "care_after.open_complaint": case(
+            "POST", "/care/orders/999999/complaints", {}, scope="content"
+        ),
+        "care_after.complaint_step": case(
+            "POST", "/care/complaints/999999/handle", {}, scope="content"
+        ),
         "care_after.close": case("POST", "/care/orders/999999/close", {}, scope="content"),
     }

@@ -68,6 +68,11 @@ def test_the_chain_from_counter_to_approval_with_a_notice_at_each_step(
         assert _post(worker, token, f"{url}/{action}").status_code == 302, action
     page = worker.get(url).get_data(as_text=True)
     assert "公示中" in page and "期满后方可批准" in page
+    # the assessment the step linked: its report, read from the application
+    assert f"{url}/assessment.pdf" in page
+    report = worker.get(f"{url}/assessment.pdf")
+    assert report.status_code == 200 and report.data.startswith(b"%PDF")
+    assert report.headers["Cache-Control"] == "no-store"
     # the decision is the officer's: not offered to the community worker, refused if sent
     assert "gp-do-approve" not in page
     assert _post(worker, token, f"{url}/approve").status_code == 403
@@ -109,6 +114,7 @@ def test_the_chain_from_counter_to_approval_with_a_notice_at_each_step(
     ):
         assert f"gov_purchase.{step}" in actions
     assert "gov_purchase.view_application" in actions
+    assert "assessment.export" in actions
     assert printed.detail == {"notice": number}
 
 
@@ -139,6 +145,7 @@ def test_another_regions_officer_is_refused_and_audited(app, care_world: CareWor
     assert baotou.get(f"/care/gov-purchase/{app_id}").status_code == 403
     assert baotou.get(f"/care/gov-purchase/notices/{notice_id}.pdf").status_code == 403
     assert _post(baotou, token, f"/care/gov-purchase/{app_id}/accept").status_code == 403
+    assert baotou.get(f"/care/gov-purchase/{app_id}/assessment.pdf").status_code == 403
     assert baotou.get("/care/gov-purchase?region=150100000000").status_code == 403
     listed = baotou.get("/care/gov-purchase").get_data(as_text=True)
     assert f'data-application="{app_id}"' not in listed
@@ -150,7 +157,7 @@ def test_another_regions_officer_is_refused_and_audited(app, care_world: CareWor
                 AuditRecord.actor_user_id == cw.world.users["officer_bt"],
             )
         ).all()
-    assert len(refusals) == 4
+    assert len(refusals) == 5
     # an agent has no care office at all
     agent_client, _ = _client(app, "agent_hhht")
     assert agent_client.get("/care/gov-purchase").status_code == 403

@@ -43,6 +43,11 @@ def test_from_the_counter_to_the_months_allowance(browser, live, care_world: Car
         worker.get_by_test_id(f"gp-do-{action}").click()
         expect(worker.get_by_test_id("gp-status")).to_have_text(status)
     expect(worker.get_by_test_id("gp-assessment")).to_contain_text("中度失能")
+    report = worker.request.get(
+        live.url + worker.get_by_test_id("gp-assessment-pdf").get_attribute("href")
+    )
+    assert report.headers["content-type"] == "application/pdf"
+    assert report.body().startswith(b"%PDF")
     expect(worker.get_by_test_id("gp-publicity")).to_contain_text("期满后方可批准")
     expect(worker.get_by_test_id("gp-do-approve")).to_have_count(0)
     application_url = worker.url

@@ -27,6 +27,7 @@ from agent_console.views.care_office.common import (
 from agent_console.views.common import check_note, runtime
 from platform_core import clock
 from platform_core.accounts.permissions import Permission, allows
+from platform_core.assessment import report as assessment_report
 from platform_core.elders.service import find_elder_by_id_number
 from platform_core.errors import NotFound, ValidationFailed
 from platform_core.gov_purchase import desk, monthly, notices
@@ -188,6 +189,23 @@ def notice_pdf(notice_id: int) -> Any:
         data = notices.render_notice(s, actor=current_actor(), notice_id=notice_id)
         number = notice.number
     return pdf(data, f"{number}.pdf")
+
+
+@bp.get("/care/gov-purchase/<int:application_id>/assessment.pdf")
+@guard(Permission.CARE_CASEWORK)
+def assessment_pdf(application_id: int) -> Any:
+    """The GB/T 42195 report of the assessment the application was decided on: the officer
+    reviews what the grade rests on (printing it is an audited export of health data)."""
+    with runtime().session() as s:
+        app = gp.get_application(s, application_id=application_id)
+        in_region(app.region_code, target_type="gov_purchase_application", target_id=application_id)
+        if app.assessment_id is None:
+            raise NotFound("该申请尚未关联能力评估 / no assessment linked", code="no_assessment")
+        data = assessment_report.render_report(
+            s, actor=current_actor(), assessment_id=app.assessment_id
+        )
+        assessment_id = app.assessment_id
+    return pdf(data, f"assessment-{assessment_id}.pdf")
 
 
 @bp.get("/care/gov-purchase/allowances")
