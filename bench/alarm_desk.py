@@ -4,7 +4,8 @@ Everything real but the people and Asterisk: a fresh PostgreSQL database and Red
 ``hotline console --workers 2`` (two console processes routing one alarm queue), ``hotline
 callcenter`` on the PBX simulator (``hotline pbx-sim``: six desks PJSIP/8001-8006 in both voice
 queues, elders calling at a steady rate, the desk phones answering), and ``hotline devices
-intake`` receiving the alarms over the vendors' signed webhook. The six agents are scripted
+intake`` receiving the alarms over the vendors' signed webhook, and ``hotline worker`` (the
+outbox relay and the jobs: an offer's reservation timeout is a timer it fires). The six agents are scripted
 Socket.IO clients logged in to the console like browsers: each takes the alarm offered to its
 desk after a human-like delay (now and then it has stepped away and lets the offer lapse, and
 comes back later), works it (a call with the elder recorded, then closed), records the
@@ -332,6 +333,7 @@ async def wait_http(http: aiohttp.ClientSession, url: str, what: str, log: Path)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from platform_core.accounts.models import User, WrapUp
     from platform_core.alarms.models import Alarm, AlarmOffer, AlarmSignal
     from platform_core.calls.models import Agent as Desk
     from platform_core.db import make_engine
@@ -367,6 +369,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     agents: list[Agent] = []
     sent: list[dict[str, Any]] = []
     engine = None
+    open_wrapups: dict[str, int] = {}
     try:
         world = seed(db_url, env, devices=args.devices)
         engine = make_engine(db_url)
@@ -400,6 +403,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 data_dir / "console.log",
             )
         )
+        # a deployment always runs a worker: it fires the offers' reservation timeouts and hands
+        # on what a process could not publish itself after its commit
+        procs.append(_spawn_process(["worker"], env, data_dir / "worker.log"))
         procs.append(
             _spawn_process(
                 ["devices", "intake", "--http-port", str(intake_port), "--stats-every", "3600"],
@@ -485,6 +491,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         select(Desk.interface, Desk.state, Desk.reason).order_by(Desk.interface)
                     )
                 ]
+                open_wrapups = dict(
+                    c.execute(
+                        select(User.username, func.count())
+                        .join(WrapUp, WrapUp.user_id == User.id)
+                        .where(WrapUp.completed_at.is_(None))
+                        .group_by(User.username)
+                    ).all()
+                )
             for a in agents:
                 await a.sio.disconnect()
     finally:
@@ -543,6 +557,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if result["alarms_lost"]:
         print(f"  desks at the end: {' '.join(desks_at_end)}", flush=True)
         print(f"  agents: {dict(counts)}", flush=True)
+        print(f"  wrap-ups still open: {open_wrapups}", flush=True)
+        for a in agents:
+            print(f"  {a.name}: wrapup={a.wrapup} holding={a.holding}", flush=True)
     for a in agents:
         for e in a.errors[:3]:
             print(f"  {a.name}: {e}", flush=True)
