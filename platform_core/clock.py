@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from platform_core.settings import settings_of
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -67,8 +69,7 @@ def at_local(day: date, clock_time: time, tz: str = DEFAULT_TIMEZONE) -> datetim
 
 
 def timezone_of(session: Session) -> str:
-    settings = session.info.get("settings")
-    return settings.timezone if settings is not None else DEFAULT_TIMEZONE
+    return settings_of(session).timezone
 
 
 def today_in(session: Session) -> date:

@@ -21,6 +21,7 @@ from platform_core.jobs import InProcessJobQueue, JobQueue, RQJobQueue
 from platform_core.outbox.relay import Relay
 from platform_core.security.crypto import FieldCipher
 from platform_core.settings import Settings
+from platform_core.settings import settings_of as settings_of  # the kernel's, for every module
 
 
 @dataclass
@@ -95,7 +96,6 @@ def map_every_model() -> None:
 
 
 _current: Runtime | None = None
-_DEFAULT_SETTINGS = Settings()
 
 
 def install_runtime(runtime: Runtime | None) -> None:
@@ -116,8 +116,3 @@ def cipher_of(session: Session) -> FieldCipher:
     if cipher is None:
         raise RuntimeError("session has no cipher: build sessions through build_runtime()")
     return cipher  # type: ignore[no-any-return]
-
-
-def settings_of(session: Session) -> Settings:
-    """The settings of the deployment this session belongs to (defaults for a bare session)."""
-    return session.info.get("settings") or _DEFAULT_SETTINGS

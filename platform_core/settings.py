@@ -14,7 +14,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 PREFIX = "HOTLINE_"
 
@@ -547,3 +550,11 @@ def _persisted_secret(path: Path, make: Any) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(value)
     return value
+
+
+_DEFAULT_SETTINGS = Settings()
+
+
+def settings_of(session: Session) -> Settings:
+    """The settings of the deployment this session belongs to (defaults for a bare session)."""
+    return session.info.get("settings") or _DEFAULT_SETTINGS

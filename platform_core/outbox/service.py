@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from platform_core import clock
 from platform_core.jobs import resolve
 from platform_core.outbox.models import EntryKind, OutboxEntry
-from platform_core.settings import Settings
+from platform_core.settings import settings_of
 
 
 class Event(Protocol):
@@ -165,8 +165,7 @@ def enqueue_on_commit(
 
 
 def _grace_s(session: Session) -> float:
-    settings: Settings | None = session.info.get("settings")
-    return settings.outbox_grace_s if settings is not None else Settings.outbox_grace_s
+    return settings_of(session).outbox_grace_s
 
 
 @event_api.listens_for(Session, "after_commit")
