@@ -1,8 +1,8 @@
 """heartbeat history: when each hour's row was last written, so the warehouse reads the hours
 that changed (a device's late batch writes an hour long past)
 
-Revision ID: 0024_heartbeat_recorded_at
-Revises: 0023_data_exchange
+Revision ID: 0025_heartbeat_recorded_at
+Revises: 0024_online_chats
 Create Date: 2026-12-07 13:00:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import platform_core.db
 
-revision: str = "0024_heartbeat_recorded_at"
-down_revision: str | Sequence[str] | None = "0023_data_exchange"
+revision: str = "0025_heartbeat_recorded_at"
+down_revision: str | Sequence[str] | None = "0024_online_chats"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
