@@ -14,7 +14,7 @@ from agent_console.views.common import runtime
 from platform_core.accounts.permissions import Permission
 from platform_core.devices import registry
 from platform_core.devices.lifecycle import DEVICE_TYPE_LABELS, STATUS_LABELS
-from platform_core.devices.return_visits import RESULT_LABELS
+from platform_core.devices.return_visits import DEVICE_USE_LABELS, RESULT_LABELS
 from platform_core.devices.schemas import DeviceIn
 from platform_core.errors import ValidationFailed
 
@@ -133,11 +133,30 @@ def repair_step(ticket_id: int, step: str) -> Any:
 @guard(Permission.MANAGE_DEVICES)
 def visits_page() -> Any:
     with runtime().session() as s:
+        due = registry.visits_due(s, actor=current_actor())
+        devices = registry.elders_devices(s, elder_ids=[v.elder_id for v in due])
         visits = [
-            {"id": v.id, "elder_id": v.elder_id, "due_on": v.due_on.isoformat()}
-            for v in registry.visits_due(s, actor=current_actor())
+            {
+                "id": v.id,
+                "elder_id": v.elder_id,
+                "due_on": v.due_on.isoformat(),
+                "devices": devices.get(v.elder_id, []),
+            }
+            for v in due
         ]
-    return render_template("registry/visits.html", visits=visits, results=RESULT_LABELS)
+    return render_template(
+        "registry/visits.html", visits=visits, results=RESULT_LABELS, uses=DEVICE_USE_LABELS
+    )
+
+
+def _device_uses() -> dict[int, str]:
+    """``use-<device id>`` fields of the visit form: how each device in the home is used."""
+    uses = {}
+    for name, value in request.form.items():
+        raw = name.removeprefix("use-")
+        if raw != name and raw.isascii() and raw.isdigit() and len(raw) <= 10 and value:
+            uses[int(raw)] = value[:20]
+    return uses
 
 
 @bp.post("/registry/visits/<int:visit_id>")
@@ -150,6 +169,7 @@ def visit_record(visit_id: int) -> Any:
             visit_id=visit_id,
             result=request.form.get("result", "")[:20],
             note=request.form.get("note", "")[:1000],
+            devices=_device_uses(),
         )
     return redirect(url_for("devices_registry.visits_page"))
 

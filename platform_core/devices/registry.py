@@ -184,7 +184,9 @@ def _visits_of(session: Session, device: Device, tz: str) -> list[dict[str, Any]
             "status": v.status,
             "overdue": v.status == "scheduled" and v.due_on <= today,
             "result": labels.get(v.result or "", ""),
-            "device_use": (v.devices or {}).get(str(device.id), ""),
+            "device_use": return_visits.DEVICE_USE_LABELS.get(
+                (v.devices or {}).get(str(device.id), ""), ""
+            ),
             "visited_at": clock.local(v.visited_at, tz).strftime("%Y-%m-%d %H:%M")
             if v.visited_at
             else "",
@@ -364,13 +366,36 @@ def visits_due(
     return return_visits.list_due(session, region_code=actor.region_code, on_or_before=on_or_before)
 
 
+def elders_devices(session: Session, *, elder_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The devices in each elder's home, for the return visit's per-device answers."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in elder_ids}
+    if not elder_ids:
+        return out
+    for d in session.scalars(
+        select(Device)
+        .where(Device.elder_id.in_(elder_ids), Device.status.in_(return_visits.INSTALLED))
+        .order_by(Device.id)
+    ):
+        assert d.elder_id is not None
+        out[d.elder_id].append(
+            {"id": d.id, "serial": d.serial, "type": DEVICE_TYPE_LABELS[DeviceType(d.device_type)]}
+        )
+    return out
+
+
 def record_visit(
-    session: Session, *, actor: Actor, visit_id: int, result: str, note: str
+    session: Session,
+    *,
+    actor: Actor,
+    visit_id: int,
+    result: str,
+    note: str,
+    devices: dict[int, str] | None = None,
 ) -> DeviceReturnVisit:
     require(session, actor, "device.record_visit")
     try:
         visit = return_visits.record_visit(
-            session, visit_id=visit_id, result=result, actor=actor, note=note
+            session, visit_id=visit_id, result=result, actor=actor, note=note, devices=devices
         )
     except ValueError as exc:
         raise ValidationFailed("回访结果无效 / unknown result", code="invalid_result") from exc

@@ -38,8 +38,9 @@ RESULT_LABELS = {
     VisitResult.UNREACHABLE: "未联系上",
 }
 DEVICE_USE = ("working", "not_used", "problem")
+DEVICE_USE_LABELS = {"working": "正常使用", "not_used": "未使用", "problem": "有问题"}
 # Devices that count as being in the elder's home.
-_INSTALLED = [
+INSTALLED = [
     s.value for s in IN_SERVICE if s not in (DeviceStatus.BOUND, DeviceStatus.UNDER_REPAIR)
 ]
 
@@ -67,7 +68,7 @@ def schedule_due(session: Session, *, today: date | None = None) -> list[DeviceR
         .outerjoin(last_done, last_done.c.elder_id == Elder.id)
         .where(
             Elder.status == ElderStatus.ACTIVE.value,
-            Device.status.in_(_INSTALLED),
+            Device.status.in_(INSTALLED),
             Device.installed_at.is_not(None),
             Elder.id.not_in(scheduled),
         )

@@ -87,6 +87,7 @@ def test_return_visits_due_are_recorded(app, world) -> None:
         visit_id = visit.id
     page = client.get("/registry/visits").get_data(as_text=True)
     assert f'data-testid="visit-{visit_id}"' in page
+    assert f'data-testid="visit-use-{visit_id}-{device}"' in page  # each device in the home
     # the device's own page says a visit is due, then what it found
     device_page = client.get(f"/registry/devices/{device}").get_data(as_text=True)
     assert (
@@ -94,7 +95,12 @@ def test_return_visits_due_are_recorded(app, world) -> None:
     )
     assert (
         _post(
-            client, f"/registry/visits/{visit_id}", token, result="using_well", note="会用"
+            client,
+            f"/registry/visits/{visit_id}",
+            token,
+            result="using_well",
+            note="会用",
+            **{f"use-{device}": "working"},
         ).status_code
         == 302
     )
@@ -103,6 +109,7 @@ def test_return_visits_due_are_recorded(app, world) -> None:
     )
     device_page = client.get(f"/registry/devices/{device}").get_data(as_text=True)
     assert "已回访" in device_page and "使用正常" in device_page and "会用" in device_page
+    assert "正常使用" in device_page  # how this device is used, as the elder said
 
 
 def test_another_regions_devices_are_refused_and_never_listed(app, world) -> None:
