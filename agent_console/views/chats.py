@@ -53,6 +53,7 @@ def page() -> Any:
         chosen=int(chosen) if chosen.isascii() and chosen.isdigit() else None,
         target_s=view["answer_target_s"],
         photo_max_mb=round(runtime().settings.chat_photo_max_bytes / 1024 / 1024, 1),
+        photo_max_bytes=runtime().settings.chat_photo_max_bytes,
     )
 
 

@@ -22,6 +22,7 @@ from platform_core.alarms import queue as alarm_queue
 from platform_core.calls import desk
 from platform_core.calls import queries as calls
 from platform_core.chats import kpi as chat_kpi
+from platform_core.chats import queue as chat_queue
 from platform_core.db import utcnow
 from platform_core.errors import Conflict, NotFound
 from platform_core.orders.summaries import latest_moves
@@ -110,6 +111,7 @@ def wallboard_snapshot(actor: Actor) -> dict[str, Any]:
         "orders": _latest_orders(actor),
         "alarm_kpi": _alarm_kpi_today(actor),
         "chat_kpi": _chat_kpi_today(actor),
+        "chat_queue": _chat_queue(actor),
         "alarm_queue": _alarm_queue(actor),
         "server_time": utcnow().isoformat(),
         "queues": queues,
@@ -166,6 +168,16 @@ def _alarm_kpi_today(actor: Actor) -> dict[str, Any] | None:
             )
     except Exception:
         log.exception("读取告警指标失败 / reading the alarm KPIs failed")
+        return None
+
+
+def _chat_queue(actor: Actor) -> list[dict[str, Any]] | None:
+    """The region's waiting online conversations with their age and reservation."""
+    try:
+        with runtime().session() as s:
+            return chat_queue.waiting_board(s, region_code=actor.region_code)
+    except Exception:
+        log.exception("读取待接咨询失败 / reading the chat queue failed")
         return None
 
 

@@ -31,9 +31,12 @@ from platform_core.calls.models import Agent
 from platform_core.chats.events import ChatOffered, ChatOfferEnded
 from platform_core.chats.models import Chat, ChatOffer
 from platform_core.db import utcnow
+from platform_core.elders.models import Elder
 from platform_core.events import publish_on_commit
 from platform_core.regions import codes
+from platform_core.regions.service import within
 from platform_core.runtime import settings_of
+from platform_core.security.masking import mask_name
 from platform_core.telephony.desks import DeskCommand
 
 OFFERED, TAKEN, LAPSED, WITHDRAWN = "offered", "taken", "lapsed", "withdrawn"
@@ -207,3 +210,49 @@ def open_offer_of(session: Session, *, user_id: int) -> tuple[ChatOffer, Chat] |
         .where(ChatOffer.user_id == user_id, ChatOffer.status == OFFERED)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def waiting_board(session: Session, *, region_code: str) -> list[dict[str, Any]]:
+    """The region's waiting conversations, oldest first, with whom each is offered to and how
+    often an offer lapsed: the supervisors' view of the queue (the elder's name masked)."""
+    rows = session.execute(
+        select(Chat, Elder.name)
+        .join(Elder, Elder.id == Chat.elder_id)
+        .where(Chat.status == "waiting", within(Chat.region_code, region_code))
+        .order_by(Chat.opened_at, Chat.id)
+        .limit(200)
+    ).all()
+    ids = [chat.id for chat, _ in rows]
+    offered = (
+        dict(
+            session.execute(
+                select(ChatOffer.chat_id, ChatOffer.agent_name).where(
+                    ChatOffer.chat_id.in_(ids), ChatOffer.status == OFFERED
+                )
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    lapses = (
+        dict(
+            session.execute(
+                select(ChatOffer.chat_id, func.count())
+                .where(ChatOffer.chat_id.in_(ids), ChatOffer.status == LAPSED)
+                .group_by(ChatOffer.chat_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    return [
+        {
+            "chat_id": chat.id,
+            "elder_name": mask_name(name),
+            "sender_relation": chat.sender_relation,
+            "opened_at": chat.opened_at.isoformat(),
+            "offered_to": offered.get(chat.id),
+            "lapsed": int(lapses.get(chat.id, 0)),
+        }
+        for chat, name in rows
+    ]

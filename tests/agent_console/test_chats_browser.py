@@ -59,6 +59,7 @@ def test_the_son_writes_with_a_photo_and_position_and_the_agent_answers_and_orde
         catalogue.install_defaults(s, actor=system_actor())
     desk, desk_errors = logged_in_page(browser, live.url, "agent_hhht", "/agent")
     far, far_errors = logged_in_page(browser, live.url, "agent_bt", "/agent")
+    board, board_errors = logged_in_page(browser, live.url, "sup_hhht", "/wallboard")
     _ready(world, "PJSIP/8001", "agent_hhht", "150100000000")
     _ready(world, "PJSIP/8002", "agent_bt", "150200000000")
 
@@ -90,6 +91,9 @@ def test_the_son_writes_with_a_photo_and_position_and_the_agent_answers_and_orde
     with world.runtime.session() as s:
         chat_id = s.scalar(select(Chat.id))
 
+    # the supervisor sees it wait, counted on its own
+    expect(board.get_by_test_id("chat-queue")).to_contain_text("巴**", timeout=10_000)
+    expect(board.get_by_test_id("ckpi-offered")).to_have_text("1 / 0")
     # the Hohhot desk is offered it (the masked elder and who writes); Baotou's never is
     expect(desk.get_by_test_id("chat-offer")).to_be_visible(timeout=10_000)
     expect(desk.get_by_test_id("chat-offer-who")).to_contain_text("巴**", timeout=5_000)
@@ -114,6 +118,8 @@ def test_the_son_writes_with_a_photo_and_position_and_the_agent_answers_and_orde
     expect(desk.get_by_test_id("chat-head")).to_contain_text("138****1009")
     expect(desk.get_by_test_id("elder-name")).to_have_text("巴特尔", timeout=10_000)  # the pop
 
+    expect(board.get_by_test_id("chat-queue")).to_contain_text("暂无等待的咨询", timeout=10_000)
+    expect(board.get_by_test_id("ckpi-within")).to_contain_text("1 (100.0%)")
     desk.get_by_test_id("chat-reply").fill("您好, 已安排维修师傅, 一小时内到")
     desk.get_by_test_id("chat-send").click()
     expect(phone.get_by_test_id("chat-thread")).to_contain_text("一小时内到", timeout=10_000)
@@ -134,5 +140,5 @@ def test_the_son_writes_with_a_photo_and_position_and_the_agent_answers_and_orde
             f"chat-{chat_id}",
             world.elders["hhht"],
         )
-    assert desk_errors == [] and far_errors == [] and phone_errors == []
+    assert desk_errors == [] and far_errors == [] and phone_errors == [] and board_errors == []
     phone_ctx.close()

@@ -299,6 +299,10 @@ def test_the_wallboard_and_the_reports_count_the_channel_on_its_own(app, world, 
     assert report["chat_kpi"]["offered"] == 2
     csv_text = sup.get("/reports/export.csv").get_data(as_text=True)
     assert "在线咨询" in csv_text and "60 秒内接入" in csv_text
+    waiting = _send(client, token, world.elders["hhht"], text="第三次").json["chat_id"]
+    [row] = sup.get("/api/wallboard").json["chat_queue"]
+    assert (row["chat_id"], row["elder_name"], row["sender_relation"]) == (waiting, "巴**", "儿子")
     baotou = app.test_client()
     login(baotou, "sup_bt")
-    assert baotou.get("/api/wallboard").json["chat_kpi"]["offered"] == 0
+    board = baotou.get("/api/wallboard").json
+    assert board["chat_kpi"]["offered"] == 0 and board["chat_queue"] == []

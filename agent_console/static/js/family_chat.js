@@ -77,6 +77,12 @@ $("chat-form").addEventListener("submit", async (e) => {
   form.append("elder_id", String(chosenElder()));
   form.append("text", $("chat-text").value);
   const file = $("chat-photo").files[0];
+  const input = $("chat-photo");
+  // told at once, before a large photo travels over a slow line (the server checks it again)
+  if (file && file.size > Number(input.dataset.maxBytes)) {
+    toast(`照片不能超过 ${input.dataset.maxMb} MB, 请换一张或缩小后再发`, "error");
+    return;
+  }
   if (file) form.append("photo", file);
   if (page.position) {
     form.append("latitude", String(page.position.latitude));

@@ -34,6 +34,7 @@ function render(snap) {
   if (snap.orders) { orders = snap.orders; renderOrders(); }
   renderAlarmKpi(snap.alarm_kpi);
   renderChatKpi(snap.chat_kpi);
+  if (snap.chat_queue) renderChatQueue(snap.chat_queue);
   renderAlarmQueue(snap.alarm_queue);
   agents = snap.agents || [];
   renderAgents();
@@ -85,6 +86,14 @@ function renderChatKpi(k) {
   $("ckpi-within").textContent = `${k.answered_within_target} (${pct(k.within_target_rate)})`;
   $("ckpi-abandoned").textContent = `${k.abandoned} (${pct(k.abandon_rate)})`;
   $("ckpi-asa").textContent = seconds(k.time_to_answer.mean_s);
+}
+
+function renderChatQueue(rows) {
+  $("chat-queue-rows").replaceChildren(...(rows.length ? rows.map((c) => el("tr", { "data-chat": c.chat_id },
+    el("td", {}, c.elder_name), el("td", {}, c.sender_relation),
+    el("td", { "data-since": c.opened_at, class: "dur" }, duration(c.opened_at)),
+    el("td", {}, c.offered_to || "—"), el("td", {}, String(c.lapsed))))
+    : [el("tr", {}, el("td", { colspan: 5 }, t("cq.none")))]));
 }
 
 function renderAgents() {
