@@ -41,6 +41,7 @@ from platform_core.elders.schemas import (
 from platform_core.elders.service import (
     add_contact,
     area_code_for,
+    category_rows,
     get_elder,
     record_consent,
     region_name,
@@ -53,7 +54,6 @@ from platform_core.elders.vocabulary import (
     Category,
     ElderStatus,
     LivingArrangement,
-    category_label,
 )
 from platform_core.errors import NotFound, PermissionDenied, ValidationFailed
 from platform_core.regions import codes
@@ -310,15 +310,7 @@ def record_of(session: Session, *, actor: Actor, elder_id: int) -> dict[str, Any
             }
             for c in elder.consents
         ],
-        "categories": [
-            {
-                "category": c.category,
-                "subtype": c.subtype,
-                "grade": c.grade,
-                "label": category_label(c.category, c.subtype, c.grade),
-            }
-            for c in elder.categories
-        ],
+        "categories": category_rows(elder),
     }
 
 

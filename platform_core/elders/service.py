@@ -104,6 +104,19 @@ def household_key(elder: Elder) -> str:
     return f"{elder.region_code}:{address}"
 
 
+def category_rows(elder: Elder) -> list[dict[str, Any]]:
+    """The elder's subsidy categories as a screen lists them, each with its Chinese label."""
+    return [
+        {
+            "category": c.category,
+            "subtype": c.subtype,
+            "grade": c.grade,
+            "label": category_label(c.category, c.subtype, c.grade),
+        }
+        for c in elder.categories
+    ]
+
+
 # ---------------------------------------------------------------- queries
 
 
@@ -784,15 +797,7 @@ def elder_profile(
         ],
         "living_arrangement": elder.living_arrangement,
         "living_arrangement_label": LIVING_LABELS[LivingArrangement(elder.living_arrangement)],
-        "categories": [
-            {
-                "category": c.category,
-                "subtype": c.subtype,
-                "grade": c.grade,
-                "label": category_label(c.category, c.subtype, c.grade),
-            }
-            for c in elder.categories
-        ],
+        "categories": category_rows(elder),
         "ability_grade": elder.ability_grade,
         "risk_level": elder.risk_level,
         "risk_level_label": RISK_LABELS[RiskLevel(elder.risk_level)],

@@ -53,6 +53,16 @@ class Category(StrEnum):
     ENTITLED = "entitled"  # 优抚对象
 
 
+# The categories of economic hardship (特困, 低保, 低保边缘, 经济困难失能/半失能): every care
+# programme's eligibility starts from them.
+HARDSHIP_CATEGORIES: tuple[str, ...] = (
+    Category.EXTREME_HARDSHIP.value,
+    Category.SUBSISTENCE.value,
+    Category.NEAR_SUBSISTENCE.value,
+    Category.POOR_DISABLED.value,
+    Category.POOR_SEMI_DISABLED.value,
+)
+
 SEX_LABELS = {Sex.MALE: "男", Sex.FEMALE: "女"}
 STATUS_LABELS = {
     ElderStatus.ACTIVE: "在册",

@@ -12,6 +12,7 @@ from platform_core.care_policy.service import (
     SERVICE_CATEGORY,
     vocabulary_field,
 )
+from platform_core.elders.vocabulary import HARDSHIP_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,7 @@ class GovPurchasePolicy:
     eligible_categories: tuple[str, ...] = vocabulary_field(
         ELDER_CATEGORY,
         (
-            "extreme_hardship",
-            "subsistence",
-            "near_subsistence",
-            "poor_disabled",
-            "poor_semi_disabled",
+            *HARDSHIP_CATEGORIES,
             "centenarian",
             "family_planning",
             "bereaved_parent",

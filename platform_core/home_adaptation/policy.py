@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from platform_core.care_policy.service import ABILITY_GRADE, ELDER_CATEGORY, vocabulary_field
+from platform_core.elders.vocabulary import HARDSHIP_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,7 @@ class HomeAdaptationPolicy:
     eligible_categories: tuple[str, ...] = vocabulary_field(
         ELDER_CATEGORY,
         (
-            "extreme_hardship",
-            "subsistence",
-            "near_subsistence",
-            "poor_disabled",
-            "poor_semi_disabled",
+            *HARDSHIP_CATEGORIES,
             "disability",
             "centenarian",
             "bereaved_parent",

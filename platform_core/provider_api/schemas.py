@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,16 +17,7 @@ Event = Literal[
     "completed",
     "confirmed",
 ]
-EVENTS: tuple[str, ...] = (
-    "accepted",
-    "rejected",
-    "staff_assigned",
-    "en_route",
-    "checked_in",
-    "checked_out",
-    "completed",
-    "confirmed",
-)
+EVENTS: tuple[str, ...] = get_args(Event)
 
 
 class ReportIn(BaseModel):
