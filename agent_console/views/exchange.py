@@ -168,6 +168,8 @@ def exchange_page() -> Any:
         party_keys = [_key_view(k) for k in keys.list_keys(s, actor=actor)]
         received = [
             {
+                "id": r.id,
+                "files": [f["name"] for f in r.manifest.get("files", [])],
                 "batch_no": r.batch_no,
                 "sender_region": r.sender_region,
                 "receipt_no": r.receipt_no,
@@ -313,6 +315,21 @@ def revoke_key(key_id: str) -> Any:
     with runtime().session() as s:
         key = keys.revoke_key(s, actor=current_actor(), key_id=key_id[:40])
         return jsonify({"key_id": key.key_id, "status": key.status})
+
+
+@bp.get("/registry/exchange/received/<int:received_id>/<name>")
+@guard(Permission.DATA_EXCHANGE)
+def received_download(received_id: int, name: str) -> Any:
+    """A file of an export received from a lower platform (audited)."""
+    with runtime().session() as s:
+        received, data = upward.received_file(
+            s, actor=current_actor(), received_id=received_id, name=name[:60]
+        )
+        filename = f"{received.batch_no}-{name[:60]}"
+    response = Response(data, mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/registry/exchange/exports")

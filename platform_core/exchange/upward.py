@@ -34,7 +34,7 @@ from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder, ElderCategory
-from platform_core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
+from platform_core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from platform_core.exchange.client import ExchangeClient, ProviderApiError
 from platform_core.exchange.keys import PLATFORM
 from platform_core.exchange.models import ExchangeKey, ExportFile, ReceivedExport, UpwardExport
@@ -562,3 +562,36 @@ def list_received(session: Session, *, actor: Actor, limit: int = 20) -> list[Re
             .limit(limit)
         )
     )
+
+
+def received_file(
+    session: Session, *, actor: Actor, received_id: int, name: str
+) -> tuple[ReceivedExport, bytes]:
+    """A file of an export received from a lower platform within the actor's region, for an
+    officer or administrator; each download audited (the files hold ID numbers)."""
+    received = session.get(ReceivedExport, received_id)
+    allowed = actor.kind == "system" or actor.role in OFFICE_ROLES
+    if received is None or not allowed or not is_within(received.sender_region, actor.region_code):
+        audit.record_refusal(
+            session,
+            actor=actor,
+            action="exchange.download_received",
+            target_type="exchange_received",
+            target_id=received_id,
+            detail={"reason": "not_found_or_out_of_region"},
+        )
+        raise NotFound("报送批次不存在 / no such export", code="export_not_found")
+    file = session.scalar(
+        select(ExportFile).where(ExportFile.received_id == received.id, ExportFile.name == name)
+    )
+    if file is None:
+        raise NotFound("文件不存在 / no such file", code="file_not_found")
+    audit.record(
+        session,
+        actor=actor,
+        action="exchange.download_received",
+        target_type="exchange_received",
+        target_id=received.id,
+        detail={"batch_no": received.batch_no, "file": name, "rows": file.rows},
+    )
+    return received, base64.b64decode(cipher_of(session).open(file.content_sealed))

@@ -52,6 +52,9 @@ def registry_cases(case: Any) -> dict[str, Any]:
         "exchange.exchange_upload": case("POST", "/registry/exchange/upload", {}, scope="content"),
         "exchange.batch_page": case("GET", "/registry/exchange/batches/999999", scope="content"),
         "exchange.create_export": case("POST", "/registry/exchange/exports", {}, scope="content"),
+        "exchange.received_download": case(
+            "GET", "/registry/exchange/received/999999/elders.csv", scope="content"
+        ),
         "exchange.list_keys": case("GET", "/api/exchange/keys", scope="content"),
         "exchange.issue_key": case(
             "POST",

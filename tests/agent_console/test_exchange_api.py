@@ -7,6 +7,7 @@ acknowledged once."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import socket
 import time
 from datetime import date, timedelta
@@ -161,6 +162,23 @@ def test_a_league_sends_its_export_up_until_the_region_acknowledges(world) -> No
             assert (received.batch_no, received.sender_region) == (done.batch_no, HOHHOT)
             assert received.receipt_no == done.receipt["receipt_no"]
             payload = upward.export_payload(s, s.get(UpwardExport, export_id))
+        # the region's officers download what a league sent, each download audited
+        admin, _ = http_login(server.url, "admin_all")
+        got = admin.get(f"{server.url}/registry/exchange/received/{received.id}/elders.csv")
+        assert got.status_code == 200 and got.headers["Cache-Control"] == "no-store"
+        assert hashlib.sha256(got.content).hexdigest() == elders_file["sha256"]
+        assert BATER in got.text  # the format carries ID numbers: sealed at rest, audited out
+        page = admin.get(f"{server.url}/registry/exchange").text
+        assert received.receipt_no in page
+        agent, _ = http_login(server.url, "agent_hhht")
+        assert (
+            agent.get(
+                f"{server.url}/registry/exchange/received/{received.id}/elders.csv"
+            ).status_code
+            == 403
+        )
+        with region.session() as s:
+            assert audit.list_records(s, action="exchange.download_received", limit=5)
         c = ExchangeClient(server.url, key.key_id, key.secret)
         # the same batch again (a lost acknowledgement): the first receipt, nothing stored twice
         again = c.send_export(payload)
