@@ -50,7 +50,8 @@ from platform_core.regions.service import load_dictionary  # noqa: E402
 from platform_core.runtime import build_runtime  # noqa: E402
 from platform_core.settings import Settings  # noqa: E402
 from platform_core.warehouse import dashboards  # noqa: E402
-from platform_core.warehouse.engine import ChdbWarehouse  # noqa: E402
+from platform_core.warehouse.engine import DATABASE, ChdbWarehouse  # noqa: E402
+from platform_core.warehouse.facts import BY_NAME, FACTS  # noqa: E402
 from platform_core.warehouse.schema import ensure_schema  # noqa: E402
 from platform_core.warehouse.sources import source_for  # noqa: E402
 from platform_core.warehouse.sync import backfill, run_pass  # noqa: E402
@@ -341,6 +342,99 @@ def generate(engine: Engine, *, calls: int, orders: int, signals: int) -> dict[s
     }
 
 
+# -- the calls made in the warehouse too -----------------------------------------------------------
+
+
+def calls_in_warehouse(wh: Any, *, calls: int, orders: int) -> float:
+    """The ten million calls written into the warehouse by ClickHouse itself, row for row what
+    ``generate`` made in PostgreSQL (the same arithmetic on the same row numbers), with the
+    version the sync gives them (their ``updated_at``). Reading them through the sync as well
+    would take minutes of this run; the sync's throughput is measured on the other facts and a
+    month of calls (read again: they must collapse into the rows made here), and the two sides
+    are compared after. Returns the seconds it took."""
+    t0 = time.monotonic()
+    elders = max(1000, orders // 10)
+    table = metadata.tables["calls"]
+    fact = BY_NAME["calls"]
+    county_list = "[" + ",".join(f"'{c}'" for c in counties()) + "]"
+    n_counties = len(counties())
+
+    def h(k: int) -> str:
+        return f"((g * {k} + 12345) % 1000)"
+
+    # PostgreSQL's interval '730 days' * f: whole days, and the fraction of a day in seconds
+    # rounded to the microsecond; then the row's offset of whole seconds
+    f = f"(toFloat64(g - 1) / {calls})"
+    d = f"(730 * {f})"
+    t_us = (
+        f"({int(START.timestamp()) * 1_000_000} + toInt64(floor({d})) * 86400000000"
+        f" + toInt64(round(({d} - floor({d})) * 86400 * 1000000))"
+        f" + (toInt64({h(7919)}) - 500) * 30 * 1000000)"
+    )
+
+    def at(offset_s: int = 0) -> str:
+        return f"fromUnixTimestamp64Micro({t_us} + {offset_s * 1_000_000}, 'UTC')"
+
+    given = {
+        "linkedid": "concat('b', toString(g))",
+        "direction": "'inbound'",
+        "region_code": f"concat({county_list}[1 + (g * 7) % {n_counties}], '001001')",
+        "elder_id": f"1 + (g * 11) % {elders}",
+        "started_at": at(),
+        "queued_at": at(8),
+        "first_queue": "if(g % 20 = 0, 'hotline-emergency', 'hotline-general')",
+        "outcome": (
+            f"multiIf({h(15485863)} < 910, 'answered', {h(15485863)} < 985, 'abandoned', 'timeout')"
+        ),
+        "wait_s": f"toFloat64({h(104729)} % 75)",
+        "talk_s": f"60 + {h(32452843)} % 240",
+        "agent_interface": "concat('PJSIP/', toString(8001 + g % 60))",
+        "ended_at": at(300),
+    }
+    values = []
+    for column in fact.columns:
+        source = table.c[column.src]
+        if column.src in given:
+            expr = given[column.src]
+        elif source.nullable:
+            expr = "NULL"
+        else:
+            expr = "''" if "String" in column.type else "0"
+        values.append(f"CAST({expr} AS {column.type})")
+    names = ", ".join(f"`{n}`" for n in fact.column_names)
+    wh.command(
+        f"INSERT INTO {DATABASE}.calls ({names}, `_version`)"
+        f" SELECT {', '.join(values)}, toUInt64({t_us} + 300000000)"
+        f" FROM (SELECT number + 1 AS g FROM numbers({calls}))"
+    )
+    return time.monotonic() - t0
+
+
+def compare_calls(engine: Engine, wh: Any) -> dict[str, Any]:
+    """The calls on both sides: per month of their start, how many, answered, and their waits."""
+    with engine.connect() as conn:
+        pg = {
+            r[0]: (int(r[1]), int(r[2]), round(float(r[3]), 1))
+            for r in conn.execute(
+                text(
+                    "SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM'), count(*),"
+                    " count(*) FILTER (WHERE outcome = 'answered'), sum(wait_s)"
+                    " FROM calls WHERE linkedid LIKE 'b%' GROUP BY 1"
+                )
+            )
+        }
+    ch = {
+        r["m"]: (int(r["n"]), int(r["a"]), round(float(r["w"]), 1))
+        for r in wh.query(
+            "SELECT formatDateTime(started_at, '%Y-%m', 'UTC') AS m, count() AS n,"
+            " countIf(outcome = 'answered') AS a, sum(wait_s) AS w"
+            f" FROM {DATABASE}.calls FINAL WHERE startsWith(linkedid, 'b') GROUP BY m"
+        )
+    }
+    differ = sorted(m for m in pg.keys() | ch.keys() if pg.get(m) != ch.get(m))
+    return {"months": len(pg), "differ": differ[:5], "same": not differ}
+
+
 # -- the same questions of PostgreSQL ------------------------------------------------------------
 
 _BUCKET = {
@@ -597,6 +691,7 @@ def main() -> None:
                 conn.execute(text(f"ALTER TABLE {table} SET UNLOGGED"))
         t0 = time.monotonic()
         rows = generate(engine, calls=args.calls, orders=args.orders, signals=args.signals)
+        insert_s = time.monotonic() - t0
 
         def build(indexes: list[Any]) -> None:
             with engine.begin() as conn:
@@ -614,17 +709,22 @@ def main() -> None:
             conn.execute(text("ANALYZE"))
         generate_s = time.monotonic() - t0
         print(
-            f"generated {sum(rows.values()):,} rows in PostgreSQL in {generate_s:.1f} s", flush=True
+            f"generated {sum(rows.values()):,} rows in PostgreSQL in {generate_s:.1f} s"
+            f" (inserted in {insert_s:.1f} s, {len(wanted)} indexes and statistics after)",
+            flush=True,
         )
 
         wh = ChdbWarehouse.shared(tmp / "warehouse")
         source = source_for(settings)
         ensure_schema(wh, source.attach_statements())
+        made_s = calls_in_warehouse(wh, calls=args.calls, orders=args.orders)
+        print(f"made {args.calls:,} calls in the warehouse in {made_s:.1f} s", flush=True)
         t0 = time.monotonic()
         counts = backfill(
             wh,
             source,
             lookback_s=30,
+            facts=[f for f in FACTS if f.name != "calls"],
             # one window per fact: each table read once (the console's backfill goes month by
             # month to report progress; a window costs a scan of the source table)
             window_days=800,
@@ -634,8 +734,27 @@ def main() -> None:
                 else None
             ),
         )
+        # a month of calls through the sync too: read again, they collapse into those made
+        month = (END - timedelta(days=30), END)
+        source.copy(wh, BY_NAME["calls"], since=None, window=month, pass_version=1)
         sync_s = time.monotonic() - t0
+        counts["calls (a month)"] = int(
+            wh.query(
+                f"SELECT count() AS n FROM {DATABASE}.calls FINAL WHERE started_at >= {{a:DateTime64(6, 'UTC')}}"
+                " AND started_at < {b:DateTime64(6, 'UTC')}",
+                {
+                    "a": month[0].strftime("%Y-%m-%d %H:%M:%S"),
+                    "b": month[1].strftime("%Y-%m-%d %H:%M:%S"),
+                },
+            )[0]["n"]
+        )
         synced = sum(counts.values())
+        compared = compare_calls(engine, wh)
+        print(
+            f"calls per month on both sides: {'the same' if compared['same'] else 'DIFFERENT'}"
+            f" ({compared['months']} months{', ' + str(compared['differ']) if compared['differ'] else ''})",
+            flush=True,
+        )
         print(
             f"synced {synced:,} rows in {sync_s:.1f} s ({synced / sync_s:,.0f} rows/s)", flush=True
         )
@@ -698,6 +817,9 @@ def main() -> None:
             "orders": args.orders,
             "alarm_signals": args.signals,
             "generate_s": round(generate_s, 1),
+            "insert_s": round(insert_s, 1),
+            "calls_made_in_warehouse_s": round(made_s, 1),
+            "calls_same_on_both_sides": compared["same"],
             "sync_rows": synced,
             "sync_s": round(sync_s, 1),
             "sync_rows_per_s": round(synced / sync_s),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +23,7 @@ from platform_core import clock
 from platform_core.settings import Settings
 from platform_core.warehouse import rollups
 from platform_core.warehouse.engine import Warehouse, WarehouseError
-from platform_core.warehouse.facts import FACTS
+from platform_core.warehouse.facts import FACTS, Fact
 from platform_core.warehouse.schema import SYNC_STATE, ensure_schema
 from platform_core.warehouse.sources import Source, ch_time
 
@@ -148,26 +148,28 @@ def backfill(
     window_days: int = 31,
     progress: Callable[[BackfillProgress], None] | None = None,
     now: datetime | None = None,
+    facts: Sequence[Fact] = FACTS,
 ) -> dict[str, int]:
-    """Read every source row into the warehouse, fact by fact and month by month, reporting
-    progress after each window; leaves the cursors where a running sync carries on. Safe to
-    repeat and to run beside the sync: rows already there collapse into one."""
+    """Read every source row of ``facts`` into the warehouse, fact by fact and month by month,
+    reporting progress after each window; leaves the cursors of every fact where a running
+    sync carries on. Safe to repeat and to run beside the sync: rows already there collapse
+    into one."""
     ensure_schema(wh, source.attach_statements())
     started = now or clock.now()
     counts: dict[str, int] = {}
-    for i, fact in enumerate(FACTS, start=1):
+    for i, fact in enumerate(facts, start=1):
         span = source.span(wh, fact)
         if span is None:
             counts[fact.name] = 0
             if progress:
-                progress(BackfillProgress(fact.name, i, len(FACTS), 0, 0, 0))
+                progress(BackfillProgress(fact.name, i, len(facts), 0, 0, 0))
             continue
         rows, lo, hi = span
         windows = _windows(lo, hi, window_days)
         for w, window in enumerate(windows, start=1):
             source.copy(wh, fact, since=None, window=window, pass_version=_micros(started))
             if progress:
-                progress(BackfillProgress(fact.name, i, len(FACTS), rows, w, len(windows)))
+                progress(BackfillProgress(fact.name, i, len(facts), rows, w, len(windows)))
         counts[fact.name] = rows
     rollups.rebuild_calls(wh, thresholds, version=_micros(started))
     _write_state(
