@@ -291,10 +291,11 @@ def export_payload(session: Session, export: UpwardExport) -> dict[str, Any]:
 
 def _refused_for_good(err: ProviderApiError) -> bool:
     """The receiver refused what it was sent (the same bytes would be refused again); a
-    replayed nonce or a clock off is the sending's fault and worth another attempt."""
+    replayed nonce, a clock off or a receiver not yet serving the path (404, a platform being
+    deployed) is worth another attempt."""
     return (
         400 <= err.status < 500
-        and err.status not in (401, 408, 429)
+        and err.status not in (401, 404, 408, 429)
         and err.code not in ("replayed_request",)
     )
 
