@@ -25,6 +25,7 @@ def care_office_cases(case: Any) -> dict[str, Any]:
         "care_beds.bed": case("GET", "/care/beds/999999", scope="content"),
         "care_beds.step": case("POST", "/care/beds/999999/assess", {}, scope="content"),
         "care_beds.contract": case("GET", "/care/beds/999999/contract.pdf"),
+        "care_beds.assessment_pdf": case("GET", "/care/beds/999999/assessment.pdf"),
         "care_beds.settlement": case("GET", "/care/beds/settlement", scope="content"),
         "care_beds.settle": case("POST", "/care/beds/settlement", {}, scope="content"),
         "care_beds.export": case("GET", "/care/beds/settlement.csv", scope="content"),

@@ -88,6 +88,10 @@ def test_from_referral_to_withdrawal_and_the_providers_month(browser, live, care
     expect(page.get_by_test_id("bed-status")).to_have_text("已申请")
     page.get_by_test_id("bed-do-assess").click()
     expect(page.get_by_test_id("bed-status")).to_have_text("已评估")
+    report = page.request.get(
+        live.url + page.get_by_test_id("bed-assessment-pdf").get_attribute("href")
+    )
+    assert report.headers["content-type"] == "application/pdf" and report.body()[:4] == b"%PDF"
     start = clock.today().replace(day=1)
     page.get_by_test_id("bed-contract-no").fill("JTCW-2026-10")
     page.get_by_test_id("bed-starts").fill(start.isoformat())
@@ -179,6 +183,9 @@ def test_the_export_is_masked_watermarked_and_another_region_is_refused(app, car
     btoken = login(baotou, "officer_bt")
     assert baotou.get(f"/care/beds/{bed_id}").status_code == 403
     assert baotou.get(f"/care/beds/{bed_id}/contract.pdf").status_code == 403
+    assert baotou.get(f"/care/beds/{bed_id}/assessment.pdf").status_code == 403
+    report = client.get(f"/care/beds/{bed_id}/assessment.pdf")
+    assert report.status_code == 200 and report.data.startswith(b"%PDF")
     assert (
         baotou.post(
             f"/care/beds/{bed_id}/withdraw", data={"csrf_token": btoken, "reason": "request"}

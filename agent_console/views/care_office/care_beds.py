@@ -27,6 +27,7 @@ from agent_console.views.care_office.common import (
 from agent_console.views.common import runtime
 from platform_core import clock
 from platform_core.accounts.permissions import Permission, allows
+from platform_core.assessment import report as assessment_report
 from platform_core.care_beds import desk
 from platform_core.care_beds import service as beds
 from platform_core.catalogue.service import list_service_types
@@ -221,6 +222,23 @@ def contract(care_bed_id: int) -> Any:
         data = desk.render_contract(s, actor=current_actor(), care_bed_id=care_bed_id)
         number = bed.contract_no
     return pdf(data, f"contract-{number}.pdf")
+
+
+@bp.get("/care/beds/<int:care_bed_id>/assessment.pdf")
+@guard(Permission.CARE_CASEWORK)
+def assessment_pdf(care_bed_id: int) -> Any:
+    """The GB/T 42195 report of the assessment the bed was admitted on (the grade threshold):
+    printing it is an audited export of health data."""
+    with runtime().session() as s:
+        bed = beds.get_care_bed(s, care_bed_id=care_bed_id)
+        in_region(bed.region_code, target_type="care_bed", target_id=care_bed_id)
+        if bed.assessment_id is None:
+            raise NotFound("该床位尚未登记能力评估 / no assessment recorded", code="no_assessment")
+        assessment_id = bed.assessment_id
+        data = assessment_report.render_report(
+            s, actor=current_actor(), assessment_id=assessment_id
+        )
+    return pdf(data, f"assessment-{assessment_id}.pdf")
 
 
 def _provider_arg(s: Any) -> Any:
