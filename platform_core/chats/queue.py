@@ -69,7 +69,18 @@ def has_work(session: Session, *, now: datetime | None = None) -> bool:
     """Whether a routing pass has anything to do (one cheap read, no lock)."""
     now = now or utcnow()
     due = exists().where(ChatOffer.status == OFFERED, ChatOffer.expires_at <= now)
-    waiting = exists().where(_unreserved())
+    # a waiting conversation is work only while some desk is ready to be offered it (a desk
+    # becoming ready wakes the router), so a queue nobody can answer costs no pass a tick
+    free_desk = (
+        select(User.id)
+        .join(Agent, Agent.interface == User.sip_interface)
+        .where(
+            Agent.state == "ready",
+            ~exists().where(ChatOffer.user_id == User.id, ChatOffer.status == OFFERED),
+        )
+        .exists()
+    )
+    waiting = and_(exists().where(_unreserved()), free_desk)
     return bool(session.scalar(select(or_(due, waiting))))
 
 
@@ -162,14 +173,18 @@ def route(session: Session, *, now: datetime | None = None) -> RoutePass:
     out = RoutePass()
     _serialize(session)
     _expire(session, now, out)
-    chats = session.scalars(
-        select(Chat)
-        .where(_unreserved())
-        .order_by(Chat.opened_at, Chat.id)
-        .limit(500)
-        .with_for_update(skip_locked=True)
-    ).all()
-    desks = _ready_desks(session) if chats else []
+    desks = _ready_desks(session)
+    chats = (
+        session.scalars(
+            select(Chat)
+            .where(_unreserved())
+            .order_by(Chat.opened_at, Chat.id)
+            .limit(500)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if desks
+        else []
+    )
     timeout = timedelta(seconds=settings_of(session).chat_offer_timeout_s)
     for chat in chats:
         desk = next((d for d in desks if codes.is_within(chat.region_code, d.region_code)), None)

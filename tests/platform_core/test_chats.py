@@ -178,6 +178,7 @@ def test_the_queue_offers_one_ready_desk_of_the_region_at_a_time_and_lapses_to_t
     chat_id = _send(rt, w).chat_id
     with rt.session() as s:
         assert queue.route(s).offered == []  # nobody ready: it waits
+        assert not queue.has_work(s)  # and costs the router no pass until a desk is ready
     start = utcnow()
     _state(rt, "PJSIP/8003", "ready", since=start - timedelta(minutes=9))  # Baotou: never
     _state(rt, "PJSIP/8002", "ready", since=start - timedelta(minutes=5))
