@@ -36,7 +36,7 @@ from platform_core.elders.models import Elder
 from platform_core.errors import Conflict, DomainError, PermissionDenied
 from platform_core.orders.models import ServiceOrder
 from platform_core.orders.states import STATUS_LABELS as ORDER_STATUS_LABELS
-from platform_core.paging import Page, fetch_page_of_ids
+from platform_core.paging import Page, fetch_page, fetch_page_of_ids
 from platform_core.providers.models import Provider
 from platform_core.regions.service import require_within, within
 from platform_core.runtime import settings_of
@@ -270,53 +270,81 @@ class ProviderMonthRow:
     settlement: CareBedSettlement | None
 
 
+def _month_beds_query(*, provider_id: int, month: date, region_code: str) -> Any:
+    start = month.replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return (
+        select(CareBed)
+        .where(
+            within(CareBed.region_code, region_code),
+            CareBed.provider_id == provider_id,
+            CareBed.status.in_(("in_service", "withdrawn")),
+            CareBed.contract_starts_on < end,
+            CareBed.contract_ends_on >= start,
+        )
+        .order_by(CareBed.id)
+    )
+
+
 def _beds_of_month(
     session: Session, *, provider_id: int, month: date, region_code: str
 ) -> list[CareBed]:
-    start = month.replace(day=1)
-    end = (start + timedelta(days=32)).replace(day=1)
-    return list(
-        session.scalars(
-            select(CareBed)
-            .where(
-                within(CareBed.region_code, region_code),
-                CareBed.provider_id == provider_id,
-                CareBed.status.in_(("in_service", "withdrawn")),
-                CareBed.contract_starts_on < end,
-                CareBed.contract_ends_on >= start,
+    query = _month_beds_query(provider_id=provider_id, month=month, region_code=region_code)
+    return list(session.scalars(query))
+
+
+def _month_row(session: Session, bed: CareBed, start: date) -> ProviderMonthRow:
+    recorded = month_services(session, care_bed_id=bed.id, month=start)
+    elder = session.get(Elder, bed.elder_id)
+    return ProviderMonthRow(
+        care_bed_id=bed.id,
+        elder_name=mask_name(elder.name if elder else ""),
+        grade=GRADE_NAMES.get(bed.grade or "", ""),
+        planned=len(recorded),
+        delivered=sum(1 for _, done in recorded if done),
+        visits=sum(1 for r, done in recorded if done and r.is_visit),
+        settlement=session.scalar(
+            select(CareBedSettlement).where(
+                CareBedSettlement.care_bed_id == bed.id, CareBedSettlement.month == start
             )
-            .order_by(CareBed.id)
-        )
+        ),
     )
 
 
 def provider_month(
     session: Session, *, provider_id: int, month: date, region_code: str
 ) -> list[ProviderMonthRow]:
-    """Each bed the provider served in ``month`` (in the region): planned, delivered, settled."""
+    """Each bed the provider served in ``month`` (in the region): planned, delivered, settled
+    (the whole month, for its export)."""
     start = month.replace(day=1)
-    rows = []
-    for bed in _beds_of_month(
-        session, provider_id=provider_id, month=start, region_code=region_code
-    ):
-        recorded = month_services(session, care_bed_id=bed.id, month=start)
-        elder = session.get(Elder, bed.elder_id)
-        rows.append(
-            ProviderMonthRow(
-                care_bed_id=bed.id,
-                elder_name=mask_name(elder.name if elder else ""),
-                grade=GRADE_NAMES.get(bed.grade or "", ""),
-                planned=len(recorded),
-                delivered=sum(1 for _, done in recorded if done),
-                visits=sum(1 for r, done in recorded if done and r.is_visit),
-                settlement=session.scalar(
-                    select(CareBedSettlement).where(
-                        CareBedSettlement.care_bed_id == bed.id, CareBedSettlement.month == start
-                    )
-                ),
-            )
+    return [
+        _month_row(session, bed, start)
+        for bed in _beds_of_month(
+            session, provider_id=provider_id, month=start, region_code=region_code
         )
-    return rows
+    ]
+
+
+def provider_month_page(
+    session: Session,
+    *,
+    provider_id: int,
+    month: date,
+    region_code: str,
+    page: int = 1,
+    size: int = 50,
+) -> Page[ProviderMonthRow]:
+    """One page of :func:`provider_month` for the screen: a provider with hundreds of beds is
+    read a page of beds at a time, each bed's month only for the beds on it."""
+    start = month.replace(day=1)
+    query = _month_beds_query(provider_id=provider_id, month=start, region_code=region_code)
+    found = fetch_page(session, query, page=page, size=size)
+    return Page(
+        rows=[_month_row(session, bed, start) for (bed,) in found.rows],
+        total=found.total,
+        page=found.page,
+        size=found.size,
+    )
 
 
 @dataclass(frozen=True)

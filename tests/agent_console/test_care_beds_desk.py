@@ -13,11 +13,13 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from agent_console.views.care_office import care_beds as view
 from platform_core import clock
 from platform_core.audit.models import AuditRecord
 from platform_core.care_beds import service as beds
 from platform_core.care_beds.models import CareBed
 from platform_core.elders.models import Elder
+from platform_core.providers.service import get_provider
 from platform_core.runtime import cipher_of
 from tests.agent_console.care_office_support import CareWorld, care_world, qualify  # noqa: F401
 from tests.agent_console.conftest import _elder, login
@@ -30,11 +32,16 @@ def _last_month() -> date:
     return (clock.today().replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
-def bed_in_service(cw: CareWorld, key: str = "hhht") -> tuple[int, int]:
-    """A bed of the elder in service since last month, with last month's plan delivered."""
+def bed_in_service(
+    cw: CareWorld, key: str = "hhht", provider_id: int | None = None
+) -> tuple[int, int]:
+    """A bed of the elder in service since last month, with last month's plan delivered (by a
+    new provider unless ``provider_id`` names one)."""
     month = _last_month()
     with cw.runtime.session() as s:
-        provider = add_provider(s)
+        provider = (
+            add_provider(s) if provider_id is None else get_provider(s, provider_id=provider_id)
+        )
         bed = beds.apply_for_bed(s, actor=agent(), elder_id=cw.world.elders[key], on=month)
         beds.record_bed_assessment(s, actor=officer(), care_bed_id=bed.id)
         beds.sign_contract(
@@ -202,3 +209,33 @@ def test_the_export_is_masked_watermarked_and_another_region_is_refused(app, car
             select(AuditRecord).where(AuditRecord.action == "care_bed.export_settlement")
         ).all()
         assert [e.detail["format"] for e in exports] == ["csv"]
+
+
+def test_a_providers_month_is_read_a_page_at_a_time(app, care_world, monkeypatch) -> None:  # noqa: F811
+    cw = care_world
+    first, provider_id = bed_in_service(cw, "hhht")
+    cw.world.elders["hhht2"] = _elder(
+        cw.runtime,
+        name="乌兰",
+        region="150102000000",
+        area="150102",
+        seq=33,
+        phone="13900471033",
+        contact_phone="13800471034",
+    )
+    qualify(cw.world, "hhht2")
+    second, _ = bed_in_service(cw, "hhht2", provider_id=provider_id)
+    monkeypatch.setattr(view, "PAGE_SIZE", 1)
+    client = app.test_client()
+    login(client, "officer_hhht")
+    month = _last_month().strftime("%Y-%m")
+    url = f"/care/beds/settlement?provider={provider_id}&month={month}"
+    one = client.get(url).get_data(as_text=True)
+    assert f'data-bed="{first}"' in one and f'data-bed="{second}"' not in one
+    assert "共 2 条, 第 1 / 2 页" in one
+    two = client.get(f"{url}&page=2").get_data(as_text=True)
+    assert f'data-bed="{second}"' in two and f'data-bed="{first}"' not in two
+    # the export is the whole month, whatever the screen's page
+    exported = client.get(f"/care/beds/settlement.csv?provider={provider_id}&month={month}")
+    lines = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
+    assert {line[0] for line in lines[3:5]} == {str(first), str(second)}

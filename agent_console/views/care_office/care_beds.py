@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, redirect, request, url_for
 
 from agent_console.security import current_actor, guard
 from agent_console.views.care_office.common import (
+    PAGE_SIZE,
     act,
     audit_view,
     download,
@@ -254,9 +255,16 @@ def _settlement_page(error: str | None = None, outcomes: Any = None) -> str:
         providers = list_providers(s, region_code=region)
         provider = _provider_arg(s)
         rows = (
-            desk.provider_month(s, provider_id=provider.id, month=month, region_code=region)
+            desk.provider_month_page(
+                s,
+                provider_id=provider.id,
+                month=month,
+                region_code=region,
+                page=page_arg(),
+                size=PAGE_SIZE,
+            )
             if provider
-            else []
+            else None
         )
         regions = region_options(s)
         return page(
@@ -270,6 +278,12 @@ def _settlement_page(error: str | None = None, outcomes: Any = None) -> str:
             outcomes=outcomes,
             error=error,
             may_settle=allows(current_actor().role, Permission.CARE_DECIDE),
+            # the pager's links keep the provider and month (a settlement's answer is a POST)
+            args={
+                "provider": provider.id if provider else "",
+                "month": month.strftime("%Y-%m"),
+                "region": region,
+            },
         )
 
 
