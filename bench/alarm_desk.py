@@ -9,8 +9,9 @@ outbox relay and the jobs: an offer's reservation timeout is a timer it fires). 
 Socket.IO clients logged in to the console like browsers: each takes the alarm offered to its
 desk after a human-like delay (now and then it has stepped away and lets the offer lapse, and
 comes back later), works it (a call with the elder recorded, then closed), records the
-disposition of its voice calls after a short wrap-up, takes a break now and then, and presses
-ready again. Waits are read from the database: raised (``received_at``) to taken.
+disposition of its voice calls after a short wrap-up (announced live, or in the snapshot its
+screen reads on connecting: the simulator's desks answer calls before the agents log in), takes a
+break now and then, and presses ready again. Waits are read from the database: raised (``received_at``) to taken.
 
     python bench/alarm_desk.py [--shift 200] [--alarm-every 10] [--call-every 20] [--talk 30]
 
@@ -151,7 +152,10 @@ class Agent:
         self.cookie = self.csrf = ""
         self.sio = socketio.AsyncClient(reconnection=True)
         self.holding: int | None = None  # the alarm in hand
+        # owes a disposition (the form is on screen); ``owed`` wakes the one task filling it
         self.wrapup = False
+        self.owed = asyncio.Event()
+        self.wrapups_seen: set[str] = set()
         self.away_until = 0.0
         self.counts: Counter[str] = Counter()
         self.errors: list[str] = []
@@ -182,6 +186,10 @@ class Agent:
         self.sio.on("alarm_offered", self.on_offer, namespace="/agent")
         self.sio.on("wrapup_required", self.on_wrapup, namespace="/agent")
         self.sio.on("alarm_offer_ended", self.on_offer_ended, namespace="/agent")
+        # as the agent's screen does: a snapshot on every (re)connect, read again after a gap
+        self.sio.on("snapshot", self.on_snapshot, namespace="/agent")
+        self.sio.on("resync", self.on_resync, namespace="/agent")
+        self._spawn(self.wrap_up_desk())
         await self.sio.connect(
             self.base,
             namespaces=["/agent"],
@@ -233,23 +241,53 @@ class Agent:
         await asyncio.sleep(max(0.0, self.away_until - time.monotonic()))
         await self.ready()
 
-    async def on_wrapup(self, data: dict[str, Any]) -> None:
-        self.wrapup = True
-        self.counts["calls"] += 1
-        self._spawn(self.finish_call())
+    async def on_snapshot(self, snap: dict[str, Any]) -> None:
+        # a wrap-up opened while this screen was away (or before it connected) is on screen now
+        if snap and snap.get("wrapup"):
+            self.owe(snap["wrapup"])
 
-    async def finish_call(self) -> None:
-        await asyncio.sleep(self.rng.uniform(3, 8))
-        try:
-            res = await self.post(
-                "/api/agent/disposition", {"disposition": "resolved", "notes": ""}
-            )
-            self.wrapup = bool(res.get("wrapup_pending"))
-        except RuntimeError as exc:
-            self.errors.append(str(exc)[:200])
+    async def on_resync(self, _data: Any = None) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        async def ack(answer: dict[str, Any]) -> None:
+            if answer and answer.get("ok"):
+                await self.on_snapshot(answer["snapshot"])
+
+        self._spawn(self.sio.emit("snapshot", {}, namespace="/agent", callback=ack))
+
+    async def on_wrapup(self, data: dict[str, Any]) -> None:
+        self.owe(data)
+
+    def owe(self, wrapup: dict[str, Any]) -> None:
+        linkedid = str(wrapup.get("linkedid"))
+        if linkedid not in self.wrapups_seen:
+            self.wrapups_seen.add(linkedid)
+            self.counts["calls"] += 1
+        self.wrapup = True
+        self.owed.set()
+
+    async def wrap_up_desk(self) -> None:
+        """The one task recording dispositions, one at a time while any is open: two answers
+        racing each other cannot leave the desk believing in a wrap-up already recorded."""
+        while True:
+            await self.owed.wait()
+            self.owed.clear()
+            await asyncio.sleep(self.rng.uniform(3, 8))
+            try:
+                res = await self.post(
+                    "/api/agent/disposition", {"disposition": "resolved", "notes": ""}
+                )
+                if res.get("wrapup_pending"):
+                    self.owed.set()
+            except RuntimeError as exc:
+                if "no_wrapup" not in str(exc):  # told twice of one already recorded
+                    self.errors.append(str(exc)[:200])
+            if self.owed.is_set():
+                continue  # another one is open, or was announced while this one was recorded
             self.wrapup = False
-        if self.holding is None:
-            await self.ready()
+            if self.holding is None:
+                await self.ready()
 
     async def ready(self) -> None:
         if self.wrapup or self.holding is not None:
@@ -258,6 +296,8 @@ class Agent:
             await self.post("/api/agent/ready", {})
         except RuntimeError as exc:
             self.errors.append(str(exc)[:200])
+            if "wrapup_pending" in str(exc):
+                self.refresh()  # the screen reads its state again and shows the form
 
     async def breaks(self, shift_s: float) -> None:
         """A break of 20-40 s at a random moment of the shift, for some of the desks."""

@@ -10,6 +10,8 @@ from playwright.sync_api import expect, sync_playwright
 from callcenter.app import CallCenterThread
 from callcenter.pbx_sim import AmiUser, CallerConfig, default_config
 from callcenter.pbx_sim.harness import SimulatorThread
+from platform_core.accounts import service as accounts
+from platform_core.accounts.models import WrapUp
 from platform_core.actors import system_actor
 from platform_core.catalogue.service import install_defaults
 from tests.agent_console.conftest import PASSWORD
@@ -125,3 +127,30 @@ def test_call_rings_screen_pops_order_opened_and_wallboard_moves(
     expect(agent.get_by_test_id("next-hint")).to_contain_text("就绪")
     agent.click("[data-testid=ready]")
     expect(agent.get_by_test_id("next-hint")).to_be_hidden(timeout=20000)
+
+
+def test_a_wrap_up_the_screen_missed_is_shown_when_ready_is_refused(
+    browser, world, app, live
+) -> None:
+    """A wrap-up open that this screen was never told of (its announcement lost on the way):
+    pressing ready is refused, and the screen reads its state again and asks for the
+    disposition instead of leaving the desk paused with no form to fill."""
+    agent = browser.new_page()
+    _login(agent, live.url, "agent_hhht")
+    agent.wait_for_url("**/agent")
+    agent.wait_for_selector("#conn.ok")
+    expect(agent.locator("#wrapup")).to_be_hidden()
+
+    # the row as callcenter writes it, its announcement lost on the way
+    with world.runtime.session() as s:
+        s.add(WrapUp(user_id=world.users["agent_hhht"], linkedid="1796600000.42", notes=""))
+    expect(agent.locator("#wrapup")).to_be_hidden()  # nothing told this screen
+
+    agent.click("[data-testid=ready]")
+    expect(agent.locator("#wrapup")).to_be_visible(timeout=10000)
+    expect(agent.locator("[data-testid=ready]")).to_be_disabled()
+    agent.select_option("#wrapup-form select[name=disposition]", "resolved")
+    agent.click("#wrapup-form button[type=submit]")
+    expect(agent.locator("#wrapup")).to_be_hidden(timeout=5000)
+    with world.runtime.session() as s:
+        assert accounts.pending_wrapup(s, user_id=world.users["agent_hhht"]) is None

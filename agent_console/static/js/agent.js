@@ -65,7 +65,11 @@ function reconcileCall(call) {
 }
 
 async function command(url, body = {}) {
-  try { await api("POST", url, body); toast(t("action.sent")); } catch (err) { showError(err); }
+  try { await api("POST", url, body); toast(t("action.sent")); } catch (err) {
+    showError(err);
+    // a wrap-up this screen does not show is open: read the state again, the form appears
+    if (err.code === "wrapup_pending") socket.refresh();
+  }
 }
 
 // --- screen pop -----------------------------------------------------------------------------
