@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from sqlalchemy import event
 
 from platform_core.actors import Actor, Role, system_actor
 from platform_core.audit import service as audit
@@ -297,3 +298,31 @@ def test_demo_catalogue_shows_league_overrides(any_runtime) -> None:
         assert meal.subsidy == D("5.00")
         alxa = catalogue.sla_for(s, service_type_code="emergency_sos", league_code="152921")
         assert (alxa.response_minutes, alxa.arrival_minutes) == (15, 90)
+
+
+def test_a_quote_reads_the_leagues_terms_once_and_carries_their_sla(cat_rt) -> None:
+    with cat_rt.session() as s:
+        catalogue.set_league_terms(
+            s,
+            actor=ADMIN,
+            league_code="152500",
+            service_type_code="care_unlock",
+            price=D("33"),
+            arrival_minutes=45,
+        )
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if "FROM service_league_terms" in statement:
+            reads.append(statement)
+
+    event.listen(cat_rt.engine, "before_cursor_execute", count)
+    try:
+        with cat_rt.session() as s:
+            quote = catalogue.price_for(
+                s, service_type_code="care_unlock", league_code="152502", categories=[]
+            )
+    finally:
+        event.remove(cat_rt.engine, "before_cursor_execute", count)
+    assert quote.unit_price == D("33.00") and quote.sla.arrival_minutes == 45
+    assert len(reads) == 1
