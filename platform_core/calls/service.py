@@ -246,17 +246,7 @@ def record_agent_called(
     entry = _current_entry(session, call, chan, queue, at)
     if entry.left_at is not None and entry.outcome is not None:
         return None
-    offer = LiveOffer(
-        dest_uniqueid=dest.uniqueid,
-        linkedid=call.linkedid,
-        queue=queue,
-        interface=interface,
-        member_name=member_name,
-        dest_channel=dest.channel,
-        offered_at=at,
-        status="ringing",
-    )
-    call.offers.append(offer)
+    offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
     agent = agents.agent_of(session, interface, member_name)
     assert agent is not None
     agent.ringing_uniqueid = dest.uniqueid

@@ -12,6 +12,7 @@ default where the agent knows better (the daughter applies, another point, dine-
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -128,7 +129,9 @@ def start_care_process(
             allowed=list(PROCESSES),
         )
     elder = _elder(session, elder_id)
-    started = _STARTERS[process](session, actor, elder, source_ref, dict(options or {}), now)
+    started = _STARTERS[process](
+        _Start(session, actor, elder, source_ref, dict(options or {}), now)
+    )
     status = next(
         m
         for m in care_status_for_elder(session, elder_id=elder.id, now=now)["modules"]
@@ -137,46 +140,43 @@ def start_care_process(
     return {"process": process, "label": PROCESSES[process], "started": started, "status": status}
 
 
-Starter = Callable[
-    [Session, Actor, Elder, str | None, dict[str, Any], datetime | None], dict[str, Any]
-]
+@dataclass(frozen=True)
+class _Start:
+    """What every process starter is given: the unit of work, who starts it, for whom, from
+    which call (``ref``), the screen's options, and the time the caller sees."""
+
+    session: Session
+    actor: Actor
+    elder: Elder
+    ref: str | None
+    options: dict[str, Any]
+    now: datetime | None
 
 
-def _assessment(
-    session: Session,
-    actor: Actor,
-    elder: Elder,
-    ref: str | None,
-    options: dict[str, Any],
-    now: datetime | None,
-) -> dict[str, Any]:
+Starter = Callable[[_Start], dict[str, Any]]
+
+
+def _assessment(s: _Start) -> dict[str, Any]:
     row = assessment_requests.request_assessment(
-        session,
-        actor=actor,
-        elder_id=elder.id,
-        reason=options.get("reason"),
+        s.session,
+        actor=s.actor,
+        elder_id=s.elder.id,
+        reason=s.options.get("reason"),
         source="call",
-        source_ref=ref,
-        note=str(options.get("note", "")),
+        source_ref=s.ref,
+        note=str(s.options.get("note", "")),
     )
     return assessment_requests.request_summary(row)
 
 
-def _meal(
-    session: Session,
-    actor: Actor,
-    elder: Elder,
-    ref: str | None,
-    options: dict[str, Any],
-    now: datetime | None,
-) -> dict[str, Any]:
-    if {"meal_point_id", "served_on", "meal"} <= options.keys():
-        point = meal_aid.get_meal_point(session, meal_point_id=int(options["meal_point_id"]))
-        served_on = date.fromisoformat(str(options["served_on"]))
-        meal = str(options["meal"])
+def _meal(s: _Start) -> dict[str, Any]:
+    if {"meal_point_id", "served_on", "meal"} <= s.options.keys():
+        point = meal_aid.get_meal_point(s.session, meal_point_id=int(s.options["meal_point_id"]))
+        served_on = date.fromisoformat(str(s.options["served_on"]))
+        meal = str(s.options["meal"])
     else:
         found = meal_aid.next_bookable_meal(
-            session, elder_id=elder.id, meal_point_id=options.get("meal_point_id"), now=now
+            s.session, elder_id=s.elder.id, meal_point_id=s.options.get("meal_point_id"), now=s.now
         )
         if found is None:
             raise meal_aid.MealAidError(
@@ -184,21 +184,21 @@ def _meal(
                 code="no_bookable_meal",
             )
         point, served_on, meal = found
-    mode = str(options.get("mode") or ("delivery" if point.delivers else "dine_in"))
+    mode = str(s.options.get("mode") or ("delivery" if point.delivers else "dine_in"))
     booking = meal_aid.book_meal(
-        session,
-        actor=actor,
-        elder_id=elder.id,
+        s.session,
+        actor=s.actor,
+        elder_id=s.elder.id,
         meal_point_id=point.id,
         served_on=served_on,
         meal=meal,
         mode=mode,
         source="hotline",
-        delivery_address=options.get("delivery_address"),
-        call_id=ref,
-        now=now,
+        delivery_address=s.options.get("delivery_address"),
+        call_id=s.ref,
+        now=s.now,
     )
-    order = session.get(ServiceOrder, booking.order_id) if booking.order_id else None
+    order = s.session.get(ServiceOrder, booking.order_id) if booking.order_id else None
     return {
         "booking_id": booking.id,
         "code": booking.code,  # the agent reads it to the caller: said at the point's counter
@@ -221,50 +221,29 @@ def _meal(
     }
 
 
-def _care_bed(
-    session: Session,
-    actor: Actor,
-    elder: Elder,
-    ref: str | None,
-    options: dict[str, Any],
-    now: datetime | None,
-) -> dict[str, Any]:
+def _care_bed(s: _Start) -> dict[str, Any]:
     bed = care_beds.apply_for_bed(
-        session, actor=actor, elder_id=elder.id, source="referral", call_id=ref
+        s.session, actor=s.actor, elder_id=s.elder.id, source="referral", call_id=s.ref
     )
     return {"care_bed_id": bed.id, "state": bed.status}
 
 
-def _home_adaptation(
-    session: Session,
-    actor: Actor,
-    elder: Elder,
-    ref: str | None,
-    options: dict[str, Any],
-    now: datetime | None,
-) -> dict[str, Any]:
+def _home_adaptation(s: _Start) -> dict[str, Any]:
     case = home_adaptation.apply_for_adaptation(
-        session, actor=actor, elder_id=elder.id, source="referral", call_id=ref
+        s.session, actor=s.actor, elder_id=s.elder.id, source="referral", call_id=s.ref
     )
     return {"case_id": case.id, "state": case.status}
 
 
-def _gov_purchase(
-    session: Session,
-    actor: Actor,
-    elder: Elder,
-    ref: str | None,
-    options: dict[str, Any],
-    now: datetime | None,
-) -> dict[str, Any]:
+def _gov_purchase(s: _Start) -> dict[str, Any]:
     app = gov_purchase.apply(
-        session,
-        actor=actor,
-        elder_id=elder.id,
-        applicant_name=str(options.get("applicant_name") or elder.name),
-        applicant_relation=str(options.get("applicant_relation") or "本人"),
+        s.session,
+        actor=s.actor,
+        elder_id=s.elder.id,
+        applicant_name=str(s.options.get("applicant_name") or s.elder.name),
+        applicant_relation=str(s.options.get("applicant_relation") or "本人"),
         source="call",
-        call_id=ref,
+        call_id=s.ref,
     )
     notice = app.notices[-1] if app.notices else None
     return {
@@ -274,22 +253,15 @@ def _gov_purchase(
     }
 
 
-def _social_work(
-    session: Session,
-    actor: Actor,
-    elder: Elder,
-    ref: str | None,
-    options: dict[str, Any],
-    now: datetime | None,
-) -> dict[str, Any]:
+def _social_work(s: _Start) -> dict[str, Any]:
     case = social_work.refer_case(
-        session,
-        actor=actor,
-        elder_id=elder.id,
-        reason=str(options.get("note") or f"热线来电转介 ({actor.name})"),
+        s.session,
+        actor=s.actor,
+        elder_id=s.elder.id,
+        reason=str(s.options.get("note") or f"热线来电转介 ({s.actor.name})"),
         source="hotline",
-        source_ref=ref,
-        urgency=str(options.get("urgency") or "normal"),
+        source_ref=s.ref,
+        urgency=str(s.options.get("urgency") or "normal"),
     )
     return {"case_id": case.id, "case_no": case.case_no, "state": case.status}
 
