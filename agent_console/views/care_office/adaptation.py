@@ -13,13 +13,10 @@ from agent_console.security import current_actor, guard
 from agent_console.views.care_office.common import (
     act,
     audit_view,
-    elders_by_id_number,
+    chain_list,
     in_region,
     page,
-    page_arg,
-    region_options,
     require_permission,
-    scope,
 )
 from agent_console.views.common import check_note, runtime
 from platform_core.accounts.permissions import Permission, allows
@@ -39,25 +36,7 @@ _UPLOAD_MARGIN = 64 * 1024
 @bp.get("/care/adaptation", endpoint="cases")
 @guard(Permission.CARE_CASEWORK)
 def cases_list() -> Any:
-    region = scope()
-    status = request.args.get("status", "")
-    with runtime().session() as s:
-        rows = desk.cases(
-            s,
-            region_code=region,
-            statuses=[status] if status in ha.STATUS_LABELS else [],
-            elder_ids=elders_by_id_number(s, request.args.get("id_number", "")),
-            page=page_arg(),
-        )
-        regions = region_options(s)
-    return page(
-        "care/adapt_list.html",
-        rows=rows,
-        regions=regions,
-        region=region,
-        statuses=ha.STATUS_LABELS,
-        args=request.args,
-    )
+    return chain_list("care/adapt_list.html", desk.cases, ha.STATUS_LABELS)
 
 
 @bp.get("/care/adaptation/new")

@@ -14,8 +14,8 @@ from agent_console.views.care_office.common import (
     PAGE_SIZE,
     act,
     audit_view,
+    chain_list,
     download,
-    elders_by_id_number,
     in_region,
     month_arg,
     page,
@@ -44,25 +44,7 @@ PLAN_ROWS = 4
 @bp.get("/care/beds", endpoint="beds")
 @guard(Permission.CARE_CASEWORK)
 def beds_list() -> Any:
-    region = scope()
-    status = request.args.get("status", "")
-    with runtime().session() as s:
-        rows = desk.beds(
-            s,
-            region_code=region,
-            statuses=[status] if status in beds.STATUS_LABELS else [],
-            elder_ids=elders_by_id_number(s, request.args.get("id_number", "")),
-            page=page_arg(),
-        )
-        regions = region_options(s)
-    return page(
-        "care/beds_list.html",
-        rows=rows,
-        regions=regions,
-        region=region,
-        statuses=beds.STATUS_LABELS,
-        args=request.args,
-    )
+    return chain_list("care/beds_list.html", desk.beds, beds.STATUS_LABELS)
 
 
 @bp.get("/care/beds/new")

@@ -3,7 +3,7 @@ the query string, refusals shown on the page they came from, files served withou
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -188,3 +188,34 @@ def pdf(data: bytes, filename: str) -> Response:
 
 def money(value: Decimal | None) -> str:
     return "—" if value is None else f"{value:,.2f}"
+
+
+def chain_list(
+    template: str,
+    listing: Callable[..., Any],
+    status_labels: Mapping[str, str],
+    extra: Callable[[], dict[str, Any]] = dict,
+) -> str:
+    """A care chain's list page (beds, adaptation cases, purchase applications): the region in
+    scope, one status, an elder's ID number and the page from the query; ``extra`` reads the
+    list's own filters (read inside the unit of work, after the status)."""
+    region = scope()
+    status = request.args.get("status", "")
+    with runtime().session() as s:
+        rows = listing(
+            s,
+            region_code=region,
+            statuses=[status] if status in status_labels else [],
+            **extra(),
+            elder_ids=elders_by_id_number(s, request.args.get("id_number", "")),
+            page=page_arg(),
+        )
+        regions = region_options(s)
+    return page(
+        template,
+        rows=rows,
+        regions=regions,
+        region=region,
+        statuses=status_labels,
+        args=request.args,
+    )

@@ -13,6 +13,7 @@ from agent_console.security import current_actor, guard
 from agent_console.views.care_office.common import (
     act,
     audit_view,
+    chain_list,
     date_arg,
     elders_by_id_number,
     in_region,
@@ -58,27 +59,14 @@ RELATIONS = ("本人", "配偶", "子女", "其他亲属", "村(居)委会", "�
 @bp.get("/care/gov-purchase")
 @guard(Permission.CARE_CASEWORK)
 def queue() -> Any:
-    region = scope()
-    status = request.args.get("status", "")
-    statuses = [status] if status in gp.STATUS_LABELS else []
-    with runtime().session() as s:
-        rows = desk.application_queue(
-            s,
-            region_code=region,
-            statuses=statuses,
-            applied_from=date_arg("from", "申请日期"),
-            applied_until=date_arg("to", "申请日期"),
-            elder_ids=elders_by_id_number(s, request.args.get("id_number", "")),
-            page=page_arg(),
-        )
-        regions = region_options(s)
-    return page(
+    return chain_list(
         "care/gp_queue.html",
-        rows=rows,
-        regions=regions,
-        region=region,
-        statuses=gp.STATUS_LABELS,
-        args=request.args,
+        desk.application_queue,
+        gp.STATUS_LABELS,
+        lambda: {
+            "applied_from": date_arg("from", "申请日期"),
+            "applied_until": date_arg("to", "申请日期"),
+        },
     )
 
 
