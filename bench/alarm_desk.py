@@ -167,6 +167,12 @@ class Agent:
         task.add_done_callback(self.tasks.discard)
 
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await self._post(path, body)
+        except aiohttp.ClientError as exc:  # the console went away (at the end of the shift)
+            raise RuntimeError(f"{path}: {exc!r}") from exc
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         async with self.http.post(
             f"{self.base}{path}",
             json=body,

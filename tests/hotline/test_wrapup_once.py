@@ -88,6 +88,13 @@ def test_a_calls_wrap_up_and_pause_happen_once_with_two_console_processes(consol
             desk.wait_for("wrapup_required", timeout=1.0)
         with pytest.raises(AssertionError):
             tab.wait_for("wrapup_required", timeout=0.2)
+        # a screen opened after the call's end (a reload, a reconnect, the first login after
+        # calls the desk phone answered) is asked by its snapshot
+        late = Listener(second.url, "/agent", _cookie(web))
+        try:
+            assert late.wait_for("snapshot", timeout=15)["wrapup"]["linkedid"] == call.linkedid
+        finally:
+            late.close()
     finally:
         desk.close()
         tab.close()
