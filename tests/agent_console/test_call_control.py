@@ -11,6 +11,7 @@ from callcenter.app import CallCenterThread
 from callcenter.pbx_sim import AmiUser, CallerConfig, default_config
 from callcenter.pbx_sim.harness import SimulatorThread
 from platform_core.audit import service as audit
+from platform_core.calls import desk
 from platform_core.calls.queries import live_snapshot
 from platform_core.calls.recalls import list_recalls
 from tests.agent_console.conftest import login
@@ -50,6 +51,18 @@ def _wait_state(world, interface: str, state: str, timeout: float = 5.0) -> dict
         agent = _agent_state(world, interface)
         if agent["state"] == state or time.monotonic() > deadline:
             return agent
+        time.sleep(0.05)
+
+
+def _wait_desk_call(world, interface: str, timeout: float = 5.0) -> dict | None:
+    """The call the desk's line is on, once callcenter has recorded whose call it is (the desk
+    may show busy a moment before the call's AgentConnect is written)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with world.runtime.session() as s:
+            call = desk.desk_call(s, interface=interface)
+        if (call and call["status"] == "on_call") or time.monotonic() > deadline:
+            return call
         time.sleep(0.05)
 
 
@@ -115,6 +128,7 @@ def test_supervisor_listens_to_an_agent_in_region_only(app, world, pbx) -> None:
     assert idle.status_code == 409 and idle.json["code"] == "agent_not_on_call"
     call = pbx.place_call(CallerConfig(number=world.phones["hhht"], talk=200))
     assert _wait_state(world, "PJSIP/8001", "on_call")["state"] == "on_call"
+    assert _wait_desk_call(world, "PJSIP/8001") is not None
     resp = client.post(
         "/api/monitor",
         json={"agent_interface": "PJSIP/8001", "mode": "listen"},
