@@ -171,8 +171,9 @@ def audit() -> None:
     """审计记录: 查询、导出、校验、保留 / the audit trail: search, export, verify, retention."""
 
 
-def _query(person: str, elder: int | None, action: str, since: date | None, until: date | None,
-           result: str) -> Any:
+def _query(
+    person: str, elder: int | None, action: str, since: date | None, until: date | None, result: str
+) -> Any:
     from platform_core import clock
     from platform_core.flows.audit_review import AuditQuery
 
@@ -191,8 +192,13 @@ _filters = [
     click.option("--elder", type=int, default=None, help="老人编号 / elder id"),
     click.option("--action", default="", help='操作, 以 "." 结尾为前缀 / action ("auth." prefix)'),
     click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), default=None),
-    click.option("--to", "until", type=click.DateTime(["%Y-%m-%d"]), default=None,
-                 help="不含当日 / exclusive"),
+    click.option(
+        "--to",
+        "until",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        help="不含当日 / exclusive",
+    ),
     click.option("--result", default="", type=click.Choice(["", "ok", "denied", "failed"])),
 ]
 
@@ -206,8 +212,9 @@ def _with_filters(fn: Any) -> Any:
 @audit.command("search")
 @_with_filters
 @click.option("--limit", type=int, default=50, show_default=True)
-def search(person: str, elder: int | None, action: str, since: Any, until: Any, result: str,
-           limit: int) -> None:
+def search(
+    person: str, elder: int | None, action: str, since: Any, until: Any, result: str, limit: int
+) -> None:
     """查询审计记录 (最新在前) / search, newest first."""
     from platform_core.flows import audit_review as review
 
@@ -223,8 +230,9 @@ def search(person: str, elder: int | None, action: str, since: Any, until: Any, 
 @audit.command("export")
 @_with_filters
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), default="-")
-def export(person: str, elder: int | None, action: str, since: Any, until: Any, result: str,
-           out: str) -> None:
+def export(
+    person: str, elder: int | None, action: str, since: Any, until: Any, result: str, out: str
+) -> None:
     """导出为 CSV (带导出人水印, 导出本身被审计) / export as CSV."""
     from platform_core.flows import audit_review as review
 
@@ -251,8 +259,10 @@ def verify() -> None:
         click.echo(f"完整: 校验 {report.checked} 条 / intact: {report.checked} records checked")
         return
     if report.broken_at_seq is not None:
-        click.echo(f"哈希链在第 {report.broken_at_seq} 条断开 (记录被删除或改写) / chain broken at "
-                   f"link {report.broken_at_seq}")
+        click.echo(
+            f"哈希链在第 {report.broken_at_seq} 条断开 (记录被删除或改写) / chain broken at "
+            f"link {report.broken_at_seq}"
+        )
     if report.altered_ids:
         ids = ", ".join(str(i) for i in report.altered_ids[:20])
         click.echo(f"内容被改动的记录 / altered records: {ids}")
@@ -268,8 +278,10 @@ def purge(days: int | None) -> None:
     with _session("audit purge") as s:
         keep = days or s.info["settings"].audit_retention_days
         done = review.purge_expired(s, retention_days=keep)
-    click.echo(f"已删除 {done.audit_records} 条审计记录、{done.login_sessions} 个登录 "
-               f"(早于 {done.before:%Y-%m-%d}) / removed")
+    click.echo(
+        f"已删除 {done.audit_records} 条审计记录、{done.login_sessions} 个登录 "
+        f"(早于 {done.before:%Y-%m-%d}) / removed"
+    )
 
 
 # ---------------------------------------------------------------- data key
@@ -337,18 +349,26 @@ def rotate(batch_size: int, make_new: bool) -> None:
                 fh.write(value)
             os.replace(tmp, path)
         settings = settings.with_overrides(data_key=fresh, data_keys_retired=",".join(old))
-        click.echo("已生成新密钥, 旧密钥仍可读取直至轮换完成 / new key made; the old one still reads")
+        click.echo(
+            "已生成新密钥, 旧密钥仍可读取直至轮换完成 / new key made; the old one still reads"
+        )
     runtime = runtime_for_cli(settings, start_jobs=False)
     try:
+
         def show(p: rotation.Progress) -> None:
             click.echo(f"  {p.column:<40} 已重新加密 {p.resealed:>8}, 剩余 {p.left:>8}")
 
         done = rotation.reseal(runtime.session_factory, batch_size=batch_size, progress=show)
         with runtime.session() as s:
             left = sum(rotation.count_stale(s).values())
-            audit.record(s, actor=_operator("keys rotate"), action="security.rotate_data_key",
-                         target_type="data_key", target_id=runtime.cipher.key_id,
-                         detail={"resealed": done, "left": left})
+            audit.record(
+                s,
+                actor=_operator("keys rotate"),
+                action="security.rotate_data_key",
+                target_type="data_key",
+                target_id=runtime.cipher.key_id,
+                detail={"resealed": done, "left": left},
+            )
     finally:
         runtime.close()
     click.echo(f"完成: 重新加密 {sum(done.values())} 个值, 剩余 {left} / done")

@@ -62,5 +62,7 @@ class Actor:
         return f"{self.name}({ROLE_LABELS.get(self.role, self.kind) if self.role else self.kind})"
 
 
-def system_actor(name: str = "系统", region_code: str = "150000000000", kind: str = "system") -> Actor:
+def system_actor(
+    name: str = "系统", region_code: str = "150000000000", kind: str = "system"
+) -> Actor:
     return Actor(kind=kind, name=name, region_code=region_code)

@@ -23,7 +23,9 @@ from platform_core.models import metadata
 from platform_core.runtime import Runtime, build_runtime, install_runtime
 from platform_core.settings import Settings
 
-PG_ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "HOTLINE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("HOTLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE = os.environ.get("HOTLINE_TEST_REQUIRE_SERVICES") == "1"
 RUN_ID = uuid.uuid4().hex[:10]
@@ -124,7 +126,11 @@ def _empty_tables(engine: Engine) -> None:
             raise
         with engine.begin() as c:
             c.execute(text("SET LOCAL session_replication_role = replica"))
-            c.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            c.execute(
+                text(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                )
+            )
 
 
 def _runtime(settings: Settings, engine: Engine) -> Iterator[Runtime]:
@@ -154,9 +160,13 @@ def runtime(base_settings: Settings, pg_engine: Engine, pg_url: str) -> Iterator
 
 
 @pytest.fixture
-def redis_runtime(base_settings: Settings, pg_engine: Engine, pg_url: str, redis_url: str) -> Iterator[Runtime]:
+def redis_runtime(
+    base_settings: Settings, pg_engine: Engine, pg_url: str, redis_url: str
+) -> Iterator[Runtime]:
     """PostgreSQL with Redis pub/sub events and RQ jobs, as in production."""
-    yield from _runtime(base_settings.with_overrides(database_url=pg_url, redis_url=redis_url), pg_engine)
+    yield from _runtime(
+        base_settings.with_overrides(database_url=pg_url, redis_url=redis_url), pg_engine
+    )
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -204,8 +214,21 @@ def private_redis(tmp_path: Path) -> Iterator[object]:
 
         def start(self) -> None:
             self.proc = subprocess.Popen(
-                [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [
+                    exe,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(tmp_path),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             for _ in range(100):
                 try:

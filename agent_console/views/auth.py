@@ -153,11 +153,14 @@ def login_step_submit() -> Any:
                 )
             elif step == login_steps.PASSWORD_CHANGE:
                 if request.form.get("password", "") != request.form.get("confirm", ""):
-                    raise ValidationFailed("两次输入的密码不一致 / the passwords differ",
-                                           code="password_mismatch")
+                    raise ValidationFailed(
+                        "两次输入的密码不一致 / the passwords differ", code="password_mismatch"
+                    )
                 second_factor.change_password_now(
-                    s, session_id=g.session_id,
-                    new_password=request.form.get("password", "")[:256], source_ip=ip,
+                    s,
+                    session_id=g.session_id,
+                    new_password=request.form.get("password", "")[:256],
+                    source_ip=ip,
                 )
     except DomainError as err:
         if step == login_steps.TOTP_ENROLL:

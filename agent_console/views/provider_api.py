@@ -58,8 +58,9 @@ def _sealed(caller: service.Caller, payload: Any) -> Response:
 def _authenticate(s: Any, rt: Runtime) -> service.Caller:
     body = request.get_data(cache=True)
     if body:  # the same size and nesting limit as every JSON body, before any work
-        json_input.check(body, max_bytes=rt.settings.json_max_bytes,
-                         max_depth=rt.settings.json_max_depth)
+        json_input.check(
+            body, max_bytes=rt.settings.json_max_bytes, max_depth=rt.settings.json_max_depth
+        )
     return service.authenticate(
         s,
         method=request.method,

@@ -113,8 +113,9 @@ def staff_action(staff_id: int, action: str) -> Any:
             try:
                 hours = float(raw_hours)
             except ValueError:
-                raise ValidationFailed("学时须为数字 / hours must be a number",
-                                       code="invalid_training") from None
+                raise ValidationFailed(
+                    "学时须为数字 / hours must be a number", code="invalid_training"
+                ) from None
             providers.add_training(
                 s,
                 actor=actor,

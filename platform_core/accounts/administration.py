@@ -52,18 +52,31 @@ def _require(
                 "当前角色无权管理账号 / your role may not do this", permission=permission.value
             )
         elif user is not None and not codes.is_within(user.region_code, actor.region_code):
-            error = PermissionDenied("无权管理其他地区的账号 / outside your region",
-                                     code="out_of_region")
+            error = PermissionDenied(
+                "无权管理其他地区的账号 / outside your region", code="out_of_region"
+            )
     if error is not None:
-        audit.record_refusal(session, actor=actor, action=action, target_type="user",
-                             target_id=user.id if user else None, detail={"reason": error.code})
+        audit.record_refusal(
+            session,
+            actor=actor,
+            action=action,
+            target_type="user",
+            target_id=user.id if user else None,
+            detail={"reason": error.code},
+        )
         raise error
 
 
 def _not_self(session: Session, actor: Actor, user: User, action: str) -> None:
     if actor.user_id is not None and actor.user_id == user.id:
-        audit.record_refusal(session, actor=actor, action=action, target_type="user",
-                             target_id=user.id, detail={"reason": "own_account"})
+        audit.record_refusal(
+            session,
+            actor=actor,
+            action=action,
+            target_type="user",
+            target_id=user.id,
+            detail={"reason": "own_account"},
+        )
         raise SeparationOfDuties("不能对自己的账号执行此操作 / not on your own account")
 
 
@@ -82,8 +95,10 @@ def list_accounts(
     live = dict(
         session.execute(
             select(LoginSession.user_id, func.count())
-            .where(LoginSession.ended_at.is_(None),
-                   LoginSession.user_id.in_([u.id for u in users] or [0]))
+            .where(
+                LoginSession.ended_at.is_(None),
+                LoginSession.user_id.in_([u.id for u in users] or [0]),
+            )
             .group_by(LoginSession.user_id)
         ).all()
     )
@@ -111,8 +126,10 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool) ->
     _require(session, actor, Permission.MANAGE_USERS, user, action)
     _not_self(session, actor, user, action)
     user.active = active
-    ended = [] if active else accounts.end_sessions_for_user(
-        session, user_id=user.id, reason="disabled"
+    ended = (
+        []
+        if active
+        else accounts.end_sessions_for_user(session, user_id=user.id, reason="disabled")
     )
     audit.record(session, actor=actor, action=action, target_type="user", target_id=user.id)
     return ended
@@ -133,8 +150,9 @@ def reset_password(session: Session, *, actor: Actor, user_id: int) -> PasswordR
     _require(session, actor, Permission.MANAGE_USERS, user, "user.reset_password")
     _not_self(session, actor, user, "user.reset_password")
     temporary, ended = accounts.issue_temporary_password(session, user)
-    audit.record(session, actor=actor, action="user.reset_password", target_type="user",
-                 target_id=user.id)
+    audit.record(
+        session, actor=actor, action="user.reset_password", target_type="user", target_id=user.id
+    )
     return PasswordReset(user.id, temporary, ended)
 
 
@@ -150,29 +168,46 @@ def change_role(session: Session, *, actor: Actor, user_id: int, role: str) -> l
         raise ValidationFailed(f"未知角色: {role} / unknown role", code="invalid_role") from exc
     old = Role(user.role)
     if old in SEPARATED_DUTY_ROLES and new in SEPARATED_DUTY_ROLES and old != new:
-        audit.record_refusal(session, actor=actor, action="user.change_role", target_type="user",
-                             target_id=user.id,
-                             detail={"reason": "separation_of_duties", "from": old, "to": new})
+        audit.record_refusal(
+            session,
+            actor=actor,
+            action="user.change_role",
+            target_type="user",
+            target_id=user.id,
+            detail={"reason": "separation_of_duties", "from": old, "to": new},
+        )
         raise SeparationOfDuties(
             f"三员分立: {ROLE_LABELS[old]}账号不能改为{ROLE_LABELS[new]}, 请另建账号 / one account "
             "never holds two of the administrator, security administrator and auditor duties"
         )
     if old != new and (old in accounts.DELEGATED_ROLES or new in accounts.DELEGATED_ROLES):
-        audit.record_refusal(session, actor=actor, action="user.change_role", target_type="user",
-                             target_id=user.id,
-                             detail={"reason": "delegated_role", "from": old, "to": new})
+        audit.record_refusal(
+            session,
+            actor=actor,
+            action="user.change_role",
+            target_type="user",
+            target_id=user.id,
+            detail={"reason": "delegated_role", "from": old, "to": new},
+        )
         raise ValidationFailed(
             "服务人员和家属账号属于其本人, 不能与其他角色互换 / a practitioner's or family "
             "member's account keeps its role",
             code="delegated_role",
         )
     if new is Role.PROVIDER and user.provider_id is None:
-        raise ValidationFailed("服务商账号须指定服务商 / provider staff need a provider",
-                               code="provider_required")
+        raise ValidationFailed(
+            "服务商账号须指定服务商 / provider staff need a provider", code="provider_required"
+        )
     user.role = new.value
     ended = accounts.end_sessions_for_user(session, user_id=user.id, reason="role_changed")
-    audit.record(session, actor=actor, action="user.change_role", target_type="user",
-                 target_id=user.id, detail={"from": old.value, "to": new.value})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.change_role",
+        target_type="user",
+        target_id=user.id,
+        detail={"from": old.value, "to": new.value},
+    )
     return ended
 
 
@@ -202,9 +237,7 @@ def list_logins(session: Session, *, actor: Actor, user_id: int) -> list[dict[st
     ]
 
 
-def end_login(
-    session: Session, *, actor: Actor, user_id: int, login_prefix: str
-) -> str | None:
+def end_login(session: Session, *, actor: Actor, user_id: int, login_prefix: str) -> str | None:
     """End one open login of a user (named by its prefix); returns its id to close its
     connections, or None when no such login is open."""
     user = accounts.get_user(session, user_id)
@@ -226,6 +259,12 @@ def end_login(
     login.ended_by = actor.user_id
     session.flush()
     accounts.announce_ended(session, login)
-    audit.record(session, actor=actor, action="user.end_session", target_type="user",
-                 target_id=user.id, detail={"login": login.id[:16], "own": own})
+    audit.record(
+        session,
+        actor=actor,
+        action="user.end_session",
+        target_type="user",
+        target_id=user.id,
+        detail={"login": login.id[:16], "own": own},
+    )
     return login.id

@@ -32,7 +32,9 @@ def password_expired(settings: Settings, user: User) -> bool:
 
 
 def password_step(settings: Settings, user: User) -> str | None:
-    return PASSWORD_CHANGE if user.must_change_password or password_expired(settings, user) else None
+    return (
+        PASSWORD_CHANGE if user.must_change_password or password_expired(settings, user) else None
+    )
 
 
 def first_step(settings: Settings, user: User) -> str | None:

@@ -46,8 +46,10 @@ def _login(session: Session, session_id: str, step: str | tuple[str, ...]) -> Lo
     login = session.get(LoginSession, session_id)
     wanted = (step,) if isinstance(step, str) else step
     if login is None or login.ended_at is not None or login.pending_step not in wanted:
-        raise Conflict("登录步骤已失效, 请重新登录 / this login step is over, log in again",
-                       code="login_step_expired")
+        raise Conflict(
+            "登录步骤已失效, 请重新登录 / this login step is over, log in again",
+            code="login_step_expired",
+        )
     return login
 
 
@@ -115,8 +117,14 @@ def confirm_enrolment(
     user.totp_enabled_at, user.totp_last_step = utcnow(), step
     codes = _new_recovery_codes(session, user)
     _advance(session, login)
-    audit.record(session, actor=accounts.actor_for(user), action="auth.totp_enrolled",
-                 target_type="user", target_id=user.id, source_ip=source_ip)
+    audit.record(
+        session,
+        actor=accounts.actor_for(user),
+        action="auth.totp_enrolled",
+        target_type="user",
+        target_id=user.id,
+        source_ip=source_ip,
+    )
     return codes
 
 
@@ -170,15 +178,28 @@ def verify(
         spare.used_at, method = utcnow(), "recovery_code"
     user.failed_logins = 0
     nxt = _advance(session, login)
-    audit.record(session, actor=accounts.actor_for(user), action="auth.second_factor",
-                 target_type="user", target_id=user.id, detail={"method": method},
-                 source_ip=source_ip)
+    audit.record(
+        session,
+        actor=accounts.actor_for(user),
+        action="auth.second_factor",
+        target_type="user",
+        target_id=user.id,
+        detail={"method": method},
+        source_ip=source_ip,
+    )
     return nxt
 
 
 def recovery_codes_left(session: Session, *, user_id: int) -> int:
-    return len(list(session.scalars(select(RecoveryCode.id).where(
-        RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)))))
+    return len(
+        list(
+            session.scalars(
+                select(RecoveryCode.id).where(
+                    RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
+                )
+            )
+        )
+    )
 
 
 def change_password_now(
@@ -190,15 +211,22 @@ def change_password_now(
     user = login.user
     accounts.check_new_password(session, user, new_password)
     if verify_password(new_password, user.password_hash):
-        raise ValidationFailed("新密码不能与原密码相同 / choose a different password",
-                               code="password_unchanged")
+        raise ValidationFailed(
+            "新密码不能与原密码相同 / choose a different password", code="password_unchanged"
+        )
     user.password_hash = hash_password(new_password)
     user.password_changed_at, user.must_change_password = utcnow(), False
     accounts.end_sessions_for_user(session, user_id=user.id, reason="password", keep=login.id)
     login.pending_step = None
     session.flush()
-    audit.record(session, actor=accounts.actor_for(user), action="user.change_password",
-                 target_type="user", target_id=user.id, source_ip=source_ip)
+    audit.record(
+        session,
+        actor=accounts.actor_for(user),
+        action="user.change_password",
+        target_type="user",
+        target_id=user.id,
+        source_ip=source_ip,
+    )
 
 
 def reset(session: Session, *, actor: Actor, user_id: int) -> None:
@@ -207,8 +235,16 @@ def reset(session: Session, *, actor: Actor, user_id: int) -> None:
     user = accounts.get_user(session, user_id)
     accounts.require_manager(session, actor, user, "user.reset_second_factor")
     user.totp_secret_sealed, user.totp_enabled_at, user.totp_last_step = None, None, None
-    session.execute(update(RecoveryCode).where(RecoveryCode.user_id == user.id,
-                                               RecoveryCode.used_at.is_(None)).values(used_at=utcnow()))
+    session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
     accounts.end_sessions_for_user(session, user_id=user.id, reason="second_factor_reset")
-    audit.record(session, actor=actor, action="user.reset_second_factor", target_type="user",
-                 target_id=user.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="user.reset_second_factor",
+        target_type="user",
+        target_id=user.id,
+    )

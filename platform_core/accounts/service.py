@@ -546,12 +546,25 @@ def record_failed_second_factor(
                         locked_until=utcnow() + timedelta(minutes=settings.login_lockout_min),
                     )
                 )
-                audit.record(own, actor=actor_for(user), action="auth.lock", target_type="user",
-                             target_id=user_id, detail={"minutes": settings.login_lockout_min},
-                             source_ip=source_ip)
-        audit.record(own, actor=actor_for(user), action="auth.second_factor", target_type="user",
-                     target_id=user_id, result="denied", detail={"reason": step},
-                     source_ip=source_ip)
+                audit.record(
+                    own,
+                    actor=actor_for(user),
+                    action="auth.lock",
+                    target_type="user",
+                    target_id=user_id,
+                    detail={"minutes": settings.login_lockout_min},
+                    source_ip=source_ip,
+                )
+        audit.record(
+            own,
+            actor=actor_for(user),
+            action="auth.second_factor",
+            target_type="user",
+            target_id=user_id,
+            result="denied",
+            detail={"reason": step},
+            source_ip=source_ip,
+        )
 
     _own_transaction(session, bookkeeping)
 
@@ -570,8 +583,14 @@ def require_manager(session: Session, actor: Actor, user: User, action: str) -> 
     try:
         _may_manage(actor, user.region_code)
     except DomainError as err:
-        audit.record_refusal(session, actor=actor, action=action, target_type="user",
-                             target_id=user.id, detail={"reason": err.code})
+        audit.record_refusal(
+            session,
+            actor=actor,
+            action=action,
+            target_type="user",
+            target_id=user.id,
+            detail={"reason": err.code},
+        )
         raise
 
 

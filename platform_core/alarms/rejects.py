@@ -46,7 +46,9 @@ def reject_totals(
     )
     if until is not None:
         query = query.where(RejectedDeviceMessage.received_at < until)
-    return [RejectTotal(r, v, int(n), int(rows), last) for r, v, n, rows, last in session.execute(query)]
+    return [
+        RejectTotal(r, v, int(n), int(rows), last) for r, v, n, rows, last in session.execute(query)
+    ]
 
 
 def latest_rejects(

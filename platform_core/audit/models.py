@@ -20,7 +20,9 @@ class AuditRecord(Base):
     __tablename__ = "audit_records"
     __table_args__ = (Index("ix_audit_target", "target_type", "target_id"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor_kind: Mapped[str] = mapped_column(String(20))
     actor_name: Mapped[str] = mapped_column(String(64))
@@ -34,7 +36,9 @@ class AuditRecord(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     source_ip: Mapped[str | None] = mapped_column(String(45))
     row_hash: Mapped[str] = mapped_column(String(64))
-    chain_seq: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), unique=True)
+    chain_seq: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), unique=True
+    )
     chain_hash: Mapped[str | None] = mapped_column(String(64))
 
 

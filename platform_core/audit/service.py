@@ -28,9 +28,23 @@ _seal_lock = threading.Lock()
 
 def _content_hash(row: AuditRecord) -> str:
     body = json.dumps(
-        [row.at.isoformat(), row.actor_kind, row.actor_name, row.actor_user_id, row.actor_role, row.actor_region,
-         row.action, row.target_type, row.target_id, row.result, row.detail, row.source_ip],
-        ensure_ascii=False, sort_keys=True, default=str,
+        [
+            row.at.isoformat(),
+            row.actor_kind,
+            row.actor_name,
+            row.actor_user_id,
+            row.actor_role,
+            row.actor_region,
+            row.action,
+            row.target_type,
+            row.target_id,
+            row.result,
+            row.detail,
+            row.source_ip,
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -120,12 +134,17 @@ def seal_pending(session: Session, *, limit: int = 10_000) -> int:
             session.execute(text("SELECT pg_advisory_xact_lock(12349)"))
         last = session.execute(
             select(AuditRecord.chain_seq, AuditRecord.chain_hash)
-            .where(AuditRecord.chain_seq.is_not(None)).order_by(AuditRecord.chain_seq.desc()).limit(1)
+            .where(AuditRecord.chain_seq.is_not(None))
+            .order_by(AuditRecord.chain_seq.desc())
+            .limit(1)
         ).first()
         seq: int = (last[0] or 0) if last else 0
         prev: str = (last[1] or _GENESIS) if last else _GENESIS
         rows = session.scalars(
-            select(AuditRecord).where(AuditRecord.chain_seq.is_(None)).order_by(AuditRecord.id).limit(limit)
+            select(AuditRecord)
+            .where(AuditRecord.chain_seq.is_(None))
+            .order_by(AuditRecord.id)
+            .limit(limit)
         ).all()
         for row in rows:
             seq += 1
@@ -148,10 +167,14 @@ def verify_chain(session: Session) -> ChainReport:
     altered: list[int] = []
     broken: int | None = None
     prev, expected_seq, checked = _GENESIS, 1, 0
-    anchor = session.scalars(select(AuditChainAnchor).order_by(AuditChainAnchor.id.desc()).limit(1)).first()
+    anchor = session.scalars(
+        select(AuditChainAnchor).order_by(AuditChainAnchor.id.desc()).limit(1)
+    ).first()
     if anchor is not None:  # the retention job removed the chain's start: resume after it
         prev, expected_seq = anchor.chain_hash, anchor.chain_seq + 1
-    rows = select(AuditRecord).order_by(AuditRecord.chain_seq.is_(None), AuditRecord.chain_seq, AuditRecord.id)
+    rows = select(AuditRecord).order_by(
+        AuditRecord.chain_seq.is_(None), AuditRecord.chain_seq, AuditRecord.id
+    )
     for row in session.scalars(rows):
         checked += 1
         if _content_hash(row) != row.row_hash:
@@ -166,12 +189,22 @@ def verify_chain(session: Session) -> ChainReport:
 
 
 def count_unsealed(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(AuditRecord).where(AuditRecord.chain_seq.is_(None))) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(AuditRecord).where(AuditRecord.chain_seq.is_(None))
+        )
+        or 0
+    )
 
 
 def list_records(
-    session: Session, *, target_type: str | None = None, target_id: str | None = None,
-    actor_user_id: int | None = None, action: str | None = None, limit: int = 200,
+    session: Session,
+    *,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    actor_user_id: int | None = None,
+    action: str | None = None,
+    limit: int = 200,
 ) -> list[AuditRecord]:
     q = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
     if target_type:

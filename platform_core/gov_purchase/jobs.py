@@ -19,5 +19,7 @@ def reconcile_allowances(month: str | None = None) -> dict[str, Any]:
     actor = system_actor("系统(服务补贴对账)", region_code=rt.settings.home_region_code)
     with rt.session() as s:
         return service.reconcile_allowances(
-            s, actor=actor, month=date.fromisoformat(month) if month else clock.today(rt.settings.timezone)
+            s,
+            actor=actor,
+            month=date.fromisoformat(month) if month else clock.today(rt.settings.timezone),
         )

@@ -11,8 +11,12 @@ config = context.config
 
 
 def run_offline() -> None:
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
-                      literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -22,15 +26,22 @@ def run_online() -> None:
     if connectable is not None:
         _run(connectable)
         return
-    engine = engine_from_config(config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
-                                poolclass=pool.NullPool)
+    engine = engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
     with engine.connect() as conn:
         _run(conn)
 
 
 def _run(conn: Connection) -> None:
-    context.configure(connection=conn, target_metadata=metadata, render_as_batch=True,  # SQLite ALTERs
-                      compare_type=True)
+    context.configure(
+        connection=conn,
+        target_metadata=metadata,
+        render_as_batch=True,  # SQLite ALTERs
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -30,7 +30,7 @@ def is_valid(q: Qualification, today: date) -> bool:
 
 
 def expiry_state(q: Qualification, today: date) -> str:
-    """"expired", "expiring" (within the warning window) or "valid"."""
+    """ "expired", "expiring" (within the warning window) or "valid"."""
     if q.valid_until is None:
         return "valid"
     if q.valid_until < today:

@@ -540,8 +540,11 @@ def add_staff(
         action="provider.add_staff",
         target_type="provider_staff",
         target_id=staff.id,
-        detail={"provider_id": provider.id, "skills": skills_out,
-                "qualifications": [q.name for q in staff.qualifications]},
+        detail={
+            "provider_id": provider.id,
+            "skills": skills_out,
+            "qualifications": [q.name for q in staff.qualifications],
+        },
     )
     publish_on_commit(
         session,

@@ -22,7 +22,9 @@ def normalize_code(raw: str | int) -> str:
     if not (text.isascii() and text.isdigit()):
         raise InvalidRegionCode(f"区划代码只能包含数字: {text!r} / region code must be digits")
     if len(text) not in (2, 4, 6, 9, 12):
-        raise InvalidRegionCode(f"区划代码长度应为 6、9 或 12 位: {text!r} / region code must have 6, 9 or 12 digits")
+        raise InvalidRegionCode(
+            f"区划代码长度应为 6、9 或 12 位: {text!r} / region code must have 6, 9 or 12 digits"
+        )
     code = text.ljust(12, "0")
     if code[:2] == "00":
         raise InvalidRegionCode(f"省级代码不能为 00: {text!r} / province segment cannot be 00")

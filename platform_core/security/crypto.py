@@ -75,7 +75,9 @@ class FieldCipher:
             kid, _, body = rest.partition(":")
             key = self._by_id.get(kid)
             if key is None:
-                raise DecryptionFailed(f"sealed under key {kid!r}, which this process does not hold")
+                raise DecryptionFailed(
+                    f"sealed under key {kid!r}, which this process does not hold"
+                )
             try:
                 return key.open(base64.urlsafe_b64decode(body.encode()), f"{_V2}:{kid}".encode())
             except InvalidTag as exc:

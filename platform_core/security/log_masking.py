@@ -16,7 +16,9 @@ from platform_core.security.masking import mask_id_number, mask_phone
 
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z.])([1-9][0-9]{5}(?:19|20)[0-9]{9}[0-9Xx])(?![0-9A-Za-z])")
 _MOBILE = re.compile(r"(?<![0-9A-Za-z.\-])(?:\+?86[ -]?)?(1[3-9][0-9]{9})(?![0-9A-Za-z])")
-_LANDLINE = re.compile(r"(?<![0-9A-Za-z.\-])(0[1-9][0-9]{1,2})[- ]?([2-9][0-9]{6,7})(?![0-9A-Za-z])")
+_LANDLINE = re.compile(
+    r"(?<![0-9A-Za-z.\-])(0[1-9][0-9]{1,2})[- ]?([2-9][0-9]{6,7})(?![0-9A-Za-z])"
+)
 
 
 def mask_text(text: str) -> str:

@@ -40,9 +40,7 @@ class MemoryThrottle:
         now = time.monotonic()
         with self._lock:
             if len(self._counts) > 100_000:  # a flood of addresses: forget the old windows
-                self._counts = {
-                    k: v for k, v in self._counts.items() if now - v[0] < self.window_s
-                }
+                self._counts = {k: v for k, v in self._counts.items() if now - v[0] < self.window_s}
             started, count = self._counts.get(key, (now, 0))
             if now - started >= self.window_s:
                 started, count = now, 0

@@ -71,7 +71,6 @@ class Preview:
         }
 
 
-
 def _require_settler(session: Session, actor: Actor, provider: Provider, action: str) -> None:
     require_office(
         session,
@@ -114,9 +113,7 @@ def preview(session: Session, *, actor: Actor, provider_id: int, month: str) -> 
     provider = providers.get_provider(session, provider_id=provider_id)
     _require_settler(session, actor, provider, "settlement.preview")
     payable, held = _split(_orders(session, provider.id, month, (OrderStatus.RETURN_VISITED,)))
-    return Preview(
-        provider.id, month, payable, _orders(session, provider.id, month, PENDING), held
-    )
+    return Preview(provider.id, month, payable, _orders(session, provider.id, month, PENDING), held)
 
 
 def settle_month(session: Session, *, actor: Actor, provider_id: int, month: str) -> Settlement:

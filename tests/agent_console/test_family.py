@@ -52,8 +52,14 @@ def _texted_code(rt) -> str:
 def _confirmed_order(w) -> int:
     """A service of the Hohhot elder done and confirmed by him, waiting for its rating."""
     order_id = support.dispatched_order(w, w.first.id)
-    p = Actor(kind="user", name="p", region_code="150102000000", role=Role.PROVIDER,
-              user_id=99, provider_id=w.first.id)
+    p = Actor(
+        kind="user",
+        name="p",
+        region_code="150102000000",
+        role=Role.PROVIDER,
+        user_id=99,
+        provider_id=w.first.id,
+    )
     with w.rt.session() as s:
         orders.accept(s, actor=p, order_id=order_id, staff_id=w.first.staff_id)
         orders.start_travel(s, actor=p, order_id=order_id)
@@ -77,8 +83,12 @@ def _join(client, code: str, password: str = FAMILY_PASSWORD):
     page = client.get(f"/family/join?code={code}")
     return client.post(
         "/family/join",
-        data={"csrf_token": csrf_of(page.get_data(as_text=True)), "code": code,
-              "password": password, "confirm": password},
+        data={
+            "csrf_token": csrf_of(page.get_data(as_text=True)),
+            "code": code,
+            "password": password,
+            "confirm": password,
+        },
     )
 
 
@@ -108,18 +118,25 @@ def test_an_invitation_opens_the_sons_own_login_to_his_father_only(app, provider
     # another elder reads as unknown, and the look is audited as refused
     assert son.get(f"/family/elders/{other}").status_code == 404
     # rate the service
-    resp = son.post(f"/family/orders/{order_id}/rate",
-                    data={"csrf_token": csrf_of(elder_page), "score": "4", "comment": "很细心"})
+    resp = son.post(
+        f"/family/orders/{order_id}/rate",
+        data={"csrf_token": csrf_of(elder_page), "score": "4", "comment": "很细心"},
+    )
     assert resp.status_code == 302
     with w.rt.session() as s:
         done = orders.get_order(s, order_id=order_id)
         assert (done.status, done.rating) == ("rated", 4)
-        step = s.scalar(select(OrderTransition).where(OrderTransition.order_id == order_id,
-                                                      OrderTransition.command == "rate"))
+        step = s.scalar(
+            select(OrderTransition).where(
+                OrderTransition.order_id == order_id, OrderTransition.command == "rate"
+            )
+        )
         assert step.actor_kind == "family" and step.detail["rated_by"] == "家属 (用户端)"
         assert audit.list_records(s, action="family.view_elder", target_id=str(father))
-        assert [r.result for r in audit.list_records(
-            s, action="family.view_elder", target_id=str(other))] == ["denied"]
+        assert [
+            r.result
+            for r in audit.list_records(s, action="family.view_elder", target_id=str(other))
+        ] == ["denied"]
     # the spent link does nothing more
     assert "邀请码无效" in app.test_client().get(f"/family/join?code={code}").get_data(as_text=True)
     # the hotline ends his access: the page is gone at once, the login stays
@@ -141,8 +158,10 @@ def test_family_login_and_rating_guards(app, provider_world) -> None:
     son.post("/logout", data={"csrf_token": csrf_of(son.get("/family").get_data(as_text=True))})
     # he logs in again with his mobile
     page = son.get("/family/login").get_data(as_text=True)
-    resp = son.post("/family/login", data={"csrf_token": csrf_of(page), "phone": SON,
-                                           "password": FAMILY_PASSWORD})
+    resp = son.post(
+        "/family/login",
+        data={"csrf_token": csrf_of(page), "phone": SON, "password": FAMILY_PASSWORD},
+    )
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/family")
     token_son = csrf_of(son.get("/family").get_data(as_text=True))
     # a family login opens nothing of the hotline's
@@ -151,8 +170,9 @@ def test_family_login_and_rating_guards(app, provider_world) -> None:
     assert son.get("/registry/elders").status_code == 403
     # nor rates an order that is not yet confirmed, nor another elder's
     open_order = support.dispatched_order(w, w.first.id)
-    resp = son.post(f"/family/orders/{open_order}/rate",
-                    data={"csrf_token": token_son, "score": "5"})
+    resp = son.post(
+        f"/family/orders/{open_order}/rate", data={"csrf_token": token_son, "score": "5"}
+    )
     assert resp.status_code == 409
     # a Baotou agent may not invite for a Hohhot elder; a landline is refused
     bt = app.test_client()
@@ -177,7 +197,9 @@ def test_the_son_on_his_phone_in_chromium(app, live, provider_world) -> None:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(
-                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                viewport={"width": 390, "height": 844},
+                is_mobile=True,
+                has_touch=True,
                 locale="zh-CN",
             )
             page = context.new_page()

@@ -96,15 +96,34 @@ def test_a_practitioner_logs_in_and_works_only_their_own_orders(app, provider_wo
     assert nurse.get(f"/api/provider/orders/{mine}").get_json()["staff"] == []
     headers = {"X-CSRF-Token": nurse_token}
     # the steps at the home are theirs; taking orders and choosing who goes are not
-    assert nurse.post(f"/api/provider/orders/{mine}/start-travel", json={},
-                      headers=headers).status_code == 200
-    assert nurse.post(f"/api/provider/orders/{other}/start-travel", json={},
-                      headers=headers).status_code == 403
-    assert nurse.post(f"/api/provider/orders/{mine}/assign-staff",
-                      json={"staff_id": w.first.staff_id}, headers=headers).status_code == 403
-    assert nurse.post(f"/api/provider/orders/{mine}/check-in",
-                      json={"latitude": HOME[0], "longitude": HOME[1]},
-                      headers=headers).status_code == 200
+    assert (
+        nurse.post(
+            f"/api/provider/orders/{mine}/start-travel", json={}, headers=headers
+        ).status_code
+        == 200
+    )
+    assert (
+        nurse.post(
+            f"/api/provider/orders/{other}/start-travel", json={}, headers=headers
+        ).status_code
+        == 403
+    )
+    assert (
+        nurse.post(
+            f"/api/provider/orders/{mine}/assign-staff",
+            json={"staff_id": w.first.staff_id},
+            headers=headers,
+        ).status_code
+        == 403
+    )
+    assert (
+        nurse.post(
+            f"/api/provider/orders/{mine}/check-in",
+            json={"latitude": HOME[0], "longitude": HOME[1]},
+            headers=headers,
+        ).status_code
+        == 200
+    )
     # nor the provider's own administration
     for path in ("/provider/staff", f"/provider/staff/{person}", "/provider/records"):
         assert nurse.get(path).status_code == 403, path
@@ -113,8 +132,10 @@ def test_a_practitioner_logs_in_and_works_only_their_own_orders(app, provider_wo
     assert nurse.get("/api/provider/orders?view=active").status_code == 401
     again = app.test_client()
     page = again.get("/login").get_data(as_text=True)
-    resp = again.post("/login", data={"username": "nurse_yi1", "password": NEW_PASSWORD,
-                                      "csrf_token": csrf_of(page)})
+    resp = again.post(
+        "/login",
+        data={"username": "nurse_yi1", "password": NEW_PASSWORD, "csrf_token": csrf_of(page)},
+    )
     assert resp.status_code == 401
     with w.rt.session() as s:
         staff = s.get(ProviderStaff, person)
@@ -130,20 +151,38 @@ def test_expired_qualifications_are_flagged_and_refuse_the_assignment(app, provi
     roster = admin.get("/provider/staff").get_data(as_text=True)
     row = re.search(rf'data-testid="staff-{lapsed}">(.*?)</tr>', roster, re.S).group(1)
     assert "已过期" in row and "不能派出" in row
-    resp = admin.post(f"/api/provider/orders/{w.order_id}/accept", json={"staff_id": lapsed},
-                      headers={"X-CSRF-Token": token})
+    resp = admin.post(
+        f"/api/provider/orders/{w.order_id}/accept",
+        json={"staff_id": lapsed},
+        headers={"X-CSRF-Token": token},
+    )
     assert resp.status_code == 422 and resp.get_json()["code"] == "staff_not_qualified"
     # a new certificate and a training: sent again
-    admin.post(f"/provider/staff/{lapsed}/qualifications",
-               data={"csrf_token": token, "q_name": "养老护理员", "q_level": "三级",
-                     "q_valid_until": "2030-01-01"})
-    admin.post(f"/provider/staff/{lapsed}/trainings",
-               data={"csrf_token": token, "course": "失能老人照护", "hours": "16",
-                     "completed_on": (today() - timedelta(days=1)).isoformat()})
+    admin.post(
+        f"/provider/staff/{lapsed}/qualifications",
+        data={
+            "csrf_token": token,
+            "q_name": "养老护理员",
+            "q_level": "三级",
+            "q_valid_until": "2030-01-01",
+        },
+    )
+    admin.post(
+        f"/provider/staff/{lapsed}/trainings",
+        data={
+            "csrf_token": token,
+            "course": "失能老人照护",
+            "hours": "16",
+            "completed_on": (today() - timedelta(days=1)).isoformat(),
+        },
+    )
     card = admin.get(f"/provider/staff/{lapsed}").get_data(as_text=True)
     assert "失能老人照护" in card and 'data-testid="staff-state">可派出' in card
-    resp = admin.post(f"/api/provider/orders/{w.order_id}/accept", json={"staff_id": lapsed},
-                      headers={"X-CSRF-Token": token})
+    resp = admin.post(
+        f"/api/provider/orders/{w.order_id}/accept",
+        json={"staff_id": lapsed},
+        headers={"X-CSRF-Token": token},
+    )
     assert resp.status_code == 200
 
 
@@ -155,9 +194,15 @@ def test_another_providers_staff_are_refused(app, provider_world) -> None:
     for path in (f"/provider/staff/{w.first.staff_id}",):
         assert other.get(path).status_code == 403
     for action in ("login", "deactivate", "reveal", "qualifications"):
-        resp = other.post(f"/provider/staff/{w.first.staff_id}/{action}",
-                          data={"csrf_token": other_token, "username": "x_y_z", "reason": "x",
-                                "q_name": "健康证"})
+        resp = other.post(
+            f"/provider/staff/{w.first.staff_id}/{action}",
+            data={
+                "csrf_token": other_token,
+                "username": "x_y_z",
+                "reason": "x",
+                "q_name": "健康证",
+            },
+        )
         assert resp.status_code == 403, action
     with w.rt.session() as s:
         assert s.get(ProviderStaff, w.first.staff_id).active
@@ -179,8 +224,12 @@ def test_the_administrator_and_the_practitioner_in_chromium(live, provider_world
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True,
-                     "has_touch": True, "locale": "zh-CN"}
+            phone = {
+                "viewport": {"width": 390, "height": 844},
+                "is_mobile": True,
+                "has_touch": True,
+                "locale": "zh-CN",
+            }
             page = browser.new_context(**phone).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -213,7 +262,8 @@ def test_the_administrator_and_the_practitioner_in_chromium(live, provider_world
                 orders.accept(s, actor=_admin_actor(s, w), order_id=w.order_id, staff_id=person)
             # the practitioner on their own phone
             nurse = browser.new_context(
-                **phone, geolocation={"latitude": HOME[0], "longitude": HOME[1]},
+                **phone,
+                geolocation={"latitude": HOME[0], "longitude": HOME[1]},
                 permissions=["geolocation"],
             ).new_page()
             nurse.on("pageerror", lambda exc: errors.append(str(exc)))

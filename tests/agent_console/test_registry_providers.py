@@ -57,8 +57,14 @@ def _onboarding_form(token: str, **overrides: str) -> dict:
 def officer(app, world):
     with world.runtime.session() as s:
         catalogue.install_defaults(s, actor=system_actor())
-        accounts.create_user(s, actor=system_actor(), username="officer_bt", password=PASSWORD,
-                             role=Role.OFFICER, region_code="150200000000")
+        accounts.create_user(
+            s,
+            actor=system_actor(),
+            username="officer_bt",
+            password=PASSWORD,
+            role=Role.OFFICER,
+            region_code="150200000000",
+        )
     client = app.test_client()
     return client, login(client, "officer_hhht")
 
@@ -79,25 +85,45 @@ def test_the_officer_onboards_and_keeps_a_provider(officer, world) -> None:
     checklist = page.split('data-testid="provider-checklist"')[1].split("</table>")[0]
     assert checklist.count('class="ok"') == 6 and "在岗 0 人" in checklist  # staff still missing
     # a licence that lapsed is flagged on the page and in the list
-    client.post(f"/registry/providers/{pid}/licence",
-                data={"csrf_token": token, "kind": "食品经营许可证", "number": "JY115010200042",
-                      "valid_until": (_today() - timedelta(days=2)).isoformat()})
+    client.post(
+        f"/registry/providers/{pid}/licence",
+        data={
+            "csrf_token": token,
+            "kind": "食品经营许可证",
+            "number": "JY115010200042",
+            "valid_until": (_today() - timedelta(days=2)).isoformat(),
+        },
+    )
     page = client.get(f"/registry/providers/{pid}").get_data(as_text=True)
     assert "已过期: 食品经营许可证" in page
     listing = client.get("/registry/providers").get_data(as_text=True)
     assert re.search(rf'data-testid="provider-{pid}".*?1 项已过期', listing, re.S)
     # status changes with reasons, kept as history
-    client.post(f"/registry/providers/{pid}/status",
-                data={"csrf_token": token, "status": "warning", "reason": "证照过期未更新"})
-    client.post(f"/registry/providers/{pid}/status",
-                data={"csrf_token": token, "status": "suspended", "reason": "逾期未整改"})
-    assert client.post(f"/registry/providers/{pid}/status",
-                       data={"csrf_token": token, "status": "normal", "reason": " "}
-                       ).status_code == 422
+    client.post(
+        f"/registry/providers/{pid}/status",
+        data={"csrf_token": token, "status": "warning", "reason": "证照过期未更新"},
+    )
+    client.post(
+        f"/registry/providers/{pid}/status",
+        data={"csrf_token": token, "status": "suspended", "reason": "逾期未整改"},
+    )
+    assert (
+        client.post(
+            f"/registry/providers/{pid}/status",
+            data={"csrf_token": token, "status": "normal", "reason": " "},
+        ).status_code
+        == 422
+    )
     # a credit event, and the score that follows from it
-    client.post(f"/registry/providers/{pid}/credit",
-                data={"csrf_token": token, "kind": "service_violation", "points": "-6",
-                      "reason": "上门未出示证件"})
+    client.post(
+        f"/registry/providers/{pid}/credit",
+        data={
+            "csrf_token": token,
+            "kind": "service_violation",
+            "points": "-6",
+            "reason": "上门未出示证件",
+        },
+    )
     # an evaluation of last month, and its report
     month = (clock.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     client.post(f"/registry/providers/{pid}/evaluate", data={"csrf_token": token, "month": month})
@@ -111,9 +137,16 @@ def test_the_officer_onboards_and_keeps_a_provider(officer, world) -> None:
     assert pdf.status_code == 200 and pdf.data[:4] == b"%PDF"
     with world.runtime.session() as s:
         assert s.query(ProviderStatusChange).filter_by(provider_id=pid).count() == 2
-        for action in ("provider.register", "provider.add_licence", "provider.add_agreement",
-                       "provider.set_prices", "provider.set_status", "evaluation.credit_event",
-                       "evaluation.evaluate", "provider.view"):
+        for action in (
+            "provider.register",
+            "provider.add_licence",
+            "provider.add_agreement",
+            "provider.set_prices",
+            "provider.set_status",
+            "evaluation.credit_event",
+            "evaluation.evaluate",
+            "provider.view",
+        ):
             assert audit.list_records(s, action=action, target_id=str(pid)), action
 
 
@@ -152,11 +185,17 @@ def test_another_regions_officer_neither_sees_nor_touches_it(officer, app, world
         ("licence", {"kind": "其他", "number": "1"}),
         ("capacity", {"capacity": "1"}),
     ):
-        assert bt.post(f"/registry/providers/{pid}/{action}",
-                       data={"csrf_token": bt_token, **form}).status_code == 403, action
+        assert (
+            bt.post(
+                f"/registry/providers/{pid}/{action}", data={"csrf_token": bt_token, **form}
+            ).status_code
+            == 403
+        ), action
     # nor onboards into a region not theirs
-    resp = bt.post("/registry/providers", data=_onboarding_form(
-        bt_token, credit_code=make_credit_code("52", "150102", "RG000002")))
+    resp = bt.post(
+        "/registry/providers",
+        data=_onboarding_form(bt_token, credit_code=make_credit_code("52", "150102", "RG000002")),
+    )
     assert resp.status_code == 403
     with world.runtime.session() as s:
         p = s.get(Provider, pid)

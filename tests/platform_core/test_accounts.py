@@ -290,14 +290,18 @@ def test_a_locked_account_answers_like_a_wrong_password_in_the_same_time(rt) -> 
     unknown = [_timed_refusal(rt, "nobody", "Wrong-password-9") for _ in range(7)]
     answers = {(code, message) for _, code, message in locked + wrong + unknown}
     assert len(answers) == 1, answers
-    median = {k: statistics.median(t for t, _, _ in v) for k, v in
-              {"locked": locked, "wrong": wrong, "unknown": unknown}.items()}
+    median = {
+        k: statistics.median(t for t, _, _ in v)
+        for k, v in {"locked": locked, "wrong": wrong, "unknown": unknown}.items()
+    }
     # the hash runs every time: a locked account takes as long as a wrong password (scrypt
     # dominates); before, 3.7 ms against 45 ms told them apart
     assert median["locked"] > 0.6 * median["wrong"], median
     assert median["unknown"] > 0.6 * median["wrong"], median
     with rt.session() as s:
-        reasons = [r.detail["reason"] for r in audit.list_records(s, action="auth.login", limit=100)]
+        reasons = [
+            r.detail["reason"] for r in audit.list_records(s, action="auth.login", limit=100)
+        ]
     assert reasons.count("locked") >= 7  # the audit trail still knows which was which
 
 
@@ -308,21 +312,29 @@ def test_an_address_with_too_many_failures_waits_and_others_do_not(rt, backend, 
         import redis
 
         client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
-        throttle = RedisThrottle(client, f"{rt.settings.redis_namespace}-{uuid.uuid4().hex[:6]}",
-                                 limit=3, window_s=60)
+        throttle = RedisThrottle(
+            client, f"{rt.settings.redis_namespace}-{uuid.uuid4().hex[:6]}", limit=3, window_s=60
+        )
     else:
         throttle = MemoryThrottle(limit=3, window_s=60)
     for name in ("nobody", "agent01", "someone"):
         with rt.session() as s, pytest.raises(accounts.LoginRefused) as err:
-            accounts.log_in(s, username=name, password="Wrong-password-9",
-                            source_ip="10.9.9.9", throttle=throttle)
+            accounts.log_in(
+                s,
+                username=name,
+                password="Wrong-password-9",
+                source_ip="10.9.9.9",
+                throttle=throttle,
+            )
         assert err.value.code == "login_failed"
     with rt.session() as s, pytest.raises(accounts.LoginThrottled) as err:
-        accounts.log_in(s, username="agent01", password=GOOD, source_ip="10.9.9.9",
-                        throttle=throttle)
+        accounts.log_in(
+            s, username="agent01", password=GOOD, source_ip="10.9.9.9", throttle=throttle
+        )
     assert err.value.http_status == 429 and "分钟后再试" in err.value.message
     with rt.session() as s:  # the right password from another address still works
-        accounts.log_in(s, username="agent01", password=GOOD, source_ip="10.9.9.10",
-                        throttle=throttle)
+        accounts.log_in(
+            s, username="agent01", password=GOOD, source_ip="10.9.9.10", throttle=throttle
+        )
         user = s.scalar(select(User).where(User.username == "agent01"))
         assert user.failed_logins == 0 and user.locked_until is None

@@ -22,7 +22,9 @@ def _as_superuser(s) -> None:
 def _write(rt, n: int, start: int = 0) -> None:
     with rt.session() as s:
         for i in range(start, start + n):
-            audit.record(s, actor=AGENT, action="elder.reveal_id_number", target_type="elder", target_id=i)
+            audit.record(
+                s, actor=AGENT, action="elder.reveal_id_number", target_type="elder", target_id=i
+            )
 
 
 def test_edit_of_a_sealed_or_unsealed_record_is_detected(any_runtime) -> None:
@@ -66,12 +68,16 @@ def test_seal_job_is_idempotent(any_runtime) -> None:
 
 
 def test_refused_attempt_survives_rollback(any_runtime) -> None:
-    officer = Actor(kind="user", name="民政A", region_code="150200000000", role=Role.OFFICER, user_id=3)
+    officer = Actor(
+        kind="user", name="民政A", region_code="150200000000", role=Role.OFFICER, user_id=3
+    )
     try:
         with any_runtime.session() as s:
             # the request's own work already wrote an audit record: the separate one must not wait on it
             audit.record(s, actor=officer, action="elder.list", target_type="elder")
-            audit.record_refusal(s, actor=officer, action="elder.view", target_type="elder", target_id=1)
+            audit.record_refusal(
+                s, actor=officer, action="elder.view", target_type="elder", target_id=1
+            )
             raise RuntimeError("request refused")
     except RuntimeError:
         pass
@@ -84,7 +90,9 @@ def test_refusal_survives_a_session_closed_without_commit(any_runtime) -> None:
     audit.record_refusal(s, actor=AGENT, action="order.view", target_type="order", target_id=9)
     s.close()
     with any_runtime.session() as s2:
-        assert [(r.action, r.target_id, r.result) for r in audit.list_records(s2)] == [("order.view", "9", "denied")]
+        assert [(r.action, r.target_id, r.result) for r in audit.list_records(s2)] == [
+            ("order.view", "9", "denied")
+        ]
 
 
 def test_the_database_refuses_to_edit_or_delete_audit_records(runtime) -> None:
@@ -104,8 +112,12 @@ def test_the_database_refuses_to_edit_or_delete_audit_records(runtime) -> None:
         assert audit.verify_chain(s).intact and audit.verify_chain(s).checked == 2
 
 
-AUDITOR = Actor(kind="user", name="审计员", region_code="150000000000", role=Role.AUDITOR, user_id=30)
-ADMIN = Actor(kind="user", name="系统管理员", region_code="150000000000", role=Role.ADMIN, user_id=31)
+AUDITOR = Actor(
+    kind="user", name="审计员", region_code="150000000000", role=Role.AUDITOR, user_id=30
+)
+ADMIN = Actor(
+    kind="user", name="系统管理员", region_code="150000000000", role=Role.ADMIN, user_id=31
+)
 
 
 def test_only_the_auditor_searches_exports_and_verifies(any_runtime) -> None:
@@ -146,7 +158,9 @@ def test_retention_keeps_six_months_and_the_chain_still_verifies(any_runtime) ->
     old = utcnow() - timedelta(days=400)
     with any_runtime.session() as s:
         for i in range(3):
-            audit.record(s, actor=AGENT, action="elder.view", target_type="elder", target_id=i, at=old)
+            audit.record(
+                s, actor=AGENT, action="elder.view", target_type="elder", target_id=i, at=old
+            )
     _write(any_runtime, 2)
     with pytest.raises(ValidationFailed), any_runtime.session() as s:
         review.purge_expired(s, retention_days=90)  # shorter than six months: refused

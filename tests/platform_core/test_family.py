@@ -74,8 +74,11 @@ def test_the_invitation_is_texted_and_opens_the_members_own_login_once(elders) -
     with rt.session() as s, pytest.raises(family.InvitationInvalid):
         family.accept_invitation(s, code="ABCDEFGHJK", password=PASSWORD)
     with rt.session() as s:
-        reasons = [r.detail["reason"] for r in audit.list_records(s, action="family.accept")
-                   if r.result == "denied"]
+        reasons = [
+            r.detail["reason"]
+            for r in audit.list_records(s, action="family.accept")
+            if r.result == "denied"
+        ]
         assert sorted(reasons) == ["unknown_code", "used"]
 
 
@@ -142,16 +145,25 @@ def test_the_member_sees_only_their_elders_and_loses_them_when_revoked(elders) -
 def test_only_the_elders_region_invites_and_ends_access(elders) -> None:
     rt, first, _ = elders
     with rt.session() as s, pytest.raises(OutOfRegion):
-        family.invite(s, actor=BAOTOU_AGENT, elder_id=first, name="王", phone=SON_MOBILE,
-                      relation="儿子")
-    provider = Actor(kind="user", name="p", region_code="150102000000", role=Role.PROVIDER,
-                     user_id=50, provider_id=1)
+        family.invite(
+            s, actor=BAOTOU_AGENT, elder_id=first, name="王", phone=SON_MOBILE, relation="儿子"
+        )
+    provider = Actor(
+        kind="user",
+        name="p",
+        region_code="150102000000",
+        role=Role.PROVIDER,
+        user_id=50,
+        provider_id=1,
+    )
     with rt.session() as s, pytest.raises(PermissionDenied):
-        family.invite(s, actor=provider, elder_id=first, name="王", phone=SON_MOBILE,
-                      relation="儿子")
+        family.invite(
+            s, actor=provider, elder_id=first, name="王", phone=SON_MOBILE, relation="儿子"
+        )
     with rt.session() as s, pytest.raises(sms.NotAMobile):
-        family.invite(s, actor=AGENT, elder_id=first, name="王", phone="0471-6961234",
-                      relation="儿子")
+        family.invite(
+            s, actor=AGENT, elder_id=first, name="王", phone="0471-6961234", relation="儿子"
+        )
     with rt.session() as s:
         refusals = audit.list_records(s, action="family.invite")
         assert {r.result for r in refusals} == {"denied"} and len(refusals) == 2
@@ -163,20 +175,29 @@ def test_guessing_codes_is_throttled_per_address(elders) -> None:
     throttle = MemoryThrottle(limit=3, window_s=900)
     for _ in range(3):
         with rt.session() as s, pytest.raises(family.InvitationInvalid):
-            family.accept_invitation(s, code="ZZZZZZZZZZ", password=PASSWORD,
-                                     source_ip="198.51.100.7", throttle=throttle)
+            family.accept_invitation(
+                s, code="ZZZZZZZZZZ", password=PASSWORD, source_ip="198.51.100.7", throttle=throttle
+            )
     # even the right code waits now, from that address
     with rt.session() as s, pytest.raises(accounts.LoginThrottled):
-        family.accept_invitation(s, code=code, password=PASSWORD, source_ip="198.51.100.7",
-                                 throttle=throttle)
+        family.accept_invitation(
+            s, code=code, password=PASSWORD, source_ip="198.51.100.7", throttle=throttle
+        )
     with rt.session() as s:
-        family.accept_invitation(s, code=code, password=PASSWORD, source_ip="198.51.100.8",
-                                 throttle=throttle)
+        family.accept_invitation(
+            s, code=code, password=PASSWORD, source_ip="198.51.100.8", throttle=throttle
+        )
 
 
 def test_family_accounts_are_opened_only_by_invitation(elders) -> None:
     rt, _, _ = elders
     with rt.session() as s, pytest.raises(Exception) as err:
-        accounts.create_user(s, actor=AGENT, username="f13800000000", password=PASSWORD,
-                             role=Role.FAMILY, region_code="150102000000")
+        accounts.create_user(
+            s,
+            actor=AGENT,
+            username="f13800000000",
+            password=PASSWORD,
+            role=Role.FAMILY,
+            region_code="150102000000",
+        )
     assert err.value.code == "invalid_role"

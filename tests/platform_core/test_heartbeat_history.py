@@ -44,8 +44,11 @@ def test_beats_fold_into_hours_and_batches_merge(any_runtime) -> None:
         )
     with rt.session() as s:
         rows = list(
-            s.scalars(select(HeartbeatHour).where(HeartbeatHour.device_id == device_id)
-                      .order_by(HeartbeatHour.hour_start))
+            s.scalars(
+                select(HeartbeatHour)
+                .where(HeartbeatHour.device_id == device_id)
+                .order_by(HeartbeatHour.hour_start)
+            )
         )
     assert [(r.beats, r.battery_min, r.battery_max, r.battery_last) for r in rows] == [
         (61, 85, 99, 85),  # minutes 0-59 and the late one; the last reading of that hour is 85
@@ -67,8 +70,13 @@ def test_the_history_keeps_its_days(any_runtime) -> None:
     keep = rt.settings.device_heartbeat_history_days
     old = clock.now() - timedelta(days=keep + 1)
     with rt.session() as s:
-        record_heartbeats(s, beats=[Heartbeat(device_ref=serial, at=old, battery_pct=50),
-                                    Heartbeat(device_ref=serial, at=clock.now(), battery_pct=49)])
+        record_heartbeats(
+            s,
+            beats=[
+                Heartbeat(device_ref=serial, at=old, battery_pct=50),
+                Heartbeat(device_ref=serial, at=clock.now(), battery_pct=49),
+            ],
+        )
     with rt.session() as s:
         assert heartbeat_history.prune(s) == 1
     with rt.session() as s:

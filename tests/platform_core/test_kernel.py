@@ -43,17 +43,26 @@ def _collect(bus) -> tuple[list, threading.Event]:
 
 
 def test_settings_from_environment(tmp_path: Path) -> None:
-    s = load_settings({"HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_AMI_PORT": "15038", "HOTLINE_FOO": "bar"})
+    s = load_settings(
+        {"HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_AMI_PORT": "15038", "HOTLINE_FOO": "bar"}
+    )
     assert s.ami_port == 15038 and s.extra == {"foo": "bar"}
     assert len(s.data_key_bytes()) == 32
     # generated secrets persist: a restart reads the same keys (sealed data stays readable)
     again = load_settings({"HOTLINE_DATA_DIR": str(tmp_path)})
     assert (again.secret_key, again.data_key) == (s.secret_key, s.data_key)
     assert oct((tmp_path / "data_key").stat().st_mode & 0o777) == "0o600"
-    assert s.effective_database_url.startswith("sqlite:///") and s.effective_database_url.endswith("hotline.db")
+    assert s.effective_database_url.startswith("sqlite:///") and s.effective_database_url.endswith(
+        "hotline.db"
+    )
     with pytest.raises(SettingsError, match="HOTLINE_AMI_PORT"):
         load_settings({"HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_AMI_PORT": "five"})
-    bad = load_settings({"HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_DATA_KEY": base64.urlsafe_b64encode(b"short").decode()})
+    bad = load_settings(
+        {
+            "HOTLINE_DATA_DIR": str(tmp_path),
+            "HOTLINE_DATA_KEY": base64.urlsafe_b64encode(b"short").decode(),
+        }
+    )
     with pytest.raises(SettingsError, match="32"):
         bad.data_key_bytes()
 
@@ -83,8 +92,17 @@ def test_redis_bus_delivers_across_processes(redis_runtime) -> None:
     )
     import json
 
-    subprocess.run([sys.executable, "-c", code, redis_runtime.settings.redis_url,
-                    f"{redis_runtime.settings.redis_namespace}:events", json.dumps(env, ensure_ascii=False)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            redis_runtime.settings.redis_url,
+            f"{redis_runtime.settings.redis_namespace}:events",
+            json.dumps(env, ensure_ascii=False),
+        ],
+        check=True,
+    )
     assert arrived.wait(3)
     assert got[0]["data"]["what"] == "中文事件"
 
@@ -92,10 +110,19 @@ def test_redis_bus_delivers_across_processes(redis_runtime) -> None:
 def test_in_process_jobs_run_schedule_and_keep_failures(tmp_path: Path) -> None:
     q = InProcessJobQueue()
     out = tmp_path / "out.txt"
-    q.enqueue("tests.platform_core.job_targets:append_line", str(out), "later", at=datetime.now(UTC) + timedelta(seconds=0.3))
+    q.enqueue(
+        "tests.platform_core.job_targets:append_line",
+        str(out),
+        "later",
+        at=datetime.now(UTC) + timedelta(seconds=0.3),
+    )
     q.enqueue("tests.platform_core.job_targets:append_line", str(out), "now")
-    cancelled = q.enqueue("tests.platform_core.job_targets:append_line", str(out), "never",
-                          at=datetime.now(UTC) + timedelta(seconds=0.2))
+    cancelled = q.enqueue(
+        "tests.platform_core.job_targets:append_line",
+        str(out),
+        "never",
+        at=datetime.now(UTC) + timedelta(seconds=0.2),
+    )
     q.cancel(cancelled)
     failed = q.enqueue("tests.platform_core.job_targets:explode", "坏了")
     time.sleep(0.6)
@@ -112,13 +139,25 @@ def test_rq_jobs_run_in_a_real_worker(redis_runtime, tmp_path: Path) -> None:
     jobs = redis_runtime.jobs
     assert isinstance(jobs, RQJobQueue)
     out = tmp_path / "rq.txt"
-    jobs.enqueue("tests.platform_core.job_targets:append_line", str(out), "来自 RQ", job_id="kernel-test-1")
+    jobs.enqueue(
+        "tests.platform_core.job_targets:append_line", str(out), "来自 RQ", job_id="kernel-test-1"
+    )
     bad = jobs.enqueue("tests.platform_core.job_targets:explode", "rq failure")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     worker = subprocess.run(
-        [str(Path(sys.executable).with_name("rq")), "worker", "--burst", "--url", redis_runtime.settings.redis_url,
-         jobs.queue_name("default")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [
+            str(Path(sys.executable).with_name("rq")),
+            "worker",
+            "--burst",
+            "--url",
+            redis_runtime.settings.redis_url,
+            jobs.queue_name("default"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert worker.returncode == 0, worker.stderr
     assert out.read_text(encoding="utf-8").strip() == "来自 RQ"
@@ -130,7 +169,11 @@ def test_sealing_and_blind_index() -> None:
     sealed = c.seal("150102195001011234")
     assert "1501" not in sealed and c.open(sealed) == "150102195001011234"
     assert c.seal("x") != c.seal("x")  # fresh nonce each time
-    assert c.blind_index("abc") == c.blind_index("abc") != FieldCipher(os.urandom(32)).blind_index("abc")
+    assert (
+        c.blind_index("abc")
+        == c.blind_index("abc")
+        != FieldCipher(os.urandom(32)).blind_index("abc")
+    )
     tampered = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
     with pytest.raises(DecryptionFailed):
         c.open(tampered)

@@ -39,8 +39,14 @@ def _diff(url: str) -> list:
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
-def test_upgrade_matches_models_and_downgrade_empties(backend: str, request: pytest.FixtureRequest, tmp_path) -> None:
-    url = request.getfixturevalue("empty_pg") if backend == "postgresql" else f"sqlite:///{tmp_path / 'm.db'}"
+def test_upgrade_matches_models_and_downgrade_empties(
+    backend: str, request: pytest.FixtureRequest, tmp_path
+) -> None:
+    url = (
+        request.getfixturevalue("empty_pg")
+        if backend == "postgresql"
+        else f"sqlite:///{tmp_path / 'm.db'}"
+    )
     migrate.upgrade(url)
     assert _diff(url) == [], "models changed without a migration: run `hotline db revision -m ...`"
     migrate.downgrade(url, "base")

@@ -25,7 +25,13 @@ def test_levels_and_prefixes() -> None:
 
 @pytest.mark.parametrize(
     "raw, reason",
-    [("15010", "6、9 或 12"), ("15a100", "数字"), ("000000", "00"), ("150102000012", "乡镇段"), ("150102650000", "001-599")],
+    [
+        ("15010", "6、9 或 12"),
+        ("15a100", "数字"),
+        ("000000", "00"),
+        ("150102000012", "乡镇段"),
+        ("150102650000", "001-599"),
+    ],
 )
 def test_invalid_codes_say_why(raw: str, reason: str) -> None:
     with pytest.raises(InvalidRegionCode) as err:
@@ -53,7 +59,9 @@ def test_scope_by_prefix(any_runtime) -> None:
         service.load_dictionary(s)
         village = service.ensure_region(s, "150121101201")
         assert village.level == 5 and village.parent_code == "150121101000"
-        in_hohhot = s.scalars(select(Region.code).where(service.within(Region.code, "150100"))).all()
+        in_hohhot = s.scalars(
+            select(Region.code).where(service.within(Region.code, "150100"))
+        ).all()
         assert "150121101201" in in_hohhot and "150202000000" not in in_hohhot
         assert all(c.startswith("1501") for c in in_hohhot)
     service.require_within("150121101201", "150100000000")

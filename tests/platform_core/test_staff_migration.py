@@ -85,7 +85,12 @@ def test_json_qualifications_become_rows_and_come_back(backend, request, tmp_pat
             raw = c.execute(text("SELECT qualifications FROM provider_staff")).scalar_one()
         back = json.loads(raw) if isinstance(raw, str) else raw
         assert back == [
-            {"name": "养老护理员", "level": "四级", "number": "2019-0042", "valid_until": "2027-06-30"},
+            {
+                "name": "养老护理员",
+                "level": "四级",
+                "number": "2019-0042",
+                "valid_until": "2027-06-30",
+            },
             {"name": "健康证", "valid_until": "2020-01-31"},
             {"name": "急救员证"},
         ]

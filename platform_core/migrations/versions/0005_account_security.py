@@ -23,7 +23,9 @@ def upgrade() -> None:
         # the default stays in the database: processes of the previous release, still running
         # during a rolling upgrade, insert users without this column
         batch_op.add_column(
-            sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column(
+                "must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
         )
         batch_op.add_column(sa.Column("totp_secret_sealed", sa.Text(), nullable=True))
         batch_op.add_column(
@@ -41,7 +43,9 @@ def upgrade() -> None:
         sa.Column("created_at", platform_core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("used_at", platform_core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_user_recovery_codes_user_id_users"),
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_user_recovery_codes_user_id_users"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_recovery_codes")),

@@ -23,7 +23,9 @@ def upgrade() -> None:
     op.create_table(
         "audit_chain_anchors",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("chain_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "chain_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
         sa.Column("chain_hash", sa.String(length=64), nullable=False),
         sa.Column("removed", sa.Integer(), nullable=False),
         sa.Column("removed_before", platform_core.db.UTCDateTime(timezone=True), nullable=False),

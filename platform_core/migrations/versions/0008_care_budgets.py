@@ -35,7 +35,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_care_budgets")),
         sa.UniqueConstraint(
-            "programme", "league_code", "year", name=op.f("uq_care_budgets_programme_league_code_year")
+            "programme",
+            "league_code",
+            "year",
+            name=op.f("uq_care_budgets_programme_league_code_year"),
         ),
     )
     with op.batch_alter_table("care_budgets", schema=None) as batch_op:
