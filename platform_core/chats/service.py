@@ -279,14 +279,7 @@ def _own_chat(
     member = family.member_of(session, actor=actor)
     chat = session.get(Chat, chat_id, with_for_update=lock)
     if chat is None or chat.sender_user_id != member.user_id:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="chat",
-            target_id=chat_id,
-            detail={"reason": "not_own_chat"},
-        )
+        _refuse(session, actor, action, chat_id, "not_own_chat")
         raise ChatNotFound("咨询不存在 / no such conversation")
     family.require_link(session, actor=actor, elder_id=chat.elder_id, action=action)
     return chat
@@ -323,6 +316,18 @@ def _end(session: Session, chat: Chat, status: str, reason: str) -> None:
 # ---------------------------------------------------------------- the hotline's side
 
 
+def _refuse(session: Session, actor: Actor, action: str, chat_id: int, reason: str) -> None:
+    """A refused step on a conversation, audited with its reason."""
+    audit.record_refusal(
+        session,
+        actor=actor,
+        action=action,
+        target_type="chat",
+        target_id=chat_id,
+        detail={"reason": reason},
+    )
+
+
 def _for_staff(
     session: Session, *, actor: Actor, chat_id: int, action: str, lock: bool = False
 ) -> Chat:
@@ -330,28 +335,14 @@ def _for_staff(
     if chat is None:
         raise ChatNotFound("咨询不存在 / no such conversation")
     if not codes.is_within(chat.region_code, actor.region_code):
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="chat",
-            target_id=chat_id,
-            detail={"reason": "out_of_region"},
-        )
+        _refuse(session, actor, action, chat_id, "out_of_region")
         raise OutOfRegion("无权访问其他地区的数据 / outside your region")
     return chat
 
 
 def _require_desk_role(session: Session, actor: Actor, action: str, chat_id: int) -> None:
     if actor.role not in DESK_ROLES or actor.user_id is None:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="chat",
-            target_id=chat_id,
-            detail={"reason": "role"},
-        )
+        _refuse(session, actor, action, chat_id, "role")
         raise PermissionDenied("只有坐席可以接待在线咨询 / only agents answer conversations")
 
 
@@ -410,14 +401,7 @@ def require_handler(
     if chat.status != HANDLING:
         raise ChatNotOpen("该咨询未在接待中 / the conversation is not being answered")
     if chat.handler_user_id != actor.user_id:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="chat",
-            target_id=chat_id,
-            detail={"reason": "not_handler"},
-        )
+        _refuse(session, actor, action, chat_id, "not_handler")
         raise NotYourChat("该咨询由其他坐席接待 / another agent answers this conversation")
     return chat
 
