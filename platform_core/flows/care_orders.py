@@ -142,32 +142,6 @@ def _hand_to_dispatch(session: Session, actor: Actor, order_id: int) -> ServiceO
     return orders.submit_for_dispatch(session, actor=actor, order_id=order_id, reason="来电建单")
 
 
-def open_order_from_call(
-    session: Session,
-    *,
-    actor: Actor,
-    elder_id: int,
-    service_type_code: str,
-    urgency: str = "normal",
-    notes: str = "",
-    address: str | None = None,
-    linkedid: str | None = None,
-    site_id: int | None = None,
-) -> ServiceOrder:
-    """The call's order of the service (:func:`open_call_order`), opened or found."""
-    return open_call_order(
-        session,
-        actor=actor,
-        elder_id=elder_id,
-        service_type_code=service_type_code,
-        urgency=urgency,
-        notes=notes,
-        address=address,
-        linkedid=linkedid,
-        site_id=site_id,
-    ).order
-
-
 def open_chat_order(
     session: Session,
     *,

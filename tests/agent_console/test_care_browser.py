@@ -37,13 +37,13 @@ def _dispatched_order(world) -> tuple[int, str]:
     with world.runtime.session() as s:
         install_catalogue(s)
         provider = add_provider(s, services=("care_cleaning",))
-        order = care_orders.open_order_from_call(
+        order = care_orders.open_call_order(
             s,
             actor=agent(),
             elder_id=world.elders["hhht"],
             service_type_code="care_cleaning",
             address="新城区锡林路 1 号",
-        )
+        ).order
         order_id = order.id
     world.runtime.jobs.wait_idle(15)  # the dispatch job the opening set off
     with world.runtime.session() as s:

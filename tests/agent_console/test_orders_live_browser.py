@@ -90,13 +90,13 @@ def test_a_providers_step_reaches_every_screen_live_and_a_reconnect_rereads(
 
     # the agent opens an order from the call; dispatch sends it to the provider
     with rt.session() as s:
-        order = care_orders.open_order_from_call(
+        order = care_orders.open_call_order(
             s,
             actor=_agent(world),
             elder_id=world.elders["hhht"],
             service_type_code="care_cleaning",
             linkedid=CALL,
-        )
+        ).order
         order_id, order_no = order.id, order.order_no
     rt.jobs.wait_idle(15)
     with rt.session() as s:

@@ -37,12 +37,12 @@ def test_the_pops_orders_follow_the_elder_shown(live, world) -> None:
         assert pop["ok"] and pop["open_orders"] == []
 
         with world.runtime.session() as s:  # as the console opens one: opened, then dispatch
-            order = care_orders.open_order_from_call(
+            order = care_orders.open_call_order(
                 s,
                 actor=agent(),
                 elder_id=world.elders["hhht"],
                 service_type_code="care_cleaning",
-            )
+            ).order
             order_id = order.id
         statuses = _changes(sock, order_id, until="dispatched")
         assert statuses[:2] == ["created", "pending_dispatch"]

@@ -64,29 +64,29 @@ def test_the_ivr_draft_is_the_order_the_agent_opens_and_a_second_opening_names_i
         elder = approved_elder(s)  # an allowance this month: the draft must draw it once
         granted = gp.allowance_remaining(s, elder_id=elder.id)
         draft = _ivr_draft(s, elder.id)
-        first = care_orders.open_order_from_call(
+        first = care_orders.open_call_order(
             s,
             actor=AGENT,
             elder_id=elder.id,
             service_type_code="care_bathing",
             notes="老人腿脚不便, 请带洗浴椅",
             linkedid=CALL,
-        )
+        ).order
         assert first.id == draft.id
         assert first.status == "pending_dispatch"
         assert first.notes == "老人腿脚不便, 请带洗浴椅"
         drawn = care_orders.order_allowance(s, order_id=draft.id)
         assert drawn == first.self_pay > 0
-        again = care_orders.open_order_from_call(
+        again = care_orders.open_call_order(
             s, actor=AGENT, elder_id=elder.id, service_type_code="care_bathing", linkedid=CALL
-        )
+        ).order
         assert again.id == draft.id
         assert care_orders.order_allowance(s, order_id=draft.id) == drawn
         assert gp.allowance_remaining(s, elder_id=elder.id) == granted - drawn
         # another service on the same call is another order
-        cleaning = care_orders.open_order_from_call(
+        cleaning = care_orders.open_call_order(
             s, actor=AGENT, elder_id=elder.id, service_type_code="care_cleaning", linkedid=CALL
-        )
+        ).order
         assert cleaning.id != draft.id
         assert _live(s, elder.id) == [
             ("care_bathing", "ivr", "pending_dispatch"),
