@@ -1,17 +1,22 @@
-"""Helpers shared by the blueprints: the runtime, request bodies, note limits, order openings."""
+"""Helpers shared by the blueprints: the runtime, request bodies, note limits, order openings,
+a report's period."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from flask import current_app, g, request
 from pydantic import BaseModel, ValidationError
 
 from agent_console import i18n
 from agent_console.security import audit_refusal, current_actor, require_region
+from platform_core import clock
 from platform_core.calls import desk
 from platform_core.calls import queries as calls
 from platform_core.calls.queues import queue_label
@@ -122,3 +127,41 @@ def queue_name(code: str) -> str:
     lang = g.get("lang", i18n.DEFAULT)
     translated = i18n.catalogue(lang).get(f"queue.{code}") if lang != i18n.DEFAULT else None
     return translated or queue_label(runtime().settings, code)
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """The days a report asks for (``start`` and ``end`` query arguments, local days,
+    both included) and the UTC instants that bound them."""
+
+    start_day: date
+    end_day: date
+    start: datetime
+    end: datetime
+
+
+def requested_days(*, max_days: int) -> DayRange:
+    """The ``start``/``end`` days of the query string (today when absent), refused when they
+    are not dates, run backwards or span more than ``max_days``; the reports and the
+    supervision dashboards read a period the same way."""
+    timezone = runtime().settings.timezone
+    today = clock.today(timezone)
+    try:
+        start_day = date.fromisoformat(request.args.get("start") or today.isoformat())
+        end_day = date.fromisoformat(request.args.get("end") or start_day.isoformat())
+    except ValueError as exc:
+        raise ValidationFailed(
+            "日期格式应为 YYYY-MM-DD / dates must be YYYY-MM-DD", code="invalid_date"
+        ) from exc
+    if end_day < start_day:
+        raise ValidationFailed(
+            "结束日期早于开始日期 / the end date is before the start date", code="invalid_range"
+        )
+    if (end_day - start_day).days > max_days:
+        raise ValidationFailed(
+            f"一次最多统计 {max_days} 天 / at most {max_days} days at once", code="range_too_long"
+        )
+    tz = ZoneInfo(timezone)
+    start = datetime.combine(start_day, time.min, tz).astimezone(UTC)
+    end = datetime.combine(end_day + timedelta(days=1), time.min, tz).astimezone(UTC)
+    return DayRange(start_day, end_day, start, end)

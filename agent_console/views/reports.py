@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, g, jsonify, render_template, request
 
 from agent_console import i18n
 from agent_console.security import current_actor, guard
-from agent_console.views.common import queue_name, runtime
-from platform_core import clock
+from agent_console.views.common import queue_name, requested_days, runtime
 from platform_core.accounts.permissions import Permission
 from platform_core.alarms import kpi as alarm_kpi
 from platform_core.audit import service as audit
@@ -35,23 +33,7 @@ MAX_DAYS = 366
 
 
 def _params() -> tuple[datetime, datetime, str | None, str | None, date, date]:
-    tz = ZoneInfo(runtime().settings.timezone)
-    today = clock.today(runtime().settings.timezone)
-    try:
-        start_day = date.fromisoformat(request.args.get("start") or today.isoformat())
-        end_day = date.fromisoformat(request.args.get("end") or start_day.isoformat())
-    except ValueError as exc:
-        raise ValidationFailed(
-            "日期格式应为 YYYY-MM-DD / dates must be YYYY-MM-DD", code="invalid_date"
-        ) from exc
-    if end_day < start_day:
-        raise ValidationFailed(
-            "结束日期早于开始日期 / the end date is before the start date", code="invalid_range"
-        )
-    if (end_day - start_day).days > MAX_DAYS:
-        raise ValidationFailed(
-            f"一次最多统计 {MAX_DAYS} 天 / at most {MAX_DAYS} days at once", code="range_too_long"
-        )
+    days = requested_days(max_days=MAX_DAYS)
     by = request.args.get("by") or None
     if by is not None and by not in GROUPINGS:
         raise ValidationFailed(
@@ -59,9 +41,7 @@ def _params() -> tuple[datetime, datetime, str | None, str | None, date, date]:
             code="invalid_grouping",
         )
     queue = (request.args.get("queue") or "").strip()[:64] or None
-    start = datetime.combine(start_day, time.min, tz).astimezone(UTC)
-    end = datetime.combine(end_day + timedelta(days=1), time.min, tz).astimezone(UTC)
-    return start, end, queue, by, start_day, end_day
+    return days.start, days.end, queue, by, days.start_day, days.end_day
 
 
 def _plain(value: Any) -> Any:

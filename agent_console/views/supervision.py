@@ -10,9 +10,8 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
 from openpyxl import Workbook
@@ -20,7 +19,7 @@ from openpyxl.styles import Font
 
 from agent_console import i18n
 from agent_console.security import audit_refusal, current_actor, guard
-from agent_console.views.common import runtime
+from agent_console.views.common import requested_days, runtime
 from platform_core import clock
 from platform_core.accounts.permissions import Permission
 from platform_core.audit import service as audit
@@ -75,32 +74,13 @@ def warehouse() -> Warehouse:
 
 
 def _period() -> tuple[datetime, datetime, str]:
-    settings = runtime().settings
-    tz = ZoneInfo(settings.timezone)
-    today = clock.today(settings.timezone)
-    try:
-        start_day = date.fromisoformat(request.args.get("start") or today.isoformat())
-        end_day = date.fromisoformat(request.args.get("end") or start_day.isoformat())
-    except ValueError as exc:
-        raise ValidationFailed(
-            "日期格式应为 YYYY-MM-DD / dates must be YYYY-MM-DD", code="invalid_date"
-        ) from exc
-    if end_day < start_day:
-        raise ValidationFailed(
-            "结束日期早于开始日期 / the end date is before the start date", code="invalid_range"
-        )
-    if (end_day - start_day).days > MAX_DAYS:
-        raise ValidationFailed(
-            f"一次最多 {MAX_DAYS} 天 / at most {MAX_DAYS} days at once", code="range_too_long"
-        )
+    days = requested_days(max_days=MAX_DAYS)
     grain = request.args.get("grain") or "day"
     if grain not in dashboards.GRAINS:
         raise ValidationFailed(
             "粒度只能是小时、天或月 / grain must be hour, day or month", code="invalid_grain"
         )
-    start = datetime.combine(start_day, time.min, tz).astimezone(UTC)
-    end = datetime.combine(end_day + timedelta(days=1), time.min, tz).astimezone(UTC)
-    return start, end, grain
+    return days.start, days.end, grain
 
 
 def _region_arg() -> str | None:
