@@ -151,6 +151,10 @@ def _authorize(
 ) -> None:
     """Roles per command, a provider only on its own orders, everyone else only in their region."""
     order_id = order.id if order is not None else None
+
+    def deny(error: DomainError) -> NoReturn:
+        _refuse(session, actor=actor, action=command, order_id=order_id, error=error)
+
     if _is_provider(actor):
         if command == "open_order" and actor.staff_id is None:
             return
@@ -158,64 +162,36 @@ def _authorize(
         if command not in (STAFF_COMMANDS if practitioner else PROVIDER_COMMANDS) or (
             actor.role is not None and actor.role not in (Role.PROVIDER, Role.STAFF)
         ):
-            _refuse(
-                session,
-                actor=actor,
-                action=command,
-                order_id=order_id,
-                error=PermissionDenied(
+            deny(
+                PermissionDenied(
                     f"服务商不能{states.COMMAND_LABELS[command]} / a provider may not {command}"
-                ),
+                )
             )
         if order is None or order.provider_id is None or order.provider_id != actor.provider_id:
-            _refuse(
-                session,
-                actor=actor,
-                action=command,
-                order_id=order_id,
-                error=PermissionDenied(
+            deny(
+                PermissionDenied(
                     "服务商只能处理派给本机构的工单 / a provider may act only on its own orders",
                     code="not_your_order",
-                ),
+                )
             )
         if practitioner and order.staff_id != actor.staff_id:
-            _refuse(
-                session,
-                actor=actor,
-                action=command,
-                order_id=order_id,
-                error=PermissionDenied(
+            deny(
+                PermissionDenied(
                     "服务人员只能处理指派给本人的工单 / a practitioner acts only on their own orders",
                     code="not_your_order",
-                ),
+                )
             )
         return
     if actor.role is not None and actor.role not in COMMAND_ROLES[command]:
-        _refuse(
-            session,
-            actor=actor,
-            action=command,
-            order_id=order_id,
-            error=PermissionDenied(
+        deny(
+            PermissionDenied(
                 f"当前角色无权{states.COMMAND_LABELS[command]} / your role may not {command}"
-            ),
+            )
         )
     if actor.role is None and actor.kind == "user":
-        _refuse(
-            session,
-            actor=actor,
-            action=command,
-            order_id=order_id,
-            error=PermissionDenied("用户缺少角色 / a user without a role may not act"),
-        )
+        deny(PermissionDenied("用户缺少角色 / a user without a role may not act"))
     if not codes.is_within(region_code, actor.region_code):
-        _refuse(
-            session,
-            actor=actor,
-            action=command,
-            order_id=order_id,
-            error=OutOfRegion("无权处理其他地区的工单 / outside your region"),
-        )
+        deny(OutOfRegion("无权处理其他地区的工单 / outside your region"))
 
 
 def _facts(session: Session, order: ServiceOrder) -> dict[str, bool]:

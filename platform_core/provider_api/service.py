@@ -347,16 +347,21 @@ def parse_report(session: Session, caller: Caller) -> ReportIn:
 def report_event(session: Session, *, caller: Caller, report: ReportIn) -> dict[str, Any]:
     """Apply one reported event to the provider's order, once per (order number, sequence)."""
     actor = caller.actor
-    order_no = report.order_no.strip().upper()
-    found = orders.find_order_by_no(session, order_no=order_no)
-    if found is None:
+
+    def refuse(detail: dict[str, Any], *, order_id: int | None = None) -> None:
         audit.record_refusal(
             session,
             actor=actor,
             action="provider_api.report",
             target_type="service_order",
-            detail={"reason": "order_not_found", "order_no": order_no},
+            target_id=order_id,
+            detail=detail,
         )
+
+    order_no = report.order_no.strip().upper()
+    found = orders.find_order_by_no(session, order_no=order_no)
+    if found is None:
+        refuse({"reason": "order_not_found", "order_no": order_no})
         raise UnknownOrder(f"工单不存在: {order_no} / unknown order")
     # one report of an order at a time: the order's row lock orders them
     order = session.scalar(
@@ -377,24 +382,10 @@ def report_event(session: Session, *, caller: Caller, report: ReportIn) -> dict[
         return {**done.result, "duplicate": True}
     if order.provider_id != caller.provider.id:
         # another provider's order answers exactly as an unknown one: no existence oracle
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action="provider_api.report",
-            target_type="service_order",
-            target_id=order.id,
-            detail={"reason": "not_your_order", "order_no": order_no},
-        )
+        refuse({"reason": "not_your_order", "order_no": order_no}, order_id=order.id)
         raise UnknownOrder(f"工单不存在: {order_no} / unknown order")
     if done is not None:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action="provider_api.report",
-            target_type="service_order",
-            target_id=order.id,
-            detail={"reason": "sequence_reused", "seq": report.seq},
-        )
+        refuse({"reason": "sequence_reused", "seq": report.seq}, order_id=order.id)
         raise Conflict(
             f"序号 {report.seq} 已用于另一条上报 / sequence {report.seq} was used for another report",
             code="sequence_reused",
@@ -404,14 +395,7 @@ def report_event(session: Session, *, caller: Caller, report: ReportIn) -> dict[
         _apply(session, actor, order, report)
     except ValidationFailed as err:
         # the order's commands audit their own refusals; incomplete events are audited here
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action="provider_api.report",
-            target_type="service_order",
-            target_id=order.id,
-            detail={"reason": err.code, "event": report.event, "seq": report.seq},
-        )
+        refuse({"reason": err.code, "event": report.event, "seq": report.seq}, order_id=order.id)
         raise
     result = {
         "order_no": order.order_no,
