@@ -147,14 +147,19 @@ def _parse_plain(block: str) -> Message | None:
             first = False
         elif low == "event" or (low == "response" and "response" in store):
             return None  # a merged block
-        current = store.get(low)
-        if current is None:
-            store[low] = (key, value)
-        elif isinstance(current[1], list):
-            current[1].append(value)
-        else:
-            store[low] = (current[0], [current[1], value])
+        _store_field(store, low, key, value)
     return _message(store) if store else None
+
+
+def _store_field(store: dict[str, tuple[str, Any]], low: str, key: str, value: str) -> None:
+    # a repeated key (ChanVariable) collects its values into a list, in order
+    current = store.get(low)
+    if current is None:
+        store[low] = (key, value)
+    elif isinstance(current[1], list):
+        current[1].append(value)
+    else:
+        store[low] = (current[0], [current[1], value])
 
 
 def parse_block(block: str, stats: AmiStats | None = None) -> list[Message]:
@@ -192,13 +197,7 @@ def parse_block(block: str, stats: AmiStats | None = None) -> list[Message]:
                 stats.merged_blocks += 1
             messages.append(_message(store))
             store = {}
-        current = store.get(low)
-        if current is None:
-            store[low] = (key, value)
-        elif isinstance(current[1], list):
-            current[1].append(value)
-        else:
-            store[low] = (current[0], [current[1], value])
+        _store_field(store, low, key, value)
     if store:
         if "event" in store or "response" in store:
             messages.append(_message(store))

@@ -302,6 +302,35 @@ class PbxSimulator:
         self._emit("Newchannel", self._snap(ch))
         return ch
 
+    def _agent_leg(self, m: Member, caller: Channel, **kw: Any) -> Channel:
+        """A new channel to a member's phone on the caller's call, showing the caller; a queue's
+        ring and a desk's dial open it alike."""
+        return self._new_channel(
+            m.interface,
+            linkedid=caller.linkedid,
+            caller_num=m.peer,
+            caller_name=m.name,
+            connected_num=caller.caller_num,
+            connected_name=caller.caller_name,
+            context=self.config.agent_context,
+            exten=caller.exten,
+            **kw,
+        )
+
+    def _caller_leaves(self, w: _Waiter, pos: int) -> None:
+        # answered or given up, a caller leaves the queue's waiting list with the same event
+        q, ch = w.queue, w.call.channel
+        q.waiting.remove(w)
+        self._emit(
+            "QueueCallerLeave",
+            [
+                *self._snap(ch),
+                ("Queue", q.cfg.name),
+                ("Position", str(pos)),
+                ("Count", str(len(q.waiting))),
+            ],
+        )
+
     def _state(self, ch: Channel, state: int) -> None:
         ch.state = state
         self._emit("Newstate", self._snap(ch))
@@ -557,16 +586,7 @@ class PbxSimulator:
                     ("HoldTime", str(hold)),
                 ],
             )
-        q.waiting.remove(w)
-        self._emit(
-            "QueueCallerLeave",
-            [
-                *self._snap(ch),
-                ("Queue", q.cfg.name),
-                ("Position", str(pos)),
-                ("Count", str(len(q.waiting))),
-            ],
-        )
+        self._caller_leaves(w, pos)
         self._kick()
         if call.outcome is None:
             call.outcome = "abandoned" if how == "abandon" else "timeout"
@@ -591,17 +611,7 @@ class PbxSimulator:
         legs: dict[str, Channel] = {}
         started = time.monotonic()
         for m in members:
-            leg = self._new_channel(
-                m.interface,
-                linkedid=ch.linkedid,
-                caller_num=m.peer,
-                caller_name=m.name,
-                connected_num=ch.caller_num,
-                connected_name=ch.caller_name,
-                context=self.config.agent_context,
-                exten=ch.exten,
-                state=0,
-            )
+            leg = self._agent_leg(m, ch, state=0)
             leg.application, leg.application_data = "AppQueue", "(Outgoing Line)"
             legs[m.interface] = leg
             m.channel = leg
@@ -697,16 +707,7 @@ class PbxSimulator:
         self._emit("DialEnd", [*self._snap(ch), *self._snap(leg, "Dest"), ("DialStatus", "ANSWER")])
         self._emit("MusicOnHoldStop", self._snap(ch))
         pos = q.position(w)
-        q.waiting.remove(w)
-        self._emit(
-            "QueueCallerLeave",
-            [
-                *self._snap(ch),
-                ("Queue", q.cfg.name),
-                ("Position", str(pos)),
-                ("Count", str(len(q.waiting))),
-            ],
-        )
+        self._caller_leaves(w, pos)
         self._emit(
             "AgentConnect",
             [*self._agent_body(ch, leg, q, m), ("HoldTime", str(hold)), ("RingTime", str(ring))],
@@ -829,16 +830,7 @@ class PbxSimulator:
     async def _dial_desk(self, call: SimCall, m: Member) -> None:
         ch = call.channel
         m.busy_outbound = True
-        leg = self._new_channel(
-            m.interface,
-            linkedid=ch.linkedid,
-            caller_num=m.peer,
-            caller_name=m.name,
-            connected_num=ch.caller_num,
-            connected_name=ch.caller_name,
-            context=self.config.agent_context,
-            exten=exten_of(ch),
-        )
+        leg = self._agent_leg(m, ch)
         self._member_status(m)
         self._emit(
             "DialBegin", [*self._snap(ch), *self._snap(leg, "Dest"), ("DialString", m.interface)]
@@ -1445,10 +1437,6 @@ class PbxSimulator:
             (k, v) for k, v in fields if k.lower() not in ("action", "userevent")
         ]
         self._emit("UserEvent", body)
-
-
-def exten_of(ch: Channel) -> str:
-    return ch.exten
 
 
 def _split_callerid(value: str) -> tuple[str, str]:

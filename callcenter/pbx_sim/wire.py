@@ -211,6 +211,15 @@ class MemberFields:
             ("Queue", self.queue),
             ("MemberName", self.name),
             ("Interface", self.interface),
+            *self._state_fields(),
+            ("Ringinuse", "1" if self.ringinuse else "0"),
+            ("Wrapuptime", str(self.wrapuptime)),
+        ]
+
+    def _state_fields(self) -> Fields:
+        # what the QueueMember* events and the QueueStatus item both say of a member, in
+        # Asterisk's order; only the naming fields around it differ
+        return [
             ("StateInterface", self.state_interface),
             ("Membership", self.membership),
             ("Penalty", str(self.penalty)),
@@ -222,8 +231,6 @@ class MemberFields:
             ("Status", str(self.status)),
             ("Paused", "1" if self.paused else "0"),
             ("PausedReason", self.paused_reason),
-            ("Ringinuse", "1" if self.ringinuse else "0"),
-            ("Wrapuptime", str(self.wrapuptime)),
         ]
 
     def queue_member_item(self, action_id: str | None) -> Fields:
@@ -233,17 +240,7 @@ class MemberFields:
             ("Queue", self.queue),
             ("Name", self.name),
             ("Location", self.interface),
-            ("StateInterface", self.state_interface),
-            ("Membership", self.membership),
-            ("Penalty", str(self.penalty)),
-            ("CallsTaken", str(self.calls_taken)),
-            ("LastCall", str(self.last_call)),
-            ("LastPause", str(self.last_pause)),
-            ("LoginTime", str(self.login_time)),
-            ("InCall", "1" if self.in_call else "0"),
-            ("Status", str(self.status)),
-            ("Paused", "1" if self.paused else "0"),
-            ("PausedReason", self.paused_reason),
+            *self._state_fields(),
             ("Wrapuptime", str(self.wrapuptime)),
         ]
         if action_id is not None:
