@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, redirect, request, url_for
 from agent_console.security import current_actor, guard
 from agent_console.views.care_office.common import (
     act,
+    applying_elder,
     audit_view,
     chain_list,
     in_region,
@@ -20,8 +21,7 @@ from agent_console.views.care_office.common import (
 )
 from agent_console.views.common import check_note, runtime
 from platform_core.accounts.permissions import Permission, allows
-from platform_core.elders.service import find_elder_by_id_number
-from platform_core.errors import NotFound, ValidationFailed
+from platform_core.errors import ValidationFailed
 from platform_core.home_adaptation import desk
 from platform_core.home_adaptation import service as ha
 from platform_core.providers.service import get_provider, list_providers
@@ -52,10 +52,7 @@ def apply() -> Any:
 
     def run() -> Any:
         with runtime().session() as s:
-            elder = find_elder_by_id_number(s, id_number=form["id_number"])
-            if elder is None:
-                raise NotFound("未找到该身份证号的老人档案 / no elder with this ID number")
-            in_region(elder.region_code, target_type="elder", target_id=elder.id)
+            elder = applying_elder(s, form["id_number"])
             case = ha.apply_for_adaptation(s, actor=current_actor(), elder_id=elder.id)
             case_id = case.id
         return redirect(url_for("care_adapt.case", case_id=case_id))

@@ -13,6 +13,7 @@ from agent_console.security import current_actor, guard
 from agent_console.views.care_office.common import (
     PAGE_SIZE,
     act,
+    applying_elder,
     audit_view,
     chain_list,
     download,
@@ -32,7 +33,6 @@ from platform_core.assessment import report as assessment_report
 from platform_core.care_beds import desk
 from platform_core.care_beds import service as beds
 from platform_core.catalogue.service import list_service_types
-from platform_core.elders.service import find_elder_by_id_number
 from platform_core.errors import NotFound, ValidationFailed
 from platform_core.providers.service import get_provider, list_providers
 
@@ -60,10 +60,7 @@ def apply() -> Any:
 
     def run() -> Any:
         with runtime().session() as s:
-            elder = find_elder_by_id_number(s, id_number=form["id_number"])
-            if elder is None:
-                raise NotFound("未找到该身份证号的老人档案 / no elder with this ID number")
-            in_region(elder.region_code, target_type="elder", target_id=elder.id)
+            elder = applying_elder(s, form["id_number"])
             bed = beds.apply_for_bed(
                 s,
                 actor=current_actor(),

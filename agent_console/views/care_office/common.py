@@ -16,8 +16,15 @@ from agent_console.views.common import runtime
 from platform_core import clock
 from platform_core.accounts.permissions import Permission, allows
 from platform_core.audit import service as audit
+from platform_core.elders.models import Elder
 from platform_core.elders.service import find_elder_by_id_number
-from platform_core.errors import DomainError, OutOfRegion, PermissionDenied, ValidationFailed
+from platform_core.errors import (
+    DomainError,
+    NotFound,
+    OutOfRegion,
+    PermissionDenied,
+    ValidationFailed,
+)
 from platform_core.paging import clamp_page
 from platform_core.regions import codes
 from platform_core.regions.service import regions_within
@@ -133,6 +140,16 @@ def elders_by_id_number(session: Any, raw: str) -> list[int] | None:
     if elder is None or not codes.is_within(elder.region_code, current_actor().region_code):
         return []
     return [elder.id]
+
+
+def applying_elder(session: Any, id_number: str) -> Elder:
+    """The elder an application at the counter names by ID number, refused when there is none
+    or they live outside the officer's region; every care programme's form starts so."""
+    elder = find_elder_by_id_number(session, id_number=id_number)
+    if elder is None:
+        raise NotFound("未找到该身份证号的老人档案 / no elder with this ID number")
+    in_region(elder.region_code, target_type="elder", target_id=elder.id)
+    return elder
 
 
 def audit_view(

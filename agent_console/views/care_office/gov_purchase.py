@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, jsonify, redirect, request, url_for
 from agent_console.security import current_actor, guard
 from agent_console.views.care_office.common import (
     act,
+    applying_elder,
     audit_view,
     chain_list,
     date_arg,
@@ -29,7 +30,6 @@ from agent_console.views.common import check_note, runtime
 from platform_core import clock
 from platform_core.accounts.permissions import Permission, allows
 from platform_core.assessment import report as assessment_report
-from platform_core.elders.service import find_elder_by_id_number
 from platform_core.errors import NotFound, ValidationFailed
 from platform_core.gov_purchase import desk, monthly, notices
 from platform_core.gov_purchase import service as gp
@@ -83,10 +83,7 @@ def apply() -> Any:
 
     def run() -> Any:
         with runtime().session() as s:
-            elder = find_elder_by_id_number(s, id_number=form["id_number"])
-            if elder is None:
-                raise NotFound("未找到该身份证号的老人档案 / no elder with this ID number")
-            in_region(elder.region_code, target_type="elder", target_id=elder.id)
+            elder = applying_elder(s, form["id_number"])
             app = gp.apply(
                 s,
                 actor=current_actor(),
