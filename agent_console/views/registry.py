@@ -28,6 +28,7 @@ from agent_console import i18n
 from agent_console.security import current_actor, guard
 from agent_console.views.common import runtime
 from platform_core.accounts.permissions import Permission, allows
+from platform_core.actors import Actor
 from platform_core.chats import service as chats
 from platform_core.devices import imports as device_imports
 from platform_core.elders import imports as elder_imports
@@ -133,28 +134,34 @@ def elder_create() -> Any:
     return redirect(url_for("registry.elder_page", elder_id=elder_id))
 
 
+def _elder_record(s: Any, actor: Actor, elder_id: int) -> dict[str, Any]:
+    """What the elder's registry page shows (its reveal shows the same with the number)."""
+    record = registry.record_of(s, actor=actor, elder_id=elder_id)
+    record["departments"] = department_batches.department_facts(
+        s, elder_id=elder_id, tz=runtime().settings.timezone
+    )
+    profile = elders.elder_profile(s, elder_id=elder_id, actor=actor, source_ip=request.remote_addr)
+    # the online conversations are kept on the elder's record (reading them is audited)
+    chat_history = chats.history_for_elder(s, actor=actor, elder_id=elder_id)
+    return {
+        "p": profile,
+        "record": record,
+        "chats": chat_history,
+        "may_see_photos": allows(actor.role, Permission.VIEW_ELDER),
+        "livings": LIVING_LABELS,
+        "categories": CATEGORY_LABELS,
+    }
+
+
 @bp.get("/registry/elders/<int:elder_id>")
 @guard(Permission.MANAGE_ELDERS)
 def elder_page(elder_id: int) -> Any:
     actor = current_actor()
     with runtime().session() as s:
-        record = registry.record_of(s, actor=actor, elder_id=elder_id)
-        record["departments"] = department_batches.department_facts(
-            s, elder_id=elder_id, tz=runtime().settings.timezone
-        )
-        profile = elders.elder_profile(
-            s, elder_id=elder_id, actor=actor, source_ip=request.remote_addr
-        )
-        # the online conversations are kept on the elder's record (reading them is audited)
-        chat_history = chats.history_for_elder(s, actor=actor, elder_id=elder_id)
+        shown = _elder_record(s, actor, elder_id)
     return render_template(
         "registry/elder.html",
-        p=profile,
-        record=record,
-        chats=chat_history,
-        may_see_photos=allows(actor.role, Permission.VIEW_ELDER),
-        livings=LIVING_LABELS,
-        categories=CATEGORY_LABELS,
+        **shown,
         revealed=None,
         may_reveal=allows(actor.role, Permission.REVEAL_PERSONAL),
     )
@@ -173,26 +180,9 @@ def elder_reveal(elder_id: int) -> Any:
             reason=request.form.get("reason", "")[:100],
             source_ip=request.remote_addr,
         )
-        record = registry.record_of(s, actor=actor, elder_id=elder_id)
-        record["departments"] = department_batches.department_facts(
-            s, elder_id=elder_id, tz=runtime().settings.timezone
-        )
-        profile = elders.elder_profile(
-            s, elder_id=elder_id, actor=actor, source_ip=request.remote_addr
-        )
-        chat_history = chats.history_for_elder(s, actor=actor, elder_id=elder_id)
+        shown = _elder_record(s, actor, elder_id)
     response = Response(
-        render_template(
-            "registry/elder.html",
-            p=profile,
-            record=record,
-            chats=chat_history,
-            may_see_photos=allows(actor.role, Permission.VIEW_ELDER),
-            livings=LIVING_LABELS,
-            categories=CATEGORY_LABELS,
-            revealed=number,
-            may_reveal=True,
-        )
+        render_template("registry/elder.html", **shown, revealed=number, may_reveal=True)
     )
     response.headers["Cache-Control"] = "no-store"
     return response
