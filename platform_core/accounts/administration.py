@@ -56,26 +56,14 @@ def _require(
                 "无权管理其他地区的账号 / outside your region", code="out_of_region"
             )
     if error is not None:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="user",
-            target_id=user.id if user else None,
-            detail={"reason": error.code},
-        )
+        accounts.refuse_on_user(session, actor=actor, action=action, user=user, reason=error.code)
         raise error
 
 
 def _not_self(session: Session, actor: Actor, user: User, action: str) -> None:
     if actor.user_id is not None and actor.user_id == user.id:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="user",
-            target_id=user.id,
-            detail={"reason": "own_account"},
+        accounts.refuse_on_user(
+            session, actor=actor, action=action, user=user, reason="own_account"
         )
         raise SeparationOfDuties("不能对自己的账号执行此操作 / not on your own account")
 
@@ -168,26 +156,26 @@ def change_role(session: Session, *, actor: Actor, user_id: int, role: str) -> l
         raise ValidationFailed(f"未知角色: {role} / unknown role", code="invalid_role") from exc
     old = Role(user.role)
     if old in SEPARATED_DUTY_ROLES and new in SEPARATED_DUTY_ROLES and old != new:
-        audit.record_refusal(
+        accounts.refuse_on_user(
             session,
             actor=actor,
             action="user.change_role",
-            target_type="user",
-            target_id=user.id,
-            detail={"reason": "separation_of_duties", "from": old, "to": new},
+            user=user,
+            reason="separation_of_duties",
+            detail={"from": old, "to": new},
         )
         raise SeparationOfDuties(
             f"三员分立: {ROLE_LABELS[old]}账号不能改为{ROLE_LABELS[new]}, 请另建账号 / one account "
             "never holds two of the administrator, security administrator and auditor duties"
         )
     if old != new and (old in accounts.DELEGATED_ROLES or new in accounts.DELEGATED_ROLES):
-        audit.record_refusal(
+        accounts.refuse_on_user(
             session,
             actor=actor,
             action="user.change_role",
-            target_type="user",
-            target_id=user.id,
-            detail={"reason": "delegated_role", "from": old, "to": new},
+            user=user,
+            reason="delegated_role",
+            detail={"from": old, "to": new},
         )
         raise ValidationFailed(
             "服务人员和家属账号属于其本人, 不能与其他角色互换 / a practitioner's or family "

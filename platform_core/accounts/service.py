@@ -578,19 +578,32 @@ def check_new_password(session: Session, user: User, password: str) -> None:
     )
 
 
+def refuse_on_user(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    user: User | None,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Audit a refused action on an account; the record outlives the unit of work's rollback."""
+    audit.record_refusal(
+        session,
+        actor=actor,
+        action=action,
+        target_type="user",
+        target_id=user.id if user is not None else None,
+        detail={"reason": reason, **(detail or {})},
+    )
+
+
 def require_manager(session: Session, actor: Actor, user: User, action: str) -> None:
     """Only administrators of the user's region manage an account; refusals are audited."""
     try:
         _may_manage(actor, user.region_code)
     except DomainError as err:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="user",
-            target_id=user.id,
-            detail={"reason": err.code},
-        )
+        refuse_on_user(session, actor=actor, action=action, user=user, reason=err.code)
         raise
 
 

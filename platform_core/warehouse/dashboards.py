@@ -121,15 +121,7 @@ _ROLLED_COUNTS = ", ".join(
 
 def _call_figures(row: dict[str, Any], *, sl_s: int, short_s: int) -> dict[str, Any]:
     fig = KpiFigures(service_level_s=sl_s, short_abandon_s=short_s)
-    for name in (
-        "offered",
-        "answered",
-        "abandoned",
-        "timeout",
-        "short_abandoned",
-        "answered_in_sl",
-        "answered_unknown_wait",
-    ):
+    for name in rollups.COUNT_COLUMNS:
         setattr(fig, name, int(row.get(name) or 0))
     fig.wait_answered_s = float(row.get("wait_answered_s") or 0.0)
     return {
