@@ -290,13 +290,8 @@ def dispatch_board(session: Session, *, region_code: str) -> list[dict[str, Any]
 
 def _reveal_allowed(session: Session, *, alarm: Alarm, actor: Actor, action: str) -> None:
     if actor.role not in REVEAL_ROLES:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="alarm",
-            target_id=alarm.id,
-            detail={"reason": "permission_denied"},
+        service.refuse_on_alarm(
+            session, actor=actor, action=action, alarm=alarm, reason="permission_denied"
         )
         raise PermissionDenied("当前角色无权查看 / your role may not reveal this")
     service.authorize(session, alarm=alarm, actor=actor, action=action)

@@ -179,6 +179,26 @@ def ladder_of(session: Session, *, alarm: Alarm) -> dict[str, Any]:
 # ---------------------------------------------------------------- authorisation
 
 
+def refuse_on_alarm(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    alarm: Alarm,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Audit a refused action on an alarm; the record outlives the unit of work's rollback."""
+    audit.record_refusal(
+        session,
+        actor=actor,
+        action=action,
+        target_type="alarm",
+        target_id=alarm.id,
+        detail={"reason": reason, **(detail or {})},
+    )
+
+
 def authorize(session: Session, *, alarm: Alarm, actor: Actor, action: str) -> None:
     """Agents and supervisors of the alarm's region, and the system; refusals are audited."""
     error: PermissionDenied | None = None
@@ -190,14 +210,7 @@ def authorize(session: Session, *, alarm: Alarm, actor: Actor, action: str) -> N
     if error is None and not codes.is_within(alarm.region_code, actor.region_code):
         error = OutOfRegion("无权访问其他地区的数据 / outside your region")
     if error is not None:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="alarm",
-            target_id=alarm.id,
-            detail={"reason": error.code},
-        )
+        refuse_on_alarm(session, actor=actor, action=action, alarm=alarm, reason=error.code)
         raise error
 
 
@@ -219,13 +232,13 @@ def _require_handler(session: Session, alarm: Alarm, actor: Actor, action: str) 
         return
     if _is_handler(alarm, actor) or actor.role == Role.SUPERVISOR:
         return
-    audit.record_refusal(
+    refuse_on_alarm(
         session,
         actor=actor,
         action=action,
-        target_type="alarm",
-        target_id=alarm.id,
-        detail={"reason": "alarm_taken", "handler": alarm.handler_name},
+        alarm=alarm,
+        reason="alarm_taken",
+        detail={"handler": alarm.handler_name},
     )
     raise AlarmTakenByOther(
         f"该告警由 {alarm.handler_name} 处置中 / {alarm.handler_name} is handling this alarm",

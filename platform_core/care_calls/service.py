@@ -351,6 +351,23 @@ class AnsweredCall:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _publish_attempted(
+    session: Session, call: CareCall, attempt: CareCallAttempt, result: str
+) -> None:
+    # an attempt ends answered or not, and either way is announced with the same event
+    publish_on_commit(
+        session,
+        CareCallAttempted(
+            region_code=call.region_code,
+            care_call_id=call.id,
+            elder_id=call.elder_id,
+            attempt_no=attempt.attempt_no,
+            result=result,
+            campaign_id=call.campaign_id,
+        ),
+    )
+
+
 def record_answered(
     session: Session, *, actor: Actor, attempt_id: int, uniqueid: str
 ) -> AnsweredCall:
@@ -386,17 +403,7 @@ def record_response(session: Session, *, actor: Actor, attempt_id: int, response
     call.status = response
     call.outcome_at = utcnow()
     session.flush()
-    publish_on_commit(
-        session,
-        CareCallAttempted(
-            region_code=call.region_code,
-            care_call_id=call.id,
-            elder_id=call.elder_id,
-            attempt_no=attempt.attempt_no,
-            result=response,
-            campaign_id=call.campaign_id,
-        ),
-    )
+    _publish_attempted(session, call, attempt, response)
     if response in ("needs_help", "no_key"):
         publish_on_commit(
             session,
@@ -431,17 +438,7 @@ def record_no_answer(
     attempt.status = result
     attempt.reason = (reason or "")[:80] or None
     attempt.ended_at = utcnow()
-    publish_on_commit(
-        session,
-        CareCallAttempted(
-            region_code=call.region_code,
-            care_call_id=call.id,
-            elder_id=call.elder_id,
-            attempt_no=attempt.attempt_no,
-            result=result,
-            campaign_id=call.campaign_id,
-        ),
-    )
+    _publish_attempted(session, call, attempt, result)
     campaign = call.campaign
     if call.attempts < campaign.max_attempts and campaign.status != "cancelled":
         call.status = "retry"
