@@ -213,6 +213,7 @@ def start_demo(
         seed_colleagues,
     )
     from ivr_flows.server import FastAgiServer
+    from platform_core import migrate
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     host = "127.0.0.1"
@@ -220,6 +221,8 @@ def start_demo(
     settings = settings.with_overrides(agi_host=host, agi_port=agi_port, ami_host=host)
     if not second_factor:
         settings = settings.with_overrides(totp_roles="")
+    # the schema first: the runtime's outbox relay starts with it and reads its table at once
+    migrate.upgrade(settings.effective_database_url)
     runtime = runtime_for_cli(settings)
     accounts = prepare(runtime, elders=elders)
 
