@@ -294,6 +294,18 @@ def override_dispatch(
     """Hotline staff send the order to a provider of their choosing (改派), saying why; the
     ranking at that moment is kept beside the choice, and the override is audited."""
     order = _lock_order(session, order_id)
+
+    def refused(err: DomainError) -> None:
+        # audited alike whether a check before the move or the move itself refused it
+        orders.refuse_on_order(
+            session,
+            actor=actor,
+            action="dispatch.override",
+            order_id=order_id,
+            reason=err.code,
+            detail={"provider_id": provider_id},
+        )
+
     try:
         if providers.is_provider_actor(actor):
             raise PermissionDenied(
@@ -311,14 +323,7 @@ def override_dispatch(
             )
         providers.get_provider(session, provider_id=provider_id)
     except DomainError as err:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action="dispatch.override",
-            target_type="service_order",
-            target_id=order_id,
-            detail={"reason": err.code, "provider_id": provider_id},
-        )
+        refused(err)
         raise
     ranking = rank_for(session, order)
     auto_choice = ranking.ranked[0].facts.provider_id if ranking.ranked else None
@@ -356,14 +361,7 @@ def override_dispatch(
             explanation=explanation,
         )
     except DomainError as err:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action="dispatch.override",
-            target_type="service_order",
-            target_id=order_id,
-            detail={"reason": err.code, "provider_id": provider_id},
-        )
+        refused(err)
         raise
     audit.record(
         session,

@@ -16,7 +16,6 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
-from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.errors import Conflict, ValidationFailed
 from platform_core.orders import service as orders
@@ -100,13 +99,8 @@ def confirm_with_code(session: Session, *, actor: Actor, order_id: int, code: st
             "确认码错误次数过多, 请重新发送 / too many wrong codes",
         )
     if problem is not None:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action="order.confirm",
-            target_type="service_order",
-            target_id=order.id,
-            detail={"reason": problem[0]},
+        orders.refuse_on_order(
+            session, actor=actor, action="order.confirm", order_id=order.id, reason=problem[0]
         )
         raise Conflict(problem[1], code=problem[0])
     assert row is not None
@@ -116,13 +110,12 @@ def confirm_with_code(session: Session, *, actor: Actor, order_id: int, code: st
         for h in cipher_of(session).blind_indexes(f"order-confirmation:{order.id}:{given}")
     ):
         _count_failed_try(session, row.id)
-        audit.record_refusal(
+        orders.refuse_on_order(
             session,
             actor=actor,
             action="order.confirm",
-            target_type="service_order",
-            target_id=order.id,
-            detail={"reason": "wrong_confirmation_code"},
+            order_id=order.id,
+            reason="wrong_confirmation_code",
         )
         left = settings.confirmation_code_max_tries - row.tries - 1
         raise WrongConfirmationCode(

@@ -46,13 +46,8 @@ def _authorize(session: Session, actor: Actor, order_id: int, action: str) -> No
 
 
 def _refuse(session: Session, actor: Actor, order_id: int, error: ValidationFailed) -> None:
-    audit.record_refusal(
-        session,
-        actor=actor,
-        action="order.photo",
-        target_type="service_order",
-        target_id=order_id,
-        detail={"reason": error.code},
+    orders.refuse_on_order(
+        session, actor=actor, action="order.photo", order_id=order_id, reason=error.code
     )
     raise error
 

@@ -66,13 +66,8 @@ def _own(session: Session, actor: Actor, order_id: int, action: str) -> ServiceO
         or order.provider_id != actor.provider_id
         or (actor.staff_id is not None and order.staff_id != actor.staff_id)
     ):
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="service_order",
-            target_id=order_id,
-            detail={"reason": "not_your_order"},
+        orders.refuse_on_order(
+            session, actor=actor, action=action, order_id=order_id, reason="not_your_order"
         )
         raise PermissionDenied(
             "服务商只能查看派给本机构的工单 / a provider sees only its own orders",

@@ -120,6 +120,28 @@ def _is_provider(actor: Actor) -> bool:
     return providers.is_provider_actor(actor)
 
 
+def refuse_on_order(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    order_id: int | None,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Audit a refused action on an order (commands, the dispatch desk, provider reports).
+
+    Written in its own transaction when this unit of work ends, which usually rolls back."""
+    audit.record_refusal(
+        session,
+        actor=actor,
+        action=action,
+        target_type="service_order",
+        target_id=order_id,
+        detail={"reason": reason, **(detail or {})},
+    )
+
+
 def _refuse(
     session: Session,
     *,
@@ -129,14 +151,13 @@ def _refuse(
     error: DomainError,
     detail: dict[str, Any] | None = None,
 ) -> NoReturn:
-    # written in its own transaction when this unit of work ends, which usually rolls back
-    audit.record_refusal(
+    refuse_on_order(
         session,
         actor=actor,
         action=f"order.{action}",
-        target_type="service_order",
-        target_id=order_id,
-        detail={"reason": error.code, **(detail or {})},
+        order_id=order_id,
+        reason=error.code,
+        detail=detail,
     )
     raise error
 

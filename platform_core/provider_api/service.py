@@ -348,20 +348,20 @@ def report_event(session: Session, *, caller: Caller, report: ReportIn) -> dict[
     """Apply one reported event to the provider's order, once per (order number, sequence)."""
     actor = caller.actor
 
-    def refuse(detail: dict[str, Any], *, order_id: int | None = None) -> None:
-        audit.record_refusal(
+    def refuse(reason: str, detail: dict[str, Any], *, order_id: int | None = None) -> None:
+        orders.refuse_on_order(
             session,
             actor=actor,
             action="provider_api.report",
-            target_type="service_order",
-            target_id=order_id,
+            order_id=order_id,
+            reason=reason,
             detail=detail,
         )
 
     order_no = report.order_no.strip().upper()
     found = orders.find_order_by_no(session, order_no=order_no)
     if found is None:
-        refuse({"reason": "order_not_found", "order_no": order_no})
+        refuse("order_not_found", {"order_no": order_no})
         raise UnknownOrder(f"工单不存在: {order_no} / unknown order")
     # one report of an order at a time: the order's row lock orders them
     order = session.scalar(
@@ -382,10 +382,10 @@ def report_event(session: Session, *, caller: Caller, report: ReportIn) -> dict[
         return {**done.result, "duplicate": True}
     if order.provider_id != caller.provider.id:
         # another provider's order answers exactly as an unknown one: no existence oracle
-        refuse({"reason": "not_your_order", "order_no": order_no}, order_id=order.id)
+        refuse("not_your_order", {"order_no": order_no}, order_id=order.id)
         raise UnknownOrder(f"工单不存在: {order_no} / unknown order")
     if done is not None:
-        refuse({"reason": "sequence_reused", "seq": report.seq}, order_id=order.id)
+        refuse("sequence_reused", {"seq": report.seq}, order_id=order.id)
         raise Conflict(
             f"序号 {report.seq} 已用于另一条上报 / sequence {report.seq} was used for another report",
             code="sequence_reused",
@@ -395,7 +395,7 @@ def report_event(session: Session, *, caller: Caller, report: ReportIn) -> dict[
         _apply(session, actor, order, report)
     except ValidationFailed as err:
         # the order's commands audit their own refusals; incomplete events are audited here
-        refuse({"reason": err.code, "event": report.event, "seq": report.seq}, order_id=order.id)
+        refuse(err.code, {"event": report.event, "seq": report.seq}, order_id=order.id)
         raise
     result = {
         "order_no": order.order_no,
