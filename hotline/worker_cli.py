@@ -104,33 +104,10 @@ def _work(runtime: Any, names: list[str], *, burst: bool) -> None:
     """RQ's work loop (jobs run in this process: no fork per job, which keeps the process's
     connection pool and runtime) with the outbox relay in a thread beside it."""
     import redis
-    from rq import SimpleWorker
     from rq.exceptions import StopRequested
 
+    from platform_core.jobs import InProcessWorker as Worker
     from platform_core.process import forks_die_with_this_process
-
-    class Worker(SimpleWorker):
-        """RQ's in-process worker, with two of its faults fixed here:
-
-        - it remembers a stop signal (RQ's own flag misses one that came while it was idle, and
-          the loop below would start again);
-        - its command listener wakes every second, not every 60: redis-py 8's
-          ``PubSubWorkerThread.stop()`` waits for the thread, so RQ's teardown held a stopping
-          worker for up to a minute.
-        """
-
-        stop_signalled = False
-
-        def request_stop(self, signum: Any, frame: Any) -> None:
-            self.stop_signalled = True
-            super().request_stop(signum, frame)
-
-        def subscribe(self) -> None:
-            self.pubsub = self.connection.pubsub()
-            self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-            self.pubsub_thread = self.pubsub.run_in_thread(
-                sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
-            )
 
     forks_die_with_this_process()  # RQ's scheduler is a fork of this process
     # the worker's own connection: RQ sets the socket timeout its blocking pops need

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import redis
-from rq import Callback, Queue, Retry
+from rq import Callback, Queue, Retry, SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import exc as sa_exc
@@ -337,3 +337,28 @@ class RQJobQueue:
 
     def retry(self, job_id: str, queue: str = "default") -> None:
         self._queue(queue).failed_job_registry.requeue(job_id)
+
+
+class InProcessWorker(SimpleWorker):
+    """RQ's in-process worker (jobs run in the calling process, no fork per job), with two of
+    its faults fixed here:
+
+    - it remembers a stop signal (RQ's own flag misses one that came while it was idle, and
+      ``hotline worker``'s loop would start it again);
+    - its command listener wakes every second, not every 60: redis-py 8's
+      ``PubSubWorkerThread.stop()`` waits for the thread, so RQ's teardown held a stopping
+      worker for up to a minute.
+    """
+
+    stop_signalled = False
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stop_signalled = True
+        super().request_stop(signum, frame)
+
+    def subscribe(self) -> None:
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )

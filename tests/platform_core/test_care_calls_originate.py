@@ -197,7 +197,9 @@ def test_a_scheduled_campaign_runs_on_the_job_queue(telephony) -> None:
 
 
 def test_a_campaign_runs_on_rq_with_commands_over_redis(telephony_redis) -> None:
-    from rq import Queue, SimpleWorker
+    from rq import Queue
+
+    from platform_core.jobs import InProcessWorker
 
     runtime, _sim, _ivr = telephony_redis
     elder_id = elder(runtime, born=date(1930, 1, 1), phones=[{"number": HELP, "kind": "home"}])
@@ -212,7 +214,7 @@ def test_a_campaign_runs_on_rq_with_commands_over_redis(telephony_redis) -> None
         )
     jobs.schedule_campaign(runtime, camp.id)
     queue = Queue(runtime.jobs.queue_name("default"), connection=runtime.jobs.connection)
-    SimpleWorker([queue], connection=runtime.jobs.connection).work(burst=True)
+    InProcessWorker([queue], connection=runtime.jobs.connection).work(burst=True)
     with runtime.session() as s:
         [call] = care.list_calls(s, campaign_id=camp.id)
     assert settled(runtime, [call.id]) == {call.id: "needs_help"}
