@@ -65,6 +65,17 @@ STATUS_LABELS = {
     "terminated": "已终止",
     "withdrawn": "已撤回",
 }
+# the applicant may withdraw until a decision stands (a rejection may still be withdrawn
+# instead of reviewed); these and the two statuses after it are the open applications
+WITHDRAWABLE = (
+    "submitted",
+    "accepted",
+    "correction_requested",
+    "first_reviewed",
+    "assessed",
+    "in_publicity",
+    "rejected",
+)
 # (status, action) -> new status. Anything else is refused as a step out of order.
 TRANSITIONS: dict[tuple[str, str], str] = {
     ("submitted", "accept"): "accepted",
@@ -83,30 +94,9 @@ TRANSITIONS: dict[tuple[str, str], str] = {
         (s, "reject"): "rejected"
         for s in ("accepted", "first_reviewed", "assessed", "in_publicity")
     },
-    **{
-        (s, "withdraw"): "withdrawn"
-        for s in (
-            "submitted",
-            "accepted",
-            "correction_requested",
-            "first_reviewed",
-            "assessed",
-            "in_publicity",
-            "rejected",
-        )
-    },
+    **{(s, "withdraw"): "withdrawn" for s in WITHDRAWABLE},
 }
-OPEN_STATUSES = {
-    "submitted",
-    "accepted",
-    "correction_requested",
-    "first_reviewed",
-    "assessed",
-    "in_publicity",
-    "rejected",
-    "under_review",
-    "approved",
-}
+OPEN_STATUSES = {*WITHDRAWABLE, "under_review", "approved"}
 ACTION_LABELS = {
     "accept": "受理",
     "pass_first_review": "初审通过",

@@ -97,30 +97,30 @@ def require_manager(
 def require_manager_or_self(
     session: Session, actor: Actor, *, action: str, provider: Provider
 ) -> None:
+    def deny(error: PermissionDenied) -> None:
+        refuse(
+            session,
+            actor=actor,
+            action=action,
+            target_type="provider",
+            target_id=provider.id,
+            error=error,
+        )
+
     if is_provider_actor(actor):
         if is_practitioner(actor):
-            refuse(
-                session,
-                actor=actor,
-                action=action,
-                target_type="provider",
-                target_id=provider.id,
-                error=PermissionDenied(
+            deny(
+                PermissionDenied(
                     "服务人员不能管理本机构 / a practitioner may not manage the provider",
                     code="not_provider_admin",
-                ),
+                )
             )
         if actor.provider_id != provider.id:
-            refuse(
-                session,
-                actor=actor,
-                action=action,
-                target_type="provider",
-                target_id=provider.id,
-                error=PermissionDenied(
+            deny(
+                PermissionDenied(
                     "服务商只能管理本机构 / a provider may act only for itself",
                     code="not_your_provider",
-                ),
+                )
             )
         return
     require_manager(
