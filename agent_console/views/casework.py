@@ -11,6 +11,7 @@ referral of their area; the snapshot on every connect is the page's data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from flask import Blueprint, Flask, jsonify, render_template, request
@@ -171,6 +172,16 @@ def _answer(s: Any, case_id: int) -> Any:
     )
 
 
+def _step(case_id: int, note: str, command: Callable[..., Any], /, **fields: Any) -> Any:
+    """One step on a case: the note within its limit, the case in the worker's region, the
+    step, and the case as it now stands."""
+    check_note(note)
+    with runtime().session() as s:
+        _case_in_region(s, case_id)
+        command(s, actor=current_actor(), case_id=case_id, **fields)
+        return _answer(s, case_id)
+
+
 @bp.get("/api/casework/cases/<int:case_id>")
 @guard()
 def case(case_id: int) -> Any:
@@ -184,11 +195,7 @@ def case(case_id: int) -> Any:
 @guard(Permission.SOCIAL_CASEWORK)
 def accept(case_id: int) -> Any:
     data = body(NoteIn)
-    check_note(data.note)
-    with runtime().session() as s:
-        _case_in_region(s, case_id)
-        social.accept_case(s, actor=current_actor(), case_id=case_id, note=data.note)
-        return _answer(s, case_id)
+    return _step(case_id, data.note, social.accept_case, note=data.note)
 
 
 @bp.post("/api/casework/cases/<int:case_id>/decline")
@@ -223,33 +230,21 @@ def assess(case_id: int) -> Any:
 @guard(Permission.SOCIAL_CASEWORK)
 def plan(case_id: int) -> Any:
     data = body(PlanIn)
-    check_note(data.note)
-    with runtime().session() as s:
-        _case_in_region(s, case_id)
-        social.set_plan(s, actor=current_actor(), case_id=case_id, **data.model_dump())
-        return _answer(s, case_id)
+    return _step(case_id, data.note, social.set_plan, **data.model_dump())
 
 
 @bp.post("/api/casework/cases/<int:case_id>/visits")
 @guard(Permission.SOCIAL_CASEWORK)
 def visit(case_id: int) -> Any:
     data = body(VisitIn)
-    check_note(data.notes)
-    with runtime().session() as s:
-        _case_in_region(s, case_id)
-        social.record_visit(s, actor=current_actor(), case_id=case_id, **data.model_dump())
-        return _answer(s, case_id)
+    return _step(case_id, data.notes, social.record_visit, **data.model_dump())
 
 
 @bp.post("/api/casework/cases/<int:case_id>/review")
 @guard(Permission.SOCIAL_CASEWORK)
 def review(case_id: int) -> Any:
     data = body(ReviewIn)
-    check_note(data.progress)
-    with runtime().session() as s:
-        _case_in_region(s, case_id)
-        social.review_case(s, actor=current_actor(), case_id=case_id, **data.model_dump())
-        return _answer(s, case_id)
+    return _step(case_id, data.progress, social.review_case, **data.model_dump())
 
 
 @bp.post("/api/casework/cases/<int:case_id>/close")
