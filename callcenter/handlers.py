@@ -8,13 +8,35 @@ a queue event from outside the hotline's contexts never becomes a call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypedDict
 
 from sqlalchemy.orm import Session
 
 from callcenter import events as e
 from platform_core.calls import service as calls
+from platform_core.calls.schemas import ChannelRef
 
 Handler = Callable[[Session, e.AmiEvent], bool | None]
+
+
+class _AgentLeg(TypedDict):
+    chan: ChannelRef
+    dest: ChannelRef
+    queue: str
+    interface: str
+    member_name: str
+
+
+def _agent_leg(ev: e._AgentEvent) -> _AgentLeg:
+    # every Agent* event names the caller's channel, the member's channel, the queue and the
+    # member alike; the service's record_* functions take them under these names
+    return {
+        "chan": ev.chan,
+        "dest": ev.dest,
+        "queue": ev.queue,
+        "interface": ev.member_interface,
+        "member_name": ev.member_name,
+    }
 
 
 def on_newchannel(session: Session, ev: e.Newchannel) -> None:
@@ -31,29 +53,12 @@ def on_queue_caller_join(session: Session, ev: e.QueueCallerJoin) -> bool:
 
 
 def on_agent_called(session: Session, ev: e.AgentCalled) -> bool:
-    calls.record_agent_called(
-        session,
-        chan=ev.chan,
-        dest=ev.dest,
-        queue=ev.queue,
-        interface=ev.member_interface,
-        member_name=ev.member_name,
-        at=ev.at,
-    )
+    calls.record_agent_called(session, **_agent_leg(ev), at=ev.at)
     return calls.is_known_call(session, linkedid=ev.chan.linkedid)
 
 
 def on_agent_ring_no_answer(session: Session, ev: e.AgentRingNoAnswer) -> bool:
-    calls.record_ring_no_answer(
-        session,
-        chan=ev.chan,
-        dest=ev.dest,
-        queue=ev.queue,
-        interface=ev.member_interface,
-        member_name=ev.member_name,
-        ring_ms=ev.ring_time_ms,
-        at=ev.at,
-    )
+    calls.record_ring_no_answer(session, **_agent_leg(ev), ring_ms=ev.ring_time_ms, at=ev.at)
     return calls.is_known_call(session, linkedid=ev.chan.linkedid)
 
 
@@ -77,11 +82,7 @@ def on_queue_caller_abandon(session: Session, ev: e.QueueCallerAbandon) -> bool:
 def on_agent_connect(session: Session, ev: e.AgentConnect) -> bool:
     calls.record_connect(
         session,
-        chan=ev.chan,
-        dest=ev.dest,
-        queue=ev.queue,
-        interface=ev.member_interface,
-        member_name=ev.member_name,
+        **_agent_leg(ev),
         hold_s=ev.hold_time,
         ring_s=ev.ring_time,
         at=ev.at,
@@ -92,11 +93,7 @@ def on_agent_connect(session: Session, ev: e.AgentConnect) -> bool:
 def on_agent_complete(session: Session, ev: e.AgentComplete) -> bool:
     calls.record_complete(
         session,
-        chan=ev.chan,
-        dest=ev.dest,
-        queue=ev.queue,
-        interface=ev.member_interface,
-        member_name=ev.member_name,
+        **_agent_leg(ev),
         hold_s=ev.hold_time,
         talk_s=ev.talk_time,
         reason=ev.reason,
