@@ -8,28 +8,19 @@ a queue event from outside the hotline's contexts never becomes a call.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypedDict
 
 from sqlalchemy.orm import Session
 
 from callcenter import events as e
 from platform_core.calls import service as calls
-from platform_core.calls.schemas import ChannelRef
+from platform_core.calls.schemas import AgentLeg
 
 Handler = Callable[[Session, e.AmiEvent], bool | None]
 
 
-class _AgentLeg(TypedDict):
-    chan: ChannelRef
-    dest: ChannelRef
-    queue: str
-    interface: str
-    member_name: str
-
-
-def _agent_leg(ev: e._AgentEvent) -> _AgentLeg:
+def _agent_leg(ev: e._AgentEvent) -> AgentLeg:
     # every Agent* event names the caller's channel, the member's channel, the queue and the
-    # member alike; the service's record_* functions take them under these names
+    # member alike
     return {
         "chan": ev.chan,
         "dest": ev.dest,

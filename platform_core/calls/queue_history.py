@@ -21,7 +21,13 @@ from platform_core.calls import live, service
 from platform_core.calls.live import LiveAgent, LiveCall
 from platform_core.calls.models import Call
 from platform_core.calls.queues import queue_labels
-from platform_core.calls.schemas import ChannelRef, MemberState, QueueHistory, QueueStay
+from platform_core.calls.schemas import (
+    AgentLeg,
+    ChannelRef,
+    MemberState,
+    QueueHistory,
+    QueueStay,
+)
 from platform_core.runtime import settings_of
 
 # A caller entered in a queue this long before the resync read Asterisk's lists existed when
@@ -158,13 +164,16 @@ def _answered(
         uniqueid=stay.member_uniqueid or f"{call.uniqueid}>{interface}",
         linkedid=call.linkedid,
     )
+    leg: AgentLeg = {
+        "chan": chan,
+        "dest": dest,
+        "queue": stay.queue,
+        "interface": interface,
+        "member_name": stay.member_name,
+    }
     service.record_connect(
         session,
-        chan=chan,
-        dest=dest,
-        queue=stay.queue,
-        interface=interface,
-        member_name=stay.member_name,
+        **leg,
         hold_s=stay.hold_s or 0,
         ring_s=0,
         at=connected_at,
@@ -172,11 +181,7 @@ def _answered(
     if stay.complete_reason is not None and stay.ended_at is not None:
         service.record_complete(
             session,
-            chan=chan,
-            dest=dest,
-            queue=stay.queue,
-            interface=interface,
-            member_name=stay.member_name,
+            **leg,
             hold_s=stay.hold_s or 0,
             talk_s=stay.talk_s or 0,
             reason=stay.complete_reason,

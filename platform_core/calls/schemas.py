@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypedDict
 
 # Caller IDs that are no number at all.
 NO_NUMBER = frozenset({"", "<unknown>", "unknown", "anonymous", "restricted", "unavailable"})
@@ -40,6 +41,18 @@ class ChannelRef:
     context: str = ""
     exten: str = ""
     variables: Mapping[str, str] = field(default_factory=dict)
+
+
+class AgentLeg(TypedDict):
+    """A queue member's leg of a call as the Agent* events name it (caller's channel, the
+    member's channel, the queue, the member): what calls.service's record_agent_called,
+    record_ring_no_answer, record_connect and record_complete take first."""
+
+    chan: ChannelRef
+    dest: ChannelRef
+    queue: str
+    interface: str
+    member_name: str
 
 
 @dataclass(frozen=True)
