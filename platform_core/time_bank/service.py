@@ -155,7 +155,7 @@ def _post(
     *,
     kind: str,
     key: str,
-    at: datetime,
+    at: datetime | None,
     actor: Actor,
     lines: Sequence[tuple[TimeAccount, Decimal]],
     memo: str = "",
@@ -163,8 +163,11 @@ def _post(
     reverses_id: int | None = None,
     cap_members: Sequence[int] = (),
 ) -> TimeTransaction:
-    """One balanced transaction, once per ``key``. ``cap_members``: accounts a credit may not
-    take past the cap (BalanceCapReached)."""
+    """One balanced transaction, once per ``key``, at ``at`` (now when None) and with the
+    kind's label when no ``memo`` is given. ``cap_members``: accounts a credit may not take
+    past the cap (BalanceCapReached)."""
+    at = at or clock.now()
+    memo = memo or KIND_LABELS[kind]
     existing = session.scalar(select(TimeTransaction).where(TimeTransaction.key == key))
     if existing is not None:
         return existing
@@ -279,10 +282,10 @@ def earn(
         session,
         kind="earn",
         key=key,
-        at=at or clock.now(),
+        at=at,
         actor=actor,
         lines=lines,
-        memo=memo or KIND_LABELS["earn"],
+        memo=memo,
         ref=ref,
     )
 
@@ -308,10 +311,10 @@ def transfer(
         session,
         kind="transfer",
         key=key,
-        at=at or clock.now(),
+        at=at,
         actor=actor,
         lines=[(from_account, -amount), (to_account, amount)],
-        memo=memo or KIND_LABELS["transfer"],
+        memo=memo,
         cap_members=[to_account.id],
     )
 
@@ -336,10 +339,10 @@ def redeem(
         session,
         kind="redeem",
         key=key,
-        at=at or clock.now(),
+        at=at,
         actor=actor,
         lines=[(account, -amount), (redeemed, amount)],
-        memo=memo or KIND_LABELS["redeem"],
+        memo=memo,
         ref=ref,
     )
 
@@ -364,10 +367,10 @@ def refund(
         session,
         kind="refund",
         key=f"refund:{original.id}",
-        at=at or clock.now(),
+        at=at,
         actor=actor,
         lines=[(accounts[e.account_id], -e.amount) for e in original.entries],
-        memo=memo or KIND_LABELS["refund"],
+        memo=memo,
         ref=(original.ref_type, original.ref_id) if original.ref_type and original.ref_id else None,
         reverses_id=original.id,
     )
