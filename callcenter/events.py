@@ -173,8 +173,8 @@ class Hangup(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class QueueCallerJoin(AmiEvent):
-    name: ClassVar[str] = "QueueCallerJoin"
+class _QueueCallerEvent(AmiEvent):
+    # a caller joining or leaving a queue: Asterisk gives both events the same fields
     chan: ChannelRef
     queue: str
     position: int
@@ -182,12 +182,13 @@ class QueueCallerJoin(AmiEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class QueueCallerLeave(AmiEvent):
+class QueueCallerJoin(_QueueCallerEvent):
+    name: ClassVar[str] = "QueueCallerJoin"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCallerLeave(_QueueCallerEvent):
     name: ClassVar[str] = "QueueCallerLeave"
-    chan: ChannelRef
-    queue: str
-    position: int
-    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,26 +287,23 @@ def _agent_fields(m: Message) -> dict[str, Any]:
     }
 
 
+def _queue_caller_fields(m: Message) -> dict[str, Any]:
+    return {
+        "chan": channel(m),
+        "queue": _name(m, "Queue"),
+        "position": _int(m, "Position", 0),
+        "count": _int(m, "Count", 0),
+    }
+
+
 _BUILDERS: dict[str, Callable[[Message, datetime], AmiEvent]] = {
     "Newchannel": lambda m, at: Newchannel(at=at, chan=channel(m)),
     "VarSet": lambda m, at: VarSet(
         at=at, chan=channel(m), variable=_get(m, "Variable"), value=_get(m, "Value", "")
     ),
     "Hangup": lambda m, at: Hangup(at=at, chan=channel(m), cause=_int(m, "Cause", 0)),
-    "QueueCallerJoin": lambda m, at: QueueCallerJoin(
-        at=at,
-        chan=channel(m),
-        queue=_name(m, "Queue"),
-        position=_int(m, "Position", 0),
-        count=_int(m, "Count", 0),
-    ),
-    "QueueCallerLeave": lambda m, at: QueueCallerLeave(
-        at=at,
-        chan=channel(m),
-        queue=_name(m, "Queue"),
-        position=_int(m, "Position", 0),
-        count=_int(m, "Count", 0),
-    ),
+    "QueueCallerJoin": lambda m, at: QueueCallerJoin(at=at, **_queue_caller_fields(m)),
+    "QueueCallerLeave": lambda m, at: QueueCallerLeave(at=at, **_queue_caller_fields(m)),
     "QueueCallerAbandon": lambda m, at: QueueCallerAbandon(
         at=at,
         chan=channel(m),
