@@ -7,11 +7,14 @@ Creates a dedicated PostgreSQL database (dropped at the end) with the platform's
 fills it in the database itself (generate_series, unlogged tables) with two years of facts
 spread over the 12 盟市 and their 旗县区: calls (91 % answered, 7.5 % abandoned, waits of 0-74 s),
 service orders of every category with providers, subsidies, ratings and some SLA breaches,
-alarms with the device signals behind them (five per alarm), devices and elders. The indexes
-the questions and the sync read are built after the load, as a restore would.
+alarms with the device signals behind them (five per alarm), devices and elders, in parts on
+two connections. The big tables load with their primary keys only (no foreign keys, no other
+unique constraints); the indexes the questions and the sync read are built after the load, as a
+restore would.
 
 Then the warehouse (chDB in a temporary directory): the ten million calls are made in it by
-ClickHouse from the same arithmetic (numbers()), every other fact is backfilled from PostgreSQL
+ClickHouse from the same arithmetic (numbers()) while PostgreSQL builds those indexes, every
+other fact is backfilled from PostgreSQL
 through the real sync (ClickHouse pulls from PostgreSQL), and so is a month of calls, read
 again: sync throughput in rows per second; the calls are then compared month by month on both
 sides (count, answered, waits). An incremental pass after new calls arrive is timed too. Each
@@ -19,7 +22,8 @@ dashboard figure is asked ``--repeat`` times of chDB (platform_core.warehouse.da
 console's own queries) and the same question of PostgreSQL (the same groupings in PostgreSQL's
 SQL), each figure for a region, a period and a grain a supervisor picks, after one untimed run
 on each (on PostgreSQL a question of more than 2 s counts its first run): p50 and p95 of each,
-side by side. The goal: every figure's p95 at most 500 ms on chDB.
+side by side. The goal: every figure's p95 at most 500 ms on chDB. Each phase's seconds are
+printed as it ends and carried in the RESULT line (``phases_s``).
 """
 
 from __future__ import annotations
