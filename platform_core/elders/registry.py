@@ -56,6 +56,7 @@ from platform_core.elders.vocabulary import (
     LivingArrangement,
 )
 from platform_core.errors import NotFound, PermissionDenied, ValidationFailed
+from platform_core.imports.workbook import chunks
 from platform_core.regions import codes
 from platform_core.regions import service as regions
 from platform_core.runtime import cipher_of
@@ -222,7 +223,7 @@ def export_xlsx(session: Session, *, actor: Actor, query: ElderQuery, tz: str) -
         ["档案号", "姓名", "身份证号", "出生日期", "居住地址", "区划", "手机", "居住情况", "状态"]
     )
     count = 0
-    for chunk in _batched(session.scalars(stmt).yield_per(1000), 1000):
+    for chunk in chunks(session.scalars(stmt).yield_per(1000), 1000):
         mobile = _first_phones(session, [e.id for e in chunk])
         for elder in chunk:
             row = _row(session, elder, mobile)
@@ -251,17 +252,6 @@ def export_xlsx(session: Session, *, actor: Actor, query: ElderQuery, tz: str) -
         detail={"rows": count, **{k: v for k, v in query.__dict__.items() if v}},
     )
     return buf.getvalue()
-
-
-def _batched(items: Any, size: int) -> Any:
-    chunk: list[Elder] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 # ---------------------------------------------------------------- one elder

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils.exceptions import InvalidFileException
 
 from platform_core.errors import ValidationFailed
+
+T = TypeVar("T")
 
 
 class WrongHeaders(ValidationFailed):
@@ -84,10 +86,10 @@ class Source:
     imported_at: datetime
 
 
-def chunks(
-    rows: Iterator[tuple[int, dict[str, str]]], size: int
-) -> Iterator[list[tuple[int, dict[str, str]]]]:
-    chunk: list[tuple[int, dict[str, str]]] = []
+def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``rows`` in lists of ``size`` (the last one shorter), read lazily: a file's rows or a
+    query's results never held whole."""
+    chunk: list[T] = []
     for item in rows:
         chunk.append(item)
         if len(chunk) >= size:
