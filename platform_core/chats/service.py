@@ -25,6 +25,7 @@ from platform_core.chats.events import ChatEnded, ChatMessagePosted, ChatOpened,
 from platform_core.chats.models import Chat, ChatMessage
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder
+from platform_core.elders.service import refuse_on_elder
 from platform_core.errors import (
     Conflict,
     IllegalTransition,
@@ -561,13 +562,8 @@ def history_for_elder(
     if elder is None:
         raise NotFound("老人档案不存在 / no such elder", code="elder_not_found")
     if not codes.is_within(elder.region_code, actor.region_code):
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action="chat.history",
-            target_type="elder",
-            target_id=elder_id,
-            detail={"reason": "out_of_region"},
+        refuse_on_elder(
+            session, actor=actor, action="chat.history", elder_id=elder_id, reason="out_of_region"
         )
         raise OutOfRegion("无权访问其他地区的数据 / outside your region")
     chats = session.scalars(

@@ -44,6 +44,7 @@ from platform_core.elders.service import (
     category_rows,
     get_elder,
     record_consent,
+    refuse_on_elder,
     region_name,
     register_elder,
     update_elder,
@@ -91,12 +92,13 @@ def require(session: Session, actor: Actor, permission: Permission, action: str)
     """Refuse (and audit) an actor whose role lacks ``permission``."""
     if actor.kind == "system" or allows(actor.role, permission):
         return
-    audit.record_refusal(
+    refuse_on_elder(
         session,
         actor=actor,
         action=action,
-        target_type="elder",
-        detail={"reason": "permission_denied", "permission": permission.value},
+        elder_id=None,
+        reason="permission_denied",
+        detail={"permission": permission.value},
     )
     raise PermissionDenied(
         "当前角色无权执行此操作 / your role may not do this", permission=permission.value
@@ -261,13 +263,8 @@ def _own(session: Session, actor: Actor, elder_id: int, action: str) -> Elder:
     require(session, actor, Permission.MANAGE_ELDERS, action)
     elder = get_elder(session, elder_id=elder_id)
     if not codes.is_within(elder.region_code, actor.region_code):
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="elder",
-            target_id=elder_id,
-            detail={"reason": "out_of_region"},
+        refuse_on_elder(
+            session, actor=actor, action=action, elder_id=elder_id, reason="out_of_region"
         )
         regions.require_within(elder.region_code, actor.region_code)
     return elder

@@ -247,19 +247,32 @@ def risk_flags(
 # ---------------------------------------------------------------- authorisation and audit
 
 
-def _denied(
-    session: Session, *, actor: Actor, action: str, elder_id: int, error: PermissionDenied
+def refuse_on_elder(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    elder_id: int | None,
+    reason: str,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """Audit the refusal (written once the caller's unit of work ends), then raise."""
+    """Audit a refused action on an elder's record; the record outlives the unit of work's
+    rollback (the registry, the family, the screen pop and the time bank refuse so)."""
     audit.record_refusal(
         session,
         actor=actor,
         action=action,
         target_type="elder",
         target_id=elder_id,
-        result="denied",
-        detail={"reason": error.code},
+        detail={"reason": reason, **(detail or {})},
     )
+
+
+def _denied(
+    session: Session, *, actor: Actor, action: str, elder_id: int, error: PermissionDenied
+) -> None:
+    """Audit the refusal (written once the caller's unit of work ends), then raise."""
+    refuse_on_elder(session, actor=actor, action=action, elder_id=elder_id, reason=error.code)
     raise error
 
 

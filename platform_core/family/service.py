@@ -25,6 +25,7 @@ from platform_core.accounts.permissions import Permission, allows
 from platform_core.actors import Actor, Role
 from platform_core.audit import service as audit
 from platform_core.elders.models import Elder
+from platform_core.elders.service import refuse_on_elder
 from platform_core.errors import (
     DomainError,
     NotFound,
@@ -86,14 +87,7 @@ def _code_indexes(session: Session, code: str) -> list[str]:
 def _refuse(
     session: Session, actor: Actor, action: str, target: int | None, err: DomainError
 ) -> None:
-    audit.record_refusal(
-        session,
-        actor=actor,
-        action=action,
-        target_type="elder",
-        target_id=target,
-        detail={"reason": err.code},
-    )
+    refuse_on_elder(session, actor=actor, action=action, elder_id=target, reason=err.code)
     raise err
 
 
@@ -543,13 +537,6 @@ def require_link(session: Session, *, actor: Actor, elder_id: int, action: str) 
         )
     )
     if link is None:
-        audit.record_refusal(
-            session,
-            actor=actor,
-            action=action,
-            target_type="elder",
-            target_id=elder_id,
-            detail={"reason": "not_linked"},
-        )
+        refuse_on_elder(session, actor=actor, action=action, elder_id=elder_id, reason="not_linked")
         raise FamilyElderNotFound("老年人档案不存在 / no such elder")
     return link

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from platform_core import clock
 from platform_core.actors import Actor
 from platform_core.alarms.models import Alarm
-from platform_core.audit import service as audit
 from platform_core.calls.desk import recent_call_summaries
 from platform_core.calls.identification import identify_caller
 from platform_core.calls.models import Call
@@ -31,6 +30,7 @@ from platform_core.devices.service import device_summaries
 from platform_core.elders import phones
 from platform_core.elders import service as elders
 from platform_core.elders.models import Elder, ElderPhone, EmergencyContact
+from platform_core.elders.service import refuse_on_elder
 from platform_core.ivr.models import IvrSession
 from platform_core.orders.summaries import open_order_summaries
 from platform_core.regions import codes
@@ -178,13 +178,13 @@ def _pop(
 def _refuse_other_region(session: Session, actor: Actor, elder_id: int, by: str) -> None:
     """A caller of another region answers exactly as an unknown one (no existence oracle); the
     audit trail keeps what it was."""
-    audit.record_refusal(
+    refuse_on_elder(
         session,
         actor=actor,
         action="socket.screen_pop",
-        target_type="elder",
-        target_id=elder_id,
-        detail={"reason": "out_of_region", "by": by},
+        elder_id=elder_id,
+        reason="out_of_region",
+        detail={"by": by},
     )
 
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from platform_core.accounts.permissions import Permission, allows
 from platform_core.actors import Actor
-from platform_core.audit import service as audit
 from platform_core.elders.models import Elder
+from platform_core.elders.service import refuse_on_elder
 from platform_core.errors import NotFound, PermissionDenied, ValidationFailed
 from platform_core.flows import care_orders
 from platform_core.orders import service as orders
@@ -66,13 +66,12 @@ def redeem_for_service(
     if allows(actor.role, Permission.VOLUNTEER_PORTAL):
         volunteer = volunteers.require_volunteer(session, actor, "redeem")
         if elder.id not in {f.elder.id for f in volunteers.family_of(session, volunteer)}:
-            audit.record_refusal(
+            refuse_on_elder(
                 session,
                 actor=actor,
                 action="time_bank.redeem",
-                target_type="elder",
-                target_id=elder.id,
-                detail={"reason": "not_family"},
+                elder_id=elder.id,
+                reason="not_family",
             )
             raise PermissionDenied(
                 "只能为档案中登记的家人兑换 / your own family only", code="not_family"

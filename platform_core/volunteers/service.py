@@ -31,6 +31,7 @@ from platform_core.audit import service as audit
 from platform_core.dispatch.ranking import haversine_km
 from platform_core.elders import idcard, phones
 from platform_core.elders.models import Elder, EmergencyContact
+from platform_core.elders.service import refuse_on_elder
 from platform_core.elders.vocabulary import ElderStatus
 from platform_core.errors import (
     Conflict,
@@ -606,13 +607,12 @@ def transfer_to_family(
     volunteer = require_volunteer(session, actor, "transfer")
     family = {f.elder.id: f for f in family_of(session, volunteer)}
     if elder_id not in family:
-        audit.record_refusal(
+        refuse_on_elder(
             session,
             actor=actor,
             action="time_bank.transfer",
-            target_type="elder",
-            target_id=elder_id,
-            detail={"reason": "not_family"},
+            elder_id=elder_id,
+            reason="not_family",
         )
         raise PermissionDenied(
             "只能转赠给档案中登记的家人 / to your own family only", code="not_family"
