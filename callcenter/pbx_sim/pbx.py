@@ -1047,6 +1047,24 @@ class PbxSimulator:
         variables = _variables(f.get("variable"))
         context, exten = str(f.get("context", "")), str(f.get("exten", ""))
         application, data = str(f.get("application", "")), str(f.get("data", ""))
+
+        def respond(ok: bool, channel: str, reason: int, uniqueid: str) -> None:
+            # every outcome answers with the request's own context, application and caller id
+            self._originate_response(
+                action_id,
+                ok,
+                channel,
+                context,
+                exten,
+                application,
+                data,
+                reason,
+                uniqueid,
+                cid_num,
+                cid_name,
+                sync_result,
+            )
+
         tech, _, rest = target.partition("/")
         member = self.members.get(target)
         phone: PhoneConfig | None = None
@@ -1054,20 +1072,7 @@ class PbxSimulator:
             number = rest.split("@", 1)[0]
             phone = self.config.phones.get(number, self.config.default_phone)
         if not tech or not rest:
-            self._originate_response(
-                action_id,
-                False,
-                target,
-                context,
-                exten,
-                application,
-                data,
-                0,
-                "<null>",
-                cid_num,
-                cid_name,
-                sync_result,
-            )
+            respond(False, target, 0, "<null>")
             return
         leg_peer = f"{tech}/{self.config.trunk}" if phone is not None and "@" in rest else target
         leg = self._new_channel(
@@ -1108,39 +1113,13 @@ class PbxSimulator:
                 member.busy_outbound = False
                 member.channel = None
                 self._member_status(member)
-            self._originate_response(
-                action_id,
-                False,
-                target,
-                context,
-                exten,
-                application,
-                data,
-                reason,
-                "<null>",
-                cid_num,
-                cid_name,
-                sync_result,
-            )
+            respond(False, target, reason, "<null>")
             self._kick()
             return
         self._state(leg, 6)
         if member is not None:
             self._member_status(member)
-        self._originate_response(
-            action_id,
-            True,
-            leg.name,
-            context,
-            exten,
-            application,
-            data,
-            4,
-            leg.uniqueid,
-            cid_num,
-            cid_name,
-            sync_result,
-        )
+        respond(True, leg.name, 4, leg.uniqueid)
         for k, v in variables.items():
             self._varset(leg, k, v)
         try:
