@@ -498,8 +498,8 @@ def main() -> None:
     p.add_argument("--connect-concurrency", type=int, default=50)
     p.add_argument(
         "--server",
-        default="gunicorn",
-        choices=["gunicorn", "gunicorn-gevent", "werkzeug"],
+        default="gunicorn-gevent",
+        choices=["gunicorn-gevent", "gunicorn", "werkzeug"],
         help="the console's WSGI server (hotline console --server)",
     )
     p.add_argument(

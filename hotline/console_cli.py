@@ -24,7 +24,7 @@ from platform_core.errors import DomainError
     "--server",
     type=click.Choice(["gunicorn", "gunicorn-gevent", "werkzeug"]),
     default=None,
-    help="WSGI 服务器 / WSGI server (HOTLINE_CONSOLE_SERVER, default gunicorn)",
+    help="WSGI 服务器 / WSGI server (HOTLINE_CONSOLE_SERVER, default gunicorn-gevent)",
 )
 @click.option("--reuse-port", is_flag=True, hidden=True)
 def console(
@@ -41,7 +41,8 @@ def console(
     server = server or settings.console_server
     if server not in ("gunicorn", "gunicorn-gevent", "werkzeug"):
         raise click.ClickException(
-            f"HOTLINE_CONSOLE_SERVER={server!r}: 应为 gunicorn 或 werkzeug / must be gunicorn or werkzeug"
+            f"HOTLINE_CONSOLE_SERVER={server!r}: 应为 gunicorn-gevent、gunicorn 或 werkzeug"
+            " / must be gunicorn-gevent, gunicorn or werkzeug"
         )
     if workers > 1 and not settings.redis_url:
         raise click.ClickException(
@@ -74,12 +75,14 @@ def console(
             + (f", {workers} 进程 / workers)" if workers > 1 else ")")
         )
         if server.startswith("gunicorn"):
+            from hotline.console_serving import WORKER_CLASSES
+
             _serve_gunicorn(
                 settings,
                 host,
                 port,
                 reuse_port=reuse_port or workers > 1,
-                worker_class="gevent" if server == "gunicorn-gevent" else "gthread",
+                worker_class=WORKER_CLASSES[server],
             )
         else:
             _serve_werkzeug(settings, host, port, reuse_port=reuse_port or workers > 1)

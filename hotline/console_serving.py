@@ -1,13 +1,19 @@
-"""Serving the console in production: gunicorn with one gthread worker per process.
+"""Serving the console in production: gunicorn with one gevent worker per process.
 
 Flask-SocketIO needs every request of one Socket.IO connection in one process, so a gunicorn
 here has exactly one worker and a deployment runs several of these processes behind nginx
-(sticky by login). The worker keeps Flask-SocketIO's threading mode: each open WebSocket holds
-one of ``HOTLINE_CONSOLE_THREADS`` threads, and idle keep-alive HTTP connections wait in the
-worker's poller instead of holding a thread (``HOTLINE_CONSOLE_IDLE_TIMEOUT_S``). The gunicorn
-master restarts a worker that dies or stops answering within ``HOTLINE_CONSOLE_READ_TIMEOUT_S``.
-The runtime (engine, Redis, the relay's threads) is built in the worker after the fork, never
-in the master, so no connection or thread is shared across a fork.
+(sticky by login). The worker is gevent's (``HOTLINE_CONSOLE_SERVER=gunicorn-gevent``, the
+default): it monkey-patches the standard library before the app is imported, so the console's
+threads (its sockets, the event relay, the routers) are greenlets and psycopg waits through
+gevent (psycopg 3 chooses its wait function when it is imported, after the patch). Measured
+with bench/console_load.py against gthread (``HOTLINE_CONSOLE_SERVER=gunicorn``: a thread per
+open WebSocket, up to ``HOTLINE_CONSOLE_THREADS``) and Werkzeug, three runs each on one
+machine: see the README's Benchmarks. Up to ``HOTLINE_CONSOLE_THREADS`` connections per process
+either way; idle keep-alive connections are closed after ``HOTLINE_CONSOLE_IDLE_TIMEOUT_S``. The
+gunicorn master restarts a worker that dies or stops answering within
+``HOTLINE_CONSOLE_READ_TIMEOUT_S``. The runtime (engine, Redis, the relay's threads) is built in
+the worker after the fork, never in the master, so no connection or thread is shared across a
+fork.
 """
 
 from __future__ import annotations
@@ -24,18 +30,23 @@ from platform_core.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# HOTLINE_CONSOLE_SERVER -> gunicorn's worker class
+WORKER_CLASSES = {"gunicorn-gevent": "gevent", "gunicorn": "gthread"}
+
+
 def gunicorn_options(
-    settings: Settings, *, host: str, port: int, reuse_port: bool, worker_class: str = "gthread"
+    settings: Settings, *, host: str, port: int, reuse_port: bool, worker_class: str | None = None
 ) -> dict[str, Any]:
-    """``worker_class`` gevent (greenlets instead of threads; gevent is not a dependency) was
-    measured against gthread with bench/console_load.py: see the README's Benchmarks."""
+    """gunicorn's options for one console process; ``worker_class`` defaults to the one
+    ``settings.console_server`` names."""
+    worker_class = worker_class or WORKER_CLASSES[settings.console_server]
     threads = max(1, settings.console_threads)
     return {
         "bind": [f"{host}:{port}"],
         "workers": 1,
         "worker_class": worker_class,
         "threads": threads,
-        # gthread accepts no more connections than this at once (sockets plus page requests)
+        # no more connections than this at once (sockets plus page requests), either worker
         "worker_connections": threads + 200,
         "backlog": 1024,
         "keepalive": settings.console_idle_timeout_s,

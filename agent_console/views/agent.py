@@ -351,9 +351,9 @@ def recalls() -> Any:
 @guard(Permission.VIEW_ELDER)
 def profile(elder_id: int) -> Any:
     with runtime().session() as s:
-        require_elder_in_region(s, elder_id)
+        elder = require_elder_in_region(s, elder_id)
         profile = desk_profile(
-            s, elder_id=elder_id, actor=current_actor(), source_ip=request.remote_addr
+            s, elder_id=elder.id, actor=current_actor(), source_ip=request.remote_addr
         )
         return jsonify({"profile": profile})
 
@@ -389,7 +389,7 @@ def open_order(elder_id: int) -> Any:
     data = body(OrderIn)
     check_note(data.notes)
     with order_opening(), runtime().session() as s:
-        require_elder_in_region(s, elder_id)
+        elder = require_elder_in_region(s, elder_id)
         if data.chat_id is not None:
             opened = care_orders.open_chat_order(
                 s,
@@ -401,7 +401,7 @@ def open_order(elder_id: int) -> Any:
                 address=data.address or None,
                 site_id=data.site_id,
             )
-            if opened.order.elder_id != elder_id:
+            if opened.order.elder_id != elder.id:
                 raise ValidationFailed(
                     "该咨询不是这位老人的 / the conversation is about another elder",
                     code="chat_of_another_elder",
@@ -411,7 +411,7 @@ def open_order(elder_id: int) -> Any:
             opened = care_orders.open_call_order(
                 s,
                 actor=current_actor(),
-                elder_id=elder_id,
+                elder_id=elder.id,
                 service_type_code=data.service_type_code,
                 urgency=data.urgency,
                 notes=data.notes,

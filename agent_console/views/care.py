@@ -51,8 +51,8 @@ def status(elder_id: int) -> Any:
     """Each care process for the elder: its state, and whether (or why not) it can start now."""
     actor = current_actor()
     with runtime().session() as s:
-        require_elder_in_region(s, elder_id)
-        overview = care_overview.care_status_for_elder(s, elder_id=elder_id)
+        elder = require_elder_in_region(s, elder_id)
+        overview = care_overview.care_status_for_elder(s, elder_id=elder.id)
         audit.record(
             s,
             actor=actor,
@@ -73,12 +73,12 @@ def start(elder_id: int, process: str) -> Any:
     options = data.options.model_dump(exclude_none=True, exclude_defaults=True)
     # a meal booked for delivery opens a service order
     with order_opening(), runtime().session() as s:
-        require_elder_in_region(s, elder_id)
+        elder = require_elder_in_region(s, elder_id)
         require_own_call(s, data.linkedid)
         started = care_overview.start_care_process(
             s,
             actor=current_actor(),
-            elder_id=elder_id,
+            elder_id=elder.id,
             process=process,
             source_ref=data.linkedid or None,
             options=options,

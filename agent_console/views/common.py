@@ -88,13 +88,14 @@ def order_opening() -> Iterator[None]:
         slots.release()
 
 
-def require_elder_in_region(session: Any, elder_id: int) -> None:
-    """Refuse (and audit) an elder outside the user's region, or one that does not exist."""
-    require_region(
-        elders.get_elder(session, elder_id=elder_id).region_code,
-        target_type="elder",
-        target_id=elder_id,
-    )
+def require_elder_in_region(session: Any, elder_id: int) -> Any:
+    """Refuse (and audit) an elder outside the user's region, or one that does not exist; the
+    elder otherwise. A view that goes on with the elder keeps it: the session's identity map
+    holds loaded rows only while something refers to them, and the domain's own lookup of the
+    same elder then costs no second query."""
+    elder = elders.get_elder(session, elder_id=elder_id)
+    require_region(elder.region_code, target_type="elder", target_id=elder_id)
+    return elder
 
 
 def require_own_call(session: Any, linkedid: str | None) -> None:

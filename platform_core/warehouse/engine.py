@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -41,6 +43,19 @@ def _use_utc_for_source_timestamps() -> None:
     # ClickHouse reads PostgreSQL's timestamptz as text and drops the offset; libpq's PGTZ makes
     # the server print every timestamp in UTC, which the warehouse's UTC columns expect.
     os.environ["PGTZ"] = "UTC"
+
+
+def _off_the_hub(call: Callable[[], Any]) -> Any:
+    """Run a chDB call where it blocks nobody else. chDB's calls release the GIL but, in a
+    process gevent has patched (the console's production server), they would still stop every
+    greenlet of the process until the query ends: there they run on a real thread of gevent's
+    pool instead, and this greenlet waits for it."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        import gevent
+
+        return gevent.get_hub().threadpool.apply(call)
+    return call()
 
 
 class ChdbWarehouse:
@@ -83,7 +98,9 @@ class ChdbWarehouse:
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         with self._lock:
             try:
-                result = self._session.query(sql, "JSONEachRow", params=params or None)
+                result = _off_the_hub(
+                    lambda: self._session.query(sql, "JSONEachRow", params=params or None)
+                )
             except RuntimeError as exc:
                 raise WarehouseError(str(exc)) from exc
         text = result.data() if hasattr(result, "data") else str(result)
@@ -92,7 +109,7 @@ class ChdbWarehouse:
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
         with self._lock:
             try:
-                self._session.query(sql, "CSV", params=params or None)
+                _off_the_hub(lambda: self._session.query(sql, "CSV", params=params or None))
             except RuntimeError as exc:
                 raise WarehouseError(str(exc)) from exc
 

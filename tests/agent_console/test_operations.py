@@ -158,13 +158,17 @@ def test_no_version_banner_and_idle_connections_are_closed(live) -> None:
         handler.timeout = original
 
 
-def test_the_console_command_serves_with_gunicorn_by_default() -> None:
+def test_the_console_command_serves_with_gunicorn_gevent_by_default() -> None:
     from hotline.console_serving import gunicorn_options
     from platform_core.settings import Settings
 
     options = gunicorn_options(Settings(), host="127.0.0.1", port=8000, reuse_port=False)
-    assert Settings().console_server == "gunicorn"
-    assert options["workers"] == 1 and options["worker_class"] == "gthread"
+    assert Settings().console_server == "gunicorn-gevent"
+    assert options["workers"] == 1 and options["worker_class"] == "gevent"
+    gthread = gunicorn_options(
+        Settings(console_server="gunicorn"), host="127.0.0.1", port=8000, reuse_port=False
+    )
+    assert gthread["worker_class"] == "gthread"
     assert options["keepalive"] == Settings().console_idle_timeout_s
     assert ConsoleServer  # the embedded demo keeps the Werkzeug server
 
