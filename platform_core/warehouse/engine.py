@@ -52,7 +52,7 @@ def _off_the_hub(call: Callable[[], Any]) -> Any:
     pool instead, and this greenlet waits for it."""
     monkey = sys.modules.get("gevent.monkey")
     if monkey is not None and monkey.is_module_patched("threading"):
-        import gevent
+        import gevent  # only in a process gevent has patched, which has it loaded
 
         return gevent.get_hub().threadpool.apply(call)
     return call()
