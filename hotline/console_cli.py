@@ -9,6 +9,9 @@ import click
 
 from platform_core.errors import DomainError
 
+# HOTLINE_CONSOLE_SERVER's values: gunicorn's gevent or gthread worker, or the development server
+SERVERS = ("gunicorn-gevent", "gunicorn", "werkzeug")
+
 
 @click.command()
 @click.option("--host", default=None, help="监听地址 / bind address (HOTLINE_CONSOLE_HOST)")
@@ -22,7 +25,7 @@ from platform_core.errors import DomainError
 )
 @click.option(
     "--server",
-    type=click.Choice(["gunicorn", "gunicorn-gevent", "werkzeug"]),
+    type=click.Choice(SERVERS),
     default=None,
     help="WSGI 服务器 / WSGI server (HOTLINE_CONSOLE_SERVER, default gunicorn-gevent)",
 )
@@ -39,7 +42,7 @@ def console(
     host = host or settings.console_host
     port = port or settings.console_port
     server = server or settings.console_server
-    if server not in ("gunicorn", "gunicorn-gevent", "werkzeug"):
+    if server not in SERVERS:
         raise click.ClickException(
             f"HOTLINE_CONSOLE_SERVER={server!r}: 应为 gunicorn-gevent、gunicorn 或 werkzeug"
             " / must be gunicorn-gevent, gunicorn or werkzeug"

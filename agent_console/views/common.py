@@ -21,6 +21,7 @@ from platform_core.calls import desk
 from platform_core.calls import queries as calls
 from platform_core.calls.queues import queue_label
 from platform_core.elders import service as elders
+from platform_core.elders.models import Elder
 from platform_core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from platform_core.runtime import Runtime
 
@@ -88,7 +89,7 @@ def order_opening() -> Iterator[None]:
         slots.release()
 
 
-def require_elder_in_region(session: Any, elder_id: int) -> Any:
+def require_elder_in_region(session: Any, elder_id: int) -> Elder:
     """Refuse (and audit) an elder outside the user's region, or one that does not exist; the
     elder otherwise. A view that goes on with the elder keeps it: the session's identity map
     holds loaded rows only while something refers to them, and the domain's own lookup of the

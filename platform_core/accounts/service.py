@@ -588,13 +588,14 @@ def refuse_on_user(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Audit a refused action on an account; the record outlives the unit of work's rollback."""
-    audit.record_refusal(
+    audit.refuse(
         session,
         actor=actor,
         action=action,
         target_type="user",
         target_id=user.id if user is not None else None,
-        detail={"reason": reason, **(detail or {})},
+        reason=reason,
+        detail=detail,
     )
 
 

@@ -189,13 +189,14 @@ def refuse_on_alarm(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Audit a refused action on an alarm; the record outlives the unit of work's rollback."""
-    audit.record_refusal(
+    audit.refuse(
         session,
         actor=actor,
         action=action,
         target_type="alarm",
         target_id=alarm.id,
-        detail={"reason": reason, **(detail or {})},
+        reason=reason,
+        detail=detail,
     )
 
 

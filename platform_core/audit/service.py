@@ -113,6 +113,28 @@ def record_refusal(session: Session, **kwargs: Any) -> None:
     session.info.setdefault(_REFUSALS, []).append(kwargs)
 
 
+def refuse(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Audit a refused action on one record with the reason it was refused (a code the audit
+    review groups by) beside any detail: what each module's ``refuse_on_*`` writes."""
+    record_refusal(
+        session,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        detail={"reason": reason, **(detail or {})},
+    )
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _write_refusals(session: Session, transaction: Any) -> None:
     # the root transaction's end: commit, rollback, or a session closed without either

@@ -258,13 +258,14 @@ def refuse_on_elder(
 ) -> None:
     """Audit a refused action on an elder's record; the record outlives the unit of work's
     rollback (the registry, the family, the screen pop and the time bank refuse so)."""
-    audit.record_refusal(
+    audit.refuse(
         session,
         actor=actor,
         action=action,
         target_type="elder",
         target_id=elder_id,
-        detail={"reason": reason, **(detail or {})},
+        reason=reason,
+        detail=detail,
     )
 
 

@@ -132,13 +132,14 @@ def refuse_on_order(
     """Audit a refused action on an order (commands, the dispatch desk, provider reports).
 
     Written in its own transaction when this unit of work ends, which usually rolls back."""
-    audit.record_refusal(
+    audit.refuse(
         session,
         actor=actor,
         action=action,
         target_type="service_order",
         target_id=order_id,
-        detail={"reason": reason, **(detail or {})},
+        reason=reason,
+        detail=detail,
     )
 
 

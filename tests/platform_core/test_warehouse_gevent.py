@@ -19,12 +19,13 @@ CHILD = textwrap.dedent(
 
     import sys
     import time
+    from pathlib import Path
 
     import gevent
 
     from platform_core.warehouse.engine import ChdbWarehouse
 
-    wh = ChdbWarehouse.shared(__import__("pathlib").Path(sys.argv[1]))
+    wh = ChdbWarehouse.shared(Path(sys.argv[1]))
     ticks = []
 
     def tick():
