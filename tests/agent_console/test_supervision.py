@@ -30,12 +30,14 @@ _n = itertools.count(1)
 
 def seed_calls(rt, *, outcomes=None, region_mix=(XINCHENG, SAIHAN, DONGHE)) -> None:
     now = clock.now()
+    # within the last twelve minutes and within Beijing's today, even a minute after midnight
+    since_midnight = now - clock.start_of_day(clock.today())
+    outcomes = outcomes or ["answered"] * 6 + ["abandoned"] * 2 + ["answered"]
+    step = min(since_midnight, timedelta(minutes=12)) / (len(outcomes) + 1)
     with rt.session() as s:
-        for i, outcome in enumerate(
-            outcomes or ["answered"] * 6 + ["abandoned"] * 2 + ["answered"]
-        ):
+        for i, outcome in enumerate(outcomes):
             linkedid = f"1790001000.{next(_n)}"
-            at = now - timedelta(minutes=3 + i)
+            at = now - step * (i + 1)
             s.add(
                 Call(
                     linkedid=linkedid,
@@ -43,7 +45,7 @@ def seed_calls(rt, *, outcomes=None, region_mix=(XINCHENG, SAIHAN, DONGHE)) -> N
                     caller_number="13947100000",
                     caller_name="张三",
                     region_code=region_mix[i % len(region_mix)],
-                    started_at=at - timedelta(seconds=5),
+                    started_at=at - step / 2,
                     queued_at=at,
                     first_queue="hotline-general",
                     outcome=outcome,
@@ -161,7 +163,13 @@ def test_the_staffing_plan_and_the_wallboard_tile(app, synced) -> None:
 
 def test_the_staffing_plan_is_of_the_users_region(world, app, synced) -> None:
     """A 盟市's officer plans their league's calls; another league is refused and audited."""
-    week_ago = clock.now() - timedelta(weeks=1)
+    # a minute into the next half hour, a week ago: inside the plan's first day however near
+    # a half hour's edge the test runs (a call a week ago to the second would fall into the
+    # half hour before the plan's first when the test runs in a half hour's first seconds)
+    now = clock.now()
+    week_ago = now.replace(minute=30 * (now.minute // 30), second=0, microsecond=0) + timedelta(
+        minutes=31, weeks=-1
+    )
     with world.runtime.session() as s:
         for i, region in enumerate([XINCHENG] * 3 + [DONGHE] * 7):
             linkedid = f"1790002000.{next(_n)}"
@@ -170,8 +178,8 @@ def test_the_staffing_plan_is_of_the_users_region(world, app, synced) -> None:
                     linkedid=linkedid,
                     uniqueid=linkedid,
                     region_code=region,
-                    started_at=week_ago - timedelta(seconds=30 + i),
-                    queued_at=week_ago - timedelta(seconds=20 + i),
+                    started_at=week_ago + timedelta(seconds=i),
+                    queued_at=week_ago + timedelta(seconds=10 + i),
                     first_queue="hotline-general",
                     outcome="answered",
                     wait_s=2.0,
