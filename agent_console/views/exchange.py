@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from agent_console import csrf
 from agent_console.security import current_actor, guard
 from agent_console.views.common import body, runtime
-from agent_console.views.provider_api import _nonces, _refused, _signed_path
+from agent_console.views.provider_api import _nonces, _received, _refused
 from agent_console.views.registry import XLSX, upload_limit
 from platform_core import clock
 from platform_core.accounts.permissions import Permission
@@ -38,27 +38,14 @@ from platform_core.exchange.vocabulary import (
 from platform_core.flows import department_batches as batches
 from platform_core.imports.workbook import template
 from platform_core.provider_api import wire
-from platform_core.security import json_input
 
 bp = Blueprint("exchange", __name__)
 
 
 def _authenticated(s: Any) -> tuple[Any, Any]:
     rt = runtime()
-    raw = request.get_data(cache=True)
-    if raw:
-        json_input.check(
-            raw, max_bytes=upward.MAX_EXPORT_BYTES * 2, max_depth=rt.settings.json_max_depth
-        )
-    return keys.authenticate(
-        s,
-        method=request.method,
-        path=_signed_path(),
-        headers=request.headers,
-        body=raw,
-        nonces=_nonces(rt),
-        source_ip=request.remote_addr,
-    )
+    received = _received(rt, max_bytes=upward.MAX_EXPORT_BYTES * 2)
+    return keys.authenticate(s, received, nonces=_nonces(rt))
 
 
 def _sealed(signed: Any, payload: Any) -> Response:

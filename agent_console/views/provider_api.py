@@ -17,7 +17,7 @@ from agent_console.security import current_actor, guard
 from agent_console.views.common import body, runtime
 from platform_core.accounts.permissions import Permission
 from platform_core.errors import DomainError
-from platform_core.provider_api import service, wire
+from platform_core.provider_api import service, signed, wire
 from platform_core.provider_api.nonces import DatabaseNonceStore, NonceStore, RedisNonceStore
 from platform_core.providers import service as providers
 from platform_core.runtime import Runtime
@@ -46,6 +46,21 @@ def _signed_path() -> str:
     return request.path + (f"?{query}" if query else "")
 
 
+def _received(rt: Runtime, *, max_bytes: int) -> signed.Received:
+    """The signed request as received; its body held to ``max_bytes`` and the JSON nesting
+    limit before any work."""
+    body = request.get_data(cache=True)
+    if body:
+        json_input.check(body, max_bytes=max_bytes, max_depth=rt.settings.json_max_depth)
+    return signed.Received(
+        method=request.method,
+        path=_signed_path(),
+        headers=request.headers,
+        body=body,
+        source_ip=request.remote_addr,
+    )
+
+
 def _refused(err: DomainError) -> Any:
     return jsonify(err.to_dict()), err.http_status
 
@@ -56,20 +71,8 @@ def _sealed(caller: service.Caller, payload: Any) -> Response:
 
 
 def _authenticate(s: Any, rt: Runtime) -> service.Caller:
-    body = request.get_data(cache=True)
-    if body:  # the same size and nesting limit as every JSON body, before any work
-        json_input.check(
-            body, max_bytes=rt.settings.json_max_bytes, max_depth=rt.settings.json_max_depth
-        )
-    return service.authenticate(
-        s,
-        method=request.method,
-        path=_signed_path(),
-        headers=request.headers,
-        body=request.get_data(cache=True),
-        nonces=_nonces(rt),
-        source_ip=request.remote_addr,
-    )
+    received = _received(rt, max_bytes=rt.settings.json_max_bytes)
+    return service.authenticate(s, received, nonces=_nonces(rt))
 
 
 @bp.post(f"{PREFIX}/events")

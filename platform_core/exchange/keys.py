@@ -6,7 +6,6 @@ store, other keys."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -127,20 +126,15 @@ def revoke_key(session: Session, *, actor: Actor, key_id: str) -> ExchangeKey:
 
 def authenticate(
     session: Session,
+    received: signed.Received,
     *,
-    method: str,
-    path: str,
-    headers: Mapping[str, str],
-    body: bytes,
     nonces: NonceStore,
-    source_ip: str | None = None,
     now: datetime | None = None,
 ) -> tuple[ExchangeKey, signed.SignedRequest]:
     """The sending party's key and its request, once signature, timestamp and nonce pass;
     every refusal audited."""
-    settings = settings_of(session)
     now = now or utcnow()
-    key_id = headers.get(wire.H_KEY, "")
+    key_id = received.headers.get(wire.H_KEY, "")
 
     def find_key(kid: str) -> signed.KeyMaterial | None:
         key = session.scalar(select(ExchangeKey).where(ExchangeKey.key_id == kid))
@@ -161,22 +155,13 @@ def authenticate(
             action="exchange.request",
             target_type="exchange_key",
             target_id=key_id[:40] or None,
-            source_ip=source_ip,
-            detail={"reason": error.code, "path": path[:200]},
+            source_ip=received.source_ip,
+            detail={"reason": error.code, "path": received.path[:200]},
         )
         return error
 
     request = signed.verify(
-        method=method,
-        path=path,
-        headers=headers,
-        body=body,
-        nonces=nonces,
-        find_key=find_key,
-        refuse=refuse,
-        max_skew_s=settings.provider_api_max_skew_s,
-        nonce_ttl_s=settings.provider_api_nonce_ttl_s,
-        now=now,
+        received, nonces, find_key=find_key, refuse=refuse, settings=settings_of(session), now=now
     )
     key: ExchangeKey = request.key.owner
     key.last_used_at = now

@@ -378,6 +378,37 @@ def _where(session: Session, order: ServiceOrder, lat: float, lon: float) -> dic
     }
 
 
+def _record_at_home(
+    session: Session,
+    order: ServiceOrder,
+    command: str,
+    to: OrderStatus,
+    actor: Actor,
+    at: datetime,
+    where: tuple[float, float],
+    extra: dict[str, Any],
+    photo_ref: str | None,
+) -> ServiceOrder:
+    """Log a step taken at the elder's home (check-in, check-out): where it was taken, how far
+    from the address, the step's own facts, and the photo when one was sent."""
+    lat, lon = where
+    detail = {**_where(session, order, lat, lon), **extra}
+    if photo_ref:
+        detail["photo_ref"] = photo_ref
+    _record(
+        session,
+        order,
+        command=command,
+        to=to,
+        actor=actor,
+        at=at,
+        latitude=lat,
+        longitude=lon,
+        detail=detail,
+    )
+    return order
+
+
 def _staff_for(session: Session, order: ServiceOrder, staff_id: int) -> ProviderStaff:
     staff = providers.get_staff(session, staff_id=staff_id)
     if staff.provider_id != order.provider_id:
@@ -865,23 +896,10 @@ def check_in(
     lat, lon = _coordinates(latitude, longitude)
     now = utcnow()
     order.checked_in_at, order.check_in_latitude, order.check_in_longitude = now, lat, lon
-    detail = _where(session, order, lat, lon)
-    if order.arrival_due_at is not None:
-        detail["arrived_late"] = now > order.arrival_due_at
-    if photo_ref:
-        detail["photo_ref"] = photo_ref
-    _record(
-        session,
-        order,
-        command=Command.CHECK_IN,
-        to=target,
-        actor=actor,
-        at=now,
-        latitude=lat,
-        longitude=lon,
-        detail=detail,
+    extra = {} if order.arrival_due_at is None else {"arrived_late": now > order.arrival_due_at}
+    return _record_at_home(
+        session, order, Command.CHECK_IN, target, actor, now, (lat, lon), extra, photo_ref
     )
-    return order
 
 
 def check_out(
@@ -903,23 +921,12 @@ def check_out(
     order.completed_at = now
     if report.strip():
         order.completion_report = report.strip()
-    detail = _where(session, order, lat, lon)
+    extra: dict[str, Any] = {}
     if order.checked_in_at is not None:
-        detail["service_minutes"] = round((now - order.checked_in_at).total_seconds() / 60, 1)
-    if photo_ref:
-        detail["photo_ref"] = photo_ref
-    _record(
-        session,
-        order,
-        command=Command.CHECK_OUT,
-        to=target,
-        actor=actor,
-        at=now,
-        latitude=lat,
-        longitude=lon,
-        detail=detail,
+        extra["service_minutes"] = round((now - order.checked_in_at).total_seconds() / 60, 1)
+    return _record_at_home(
+        session, order, Command.CHECK_OUT, target, actor, now, (lat, lon), extra, photo_ref
     )
-    return order
 
 
 def _require_time_at_home(

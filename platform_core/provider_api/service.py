@@ -255,19 +255,14 @@ def _refuse(
 
 def authenticate(
     session: Session,
+    received: signed.Received,
     *,
-    method: str,
-    path: str,
-    headers: Mapping[str, str],
-    body: bytes,
     nonces: NonceStore,
-    source_ip: str | None = None,
     now: datetime | None = None,
 ) -> Caller:
     """Check a request's key, timestamp, signature, nonce and envelope; its payload decrypted."""
-    settings = settings_of(session)
     now = now or utcnow()
-    key_id = headers.get(wire.H_KEY, "")
+    key_id = received.headers.get(wire.H_KEY, "")
 
     def find_key(kid: str) -> signed.KeyMaterial | None:
         key = session.scalar(select(ProviderApiKey).where(ProviderApiKey.key_id == kid))
@@ -291,21 +286,12 @@ def authenticate(
             error,
             key_id=key_id,
             provider=key.owner[1] if key is not None else None,
-            source_ip=source_ip,
-            path=path,
+            source_ip=received.source_ip,
+            path=received.path,
         )
 
     request = signed.verify(
-        method=method,
-        path=path,
-        headers=headers,
-        body=body,
-        nonces=nonces,
-        find_key=find_key,
-        refuse=refuse,
-        max_skew_s=settings.provider_api_max_skew_s,
-        nonce_ttl_s=settings.provider_api_nonce_ttl_s,
-        now=now,
+        received, nonces, find_key=find_key, refuse=refuse, settings=settings_of(session), now=now
     )
     key, provider = request.key.owner
     key.last_used_at = now

@@ -18,6 +18,7 @@ from platform_core.errors import DomainError, ValidationFailed
 from platform_core.provider_api import wire
 from platform_core.provider_api.nonces import NonceStore
 from platform_core.security.json_input import MalformedJson
+from platform_core.settings import Settings
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
@@ -43,6 +44,18 @@ class KeyMaterial:
 
 
 @dataclass(frozen=True)
+class Received:
+    """A request as an interface received it: what its signature covers, and where it came
+    from (for the audit of a refusal)."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    source_ip: str | None = None
+
+
+@dataclass(frozen=True)
 class SignedRequest:
     key: KeyMaterial
     timestamp: str
@@ -57,24 +70,22 @@ class SignedRequest:
 
 
 def verify(
-    *,
-    method: str,
-    path: str,
-    headers: Mapping[str, str],
-    body: bytes,
+    received: Received,
     nonces: NonceStore,
+    *,
     find_key: Callable[[str], KeyMaterial | None],
     refuse: Callable[[DomainError, KeyMaterial | None], DomainError],
-    max_skew_s: int,
-    nonce_ttl_s: int,
+    settings: Settings,
     now: datetime,
 ) -> SignedRequest:
     """The request's payload, decrypted, once its headers, signature and nonce pass.
 
     ``find_key`` gives the usable key of a key id (None when unknown or retired); ``refuse``
     records a refusal (with the key's owner once the key is known) and returns the error to
-    raise.
+    raise. The clock skew allowed and how long a nonce is remembered are the settings'.
     """
+    method, path, headers, body = received.method, received.path, received.headers, received.body
+    max_skew_s, nonce_ttl_s = settings.provider_api_max_skew_s, settings.provider_api_nonce_ttl_s
     key_id, ts, nonce, signature = (
         headers.get(h, "") for h in (wire.H_KEY, wire.H_TIMESTAMP, wire.H_NONCE, wire.H_SIGNATURE)
     )

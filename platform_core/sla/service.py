@@ -68,14 +68,7 @@ def check_deadline(
 ) -> SlaCheck:
     """Run the ``kind`` timer of an order: nothing if met or not yet due, else the breach."""
     _check_kind(kind)
-    order = session.scalar(
-        select(ServiceOrder)
-        .where(ServiceOrder.id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if order is None:
-        raise orders.OrderNotFound(f"工单不存在: {order_id} / unknown order")
+    order = orders.lock_order(session, order_id=order_id)
     due = _due(order, kind)
     if due is None:
         return SlaCheck(order.id, kind, "no_deadline")
