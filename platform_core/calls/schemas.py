@@ -46,7 +46,7 @@ class ChannelRef:
 class AgentLeg(TypedDict):
     """A queue member's leg of a call as the Agent* events name it (caller's channel, the
     member's channel, the queue, the member): what calls.service's record_agent_called,
-    record_ring_no_answer, record_connect and record_complete take first."""
+    record_ring_no_answer, record_connect and record_complete take as keywords (``**leg``)."""
 
     chan: ChannelRef
     dest: ChannelRef

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from platform_core.calls import events as ev
 from platform_core.calls import unit_of_work as uow
 from platform_core.calls.live import LiveCall, LiveEntry, LiveMembership, LiveOffer
 from platform_core.calls.models import Agent
-from platform_core.calls.schemas import NO_NUMBER, ChannelRef, MemberState
+from platform_core.calls.schemas import NO_NUMBER, AgentLeg, ChannelRef, MemberState
 from platform_core.events import publish_on_commit
 from platform_core.runtime import settings_of
 from platform_core.settings import Settings
@@ -229,14 +230,11 @@ def _current_entry(
 def record_agent_called(
     session: Session,
     *,
-    chan: ChannelRef,
-    dest: ChannelRef,
-    queue: str,
-    interface: str,
-    member_name: str,
     at: datetime,
+    **leg: Unpack[AgentLeg],
 ) -> LiveOffer | None:
     """AgentCalled: an agent's phone rings for this caller -> the screen pop (CallRinging)."""
+    chan, dest, queue, interface, member_name = _unpack(leg)
     call = _ensure_call(session, chan, at)
     if call is None or call.ended_at is not None:
         return None
@@ -246,7 +244,7 @@ def record_agent_called(
     entry = _current_entry(session, call, chan, queue, at)
     if entry.left_at is not None and entry.outcome is not None:
         return None
-    offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
+    offer = _offer(session, call, leg, at)
     agent = agents.agent_of(session, interface, member_name)
     assert agent is not None
     agent.ringing_uniqueid = dest.uniqueid
@@ -270,24 +268,20 @@ def record_agent_called(
     return offer
 
 
-def _offer(
-    session: Session,
-    call: LiveCall,
-    chan: ChannelRef,
-    dest: ChannelRef,
-    queue: str,
-    interface: str,
-    member_name: str,
-    at: datetime,
-) -> LiveOffer:
+def _unpack(leg: AgentLeg) -> tuple[ChannelRef, ChannelRef, str, str, str]:
+    return leg["chan"], leg["dest"], leg["queue"], leg["interface"], leg["member_name"]
+
+
+def _offer(session: Session, call: LiveCall, leg: AgentLeg, at: datetime) -> LiveOffer:
+    dest = leg["dest"]
     offer = next((o for o in call.offers if o.dest_uniqueid == dest.uniqueid), None)
     if offer is None:
         offer = LiveOffer(
             dest_uniqueid=dest.uniqueid,
             linkedid=call.linkedid,
-            queue=queue,
-            interface=interface,
-            member_name=member_name,
+            queue=leg["queue"],
+            interface=leg["interface"],
+            member_name=leg["member_name"],
             dest_channel=dest.channel,
             offered_at=at,
             status="ringing",
@@ -299,19 +293,16 @@ def _offer(
 def record_ring_no_answer(
     session: Session,
     *,
-    chan: ChannelRef,
-    dest: ChannelRef,
-    queue: str,
-    interface: str,
-    member_name: str,
     ring_ms: int,
     at: datetime,
+    **leg: Unpack[AgentLeg],
 ) -> None:
     """AgentRingNoAnswer (RingTime in milliseconds): the agent let it ring; another may be tried."""
+    chan, dest, queue, interface, member_name = _unpack(leg)
     call = _ensure_call(session, chan, at)
     if call is None:
         return
-    offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
+    offer = _offer(session, call, leg, at)
     if offer.status != "ringing":
         return
     offer.status = "no_answer"
@@ -388,22 +379,19 @@ def total_wait(call: LiveCall) -> float:
 def record_connect(
     session: Session,
     *,
-    chan: ChannelRef,
-    dest: ChannelRef,
-    queue: str,
-    interface: str,
-    member_name: str,
     hold_s: int,
     ring_s: int,
     at: datetime,
+    **leg: Unpack[AgentLeg],
 ) -> None:
     """AgentConnect: the agent answered; the call is credited to this queue and agent unless
     an earlier stay of the same call was already answered (a transfer does not re-credit)."""
+    chan, dest, queue, interface, member_name = _unpack(leg)
     call = _ensure_call(session, chan, at)
     if call is None:
         return
     entry = _current_entry(session, call, chan, queue, at)
-    offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
+    offer = _offer(session, call, leg, at)
     if offer.status in ("connected", "completed"):
         return
     offer.status = "connected"
@@ -457,15 +445,11 @@ def wrapup_seconds(settings: Settings, queue: str) -> float:
 def record_complete(
     session: Session,
     *,
-    chan: ChannelRef,
-    dest: ChannelRef,
-    queue: str,
-    interface: str,
-    member_name: str,
     hold_s: int,
     talk_s: int,
     reason: str,
     at: datetime,
+    **leg: Unpack[AgentLeg],
 ) -> None:
     """AgentComplete: the agent's part ended (caller, agent or transfer); wrap-up begins.
 
@@ -473,10 +457,11 @@ def record_complete(
     the database) the call was answered all the same, HoldTime seconds after it joined and
     TalkTime seconds before now, and is recorded so; a call a resync found answered (its wait
     unknown) takes its answer time and wait from here too."""
+    chan, dest, queue, interface, member_name = _unpack(leg)
     call = _ensure_call(session, chan, at)
     if call is None:
         return
-    offer = _offer(session, call, chan, dest, queue, interface, member_name, at)
+    offer = _offer(session, call, leg, at)
     if offer.status == "completed":
         return
     connected_at = at - timedelta(seconds=max(0, talk_s))
@@ -493,17 +478,7 @@ def record_complete(
                 position=0,
                 at=connected_at - timedelta(seconds=max(0, hold_s)),
             )
-        record_connect(
-            session,
-            chan=chan,
-            dest=dest,
-            queue=queue,
-            interface=interface,
-            member_name=member_name,
-            hold_s=hold_s,
-            ring_s=0,
-            at=connected_at,
-        )
+        record_connect(session, **leg, hold_s=hold_s, ring_s=0, at=connected_at)
     offer.status = "completed"
     offer.talk_s = talk_s
     offer.complete_reason = reason
