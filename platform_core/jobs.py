@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 import redis
 from rq import Callback, Queue, Retry, SimpleWorker
@@ -72,19 +72,21 @@ def retry_outages_only(
         job.retries_left = 0
 
 
+class JobOptions(TypedDict, total=False):
+    """How a job is enqueued: its id (a job id names one run; a fresh id when absent), when it
+    runs (now when absent) and on which queue ("default" when absent)."""
+
+    job_id: str | None
+    at: datetime | None
+    queue: str
+
+
 class JobQueue(Protocol):
     # Jobs handed to it survive this process (RQ on Redis), so the outbox follows each one until
     # it ended; an in-process queue's jobs end with the process.
     durable: bool
 
-    def enqueue(
-        self,
-        func_path: str,
-        *args: Any,
-        job_id: str | None = None,
-        at: datetime | None = None,
-        queue: str = "default",
-    ) -> str: ...
+    def enqueue(self, func_path: str, *args: Any, **options: Unpack[JobOptions]) -> str: ...
 
     def states(self, job_ids: list[str]) -> dict[str, str]: ...
 
@@ -123,16 +125,10 @@ class InProcessJobQueue:
         if start:
             self._thread.start()
 
-    def enqueue(
-        self,
-        func_path: str,
-        *args: Any,
-        job_id: str | None = None,
-        at: datetime | None = None,
-        queue: str = "default",
-    ) -> str:
+    def enqueue(self, func_path: str, *args: Any, **options: Unpack[JobOptions]) -> str:
         resolve(func_path)  # fail at enqueue time on a wrong name, not later in a worker
-        job_id = job_id or uuid.uuid4().hex
+        # one worker runs every queue here: the queue's name changes nothing
+        job_id, at = options.get("job_id") or uuid.uuid4().hex, options.get("at")
         run_at = time.time() if at is None else at.astimezone(UTC).timestamp()
         with self._cond:
             self._cancelled.discard(job_id)
@@ -254,28 +250,20 @@ class RQJobQueue:
     def _queue(self, queue: str) -> Any:
         return Queue(self.queue_name(queue), connection=self.connection)
 
-    def enqueue(
-        self,
-        func_path: str,
-        *args: Any,
-        job_id: str | None = None,
-        at: datetime | None = None,
-        queue: str = "default",
-    ) -> str:
+    def enqueue(self, func_path: str, *args: Any, **options: Unpack[JobOptions]) -> str:
         resolve(func_path)
-        q = self._queue(queue)
-        dotted = func_path.replace(":", ".")
-        job_id = self.job_id(job_id)
-        options: dict[str, Any] = {
-            "job_id": job_id,
+        q = self._queue(options.get("queue", "default"))
+        dotted, at = func_path.replace(":", "."), options.get("at")
+        rq_options: dict[str, Any] = {
+            "job_id": self.job_id(options.get("job_id")),
             "failure_ttl": 30 * 24 * 3600,
             "retry": Retry(max=len(OUTAGE_RETRIES_S), interval=list(OUTAGE_RETRIES_S)),
             "on_failure": Callback("platform_core.jobs.retry_outages_only"),
         }
         if at is None:
-            job = q.enqueue(dotted, *args, **options)
+            job = q.enqueue(dotted, *args, **rq_options)
         else:
-            job = q.enqueue_at(at, dotted, *args, **options)
+            job = q.enqueue_at(at, dotted, *args, **rq_options)
         return str(job.id)
 
     def _alive_key(self, worker_name: str) -> str:

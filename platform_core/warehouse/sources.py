@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select
@@ -45,21 +45,23 @@ def ch_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+class CopyPass(TypedDict):
+    """What one sync pass copies of a fact: the rows changed since ``since``, or those whose
+    time falls in ``window`` (neither: all), versioned ``pass_version`` unless the fact's own
+    change stamps give a version."""
+
+    since: datetime | None
+    window: tuple[datetime, datetime] | None
+    pass_version: int
+
+
 class Source(Protocol):
     @property
     def kind(self) -> str: ...
 
     def attach_statements(self) -> list[str]: ...
 
-    def copy(
-        self,
-        wh: Warehouse,
-        fact: Fact,
-        *,
-        since: datetime | None,
-        window: tuple[datetime, datetime] | None,
-        pass_version: int,
-    ) -> None: ...
+    def copy(self, wh: Warehouse, fact: Fact, **run: Unpack[CopyPass]) -> None: ...
 
     def span(self, wh: Warehouse, fact: Fact) -> tuple[int, datetime, datetime] | None: ...
 
@@ -139,16 +141,9 @@ class PostgresPull:
             " SETTINGS session_timezone = 'UTC'"
         )
 
-    def copy(
-        self,
-        wh: Warehouse,
-        fact: Fact,
-        *,
-        since: datetime | None,
-        window: tuple[datetime, datetime] | None,
-        pass_version: int,
-    ) -> None:
-        params: dict[str, Any] = {"pass_version": pass_version}
+    def copy(self, wh: Warehouse, fact: Fact, **run: Unpack[CopyPass]) -> None:
+        since, window = run["since"], run["window"]
+        params: dict[str, Any] = {"pass_version": run["pass_version"]}
         if since is not None:
             params["since"] = ch_time(since)
         if window is not None:
@@ -210,16 +205,9 @@ class EnginePush:
             for row in conn.execute(query):
                 yield dict(zip(keys, row, strict=True))
 
-    def copy(
-        self,
-        wh: Warehouse,
-        fact: Fact,
-        *,
-        since: datetime | None,
-        window: tuple[datetime, datetime] | None,
-        pass_version: int,
-    ) -> None:
+    def copy(self, wh: Warehouse, fact: Fact, **run: Unpack[CopyPass]) -> None:
         names = fact.column_names
+        pass_version = run["pass_version"]
         batch: list[str] = []
 
         def flush() -> None:
@@ -230,7 +218,7 @@ class EnginePush:
                 )
                 batch.clear()
 
-        for row in self._rows(fact, since, window):
+        for row in self._rows(fact, run["since"], run["window"]):
             version = pass_version
             if fact.changed:
                 stamps = [row.pop(f"_c{i}") for i in range(len(fact.changed))]
