@@ -123,9 +123,10 @@ def _may_manage(actor: Actor, region_code: str) -> None:
     require_within(region_code, actor.region_code)
 
 
-def _check_new_user(
-    session: Session, *, username: str, password: str, region_code: str, display_name: str
-) -> str:
+def _new_user(
+    session: Session, username: str, password: str, role: Role, region_code: str, display_name: str
+) -> User:
+    """An account not yet added, once its name, region and password pass and the name is free."""
     if not _USERNAME.match(username or ""):
         raise ValidationFailed(
             "用户名须为 3-64 位字母、数字、_.- / username must be 3-64 letters, digits or _.-",
@@ -142,7 +143,16 @@ def _check_new_user(
     )
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"用户名已存在: {username} / username taken", code="duplicate_username")
-    return region_code
+    return User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role.value,
+        region_code=region_code,
+        active=True,
+        failed_logins=0,
+        password_changed_at=utcnow(),
+    )
 
 
 def _add_user(session: Session, *, actor: Actor, user: User) -> User:
@@ -199,13 +209,7 @@ def create_user(
         raise ValidationFailed(
             "服务商账号须指定服务商 / provider staff need a provider", code="provider_required"
         )
-    region_code = _check_new_user(
-        session,
-        username=username,
-        password=password,
-        region_code=region_code,
-        display_name=display_name,
-    )
+    user = _new_user(session, username, password, role, region_code, display_name)
     if (
         sip_interface
         and session.scalar(select(User.id).where(User.sip_interface == sip_interface)) is not None
@@ -214,22 +218,8 @@ def create_user(
             f"分机已分配给其他账号: {sip_interface} / interface already assigned",
             code="duplicate_interface",
         )
-    return _add_user(
-        session,
-        actor=actor,
-        user=User(
-            username=username,
-            display_name=display_name or username,
-            password_hash=hash_password(password),
-            role=role.value,
-            region_code=region_code,
-            sip_interface=sip_interface,
-            provider_id=provider_id,
-            active=True,
-            failed_logins=0,
-            password_changed_at=utcnow(),
-        ),
-    )
+    user.sip_interface, user.provider_id = sip_interface, provider_id
+    return _add_user(session, actor=actor, user=user)
 
 
 def create_delegated_user(
@@ -257,30 +247,10 @@ def create_delegated_user(
             "服务人员账号须指定服务商和人员 / a practitioner's account needs its provider and person",
             code="provider_required",
         )
-    region_code = _check_new_user(
-        session,
-        username=username,
-        password=password,
-        region_code=region_code,
-        display_name=display_name,
-    )
-    return _add_user(
-        session,
-        actor=actor,
-        user=User(
-            username=username,
-            display_name=display_name or username,
-            password_hash=hash_password(password),
-            role=role.value,
-            region_code=region_code,
-            provider_id=provider_id,
-            staff_id=staff_id,
-            active=True,
-            failed_logins=0,
-            must_change_password=must_change_password,
-            password_changed_at=utcnow(),
-        ),
-    )
+    user = _new_user(session, username, password, role, region_code, display_name)
+    user.provider_id, user.staff_id = provider_id, staff_id
+    user.must_change_password = must_change_password
+    return _add_user(session, actor=actor, user=user)
 
 
 def issue_temporary_password(session: Session, user: User) -> tuple[str, list[str]]:

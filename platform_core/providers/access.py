@@ -7,6 +7,7 @@ settlement, API keys), so a refusal reads, is coded and is audited the same way 
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import NoReturn
 
 from sqlalchemy.orm import Session
 
@@ -28,24 +29,23 @@ def is_practitioner(actor: Actor) -> bool:
     return actor.role == Role.STAFF or actor.staff_id is not None
 
 
-def refuse(
+def refuse_on_provider(
     session: Session,
     *,
     actor: Actor,
     action: str,
-    target_type: str,
-    target_id: int | None,
+    provider_id: int | None,
     error: PermissionDenied,
-) -> None:
-    """Audit the refusal, then raise it."""
-    # written in its own transaction when this unit of work ends, which usually rolls back
-    audit.record_refusal(
+) -> NoReturn:
+    """Audit the refusal of an action on a provider (None: on one not registered yet), then
+    raise it."""
+    audit.refuse(
         session,
         actor=actor,
         action=action,
-        target_type=target_type,
-        target_id=target_id,
-        detail={"reason": error.code},
+        target_type="provider",
+        target_id=provider_id,
+        reason=error.code,
     )
     raise error
 
@@ -72,11 +72,10 @@ def require_office(
     elif region_code is not None and not codes.is_within(region_code, actor.region_code):
         error = OutOfRegion(out_of_region)
     if error is not None:
-        refuse(
+        refuse_on_provider(
             session,
             actor=actor,
             action=action,
-            target_type="provider",
-            target_id=provider.id if provider is not None else None,
+            provider_id=provider.id if provider is not None else None,
             error=error,
         )

@@ -29,7 +29,7 @@ from platform_core.events import publish_on_commit
 from platform_core.providers.access import (
     is_practitioner,
     is_provider_actor,
-    refuse,
+    refuse_on_provider,
     require_office,
 )
 from platform_core.providers.credit_code import normalize_credit_code
@@ -98,13 +98,8 @@ def require_manager_or_self(
     session: Session, actor: Actor, *, action: str, provider: Provider
 ) -> None:
     def deny(error: PermissionDenied) -> None:
-        refuse(
-            session,
-            actor=actor,
-            action=action,
-            target_type="provider",
-            target_id=provider.id,
-            error=error,
+        refuse_on_provider(
+            session, actor=actor, action=action, provider_id=provider.id, error=error
         )
 
     if is_provider_actor(actor):
@@ -181,12 +176,11 @@ def _coverage(session: Session, actor: Actor, coverage: Iterable[str], *, action
         )
     for code in out:
         if not codes.is_within(code, actor.region_code):
-            refuse(
+            refuse_on_provider(
                 session,
                 actor=actor,
                 action=action,
-                target_type="provider",
-                target_id=None,
+                provider_id=None,
                 error=OutOfRegion(
                     f"服务区域 {code} 不在您的管辖范围内 / coverage outside your region"
                 ),
