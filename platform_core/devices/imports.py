@@ -8,9 +8,6 @@ device is refused (caller identification would not know which device calls).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import date
-
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -19,7 +16,15 @@ from platform_core.db import bulk_insert, reserve_ids, utcnow
 from platform_core.devices.lifecycle import DEVICE_TYPE_LABELS, DeviceStatus
 from platform_core.devices.models import Device, DeviceStatusChange
 from platform_core.devices.schemas import DeviceIn
-from platform_core.imports.workbook import Column, Outcome, RowProblem, Source, chunks, template
+from platform_core.imports.workbook import (
+    Column,
+    ImportPass,
+    Outcome,
+    RowProblem,
+    Source,
+    chunks,
+    template,
+)
 
 CHUNK = 1000
 COLUMNS = (
@@ -79,21 +84,13 @@ def _check_row(number: int, record: dict[str, str]) -> DeviceIn | list[RowProble
         return out
 
 
-def process(
-    session: Session,
-    *,
-    rows: Iterator[tuple[int, dict[str, str]]],
-    scope_region: str,
-    today: date,
-    source: Source | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> Outcome:
+def process(session: Session, run: ImportPass) -> Outcome:
     """Check every row; with ``source``, also take the new devices into stock (in
     ``scope_region``, the keeper's)."""
     outcome = Outcome()
     seen: dict[str, int] = {}
     sims: dict[str, int] = {}
-    for chunk in chunks(rows, CHUNK):
+    for chunk in chunks(run.rows, CHUNK):
         checked: list[tuple[int, DeviceIn]] = []
         for number, record in chunk:
             outcome.rows += 1
@@ -188,10 +185,9 @@ def process(
                     )
                     fresh.remove(data)
         outcome.new += len(fresh)
-        if source is not None and not outcome.problems and fresh:
-            outcome.ids.extend(_write(session, fresh, scope_region, source))
-        if progress is not None:
-            progress(outcome.rows)
+        if run.source is not None and not outcome.problems and fresh:
+            outcome.ids.extend(_write(session, fresh, run.scope_region, run.source))
+        run.tell(outcome)
     return outcome
 
 

@@ -11,7 +11,7 @@ written in chunks, so a file of a hundred thousand rows is never held in memory 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -39,7 +39,15 @@ from platform_core.elders.vocabulary import (
     ElderStatus,
 )
 from platform_core.errors import DomainError, ValidationFailed
-from platform_core.imports.workbook import Column, Outcome, RowProblem, Source, chunks, template
+from platform_core.imports.workbook import (
+    Column,
+    ImportPass,
+    Outcome,
+    RowProblem,
+    Source,
+    chunks,
+    template,
+)
 from platform_core.regions import codes
 from platform_core.regions import service as regions
 from platform_core.regions.models import Region
@@ -369,25 +377,17 @@ def _conflicts(elder: Elder, row: _Checked) -> list[str]:
     return out
 
 
-def process(
-    session: Session,
-    *,
-    rows: Iterator[tuple[int, dict[str, str]]],
-    scope_region: str,
-    today: date,
-    source: Source | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> Outcome:
+def process(session: Session, run: ImportPass) -> Outcome:
     """Check every row; with ``source``, also insert the new ones (the caller commits only
     when the outcome has no problems, so a file with one bad row writes nothing)."""
     outcome = Outcome()
     seen: dict[str, int] = {}  # blind index -> the first row that had it
-    regions_ = _Regions(session, scope_region)
-    for chunk in chunks(rows, CHUNK):
+    regions_ = _Regions(session, run.scope_region)
+    for chunk in chunks(run.rows, CHUNK):
         checked: list[_Checked] = []
         for number, record in chunk:
             outcome.rows += 1
-            result = _check_row(number, record, regions_=regions_, today=today, session=session)
+            result = _check_row(number, record, regions_=regions_, today=run.today, session=session)
             if isinstance(result, list):
                 outcome.problems.extend(result)
                 continue
@@ -424,11 +424,10 @@ def process(
             else:
                 outcome.unchanged += 1
         outcome.new += len(fresh)
-        if source is not None and not outcome.problems and fresh:
+        if run.source is not None and not outcome.problems and fresh:
             regions_.ensure(r.region_code for r in fresh)
-            outcome.ids.extend(_write(session, fresh, source))
-        if progress is not None:
-            progress(outcome.rows)
+            outcome.ids.extend(_write(session, fresh, run.source))
+        run.tell(outcome)
     return outcome
 
 

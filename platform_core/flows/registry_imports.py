@@ -31,7 +31,14 @@ from platform_core.devices import imports as device_imports
 from platform_core.elders import imports as elder_imports
 from platform_core.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from platform_core.imports.models import ImportBatch
-from platform_core.imports.workbook import Column, Source, check_size, open_rows
+from platform_core.imports.workbook import (
+    Column,
+    ImportPass,
+    Outcome,
+    Source,
+    check_size,
+    open_rows,
+)
 from platform_core.regions.codes import is_within
 from platform_core.regions.service import within
 from platform_core.runtime import current_runtime, settings_of
@@ -199,7 +206,7 @@ def _set(factory: sessionmaker[Session], batch_id: int, **values: Any) -> None:
         s.commit()
 
 
-def _processor(kind: str) -> Callable[..., Any]:
+def _processor(kind: str) -> Callable[[Session, ImportPass], Outcome]:
     return elder_imports.process if kind == "elders" else device_imports.process
 
 
@@ -259,18 +266,19 @@ def run_batch(factory: sessionmaker[Session], batch_id: int) -> str:
     return status
 
 
-def _process(s: Session, batch: ImportBatch, progress: Callable[[int], None], write: bool) -> Any:
+def _process(
+    s: Session, batch: ImportBatch, progress: Callable[[int], None], write: bool
+) -> Outcome:
     spec = _kind(batch.kind)
-    rows = open_rows(batch.content, spec.columns, max_bytes=max(batch.size_bytes, 1))
-    kwargs: dict[str, Any] = {
-        "rows": rows,
-        "scope_region": batch.region_code,
-        "today": clock.today_in(s),
-        "progress": progress,
-    }
-    if write:
-        kwargs["source"] = Source(batch.source_department, f"import-{batch.id}", utcnow())
-    return _processor(batch.kind)(s, **kwargs)
+    source = Source(batch.source_department, f"import-{batch.id}", utcnow()) if write else None
+    run = ImportPass(
+        rows=open_rows(batch.content, spec.columns, max_bytes=max(batch.size_bytes, 1)),
+        scope_region=batch.region_code,
+        today=clock.today_in(s),
+        source=source,
+        progress=progress,
+    )
+    return _processor(batch.kind)(s, run)
 
 
 def _check(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -84,6 +84,23 @@ class Source:
     source_department: str
     batch: str
     imported_at: datetime
+
+
+@dataclass(frozen=True)
+class ImportPass:
+    """One pass of an importer over a file's rows (numbered, by column key): checked for
+    ``scope_region`` on ``today``; with ``source``, the new rows written too; ``progress``
+    told how many rows are done after each chunk."""
+
+    rows: Iterator[tuple[int, dict[str, str]]]
+    scope_region: str
+    today: date
+    source: Source | None = None
+    progress: Callable[[int], None] | None = None
+
+    def tell(self, outcome: Outcome) -> None:
+        if self.progress is not None:
+            self.progress(outcome.rows)
 
 
 def chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
