@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,39 +37,12 @@ from platform_core.orders.models import ServiceOrder
 from platform_core.time_bank import service as time_bank
 
 
-def open_care_order(
-    session: Session,
-    *,
-    actor: Actor,
-    elder_id: int,
-    service_type_code: str,
-    source: str,
-    urgency: str = "normal",
-    notes: str = "",
-    address: str | None = None,
-    source_ref: str | None = None,
-    requested_at: datetime | None = None,
-    quantity: Decimal | int = 1,
-    site_id: int | None = None,
-) -> ServiceOrder:
+def open_care_order(session: Session, **opening: Unpack[orders.OrderOpening]) -> ServiceOrder:
     """Open an order (as ``orders.service.open_order``, at a service site when ``site_id``
     names one) and let it draw on the elder's government-purchase allowance; the agent sees
     what it drew in the elder's care status."""
-    order = orders.open_order(
-        session,
-        actor=actor,
-        elder_id=elder_id,
-        service_type_code=service_type_code,
-        source=source,
-        urgency=urgency,
-        notes=notes,
-        address=address,
-        source_ref=source_ref,
-        requested_at=requested_at,
-        quantity=quantity,
-        site_id=site_id,
-    )
-    gov_purchase.charge_for_order(session, actor=actor, order_id=order.id)
+    order = orders.open_order(session, **opening)
+    gov_purchase.charge_for_order(session, actor=opening["actor"], order_id=order.id)
     return order
 
 

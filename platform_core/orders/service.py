@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Required, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event as sa_event
@@ -447,6 +447,23 @@ def _month_bounds(session: Session, at: datetime) -> tuple[datetime, datetime]:
 
 
 # ---------------------------------------------------------------- opening
+
+
+class OrderOpening(TypedDict, total=False):
+    """The keywords of :func:`open_order`, for the paths that open an order through it with
+    something more (``flows.care_orders.open_care_order``); mypy holds the two together."""
+
+    actor: Required[Actor]
+    elder_id: Required[int]
+    service_type_code: Required[str]
+    source: Required[str]
+    urgency: str
+    notes: str
+    address: str | None
+    source_ref: str | None
+    requested_at: datetime | None
+    quantity: Decimal | int
+    site_id: int | None
 
 
 def open_order(
