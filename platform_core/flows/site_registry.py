@@ -7,8 +7,8 @@ elder's 盟市, nearest first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,23 +29,13 @@ def register_site(
     session: Session,
     *,
     actor: Actor,
-    kind: str,
-    name: str,
-    region_code: str,
-    address: str,
-    latitude: float | None = None,
-    longitude: float | None = None,
-    phone: str | None = None,
-    opening_hours: Mapping[str, Any] | None = None,
-    capacity: int | None = None,
-    services: Sequence[str] = (),
-    provider_id: int | None = None,
     meal_times: Mapping[str, str] | None = None,
     delivers: bool = False,
+    **site: Unpack[sites.SiteInput],
 ) -> ServiceSite:
     """A registry keeper adds a site; a meal point (``meal_times`` required) through meal aid."""
-    sites.require_keeper(session, actor, codes.normalize_code(region_code), "site.register")
-    if kind == SiteKind.MEAL_POINT:
+    sites.require_keeper(session, actor, codes.normalize_code(site["region_code"]), "site.register")
+    if site["kind"] == SiteKind.MEAL_POINT:
         if not meal_times:
             raise ValidationFailed(
                 "助餐点须填写供餐时间 / a meal point needs its serving times", code="unknown_meal"
@@ -53,32 +43,19 @@ def register_site(
         return meal_aid.open_meal_point(
             session,
             actor=actor,
-            name=name,
-            region_code=region_code,
-            address=address,
+            name=site["name"],
+            region_code=site["region_code"],
+            address=site["address"],
             meal_times=dict(meal_times),
             delivers=delivers,
-            provider_id=provider_id,
-            latitude=latitude,
-            longitude=longitude,
-            phone=phone,
-            opening_hours=dict(opening_hours or {}),
-            capacity=capacity,
+            provider_id=site.get("provider_id"),
+            latitude=site.get("latitude"),
+            longitude=site.get("longitude"),
+            phone=site.get("phone"),
+            opening_hours=dict(site.get("opening_hours") or {}),
+            capacity=site.get("capacity"),
         )
-    fields = sites.check_site_fields(
-        session,
-        kind=kind,
-        name=name,
-        region_code=region_code,
-        address=address,
-        latitude=latitude,
-        longitude=longitude,
-        phone=phone,
-        opening_hours=opening_hours,
-        capacity=capacity,
-        services=services,
-        provider_id=provider_id,
-    )
+    fields = sites.check_site_fields(session, **site)
     return sites.register_site(session, actor=actor, fields=fields)
 
 

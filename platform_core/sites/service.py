@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -175,41 +175,44 @@ def _check_provider(session: Session, provider_id: int | None) -> None:
         raise NotFound(f"服务商不存在: {provider_id} / unknown provider", code="provider_not_found")
 
 
-def check_site_fields(
-    session: Session,
-    *,
-    kind: str,
-    name: str,
-    region_code: str,
-    address: str,
-    latitude: float | None = None,
-    longitude: float | None = None,
-    phone: str | None = None,
-    opening_hours: Mapping[str, Any] | None = None,
-    capacity: int | None = None,
-    services: Sequence[str] = (),
-    provider_id: int | None = None,
-) -> SiteFields:
+class SiteInput(TypedDict, total=False):
+    """A site's details as a keeper enters them: what :func:`check_site_fields` checks."""
+
+    kind: Required[str]
+    name: Required[str]
+    region_code: Required[str]
+    address: Required[str]
+    latitude: float | None
+    longitude: float | None
+    phone: str | None
+    opening_hours: Mapping[str, Any] | None
+    capacity: int | None
+    services: Sequence[str]
+    provider_id: int | None
+
+
+def check_site_fields(session: Session, **site: Unpack[SiteInput]) -> SiteFields:
+    kind, latitude, longitude = site["kind"], site.get("latitude"), site.get("longitude")
     if kind not in set(SiteKind):
         raise ValidationFailed(
             f"未知的场所类型: {kind} / unknown site kind",
             code="unknown_site_kind",
             allowed=[k.value for k in SiteKind],
         )
-    region = ensure_region(session, region_code)
+    region = ensure_region(session, site["region_code"])
     _check_position(latitude, longitude)
     return SiteFields(
         kind=kind,
-        name=_check_text(name, "场所名称", 80),
+        name=_check_text(site["name"], "场所名称", 80),
         region_code=region.code,
-        address=_check_text(address, "地址", 255),
+        address=_check_text(site["address"], "地址", 255),
         latitude=latitude,
         longitude=longitude,
-        phone=_check_phone(phone),
-        opening_hours=check_opening_hours(opening_hours),
-        capacity=_check_capacity(capacity),
-        services=_check_services(services),
-        provider_id=provider_id,
+        phone=_check_phone(site.get("phone")),
+        opening_hours=check_opening_hours(site.get("opening_hours")),
+        capacity=_check_capacity(site.get("capacity")),
+        services=_check_services(site.get("services", ())),
+        provider_id=site.get("provider_id"),
     )
 
 
