@@ -150,16 +150,7 @@ def _login_of(session: Session, staff: ProviderStaff) -> dict[str, Any] | None:
 
 def _qualification_rows(staff: ProviderStaff, today: date) -> list[dict[str, Any]]:
     return [
-        {
-            "id": q.id,
-            "name": q.name,
-            "level": q.level,
-            "number": q.number,
-            "issuer": q.issuer,
-            "valid_from": q.valid_from,
-            "valid_until": q.valid_until,
-            "state": qualifications.expiry_state(q, today),
-        }
+        {"id": q.id, **q.fields(), "state": qualifications.expiry_state(q, today)}
         for q in staff.qualifications
     ]
 

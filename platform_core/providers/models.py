@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -279,6 +280,17 @@ class StaffQualification(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     staff: Mapped[ProviderStaff] = relationship(back_populates="qualifications")
+
+    def fields(self) -> dict[str, Any]:
+        """What a form enters of the qualification (a copy starts from these)."""
+        return {
+            "name": self.name,
+            "level": self.level,
+            "number": self.number,
+            "issuer": self.issuer,
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+        }
 
 
 class StaffTraining(Base):

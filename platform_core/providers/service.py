@@ -586,14 +586,7 @@ def _text(raw: Any, limit: int) -> str:
 def _qualification(q: QualificationInput) -> StaffQualification:
     """A qualification row from a form's fields (or a copy of an existing row)."""
     if isinstance(q, StaffQualification):
-        q = {
-            "name": q.name,
-            "level": q.level,
-            "number": q.number,
-            "issuer": q.issuer,
-            "valid_from": q.valid_from,
-            "valid_until": q.valid_until,
-        }
+        q = q.fields()
     name = _text(q.get("name"), 60)
     if not name:
         raise ValidationFailed(
