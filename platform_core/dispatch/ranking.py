@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_core.dispatch.config import StatusRule
+from platform_core.providers.service import Candidate
 
 GRADE_SHARE = {"A": 1.0, "B": 0.75, "C": 0.4, "D": 0.0}
 # How closely a coverage entry fits: a provider covering the very village is more local than one
@@ -34,13 +35,9 @@ EXCLUSION_LABELS = {
 
 
 @dataclass(frozen=True)
-class CandidateFacts:
-    provider_id: int
-    name: str
-    status: str
-    grade: str
-    credit_score: float
-    capacity: int
+class CandidateFacts(Candidate):
+    """A candidate as the ranking scores it: with its load, how far and how closely it covers."""
+
     load: int
     distance_km: float | None
     coverage_level: int

@@ -915,8 +915,8 @@ def list_providers_covering(
 
 
 @dataclass(frozen=True)
-class CandidateRow:
-    """What dispatch ranks a candidate on, read without loading the provider."""
+class Candidate:
+    """A provider dispatch may send: who, its standing and its capacity."""
 
     provider_id: int
     name: str
@@ -924,6 +924,12 @@ class CandidateRow:
     grade: str
     credit_score: float
     capacity: int
+
+
+@dataclass(frozen=True)
+class CandidateRow(Candidate):
+    """What dispatch ranks a candidate on, read without loading the provider."""
+
     latitude: float | None
     longitude: float | None
     # the covered regions that contain the elder's region (the most specific fits best)
