@@ -40,7 +40,7 @@ from platform_core.sites.events import (
     DayCareCheckedOut,
 )
 from platform_core.sites.models import DayCareAttendance, DayCareEnrolment, ServiceSite
-from platform_core.sites.service import get_site, require_site_staff
+from platform_core.sites.service import get_site, refuse_on_site, require_site_staff
 from platform_core.sites.vocabulary import CHECK_METHODS, WEEKDAYS, SiteKind, SiteStatus
 
 FAMILY_CODE_DIGITS = 8
@@ -234,17 +234,6 @@ def end_enrolment(
 # ---------------------------------------------------------------- in and out
 
 
-def _refuse(session: Session, actor: Actor, action: str, site: ServiceSite, why: str) -> None:
-    audit.record_refusal(
-        session,
-        actor=actor,
-        action=action,
-        target_type="service_site",
-        target_id=site.id,
-        detail={"reason": why},
-    )
-
-
 def _identify(
     session: Session,
     actor: Actor,
@@ -280,7 +269,7 @@ def _identify(
             else None
         )
         if enrolment is None:
-            _refuse(session, actor, action, site, "unknown_family_code")
+            refuse_on_site(session, actor, action, site.id, "unknown_family_code")
             raise NotEnrolled("家属码无效 / unknown family code", code="unknown_family_code")
         elder = session.get(Elder, enrolment.elder_id)
         method = "family_code"
@@ -288,10 +277,10 @@ def _identify(
         try:
             elder = find_elder_by_id_number(session, id_number=id_number)
         except ValidationFailed:
-            _refuse(session, actor, action, site, "invalid_id_number")
+            refuse_on_site(session, actor, action, site.id, "invalid_id_number")
             raise
         if elder is None or codes.league_of(elder.region_code) != codes.league_of(site.region_code):
-            _refuse(session, actor, action, site, "elder_not_found")
+            refuse_on_site(session, actor, action, site.id, "elder_not_found")
             raise NotFound(
                 "未找到该身份证的老人档案 / no elder with this ID number", code="elder_not_found"
             )
@@ -310,7 +299,7 @@ def _identify(
             )
         )
     if method == "staff" and enrolment is None:
-        _refuse(session, actor, action, site, "not_enrolled")
+        refuse_on_site(session, actor, action, site.id, "not_enrolled")
         raise NotEnrolled("该老人未在本中心登记, 请刷身份证 / not enrolled here: use the ID card")
     return elder, enrolment, method
 
@@ -384,7 +373,7 @@ def check_in(
     present = _present(session, site.id, day)
     reason = (over_capacity_reason or "").strip()[:200] or None
     if site.capacity is not None and present >= site.capacity and reason is None:
-        _refuse(session, actor, "daycare.check_in", site, "full")
+        refuse_on_site(session, actor, "daycare.check_in", site.id, "full")
         raise DayCareFull(
             f"{site.name}已满 ({present}/{site.capacity} 人); 如确需接收, 请说明原因 / the centre "
             "is full: give a reason to take one more",

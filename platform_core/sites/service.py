@@ -219,14 +219,17 @@ def check_site_fields(session: Session, **site: Unpack[SiteInput]) -> SiteFields
 # ---------------------------------------------------------------- who may act
 
 
-def _refuse(session: Session, actor: Actor, action: str, site_id: int | None, why: str) -> None:
-    audit.record_refusal(
+def refuse_on_site(
+    session: Session, actor: Actor, action: str, site_id: int | None, why: str
+) -> None:
+    """Audit a refused action on a service site (None: on the registry) with the reason."""
+    audit.refuse(
         session,
         actor=actor,
         action=action,
         target_type="service_site",
         target_id=site_id,
-        detail={"reason": why},
+        reason=why,
     )
 
 
@@ -235,13 +238,13 @@ def require_keeper(session: Session, actor: Actor, region_code: str, action: str
     if actor.kind == "system":
         return
     if not allows(actor.role, Permission.MANAGE_SITES):
-        _refuse(session, actor, action, None, "role")
+        refuse_on_site(session, actor, action, None, "role")
         raise PermissionDenied(
             "只有民政监管人员可以登记和变更服务场所 / only registry keepers do this",
             code="permission_denied",
         )
     if not codes.is_within(region_code, actor.region_code):
-        _refuse(session, actor, action, None, "out_of_region")
+        refuse_on_site(session, actor, action, None, "out_of_region")
         require_within(region_code, actor.region_code)
 
 
@@ -264,12 +267,12 @@ def require_site_staff(
     if actor.kind == "system":
         return
     if not codes.is_within(site.region_code, actor.region_code):
-        _refuse(session, actor, action, site.id, "out_of_region")
+        refuse_on_site(session, actor, action, site.id, "out_of_region")
         require_within(site.region_code, actor.region_code)
     if not allows(actor.role, Permission.SITE_DESK) or not is_staff(
         session, user_id=actor.user_id, site_id=site.id, manages=manages
     ):
-        _refuse(session, actor, action, site.id, "not_site_staff")
+        refuse_on_site(session, actor, action, site.id, "not_site_staff")
         raise NotSiteStaff(
             f"您不是{site.name}的{'负责人' if manages else '工作人员'} / not this site's "
             f"{'manager' if manages else 'staff'}"
@@ -289,10 +292,10 @@ def require_site_reader(session: Session, actor: Actor, site: ServiceSite, actio
     if actor.kind == "system":
         return
     if not codes.is_within(site.region_code, actor.region_code):
-        _refuse(session, actor, action, site.id, "out_of_region")
+        refuse_on_site(session, actor, action, site.id, "out_of_region")
         require_within(site.region_code, actor.region_code)
     if not allows(actor.role, Permission.VIEW_SITES):
-        _refuse(session, actor, action, site.id, "role")
+        refuse_on_site(session, actor, action, site.id, "role")
         raise PermissionDenied("当前角色无权查看服务场所 / your role may not see sites")
 
 

@@ -117,14 +117,7 @@ def _require_organiser(session: Session, actor: Actor, site: ServiceSite, action
         return
     if allows(actor.role, Permission.MANAGE_VOLUNTEERS) and actor.role != Role.SITE_MANAGER:
         if not codes.is_within(site.region_code, actor.region_code):
-            audit.record_refusal(
-                session,
-                actor=actor,
-                action=action,
-                target_type="service_site",
-                target_id=site.id,
-                detail={"reason": "out_of_region"},
-            )
+            sites.refuse_on_site(session, actor, action, site.id, "out_of_region")
             require_within(site.region_code, actor.region_code)
         return
     sites.require_site_staff(session, actor, site, action)
