@@ -16,7 +16,7 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -234,19 +234,26 @@ def end_enrolment(
 # ---------------------------------------------------------------- in and out
 
 
+class AtTheDesk(TypedDict, total=False):
+    """How the desk names the elder: one of the ID card read, the family's code, or the
+    roster's elder."""
+
+    id_number: str | None
+    family_code: str | None
+    elder_id: int | None
+
+
 def _identify(
-    session: Session,
-    actor: Actor,
-    site: ServiceSite,
-    action: str,
-    *,
-    id_number: str | None,
-    family_code: str | None,
-    elder_id: int | None,
+    session: Session, actor: Actor, site: ServiceSite, action: str, who: AtTheDesk
 ) -> tuple[Elder, DayCareEnrolment | None, str]:
     """The elder at the desk and how they were recognised: the ID card read at the desk (an
     enrolled elder, or a walk-in of the site's 盟市), the family's code (an enrolled elder),
     or staff naming an enrolled elder from the roster."""
+    id_number, family_code, elder_id = (
+        who.get("id_number"),
+        who.get("family_code"),
+        who.get("elder_id"),
+    )
     given = [v for v in (id_number, family_code, elder_id) if v]
     if len(given) != 1:
         raise ValidationFailed(
@@ -330,11 +337,9 @@ def check_in(
     *,
     actor: Actor,
     site_id: int,
-    id_number: str | None = None,
-    family_code: str | None = None,
-    elder_id: int | None = None,
     over_capacity_reason: str | None = None,
     now: datetime | None = None,
+    **who: Unpack[AtTheDesk],
 ) -> DayCareAttendance:
     """Check an elder in for today. The site's row is locked while the elders present are
     counted, so two desks checking in at once never pass its capacity unnoticed."""
@@ -349,9 +354,7 @@ def check_in(
         actor,
         site,
         "daycare.check_in",
-        id_number=id_number,
-        family_code=family_code,
-        elder_id=elder_id,
+        who,
     )
     if elder.status != ElderStatus.ACTIVE:
         raise DayCareError("老人档案非在册状态 / elder is not active", code="elder_not_active")
@@ -436,10 +439,8 @@ def check_out(
     *,
     actor: Actor,
     site_id: int,
-    id_number: str | None = None,
-    family_code: str | None = None,
-    elder_id: int | None = None,
     now: datetime | None = None,
+    **who: Unpack[AtTheDesk],
 ) -> DayCareAttendance:
     """Check an elder out (the family's code at pick-up, the ID card, or staff from the roster)."""
     site = _day_care_site(session, site_id)
@@ -451,9 +452,7 @@ def check_out(
         actor,
         site,
         "daycare.check_out",
-        id_number=id_number,
-        family_code=family_code,
-        elder_id=elder_id,
+        who,
     )
     row = session.scalar(
         select(DayCareAttendance)
