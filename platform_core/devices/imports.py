@@ -16,15 +16,8 @@ from platform_core.db import bulk_insert, reserve_ids, utcnow
 from platform_core.devices.lifecycle import DEVICE_TYPE_LABELS, DeviceStatus
 from platform_core.devices.models import Device, DeviceStatusChange
 from platform_core.devices.schemas import DeviceIn
-from platform_core.imports.workbook import (
-    Column,
-    ImportPass,
-    Outcome,
-    RowProblem,
-    Source,
-    chunks,
-    template,
-)
+from platform_core.imports import workbook
+from platform_core.imports.workbook import Column, Outcome, RowProblem, Source, chunks, template
 
 CHUNK = 1000
 COLUMNS = (
@@ -84,7 +77,7 @@ def _check_row(number: int, record: dict[str, str]) -> DeviceIn | list[RowProble
         return out
 
 
-def process(session: Session, run: ImportPass) -> Outcome:
+def process(session: Session, run: workbook.ImportPass) -> Outcome:
     """Check every row; with ``source``, also take the new devices into stock (in
     ``scope_region``, the keeper's)."""
     outcome = Outcome()

@@ -39,15 +39,8 @@ from platform_core.elders.vocabulary import (
     ElderStatus,
 )
 from platform_core.errors import DomainError, ValidationFailed
-from platform_core.imports.workbook import (
-    Column,
-    ImportPass,
-    Outcome,
-    RowProblem,
-    Source,
-    chunks,
-    template,
-)
+from platform_core.imports import workbook
+from platform_core.imports.workbook import Column, Outcome, RowProblem, Source, chunks, template
 from platform_core.regions import codes
 from platform_core.regions import service as regions
 from platform_core.regions.models import Region
@@ -377,7 +370,7 @@ def _conflicts(elder: Elder, row: _Checked) -> list[str]:
     return out
 
 
-def process(session: Session, run: ImportPass) -> Outcome:
+def process(session: Session, run: workbook.ImportPass) -> Outcome:
     """Check every row; with ``source``, also insert the new ones (the caller commits only
     when the outcome has no problems, so a file with one bad row writes nothing)."""
     outcome = Outcome()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -150,24 +150,31 @@ def _cap(session: Session) -> Decimal:
     return Decimal(str(settings_of(session).timebank_balance_cap_h)).quantize(CENT)
 
 
+class Posting(TypedDict, total=False):
+    """What names a posting besides its lines: its idempotency ``key``, when (``at``, now when
+    absent), a ``memo`` (the kind's label when empty) and the record it is for (``ref``)."""
+
+    key: Required[str]
+    at: datetime | None
+    memo: str
+    ref: tuple[str, str] | None
+
+
 def _post(
     session: Session,
     *,
     kind: str,
-    key: str,
-    at: datetime | None,
     actor: Actor,
     lines: Sequence[tuple[TimeAccount, Decimal]],
-    memo: str = "",
-    ref: tuple[str, str] | None = None,
     reverses_id: int | None = None,
     cap_members: Sequence[int] = (),
+    **posting: Unpack[Posting],
 ) -> TimeTransaction:
     """One balanced transaction, once per ``key``, at ``at`` (now when None) and with the
     kind's label when no ``memo`` is given. ``cap_members``: accounts a credit may not take
     past the cap (BalanceCapReached)."""
-    at = at or clock.now()
-    memo = memo or KIND_LABELS[kind]
+    key, at = posting["key"], posting.get("at") or clock.now()
+    memo, ref = posting.get("memo") or KIND_LABELS[kind], posting.get("ref")
     existing = session.scalar(select(TimeTransaction).where(TimeTransaction.key == key))
     if existing is not None:
         return existing
@@ -251,15 +258,12 @@ def earn(
     volunteer_id: int,
     region_code: str,
     hours: Decimal | int | str,
-    key: str,
-    at: datetime | None = None,
-    memo: str = "",
-    ref: tuple[str, str] | None = None,
+    **posting: Unpack[Posting],
 ) -> TimeTransaction:
     """Deposit confirmed service hours: from the league's issuance to the volunteer, up to the
     member cap; the rest to the league's community pool."""
     amount = hours_of(hours)
-    existing = session.scalar(select(TimeTransaction).where(TimeTransaction.key == key))
+    existing = session.scalar(select(TimeTransaction).where(TimeTransaction.key == posting["key"]))
     if existing is not None:
         return existing
     member = member_account(
@@ -278,16 +282,7 @@ def earn(
     lines = [(issuance, -amount), (member, kept)]
     if amount - kept > ZERO:
         lines.append((pool, amount - kept))
-    return _post(
-        session,
-        kind="earn",
-        key=key,
-        at=at,
-        actor=actor,
-        lines=lines,
-        memo=memo,
-        ref=ref,
-    )
+    return _post(session, kind="earn", actor=actor, lines=lines, **posting)
 
 
 def transfer(
@@ -297,9 +292,7 @@ def transfer(
     from_account: TimeAccount,
     to_account: TimeAccount,
     hours: Decimal | int | str,
-    key: str,
-    at: datetime | None = None,
-    memo: str = "",
+    **posting: Unpack[Posting],
 ) -> TimeTransaction:
     """Move hours from one member to another (the caller checks they are family)."""
     amount = hours_of(hours)
@@ -310,12 +303,10 @@ def transfer(
     return _post(
         session,
         kind="transfer",
-        key=key,
-        at=at,
         actor=actor,
         lines=[(from_account, -amount), (to_account, amount)],
-        memo=memo,
         cap_members=[to_account.id],
+        **posting,
     )
 
 
@@ -325,10 +316,7 @@ def redeem(
     actor: Actor,
     account: TimeAccount,
     hours: Decimal | int | str,
-    key: str,
-    at: datetime | None = None,
-    memo: str = "",
-    ref: tuple[str, str] | None = None,
+    **posting: Unpack[Posting],
 ) -> TimeTransaction:
     """Spend a member's hours on a service: to the league's redeemed account."""
     amount = hours_of(hours)
@@ -338,12 +326,9 @@ def redeem(
     return _post(
         session,
         kind="redeem",
-        key=key,
-        at=at,
         actor=actor,
         lines=[(account, -amount), (redeemed, amount)],
-        memo=memo,
-        ref=ref,
+        **posting,
     )
 
 
