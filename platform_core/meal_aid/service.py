@@ -279,6 +279,19 @@ def serving_time(session: Session, point: MealPoint, served_on: date, meal: str)
     return datetime.combine(served_on, time.fromisoformat(point.meal_times[meal]), tzinfo=tz)
 
 
+def _window(
+    session: Session, point: MealPoint, served_on: date, meal: str, policy: MealAidPolicy
+) -> tuple[datetime, datetime]:
+    """When booking a meal opens (midnight, the policy's days before) and closes (the policy's
+    minutes before it is served)."""
+    serve = serving_time(session, point, served_on, meal)
+    closes = serve - timedelta(minutes=policy.booking_cutoff_minutes)
+    opens = datetime.combine(
+        served_on - timedelta(days=policy.booking_open_days), time(0, 0), tzinfo=serve.tzinfo
+    )
+    return opens, closes
+
+
 def _check_window(
     session: Session,
     point: MealPoint,
@@ -287,11 +300,7 @@ def _check_window(
     policy: MealAidPolicy,
     now: datetime,
 ) -> None:
-    serve = serving_time(session, point, served_on, meal)
-    closes = serve - timedelta(minutes=policy.booking_cutoff_minutes)
-    opens = datetime.combine(
-        served_on - timedelta(days=policy.booking_open_days), time(0, 0), tzinfo=serve.tzinfo
-    )
+    opens, closes = _window(session, point, served_on, meal, policy)
     if now >= closes:
         raise BookingWindowClosed(
             f"{served_on} {MEALS[meal]}的预订已于 {closes:%m-%d %H:%M} 截止 (供餐前 {policy.booking_cutoff_minutes} 分钟) / "
@@ -306,21 +315,6 @@ def _check_window(
             rule="booking_open_days",
             code="meal_booking_not_open",
         )
-
-
-def _window_open(
-    session: Session,
-    point: MealPoint,
-    served_on: date,
-    meal: str,
-    policy: MealAidPolicy,
-    now: datetime,
-) -> bool:
-    try:
-        _check_window(session, point, served_on, meal, policy, now)
-    except BookingWindowClosed:
-        return False
-    return True
 
 
 def _nearness(point: MealPoint, region_code: str) -> int:
@@ -371,9 +365,10 @@ def next_bookable_meal(
         for offset in range(policy.booking_open_days + 1):
             day = local_now.date() + timedelta(days=offset)
             for meal in meals_in_order:
-                if (day, meal) in booked or not _window_open(
-                    session, point, day, meal, policy, local_now
-                ):
+                if (day, meal) in booked:
+                    continue
+                opens, closes = _window(session, point, day, meal, policy)
+                if not opens <= local_now < closes:
                     continue
                 menu = session.scalar(
                     select(MealMenu).where(
