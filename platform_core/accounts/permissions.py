@@ -60,46 +60,38 @@ class Permission(StrEnum):
     END_SESSIONS = "end_sessions"  # end anyone's login in their region
 
 
+_AGENT: frozenset[Permission] = frozenset(
+    {
+        Permission.TAKE_CALLS,
+        Permission.VIEW_ELDER,
+        Permission.REVEAL_PERSONAL,
+        Permission.REGISTER_ELDER,
+        Permission.OPEN_ORDER,
+        Permission.VIEW_RECALLS,
+        Permission.DISPATCH_ORDERS,
+        Permission.START_CARE,
+        Permission.RECORD_ASSESSMENT,
+        Permission.VIEW_SITES,
+        Permission.AFTERCARE,
+        Permission.INVITE_FAMILY,
+    }
+)
+
 _GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.AGENT: frozenset(
+    Role.AGENT: _AGENT,
+    # a supervisor takes calls as an agent does, and oversees the floor
+    Role.SUPERVISOR: _AGENT
+    | frozenset(
         {
-            Permission.TAKE_CALLS,
-            Permission.VIEW_ELDER,
-            Permission.REVEAL_PERSONAL,
-            Permission.REGISTER_ELDER,
-            Permission.OPEN_ORDER,
-            Permission.VIEW_RECALLS,
-            Permission.DISPATCH_ORDERS,
-            Permission.START_CARE,
-            Permission.RECORD_ASSESSMENT,
-            Permission.VIEW_SITES,
-            Permission.AFTERCARE,
-            Permission.INVITE_FAMILY,
-        }
-    ),
-    Role.SUPERVISOR: frozenset(
-        {
-            Permission.TAKE_CALLS,
-            Permission.VIEW_ELDER,
-            Permission.REVEAL_PERSONAL,
-            Permission.REGISTER_ELDER,
-            Permission.OPEN_ORDER,
-            Permission.VIEW_RECALLS,
             Permission.VIEW_WALLBOARD,
             Permission.MONITOR_CALLS,
             Permission.ASSIGN_ALARMS,
             Permission.VIEW_REPORTS,
             Permission.EXPORT_REPORTS,
-            Permission.DISPATCH_ORDERS,
-            Permission.START_CARE,
-            Permission.RECORD_ASSESSMENT,
             Permission.MANAGE_ELDERS,
             Permission.MANAGE_DEVICES,
             Permission.CARE_CAMPAIGNS,
             Permission.HANDLE_COMPLAINTS,
-            Permission.AFTERCARE,
-            Permission.VIEW_SITES,
-            Permission.INVITE_FAMILY,
         }
     ),
     Role.ADMIN: frozenset(

@@ -140,6 +140,17 @@ def _t(
     return [Transition(s, command, target, guard) for s in sources]
 
 
+# Before the practitioner is at the home: the order may still be cancelled, and is open on
+# the elder's screen pop.
+BEFORE_ARRIVAL: tuple[OrderStatus, ...] = (
+    S.CREATED,
+    S.PENDING_DISPATCH,
+    S.DISPATCHED,
+    S.ACCEPTED,
+    S.REJECTED,
+    S.EN_ROUTE,
+)
+
 # The one table. Read a row as: from any of these statuses, this command leads there.
 TRANSITIONS: tuple[Transition, ...] = tuple(
     _t((S.CREATED, S.REJECTED, S.ESCALATED), C.SUBMIT_FOR_DISPATCH, S.PENDING_DISPATCH)
@@ -159,19 +170,7 @@ TRANSITIONS: tuple[Transition, ...] = tuple(
     + _t((S.RETURN_VISITED,), C.SETTLE, S.SETTLED)
     + _t((S.SETTLED, S.COMPLAINT), C.CLOSE, S.CLOSED)
     + _t((S.RETURN_VISITED,), C.CLOSE, S.CLOSED, Guard.NOTHING_TO_SETTLE)
-    + _t(
-        (
-            S.CREATED,
-            S.PENDING_DISPATCH,
-            S.DISPATCHED,
-            S.ACCEPTED,
-            S.REJECTED,
-            S.EN_ROUTE,
-            S.ESCALATED,
-        ),
-        C.CANCEL,
-        S.CANCELLED,
-    )
+    + _t((*BEFORE_ARRIVAL, S.ESCALATED), C.CANCEL, S.CANCELLED)
     + _t(
         (S.PENDING_DISPATCH, S.DISPATCHED, S.ACCEPTED, S.REJECTED, S.EN_ROUTE),
         C.ESCALATE,
@@ -192,18 +191,7 @@ LOAD_STATUSES: frozenset[OrderStatus] = frozenset(
 # What the agent sees as still open on the elder's screen pop: not yet done from the elder's
 # side, including a completed order that waits for the elder's confirmation.
 ELDER_OPEN_STATUSES: frozenset[OrderStatus] = frozenset(
-    {
-        S.CREATED,
-        S.PENDING_DISPATCH,
-        S.DISPATCHED,
-        S.ACCEPTED,
-        S.REJECTED,
-        S.EN_ROUTE,
-        S.IN_SERVICE,
-        S.COMPLETED,
-        S.ESCALATED,
-        S.COMPLAINT,
-    }
+    {*BEFORE_ARRIVAL, S.IN_SERVICE, S.COMPLETED, S.ESCALATED, S.COMPLAINT}
 )
 
 _BY_SOURCE: dict[tuple[OrderStatus, Command], Transition] = {
