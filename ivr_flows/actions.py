@@ -82,7 +82,7 @@ async def _identify_caller(ctx: CallContext, _: Any) -> None:
     if not ctx.caller_number:
         return
     area = ctx.backend.runtime.settings.trunk_area_code  # completes a bare local number
-    ctx.caller = await ctx.backend.run(backend.identify, number=ctx.caller_number, area_code=area)
+    ctx.caller = await ctx.backend.read(backend.identify, number=ctx.caller_number, area_code=area)
     if ctx.caller.language:
         ctx.language = ctx.caller.language
     log.info(
@@ -153,7 +153,7 @@ async def _load_survey_call(ctx: CallContext, _: Any) -> None:
     elder = await ctx.channel.get_variable("HOTLINE_ELDER_ID")
     if not interface:
         # the dialplan did not keep Queue()'s variables: callcenter's call record knows the agent
-        interface, name = await ctx.backend.run(backend.answering_agent, linkedid=ctx.linkedid)
+        interface, name = await ctx.backend.read(backend.answering_agent, linkedid=ctx.linkedid)
     ctx.facts["survey"] = {
         "agent_interface": interface or "",
         "agent_name": name or "",
@@ -249,7 +249,7 @@ async def _long_wait(ctx: CallContext) -> bool:
     if not ctx.caller_number:
         return False  # nobody to call back
     queue = ctx.queue or ctx.flow.defaults.queue
-    wait = await ctx.backend.run(backend.expected_wait_s, queue=queue)
+    wait = await ctx.backend.expected_wait_s(queue)
     threshold = ctx.backend.runtime.settings.ivr_callback_offer_wait_s
     ctx.facts["expected_wait_s"] = wait
     return wait >= threshold

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from platform_core.runtime import Runtime, settings_of
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+WAIT_FRESH_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Backend:
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, runtime.settings.ivr_db_workers), thread_name_prefix="ivr-db"
         )
+        self._waits: dict[str, tuple[float, float]] = {}  # queue -> (read at, seconds)
 
     async def run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """``fn(session, actor=..., **kwargs)`` in its own unit of work, off the event loop."""
@@ -64,6 +68,28 @@ class Backend:
                 return fn(session, actor=self.actor, **kwargs)
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+
+    async def read(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """``fn(session, actor=..., **kwargs)`` for a lookup the caller waits on: a read-only
+        session without BEGIN and COMMIT, two round trips fewer in the caller's silence."""
+
+        def work() -> T:
+            with self.runtime.reading() as session:
+                return fn(session, actor=self.actor, **kwargs)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+
+    async def expected_wait_s(self, queue: str) -> float:
+        """:func:`expected_wait_s`, read at most once a second per queue: the count moves with
+        the queue's events, and a second's lag does not change whether a call back is offered
+        (a burst of callers reaching the menu together asks once)."""
+        now = time.monotonic()
+        known = self._waits.get(queue)
+        if known is not None and now - known[0] < WAIT_FRESH_S:
+            return known[1]
+        wait = await self.read(expected_wait_s, queue=queue)
+        self._waits[queue] = (now, wait)
+        return wait
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -169,6 +169,30 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+class ReadOnlySession(RuntimeError):
+    """A write attempted in a session opened for reads only (``reading_scope``)."""
+
+
+def _refuse_writes(session: Session, _flush_context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlySession("只读会话不能写入 / a read-only session cannot write")
+
+
+@contextmanager
+def reading_scope(factory: sessionmaker[Session], engine: Engine) -> Iterator[Session]:
+    """A session for reads only, on a connection in autocommit: no BEGIN and no COMMIT round
+    trip around a lookup someone waits for (a caller in the IVR). Each statement sees its own
+    snapshot, so it serves reads that need no consistent view across statements; a flush of
+    anything written in it raises ReadOnlySession."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        session = factory(bind=connection)
+        event.listen(session, "before_flush", _refuse_writes)
+        try:
+            yield session
+        finally:
+            session.close()
+
+
 def refresh_statistics(engine: Engine) -> None:
     """ANALYZE after a bulk load, so the planner knows the tables' sizes from the first query.
 

@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
-from platform_core.db import make_engine, make_session_factory, session_scope
+from platform_core.db import make_engine, make_session_factory, reading_scope, session_scope
 from platform_core.events import EventBus, InProcessEventBus, RedisEventBus
 from platform_core.jobs import InProcessJobQueue, JobQueue, RQJobQueue
 from platform_core.outbox.relay import Relay
@@ -38,6 +38,12 @@ class Runtime:
     @contextmanager
     def session(self) -> Iterator[Session]:
         with session_scope(self.session_factory) as s:
+            yield s
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only, without a transaction's round trips (``reading_scope``)."""
+        with reading_scope(self.session_factory, self.engine) as s:
             yield s
 
     def redis(self) -> Any:

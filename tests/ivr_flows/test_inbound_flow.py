@@ -214,8 +214,14 @@ def test_long_wait_offers_a_call_back_that_keeps_the_place(busy_ivr: RunningServ
     assert not last_session(busy_ivr.runtime).callback_requested
 
 
-def test_the_wait_is_estimated_from_the_callers_already_waiting(ivr: RunningServer) -> None:
+def test_the_wait_is_estimated_from_the_callers_already_waiting(
+    ivr: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ivr_flows import backend
     from platform_core.calls.models import TelephonyQueue
+
+    # the count is read at most once a second: these two calls are a moment apart
+    monkeypatch.setattr(backend, "WAIT_FRESH_S", 0.0)
 
     register_elder(ivr.runtime, phones=[{"number": "13904711234"}])
     with ivr.runtime.session() as s:
