@@ -13,11 +13,10 @@
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,22 +25,10 @@ from platform_core.alarms.config import answer_targets
 from platform_core.alarms.models import Alarm
 from platform_core.alarms.vocabulary import NEEDS_PERSON, AlarmStatus
 from platform_core.db import utcnow
+from platform_core.kpi import ReportSpan, durations
 from platform_core.orders.models import ServiceOrder
 from platform_core.regions.service import within
 from platform_core.runtime import settings_of
-
-
-def _durations(values: list[float]) -> dict[str, float | int | None]:
-    if not values:
-        return {"count": 0, "mean_s": None, "median_s": None, "p90_s": None}
-    ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
-    return {
-        "count": len(values),
-        "mean_s": round(statistics.fmean(values), 1),
-        "median_s": round(statistics.median(values), 1),
-        "p90_s": round(p90, 1),
-    }
 
 
 @dataclass
@@ -90,24 +77,17 @@ class AlarmKpi:
             "suppressed": self.suppressed,
             "waiting_now": self.waiting_now,
             "answered_within": within_,
-            "time_to_answer": _durations(self.to_answer),
-            "time_to_first_action": _durations(self.to_first_action),
-            "time_to_on_site": _durations(self.to_on_site),
+            "time_to_answer": durations(self.to_answer),
+            "time_to_first_action": durations(self.to_first_action),
+            "time_to_on_site": durations(self.to_on_site),
             "by_type": dict(sorted(self.by_type.items())),
             "outcomes": dict(sorted(self.outcomes.items())),
         }
 
 
-def kpi(
-    session: Session,
-    *,
-    start: datetime,
-    end: datetime,
-    region_code: str,
-    now: datetime | None = None,
-) -> dict[str, Any]:
+def kpi(session: Session, **span: Unpack[ReportSpan]) -> dict[str, Any]:
     """The alarm KPIs of ``region_code`` and below for alarms received in [start, end)."""
-    return compute(session, start=start, end=end, region_code=region_code, now=now).as_dict()
+    return compute(session, **span).as_dict()
 
 
 def compute(

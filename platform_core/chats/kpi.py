@@ -12,41 +12,22 @@ voice 接通率 of DOMAIN.md section 8, which counts calls only), pinned down he
 
 from __future__ import annotations
 
-import statistics
-from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from platform_core.chats.models import Chat
 from platform_core.db import utcnow
+from platform_core.kpi import ReportSpan, durations
 from platform_core.regions.service import within
 from platform_core.runtime import settings_of
 
 
-def _times(values: list[float]) -> dict[str, float | int | None]:
-    if not values:
-        return {"count": 0, "mean_s": None, "median_s": None, "p90_s": None}
-    ordered = sorted(values)
-    return {
-        "count": len(values),
-        "mean_s": round(statistics.fmean(values), 1),
-        "median_s": round(statistics.median(values), 1),
-        "p90_s": round(ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))], 1),
-    }
-
-
-def kpi(
-    session: Session,
-    *,
-    start: datetime,
-    end: datetime,
-    region_code: str,
-    now: datetime | None = None,
-) -> dict[str, Any]:
+def kpi(session: Session, **span: Unpack[ReportSpan]) -> dict[str, Any]:
     """The channel's KPIs of ``region_code`` and below for conversations opened in [start, end)."""
-    now = now or utcnow()
+    start, end, region_code = span["start"], span["end"], span["region_code"]
+    now = span.get("now") or utcnow()
     target = settings_of(session).chat_answer_target_s
     rows = session.execute(
         select(Chat.status, Chat.opened_at, Chat.taken_at).where(
@@ -90,5 +71,5 @@ def kpi(
         "answer_rate": share(answered),
         "within_target_rate": share(within_target),
         "abandon_rate": share(abandoned),
-        "time_to_answer": _times(waits),
+        "time_to_answer": durations(waits),
     }
