@@ -12,7 +12,7 @@ from typing import Any
 
 import platform_core.models  # noqa: F401 - every mapper the flows touch, in this process too
 from callcenter.alarm_intake.http import WebhookServer
-from callcenter.alarm_intake.mqtt import Broker, MqttIntake
+from callcenter.alarm_intake.mqtt import Broker, Feed, MqttIntake
 from callcenter.alarm_intake.pipeline import IntakePipeline
 from callcenter.alarm_intake.rejects import RejectLog
 from callcenter.alarm_intake.scheduler import Scheduler
@@ -49,12 +49,14 @@ class AlarmIntake:
         url = s.mqtt_url if mqtt_url is None else mqtt_url
         self.mqtt = (
             MqttIntake(
-                broker=Broker.from_url(url),
-                client_id=client_id or s.mqtt_client_id,
-                topic_prefix=topic_prefix or s.mqtt_topic_prefix,
-                session_expiry_s=s.mqtt_session_expiry_s,
-                vendors=self.vendors,
-                pipeline=self.pipeline,
+                Feed(
+                    broker=Broker.from_url(url),
+                    client_id=client_id or s.mqtt_client_id,
+                    topic_prefix=topic_prefix or s.mqtt_topic_prefix,
+                    session_expiry_s=s.mqtt_session_expiry_s,
+                    vendors=self.vendors,
+                    pipeline=self.pipeline,
+                ),
                 lanes=mqtt_lanes,
             )
             if url
@@ -106,21 +108,7 @@ class AlarmIntake:
         return out
 
 
-def start_in_process(
-    runtime: Runtime,
-    *,
-    mqtt_url: str | None = None,
-    http_host: str | None = None,
-    http_port: int | None = None,
-    http: bool = True,
-    schedule: bool = True,
-) -> AlarmIntake:
-    """Start the intake in this process (the demo, tests, benchmarks); ``stop()`` ends it."""
-    return AlarmIntake(
-        runtime,
-        mqtt_url=mqtt_url,
-        http_host=http_host,
-        http_port=http_port,
-        http=http,
-        schedule=schedule,
-    ).start()
+def start_in_process(runtime: Runtime, **options: Any) -> AlarmIntake:
+    """Start the intake in this process (the demo, tests, benchmarks) with ``AlarmIntake``'s
+    options; ``stop()`` ends it."""
+    return AlarmIntake(runtime, **options).start()

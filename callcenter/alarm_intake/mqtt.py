@@ -113,38 +113,41 @@ class _SupervisedClient(mqtt.Client):
             self._thread = None
 
 
+@dataclass(frozen=True)
+class Feed:
+    """What every MQTT session of the intake shares: the broker, the client id and the topic
+    prefix each session derives its own from, how long the broker keeps a session, the
+    vendors' codecs and the pipeline they feed."""
+
+    broker: Broker
+    client_id: str
+    topic_prefix: str
+    session_expiry_s: int
+    vendors: dict[str, Vendor]
+    pipeline: IntakePipeline
+
+
 class LaneClient:
     """One MQTT client (one session) feeding the pipeline."""
 
     def __init__(
-        self,
-        *,
-        lane: str,
-        channel: str,
-        protocol: int,
-        broker: Broker,
-        client_id: str,
-        topic_prefix: str,
-        session_expiry_s: int,
-        vendors: dict[str, Vendor],
-        pipeline: IntakePipeline,
-        copy: bool = False,
+        self, feed: Feed, *, lane: str, channel: str, protocol: int, copy: bool = False
     ) -> None:
         self.lane = lane
         self.protocol = protocol
         # second copies of what another session reads and reports refusals of
         self.copy = copy
-        self.broker = broker
-        self.topic = f"{topic_prefix}/+/+/{channel}"
-        self.prefix_parts = len(topic_prefix.split("/"))
-        self.vendors = vendors
-        self.pipeline = pipeline
-        self.session_expiry_s = session_expiry_s
+        self.broker = broker = feed.broker
+        self.topic = f"{feed.topic_prefix}/+/+/{channel}"
+        self.prefix_parts = len(feed.topic_prefix.split("/"))
+        self.vendors = feed.vendors
+        self.pipeline = feed.pipeline
+        self.session_expiry_s = feed.session_expiry_s
         self.connected = threading.Event()
         self.connects = 0
         self.client = _SupervisedClient(
             CallbackAPIVersion.VERSION2,
-            client_id=f"{client_id}-{lane}",
+            client_id=f"{feed.client_id}-{lane}",
             protocol=protocol,
             clean_session=False if protocol != mqtt.MQTTv5 else None,
             manual_ack=True,
@@ -287,31 +290,16 @@ class LaneClient:
 
 
 class MqttIntake:
-    def __init__(
-        self,
-        *,
-        broker: Broker,
-        client_id: str,
-        topic_prefix: str,
-        session_expiry_s: int,
-        vendors: dict[str, Vendor],
-        pipeline: IntakePipeline,
-        lanes: Sequence[str] | None = None,
-    ) -> None:
+    def __init__(self, feed: Feed, *, lanes: Sequence[str] | None = None) -> None:
         """``lanes``: the sessions to open (all of SESSIONS by default; tests open one)."""
         chosen = [s for s in SESSIONS if lanes is None or s[0] in lanes]
         both = {"alarm", "alarm-safe"} <= {lane for lane, _c, _p in chosen}
         self.clients = [
             LaneClient(
+                feed,
                 lane=lane,
                 channel=channel,
                 protocol=protocol,
-                broker=broker,
-                client_id=client_id,
-                topic_prefix=topic_prefix,
-                session_expiry_s=session_expiry_s,
-                vendors=vendors,
-                pipeline=pipeline,
                 copy=lane == "alarm-safe" and both,
             )
             for lane, channel, protocol in chosen
