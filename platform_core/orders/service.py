@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn, Required, TypedDict
@@ -278,6 +279,47 @@ def _begin(
     return order, target
 
 
+@dataclass(frozen=True)
+class _Step:
+    """A command begun on an order: loaded, authorised, and allowed to lead to ``to``."""
+
+    session: Session
+    order: ServiceOrder
+    command: Command
+    to: OrderStatus
+    actor: Actor
+
+    def record(
+        self,
+        *,
+        at: datetime,
+        reason: str = "",
+        latitude: float | None = None,
+        longitude: float | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> ServiceOrder:
+        """Log the step (see :func:`_record`); the order, for the command to return."""
+        _record(
+            self.session,
+            self.order,
+            command=self.command,
+            to=self.to,
+            actor=self.actor,
+            at=at,
+            reason=reason,
+            latitude=latitude,
+            longitude=longitude,
+            detail=detail,
+        )
+        return self.order
+
+
+def _start(session: Session, *, actor: Actor, command: Command, order_id: int) -> _Step:
+    """:func:`_begin` a command, as the step that will record it."""
+    order, target = _begin(session, actor=actor, command=command, order_id=order_id)
+    return _Step(session, order, command, target, actor)
+
+
 def _record(
     session: Session,
     order: ServiceOrder,
@@ -379,11 +421,7 @@ def _where(session: Session, order: ServiceOrder, lat: float, lon: float) -> dic
 
 
 def _record_at_home(
-    session: Session,
-    order: ServiceOrder,
-    command: str,
-    to: OrderStatus,
-    actor: Actor,
+    step: _Step,
     at: datetime,
     where: tuple[float, float],
     extra: dict[str, Any],
@@ -392,21 +430,10 @@ def _record_at_home(
     """Log a step taken at the elder's home (check-in, check-out): where it was taken, how far
     from the address, the step's own facts, and the photo when one was sent."""
     lat, lon = where
-    detail = {**_where(session, order, lat, lon), **extra}
+    detail = {**_where(step.session, step.order, lat, lon), **extra}
     if photo_ref:
         detail["photo_ref"] = photo_ref
-    _record(
-        session,
-        order,
-        command=command,
-        to=to,
-        actor=actor,
-        at=at,
-        latitude=lat,
-        longitude=lon,
-        detail=detail,
-    )
-    return order
+    return step.record(at=at, latitude=lat, longitude=lon, detail=detail)
 
 
 def _staff_for(session: Session, order: ServiceOrder, staff_id: int) -> ProviderStaff:
@@ -709,23 +736,16 @@ def submit_for_dispatch(
     session: Session, *, actor: Actor, order_id: int, reason: str = ""
 ) -> ServiceOrder:
     """Hand the order to dispatch (first time, after a rejection or after an escalation)."""
-    order, target = _begin(
-        session, actor=actor, command=Command.SUBMIT_FOR_DISPATCH, order_id=order_id
-    )
+    step = _start(session, actor=actor, command=Command.SUBMIT_FOR_DISPATCH, order_id=order_id)
+    order = step.order
     now = utcnow()
     previous = order.provider_id
     order.provider_id, order.staff_id, order.submitted_at = None, None, now
-    _record(
-        session,
-        order,
-        command=Command.SUBMIT_FOR_DISPATCH,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         reason=reason,
         detail={"previous_provider_id": previous} if previous else {},
     )
-    return order
 
 
 def dispatch_to(
@@ -738,7 +758,8 @@ def dispatch_to(
     explanation: Mapping[str, Any] | None = None,
 ) -> ServiceOrder:
     """Send the order to a provider; ``explanation`` keeps why dispatch ranked it first."""
-    order, target = _begin(session, actor=actor, command=Command.DISPATCH_TO, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.DISPATCH_TO, order_id=order_id)
+    order = step.order
     provider = providers.get_provider(session, provider_id=provider_id)
     if provider.status in CLOSED_STATUSES:
         raise Conflict(
@@ -756,12 +777,7 @@ def dispatch_to(
         )
     now = utcnow()
     order.provider_id, order.staff_id, order.dispatched_at = provider.id, None, now
-    _record(
-        session,
-        order,
-        command=Command.DISPATCH_TO,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         reason=reason,
         detail={
@@ -770,28 +786,22 @@ def dispatch_to(
             **({"explanation": dict(explanation)} if explanation else {}),
         },
     )
-    return order
 
 
 def accept(
     session: Session, *, actor: Actor, order_id: int, staff_id: int | None = None
 ) -> ServiceOrder:
-    order, target = _begin(session, actor=actor, command=Command.ACCEPT, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.ACCEPT, order_id=order_id)
+    order = step.order
     staff = _staff_for(session, order, staff_id) if staff_id is not None else None
     now = utcnow()
     order.accepted_at = now
     if staff is not None:
         order.staff_id = staff.id
-    _record(
-        session,
-        order,
-        command=Command.ACCEPT,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         detail={"staff_id": staff.id, "staff_name": staff.name} if staff else {},
     )
-    return order
 
 
 # Why an order left its provider: the provider declined, its acceptance window ran out, or
@@ -803,7 +813,8 @@ def reject(
     session: Session, *, actor: Actor, order_id: int, reason: str, cause: str = "declined"
 ) -> ServiceOrder:
     """The provider declines (or the acceptance window ran out); dispatch picks another."""
-    order, target = _begin(session, actor=actor, command=Command.REJECT, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.REJECT, order_id=order_id)
+    order = step.order
     reason = _required_text(reason, "拒单原因", "reason_required")
     if cause not in REJECT_CAUSES:
         raise ValidationFailed(
@@ -813,17 +824,11 @@ def reject(
     provider_id = order.provider_id
     order.provider_id, order.staff_id = None, None
     order.reject_count = (order.reject_count or 0) + 1
-    _record(
-        session,
-        order,
-        command=Command.REJECT,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         reason=reason,
         detail={"provider_id": provider_id, "cause": cause},
     )
-    return order
 
 
 def assign_staff(session: Session, *, actor: Actor, order_id: int, staff_id: int) -> ServiceOrder:
@@ -868,7 +873,8 @@ def assign_staff(session: Session, *, actor: Actor, order_id: int, staff_id: int
 def start_travel(
     session: Session, *, actor: Actor, order_id: int, staff_id: int | None = None
 ) -> ServiceOrder:
-    order, target = _begin(session, actor=actor, command=Command.START_TRAVEL, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.START_TRAVEL, order_id=order_id)
+    order = step.order
     if actor.staff_id is not None and staff_id not in (None, actor.staff_id):
         _refuse(
             session,
@@ -884,16 +890,10 @@ def start_travel(
         order.staff_id = _staff_for(session, order, staff_id).id
     now = utcnow()
     order.departed_at = now
-    _record(
-        session,
-        order,
-        command=Command.START_TRAVEL,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         detail={"staff_id": order.staff_id},
     )
-    return order
 
 
 # ---------------------------------------------------------------- service at the home
@@ -909,14 +909,13 @@ def check_in(
     photo_ref: str | None = None,
 ) -> ServiceOrder:
     """Arrived at the elder's home: where (coordinates required) and when."""
-    order, target = _begin(session, actor=actor, command=Command.CHECK_IN, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.CHECK_IN, order_id=order_id)
+    order = step.order
     lat, lon = _coordinates(latitude, longitude)
     now = utcnow()
     order.checked_in_at, order.check_in_latitude, order.check_in_longitude = now, lat, lon
     extra = {} if order.arrival_due_at is None else {"arrived_late": now > order.arrival_due_at}
-    return _record_at_home(
-        session, order, Command.CHECK_IN, target, actor, now, (lat, lon), extra, photo_ref
-    )
+    return _record_at_home(step, now, (lat, lon), extra, photo_ref)
 
 
 def check_out(
@@ -930,7 +929,8 @@ def check_out(
     photo_ref: str | None = None,
 ) -> ServiceOrder:
     """Leaving the home when the service is done: where, when, and optionally the report."""
-    order, target = _begin(session, actor=actor, command=Command.CHECK_OUT, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.CHECK_OUT, order_id=order_id)
+    order = step.order
     lat, lon = _coordinates(latitude, longitude)
     now = utcnow()
     _require_time_at_home(session, actor, order, Command.CHECK_OUT, now)
@@ -941,9 +941,7 @@ def check_out(
     extra: dict[str, Any] = {}
     if order.checked_in_at is not None:
         extra["service_minutes"] = round((now - order.checked_in_at).total_seconds() / 60, 1)
-    return _record_at_home(
-        session, order, Command.CHECK_OUT, target, actor, now, (lat, lon), extra, photo_ref
-    )
+    return _record_at_home(step, now, (lat, lon), extra, photo_ref)
 
 
 def _require_time_at_home(
@@ -975,21 +973,16 @@ def _require_time_at_home(
 def complete(session: Session, *, actor: Actor, order_id: int, report: str) -> ServiceOrder:
     """Complete with a report: a checked-in service without check-out coordinates, or a
     service the hotline handles itself (a consultation answered on the call)."""
-    order, target = _begin(session, actor=actor, command=Command.COMPLETE, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.COMPLETE, order_id=order_id)
+    order = step.order
     report = _required_text(report, "完成情况", "report_required")
     now = utcnow()
     _require_time_at_home(session, actor, order, Command.COMPLETE, now)
     order.completed_at, order.completion_report = now, report
-    _record(
-        session,
-        order,
-        command=Command.COMPLETE,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         detail={"report": report},
     )
-    return order
 
 
 # ---------------------------------------------------------------- after the service
@@ -1010,7 +1003,8 @@ def confirm(
     on whatever channel it arrives, confirms nothing.
     """
     proof = evidence
-    order, target = _begin(session, actor=actor, command=Command.CONFIRM, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.CONFIRM, order_id=order_id)
+    order = step.order
     confirmed_by = _required_text(confirmed_by, "确认人", "confirmed_by_required")
     if not evidence_rules.holds(session, order, proof):
         _refuse(
@@ -1029,16 +1023,10 @@ def confirm(
     order.confirmed_at, order.confirmed_by = now, confirmed_by
     order.confirmation_evidence = proof.stored
     method = proof.label or evidence_rules.KIND_LABELS[proof.kind]
-    _record(
-        session,
-        order,
-        command=Command.CONFIRM,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         detail={"confirmed_by": confirmed_by, "method": method, "evidence": proof.stored},
     )
-    return order
 
 
 def rate(
@@ -1052,7 +1040,8 @@ def rate(
 ) -> ServiceOrder:
     """The elder's rating, 1 (very poor) to 5 (very good); ``rated_by`` says who gave it and how
     (老人本人, 家属 on a return-visit call, the IVR's survey)."""
-    order, target = _begin(session, actor=actor, command=Command.RATE, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.RATE, order_id=order_id)
+    order = step.order
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise ValidationFailed(
             f"评分必须是 1-5 的整数: {score!r} / a rating is a whole number from 1 to 5",
@@ -1060,12 +1049,7 @@ def rate(
         )
     now = utcnow()
     order.rated_at, order.rating, order.rating_comment = now, score, comment.strip()
-    _record(
-        session,
-        order,
-        command=Command.RATE,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         detail={
             "score": score,
@@ -1073,16 +1057,14 @@ def rate(
             **({"rated_by": rated_by.strip()[:40]} if rated_by.strip() else {}),
         },
     )
-    return order
 
 
 def record_return_visit(
     session: Session, *, actor: Actor, order_id: int, result: str, note: str = ""
 ) -> ServiceOrder:
     """The satisfaction call after the service; an unreachable elder is a result too."""
-    order, target = _begin(
-        session, actor=actor, command=Command.RECORD_RETURN_VISIT, order_id=order_id
-    )
+    step = _start(session, actor=actor, command=Command.RECORD_RETURN_VISIT, order_id=order_id)
+    order = step.order
     if result not in set(ReturnVisitResult):
         raise ValidationFailed(
             f"未知回访结果: {result} / unknown return-visit result",
@@ -1095,21 +1077,16 @@ def record_return_visit(
         result,
         note.strip(),
     )
-    _record(
-        session,
-        order,
-        command=Command.RECORD_RETURN_VISIT,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         detail={"result": result, **({"note": note.strip()} if note.strip() else {})},
     )
-    return order
 
 
 def settle(session: Session, *, actor: Actor, order_id: int, settlement_ref: str) -> ServiceOrder:
     """Include the order in a settlement (the provider's monthly statement)."""
-    order, target = _begin(session, actor=actor, command=Command.SETTLE, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.SETTLE, order_id=order_id)
+    order = step.order
     settlement_ref = _required_text(settlement_ref, "结算单号", "settlement_ref_required")
     if not evidence_rules.is_evidenced(order):
         _refuse(
@@ -1125,12 +1102,7 @@ def settle(session: Session, *, actor: Actor, order_id: int, settlement_ref: str
         )
     now = utcnow()
     order.settled_at, order.settlement_ref = now, settlement_ref
-    _record(
-        session,
-        order,
-        command=Command.SETTLE,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         detail={
             "settlement_ref": settlement_ref,
@@ -1140,38 +1112,30 @@ def settle(session: Session, *, actor: Actor, order_id: int, settlement_ref: str
             "provider_id": order.provider_id,
         },
     )
-    return order
 
 
 def close(session: Session, *, actor: Actor, order_id: int, reason: str = "") -> ServiceOrder:
-    order, target = _begin(session, actor=actor, command=Command.CLOSE, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.CLOSE, order_id=order_id)
+    order = step.order
     now = utcnow()
     order.closed_at = now
-    _record(
-        session, order, command=Command.CLOSE, to=target, actor=actor, at=now, reason=reason.strip()
-    )
-    return order
+    return step.record(at=now, reason=reason.strip())
 
 
 # ---------------------------------------------------------------- side exits
 
 
 def cancel(session: Session, *, actor: Actor, order_id: int, reason: str) -> ServiceOrder:
-    order, target = _begin(session, actor=actor, command=Command.CANCEL, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.CANCEL, order_id=order_id)
+    order = step.order
     reason = _required_text(reason, "取消原因", "reason_required")
     now = utcnow()
     order.cancelled_at, order.cancel_reason = now, reason
-    _record(
-        session,
-        order,
-        command=Command.CANCEL,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         reason=reason,
         detail={"provider_id": order.provider_id} if order.provider_id else {},
     )
-    return order
 
 
 def escalate(
@@ -1179,7 +1143,8 @@ def escalate(
 ) -> ServiceOrder:
     """SLA breached (``breach`` "response" or "arrival") or a supervisor steps in; the order
     goes back into dispatch from here."""
-    order, target = _begin(session, actor=actor, command=Command.ESCALATE, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.ESCALATE, order_id=order_id)
+    order = step.order
     reason = _required_text(reason, "升级原因", "reason_required")
     if breach is not None and breach not in ("response", "arrival"):
         raise ValidationFailed(
@@ -1188,12 +1153,7 @@ def escalate(
     now = utcnow()
     order.escalated_at = now
     order.escalation_count = (order.escalation_count or 0) + 1
-    _record(
-        session,
-        order,
-        command=Command.ESCALATE,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         reason=reason,
         detail={
@@ -1202,25 +1162,19 @@ def escalate(
             "count": order.escalation_count,
         },
     )
-    return order
 
 
 def file_complaint(session: Session, *, actor: Actor, order_id: int, text: str) -> ServiceOrder:
-    order, target = _begin(session, actor=actor, command=Command.FILE_COMPLAINT, order_id=order_id)
+    step = _start(session, actor=actor, command=Command.FILE_COMPLAINT, order_id=order_id)
+    order = step.order
     text = _required_text(text, "投诉内容", "complaint_required")
     now = utcnow()
     order.complaint_at, order.complaint_text = now, text
-    _record(
-        session,
-        order,
-        command=Command.FILE_COMPLAINT,
-        to=target,
-        actor=actor,
+    return step.record(
         at=now,
         reason=text,
         detail={"provider_id": order.provider_id, "staff_id": order.staff_id},
     )
-    return order
 
 
 # ---------------------------------------------------------------- queries
