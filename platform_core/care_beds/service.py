@@ -14,7 +14,7 @@ import calendar
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -32,7 +32,7 @@ from platform_core.care_beds.events import CareBedStepTaken
 from platform_core.care_beds.models import CareBed, CareBedService, CareBedSettlement, CareBedStep
 from platform_core.care_beds.policy import CareBedPolicy
 from platform_core.care_policy.service import policy_for
-from platform_core.elders.service import household_key
+from platform_core.elders.service import CareApplication, application_fields
 from platform_core.errors import (
     Conflict,
     IllegalTransition,
@@ -144,25 +144,16 @@ def _require(bed: CareBed, action: str) -> None:
     CHAIN.next_status(bed, action)
 
 
-def apply_for_bed(
-    session: Session,
-    *,
-    actor: Actor,
-    elder_id: int,
-    source: str = "application",
-    call_id: str | None = None,
-    on: date | None = None,
-) -> CareBed:
+def apply_for_bed(session: Session, **application: Unpack[CareApplication]) -> CareBed:
     """An application by the family, or a referral (e.g. an agent after a call)."""
+    source = application.get("source", "application")
     if source not in ("application", "referral"):
         raise ValidationFailed(
             f"来源 {source!r} 应为 application/referral / unknown source",
             code="unknown_care_bed_source",
         )
-    elder = get_elder(session, elder_id)
-    require_within(elder.region_code, actor.region_code)
-    if elder.status != "active":
-        raise Conflict("老人档案非在册状态 / elder is not active", code="elder_not_active")
+    elder = get_elder(session, application["elder_id"])
+    fields = application_fields(elder, application)
     open_bed = session.scalar(
         select(CareBed).where(CareBed.elder_id == elder.id, CareBed.status != "withdrawn")
     )
@@ -171,16 +162,13 @@ def apply_for_bed(
             f"该老人已有家庭养老床位 (编号 {open_bed.id}) / a bed is already open",
             code="care_bed_already_open",
         )
-    bed = CareBed(
-        elder_id=elder.id,
-        region_code=elder.region_code,
-        household_key=household_key(elder),
-        status="applied",
-        source=source,
-        call_id=call_id,
-    )
+    bed = CareBed(**fields)
     CHAIN.open(
-        session, actor=actor, record=bed, on=on, detail={"elder_id": elder.id, "source": source}
+        session,
+        actor=application["actor"],
+        record=bed,
+        on=application.get("on"),
+        detail={"elder_id": elder.id, "source": source},
     )
     publish_on_commit(
         session, CareBedStepTaken(bed.id, elder.id, elder.region_code, "apply", "applied")

@@ -6,7 +6,7 @@ import json
 import re
 import time
 from datetime import date
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
@@ -102,6 +102,35 @@ def household_key(elder: Elder) -> str:
     """Elders living at the same address in the same community are one household."""
     address = _ADDRESS_NOISE.sub("", elder.address)
     return f"{elder.region_code}:{address}"
+
+
+class CareApplication(TypedDict, total=False):
+    """An application to a care programme (a family care bed, a home adaptation) for an elder:
+    by the family ("application") or a referral ("referral", e.g. an agent after ``call_id``),
+    dated ``on`` (today when absent)."""
+
+    actor: Required[Actor]
+    elder_id: Required[int]
+    source: str
+    call_id: str | None
+    on: date | None
+
+
+def application_fields(elder: Elder, application: CareApplication) -> dict[str, Any]:
+    """What a programme's new record takes from the elder it is for (who, where, the
+    household) and from the application; the elder must be on the register and in the
+    applicant's region."""
+    regions.require_within(elder.region_code, application["actor"].region_code)
+    if elder.status != "active":
+        raise Conflict("老人档案非在册状态 / elder is not active", code="elder_not_active")
+    return {
+        "elder_id": elder.id,
+        "region_code": elder.region_code,
+        "household_key": household_key(elder),
+        "status": "applied",
+        "source": application.get("source", "application"),
+        "call_id": application.get("call_id"),
+    }
 
 
 def category_rows(elder: Elder) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,7 +26,7 @@ from platform_core.budgets.spending import Spending
 from platform_core.budgets.spending import add as add_spending
 from platform_core.budgets.spending import total as total_spending
 from platform_core.care_policy.service import policy_for
-from platform_core.elders.service import household_key
+from platform_core.elders.service import CareApplication, application_fields
 from platform_core.errors import (
     Conflict,
     NotFound,
@@ -165,18 +165,10 @@ def _move(
 
 
 def apply_for_adaptation(
-    session: Session,
-    *,
-    actor: Actor,
-    elder_id: int,
-    source: str = "application",
-    call_id: str | None = None,
-    on: date | None = None,
+    session: Session, **application: Unpack[CareApplication]
 ) -> AdaptationCase:
-    elder = get_elder(session, elder_id)
-    require_within(elder.region_code, actor.region_code)
-    if elder.status != "active":
-        raise Conflict("老人档案非在册状态 / elder is not active", code="elder_not_active")
+    elder = get_elder(session, application["elder_id"])
+    fields = application_fields(elder, application)
     open_case = session.scalar(
         select(AdaptationCase).where(
             AdaptationCase.elder_id == elder.id,
@@ -188,15 +180,14 @@ def apply_for_adaptation(
             f"该老人已有进行中的改造案 (编号 {open_case.id}) / a case is already open",
             code="adaptation_already_open",
         )
-    case = AdaptationCase(
-        elder_id=elder.id,
-        region_code=elder.region_code,
-        household_key=household_key(elder),
-        status="applied",
-        source=source,
-        call_id=call_id,
+    case = AdaptationCase(**fields)
+    CHAIN.open(
+        session,
+        actor=application["actor"],
+        record=case,
+        on=application.get("on"),
+        detail={"elder_id": elder.id},
     )
-    CHAIN.open(session, actor=actor, record=case, on=on, detail={"elder_id": elder.id})
     publish_on_commit(
         session, AdaptationStepTaken(case.id, elder.id, elder.region_code, "apply", "applied")
     )
