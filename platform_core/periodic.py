@@ -55,6 +55,12 @@ class Periodic:
 
 PERIODIC: tuple[Periodic, ...] = (
     Periodic(
+        "alarm-timers",
+        "platform_core.alarms.jobs:fire_due_timers",
+        every(1),
+        what="告警计时补发 (告警接入停止时) / alarm timers due, should no intake be sweeping",
+    ),
+    Periodic(
         "audit-seal",
         "platform_core.audit.jobs:seal_audit_trail",
         every(1),

@@ -18,10 +18,10 @@ def alarm_timer_expired(alarm_id: int, seq: int) -> str:
 
 
 def fire_due_timers(limit: int = 500) -> int:
-    """Fire every alarm timer that is due, straight from the database (the intake process runs
-    this every second, so a burst of alarms needs no job per alarm and a job lost with Redis
-    still fires; a deployment without an intake can run it as a periodic job). Idempotent with
-    the timer jobs: whichever comes first moves the timer on, the other finds it stale."""
+    """Fire every alarm timer that is due, straight from the database: the intake runs this
+    every second (a raised alarm's take timer has no job of its own, see timers.py) and every
+    worker once a minute (``alarm-timers`` in platform_core.periodic). Idempotent with the timer
+    jobs: whichever comes first moves the timer on, the other finds it stale."""
     rt = current_runtime()
     with rt.session() as s:
         due = s.execute(

@@ -1,10 +1,12 @@
-"""Alarm timers: a timer is data on the alarm (rung, due time, sequence number) plus one job due at
-that time, written to the outbox in the transaction that set the timer.
+"""Alarm timers: a timer is data on the alarm (rung, due time, sequence number), fired from the
+alarms table by a sweep (platform_core.alarms.jobs.fire_due_timers): the intake runs it every
+second, and every worker once a minute (a periodic job) should no intake be running.
 
-The job compares the sequence number, so a timer overtaken by a later step does nothing; a
-rolled-back change leaves no job behind. The intake also fires due timers straight from the
-alarms table every second (platform_core.alarms.jobs.fire_due_timers); whichever comes first
-moves the timer on and the other finds it stale.
+A raised alarm's take timer is that data alone: a burst of alarms writes no job per alarm. A
+timer set while someone works the alarm (a step, an escalation) also gets a job, written to the
+outbox in the transaction that set it, so it fires on time wherever a worker runs. The job and
+the sweep compare the sequence number: a timer overtaken by a later step does nothing, and of
+the job and the sweep whichever comes first moves the timer on, the other finds it stale.
 """
 
 from __future__ import annotations

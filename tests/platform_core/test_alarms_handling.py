@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from platform_core.actors import system_actor
 from platform_core.alarms import service
 from platform_core.alarms.intake import record_signals
+from platform_core.alarms.jobs import fire_due_timers
 from platform_core.alarms.models import Alarm
 from platform_core.alarms.vocabulary import AlarmType, Outcome, Step, StepResult
 from platform_core.audit import service as audit
@@ -264,6 +265,30 @@ def quick(base_settings, pg_engine, pg_url):
         yield rt
 
 
+def test_a_burst_of_alarms_writes_no_job_per_alarm_and_their_take_timers_fire(quick) -> None:
+    """A raised alarm's take timer is data on the alarm, fired by the sweep: the burst's
+    transaction writes one outbox row (its events), not one more per alarm."""
+    from platform_core.outbox.models import OutboxEntry
+
+    rt = quick
+    with rt.session() as s:
+        serials = [new_device(s, elder_id=new_elder(s)).serial for _ in range(20)]
+    with rt.session() as s:
+        before = s.scalar(select(func.max(OutboxEntry.id))) or 0
+        outcomes = receive_signals(s, signals=[signal(serial) for serial in serials])
+    ids = [o.alarm_id for o in outcomes]
+    assert all(o.result == "raised" for o in outcomes)
+    with rt.session() as s:
+        kinds = s.scalars(select(OutboxEntry.kind).where(OutboxEntry.id > before)).all()
+        assert list(kinds).count("job") == 0, kinds
+    time.sleep(1.1)  # the take timeout of this runtime: one second
+    assert fire_due_timers() >= len(ids)
+    with rt.session() as s:
+        for alarm_id in ids:
+            alarm = service.get_alarm(s, alarm_id=alarm_id)
+            assert (alarm.timer_rung, alarm.timer_level) == ("take", "supervisor"), alarm_id
+
+
 def test_timers_prompt_the_agent_then_a_supervisor_and_stop_when_overtaken(quick) -> None:
     rt = quick
     seen: list[dict] = []
@@ -285,6 +310,7 @@ def test_timers_prompt_the_agent_then_a_supervisor_and_stop_when_overtaken(quick
         service.take_alarm(s, alarm_id=taken, actor=AGENT)
     deadline = time.monotonic() + 8
     while time.monotonic() < deadline and (len(prompts(waiting)) < 2 or len(prompts(taken)) < 2):
+        fire_due_timers()  # as the intake does every second: a take timer has no job of its own
         time.sleep(0.2)
     # nobody took it: the supervisor is prompted, and again while nobody does
     assert prompts(waiting)[:2] == [("take", "supervisor"), ("take", "supervisor")]
