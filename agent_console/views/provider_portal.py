@@ -9,6 +9,7 @@ it happens; a (re)connecting page gets the inbox's counts first and reads its li
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -144,93 +145,58 @@ def _done(order: Any) -> Any:
     return jsonify({"id": order.id, "status": order.status})
 
 
-@bp.post("/api/provider/orders/<int:order_id>/accept")
-@guard(Permission.PROVIDER_PORTAL)
-def accept(order_id: int) -> Any:
-    data = body(StaffIn)
-    with runtime().session() as s:
-        return _done(
-            orders.accept(s, actor=current_actor(), order_id=order_id, staff_id=data.staff_id)
-        )
+def _step(
+    path: str,
+    schema: type[BaseModel],
+    command: Callable[..., Any],
+    terms: Callable[[Any, int, Any], dict[str, Any]],
+) -> None:
+    """A provider's step on an order, a POST to ``path``: the body checked against ``schema``,
+    then the orders command (whose name is the endpoint's) run as the user on ``terms(session,
+    order_id, body)``."""
 
-
-@bp.post("/api/provider/orders/<int:order_id>/reject")
-@guard(Permission.PROVIDER_PORTAL)
-def reject(order_id: int) -> Any:
-    data = body(ReasonIn)
-    with runtime().session() as s:
-        return _done(
-            orders.reject(
-                s, actor=current_actor(), order_id=order_id, reason=check_note(data.reason)
+    def step(order_id: int) -> Any:
+        data = body(schema)
+        with runtime().session() as s:
+            return _done(
+                command(s, actor=current_actor(), order_id=order_id, **terms(s, order_id, data))
             )
-        )
+
+    step.__name__ = step.__qualname__ = command.__name__
+    bp.add_url_rule(
+        f"/api/provider/orders/<int:order_id>/{path}",
+        view_func=guard(Permission.PROVIDER_PORTAL)(step),
+        methods=["POST"],
+    )
 
 
-@bp.post("/api/provider/orders/<int:order_id>/assign-staff")
-@guard(Permission.PROVIDER_PORTAL)
-def assign_staff(order_id: int) -> Any:
-    data = body(StaffIn)
+def _staff_named(data: StaffIn) -> dict[str, Any]:
     if data.staff_id is None:
         raise ValidationFailed("请选择服务人员 / choose a staff member", code="staff_required")
-    with runtime().session() as s:
-        return _done(
-            orders.assign_staff(s, actor=current_actor(), order_id=order_id, staff_id=data.staff_id)
-        )
+    return {"staff_id": data.staff_id}
 
 
-@bp.post("/api/provider/orders/<int:order_id>/start-travel")
-@guard(Permission.PROVIDER_PORTAL)
-def start_travel(order_id: int) -> Any:
-    data = body(StaffIn)
-    with runtime().session() as s:
-        return _done(
-            orders.start_travel(s, actor=current_actor(), order_id=order_id, staff_id=data.staff_id)
-        )
+def _at_home(s: Any, order_id: int, data: PositionIn) -> dict[str, Any]:
+    return {
+        "latitude": data.latitude,
+        "longitude": data.longitude,
+        "photo_ref": photos.photo_ref(s, order_id=order_id, photo_id=data.photo_id),
+    }
 
 
-@bp.post("/api/provider/orders/<int:order_id>/check-in")
-@guard(Permission.PROVIDER_PORTAL)
-def check_in(order_id: int) -> Any:
-    data = body(PositionIn)
-    with runtime().session() as s:
-        order = orders.check_in(
-            s,
-            actor=current_actor(),
-            order_id=order_id,
-            latitude=data.latitude,
-            longitude=data.longitude,
-            photo_ref=photos.photo_ref(s, order_id=order_id, photo_id=data.photo_id),
-        )
-        return _done(order)
-
-
-@bp.post("/api/provider/orders/<int:order_id>/check-out")
-@guard(Permission.PROVIDER_PORTAL)
-def check_out(order_id: int) -> Any:
-    data = body(PositionIn)
-    with runtime().session() as s:
-        order = orders.check_out(
-            s,
-            actor=current_actor(),
-            order_id=order_id,
-            latitude=data.latitude,
-            longitude=data.longitude,
-            report=check_note(data.report),
-            photo_ref=photos.photo_ref(s, order_id=order_id, photo_id=data.photo_id),
-        )
-        return _done(order)
-
-
-@bp.post("/api/provider/orders/<int:order_id>/complete")
-@guard(Permission.PROVIDER_PORTAL)
-def complete(order_id: int) -> Any:
-    data = body(ReportIn)
-    with runtime().session() as s:
-        return _done(
-            orders.complete(
-                s, actor=current_actor(), order_id=order_id, report=check_note(data.report)
-            )
-        )
+_step("accept", StaffIn, orders.accept, lambda s, o, d: {"staff_id": d.staff_id})
+_step("reject", ReasonIn, orders.reject, lambda s, o, d: {"reason": check_note(d.reason)})
+_step("assign-staff", StaffIn, orders.assign_staff, lambda s, o, d: _staff_named(d))
+_step("start-travel", StaffIn, orders.start_travel, lambda s, o, d: {"staff_id": d.staff_id})
+_step("check-in", PositionIn, orders.check_in, _at_home)
+_step(
+    "check-out",
+    PositionIn,
+    orders.check_out,
+    # the report is checked before the photo is looked up, as the fields come
+    lambda s, o, d: {"report": check_note(d.report), **_at_home(s, o, d)},
+)
+_step("complete", ReportIn, orders.complete, lambda s, o, d: {"report": check_note(d.report)})
 
 
 @bp.post("/api/provider/orders/<int:order_id>/confirm")
