@@ -27,7 +27,6 @@ from platform_core.assessment.standard import AbilityGrade, parse_grade
 from platform_core.audit import service as audit
 from platform_core.budgets.spending import Spending
 from platform_core.budgets.spending import add as add_spending
-from platform_core.budgets.spending import total as total_spending
 from platform_core.care_beds.events import CareBedStepTaken
 from platform_core.care_beds.models import CareBed, CareBedService, CareBedSettlement, CareBedStep
 from platform_core.care_beds.policy import CareBedPolicy
@@ -717,8 +716,3 @@ def spending_by_league(session: Session, *, region_code: str, year: int) -> dict
                 add_spending(out, code, committed=rate)
             month = (month + timedelta(days=32)).replace(day=1)
     return out
-
-
-def spending(session: Session, *, region_code: str, year: int) -> Spending:
-    """The region's bed subsidies of ``year`` (see :func:`spending_by_league`)."""
-    return total_spending(spending_by_league(session, region_code=region_code, year=year))

@@ -1,7 +1,7 @@
 """The money of the care programmes against their budgets (the bureau's money page).
 
 Each programme module reports what it spent and committed in a region and year
-(``<module>.service.spending``); the budgets module holds what the bureau planned. This flow
+(``<module>.service.spending_by_league``); the budgets module holds what the bureau planned. This flow
 sets them side by side per 盟市 and programme and flags a programme whose spent and committed
 money pass the warning share of its budget, once per crossing (an event and ``warned_at``).
 """

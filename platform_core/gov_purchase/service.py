@@ -24,7 +24,6 @@ from platform_core.assessment.service import add_months, current_assessment, get
 from platform_core.assessment.standard import AbilityGrade, parse_grade
 from platform_core.budgets.spending import Spending
 from platform_core.budgets.spending import add as add_spending
-from platform_core.budgets.spending import total as total_spending
 from platform_core.care_policy.service import policy_for
 from platform_core.db import utcnow
 from platform_core.elders.models import Elder
@@ -854,8 +853,3 @@ def spending_by_league(session: Session, *, region_code: str, year: int) -> dict
     for code, amount in session.execute(drawn.where(ServiceOrder.settled_at.is_(None))):
         add_spending(out, code, committed=amount)
     return out
-
-
-def spending(session: Session, *, region_code: str, year: int) -> Spending:
-    """The region's allowance money of ``year`` (see :func:`spending_by_league`)."""
-    return total_spending(spending_by_league(session, region_code=region_code, year=year))

@@ -24,7 +24,6 @@ from platform_core.assessment.service import current_grade, get_elder
 from platform_core.assessment.standard import parse_grade
 from platform_core.budgets.spending import Spending
 from platform_core.budgets.spending import add as add_spending
-from platform_core.budgets.spending import total as total_spending
 from platform_core.care_policy.service import policy_for
 from platform_core.elders.service import CareApplication, application_fields
 from platform_core.errors import (
@@ -539,8 +538,3 @@ def spending_by_league(session: Session, *, region_code: str, year: int) -> dict
     ):
         add_spending(out, code, committed=amount)
     return out
-
-
-def spending(session: Session, *, region_code: str, year: int) -> Spending:
-    """The region's adaptation subsidies of ``year`` (see :func:`spending_by_league`)."""
-    return total_spending(spending_by_league(session, region_code=region_code, year=year))

@@ -20,7 +20,6 @@ from platform_core.assessment.service import get_elder
 from platform_core.audit import service as audit
 from platform_core.budgets.spending import Spending
 from platform_core.budgets.spending import add as add_spending
-from platform_core.budgets.spending import total as total_spending
 from platform_core.care_policy.service import policy_for
 from platform_core.elders.models import Elder
 from platform_core.elders.service import find_elder_by_id_number
@@ -1187,8 +1186,3 @@ def spending_by_league(session: Session, *, region_code: str, year: int) -> dict
     ):
         add_spending(out, code, committed=amount)
     return out
-
-
-def spending(session: Session, *, region_code: str, year: int) -> Spending:
-    """The region's meal subsidies of ``year`` (see :func:`spending_by_league`)."""
-    return total_spending(spending_by_league(session, region_code=region_code, year=year))
