@@ -11,6 +11,7 @@ follows its sites live: day care events reach the room of their site (``site:<id
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any, Literal
 
@@ -90,6 +91,10 @@ class IdentityIn(Strict):
     family_code: str | None = Field(default=None, min_length=1, max_length=12)
     elder_id: int | None = Id
     over_capacity_reason: str | None = Field(default=None, max_length=200)
+
+    def who(self) -> dict[str, Any]:
+        """The elder as the desk named them (what check-out takes)."""
+        return self.model_dump(exclude={"over_capacity_reason"})
 
 
 class EnrolIn(Strict):
@@ -353,41 +358,28 @@ def roster(site_id: int) -> Any:
         return jsonify(daycare.daily_roster(s, site_id=site_id, day=_day()))
 
 
-@bp.post("/api/site-desk/<int:site_id>/check-in")
-@guard(Permission.SITE_DESK)
-def check_in(site_id: int) -> Any:
+def _at_desk(
+    site_id: int, step: Callable[..., Any], named: Callable[[IdentityIn], dict[str, Any]]
+) -> Any:
+    """Check the elder the desk ``named`` in or out; the attendance and the day's roster."""
     data = body(IdentityIn)
     with runtime().session() as s:
         _site_in_region(s, site_id)
-        row = daycare.check_in(
-            s,
-            actor=current_actor(),
-            site_id=site_id,
-            id_number=data.id_number,
-            family_code=data.family_code,
-            elder_id=data.elder_id,
-            over_capacity_reason=data.over_capacity_reason,
-        )
+        row = step(s, actor=current_actor(), site_id=site_id, **named(data))
         roster = daycare.daily_roster(s, site_id=site_id, day=row.day)
         return jsonify({"attendance_id": row.id, "elder_id": row.elder_id, "roster": roster})
+
+
+@bp.post("/api/site-desk/<int:site_id>/check-in")
+@guard(Permission.SITE_DESK)
+def check_in(site_id: int) -> Any:
+    return _at_desk(site_id, daycare.check_in, IdentityIn.model_dump)
 
 
 @bp.post("/api/site-desk/<int:site_id>/check-out")
 @guard(Permission.SITE_DESK)
 def check_out(site_id: int) -> Any:
-    data = body(IdentityIn)
-    with runtime().session() as s:
-        _site_in_region(s, site_id)
-        row = daycare.check_out(
-            s,
-            actor=current_actor(),
-            site_id=site_id,
-            id_number=data.id_number,
-            family_code=data.family_code,
-            elder_id=data.elder_id,
-        )
-        roster = daycare.daily_roster(s, site_id=site_id, day=row.day)
-        return jsonify({"attendance_id": row.id, "elder_id": row.elder_id, "roster": roster})
+    return _at_desk(site_id, daycare.check_out, IdentityIn.who)
 
 
 @bp.post("/api/site-desk/<int:site_id>/enrolments")
