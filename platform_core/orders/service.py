@@ -281,12 +281,13 @@ def _begin(
 
 @dataclass(frozen=True)
 class _Step:
-    """A command begun on an order: loaded, authorised, and allowed to lead to ``to``."""
+    """A command on an order (begun by :func:`_start`: loaded, authorised, and allowed to lead
+    to ``to``), by ``actor``."""
 
     session: Session
     order: ServiceOrder
-    command: Command
-    to: OrderStatus
+    command: str
+    to: OrderStatus | str
     actor: Actor
 
     def record(
@@ -298,86 +299,59 @@ class _Step:
         longitude: float | None = None,
         detail: dict[str, Any] | None = None,
     ) -> ServiceOrder:
-        """Log the step (see :func:`_record`); the order, for the command to return."""
-        _record(
-            self.session,
-            self.order,
-            command=self.command,
-            to=self.to,
-            actor=self.actor,
+        """Move the order to ``to``, log the step and queue its event; the order, for the
+        command to return."""
+        session, order, command, actor = self.session, self.order, self.command, self.actor
+        before = None if command == "open_order" else order.status
+        order.status = str(self.to)
+        order.transition_count = (order.transition_count or 0) + 1
+        row = OrderTransition(
+            order_id=order.id,
+            seq=order.transition_count,
+            command=command,
+            from_status=before,
+            to_status=str(self.to),
             at=at,
+            actor_kind=actor.kind,
+            actor_name=actor.name,
+            actor_user_id=actor.user_id,
+            actor_role=actor.role.value if actor.role else None,
+            actor_provider_id=actor.provider_id,
             reason=reason,
             latitude=latitude,
             longitude=longitude,
-            detail=detail,
+            detail=detail or {},
         )
-        return self.order
+        session.add(row)
+        session.flush()
+        publish_on_commit(
+            session,
+            EVENT_OF[command](
+                order_id=order.id,
+                order_no=order.order_no,
+                region_code=order.region_code,
+                elder_id=order.elder_id,
+                service_type_code=order.service_type_code,
+                urgency=order.urgency,
+                status=order.status,
+                from_status=before,
+                provider_id=order.provider_id,
+                staff_id=order.staff_id,
+                actor=actor.label,
+                reason=reason,
+                detail=detail or {},
+                seq=row.seq,
+                opened_by_user_id=order.opened_by_user_id,
+            ),
+        )
+        followups.plan(session, order, command=command, seq=row.seq)
+        return order
 
 
 def _start(session: Session, *, actor: Actor, command: Command, order_id: int) -> _Step:
     """:func:`_begin` a command, as the step that will record it."""
     order, target = _begin(session, actor=actor, command=command, order_id=order_id)
     return _Step(session, order, command, target, actor)
-
-
-def _record(
-    session: Session,
-    order: ServiceOrder,
-    *,
-    command: str,
-    to: OrderStatus | str,
-    actor: Actor,
-    at: datetime,
-    reason: str = "",
-    latitude: float | None = None,
-    longitude: float | None = None,
-    detail: dict[str, Any] | None = None,
-) -> OrderTransition:
-    """Move the order to ``to``, log the step and queue its event."""
-    before = None if command == "open_order" else order.status
-    order.status = str(to)
-    order.transition_count = (order.transition_count or 0) + 1
-    row = OrderTransition(
-        order_id=order.id,
-        seq=order.transition_count,
-        command=command,
-        from_status=before,
-        to_status=str(to),
-        at=at,
-        actor_kind=actor.kind,
-        actor_name=actor.name,
-        actor_user_id=actor.user_id,
-        actor_role=actor.role.value if actor.role else None,
-        actor_provider_id=actor.provider_id,
-        reason=reason,
-        latitude=latitude,
-        longitude=longitude,
-        detail=detail or {},
-    )
-    session.add(row)
-    session.flush()
-    publish_on_commit(
-        session,
-        EVENT_OF[command](
-            order_id=order.id,
-            order_no=order.order_no,
-            region_code=order.region_code,
-            elder_id=order.elder_id,
-            service_type_code=order.service_type_code,
-            urgency=order.urgency,
-            status=order.status,
-            from_status=before,
-            provider_id=order.provider_id,
-            staff_id=order.staff_id,
-            actor=actor.label,
-            reason=reason,
-            detail=detail or {},
-            seq=row.seq,
-            opened_by_user_id=order.opened_by_user_id,
-        ),
-    )
-    followups.plan(session, order, command=command, seq=row.seq)
-    return row
 
 
 def _required_text(value: str, what: str, code: str) -> str:
@@ -612,12 +586,7 @@ def open_order(
     session.add(order)
     session.flush()
     session.info.setdefault(_LOCKED, set()).add(order.id)  # this transaction's own row
-    _record(
-        session,
-        order,
-        command="open_order",
-        to=OrderStatus.CREATED,
-        actor=actor,
+    return _Step(session, order, "open_order", OrderStatus.CREATED, actor).record(
         at=now,
         detail={
             "source": source,
@@ -633,7 +602,6 @@ def open_order(
             "arrival_due_at": arrival_due.isoformat() if arrival_due else None,
         },
     )
-    return order
 
 
 # the key space of the per-call locks (pg_advisory_xact_lock's two-key form): a call's openings
@@ -858,16 +826,10 @@ def assign_staff(session: Session, *, actor: Actor, order_id: int, staff_id: int
     staff = _staff_for(session, order, staff_id)
     previous = order.staff_id
     order.staff_id = staff.id
-    _record(
-        session,
-        order,
-        command="assign_staff",
-        to=order.status,
-        actor=actor,
+    return _Step(session, order, "assign_staff", order.status, actor).record(
         at=utcnow(),
         detail={"staff_id": staff.id, "staff_name": staff.name, "previous_staff_id": previous},
     )
-    return order
 
 
 def start_travel(
