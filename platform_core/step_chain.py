@@ -10,19 +10,19 @@ module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Protocol
 
-from sqlalchemy import Date, String, Text
+from sqlalchemy import Date, Select, String, Text, select
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from platform_core import clock
 from platform_core.actors import Actor
 from platform_core.audit import service as audit
 from platform_core.errors import IllegalTransition
-from platform_core.regions.service import require_within
+from platform_core.regions.service import require_within, within
 
 
 class ChainRecord(Protocol):
@@ -172,3 +172,16 @@ class StepChain:
             note=note,
         )
         return previous, new
+
+
+def records_in(
+    model: Any, *, region_code: str, statuses: Sequence[str], elder_ids: Sequence[int] | None
+) -> Select[Any]:
+    """The ids of a chain's records (a bed, a case) in the region and below, newest first: of
+    ``statuses`` (all when empty) and of ``elder_ids`` (all when None)."""
+    q = select(model.id).where(within(model.region_code, region_code)).order_by(model.id.desc())
+    if statuses:
+        q = q.where(model.status.in_(list(statuses)))
+    if elder_ids is not None:
+        q = q.where(model.elder_id.in_(list(elder_ids) or [0]))
+    return q

@@ -42,6 +42,7 @@ from platform_core.regions.service import require_within, within
 from platform_core.runtime import settings_of
 from platform_core.security.exports import watermark
 from platform_core.security.masking import mask_name
+from platform_core.step_chain import records_in
 
 GRADE_NAMES = {GRADE_ENGLISH[g]: GRADE_LABELS[g] for g in GRADE_ENGLISH}
 
@@ -69,17 +70,9 @@ def beds(
     page: int = 1,
     size: int = 50,
 ) -> Page[BedRow]:
-    q = (
-        select(CareBed.id)
-        .where(within(CareBed.region_code, region_code))
-        .order_by(CareBed.id.desc())
-    )
-    if statuses:
-        q = q.where(CareBed.status.in_(list(statuses)))
+    q = records_in(CareBed, region_code=region_code, statuses=statuses, elder_ids=elder_ids)
     if provider_id is not None:
         q = q.where(CareBed.provider_id == provider_id)
-    if elder_ids is not None:
-        q = q.where(CareBed.elder_id.in_(list(elder_ids) or [0]))
     found = fetch_page_of_ids(
         session,
         q,

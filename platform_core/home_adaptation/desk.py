@@ -28,8 +28,9 @@ from platform_core.home_adaptation.service import (
 )
 from platform_core.paging import Page, fetch_page_of_ids
 from platform_core.providers.models import Provider
-from platform_core.regions.service import require_within, within
+from platform_core.regions.service import require_within
 from platform_core.security.masking import mask_name
+from platform_core.step_chain import records_in
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,7 @@ def cases(
     page: int = 1,
     size: int = 50,
 ) -> Page[CaseRow]:
-    q = (
-        select(AdaptationCase.id)
-        .where(within(AdaptationCase.region_code, region_code))
-        .order_by(AdaptationCase.id.desc())
-    )
-    if statuses:
-        q = q.where(AdaptationCase.status.in_(list(statuses)))
-    if elder_ids is not None:
-        q = q.where(AdaptationCase.elder_id.in_(list(elder_ids) or [0]))
+    q = records_in(AdaptationCase, region_code=region_code, statuses=statuses, elder_ids=elder_ids)
     found = fetch_page_of_ids(
         session,
         q,
