@@ -10,7 +10,7 @@ module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Protocol
@@ -22,6 +22,7 @@ from platform_core import clock
 from platform_core.actors import Actor
 from platform_core.audit import service as audit
 from platform_core.errors import IllegalTransition
+from platform_core.events import DomainEvent, publish_on_commit
 from platform_core.regions.service import require_within, within
 
 
@@ -70,6 +71,34 @@ class StepChain:
     transitions: Mapping[tuple[str, str], str]
     status_labels: Mapping[str, str]
     action_labels: Mapping[str, str]
+    # announced after each step as step_taken(record id, elder id, region, action, new status)
+    # (None: the module announces its steps itself)
+    step_taken: Callable[[int, int, str, str, str], DomainEvent] | None = None
+
+    def _announce(self, session: Session, record: Any, action: str, status: str) -> None:
+        if self.step_taken is not None:
+            publish_on_commit(
+                session,
+                self.step_taken(record.id, record.elder_id, record.region_code, action, status),
+            )
+
+    def status_card(
+        self, record: Any | None, *, module: str, label: str, id_key: str
+    ) -> dict[str, Any]:
+        """The elder's line for this programme on the care status: the record's state, since
+        when and by whom (``state`` "none" when the elder has no record)."""
+        base: dict[str, Any] = {"module": module, "label": label}
+        if record is None:
+            return {**base, "state": "none", "state_label": "未申请"}
+        last = record.steps[-1] if record.steps else None
+        return {
+            **base,
+            id_key: record.id,
+            "state": record.status,
+            "state_label": self.status_labels[record.status],
+            "since": last.on.isoformat() if last else None,
+            "owner": last.owner if last else None,
+        }
 
     def allows(self, status: str, action: str) -> bool:
         return (status, action) in self.transitions
@@ -146,6 +175,7 @@ class StepChain:
             on=on,
             detail=detail,
         )
+        self._announce(session, record, action, record.status)
 
     def move(
         self,
@@ -171,6 +201,7 @@ class StepChain:
             on=on,
             note=note,
         )
+        self._announce(session, record, action, new)
         return previous, new
 
 

@@ -39,7 +39,6 @@ from platform_core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from platform_core.events import publish_on_commit
 from platform_core.home_adaptation.models import AdaptationCase
 from platform_core.orders import service as orders
 from platform_core.orders import states as order_states
@@ -128,14 +127,14 @@ CHAIN = StepChain(
     transitions=TRANSITIONS,
     status_labels=STATUS_LABELS,
     action_labels=ACTION_LABELS,
+    step_taken=CareBedStepTaken,
 )
 
 
 def _move(
     session: Session, *, actor: Actor, bed: CareBed, action: str, on: date | None, note: str = ""
 ) -> CareBed:
-    _, new = CHAIN.move(session, actor=actor, record=bed, action=action, on=on, note=note)
-    publish_on_commit(session, CareBedStepTaken(bed.id, bed.elder_id, bed.region_code, action, new))
+    CHAIN.move(session, actor=actor, record=bed, action=action, on=on, note=note)
     return bed
 
 
@@ -168,9 +167,6 @@ def apply_for_bed(session: Session, **application: Unpack[CareApplication]) -> C
         record=bed,
         on=application.get("on"),
         detail={"elder_id": elder.id, "source": source},
-    )
-    publish_on_commit(
-        session, CareBedStepTaken(bed.id, elder.id, elder.region_code, "apply", "applied")
     )
     return bed
 
@@ -634,17 +630,11 @@ def status_for_elder(session: Session, *, elder_id: int) -> dict[str, Any]:
     bed = session.scalar(
         select(CareBed).where(CareBed.elder_id == elder_id).order_by(CareBed.id.desc())
     )
-    base: dict[str, Any] = {"module": "care_beds", "label": "家庭养老床位"}
+    card = CHAIN.status_card(bed, module="care_beds", label="家庭养老床位", id_key="care_bed_id")
     if bed is None:
-        return {**base, "state": "none", "state_label": "未申请"}
-    last = bed.steps[-1] if bed.steps else None
+        return card
     return {
-        **base,
-        "care_bed_id": bed.id,
-        "state": bed.status,
-        "state_label": STATUS_LABELS[bed.status],
-        "since": last.on.isoformat() if last else None,
-        "owner": last.owner if last else None,
+        **card,
         "provider_id": bed.provider_id,
         **({"this_month": _month_summary(session, bed)} if bed.status == "in_service" else {}),
     }

@@ -32,7 +32,6 @@ from platform_core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from platform_core.events import publish_on_commit
 from platform_core.home_adaptation.events import AdaptationStepTaken
 from platform_core.home_adaptation.models import AdaptationCase, AdaptationItem, AdaptationStep
 from platform_core.home_adaptation.policy import HomeAdaptationPolicy
@@ -140,6 +139,7 @@ CHAIN = StepChain(
     transitions=TRANSITIONS,
     status_labels=STATUS_LABELS,
     action_labels=ACTION_LABELS,
+    step_taken=AdaptationStepTaken,
 )
 
 
@@ -156,10 +156,7 @@ def _move(
     on: date | None,
     note: str = "",
 ) -> AdaptationCase:
-    _, new = CHAIN.move(session, actor=actor, record=case, action=action, on=on, note=note)
-    publish_on_commit(
-        session, AdaptationStepTaken(case.id, case.elder_id, case.region_code, action, new)
-    )
+    CHAIN.move(session, actor=actor, record=case, action=action, on=on, note=note)
     return case
 
 
@@ -186,9 +183,6 @@ def apply_for_adaptation(
         record=case,
         on=application.get("on"),
         detail={"elder_id": elder.id},
-    )
-    publish_on_commit(
-        session, AdaptationStepTaken(case.id, elder.id, elder.region_code, "apply", "applied")
     )
     return case
 
@@ -481,18 +475,7 @@ def status_for_elder(session: Session, *, elder_id: int) -> dict[str, Any]:
         .where(AdaptationCase.elder_id == elder_id)
         .order_by(AdaptationCase.id.desc())
     )
-    base: dict[str, Any] = {"module": "home_adaptation", "label": "适老化改造"}
-    if case is None:
-        return {**base, "state": "none", "state_label": "未申请"}
-    last = case.steps[-1] if case.steps else None
-    return {
-        **base,
-        "case_id": case.id,
-        "state": case.status,
-        "state_label": STATUS_LABELS[case.status],
-        "since": last.on.isoformat() if last else None,
-        "owner": last.owner if last else None,
-    }
+    return CHAIN.status_card(case, module="home_adaptation", label="适老化改造", id_key="case_id")
 
 
 # Signed plans not yet settled: the basic items' money is promised.
