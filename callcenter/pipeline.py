@@ -155,6 +155,18 @@ class _Window:
         self.interfaces: set[str] = set()
 
 
+def named_elders(events: Iterable[ami_events.AmiEvent]) -> set[int]:
+    """The elders the IVR named on the channels of a batch (HOTLINE_ELDER_ID)."""
+    named: set[int] = set()
+    for e in events:
+        chan = getattr(e, "chan", None)
+        values = [chan.variables.get("HOTLINE_ELDER_ID", "")] if chan is not None else []
+        if isinstance(e, ami_events.VarSet) and e.variable == "HOTLINE_ELDER_ID":
+            values.append(e.value)
+        named.update(int(v) for v in (v.strip() for v in values) if v.isdigit() and len(v) < 10)
+    return named
+
+
 class EventPipeline:
     def __init__(
         self,
@@ -495,6 +507,7 @@ class EventPipeline:
                 s,
                 linkedids=[x for x in (e.linkedid for e in events) if x],
                 interfaces=[x for x in (e.interface for e in events) if x],
+                elder_ids=named_elders(events),
             )
             for item in typed:
                 if isinstance(item, ami_events.AmiEvent):

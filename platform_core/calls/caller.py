@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,7 +48,28 @@ def identify(session: Session, call: LiveCall) -> None:
             call.region_code = region
 
 
+# the regions of the elders a batch of events names, read for the batch in one statement
+_REGIONS = "calls.elder_regions"
+
+
+def prefetch_regions(session: Session, elder_ids: Collection[int]) -> None:
+    """Read the regions of ``elder_ids`` in one statement for this batch (a call joining a
+    queue takes its elder's region: a statement per call was a fifth of the writer's time)."""
+    wanted = {i for i in elder_ids if i > 0}
+    if not wanted:
+        session.info.pop(_REGIONS, None)
+        return
+    with session.no_autoflush:
+        rows = session.execute(
+            select(Elder.id, Elder.region_code).where(Elder.id.in_(sorted(wanted)))
+        ).all()
+    session.info[_REGIONS] = dict.fromkeys(wanted) | {i: region for i, region in rows}
+
+
 def _elder_region(session: Session, elder_id: int) -> str | None:
+    known: dict[int, str | None] | None = session.info.get(_REGIONS)
+    if known is not None and elder_id in known:
+        return known[elder_id]
     try:
         with session.no_autoflush:
             return session.scalar(select(Elder.region_code).where(Elder.id == elder_id))

@@ -17,7 +17,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from platform_core.calls import agents, live, recalls
+from platform_core.calls import agents, caller, live, recalls
 from platform_core.calls import events as ev
 from platform_core.calls.live import LiveCall
 from platform_core.calls.models import QueueEntry, RecallItem, TelephonyQueue
@@ -124,11 +124,17 @@ def _recount(session: Session, names: Collection[str]) -> None:
 
 
 def prefetch(
-    session: Session, *, linkedids: Collection[str] = (), interfaces: Collection[str] = ()
+    session: Session,
+    *,
+    linkedids: Collection[str] = (),
+    interfaces: Collection[str] = (),
+    elder_ids: Collection[int] = (),
 ) -> None:
-    """Load the calls (with entries and offers) and agents a batch of events will touch."""
+    """Load the calls (with entries and offers) and agents a batch of events will touch, and
+    the regions of the elders it names."""
     live.load_calls(session, linkedids)
     live.load_agents(session, interfaces)
+    caller.prefetch_regions(session, elder_ids)
 
 
 def release_finished(session: Session, *, keep_commits: int = 20) -> None:
