@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -549,23 +549,11 @@ def check_new_password(session: Session, user: User, password: str) -> None:
 
 
 def refuse_on_user(
-    session: Session,
-    *,
-    actor: Actor,
-    action: str,
-    user: User | None,
-    reason: str,
-    detail: dict[str, Any] | None = None,
+    session: Session, *, user: User | None, **refusal: Unpack[audit.Refusal]
 ) -> None:
     """Audit a refused action on an account; the record outlives the unit of work's rollback."""
     audit.refuse(
-        session,
-        actor=actor,
-        action=action,
-        target_type="user",
-        target_id=user.id if user is not None else None,
-        reason=reason,
-        detail=detail,
+        session, target_type="user", target_id=user.id if user is not None else None, **refusal
     )
 
 

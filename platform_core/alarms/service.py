@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -179,25 +179,9 @@ def ladder_of(session: Session, *, alarm: Alarm) -> dict[str, Any]:
 # ---------------------------------------------------------------- authorisation
 
 
-def refuse_on_alarm(
-    session: Session,
-    *,
-    actor: Actor,
-    action: str,
-    alarm: Alarm,
-    reason: str,
-    detail: dict[str, Any] | None = None,
-) -> None:
+def refuse_on_alarm(session: Session, *, alarm: Alarm, **refusal: Unpack[audit.Refusal]) -> None:
     """Audit a refused action on an alarm; the record outlives the unit of work's rollback."""
-    audit.refuse(
-        session,
-        actor=actor,
-        action=action,
-        target_type="alarm",
-        target_id=alarm.id,
-        reason=reason,
-        detail=detail,
-    )
+    audit.refuse(session, target_type="alarm", target_id=alarm.id, **refusal)
 
 
 def authorize(session: Session, *, alarm: Alarm, actor: Actor, action: str) -> None:

@@ -13,7 +13,7 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
@@ -113,25 +113,27 @@ def record_refusal(session: Session, **kwargs: Any) -> None:
     session.info.setdefault(_REFUSALS, []).append(kwargs)
 
 
+class Refusal(TypedDict, total=False):
+    """A refused action: who, what, the reason it was refused (a code the audit review groups
+    by) and any detail beside it."""
+
+    actor: Required[Actor]
+    action: Required[str]
+    reason: Required[str]
+    detail: dict[str, Any] | None
+
+
 def refuse(
-    session: Session,
-    *,
-    actor: Actor,
-    action: str,
-    target_type: str,
-    target_id: int | None,
-    reason: str,
-    detail: dict[str, Any] | None = None,
+    session: Session, *, target_type: str, target_id: int | None, **refusal: Unpack[Refusal]
 ) -> None:
-    """Audit a refused action on one record with the reason it was refused (a code the audit
-    review groups by) beside any detail: what each module's ``refuse_on_*`` writes."""
+    """Audit a refused action on one record: what each module's ``refuse_on_*`` writes."""
     record_refusal(
         session,
-        actor=actor,
-        action=action,
+        actor=refusal["actor"],
+        action=refusal["action"],
         target_type=target_type,
         target_id=target_id,
-        detail={"reason": reason, **(detail or {})},
+        detail={"reason": refusal["reason"], **(refusal.get("detail") or {})},
     )
 
 

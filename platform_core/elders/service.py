@@ -6,7 +6,7 @@ import json
 import re
 import time
 from datetime import date
-from typing import Any, Required, TypedDict
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
@@ -277,25 +277,11 @@ def risk_flags(
 
 
 def refuse_on_elder(
-    session: Session,
-    *,
-    actor: Actor,
-    action: str,
-    elder_id: int | None,
-    reason: str,
-    detail: dict[str, Any] | None = None,
+    session: Session, *, elder_id: int | None, **refusal: Unpack[audit.Refusal]
 ) -> None:
     """Audit a refused action on an elder's record; the record outlives the unit of work's
     rollback (the registry, the family, the screen pop and the time bank refuse so)."""
-    audit.refuse(
-        session,
-        actor=actor,
-        action=action,
-        target_type="elder",
-        target_id=elder_id,
-        reason=reason,
-        detail=detail,
-    )
+    audit.refuse(session, target_type="elder", target_id=elder_id, **refusal)
 
 
 def _denied(

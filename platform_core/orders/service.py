@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, NoReturn, Required, TypedDict
+from typing import Any, NoReturn, Required, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event as sa_event
@@ -122,26 +122,12 @@ def _is_provider(actor: Actor) -> bool:
 
 
 def refuse_on_order(
-    session: Session,
-    *,
-    actor: Actor,
-    action: str,
-    order_id: int | None,
-    reason: str,
-    detail: dict[str, Any] | None = None,
+    session: Session, *, order_id: int | None, **refusal: Unpack[audit.Refusal]
 ) -> None:
     """Audit a refused action on an order (commands, the dispatch desk, provider reports).
 
     Written in its own transaction when this unit of work ends, which usually rolls back."""
-    audit.refuse(
-        session,
-        actor=actor,
-        action=action,
-        target_type="service_order",
-        target_id=order_id,
-        reason=reason,
-        detail=detail,
-    )
+    audit.refuse(session, target_type="service_order", target_id=order_id, **refusal)
 
 
 def _refuse(
