@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,12 @@ STATUS_LABELS = {"requested": "已申请, 待上门评估", "done": "已评估",
 
 class AssessmentRequestOpen(Conflict):
     code = "assessment_request_open"
+
+
+def open_request_exists(elder_id: int) -> ColumnElement[bool]:
+    return exists().where(
+        AssessmentRequest.elder_id == elder_id, AssessmentRequest.status == "requested"
+    )
 
 
 def find_open_request(session: Session, *, elder_id: int) -> AssessmentRequest | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
 from platform_core import clock
@@ -469,10 +469,22 @@ def send_reassessment_reminders(session: Session, *, region_code: str, on: date)
     return sent
 
 
-def status_for_elder(session: Session, *, elder_id: int, on: date | None = None) -> dict[str, Any]:
-    """Where the elder's assessment stands, for the screen pop (no health detail)."""
-    row = current_assessment(session, elder_id=elder_id)
-    pending = requests.find_open_request(session, elder_id=elder_id)
+def has_status(elder_id: int) -> ColumnElement[bool]:
+    """Whether the elder has what the assessment's status shows (a current assessment or an
+    open request): one EXISTS, for the care status to ask every programme in one statement."""
+    return or_(
+        exists().where(Assessment.elder_id == elder_id, Assessment.is_current),
+        requests.open_request_exists(elder_id),
+    )
+
+
+def status_for_elder(
+    session: Session, *, elder_id: int, on: date | None = None, has_any: bool = True
+) -> dict[str, Any]:
+    """Where the elder's assessment stands, for the screen pop (no health detail); ``has_any``
+    False (from :func:`has_status`) answers "none" without reading."""
+    row = current_assessment(session, elder_id=elder_id) if has_any else None
+    pending = requests.find_open_request(session, elder_id=elder_id) if has_any else None
     asked: dict[str, Any] = (
         {
             "state": "requested",

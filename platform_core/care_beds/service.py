@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Unpack
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from platform_core import clock
@@ -626,9 +626,18 @@ def month_services(
     ]
 
 
-def status_for_elder(session: Session, *, elder_id: int) -> dict[str, Any]:
-    bed = session.scalar(
-        select(CareBed).where(CareBed.elder_id == elder_id).order_by(CareBed.id.desc())
+def has_status(elder_id: int) -> ColumnElement[bool]:
+    """Whether the elder has a care bed (applied for or past): the care status's probe."""
+    return exists().where(CareBed.elder_id == elder_id)
+
+
+def status_for_elder(session: Session, *, elder_id: int, has_any: bool = True) -> dict[str, Any]:
+    bed = (
+        session.scalar(
+            select(CareBed).where(CareBed.elder_id == elder_id).order_by(CareBed.id.desc())
+        )
+        if has_any
+        else None
     )
     card = CHAIN.status_card(bed, module="care_beds", label="家庭养老床位", id_key="care_bed_id")
     if bed is None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from platform_core import clock
@@ -74,7 +75,22 @@ def care_status_for_elder(
     today = clock.local_date(now, tz) if now else clock.today(tz)
     inactive = None if elder.status == ElderStatus.ACTIVE else "老人档案非在册状态"
 
-    status = assessments.status_for_elder(session, elder_id=elder.id, on=today)
+    # which programmes hold anything for the elder, in one statement: those that do not
+    # answer "none" without a query of their own (most elders are in few programmes)
+    held = session.execute(
+        select(
+            assessments.has_status(elder.id),
+            care_beds.has_status(elder.id),
+            home_adaptation.has_status(elder.id),
+            gov_purchase.has_status(elder.id),
+            social_work.has_status(elder.id),
+        )
+    ).one()
+    in_assessment, in_bed, in_adaptation, in_purchase, in_social_work = (bool(h) for h in held)
+
+    status = assessments.status_for_elder(
+        session, elder_id=elder.id, on=today, has_any=in_assessment
+    )
     asked = "已有待上门的评估申请" if status.get("request") else None
     modules = [_entry("assessment", status, inactive or asked)]
 
@@ -86,19 +102,21 @@ def care_status_for_elder(
     )
     modules.append(_entry("meal_aid", status, inactive or nothing))
 
-    status = care_beds.status_for_elder(session, elder_id=elder.id)
+    status = care_beds.status_for_elder(session, elder_id=elder.id, has_any=in_bed)
     busy = None if status["state"] in _CLOSED_BED else "已有进行中的家庭养老床位"
     modules.append(_entry("care_bed", status, inactive or busy))
 
-    status = home_adaptation.status_for_elder(session, elder_id=elder.id)
+    status = home_adaptation.status_for_elder(session, elder_id=elder.id, has_any=in_adaptation)
     busy = None if status["state"] in _CLOSED_ADAPTATION else "已有进行中的改造案"
     modules.append(_entry("home_adaptation", status, inactive or busy))
 
-    status = gov_purchase.status_for_elder(session, elder_id=elder.id, on=today)
+    status = gov_purchase.status_for_elder(
+        session, elder_id=elder.id, on=today, has_any=in_purchase
+    )
     busy = None if status["state"] not in gov_purchase.OPEN_STATUSES else "已有进行中的申请"
     modules.append(_entry("gov_purchase", status, inactive or busy))
 
-    status = social_work.status_for_elder(session, elder_id=elder.id)
+    status = social_work.status_for_elder(session, elder_id=elder.id, has_any=in_social_work)
     busy = None if status["state"] == "none" else "已有进行中的社工个案"
     modules.append(_entry("social_work", status, inactive or busy))
 

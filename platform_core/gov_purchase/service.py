@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -811,8 +811,15 @@ def list_applications(session: Session, *, elder_id: int) -> list[GovPurchaseApp
     )
 
 
-def status_for_elder(session: Session, *, elder_id: int, on: date | None = None) -> dict[str, Any]:
-    apps = list_applications(session, elder_id=elder_id)
+def has_status(elder_id: int) -> ColumnElement[bool]:
+    """Whether the elder has applied (ever): the care status's probe."""
+    return exists().where(GovPurchaseApplication.elder_id == elder_id)
+
+
+def status_for_elder(
+    session: Session, *, elder_id: int, on: date | None = None, has_any: bool = True
+) -> dict[str, Any]:
+    apps = list_applications(session, elder_id=elder_id) if has_any else []
     base: dict[str, Any] = {"module": "gov_purchase", "label": "政府购买服务"}
     if not apps:
         return {**base, "state": "none", "state_label": "未申请"}

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Unpack
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, Role
@@ -469,11 +469,20 @@ def cancel(
     return _move(session, actor=actor, case=case, action="cancel", on=on, note=reason)
 
 
-def status_for_elder(session: Session, *, elder_id: int) -> dict[str, Any]:
-    case = session.scalar(
-        select(AdaptationCase)
-        .where(AdaptationCase.elder_id == elder_id)
-        .order_by(AdaptationCase.id.desc())
+def has_status(elder_id: int) -> ColumnElement[bool]:
+    """Whether the elder has an adaptation case (open or past): the care status's probe."""
+    return exists().where(AdaptationCase.elder_id == elder_id)
+
+
+def status_for_elder(session: Session, *, elder_id: int, has_any: bool = True) -> dict[str, Any]:
+    case = (
+        session.scalar(
+            select(AdaptationCase)
+            .where(AdaptationCase.elder_id == elder_id)
+            .order_by(AdaptationCase.id.desc())
+        )
+        if has_any
+        else None
     )
     return CHAIN.status_card(case, module="home_adaptation", label="适老化改造", id_key="case_id")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from platform_core import clock
@@ -900,9 +900,14 @@ def case_detail(
     }
 
 
-def status_for_elder(session: Session, *, elder_id: int) -> dict[str, Any]:
+def has_status(elder_id: int) -> ColumnElement[bool]:
+    """Whether the elder has an open case: the care status's probe."""
+    return exists().where(SocialCase.elder_id == elder_id, SocialCase.status.in_(OPEN_STATUSES))
+
+
+def status_for_elder(session: Session, *, elder_id: int, has_any: bool = True) -> dict[str, Any]:
     """Where social work stands for the elder (the screen pop's care row)."""
-    case = open_case_of(session, elder_id=elder_id)
+    case = open_case_of(session, elder_id=elder_id) if has_any else None
     if case is None:
         return {
             "module": "social_work",

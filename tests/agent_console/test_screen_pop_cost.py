@@ -66,3 +66,21 @@ def test_a_screen_pop_is_a_handful_of_round_trips(app, world) -> None:
             assert len(seen) <= STATEMENTS_PER_POP, "\n".join(s.split("\n")[0] for s in seen)
     finally:
         sock.disconnect(namespace="/agent")
+
+
+# the elder (region check), the programmes the elder is in (one probe), meal aid's bookings,
+# month's subsidy and policy, the next bookable meal (points, bookings), the audit record
+STATEMENTS_PER_CARE_STATUS = 8
+
+
+def test_the_care_status_beside_a_pop_asks_only_the_programmes_the_elder_is_in(app, world) -> None:
+    client = app.test_client()
+    login(client, "agent_hhht")
+    url = f"/api/elders/{world.elders['hhht']}/care"
+    assert client.get(url).status_code == 200  # names and settings cached
+    with statements(world.runtime.engine) as seen:
+        resp = client.get(url)
+    assert resp.status_code == 200
+    states = {m["process"]: m["state"] for m in resp.get_json()["modules"]}
+    assert states["care_bed"] == "none" and states["social_work"] == "none", states
+    assert len(seen) <= STATEMENTS_PER_CARE_STATUS, "\n".join(s.split("\n")[0] for s in seen)
