@@ -68,15 +68,28 @@ class PriceQuote:
 # ---------------------------------------------------------------- service types
 
 
+# The service types a unit of work has read, held for its lifetime: the session's identity map
+# keeps only what something references, and an order's opening, pricing, SLA and hand-over to
+# dispatch each ask for its type (three reads of the same row per order before).
+_HELD_TYPES = "catalogue.service_types"
+
+
 def get_service_type(session: Session, *, code: str) -> ServiceType:
-    st = session.get(ServiceType, code)
+    st = find_service_type(session, code=code)
     if st is None:
         raise UnknownServiceType(f"服务类型不存在: {code} / unknown service type")
     return st
 
 
 def find_service_type(session: Session, *, code: str) -> ServiceType | None:
-    return session.get(ServiceType, code)
+    held: dict[str, ServiceType] = session.info.setdefault(_HELD_TYPES, {})
+    st = held.get(code)
+    if st is not None and st in session:
+        return st
+    st = session.get(ServiceType, code)
+    if st is not None:
+        held[code] = st
+    return st
 
 
 def list_service_types(

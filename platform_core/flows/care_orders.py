@@ -27,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
-from platform_core.catalogue import service as catalogue
 from platform_core.chats import service as chats
 from platform_core.gov_purchase import service as gov_purchase
 from platform_core.gov_purchase.models import AllowanceCharge
@@ -94,9 +93,6 @@ def open_call_order(
                 order_id=existing.id,
                 reason="坐席按来电另行建单 (紧急程度或地址不同), 语音菜单草稿作废",
             )
-    # held until the hand-over to dispatch below, whose step then finds the service type in the
-    # session's identity map (which keeps only what something holds) instead of reading it again
-    service_type = catalogue.find_service_type(session, code=service_type_code)  # noqa: F841
     order = open_care_order(
         session,
         actor=actor,

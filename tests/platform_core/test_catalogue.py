@@ -326,3 +326,26 @@ def test_a_quote_reads_the_leagues_terms_once_and_carries_their_sla(cat_rt) -> N
         event.remove(cat_rt.engine, "before_cursor_execute", count)
     assert quote.unit_price == D("33.00") and quote.sla.arrival_minutes == 45
     assert len(reads) == 1
+
+
+def test_a_unit_of_work_reads_a_service_type_once(cat_rt) -> None:
+    """Opening, pricing, the SLA and the hand-over to dispatch each ask for the order's type;
+    the unit of work holds what it read, so nobody's reference is needed to keep it."""
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if "FROM service_types" in statement:
+            reads.append(statement)
+
+    event.listen(cat_rt.engine, "before_cursor_execute", count)
+    try:
+        with cat_rt.session() as s:
+            for _ in range(3):
+                assert catalogue.get_service_type(s, code="care_cleaning").code == "care_cleaning"
+            quote = catalogue.price_for(
+                s, service_type_code="care_cleaning", league_code="150100", categories=[]
+            )
+    finally:
+        event.remove(cat_rt.engine, "before_cursor_execute", count)
+    assert quote.unit_price > 0
+    assert len(reads) == 1
