@@ -14,7 +14,9 @@ which the workers do alongside, and which ``redispatched`` counts).
 
 The workers and the database stay up across the runs; each run opens ``--orders`` orders of its
 own (three runs of 80 s at 42 orders/s: 10,080 orders). Each run's figures: orders_per_s,
-p50/p95/p99/max_ms created -> assigned, ``lost`` (never dispatched), ``double_assigned``
+p50/p95/p99/max_ms created -> assigned, ``lost`` (never dispatched though a provider covers it;
+``no_provider_covers`` counts apart the orders of a service or region no seeded provider takes,
+which stall and are tried again as in the product), ``double_assigned``
 (dispatched more often than handed back), ``over_capacity`` (providers holding more than their
 capacity); the last three must be 0; the CPU per order of the workers (the service) and of the
 producers (the load generator). Target p95 <= 1000 ms. Ends with one line ``RESULT {json}``.
@@ -89,6 +91,7 @@ def main() -> None:
     from hotline.demo_data.providers import seed_providers
     from platform_core.actors import Actor, Role
     from platform_core.db import make_engine, refresh_statistics
+    from platform_core.dispatch.service import rank_for
     from platform_core.elders.models import Elder
     from platform_core.models import metadata
     from platform_core.orders import service as orders
@@ -283,6 +286,13 @@ def main() -> None:
                     .where(mine)
                 ).all()
                 latencies = [(d - o).total_seconds() * 1000 for o, d in rows if d is not None]
+                # an order no provider of the seeded world takes (its service or its region not
+                # covered) stalls, is tried again and reaches a supervisor, as in the product:
+                # counted apart; only an order some provider covers and nobody got is lost
+                undispatched = s.scalars(
+                    select(ServiceOrder).where(mine, ServiceOrder.dispatched_at.is_(None))
+                ).all()
+                uncovered = sum(1 for o in undispatched if not rank_for(s, o).ranked)
                 first_open = min(o for o, _ in rows)
                 last_dispatch = max((d for _, d in rows if d is not None), default=first_open)
                 # an order dispatched more often than it was handed back (rejected, lapsed, escalated)
@@ -326,7 +336,8 @@ def main() -> None:
                 "p95_ms": round(percentile(latencies, 95), 1),
                 "p99_ms": round(percentile(latencies, 99), 1),
                 "max_ms": round(max(latencies, default=0.0), 1),
-                "lost": opened - len(latencies),
+                "lost": opened - len(latencies) - uncovered,
+                "no_provider_covers": uncovered,
                 "double_assigned": int(double or 0),
                 "redispatched": int(redispatched or 0),
                 "over_capacity": sum(1 for pid, n in loads.items() if n > capacity.get(pid, 0)),

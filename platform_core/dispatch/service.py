@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
 from platform_core.audit import service as audit
-from platform_core.catalogue import service as catalogue
 from platform_core.db import utcnow
 from platform_core.dispatch import config
 from platform_core.dispatch.events import DispatchOverridden, DispatchStalled
@@ -190,8 +189,6 @@ def dispatch_order(session: Session, *, order_id: int, attempt: int = 0) -> Disp
     order = _lock_order(session, order_id)
     if order.status not in DISPATCHABLE:
         return DispatchOutcome(order.id, "unchanged", order.status, order.provider_id)
-    # held until this returns, the dispatch step finds the service type in the identity map
-    service_type = catalogue.get_service_type(session, code=order.service_type_code)  # noqa: F841
     ranking = rank_for(session, order)
     for position, candidate in enumerate(ranking.ranked, 1):
         if _load_now(session, candidate.facts.provider_id) >= candidate.effective_capacity:
