@@ -7,8 +7,7 @@ import io
 import json
 import subprocess
 import sys
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,10 @@ from platform_core.audit import service as audit
 from platform_core.calls.recalls import open_recall_request
 from platform_core.db import utcnow
 from tests.agent_console.conftest import login
+from tests.clock_support import clear_of_midnight
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "reports-ami-secret"
-# longer than the three calls and a test's questions about their day take on a busy machine
-MIDNIGHT_MARGIN = timedelta(seconds=60)
-
-
-def _clear_of_midnight() -> None:
-    """The simulator's calls are timed by the clock as they happen, not placed by the test: a
-    run starting in the Beijing day's last minute waits for midnight, so the calls and the day
-    the test then asks about (today) are one day."""
-    left = clock.start_of_day(clock.today() + timedelta(days=1)) - clock.now()
-    if left < MIDNIGHT_MARGIN:
-        time.sleep(left.total_seconds() + 1)
 
 
 @pytest.fixture
@@ -58,7 +47,8 @@ def traffic(world):
         ping_interval=0,
     )
     center.start()
-    _clear_of_midnight()
+    # the simulator's calls are timed as they happen: they and the day asked about are one day
+    clear_of_midnight()
     try:
         first = sim.place_call(CallerConfig(number=world.phones["hhht"], talk=10))
         sim.wait(first)

@@ -22,6 +22,7 @@ from platform_core.calls.models import Call
 from platform_core.flows.care_money import budget_lines
 from tests.agent_console.conftest import HOHHOT, PASSWORD, login
 from tests.agent_console.test_browser import CHROMIUM_ARGS
+from tests.clock_support import clear_of_midnight
 from tests.warehouse_support import sync_now
 
 XINCHENG, SAIHAN, DONGHE = "150102001001", "150105001001", "150202001001"
@@ -56,6 +57,8 @@ def seed_calls(rt, *, outcomes=None, region_mix=(XINCHENG, SAIHAN, DONGHE)) -> N
 
 @pytest.fixture
 def synced(world, app, pg_warehouse):
+    # the tests ask about today some seconds after the calls are placed in it
+    clear_of_midnight()
     seed_calls(world.runtime)
     sync_now(pg_warehouse, world.runtime)
     return pg_warehouse
