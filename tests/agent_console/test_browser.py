@@ -15,6 +15,7 @@ from platform_core.accounts.models import WrapUp
 from platform_core.actors import system_actor
 from platform_core.catalogue.service import install_defaults
 from tests.agent_console.conftest import PASSWORD
+from tests.clock_support import clear_of_midnight
 
 pytestmark = pytest.mark.browser
 
@@ -94,6 +95,7 @@ def test_call_rings_screen_pops_order_opened_and_wallboard_moves(
     agent.click("[data-testid=ready]")  # QueuePause off; the badge changes when Asterisk confirms
     expect(agent.locator("[data-testid=agent-state]")).to_have_text("就绪")
 
+    clear_of_midnight()  # the call and the wallboard's today are one day
     call = telephony.place_call(CallerConfig(number=world.phones["hhht"], talk=4.0, digits=["1"]))
     agent.wait_for_selector("[data-testid=elder-name]", timeout=15000)
     shown_at = int(agent.get_attribute("[data-testid=screen-pop]", "data-shown-at")) / 1000

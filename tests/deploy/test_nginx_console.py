@@ -19,6 +19,7 @@ from callcenter.app import CallCenterThread
 from callcenter.pbx_sim import AmiUser, CallerConfig, default_config
 from callcenter.pbx_sim.harness import SimulatorThread
 from tests.agent_console.test_browser import CHROMIUM_ARGS, _login
+from tests.clock_support import clear_of_midnight
 from tests.conftest import _unavailable
 from tests.deploy.support import (
     ROOT,
@@ -158,6 +159,7 @@ def test_https_through_nginx_and_failover_to_the_other_console(stack, telephony)
             agent.click("[data-testid=ready]")
             expect(agent.locator("[data-testid=agent-state]")).to_have_text("就绪")
 
+            clear_of_midnight()  # the call and the wallboard's today are one day
             call = telephony.place_call(CallerConfig(number=ELDER_PHONE, talk=60.0, digits=["1"]))
             agent.wait_for_selector("[data-testid=elder-name]", timeout=15000)
             assert agent.inner_text("[data-testid=elder-name]") == "巴特尔"

@@ -17,6 +17,7 @@ from hotline.demo import start_demo
 from platform_core.settings import Settings
 from tests.agent_console.conftest import csrf_of
 from tests.agent_console.test_socket import Listener
+from tests.clock_support import clear_of_midnight
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,6 +51,7 @@ def test_newcomer_sets_ready_and_gets_an_elders_call(tmp_path, data_key) -> None
         ).json()["ok"]
 
         number, _ = next(c for c in demo.callers if c[1] == "elder")
+        clear_of_midnight()  # the call and the wallboard's today are one day
         demo.place_call(number, talk=3.0)
         ringing = sock.wait_for("call_ringing", timeout=20)
         pop = sock.call(
