@@ -34,9 +34,8 @@ def test_a_reading_session_sends_no_begin_or_commit(runtime: Runtime) -> None:
 
 
 def test_a_reading_session_refuses_a_write(runtime: Runtime) -> None:
-    with pytest.raises(ReadOnlySession):
-        with runtime.reading() as s:
-            s.add(TelephonyQueue(name="never-written", waiting=1))
-            s.flush()
+    with pytest.raises(ReadOnlySession), runtime.reading() as s:
+        s.add(TelephonyQueue(name="never-written", waiting=1))
+        s.flush()
     with runtime.session() as s:
         assert s.scalar(select(TelephonyQueue).where(TelephonyQueue.name == "never-written")) is None
