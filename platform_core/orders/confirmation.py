@@ -37,7 +37,12 @@ def _hash(session: Session, order_id: int, code: str) -> str:
 
 
 def issue_code(session: Session, *, order_id: int, sent_to: str = "") -> str:
-    """A fresh code for the order (replacing any earlier one); the caller sends it."""
+    """A fresh code for the order (replacing any earlier one); the caller sends it.
+
+    The order is locked first: the completion message's job and a resend from the console may
+    issue at the same moment, and both would find no code and insert one (the second refused by
+    the unique key); locked, the second waits and replaces the first's code."""
+    orders.lock_order(session, order_id=order_id)
     code = f"{secrets.randbelow(10**6):06d}"
     now = utcnow()
     row = session.scalar(
