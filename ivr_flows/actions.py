@@ -103,8 +103,11 @@ async def _set_language(ctx: CallContext, p: SetLanguageParams) -> None:
     ctx.language = p.language
     ctx.facts["language_chosen"] = True
     if ctx.caller.elder_id is not None and ctx.caller.kind in ("elder", "device"):
-        await ctx.backend.run(
-            backend.remember_language, elder_id=ctx.caller.elder_id, language=p.language
+        # remembered while the next prompt plays: the caller does not wait for the commit
+        ctx.writes.append(
+            ctx.backend.start(
+                backend.remember_language, elder_id=ctx.caller.elder_id, language=p.language
+            )
         )
 
 

@@ -55,8 +55,12 @@ class Backend:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.actor = ivr_actor(runtime)
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, runtime.settings.ivr_db_workers), thread_name_prefix="ivr-db"
+        workers = max(1, runtime.settings.ivr_db_workers)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ivr-db")
+        # lookups a caller waits on have threads of their own: never queued behind the
+        # sessions' bookkeeping (opening and closing records, which commit)
+        self._reads = ThreadPoolExecutor(
+            max_workers=max(1, workers // 2), thread_name_prefix="ivr-read"
         )
         self._waits: dict[str, tuple[float, float]] = {}  # queue -> (read at, seconds)
 
@@ -77,7 +81,12 @@ class Backend:
             with self.runtime.reading() as session:
                 return fn(session, actor=self.actor, **kwargs)
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+        return await asyncio.get_running_loop().run_in_executor(self._reads, work)
+
+    def start(self, fn: Callable[..., T], /, **kwargs: Any) -> asyncio.Future[T]:
+        """:meth:`run` begun now and awaited later: a write the caller need not wait for (the
+        language they chose) goes on while the next prompt plays."""
+        return asyncio.ensure_future(self.run(fn, **kwargs))
 
     async def expected_wait_s(self, queue: str) -> float:
         """:func:`expected_wait_s`, read at most once a second per queue: the count moves with
@@ -92,6 +101,7 @@ class Backend:
         return wait
 
     def close(self) -> None:
+        self._reads.shutdown(wait=True)
         self._pool.shutdown(wait=True)
 
 

@@ -8,9 +8,10 @@ caller moves on towards a person; only the caller hanging up stops the run early
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ivr_flows.agi_channel import AgiChannel, AgiEnvironment
 from ivr_flows.backend import UNKNOWN_CALLER, Backend, CallerInfo
@@ -64,6 +65,9 @@ class CallContext:
     prompt_failures: list[str] = field(default_factory=list)
     outcome: str = "running"
     error: str | None = None
+    # writes begun during the call and not awaited there (Backend.start): settled before the
+    # session's record closes
+    writes: list[asyncio.Future[Any]] = field(default_factory=list)
 
     @property
     def caller_number(self) -> str:

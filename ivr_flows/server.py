@@ -236,6 +236,7 @@ class FastAgiServer:
             )
             ctx.outcome = await self._fallback(channel, ctx=ctx)
         self.stats.outcomes[ctx.outcome] += 1
+        await _settle_writes(ctx)
         await self._close_record(
             session_id,
             SessionResult(
@@ -315,6 +316,18 @@ class FastAgiServer:
             await self.backend.run(db.close_session, session_id=session_id, result=result)
         except Exception:
             log.exception("无法关闭 IVR 会话记录 / cannot close IVR session %s", session_id)
+
+
+async def _settle_writes(ctx: CallContext) -> None:
+    """Wait for the writes the call began without waiting (a remembered language); a failed
+    one is logged, the call's record closes all the same."""
+    for result in await asyncio.gather(*ctx.writes, return_exceptions=True):
+        if isinstance(result, BaseException):
+            log.error(
+                "IVR 通话中的写入失败 / a write begun in the call failed: %s %s",
+                type(result).__name__,
+                ctx.describe(),
+            )
 
 
 def _flows_dir(configured: str) -> Path | None:

@@ -45,7 +45,7 @@ class AlarmIntake:
         self.runtime = runtime
         self.vendors = vendors or load_vendors(s)
         self.rejects = RejectLog(runtime)
-        self.pipeline = IntakePipeline(runtime, rejects=self.rejects)
+        self.pipeline = IntakePipeline(runtime, rejects=self.rejects, alarm_writers=s.alarm_writers)
         url = s.mqtt_url if mqtt_url is None else mqtt_url
         self.mqtt = (
             MqttIntake(

@@ -1,0 +1,34 @@
+"""The IVR's database threads: a lookup a caller waits on is never queued behind bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from ivr_flows.backend import Backend, expected_wait_s
+
+
+def test_a_lookup_runs_while_every_bookkeeping_thread_is_busy(runtime) -> None:
+    backend = Backend(runtime)
+    release = threading.Event()
+
+    def held(_session, *, actor) -> None:  # noqa: ANN001 - a unit of work that waits
+        release.wait(10)
+
+    async def main() -> float:
+        busy = [backend.start(held) for _ in range(runtime.settings.ivr_db_workers)]
+        await asyncio.sleep(0.2)  # every bookkeeping thread holds one
+        t0 = time.monotonic()
+        wait = await asyncio.wait_for(backend.read(expected_wait_s, queue="hotline-general"), 5)
+        took = time.monotonic() - t0
+        release.set()
+        await asyncio.gather(*busy)
+        assert wait == 0.0
+        return took
+
+    try:
+        assert asyncio.run(main()) < 1.0
+    finally:
+        release.set()
+        backend.close()
