@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 import zlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +47,12 @@ Ack = Callable[[bool], None]
 # mid-statement): tried again a few times before the batch is taken to be at fault.
 _PASSING = (db_errors.OperationalError, db_errors.InterfaceError, db_errors.DisconnectionError)
 _PASSING_ATTEMPTS = 5
+# how many recorded signals' keys are remembered for recognising second copies (a burst's
+# worth many times over), and how much low-priority work is done in one go
+_RECORDED_KEYS = 20_000
+_LATER_BULK = 1_000
+# heartbeats and other low-priority work wait until no alarm has arrived for this long
+_ALARM_QUIET_S = 0.15
 _LONGEST_PAUSE_S = 5.0
 
 
@@ -195,6 +201,11 @@ class IntakePipeline:
             target=self._run_later, name="intake-later", daemon=True
         )
         self._later_busy = False
+        # the keys of the signals this process recorded lately: the second session's copy of
+        # such a message is acknowledged without a transaction of its own
+        self._recorded: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._recorded_lock = threading.Lock()
+        self._last_alarm = 0.0  # when an alarm last reached a writer's queue (monotonic)
 
     # --- feeding ---------------------------------------------------------------------
 
@@ -218,6 +229,12 @@ class IntakePipeline:
             lane.thread.join(timeout)
 
     def alarms_busy(self) -> bool:
+        """An alarm writer has work, or alarms arrived a moment ago: in a burst the writer's
+        queue runs dry for tens of milliseconds while the next messages are read, and a
+        heartbeat batch begun in that gap held the burst's later alarms up (p99 273 ms against
+        157 ms without one)."""
+        if time.monotonic() - self._last_alarm < _ALARM_QUIET_S:
+            return True
         return any(not lane.idle() for name, lane in self.lanes.items() if name.startswith("alarm"))
 
     def yield_to_alarms(self, longest_s: float = 2.0) -> None:
@@ -233,25 +250,46 @@ class IntakePipeline:
 
     def _run_later(self) -> None:
         while True:
-            work = self._later.get()
-            if work is None:
+            first = self._later.get()
+            if first is None:
                 return
             self.yield_to_alarms()
+            # whatever waited is done together: copies of a burst's messages, read one by one
+            # with a yield between each, were written one transaction each for seconds
+            works, stopping = [first], False
+            while len(works) < _LATER_BULK:
+                try:
+                    item = self._later.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                works.append(item)
             self._later_busy = True
             try:
-                work()
-            except Exception:
-                log.exception("intake background work failed")
+                for work in works:
+                    try:
+                        work()
+                    except Exception:
+                        log.exception("intake background work failed")
             finally:
                 self._later_busy = False
+            if stopping:
+                return
 
     def count(self, key: str, n: int = 1) -> None:
         with self._stats_lock:
             self.stats[key] += n
 
     def submit(self, delivery: Delivery, *, lane: str | None = None) -> None:
-        """Queue a delivery; an empty one (everything in it refused) is acknowledged at once."""
+        """Queue a delivery; an empty one (everything in it refused) is acknowledged at once,
+        and so is a second copy of signals this process has recorded already."""
         if not delivery.reports:
+            delivery.done()
+            return
+        if delivery.copy and self._all_recorded(delivery.reports):
+            self.count("signals.redelivered", len(delivery.reports))
             delivery.done()
             return
         if lane is None:
@@ -260,10 +298,25 @@ class IntakePipeline:
             )
         self.count(f"{lane}_deliveries")
         if lane == "alarm":
+            self._last_alarm = time.monotonic()
             # the same device always to the same writer (crc32: stable across processes)
             ref = getattr(delivery.reports[0], "device_ref", "").strip().upper()
             lane = f"alarm-{zlib.crc32(ref.encode()) % self.alarm_writers}"
         self.lanes[lane].queue.put(delivery)
+
+    def _all_recorded(self, reports: list[Report]) -> bool:
+        with self._recorded_lock:
+            return all(
+                isinstance(r, Signal) and (r.device_ref, r.msg_key) in self._recorded
+                for r in reports
+            )
+
+    def _note_recorded(self, signals: list[Signal]) -> None:
+        with self._recorded_lock:
+            for sig in signals:
+                self._recorded[(sig.device_ref, sig.msg_key)] = None
+            while len(self._recorded) > _RECORDED_KEYS:
+                self._recorded.popitem(last=False)
 
     def refuse(
         self, error: ProtocolError, *, transport: str, vendor: str, source: str, raw: str | bytes
@@ -397,6 +450,8 @@ class IntakePipeline:
                 unknown_beats = hb.heartbeats.unknown
                 recorded_beats = hb.heartbeats.recorded
         events.flush()  # committed: the batch's events go out together
+        if signals:
+            self._note_recorded(signals)
         if beats:
             self.count("heartbeats", recorded_beats)
         for ref in unknown_beats:

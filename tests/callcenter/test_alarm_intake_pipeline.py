@@ -110,3 +110,43 @@ def test_alarms_wait_out_a_database_outage_and_nothing_is_set_aside(
         assert pipeline.snapshot().get("set_aside", 0) == 0
     finally:
         rt.close()
+
+
+def test_a_second_copy_of_what_was_recorded_is_acknowledged_without_a_write(home) -> None:
+    """Each MQTT message reaches the intake on two sessions: the copy of a signal this process
+    has just recorded costs no transaction (written one each, a burst's copies kept the alarm
+    writer busy for seconds after it)."""
+    rt = home.runtime
+    with rt.session() as s:
+        ref = new_device(s, elder_id=home.elder_id).imei
+    pipeline = IntakePipeline(rt, rejects=RejectLog(rt)).start()
+    acks: list[bool] = []
+    try:
+        pipeline.submit(Delivery([_sos(ref, "first")], acks.append))
+        assert pipeline.wait_idle(10) and acks == [True]
+        batches = pipeline.stats["alarm_batches"]
+        pipeline.submit(Delivery([_sos(ref, "first")], acks.append, copy=True))
+        assert acks == [True, True]  # acknowledged at once
+        assert pipeline.wait_idle(10)
+        assert pipeline.stats["alarm_batches"] == batches  # and nothing written for it
+        assert pipeline.stats["signals.redelivered"] == 1
+        # a copy of something this process never recorded is written (and recognised there)
+        pipeline.submit(Delivery([_sos(ref, "before-a-restart")], acks.append, copy=True))
+        assert pipeline.wait_idle(10) and pipeline.stats["alarm_batches"] == batches + 1
+    finally:
+        pipeline.stop()
+    assert count_alarms(rt, alarm_type="sos") == 1
+
+
+def test_heartbeats_wait_while_alarms_keep_arriving(home) -> None:
+    """The heartbeat writer does not start between two alarm batches of a burst: the alarm
+    lane counts as busy for a moment after the last alarm reached it."""
+    rt = home.runtime
+    pipeline = IntakePipeline(rt, rejects=RejectLog(rt))  # not started: the lanes stay idle
+    assert not pipeline.alarms_busy()
+    with rt.session() as s:
+        ref = new_device(s, elder_id=home.elder_id).imei
+    pipeline.submit(Delivery([_sos(ref, "k")], lambda _ok: None))
+    pipeline.lanes["alarm-0"].queue.get_nowait()  # as if its writer had taken it already
+    assert pipeline.alarms_busy()
+    assert wait_until(lambda: not pipeline.alarms_busy(), timeout=2)
