@@ -271,12 +271,14 @@ def test_permissions_follow_least_privilege() -> None:
 
 
 def _timed_refusal(rt, username: str, password: str) -> tuple[float, str, str]:
+    """The refusal and the CPU its thread spent on it: the hash is CPU work, and the thread's
+    clock is not stretched by other processes on a busy machine as the wall clock is."""
     with rt.session() as s, pytest.raises(accounts.LoginRefused) as err:
-        started = time.perf_counter()
+        started = time.thread_time()
         try:
             accounts.log_in(s, username=username, password=password, source_ip="10.0.0.7")
         finally:
-            took = time.perf_counter() - started
+            took = time.thread_time() - started
     return took, err.value.code, err.value.message
 
 
@@ -285,9 +287,13 @@ def test_a_locked_account_answers_like_a_wrong_password_in_the_same_time(rt) -> 
     _make(rt, username="agent02")
     for _ in range(rt.settings.login_max_failures):
         _timed_refusal(rt, "agent01", "Wrong-password-9")  # agent01 is now locked
-    locked = [_timed_refusal(rt, "agent01", "Wrong-password-9") for _ in range(7)]
-    wrong = [_timed_refusal(rt, "agent02", "Wrong-password-9") for _ in range(7)]
-    unknown = [_timed_refusal(rt, "nobody", "Wrong-password-9") for _ in range(7)]
+    locked: list[tuple[float, str, str]] = []
+    wrong: list[tuple[float, str, str]] = []
+    unknown: list[tuple[float, str, str]] = []
+    for _ in range(7):  # taken in turn, so a slower moment of the machine falls on all three
+        locked.append(_timed_refusal(rt, "agent01", "Wrong-password-9"))
+        wrong.append(_timed_refusal(rt, "agent02", "Wrong-password-9"))
+        unknown.append(_timed_refusal(rt, "nobody", "Wrong-password-9"))
     answers = {(code, message) for _, code, message in locked + wrong + unknown}
     assert len(answers) == 1, answers
     median = {
