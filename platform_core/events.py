@@ -71,6 +71,10 @@ def _plain(value: Any) -> Any:
 class EventBus(Protocol):
     def publish(self, envelope: Envelope) -> None: ...
 
+    def publish_many(self, envelopes: list[Envelope]) -> None:
+        """The envelopes in order, at once (one transaction's events: one round trip)."""
+        ...
+
     def subscribe(
         self, handler: Handler, *, on_gap: Callable[[], None] | None = None
     ) -> Callable[[], None]: ...
@@ -90,6 +94,10 @@ class InProcessEventBus:
 
     def publish(self, envelope: Envelope) -> None:
         self._queue.put(envelope)
+
+    def publish_many(self, envelopes: list[Envelope]) -> None:
+        for envelope in envelopes:
+            self._queue.put(envelope)
 
     def subscribe(
         self, handler: Handler, *, on_gap: Callable[[], None] | None = None
@@ -144,6 +152,14 @@ class RedisEventBus:
 
     def publish(self, envelope: Envelope) -> None:
         self._redis.publish(self.channel, json.dumps(envelope, ensure_ascii=False))
+
+    def publish_many(self, envelopes: list[Envelope]) -> None:
+        """One pipeline, in order: a batch of the AMI writer or the alarm intake is hundreds of
+        events, a round trip each otherwise; a failure raises, and the outbox keeps the row."""
+        pipe = self._redis.pipeline(transaction=False)
+        for envelope in envelopes:
+            pipe.publish(self.channel, json.dumps(envelope, ensure_ascii=False))
+        pipe.execute()
 
     def subscribe(
         self, handler: Handler, *, on_gap: Callable[[], None] | None = None

@@ -29,7 +29,6 @@ from typing import Any
 
 from sqlalchemy import exc as db_errors
 
-from callcenter.alarm_intake.bus import BatchPublisher
 from callcenter.alarm_intake.protocols.base import ProtocolError, Report
 from callcenter.alarm_intake.rejects import RejectLog
 from platform_core.alarms.schemas import Signal
@@ -177,11 +176,6 @@ class IntakePipeline:
     ) -> None:
         self.runtime = runtime
         self.rejects = rejects or RejectLog(runtime)
-        self.events = BatchPublisher(
-            runtime.event_bus,
-            redis_url=runtime.settings.redis_url,
-            namespace=runtime.settings.redis_namespace,
-        )
         self._stopping = threading.Event()
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
@@ -432,9 +426,7 @@ class IntakePipeline:
                     faults.append(report)
         outcomes: list[Any] = []
         copied: list[bool] = []
-        events = self.events.session_bus()
         with self.runtime.session() as s:
-            s.info["event_bus"] = events
             if signals:
                 # the family's SMS goes out after this commit: the alarm reaches the console first
                 outcomes.extend(
@@ -449,7 +441,8 @@ class IntakePipeline:
                 outcomes.extend(hb.restores)
                 unknown_beats = hb.heartbeats.unknown
                 recorded_beats = hb.heartbeats.recorded
-        events.flush()  # committed: the batch's events go out together
+        # committed: the batch's events went out together, one row of the outbox handed on in
+        # one round trip right after the commit (kept and sent again should Redis be away)
         if signals:
             self._note_recorded(signals)
         if beats:

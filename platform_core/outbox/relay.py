@@ -116,9 +116,7 @@ class Relay:
         bus: Publisher | None = None,
     ) -> None:
         if kind == EntryKind.EVENTS:
-            target = bus or self.bus
-            for envelope in payload:
-                target.publish(envelope)
+            (bus or self.bus).publish_many(payload)
         else:
             assert func_path is not None
             self.jobs.enqueue(func_path, *payload, job_id=job_id, queue=queue or "default")

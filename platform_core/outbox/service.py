@@ -39,6 +39,8 @@ class Publisher(Protocol):
 
     def publish(self, envelope: dict[str, Any]) -> None: ...
 
+    def publish_many(self, envelopes: list[dict[str, Any]]) -> None: ...
+
 
 _TABLE: Table = OutboxEntry.__table__  # type: ignore[assignment]
 

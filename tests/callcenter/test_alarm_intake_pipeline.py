@@ -150,3 +150,45 @@ def test_heartbeats_wait_while_alarms_keep_arriving(home) -> None:
     pipeline.lanes["alarm-0"].queue.get_nowait()  # as if its writer had taken it already
     assert pipeline.alarms_busy()
     assert wait_until(lambda: not pipeline.alarms_busy(), timeout=2)
+
+
+def test_an_alarm_raised_while_redis_is_away_reaches_the_console_when_it_is_back(
+    home, monkeypatch
+) -> None:
+    """The batch's events go out through the outbox like every other unit of work's: a publish
+    that fails right after the commit leaves the row, and the relay sends it once the bus is
+    back (the intake's own collector had swallowed the failure, and the alarm's event with it)."""
+    import redis
+
+    rt = home.runtime
+    with rt.session() as s:
+        ref = new_device(s, elder_id=home.elder_id).imei
+    seen: list[dict] = []
+    rt.event_bus.subscribe(seen.append)
+    away = {"now": True}
+    bus = type(rt.event_bus)
+    real_one, real_many = bus.publish, bus.publish_many
+
+    def publish(self, envelope):  # noqa: ANN001
+        if away["now"]:
+            raise redis.ConnectionError("Connection refused")
+        real_one(self, envelope)
+
+    def publish_many(self, envelopes):  # noqa: ANN001
+        if away["now"]:
+            raise redis.ConnectionError("Connection refused")
+        real_many(self, envelopes)
+
+    monkeypatch.setattr(bus, "publish", publish)
+    monkeypatch.setattr(bus, "publish_many", publish_many)
+    pipeline = IntakePipeline(rt, rejects=RejectLog(rt)).start()
+    acks: list[bool] = []
+    try:
+        pipeline.submit(Delivery([_sos(ref, "while-redis-is-away")], acks.append))
+        assert pipeline.wait_idle(10) and acks == [True]  # recorded, acknowledged
+        away["now"] = False  # Redis is back
+        assert wait_until(lambda: any(e["type"] == "AlarmRaised" for e in seen), timeout=15), (
+            "the alarm's event was lost"
+        )
+    finally:
+        pipeline.stop()

@@ -167,6 +167,9 @@ class AwayBus:
     def publish(self, envelope: dict) -> None:
         raise redis.ConnectionError("Connection refused")
 
+    def publish_many(self, envelopes: list[dict]) -> None:
+        raise redis.ConnectionError("Connection refused")
+
 
 @pytest.fixture
 def quick_relay(base_settings, pg_engine, pg_url) -> Iterator[Runtime]:
