@@ -62,7 +62,8 @@ class Backend:
         self._reads = ThreadPoolExecutor(
             max_workers=max(1, workers // 2), thread_name_prefix="ivr-read"
         )
-        self._waits: dict[str, tuple[float, float]] = {}  # queue -> (read at, seconds)
+        # queue -> (asked at, the read): callers reaching the menu together share one read
+        self._waits: dict[str, tuple[float, asyncio.Future[float]]] = {}
 
     async def run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """``fn(session, actor=..., **kwargs)`` in its own unit of work, off the event loop."""
@@ -94,11 +95,16 @@ class Backend:
         (a burst of callers reaching the menu together asks once)."""
         now = time.monotonic()
         known = self._waits.get(queue)
-        if known is not None and now - known[0] < WAIT_FRESH_S:
-            return known[1]
-        wait = await self.read(expected_wait_s, queue=queue)
-        self._waits[queue] = (now, wait)
-        return wait
+        if known is None or now - known[0] >= WAIT_FRESH_S:
+            known = (now, asyncio.ensure_future(self.read(expected_wait_s, queue=queue)))
+            self._waits[queue] = known
+        try:
+            # shielded: a caller hanging up cancels their wait, not the read the others share
+            return await asyncio.shield(known[1])
+        except Exception:
+            if self._waits.get(queue) is known:
+                del self._waits[queue]  # a failed read is not kept for the next second
+            raise
 
     def close(self) -> None:
         self._reads.shutdown(wait=True)

@@ -32,3 +32,27 @@ def test_a_lookup_runs_while_every_bookkeeping_thread_is_busy(runtime) -> None:
     finally:
         release.set()
         backend.close()
+
+
+def test_callers_reaching_the_menu_together_share_one_read_of_the_wait(runtime) -> None:
+    from sqlalchemy import event
+
+    backend = Backend(runtime)
+    reads: list[str] = []
+
+    def note(_conn, _cursor, statement: str, *_args) -> None:  # noqa: ANN001
+        if "FROM telephony_queues" in statement:
+            reads.append(statement)
+
+    async def main() -> list[float]:
+        return await asyncio.gather(
+            *(backend.expected_wait_s("hotline-general") for _ in range(20))
+        )
+
+    event.listen(runtime.engine, "before_cursor_execute", note)
+    try:
+        assert asyncio.run(main()) == [0.0] * 20
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", note)
+        backend.close()
+    assert len(reads) == 1
