@@ -157,14 +157,14 @@ class _Window:
 
 def named_elders(events: Iterable[ami_events.AmiEvent]) -> set[int]:
     """The elders the IVR named on the channels of a batch (HOTLINE_ELDER_ID)."""
-    named: set[int] = set()
+    values: list[str] = []
     for e in events:
         chan = getattr(e, "chan", None)
-        values = [chan.variables.get("HOTLINE_ELDER_ID", "")] if chan is not None else []
+        if chan is not None:
+            values.append(chan.variables.get("HOTLINE_ELDER_ID", ""))
         if isinstance(e, ami_events.VarSet) and e.variable == "HOTLINE_ELDER_ID":
             values.append(e.value)
-        named.update(int(v) for v in (v.strip() for v in values) if v.isdigit() and len(v) < 10)
-    return named
+    return {i for i in map(calls.named_elder, values) if i is not None}
 
 
 class EventPipeline:

@@ -321,8 +321,9 @@ class Settings:
     alarm_vendors: str = "ankang:安康通:hx-json,yijia:颐家:dc09-cid,hejiaqin:中国移动和家亲:hx-json"
     alarm_vendor_secrets: str = ""
     alarm_signature_max_skew_s: int = 300
-    # Writer threads of the intake's alarm lane, each owning the devices that hash to it: while
-    # one waits for PostgreSQL another writes, so a burst is not one batch after another.
+    # Writer threads of the intake's alarm lane, each owning the devices that hash to it. One on
+    # a host PostgreSQL shares: a second or third gave a 500-alarm burst nothing on two cores;
+    # more may pay where the database has cores of its own (measure with bench/alarms.py).
     alarm_writers: int = 1
     # Expected heartbeat interval per device type (a device's own interval wins); a device silent
     # for interval x grace factor is offline with a link-fault alarm; how often that is checked.

@@ -77,6 +77,12 @@ def _small_int(value: str) -> int | None:
     return int(value)
 
 
+def named_elder(value: str) -> int | None:
+    """The elder a HOTLINE_ELDER_ID names, or None when it names none."""
+    elder_id = _small_int(value.strip())
+    return elder_id if elder_id is not None and elder_id > 0 else None
+
+
 def record_channel(session: Session, *, chan: ChannelRef, at: datetime) -> LiveCall | None:
     """Newchannel: the first channel of an inbound 12349 call opens its record."""
     if chan.uniqueid != chan.linkedid:
@@ -98,8 +104,8 @@ def _apply_variables(session: Session, call: LiveCall, variables: Mapping[str, s
     for name, value in variables.items():
         value = value.strip()
         if name == "HOTLINE_ELDER_ID":
-            elder_id = _small_int(value)
-            if elder_id is not None and elder_id > 0 and elder_id != call.elder_id:
+            elder_id = named_elder(value)
+            if elder_id is not None and elder_id != call.elder_id:
                 call.elder_id = elder_id
                 call.identified = False  # region follows the elder the IVR named
         elif name == "HOTLINE_INTENT":
