@@ -292,7 +292,8 @@ class IntakePipeline:
             )
         self.count(f"{lane}_deliveries")
         if lane == "alarm":
-            self._last_alarm = time.monotonic()
+            if not delivery.copy:  # a copy is low-priority work itself: it holds nothing back
+                self._last_alarm = time.monotonic()
             # the same device always to the same writer (crc32: stable across processes)
             ref = getattr(delivery.reports[0], "device_ref", "").strip().upper()
             lane = f"alarm-{zlib.crc32(ref.encode()) % self.alarm_writers}"
