@@ -173,8 +173,12 @@ class ReadOnlySession(RuntimeError):
     """A write attempted in a session opened for reads only (``reading_scope``)."""
 
 
+_READ_ONLY = "db.read_only"
+
+
+@event.listens_for(Session, "before_flush")
 def _refuse_writes(session: Session, _flush_context: Any, _instances: Any) -> None:
-    if session.new or session.dirty or session.deleted:
+    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
         raise ReadOnlySession("只读会话不能写入 / a read-only session cannot write")
 
 
@@ -186,7 +190,7 @@ def reading_scope(factory: sessionmaker[Session], engine: Engine) -> Iterator[Se
     anything written in it raises ReadOnlySession."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         session = factory(bind=connection)
-        event.listen(session, "before_flush", _refuse_writes)
+        session.info[_READ_ONLY] = True
         try:
             yield session
         finally:
