@@ -81,14 +81,14 @@ def main() -> None:
     runtime = build_runtime(settings, engine=engine)
     install_runtime(runtime)
     published = 0
-    original = runtime.event_bus.publish
+    original = runtime.event_bus.publish_many
 
-    def publish(envelope: dict[str, Any]) -> None:
+    def publish_many(envelopes: list[dict[str, Any]]) -> None:
         nonlocal published
-        published += 1
-        original(envelope)
+        published += len(envelopes)
+        original(envelopes)
 
-    runtime.event_bus.publish = publish  # type: ignore[method-assign]
+    runtime.event_bus.publish_many = publish_many  # type: ignore[method-assign]
     has_outbox = "outbox" in inspect(engine).get_table_names()
     rounds = []
     try:
