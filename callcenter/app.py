@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 import threading
 import time
 from typing import Any
@@ -18,7 +17,11 @@ from callcenter.pipeline import EventPipeline
 from callcenter.queue_log import QueueLogFollower
 from callcenter.resync import ResyncStats, resync
 from platform_core import clock
-from platform_core.process import settle_service_process
+from platform_core.process import (
+    SWITCH_INTERVAL_S,
+    favour_waiting_threads,
+    settle_service_process,
+)
 from platform_core.runtime import Runtime
 from platform_core.telephony.desks import DeskCommands
 
@@ -79,7 +82,7 @@ class CallCenter:
         self.last_resync: dict[str, Any] = {}
         self._synced_connection = 0  # the connection (by count) whose resync has been applied
         self._resync_lock: asyncio.Lock | None = None
-        self.switch_interval_s = 0.0005
+        self.switch_interval_s = SWITCH_INTERVAL_S
         self.loop: asyncio.AbstractEventLoop | None = None
         from callcenter.commands import CommandExecutor
 
@@ -177,10 +180,7 @@ class CallCenter:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (or a refused password ends it with an error)."""
         self.loop = asyncio.get_running_loop()
-        # The writer thread waits on PostgreSQL thousands of times a second and the reader
-        # thread parses without pause; with CPython's default 5 ms switch interval each of those
-        # waits can cost the writer a full interval before it gets the GIL back.
-        sys.setswitchinterval(self.switch_interval_s)
+        favour_waiting_threads(self.switch_interval_s)
         settle_service_process()
         stop = stop or asyncio.Event()
         self.pipeline.start()

@@ -25,7 +25,9 @@ def intake(mqtt_url: str | None, http_port: int | None, stats_every: float) -> N
     """接收设备告警与心跳 / run the alarm intake (MQTT and vendor webhooks)."""
     from callcenter.alarm_intake.app import AlarmIntake
     from hotline.context import runtime_for_cli
+    from platform_core.process import favour_waiting_threads
 
+    favour_waiting_threads()  # the alarm writer waits on PostgreSQL behind the MQTT readers
     runtime = runtime_for_cli()
     port = runtime.settings.alarm_http_port if http_port is None else http_port
     service = AlarmIntake(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +28,12 @@ from ivr_flows.engine import CallContext, run_flow, set_handoff_variables
 from ivr_flows.prompts import PromptLibrary
 from ivr_flows.registry import FlowRegistry
 from platform_core.ivr.service import SessionResult
-from platform_core.process import settle_service_process
+from platform_core.process import favour_waiting_threads, settle_service_process
 from platform_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 ENV_TIMEOUT_S = 5.0
-SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass
@@ -102,7 +100,7 @@ class FastAgiServer:
         # lets the GIL go; with the database threads busy, CPython's default 5 ms switch
         # interval made each of them wait up to that long to get it back (send() averaged 1 ms
         # in the benchmark's profile), and the calls' think time grew by as much per command.
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        favour_waiting_threads()
 
     async def serve_forever(self) -> None:
         if self._server is None:

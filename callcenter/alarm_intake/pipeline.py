@@ -263,6 +263,8 @@ class IntakePipeline:
             self._later_busy = True
             try:
                 for work in works:
+                    # a burst beginning mid-bulk is not kept waiting for the rest of it
+                    self.yield_to_alarms()
                     try:
                         work()
                     except Exception:

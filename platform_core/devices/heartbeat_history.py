@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import Table, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -70,8 +70,10 @@ def record(session: Session, beats: Iterable[Beat]) -> int:
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # one statement run for the batch's rows (sending them as arrays measured no faster: the
     # cost is the upsert itself, about 0.5 s for 10,000 devices' hours at a load of 10)
-    stmt = insert(HeartbeatHour)
-    new, t = stmt.excluded, HeartbeatHour
+    # Core on the table: the ORM's bulk insert cost the intake more CPU than the database spent
+    table: Table = HeartbeatHour.__table__  # type: ignore[assignment]
+    stmt = insert(table)
+    new, t = stmt.excluded, table.c
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.device_id, t.hour_start],
         set_={
@@ -98,7 +100,7 @@ def record(session: Session, beats: Iterable[Beat]) -> int:
             ),
         },
     )
-    session.execute(stmt, rows)
+    session.connection().execute(stmt, rows)
     return len(rows)
 
 

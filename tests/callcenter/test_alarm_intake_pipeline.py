@@ -3,10 +3,13 @@ its own at once; a database that is away is waited for, and nothing is set aside
 
 from __future__ import annotations
 
+import threading
 import time
 
+import paho.mqtt.client as mqtt
 from sqlalchemy import select
 
+from callcenter.alarm_intake.mqtt import Broker, Feed, LaneClient
 from callcenter.alarm_intake.pipeline import Delivery, IntakePipeline
 from callcenter.alarm_intake.rejects import RejectLog
 from platform_core.alarms.models import RejectedDeviceMessage
@@ -154,6 +157,59 @@ def test_heartbeats_wait_while_alarms_keep_arriving(home) -> None:
     pipeline.submit(Delivery([_sos(ref, "k")], lambda _ok: None, copy=True))
     pipeline.lanes["alarm-0"].queue.get_nowait()
     assert not pipeline.alarms_busy()
+
+
+def test_low_priority_work_stops_between_items_when_alarms_arrive(home) -> None:
+    """Work taken in one bulk (copies, heartbeats, family SMS) pauses between its items once an
+    alarm arrives: a burst beginning mid-bulk does not wait for the rest of the bulk."""
+    rt = home.runtime
+    with rt.session() as s:
+        ref = new_device(s, elder_id=home.elder_id).imei
+    pipeline = IntakePipeline(rt, rejects=RejectLog(rt))
+    gate = threading.Event()
+    ran: list[tuple[str, float]] = []
+
+    def first() -> None:
+        gate.wait(5)
+        ran.append(("first", time.monotonic()))
+
+    pipeline.later(first)  # both queued before the thread starts: taken as one bulk
+    pipeline.later(lambda: ran.append(("second", time.monotonic())))
+    pipeline.start()
+    try:
+        time.sleep(0.05)
+        pipeline.submit(Delivery([_sos(ref, "mid-bulk")], lambda _ok: None))
+        gate.set()
+        assert pipeline.wait_idle(10)
+    finally:
+        pipeline.stop()
+    assert [name for name, _at in ran] == ["first", "second"]
+    assert ran[1][1] - ran[0][1] >= 0.1  # the alarm lane counted as busy a moment after it
+
+
+def test_heartbeat_and_copy_sessions_stop_reading_while_alarms_are_written(home) -> None:
+    """The heartbeat session and the second copy session hold their network thread (and so the
+    interpreter) back while alarms are being written: their messages wait on the socket."""
+    rt = home.runtime
+    with rt.session() as s:
+        ref = new_device(s, elder_id=home.elder_id).imei
+    pipeline = IntakePipeline(rt, rejects=RejectLog(rt))  # not started: nothing is written
+    feed = Feed(
+        broker=Broker("127.0.0.1", 1),
+        client_id="t",
+        topic_prefix="t",
+        session_expiry_s=60,
+        vendors={},
+        pipeline=pipeline,
+    )
+    beats = LaneClient(feed, lane="heartbeat", channel="heartbeat", protocol=mqtt.MQTTv5)
+    message = mqtt.MQTTMessage(mid=1, topic=b"t/ankang/x/heartbeat")
+    pipeline.submit(Delivery([_sos(ref, "burst")], lambda _ok: None))
+    pipeline.lanes["alarm-0"].queue.get_nowait()  # as if its writer were writing it
+    started = time.monotonic()
+    beats._on_message(None, None, message)
+    assert time.monotonic() - started >= 0.1
+    assert pipeline._later.qsize() == 1  # then handed on to the low-priority thread
 
 
 def test_an_alarm_raised_while_redis_is_away_reaches_the_console_when_it_is_back(

@@ -69,13 +69,25 @@ _CID = re.compile(
 _COORD = re.compile(r"^\[(?P<axis>[XY])(?P<hemi>[NSEW]?)(?P<deg>-?\d{1,3}(?:\.\d+)?)\]$")
 
 
-def crc16(data: bytes) -> int:
-    """CRC-16/ARC (polynomial 0x8005 reflected, initial 0), as DC-09 uses."""
-    crc = 0
-    for byte in data:
-        crc ^= byte
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
         for _ in range(8):
             crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/ARC (polynomial 0x8005 reflected, initial 0), as DC-09 uses; a byte at a time from
+    a table (bit by bit it was a fifth of the intake's CPU per alarm in a burst)."""
+    crc = 0
+    for byte in data:
+        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ byte) & 0xFF]
     return crc
 
 
@@ -118,8 +130,18 @@ def encode_link_test(*, account: str, seq: int, at: datetime) -> str:
 
 
 def _timestamp(text: str) -> datetime:
+    """``HH:MM:SS,MM-DD-YYYY`` (digits where the frame's pattern says), read by position:
+    strptime cost more than the rest of the frame."""
     try:
-        return datetime.strptime(text, "%H:%M:%S,%m-%d-%Y").replace(tzinfo=UTC)
+        return datetime(
+            int(text[15:19]),
+            int(text[9:11]),
+            int(text[12:14]),
+            int(text[0:2]),
+            int(text[3:5]),
+            int(text[6:8]),
+            tzinfo=UTC,
+        )
     except ValueError:
         raise ProtocolError("bad_time", text) from None
 
