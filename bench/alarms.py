@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gc
 import json
 import os
 import secrets
@@ -51,6 +50,7 @@ from bench.support import (  # noqa: E402
     drop_redis_namespace,
     own_process,
     percentile,
+    settle_load_generator,
 )
 
 TARGETS = [
@@ -402,10 +402,8 @@ def burst(
                 secrets_of["ankang"],
             )
         payloads.append((ids[device["serial"]], topic(device, "alarm"), body))
-    # the load generator's own garbage (the seeded fleet among it) is not collected mid-burst:
-    # a full collection there held the first run's publishing up 150 ms, counted as latency
-    gc.collect()
-    gc.freeze()
+    # a full collection of the seeded fleet held the first run's publishing up 150 ms
+    settle_load_generator()
     cpu = CpuMeter(service=lambda: [intake_pid], loadgen=own_process).start()
     published: dict[int, float] = {}
     t_burst = time.time()

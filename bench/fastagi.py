@@ -53,6 +53,7 @@ from bench.support import (  # noqa: E402
     percentile,
     repeat,
     scratch_database,
+    settle_load_generator,
 )
 from callcenter.pbx_sim.agi import (  # noqa: E402
     AgiOutcome,
@@ -332,6 +333,9 @@ def main() -> None:
                         yield i, Caller(f"1393{i:07d}", ["1", "3"], None, "hotline-general")
 
                 before = recorded()
+                # the simulated Asterisk's own garbage collections would stop its event loop and
+                # be counted as the server's think time: its heap is frozen as a service's is
+                settle_load_generator()
                 cpu = CpuMeter(server=lambda: [server_pid], loadgen=own_process).start()
                 started = time.monotonic()
                 figures = asyncio.run(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import operator
 import os
@@ -22,6 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from platform_core.process import GC_THRESHOLDS
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -134,6 +137,16 @@ class CpuMeter:
             out[f"{name}_cpu_ms_per_{unit}"] = round(1000 * seconds / units, 3) if units else 0.0
             out[f"{name}_cores"] = round(seconds / self.wall_s, 2) if self.wall_s else 0.0
         return out
+
+
+def settle_load_generator() -> None:
+    """Collect the load generator's garbage now and freeze what it holds, with the services'
+    spacing of later collections: a full collection of a heap grown by seeding and by earlier
+    runs' traces stopped the generator for tens of milliseconds mid-run, and what it measured in
+    that time (a think time, a burst's publishing) counted the pause as the service's."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def own_process() -> list[int]:

@@ -181,7 +181,7 @@ def open_draft_order(
 
 
 def open_session(session: Session, *, actor: Actor, **fields: Any) -> int:
-    return ivr_service.open_session(session, actor=actor, **fields).id
+    return ivr_service.open_session(session, actor=actor, **fields)
 
 
 def close_session(

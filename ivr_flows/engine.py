@@ -51,7 +51,6 @@ class CallContext:
     flow: Flow
     backend: Backend
     prompts: PromptLibrary
-    session_id: int
     linkedid: str
     language: str = "zh"
     caller: CallerInfo = UNKNOWN_CALLER
@@ -68,6 +67,12 @@ class CallContext:
     # writes begun during the call and not awaited there (Backend.start): settled before the
     # session's record closes
     writes: list[asyncio.Future[Any]] = field(default_factory=list)
+    # the session's record being opened (its id, or None when it could not be written)
+    opening: asyncio.Future[int | None] | None = None
+
+    async def opened(self) -> int | None:
+        """The session record's id, once its write has ended (None: no record)."""
+        return None if self.opening is None else await self.opening
 
     @property
     def caller_number(self) -> str:
@@ -191,4 +196,4 @@ async def set_handoff_variables(ctx: CallContext) -> None:
     await ch.set_variable(VAR_PRIORITY, ctx.priority if ctx.priority is not None else 0)
     await ch.set_variable(VAR_QUEUE, ctx.queue or "")
     await ch.set_variable(VAR_LANGUAGE, ctx.language)
-    await ch.set_variable(VAR_IVR_SESSION, ctx.session_id)
+    await ch.set_variable(VAR_IVR_SESSION, await ctx.opened() or 0)

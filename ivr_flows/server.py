@@ -177,10 +177,16 @@ class FastAgiServer:
         except AgiError as exc:
             log.warning("读取 linkedid 失败 / cannot read linkedid: %s", exc)
             linkedid = env.uniqueid
-        session_id = await self._open_record(
-            env, script, linkedid, flow.name if flow else None, flow.version if flow else None
+        # the record is written while the first prompt plays: its id is wanted only at the
+        # hand-off (and for a call back), and the commit took the caller's first think time
+        # past 20 ms whenever the database was busy
+        opening = asyncio.ensure_future(
+            self._open_record(
+                env, script, linkedid, flow.name if flow else None, flow.version if flow else None
+            )
         )
         if flow is None:
+            session_id = await opening
             log.error(
                 "未知的 AGI 脚本 '%s', 转人工 / unknown AGI script path '%s' (uniqueid %s): caller sent to a person",
                 script,
@@ -206,7 +212,7 @@ class FastAgiServer:
             flow=flow,
             backend=self.backend,
             prompts=self.prompts,
-            session_id=session_id or 0,
+            opening=opening,
             linkedid=linkedid,
             language=flow.default_language,
         )
@@ -236,7 +242,7 @@ class FastAgiServer:
         self.stats.outcomes[ctx.outcome] += 1
         await _settle_writes(ctx)
         await self._close_record(
-            session_id,
+            await ctx.opened(),
             SessionResult(
                 outcome=ctx.outcome,
                 path=ctx.path,

@@ -27,6 +27,7 @@ from sqlalchemy import (
     insert,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -268,3 +269,10 @@ def answers(engine: Engine) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure to answer is an answer
         return False
+
+
+def insert_or_else(session: Session, table: Any) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` clauses, in the session's dialect (PostgreSQL, SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

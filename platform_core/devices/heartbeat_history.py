@@ -14,10 +14,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from platform_core import clock
+from platform_core.db import insert_or_else
 from platform_core.devices.models import HeartbeatHour
 from platform_core.runtime import settings_of
 
@@ -67,12 +67,11 @@ def record(session: Session, beats: Iterable[Beat]) -> int:
     written = clock.now()
     for row in rows:
         row["recorded_at"] = written
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # one statement run for the batch's rows (sending them as arrays measured no faster: the
     # cost is the upsert itself, about 0.5 s for 10,000 devices' hours at a load of 10)
     # Core on the table: the ORM's bulk insert cost the intake more CPU than the database spent
     table: Table = HeartbeatHour.__table__  # type: ignore[assignment]
-    stmt = insert(table)
+    stmt = insert_or_else(session, table)
     new, t = stmt.excluded, table.c
     stmt = stmt.on_conflict_do_update(
         index_elements=[t.device_id, t.hour_start],

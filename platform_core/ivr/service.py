@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
-from platform_core.db import fit_channel_id, utcnow
+from platform_core.db import fit_channel_id, insert_or_else, utcnow
 from platform_core.errors import Conflict, NotFound, ValidationFailed
 from platform_core.events import publish_on_commit
 from platform_core.ivr.events import CallbackRequested, IvrSessionEnded, SurveyAnswered
@@ -18,6 +19,7 @@ from platform_core.regions.service import within
 
 OUTCOMES = frozenset({"handed_off", "completed", "hung_up", "lost", "failed"})
 CALLER_KINDS = frozenset({"elder", "device", "family", "ambiguous", "unknown"})
+_SESSIONS: Table = IvrSession.__table__  # type: ignore[assignment]
 
 
 def open_session(
@@ -34,29 +36,36 @@ def open_session(
     flow_name: str | None = None,
     flow_version: str | None = None,
     region_code: str | None = None,
-) -> IvrSession:
-    """Start the record of one flow run; the same channel and script twice returns the first."""
+) -> int:
+    """Start the record of one flow run and return its id; the same channel and script twice
+    returns the first. One statement in the usual case: every call opens one."""
     uniqueid, linkedid = fit_channel_id(uniqueid), fit_channel_id(linkedid)
-    existing = session.scalar(
-        select(IvrSession).where(IvrSession.uniqueid == uniqueid, IvrSession.script == script)
+    opened = session.execute(
+        insert_or_else(session, _SESSIONS)
+        .values(
+            uniqueid=uniqueid,
+            linkedid=linkedid or uniqueid,
+            channel=channel[:128],
+            script=script[:64],
+            flow_name=flow_name,
+            flow_version=flow_version,
+            caller_number=caller_number[:32],
+            caller_name=caller_name[:80],
+            dnid=dnid[:32],
+            region_code=region_code or actor.region_code,
+        )
+        .on_conflict_do_nothing(index_elements=[_SESSIONS.c.uniqueid, _SESSIONS.c.script])
+        .returning(_SESSIONS.c.id)
+    ).scalar()
+    if opened is not None:
+        return int(opened)
+    return int(
+        session.execute(
+            select(_SESSIONS.c.id).where(
+                _SESSIONS.c.uniqueid == uniqueid, _SESSIONS.c.script == script[:64]
+            )
+        ).scalar_one()
     )
-    if existing is not None:
-        return existing
-    row = IvrSession(
-        uniqueid=uniqueid,
-        linkedid=linkedid or uniqueid,
-        channel=channel[:128],
-        script=script[:64],
-        flow_name=flow_name,
-        flow_version=flow_version,
-        caller_number=caller_number[:32],
-        caller_name=caller_name[:80],
-        dnid=dnid[:32],
-        region_code=region_code or actor.region_code,
-    )
-    session.add(row)
-    session.flush()
-    return row
 
 
 @dataclass(frozen=True)
@@ -81,50 +90,58 @@ class SessionResult:
 
 def close_session(
     session: Session, *, actor: Actor, session_id: int, result: SessionResult
-) -> IvrSession:
-    """Close the record with its outcome; closing twice keeps the first outcome."""
+) -> None:
+    """Close the record with its outcome; closing twice keeps the first outcome. One statement
+    (the update returns what the event tells), not a load and a flush: every call closes one."""
     if result.outcome not in OUTCOMES:
         raise ValidationFailed(
             f"未知的 IVR 结果 / unknown IVR outcome: {result.outcome}", outcome=result.outcome
         )
     if result.caller_kind not in CALLER_KINDS:
         raise ValidationFailed(f"未知的来电者类型 / unknown caller kind: {result.caller_kind}")
-    row = get_session(session, session_id=session_id)
-    if row.ended_at is not None:
-        return row
-    row.outcome = result.outcome
-    row.path = list(result.path)
-    row.elder_id = result.elder_id
-    row.caller_kind = result.caller_kind
-    row.language = result.language
-    row.language_chosen = result.language_chosen
-    row.intent = result.intent
-    row.priority = result.priority
-    row.queue = result.queue
-    row.draft_order_id = result.draft_order_id
-    row.prompt_failures = list(result.prompt_failures)
-    row.error = result.error
-    row.commands = result.commands
+    values: dict[str, Any] = {
+        "outcome": result.outcome,
+        "path": list(result.path),
+        "elder_id": result.elder_id,
+        "caller_kind": result.caller_kind,
+        "language": result.language,
+        "language_chosen": result.language_chosen,
+        "intent": result.intent,
+        "priority": result.priority,
+        "queue": result.queue,
+        "draft_order_id": result.draft_order_id,
+        "prompt_failures": list(result.prompt_failures),
+        "error": result.error,
+        "commands": result.commands,
+        "ended_at": utcnow(),
+    }
     if result.region_code:
-        row.region_code = result.region_code
-    row.ended_at = utcnow()
-    session.flush()
+        values["region_code"] = result.region_code
+    t = _SESSIONS.c
+    closed = session.execute(
+        update(_SESSIONS)
+        .where(t.id == session_id, t.ended_at.is_(None))
+        .values(values)
+        .returning(t.region_code, t.uniqueid, t.linkedid, t.script)
+    ).first()
+    if closed is None:
+        get_session(session, session_id=session_id)  # closed before, or no such session
+        return
     publish_on_commit(
         session,
         IvrSessionEnded(
-            region_code=row.region_code,
-            session_id=row.id,
-            uniqueid=row.uniqueid,
-            linkedid=row.linkedid,
-            script=row.script,
-            outcome=row.outcome,
-            elder_id=row.elder_id,
-            intent=row.intent,
-            queue=row.queue,
-            priority=row.priority,
+            region_code=closed.region_code,
+            session_id=session_id,
+            uniqueid=closed.uniqueid,
+            linkedid=closed.linkedid,
+            script=closed.script,
+            outcome=result.outcome,
+            elder_id=result.elder_id,
+            intent=result.intent,
+            queue=result.queue,
+            priority=result.priority,
         ),
     )
-    return row
 
 
 def has_chosen_language(session: Session, *, elder_id: int) -> bool:

@@ -15,9 +15,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from platform_core.db import insert_or_else
 from platform_core.orders.models import OrderNumberCounter
 from platform_core.runtime import settings_of
 
@@ -30,10 +30,8 @@ def local_day(session: Session, at: datetime) -> str:
 
 def next_order_no(session: Session, at: datetime) -> str:
     day = local_day(session, at)
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     upsert = (
-        insert(OrderNumberCounter)
+        insert_or_else(session, OrderNumberCounter)
         .values(day=day, last=1)
         .on_conflict_do_update(
             index_elements=[OrderNumberCounter.day], set_={"last": OrderNumberCounter.last + 1}
@@ -41,7 +39,7 @@ def next_order_no(session: Session, at: datetime) -> str:
         .returning(OrderNumberCounter.last)
     )
     bind = session.get_bind()
-    if dialect == "postgresql" and isinstance(bind, Engine):
+    if bind.dialect.name == "postgresql" and isinstance(bind, Engine):
         with bind.connect() as own:
             seq = own.execute(upsert).scalar_one()
             own.commit()

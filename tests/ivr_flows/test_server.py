@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from callcenter.pbx_sim.agi import CallerBehaviour, run_fastagi_call
+from callcenter.pbx_sim.agi import AgiTrace, CallerBehaviour, run_fastagi_call
+from ivr_flows import backend as db
 from platform_core.ivr import service as ivr_service
 from platform_core.runtime import Runtime
 from tests.ivr_flows.conftest import RunningServer, start_server, stop_server
@@ -177,3 +179,24 @@ def test_long_channel_ids_keep_their_session_record(ivr: RunningServer) -> None:
     )
     assert rows[1].uniqueid.startswith("y" * 100) and len(rows[1].uniqueid) == 150
     assert rows[1].outcome == "handed_off"
+
+
+def test_the_caller_does_not_wait_for_the_session_record_to_be_written(
+    ivr: RunningServer, monkeypatch
+) -> None:
+    """The record's write goes on while the first prompt plays; its id still reaches the
+    hand-off variables and the record is closed with the call's outcome."""
+    written = db.open_session
+
+    def slow_open(*args: object, **kwargs: object) -> int:
+        time.sleep(0.5)  # a busy database's commit
+        return written(*args, **kwargs)
+
+    monkeypatch.setattr(db, "open_session", slow_open)
+    trace = AgiTrace()
+    outcome = ivr.call(callerid="13911113333", digits=["0"], trace=trace)
+    assert outcome.status == "SUCCESS"
+    assert trace.think_s[0] < 0.25, trace.think_s[:3]  # linkedid read -> the first prompt
+    [row] = sessions(ivr.runtime)
+    assert outcome.variables["HOTLINE_IVR_SESSION"] == str(row.id)
+    assert row.ended_at is not None and row.outcome == "handed_off"

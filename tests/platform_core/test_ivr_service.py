@@ -39,11 +39,11 @@ def test_session_opens_once_per_channel_and_script_and_closes_once(any_runtime: 
         survey_run = ivr.open_session(
             s, actor=IVR, uniqueid="1.1", linkedid="1.0", channel="PJSIP/a-1", script="survey"
         )
-        assert again.id == first.id and survey_run.id != first.id
+        assert again == first and survey_run != first
         ivr.close_session(
             s,
             actor=IVR,
-            session_id=first.id,
+            session_id=first,
             result=ivr.SessionResult(
                 outcome="hung_up",
                 path=["identify", "main_menu"],
@@ -54,34 +54,34 @@ def test_session_opens_once_per_channel_and_script_and_closes_once(any_runtime: 
         ivr.close_session(
             s,
             actor=IVR,
-            session_id=first.id,
+            session_id=first,
             result=ivr.SessionResult(outcome="handed_off", path=[]),
         )
         assert seen == []  # nothing is published before the commit
     any_runtime.event_bus.drain()
     with any_runtime.session() as s:
-        row = ivr.get_session(s, session_id=first.id)
+        row = ivr.get_session(s, session_id=first)
         assert (row.outcome, row.path, row.caller_kind) == (
             "hung_up",
             ["identify", "main_menu"],
             "elder",
         )
         assert row.ended_at is not None
-        assert ivr.find_session(s, uniqueid="1.1", script="main").id == first.id
+        assert ivr.find_session(s, uniqueid="1.1", script="main").id == first
     ended = [e for e in seen if e["type"] == "IvrSessionEnded"]
     assert len(ended) == 1 and ended[0]["data"]["outcome"] == "hung_up"
 
 
 def test_unknown_outcome_is_refused(any_runtime: Runtime) -> None:
     with any_runtime.session() as s:
-        row = ivr.open_session(
+        opened = ivr.open_session(
             s, actor=IVR, uniqueid="2.1", linkedid="2.1", channel="c", script="main"
         )
         with pytest.raises(ValidationFailed):
             ivr.close_session(
                 s,
                 actor=IVR,
-                session_id=row.id,
+                session_id=opened,
                 result=ivr.SessionResult(outcome="vanished", path=[]),
             )
 
@@ -94,7 +94,7 @@ def test_callback_request_needs_a_number(any_runtime: Runtime) -> None:
         )
         with pytest.raises(Conflict):
             ivr.record_callback_request(
-                s, actor=IVR, session_id=anonymous.id, queue="hotline-general", recall_id=1
+                s, actor=IVR, session_id=anonymous, queue="hotline-general", recall_id=1
             )
         known = ivr.open_session(
             s,
@@ -106,7 +106,7 @@ def test_callback_request_needs_a_number(any_runtime: Runtime) -> None:
             caller_number="13904711234",
         )
         ivr.record_callback_request(
-            s, actor=IVR, session_id=known.id, queue="hotline-general", recall_id=77
+            s, actor=IVR, session_id=known, queue="hotline-general", recall_id=77
         )
     any_runtime.event_bus.drain()
     [event] = [e for e in seen if e["type"] == "CallbackRequested"]
