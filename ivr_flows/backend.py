@@ -180,16 +180,6 @@ def open_draft_order(
     return int(order.id)
 
 
-def open_session(session: Session, *, actor: Actor, **fields: Any) -> int:
-    return ivr_service.open_session(session, actor=actor, **fields)
-
-
-def close_session(
-    session: Session, *, actor: Actor, session_id: int, result: ivr_service.SessionResult
-) -> None:
-    ivr_service.close_session(session, actor=actor, session_id=session_id, result=result)
-
-
 def expected_wait_s(session: Session, *, actor: Actor, queue: str) -> float:
     """Seconds a new caller in ``queue`` can expect to wait: the callers already waiting there
     (callcenter keeps the count live from the queue's events), each counted as

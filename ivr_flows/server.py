@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ivr_flows import backend as db
 from ivr_flows.agi_channel import (
     MAX_LINE,
     AgiChannel,
@@ -26,6 +25,7 @@ from ivr_flows.agi_channel import (
 from ivr_flows.backend import Backend
 from ivr_flows.engine import CallContext, run_flow, set_handoff_variables
 from ivr_flows.prompts import PromptLibrary
+from ivr_flows.records import SessionRecords
 from ivr_flows.registry import FlowRegistry
 from platform_core.ivr.service import SessionResult
 from platform_core.process import favour_waiting_threads, settle_service_process
@@ -79,6 +79,7 @@ class FastAgiServer:
         self.port = port if port is not None else settings.agi_port
         self.reply_timeout = reply_timeout or settings.ivr_reply_timeout_s
         self.backend = Backend(runtime)
+        self.records = SessionRecords(runtime, self.backend.actor)
         self.stats = ServerStats()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -115,6 +116,7 @@ class FastAgiServer:
             await self._server.wait_closed()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
+        self.records.stop()
         self.backend.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -295,8 +297,7 @@ class FastAgiServer:
         flow_version: str | None,
     ) -> int | None:
         try:
-            return await self.backend.run(
-                db.open_session,
+            return await self.records.open(
                 uniqueid=env.uniqueid or f"unknown-{time.time_ns()}",
                 linkedid=linkedid,
                 channel=env.channel,
@@ -317,7 +318,7 @@ class FastAgiServer:
         if session_id is None:
             return
         try:
-            await self.backend.run(db.close_session, session_id=session_id, result=result)
+            await self.records.close(session_id, result)
         except Exception:
             log.exception("无法关闭 IVR 会话记录 / cannot close IVR session %s", session_id)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.pbx_sim.agi import AgiTrace, CallerBehaviour, run_fastagi_call
-from ivr_flows import backend as db
+from platform_core.errors import NotFound
 from platform_core.ivr import service as ivr_service
 from platform_core.runtime import Runtime
 from tests.ivr_flows.conftest import RunningServer, start_server, stop_server
@@ -186,13 +186,13 @@ def test_the_caller_does_not_wait_for_the_session_record_to_be_written(
 ) -> None:
     """The record's write goes on while the first prompt plays; its id still reaches the
     hand-off variables and the record is closed with the call's outcome."""
-    written = db.open_session
+    written = ivr_service.open_session
 
     def slow_open(*args: object, **kwargs: object) -> int:
         time.sleep(0.5)  # a busy database's commit
         return written(*args, **kwargs)
 
-    monkeypatch.setattr(db, "open_session", slow_open)
+    monkeypatch.setattr(ivr_service, "open_session", slow_open)
     trace = AgiTrace()
     outcome = ivr.call(callerid="13911113333", digits=["0"], trace=trace)
     assert outcome.status == "SUCCESS"
@@ -200,3 +200,30 @@ def test_the_caller_does_not_wait_for_the_session_record_to_be_written(
     [row] = sessions(ivr.runtime)
     assert outcome.variables["HOTLINE_IVR_SESSION"] == str(row.id)
     assert row.ended_at is not None and row.outcome == "handed_off"
+
+
+def test_session_records_are_written_together_and_a_bad_one_costs_only_itself(
+    ivr: RunningServer,
+) -> None:
+    """Records queued together are written in one transaction; one the database refuses (a
+    session that does not exist) fails alone, the others are written."""
+    records = ivr.server.records
+    ended = ivr_service.SessionResult(outcome="completed", path=["identify"])
+
+    async def queue_together() -> list:
+        before = records.batches
+        opened = [
+            records.open(uniqueid=f"1700009000.{n}", linkedid="", channel="c", script="main")
+            for n in range(20)
+        ]
+        ids = await asyncio.gather(*opened)
+        assert records.batches - before <= 2  # not one transaction each
+        closings = [records.close(session_id, ended) for session_id in ids]
+        closings.append(records.close(999_999_999, ended))
+        return list(await asyncio.gather(*closings, return_exceptions=True))
+
+    results = asyncio.run_coroutine_threadsafe(queue_together(), ivr.loop).result(30)
+    assert results[:20] == [None] * 20
+    assert isinstance(results[20], NotFound)
+    rows = sessions(ivr.runtime)
+    assert len(rows) == 20 and {r.outcome for r in rows} == {"completed"}
