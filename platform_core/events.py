@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -76,8 +76,14 @@ class EventBus(Protocol):
         ...
 
     def subscribe(
-        self, handler: Handler, *, on_gap: Callable[[], None] | None = None
-    ) -> Callable[[], None]: ...
+        self,
+        handler: Handler,
+        *,
+        on_gap: Callable[[], None] | None = None,
+        types: Collection[str] | None = None,
+    ) -> Callable[[], None]:
+        """``handler`` for every event, or only for those of ``types``."""
+        ...
 
     def close(self) -> None: ...
 
@@ -86,7 +92,7 @@ class InProcessEventBus:
     """Delivers on one dispatcher thread, in publish order, like a pub/sub subscriber would."""
 
     def __init__(self) -> None:
-        self._handlers: list[Handler] = []
+        self._handlers: list[tuple[Handler, frozenset[str] | None]] = []
         self._lock = threading.Lock()
         self._queue: queue.Queue[Envelope | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="event-bus", daemon=True)
@@ -100,15 +106,20 @@ class InProcessEventBus:
             self._queue.put(envelope)
 
     def subscribe(
-        self, handler: Handler, *, on_gap: Callable[[], None] | None = None
+        self,
+        handler: Handler,
+        *,
+        on_gap: Callable[[], None] | None = None,
+        types: Collection[str] | None = None,
     ) -> Callable[[], None]:
+        entry = (handler, None if types is None else frozenset(types))
         with self._lock:
-            self._handlers.append(handler)
+            self._handlers.append(entry)
 
         def unsubscribe() -> None:
             with self._lock:
-                if handler in self._handlers:
-                    self._handlers.remove(handler)
+                if entry in self._handlers:
+                    self._handlers.remove(entry)
 
         return unsubscribe
 
@@ -119,7 +130,9 @@ class InProcessEventBus:
                 return
             with self._lock:
                 handlers = list(self._handlers)
-            for h in handlers:
+            for h, types in handlers:
+                if types is not None and env.get("type") not in types:
+                    continue
                 try:
                     h(env)
                 except Exception:
@@ -144,7 +157,9 @@ class RedisEventBus:
         self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=10)
         self._url = redis_url
         self.channel = f"{namespace}:events"
-        self._handlers: list[tuple[Handler, Callable[[], None] | None]] = []
+        self._handlers: list[tuple[Handler, Callable[[], None] | None, frozenset[str] | None]] = []
+        # the quoted names of the types some handler wants (None: every event is wanted)
+        self._wanted: list[bytes] | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -162,11 +177,16 @@ class RedisEventBus:
         pipe.execute()
 
     def subscribe(
-        self, handler: Handler, *, on_gap: Callable[[], None] | None = None
+        self,
+        handler: Handler,
+        *,
+        on_gap: Callable[[], None] | None = None,
+        types: Collection[str] | None = None,
     ) -> Callable[[], None]:
-        entry = (handler, on_gap)
+        entry = (handler, on_gap, None if types is None else frozenset(types))
         with self._lock:
             self._handlers.append(entry)
+            self._note_wanted()
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._listen, name="event-bus-redis", daemon=True
@@ -178,8 +198,16 @@ class RedisEventBus:
             with self._lock:
                 if entry in self._handlers:
                     self._handlers.remove(entry)
+                    self._note_wanted()
 
         return unsubscribe
+
+    def _note_wanted(self) -> None:
+        if any(types is None for _h, _g, types in self._handlers):
+            self._wanted = None
+        else:
+            names = {name for _h, _g, types in self._handlers for name in types or ()}
+            self._wanted = [json.dumps(name).encode() for name in sorted(names)]
 
     def _listen(self) -> None:
         backoff = 0.2
@@ -196,6 +224,11 @@ class RedisEventBus:
                 while not self._stop.is_set():
                     msg = pubsub.get_message(timeout=0.5)
                     if msg is None or msg.get("type") != "message":
+                        continue
+                    wanted = self._wanted
+                    if wanted is not None and not any(name in msg["data"] for name in wanted):
+                        # an event no handler here wants is not even decoded: the alarm
+                        # intake hears its own burst of AlarmRaised, hundreds at once
                         continue
                     try:
                         env = json.loads(msg["data"])
@@ -215,7 +248,9 @@ class RedisEventBus:
     def _deliver(self, env: Envelope) -> None:
         with self._lock:
             handlers = list(self._handlers)
-        for h, _ in handlers:
+        for h, _g, types in handlers:
+            if types is not None and env.get("type") not in types:
+                continue
             try:
                 h(env)
             except Exception:
@@ -223,7 +258,7 @@ class RedisEventBus:
 
     def _notify_gap(self) -> None:
         with self._lock:
-            gaps = [g for _, g in self._handlers if g is not None]
+            gaps = [g for _h, g, _t in self._handlers if g is not None]
         for g in gaps:
             try:
                 g()

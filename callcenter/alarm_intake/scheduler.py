@@ -109,7 +109,9 @@ class Scheduler:
             log.exception("设备来电关联告警失败 / linking a device call to its alarms failed")
 
     def start(self) -> Scheduler:
-        self._unsubscribe = self.runtime.event_bus.subscribe(self._on_event)
+        self._unsubscribe = self.runtime.event_bus.subscribe(
+            self._on_event, types=("CallAnswered", "ElderDeceased")
+        )
         self._thread.start()
         return self
 

@@ -207,3 +207,48 @@ def test_redis_subscriber_reports_gap_after_restart(private_redis) -> None:
         time.sleep(0.02)
     assert [e["data"]["what"] for e in got] == ["after restart"]
     bus.close()
+
+
+@dataclass(frozen=True)
+class SomethingElse(DomainEvent):
+    what: str
+    region_code: str = "150100000000"
+
+
+def test_a_subscriber_of_some_types_gets_only_those_and_the_rest_is_not_decoded(
+    monkeypatch,
+) -> None:
+    """The alarm intake listens for two kinds of event on a channel carrying hundreds a second
+    (its own AlarmRaised among them): those others are passed over before being decoded."""
+    import json
+    import uuid
+
+    from platform_core import events
+    from platform_core.events import InProcessEventBus, RedisEventBus
+
+    decoded: list[str] = []
+    loads = json.loads
+
+    def counting(data: str | bytes, *args: object, **kwargs: object) -> object:
+        decoded.append(data.decode() if isinstance(data, bytes) else data)
+        return loads(data, *args, **kwargs)
+
+    monkeypatch.setattr(events.json, "loads", counting)
+    for bus in (
+        RedisEventBus(
+            os.environ.get("HOTLINE_REDIS_URL", "redis://127.0.0.1:6379/0"), uuid.uuid4().hex
+        ),
+        InProcessEventBus(),
+    ):
+        got: list = []
+        bus.subscribe(got.append, types={"SomethingElse"})
+        for n in range(20):
+            bus.publish(SomethingHappened(f"noise {n}").envelope())
+        bus.publish(SomethingElse("wanted").envelope())
+        deadline = time.time() + 5
+        while not got and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+        assert [e["data"]["what"] for e in got] == ["wanted"]
+        bus.close()
+    assert not [d for d in decoded if "noise" in d]
