@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
 from platform_core.ivr import service as ivr_service
+from platform_core.queues import take_batch
 from platform_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,10 @@ class _Item:
     future: asyncio.Future[Any]
 
     def settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        self.loop.call_soon_threadsafe(self._settle, result, error)
+        try:
+            self.loop.call_soon_threadsafe(self._settle, result, error)
+        except RuntimeError:  # the loop closed while the record was written: nobody waits
+            log.debug("IVR record settled after its event loop closed")
 
     def _settle(self, result: Any, error: BaseException | None) -> None:
         if self.future.done():
@@ -86,21 +90,10 @@ class SessionRecords:
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch, stopping = [first], False
-            while len(batch) < BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._write(batch)
-            if stopping:
+            batch, ending = take_batch(self._queue, BATCH)
+            if batch:
+                self._write(batch)
+            if ending:
                 return
 
     def _write(self, batch: list[_Item]) -> None:

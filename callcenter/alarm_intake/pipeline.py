@@ -36,6 +36,7 @@ from platform_core.db import answers
 from platform_core.devices.heartbeats import Heartbeat
 from platform_core.flows import device_reports
 from platform_core.flows.device_reports import FaultReport
+from platform_core.queues import take_batch
 from platform_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ _RECORDED_KEYS = 20_000
 _LATER_BULK = 1_000
 # heartbeats and other low-priority work wait until no alarm has arrived for this long
 _ALARM_QUIET_S = 0.15
+# the longest low-priority work waits for alarms before it runs for as long again
+_LONGEST_YIELD_S = 2.0
 _LONGEST_PAUSE_S = 5.0
 
 
@@ -122,42 +125,28 @@ class Lane:
         self.thread = threading.Thread(target=self._run, name=f"intake-{name}", daemon=True)
         self.busy = False
 
-    def _take(self) -> list[Delivery] | None:
-        first = self.queue.get()
-        if first is None:
-            return None
-        batch = [first]
-        deadline = time.monotonic() + self.linger_s
-        while len(batch) < self.max_batch:
-            wait = deadline - time.monotonic()
-            try:
-                item = self.queue.get(timeout=wait) if wait > 0 else self.queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is None:
-                self.queue.put(None)
-                break
-            batch.append(item)
-        return batch
-
     def _run(self) -> None:
         while True:
-            batch = self._take()
-            if batch is None:
+            batch, ending = take_batch(self.queue, self.max_batch, linger_s=self.linger_s)
+            if batch:
+                self._write(batch)
+            if ending:
                 return
-            if self.name != "alarm":
-                self.pipeline.yield_to_alarms()
-            self.busy = True
-            try:
-                self.pipeline.write(batch, lane=self.name)
-            except Exception as error:  # the writer lives on; what it held is kept as rejects
-                self.pipeline.count("writer_errors")
-                log.exception("告警写入线程出错 / the %s writer failed a batch", self.name)
-                for delivery in batch:
-                    if not delivery.acknowledged:
-                        self.pipeline.set_aside_all(delivery, error)
-            finally:
-                self.busy = False
+
+    def _write(self, batch: list[Delivery]) -> None:
+        if self.name != "alarm":
+            self.pipeline.yield_to_alarms()
+        self.busy = True
+        try:
+            self.pipeline.write(batch, lane=self.name)
+        except Exception as error:  # the writer lives on; what it held is kept as rejects
+            self.pipeline.count("writer_errors")
+            log.exception("告警写入线程出错 / the %s writer failed a batch", self.name)
+            for delivery in batch:
+                if not delivery.acknowledged:
+                    self.pipeline.set_aside_all(delivery, error)
+        finally:
+            self.busy = False
 
     def idle(self) -> bool:
         return self.queue.empty() and not self.busy
@@ -200,6 +189,7 @@ class IntakePipeline:
         self._recorded: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._recorded_lock = threading.Lock()
         self._last_alarm = 0.0  # when an alarm last reached a writer's queue (monotonic)
+        self._yielding = threading.local()  # per thread: when it may run without yielding
 
     # --- feeding ---------------------------------------------------------------------
 
@@ -231,11 +221,19 @@ class IntakePipeline:
             return True
         return any(not lane.idle() for name, lane in self.lanes.items() if name.startswith("alarm"))
 
-    def yield_to_alarms(self, longest_s: float = 2.0) -> None:
-        """Let alarm writers have the process (one GIL, few cores) while they have work; never
-        for longer than ``longest_s``, so heartbeats are late at most that much."""
-        deadline = time.monotonic() + longest_s
-        while self.alarms_busy() and time.monotonic() < deadline:
+    def yield_to_alarms(self) -> None:
+        """Let alarm writers have the process (one GIL, few cores) while they have work. A
+        thread waits at most ``_LONGEST_YIELD_S``; having waited that long, it runs as long
+        again before it waits once more: alarms arriving without a pause (a chattering device,
+        a storm lasting minutes) slow heartbeats and copies by half, never stop them."""
+        now = time.monotonic()
+        if now < getattr(self._yielding, "free_until", 0.0):
+            return
+        deadline = now + _LONGEST_YIELD_S
+        while self.alarms_busy():
+            if time.monotonic() >= deadline:
+                self._yielding.free_until = time.monotonic() + _LONGEST_YIELD_S
+                return
             time.sleep(0.005)
 
     def later(self, work: Callable[[], None]) -> None:
@@ -244,22 +242,9 @@ class IntakePipeline:
 
     def _run_later(self) -> None:
         while True:
-            first = self._later.get()
-            if first is None:
-                return
-            self.yield_to_alarms()
             # whatever waited is done together: copies of a burst's messages, read one by one
             # with a yield between each, were written one transaction each for seconds
-            works, stopping = [first], False
-            while len(works) < _LATER_BULK:
-                try:
-                    item = self._later.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                works.append(item)
+            works, ending = take_batch(self._later, _LATER_BULK)
             self._later_busy = True
             try:
                 for work in works:
@@ -271,7 +256,7 @@ class IntakePipeline:
                         log.exception("intake background work failed")
             finally:
                 self._later_busy = False
-            if stopping:
+            if ending:
                 return
 
     def count(self, key: str, n: int = 1) -> None:

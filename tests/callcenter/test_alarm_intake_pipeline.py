@@ -9,6 +9,7 @@ import time
 import paho.mqtt.client as mqtt
 from sqlalchemy import select
 
+from callcenter.alarm_intake import pipeline as pipeline_module
 from callcenter.alarm_intake.mqtt import Broker, Feed, LaneClient
 from callcenter.alarm_intake.pipeline import Delivery, IntakePipeline
 from callcenter.alarm_intake.rejects import RejectLog
@@ -185,6 +186,38 @@ def test_low_priority_work_stops_between_items_when_alarms_arrive(home) -> None:
         pipeline.stop()
     assert [name for name, _at in ran] == ["first", "second"]
     assert ran[1][1] - ran[0][1] >= 0.1  # the alarm lane counted as busy a moment after it
+
+
+def test_a_steady_stream_of_alarms_slows_low_priority_work_but_never_stops_it(
+    home, monkeypatch
+) -> None:
+    """Alarms arriving without a pause (a chattering device, a storm lasting minutes) keep the
+    alarm lane busy all the time: low-priority work (heartbeats, copies, family SMS) then waits
+    out the longest yield once and runs as long again, instead of waiting that long per item."""
+    monkeypatch.setattr(pipeline_module, "_LONGEST_YIELD_S", 0.2)
+    rt = home.runtime
+    pipeline = IntakePipeline(rt, rejects=RejectLog(rt))
+    done: list[float] = []
+    for _ in range(10):
+        pipeline.later(lambda: done.append(time.monotonic()))
+    stop = threading.Event()
+
+    def alarms_keep_coming() -> None:
+        while not stop.is_set():
+            pipeline._last_alarm = time.monotonic()
+            time.sleep(0.01)
+
+    feeder = threading.Thread(target=alarms_keep_coming, daemon=True)
+    feeder.start()
+    started = time.monotonic()
+    pipeline.start()
+    try:
+        assert wait_until(lambda: len(done) == 10, timeout=5)
+    finally:
+        stop.set()
+        feeder.join(2)
+        pipeline.stop()
+    assert done[-1] - started < 1.0  # one item per yield would take 2 s
 
 
 def test_heartbeat_and_copy_sessions_stop_reading_while_alarms_are_written(home) -> None:
