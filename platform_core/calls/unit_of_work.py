@@ -78,20 +78,19 @@ def _forget_cache(session: Session) -> None:
 def _settle(session: Session) -> None:
     """Work done once per unit of work rather than once per event: number the new recall items,
     close the recalls of callers who got through, recount the queues whose callers changed."""
-    live.write(session)
+    # the live rows and the agents' state spans go out together, in one round trip
+    live.write(session, session.info.pop(agents.SPANS, None))
     session.info.pop(_ENDED, None)  # ends nobody took: a long-lived session must not keep them
+    session.info.pop(agents.ACCOUNT_REGIONS, None)  # read again by the next unit that needs them
     new_recalls: list[RecallItem] | None = session.info.pop(recalls.NEW, None)
     reached: list[tuple[LiveCall, datetime]] | None = session.info.pop(recalls.REACHED, None)
     dirty: set[str] | None = session.info.pop(_CHANGED_QUEUES, None)
-    spans: list[dict[str, Any]] | None = session.info.pop(agents.SPANS, None)
     agent_changes = session.info.pop(agents.CHANGES, None)
     if agent_changes:
         agents.publish_changes(session, agent_changes)
-    if not (new_recalls or reached or dirty or spans):
+    if not (new_recalls or reached or dirty):
         return
     session.flush()
-    if spans:
-        live.insert_spans(session, spans)
     if new_recalls:
         recalls.announce_opened(session, new_recalls)
     if reached:
@@ -134,6 +133,7 @@ def prefetch(
     the regions of the elders it names."""
     live.load_calls(session, linkedids)
     live.load_agents(session, interfaces)
+    agents.prefetch_account_regions(session, interfaces)
     caller.prefetch_regions(session, elder_ids)
 
 

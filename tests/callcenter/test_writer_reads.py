@@ -1,17 +1,21 @@
-"""What the AMI writer reads per batch: the regions of the elders a batch names come in one
-statement, not one per call joining a queue."""
+"""What the AMI writer reads and writes per batch: the regions of the elders a batch names come
+in one statement, not one per call joining a queue; the live rows and the agents' state spans go
+out in one round trip, not one per table."""
 
 from __future__ import annotations
 
 import time
 
+import psycopg
 from sqlalchemy import event, select
 
 from callcenter.ami import parse_block
 from callcenter.pbx_sim import CallerConfig
 from callcenter.pipeline import EventPipeline
-from platform_core.calls.models import Call
-from tests.callcenter.test_idempotency_and_bad_input import record_stream
+from platform_core.accounts import service as accounts
+from platform_core.actors import Role, system_actor
+from platform_core.calls.models import Agent, Call
+from tests.callcenter.test_idempotency_and_bad_input import SCENARIOS, record_stream
 from tests.platform_core.alarms_support import new_elder
 
 REGIONS = ["150102003201", "150105001001", "150202001001", "150102003201", "150105001001"]
@@ -48,3 +52,84 @@ def test_a_batch_reads_the_regions_of_the_elders_it_names_in_one_statement(regio
     with runtime.session() as s:
         recorded = {c.linkedid: (c.elder_id, c.region_code) for c in s.scalars(select(Call))}
     assert {recorded[c.linkedid] for c in calls} == set(zip(elders, REGIONS, strict=True))
+
+
+LIVE_TABLES = (
+    "calls",
+    "call_queue_entries",
+    "call_agent_offers",
+    "telephony_agents",
+    "telephony_agent_queues",
+    "telephony_agent_spans",
+)
+
+
+def test_a_batch_writes_its_live_rows_and_spans_in_one_round_trip(runtime, monkeypatch) -> None:
+    stream, _calls = record_stream(SCENARIOS)
+    messages = [m for raw in stream for m in parse_block(raw.decode())]
+    pipelines: list[list[str]] = []  # the live tables written in each pipeline
+    alone: list[str] = []  # live tables written outside one, each waited for in turn
+    real_pipeline, real_execute = psycopg.Connection.pipeline, psycopg.Cursor.execute
+
+    def pipeline(conn, *args, **kwargs):
+        pipelines.append([])
+        return real_pipeline(conn, *args, **kwargs)
+
+    def execute(cursor, query, *args, **kwargs):
+        text = str(query)
+        table = next((t for t in LIVE_TABLES if text.startswith(f'INSERT INTO "{t}"')), None)
+        if table is not None:
+            (pipelines[-1] if cursor.connection._pipeline is not None else alone).append(table)
+        return real_execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "pipeline", pipeline)
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+    EventPipeline(runtime).process([(m, time.time(), None) for m in messages])
+    monkeypatch.undo()
+
+    assert alone == []
+    written = [p for p in pipelines if p]
+    assert len(written) == 1, written
+    assert set(written[0]) == set(LIVE_TABLES), written
+    with runtime.session() as s:
+        assert len(s.scalars(select(Call)).all()) == len(SCENARIOS)
+
+
+def test_a_batch_reads_the_account_regions_of_the_desks_it_meets_in_one_statement(
+    regions,
+) -> None:
+    runtime = regions
+    desks = {"PJSIP/8001": "150100000000", "PJSIP/8002": "150200000000", "PJSIP/8003": None}
+    with runtime.session() as s:
+        for n, (interface, region) in enumerate(desks.items()):
+            if region is not None:
+                accounts.create_user(
+                    s,
+                    actor=system_actor(),
+                    username=f"desk{n}",
+                    password="Steppe-Wind-2026",
+                    role=Role.AGENT,
+                    region_code=region,
+                    display_name=f"坐席{n}",
+                    sip_interface=interface,
+                )
+    stream, _calls = record_stream(SCENARIOS, agents=3)
+    messages = [m for raw in stream for m in parse_block(raw.decode())]
+    reads: list[str] = []
+
+    def note(_conn, _cursor, statement: str, *_args) -> None:
+        # the desks' regions alone (the wrap-up's read of whole accounts is another matter)
+        if statement.startswith(
+            ("SELECT users.region_code", "SELECT users.sip_interface, users.region_code")
+        ):
+            reads.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", note)
+    try:
+        EventPipeline(runtime).process([(m, time.time(), None) for m in messages])
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", note)
+    with runtime.session() as s:
+        recorded = {a.interface: a.region_code for a in s.scalars(select(Agent))}
+    assert {i: recorded.get(i) for i in desks} == desks
+    assert len(reads) == 1, reads
