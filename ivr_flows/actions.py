@@ -132,7 +132,7 @@ async def _request_callback(ctx: CallContext, _: Any) -> None:
     queue = ctx.queue or ctx.flow.defaults.queue
     ctx.facts["recall_id"] = await ctx.backend.run(
         backend.request_callback,
-        session_id=await ctx.opened() or 0,
+        session_id=await ctx.opened(ctx.backend.wait_s) or 0,
         queue=queue,
         elder_id=ctx.caller.elder_id,
     )

@@ -49,13 +49,22 @@ def ivr_actor(runtime: Runtime) -> Actor:
     return Actor(kind="ivr", name="IVR", region_code=runtime.settings.home_region_code)
 
 
+class DatabaseWait(TimeoutError):
+    """The database did not answer within ``settings.ivr_db_wait_s``: the caller goes on."""
+
+
 class Backend:
-    """Runs database work for the IVR on a thread pool sized by ``settings.ivr_db_workers``."""
+    """Runs database work for the IVR on a thread pool sized by ``settings.ivr_db_workers``.
+
+    A caller never waits on the database longer than ``settings.ivr_db_wait_s``: a database
+    that hangs (locks, a network partition) rather than refuses would otherwise keep callers in
+    silence for as long as it hangs. The work itself goes on in its thread and lands later."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.actor = ivr_actor(runtime)
         workers = max(1, runtime.settings.ivr_db_workers)
+        self.wait_s = runtime.settings.ivr_db_wait_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ivr-db")
         # lookups a caller waits on have threads of their own: never queued behind the
         # sessions' bookkeeping (opening and closing records, which commit)
@@ -72,7 +81,7 @@ class Backend:
             with self.runtime.session() as session:
                 return fn(session, actor=self.actor, **kwargs)
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+        return await self._bounded(self._pool, work, fn)
 
     async def read(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """``fn(session, actor=..., **kwargs)`` for a lookup the caller waits on: a read-only
@@ -82,7 +91,26 @@ class Backend:
             with self.runtime.reading() as session:
                 return fn(session, actor=self.actor, **kwargs)
 
-        return await asyncio.get_running_loop().run_in_executor(self._reads, work)
+        return await self._bounded(self._reads, work, fn)
+
+    async def _bounded(
+        self, pool: ThreadPoolExecutor, work: Callable[[], T], fn: Callable[..., Any]
+    ) -> T:
+        future = asyncio.get_running_loop().run_in_executor(pool, work)
+        try:
+            return await asyncio.wait_for(future, self.wait_s)
+        except TimeoutError:
+            name = getattr(fn, "__name__", "work")
+            log.error(
+                "数据库 %.1f 秒未应答 (%s), 通话继续 / the database did not answer %s within %.1f s",
+                self.wait_s,
+                name,
+                name,
+                self.wait_s,
+            )
+            raise DatabaseWait(
+                f"数据库 {self.wait_s:.1f} 秒未应答 / no answer from the database: {name}"
+            ) from None
 
     def start(self, fn: Callable[..., T], /, **kwargs: Any) -> asyncio.Future[T]:
         """:meth:`run` begun now and awaited later: a write the caller need not wait for (the

@@ -42,6 +42,26 @@ VAR_LANGUAGE = "HOTLINE_LANGUAGE"
 VAR_IVR_SESSION = "HOTLINE_IVR_SESSION"
 
 
+async def record_id(
+    opening: asyncio.Future[int | None], wait_s: float | None, describe: str
+) -> int | None:
+    """The id the record's ``opening`` write returns. With ``wait_s``, None when the write has
+    not ended by then: the caller goes on and the record is still written (the call's linkedid
+    ties the two together)."""
+    if wait_s is None:
+        return await opening
+    try:
+        return await asyncio.wait_for(asyncio.shield(opening), wait_s)
+    except TimeoutError:
+        log.error(
+            "IVR 会话记录 %.1f 秒未写入, 转接不带会话号 / session record not written within %.1f s: %s",
+            wait_s,
+            wait_s,
+            describe,
+        )
+        return None
+
+
 @dataclass
 class CallContext:
     """Everything a run knows about its call."""
@@ -70,9 +90,12 @@ class CallContext:
     # the session's record being opened (its id, or None when it could not be written)
     opening: asyncio.Future[int | None] | None = None
 
-    async def opened(self) -> int | None:
-        """The session record's id, once its write has ended (None: no record)."""
-        return None if self.opening is None else await self.opening
+    async def opened(self, wait_s: float | None = None) -> int | None:
+        """The session record's id, once its write has ended (None: no record); see
+        :func:`record_id`."""
+        if self.opening is None:
+            return None
+        return await record_id(self.opening, wait_s, self.describe())
 
     @property
     def caller_number(self) -> str:
@@ -196,4 +219,4 @@ async def set_handoff_variables(ctx: CallContext) -> None:
     await ch.set_variable(VAR_PRIORITY, ctx.priority if ctx.priority is not None else 0)
     await ch.set_variable(VAR_QUEUE, ctx.queue or "")
     await ch.set_variable(VAR_LANGUAGE, ctx.language)
-    await ch.set_variable(VAR_IVR_SESSION, await ctx.opened() or 0)
+    await ch.set_variable(VAR_IVR_SESSION, await ctx.opened(ctx.backend.wait_s) or 0)

@@ -23,7 +23,7 @@ from ivr_flows.agi_channel import (
     read_environment,
 )
 from ivr_flows.backend import Backend
-from ivr_flows.engine import CallContext, run_flow, set_handoff_variables
+from ivr_flows.engine import CallContext, record_id, run_flow, set_handoff_variables
 from ivr_flows.prompts import PromptLibrary
 from ivr_flows.records import SessionRecords
 from ivr_flows.registry import FlowRegistry
@@ -188,7 +188,7 @@ class FastAgiServer:
             )
         )
         if flow is None:
-            session_id = await opening
+            session_id = await record_id(opening, self.backend.wait_s, f"script={script!r}")
             log.error(
                 "未知的 AGI 脚本 '%s', 转人工 / unknown AGI script path '%s' (uniqueid %s): caller sent to a person",
                 script,
@@ -197,8 +197,9 @@ class FastAgiServer:
             )
             outcome = await self._fallback(channel, session_id=session_id)
             self.stats.outcomes[outcome] += 1
+            await channel.close()  # Asterisk moves the caller on; the bookkeeping follows
             await self._close_record(
-                session_id,
+                session_id if session_id is not None else await opening,
                 SessionResult(
                     outcome=outcome,
                     path=[],
@@ -242,6 +243,9 @@ class FastAgiServer:
             )
             ctx.outcome = await self._fallback(channel, ctx=ctx)
         self.stats.outcomes[ctx.outcome] += 1
+        # the AGI script ends here and Asterisk moves the caller on (to the queue); what is
+        # left is bookkeeping, which must not keep a caller in silence while the database is slow
+        await channel.close()
         await _settle_writes(ctx)
         await self._close_record(
             await ctx.opened(),

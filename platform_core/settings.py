@@ -114,6 +114,9 @@ class Settings:
     # A reply slower than this (plus a prompt's own wait) means the socket to Asterisk is dead.
     ivr_reply_timeout_s: float = 60.0
     ivr_db_workers: int = 8
+    # The longest a caller waits on the database (who is calling, the session's id at the
+    # hand-off, a call back): past it the call goes on without the answer, to a person if need be.
+    ivr_db_wait_s: float = 2.0
     # Queue, intent and priority for a call the IVR cannot serve (unknown script, a fault).
     ivr_fallback_queue: str = "hotline-general"
     # Offer a call back when the expected wait is at least this long; each caller already

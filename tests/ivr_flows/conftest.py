@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -34,6 +35,13 @@ class RunningServer:
     def url(self, script: str = "main") -> str:
         return f"agi://127.0.0.1:{self.server.port}/{script}"
 
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait for the sessions' bookkeeping: the server closes the AGI socket (Asterisk moves
+        the caller on) before it closes the session's record."""
+        deadline = time.monotonic() + timeout
+        while self.server.stats.active and time.monotonic() < deadline:
+            time.sleep(0.005)
+
     def call(
         self,
         script: str = "main",
@@ -44,7 +52,7 @@ class RunningServer:
         **kwargs: Any,
     ) -> AgiOutcome:
         n = next(_ids)
-        return asyncio.run(
+        outcome = asyncio.run(
             run_fastagi_call(
                 self.url(script),
                 channel=f"PJSIP/trunk-{n:08x}",
@@ -56,6 +64,8 @@ class RunningServer:
                 **kwargs,
             )
         )
+        self.settle()
+        return outcome
 
 
 def start_server(

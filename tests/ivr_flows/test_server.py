@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from callcenter.pbx_sim.agi import AgiTrace, CallerBehaviour, run_fastagi_call
+from callcenter.pbx_sim.agi import AgiOutcome, AgiTrace, CallerBehaviour, run_fastagi_call
 from platform_core.errors import NotFound
 from platform_core.ivr import service as ivr_service
 from platform_core.runtime import Runtime
@@ -145,6 +146,7 @@ def test_many_calls_at_once(ivr: RunningServer) -> None:
         )
 
     outcomes = asyncio.run(many())
+    ivr.settle()
     assert [o.status for o in outcomes] == ["SUCCESS"] * 60
     assert {o.variables["HOTLINE_INTENT"] for o in outcomes} == {"consult"}
     rows = sessions(ivr.runtime)
@@ -170,6 +172,7 @@ def test_long_channel_ids_keep_their_session_record(ivr: RunningServer) -> None:
             )
         )
         assert outcome.status == "SUCCESS"
+    ivr.settle()
     rows = sessions(ivr.runtime)
     assert len(rows) == 2
     assert (rows[0].uniqueid, rows[0].linkedid, rows[0].outcome) == (
@@ -227,3 +230,46 @@ def test_session_records_are_written_together_and_a_bad_one_costs_only_itself(
     assert isinstance(results[20], NotFound)
     rows = sessions(ivr.runtime)
     assert len(rows) == 20 and {r.outcome for r in rows} == {"completed"}
+
+
+def _call_within(ivr: RunningServer, seconds: float, **kwargs) -> AgiOutcome:
+    """One call from the simulated Asterisk, failing (not hanging) past ``seconds``."""
+    n = time.monotonic_ns()
+    return asyncio.run(
+        asyncio.wait_for(
+            run_fastagi_call(
+                ivr.url("main"),
+                channel=f"PJSIP/trunk-{n % 0xFFFF:04x}",
+                uniqueid=f"1800000000.{n}",
+                linkedid=f"1800000000.{n}",
+                calleridname="",
+                **kwargs,
+            ),
+            seconds,
+        )
+    )
+
+
+@pytest.mark.parametrize("locked", ["ivr_sessions", "elders"])
+def test_a_hung_database_does_not_keep_the_caller_in_silence(
+    ivr: RunningServer, locked: str
+) -> None:
+    """A database that hangs rather than refuses (here: a table locked by another session, so
+    the session's record or the caller's identification waits) costs a caller at most the
+    bound at each wait: the call is handed on, and the record is written once the database
+    answers. Before the bound, the AGI socket stayed open until the record was closed."""
+    ivr.server.backend.wait_s = 0.3
+    with ivr.runtime.engine.connect() as locker:
+        locker.execute(text(f"LOCK TABLE {locked} IN ACCESS EXCLUSIVE MODE"))
+        started = time.monotonic()
+        outcome = _call_within(
+            ivr, 5.0, callerid="13911114444", behaviour=CallerBehaviour(digits=["0"])
+        )
+        took = time.monotonic() - started
+        assert outcome.status == "SUCCESS"
+        assert outcome.variables["HOTLINE_QUEUE"] == "hotline-general"
+        assert took < 2.5, took
+        locker.rollback()  # the database answers again
+    ivr.settle()
+    [row] = sessions(ivr.runtime)
+    assert row.outcome == "handed_off" and row.ended_at is not None
