@@ -76,12 +76,7 @@ class Backend:
 
     async def run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """``fn(session, actor=..., **kwargs)`` in its own unit of work, off the event loop."""
-
-        def work() -> T:
-            with self.runtime.session() as session:
-                return fn(session, actor=self.actor, **kwargs)
-
-        return await self._bounded(self._pool, work, fn)
+        return await self._bounded(self._writing(fn, kwargs), fn)
 
     async def read(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """``fn(session, actor=..., **kwargs)`` for a lookup the caller waits on: a read-only
@@ -91,31 +86,33 @@ class Backend:
             with self.runtime.reading() as session:
                 return fn(session, actor=self.actor, **kwargs)
 
-        return await self._bounded(self._reads, work, fn)
+        return await self._bounded(
+            asyncio.get_running_loop().run_in_executor(self._reads, work), fn
+        )
 
-    async def _bounded(
-        self, pool: ThreadPoolExecutor, work: Callable[[], T], fn: Callable[..., Any]
-    ) -> T:
-        future = asyncio.get_running_loop().run_in_executor(pool, work)
+    def start(self, fn: Callable[..., T], /, **kwargs: Any) -> asyncio.Future[T]:
+        """:meth:`run` begun now and awaited later: a write the caller need not wait for (the
+        language they chose) goes on while the next prompt plays. Not bounded: only the call's
+        own bookkeeping waits for it, after the caller has been handed on."""
+        return self._writing(fn, kwargs)
+
+    def _writing(self, fn: Callable[..., T], kwargs: dict[str, Any]) -> asyncio.Future[T]:
+        def work() -> T:
+            with self.runtime.session() as session:
+                return fn(session, actor=self.actor, **kwargs)
+
+        return asyncio.get_running_loop().run_in_executor(self._pool, work)
+
+    async def _bounded(self, future: asyncio.Future[T], fn: Callable[..., Any]) -> T:
+        """The answer of ``future``, or :class:`DatabaseWait` after ``wait_s`` (whoever awaits
+        it logs the failure, as for any other)."""
         try:
             return await asyncio.wait_for(future, self.wait_s)
         except TimeoutError:
             name = getattr(fn, "__name__", "work")
-            log.error(
-                "数据库 %.1f 秒未应答 (%s), 通话继续 / the database did not answer %s within %.1f s",
-                self.wait_s,
-                name,
-                name,
-                self.wait_s,
-            )
             raise DatabaseWait(
                 f"数据库 {self.wait_s:.1f} 秒未应答 / no answer from the database: {name}"
             ) from None
-
-    def start(self, fn: Callable[..., T], /, **kwargs: Any) -> asyncio.Future[T]:
-        """:meth:`run` begun now and awaited later: a write the caller need not wait for (the
-        language they chose) goes on while the next prompt plays."""
-        return asyncio.ensure_future(self.run(fn, **kwargs))
 
     async def expected_wait_s(self, queue: str) -> float:
         """:func:`expected_wait_s`, read at most once a second per queue: the count moves with

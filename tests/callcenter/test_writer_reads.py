@@ -5,6 +5,7 @@ out in one round trip, not one per table."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import psycopg
 from sqlalchemy import event, select
@@ -15,8 +16,29 @@ from callcenter.pipeline import EventPipeline
 from platform_core.accounts import service as accounts
 from platform_core.actors import Role, system_actor
 from platform_core.calls.models import Agent, Call
+from platform_core.runtime import Runtime
 from tests.callcenter.test_idempotency_and_bad_input import SCENARIOS, record_stream
 from tests.platform_core.alarms_support import new_elder
+
+
+def statements_of_one_batch(
+    runtime: Runtime, stream: list[bytes], keep: Callable[[str], bool]
+) -> list[str]:
+    """The statements ``keep`` picks among those the writer runs for ``stream`` as one batch."""
+    messages = [m for raw in stream for m in parse_block(raw.decode())]
+    kept: list[str] = []
+
+    def note(_conn, _cursor, statement: str, *_args) -> None:  # noqa: ANN001
+        if keep(statement):
+            kept.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", note)
+    try:
+        EventPipeline(runtime).process([(m, time.time(), None) for m in messages])
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", note)
+    return kept
+
 
 REGIONS = ["150102003201", "150105001001", "150202001001", "150102003201", "150105001001"]
 
@@ -36,18 +58,7 @@ def test_a_batch_reads_the_regions_of_the_elders_it_names_in_one_statement(regio
             for n, i in enumerate(elders)
         ]
     )
-    messages = [m for raw in stream for m in parse_block(raw.decode())]
-    reads: list[str] = []
-
-    def note(_conn, _cursor, statement: str, *_args) -> None:
-        if "FROM elders" in statement:
-            reads.append(statement)
-
-    event.listen(runtime.engine, "before_cursor_execute", note)
-    try:
-        EventPipeline(runtime).process([(m, time.time(), None) for m in messages])
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", note)
+    reads = statements_of_one_batch(runtime, stream, lambda sql: "FROM elders" in sql)
     assert len(reads) == 1, reads
     with runtime.session() as s:
         recorded = {c.linkedid: (c.elder_id, c.region_code) for c in s.scalars(select(Call))}
@@ -114,21 +125,14 @@ def test_a_batch_reads_the_account_regions_of_the_desks_it_meets_in_one_statemen
                     sip_interface=interface,
                 )
     stream, _calls = record_stream(SCENARIOS, agents=3)
-    messages = [m for raw in stream for m in parse_block(raw.decode())]
-    reads: list[str] = []
-
-    def note(_conn, _cursor, statement: str, *_args) -> None:
-        # the desks' regions alone (the wrap-up's read of whole accounts is another matter)
-        if statement.startswith(
+    # the desks' regions alone (the wrap-up's read of whole accounts is another matter)
+    reads = statements_of_one_batch(
+        runtime,
+        stream,
+        lambda sql: sql.startswith(
             ("SELECT users.region_code", "SELECT users.sip_interface, users.region_code")
-        ):
-            reads.append(statement)
-
-    event.listen(runtime.engine, "before_cursor_execute", note)
-    try:
-        EventPipeline(runtime).process([(m, time.time(), None) for m in messages])
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", note)
+        ),
+    )
     with runtime.session() as s:
         recorded = {a.interface: a.region_code for a in s.scalars(select(Agent))}
     assert {i: recorded.get(i) for i in desks} == desks

@@ -6,7 +6,9 @@ import asyncio
 import threading
 import time
 
-from ivr_flows.backend import Backend, expected_wait_s
+import pytest
+
+from ivr_flows.backend import Backend, DatabaseWait, expected_wait_s
 
 
 def test_a_lookup_runs_while_every_bookkeeping_thread_is_busy(runtime) -> None:
@@ -56,3 +58,26 @@ def test_callers_reaching_the_menu_together_share_one_read_of_the_wait(runtime) 
         event.remove(runtime.engine, "before_cursor_execute", note)
         backend.close()
     assert len(reads) == 1
+
+
+def test_a_caller_waits_on_the_database_at_most_the_bound_but_a_background_write_lands(
+    runtime,
+) -> None:
+    """``run`` gives up after ``wait_s`` (the caller goes on); a write begun with ``start``
+    is awaited only by the call's bookkeeping, so a slow one is not reported as failed."""
+    backend = Backend(runtime)
+    backend.wait_s = 0.1
+
+    def slow(_session, *, actor) -> int:  # noqa: ANN001 - a unit of work on a slow database
+        time.sleep(0.3)
+        return 7
+
+    async def main() -> int:
+        with pytest.raises(DatabaseWait):
+            await backend.run(slow)
+        return await backend.start(slow)
+
+    try:
+        assert asyncio.run(main()) == 7
+    finally:
+        backend.close()
