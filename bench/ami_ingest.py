@@ -44,12 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.support import (  # noqa: E402
     CpuMeter,
+    GcPauses,
     Runs,
     Target,
     add_run_options,
     own_process,
     percentile,
     scratch_database,
+    settle_load_generator,
 )
 
 TARGETS = [
@@ -101,6 +103,11 @@ def simulator_process(args: dict[str, Any], port_q: Any, go: Any, truth_q: Any, 
         pbx = PbxSimulator(sim_config(args["agents"], args["time_scale"], args["seed"]))
         server = AmiServer(pbx)
         port_q.put(await server.start("127.0.0.1", 0))
+        # Asterisk has no collector: the simulator's full collections (a heap of hundreds of
+        # calls, 86-183 ms each, every few seconds) held its events back and sent them in a
+        # burst, and the pops behind the burst counted the pause as callcenter's
+        settle_load_generator()
+        pauses = GcPauses().start()
         while not go.is_set():
             await asyncio.sleep(0.01)
         active: set[Any] = set()
@@ -148,6 +155,7 @@ def simulator_process(args: dict[str, Any], port_q: Any, go: Any, truth_q: Any, 
                 "events": pbx.events_emitted,
                 "dropped_slow": server.dropped_slow,
                 "cpu_s": time.process_time() - cpu0,
+                "gc_longest_ms": round(pauses.longest_ms, 1),
             }
         )
         while not stop.is_set():
@@ -396,7 +404,11 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
     )
     threading.Thread(target=sampler, daemon=True).start()
     # callcenter runs in this process; the simulator (the load) in its own
+    # a service freezes what its start built (settle_service_process, once per process); this
+    # process starts a callcenter per run, and what earlier runs left grew every run's collections
+    settle_load_generator()
     cpu = CpuMeter(service=own_process, loadgen=lambda: [sim.pid]).start()
+    service_pauses = GcPauses().start()
     go.set()
     truth = truth_q.get(timeout=a.seconds + 300)
     token = uuid.uuid4().hex
@@ -412,6 +424,7 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
     center.center.pipeline.wait_idle(120)
     finished = time.time()
     cpu.stop()
+    service_gc_longest_ms = service_pauses.stop()
     sampling.set()
 
     events = counts()[1] - base_done
@@ -511,6 +524,8 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
         "ceiling_adapter_events_per_s": round(ceiling["adapter"], 1),
         "ratio_to_ceiling": round(sustained / ceiling["panoramisk"], 3),
         "dropped_by_write_timeout": truth["dropped_slow"],
+        "service_gc_longest_ms": service_gc_longest_ms,
+        "loadgen_gc_longest_ms": truth["gc_longest_ms"],
         **cpu.figures(events, "event"),
         "service_events_per_cpu_s": round(events / max(cpu.seconds["service"], 1e-9), 1),
     }

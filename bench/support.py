@@ -149,6 +149,33 @@ def settle_load_generator() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+class GcPauses:
+    """The longest stop of this process's garbage collector from :meth:`start` on: a load
+    generator that stops for a full collection sends nothing meanwhile, then all it owes at once,
+    and the service's latency would carry the generator's pause."""
+
+    def __init__(self) -> None:
+        self.longest_ms = 0.0
+        self.count = 0
+        self._began = 0.0
+
+    def start(self) -> GcPauses:
+        gc.callbacks.append(self._note)
+        return self
+
+    def stop(self) -> float:
+        if self._note in gc.callbacks:
+            gc.callbacks.remove(self._note)
+        return round(self.longest_ms, 1)
+
+    def _note(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        self.count += 1
+        self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._began) * 1000)
+
+
 def own_process() -> list[int]:
     return [os.getpid()]
 

@@ -17,6 +17,7 @@ from platform_core.alarms.models import RejectedDeviceMessage
 from platform_core.alarms.schemas import Signal
 from platform_core.alarms.vocabulary import AlarmType
 from platform_core.db import make_engine, utcnow
+from platform_core.devices.heartbeats import Heartbeat
 from platform_core.models import metadata
 from platform_core.runtime import build_runtime
 from tests.callcenter import alarm_intake_support as support
@@ -285,3 +286,45 @@ def test_an_alarm_raised_while_redis_is_away_reaches_the_console_when_it_is_back
         )
     finally:
         pipeline.stop()
+
+
+def test_a_burst_beginning_while_heartbeats_are_written_waits_for_one_part_of_them(
+    home, monkeypatch
+) -> None:
+    """A heartbeat batch is written in parts, the alarms first between two parts: an alarm
+    arriving while the first part is written is recorded before the next part is begun, not
+    after the whole batch (which held a burst's first alarms up 90 ms)."""
+    monkeypatch.setattr(pipeline_module, "_LOW_PRIORITY_PART", 2, raising=False)
+    monkeypatch.setattr(pipeline_module, "_ALARM_QUIET_S", 0.0)
+    rt = home.runtime
+    with rt.session() as s:
+        beating = [new_device(s, elder_id=home.elder_id).imei for _ in range(6)]
+        alarming = new_device(s, elder_id=home.elder_id).imei
+    pipeline = IntakePipeline(rt, rejects=RejectLog(rt))
+    heartbeats_begun: list[int] = []  # heartbeats handed to the database, at each write's start
+    begun_when_alarm_recorded: list[int] = []
+    write = pipeline.write
+
+    def recording_write(batch: list[Delivery], *, lane: str) -> None:
+        if lane == "alarm":
+            write(batch, lane=lane)
+            begun_when_alarm_recorded.append(sum(heartbeats_begun))
+            return
+        heartbeats_begun.append(len(batch))
+        if len(heartbeats_begun) == 1:  # an alarm arrives while the first part is written
+            pipeline.submit(Delivery([_sos(alarming, "mid-heartbeats")], lambda _ok: None))
+        write(batch, lane=lane)
+
+    monkeypatch.setattr(pipeline, "write", recording_write)
+    now = utcnow()
+    for ref in beating:  # queued before the writers start: one batch of six
+        pipeline.submit(Delivery([Heartbeat(device_ref=ref, at=now)], lambda _ok: None))
+    pipeline.start()
+    try:  # the heartbeat writer lingers half a second for more before it writes
+        assert wait_until(lambda: pipeline.stats["heartbeats"] == 6, timeout=10)
+        assert wait_until(lambda: begun_when_alarm_recorded, timeout=10)
+    finally:
+        pipeline.stop()
+    assert heartbeats_begun == [2, 2, 2]
+    assert begun_when_alarm_recorded == [2]
+    assert count_alarms(rt) == 1
