@@ -18,13 +18,14 @@ written in milliseconds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session
 
+from platform_core import column_arrays
 from platform_core.alarms.events import AlarmRaised, AlarmRepeated, AlarmRestored
 from platform_core.alarms.models import Alarm, AlarmSignal
 from platform_core.alarms.schemas import Signal, SignalOutcome
@@ -178,17 +179,34 @@ class _NewAlarm:
 AnyAlarm = Alarm | _NewAlarm  # an alarm from the table, or one this batch raises
 
 
-def _insert_new(session: Session, alarms: list[_NewAlarm], now: datetime) -> None:
-    """One INSERT for the batch's new alarms: keys drawn from the sequence first on PostgreSQL
-    (a pipelined INSERT without RETURNING), returned by the INSERT elsewhere."""
+_ALARM_FIELDS = {f.name for f in fields(_NewAlarm)} | {"outcome_note", "updated_at"}
+_ALARM_COLUMNS = [c.name for c in _ALARMS.c if c.name in _ALARM_FIELDS]
+_SIGNAL_COLUMNS = [c.name for c in _SIGNALS.c if c.name != "id"]
+_ALARMS_SQL = column_arrays.insert_sql(_ALARMS, _ALARM_COLUMNS)
+_SIGNALS_SQL = column_arrays.insert_sql(_SIGNALS, _SIGNAL_COLUMNS)
+_ALARM_FLOATS = column_arrays.float_columns(_ALARMS, _ALARM_COLUMNS)
+_SIGNAL_FLOATS = column_arrays.float_columns(_SIGNALS, _SIGNAL_COLUMNS)
+
+
+def _insert_new(
+    session: Session,
+    alarms: list[_NewAlarm],
+    now: datetime,
+    statements: list[column_arrays.Statement],
+) -> None:
+    """One INSERT for the batch's new alarms. On PostgreSQL the keys are drawn from the sequence
+    first and the INSERT (one array per column) joins ``statements``, sent together by the
+    caller; elsewhere the INSERT runs now and returns the keys."""
     if not alarms:
         return
     ids = next_ids(session, Alarm.__tablename__, len(alarms))
     if ids is not None:
         for alarm, new_id in zip(alarms, ids, strict=True):
             alarm.id = new_id
-        # Core on the table: the ORM's bulk path costs more per row than the database does
-        session.connection().execute(insert(_ALARMS), [a.row(now) for a in alarms])
+        rows = [a.row(now) for a in alarms]
+        statements.append(
+            (_ALARMS_SQL, column_arrays.arrays_of(rows, _ALARM_COLUMNS, _ALARM_FLOATS))
+        )
         return
     returned = (
         session.connection()
@@ -364,11 +382,13 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
         alarm.timer_rung, alarm.timer_level = "take", None
         alarm.timer_due_at = alarm.received_at + take_timeout
     session.flush()  # folds and restores of alarms opened before this batch
-    _insert_new(session, [a for a in raised if isinstance(a, _NewAlarm)], now)
+    # the new alarms and the batch's signals: one round trip on PostgreSQL
+    statements: list[column_arrays.Statement] = []
+    _insert_new(session, [a for a in raised if isinstance(a, _NewAlarm)], now, statements)
 
     if signal_rows:
-        session.connection().execute(
-            insert(_SIGNALS),
+        _insert_signals(
+            session,
             [
                 {
                     "device_id": device.id,
@@ -388,7 +408,9 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
                 }
                 for sig, device, result, alarm in signal_rows
             ],
+            statements,
         )
+    column_arrays.run_together(session, statements)
 
     # the ids of alarms raised in this batch exist only now
     by_signal = {id(sig): alarm for sig, _d, _r, alarm in signal_rows if alarm is not None}
@@ -430,6 +452,17 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
         )
     session.flush()
     return outcomes
+
+
+def _insert_signals(
+    session: Session, rows: list[dict[str, Any]], statements: list[column_arrays.Statement]
+) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        statements.append(
+            (_SIGNALS_SQL, column_arrays.arrays_of(rows, _SIGNAL_COLUMNS, _SIGNAL_FLOATS))
+        )
+    else:
+        session.connection().execute(insert(_SIGNALS), rows)
 
 
 def _id(alarm: AnyAlarm) -> int:

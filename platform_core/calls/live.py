@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Float, delete, insert, select, tuple_
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from platform_core import column_arrays
 from platform_core.calls.models import (
     Agent,
     AgentMembership,
@@ -162,7 +162,7 @@ for _cls in (LiveEntry, LiveOffer, LiveCall, LiveMembership, LiveAgent):
     _table_columns = {c.name for c in _cls.table.__table__.columns}
     _COLUMNS[_cls] = [f.name for f in fields(_cls) if f.name in _table_columns]
 _FLOATS: dict[type, list[str]] = {
-    cls: [c for c in _COLUMNS[cls] if isinstance(cls.table.__table__.c[c].type, Float)]  # type: ignore[attr-defined]
+    cls: column_arrays.float_columns(cls.table.__table__, _COLUMNS[cls])  # type: ignore[attr-defined]
     for cls in _COLUMNS
 }
 _CONFLICT = {
@@ -320,38 +320,18 @@ _PG_UPSERT: dict[type, str] = {}
 
 
 def _pg_upsert_sql(cls: type) -> str:
-    """One statement for any number of rows: each column travels as one array (``unnest``),
-    so the text never changes and PostgreSQL prepares it once."""
+    """One statement for any number of rows (see column_arrays), prepared once."""
     sql = _PG_UPSERT.get(cls)
     if sql is None:
-        table = cls.table.__table__  # type: ignore[attr-defined]
-        dialect = postgresql.dialect()
-        columns = _COLUMNS[cls]
         keys = _CONFLICT[cls]
-        arrays = ", ".join(
-            f"CAST(%({c})b AS {table.c[c].type.compile(dialect=dialect)}[])" for c in columns
-        )
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
-        sql = (
-            f'INSERT INTO "{table.name}" ({", ".join(columns)}) SELECT * FROM unnest({arrays}) '
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[cls] if c not in keys)
+        sql = column_arrays.insert_sql(
+            cls.table.__table__,  # type: ignore[attr-defined]
+            _COLUMNS[cls],
+            on_conflict=f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
         )
         _PG_UPSERT[cls] = sql
     return sql
-
-
-def _pg_execute(session: Session, statements: list[tuple[str, dict[str, list[Any]]]]) -> None:
-    """Run on the session's own connection (its transaction), in one round trip: the statements
-    go out together in psycopg's pipeline mode and their results come back together. Each array
-    travels in PostgreSQL's binary format (``%(name)b``): quoting every element of every array as
-    text was a third of the writer's time. A batch's half-dozen statements, each waited for in
-    turn, had the writer wait on the database (and then on the interpreter lock) once per table."""
-    if not statements:
-        return
-    raw: Any = session.connection().connection.dbapi_connection
-    with raw.pipeline(), raw.cursor() as cur:
-        for sql, params in statements:
-            cur.execute(sql, params)
 
 
 def _upsert(
@@ -373,10 +353,9 @@ def _upsert(
             values["updated_at"] = now
         params.append(values)
     if session.get_bind().dialect.name == "postgresql":
-        arrays = {c: [p[c] for p in params] for c in columns}
-        for c in _FLOATS[cls]:  # a binary array holds one type: 8 and 8.0 must not mix
-            arrays[c] = [None if v is None else float(v) for v in arrays[c]]
-        statements.append((_pg_upsert_sql(cls), arrays))
+        statements.append(
+            (_pg_upsert_sql(cls), column_arrays.arrays_of(params, columns, _FLOATS[cls]))
+        )
     else:
         table = cls.table.__table__  # type: ignore[attr-defined]
         keys = _CONFLICT[cls]
@@ -389,11 +368,8 @@ def _upsert(
         _clean(row)
 
 
-_SPANS_SQL = (
-    'INSERT INTO "telephony_agent_spans" (interface, state, reason, started_at) '
-    "SELECT * FROM unnest(CAST(%(interface)b AS VARCHAR(80)[]), CAST(%(state)b AS VARCHAR(12)[]), "
-    "CAST(%(reason)b AS VARCHAR(40)[]), CAST(%(started_at)b AS TIMESTAMP WITH TIME ZONE[]))"
-)
+_SPAN_COLUMNS = ("interface", "state", "reason", "started_at")
+_SPANS_SQL = column_arrays.insert_sql(AgentStateSpan.__table__, _SPAN_COLUMNS)  # type: ignore[arg-type]
 
 
 def _insert_spans(
@@ -405,8 +381,7 @@ def _insert_spans(
     if not spans:
         return
     if session.get_bind().dialect.name == "postgresql":
-        columns = ("interface", "state", "reason", "started_at")
-        statements.append((_SPANS_SQL, {k: [sp[k] for sp in spans] for k in columns}))
+        statements.append((_SPANS_SQL, column_arrays.arrays_of(spans, _SPAN_COLUMNS)))
     else:
         session.execute(insert(AgentStateSpan), spans)
 
@@ -421,7 +396,7 @@ def write(session: Session, spans: list[dict[str, Any]] | None = None) -> None:
         for cls in (LiveCall, LiveEntry, LiveOffer, LiveAgent, LiveMembership):
             _upsert(session, cls, dirty[cls], statements)
     _insert_spans(session, spans or [], statements)
-    _pg_execute(session, statements)
+    column_arrays.run_together(session, statements)
     if st is None:
         return
     removed = [(a.interface, q) for a in st.agents.values() if a is not None for q in a._removed]
