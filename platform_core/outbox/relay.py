@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import redis
-from sqlalchemy import Engine, Row, Table, delete, select, update
+from sqlalchemy import Engine, Row, Table, Update, delete, func, select, update
 
 from platform_core import clock
 from platform_core.outbox.models import EntryKind, OutboxEntry
@@ -318,9 +318,16 @@ def _settle(conn: Any, *, done: Iterable[int], handed: Iterable[int], now: Any) 
     if done:
         conn.execute(delete(_T).where(_T.c.id.in_(done)))
     if handed:
-        conn.execute(
-            update(_T).where(_T.c.id.in_(handed), _T.c.handed_at.is_(None)).values(handed_at=now)
-        )
+        conn.execute(mark_handed(handed, now))
+
+
+def mark_handed(ids: list[int], now: Any) -> Update:
+    """Rows handed on, found by their key alone; one handed before keeps its time. Asking for
+    ``handed_at IS NULL`` in the WHERE let PostgreSQL read the rows through the index of waiting
+    rows, every scheduled job in it (an order's SLA timers, its acceptance window): 23 ms per
+    statement at 24,000 of them in the dispatch benchmark, growing with every order, until the
+    workers fell behind."""
+    return update(_T).where(_T.c.id.in_(ids)).values(handed_at=func.coalesce(_T.c.handed_at, now))
 
 
 class _Acks:
