@@ -229,7 +229,10 @@ class Settings:
     dispatch_emergency_radius_km: float = 15.0
     dispatch_status_rules: str = "warning=-10:0.5,reduced=-20:0.25"
     dispatch_accept_windows: str = "emergency=3,urgent=10,normal=30"
+    # A stalled order is tried again after the interval, then after twice as long each time, up
+    # to the longest.
     dispatch_retry_interval_s: int = 120
+    dispatch_retry_longest_s: int = 1800
     # An SLA breach escalates the order; with this on, it also goes back to dispatch.
     sla_redispatch_on_breach: bool = True
     # SMS: attempts and back-off (base x 2^n seconds) for a rate-limited or failing gateway, and

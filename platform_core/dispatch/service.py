@@ -39,6 +39,7 @@ from platform_core.providers import service as providers
 from platform_core.providers.models import Provider
 from platform_core.regions import codes
 from platform_core.runtime import settings_of
+from platform_core.settings import Settings
 from platform_core.sites.models import ServiceSite
 
 # Statuses from which dispatch may send the order to a provider.
@@ -226,9 +227,19 @@ def dispatch_order(session: Session, *, order_id: int, attempt: int = 0) -> Disp
     )
 
 
+def retry_delay(settings: Settings, attempt: int) -> timedelta:
+    """The wait before try ``attempt`` (1, 2, ...) of a stalled order: the retry interval, then
+    twice as long each time up to the longest. Nobody covering the order is rarely undone within
+    minutes (a supervisor has been alerted); every such order tried every two minutes forever
+    was a load growing with each of them (900 orders by the dispatch benchmark's third run)."""
+    first = settings.dispatch_retry_interval_s
+    seconds = min(first * 2 ** max(0, attempt - 1), max(first, settings.dispatch_retry_longest_s))
+    return timedelta(seconds=seconds)
+
+
 def schedule_retry(session: Session, *, order_id: int, seq: int, attempt: int) -> datetime:
-    """Try a stalled order again after the retry interval (a provider may have room by then)."""
-    at = utcnow() + timedelta(seconds=settings_of(session).dispatch_retry_interval_s)
+    """Try a stalled order again later (a provider may have room by then), each wait longer."""
+    at = utcnow() + retry_delay(settings_of(session), attempt)
     enqueue_on_commit(
         session,
         followups.DISPATCH_JOB,

@@ -246,6 +246,31 @@ def test_nobody_available_alerts_and_tries_again(world) -> None:
     assert order_of(rt, order_id).provider_id == world.middle.id
 
 
+def test_a_stalled_order_is_tried_again_less_often_each_time(world) -> None:
+    """Nobody covering an order is rarely undone within minutes (the supervisor is alerted at
+    each try): the waits double from the retry interval up to the longest, instead of a try
+    every two minutes for as long as the order stalls."""
+    rt = world.rt
+    with rt.session() as s:
+        for p in (world.near, world.middle, world.far):
+            providers.set_status(
+                s, actor=ADMIN, provider_id=p.id, status="suspended", reason="停业"
+            )
+    order_id = open_order(rt, world.elder)
+    submit(rt, order_id)
+    settle_jobs(rt)
+    [first] = scheduled(rt, f"dispatch-{order_id}-").values()
+    waits = {}
+    for attempt in range(1, 8):  # the jobs as RQ runs them, each try scheduling the next
+        [due] = [
+            r for r in scheduled(rt, f"dispatch-{order_id}-").values() if r.payload[2] == attempt
+        ]
+        waits[attempt] = round((due.due_at - due.created_at).total_seconds() / 60)
+        assert dispatch_jobs.dispatch_order(order_id, first.payload[1], attempt) == "no_provider"
+    assert rt.settings.dispatch_retry_interval_s == 120  # the defaults: 2 minutes up to 30
+    assert waits == {1: 2, 2: 4, 3: 8, 4: 16, 5: 30, 6: 30, 7: 30}
+
+
 def test_a_provider_under_warning_gets_fewer_orders(rt) -> None:
     w = build_world(rt, near={"capacity": 4}, middle={"capacity": 4})
     with rt.session() as s:
