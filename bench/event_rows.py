@@ -28,7 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ami_ingest import drop_database, fresh_database, percentile, record_stream  # noqa: E402
+from bench.ami_ingest import record_stream  # noqa: E402
+from bench.support import percentile, scratch_database  # noqa: E402
 
 
 def fresh_ids(messages: list[Any], round_no: int) -> list[Any]:
@@ -68,64 +69,63 @@ def main() -> None:
 
     stream = record_stream(a.calls, a.agents, a.seed).decode()
     messages = read_messages(stream)
-    url, handle = fresh_database()
-    engine = make_engine(url)
-    metadata.create_all(engine)
-    settings = Settings(
-        data_dir=Path(tempfile.mkdtemp(prefix="hotline-bench-")),
-        database_url=url,
-        data_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        secret_key=secrets.token_urlsafe(32),
-        redis_namespace=f"hotline-bench-{uuid.uuid4().hex[:6]}",
-    )
-    runtime = build_runtime(settings, engine=engine)
-    install_runtime(runtime)
-    published = 0
-    original = runtime.event_bus.publish_many
+    with scratch_database() as url:
+        engine = make_engine(url)
+        metadata.create_all(engine)
+        settings = Settings(
+            data_dir=Path(tempfile.mkdtemp(prefix="hotline-bench-")),
+            database_url=url,
+            data_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            secret_key=secrets.token_urlsafe(32),
+            redis_namespace=f"hotline-bench-{uuid.uuid4().hex[:6]}",
+        )
+        runtime = build_runtime(settings, engine=engine)
+        install_runtime(runtime)
+        published = 0
+        original = runtime.event_bus.publish_many
 
-    def publish_many(envelopes: list[dict[str, Any]]) -> None:
-        nonlocal published
-        published += len(envelopes)
-        original(envelopes)
+        def publish_many(envelopes: list[dict[str, Any]]) -> None:
+            nonlocal published
+            published += len(envelopes)
+            original(envelopes)
 
-    runtime.event_bus.publish_many = publish_many  # type: ignore[method-assign]
-    has_outbox = "outbox" in inspect(engine).get_table_names()
-    rounds = []
-    try:
-        for r in range(a.rounds):
-            msgs = fresh_ids(messages, r)
-            pipeline = EventPipeline(runtime)
-            batch_ms: list[float] = []
-            published = 0
-            now = time.time()
-            wall0, cpu0 = time.perf_counter(), time.thread_time()
-            for i in range(0, len(msgs), a.batch):
-                t0 = time.perf_counter()
-                pipeline.process([(m, now, None) for m in msgs[i : i + a.batch]])
-                batch_ms.append((time.perf_counter() - t0) * 1000)
-            wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
-            pipeline.close()
-            getattr(runtime.jobs, "wait_idle", lambda _t: True)(30)
-            time.sleep(0.5)  # the outbox's bookkeeping, if any, catches up
-            rows = None
-            if has_outbox:
-                with engine.connect() as c:
-                    rows = c.execute(text("SELECT count(*) FROM outbox")).scalar()
-            rounds.append(
-                {
-                    "events_per_s": round(len(msgs) / wall),
-                    "cpu_us_per_event": round(cpu / len(msgs) * 1e6, 1),
-                    "batch_p50_ms": round(statistics.median(batch_ms), 2),
-                    "batch_p99_ms": round(percentile(batch_ms, 99), 2),
-                    "domain_events": published,
-                    "outbox_rows_left": rows,
-                }
-            )
-            print(json.dumps(rounds[-1]), flush=True)
-    finally:
-        runtime.close()
-        engine.dispose()
-        drop_database(handle)
+        runtime.event_bus.publish_many = publish_many  # type: ignore[method-assign]
+        has_outbox = "outbox" in inspect(engine).get_table_names()
+        rounds = []
+        try:
+            for r in range(a.rounds):
+                msgs = fresh_ids(messages, r)
+                pipeline = EventPipeline(runtime)
+                batch_ms: list[float] = []
+                published = 0
+                now = time.time()
+                wall0, cpu0 = time.perf_counter(), time.thread_time()
+                for i in range(0, len(msgs), a.batch):
+                    t0 = time.perf_counter()
+                    pipeline.process([(m, now, None) for m in msgs[i : i + a.batch]])
+                    batch_ms.append((time.perf_counter() - t0) * 1000)
+                wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
+                pipeline.close()
+                getattr(runtime.jobs, "wait_idle", lambda _t: True)(30)
+                time.sleep(0.5)  # the outbox's bookkeeping, if any, catches up
+                rows = None
+                if has_outbox:
+                    with engine.connect() as c:
+                        rows = c.execute(text("SELECT count(*) FROM outbox")).scalar()
+                rounds.append(
+                    {
+                        "events_per_s": round(len(msgs) / wall),
+                        "cpu_us_per_event": round(cpu / len(msgs) * 1e6, 1),
+                        "batch_p50_ms": round(statistics.median(batch_ms), 2),
+                        "batch_p99_ms": round(percentile(batch_ms, 99), 2),
+                        "domain_events": published,
+                        "outbox_rows_left": rows,
+                    }
+                )
+                print(json.dumps(rounds[-1]), flush=True)
+        finally:
+            runtime.close()
+            engine.dispose()
     best = max(rounds, key=lambda x: x["events_per_s"])
     print(
         "RESULT "
