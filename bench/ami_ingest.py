@@ -26,15 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import gc
 import multiprocessing as mp
 import os
 import random
-import secrets
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -49,6 +46,7 @@ from bench.support import (  # noqa: E402
     Runs,
     Target,
     add_run_options,
+    bench_settings,
     own_process,
     percentile,
     scratch_database,
@@ -332,19 +330,10 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
     from platform_core.db import make_engine
     from platform_core.models import metadata
     from platform_core.runtime import build_runtime, install_runtime
-    from platform_core.settings import Settings
 
     engine = make_engine(url)
     metadata.create_all(engine)
-    settings = Settings(
-        data_dir=Path(tempfile.mkdtemp(prefix="hotline-bench-")),
-        database_url=url,
-        data_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        secret_key=secrets.token_urlsafe(32),
-        ami_secret=SECRET,
-        redis_namespace=f"hotline-bench-{uuid.uuid4().hex[:6]}",
-    )
-    runtime = build_runtime(settings, engine=engine)
+    runtime = build_runtime(bench_settings(url, ami_secret=SECRET), engine=engine)
     install_runtime(runtime)
     ringing: list[tuple[str, str, float]] = []
     original_publish_many = runtime.event_bus.publish_many

@@ -14,22 +14,18 @@ Run it on two commits to see what a change to the after-commit path costs the ho
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
-import secrets
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ami_ingest import record_stream  # noqa: E402
-from bench.support import percentile, scratch_database  # noqa: E402
+from bench.support import bench_settings, percentile, scratch_database  # noqa: E402
 
 
 def fresh_ids(messages: list[Any], round_no: int) -> list[Any]:
@@ -65,21 +61,13 @@ def main() -> None:
     from platform_core.db import make_engine
     from platform_core.models import metadata
     from platform_core.runtime import build_runtime, install_runtime
-    from platform_core.settings import Settings
 
     stream = record_stream(a.calls, a.agents, a.seed).decode()
     messages = read_messages(stream)
     with scratch_database() as url:
         engine = make_engine(url)
         metadata.create_all(engine)
-        settings = Settings(
-            data_dir=Path(tempfile.mkdtemp(prefix="hotline-bench-")),
-            database_url=url,
-            data_key=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-            secret_key=secrets.token_urlsafe(32),
-            redis_namespace=f"hotline-bench-{uuid.uuid4().hex[:6]}",
-        )
-        runtime = build_runtime(settings, engine=engine)
+        runtime = build_runtime(bench_settings(url), engine=engine)
         install_runtime(runtime)
         published = 0
         original = runtime.event_bus.publish_many

@@ -149,6 +149,26 @@ def settle_load_generator() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def bench_settings(database_url: str, **overrides: Any) -> Any:
+    """A service's settings for a benchmark's own database: a fresh data directory, data key,
+    secret key and Redis namespace, then ``overrides``."""
+    import base64
+    import secrets
+    import tempfile
+    import uuid
+
+    from platform_core.settings import Settings
+
+    fields: dict[str, Any] = {
+        "data_dir": Path(tempfile.mkdtemp(prefix="hotline-bench-")),
+        "database_url": database_url,
+        "data_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "secret_key": secrets.token_urlsafe(32),
+        "redis_namespace": f"hotline-bench-{uuid.uuid4().hex[:6]}",
+    }
+    return Settings(**{**fields, **overrides})
+
+
 class GcPauses:
     """The longest stop of this process's garbage collector from :meth:`start` on: a load
     generator that stops for a full collection sends nothing meanwhile, then all it owes at once,
@@ -156,7 +176,6 @@ class GcPauses:
 
     def __init__(self) -> None:
         self.longest_ms = 0.0
-        self.count = 0
         self._began = 0.0
 
     def start(self) -> GcPauses:
@@ -172,7 +191,6 @@ class GcPauses:
         if phase == "start":
             self._began = time.perf_counter()
             return
-        self.count += 1
         self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._began) * 1000)
 
 
