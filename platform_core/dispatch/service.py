@@ -233,8 +233,10 @@ def retry_delay(settings: Settings, attempt: int) -> timedelta:
     minutes (a supervisor has been alerted); every such order tried every two minutes forever
     was a load growing with each of them (900 orders by the dispatch benchmark's third run)."""
     first = settings.dispatch_retry_interval_s
-    seconds = min(first * 2 ** max(0, attempt - 1), max(first, settings.dispatch_retry_longest_s))
-    return timedelta(seconds=seconds)
+    longest = max(first, settings.dispatch_retry_longest_s)
+    # the doubling stops once past the longest (an order stalled for a year is try 17,000)
+    doublings = min(max(0, attempt - 1), 32)
+    return timedelta(seconds=min(first * 2**doublings, longest))
 
 
 def schedule_retry(session: Session, *, order_id: int, seq: int, attempt: int) -> datetime:

@@ -219,18 +219,24 @@ def test_bad_overrides_are_refused_audited_and_change_nothing(world) -> None:
     assert all(r.result == "denied" for r in refused)
 
 
-def test_nobody_available_alerts_and_tries_again(world) -> None:
-    rt = world.rt
-    seen: list[dict] = []
-    rt.event_bus.subscribe(seen.append)
-    with rt.session() as s:
+def _stalled_order(world) -> int:
+    """An order submitted while every provider of the world is suspended."""
+    with world.rt.session() as s:
         for p in (world.near, world.middle, world.far):
             providers.set_status(
                 s, actor=ADMIN, provider_id=p.id, status="suspended", reason="评估D级"
             )
-    order_id = open_order(rt, world.elder)
-    submit(rt, order_id)
-    settle_jobs(rt)
+    order_id = open_order(world.rt, world.elder)
+    submit(world.rt, order_id)
+    settle_jobs(world.rt)
+    return order_id
+
+
+def test_nobody_available_alerts_and_tries_again(world) -> None:
+    rt = world.rt
+    seen: list[dict] = []
+    rt.event_bus.subscribe(seen.append)
+    order_id = _stalled_order(world)
     assert order_of(rt, order_id).status == "pending_dispatch"
     stalled = [e for e in seen if e["type"] == "DispatchStalled"]
     assert stalled and stalled[0]["data"]["order_id"] == order_id
@@ -251,14 +257,7 @@ def test_a_stalled_order_is_tried_again_less_often_each_time(world) -> None:
     each try): the waits double from the retry interval up to the longest, instead of a try
     every two minutes for as long as the order stalls."""
     rt = world.rt
-    with rt.session() as s:
-        for p in (world.near, world.middle, world.far):
-            providers.set_status(
-                s, actor=ADMIN, provider_id=p.id, status="suspended", reason="停业"
-            )
-    order_id = open_order(rt, world.elder)
-    submit(rt, order_id)
-    settle_jobs(rt)
+    order_id = _stalled_order(world)
     [first] = scheduled(rt, f"dispatch-{order_id}-").values()
     waits = {}
     for attempt in range(1, 8):  # the jobs as RQ runs them, each try scheduling the next
