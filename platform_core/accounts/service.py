@@ -34,6 +34,7 @@ from platform_core.audit import service as audit
 from platform_core.db import utcnow
 from platform_core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from platform_core.events import publish_on_commit
+from platform_core.key_lists import KEYS, among
 from platform_core.regions import codes
 from platform_core.regions.service import find_region, require_within, within
 from platform_core.runtime import settings_of
@@ -304,14 +305,15 @@ def find_user_by_interface(session: Session, interface: str) -> User | None:
     )
 
 
+_ACTIVE_AT = select(User).where(among(User.sip_interface), User.active.is_(True))
+
+
 def users_by_interface(session: Session, interfaces: Iterable[str]) -> dict[str, User]:
     """The active accounts working at these desks, by desk, in one round trip."""
     wanted = sorted(set(interfaces))
     if not wanted:
         return {}
-    rows = session.scalars(
-        select(User).where(User.sip_interface.in_(wanted), User.active.is_(True))
-    )
+    rows = session.scalars(_ACTIVE_AT, {KEYS: wanted})
     return {str(u.sip_interface): u for u in rows}
 
 

@@ -18,6 +18,7 @@ from platform_core.calls import live
 from platform_core.calls.live import LiveAgent
 from platform_core.calls.models import Agent
 from platform_core.events import publish_on_commit
+from platform_core.key_lists import KEYS, among
 from platform_core.runtime import settings_of
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ LOGGED_OUT, READY, RINGING, ON_CALL, WRAP_UP, PAUSED = (
     "paused",
 )
 AGENT_STATES = (LOGGED_OUT, READY, RINGING, ON_CALL, WRAP_UP, PAUSED)
+_DESK_REGIONS = select(User.sip_interface, User.region_code).where(among(User.sip_interface))
 _DEVICE_IN_USE = {2, 3, 8}  # INUSE, BUSY, ONHOLD
 _DEVICE_RINGING = {6, 7}  # RINGING, RINGINUSE
 _DEVICE_GONE = {4, 5}  # INVALID, UNAVAILABLE
@@ -74,11 +76,7 @@ def prefetch_account_regions(session: Session, interfaces: Collection[str]) -> N
         return
     try:
         with session.no_autoflush:
-            found = dict(
-                session.execute(
-                    select(User.sip_interface, User.region_code).where(User.sip_interface.in_(new))
-                ).all()
-            )
+            found = dict(session.execute(_DESK_REGIONS, {KEYS: new}).all())
     except Exception:  # noqa: BLE001 - as below: each desk is then looked up on its own
         log.exception("查询坐席账号区划失败 / account region lookup failed")
         return

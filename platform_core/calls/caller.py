@@ -12,6 +12,7 @@ from platform_core.calls.identification import identify_caller
 from platform_core.calls.live import LiveCall
 from platform_core.calls.schemas import NO_NUMBER
 from platform_core.elders.models import Elder
+from platform_core.key_lists import KEYS, among
 from platform_core.runtime import settings_of
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ def identify(session: Session, call: LiveCall) -> None:
 _REGIONS = "calls.elder_regions"
 
 
+_REGIONS_OF = select(Elder.id, Elder.region_code).where(among(Elder.id))
+
+
 def prefetch_regions(session: Session, elder_ids: Collection[int]) -> None:
     """Read the regions of ``elder_ids`` in one statement for this batch (a call joining a
     queue takes its elder's region: a statement per call was a fifth of the writer's time)."""
@@ -60,9 +64,7 @@ def prefetch_regions(session: Session, elder_ids: Collection[int]) -> None:
         session.info.pop(_REGIONS, None)
         return
     with session.no_autoflush:
-        rows = session.execute(
-            select(Elder.id, Elder.region_code).where(Elder.id.in_(sorted(wanted)))
-        ).all()
+        rows = session.execute(_REGIONS_OF, {KEYS: sorted(wanted)}).all()
     session.info[_REGIONS] = dict.fromkeys(wanted) | {i: region for i, region in rows}
 
 

@@ -29,6 +29,7 @@ from platform_core.calls.models import (
     QueueEntry,
 )
 from platform_core.db import utcnow
+from platform_core.key_lists import KEYS, among
 
 STORE = "calls.live"
 
@@ -226,6 +227,18 @@ def forget(session: Session) -> None:
     session.info.pop(STORE, None)
 
 
+# The writer's reads of rows not yet in the store, by key (built once: see key_lists).
+_CALLS = select(Call).where(among(Call.linkedid))
+_ENTRIES = (
+    select(QueueEntry)
+    .where(among(QueueEntry.linkedid))
+    .order_by(QueueEntry.linkedid, QueueEntry.seq)
+)
+_OFFERS = select(AgentOffer).where(among(AgentOffer.linkedid)).order_by(AgentOffer.id)
+_AGENTS = select(Agent).where(among(Agent.interface))
+_MEMBERSHIPS = select(AgentMembership).where(among(AgentMembership.interface))
+
+
 def _chunks(items: list[str], n: int = 500) -> Iterable[list[str]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
@@ -244,7 +257,7 @@ def load_calls(
         wanted = sorted({x for x in linkedids if x and x not in st.calls})
         rows = []
         for chunk in _chunks(wanted):
-            rows.extend(session.execute(select(Call).where(Call.linkedid.in_(chunk))).scalars())
+            rows.extend(session.execute(_CALLS, {KEYS: chunk}).scalars())
     loaded: dict[str, LiveCall] = {}
     for r in rows:
         values = {name: getattr(r, name) for name in _COLUMNS[LiveCall]}
@@ -252,17 +265,11 @@ def load_calls(
     if loaded:
         keys = sorted(loaded)
         for chunk in _chunks(keys):
-            for e in session.execute(
-                select(QueueEntry)
-                .where(QueueEntry.linkedid.in_(chunk))
-                .order_by(QueueEntry.linkedid, QueueEntry.seq)
-            ).scalars():
+            for e in session.execute(_ENTRIES, {KEYS: chunk}).scalars():
                 loaded[e.linkedid].entries.append(
                     _clean(LiveEntry(**{n: getattr(e, n) for n in _COLUMNS[LiveEntry]}))
                 )
-            for o in session.execute(
-                select(AgentOffer).where(AgentOffer.linkedid.in_(chunk)).order_by(AgentOffer.id)
-            ).scalars():
+            for o in session.execute(_OFFERS, {KEYS: chunk}).scalars():
                 loaded[o.linkedid].offers.append(
                     _clean(LiveOffer(**{n: getattr(o, n) for n in _COLUMNS[LiveOffer]}))
                 )
@@ -280,26 +287,23 @@ def load_agents(
     session: Session, interfaces: Collection[str] = (), *, every: bool = False
 ) -> list[LiveAgent]:
     st = store(session)
-    q = select(Agent)
     if not every:
         wanted = sorted({x for x in interfaces if x and x not in st.agents})
         if not wanted:
             return []
     rows: list[Agent] = []
     if every:
-        rows = [a for a in session.execute(q).scalars() if a.interface not in st.agents]
+        rows = [a for a in session.execute(select(Agent)).scalars() if a.interface not in st.agents]
         wanted = [a.interface for a in rows]
     else:
         for chunk in _chunks(wanted):
-            rows.extend(session.execute(q.where(Agent.interface.in_(chunk))).scalars())
+            rows.extend(session.execute(_AGENTS, {KEYS: chunk}).scalars())
     loaded: dict[str, LiveAgent] = {}
     for a in rows:
         loaded[a.interface] = LiveAgent(**{n: getattr(a, n) for n in _COLUMNS[LiveAgent]})
     if loaded:
         for chunk in _chunks(sorted(loaded)):
-            for m in session.execute(
-                select(AgentMembership).where(AgentMembership.interface.in_(chunk))
-            ).scalars():
+            for m in session.execute(_MEMBERSHIPS, {KEYS: chunk}).scalars():
                 loaded[m.interface].memberships[m.queue] = _clean(
                     LiveMembership(**{n: getattr(m, n) for n in _COLUMNS[LiveMembership]})
                 )

@@ -17,6 +17,7 @@ from platform_core.calls.live import LiveCall
 from platform_core.calls.models import RecallAttempt, RecallItem
 from platform_core.errors import Conflict, NotFound
 from platform_core.events import publish_on_commit
+from platform_core.key_lists import among
 from platform_core.regions import codes
 from platform_core.runtime import settings_of
 
@@ -61,17 +62,16 @@ def close_when_reached(session: Session, *, call: LiveCall, at: datetime) -> Non
     session.info.setdefault(REACHED, []).append((call, at))
 
 
+_OPEN_FOR = select(RecallItem).where(
+    RecallItem.status == "open",
+    or_(among(RecallItem.elder_id, "elders"), among(RecallItem.number, "numbers")),
+)
+
+
 def close_reached(session: Session, reached: list[tuple[LiveCall, datetime]]) -> None:
     elders = {c.elder_id for c, _ in reached if c.elder_id is not None}
     numbers = {c.caller_number for c, _ in reached if usable_number(c.caller_number)}
-    conditions = []
-    if elders:
-        conditions.append(RecallItem.elder_id.in_(sorted(elders)))
-    if numbers:
-        conditions.append(RecallItem.number.in_(sorted(numbers)))
-    items = session.scalars(
-        select(RecallItem).where(RecallItem.status == "open", or_(*conditions))
-    ).all()
+    items = session.scalars(_OPEN_FOR, {"elders": sorted(elders), "numbers": sorted(numbers)}).all()
     for item in items:
         for call, at in sorted(reached, key=lambda r: r[1]):
             same = (

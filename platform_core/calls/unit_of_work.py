@@ -22,6 +22,7 @@ from platform_core.calls import events as ev
 from platform_core.calls.live import LiveCall
 from platform_core.calls.models import QueueEntry, RecallItem, TelephonyQueue
 from platform_core.events import publish_on_commit
+from platform_core.key_lists import KEYS, among
 from platform_core.runtime import settings_of
 
 _CACHE = "calls.cache"
@@ -99,13 +100,16 @@ def _settle(session: Session) -> None:
         _recount(session, dirty)
 
 
+_WAITING = (
+    select(QueueEntry.queue, func.count(), func.min(QueueEntry.joined_at))
+    .where(QueueEntry.left_at.is_(None), among(QueueEntry.queue))
+    .group_by(QueueEntry.queue)
+)
+
+
 def _recount(session: Session, names: Collection[str]) -> None:
     """Waiting callers and the oldest join per queue, from the open queue entries."""
-    rows = session.execute(
-        select(QueueEntry.queue, func.count(), func.min(QueueEntry.joined_at))
-        .where(QueueEntry.left_at.is_(None), QueueEntry.queue.in_(sorted(names)))
-        .group_by(QueueEntry.queue)
-    ).all()
+    rows = session.execute(_WAITING, {KEYS: sorted(names)}).all()
     found = {name: (n, oldest) for name, n, oldest in rows}
     region = settings_of(session).home_region_code
     for name in sorted(names):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -22,6 +23,7 @@ from platform_core.outbox import enqueue_on_commit
 from platform_core.outbox.models import OutboxEntry
 from platform_core.runtime import Runtime
 from tests.conftest import _runtime
+from tests.gc_census import cyclic_garbage
 
 APPEND = "tests.platform_core.job_targets:append_line"
 
@@ -87,6 +89,24 @@ def test_a_commit_writes_its_work_and_hands_it_on_at_once(any_runtime, tmp_path)
         ("events", [ANY_ENVELOPE("三"), ANY_ENVELOPE("四")]),
     ]
     assert events == ["一", "二"] and lines(out) == ["任务"]
+
+
+def test_handing_rows_on_leaves_no_statement_for_the_cycle_collector(runtime, tmp_path) -> None:
+    """The relay settles its rows after every commit in callcenter's process: statements built
+    per batch there left their bound parameters in cycles, and the collector's pauses held the
+    screen pop (see platform_core.key_lists)."""
+    rt, out = runtime, tmp_path / "jobs.txt"
+
+    def commit_and_settle(n: int) -> None:
+        with rt.session() as s:
+            publish_on_commit(s, Noted(f"第{n}次"))
+            enqueue_on_commit(s, APPEND, str(out), "任务", job_id=f"g-{n}")
+        settle(rt)
+
+    commit_and_settle(1)  # the first compilation of each statement is cached, once
+    left = cyclic_garbage(lambda: commit_and_settle(2))
+    assert lines(out) == ["任务", "任务"] and rows(rt) == []
+    assert left["BindParameter"] == 0, left.most_common(8)
 
 
 def test_a_rollback_or_a_rolled_back_savepoint_starts_nothing(any_runtime, tmp_path) -> None:
@@ -287,6 +307,19 @@ def test_rq_jobs_are_followed_until_they_ended_and_queued_again_when_lost(
     jobs._queue("default").empty()
 
 
+def explained(conn: Any, statement: Any, values: dict[str, Any]) -> list[Any]:
+    """PostgreSQL's plan for ``statement`` run with ``values``, as the driver would send it."""
+
+    def explain(_conn, _cursor, sql: str, parameters, _context, _many):  # noqa: ANN001
+        return "EXPLAIN " + sql, parameters
+
+    sa_event.listen(conn, "before_cursor_execute", explain, retval=True)
+    try:
+        return conn.execute(statement, values).all()
+    finally:
+        sa_event.remove(conn, "before_cursor_execute", explain)
+
+
 def test_marking_rows_handed_reads_them_by_key_whatever_waits_in_the_outbox(runtime) -> None:
     """Thousands of scheduled jobs wait in the outbox (every order's SLA timers): marking the
     rows just handed on must find them by their key, not walk the index of waiting rows (23 ms
@@ -312,19 +345,11 @@ def test_marking_rows_handed_reads_them_by_key_whatever_waits_in_the_outbox(runt
             [{}, {}],
         ).scalars()
         statement = mark_handed([first, second], clock.now())
-        plan = "\n".join(
-            row[0]
-            for row in conn.execute(
-                text(
-                    "EXPLAIN "
-                    + str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
-                )
-            )
-        )
+        plan = "\n".join(row[0] for row in explained(conn, *statement))
         assert "pk_outbox" in plan and "ix_outbox_waiting" not in plan, plan
-        conn.execute(mark_handed([first], clock.now() - timedelta(minutes=1)))
+        conn.execute(*mark_handed([first], clock.now() - timedelta(minutes=1)))
         before = conn.scalar(select(OutboxEntry.handed_at).where(OutboxEntry.id == first))
-        conn.execute(statement)
+        conn.execute(*statement)
         handed = dict(
             conn.execute(
                 select(OutboxEntry.id, OutboxEntry.handed_at).where(
