@@ -58,6 +58,8 @@ TARGETS = [
     Target("lost", "==", 0),
     Target("phantom", "==", 0),
     Target("misattributed", "==", 0),
+    Target("pops_not_one_per_ring", "==", 0),
+    Target("pops_wrong", "==", 0),
     Target("events_per_s", ">=", 5000),
 ]
 SECRET = "bench-ami-secret"
@@ -322,11 +324,11 @@ def measure_run(a: argparse.Namespace, ceiling: dict[str, float]) -> dict[str, A
 
 
 def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> dict[str, Any]:
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from callcenter.app import CallCenterThread
     from callcenter.pipeline import PROBE_EVENT
-    from platform_core.calls.models import Call, QueueEntry
+    from platform_core.calls.models import AgentOffer, Call, QueueEntry
     from platform_core.db import make_engine
     from platform_core.models import metadata
     from platform_core.runtime import build_runtime, install_runtime
@@ -336,16 +338,18 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
     runtime = build_runtime(bench_settings(url, ami_secret=SECRET), engine=engine)
     install_runtime(runtime)
     ringing: list[tuple[str, str, float]] = []
+    shown: list[dict[str, Any]] = []  # what each pop showed, checked against the call's record
     original_publish_many = runtime.event_bus.publish_many
 
     def publish_many(envelopes: list[dict[str, Any]]) -> None:
-        # the moment a committed batch's events are handed to the bus (the outbox's relay
-        # hands a transaction's events over together)
+        # the moment a pop is handed to the bus: by the ringing lane as the ring is read, or by
+        # the outbox's relay after the writer's commit (a transaction's events together)
         at = time.time()
         for envelope in envelopes:
             if envelope["type"] == "CallRinging":
                 d = envelope["data"]
                 ringing.append((d["linkedid"], d["agent_interface"], at))
+                shown.append(d)
         original_publish_many(envelopes)
 
     runtime.event_bus.publish_many = publish_many  # type: ignore[method-assign]
@@ -462,6 +466,15 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
         )
         if mine != theirs:
             wrong.append((linkedid, mine, theirs))
+    with runtime.session() as s:
+        rings = s.scalar(select(func.count()).select_from(AgentOffer))
+    pops_wrong = sum(
+        1
+        for d in shown
+        if (row := db_calls.get(d["linkedid"])) is None
+        or (d["elder_id"], d["region_code"], d["intent"], d["priority"], d["caller_number"])
+        != (row.elder_id, row.region_code, row.intent, row.priority, row.caller_number)
+    )
     outcomes: dict[str, int] = {}
     for c in truth["calls"]:
         outcomes[c["outcome"]] = outcomes.get(c["outcome"], 0) + 1
@@ -476,6 +489,7 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
         if times:
             latencies.append((published - times.pop(0)) * 1000)
 
+    center_stats = center.center.stats()
     center.stop()
     stop.set()  # the simulator goes after callcenter, which would otherwise try to reconnect
     sim.join(30)
@@ -509,6 +523,9 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
         "p50_ms": round(p50, 1),
         "p99_ms": round(p99, 1),
         "screen_pops": len(latencies),
+        "pops_by_lane": center_stats["ringing_lane"]["popped"],
+        "pops_not_one_per_ring": abs(len(shown) - rings),
+        "pops_wrong": pops_wrong,
         "lost": len(lost),
         "phantom": len(phantom),
         "misattributed": len(wrong),

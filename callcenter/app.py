@@ -16,7 +16,10 @@ from callcenter.events import ACCEPTED_EVENTS
 from callcenter.pipeline import EventPipeline
 from callcenter.queue_log import QueueLogFollower
 from callcenter.resync import ResyncStats, resync
+from callcenter.ringing_lane import RingingLane
 from platform_core import clock
+from platform_core.calls.ringing import ElderRegions
+from platform_core.calls.variables import inbound_context_names
 from platform_core.process import (
     SWITCH_INTERVAL_S,
     favour_waiting_threads,
@@ -47,6 +50,14 @@ class CallCenter:
         self.runtime = runtime
         self.pipeline = EventPipeline(runtime, max_backlog=s.callcenter_backlog_max)
         self.pipeline.on_recovered = self._database_recovered
+        # a ring the IVR decided pops as it is read (callcenter.ringing_lane)
+        self.ringing = RingingLane(
+            runtime.event_bus,
+            ElderRegions(runtime.engine),
+            inbound_contexts=inbound_context_names(s.call_inbound_contexts),
+            home_region=s.home_region_code,
+        )
+        self.pipeline.lane = self.ringing
         # the wrap-up pauses the writer decides go out through telephony after their commit
         self.desks = DeskCommands(runtime, name="wrapup-desks")
         self.pipeline.on_desk_commands = self.desks.send
@@ -193,6 +204,7 @@ class CallCenter:
             await asyncio.gather(*background, return_exceptions=True)
             await self.commands.stop()
             self.pipeline.stop()
+            self.ringing.close()
             if self.queue_log is not None:
                 self.queue_log.close()
             self.desks.close()
@@ -201,6 +213,7 @@ class CallCenter:
         return {
             "ami": self.ami.stats.as_dict(),
             "pipeline": self.pipeline.stats.as_dict(),
+            "ringing_lane": dict(self.ringing.stats),
             "resyncs": self.resyncs,
             "resync_failures": self.resync_failures,
             "resync_unreadable": dict(self.resync_stats),

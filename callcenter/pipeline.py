@@ -41,9 +41,11 @@ from sqlalchemy.orm import Session
 
 from callcenter import events as ami_events
 from callcenter.handlers import dispatch
+from callcenter.ringing_lane import RingingLane
 from platform_core import clock
+from platform_core.calls import ringing, unit_of_work
 from platform_core.calls import service as calls
-from platform_core.calls import unit_of_work
+from platform_core.calls.variables import named_elder
 from platform_core.flows import call_end
 from platform_core.runtime import Runtime
 from platform_core.telephony.desks import DeskCommand
@@ -66,6 +68,12 @@ _TRANSIENT = (
 # A UserEvent a health check (or a test) sends through Asterisk: once it is read, everything
 # Asterisk sent before it has been read and queued too.
 PROBE_EVENT = "HotlineProbe"
+
+# A read carrying this many wanted events means the reader is behind the socket (a burst): the
+# writer then waits up to _STEP_BACK_S before its next batch, leaving the interpreter to the
+# reader (and the screen pops it sends) and writing the burst in fewer, larger batches.
+_FULL_READ = 30
+_STEP_BACK_S = 0.15
 
 
 class DatabaseUnavailable(Exception):
@@ -164,7 +172,7 @@ def named_elders(events: Iterable[ami_events.AmiEvent]) -> set[int]:
             values.append(chan.variables.get("HOTLINE_ELDER_ID", ""))
         if isinstance(e, ami_events.VarSet) and e.variable == "HOTLINE_ELDER_ID":
             values.append(e.value)
-    return {i for i in map(calls.named_elder, values) if i is not None}
+    return {i for i in map(named_elder, values) if i is not None}
 
 
 class EventPipeline:
@@ -193,6 +201,10 @@ class EventPipeline:
         self._stop = threading.Event()
         self._windows: list[_Window] = []
         self._last_wrapup = 0.0
+        # the reader's pace: while its reads come full (a burst), the writer steps back
+        self._read_at = 0.0
+        self._read_events = 0
+        self._reader_busy_until = 0.0
         self._held: list[Typed] = []
         self._down_since: float | None = None
         self._warned_full = False
@@ -204,6 +216,8 @@ class EventPipeline:
         self.on_desk_commands: Callable[[list[DeskCommand]], None] | None = None
         # Called on the writer thread once the database takes work again after an outage.
         self.on_recovered: Callable[[], None] | None = None
+        # Pops the rings the IVR decided at once (callcenter.ringing_lane), when set.
+        self.lane: RingingLane | None = None
 
     # -- reader side (event loop) -------------------------------------------------------------
 
@@ -236,6 +250,13 @@ class EventPipeline:
                 if interface:
                     w.interfaces.add(str(interface))
         self.stats.queued += 1
+        if received_at != self._read_at:
+            self._read_at, self._read_events = received_at, 0
+        self._read_events += 1
+        if self._read_events == _FULL_READ:
+            self._reader_busy_until = time.monotonic() + _STEP_BACK_S
+        if self.lane is not None and message.get("Event") == "AgentCalled":
+            self.lane.ring(message, received_at)  # before the writer can see it
         with self._lock:
             self._pending += 1
         self._queue.put((message, received_at, None))
@@ -317,6 +338,7 @@ class EventPipeline:
             except queue.Empty:
                 self._expire_wrapups()
                 continue
+            self._step_back()
             batch = [first]
             while len(batch) < self.max_batch:
                 try:
@@ -327,6 +349,14 @@ class EventPipeline:
             self._write(items)
             if not self._held and time.monotonic() - self._last_wrapup >= self.wrapup_check_s:
                 self._expire_wrapups()
+
+    def _step_back(self) -> None:
+        """While the reader's reads come full, wait (a while at most) before the next batch."""
+        deadline = time.monotonic() + _STEP_BACK_S
+        while time.monotonic() < min(self._reader_busy_until, deadline) and not self._stop.is_set():
+            if self._pending >= self.max_batch:
+                return
+            time.sleep(0.002)
 
     def _write(self, items: list[Item]) -> None:
         """Type and apply one batch from the queue; what the database refuses is held."""
@@ -406,6 +436,8 @@ class EventPipeline:
         """
         if self._session is None:
             self._session = self.runtime.session_factory()
+            if self.lane is not None:
+                self._session.info[ringing.POPPED] = self.lane.popped
         s = self._session
         try:
             result = work(s)

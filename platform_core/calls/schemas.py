@@ -10,6 +10,12 @@ from typing import TypedDict
 # Caller IDs that are no number at all.
 NO_NUMBER = frozenset({"", "<unknown>", "unknown", "anonymous", "restricted", "unavailable"})
 
+
+def shown_caller_id(value: str) -> str:
+    """A caller id as a call records it: empty when the network withheld it."""
+    return value if value.lower() not in NO_NUMBER else ""
+
+
 QUEUE_MAX = 64
 INTERFACE_MAX = 80
 

@@ -24,12 +24,13 @@ from typing import Unpack
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from platform_core.calls import agents, caller, live, recalls
+from platform_core.calls import agents, caller, live, recalls, ringing
 from platform_core.calls import events as ev
 from platform_core.calls import unit_of_work as uow
 from platform_core.calls.live import LiveCall, LiveEntry, LiveMembership, LiveOffer
 from platform_core.calls.models import Agent
-from platform_core.calls.schemas import NO_NUMBER, AgentLeg, ChannelRef, MemberState
+from platform_core.calls.schemas import AgentLeg, ChannelRef, MemberState, shown_caller_id
+from platform_core.calls.variables import inbound_context_names, variable_changes
 from platform_core.events import publish_on_commit
 from platform_core.runtime import settings_of
 from platform_core.settings import Settings
@@ -46,8 +47,8 @@ def new_call(
         uniqueid=chan.uniqueid,
         channel=chan.channel,
         direction=direction,
-        caller_number=chan.caller_number if chan.caller_number.lower() not in NO_NUMBER else "",
-        caller_name=chan.caller_name if chan.caller_name.lower() not in NO_NUMBER else "",
+        caller_number=shown_caller_id(chan.caller_number),
+        caller_name=shown_caller_id(chan.caller_name),
         region_code=settings.home_region_code,
         started_at=at,
     )
@@ -58,7 +59,7 @@ def new_call(
 
 
 def inbound_contexts(session: Session) -> set[str]:
-    return {c.strip() for c in settings_of(session).call_inbound_contexts.split(",") if c.strip()}
+    return inbound_context_names(settings_of(session).call_inbound_contexts)
 
 
 def _queueing_contexts(session: Session) -> set[str]:
@@ -67,20 +68,6 @@ def _queueing_contexts(session: Session) -> set[str]:
     queue on the same Asterisk serving anyone else (desks calling each other, another
     service's line) is none of the hotline's calls."""
     return inbound_contexts(session) | {settings_of(session).care_context}
-
-
-def _small_int(value: str) -> int | None:
-    """A channel variable as an id or a priority, or None when it is no integer a column holds."""
-    digits = value[1:] if value[:1] == "-" else value
-    if not digits.isdigit() or len(digits) > 9:
-        return None
-    return int(value)
-
-
-def named_elder(value: str) -> int | None:
-    """The elder a HOTLINE_ELDER_ID names, or None when it names none."""
-    elder_id = _small_int(value.strip())
-    return elder_id if elder_id is not None and elder_id > 0 else None
 
 
 def record_channel(session: Session, *, chan: ChannelRef, at: datetime) -> LiveCall | None:
@@ -101,31 +88,13 @@ def record_channel(session: Session, *, chan: ChannelRef, at: datetime) -> LiveC
 
 
 def _apply_variables(session: Session, call: LiveCall, variables: Mapping[str, str]) -> None:
-    for name, value in variables.items():
-        value = value.strip()
-        if name == "HOTLINE_ELDER_ID":
-            elder_id = named_elder(value)
-            if elder_id is not None and elder_id != call.elder_id:
-                call.elder_id = elder_id
+    for name, value in variable_changes(variables).items():
+        if name == "elder_id":
+            if value != call.elder_id:
+                call.elder_id = value
                 call.identified = False  # region follows the elder the IVR named
-        elif name == "HOTLINE_INTENT":
-            call.intent = value[:40] or None
-        elif name == "HOTLINE_PRIORITY":
-            priority = _small_int(value)
-            if priority is not None:
-                call.priority = priority
-        elif name == "HOTLINE_QUEUE":
-            call.requested_queue = value[:64] or None
-        elif name == "HOTLINE_RECALL_ID":
-            recall_id = _small_int(value)
-            if recall_id is not None and recall_id > 0:
-                call.recall_id = recall_id
-        elif name == "QUEUESTATUS":
-            call.queue_status = value[:20] or None
-        elif name == "HOTLINE_AFTER_HOURS" and value in ("1", "yes", "true"):
-            call.queue_status = "AFTER_HOURS"
-        elif name == "HOTLINE_IVR_SESSION" and value:
-            call.ivr_ran = True
+        else:
+            setattr(call, name, value)
 
 
 def record_variables(
@@ -239,8 +208,10 @@ def record_agent_called(
     at: datetime,
     **leg: Unpack[AgentLeg],
 ) -> LiveOffer | None:
-    """AgentCalled: an agent's phone rings for this caller -> the screen pop (CallRinging)."""
+    """AgentCalled: an agent's phone rings for this caller -> the screen pop (CallRinging),
+    unless the AMI reader popped this ring already (see platform_core.calls.ringing)."""
     chan, dest, queue, interface, member_name = _unpack(leg)
+    popped = ringing.take_popped(session, chan.linkedid, dest.uniqueid)
     call = _ensure_call(session, chan, at)
     if call is None or call.ended_at is not None:
         return None
@@ -255,22 +226,8 @@ def record_agent_called(
     assert agent is not None
     agent.ringing_uniqueid = dest.uniqueid
     agents.refresh_agent(session, agent, at)
-    publish_on_commit(
-        session,
-        ev.CallRinging(
-            linkedid=call.linkedid,
-            uniqueid=call.uniqueid,
-            queue=queue,
-            agent_interface=interface,
-            member_name=member_name,
-            caller_number=call.caller_number,
-            caller_name=call.caller_name,
-            elder_id=call.elder_id,
-            intent=call.intent,
-            priority=call.priority,
-            region_code=call.region_code,
-        ),
-    )
+    if not popped:
+        publish_on_commit(session, ringing.pop_of(call, queue, interface, member_name))
     return offer
 
 
