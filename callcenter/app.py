@@ -76,6 +76,8 @@ class CallCenter:
             username=username or s.ami_username,
             secret=s.ami_secret if secret is None else secret,
             on_message=self.pipeline.submit,
+            urgent_events=frozenset({"AgentCalled"}),
+            on_urgent=self.pipeline.ring,
             on_connected=self._connected,
             **options,
         )

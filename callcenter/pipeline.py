@@ -255,11 +255,15 @@ class EventPipeline:
         self._read_events += 1
         if self._read_events == _FULL_READ:
             self._reader_busy_until = time.monotonic() + _STEP_BACK_S
-        if self.lane is not None and message.get("Event") == "AgentCalled":
-            self.lane.ring(message, received_at)  # before the writer can see it
         with self._lock:
             self._pending += 1
         self._queue.put((message, received_at, None))
+
+    def ring(self, message: Message, received_at: float) -> None:
+        """Called by the AMI reader for an AgentCalled as soon as its read is split, before it
+        is submitted in order: the lane pops it if it can (never blocks)."""
+        if self.lane is not None and self._pending < self.max_backlog:
+            self.lane.ring(message, received_at)
 
     def open_window(self) -> _Window:
         w = _Window()

@@ -70,9 +70,12 @@ def wait_for(condition: Any, timeout: float = 10.0) -> None:
 
 
 def read_and_write(runtime: Runtime, pipeline: EventPipeline, stream: list[bytes]) -> None:
-    """The reader's side first (every message submitted), then the writer's."""
+    """The reader's side (each ring offered to the lane as its read is split, then every
+    message submitted in order); the writer's comes after."""
     for raw in stream:
         for m in parse_block(raw.decode()):
+            if m.get("Event") == "AgentCalled":
+                pipeline.ring(m, time.time())
             pipeline.submit(m, time.time())
 
 
