@@ -288,12 +288,13 @@ class HotlineAmiProtocol(AMIProtocol):
         on_urgent, prefixes = self.client.on_urgent, self.client.urgent_prefixes
         assert on_urgent is not None
         for block in blocks:
-            if block.startswith(prefixes):
+            if not block.startswith(prefixes):
+                continue
+            try:
                 for message in parse_block(block):
-                    try:
-                        on_urgent(message, received_at)
-                    except Exception:  # noqa: BLE001 - it is delivered in order all the same
-                        log.exception("AMI 紧急事件处理失败 / urgent event handling failed")
+                    on_urgent(message, received_at)
+            except Exception:  # noqa: BLE001 - it is delivered in order all the same
+                log.exception("AMI 紧急事件处理失败 / urgent event handling failed")
 
     def _read_banner(self, text: str) -> str:
         """Take the banner line off the front; what follows it is returned."""
