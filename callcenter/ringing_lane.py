@@ -26,8 +26,7 @@ from typing import Any, Protocol
 from panoramisk.message import Message
 
 from callcenter import events as ami_events
-from platform_core.calls.ringing import ElderRegions, ivr_decided, pop_from_ring
-from platform_core.calls.variables import variable_changes
+from platform_core.calls.ringing import ElderRegions, ivr_decided, pop_from_ring, ring_elder
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ class RingingLane:
     def _publish(self, rings: list[ami_events.AgentCalled]) -> None:
         """The pops of the rings taken since the last time: their elders' regions in one read,
         then to the bus together."""
-        elders = {id(c): variable_changes(c.chan.variables).get("elder_id") for c in rings}
+        elders = {id(c): ring_elder(c.chan) for c in rings}
         try:
             regions = self.regions.regions_of([e for e in elders.values() if e is not None])
         except Exception:  # noqa: BLE001 - the writer pops those once the database answers

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy import event as sa_event
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from platform_core.calls import events as ev
 from platform_core.calls.live import LiveCall
 from platform_core.calls.schemas import ChannelRef, shown_caller_id
-from platform_core.calls.variables import variable_changes
+from platform_core.calls.variables import named_elder, variable_changes
 from platform_core.elders.models import Elder
 from platform_core.key_lists import KEYS, among
 
@@ -33,21 +34,58 @@ POPPED = "calls.popped"
 _RECORDED = "calls.popped_recorded"
 
 
+class _Shown(Protocol):
+    """What a pop shows of its caller: a recorded call, or what the ring itself says."""
+
+    @property
+    def caller_number(self) -> str: ...
+    @property
+    def caller_name(self) -> str: ...
+    @property
+    def elder_id(self) -> int | None: ...
+    @property
+    def intent(self) -> str | None: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def region_code(self) -> str: ...
+
+
+class _FromRing(NamedTuple):
+    caller_number: str
+    caller_name: str
+    elder_id: int | None
+    intent: str | None
+    priority: int
+    region_code: str
+
+
 def pop_of(call: LiveCall, queue: str, interface: str, member_name: str) -> ev.CallRinging:
     """The pop of a ring the writer recorded."""
+    return _pop(call.linkedid, call.uniqueid, queue, interface, member_name, call)
+
+
+def _pop(
+    linkedid: str, uniqueid: str, queue: str, interface: str, member_name: str, shown: _Shown
+) -> ev.CallRinging:
     return ev.CallRinging(
-        linkedid=call.linkedid,
-        uniqueid=call.uniqueid,
+        linkedid=linkedid,
+        uniqueid=uniqueid,
         queue=queue,
         agent_interface=interface,
         member_name=member_name,
-        caller_number=call.caller_number,
-        caller_name=call.caller_name,
-        elder_id=call.elder_id,
-        intent=call.intent,
-        priority=call.priority,
-        region_code=call.region_code,
+        caller_number=shown.caller_number,
+        caller_name=shown.caller_name,
+        elder_id=shown.elder_id,
+        intent=shown.intent,
+        priority=shown.priority,
+        region_code=shown.region_code,
     )
+
+
+def ring_elder(chan: ChannelRef) -> int | None:
+    """The elder the IVR named on a ring's channel (the one whose region its pop needs)."""
+    return named_elder(chan.variables.get("HOTLINE_ELDER_ID", ""))
 
 
 def ivr_decided(chan: ChannelRef, inbound_contexts: Collection[str]) -> bool:
@@ -74,12 +112,7 @@ def pop_from_ring(
     elder's (``elder_region``, None when there is none or the elder is not on file) or the
     hotline's own."""
     changes = variable_changes(chan.variables)
-    return ev.CallRinging(
-        linkedid=chan.linkedid,
-        uniqueid=chan.uniqueid,
-        queue=queue,
-        agent_interface=interface,
-        member_name=member_name,
+    shown = _FromRing(
         caller_number=shown_caller_id(chan.caller_number),
         caller_name=shown_caller_id(chan.caller_name),
         elder_id=changes.get("elder_id"),
@@ -87,6 +120,7 @@ def pop_from_ring(
         priority=changes.get("priority", 0),
         region_code=elder_region or home_region,
     )
+    return _pop(chan.linkedid, chan.uniqueid, queue, interface, member_name, shown)
 
 
 def take_popped(session: Session, linkedid: str, dest_uniqueid: str) -> bool:

@@ -289,7 +289,7 @@ class Relay:
                 self._hand(r.kind, r.payload, r.func_path, r.job_id, r.queue)
                 requeued.append(r.id)
             if ended:
-                conn.execute(delete(_T).where(_T.c.id.in_(ended)))
+                conn.execute(_DELETE, {KEYS: ended})
             if requeued:
                 conn.execute(
                     update(_T)

@@ -79,6 +79,24 @@ def read_and_write(runtime: Runtime, pipeline: EventPipeline, stream: list[bytes
             pipeline.submit(m, time.time())
 
 
+def read_then_write(
+    runtime: Runtime, lane: RingingLane, stream: list[bytes], meanwhile: Any
+) -> None:
+    """The reader's side of ``stream``, then ``meanwhile()`` (the writer not yet running),
+    then the writer until everything is written."""
+    pipeline = EventPipeline(runtime)
+    pipeline.lane = lane
+    try:
+        read_and_write(runtime, pipeline, stream)
+        meanwhile()
+        pipeline.start()
+        assert pipeline.wait_idle(20)
+        runtime.event_bus.drain()  # type: ignore[attr-defined]
+    finally:
+        pipeline.stop()
+        lane.close()
+
+
 def rings_recorded(runtime: Runtime) -> list[tuple[str, str]]:
     with runtime.session() as s:
         return [(o.linkedid, o.interface) for o in s.scalars(select(AgentOffer))]
@@ -97,21 +115,16 @@ def test_a_ring_the_ivr_decided_pops_before_the_writer_records_it_with_what_it_r
     stream, _calls = record_stream(callers, channelvars=CHANNELVARS)
     seen = pops_seen(runtime)
     lane = lane_for(runtime)
-    pipeline = EventPipeline(runtime)
-    pipeline.lane = lane
-    try:
-        read_and_write(runtime, pipeline, stream)
+    early: list[dict[str, Any]] = []
+
+    def before_the_writer() -> None:
         wait_for(lambda: len(seen) >= 2 and len(seen) == len(lane.popped))
         runtime.event_bus.drain()  # type: ignore[attr-defined]
-        early = list(seen)
+        early.extend(seen)
         assert rings_recorded(runtime) == []  # the writer has not started: the lane popped
         assert len(early) == len(lane.popped) >= 2
-        pipeline.start()
-        assert pipeline.wait_idle(20)
-        runtime.event_bus.drain()  # type: ignore[attr-defined]
-    finally:
-        pipeline.stop()
-        lane.close()
+
+    read_then_write(runtime, lane, stream, before_the_writer)
     recorded = rings_recorded(runtime)
     # one pop per ring, none published twice (the writer took each popped ring out)
     assert Counter((p["linkedid"], p["agent_interface"]) for p in seen) == Counter(recorded)
@@ -144,19 +157,13 @@ def test_what_the_lane_cannot_pop_the_writer_pops_after_its_commit_once(regions)
     seen = pops_seen(runtime)
     unreachable = ElderRegions(create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none"))
     lane = lane_for(runtime, unreachable)
-    pipeline = EventPipeline(runtime)
-    pipeline.lane = lane
-    try:
-        read_and_write(runtime, pipeline, stream)
+
+    def before_the_writer() -> None:
         wait_for(lambda: lane.stats["left_to_writer"] >= 1 and not lane.popped)
         runtime.event_bus.drain()  # type: ignore[attr-defined]
         assert seen == [] and lane.popped == set()
-        pipeline.start()
-        assert pipeline.wait_idle(20)
-        runtime.event_bus.drain()  # type: ignore[attr-defined]
-    finally:
-        pipeline.stop()
-        lane.close()
+
+    read_then_write(runtime, lane, stream, before_the_writer)
     recorded = rings_recorded(runtime)
     assert len(recorded) >= 2
     assert Counter((p["linkedid"], p["agent_interface"]) for p in seen) == Counter(recorded)
