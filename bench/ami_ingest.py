@@ -4,22 +4,27 @@ and PostgreSQL.
 Measures, in one run:
 - events/s processed end to end (read from AMI, handled, committed), overall and over the
   sustained-load window, and the largest backlog between reader and writer;
-- p50/p99 from the simulator writing AgentCalled to callcenter publishing CallRinging (the
-  screen pop), both clocks being this machine's;
+- p50/p99 from the simulator writing AgentCalled to a console's subscriber receiving its
+  CallRinging (the screen pop) from Redis, both clocks being this machine's; the pop comes from
+  the screen-pop service (its own process and AMI session) or from callcenter's writer after
+  its commit, whichever is first, and each pop is checked against the call's record and
+  counted against the rings recorded (one per ring);
 - the accounting check: every simulated call recorded once, with the simulator's own outcome,
   queue, agent, wait and talk time;
 - the ceiling: stock panoramisk with a no-op handler reading a pre-recorded stream as fast as a
   socket delivers it (and this project's adapter on the same stream), and the ratio.
 
 The simulator runs in its own process (as Asterisk would), configured like asterisk_conf's
-manager.conf: read classes call,agent,user and the HOTLINE_* channel variables. A fresh
-PostgreSQL database is created for the run and dropped afterwards.
+manager.conf: callcenter's user (read classes call,agent,user), the screen-pop service's (the
+rings only) and the HOTLINE_* channel variables. A fresh PostgreSQL database is created for the
+run and dropped afterwards; events go through the machine's Redis, in a namespace of the run.
 
     python bench/ami_ingest.py [--rate 180] [--talk 50] [--seconds 40] [--concurrency 500] [--agents 640]
         [--runs 3]
 
-Each run has a fresh database, simulator and callcenter; the ceiling is measured once. CPU per
-event for callcenter (the service, in this process) and for the simulator (the load generator).
+Each run has a fresh database, simulator, callcenter and screen-pop service; the ceiling is
+measured once. CPU per event for the service (callcenter, in this process, and the screen-pop
+service, each also apart) and for the simulator (the load generator).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.support import (  # noqa: E402
+    REDIS_URL,
     CpuMeter,
     GcPauses,
     Runs,
@@ -63,6 +69,7 @@ TARGETS = [
     Target("events_per_s", ">=", 5000),
 ]
 SECRET = "bench-ami-secret"
+POP_SECRET = "bench-ami-pop-secret"
 CHANNELVARS = [
     "HOTLINE_ELDER_ID",
     "HOTLINE_INTENT",
@@ -77,12 +84,14 @@ CHANNELVARS = [
 
 def sim_config(agents: int, time_scale: float, seed: int) -> Any:
     from callcenter.pbx_sim import default_config
+    from callcenter.pbx_sim.config import screen_pop_user
 
     cfg = default_config(secret=SECRET, agents=agents)
     cfg.time_scale = time_scale
     cfg.channelvars = list(CHANNELVARS)
     cfg.users["hotline"].read = "call,agent,user"
     cfg.users["hotline"].write = "call,agent,originate,reporting,user"
+    cfg.users["hotline-pop"] = screen_pop_user(POP_SECRET)
     cfg.seed = seed
     rng = random.Random(seed)
     for i, desk in enumerate(cfg.agents):
@@ -317,6 +326,122 @@ def measure_ceiling(stream: bytes, events: int) -> dict[str, float]:
 # -- the run ------------------------------------------------------------------------------------
 
 
+def _listen(channel: str, ready: Any, stop: Any, out: Any) -> None:
+    import json
+
+    import redis
+
+    pubsub = redis.Redis.from_url(REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel)
+    pubsub.get_message(timeout=1)  # the subscription's confirmation
+    ready.set()
+    received: list[tuple[float, bytes]] = []
+    while not stop.is_set():
+        msg = pubsub.get_message(timeout=0.1)
+        if msg is not None and b'"CallRinging"' in msg["data"]:
+            received.append((time.time(), msg["data"]))
+    rings = []
+    for at, raw in received:
+        envelope = json.loads(raw)
+        if envelope["type"] == "CallRinging":
+            rings.append((at, envelope["data"]))
+    out.send(rings)
+    out.close()
+
+
+def _forget_namespace(namespace: str) -> None:
+    """The run's keys in the shared Redis (each pop's claim)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+        client.delete(key)
+
+
+class PopListener:
+    """A console's view of the bus in a process of its own: when each pop is received."""
+
+    def __init__(self, channel: str) -> None:
+        ctx = mp.get_context("fork")
+        self._ready, self._stop = ctx.Event(), ctx.Event()
+        self._ours, theirs = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(
+            target=_listen, args=(channel, self._ready, self._stop, theirs), daemon=True
+        )
+
+    def start(self) -> PopListener:
+        self._proc.start()
+        if not self._ready.wait(10):
+            raise TimeoutError("pop listener did not subscribe")
+        return self
+
+    def stop(self) -> tuple[list[tuple[str, str, float]], list[dict[str, Any]]]:
+        """(linkedid, desk, received at) of each pop, and what each showed."""
+        time.sleep(0.5)  # the last pops in flight
+        self._stop.set()
+        rings = self._ours.recv()
+        self._proc.join(10)
+        return [(d["linkedid"], d["agent_interface"], at) for at, d in rings], [
+            d for _at, d in rings
+        ]
+
+
+def _serve_pops(settings: Any, port: int, ready: Any, stop: Any, out: Any) -> None:
+    from callcenter.screen_pop import ScreenPops
+    from platform_core.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    service = ScreenPops(runtime, host="127.0.0.1", port=port, ping_interval=0)
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(service.run(stopping))
+        while not service.ready:
+            await asyncio.sleep(0.01)
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        stopping.set()
+        await task
+
+    asyncio.run(main())
+    out.send(service.stats())
+    out.close()
+    runtime.close()
+
+
+class ScreenPopProcess:
+    """``hotline callcenter pops`` in a process of its own, as deployed."""
+
+    def __init__(self, settings: Any, port: int) -> None:
+        ctx = mp.get_context("fork")
+        self._ready, self._stop = ctx.Event(), ctx.Event()
+        self._ours, theirs = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(
+            target=_serve_pops, args=(settings, port, self._ready, self._stop, theirs), daemon=True
+        )
+
+    def start(self) -> ScreenPopProcess:
+        self._proc.start()
+        if not self._ready.wait(30):
+            raise TimeoutError("screen-pop service did not log in")
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self._proc.pid is not None
+        return self._proc.pid
+
+    def pids(self) -> list[int]:
+        return [self.pid]
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        stats: dict[str, Any] = self._ours.recv()
+        self._proc.join(10)
+        return stats
+
+
 def measure_run(a: argparse.Namespace, ceiling: dict[str, float]) -> dict[str, Any]:
     """One run on a fresh database: a simulator process, callcenter in this process."""
     with scratch_database() as url:
@@ -335,24 +460,14 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
 
     engine = make_engine(url)
     metadata.create_all(engine)
-    runtime = build_runtime(bench_settings(url, ami_secret=SECRET), engine=engine)
+    # as deployed: callcenter and the screen-pop service in their own processes, the pops
+    # reaching the console through Redis; a listener of its own times each pop as received
+    settings = bench_settings(
+        url, ami_secret=SECRET, ami_pop_secret=POP_SECRET, redis_url=REDIS_URL
+    )
+    runtime = build_runtime(settings, engine=engine)
     install_runtime(runtime)
-    ringing: list[tuple[str, str, float]] = []
-    shown: list[dict[str, Any]] = []  # what each pop showed, checked against the call's record
-    original_publish_many = runtime.event_bus.publish_many
-
-    def publish_many(envelopes: list[dict[str, Any]]) -> None:
-        # the moment a pop is handed to the bus: by the ringing lane as the ring is read, or by
-        # the outbox's relay after the writer's commit (a transaction's events together)
-        at = time.time()
-        for envelope in envelopes:
-            if envelope["type"] == "CallRinging":
-                d = envelope["data"]
-                ringing.append((d["linkedid"], d["agent_interface"], at))
-                shown.append(d)
-        original_publish_many(envelopes)
-
-    runtime.event_bus.publish_many = publish_many  # type: ignore[method-assign]
+    listener = PopListener(f"{settings.redis_namespace}:events").start()
 
     ctx = mp.get_context("fork")
     port_q, truth_q, go, stop = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Event()
@@ -369,6 +484,7 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
     sim = ctx.Process(target=simulator_process, args=(args, port_q, go, truth_q, stop), daemon=True)
     sim.start()
     port = port_q.get(timeout=60)
+    pops = ScreenPopProcess(settings, port).start()
     center = CallCenterThread(
         runtime, host="127.0.0.1", port=port, username="hotline", secret=SECRET, ping_interval=0
     )
@@ -404,7 +520,12 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
     # a service freezes what its start built (settle_service_process, once per process); this
     # process starts a callcenter per run, and what earlier runs left grew every run's collections
     settle_load_generator()
-    cpu = CpuMeter(service=own_process, loadgen=lambda: [sim.pid]).start()
+    cpu = CpuMeter(
+        service=lambda: [os.getpid(), pops.pid],
+        callcenter=own_process,
+        screen_pop=pops.pids,
+        loadgen=lambda: [sim.pid],
+    ).start()
     service_pauses = GcPauses().start()
     go.set()
     truth = truth_q.get(timeout=a.seconds + 300)
@@ -468,6 +589,8 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
             wrong.append((linkedid, mine, theirs))
     with runtime.session() as s:
         rings = s.scalar(select(func.count()).select_from(AgentOffer))
+    ringing, shown = listener.stop()
+    pop_stats = pops.stop()
     pops_wrong = sum(
         1
         for d in shown
@@ -489,11 +612,11 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
         if times:
             latencies.append((published - times.pop(0)) * 1000)
 
-    center_stats = center.center.stats()
     center.stop()
     stop.set()  # the simulator goes after callcenter, which would otherwise try to reconnect
     sim.join(30)
     runtime.close()
+    _forget_namespace(settings.redis_namespace)
 
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(
@@ -523,7 +646,8 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
         "p50_ms": round(p50, 1),
         "p99_ms": round(p99, 1),
         "screen_pops": len(latencies),
-        "pops_by_lane": center_stats["ringing_lane"]["popped"],
+        "pops_by_screen_pop_service": pop_stats["lane"]["popped"],
+        "screen_pop_ami_events": pop_stats["ami"]["events"],
         "pops_not_one_per_ring": abs(len(shown) - rings),
         "pops_wrong": pops_wrong,
         "lost": len(lost),

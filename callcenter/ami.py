@@ -278,23 +278,8 @@ class HotlineAmiProtocol(AMIProtocol):
             text = self._read_banner(text)
             if not text:
                 return
-        blocks = self._blocks(text)
-        if self.client.on_urgent is not None and self.client.urgent_prefixes:
-            self._deliver_urgent(blocks, received_at)
-        for block in blocks:
+        for block in self._blocks(text):
             self._deliver(block, received_at)
-
-    def _deliver_urgent(self, blocks: list[str], received_at: float) -> None:
-        on_urgent, prefixes = self.client.on_urgent, self.client.urgent_prefixes
-        assert on_urgent is not None
-        for block in blocks:
-            if not block.startswith(prefixes):
-                continue
-            try:
-                for message in parse_block(block):
-                    on_urgent(message, received_at)
-            except Exception:  # noqa: BLE001 - it is delivered in order all the same
-                log.exception("AMI 紧急事件处理失败 / urgent event handling failed")
 
     def _read_banner(self, text: str) -> str:
         """Take the banner line off the front; what follows it is returned."""
@@ -420,8 +405,6 @@ class AmiClient:
         auth_retries: int = 3,
         accept_events: frozenset[str] | None = None,
         max_block_chars: int = MAX_BLOCK_CHARS,
-        urgent_events: frozenset[str] = frozenset(),
-        on_urgent: MessageCallback | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.username, self.secret = username, secret
@@ -439,13 +422,6 @@ class AmiClient:
         # Event names worth parsing (None: all); responses and list items are always parsed.
         self.accept_events = accept_events
         self.max_block_chars = max_block_chars
-        # Events ``on_urgent`` sees first, as soon as a read holding them is split into blocks,
-        # before any block of that read is delivered in order to ``on_message`` (a read during
-        # a burst holds hundreds: the screen pop's ring no longer waits behind them).
-        self.urgent_prefixes = tuple(
-            f"Event: {name}{end}" for name in sorted(urgent_events) for end in ("\r\n", "\n")
-        )
-        self.on_urgent = on_urgent
         self.version: str | None = None
         self._protocol: HotlineAmiProtocol | None = None
         self._protocol_lost: HotlineAmiProtocol | None = None

@@ -7,19 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-import time
 from typing import Any
 
 from callcenter.ami import AmiActionTimeout, AmiClient, AmiError
 from callcenter.events import ACCEPTED_EVENTS
+from callcenter.loop_thread import LoopThread
 from callcenter.pipeline import EventPipeline
 from callcenter.queue_log import QueueLogFollower
 from callcenter.resync import ResyncStats, resync
-from callcenter.ringing_lane import RingingLane
 from platform_core import clock
-from platform_core.calls.ringing import ElderRegions
-from platform_core.calls.variables import inbound_context_names
 from platform_core.process import (
     SWITCH_INTERVAL_S,
     favour_waiting_threads,
@@ -50,14 +46,6 @@ class CallCenter:
         self.runtime = runtime
         self.pipeline = EventPipeline(runtime, max_backlog=s.callcenter_backlog_max)
         self.pipeline.on_recovered = self._database_recovered
-        # a ring the IVR decided pops as it is read (callcenter.ringing_lane)
-        self.ringing = RingingLane(
-            runtime.event_bus,
-            ElderRegions(runtime.engine),
-            inbound_contexts=inbound_context_names(s.call_inbound_contexts),
-            home_region=s.home_region_code,
-        )
-        self.pipeline.lane = self.ringing
         # the wrap-up pauses the writer decides go out through telephony after their commit
         self.desks = DeskCommands(runtime, name="wrapup-desks")
         self.pipeline.on_desk_commands = self.desks.send
@@ -76,8 +64,6 @@ class CallCenter:
             username=username or s.ami_username,
             secret=s.ami_secret if secret is None else secret,
             on_message=self.pipeline.submit,
-            urgent_events=frozenset({"AgentCalled"}),
-            on_urgent=self.pipeline.ring,
             on_connected=self._connected,
             **options,
         )
@@ -206,7 +192,6 @@ class CallCenter:
             await asyncio.gather(*background, return_exceptions=True)
             await self.commands.stop()
             self.pipeline.stop()
-            self.ringing.close()
             if self.queue_log is not None:
                 self.queue_log.close()
             self.desks.close()
@@ -215,7 +200,6 @@ class CallCenter:
         return {
             "ami": self.ami.stats.as_dict(),
             "pipeline": self.pipeline.stats.as_dict(),
-            "ringing_lane": dict(self.ringing.stats),
             "resyncs": self.resyncs,
             "resync_failures": self.resync_failures,
             "resync_unreadable": dict(self.resync_stats),
@@ -231,43 +215,12 @@ class CallCenter:
         }
 
 
-class CallCenterThread:
+class CallCenterThread(LoopThread):
     """callcenter on its own thread and loop: the one-process demo, tests, benchmarks."""
 
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         self.center = CallCenter(runtime, **kwargs)
-        self.loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._main, name="callcenter", daemon=True)
-        self.error: BaseException | None = None
+        super().__init__("callcenter", self.center.run)
 
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def go() -> None:
-            self._stop = asyncio.Event()
-            await self.center.run(self._stop)
-
-        try:
-            self.loop.run_until_complete(go())
-        except BaseException as exc:  # noqa: BLE001 - reported to whoever started us
-            self.error = exc
-            log.error("callcenter 停止: %r / callcenter stopped", exc)
-
-    def start(self, *, wait_connected: float | None = 10.0) -> CallCenterThread:
-        self._thread.start()
-        if wait_connected:
-            deadline = time.monotonic() + wait_connected
-            while time.monotonic() < deadline:
-                if self.center.resyncs and self.center.pipeline.wait_idle(0.05):
-                    return self
-                if self.error is not None:
-                    raise self.error
-                time.sleep(0.02)
-            raise TimeoutError("callcenter 未能连接 AMI / callcenter did not connect")
-        return self
-
-    def stop(self) -> None:
-        if self._stop is not None and self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(15)
+    def is_ready(self) -> bool:
+        return bool(self.center.resyncs) and self.center.pipeline.wait_idle(0.05)

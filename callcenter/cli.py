@@ -162,6 +162,70 @@ def _serve_operations(runtime: Runtime, center: Any) -> Any:
 
 
 @callcenter.command()
+def pops() -> None:
+    """弹屏服务: 以独立 AMI 用户读取振铃并即时弹屏 / the screen-pop service (its own AMI user)."""
+    from callcenter.ami import AmiAuthenticationFailed
+    from callcenter.screen_pop import ScreenPops
+
+    runtime = _runtime(wait_for_database=True)
+    service = ScreenPops(runtime)
+    operations = _serve_pop_operations(runtime, service)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await service.run(stop)
+
+    s = runtime.settings
+    click.echo(f"screen pop → AMI {s.ami_host}:{s.ami_port} ({s.ami_pop_username})")
+    try:
+        asyncio.run(main())
+    except AmiAuthenticationFailed as exc:
+        click.echo(
+            f"{exc}\n请检查 HOTLINE_AMI_POP_USERNAME / HOTLINE_AMI_POP_SECRET 与 manager.conf / "
+            "check the AMI credentials against manager.conf",
+            err=True,
+        )
+        sys.exit(2)
+    finally:
+        if operations is not None:
+            operations.stop()
+        runtime.close()
+
+
+def _serve_pop_operations(runtime: Runtime, service: Any) -> Any:
+    """Metrics (rings read, pops published, rings left to callcenter's writer) and health on
+    HOTLINE_METRICS_PORT; ready once logged in to Asterisk."""
+    from platform_core import observability
+
+    def figures() -> dict[str, Any]:
+        stats = service.stats()
+        return {
+            "ami_events": stats["ami"]["events"],
+            "ami_reconnects": stats["ami"]["disconnects"],
+            "pops_published": stats["lane"]["popped"],
+            "rings_left_to_writer": stats["lane"]["left_to_writer"],
+            "ami_connected": service.ready,
+        }
+
+    observability.register_once(
+        "screen_pop",
+        observability.StatsCollector(
+            "hotline_screen_pop", figures, is_counter=lambda name: name != "ami_connected"
+        ),
+    )
+
+    def ready() -> None:
+        if not service.ready:
+            raise ConnectionError("AMI not connected")
+
+    return observability.serve_operations(runtime, extra_checks={"ami": ready})
+
+
+@callcenter.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON / print JSON")
 @click.option(

@@ -41,10 +41,9 @@ from sqlalchemy.orm import Session
 
 from callcenter import events as ami_events
 from callcenter.handlers import dispatch
-from callcenter.ringing_lane import RingingLane
 from platform_core import clock
-from platform_core.calls import ringing, unit_of_work
 from platform_core.calls import service as calls
+from platform_core.calls import unit_of_work
 from platform_core.calls.variables import named_elder
 from platform_core.flows import call_end
 from platform_core.runtime import Runtime
@@ -71,7 +70,7 @@ PROBE_EVENT = "HotlineProbe"
 
 # A read carrying this many wanted events means the reader is behind the socket (a burst): the
 # writer then waits up to _STEP_BACK_S before its next batch, leaving the interpreter to the
-# reader (and the screen pops it sends) and writing the burst in fewer, larger batches.
+# reader and writing the burst in fewer, larger batches.
 _FULL_READ = 30
 _STEP_BACK_S = 0.15
 
@@ -216,8 +215,6 @@ class EventPipeline:
         self.on_desk_commands: Callable[[list[DeskCommand]], None] | None = None
         # Called on the writer thread once the database takes work again after an outage.
         self.on_recovered: Callable[[], None] | None = None
-        # Pops the rings the IVR decided at once (callcenter.ringing_lane), when set.
-        self.lane: RingingLane | None = None
 
     # -- reader side (event loop) -------------------------------------------------------------
 
@@ -258,12 +255,6 @@ class EventPipeline:
         with self._lock:
             self._pending += 1
         self._queue.put((message, received_at, None))
-
-    def ring(self, message: Message, received_at: float) -> None:
-        """Called by the AMI reader for an AgentCalled as soon as its read is split, before it
-        is submitted in order: the lane pops it if it can (never blocks)."""
-        if self.lane is not None and self._pending < self.max_backlog:
-            self.lane.ring(message, received_at)
 
     def open_window(self) -> _Window:
         w = _Window()
@@ -440,8 +431,6 @@ class EventPipeline:
         """
         if self._session is None:
             self._session = self.runtime.session_factory()
-            if self.lane is not None:
-                self._session.info[ringing.POPPED] = self.lane.popped
         s = self._session
         try:
             result = work(s)

@@ -44,6 +44,7 @@ class Demo:
     runtime: Any
     console: Any
     callcenter: Any
+    screen_pops: Any
     sim: Any
     ivr: Any
     ivr_loop: asyncio.AbstractEventLoop
@@ -115,6 +116,7 @@ class Demo:
             self.console.stop,
             self.console.app.extensions["hotline_warehouse"].close,
             self.callcenter.stop,
+            self.screen_pops.stop,
             self.sim.stop,
         ]
         if self.devices is not None:
@@ -205,7 +207,9 @@ def start_demo(
     from agent_console.server import ConsoleServer
     from callcenter.app import CallCenterThread
     from callcenter.pbx_sim import AmiUser, PhoneConfig, default_config
+    from callcenter.pbx_sim.config import screen_pop_user
     from callcenter.pbx_sim.harness import SimulatorThread
+    from callcenter.screen_pop import ScreenPopsThread
     from hotline.context import runtime_for_cli
     from hotline.demo_data.accounts import (
         DEMO_AGENT_INTERFACE,
@@ -234,7 +238,11 @@ def start_demo(
     config = default_config(
         username=settings.ami_username, secret=settings.ami_secret, agents=agents
     )
-    config.users = {settings.ami_username: AmiUser(secret=settings.ami_secret)}
+    # as manager.conf: callcenter's user and the screen-pop service's (the rings only)
+    config.users = {
+        settings.ami_username: AmiUser(secret=settings.ami_secret),
+        settings.ami_pop_username: screen_pop_user(settings.ami_pop_secret),
+    }
     config.time_scale = time_scale
     config.agi_url = f"agi://{host}:{ivr.port}"
     rng = random.Random(8)
@@ -270,6 +278,7 @@ def start_demo(
         secret=settings.ami_secret,
     )
     center.start()
+    pops = ScreenPopsThread(runtime, host=host, port=sim.port).start()
     console.start()
     from callcenter.alarm_intake import start_in_process as start_alarm_intake
     from platform_core.periodic import ensure_periodic_jobs
@@ -283,6 +292,7 @@ def start_demo(
         runtime=runtime,
         console=console,
         callcenter=center,
+        screen_pops=pops,
         sim=sim,
         ivr=ivr,
         ivr_loop=ivr_loop,

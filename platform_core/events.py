@@ -3,7 +3,9 @@
 Services call ``publish_on_commit(session, event)`` (platform_core.outbox: the platform's one
 after-commit mechanism, imported here for them). Subscribers receive plain envelopes
 (``{"id", "type", "occurred_at", "region_code", "data"}``) whether the bus is in-process or
-Redis pub/sub, so the console relays both the same way. Redis pub/sub forgets what is published
+Redis pub/sub, so the console relays both the same way. An envelope with a ``once`` key (an
+event two processes may both publish: the screen pop, from the ringing lane and from the writer)
+goes out at most once whoever publishes it first (:data:`ONCE_KEPT_S`). Redis pub/sub forgets what is published
 while a subscriber is away: a subscriber passes ``on_gap`` and is told after every reconnect, so
 its clients re-fetch a snapshot; events the outbox relays late (Redis was down when they
 committed) follow, in order, with their original ``occurred_at``.
@@ -43,15 +45,24 @@ class DomainEvent:
 
     type_name: ClassVar[str] = ""
 
+    def once(self) -> str | None:
+        """What makes this event one of a kind when more than one process may publish it
+        (None: each publication is a new event)."""
+        return None
+
     def envelope(self) -> Envelope:
         data = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        return {
+        envelope = {
             "id": uuid.uuid4().hex,
             "type": self.type_name or type(self).__name__,
             "occurred_at": clock.now().isoformat(),
             "region_code": data.get("region_code"),
             "data": data,
         }
+        once = self.once()
+        if once is not None:
+            envelope["once"] = once
+        return envelope
 
 
 def _plain(value: Any) -> Any:
@@ -66,6 +77,28 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+# How long an envelope's ``once`` key is remembered: far longer than a ring lasts.
+ONCE_KEPT_S = 3600
+
+
+class _OnceSeen:
+    """The ``once`` keys an in-process bus published lately (it is one process's bus)."""
+
+    def __init__(self, most: int = 100_000) -> None:
+        self.most = most
+        self._seen: dict[str, float] = {}
+
+    def first(self, key: str) -> bool:
+        now = time.monotonic()
+        at = self._seen.get(key)
+        if at is not None and now - at < ONCE_KEPT_S:
+            return False
+        if len(self._seen) >= self.most:
+            self._seen.clear()
+        self._seen[key] = now
+        return True
 
 
 class EventBus(Protocol):
@@ -97,12 +130,19 @@ class InProcessEventBus:
         self._queue: queue.Queue[Envelope | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="event-bus", daemon=True)
         self._thread.start()
+        self._once = _OnceSeen()
+        self._once_lock = threading.Lock()
 
     def publish(self, envelope: Envelope) -> None:
-        self._queue.put(envelope)
+        self.publish_many([envelope])
 
     def publish_many(self, envelopes: list[Envelope]) -> None:
         for envelope in envelopes:
+            once = envelope.get("once")
+            if once is not None:
+                with self._once_lock:
+                    if not self._once.first(once):
+                        continue
             self._queue.put(envelope)
 
     def subscribe(
@@ -149,6 +189,15 @@ class InProcessEventBus:
         self._queue.put(None)
 
 
+# Claim the envelope's key and publish it in one step (a script runs alone on the server).
+_PUBLISH_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[3])) then
+    return redis.call('PUBLISH', ARGV[1], ARGV[2])
+end
+return -1
+"""
+
+
 class RedisEventBus:
     """Redis pub/sub on ``<namespace>:events``; one listener thread that survives restarts."""
 
@@ -164,16 +213,28 @@ class RedisEventBus:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._subscribed = threading.Event()
+        self._publish_once = self._redis.register_script(_PUBLISH_ONCE)
 
     def publish(self, envelope: Envelope) -> None:
-        self._redis.publish(self.channel, json.dumps(envelope, ensure_ascii=False))
+        self.publish_many([envelope])
 
     def publish_many(self, envelopes: list[Envelope]) -> None:
         """One pipeline, in order: a batch of the AMI writer or the alarm intake is hundreds of
-        events, a round trip each otherwise; a failure raises, and the outbox keeps the row."""
+        events, a round trip each otherwise; a failure raises, and the outbox keeps the row. An
+        envelope with a ``once`` key is published by a script that first claims the key, so
+        of two processes publishing it the first wins and the other publishes nothing."""
         pipe = self._redis.pipeline(transaction=False)
         for envelope in envelopes:
-            pipe.publish(self.channel, json.dumps(envelope, ensure_ascii=False))
+            message = json.dumps(envelope, ensure_ascii=False)
+            once = envelope.get("once")
+            if once is None:
+                pipe.publish(self.channel, message)
+            else:
+                self._publish_once(
+                    keys=[f"{self.channel}:once:{once}"],
+                    args=[self.channel, message, ONCE_KEPT_S],
+                    client=pipe,
+                )
         pipe.execute()
 
     def subscribe(

@@ -76,6 +76,9 @@ class Settings:
     ami_port: int = 5038
     ami_username: str = "hotline"
     ami_secret: str = ""
+    # The screen-pop service's own AMI login (manager.conf's [hotline-pop]: the rings only).
+    ami_pop_username: str = "hotline-pop"
+    ami_pop_secret: str = ""
     ami_action_timeout_s: float = 5.0
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
@@ -540,6 +543,10 @@ def _with_generated_secrets(settings: Settings) -> Settings:
     if not settings.ami_secret:
         changes["ami_secret"] = _persisted_secret(
             settings.data_dir / "ami_secret", lambda: secrets.token_urlsafe(18)
+        )
+    if not settings.ami_pop_secret:
+        changes["ami_pop_secret"] = _persisted_secret(
+            settings.data_dir / "ami_pop_secret", lambda: secrets.token_urlsafe(18)
         )
     return replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
 

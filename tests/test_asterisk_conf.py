@@ -14,7 +14,7 @@ import pytest
 import yaml
 from asterisk.config import Config
 
-from callcenter.pbx_sim.config import default_queues
+from callcenter.pbx_sim.config import default_queues, screen_pop_user
 from platform_core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +160,7 @@ def test_ami_user_is_least_privilege_and_only_for_callcenter(compose) -> None:
         "HOTLINE_QUEUE",
     } <= channelvars
     users = [name for name in manager if name != "general"]
-    assert users == ["hotline"]
+    assert users == ["hotline", "hotline-pop"]
     user = manager["hotline"]
     assert user["deny"] == ["0.0.0.0/0.0.0.0"]
     assert user["permit"] == ["${ASTERISK_CALLCENTER_IP}/255.255.255.255"]
@@ -178,8 +178,30 @@ def test_ami_user_is_least_privilege_and_only_for_callcenter(compose) -> None:
     assert user["secret"] == ["${ASTERISK_AMI_SECRET}"]
     assert cc["environment"]["HOTLINE_AMI_SECRET"].startswith("${ASTERISK_AMI_SECRET:?")
     for name, service in compose["services"].items():
-        if name not in ("callcenter", "asterisk"):
+        if name not in ("callcenter", "asterisk", "screen-pop"):
             assert "telephony" not in (service.get("networks") or {}) or name == "ivr", name
+
+
+def test_the_screen_pop_user_reads_the_rings_alone_from_its_own_address(compose) -> None:
+    """manager.conf's [hotline-pop]: read class agent, no write class, Asterisk's filter
+    passing AgentCalled only; the simulator plays the same user; compose runs the service
+    from the address it permits, with the secret Asterisk has."""
+    user = merged("manager")["hotline-pop"]
+    assert user["deny"] == ["0.0.0.0/0.0.0.0"]
+    assert user["permit"] == ["${ASTERISK_SCREEN_POP_IP}/255.255.255.255"]
+    assert "write" not in user
+    sim_user = screen_pop_user("x")
+    assert user["read"] == [sim_user.read] == ["agent"]
+    assert user["eventfilter"] == sim_user.eventfilter == ["Event: AgentCalled"]
+    assert sim_user.write == ""
+    pops = compose["services"]["screen-pop"]
+    asterisk_env = compose["services"]["asterisk"]["environment"]
+    assert pops["command"] == ["hotline", "callcenter", "pops"]
+    assert pops["networks"]["telephony"]["ipv4_address"] == asterisk_env["ASTERISK_SCREEN_POP_IP"]
+    assert user["secret"] == ["${ASTERISK_AMI_POP_SECRET}"]
+    assert pops["environment"]["HOTLINE_AMI_POP_SECRET"].startswith("${ASTERISK_AMI_POP_SECRET:?")
+    assert pops["environment"]["HOTLINE_AMI_POP_USERNAME"] == "hotline-pop"
+    assert pops["environment"]["HOTLINE_AMI_HOST"] == "asterisk"
 
 
 def test_credentials_come_from_the_environment(compose) -> None:
@@ -205,12 +227,14 @@ def test_credentials_come_from_the_environment(compose) -> None:
 
 def test_compose_runs_every_process_against_postgres_and_redis(compose) -> None:
     services = compose["services"]
-    assert {"asterisk", "postgres", "redis", "callcenter", "ivr", "worker"} <= set(services)
+    assert {"asterisk", "postgres", "redis", "callcenter", "screen-pop", "ivr", "worker"} <= set(
+        services
+    )
     commands = {name: s.get("command") for name, s in services.items()}
     assert commands["callcenter"] == ["hotline", "callcenter"]
     assert commands["console-1"] == commands["console-2"] == ["hotline", "console"]
     assert commands["worker"][:2] == ["hotline", "worker"]
-    for name in ("console-1", "console-2", "callcenter", "ivr", "worker"):
+    for name in ("console-1", "console-2", "callcenter", "screen-pop", "ivr", "worker"):
         env = services[name]["environment"]
         assert env["HOTLINE_DATABASE_URL"].startswith("postgresql://")
         assert "host=postgres:5432" in env["HOTLINE_DATABASE_URL"]

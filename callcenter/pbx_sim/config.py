@@ -80,6 +80,9 @@ class AmiUser:
     secret: str
     read: str = "system,call,agent,user,dialplan"
     write: str = "system,call,agent,user,originate,reporting"
+    # manager.conf's eventfilter lines: regular expressions on an event's text; with any
+    # filter not starting with "!", an event must match one of them; none of the "!" ones
+    eventfilter: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -143,8 +146,16 @@ def default_queues() -> list[QueueConfig]:
 DEMO_AGENT_NAMES = ["王芳", "李娜", "张伟", "乌云", "斯琴", "巴特尔", "刘洋", "其其格"]
 
 
-def default_config(*, username: str = "hotline", secret: str = "", agents: int = 6) -> SimConfig:
-    """A small hotline: both queues, ``agents`` desks (PJSIP/8001...) logged into both."""
+def screen_pop_user(secret: str) -> AmiUser:
+    """asterisk_conf/manager.conf's ``[hotline-pop]``: the rings only, no action class."""
+    return AmiUser(secret=secret, read="agent", write="", eventfilter=["Event: AgentCalled"])
+
+
+def default_config(
+    *, username: str = "hotline", secret: str = "", agents: int = 6, pop_secret: str = ""
+) -> SimConfig:
+    """A small hotline: both queues, ``agents`` desks (PJSIP/8001...) logged into both; the
+    screen-pop service's user (``hotline-pop``) when ``pop_secret`` is given."""
     queues = default_queues()
     desk = [
         AgentConfig(
@@ -155,4 +166,7 @@ def default_config(*, username: str = "hotline", secret: str = "", agents: int =
         )
         for i in range(agents)
     ]
-    return SimConfig(queues=queues, agents=desk, users={username: AmiUser(secret=secret)})
+    users = {username: AmiUser(secret=secret)}
+    if pop_secret:
+        users["hotline-pop"] = screen_pop_user(pop_secret)
+    return SimConfig(queues=queues, agents=desk, users=users)

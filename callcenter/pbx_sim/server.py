@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import re
 import time
 from typing import Any
 
@@ -224,7 +225,24 @@ class AmiSession(asyncio.Protocol):
             self._remove_sink()
             self._remove_sink = None
         if mask:
-            self._remove_sink = self.pbx.add_sink(mask, lambda _n, _c, data: self.send(data))
+            self._remove_sink = self.pbx.add_sink(mask, self._event_sink())
+
+    def _event_sink(self) -> Any:
+        """What sends an event to this session, through the user's event filters if any."""
+        user = self.pbx.config.users[str(self.username)]
+        if not user.eventfilter:
+            return lambda _n, _c, data: self.send(data)
+        passing = [re.compile(f.encode()) for f in user.eventfilter if not f.startswith("!")]
+        barred = [re.compile(f[1:].encode()) for f in user.eventfilter if f.startswith("!")]
+
+        def filtered(_name: str, _cls: str, data: bytes) -> None:
+            if passing and not any(p.search(data) for p in passing):
+                return
+            if any(b.search(data) for b in barred):
+                return
+            self.send(data)
+
+        return filtered
 
     def do_events(self, f: dict[str, Any], aid: str | None, _: Any) -> None:
         self._set_events(str(f.get("eventmask", "off")))

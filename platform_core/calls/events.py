@@ -26,7 +26,8 @@ class CallQueued(DomainEvent):
 
 @dataclass(frozen=True)
 class CallRinging(DomainEvent):
-    """The screen pop: an agent's phone rings for this caller."""
+    """The screen pop: an agent's phone rings for this caller. Both the ringing lane and the
+    writer publish it; the first publication of a ring is the only one."""
 
     type_name: ClassVar[str] = "CallRinging"
     linkedid: str
@@ -40,6 +41,10 @@ class CallRinging(DomainEvent):
     intent: str | None
     priority: int
     region_code: str
+    ring_uniqueid: str  # the ringing leg's channel: one ring of this call at this desk
+
+    def once(self) -> str | None:
+        return f"CallRinging:{self.linkedid}:{self.ring_uniqueid}"
 
 
 @dataclass(frozen=True)

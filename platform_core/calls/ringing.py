@@ -1,15 +1,15 @@
 """The screen pop of a ring, from the call's record or straight from the ring itself.
 
 The writer records a ring (AgentCalled) in a batch with everything the AMI sent around it and
-publishes its pop after that batch commits, so the pop waited for the whole batch and for the
-one before it: under a full hotline's load on two cores, most of the pop's time. Yet once the
-IVR has run, the ring carries everything the pop shows: Asterisk writes the IVR's decisions
+publishes its pop after that batch commits, so the pop waits for the whole batch and for the
+one before it: under a full hotline's load, most of the pop's time. Yet once the IVR has run,
+the ring carries everything the pop shows: Asterisk writes the IVR's decisions
 (HOTLINE_ELDER_ID, HOTLINE_INTENT, HOTLINE_PRIORITY, ...) on every event of the caller's channel,
 and the caller id with them; only the elder's region needs a read. :func:`pop_from_ring` builds
-that pop exactly as the writer would for such a call, and None for any other (no IVR on the
-channel, a channel that is not the call's first, a context that is not the hotline's), which
-the writer then pops itself after its commit. A ring popped early is noted in the writer's
-session (:data:`POPPED`) so the writer publishes no second pop when it records it.
+that pop exactly as the writer would for such a call (:func:`ivr_decided` says which rings), for
+the screen-pop service (callcenter.screen_pop), which reads the rings on an AMI session of its
+own. Both publish every pop they build; a pop is one of a kind per ring
+(``CallRinging.once``), so the bus lets the first out and drops the second.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from collections.abc import Collection
 from typing import NamedTuple, Protocol
 
 from sqlalchemy import Engine, select
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
 
 from platform_core.calls import events as ev
 from platform_core.calls.live import LiveCall
@@ -28,10 +26,6 @@ from platform_core.calls.schemas import ChannelRef, shown_caller_id
 from platform_core.calls.variables import named_elder, variable_changes
 from platform_core.elders.models import Elder
 from platform_core.key_lists import KEYS, among
-
-# the rings popped before the writer recorded them, as (linkedid, the ringing leg's uniqueid)
-POPPED = "calls.popped"
-_RECORDED = "calls.popped_recorded"
 
 
 class _Shown(Protocol):
@@ -60,13 +54,21 @@ class _FromRing(NamedTuple):
     region_code: str
 
 
-def pop_of(call: LiveCall, queue: str, interface: str, member_name: str) -> ev.CallRinging:
-    """The pop of a ring the writer recorded."""
-    return _pop(call.linkedid, call.uniqueid, queue, interface, member_name, call)
+def pop_of(
+    call: LiveCall, ring_uniqueid: str, queue: str, interface: str, member_name: str
+) -> ev.CallRinging:
+    """The pop of a ring the writer recorded (``ring_uniqueid``: the ringing leg's channel)."""
+    return _pop(call.linkedid, call.uniqueid, ring_uniqueid, queue, interface, member_name, call)
 
 
 def _pop(
-    linkedid: str, uniqueid: str, queue: str, interface: str, member_name: str, shown: _Shown
+    linkedid: str,
+    uniqueid: str,
+    ring_uniqueid: str,
+    queue: str,
+    interface: str,
+    member_name: str,
+    shown: _Shown,
 ) -> ev.CallRinging:
     return ev.CallRinging(
         linkedid=linkedid,
@@ -80,6 +82,7 @@ def _pop(
         intent=shown.intent,
         priority=shown.priority,
         region_code=shown.region_code,
+        ring_uniqueid=ring_uniqueid,
     )
 
 
@@ -101,6 +104,7 @@ def ivr_decided(chan: ChannelRef, inbound_contexts: Collection[str]) -> bool:
 def pop_from_ring(
     chan: ChannelRef,
     *,
+    ring_uniqueid: str,
     queue: str,
     interface: str,
     member_name: str,
@@ -120,31 +124,7 @@ def pop_from_ring(
         priority=changes.get("priority", 0),
         region_code=elder_region or home_region,
     )
-    return _pop(chan.linkedid, chan.uniqueid, queue, interface, member_name, shown)
-
-
-def take_popped(session: Session, linkedid: str, dest_uniqueid: str) -> bool:
-    """Whether this ring was popped already; it is forgotten once this unit of work commits
-    (a unit of work rolled back and done again still publishes no second pop)."""
-    popped: set[tuple[str, str]] | None = session.info.get(POPPED)
-    key = (linkedid, dest_uniqueid)
-    if not popped or key not in popped:
-        return False
-    session.info.setdefault(_RECORDED, []).append(key)
-    return True
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _forget_recorded(session: Session) -> None:
-    recorded: list[tuple[str, str]] | None = session.info.pop(_RECORDED, None)
-    popped: set[tuple[str, str]] | None = session.info.get(POPPED)
-    if recorded and popped is not None:
-        popped.difference_update(recorded)
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _keep_popped(session: Session) -> None:
-    session.info.pop(_RECORDED, None)
+    return _pop(chan.linkedid, chan.uniqueid, ring_uniqueid, queue, interface, member_name, shown)
 
 
 class ElderRegions:
@@ -161,7 +141,7 @@ class ElderRegions:
 
     def regions_of(self, elder_ids: Collection[int]) -> dict[int, str | None]:
         """Each elder's region (None: not on file); raises when the database cannot say.
-        Called from one thread (the ringing lane's)."""
+        Called from one thread (the screen-pop service's lane)."""
         now = time.monotonic()
         out: dict[int, str | None] = {}
         wanted: list[int] = []

@@ -208,10 +208,9 @@ def record_agent_called(
     at: datetime,
     **leg: Unpack[AgentLeg],
 ) -> LiveOffer | None:
-    """AgentCalled: an agent's phone rings for this caller -> the screen pop (CallRinging),
-    unless the AMI reader popped this ring already (see platform_core.calls.ringing)."""
+    """AgentCalled: an agent's phone rings for this caller -> the screen pop (CallRinging;
+    the screen-pop service may have published it already: see platform_core.calls.ringing)."""
     chan, dest, queue, interface, member_name = _unpack(leg)
-    popped = ringing.take_popped(session, chan.linkedid, dest.uniqueid)
     call = _ensure_call(session, chan, at)
     if call is None or call.ended_at is not None:
         return None
@@ -226,8 +225,7 @@ def record_agent_called(
     assert agent is not None
     agent.ringing_uniqueid = dest.uniqueid
     agents.refresh_agent(session, agent, at)
-    if not popped:
-        publish_on_commit(session, ringing.pop_of(call, queue, interface, member_name))
+    publish_on_commit(session, ringing.pop_of(call, dest.uniqueid, queue, interface, member_name))
     return offer
 
 

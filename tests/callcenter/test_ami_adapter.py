@@ -568,29 +568,6 @@ def test_blocks_are_the_same_however_the_stream_is_cut() -> None:
     run(main())
 
 
-def test_urgent_events_of_a_read_come_first_and_every_event_still_in_order() -> None:
-    """A read holding hundreds of events: the ring among them reaches ``on_urgent`` before any
-    of the read is delivered, and is delivered in its place all the same."""
-    filler = "Event: Newexten\r\nPrivilege: dialplan,all\r\nUniqueid: 1.{n}\r\n\r\n"
-    ring = "Event: AgentCalled\r\nPrivilege: agent,all\r\nLinkedid: 1.1\r\n\r\n"
-    lf_ring = "Event: AgentCalled\nPrivilege: agent,all\nLinkedid: 1.2\n\n"
-    stream = "".join(filler.format(n=n) for n in range(300)) + ring + lf_ring + filler.format(n=0)
-    seen: list[str] = []
-    c = client(
-        1,
-        on_message=lambda m, t: seen.append(m["Event"]),
-        urgent_events=frozenset({"AgentCalled"}),
-        on_urgent=lambda m, t: seen.append("urgent " + m["Linkedid"]),
-    )
-
-    async def main() -> None:
-        _protocol(c).data_received(stream.encode())
-
-    run(main())
-    assert seen[:2] == ["urgent 1.1", "urgent 1.2"]
-    assert seen[2:] == ["Newexten"] * 300 + ["AgentCalled", "AgentCalled", "Newexten"]
-
-
 class _Transport(asyncio.Transport):
     def write(self, data: Any) -> None:
         pass

@@ -60,8 +60,11 @@ def test_answered_call_is_recorded_and_pops_the_screen(runtime, start_sim, start
         "intent": "meal_aid",
         "priority": 0,
         "region_code": runtime.settings.home_region_code,
+        # the desk's own channel: what makes this ring's pop one of a kind
+        "ring_uniqueid": pop["ring_uniqueid"],
     }
     c, entries, offers = _call(runtime, call.linkedid)
+    assert pop["ring_uniqueid"] in {o.dest_uniqueid for o in offers}
     assert (c.outcome, c.caller_name, c.elder_id, c.agent_interface, c.member_name) == (
         "answered",
         "张三丰",
