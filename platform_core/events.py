@@ -4,11 +4,11 @@ Services call ``publish_on_commit(session, event)`` (platform_core.outbox: the p
 after-commit mechanism, imported here for them). Subscribers receive plain envelopes
 (``{"id", "type", "occurred_at", "region_code", "data"}``) whether the bus is in-process or
 Redis pub/sub, so the console relays both the same way. An envelope with a ``once`` key (an
-event two processes may both publish: the screen pop, from the ringing lane and from the writer)
-goes out at most once whoever publishes it first (:data:`ONCE_KEPT_S`). Redis pub/sub forgets what is published
-while a subscriber is away: a subscriber passes ``on_gap`` and is told after every reconnect, so
-its clients re-fetch a snapshot; events the outbox relays late (Redis was down when they
-committed) follow, in order, with their original ``occurred_at``.
+event two processes may both publish: the screen pop, from the screen-pop service and from the
+writer) goes out at most once, whoever publishes it first (:data:`ONCE_KEPT_S`). Redis pub/sub
+forgets what is published while a subscriber is away: a subscriber passes ``on_gap`` and is
+told after every reconnect, so its clients re-fetch a snapshot; events the outbox relays late
+(Redis was down when they committed) follow, in order, with their original ``occurred_at``.
 """
 
 from __future__ import annotations

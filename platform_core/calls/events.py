@@ -26,7 +26,7 @@ class CallQueued(DomainEvent):
 
 @dataclass(frozen=True)
 class CallRinging(DomainEvent):
-    """The screen pop: an agent's phone rings for this caller. Both the ringing lane and the
+    """The screen pop: an agent's phone rings for this caller. Both the screen-pop service and the
     writer publish it; the first publication of a ring is the only one."""
 
     type_name: ClassVar[str] = "CallRinging"
