@@ -10,7 +10,7 @@ import signal
 
 import click
 
-from callcenter.pbx_sim.config import default_config
+from callcenter.pbx_sim.config import default_config, screen_pop_user
 from callcenter.pbx_sim.pbx import PbxSimulator
 from callcenter.pbx_sim.scenario import (
     LoadProfile,
@@ -95,6 +95,8 @@ def pbx_sim(
             )
         )
     cfg = scenario.config
+    # as manager.conf: the screen-pop service's user beside callcenter's
+    cfg.users.setdefault(settings.ami_pop_username, screen_pop_user(settings.ami_pop_secret))
     if time_scale is not None:
         cfg.time_scale = time_scale
     if agi_url is not None:

@@ -270,3 +270,25 @@ def test_callcenter_stops_with_a_clear_error_on_a_refused_password(env, start_si
     assert result.exit_code == 2
     assert "登录被拒绝" in result.output and "manager.conf" in result.output
     assert sim.server.failed_logins == 2
+
+
+def test_the_screen_pop_service_stops_with_a_clear_error_on_a_refused_password(
+    env, start_sim
+) -> None:
+    from callcenter.pbx_sim.config import screen_pop_user
+    from tests.callcenter.conftest import sim_config
+
+    cfg = sim_config(agents=1)
+    cfg.users["hotline-pop"] = screen_pop_user("pop-secret")
+    sim = start_sim(cfg)
+    bad = dict(
+        env,
+        HOTLINE_AMI_HOST="127.0.0.1",
+        HOTLINE_AMI_PORT=str(sim.port),
+        HOTLINE_AMI_POP_SECRET="wrong",
+        HOTLINE_AMI_AUTH_RETRIES="2",
+    )
+    result = CliRunner().invoke(cli, ["callcenter", "pops"], env=bad)
+    assert result.exit_code == 2
+    assert "HOTLINE_AMI_POP_SECRET" in result.output and "manager.conf" in result.output
+    assert sim.server.failed_logins == 2
