@@ -65,6 +65,9 @@ class RingingLane:
         self.inbound_contexts = frozenset(inbound_contexts)
         self.home_region = home_region
         self.stats = {"popped": 0, "left_to_writer": 0}
+        # what is failing now (the database, the bus): logged as it starts and as it ends, not
+        # for every group of rings in between (at the peak, hundreds a second)
+        self._failing: str | None = None
         self._desks: dict[tuple[str, str], None] = {}
         self._work: queue.SimpleQueue[ami_events.AgentCalled | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -118,9 +121,8 @@ class RingingLane:
         elders = [ring_elder(c.chan) for c in rings]
         try:
             regions = self.regions.regions_of([e for e in elders if e is not None])
-        except Exception:  # noqa: BLE001 - the writer pops those once the database answers
-            log.warning("弹屏服务无法读取老人区划 / screen pop: regions unreadable", exc_info=True)
-            self.stats["left_to_writer"] += len(rings)
+        except Exception as exc:  # noqa: BLE001 - the writer pops those once the database answers
+            self._failed("database", exc, len(rings))
             return
         envelopes = [
             pop_from_ring(
@@ -136,11 +138,24 @@ class RingingLane:
         ]
         try:
             self.bus.publish_many(envelopes)
-        except Exception:  # noqa: BLE001 - the writer's pops go out through the outbox
-            log.warning("弹屏服务发布失败 / screen pop not published", exc_info=True)
-            self.stats["left_to_writer"] += len(rings)
+        except Exception as exc:  # noqa: BLE001 - the writer's pops go out through the outbox
+            self._failed("bus", exc, len(rings))
             return
         self.stats["popped"] += len(envelopes)
+        if self._failing is not None:
+            log.info("弹屏服务已恢复 / screen pop: %s answering again", self._failing)
+            self._failing = None
+
+    def _failed(self, what: str, exc: Exception, rings: int) -> None:
+        """Leave ``rings`` to the writer; say so once as ``what`` starts failing."""
+        self.stats["left_to_writer"] += rings
+        if self._failing != what:
+            self._failing = what
+            log.warning(
+                "弹屏服务暂停, 由话务写入端弹屏 / screen pop: %s failing (%s), the writer pops",
+                what,
+                type(exc).__name__,
+            )
 
     def close(self, timeout: float = 5.0) -> None:
         self._closed = True

@@ -291,3 +291,44 @@ def test_the_writer_steps_back_while_the_reader_reads_a_burst(runtime) -> None:
     trickle = first_batch_after([one_read + i for i in range(len(kept))])
     assert burst >= pipeline_module._STEP_BACK_S * 0.8
     assert trickle < burst
+
+
+class FlakyBus:
+    """A bus that refuses until told to take again, then hands on to ``to``."""
+
+    def __init__(self, to: Any) -> None:
+        self.to = to
+        self.refusing = True
+
+    def publish_many(self, envelopes: list[dict[str, Any]]) -> None:
+        if self.refusing:
+            raise ConnectionError("Redis is restarting")
+        self.to.publish_many(envelopes)
+
+
+def test_an_outage_is_logged_as_it_starts_and_ends_not_for_every_ring(regions, caplog) -> None:
+    """At the peak the service publishes hundreds of groups of rings a second: a bus that
+    refuses them is one warning (with no caller's details), and one line when it takes again."""
+    runtime = regions
+    callers = [CallerConfig(number=f"1380000006{n}", talk=2, variables=ivr("")) for n in range(4)]
+    stream, _calls = record_stream(callers, agents=4, channelvars=CHANNELVARS)
+    messages = [m for raw in stream for m in parse_block(raw.decode())]
+    rings = [i for i, m in enumerate(messages) if m.get("Event") == "AgentCalled"]
+    bus = FlakyBus(runtime.event_bus)
+    lane = lane_for(runtime, bus=bus)
+    caplog.set_level("INFO", logger="callcenter.screen_pop")
+    try:
+        for i, m in enumerate(messages):
+            if i == rings[-1]:
+                bus.refusing = False
+            before = dict(lane.stats)
+            lane.ring(m, time.time())
+            if i in rings:  # one group of rings at a time
+                wait_for(lambda before=before: lane.stats != before)
+                time.sleep(0.05)
+    finally:
+        lane.close()
+    assert lane.stats["left_to_writer"] >= 3 and lane.stats["popped"] == 1
+    lines = [r for r in caplog.records if r.name == "callcenter.screen_pop"]
+    assert [r.levelname for r in lines] == ["WARNING", "INFO"]
+    assert not any("138000000" in r.getMessage() for r in lines)
