@@ -48,5 +48,6 @@ def ring_desk(
                 intent=intent,
                 priority=priority,
                 region_code=region_code,
+                ring_uniqueid=f"{linkedid}.8001",
             ),
         )

@@ -84,6 +84,7 @@ def test_two_clicks_start_a_care_process_from_the_screen_pop(
                 intent="daily_care",
                 priority=0,
                 region_code="150102000000",
+                ring_uniqueid=f"{CALL}.8001",
             ),
         )
     expect(page.get_by_test_id("elder-name")).to_have_text("巴特尔", timeout=10_000)
