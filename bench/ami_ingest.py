@@ -53,6 +53,7 @@ from bench.support import (  # noqa: E402
     Target,
     add_run_options,
     bench_settings,
+    drop_redis_namespace,
     own_process,
     percentile,
     scratch_database,
@@ -349,15 +350,6 @@ def _listen(channel: str, ready: Any, stop: Any, out: Any) -> None:
     out.close()
 
 
-def _forget_namespace(namespace: str) -> None:
-    """The run's keys in the shared Redis (each pop's claim)."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(match=f"{namespace}:*", count=1000):
-        client.delete(key)
-
-
 class PopListener:
     """A console's view of the bus in a process of its own: when each pop is received."""
 
@@ -616,7 +608,7 @@ def _measure_on(url: str, a: argparse.Namespace, ceiling: dict[str, float]) -> d
     stop.set()  # the simulator goes after callcenter, which would otherwise try to reconnect
     sim.join(30)
     runtime.close()
-    _forget_namespace(settings.redis_namespace)
+    drop_redis_namespace(settings.redis_namespace)  # each pop's claim
 
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(

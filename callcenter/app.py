@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from callcenter.ami import AmiActionTimeout, AmiClient, AmiError
+from callcenter.ami_login import ami_client
 from callcenter.events import ACCEPTED_EVENTS
 from callcenter.loop_thread import LoopThread
 from callcenter.pipeline import EventPipeline
@@ -49,23 +50,15 @@ class CallCenter:
         # the wrap-up pauses the writer decides go out through telephony after their commit
         self.desks = DeskCommands(runtime, name="wrapup-desks")
         self.pipeline.on_desk_commands = self.desks.send
-        options: dict[str, Any] = {
-            "accept_events": ACCEPTED_EVENTS,
-            "auth": s.ami_auth,
-            "action_timeout": s.ami_action_timeout_s,
-            "ping_interval": s.ami_ping_interval_s,
-            "reconnect_max": s.ami_reconnect_max_s,
-            "auth_retries": s.ami_auth_retries,
-        }
-        options.update(ami_options)
-        self.ami = AmiClient(
-            host=host or s.ami_host,
-            port=port or s.ami_port,
+        self.ami = ami_client(
+            s,
+            host=host,
+            port=port,
             username=username or s.ami_username,
             secret=s.ami_secret if secret is None else secret,
             on_message=self.pipeline.submit,
             on_connected=self._connected,
-            **options,
+            **{"accept_events": ACCEPTED_EVENTS, **ami_options},
         )
         self.resync_interval_s = (
             s.ami_resync_interval_s if resync_interval_s is None else resync_interval_s

@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
@@ -66,12 +67,32 @@ def callcenter(ctx: click.Context) -> None:
     """话务中心: 唯一的 AMI 连接 / the callcenter service (the one AMI connection)."""
     if ctx.invoked_subcommand is not None:
         return
-    from callcenter.ami import AmiAuthenticationFailed
     from callcenter.app import CallCenter
 
     runtime = _runtime(wait_for_database=True)
     center = CallCenter(runtime)
-    operations = _serve_operations(runtime, center)
+    _serve_until_stopped(
+        runtime,
+        center.run,
+        _serve_operations(runtime, center),
+        name="callcenter",
+        user=runtime.settings.ami_username,
+        settings_names="HOTLINE_AMI_USERNAME / HOTLINE_AMI_SECRET",
+    )
+
+
+def _serve_until_stopped(
+    runtime: Runtime,
+    serve: Callable[[asyncio.Event], Awaitable[None]],
+    operations: Any,
+    *,
+    name: str,
+    user: str,
+    settings_names: str,
+) -> None:
+    """Run an AMI service until SIGINT or SIGTERM; a refused password ends it with exit code 2
+    and the settings to check."""
+    from callcenter.ami import AmiAuthenticationFailed
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -79,15 +100,15 @@ def callcenter(ctx: click.Context) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        await center.run(stop)
+        await serve(stop)
 
     s = runtime.settings
-    click.echo(f"callcenter → AMI {s.ami_host}:{s.ami_port} ({s.ami_username})")
+    click.echo(f"{name} → AMI {s.ami_host}:{s.ami_port} ({user})")
     try:
         asyncio.run(main())
     except AmiAuthenticationFailed as exc:
         click.echo(
-            f"{exc}\n请检查 HOTLINE_AMI_USERNAME / HOTLINE_AMI_SECRET 与 manager.conf / "
+            f"{exc}\n请检查 {settings_names} 与 manager.conf / "
             "check the AMI credentials against manager.conf",
             err=True,
         )
@@ -164,36 +185,18 @@ def _serve_operations(runtime: Runtime, center: Any) -> Any:
 @callcenter.command()
 def pops() -> None:
     """弹屏服务: 以独立 AMI 用户读取振铃并即时弹屏 / the screen-pop service (its own AMI user)."""
-    from callcenter.ami import AmiAuthenticationFailed
     from callcenter.screen_pop import ScreenPops
 
     runtime = _runtime(wait_for_database=True)
     service = ScreenPops(runtime)
-    operations = _serve_pop_operations(runtime, service)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await service.run(stop)
-
-    s = runtime.settings
-    click.echo(f"screen pop → AMI {s.ami_host}:{s.ami_port} ({s.ami_pop_username})")
-    try:
-        asyncio.run(main())
-    except AmiAuthenticationFailed as exc:
-        click.echo(
-            f"{exc}\n请检查 HOTLINE_AMI_POP_USERNAME / HOTLINE_AMI_POP_SECRET 与 manager.conf / "
-            "check the AMI credentials against manager.conf",
-            err=True,
-        )
-        sys.exit(2)
-    finally:
-        if operations is not None:
-            operations.stop()
-        runtime.close()
+    _serve_until_stopped(
+        runtime,
+        service.run,
+        _serve_pop_operations(runtime, service),
+        name="screen pop",
+        user=runtime.settings.ami_pop_username,
+        settings_names="HOTLINE_AMI_POP_USERNAME / HOTLINE_AMI_POP_SECRET",
+    )
 
 
 def _serve_pop_operations(runtime: Runtime, service: Any) -> Any:

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Self
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class LoopThread:
             self.error = exc
             log.error("%s 停止: %r / stopped", self.name, exc)
 
-    def start(self, *, wait_connected: float | None = 10.0) -> Any:
+    def start(self, *, wait_connected: float | None = 10.0) -> Self:
         self._thread.start()
         if wait_connected:
             deadline = time.monotonic() + wait_connected

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from panoramisk.message import Message
 
 from callcenter import events as ami_events
-from callcenter.ami import AmiClient
+from callcenter.ami_login import ami_client
 from callcenter.loop_thread import LoopThread
 from platform_core.calls.ringing import ElderRegions, ivr_decided, pop_from_ring, ring_elder
 from platform_core.calls.variables import inbound_context_names
@@ -186,24 +186,17 @@ class ScreenPops:
             inbound_contexts=inbound_context_names(s.call_inbound_contexts),
             home_region=s.home_region_code,
         )
-        options: dict[str, Any] = {
-            "auth": s.ami_auth,
-            "action_timeout": s.ami_action_timeout_s,
-            "ping_interval": s.ami_ping_interval_s,
-            "reconnect_max": s.ami_reconnect_max_s,
-            "auth_retries": s.ami_auth_retries,
-        }
-        options.update(ami_options)
-        self.ami = AmiClient(
-            host=host or s.ami_host,
-            port=port or s.ami_port,
+        self.ami = ami_client(
+            s,
+            host=host,
+            port=port,
             username=username or s.ami_pop_username,
             secret=s.ami_pop_secret if secret is None else secret,
             on_message=self.lane.ring,
             # the agent class only at login; manager.conf's event filter narrows it to the rings
             events="agent",
             accept_events=frozenset({"AgentCalled"}),
-            **options,
+            **ami_options,
         )
 
     @property

@@ -213,7 +213,6 @@ class RedisEventBus:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._subscribed = threading.Event()
-        self._publish_once = self._redis.register_script(_PUBLISH_ONCE)
 
     def publish(self, envelope: Envelope) -> None:
         self.publish_many([envelope])
@@ -230,10 +229,15 @@ class RedisEventBus:
             if once is None:
                 pipe.publish(self.channel, message)
             else:
-                self._publish_once(
-                    keys=[f"{self.channel}:once:{once}"],
-                    args=[self.channel, message, ONCE_KEPT_S],
-                    client=pipe,
+                # EVAL, not a registered script: redis-py asks SCRIPT EXISTS before every
+                # pipeline holding one, a round trip more per batch of pops
+                pipe.eval(
+                    _PUBLISH_ONCE,
+                    1,
+                    f"{self.channel}:once:{once}",
+                    self.channel,
+                    message,
+                    ONCE_KEPT_S,
                 )
         pipe.execute()
 

@@ -151,11 +151,8 @@ def screen_pop_user(secret: str) -> AmiUser:
     return AmiUser(secret=secret, read="agent", write="", eventfilter=["Event: AgentCalled"])
 
 
-def default_config(
-    *, username: str = "hotline", secret: str = "", agents: int = 6, pop_secret: str = ""
-) -> SimConfig:
-    """A small hotline: both queues, ``agents`` desks (PJSIP/8001...) logged into both; the
-    screen-pop service's user (``hotline-pop``) when ``pop_secret`` is given."""
+def default_config(*, username: str = "hotline", secret: str = "", agents: int = 6) -> SimConfig:
+    """A small hotline: both queues, ``agents`` desks (PJSIP/8001...) logged into both."""
     queues = default_queues()
     desk = [
         AgentConfig(
@@ -166,7 +163,4 @@ def default_config(
         )
         for i in range(agents)
     ]
-    users = {username: AmiUser(secret=secret)}
-    if pop_secret:
-        users["hotline-pop"] = screen_pop_user(pop_secret)
-    return SimConfig(queues=queues, agents=desk, users=users)
+    return SimConfig(queues=queues, agents=desk, users={username: AmiUser(secret=secret)})
