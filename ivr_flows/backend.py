@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 # Every model registered before the pool's threads query: a model module first imported inside
@@ -142,14 +144,17 @@ class Backend:
 def identify(session: Session, *, actor: Actor, number: str, area_code: str | None) -> CallerInfo:
     """The caller behind ``number``: an elder's phone, a device SIM, or family."""
     from platform_core.calls.identification import identify_caller
-    from platform_core.elders.models import Elder
 
     identity = identify_caller(session, number=number, area_code=area_code or None)
     if not identity.matches:
         return UNKNOWN_CALLER
     if identity.ambiguous:
         return CallerInfo(kind="ambiguous")
-    elder = session.get(Elder, identity.elder_id) if identity.elder_id is not None else None
+    elder = (
+        session.execute(_caller_elder(), {"elder_id": identity.elder_id}).first()
+        if identity.elder_id is not None
+        else None
+    )
     if elder is None:
         return UNKNOWN_CALLER
     if identity.is_device:
@@ -167,6 +172,17 @@ def identify(session: Session, *, actor: Actor, number: str, area_code: str | No
         language=_remembered_language(session, elder) if own else None,
         region_code=elder.region_code,
     )
+
+
+@lru_cache(maxsize=1)
+def _caller_elder() -> Select[Any]:
+    """The few fields of the elder the IVR decides by, in a statement built once: loading the
+    whole profile as an ORM object cost more than the caller lookup before it."""
+    from platform_core.elders.models import Elder
+
+    return select(
+        Elder.id, Elder.risk_level, Elder.ivr_language, Elder.ethnicity_code, Elder.region_code
+    ).where(Elder.id == bindparam("elder_id"))
 
 
 MONGOLIAN_ETHNICITY = "02"  # GB/T 3304

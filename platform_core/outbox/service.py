@@ -110,19 +110,22 @@ def _write_pending_events(session: Session) -> None:
         _insert_events(session, envelopes)
 
 
+# built once: nearly every transaction that changes something writes one such row
+_INSERT_EVENTS = insert(_TABLE).returning(_TABLE.c.id)
+
+
 def _insert_events(session: Session, envelopes: list[Any]) -> None:
     now = clock.now()
     relay_after = now + timedelta(seconds=_grace_s(session))
     row_id = session.execute(
-        insert(_TABLE)
-        .values(
-            kind=EntryKind.EVENTS.value,
-            payload=envelopes,
-            created_at=now,
-            relay_after=relay_after,
-            attempts=0,
-        )
-        .returning(_TABLE.c.id)
+        _INSERT_EVENTS,
+        {
+            "kind": EntryKind.EVENTS.value,
+            "payload": envelopes,
+            "created_at": now,
+            "relay_after": relay_after,
+            "attempts": 0,
+        },
     ).scalar_one()
     staged = Staged(EntryKind.EVENTS, envelopes, None, None, None, relay_after, True, None, row_id)
     session.info.setdefault(_STAGED, []).append(staged)
