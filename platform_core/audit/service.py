@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Required, TypedDict, Unpack
 
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import Table, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
@@ -41,7 +41,8 @@ _HASHED = (
     "source_ip",
 )
 # one statement object for every record: built and keyed for SQLAlchemy's cache once
-_INSERT = insert(AuditRecord.__table__)
+_RECORDS: Table = AuditRecord.__table__  # type: ignore[assignment]
+_INSERT = insert(_RECORDS)
 
 
 def _content_hash(row: AuditRecord | dict[str, Any]) -> str:
