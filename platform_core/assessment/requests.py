@@ -30,7 +30,7 @@ class AssessmentRequestOpen(Conflict):
     code = "assessment_request_open"
 
 
-def open_request_exists(elder_id: int) -> ColumnElement[bool]:
+def open_request_exists(elder_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     return exists().where(
         AssessmentRequest.elder_id == elder_id, AssessmentRequest.status == "requested"
     )

@@ -469,7 +469,7 @@ def send_reassessment_reminders(session: Session, *, region_code: str, on: date)
     return sent
 
 
-def has_status(elder_id: int) -> ColumnElement[bool]:
+def has_status(elder_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     """Whether the elder has what the assessment's status shows (a current assessment or an
     open request): one EXISTS, for the care status to ask every programme in one statement."""
     return or_(

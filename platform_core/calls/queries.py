@@ -4,9 +4,10 @@ console loads before it applies events."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from platform_core import clock
@@ -35,14 +36,23 @@ def recent_calls(
     session: Session, *, elder_id: int | None = None, number: str | None = None, limit: int = 10
 ) -> list[Call]:
     """The caller's last calls, for the screen pop."""
-    q = select(Call).order_by(Call.started_at.desc()).limit(limit)
     if elder_id is not None:
-        q = q.where(Call.elder_id == elder_id)
-    elif number:
-        q = q.where(Call.caller_number == number)
-    else:
-        return []
-    return list(session.scalars(q))
+        return list(session.scalars(_recent_calls("elder_id", limit), {"key": elder_id}))
+    if number:
+        return list(session.scalars(_recent_calls("caller_number", limit), {"key": number}))
+    return []
+
+
+@lru_cache(maxsize=8)
+def _recent_calls(by: str, limit: int) -> Select[Call]:
+    """The last ``limit`` calls whose ``by`` column equals ``key``, built once for each: every
+    screen pop runs one."""
+    return (
+        select(Call)
+        .where(getattr(Call, by) == bindparam("key"))
+        .order_by(Call.started_at.desc())
+        .limit(limit)
+    )
 
 
 def day_bounds(settings: Settings, day: date) -> tuple[datetime, datetime]:

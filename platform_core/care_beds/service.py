@@ -626,7 +626,7 @@ def month_services(
     ]
 
 
-def has_status(elder_id: int) -> ColumnElement[bool]:
+def has_status(elder_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     """Whether the elder has a care bed (applied for or past): the care status's probe."""
     return exists().where(CareBed.elder_id == elder_id)
 

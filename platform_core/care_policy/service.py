@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, ClassVar, Protocol, TypeVar, get_args, get_origin, get_type_hints
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor, Role
@@ -149,6 +150,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=1)
+def _policy_rows() -> Select[CarePolicyRow]:
+    """A section's overrides for the region-wide and league ``codes``, built once: the care
+    status beside every screen pop reads the meal aid policy."""
+    return select(CarePolicyRow).where(
+        CarePolicyRow.section == bindparam("section"),
+        CarePolicyRow.league_code.in_(bindparam("codes", expanding=True)),
+    )
+
+
 def policy_for(session: Session, cls: type[P], *, region_code: str, base: P | None = None) -> P:
     """The policy in force for a record in ``region_code``: defaults (or ``base``), then the
     region-wide overrides, then the league's."""
@@ -158,9 +169,7 @@ def policy_for(session: Session, cls: type[P], *, region_code: str, base: P | No
     rows = {
         r.league_code: r
         for r in session.scalars(
-            select(CarePolicyRow).where(
-                CarePolicyRow.section == section, CarePolicyRow.league_code.in_({province, league})
-            )
+            _policy_rows(), {"section": section, "codes": sorted({province, league})}
         )
     }
     policy = base if base is not None else cls()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from platform_core.actors import Actor
@@ -68,9 +69,13 @@ def find_device_by_sim(
 
 
 def list_devices_for_elder(session: Session, *, elder_id: int) -> list[Device]:
-    return list(
-        session.scalars(select(Device).where(Device.elder_id == elder_id).order_by(Device.id))
-    )
+    return list(session.scalars(_devices_of_elder(), {"elder_id": elder_id}))
+
+
+@lru_cache(maxsize=1)
+def _devices_of_elder() -> Select[Device]:
+    """An elder's devices (``elder_id``), built once: every screen pop lists them."""
+    return select(Device).where(Device.elder_id == bindparam("elder_id")).order_by(Device.id)
 
 
 def device_summaries(session: Session, *, elder_id: int) -> list[dict[str, Any]]:

@@ -6,9 +6,10 @@ import json
 import re
 import time
 from datetime import date
+from functools import lru_cache
 from typing import Any, Required, TypedDict, Unpack
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -763,30 +764,32 @@ def reveal_id_number(
     return number
 
 
-def elder_profile(
-    session: Session, *, elder_id: int, actor: Actor, source_ip: str | None = None
-) -> dict[str, Any]:
-    """The profile as the screen pop shows it: name in clear, ID number and phones masked."""
-    # One round trip for the elder and the lists the pop shows (a few rows each, so the joins'
-    # product stays small); whether consent is on file is a subquery, not a list to load.
+@lru_cache(maxsize=1)
+def _profile_statement() -> Select[Elder, bool]:
+    """One round trip for the elder (``elder_id``) and the lists the pop shows (a few rows
+    each, so the joins' product stays small); whether consent is on file is a subquery, not a
+    list to load. Built once: every screen pop runs it."""
     consent_on_file = (
         exists()
         .where(ConsentRecord.elder_id == Elder.id, ConsentRecord.withdrawn_on.is_(None))
         .correlate(Elder)
     )
-    row = (
-        session.execute(
-            select(Elder, consent_on_file.label("consent_on_file"))
-            .where(Elder.id == elder_id)
-            .options(
-                joinedload(Elder.phones),
-                joinedload(Elder.contacts),
-                joinedload(Elder.categories),
-            )
+    return (
+        select(Elder, consent_on_file.label("consent_on_file"))
+        .where(Elder.id == bindparam("elder_id"))
+        .options(
+            joinedload(Elder.phones),
+            joinedload(Elder.contacts),
+            joinedload(Elder.categories),
         )
-        .unique()
-        .one_or_none()
     )
+
+
+def elder_profile(
+    session: Session, *, elder_id: int, actor: Actor, source_ip: str | None = None
+) -> dict[str, Any]:
+    """The profile as the screen pop shows it: name in clear, ID number and phones masked."""
+    row = session.execute(_profile_statement(), {"elder_id": elder_id}).unique().one_or_none()
     if row is None:
         raise ElderNotFound(f"老人档案不存在: {elder_id} / no such elder")
     elder, consent = row

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from platform_core import clock
@@ -48,6 +49,20 @@ _CLOSED_BED = {"none", "withdrawn"}
 _CLOSED_ADAPTATION = {"none", "ineligible", "cancelled", "settled", "return_visited"}
 
 
+@lru_cache(maxsize=1)
+def _programmes_held() -> Select[bool, bool, bool, bool, bool]:
+    """Which programmes hold anything for an elder (``elder_id``), one EXISTS each, in a
+    statement built once: it runs beside every screen pop."""
+    elder_id = bindparam("elder_id", type_=Integer)
+    return select(
+        assessments.has_status(elder_id),
+        care_beds.has_status(elder_id),
+        home_adaptation.has_status(elder_id),
+        gov_purchase.has_status(elder_id),
+        social_work.has_status(elder_id),
+    )
+
+
 def _elder(session: Session, elder_id: int) -> Elder:
     elder = session.get(Elder, elder_id)
     if elder is None:
@@ -77,15 +92,7 @@ def care_status_for_elder(
 
     # which programmes hold anything for the elder, in one statement: those that do not
     # answer "none" without a query of their own (most elders are in few programmes)
-    held = session.execute(
-        select(
-            assessments.has_status(elder.id),
-            care_beds.has_status(elder.id),
-            home_adaptation.has_status(elder.id),
-            gov_purchase.has_status(elder.id),
-            social_work.has_status(elder.id),
-        )
-    ).one()
+    held = session.execute(_programmes_held(), {"elder_id": elder.id}).one()
     in_assessment, in_bed, in_adaptation, in_purchase, in_social_work = (bool(h) for h in held)
 
     status = assessments.status_for_elder(

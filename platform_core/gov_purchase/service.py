@@ -811,7 +811,7 @@ def list_applications(session: Session, *, elder_id: int) -> list[GovPurchaseApp
     )
 
 
-def has_status(elder_id: int) -> ColumnElement[bool]:
+def has_status(elder_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     """Whether the elder has applied (ever): the care status's probe."""
     return exists().where(GovPurchaseApplication.elder_id == elder_id)
 

@@ -469,7 +469,7 @@ def cancel(
     return _move(session, actor=actor, case=case, action="cancel", on=on, note=reason)
 
 
-def has_status(elder_id: int) -> ColumnElement[bool]:
+def has_status(elder_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     """Whether the elder has an adaptation case (open or past): the care status's probe."""
     return exists().where(AdaptationCase.elder_id == elder_id)
 

@@ -7,10 +7,11 @@ import secrets
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -340,21 +341,11 @@ def next_bookable_meal(
         points = [get_meal_point(session, meal_point_id=meal_point_id)]
     else:
         league = elder.region_code[:4]
-        candidates = session.scalars(
-            select(MealPoint)
-            .where(MealPoint.active, MealPoint.region_code.startswith(league))
-            .order_by(MealPoint.id)
-        )
+        candidates = session.scalars(_league_points(), {"league": league})
         points = sorted(candidates, key=lambda p: -_nearness(p, elder.region_code))
     booked = {
         (b.served_on, b.meal)
-        for b in session.scalars(
-            select(MealBooking).where(
-                MealBooking.elder_id == elder.id,
-                MealBooking.status != "cancelled",
-                MealBooking.served_on >= local_now.date(),
-            )
-        )
+        for b in session.scalars(_bookings_from(), {"elder_id": elder.id, "day": local_now.date()})
     }
     for point in points:
         if not point.active:
@@ -1096,29 +1087,61 @@ def settle_month(
     return settlement
 
 
+# The care status beside every screen pop asks these: statements built once, run with the
+# elder's values (building and keying a statement cost more than PostgreSQL's answer).
+
+
+@lru_cache(maxsize=1)
+def _booked_ahead() -> Select[MealBooking]:
+    """The elder's next five booked meals from ``day`` on."""
+    return (
+        select(MealBooking)
+        .where(
+            MealBooking.elder_id == bindparam("elder_id"),
+            MealBooking.status == "booked",
+            MealBooking.served_on >= bindparam("day"),
+        )
+        .order_by(MealBooking.served_on, MealBooking.id)
+        .limit(5)
+    )
+
+
+@lru_cache(maxsize=1)
+def _subsidy_used() -> Select[Any]:
+    """The subsidy of the elder's meals not cancelled, served in [``start``, ``end``)."""
+    return select(func.coalesce(func.sum(MealBooking.subsidy), 0)).where(
+        MealBooking.elder_id == bindparam("elder_id"),
+        MealBooking.status != "cancelled",
+        MealBooking.served_on >= bindparam("start"),
+        MealBooking.served_on < bindparam("end"),
+    )
+
+
+@lru_cache(maxsize=1)
+def _league_points() -> Select[MealPoint]:
+    """The active meal points whose region code starts with ``league``."""
+    return (
+        select(MealPoint)
+        .where(MealPoint.active, MealPoint.region_code.startswith(bindparam("league")))
+        .order_by(MealPoint.id)
+    )
+
+
+@lru_cache(maxsize=1)
+def _bookings_from() -> Select[MealBooking]:
+    """The elder's bookings not cancelled, served on ``day`` or later."""
+    return select(MealBooking).where(
+        MealBooking.elder_id == bindparam("elder_id"),
+        MealBooking.status != "cancelled",
+        MealBooking.served_on >= bindparam("day"),
+    )
+
+
 def status_for_elder(session: Session, *, elder_id: int, on: date | None = None) -> dict[str, Any]:
     day = on or clock.today_in(session)
-    upcoming = list(
-        session.scalars(
-            select(MealBooking)
-            .where(
-                MealBooking.elder_id == elder_id,
-                MealBooking.status == "booked",
-                MealBooking.served_on >= day,
-            )
-            .order_by(MealBooking.served_on, MealBooking.id)
-            .limit(5)
-        )
-    )
+    upcoming = list(session.scalars(_booked_ahead(), {"elder_id": elder_id, "day": day}))
     start, end = _month_bounds(day)
-    used = session.scalar(
-        select(func.coalesce(func.sum(MealBooking.subsidy), 0)).where(
-            MealBooking.elder_id == elder_id,
-            MealBooking.status != "cancelled",
-            MealBooking.served_on >= start,
-            MealBooking.served_on < end,
-        )
-    )
+    used = session.scalar(_subsidy_used(), {"elder_id": elder_id, "start": start, "end": end})
     out: dict[str, Any] = {
         "module": "meal_aid",
         "label": "助餐",

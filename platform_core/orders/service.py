@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, NoReturn, Required, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Select, bindparam, func, select, text
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from platform_core import clock
@@ -1181,16 +1182,23 @@ def list_orders(
     return list(session.scalars(q.limit(limit).offset(offset)))
 
 
-def open_orders_for_elder(session: Session, *, elder_id: int) -> list[ServiceOrder]:
-    """The elder's orders still under way, for the screen pop (emergencies first)."""
-    rows = session.scalars(
+@lru_cache(maxsize=1)
+def _elder_open_orders() -> Select[ServiceOrder]:
+    """An elder's orders under way (``elder_id``), newest first, built once: every screen pop
+    lists them."""
+    return (
         select(ServiceOrder)
         .where(
-            ServiceOrder.elder_id == elder_id,
+            ServiceOrder.elder_id == bindparam("elder_id"),
             ServiceOrder.status.in_([s.value for s in states.ELDER_OPEN_STATUSES]),
         )
         .order_by(ServiceOrder.opened_at.desc())
     )
+
+
+def open_orders_for_elder(session: Session, *, elder_id: int) -> list[ServiceOrder]:
+    """The elder's orders still under way, for the screen pop (emergencies first)."""
+    rows = session.scalars(_elder_open_orders(), {"elder_id": elder_id})
     rank = {Urgency.EMERGENCY: 0, Urgency.URGENT: 1, Urgency.NORMAL: 2}
     return sorted(rows, key=lambda o: rank.get(Urgency(o.urgency), 3))
 

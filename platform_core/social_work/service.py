@@ -900,7 +900,7 @@ def case_detail(
     }
 
 
-def has_status(elder_id: int) -> ColumnElement[bool]:
+def has_status(elder_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     """Whether the elder has an open case: the care status's probe."""
     return exists().where(SocialCase.elder_id == elder_id, SocialCase.status.in_(OPEN_STATUSES))
 
