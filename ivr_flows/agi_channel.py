@@ -186,25 +186,32 @@ def quote(value: str | int) -> str:
 
 
 async def read_environment(reader: asyncio.StreamReader, *, timeout: float) -> AgiEnvironment:
-    """Read the ``agi_*`` block up to its empty line."""
+    """Read the ``agi_*`` block up to its empty line, all of it within ``timeout``."""
     values: dict[str, str] = {}
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AgiProtocolError("读取 AGI 环境超时 / timed out reading the AGI environment")
-        line = await _read_line(reader, remaining)
-        if line is None:
-            raise AgiHangup(
-                "AGI 环境未完整即断开 / connection closed inside the environment", reason="lost"
-            )
-        if line == "":
-            break
-        key, sep, value = line.partition(":")
-        if not sep or not key.startswith("agi_"):
-            raise AgiProtocolError(f"不是 AGI 环境行 / not an AGI environment line: {line[:80]!r}")
-        # "agi_accountcode: " carries an empty value after the separator's space
-        values[key.strip()] = value[1:] if value.startswith(" ") else value
+    try:
+        # one deadline for the block, not a timer for each of its twenty-odd lines: the lines
+        # come in one segment, and the timers cost more than reading them
+        async with asyncio.timeout(timeout):
+            while True:
+                line = await _next_line(reader)
+                if line is None:
+                    raise AgiHangup(
+                        "AGI 环境未完整即断开 / connection closed inside the environment",
+                        reason="lost",
+                    )
+                if line == "":
+                    break
+                key, sep, value = line.partition(":")
+                if not sep or not key.startswith("agi_"):
+                    raise AgiProtocolError(
+                        f"不是 AGI 环境行 / not an AGI environment line: {line[:80]!r}"
+                    )
+                # "agi_accountcode: " carries an empty value after the separator's space
+                values[key.strip()] = value[1:] if value.startswith(" ") else value
+    except TimeoutError as exc:
+        raise AgiHangup(
+            "读取 AGI 环境超时 / timed out reading the AGI environment", reason="lost"
+        ) from exc
     if "agi_request" not in values:
         raise AgiProtocolError("AGI 环境缺少 agi_request / environment without agi_request")
     return AgiEnvironment(values)
@@ -216,17 +223,23 @@ async def _read_line(reader: asyncio.StreamReader, timeout: float) -> str | None
         # asyncio.timeout, not wait_for: wait_for wraps every read in a task of its own, and
         # the server reads a line per command for hundreds of calls at once
         async with asyncio.timeout(timeout):
-            raw = await reader.readuntil(b"\n")
+            return await _next_line(reader)
+    except TimeoutError as exc:
+        raise AgiHangup(
+            "Asterisk 无应答 / no reply from Asterisk (dead socket)", reason="lost"
+        ) from exc
+
+
+async def _next_line(reader: asyncio.StreamReader) -> str | None:
+    """:func:`_read_line` without a deadline of its own (the caller's covers it)."""
+    try:
+        raw = await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as exc:
         if exc.partial:
             raise AgiProtocolError(f"截断的行 / truncated line: {exc.partial[:80]!r}") from exc
         return None
     except asyncio.LimitOverrunError as exc:
         raise AgiProtocolError("行过长 / line too long") from exc
-    except TimeoutError as exc:
-        raise AgiHangup(
-            "Asterisk 无应答 / no reply from Asterisk (dead socket)", reason="lost"
-        ) from exc
     except (ConnectionError, OSError) as exc:
         raise AgiHangup(f"连接中断 / connection lost: {exc}", reason="lost") from exc
     return raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")

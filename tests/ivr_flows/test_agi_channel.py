@@ -275,6 +275,36 @@ def test_dead_socket_is_detected_by_the_reply_timeout() -> None:
     run(scenario())
 
 
+def test_an_environment_dribbled_past_its_deadline_is_a_lost_peer() -> None:
+    """The environment's deadline covers the whole block (one timer, not one per line): a peer
+    that sends a line now and then, each in time for a per-line wait, is let go at the block's
+    deadline, as a peer that went silent is."""
+    lines = ENV.split(b"\n")
+
+    async def dribbling(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            for line in lines[:6]:
+                writer.write(line + b"\n")
+                await writer.drain()
+                await asyncio.sleep(0.15)
+            await reader.read()  # until the script's end lets go
+        except ConnectionError:
+            pass  # the script's end let go
+
+    async def scenario() -> float:
+        reader, writer, peer = await _script_side(dribbling)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(AgiHangup, match="timed out reading the AGI environment"):
+            await read_environment(reader, timeout=0.5)
+        took = asyncio.get_running_loop().time() - started
+        writer.close()
+        await peer
+        return took
+
+    took = run(scenario())
+    assert isinstance(took, float) and took < 0.7
+
+
 def test_truncated_and_garbage_lines_are_protocol_errors() -> None:
     async def truncating(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(ENV)
