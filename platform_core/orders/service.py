@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, NoReturn, Required, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy import Select, Table, bindparam, func, insert, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -214,6 +214,10 @@ def _facts(session: Session, order: ServiceOrder) -> dict[str, bool]:
 
 
 _LOCKED = "orders_locked"
+# a step's line in the order's history: a plain INSERT built once, not an object through the
+# unit of work (every command writes one; the flush was most of an order opening's CPU)
+_TRANSITIONS: Table = OrderTransition.__table__  # type: ignore[assignment]
+_LOG_STEP = insert(_TRANSITIONS)
 
 
 def _load(session: Session, order_id: int) -> ServiceOrder:
@@ -292,25 +296,30 @@ class _Step:
         before = None if command == "open_order" else order.status
         order.status = str(self.to)
         order.transition_count = (order.transition_count or 0) + 1
-        row = OrderTransition(
-            order_id=order.id,
-            seq=order.transition_count,
-            command=command,
-            from_status=before,
-            to_status=str(self.to),
-            at=at,
-            actor_kind=actor.kind,
-            actor_name=actor.name,
-            actor_user_id=actor.user_id,
-            actor_role=actor.role.value if actor.role else None,
-            actor_provider_id=actor.provider_id,
-            reason=reason,
-            latitude=latitude,
-            longitude=longitude,
-            detail=detail or {},
+        seq = order.transition_count
+        session.flush()  # the order's own change (its INSERT, for an opening) goes first
+        session.execute(
+            _LOG_STEP,
+            {
+                "order_id": order.id,
+                "seq": seq,
+                "command": command,
+                "from_status": before,
+                "to_status": str(self.to),
+                "at": at,
+                "actor_kind": actor.kind,
+                "actor_name": actor.name,
+                "actor_user_id": actor.user_id,
+                "actor_role": actor.role.value if actor.role else None,
+                "actor_provider_id": actor.provider_id,
+                "reason": reason,
+                "latitude": latitude,
+                "longitude": longitude,
+                "detail": detail or {},
+            },
         )
-        session.add(row)
-        session.flush()
+        if "transitions" in order.__dict__:  # a loaded history reads the new step next time
+            session.expire(order, ["transitions"])
         publish_on_commit(
             session,
             EVENT_OF[command](
@@ -327,11 +336,11 @@ class _Step:
                 actor=actor.label,
                 reason=reason,
                 detail=detail or {},
-                seq=row.seq,
+                seq=seq,
                 opened_by_user_id=order.opened_by_user_id,
             ),
         )
-        followups.plan(session, order, command=command, seq=row.seq)
+        followups.plan(session, order, command=command, seq=seq)
         return order
 
 
