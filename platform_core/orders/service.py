@@ -215,7 +215,7 @@ def _facts(session: Session, order: ServiceOrder) -> dict[str, bool]:
 
 _LOCKED = "orders_locked"
 # a step's line in the order's history: a plain INSERT built once, not an object through the
-# unit of work (every command writes one; the flush was most of an order opening's CPU)
+# unit of work (every command writes one)
 _TRANSITIONS: Table = OrderTransition.__table__  # type: ignore[assignment]
 _LOG_STEP = insert(_TRANSITIONS)
 
