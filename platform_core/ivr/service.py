@@ -57,7 +57,8 @@ _BUILT: dict[tuple[str, str], Any] = {}
 def _statement(session: Session, name: str) -> Any:
     """The opening's INSERT or the closing's UPDATE, built once per database dialect and run
     with each call's values as parameters. Every call opens and closes a record: building the
-    statement and its cache key for each was a third of the FastAGI server's own CPU."""
+    statement and its cache key for each was much of the records' thread, which held the FastAGI
+    server's interpreter a third of the time. A race builds one twice, harmlessly."""
     key = (session.get_bind().dialect.name, name)
     built = _BUILT.get(key)
     if built is None:
