@@ -76,7 +76,7 @@ def record(
     """Append one audit record in the caller's transaction.
 
     A plain INSERT, not an ORM object flushed through the unit of work: every screen pop and
-    care status writes one, and the flush was a tenth of the console's CPU under load. What the
+    care status writes one, and the flush was a twentieth of the console's CPU under load. What the
     caller has pending is flushed first, as the ORM's flush of the record did."""
     values: dict[str, Any] = {
         "at": at or utcnow(),
