@@ -9,7 +9,7 @@ itself does (a 430-alarm burst spent 40 ms of its 80 ms transaction that way).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Float, Table
@@ -46,13 +46,26 @@ def arrays_of(
     return arrays
 
 
-def run_together(session: Session, statements: Sequence[Statement]) -> None:
+def run_together(
+    session: Session,
+    statements: Sequence[Statement],
+    meanwhile: Callable[[], None] | None = None,
+) -> None:
     """Run on the session's own connection (its transaction), in one round trip: the statements
     go out together in psycopg's pipeline mode and their results come back together. Each wait
-    on the database costs a writer thread the interpreter lock again as well."""
+    on the database costs a writer thread the interpreter lock again as well.
+
+    ``meanwhile`` runs while PostgreSQL works on them: sent, their results not yet read. Work
+    that does not need their results (a burst's 450 events: 7-12 ms) then overlaps the
+    database's instead of following it. Should a statement fail, it raises after ``meanwhile``.
+    """
     if not statements:
+        if meanwhile is not None:
+            meanwhile()
         return
     raw: Any = session.connection().connection.dbapi_connection
     with raw.pipeline(), raw.cursor() as cur:
         for sql, params in statements:
             cur.execute(sql, params)
+        if meanwhile is not None:
+            meanwhile()

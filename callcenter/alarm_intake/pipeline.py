@@ -24,7 +24,8 @@ import threading
 import time
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from sqlalchemy import exc as db_errors
 
 from callcenter.alarm_intake.protocols.base import ProtocolError, Report
 from callcenter.alarm_intake.rejects import RejectLog
+from platform_core.alarms.intake import forget_reserved_keys, reserve_keys
 from platform_core.alarms.schemas import Signal
 from platform_core.db import answers
 from platform_core.devices.heartbeats import Heartbeat
@@ -43,6 +45,39 @@ from platform_core.runtime import Runtime
 log = logging.getLogger(__name__)
 
 Ack = Callable[[bool], None]
+
+# The acknowledgements a writer gives for one committed batch, per thread (see acks_together).
+_batch_acks = threading.local()
+
+
+@contextmanager
+def acks_together() -> Iterator[None]:
+    """Acknowledgements given inside go out together when it ends: a transport that can send
+    many at once defers its send with ``send_with_batch`` (MQTT: a burst's 500 PUBACKs were 500
+    wake-ups of the network thread and 500 writes, 8-9 ms of the writer's time between two
+    batches)."""
+    sends: dict[int, Callable[[], None]] = {}
+    _batch_acks.sends = sends
+    try:
+        yield
+    finally:
+        _batch_acks.sends = None
+        for send in sends.values():
+            try:
+                send()
+            except Exception:  # a lost ack only means a redelivery, recognised as such
+                log.warning("确认发送失败 / sending acks failed", exc_info=True)
+
+
+def send_with_batch(key: int, send: Callable[[], None]) -> bool:
+    """Inside ``acks_together``: ``send`` runs once for ``key`` when the batch's acks are all
+    given, and True is returned; outside it, False (the caller sends at once)."""
+    sends: dict[int, Callable[[], None]] | None = getattr(_batch_acks, "sends", None)
+    if sends is None:
+        return False
+    sends.setdefault(key, send)
+    return True
+
 
 # Errors that may pass by themselves while the database answers (a deadlock, a connection cut
 # mid-statement): tried again a few times before the batch is taken to be at fault.
@@ -211,6 +246,7 @@ class IntakePipeline:
                 lane.thread.start()
             self._later_thread.start()
             self._started = True
+            self.later(self._reserve_keys)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -345,8 +381,9 @@ class IntakePipeline:
             self._store(batch)
         except _Stopping:
             return  # delivered again later, by the broker or the vendor
-        for delivery in batch:
-            delivery.done()
+        with acks_together():
+            for delivery in batch:
+                delivery.done()
         self.count(f"{lane}_batches")
 
     def _store(self, batch: list[Delivery]) -> None:
@@ -388,6 +425,7 @@ class IntakePipeline:
                 return None
             except Exception as error:
                 self.count("write_errors")
+                forget_reserved_keys()  # tried again with keys fresh from the sequence
                 if answers(self.runtime.engine):
                     passing += 1
                     if not isinstance(error, _PASSING) or passing >= _PASSING_ATTEMPTS:
@@ -460,6 +498,8 @@ class IntakePipeline:
         )
         if raised:
             self.later(lambda: self._tell_families(raised))
+        if signals:
+            self.later(self._reserve_keys)
         copied.extend([False] * (len(outcomes) - len(copied)))
         for o, copy in zip(outcomes, copied, strict=True):
             # whichever copy of a message comes first is recorded, the other is "redelivered"
@@ -478,6 +518,11 @@ class IntakePipeline:
                 listener(outcomes)
             except Exception:
                 log.exception("intake listener failed")
+
+    def _reserve_keys(self) -> None:
+        """Keys for the next burst's alarms, drawn while no alarm waits (see KeyReserve)."""
+        with self.runtime.session() as s:
+            reserve_keys(s)
 
     def _tell_families(self, alarm_ids: list[int]) -> None:
         """SMS to the families of the emergencies just raised (idempotent per alarm, so a retry

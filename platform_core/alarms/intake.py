@@ -41,7 +41,7 @@ from platform_core.alarms.vocabulary import (
 from platform_core.db import storable_text, utcnow
 from platform_core.devices.lifecycle import DeviceStatus
 from platform_core.devices.models import Device
-from platform_core.devices.sql import member_of, next_ids
+from platform_core.devices.sql import KeyReserve, member_of
 from platform_core.elders.models import Elder
 from platform_core.elders.vocabulary import ElderStatus
 from platform_core.events import publish_on_commit
@@ -188,18 +188,33 @@ _ALARM_FLOATS = column_arrays.float_columns(_ALARMS, _ALARM_COLUMNS)
 _SIGNAL_FLOATS = column_arrays.float_columns(_SIGNALS, _SIGNAL_COLUMNS)
 
 
+# the keys of alarms to come, drawn ahead (see KeyReserve)
+ALARM_KEYS = KeyReserve(Alarm.__tablename__)
+
+
+def reserve_keys(session: Session) -> None:
+    """Refill the reserve of alarm keys when it runs low; called between bursts."""
+    if ALARM_KEYS.needs_top_up(session):
+        ALARM_KEYS.top_up(session)
+
+
+def forget_reserved_keys() -> None:
+    """After a batch failed: the keys it held may be taken already (see KeyReserve.forget)."""
+    ALARM_KEYS.forget()
+
+
 def _insert_new(
     session: Session,
     alarms: list[_NewAlarm],
     now: datetime,
     statements: list[column_arrays.Statement],
 ) -> None:
-    """One INSERT for the batch's new alarms. On PostgreSQL the keys are drawn from the sequence
-    first and the INSERT (one array per column) joins ``statements``, sent together by the
+    """One INSERT for the batch's new alarms. On PostgreSQL the keys come from the reserve (or
+    the sequence, when it runs short) and the INSERT (one array per column) joins ``statements``, sent together by the
     caller; elsewhere the INSERT runs now and returns the keys."""
     if not alarms:
         return
-    ids = next_ids(session, Alarm.__tablename__, len(alarms))
+    ids = ALARM_KEYS.take(session, len(alarms))
     if ids is not None:
         for alarm, new_id in zip(alarms, ids, strict=True):
             alarm.id = new_id
@@ -410,9 +425,45 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
             ],
             statements,
         )
-    column_arrays.run_together(session, statements)
 
-    # the ids of alarms raised in this batch exist only now
+    # the keys are known already (drawn ahead, or returned elsewhere): the events are built
+    # while PostgreSQL writes the rows
+    def announce() -> None:
+        for alarm in raised:
+            publish_on_commit(
+                session,
+                AlarmRaised(
+                    alarm_id=_id(alarm),
+                    device_id=alarm.device_id,
+                    elder_id=alarm.elder_id,
+                    region_code=alarm.region_code,
+                    alarm_type=alarm.alarm_type,
+                    priority=alarm.priority,
+                    received_at=alarm.received_at.isoformat(),
+                    unbound=alarm.unbound,
+                    reopened=alarm.reopen_count > 0,
+                ),
+            )
+        for alarm in announce_repeat.values():
+            if alarm in raised:
+                continue  # its AlarmRaised carries the count
+            publish_on_commit(
+                session,
+                AlarmRepeated(
+                    alarm_id=_id(alarm),
+                    region_code=alarm.region_code,
+                    signal_count=alarm.signal_count,
+                ),
+            )
+        for alarm, closes in restored:
+            publish_on_commit(
+                session,
+                AlarmRestored(alarm_id=_id(alarm), region_code=alarm.region_code, closed=closes),
+            )
+
+    column_arrays.run_together(session, statements, meanwhile=announce)
+
+    # the outcomes of the alarms raised in this batch, with their ids
     by_signal = {id(sig): alarm for sig, _d, _r, alarm in signal_rows if alarm is not None}
     outcomes = [
         SignalOutcome(o.signal, o.result, by_signal[id(o.signal)].id, o.device_id)
@@ -421,35 +472,6 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
         for o in outcomes
     ]
 
-    for alarm in raised:
-        publish_on_commit(
-            session,
-            AlarmRaised(
-                alarm_id=_id(alarm),
-                device_id=alarm.device_id,
-                elder_id=alarm.elder_id,
-                region_code=alarm.region_code,
-                alarm_type=alarm.alarm_type,
-                priority=alarm.priority,
-                received_at=alarm.received_at.isoformat(),
-                unbound=alarm.unbound,
-                reopened=alarm.reopen_count > 0,
-            ),
-        )
-    for alarm in announce_repeat.values():
-        if alarm in raised:
-            continue  # its AlarmRaised carries the count
-        publish_on_commit(
-            session,
-            AlarmRepeated(
-                alarm_id=_id(alarm), region_code=alarm.region_code, signal_count=alarm.signal_count
-            ),
-        )
-    for alarm, closes in restored:
-        publish_on_commit(
-            session,
-            AlarmRestored(alarm_id=_id(alarm), region_code=alarm.region_code, closed=closes),
-        )
     session.flush()
     return outcomes
 

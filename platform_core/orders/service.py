@@ -580,9 +580,10 @@ def open_order(
         transition_count=0,
     )
     session.add(order)
-    session.flush()
-    session.info.setdefault(_LOCKED, set()).add(order.id)  # this transaction's own row
-    return _Step(session, order, "open_order", OrderStatus.CREATED, actor).record(
+    # one INSERT, already as the step leaves it: flushed before the step is recorded, the row
+    # was written twice (its INSERT, then an UPDATE of its step count), each write a new
+    # version in every one of the table's indexes
+    opened = _Step(session, order, "open_order", OrderStatus.CREATED, actor).record(
         at=now,
         detail={
             "source": source,
@@ -598,6 +599,8 @@ def open_order(
             "arrival_due_at": arrival_due.isoformat() if arrival_due else None,
         },
     )
+    session.info.setdefault(_LOCKED, set()).add(opened.id)  # this transaction's own row
+    return opened
 
 
 # the key space of the per-call locks (pg_advisory_xact_lock's two-key form): a call's openings

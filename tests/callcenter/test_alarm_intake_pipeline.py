@@ -7,7 +7,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from callcenter.alarm_intake import pipeline as pipeline_module
 from callcenter.alarm_intake.mqtt import Broker, Feed, LaneClient
@@ -328,3 +328,57 @@ def test_a_burst_beginning_while_heartbeats_are_written_waits_for_one_part_of_th
     assert heartbeats_begun == [2, 2, 2]
     assert begun_when_alarm_recorded == [2]
     assert count_alarms(rt) == 1
+
+
+def test_alarm_keys_come_from_the_reserve_and_a_key_taken_meanwhile_costs_no_alarm(home) -> None:
+    """A burst's alarms take keys drawn ahead (no round trip to the sequence in the batch). A
+    reserved key that turns out taken (a database restored to an earlier moment) fails that
+    write once; the keys are forgotten and every alarm is written, none set aside."""
+    from platform_core.alarms.intake import ALARM_KEYS, reserve_keys
+    from platform_core.alarms.models import Alarm
+
+    rt = home.runtime
+    with rt.session() as s:
+        refs = [new_device(s, elder_id=home.elder_id).imei for _ in range(6)]
+    ALARM_KEYS.forget()
+    with rt.session() as s:
+        reserve_keys(s)
+        ahead = ALARM_KEYS.take(s, 2)
+    assert ahead is not None and ahead[1] == ahead[0] + 1
+    rejects = RejectLog(rt)
+    pipeline = IntakePipeline(rt, rejects=rejects).start()
+    try:
+        pipeline.submit(Delivery([_sos(refs[0], "first")], lambda ok: None))
+        assert pipeline.wait_idle(10)
+        with rt.session() as s:
+            first = s.scalar(select(Alarm.id))
+        # the key after the two taken above: from the reserve, not the sequence
+        assert first == ahead[1] + 1
+        # the next reserved keys are taken meanwhile, as in a database restored to an earlier
+        # moment: enough of them that no retry with keys from the reserve could succeed
+        with rt.session() as s:
+            s.execute(
+                text(
+                    "INSERT INTO alarms (id, device_id, region_code, alarm_type, alarm_class,"
+                    " priority, status, active, event_code, vendor, protocol, unbound,"
+                    " occurred_at, received_at, last_signal_at, signal_count, reopen_count,"
+                    " timer_seq, outcome_note, updated_at)"
+                    " SELECT k, device_id, region_code, 'fall', 'emergency', 1, 'closed', false,"
+                    " '', '', '', false, now(), now(), now(), 1, 0, 0, '', now()"
+                    " FROM alarms, generate_series(CAST(:lo AS int), CAST(:hi AS int)) AS k"
+                    " WHERE alarms.id = :first"
+                ),
+                {"lo": first + 1, "hi": first + 50, "first": first},
+            )
+        acks: list[bool] = []
+        for n, ref in enumerate(refs[1:]):
+            pipeline.submit(Delivery([_sos(ref, f"then-{n}")], acks.append))
+        assert pipeline.wait_idle(10)
+    finally:
+        pipeline.stop()
+        rejects.close()
+    assert count_alarms(rt, alarm_type="sos") == 6
+    assert acks == [True] * 5
+    assert pipeline.stats["set_aside"] == 0
+    with rt.session() as s:
+        assert s.scalars(select(RejectedDeviceMessage)).all() == []

@@ -424,3 +424,35 @@ def test_queries_for_the_screen_pop_dispatch_and_lists(world) -> None:
         )
         assert again.provider_id == world.provider.id
         assert orders.order_history(s, order_id=bounced.id)[-1].detail["explanation"]["rank"] == 1
+
+
+def test_an_opening_writes_the_order_once(world) -> None:
+    """The order's row is inserted as the opening step leaves it, not inserted and then updated
+    (a second version of the row in each of the table's indexes, for every order)."""
+    from sqlalchemy import event
+
+    writes: list[str] = []
+
+    def note(_conn, _cursor, statement: str, *_args: object) -> None:
+        if statement.startswith(("INSERT INTO service_orders ", "UPDATE service_orders ")):
+            writes.append(statement.split(" ")[0])
+
+    engine = world.rt.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        with world.rt.session() as s:
+            opened = orders.open_order(
+                s,
+                actor=AGENT,
+                elder_id=world.elder,
+                service_type_code="care_bathing",
+                source="call",
+            )
+            order_id = opened.id
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert writes == ["INSERT"]
+    with world.rt.session() as s:
+        order = s.get(ServiceOrder, order_id)
+        assert order is not None and order.transition_count == 1
+        assert [t.command for t in orders.order_history(s, order_id=order_id)] == ["open_order"]
