@@ -13,13 +13,16 @@ which the workers do alongside, and which ``redispatched`` counts).
     python bench/dispatch.py [--orders 3360] [--workers 6] [--rate 42] [--producers 4] [--runs 3]
 
 The workers and the database stay up across the runs; each run opens ``--orders`` orders of its
-own (three runs of 80 s at 42 orders/s: 10,080 orders). Each run's figures: orders_per_s,
-p50/p95/p99/max_ms created -> assigned, ``lost`` (never dispatched though a provider covers it;
+own (three runs of 80 s at 42 orders/s: 10,080 orders). Each run's figures: ``opened_per_s``
+(the load offered: it must reach 98 % of ``--rate``), ``dispatched_per_s`` (orders that reached a
+provider, over the span from the first opening to the last dispatch), p50/p95/p99/max_ms
+created -> assigned, ``lost`` (never dispatched though a provider covers it;
 ``no_provider_covers`` counts apart the orders of a service or region no seeded provider takes,
 which stall and are tried again as in the product), ``double_assigned``
 (dispatched more often than handed back), ``over_capacity`` (providers holding more than their
 capacity); the last three must be 0; the CPU per order of the workers (the service) and of the
-producers (the load generator). Target p95 <= 1000 ms. Ends with one line ``RESULT {json}``.
+producers (the load generator). Targets p95 <= 1000 ms at the asked load. Ends with one line
+``RESULT {json}``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ from bench.support import (  # noqa: E402
     repeat,
 )
 
+# the share of --rate the producers must reach for a run to count as that load
+LOAD_REACHED = 0.98
 SERVICES = (("care_cleaning", 6), ("care_errands", 2), ("emergency_fall", 1), ("comfort_visit", 1))
 
 
@@ -338,7 +343,10 @@ def main() -> None:
                 "providers_used": used,
                 "produce_s": round(produced_s, 1),
                 "wall_s": round(wall, 1),
-                "orders_per_s": round(len(latencies) / span, 1) if span > 0 else 0.0,
+                # the load the producers offered, and the rate orders reached a provider (the
+                # orders of a service or region no seeded provider covers, about a tenth, never do)
+                "opened_per_s": round(opened / produced_s, 1) if produced_s > 0 else 0.0,
+                "dispatched_per_s": round(len(latencies) / span, 1) if span > 0 else 0.0,
                 "p50_ms": round(percentile(latencies, 50), 1),
                 "p95_ms": round(percentile(latencies, 95), 1),
                 "p99_ms": round(percentile(latencies, 99), 1),
@@ -361,6 +369,8 @@ def main() -> None:
             measure,
             [
                 Target("p95_ms", "<=", 1000),
+                # the asked rate offered: producers that fall behind would flatter the latency
+                Target("opened_per_s", ">=", round(LOAD_REACHED * args.rate, 1)),
                 Target("lost", "==", 0),
                 Target("double_assigned", "==", 0),
                 Target("over_capacity", "==", 0),
