@@ -84,6 +84,10 @@ class ServiceOrder(Base):
             postgresql_ops={"region_code": "varchar_pattern_ops"},
         ),
         Index("ix_service_orders_elder_status", "elder_id", "status"),
+        # an elder's orders of a month (the subsidy used so far, at every opening and care
+        # status): with the opened_at index alone PostgreSQL intersected the elder's orders with
+        # every order of the month, a cost growing with the month's orders
+        Index("ix_service_orders_elder_opened", "elder_id", "opened_at"),
         Index("ix_service_orders_provider_status", "provider_id", "status"),
         Index("ix_service_orders_opened_by_user", "opened_by_user_id", "opened_at"),
     )
