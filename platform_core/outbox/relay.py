@@ -24,11 +24,11 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import redis
-from sqlalchemy import Engine, Row, Table, Update, bindparam, delete, func, select, update
+from sqlalchemy import Engine, Row, Select, Table, Update, bindparam, delete, func, select, update
 
 from platform_core import clock
 from platform_core.key_lists import KEYS, among
@@ -49,6 +49,31 @@ _MAX_BACKOFF_S = 600.0
 def is_outage(exc: BaseException) -> bool:
     """Redis (or the network to it) is away: wait and retry, the rows are not at fault."""
     return isinstance(exc, redis.ConnectionError | redis.TimeoutError | OSError)
+
+
+def due_rows(now: datetime) -> Select[Any]:
+    """The next rows whose turn has come, claimed for this transaction."""
+    return (
+        select(_T)
+        .where(_T.c.handed_at.is_(None), _T.c.relay_after <= now)
+        .order_by(_T.c.relay_after, _T.c.id)
+        .limit(_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def read_along_index(conn: Any) -> None:
+    """Have PostgreSQL read the waiting (or handed) rows along their own partial index, in its
+    order, for the rest of this transaction.
+
+    Every row the outbox ever held leaves an entry in those indexes until a vacuum: an events
+    row deleted once handed on, a job's row updated when handed. A bitmap scan (the planner's
+    choice for a small table) visits the table for each such entry on every pass: 8,200 pages
+    and 5-17 ms a pass in the dispatch benchmark, six workers polling each second (40 s of
+    PostgreSQL's time in six minutes). A plain index scan marks the dead entries as it passes
+    them and skips them afterwards: 200 pages and 0.1 ms from the second pass on."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
 
 
 class Relay:
@@ -208,18 +233,14 @@ class Relay:
         return n
 
     def relay_due(self) -> int:
-        """Hand on every row whose turn has come, oldest first; returns how many went."""
+        """Hand on every row whose turn has come, in the order the turns came; returns how many
+        went."""
         total = 0
         while True:
             now = clock.now()
             with self.engine.begin() as conn:
-                rows = conn.execute(
-                    select(_T)
-                    .where(_T.c.handed_at.is_(None), _T.c.relay_after <= now)
-                    .order_by(_T.c.id)
-                    .limit(_BATCH)
-                    .with_for_update(skip_locked=True)
-                ).all()
+                read_along_index(conn)
+                rows = conn.execute(due_rows(now)).all()
                 if not rows:
                     return total
                 outage = self._hand_rows(conn, rows)
@@ -268,6 +289,7 @@ class Relay:
         when Redis lost the job or the worker that started it is dead. Returns jobs re-queued."""
         now = clock.now()
         with self.engine.begin() as conn:
+            read_along_index(conn)
             rows = conn.execute(
                 select(_T)
                 .where(
