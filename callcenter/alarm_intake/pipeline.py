@@ -33,7 +33,7 @@ from sqlalchemy import exc as db_errors
 
 from callcenter.alarm_intake.protocols.base import ProtocolError, Report
 from callcenter.alarm_intake.rejects import RejectLog
-from platform_core.alarms.intake import forget_reserved_keys, reserve_keys
+from platform_core.alarms.intake import keys_running_low, reserve_keys
 from platform_core.alarms.schemas import Signal
 from platform_core.db import answers
 from platform_core.devices.heartbeats import Heartbeat
@@ -425,7 +425,6 @@ class IntakePipeline:
                 return None
             except Exception as error:
                 self.count("write_errors")
-                forget_reserved_keys()  # tried again with keys fresh from the sequence
                 if answers(self.runtime.engine):
                     passing += 1
                     if not isinstance(error, _PASSING) or passing >= _PASSING_ATTEMPTS:
@@ -498,7 +497,7 @@ class IntakePipeline:
         )
         if raised:
             self.later(lambda: self._tell_families(raised))
-        if signals:
+        if signals and keys_running_low(self.runtime.engine):
             self.later(self._reserve_keys)
         copied.extend([False] * (len(outcomes) - len(copied)))
         for o, copy in zip(outcomes, copied, strict=True):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Engine, Table, insert, or_, select
 from sqlalchemy.orm import Session
 
 from platform_core import column_arrays
@@ -192,15 +192,15 @@ _SIGNAL_FLOATS = column_arrays.float_columns(_SIGNALS, _SIGNAL_COLUMNS)
 ALARM_KEYS = KeyReserve(Alarm.__tablename__)
 
 
+def keys_running_low(engine: Engine) -> bool:
+    """Whether the reserve of alarm keys wants refilling (no statement)."""
+    return ALARM_KEYS.needs_top_up(engine)
+
+
 def reserve_keys(session: Session) -> None:
     """Refill the reserve of alarm keys when it runs low; called between bursts."""
-    if ALARM_KEYS.needs_top_up(session):
+    if ALARM_KEYS.needs_top_up(session.get_bind()):
         ALARM_KEYS.top_up(session)
-
-
-def forget_reserved_keys() -> None:
-    """After a batch failed: the keys it held may be taken already (see KeyReserve.forget)."""
-    ALARM_KEYS.forget()
 
 
 def _insert_new(
@@ -210,8 +210,9 @@ def _insert_new(
     statements: list[column_arrays.Statement],
 ) -> None:
     """One INSERT for the batch's new alarms. On PostgreSQL the keys come from the reserve (or
-    the sequence, when it runs short) and the INSERT (one array per column) joins ``statements``, sent together by the
-    caller; elsewhere the INSERT runs now and returns the keys."""
+    the sequence, when it runs short) and the INSERT (one array per column) joins
+    ``statements``, sent together by the caller; elsewhere the INSERT runs now and returns the
+    keys."""
     if not alarms:
         return
     ids = ALARM_KEYS.take(session, len(alarms))
@@ -461,7 +462,13 @@ def record_signals(session: Session, *, signals: Sequence[Signal]) -> list[Signa
                 AlarmRestored(alarm_id=_id(alarm), region_code=alarm.region_code, closed=closes),
             )
 
-    column_arrays.run_together(session, statements, meanwhile=announce)
+    try:
+        column_arrays.run_together(session, statements, meanwhile=announce)
+    except Exception:
+        # a reserved key may be taken already (a database restored to an earlier moment): the
+        # batch is written again with keys fresh from the sequence, never an alarm set aside
+        ALARM_KEYS.forget()
+        raise
 
     # the outcomes of the alarms raised in this batch, with their ids
     by_signal = {id(sig): alarm for sig, _d, _r, alarm in signal_rows if alarm is not None}

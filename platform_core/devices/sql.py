@@ -10,7 +10,7 @@ import threading
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import any_, bindparam, text
+from sqlalchemy import Connection, Engine, any_, bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -57,16 +57,15 @@ class KeyReserve:
         self._lock = threading.Lock()
 
     @staticmethod
-    def _database(session: Session) -> str | None:
+    def _database(bind: Engine | Connection) -> str | None:
         """The database's address, or None off PostgreSQL (the inserts return their keys)."""
-        bind = session.get_bind()
         if bind.dialect.name != "postgresql":
             return None
         return bind.engine.url.render_as_string(hide_password=True)
 
     def take(self, session: Session, count: int) -> list[int] | None:
         """``count`` keys, from the reserve when it holds them; None off PostgreSQL."""
-        database = self._database(session)
+        database = self._database(session.get_bind())
         if count == 0 or database is None:
             return None
         with self._lock:
@@ -76,8 +75,8 @@ class KeyReserve:
                 return keys[:count]
         return next_ids(session, self.table, count)
 
-    def needs_top_up(self, session: Session) -> bool:
-        database = self._database(session)
+    def needs_top_up(self, bind: Engine | Connection) -> bool:
+        database = self._database(bind)
         with self._lock:
             return database is not None and len(self._keys.get(database, ())) < self.low
 
@@ -89,7 +88,7 @@ class KeyReserve:
 
     def top_up(self, session: Session) -> None:
         """Refill the reserve to ``high`` keys (a statement of its own, outside any batch)."""
-        database = self._database(session)
+        database = self._database(session.get_bind())
         if database is None:
             return
         with self._lock:
